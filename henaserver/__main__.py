@@ -1,0 +1,126 @@
+"""The command line: ``python -m henaserver --root DIR [options]`` (``--help`` for all)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import errno
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import TextIO
+
+from .capture import EventSink, open_stream
+from .limits import DEFAULT_LIMITS, Limits
+from .server import Server
+from .static import StaticFiles
+
+BIND_ERRORS = {
+    errno.EADDRINUSE: "address already in use (another program is listening there)",
+    errno.EACCES: "permission denied (ports below 1024 need root)",
+    errno.EADDRNOTAVAIL: "this machine has no such address",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m henaserver",
+        description="A small HTTP/1.1 static file server that records every exchange.",
+        epilog="Traffic events are documented in docs/events.md.")
+    parser.add_argument("--root", required=True, help="directory of files to serve")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="port to listen on; 0 lets the OS choose (default: %(default)s)")
+    events = parser.add_argument_group("traffic capture")
+    events.add_argument("--events", metavar="PATH|-",
+                        help="write traffic events as JSON lines to PATH, or - for stdout")
+    events.add_argument("--events-fd", type=int, metavar="N",
+                        help="write traffic events to the inherited file descriptor N")
+    events.add_argument("--body-cap", type=int, metavar="BYTES",
+                        default=DEFAULT_LIMITS.capture_body_cap,
+                        help="body bytes recorded per message (default: %(default)s)")
+    events.add_argument("--event-queue", type=int, metavar="N",
+                        default=DEFAULT_LIMITS.event_queue,
+                        help="events waiting to be written before new ones are dropped "
+                             "and counted (default: %(default)s)")
+    limits = parser.add_argument_group("limits")
+    limits.add_argument("--max-connections", type=int, metavar="N",
+                        default=DEFAULT_LIMITS.max_connections,
+                        help="open connections before new ones get 503 (default: %(default)s)")
+    limits.add_argument("--header-timeout", type=float, metavar="SECONDS",
+                        default=DEFAULT_LIMITS.header_timeout,
+                        help="time to send a request head before 408 (default: %(default)s)")
+    limits.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                        default=DEFAULT_LIMITS.idle_timeout,
+                        help="idle keep-alive connections are closed after this "
+                             "(default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no access log on stdout")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop when standard input closes (for a supervising parent: "
+                             "the server then never outlives it)")
+    return parser
+
+
+def fail(message: str) -> int:
+    print(f"henaserver: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, format="henaserver: %(levelname)s: %(message)s")
+    root = os.path.abspath(args.root)
+    if not os.path.isdir(root):
+        return fail(f"document root {root} does not exist or is not a directory")
+    if not 0 <= args.port <= 65535:
+        return fail(f"port {args.port} is out of range (0-65535)")
+    limits = dataclasses.replace(
+        Limits(), capture_body_cap=args.body_cap, event_queue=args.event_queue,
+        max_connections=args.max_connections, header_timeout=args.header_timeout,
+        idle_timeout=args.idle_timeout)
+    try:
+        stream = open_stream(args.events, args.events_fd)
+    except OSError as error:
+        return fail(f"cannot open the event stream: {error.strerror}")
+    # With events on stdout, the human-readable lines move to stderr.
+    console: TextIO = sys.stderr if args.events == "-" else sys.stdout
+    sink = EventSink(stream, limits.event_queue) if stream is not None else None
+    server = Server(StaticFiles(root, limits), limits, sink=sink,
+                    access_log=None if args.quiet else console, root=root)
+    try:
+        server.bind(args.host, args.port)
+    except OSError as error:
+        why = BIND_ERRORS.get(error.errno or 0, error.strerror or str(error))
+        return fail(f"cannot listen on {args.host}:{args.port}: {why}")
+
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        server.stop(signal.Signals(number).name)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=wait_for_stdin_eof, args=(server,), daemon=True).start()
+    print(f"henaserver: serving {root} at {server.url} (Ctrl+C to stop)", file=console,
+          flush=True)
+    reason = server.serve()
+    print(f"henaserver: stopped ({reason})", file=console, flush=True)
+    return 0
+
+
+def wait_for_stdin_eof(server: Server) -> None:
+    """The kernel closes our stdin pipe however the parent dies (even kill -9), so EOF
+    here means nobody supervises us any more."""
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    server.stop("stdin closed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,513 @@
+"""HTTP/1.1 messages without I/O: bytes in, requests out; responses in, bytes out.
+
+This module never touches a socket (the idea of h11). ``RequestParser`` is fed whatever
+bytes arrived, in any split, and hands back events: a ``RequestHead`` as soon as the
+head is complete (so the connection can answer ``Expect: 100-continue``), then the
+complete ``Request`` with its body and its exact raw bytes. Malformed input raises
+``HTTPError`` carrying the status code to answer with.
+
+Every protocol decision is a small pure function with the RFC section beside it, so each
+rule can be read, and tested from a table of bytes, on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import BinaryIO, Final
+
+from .limits import DEFAULT_LIMITS, Limits
+
+
+class HTTPError(Exception):
+    """A request the server cannot or will not handle, with the status to answer.
+
+    ``close`` is true when the connection cannot be trusted afterwards: after a framing
+    error the server does not know where the next request starts (RFC 9112 section 6.3),
+    so it must close after answering.
+    """
+
+    def __init__(self, status: int, reason: str, *, close: bool = True,
+                 headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.close = close
+        self.headers = headers
+
+
+# --- grammar (RFC 9110 section 5.6.2, RFC 9112 sections 3 and 5) -------------------
+
+# token = 1*tchar
+TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# request-line = method SP request-target SP HTTP-version (RFC 9112 section 3).
+# Exactly one space between parts; the target holds no whitespace or control bytes.
+REQUEST_LINE: Final = re.compile(rb"([^ ]+) ([^ ]+) ([^ ]+)")
+TARGET_BYTES: Final = re.compile(rb"[\x21-\x7e\x80-\xff]+")
+# HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
+VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
+# field-value bytes: visible characters, obs-text, SP and HTAB (RFC 9110 section 5.5).
+# NUL, CR, LF and other controls are rejected rather than "fixed".
+FIELD_VALUE: Final = re.compile(rb"[\x20-\x7e\x80-\xff\t]*")
+HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
+DIGITS: Final = re.compile(r"[0-9]{1,18}")
+# A Host value: reg-name or IPv4 or [IPv6], with an optional port (RFC 3986 section 3.2).
+HOST_VALUE: Final = re.compile(
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
+
+# Methods this server knows (RFC 9110 section 9, PATCH from RFC 5789). Others get 501.
+KNOWN_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How the request body is delimited (RFC 9112 section 6.3)."""
+
+    kind: str  # "none", "length" or "chunked"
+    length: int = 0
+
+
+NO_BODY: Final = Framing("none")
+
+
+@dataclass(frozen=True)
+class RequestHead:
+    """A parsed request line and header section, in the order and case received."""
+
+    method: str
+    target: str
+    version: str
+    headers: tuple[tuple[str, str], ...]
+    framing: Framing
+    keep_alive: bool
+    expects_continue: bool
+
+    def get(self, name: str) -> str | None:
+        """The first value of a header field, matched case-insensitively."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class Request:
+    """A complete request: its head, its decoded body and the exact bytes received."""
+
+    head: RequestHead
+    body: bytes
+    raw: bytes
+
+
+class _NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = _NeedData()
+Event = RequestHead | Request | _NeedData
+
+
+# --- protocol decisions as pure functions ------------------------------------------
+
+def parse_version(raw: bytes) -> str:
+    """Check an HTTP-version and return it as text.
+
+    RFC 9110 section 6.2: a server should treat a higher minor version of a major version
+    it supports as the highest minor it supports, so HTTP/1.2 is served as HTTP/1.1.
+    Other major versions get 505 (RFC 9110 section 15.6.6).
+    """
+    match = VERSION.fullmatch(raw)
+    if match is None:
+        raise HTTPError(400, "malformed HTTP version")
+    major, minor = int(match[1]), int(match[2])
+    if major != 1:
+        raise HTTPError(505, f"HTTP/{major}.{minor} is not supported; this server speaks HTTP/1.1")
+    return "HTTP/1.0" if minor == 0 else "HTTP/1.1"
+
+
+def header_values(headers: tuple[tuple[str, str], ...], name: str) -> list[str]:
+    """Every value of a field, in order (a field may appear on several lines)."""
+    wanted = name.lower()
+    return [value for key, value in headers if key.lower() == wanted]
+
+
+def list_tokens(values: list[str]) -> list[str]:
+    """Split comma-separated list fields into lower-case members (RFC 9110 section 5.6.1)."""
+    return [part.strip().lower() for value in values for part in value.split(",")
+            if part.strip()]
+
+
+def check_host(version: str, headers: tuple[tuple[str, str], ...]) -> None:
+    """RFC 9112 section 3.2: a server MUST respond 400 to an HTTP/1.1 request that lacks
+    a Host header field, has more than one, or has an invalid value."""
+    hosts = header_values(headers, "host")
+    if len(hosts) > 1:
+        raise HTTPError(400, "duplicate Host header")
+    if not hosts:
+        if version == "HTTP/1.1":
+            raise HTTPError(400, "missing Host header (required by HTTP/1.1)")
+        return
+    if HOST_VALUE.fullmatch(hosts[0]) is None:
+        raise HTTPError(400, "invalid Host header")
+
+
+def body_framing(version: str, headers: tuple[tuple[str, str], ...],
+                 limits: Limits = DEFAULT_LIMITS) -> Framing:
+    """Decide how the request body is delimited (RFC 9112 section 6.3)."""
+    codings = header_values(headers, "transfer-encoding")
+    lengths = header_values(headers, "content-length")
+    if codings:
+        if version == "HTTP/1.0":
+            # Section 6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty.
+            raise HTTPError(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+        if lengths:
+            # Section 6.1: both present is how request smuggling works; reject, then close.
+            raise HTTPError(400, "both Transfer-Encoding and Content-Length")
+        tokens = list_tokens(codings)
+        if not tokens or tokens[-1] != "chunked" or tokens.count("chunked") > 1:
+            # Section 6.3 rule 4: chunked must be the final coding, applied once.
+            raise HTTPError(400, "chunked is not the final transfer coding")
+        if len(tokens) > 1:
+            # Section 6.1: an unknown transfer coding SHOULD get 501.
+            raise HTTPError(501, f"transfer coding {tokens[0]!r} is not implemented")
+        return Framing("chunked")
+    if lengths:
+        # RFC 9110 section 8.6: a list of identical values may be taken as one; anything
+        # else (different values, signs, spaces inside) is invalid.
+        members = [part.strip() for value in lengths for part in value.split(",")]
+        if any(DIGITS.fullmatch(member) is None for member in members):
+            raise HTTPError(400, "invalid Content-Length")
+        if len(set(int(member) for member in members)) != 1:
+            raise HTTPError(400, "conflicting Content-Length values")
+        length = int(members[0])
+        if length > limits.max_body_bytes:
+            raise HTTPError(413, f"request body of {length} bytes is over the limit of "
+                                 f"{limits.max_body_bytes}")
+        return Framing("length", length) if length else NO_BODY
+    # Section 6.3 rule 7: a request with neither has no body.
+    return NO_BODY
+
+
+def keep_alive(version: str, headers: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the connection persists after this exchange (RFC 9112 section 9.3):
+    HTTP/1.1 persists unless "close" is sent; HTTP/1.0 only with "keep-alive"."""
+    options = list_tokens(header_values(headers, "connection"))
+    if "close" in options:
+        return False
+    if version == "HTTP/1.0":
+        return "keep-alive" in options
+    return True
+
+
+def expects_continue(version: str, headers: tuple[tuple[str, str], ...]) -> bool:
+    """RFC 9110 section 10.1.1: "100-continue" is the only expectation defined; any
+    other gets 417. HTTP/1.0 clients do not understand 100 (section 15.2)."""
+    expectations = list_tokens(header_values(headers, "expect"))
+    if not expectations:
+        return False
+    if expectations != ["100-continue"]:
+        raise HTTPError(417, "unsupported expectation", close=False)
+    return version == "HTTP/1.1"
+
+
+def parse_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
+    """Parse a request head: everything up to (not including) the empty line."""
+    lines = head.split(b"\n")
+    for number, line in enumerate(lines):
+        if line.endswith(b"\r"):
+            lines[number] = line = line[:-1]
+        if b"\r" in line:
+            # RFC 9112 section 2.2: a bare CR MUST be rejected or replaced.
+            raise HTTPError(400, "bare CR in request head")
+    method, target, version = parse_request_line(lines[0], limits)
+    if len(lines) - 1 > limits.max_header_count:
+        raise HTTPError(431, f"more than {limits.max_header_count} header fields")
+    headers = tuple(parse_field_line(line) for line in lines[1:])
+    check_host(version, headers)
+    framing = body_framing(version, headers, limits)
+    return RequestHead(method, target, version, headers, framing,
+                       keep_alive(version, headers),
+                       framing is not NO_BODY and expects_continue(version, headers))
+
+
+def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, str]:
+    """Split and check a request line (RFC 9112 section 3)."""
+    if len(line) > limits.max_request_line:
+        raise HTTPError(414, f"request line longer than {limits.max_request_line} bytes")
+    match = REQUEST_LINE.fullmatch(line)
+    if match is None:
+        raise HTTPError(400, "malformed request line")
+    method, target, version = match.groups()
+    if TOKEN.fullmatch(method) is None:
+        raise HTTPError(400, "malformed method")
+    if TARGET_BYTES.fullmatch(target) is None:
+        raise HTTPError(400, "malformed request target")
+    return method.decode("ascii"), target.decode("latin-1"), parse_version(version)
+
+
+def peek_request_line(raw: bytes) -> tuple[str, str, str] | None:
+    """Best effort: the request line of a rejected request, for logs and events."""
+    line = raw.lstrip(b"\r\n").split(b"\n", 1)[0].rstrip(b"\r")
+    match = REQUEST_LINE.fullmatch(line)
+    if match is None or TOKEN.fullmatch(match[1]) is None:
+        return None
+    return (match[1].decode("ascii"), match[2].decode("latin-1"),
+            match[3].decode("latin-1"))
+
+
+def parse_field_line(line: bytes) -> tuple[str, str]:
+    """Split one header field line into name and value (RFC 9112 section 5)."""
+    if line[:1] in (b" ", b"\t"):
+        # Section 5.2: obsolete line folding; a server may reject it with 400.
+        raise HTTPError(400, "obsolete line folding in header")
+    name, colon, value = line.partition(b":")
+    if not colon:
+        raise HTTPError(400, "header line without a colon")
+    if name != name.rstrip(b" \t"):
+        # Section 5.1: whitespace between name and colon MUST be rejected with 400.
+        raise HTTPError(400, "whitespace before colon in header")
+    if TOKEN.fullmatch(name) is None:
+        raise HTTPError(400, "malformed header name")
+    value = value.strip(b" \t")
+    if FIELD_VALUE.fullmatch(value) is None:
+        raise HTTPError(400, "control character in header value")
+    return name.decode("ascii"), value.decode("latin-1")
+
+
+def find_head_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int]:
+    """Find the empty line ending a head: return (head_end, body_start), or (-1, -1).
+
+    RFC 9112 section 2.2 lets a recipient accept a bare LF as a line terminator, which
+    is what people type into netcat; so the head ends at LF CR LF or at LF LF.
+    """
+    crlf = buffer.find(b"\n\r\n", start)
+    lf = buffer.find(b"\n\n", start)
+    if lf != -1 and (crlf == -1 or lf < crlf):
+        return lf + 1, lf + 2
+    if crlf != -1:
+        return crlf + 1, crlf + 3
+    return -1, -1
+
+
+# --- the parser: a state machine over a byte buffer ---------------------------------
+
+_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _DEAD = range(7)
+
+
+@dataclass
+class RequestParser:
+    """Turns received bytes into request events, one request after another.
+
+    Call ``feed(data)`` with whatever arrived, then ``next_event()`` until it returns
+    ``NEED_DATA``. Pipelined requests come out one by one. After an ``HTTPError`` the
+    parser is dead: the connection must answer the error and close.
+    """
+
+    limits: Limits = DEFAULT_LIMITS
+    _buffer: bytearray = field(default_factory=bytearray)
+    _state: int = _HEAD
+    _head: RequestHead | None = None
+    _raw: bytearray = field(default_factory=bytearray)  # this request's bytes so far
+    _body: bytearray = field(default_factory=bytearray)
+    _remaining: int = 0
+
+    def feed(self, data: bytes) -> None:
+        """Append received bytes."""
+        self._buffer += data
+
+    @property
+    def has_partial_request(self) -> bool:
+        """True when some bytes of a request have arrived but it is not complete."""
+        return bool(self._raw) or bool(self._buffer.strip(b"\r\n"))
+
+    @property
+    def received(self) -> bytes:
+        """The bytes of the request in progress, as received (for error reports)."""
+        return bytes(self._raw + self._buffer)
+
+    @property
+    def head(self) -> RequestHead | None:
+        """The head of the request in progress, once it is complete."""
+        return self._head
+
+    def next_event(self) -> Event:
+        """Return the next ``RequestHead`` or ``Request``, or ``NEED_DATA``."""
+        try:
+            if self._state == _HEAD:
+                return self._read_head()
+            return self._read_body()
+        except HTTPError:
+            self._state = _DEAD
+            raise
+
+    def _take(self, count: int) -> bytes:
+        """Move ``count`` bytes from the buffer into this request's raw bytes."""
+        data = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        self._raw += data
+        return data
+
+    def _read_head(self) -> Event:
+        # RFC 9112 section 2.2: ignore empty lines before the request line.
+        skip = len(self._buffer) - len(self._buffer.lstrip(b"\r\n"))
+        if skip:
+            self._take(skip)
+        head_end, body_start = find_head_end(self._buffer)
+        if head_end == -1:
+            self._check_incomplete_head()
+            return NEED_DATA
+        if head_end > self.limits.max_head_bytes:
+            self._check_incomplete_head()
+            raise HTTPError(431, f"request head larger than {self.limits.max_head_bytes} bytes")
+        raw_head = self._take(body_start)
+        self._head = parse_head(raw_head[:head_end].rstrip(b"\r\n"), self.limits)
+        framing = self._head.framing
+        if framing.kind == "length":
+            self._state, self._remaining = _BODY, framing.length
+        elif framing.kind == "chunked":
+            self._state = _CHUNK_SIZE
+        else:
+            self._state = _BODY
+            self._remaining = 0
+        return self._head
+
+    def _check_incomplete_head(self) -> None:
+        """Reject a head that is already too long, without waiting for its end."""
+        line_end = self._buffer.find(b"\n")
+        first_line = len(self._buffer) if line_end == -1 else line_end
+        if first_line > self.limits.max_request_line:
+            raise HTTPError(414, f"request line longer than {self.limits.max_request_line} bytes")
+        if len(self._buffer) > self.limits.max_head_bytes:
+            raise HTTPError(431, f"request head larger than {self.limits.max_head_bytes} bytes")
+
+    def _read_body(self) -> Event:
+        if self._state == _DEAD:
+            raise HTTPError(400, "connection unusable after an earlier error")
+        while True:
+            if self._state == _BODY:
+                take = min(self._remaining, len(self._buffer))
+                self._body += self._take(take)
+                self._remaining -= take
+                if self._remaining:
+                    return NEED_DATA
+                return self._finish()
+            if self._state == _CHUNK_SIZE:
+                line = self._take_line(self.limits.max_chunk_line, "chunk size line")
+                if line is None:
+                    return NEED_DATA
+                self._remaining = parse_chunk_size(line)
+                if len(self._body) + self._remaining > self.limits.max_body_bytes:
+                    raise HTTPError(413, f"request body over the limit of "
+                                         f"{self.limits.max_body_bytes} bytes")
+                self._state = _CHUNK_DATA if self._remaining else _TRAILERS
+            elif self._state == _CHUNK_DATA:
+                take = min(self._remaining, len(self._buffer))
+                self._body += self._take(take)
+                self._remaining -= take
+                if self._remaining:
+                    return NEED_DATA
+                self._state = _CHUNK_END
+            elif self._state == _CHUNK_END:
+                line = self._take_line(2, "chunk data")
+                if line is None:
+                    return NEED_DATA
+                if line:
+                    raise HTTPError(400, "chunk data longer than its size")
+                self._state = _CHUNK_SIZE
+            elif self._state == _TRAILERS:
+                # RFC 9112 section 7.1.2: trailer fields follow the last chunk. This
+                # server uses none, so it checks their syntax and discards them.
+                line = self._take_line(self.limits.max_head_bytes, "trailer section")
+                if line is None:
+                    return NEED_DATA
+                if not line:
+                    return self._finish()
+                parse_field_line(line)
+
+    def _take_line(self, limit: int, what: str) -> bytes | None:
+        """Take one line (without its CRLF or LF) from the buffer, or None if incomplete."""
+        end = self._buffer.find(b"\n")
+        if end == -1:
+            if len(self._buffer) > limit:
+                raise HTTPError(400, f"{what} too long")
+            return None
+        if end > limit:
+            raise HTTPError(400, f"{what} too long")
+        line = self._take(end + 1)[:-1]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if b"\r" in line:
+            raise HTTPError(400, f"bare CR in {what}")
+        return line
+
+    def _finish(self) -> Request:
+        assert self._head is not None
+        request = Request(self._head, bytes(self._body), bytes(self._raw))
+        self._state, self._head = _HEAD, None
+        self._raw, self._body = bytearray(), bytearray()
+        return request
+
+
+def parse_chunk_size(line: bytes) -> int:
+    """chunk-size [ chunk-ext ] (RFC 9112 section 7.1): hex digits, extensions ignored."""
+    size, _, _extensions = line.partition(b";")
+    size = size.rstrip(b" \t")
+    if HEX_DIGITS.fullmatch(size) is None:
+        raise HTTPError(400, "invalid chunk size")
+    return int(size, 16)
+
+
+# --- responses ----------------------------------------------------------------------
+
+@dataclass
+class Response:
+    """What a handler answers. The connection adds Date, Server and Connection.
+
+    A small body is held in ``body``; a large file is given as ``file`` with an offset
+    and length, and the connection streams it with sendfile after the head, so it is
+    never read whole into memory. The handler sets Content-Length.
+    """
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    file: BinaryIO | None = None
+    file_offset: int = 0
+    file_length: int = 0
+    close: bool = False  # close the connection after this response
+
+
+# RFC 9110 renamed a few statuses; Python 3.11's table still has the older names.
+RFC9110_PHRASES: Final = {413: "Content Too Large", 414: "URI Too Long",
+                          416: "Range Not Satisfiable", 422: "Unprocessable Content"}
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase, e.g. 404 -> "Not Found" (RFC 9110 section 15)."""
+    if status in RFC9110_PHRASES:
+        return RFC9110_PHRASES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    """Serialise a status line and header fields, ending with the empty line.
+
+    The server always answers as HTTP/1.1: RFC 9110 section 6.2 says a server sends the
+    highest minor version it conforms to, even to an HTTP/1.0 client.
+    """
+    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def status_has_body(status: int, method: str) -> bool:
+    """RFC 9110 sections 6.4.1 and 9.3.2: HEAD, 1xx, 204 and 304 responses have no body."""
+    return not (method == "HEAD" or status < 200 or status in (204, 304))

@@ -1,0 +1,67 @@
+"""Every limit the server enforces, in one place, each with the reason it exists.
+
+A server that accepts unbounded input can be made to use unbounded memory or time by one
+client. Each number below caps one such resource; the comment says what happens at the
+bound. The command line can override them (see ``__main__.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+@dataclass(frozen=True)
+class Limits:
+    # Longest request line (method, target, version). Browsers cap URLs near 2 MB, but
+    # nginx and Apache default to 8 KiB, so real clients never exceed it. Over: 414.
+    max_request_line: int = 8 * KiB
+    # Whole request head (request line + header fields). nginx uses 4 x 8 KiB buffers.
+    # Over: 431 Request Header Fields Too Large (RFC 6585 section 5).
+    max_head_bytes: int = 32 * KiB
+    # Number of header fields. Each costs a tuple; a flood of tiny fields is cheap to
+    # send and costly to hold. Over: 431.
+    max_header_count: int = 100
+    # Request body. A static file server needs none, but bodies must be read to keep a
+    # connection usable (RFC 9112 section 6.3). Over: 413 Content Too Large, then close.
+    max_body_bytes: int = 1 * MiB
+    # A chunk-size line with extensions (RFC 9112 section 7.1.1). Over: 400.
+    max_chunk_line: int = 4 * KiB
+
+    # Seconds a client may take to send a whole request head once it has started
+    # (defends against slowloris). Over: 408 Request Timeout, then close.
+    header_timeout: float = 10.0
+    # Seconds a client may take to send the body after the head. Over: 408, then close.
+    body_timeout: float = 30.0
+    # Seconds an idle connection is kept open waiting for the next request. Over: closed
+    # silently (RFC 9112 section 9.5 allows closing idle connections at any time).
+    idle_timeout: float = 5.0
+    # Seconds a client may leave response bytes unread. Over: the connection is dropped.
+    send_timeout: float = 30.0
+
+    # Open client connections. Each costs a socket, a file descriptor and buffers. At the
+    # bound a new connection gets a short 503 with Retry-After and is closed, so the
+    # client sees why instead of hanging.
+    max_connections: int = 2000
+    # Response bytes queued for one connection before the server stops reading more
+    # pipelined requests from it: a client that sends without reading cannot make the
+    # server buffer without end.
+    output_high_water: int = 256 * KiB
+
+    # Body bytes recorded per message in a traffic event. Heads are always recorded
+    # whole; the full length is recorded too.
+    capture_body_cap: int = 64 * KiB
+    # Traffic events waiting for the writer thread. Full: new events are dropped and
+    # counted (an ``events.dropped`` event reports them), so capture never slows serving.
+    event_queue: int = 10_000
+
+    # Files up to this size are read into memory and cached (keyed by inode, size and
+    # mtime, so a changed file is seen at once); larger files are streamed with sendfile.
+    small_file: int = 256 * KiB
+    # Total bytes the small-file cache may hold; the oldest entries are evicted first.
+    file_cache_bytes: int = 32 * MiB
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,296 @@
+"""Listen, accept, and drive every connection from one thread with a selector loop.
+
+Why one thread and a selector (epoll on Linux) rather than a thread per connection or a
+pool: CPython runs one thread's Python code at a time (the GIL), so extra threads add
+switching and lock contention but no speed; a keep-alive connection that is only waiting
+costs a socket and one small object here instead of a parked thread with its own stack,
+so 1,000 open connections are cheap; and there are no locks to reason about. The price
+is that nothing in the loop may block: small files are read from memory or the page
+cache, large ones go out with ``os.sendfile`` on a non-blocking socket, a piece at a
+time, and traffic events are handed to a writer thread (see ``capture.py``).
+
+The loop also enforces the timeouts and publishes ``server.stats`` once a second.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import resource
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import TextIO
+
+from .capture import (
+    ConnectionClose,
+    ConnectionOpen,
+    EventSink,
+    Exchange,
+    ServerListening,
+    ServerStats,
+    ServerStopping,
+)
+from .connection import Connection
+from .http import Request, Response
+from .limits import Limits
+
+log = logging.getLogger("henaserver")
+
+Handler = Callable[[Request], Response]
+# How often timeouts are checked and stats published. Timeouts are whole seconds, so a
+# half-second sweep over all connections is precise enough and cheap even at 1,000.
+TICK_SECONDS = 0.5
+STATS_SECONDS = 1.0
+# Connections taken from the accept queue per wake-up, so a flood of new connections
+# cannot starve the ones already open.
+ACCEPT_BATCH = 64
+LISTEN_BACKLOG = 1024
+
+
+@dataclass
+class Stats:
+    """Cumulative counters, kept by the server itself so they stay exact even when
+    capture drops events."""
+
+    connections: int = 0
+    exchanges: int = 0
+    errors: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+class Server:
+    def __init__(self, handler: Handler, limits: Limits, *, sink: EventSink | None = None,
+                 access_log: TextIO | None = None, mode: str = "full", root: str = "") -> None:
+        self.handler = handler
+        self.limits = limits
+        self.sink = sink
+        self.capturing = sink is not None
+        self.access_log = access_log
+        self.mode = mode
+        self.root = root
+        self.stats = Stats()
+        self.selector = selectors.DefaultSelector()
+        self.connections: dict[int, Connection] = {}  # by file descriptor
+        self._interest: dict[int, int] = {}
+        self._next_id = 1
+        self._stop_reason: str | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._date_second = -1
+        self._date = ""
+        self.listener: socket.socket | None = None
+        self.address: tuple[str, int] = ("", 0)
+        # After this exchange the server stops (the tutorial's one-request server).
+        self.stop_after_exchanges: int | None = None
+
+    # --- start and stop ---------------------------------------------------------------
+
+    def bind(self, host: str, port: int) -> None:
+        """Bind and listen. Raises OSError (e.g. EADDRINUSE) for the caller to report."""
+        raise_open_file_limit()
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        listener = socket.socket(family, kind, proto)
+        try:
+            # SO_REUSEADDR lets a restarted server bind while old connections sit in
+            # TIME_WAIT. Never SO_REUSEPORT: two servers could then share a port silently.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(address)
+            listener.listen(LISTEN_BACKLOG)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        self.listener = listener
+        self.address = (host, listener.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}/"
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to stop. Safe from signal handlers and other threads."""
+        self._stop_reason = self._stop_reason or reason
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def serve(self) -> str:
+        """Run until ``stop``; returns the reason it stopped."""
+        assert self.listener is not None, "bind() first"
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._emit(ServerListening(self.address[0], self.address[1], self.url, os.getpid(),
+                                   self.root, self.mode, self.limits.capture_body_cap),
+                   force=True)
+        last_tick = last_stats = time.monotonic()
+        published = Stats()
+        while self._stop_reason is None:
+            for key, mask in self.selector.select(TICK_SECONDS):
+                if key.data == "accept":
+                    self._accept()
+                elif key.data == "wake":
+                    self._drain_wakeups()
+                else:
+                    self._dispatch(key.data, mask)
+            now = time.monotonic()
+            if now - last_tick >= TICK_SECONDS:
+                last_tick = now
+                wall = time.time()
+                for connection in list(self.connections.values()):
+                    connection.check_timeout(wall)
+            if now - last_stats >= STATS_SECONDS and self.stats != published:
+                last_stats = now
+                published = Stats(**vars(self.stats))
+                self._emit_stats()
+        self._shut_down()
+        return self._stop_reason
+
+    def _shut_down(self) -> None:
+        reason = self._stop_reason or "stopped"
+        if self.listener is not None:
+            self.selector.unregister(self.listener)
+            self.listener.close()
+        for connection in list(self.connections.values()):
+            connection.close("server stopping")
+        self._emit_stats()
+        self._emit(ServerStopping(reason), force=True)
+        if self.sink is not None:
+            self.sink.close()
+        self.selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # --- the loop's work --------------------------------------------------------------
+
+    def _accept(self) -> None:
+        assert self.listener is not None
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, peer = self.listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as error:
+                if error.errno in (errno.EMFILE, errno.ENFILE):
+                    # Out of file descriptors: leave the rest in the backlog for now.
+                    log.warning("cannot accept: %s", os.strerror(error.errno))
+                    return
+                raise
+            sock.setblocking(False)
+            # Responses are written whole; don't let Nagle hold back the last segment.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn_id, self._next_id = self._next_id, self._next_id + 1
+            client = f"{peer[0]}:{peer[1]}"
+            connection = Connection(self, sock, conn_id, client, time.time())
+            self.stats.connections += 1
+            self._emit(ConnectionOpen(conn_id, client))
+            self.connections[sock.fileno()] = connection
+            self._interest[sock.fileno()] = selectors.EVENT_READ
+            self.selector.register(sock, selectors.EVENT_READ, connection)
+            if len(self.connections) > self.limits.max_connections:
+                connection.refuse_busy()
+
+    def _dispatch(self, connection: Connection, mask: int) -> None:
+        try:
+            if mask & selectors.EVENT_READ and not connection.closed:
+                connection.on_readable()
+            if mask & selectors.EVENT_WRITE and not connection.closed:
+                connection.on_writable()
+        except Exception:  # a bug must cost one connection, never the server
+            log.exception("error on connection %d from %s", connection.id, connection.client)
+            connection.close("error")
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    # --- called by connections --------------------------------------------------------
+
+    def watch(self, connection: Connection, *, read: bool, write: bool) -> None:
+        """Set which readiness the loop waits for on a connection."""
+        events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
+        fd = connection.sock.fileno()
+        if self._interest.get(fd) != events:
+            self._interest[fd] = events
+            self.selector.modify(connection.sock, events, connection)
+
+    def forget(self, connection: Connection) -> None:
+        fd = connection.sock.fileno()
+        if self.connections.pop(fd, None) is not None:
+            self._interest.pop(fd, None)
+            self.selector.unregister(connection.sock)
+
+    def exchange_done(self, exchange: Exchange) -> None:
+        self.stats.exchanges += 1
+        if exchange.outcome != "complete" or (exchange.status or 0) >= 400:
+            self.stats.errors += 1
+        self._emit(exchange)
+        if self.access_log is not None:
+            self._log_access(exchange)
+        if self.stop_after_exchanges is not None \
+                and self.stats.exchanges >= self.stop_after_exchanges:
+            self.stop("one request served")
+
+    def connection_closed(self, event: ConnectionClose) -> None:
+        self._emit(event)
+
+    def http_date(self) -> str:
+        """The Date header value (RFC 9110 section 6.6.1), formatted once per second."""
+        now = time.time()
+        if int(now) != self._date_second:
+            self._date_second = int(now)
+            self._date = formatdate(now, usegmt=True)
+        return self._date
+
+    # --- output -----------------------------------------------------------------------
+
+    def _emit(self, event: ConnectionOpen | ConnectionClose | Exchange | ServerListening
+              | ServerStopping | ServerStats, *, force: bool = False) -> None:
+        if self.sink is not None:
+            self.sink.emit(event, force=force)
+
+    def _emit_stats(self) -> None:
+        s = self.stats
+        dropped = self.sink.dropped_total if self.sink is not None else 0
+        self._emit(ServerStats(s.connections, s.exchanges, s.errors, s.bytes_in, s.bytes_out,
+                               dropped), force=True)
+
+    def _log_access(self, exchange: Exchange) -> None:
+        assert self.access_log is not None
+        times = exchange.times
+        start = times.first_byte or times.accepted
+        end = times.response_end or time.time()
+        took = (end - start) * 1000 if start else 0.0
+        line = (f'{exchange.method} {exchange.target} {exchange.version}'
+                if exchange.method else "-")
+        note = "" if exchange.outcome == "complete" else f" [{exchange.outcome}: {exchange.reason}]"
+        try:
+            self.access_log.write(
+                f'{exchange.client} #{exchange.conn}.{exchange.index} "{line}" '
+                f'{exchange.status or "-"} {exchange.response_length} {took:.1f}ms{note}\n')
+        except (OSError, ValueError):
+            self.access_log = None  # stdout is gone; keep serving
+
+
+def raise_open_file_limit() -> None:
+    """Each connection needs a file descriptor; many systems start with a soft limit of
+    1,024. Raise the soft limit to the hard limit so 1,000 connections fit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass

@@ -1,0 +1,312 @@
+"""Static files: URL path -> file under the root, its type, conditional and range requests.
+
+``StaticFiles`` is the handler the server runs in its normal mode: a function from a
+``Request`` to a ``Response``. Path resolution is the security boundary of the whole
+server, so it is written out step by step in ``resolve_path``.
+"""
+
+from __future__ import annotations
+
+import functools
+import mimetypes
+import os
+import re
+import stat
+from collections import OrderedDict
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Final
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from .http import HTTPError, Request, Response
+from .limits import DEFAULT_LIMITS, Limits
+from .pages import not_found, page_response
+
+SERVED_METHODS: Final = ("GET", "HEAD", "OPTIONS")
+ALLOW: Final = ("Allow", ", ".join(SERVED_METHODS))
+
+# The stdlib table (builtin entries only, so every machine answers the same: a plain
+# MimeTypes() does not read /etc/mime.types) misses or dates some web types.
+TYPE_OVERRIDES: Final = {
+    ".html": "text/html", ".htm": "text/html", ".css": "text/css",
+    ".js": "text/javascript", ".mjs": "text/javascript",  # RFC 9239
+    ".json": "application/json", ".map": "application/json",
+    ".webmanifest": "application/manifest+json", ".txt": "text/plain",
+    ".md": "text/markdown", ".svg": "image/svg+xml", ".webp": "image/webp",
+    ".avif": "image/avif", ".ico": "image/vnd.microsoft.icon", ".wasm": "application/wasm",
+    ".woff": "font/woff", ".woff2": "font/woff2", ".ttf": "font/ttf", ".otf": "font/otf",
+    ".xml": "application/xml",
+}
+# Types whose bodies are text: they get "; charset=utf-8" so non-ASCII text decodes
+# the same in every browser.
+TEXT_LIKE: Final = frozenset({"application/json", "application/manifest+json",
+                              "application/xml", "image/svg+xml", "text/javascript"})
+FALLBACK_TYPE: Final = "application/octet-stream"
+_MIMETYPES: Final = mimetypes.MimeTypes()
+
+INVALID_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
+RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+@functools.lru_cache(maxsize=256)
+def content_type(path: str) -> str:
+    """The Content-Type for a file name, with a charset on text types."""
+    extension = os.path.splitext(path)[1].lower()
+    guessed = TYPE_OVERRIDES.get(extension) or _MIMETYPES.guess_type(path)[0]
+    kind = guessed or FALLBACK_TYPE
+    if kind.startswith("text/") or kind in TEXT_LIKE:
+        return f"{kind}; charset=utf-8"
+    return kind
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """Split a request target into (path, query) (RFC 9112 section 3.2).
+
+    origin-form "/a?b" is the usual case. A server MUST accept absolute-form
+    "http://host/a?b" (section 3.2.2); only its path and query are used, so no target
+    can name a file outside the root by naming a host.
+    """
+    if target.startswith("/"):
+        path, _, query = target.partition("?")
+        return path, query
+    if target.lower().startswith(("http://", "https://")):
+        parts = urlsplit(target)
+        return parts.path or "/", parts.query
+    raise HTTPError(400, "the request target must be a path starting with /", close=False)
+
+
+def resolve_path(root: str, url_path: str) -> str | None:
+    """Map a URL path to a file system path inside ``root`` (an absolute real path).
+
+    Each step rejects visibly instead of "fixing" the input:
+    1. percent-decode exactly once; a broken escape is an error;
+    2. an encoded slash or any backslash could change which directory a name is in;
+    3. NUL ends strings in the OS and truncates names;
+    4. ".." segments are refused, not normalised away;
+    5. symlinks are resolved, and the result must still be inside the root.
+    Raises HTTPError(400) for forbidden input; returns a path that may not exist, or
+    None when the path leads outside the root.
+    """
+    if INVALID_ESCAPE.search(url_path):
+        raise HTTPError(400, "invalid percent-escape in path", close=False)
+    lowered = url_path.lower()
+    if "%2f" in lowered or "%5c" in lowered or "\\" in url_path:
+        raise HTTPError(400, "encoded slash or backslash in path", close=False)
+    decoded = os.fsdecode(unquote_to_bytes(url_path))
+    if "\x00" in decoded:
+        raise HTTPError(400, "NUL byte in path", close=False)
+    segments = [segment for segment in decoded.split("/") if segment not in ("", ".")]
+    if ".." in segments:
+        raise HTTPError(400, "'..' in path: paths may not climb out of the root", close=False)
+    # The root is already a real path and no segment is "..", so only a symlink can
+    # lead outside. Check each component below the root; resolve fully only when a
+    # symlink is met (cheaper than os.path.realpath, which walks from "/" every time).
+    path = root
+    for segment in segments:
+        path = os.path.join(path, segment)
+        try:
+            mode = os.lstat(path).st_mode
+        except (OSError, ValueError):
+            return path  # does not exist: the caller answers 404
+        if stat.S_ISLNK(mode):
+            return contained(root, os.path.join(root, *segments))
+    return path
+
+
+def contained(root: str, path: str) -> str | None:
+    """The real path of ``path`` if it lies inside ``root``, else None.
+
+    Symlinks are resolved first: a link that leads outside is treated as missing, so
+    nothing about the outside is leaked.
+    """
+    real = os.path.realpath(path)
+    return real if os.path.commonpath([root, real]) == root else None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    mtime: float
+    etag: str
+    last_modified: str
+
+
+def file_info(path: str, st: os.stat_result, size: int) -> FileInfo:
+    return _file_info(path, st.st_mtime_ns, size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_info(path: str, mtime_ns: int, size: int) -> FileInfo:
+    # A strong validator from the modification time and size, like nginx's ETag.
+    # Cached by (path, mtime, size): formatting the date is costly and per-file.
+    mtime = mtime_ns / 1e9
+    etag = f'"{mtime_ns:x}-{size:x}"'
+    return FileInfo(path, size, mtime, etag, formatdate(mtime, usegmt=True))
+
+
+def stat_or_none(path: str | None) -> os.stat_result | None:
+    if path is None:
+        return None
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """Weak comparison of an If-None-Match list with our ETag (RFC 9110 section 13.1.2)."""
+    if header.strip() == "*":
+        return True
+    ours = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == ours for tag in header.split(","))
+
+
+def parse_http_date(value: str) -> float | None:
+    """An HTTP-date as a timestamp, or None when invalid (RFC 9110 section 5.6.7)."""
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def not_modified(request: Request, info: FileInfo) -> bool:
+    """RFC 9110 section 13.2.2: If-None-Match is evaluated first and, when present,
+    If-Modified-Since is ignored (section 13.1.3)."""
+    if_none_match = request.head.get("If-None-Match")
+    if if_none_match is not None:
+        return etag_matches(if_none_match, info.etag)
+    since = request.head.get("If-Modified-Since")
+    if since is not None:
+        when = parse_http_date(since)
+        # Last-Modified has whole seconds, so compare whole seconds.
+        return when is not None and int(info.mtime) <= when
+    return False
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """Parse a single-range ``Range: bytes=...`` into (first, last) inclusive.
+
+    Returns None when the header should be ignored (RFC 9110 section 14.2: a server MAY
+    ignore Range; we ignore multiple ranges and syntax we do not understand) and raises
+    HTTPError(416) when the range cannot be satisfied (section 15.5.17).
+    """
+    match = RANGE.fullmatch(header.strip())
+    if match is None or (not match[1] and not match[2]):
+        return None
+    if not match[1]:  # "bytes=-N": the last N bytes
+        suffix = int(match[2])
+        if suffix == 0 or size == 0:
+            raise _unsatisfiable(size)
+        return max(0, size - suffix), size - 1
+    first = int(match[1])
+    last = int(match[2]) if match[2] else size - 1
+    if match[2] and last < first:
+        return None  # invalid syntax (section 14.1.1): ignore the header
+    if first >= size:
+        raise _unsatisfiable(size)
+    return first, min(last, size - 1)
+
+
+def _unsatisfiable(size: int) -> HTTPError:
+    return HTTPError(416, f"the range asked for is outside the file's {size} bytes",
+                     close=False, headers=(("Content-Range", f"bytes */{size}"),))
+
+
+def if_range_allows(request: Request, info: FileInfo) -> bool:
+    """RFC 9110 section 13.1.5: honour Range only if If-Range (when sent) still matches:
+    an entity-tag by strong comparison, or a date equal to Last-Modified."""
+    if_range = request.head.get("If-Range")
+    if if_range is None:
+        return True
+    if_range = if_range.strip()
+    if if_range.startswith(('"', "W/")):
+        return not if_range.startswith("W/") and if_range == info.etag
+    return if_range == info.last_modified
+
+
+class StaticFiles:
+    """The static file handler: GET and HEAD for files under ``root``."""
+
+    def __init__(self, root: str, limits: Limits = DEFAULT_LIMITS, *,
+                 detect_types: bool = True) -> None:
+        self.root = os.path.realpath(root)
+        self.limits = limits
+        # False is the tutorial's early server, which labels everything text/html.
+        self.detect_types = detect_types
+        self._cache: OrderedDict[str, tuple[tuple[int, int, int], bytes]] = OrderedDict()
+        self._cache_bytes = 0
+
+    def __call__(self, request: Request) -> Response:
+        method = request.head.method
+        if method == "OPTIONS":
+            return Response(204, [ALLOW])
+        if method not in SERVED_METHODS:
+            # 405 for methods we know but do not allow on files; the parser's caller
+            # answers 501 for methods it does not know at all.
+            raise HTTPError(405, f"{method} is not allowed here: this server only "
+                                 "serves files", close=False, headers=(ALLOW,))
+        url_path, query = split_target(request.head.target)
+        path = resolve_path(self.root, url_path)
+        st = stat_or_none(path)
+        if path is not None and st is not None and stat.S_ISDIR(st.st_mode):
+            if not url_path.endswith("/"):
+                # RFC 9110 section 15.4.2: a permanent redirect to the canonical URL,
+                # so relative links inside the directory's index.html resolve.
+                location = url_path + "/" + (f"?{query}" if query else "")
+                return page_response(301, f"Moved to {location}", (("Location", location),))
+            path = contained(self.root, os.path.join(path, "index.html"))
+            st = stat_or_none(path)
+        if path is None or st is None or not stat.S_ISREG(st.st_mode):
+            return not_found(url_path)
+        return self.file_response(request, path, st)
+
+    def file_response(self, request: Request, path: str, st: os.stat_result) -> Response:
+        data = None
+        if st.st_size <= self.limits.small_file:
+            data = self._read_small(path, st)
+        # The file may change between stat and read: describe the bytes actually read.
+        info = file_info(path, st, len(data) if data is not None else st.st_size)
+        headers = [
+            ("Content-Type", content_type(info.path) if self.detect_types else "text/html"),
+            ("Last-Modified", info.last_modified), ("ETag", info.etag),
+            ("Accept-Ranges", "bytes"),
+        ]
+        if not_modified(request, info):
+            return Response(304, headers)
+        first, last, status = 0, info.size - 1, 200
+        range_header = request.head.get("Range")
+        if range_header is not None and request.head.method == "GET" \
+                and if_range_allows(request, info):
+            chosen = byte_range(range_header, info.size)
+            if chosen is not None:
+                first, last, status = *chosen, 206
+                headers.append(("Content-Range", f"bytes {first}-{last}/{info.size}"))
+        length = last - first + 1
+        headers.append(("Content-Length", str(length)))
+        if request.head.method == "HEAD":
+            return Response(status, headers)
+        if data is not None:
+            return Response(status, headers, data[first:last + 1])
+        return Response(status, headers, file=open(path, "rb"),
+                        file_offset=first, file_length=length)
+
+    def _read_small(self, path: str, st: os.stat_result) -> bytes:
+        """Read a small file through a bounded cache validated by inode, size and mtime,
+        so an edited or replaced file is served fresh on the very next request."""
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == key:
+            self._cache.move_to_end(path)
+            return cached[1]
+        with open(path, "rb") as file:
+            data = file.read(self.limits.small_file + 1)
+        if cached is not None:
+            self._cache_bytes -= len(cached[1])
+        self._cache[path] = (key, data)
+        self._cache_bytes += len(data)
+        while self._cache_bytes > self.limits.file_cache_bytes:
+            _, (_, evicted) = self._cache.popitem(last=False)
+            self._cache_bytes -= len(evicted)
+        return data
+
