@@ -14,9 +14,10 @@ from types import FrameType
 from typing import TextIO
 
 from .capture import EventSink, open_stream
+from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
+from .modes import MODES, build_handler
 from .server import Server
-from .static import StaticFiles
 
 BIND_ERRORS = {
     errno.EADDRINUSE: "address already in use (another program is listening there)",
@@ -58,6 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
                         default=DEFAULT_LIMITS.idle_timeout,
                         help="idle keep-alive connections are closed after this "
                              "(default: %(default)s)")
+    modes = parser.add_argument_group("modes (see henaserver/modes.py)")
+    modes.add_argument("--mode", choices=MODES, default="full",
+                       help="full: the real server; no-content-type: everything is "
+                            "text/html; once: one request, then exit; fixed: the same raw "
+                            "response to every request; record-only: record, reply nothing "
+                            "(default: %(default)s)")
+    modes.add_argument("--fixed-response", metavar="FILE",
+                       help="raw response bytes for --mode fixed (re-read when changed)")
+    modes.add_argument("--rules", metavar="FILE",
+                       help='JSON response rules answered before the mode: {"rules": '
+                            '[{"method": "GET", "path": "/test", "response": "..."}]} '
+                            "(re-read when changed)")
     parser.add_argument("--quiet", action="store_true", help="no access log on stdout")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when standard input closes (for a supervising parent: "
@@ -88,9 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"cannot open the event stream: {error.strerror}")
     # With events on stdout, the human-readable lines move to stderr.
     console: TextIO = sys.stderr if args.events == "-" else sys.stdout
+    try:
+        handler = build_handler(args.mode, root, limits, fixed_response=args.fixed_response,
+                                rules=args.rules)
+    except (ValueError, OSError, HTTPError) as error:
+        return fail(str(error))
     sink = EventSink(stream, limits.event_queue) if stream is not None else None
-    server = Server(StaticFiles(root, limits), limits, sink=sink,
-                    access_log=None if args.quiet else console, root=root)
+    server = Server(handler, limits, sink=sink, access_log=None if args.quiet else console,
+                    mode=args.mode, root=root)
     try:
         server.bind(args.host, args.port)
     except OSError as error:

@@ -19,6 +19,10 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Final
 
 SCHEMA_VERSION: Final = 1
+# The writer thread's rhythm: how often it writes while events flow, and how many empty
+# polls (here 100 ms) before it sleeps until woken. Events wait at most ~5 ms.
+POLL_SECONDS: Final = 0.005
+IDLE_POLLS: Final = 20
 
 
 def b64(data: bytes) -> str:
@@ -192,20 +196,30 @@ class EventSink:
         self._writer.join(timeout)
 
     def _run(self) -> None:
+        # While traffic flows the writer polls every POLL_SECONDS and writes what
+        # gathered: a batch per poll, and no wake-up call on the serving thread's path
+        # (each wake-up is a lock and a thread switch). After IDLE_POLLS empty polls
+        # it sleeps on the event until ``emit`` sees it idle and wakes it.
         while True:
             self._wakeup.wait()
             self._wakeup.clear()
-            while True:
-                if not self._drain():
-                    return  # the stream is gone; the server keeps serving without capture
-                self._writer_idle = True
-                # An event queued after the drain but before we said "idle" did not
-                # wake us: look once more before sleeping.
-                if not self._queue:
-                    break
+            empty_polls = 0
+            while empty_polls < IDLE_POLLS:
+                if self._queue:
+                    empty_polls = 0
+                    if not self._drain():
+                        return  # the stream is gone; serving goes on without capture
+                elif self._closing:
+                    self._drain()  # writes any drop report still owed
+                    return
+                else:
+                    empty_polls += 1
+                time.sleep(POLL_SECONDS)
+            self._writer_idle = True
+            # An event queued just before we said "idle" did not wake us: look again.
+            if self._queue or self._closing:
                 self._writer_idle = False
-            if self._closing and not self._queue:
-                return
+                self._wakeup.set()
 
     def _drain(self) -> bool:
         lines: list[bytes] = []

@@ -214,9 +214,9 @@ class Connection:
             log.exception("error while handling %s %s from %s", head.method, head.target,
                           self.client)
             response = error_response(SERVER_ERROR)
-        if response.close or not head.keep_alive:
+        if response.close or not head.keep_alive or self.server.mode == "once":
             self.closing = True
-            self.close_reason = "Connection: close" if not head.keep_alive else "error"
+            self.close_reason = "Connection: close" if not head.keep_alive else "server closed"
         self._send_response(response, record, head.method, head.version)
 
     def _reject(self, error: HTTPError, now: float) -> None:
@@ -238,6 +238,33 @@ class Connection:
 
     def _send_response(self, response: Response, record: ExchangeRecord, method: str,
                        version: str) -> None:
+        if self.server.mode == "record-only":
+            self._stay_silent(record)
+        elif response.raw is not None:
+            self._send_raw(response, record)
+        else:
+            self._send_built(response, record, method, version)
+
+    def _stay_silent(self, record: ExchangeRecord) -> None:
+        """Record-only mode: the request is recorded and nothing at all is answered."""
+        self.closing = True
+        self.close_reason = "record-only mode"
+        self.exchanges += 1
+        self._finish(record, "no_response", time.time(), "record-only mode: nothing is sent")
+
+    def _send_raw(self, response: Response, record: ExchangeRecord) -> None:
+        """Send the user's bytes exactly as written; nothing is added or changed."""
+        assert response.raw is not None
+        data = response.raw
+        record.status = response.status or None
+        _, body_start = find_head_end(data)
+        head_length = len(data) if body_start == -1 else body_start
+        cap = head_length + self.server.limits.capture_body_cap
+        record.response_truncated = len(data) > cap
+        self._queue(Outgoing(memoryview(data)), record, data[:cap], ends_exchange=True)
+
+    def _send_built(self, response: Response, record: ExchangeRecord, method: str,
+                    version: str) -> None:
         headers = [("Date", self.server.http_date()), ("Server", SERVER_NAME),
                    *response.headers]
         if self.closing:

@@ -479,6 +479,29 @@ class Response:
     file_offset: int = 0
     file_length: int = 0
     close: bool = False  # close the connection after this response
+    # Bytes to send exactly as given, with nothing added (the tutorial's canned replies).
+    raw: bytes | None = None
+
+
+def raw_response(data: bytes) -> Response:
+    """A response sent byte for byte as the user wrote it.
+
+    The status is read from the status line when there is one (for logs and events).
+    The connection is closed afterwards unless the bytes frame themselves correctly
+    with a Content-Length equal to the body's length: otherwise the client could not
+    tell where this response ends and the next one starts (RFC 9112 section 6.3).
+    """
+    line = data.split(b"\n", 1)[0]
+    match = re.match(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})", line)
+    status = int(match[1]) if match else 0
+    head_end, body_start = find_head_end(data)
+    framed = False
+    if head_end != -1:
+        fields = (line.partition(b":") for line in data[:head_end].split(b"\n")[1:])
+        lengths = [value.strip() for name, _, value in fields
+                   if name.strip().lower() == b"content-length"]
+        framed = lengths == [str(len(data) - body_start).encode()]
+    return Response(status, [], close=not framed, raw=data)
 
 
 # RFC 9110 renamed a few statuses; Python 3.11's table still has the older names.

@@ -87,8 +87,8 @@ class Server:
         self._date = ""
         self.listener: socket.socket | None = None
         self.address: tuple[str, int] = ("", 0)
-        # After this exchange the server stops (the tutorial's one-request server).
-        self.stop_after_exchanges: int | None = None
+        # The tutorial's one-request server stops after its first exchange.
+        self.stop_after_exchanges = 1 if mode == "once" else None
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -235,7 +235,7 @@ class Server:
 
     def exchange_done(self, exchange: Exchange) -> None:
         self.stats.exchanges += 1
-        if exchange.outcome != "complete" or (exchange.status or 0) >= 400:
+        if exchange.outcome not in ("complete", "no_response") or (exchange.status or 0) >= 400:
             self.stats.errors += 1
         self._emit(exchange)
         if self.access_log is not None:
