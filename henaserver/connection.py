@@ -104,6 +104,7 @@ class Connection:
         self.lingering_since: float | None = None
         self.closed = False
         self.paused = False  # requests wait in the parser until the output drains
+        self.input_ended = False  # the client will send nothing more
 
     # --- events from the loop -------------------------------------------------------
 
@@ -113,10 +114,11 @@ class Connection:
         except BlockingIOError:
             return
         except PEER_GONE:
-            data = b""
+            self._peer_gone(time.time())
+            return
         now = time.time()
         if not data:
-            self._peer_closed(now)
+            self._end_of_input(now)
             return
         self.bytes_in += len(data)
         self.server.stats.bytes_in += len(data)
@@ -183,6 +185,8 @@ class Connection:
                 self._reject(error, now)
                 return False
             if event is NEED_DATA:
+                if self.input_ended:
+                    self._input_finished(now)
                 return False
             record = self.current or ExchangeRecord(self.exchanges, first_byte=now)
             self.current = record
@@ -314,7 +318,7 @@ class Connection:
             except BlockingIOError:
                 break
             except PEER_GONE:
-                self._peer_closed(time.time())
+                self._peer_gone(time.time())
                 return
             if sent is None:  # the file shrank under sendfile: framing is broken
                 log.warning("file shrank while sending to %s; closing", self.client)
@@ -379,14 +383,38 @@ class Connection:
 
     # --- endings ----------------------------------------------------------------------
 
-    def _peer_closed(self, now: float) -> None:
+    def _end_of_input(self, now: float) -> None:
+        """The client closed its sending side. It may still be reading (a half-close,
+        as netcat does), so complete requests still buffered are answered and queued
+        answers written; then the connection closes."""
+        if self.lingering_since is not None:
+            self.close(self.close_reason)
+            return
+        self.input_ended = True
+        self.server.watch(self, read=False, write=bool(self.out))
+        self._process(now)
+
+    def _input_finished(self, now: float) -> None:
+        """No more bytes will come: a request still incomplete never will be."""
+        if self.current is not None and self.parser.has_partial_request:
+            self.current.request = self.parser.received
+            self._finish(self.current, "client_closed", now,
+                         "client closed before the request was complete")
+        self.current = None
+        self.closing = True
+        self.close_reason = "client closed"
+
+    def _peer_gone(self, now: float) -> None:
+        """The connection was reset or broke: nothing more can be sent."""
         if self.lingering_since is None:
             if self.current is not None and self.parser.has_partial_request:
                 self.current.request = self.parser.received
                 self._finish(self.current, "client_closed", now,
-                             "client closed before the request was complete")
-            self._abandon("client_closed", "client closed before the response was sent", now)
-            self.close_reason = "client closed"
+                             "connection reset before the request was complete")
+                self.current = None
+            self._abandon("client_closed", "connection reset before the response was sent",
+                          now)
+            self.close_reason = "connection reset"
         self.close(self.close_reason)
 
     def _abandon(self, outcome: str, reason: str, now: float) -> None:
