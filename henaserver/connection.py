@@ -74,13 +74,14 @@ class ExchangeRecord:
 
 @dataclass
 class Outgoing:
-    """Bytes to write, then optionally a file region to sendfile; ends an exchange."""
+    """Bytes to write, then optionally a file region to sendfile, for one exchange."""
 
     data: memoryview
     file: BinaryIO | None = None
     offset: int = 0
     remaining: int = 0
     record: ExchangeRecord | None = None
+    ends_exchange: bool = False  # false for an interim 100 Continue
 
 
 class Connection:
@@ -301,8 +302,8 @@ class Connection:
                ends_exchange: bool = False) -> None:
         if self.server.capturing:
             record.response += captured
+        item.record, item.ends_exchange = record, ends_exchange
         if ends_exchange:
-            item.record = record
             self.exchanges += 1
         self.out.append(item)
         self.out_bytes += len(item.data) + item.remaining
@@ -330,7 +331,7 @@ class Connection:
             self.out.popleft()
             if item.file is not None:
                 item.file.close()
-            if item.record is not None:
+            if item.record is not None and item.ends_exchange:
                 self._finish(item.record, "complete", time.time())
         self._after_flush()
 
@@ -423,7 +424,7 @@ class Connection:
             item = self.out.popleft()
             if item.file is not None:
                 item.file.close()
-            if item.record is not None:
+            if item.record is not None and item.ends_exchange:
                 self._finish(item.record, outcome, now, reason)
         self.out_bytes = 0
 

@@ -229,9 +229,10 @@ def parse_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     headers = tuple(parse_field_line(line) for line in lines[1:])
     check_host(version, headers)
     framing = body_framing(version, headers, limits)
+    # Evaluated even without a body, so an unknown expectation always gets 417.
+    wants_continue = expects_continue(version, headers)
     return RequestHead(method, target, version, headers, framing,
-                       keep_alive(version, headers),
-                       framing is not NO_BODY and expects_continue(version, headers))
+                       keep_alive(version, headers), wants_continue and framing is not NO_BODY)
 
 
 def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, str]:
@@ -314,6 +315,7 @@ class RequestParser:
     _raw: bytearray = field(default_factory=bytearray)  # this request's bytes so far
     _body: bytearray = field(default_factory=bytearray)
     _remaining: int = 0
+    _trailer_bytes: int = 0
 
     def feed(self, data: bytes) -> None:
         """Append received bytes."""
@@ -356,11 +358,15 @@ class RequestParser:
         skip = len(self._buffer) - len(self._buffer.lstrip(b"\r\n"))
         if skip:
             self._take(skip)
+            if len(self._raw) > self.limits.max_head_bytes:
+                raise HTTPError(400, "too many empty lines before the request line")
         head_end, body_start = find_head_end(self._buffer)
         if head_end == -1:
             self._check_incomplete_head()
             return NEED_DATA
-        if head_end > self.limits.max_head_bytes:
+        # The limit counts the head with its final empty line, so the same request is
+        # judged the same however its bytes were split into packets.
+        if body_start > self.limits.max_head_bytes:
             self._check_incomplete_head()
             raise HTTPError(431, f"request head larger than {self.limits.max_head_bytes} bytes")
         raw_head = self._take(body_start)
@@ -379,6 +385,8 @@ class RequestParser:
         """Reject a head that is already too long, without waiting for its end."""
         line_end = self._buffer.find(b"\n")
         first_line = len(self._buffer) if line_end == -1 else line_end
+        if self._buffer[first_line - 1:first_line] == b"\r":
+            first_line -= 1  # the CR of a CRLF is not part of the line
         if first_line > self.limits.max_request_line:
             raise HTTPError(414, f"request line longer than {self.limits.max_request_line} bytes")
         if len(self._buffer) > self.limits.max_head_bytes:
@@ -426,6 +434,10 @@ class RequestParser:
                     return NEED_DATA
                 if not line:
                     return self._finish()
+                self._trailer_bytes += len(line)
+                if self._trailer_bytes > self.limits.max_head_bytes:
+                    raise HTTPError(431, f"trailer section larger than "
+                                         f"{self.limits.max_head_bytes} bytes")
                 parse_field_line(line)
 
     def _take_line(self, limit: int, what: str) -> bytes | None:
@@ -449,6 +461,7 @@ class RequestParser:
         request = Request(self._head, bytes(self._body), bytes(self._raw))
         self._state, self._head = _HEAD, None
         self._raw, self._body = bytearray(), bytearray()
+        self._trailer_bytes = 0
         return request
 
 
