@@ -397,10 +397,7 @@ class RequestParser:
             raise HTTPError(400, "connection unusable after an earlier error")
         while True:
             if self._state == _BODY:
-                take = min(self._remaining, len(self._buffer))
-                self._body += self._take(take)
-                self._remaining -= take
-                if self._remaining:
+                if not self._take_body():
                     return NEED_DATA
                 return self._finish()
             if self._state == _CHUNK_SIZE:
@@ -413,10 +410,7 @@ class RequestParser:
                                          f"{self.limits.max_body_bytes} bytes")
                 self._state = _CHUNK_DATA if self._remaining else _TRAILERS
             elif self._state == _CHUNK_DATA:
-                take = min(self._remaining, len(self._buffer))
-                self._body += self._take(take)
-                self._remaining -= take
-                if self._remaining:
+                if not self._take_body():
                     return NEED_DATA
                 self._state = _CHUNK_END
             elif self._state == _CHUNK_END:
@@ -439,6 +433,13 @@ class RequestParser:
                     raise HTTPError(431, f"trailer section larger than "
                                          f"{self.limits.max_head_bytes} bytes")
                 parse_field_line(line)
+
+    def _take_body(self) -> bool:
+        """Take up to ``_remaining`` body bytes; True once all of them have arrived."""
+        take = min(self._remaining, len(self._buffer))
+        self._body += self._take(take)
+        self._remaining -= take
+        return self._remaining == 0
 
     def _take_line(self, limit: int, what: str) -> bytes | None:
         """Take one line (without its CRLF or LF) from the buffer, or None if incomplete."""
