@@ -27,6 +27,7 @@ test: install lint
 
 bench: install
 	$(PY) bench/run_all.py
+	$(PY) bench/sandbox_start.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -237,7 +237,10 @@ class Connection:
         record.reason = error.reason
         self.closing = True
         self.close_reason = "timeout" if record.outcome == "timed_out" else "bad request"
-        method = record.head.method if record.head else "GET"
+        # The method decides whether the error has a body (none for HEAD), so take it
+        # from the request line even when the rest of the head did not parse.
+        line = record.request_line
+        method = record.head.method if record.head else line[0] if line else "GET"
         self._send_response(error_response(error), record, method, "HTTP/1.1")
         self._flush()
 

@@ -1,0 +1,1 @@
+"""The HenaServer Playground: a Django site that runs sandbox henaservers for learners."""

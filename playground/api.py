@@ -1,0 +1,181 @@
+"""The JSON API the page itself uses (documented in docs/api.md).
+
+Thin views: ownership, ports and processes live in sandboxes.py, file rules in
+sitefiles.py; errors become ``{"error": ...}`` in errors.api.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import FileResponse, HttpRequest, JsonResponse
+
+from . import sandboxes, starter
+from .errors import ApiError, api, json_body
+from .sitefiles import guess_type, human_bytes
+
+
+def list_payload(request: HttpRequest) -> dict:
+    """What `GET /api/sandboxes/` answers (the home page embeds the same)."""
+    data = {
+        "sandboxes": [sandboxes.to_json(request, s) for s in sandboxes.owned(request)],
+        "limits": {
+            "max_sandboxes": settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER,
+            "port_range": list(settings.PLAYGROUND_PORT_RANGE),
+        },
+    }
+    if request.GET.get("suggest"):
+        data["suggested_port"] = sandboxes.suggest_port(request)
+    return data
+
+
+@api("GET", "POST")
+def sandbox_list(request: HttpRequest) -> JsonResponse:
+    sandboxes.supervisor()  # reconcile before the first listing
+    if request.method == "GET":
+        return JsonResponse(list_payload(request))
+    body = json_body(request)
+    sandbox = sandboxes.create(request, body.get("name"), body.get("port"))
+    return JsonResponse(sandboxes.to_json(request, sandbox), status=201)
+
+
+@api("GET", "DELETE")
+def sandbox_detail(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    sandbox = sandboxes.get_owned(request, sandbox_id)
+    if request.method == "DELETE":
+        sandboxes.delete(sandbox)
+        return JsonResponse({"deleted": sandbox_id})
+    return JsonResponse(sandboxes.to_json(request, sandbox))
+
+
+@api("POST")
+def sandbox_start(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    sandbox = sandboxes.start(request, sandboxes.get_owned(request, sandbox_id))
+    return JsonResponse(sandboxes.to_json(request, sandbox))
+
+
+@api("POST")
+def sandbox_stop(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    sandbox = sandboxes.stop(sandboxes.get_owned(request, sandbox_id))
+    return JsonResponse(sandboxes.to_json(request, sandbox))
+
+
+@api("POST")
+def sandbox_restart(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    sandbox = sandboxes.get_owned(request, sandbox_id)
+    sandboxes.stop(sandbox)
+    sandbox = sandboxes.start(request, sandbox)
+    return JsonResponse(sandboxes.to_json(request, sandbox))
+
+
+# ----- files -----------------------------------------------------------------------------
+
+
+def _tree(files) -> dict:
+    count, total = files.usage()
+    return {
+        "files": files.entries(),
+        "usage": {"files": count, "bytes": total},
+        "limits": {
+            "max_file_bytes": settings.PLAYGROUND_MAX_FILE_BYTES,
+            "max_sandbox_bytes": settings.PLAYGROUND_MAX_SANDBOX_BYTES,
+            "max_files": settings.PLAYGROUND_MAX_FILES,
+        },
+    }
+
+
+def _check_length(request: HttpRequest, limit: int, what: str) -> None:
+    """Refuse on the declared Content-Length before touching the body. (Under daphne
+    the ASGI guard in limits.py has already refused anything above the request cap.)"""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ApiError(400, "the Content-Length header is not a number") from None
+    if length > limit:
+        raise ApiError(413, f"{what} is too large: the limit is {human_bytes(limit)}")
+
+
+@api("GET", "POST")
+def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id))
+    if request.method == "GET":
+        return JsonResponse(_tree(files))
+    _check_length(request, settings.PLAYGROUND_MAX_REQUEST_BYTES, "this upload")
+    if request.upload_error:
+        status, message = request.upload_error
+        raise ApiError(status, message)
+    uploads = request.FILES.getlist("files")
+    archives = request.FILES.getlist("archive")
+    if uploads and archives:
+        raise ApiError(400, "send files or one zip archive, not both in the same request")
+    if len(archives) > 1:
+        raise ApiError(400, "send one zip archive at a time")
+    if not uploads and not archives:
+        raise ApiError(400, 'no files received: use the multipart field "files" '
+                            '(or "archive" for a zip)')
+    if len(uploads) > settings.PLAYGROUND_MAX_FILES:
+        raise ApiError(413, f"too many files in one upload: at most "
+                            f"{settings.PLAYGROUND_MAX_FILES} per sandbox")
+    if archives:
+        written = files.extract_zip(archives[0])
+    else:
+        written = files.write_many(
+            (getattr(f, "relative_path", f.name), f.chunks()) for f in uploads)
+    return JsonResponse({"written": written, **_tree(files)}, status=201)
+
+
+@api("GET", "PUT", "DELETE")
+def file_detail(request: HttpRequest, sandbox_id: int, path: str):
+    files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id))
+    if request.method == "PUT":
+        _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, "this file")
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise ApiError(413, "this file is too large: the limit is "
+                           f"{human_bytes(settings.PLAYGROUND_MAX_FILE_BYTES)}") from None
+        existed = _exists(files, path)
+        files.write(path, body)
+        return JsonResponse({"path": path, "size": len(body)}, status=200 if existed else 201)
+    missing = ApiError(404, f"there is no file {path!r} in this sandbox")
+    if request.method == "DELETE":
+        try:
+            files.delete(path)
+        except FileNotFoundError:
+            raise missing from None
+        return JsonResponse({"deleted": path})
+    try:
+        real = files.file_path(path)
+    except FileNotFoundError:
+        raise missing from None
+    # Sent as a download, never rendered: an uploaded page must not run scripts on the
+    # playground's own origin (the browser editor reads it with fetch()).
+    response = FileResponse(open(real, "rb"), content_type=guess_type(path),
+                            as_attachment=True, filename=os.path.basename(path))
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _exists(files, path: str) -> bool:
+    try:
+        files.file_path(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@api("POST")
+def starter_site(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    """Write the starter index.html, index.css and logo.png. Existing files with those
+    names are only replaced with ``{"overwrite": true}`` (nothing is lost by accident)."""
+    files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id))
+    body = json_body(request)
+    existing = [name for name in starter.FILES if _exists(files, name)]
+    if existing and not body.get("overwrite"):
+        verb, pronoun = ("exists", "it") if len(existing) == 1 else ("exist", "them")
+        raise ApiError(409, f"{', '.join(existing)} already {verb} in this sandbox; "
+                            f"replace {pronoun}?", existing=existing)
+    written = files.write_many(starter.items())
+    return JsonResponse({"written": written, **_tree(files)}, status=201)

@@ -1,0 +1,112 @@
+"""Errors carry their HTTP status and become responses here, in one place.
+
+API views raise ``ApiError(status, message)`` (or let a known exception through) and the
+``@api`` decorator turns it into ``{"error": message}`` JSON. HTML pages get a friendly
+template instead of a traceback (``handler404``/``handler500`` in urls.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+from django.http import Http404, HttpRequest, JsonResponse
+from django.shortcuts import render
+
+from .safepaths import UnsafePath
+from .sitefiles import BadArchive, LimitExceeded
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def error_response(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def api(*methods: str):
+    """Decorate an API view: allowed methods (405 JSON otherwise) and error mapping."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in methods:
+                response = error_response(
+                    405, f"{request.method} is not allowed here; use {', '.join(methods)}")
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except ApiError as exc:
+                return error_response(exc.status, exc.message, **exc.extra)
+            except Http404:
+                return error_response(404, "not found")
+            except UnsafePath as exc:
+                return error_response(400, str(exc))
+            except BadArchive as exc:
+                return error_response(400, str(exc))
+            except LimitExceeded as exc:
+                return error_response(413, str(exc))
+            except Exception:
+                log.exception("API error on %s %s", request.method, request.path)
+                return error_response(500, "something went wrong on the playground's side; "
+                                           "the details are in its log")
+
+        return wrapper
+
+    return decorate
+
+
+def json_body(request: HttpRequest) -> dict:
+    """The request body as a JSON object, or ApiError 400."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return data
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _page(request, status: int, title: str, message: str):
+    if _wants_json(request):
+        return error_response(status, message)
+    return render(request, "playground/error.html",
+                  {"status": status, "title": title, "message": message}, status=status)
+
+
+def page_not_found(request, exception=None):
+    return _page(request, 404, "Page not found",
+                 "There is nothing here, or it belongs to another browser session.")
+
+
+def server_error(request):
+    return _page(request, 500, "Something went wrong",
+                 "The playground hit an unexpected error. The details are in its log.")
+
+
+def bad_request(request, exception=None):
+    return _page(request, 400, "Bad request", "The playground could not understand this "
+                 "request.")
+
+
+def permission_denied(request, exception=None):
+    return _page(request, 403, "Forbidden", "This action is not allowed.")
+
+
+def csrf_failure(request, reason=""):
+    return _page(request, 403, "Please reload the page",
+                 "The security token of this page is missing or out of date "
+                 "(CSRF check failed). Reload the page and try again.")

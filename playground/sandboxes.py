@@ -1,0 +1,319 @@
+"""The Django side of sandboxes: the one Supervisor of this process, the database rows
+that mirror it, ownership, ports and files. Views call these functions and stay thin.
+
+The Supervisor is created lazily by ``supervisor()`` on first use in the process that
+serves requests, never in ``AppConfig.ready()`` (which also runs in the autoreloader's
+parent and in every management command). Creating it reconciles the database: a row
+that says running or starting cannot be true any more, since this process has no
+children yet, so it is marked stopped and one click starts it again.
+
+The playground must run as a single process (runserver / one daphne) because that
+process owns the children; see docs/api.md.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import secrets
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.http.request import split_domain_port
+from django.urls import reverse
+from django.utils import timezone
+
+from . import ports
+from .errors import ApiError
+from .models import Sandbox
+from .sitefiles import Limits, SiteFiles
+from .supervisor import ExitInfo, StartError, Supervisor
+
+log = logging.getLogger(__name__)
+Status = Sandbox.Status
+
+_lock = threading.Lock()
+_supervisor: Supervisor | None = None
+
+RESTARTED_MESSAGE = "stopped: the playground restarted"
+
+
+# ----- the process-wide supervisor -----------------------------------------------------
+
+
+def supervisor() -> Supervisor:
+    """This process's Supervisor, created (and the database reconciled) on first use."""
+    global _supervisor
+    with _lock:
+        if _supervisor is None:
+            sup = Supervisor(
+                on_event=_on_event, on_exit=_on_exit,
+                start_timeout=settings.PLAYGROUND_START_TIMEOUT,
+                cwd=str(settings.BASE_DIR),
+            )
+            # atexit runs on Ctrl+C and on the autoreloader's sys.exit(3); after kill -9
+            # the children still go, because their stdin pipe closes.
+            atexit.register(sup.stop_all)
+            reconcile(sup)
+            _supervisor = sup
+        return _supervisor
+
+
+def reconcile(sup: Supervisor) -> int:
+    """Mark every row that claims a process we do not own as stopped. Returns the count."""
+    live = list(sup.pids().values())
+    stale = Sandbox.objects.filter(status__in=[Status.RUNNING, Status.STARTING])
+    if live:
+        stale = stale.exclude(pid__in=live)
+    count = stale.update(status=Status.STOPPED, pid=None, message=RESTARTED_MESSAGE,
+                         stopped_at=timezone.now())
+    if count:
+        log.info("reconciled %d sandbox(es) left running by a previous playground", count)
+    return count
+
+
+def _on_event(key: str, event: dict[str, Any]) -> None:
+    """Every event of every child, on its reader thread.
+
+    The live-traffic view plugs in here: store exchanges, and send to the channel layer
+    via ``asyncio.run_coroutine_threadsafe(..., server_loop)`` (not async_to_sync from
+    this thread: NOTES.md measured seconds of delay).
+    """
+    if event.get("type") == "server.stats":
+        Sandbox.objects.filter(pk=int(key), status=Status.RUNNING).update(
+            requests=int(event.get("exchanges", 0)),
+            errors=int(event.get("errors", 0)),
+            bytes_in=int(event.get("bytes_in", 0)),
+            bytes_out=int(event.get("bytes_out", 0)),
+        )
+
+
+def _on_exit(key: str, info: ExitInfo) -> None:
+    """A child that was running has exited. A stop we asked for is recorded by stop()."""
+    if info.requested:
+        return
+    # Filter on the pid: if the learner already started a new process, leave it alone.
+    Sandbox.objects.filter(pk=int(key), pid=info.pid).update(
+        status=Status.CRASHED, pid=None, exit_code=info.returncode,
+        stderr_tail="\n".join(info.stderr_tail),
+        message=f"the server stopped unexpectedly ({info.describe()})",
+        stopped_at=timezone.now(),
+    )
+
+
+# ----- ownership -----------------------------------------------------------------------
+
+
+def owned(request: HttpRequest) -> QuerySet[Sandbox]:
+    """The sandboxes of this request's user, or of its browser session."""
+    if request.user.is_authenticated:
+        return Sandbox.objects.filter(user=request.user)
+    token = request.session.get("owner_token")
+    if not token:
+        return Sandbox.objects.none()
+    return Sandbox.objects.filter(user=None, owner_token=token)
+
+
+def owner_fields(request: HttpRequest) -> dict[str, Any]:
+    if request.user.is_authenticated:
+        return {"user": request.user}
+    token = request.session.get("owner_token")
+    if not token:
+        token = request.session["owner_token"] = secrets.token_urlsafe(24)
+    return {"owner_token": token}
+
+
+def get_owned(request: HttpRequest, sandbox_id: int) -> Sandbox:
+    """The sandbox if this session owns it; otherwise 404, exactly as if it did not exist."""
+    supervisor()  # reconcile before anyone reads a status
+    try:
+        return owned(request).get(pk=sandbox_id)
+    except Sandbox.DoesNotExist:
+        raise ApiError(404, "no such sandbox (it may belong to another browser session)") \
+            from None
+
+
+# ----- ports -----------------------------------------------------------------------------
+
+
+def own_ports(request: HttpRequest) -> set[int]:
+    """The playground's own port(s): never offered to a sandbox."""
+    result = set()
+    for text in (request.get_port(), split_domain_port(request.get_host())[1]):
+        if text and str(text).isdigit():
+            result.add(int(text))
+    return result
+
+
+def suggest_port(request: HttpRequest) -> int | None:
+    taken = set(Sandbox.objects.values_list("port", flat=True)) | own_ports(request)
+    return ports.suggest(settings.PLAYGROUND_BIND_HOST, settings.PLAYGROUND_PORT_RANGE, taken)
+
+
+def check_port(request: HttpRequest, port: object, sandbox: Sandbox | None = None) -> int:
+    """The port as an int, or ApiError 400 saying why it cannot be used."""
+    try:
+        number = ports.check_in_range(port, settings.PLAYGROUND_PORT_RANGE, own_ports(request))
+    except ports.PortError as exc:
+        raise ApiError(400, str(exc), field="port") from None
+    other = Sandbox.objects.filter(port=number).exclude(pk=getattr(sandbox, "pk", None)).first()
+    if other is not None:
+        mine = owned(request).filter(pk=other.pk).exists()
+        whose = f'your sandbox "{other.name}"' if mine else "another sandbox"
+        raise ApiError(400, f"port {number} is already used by {whose}", field="port")
+    if not ports.is_free(settings.PLAYGROUND_BIND_HOST, number):
+        raise ApiError(400, f"port {number} is already used by another program on this "
+                            "computer; choose another one", field="port")
+    return number
+
+
+# ----- create, start, stop, delete -----------------------------------------------------
+
+
+def create(request: HttpRequest, name: object, port: object) -> Sandbox:
+    supervisor()
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, "give the sandbox a name", field="name")
+    name = name.strip()
+    if len(name) > 60:
+        raise ApiError(400, "the name is longer than 60 characters", field="name")
+    limit = settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER
+    if owned(request).count() >= limit:
+        raise ApiError(400, f"you already have {limit} sandboxes, the limit; delete one "
+                            "to create another")
+    number = check_port(request, port)
+    try:
+        sandbox = Sandbox.objects.create(name=name, port=number, **owner_fields(request))
+    except IntegrityError:  # another request took the port a moment ago
+        raise ApiError(400, f"port {number} is already used by another sandbox",
+                       field="port") from None
+    root = root_of(sandbox)
+    if root.exists():  # left over from an earlier database
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    return sandbox
+
+
+def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
+    """Start the sandbox's server and return once it listens (idempotent)."""
+    sup = supervisor()
+    child = sup.get(sandbox.key)
+    if child is not None:
+        return sandbox
+    if sandbox.port in own_ports(request):
+        raise ApiError(409, f"port {sandbox.port} is the playground's own port; delete this "
+                            "sandbox and create one on another port")
+    root = root_of(sandbox)
+    root.mkdir(parents=True, exist_ok=True)
+    _save(sandbox, status=Status.STARTING, pid=None, exit_code=None, stderr_tail="",
+          message="", requests=0, errors=0, bytes_in=0, bytes_out=0)
+    try:
+        child = sup.start(sandbox.key, root=str(root), host=settings.PLAYGROUND_BIND_HOST,
+                          port=sandbox.port)
+    except StartError as exc:
+        _save(sandbox, status=Status.STOPPED, exit_code=exc.returncode,
+              stderr_tail="\n".join(exc.stderr_tail), message=exc.message,
+              stopped_at=timezone.now())
+        raise ApiError(409 if exc.reason == "port_in_use" else 503, exc.message,
+                       sandbox=to_json(request, sandbox)) from None
+    _save(sandbox, status=Status.RUNNING, pid=child.pid, started_at=timezone.now())
+    if child.exit_info is not None:  # died between `listening` and our save
+        _on_exit(sandbox.key, child.exit_info)
+        sandbox.refresh_from_db()
+    return sandbox
+
+
+def stop(sandbox: Sandbox, message: str = "") -> Sandbox:
+    supervisor().stop(sandbox.key)
+    if sandbox.status in (Status.RUNNING, Status.STARTING):
+        _save(sandbox, status=Status.STOPPED, pid=None, message=message,
+              stopped_at=timezone.now())
+    return sandbox
+
+
+def delete(sandbox: Sandbox) -> None:
+    stop(sandbox)
+    shutil.rmtree(root_of(sandbox), ignore_errors=True)
+    sandbox.delete()
+
+
+def _save(sandbox: Sandbox, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(sandbox, name, value)
+    sandbox.save(update_fields=list(fields))
+
+
+# ----- files and presentation ----------------------------------------------------------
+
+
+def root_of(sandbox: Sandbox) -> Path:
+    return Path(settings.PLAYGROUND_DATA_DIR) / "sandboxes" / str(sandbox.pk)
+
+
+def files_of(sandbox: Sandbox) -> SiteFiles:
+    root = root_of(sandbox)
+    root.mkdir(parents=True, exist_ok=True)
+    return SiteFiles(root, limits())
+
+
+def limits() -> Limits:
+    return Limits(max_file_bytes=settings.PLAYGROUND_MAX_FILE_BYTES,
+                  max_sandbox_bytes=settings.PLAYGROUND_MAX_SANDBOX_BYTES,
+                  max_files=settings.PLAYGROUND_MAX_FILES)
+
+
+def sandbox_host(request: HttpRequest) -> str:
+    """Host name for "Open" links: a different name from the playground's, so the
+    sandbox's pages never receive the playground's cookies (cookies ignore ports)."""
+    if settings.PLAYGROUND_SANDBOX_HOST:
+        return settings.PLAYGROUND_SANDBOX_HOST
+    domain = split_domain_port(request.get_host())[0]
+    if domain in ("127.0.0.1", "[::1]", "::1"):
+        return "localhost"
+    if domain == "localhost":
+        return "127.0.0.1"
+    return domain  # a classroom host: set PLAYGROUND_SANDBOX_HOST (docs/api.md)
+
+
+def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
+    pk = sandbox.pk
+
+    def url(name: str) -> str:
+        return reverse(f"playground:{name}", args=[pk])
+
+    return {
+        "id": pk,
+        "name": sandbox.name,
+        "port": sandbox.port,
+        "status": sandbox.status,
+        "pid": sandbox.pid,
+        "url": f"http://{sandbox_host(request)}:{sandbox.port}/",
+        "exit_code": sandbox.exit_code,
+        "stderr_tail": sandbox.stderr_tail.splitlines() if sandbox.stderr_tail else [],
+        "message": sandbox.message,
+        "created_at": sandbox.created_at.isoformat(),
+        "started_at": sandbox.started_at.isoformat() if sandbox.started_at else None,
+        "uptime_seconds": sandbox.uptime_seconds(),
+        "requests": sandbox.requests,
+        "errors": sandbox.errors,
+        "bytes_in": sandbox.bytes_in,
+        "bytes_out": sandbox.bytes_out,
+        "links": {
+            "self": url("api-sandbox"), "start": url("api-start"), "stop": url("api-stop"),
+            "restart": url("api-restart"), "files": url("api-files"),
+            "starter": url("api-starter"), "page": url("sandbox-page"),
+        },
+    }
+
+
+def stop_all() -> None:
+    """Stop every child of this process (tests use it between cases)."""
+    if _supervisor is not None:
+        _supervisor.stop_all()
+

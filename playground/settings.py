@@ -1,0 +1,181 @@
+"""Django settings for the playground.
+
+Every playground setting is read here, once, from the environment with a default, so a
+fresh clone works with `make run` and a teacher can tune a classroom instance with
+environment variables only. The PLAYGROUND_* limits are documented in docs/api.md.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return value in ("1", "true", "yes", "on") if value else default
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name, "").strip()
+    return [v.strip() for v in value.split(",") if v.strip()] if value else default
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    first, last = int(low), int(high or low)
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"PLAYGROUND_PORT_RANGE {text!r} is not like 8000-8999")
+    return first, last
+
+
+# ----- the playground's own knobs ------------------------------------------------------
+
+# Sandboxes' document roots and the generated secret key live here.
+PLAYGROUND_DATA_DIR = Path(os.environ.get("PLAYGROUND_DATA_DIR", BASE_DIR / "data")).resolve()
+# Ports a learner may choose. The playground's own port is always refused.
+PLAYGROUND_PORT_RANGE = _port_range(os.environ.get("PLAYGROUND_PORT_RANGE", "8000-8999"))
+# Address the sandboxes bind. 127.0.0.1 keeps them private to this machine; a classroom
+# host that serves other machines sets 0.0.0.0.
+PLAYGROUND_BIND_HOST = os.environ.get("PLAYGROUND_BIND_HOST", "127.0.0.1")
+# Host name in "Open" links. Empty: the opposite of the one the playground is reached on
+# (localhost <-> 127.0.0.1) so a sandbox page never receives the playground's cookies.
+PLAYGROUND_SANDBOX_HOST = os.environ.get("PLAYGROUND_SANDBOX_HOST", "")
+# A class of 30 with a few sandboxes each stays far below the 1000 ports of the range.
+PLAYGROUND_MAX_SANDBOXES_PER_OWNER = _env_int("PLAYGROUND_MAX_SANDBOXES_PER_OWNER", 5)
+# A tutorial site is a few KiB; these leave room for photos without filling the disk.
+PLAYGROUND_MAX_FILE_BYTES = _env_int("PLAYGROUND_MAX_FILE_BYTES", 5 * 1024 * 1024)
+PLAYGROUND_MAX_SANDBOX_BYTES = _env_int("PLAYGROUND_MAX_SANDBOX_BYTES", 20 * 1024 * 1024)
+PLAYGROUND_MAX_FILES = _env_int("PLAYGROUND_MAX_FILES", 200)
+# Seconds a sandbox gets to report it is listening.
+PLAYGROUND_START_TIMEOUT = float(os.environ.get("PLAYGROUND_START_TIMEOUT", "10"))
+# Any request body above this is refused with 413 before Django reads it (under ASGI,
+# Django would otherwise spool the whole body to disk first). Room for one full sandbox
+# of files plus multipart headers.
+PLAYGROUND_MAX_REQUEST_BYTES = PLAYGROUND_MAX_SANDBOX_BYTES + 1024 * 1024
+
+# Django's own upload caps, in line with ours: a text file edited in the browser is sent
+# as the raw body; multipart files above 1 MiB go to a temp file instead of memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = PLAYGROUND_MAX_FILE_BYTES + 64 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = PLAYGROUND_MAX_FILES
+
+# ----- Django --------------------------------------------------------------------------
+
+
+def _secret_key() -> str:
+    """From the environment, else generated once and kept in the data directory, so
+    sessions (and with them the learner's sandboxes) survive a restart."""
+    if os.environ.get("DJANGO_SECRET_KEY"):
+        return os.environ["DJANGO_SECRET_KEY"]
+    path = PLAYGROUND_DATA_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        PLAYGROUND_DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+SECRET_KEY = _secret_key()
+# Off by default: learners must never see a traceback page (we serve friendly error
+# pages), and static files are served by our own URL pattern either way.
+DEBUG = _env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = _env_list("PLAYGROUND_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _env_list("PLAYGROUND_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",  # first, so its ASGI runserver replaces Django's
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "playground",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    # Before CSRF: CsrfViewMiddleware reads request.POST, and uploads must be parsed
+    # with their folder paths kept.
+    "playground.uploads.KeepUploadPathsMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "playground.urls"
+ASGI_APPLICATION = "playground.asgi.application"
+CSRF_FAILURE_VIEW = "playground.errors.csrf_failure"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default. The test database is a file (a live server in another thread or
+# process must see it) with WAL and a lock timeout, as NOTES.md recommends.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": Path(os.environ.get("PLAYGROUND_DB", BASE_DIR / "db.sqlite3")),
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        },
+        "TEST": {"NAME": BASE_DIR / "test-data" / "test.sqlite3"},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# One process holds the sandboxes, so the in-memory layer is enough; several processes
+# (or workers) need Redis: `pip install '.[redis]'` and set REDIS_URL.
+if os.environ.get("REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"playground": {"handlers": ["console"], "level": "INFO"}},
+}

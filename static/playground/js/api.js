@@ -1,0 +1,98 @@
+// Small helpers shared by every page: calling the JSON API and showing messages.
+// Plain JavaScript, no build step: learners can read it in the browser's devtools.
+"use strict";
+
+const PG = {};
+
+PG.cookie = function (name) {
+  const match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+  return match ? decodeURIComponent(match[1]) : "";
+};
+
+// Call the API. `body` may be a plain object (sent as JSON), FormData, a string or
+// null. Resolves to the parsed JSON; rejects with an Error whose message is the
+// server's {"error": ...} text, and whose .status and .data hold the rest.
+PG.api = async function (method, url, body, contentType) {
+  const headers = { "X-CSRFToken": PG.cookie("csrftoken"), Accept: "application/json" };
+  let payload = body;
+  if (body && !(body instanceof FormData) && typeof body === "object") {
+    payload = JSON.stringify(body);
+    headers["Content-Type"] = "application/json";
+  } else if (typeof body === "string") {
+    headers["Content-Type"] = contentType || "text/plain; charset=utf-8";
+  }
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
+  } catch (err) {
+    throw Object.assign(new Error("The playground is not answering. Is it still running?"),
+                        { status: 0 });
+  }
+  const type = response.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    const message = (data && data.error) || `The playground answered ${response.status}.`;
+    throw Object.assign(new Error(message), { status: response.status, data });
+  }
+  return data;
+};
+
+// Show a message at the top of the page. Errors stay until closed; others fade.
+PG.message = function (text, kind) {
+  const box = document.getElementById("messages");
+  const item = document.createElement("div");
+  item.className = "notice " + (kind || "info");
+  item.setAttribute("role", kind === "error" ? "alert" : "status");
+  const span = document.createElement("span");
+  span.textContent = text;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "close";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", () => item.remove());
+  item.append(span, close);
+  box.append(item);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  if (kind !== "error") setTimeout(() => item.remove(), 6000);
+};
+
+PG.bytes = function (n) {
+  if (n < 1024) return n + " B";
+  const units = ["KB", "MB", "GB"];
+  let value = n;
+  let unit = "B";
+  for (const u of units) {
+    value /= 1024;
+    unit = u;
+    if (value < 1024) break;
+  }
+  return (value < 10 ? value.toFixed(1) : Math.round(value)) + " " + unit;
+};
+
+PG.duration = function (seconds) {
+  const s = Math.floor(seconds);
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+  return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+};
+
+// Re-run `task` every `ms` while the tab is visible; never two at once.
+PG.poll = function (task, ms) {
+  let running = false;
+  const tick = async () => {
+    if (running || document.hidden) return;
+    running = true;
+    try { await task(); } catch (err) { /* the next tick tries again */ }
+    running = false;
+  };
+  setInterval(tick, ms);
+  document.addEventListener("visibilitychange", tick);
+};
+
+PG.el = function (tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};

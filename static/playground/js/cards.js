@@ -1,0 +1,151 @@
+// A sandbox card: status badge, facts, error details and the action buttons.
+// Built once, then updated in place by polling, so a button never disappears
+// under the learner's mouse between two refreshes.
+"use strict";
+
+PG.STATUS_TEXT = {
+  running: "running", starting: "starting…", stopped: "stopped", crashed: "crashed",
+};
+
+PG.Card = class {
+  // options: {showFiles: bool, onDeleted: fn(id)}
+  constructor(sandbox, options) {
+    this.options = options || {};
+    this.busy = false;
+    const root = (this.root = PG.el("article", "card"));
+    root.dataset.id = sandbox.id;
+
+    const head = PG.el("div", "card-head");
+    this.title = PG.el("h3", "card-title");
+    this.badge = PG.el("span", "badge");
+    head.append(this.title, this.badge);
+
+    this.facts = PG.el("p", "facts");
+    this.link = PG.el("a", "sandbox-url");
+    this.link.target = "_blank";
+    this.link.rel = "noopener";
+    this.linkLine = PG.el("p", "url-line");
+    this.linkLine.append(this.link);
+
+    this.problem = PG.el("div", "problem");
+    this.problemText = PG.el("p", "problem-text");
+    this.stderr = PG.el("details", "stderr");
+    const summary = PG.el("summary", "", "Last lines the server wrote to stderr");
+    this.stderrText = PG.el("pre");
+    this.stderr.append(summary, this.stderrText);
+    this.problem.append(this.problemText, this.stderr);
+
+    const actions = PG.el("div", "actions");
+    this.buttons = {
+      start: this.button("Start", "primary", () => this.act("start", "Starting…")),
+      stop: this.button("Stop", "", () => this.act("stop", "Stopping…")),
+      restart: this.button("Restart", "", () => this.act("restart", "Restarting…")),
+    };
+    this.open = PG.el("a", "btn accent open", "Open ↗");
+    this.open.target = "_blank";
+    this.open.rel = "noopener";
+    this.open.title = "Open the sandbox in a new tab";
+    actions.append(this.buttons.start, this.buttons.stop, this.buttons.restart, this.open);
+    if (this.options.showFiles) {
+      this.files = PG.el("a", "btn files", "Files");
+      actions.append(this.files);
+    }
+    this.buttons.delete = this.button("Delete", "danger", () => this.remove());
+    actions.append(this.buttons.delete);
+
+    root.append(head, this.facts, this.linkLine, this.problem, actions);
+    this.update(sandbox);
+  }
+
+  button(label, kind, handler) {
+    const b = PG.el("button", "btn " + kind, label);
+    b.type = "button";
+    b.dataset.label = label;
+    b.addEventListener("click", handler);
+    return b;
+  }
+
+  update(sb) {
+    this.sandbox = sb;
+    this.title.textContent = sb.name;
+    this.badge.textContent = PG.STATUS_TEXT[sb.status] || sb.status;
+    this.badge.className = "badge status-" + sb.status;
+    this.root.dataset.status = sb.status;
+
+    const facts = ["port " + sb.port];
+    if (sb.status === "running") {
+      facts.push("pid " + sb.pid);
+      if (sb.uptime_seconds !== null) facts.push("up " + PG.duration(sb.uptime_seconds));
+      facts.push(sb.requests + (sb.requests === 1 ? " request" : " requests"));
+    }
+    this.facts.textContent = facts.join(" · ");
+
+    const running = sb.status === "running";
+    this.link.textContent = sb.url;
+    this.link.href = sb.url;
+    this.linkLine.hidden = !running;
+    this.open.href = sb.url;
+    this.open.classList.toggle("disabled", !running);
+    this.open.setAttribute("aria-disabled", String(!running));
+    this.open.tabIndex = running ? 0 : -1;
+    if (this.files) this.files.href = sb.links.page;
+
+    let problem = sb.message || "";
+    if (sb.status === "crashed" && !problem) problem = "The server stopped unexpectedly.";
+    if (sb.exit_code !== null && !problem.includes("exit code")) {
+      problem += (problem ? " " : "") + "(exit code " + sb.exit_code + ")";
+    }
+    this.problemText.textContent = problem;
+    this.problem.hidden = !problem && !sb.stderr_tail.length;
+    this.problem.classList.toggle("bad", sb.status === "crashed" || sb.exit_code !== null);
+    this.stderr.hidden = !sb.stderr_tail.length;
+    this.stderrText.textContent = sb.stderr_tail.join("\n");
+    if (sb.status === "crashed" && !this.stderrShown) {
+      this.stderr.open = true;
+      this.stderrShown = true;
+    }
+
+    if (!this.busy) {
+      this.buttons.start.hidden = running || sb.status === "starting";
+      this.buttons.stop.hidden = !running;
+      this.buttons.restart.hidden = !running;
+    }
+  }
+
+  async act(action, busyLabel) {
+    const button = this.buttons[action];
+    this.setBusy(true, button, busyLabel);
+    try {
+      const sb = await PG.api("POST", this.sandbox.links[action]);
+      this.setBusy(false);
+      this.update(sb);
+      if (action === "start") PG.message(`"${sb.name}" is running at ${sb.url}`, "ok");
+    } catch (err) {
+      this.setBusy(false);
+      if (err.data && err.data.sandbox) this.update(err.data.sandbox);
+      PG.message(`Could not ${action} "${this.sandbox.name}": ${err.message}`, "error");
+    }
+  }
+
+  setBusy(busy, button, label) {
+    this.busy = busy;
+    for (const b of Object.values(this.buttons)) {
+      b.disabled = busy;
+      b.textContent = b === button && busy ? label : b.dataset.label;
+    }
+  }
+
+  async remove() {
+    const name = this.sandbox.name;
+    if (!confirm(`Delete "${name}" and all its files? This cannot be undone.`)) return;
+    this.setBusy(true, this.buttons.delete, "Deleting…");
+    try {
+      await PG.api("DELETE", this.sandbox.links.self);
+      PG.message(`Deleted "${name}".`, "ok");
+      if (this.options.onDeleted) this.options.onDeleted(this.sandbox.id);
+    } catch (err) {
+      this.setBusy(false);
+      PG.message(`Could not delete "${name}": ${err.message}`, "error");
+    }
+  }
+};

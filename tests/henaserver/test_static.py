@@ -1,0 +1,398 @@
+"""Static files over real HTTP: the tutorial page, types, validators, ranges, redirects."""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import hashlib
+import os
+import time
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from conftest import (
+    BIG_SIZE,
+    INDEX_CSS,
+    INDEX_HTML,
+    TYPED_FILES,
+    UNICODE_NAME,
+    UNICODE_TEXT,
+    ServerProcess,
+    png,
+)
+from rawhttp import get
+
+
+def media_type(value: str | None) -> tuple[str, dict[str, str]]:
+    assert value is not None, "no Content-Type"
+    kind, *params = [part.strip() for part in value.split(";")]
+    return kind.lower(), {k.strip().lower(): v.strip().lower()
+                          for k, _, v in (p.partition("=") for p in params)}
+
+
+# --- the tutorial's page --------------------------------------------------------------
+
+@pytest.mark.parametrize("path,content,kind", [
+    ("/", INDEX_HTML, "text/html"),
+    ("/index.html", INDEX_HTML, "text/html"),
+    ("/index.css", INDEX_CSS, "text/css"),
+    ("/logo.png", png(16, 16), "image/png"),
+])
+def test_tutorial_page_is_served_with_the_right_types(server: ServerProcess, path: str,
+                                                      content: bytes, kind: str) -> None:
+    response, body = server.fetch(path)
+    assert response.status == 200
+    assert body == content
+    got, params = media_type(response.getheader("Content-Type"))
+    assert got == kind
+    if kind.startswith("text/"):
+        assert params.get("charset") == "utf-8"
+    assert response.getheader("Content-Length") == str(len(content))
+
+
+def test_png_fixture_is_a_real_png() -> None:
+    data = png(16, 16)
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82")
+
+
+@pytest.mark.parametrize("name", sorted(TYPED_FILES))
+def test_content_types(server: ServerProcess, name: str) -> None:
+    content, kind = TYPED_FILES[name]
+    response, body = server.fetch(f"/types/{name}")
+    assert response.status == 200
+    assert body == content
+    got, params = media_type(response.getheader("Content-Type"))
+    assert got == kind
+    if kind.startswith("text/"):
+        assert params.get("charset") == "utf-8", response.getheader("Content-Type")
+    if kind in ("image/png", "image/jpeg", "application/octet-stream", "application/wasm",
+                "font/woff2", "image/webp"):
+        assert "charset" not in params, response.getheader("Content-Type")
+
+
+def test_standard_headers(server: ServerProcess, docroot: Path) -> None:
+    response, body = server.fetch("/index.css")
+    assert response.status == 200
+    date = email.utils.parsedate_to_datetime(response.getheader("Date") or "")
+    assert date.tzinfo is not None and response.getheader("Date", "").endswith(" GMT")
+    assert abs(date.timestamp() - time.time()) < 300
+    assert response.getheader("Server")
+    assert response.getheader("Content-Length") == str(len(INDEX_CSS))
+    mtime = os.stat(docroot / "index.css").st_mtime
+    assert response.getheader("Last-Modified") == email.utils.formatdate(mtime, usegmt=True)
+    etag = response.getheader("ETag") or ""
+    assert etag.removeprefix("W/").startswith('"') and etag.endswith('"') and len(etag) > 2
+
+
+def test_head_has_the_same_headers_and_no_body(server: ServerProcess) -> None:
+    # Pipelined GET after HEAD: if HEAD sent any body bytes, the second response would
+    # start with them instead of a status line.
+    with server.raw() as conn:
+        conn.send(get("/logo.png", method="HEAD") + get("/index.css"))
+        head = conn.read_response("HEAD")
+        after = conn.read_response()
+    assert head.status == 200 and head.body == b""
+    assert head.header("Content-Length") == str(len(png(16, 16)))
+    assert media_type(head.header("Content-Type"))[0] == "image/png"
+    assert head.header("ETag") and head.header("Last-Modified")
+    assert after.status == 200 and after.body == INDEX_CSS
+
+
+def test_head_matches_get(server: ServerProcess) -> None:
+    with server.raw() as conn:
+        got = conn.request(get("/index.html"))
+        head = conn.request(get("/index.html", method="HEAD"), "HEAD")
+    drop = {"date"}
+    assert ([h for h in got.headers if h[0].lower() not in drop]
+            == [h for h in head.headers if h[0].lower() not in drop])
+
+
+# --- directories, redirects, names ----------------------------------------------------
+
+def test_directory_serves_its_index(server: ServerProcess) -> None:
+    response, body = server.fetch("/sub/")
+    assert response.status == 200
+    assert body == b"<!DOCTYPE html><h1>sub index</h1>\n"
+    assert media_type(response.getheader("Content-Type"))[0] == "text/html"
+
+
+@pytest.mark.parametrize("target,path,query", [
+    ("/sub", "/sub/", ""),
+    ("/sub?x=1&y=%20", "/sub/", "x=1&y=%20"),
+    ("/sub?", "/sub/", ""),
+])
+def test_directory_without_slash_redirects(server: ServerProcess, target: str, path: str,
+                                           query: str) -> None:
+    with server.raw() as conn:
+        response = conn.request(get(target))
+    assert response.status == 301
+    location = urlsplit(response.header("Location") or "")
+    assert (location.path, location.query) == (path, query)
+    assert response.header("Content-Length") == str(len(response.body))
+
+
+def test_unicode_directory_redirect_keeps_the_encoded_path(server: ServerProcess) -> None:
+    encoded = "/" + quote("ディレクトリ")
+    with server.raw() as conn:
+        response = conn.request(get(encoded))
+        assert response.status == 301, response.raw
+        assert urlsplit(response.header("Location") or "").path == encoded + "/"
+        followed = conn.request(get(encoded + "/"))
+    assert followed.status == 200
+    assert followed.body == b"<h1>unicode dir</h1>\n"
+
+
+def test_redirect_location_cannot_be_injected(server: ServerProcess) -> None:
+    # A decoded CR LF in the path must not become a header line of the redirect.
+    with server.raw() as conn:
+        response = conn.request(get("/sub%0d%0aX-Injected:%20yes"))
+    assert response.status in (400, 404)
+    assert response.header("X-Injected") is None
+
+
+def test_directory_without_index_is_not_listed(server: ServerProcess) -> None:
+    response, body = server.fetch("/noindex/")
+    assert response.status in (403, 404)
+    assert b"hidden-name" not in body
+
+
+def test_query_is_stripped(server: ServerProcess) -> None:
+    response, body = server.fetch("/index.css?v=3&x=/../../etc/passwd")
+    assert response.status == 200
+    assert body == INDEX_CSS
+
+
+@pytest.mark.parametrize("target", [
+    "/" + quote(UNICODE_NAME),
+    "/" + quote(UNICODE_NAME).lower(),  # lower-case hex digits mean the same (RFC 3986)
+])
+def test_percent_decoded_unicode_name_with_space(server: ServerProcess, target: str) -> None:
+    response, body = server.fetch(target)
+    assert response.status == 200
+    assert body == UNICODE_TEXT
+    got, params = media_type(response.getheader("Content-Type"))
+    assert (got, params.get("charset")) == ("text/plain", "utf-8")
+
+
+def test_percent_encoded_ordinary_characters(server: ServerProcess) -> None:
+    response, body = server.fetch("/%69ndex%2Ecss")
+    assert response.status == 200
+    assert body == INDEX_CSS
+
+
+def test_symlink_inside_the_root_is_served(server: ServerProcess) -> None:
+    response, body = server.fetch("/link-in.css")
+    assert response.status == 200
+    assert body == INDEX_CSS
+
+
+def test_friendly_404_page(server: ServerProcess, docroot: Path) -> None:
+    response, body = server.fetch("/no/such/page.html")
+    assert response.status == 404
+    assert media_type(response.getheader("Content-Type"))[0] == "text/html"
+    assert body.lstrip().lower().startswith((b"<!doctype html", b"<html"))
+    assert b"404" in body and b"Not Found" in body
+    assert str(docroot).encode() not in body, "404 page leaks the document root"
+    assert response.getheader("Content-Length") == str(len(body))
+
+
+def test_404_keeps_the_connection_open(server: ServerProcess) -> None:
+    with server.raw() as conn:
+        first = conn.request(get("/missing"))
+        second = conn.request(get("/index.css"))
+    assert first.status == 404 and (first.header("Connection") or "").lower() != "close"
+    assert second.status == 200 and second.body == INDEX_CSS
+
+
+# --- conditional requests (RFC 9110 section 13) ---------------------------------------
+
+@pytest.fixture(scope="module")
+def validators(server: ServerProcess) -> tuple[str, str]:
+    response, _ = server.fetch("/index.css")
+    etag, modified = response.getheader("ETag"), response.getheader("Last-Modified")
+    assert etag and modified
+    return etag, modified
+
+
+def long_ago() -> str:
+    return email.utils.formatdate(time.time() - 10 * 365 * 86400, usegmt=True)
+
+
+@pytest.mark.parametrize("make_headers,status", [
+    (lambda etag, lm: {"If-None-Match": etag}, 304),
+    (lambda etag, lm: {"If-None-Match": "*"}, 304),
+    (lambda etag, lm: {"If-None-Match": f'"other", {etag}'}, 304),
+    (lambda etag, lm: {"If-None-Match": "W/" + etag.removeprefix("W/")}, 304),
+    (lambda etag, lm: {"If-None-Match": '"other"'}, 200),
+    (lambda etag, lm: {"If-Modified-Since": lm}, 304),
+    (lambda etag, lm: {"If-Modified-Since": email.utils.formatdate(time.time() + 3600,
+                                                                   usegmt=True)}, 304),
+    (lambda etag, lm: {"If-Modified-Since": long_ago()}, 200),
+    (lambda etag, lm: {"If-Modified-Since": "not a date"}, 200),
+    # If-None-Match wins over If-Modified-Since (RFC 9110 section 13.1.3).
+    (lambda etag, lm: {"If-None-Match": '"other"', "If-Modified-Since": lm}, 200),
+    (lambda etag, lm: {"If-None-Match": etag, "If-Modified-Since": long_ago()}, 304),
+], ids=["inm-match", "inm-star", "inm-list", "inm-weak", "inm-other", "ims-same",
+        "ims-future", "ims-old", "ims-invalid", "inm-wins-200", "inm-wins-304"])
+def test_conditional_get(server: ServerProcess, validators: tuple[str, str],
+                         make_headers: object, status: int) -> None:
+    etag, modified = validators
+    assert callable(make_headers)
+    response, body = server.fetch("/index.css", headers=make_headers(etag, modified))
+    assert response.status == status
+    if status == 304:
+        assert body == b""
+        assert response.getheader("ETag") == etag
+    else:
+        assert body == INDEX_CSS
+
+
+def test_304_has_no_body_on_the_wire(server: ServerProcess, validators: tuple[str, str]) -> None:
+    etag, _ = validators
+    with server.raw() as conn:
+        conn.send(get("/index.css", extra=f"If-None-Match: {etag}\r\n") + get("/index.css"))
+        not_modified = conn.read_response()
+        after = conn.read_response()
+    assert not_modified.status == 304 and not_modified.body == b""
+    assert after.status == 200 and after.body == INDEX_CSS
+
+
+def test_conditional_head(server: ServerProcess, validators: tuple[str, str]) -> None:
+    etag, _ = validators
+    with server.raw() as conn:
+        response = conn.request(get("/index.css", method="HEAD",
+                                    extra=f"If-None-Match: {etag}\r\n"), "HEAD")
+        after = conn.request(get("/index.css"))
+    assert response.status == 304
+    assert after.body == INDEX_CSS
+
+
+def test_etag_changes_when_the_file_changes(server: ServerProcess, docroot: Path) -> None:
+    path = docroot / "mutable" / "changing.txt"
+    path.write_bytes(b"version one\n")
+    first, body1 = server.fetch("/mutable/changing.txt")
+    path.write_bytes(b"version two, longer\n")
+    second, body2 = server.fetch("/mutable/changing.txt")
+    assert (body1, body2) == (b"version one\n", b"version two, longer\n")
+    assert first.getheader("ETag") != second.getheader("ETag")
+    revalidated, body3 = server.fetch("/mutable/changing.txt",
+                                      headers={"If-None-Match": first.getheader("ETag") or ""})
+    assert revalidated.status == 200 and body3 == b"version two, longer\n"
+
+
+# --- ranges (RFC 9110 section 14) -----------------------------------------------------
+
+@functools.cache
+def big_bytes(docroot: Path) -> bytes:
+    return (docroot / "big.bin").read_bytes()
+
+
+@pytest.mark.parametrize("spec,start,end", [
+    ("bytes=0-9", 0, 9),
+    ("bytes=10-", 10, len(INDEX_CSS) - 1),
+    ("bytes=-10", len(INDEX_CSS) - 10, len(INDEX_CSS) - 1),
+    ("bytes=5-5", 5, 5),
+    ("bytes=3-100000", 3, len(INDEX_CSS) - 1),
+    ("bytes=-100000", 0, len(INDEX_CSS) - 1),
+])
+def test_single_range(server: ServerProcess, spec: str, start: int, end: int) -> None:
+    response, body = server.fetch("/index.css", headers={"Range": spec})
+    assert response.status == 206
+    assert body == INDEX_CSS[start:end + 1]
+    assert response.getheader("Content-Range") == f"bytes {start}-{end}/{len(INDEX_CSS)}"
+    assert response.getheader("Content-Length") == str(end - start + 1)
+
+
+@pytest.mark.parametrize("spec", [f"bytes={len(INDEX_CSS)}-", "bytes=100000-100010",
+                                  "bytes=-0"])
+def test_unsatisfiable_range(server: ServerProcess, spec: str) -> None:
+    response, body = server.fetch("/index.css", headers={"Range": spec})
+    assert response.status == 416
+    assert response.getheader("Content-Range") == f"bytes */{len(INDEX_CSS)}"
+    assert INDEX_CSS not in body
+
+
+@pytest.mark.parametrize("spec", ["bytes=9-5", "items=0-5", "bytes=a-b", "bytes=0-1,5-6",
+                                  "bytes 0-5"])
+def test_unusable_range_is_ignored(server: ServerProcess, spec: str) -> None:
+    # RFC 9110 section 14.2: a server MAY ignore Range; an invalid or multi-range request
+    # then gets the whole representation.
+    response, body = server.fetch("/index.css", headers={"Range": spec})
+    assert response.status == 200
+    assert body == INDEX_CSS
+
+
+def test_if_range(server: ServerProcess, validators: tuple[str, str]) -> None:
+    etag, modified = validators
+    cases = [({"If-Range": etag}, 206), ({"If-Range": '"stale"'}, 200),
+             ({"If-Range": modified}, 206), ({"If-Range": long_ago()}, 200)]
+    for extra, status in cases:
+        response, body = server.fetch("/index.css", headers={"Range": "bytes=0-3", **extra})
+        assert response.status == status, extra
+        assert body == (INDEX_CSS[:4] if status == 206 else INDEX_CSS), extra
+
+
+def test_range_is_ignored_on_head(server: ServerProcess) -> None:
+    # RFC 9110 section 14.2: range handling is defined only for GET; others ignore Range.
+    with server.raw() as conn:
+        response = conn.request(get("/index.css", method="HEAD", extra="Range: bytes=0-3\r\n"),
+                                "HEAD")
+        after = conn.request(get("/index.css"))
+    assert response.status == 200
+    assert response.header("Content-Range") is None
+    assert response.header("Content-Length") == str(len(INDEX_CSS))
+    assert after.body == INDEX_CSS
+
+
+# --- large files ----------------------------------------------------------------------
+
+def test_large_file_whole(server: ServerProcess, docroot: Path) -> None:
+    with server.raw(timeout=20) as conn:
+        response = conn.request(get("/big.bin"))
+        again = conn.request(get("/index.css"))
+    assert response.status == 200
+    assert len(response.body) == BIG_SIZE
+    assert hashlib.sha256(response.body).digest() == hashlib.sha256(big_bytes(docroot)).digest()
+    assert again.body == INDEX_CSS
+
+
+@pytest.mark.parametrize("start,end", [(0, 0), (1_000_000, 1_999_999),
+                                       (BIG_SIZE - 70_000, BIG_SIZE - 1)])
+def test_large_file_range(server: ServerProcess, docroot: Path, start: int, end: int) -> None:
+    response, body = server.fetch("/big.bin", headers={"Range": f"bytes={start}-{end}"})
+    assert response.status == 206
+    assert response.getheader("Content-Range") == f"bytes {start}-{end}/{BIG_SIZE}"
+    assert body == big_bytes(docroot)[start:end + 1]
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc status")
+
+
+def test_large_file_is_streamed_not_read_into_memory(start_server, tmp_path: Path) -> None:
+    # A 64 MiB sparse file costs no disk; reading it whole would raise the server's peak
+    # resident memory by 64 MiB. Streaming (sendfile) keeps the peak almost unchanged.
+    root = tmp_path / "bigroot"
+    root.mkdir()
+    size = 64 * 1024 * 1024
+    with open(root / "huge.bin", "wb") as f:
+        f.truncate(size)
+    server = start_server(root, "--quiet")
+    with server.raw() as conn:
+        assert conn.request(get("/missing")).status == 404  # warm up every code path
+    before = peak_rss_kib(server.proc.pid)
+    with server.raw(timeout=30) as conn:
+        conn.send(get("/huge.bin"))
+        head = conn.read_until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        remaining = size
+        while remaining:
+            chunk = conn.read_exact(min(remaining, 1 << 20))
+            assert chunk.count(0) == len(chunk)
+            remaining -= len(chunk)
+    grew = peak_rss_kib(server.proc.pid) - before
+    assert grew < 16 * 1024, f"peak RSS grew by {grew} KiB while sending a 64 MiB file"
