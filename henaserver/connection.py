@@ -65,7 +65,7 @@ class ExchangeRecord:
     request_line: tuple[str, str, str] | None = None  # when the head did not parse
     request: bytes = b""
     status: int | None = None
-    response: bytearray = field(default_factory=bytearray)
+    response: list[bytes] = field(default_factory=list)  # recorded chunks, joined once
     response_length: int = 0
     response_truncated: bool = False
     outcome: str = "complete"
@@ -289,22 +289,26 @@ class Connection:
                 file = None
         else:
             body = response.body
+        payload = head + body  # one send for head and body: no Nagle stall
         cap = self.server.limits.capture_body_cap
+        captured = b""
         if self.server.capturing:
-            sample = body[:cap] if file is None else os.pread(
-                file.fileno(), cap, response.file_offset)
-            record.response_truncated = (len(body) if file is None
-                                         else response.file_length) > cap
-        else:
-            sample = b""
-        item = Outgoing(memoryview(head + body), file, response.file_offset,
+            if file is not None:
+                captured = head + os.pread(file.fileno(), cap, response.file_offset)
+                record.response_truncated = response.file_length > cap
+            elif len(body) > cap:
+                captured = head + body[:cap]
+                record.response_truncated = True
+            else:
+                captured = payload  # the usual case: record what is sent, no copy
+        item = Outgoing(memoryview(payload), file, response.file_offset,
                         response.file_length if file is not None else 0)
-        self._queue(item, record, head + sample, ends_exchange=True)
+        self._queue(item, record, captured, ends_exchange=True)
 
     def _queue(self, item: Outgoing, record: ExchangeRecord, captured: bytes,
                ends_exchange: bool = False) -> None:
         if self.server.capturing:
-            record.response += captured
+            record.response.append(captured)
         item.record, item.ends_exchange = record, ends_exchange
         if ends_exchange:
             self.exchanges += 1
@@ -444,7 +448,7 @@ class Connection:
             method=method, target=target, version=version, status=record.status,
             outcome=record.outcome, reason=record.reason,
             request=self._capped_request(record.request), request_length=len(record.request),
-            response=bytes(record.response), response_length=record.response_length,
+            response=b"".join(record.response), response_length=record.response_length,
             response_truncated=record.response_truncated,
             times=Times(self.accepted, record.first_byte, record.head_complete,
                         record.request_complete, record.response_start,
@@ -454,6 +458,8 @@ class Connection:
         """The whole head, and the body up to the capture cap (see docs/events.md)."""
         if not self.server.capturing:
             return b""
+        if len(raw) <= self.server.limits.capture_body_cap:
+            return raw  # too short for its body to exceed the cap
         _, body_start = find_head_end(raw)
         if body_start == -1:
             return raw

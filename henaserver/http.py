@@ -50,6 +50,10 @@ VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
 # field-value bytes: visible characters, obs-text, SP and HTAB (RFC 9110 section 5.5).
 # NUL, CR, LF and other controls are rejected rather than "fixed".
 FIELD_VALUE: Final = re.compile(rb"[\x20-\x7e\x80-\xff\t]*")
+# field-line = field-name ":" OWS field-value OWS, all rules above in one pattern.
+FIELD_LINE: Final = re.compile(
+    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*"
+    rb"[\x21-\x7e\x80-\xff])?)?)[ \t]*")
 HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 DIGITS: Final = re.compile(r"[0-9]{1,18}")
 # A Host value: reg-name or IPv4 or [IPv6], with an optional port (RFC 3986 section 3.2).
@@ -216,13 +220,11 @@ def expects_continue(version: str, headers: tuple[tuple[str, str], ...]) -> bool
 
 def parse_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     """Parse a request head: everything up to (not including) the empty line."""
+    head = head.replace(b"\r\n", b"\n")
+    if b"\r" in head:
+        # RFC 9112 section 2.2: a bare CR MUST be rejected or replaced.
+        raise HTTPError(400, "bare CR in request head")
     lines = head.split(b"\n")
-    for number, line in enumerate(lines):
-        if line.endswith(b"\r"):
-            lines[number] = line = line[:-1]
-        if b"\r" in line:
-            # RFC 9112 section 2.2: a bare CR MUST be rejected or replaced.
-            raise HTTPError(400, "bare CR in request head")
     method, target, version = parse_request_line(lines[0], limits)
     if len(lines) - 1 > limits.max_header_count:
         raise HTTPError(431, f"more than {limits.max_header_count} header fields")
@@ -262,6 +264,10 @@ def peek_request_line(raw: bytes) -> tuple[str, str, str] | None:
 
 def parse_field_line(line: bytes) -> tuple[str, str]:
     """Split one header field line into name and value (RFC 9112 section 5)."""
+    match = FIELD_LINE.fullmatch(line)
+    if match is not None:  # the usual, well-formed case, checked in one step
+        return match[1].decode("ascii"), match[2].decode("latin-1")
+    # Otherwise find out which rule it breaks, to say so in the 400 response.
     if line[:1] in (b" ", b"\t"):
         # Section 5.2: obsolete line folding; a server may reject it with 400.
         raise HTTPError(400, "obsolete line folding in header")
