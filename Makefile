@@ -28,6 +28,8 @@ test: install lint
 bench: install
 	$(PY) bench/run_all.py
 	$(PY) bench/sandbox_start.py
+	$(PY) bench/live_latency.py
+	$(PY) bench/flood.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

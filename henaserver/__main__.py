@@ -17,7 +17,7 @@ from .capture import EventSink, open_stream
 from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
 from .modes import MODES, build_handler
-from .server import Server
+from .server import Server, limit_resources
 
 BIND_ERRORS = {
     errno.EADDRINUSE: "address already in use (another program is listening there)",
@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help='JSON response rules answered before the mode: {"rules": '
                             '[{"method": "GET", "path": "/test", "response": "..."}]} '
                             "(re-read when changed)")
+    limits.add_argument("--limit-memory", type=int, metavar="MB",
+                        help="cap this process's address space (RLIMIT_AS)")
+    limits.add_argument("--limit-files", type=int, metavar="N",
+                        help="cap open files and sockets (RLIMIT_NOFILE)")
+    limits.add_argument("--limit-cpu", type=int, metavar="SECONDS",
+                        help="cap CPU time; the process ends when it is used up (RLIMIT_CPU)")
     parser.add_argument("--quiet", action="store_true", help="no access log on stdout")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when standard input closes (for a supervising parent: "
@@ -91,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"document root {root} does not exist or is not a directory")
     if not 0 <= args.port <= 65535:
         return fail(f"port {args.port} is out of range (0-65535)")
+    for option in ("limit_memory", "limit_files", "limit_cpu"):
+        value = getattr(args, option)
+        if value is not None and value <= 0:
+            return fail(f"--{option.replace('_', '-')} must be a positive number")
+    try:
+        limit_resources(memory_mb=args.limit_memory, files=args.limit_files,
+                        cpu_seconds=args.limit_cpu)
+    except (ValueError, OSError) as error:
+        return fail(f"cannot apply the resource limits: {error}")
     limits = dataclasses.replace(
         Limits(), capture_body_cap=args.body_cap, event_queue=args.event_queue,
         max_connections=args.max_connections, header_timeout=args.header_timeout,

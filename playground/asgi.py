@@ -1,21 +1,39 @@
 """ASGI entry point: daphne (and `manage.py runserver`, which is daphne's) load this.
 
-Only HTTP for now; the live-traffic issue adds a "websocket" route here, behind an
-exact-origin check (AllowedHostsOriginValidator ignores ports, see NOTES.md).
+* ``LoopCapture`` (live.py) records the loop daphne runs us on, so the ingest writer
+  thread can hand messages to the channel layer on that loop with
+  ``asyncio.run_coroutine_threadsafe`` (async_to_sync from a thread arrives seconds
+  late, NOTES.md).
+* ``gc.freeze()`` once everything is imported: under a flood the ingest threads make
+  tens of thousands of short-lived dicts a second, which triggers full garbage
+  collections; each walked Django's whole startup heap while holding the GIL, and the
+  event loop stalled 50-100 ms (bench/flood.py). Frozen, the startup objects are left
+  out of those walks (worst lag measured 20-30 ms); everything created later is still
+  collected as usual.
+* Websockets get the session and user (``AuthMiddlewareStack``); the consumer then
+  checks the Origin exactly (origins.py: AllowedHostsOriginValidator ignores ports) and
+  that the sandbox belongs to this session.
 """
 
+import gc
 import os
 
-from channels.routing import ProtocolTypeRouter
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
 django_asgi_app = get_asgi_application()  # before importing anything that uses models
 
 from playground.limits import BodySizeLimitMiddleware, install_daphne_guard  # noqa: E402
+from playground.live import LoopCapture  # noqa: E402
+from playground.routing import websocket_urlpatterns  # noqa: E402
 
 install_daphne_guard()
 
-application = ProtocolTypeRouter({
+application = LoopCapture(ProtocolTypeRouter({
     "http": BodySizeLimitMiddleware(django_asgi_app),
-})
+    "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+}))
+
+gc.freeze()

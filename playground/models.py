@@ -43,6 +43,14 @@ class Sandbox(models.Model):
     errors = models.BigIntegerField(default=0)
     bytes_in = models.BigIntegerField(default=0)
     bytes_out = models.BigIntegerField(default=0)
+    connections = models.BigIntegerField(default=0)
+    # Events henaserver itself dropped (its `server.stats` `dropped`), and events the
+    # playground's ingest queue dropped at its bound: both shown on the traffic page.
+    events_dropped = models.BigIntegerField(default=0)
+    ingest_dropped = models.BigIntegerField(default=0)
+    # The last Exchange.seq handed out; kept across restarts of the server so a seq is
+    # never reused and a reconnecting viewer never mistakes new exchanges for old ones.
+    last_seq = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -63,3 +71,50 @@ class Sandbox(models.Model):
         if self.status != self.Status.RUNNING or self.started_at is None:
             return None
         return max(0.0, (timezone.now() - self.started_at).total_seconds())
+
+
+class Exchange(models.Model):
+    """One request and its response as henaserver recorded them (an ``exchange`` event).
+
+    Summaries are columns so the list can be filtered and paged in SQL; the exact bytes
+    are BinaryFields in the same row rather than files under the data dir: one
+    transaction writes both, one DELETE evicts both (no orphan files after a crash), and
+    each is small because henaserver caps recorded bodies (``body_cap``, 64 KiB by
+    default). Retention (settings PLAYGROUND_RETENTION_*) bounds the total per sandbox.
+    Only ``playground/ingest.py``'s writer thread creates or deletes these rows.
+    """
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="exchanges")
+    # Per-sandbox, strictly increasing, never reused (Sandbox.last_seq): what a
+    # reconnecting websocket resumes from.
+    seq = models.BigIntegerField()
+    conn = models.IntegerField()
+    conn_index = models.IntegerField()  # 0 = first on its connection; > 0 = keep-alive reuse
+    client = models.CharField(max_length=80, blank=True)
+    method = models.CharField(max_length=40, blank=True)
+    target = models.TextField(blank=True)
+    version = models.CharField(max_length=20, blank=True)
+    status = models.IntegerField(null=True)
+    outcome = models.CharField(max_length=20)
+    reason = models.CharField(max_length=300, blank=True)
+    content_type = models.CharField(max_length=200, blank=True)  # of the response
+    request_length = models.BigIntegerField()
+    response_length = models.BigIntegerField()
+    request_truncated = models.BooleanField(default=False)
+    response_truncated = models.BooleanField(default=False)
+    # henaserver's `times`: integer microseconds since the epoch, null = never happened.
+    times = models.JSONField(default=dict)
+    started_us = models.BigIntegerField()  # first_byte, else accepted: the row's time
+    duration_us = models.BigIntegerField(null=True)  # response_end - first_byte
+    request_raw = models.BinaryField()
+    response_raw = models.BinaryField()
+    stored_bytes = models.IntegerField()  # len(request_raw) + len(response_raw)
+
+    class Meta:
+        ordering = ["sandbox", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["sandbox", "seq"], name="exchange_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.method} {self.target} -> {self.status}"

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from . import ports
 from .errors import ApiError
+from .ingest import ingestor
 from .models import Sandbox
 from .sitefiles import Limits, SiteFiles
 from .supervisor import ExitInfo, StartError, Supervisor
@@ -53,9 +54,11 @@ def supervisor() -> Supervisor:
     with _lock:
         if _supervisor is None:
             sup = Supervisor(
-                on_event=_on_event, on_exit=_on_exit,
+                on_event=_on_event, on_exit=_on_exit, on_output=_on_output,
                 start_timeout=settings.PLAYGROUND_START_TIMEOUT,
                 cwd=str(settings.BASE_DIR),
+                # No --quiet: the access log is the traffic page's server console.
+                extra_args=(),
             )
             # atexit runs on Ctrl+C and on the autoreloader's sys.exit(3); after kill -9
             # the children still go, because their stdin pipe closes.
@@ -79,19 +82,14 @@ def reconcile(sup: Supervisor) -> int:
 
 
 def _on_event(key: str, event: dict[str, Any]) -> None:
-    """Every event of every child, on its reader thread.
+    """Every event of every child, on its reader thread: handed to the ingestor's
+    bounded queue (never blocks), which stores exchanges and totals and tells viewers."""
+    ingestor().event(key, event)
 
-    The live-traffic view plugs in here: store exchanges, and send to the channel layer
-    via ``asyncio.run_coroutine_threadsafe(..., server_loop)`` (not async_to_sync from
-    this thread: NOTES.md measured seconds of delay).
-    """
-    if event.get("type") == "server.stats":
-        Sandbox.objects.filter(pk=int(key), status=Status.RUNNING).update(
-            requests=int(event.get("exchanges", 0)),
-            errors=int(event.get("errors", 0)),
-            bytes_in=int(event.get("bytes_in", 0)),
-            bytes_out=int(event.get("bytes_out", 0)),
-        )
+
+def _on_output(key: str, stream: str, line: str) -> None:
+    """Every stdout/stderr line of every child: the traffic page's server console."""
+    ingestor().output(key, stream, line)
 
 
 def _on_exit(key: str, info: ExitInfo) -> None:
@@ -105,6 +103,7 @@ def _on_exit(key: str, info: ExitInfo) -> None:
         message=f"the server stopped unexpectedly ({info.describe()})",
         stopped_at=timezone.now(),
     )
+    ingestor().status(key)
 
 
 # ----- ownership -----------------------------------------------------------------------
@@ -112,9 +111,15 @@ def _on_exit(key: str, info: ExitInfo) -> None:
 
 def owned(request: HttpRequest) -> QuerySet[Sandbox]:
     """The sandboxes of this request's user, or of its browser session."""
-    if request.user.is_authenticated:
-        return Sandbox.objects.filter(user=request.user)
-    token = request.session.get("owner_token")
+    return owned_by(request.user, request.session)
+
+
+def owned_by(user: Any, session: Any) -> QuerySet[Sandbox]:
+    """The sandboxes of ``user``, or of ``session`` when nobody is logged in (the
+    websocket consumer has a user and a session but no HttpRequest)."""
+    if user is not None and user.is_authenticated:
+        return Sandbox.objects.filter(user=user)
+    token = session.get("owner_token") if session is not None else None
     if not token:
         return Sandbox.objects.none()
     return Sandbox.objects.filter(user=None, owner_token=token)
@@ -213,6 +218,10 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
     root.mkdir(parents=True, exist_ok=True)
     _save(sandbox, status=Status.STARTING, pid=None, exit_code=None, stderr_tail="",
           message="", requests=0, errors=0, bytes_in=0, bytes_out=0)
+    # Through the ingest queue, so it lands after the previous run's last events and
+    # before this run's first: a new run starts with an empty traffic history.
+    ingestor().reset(sandbox.key)
+    ingestor().status(sandbox.key)
     try:
         child = sup.start(sandbox.key, root=str(root), host=settings.PLAYGROUND_BIND_HOST,
                           port=sandbox.port)
@@ -220,9 +229,11 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
         _save(sandbox, status=Status.STOPPED, exit_code=exc.returncode,
               stderr_tail="\n".join(exc.stderr_tail), message=exc.message,
               stopped_at=timezone.now())
+        ingestor().status(sandbox.key)
         raise ApiError(409 if exc.reason == "port_in_use" else 503, exc.message,
                        sandbox=to_json(request, sandbox)) from None
     _save(sandbox, status=Status.RUNNING, pid=child.pid, started_at=timezone.now())
+    ingestor().status(sandbox.key)
     if child.exit_info is not None:  # died between `listening` and our save
         _on_exit(sandbox.key, child.exit_info)
         sandbox.refresh_from_db()
@@ -234,13 +245,16 @@ def stop(sandbox: Sandbox, message: str = "") -> Sandbox:
     if sandbox.status in (Status.RUNNING, Status.STARTING):
         _save(sandbox, status=Status.STOPPED, pid=None, message=message,
               stopped_at=timezone.now())
+        ingestor().status(sandbox.key)
     return sandbox
 
 
 def delete(sandbox: Sandbox) -> None:
+    key = sandbox.key
     stop(sandbox)
     shutil.rmtree(root_of(sandbox), ignore_errors=True)
     sandbox.delete()
+    ingestor().status(key)  # viewers of its traffic page learn that it is gone
 
 
 def _save(sandbox: Sandbox, **fields: Any) -> None:
@@ -308,6 +322,7 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
             "self": url("api-sandbox"), "start": url("api-start"), "stop": url("api-stop"),
             "restart": url("api-restart"), "files": url("api-files"),
             "starter": url("api-starter"), "page": url("sandbox-page"),
+            "traffic": url("traffic-page"), "exchanges": url("api-exchanges"),
         },
     }
 
@@ -317,3 +332,13 @@ def stop_all() -> None:
     if _supervisor is not None:
         _supervisor.stop_all()
 
+
+
+def console_tail(sandbox: Sandbox) -> list[dict[str, str]]:
+    """The last lines of the server's stdout and stderr, for a viewer that just arrived
+    (the supervisor keeps them for a live child; a stopped one left its stderr here)."""
+    child = supervisor().get(sandbox.key)
+    if child is not None:
+        return ([{"stream": "stdout", "text": t} for t in list(child.stdout_tail)] +
+                [{"stream": "stderr", "text": t} for t in list(child.stderr_tail)])
+    return [{"stream": "stderr", "text": t} for t in sandbox.stderr_tail.splitlines()]

@@ -179,3 +179,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"playground": {"handlers": ["console"], "level": "INFO"}},
 }
+
+# ----- live traffic (playground/ingest.py) ---------------------------------------------
+
+# Events waiting for the ingest writer; at the bound new ones are dropped and counted
+# (shown on the traffic page). 50,000 is ~4 s of a flood at henaserver's top speed.
+PLAYGROUND_INGEST_QUEUE = _env_int("PLAYGROUND_INGEST_QUEUE", 50_000)
+# Exchanges kept per sandbox (oldest evicted first): by count, and by stored bytes
+# (henaserver records at most 64 KiB of each body, so 2,000 rows could reach ~260 MB
+# without the byte bound). Totals stay exact: they come from the server's counters.
+PLAYGROUND_RETENTION_EXCHANGES = _env_int("PLAYGROUND_RETENTION_EXCHANGES", 2000)
+PLAYGROUND_RETENTION_BYTES = _env_int("PLAYGROUND_RETENTION_BYTES", 50 * 1024 * 1024)
+# Log the event loop's worst lag once a second (bench/flood.py reads it).
+PLAYGROUND_LOOP_LAG_LOG = _env_bool("PLAYGROUND_LOOP_LAG_LOG", False)

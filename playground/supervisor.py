@@ -22,6 +22,8 @@ loop; code that talks to Channels must hop onto the server loop with
 
 * ``on_event(key, event)``: every event dict the child reports, in order, from the
   child's event-reader thread (``server.listening`` included).
+* ``on_output(key, stream, line)``: every line the child writes to ``"stdout"`` (its
+  access log) or ``"stderr"``, without the line ending, from that stream's reader thread.
 * ``on_exit(key, exit_info)``: once per child that started successfully, after it exited,
   from its waiter thread. ``exit_info.requested`` tells a stop we asked for from a crash.
   A child whose start failed raises ``StartError`` from ``start()`` instead.
@@ -56,6 +58,7 @@ DEFAULT_START_TIMEOUT = 10.0
 STOP_GRACE = 3.0
 
 EventCallback = Callable[[str, dict[str, Any]], None]
+OutputCallback = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ class Supervisor:
         python: str = sys.executable,
         on_event: EventCallback | None = None,
         on_exit: ExitCallback | None = None,
+        on_output: OutputCallback | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         cwd: str | None = None,
         extra_args: tuple[str, ...] = ("--quiet",),
@@ -154,6 +158,7 @@ class Supervisor:
         self.python = python
         self.on_event = on_event
         self.on_exit = on_exit
+        self.on_output = on_output
         self.start_timeout = start_timeout
         self.cwd = cwd
         self.extra_args = extra_args
@@ -210,8 +215,8 @@ class Supervisor:
         with self._lock:
             self._children[key] = child
         self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
-        self._spawn(child, self._read_lines, popen.stdout, child.stdout_tail)
-        self._spawn(child, self._read_lines, popen.stderr, child.stderr_tail)
+        self._spawn(child, self._read_lines, popen.stdout, "stdout", child.stdout_tail)
+        self._spawn(child, self._read_lines, popen.stderr, "stderr", child.stderr_tail)
         self._spawn(child, self._wait)
 
         child.settled.wait(self.start_timeout)
@@ -311,10 +316,14 @@ class Supervisor:
                     child.stats = event
                 self._call(self.on_event, child.key, event)
 
-    def _read_lines(self, child: Child, stream: Any, tail: collections.deque[str]) -> None:
+    def _read_lines(self, child: Child, stream: Any, name: str,
+                    tail: collections.deque[str]) -> None:
         with stream:
             for raw in stream:
-                tail.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                tail.append(line)
+                if self.on_output is not None:
+                    self._call(self.on_output, child.key, name, line)
 
     def _wait(self, child: Child) -> None:
         returncode = child.popen.wait()

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from . import api, views
+from . import api, traffic, views
 
 sandbox_api = [
     path("", api.sandbox_detail, name="api-sandbox"),
@@ -11,11 +11,15 @@ sandbox_api = [
     path("starter/", api.starter_site, name="api-starter"),
     path("files/", api.file_list, name="api-files"),
     path("files/<path:path>", api.file_detail, name="api-file"),
+    path("exchanges/", traffic.exchange_list, name="api-exchanges"),
+    re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/(?P<part>request|response)\.raw$",
+            traffic.exchange_raw, name="api-exchange-raw"),
 ]
 
 playground_urls = [
     path("", views.home, name="home"),
     path("sandboxes/<int:sandbox_id>/", views.sandbox_page, name="sandbox-page"),
+    path("sandboxes/<int:sandbox_id>/traffic/", traffic.traffic_page, name="traffic-page"),
     path("api/sandboxes/", api.sandbox_list, name="api-sandboxes"),
     path("api/sandboxes/<int:sandbox_id>/", include(sandbox_api)),
 ]

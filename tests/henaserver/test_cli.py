@@ -15,7 +15,8 @@ from rawhttp import get
 
 OPTIONS = ["--root", "--host", "--port", "--events", "--events-fd", "--exit-on-stdin-eof",
            "--quiet", "--body-cap", "--max-connections", "--header-timeout",
-           "--idle-timeout"]
+           "--idle-timeout", "--limit-memory", "--limit-files", "--limit-cpu", "--mode",
+           "--fixed-response", "--rules"]
 
 
 def run(*args: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
@@ -154,3 +155,21 @@ def test_host_option(start_server, docroot: Path) -> None:
     assert server.host == "127.0.0.1"
     listening = server.wait_for(lambda e: True, "listening")[0]
     assert listening["host"] == "127.0.0.1" and listening["port"] == server.port
+
+
+def test_resource_limits_are_applied_to_the_server_process(docroot: Path,
+                                                           start_server) -> None:
+    server = start_server(docroot, "--limit-memory", "256", "--limit-files", "64",
+                          "--limit-cpu", "120")
+    limits = Path(f"/proc/{server.proc.pid}/limits").read_text()
+    rows = {line[:26].strip(): line[26:].split() for line in limits.splitlines()[1:]}
+    assert rows["Max address space"][:2] == [str(256 * 1024 * 1024)] * 2
+    assert rows["Max open files"][:2] == ["64", "64"]
+    assert rows["Max cpu time"][:2] == ["120", "120"]
+    with server.raw() as conn:  # and it still serves within them
+        assert conn.request(get("/index.css")).body == INDEX_CSS
+
+
+@pytest.mark.parametrize("option", ["--limit-memory", "--limit-files", "--limit-cpu"])
+def test_non_positive_resource_limit_is_one_clear_line(docroot: Path, option: str) -> None:
+    assert_one_line_failure(run("--root", str(docroot), option, "0"), option, "positive")

@@ -2,13 +2,20 @@
 that covers the OS's free ports, and no sandbox process left behind between tests."""
 
 import io
+import json
+import socket
+import subprocess
+import sys
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from playground import sandboxes
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +76,56 @@ def make_zip():
 @pytest.fixture
 def pid_gone():
     return _pid_gone
+
+
+def _exchange(sock: socket.socket, data: bytes) -> bytes:
+    sock.sendall(data)
+    sock.settimeout(5)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return received
+
+
+@pytest.fixture(scope="session")
+def real_events(tmp_path_factory):
+    """Events of a real henaserver session: 2 keep-alive GETs, a 400, a hang-up."""
+    tmp = tmp_path_factory.mktemp("henaserver")
+    root = tmp / "root"
+    root.mkdir()
+    (root / "index.html").write_text("<h1>hi</h1>")
+    (root / "index.css").write_text("h1 { color: red }")
+    events = tmp / "events.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "henaserver", "--root", str(root), "--port", "0",
+         "--events", str(events), "--quiet"], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        port = int(proc.stdout.readline().decode().rsplit(":", 1)[1].split("/")[0])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            _exchange(sock, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            _exchange(sock, b"GET /index.css HTTP/1.1\r\nHost: x\r\nX-Odd: caf\xe9\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            sock.settimeout(5)
+            while sock.recv(65536):
+                pass
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /half")  # then hang up: client_closed
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            lines = [json.loads(x) for x in events.read_text().splitlines() if x.strip()]
+            kinds = [e["type"] for e in lines]
+            if kinds.count("exchange") >= 4 and kinds[-1] == "server.stats" \
+                    and lines[-1]["exchanges"] >= 4:
+                return lines
+            time.sleep(0.1)
+        raise AssertionError(f"henaserver did not record 4 exchanges: {kinds}")
+    finally:
+        proc.terminate()
+        proc.wait(5)

@@ -214,3 +214,25 @@ def test_no_orphan_when_the_parent_dies(site, how, pid_gone):
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_output_lines_reach_the_callback_as_they_are_written(site, free_port):
+    """``on_output`` sees the access log live (the traffic page's server console)."""
+    lines = []
+    got = threading.Event()
+
+    def on_output(key, stream, line):
+        lines.append((key, stream, line))
+        if "GET /index.html" in line:
+            got.set()
+
+    supervisor = Supervisor(on_output=on_output, cwd=str(REPO), extra_args=())
+    try:
+        supervisor.start("out", root=str(site), host="127.0.0.1", port=free_port)
+        urllib.request.urlopen(f"http://127.0.0.1:{free_port}/index.html", timeout=5).read()
+        assert got.wait(5)
+        assert any(s == "stdout" and '"GET /index.html HTTP/1.1" 200' in text
+                   for _k, s, text in lines)
+        assert {k for k, _s, _t in lines} == {"out"}
+    finally:
+        supervisor.stop_all()

@@ -45,7 +45,11 @@ PG.Card = class {
     this.open.target = "_blank";
     this.open.rel = "noopener";
     this.open.title = "Open the sandbox in a new tab";
-    actions.append(this.buttons.start, this.buttons.stop, this.buttons.restart, this.open);
+    // Right next to Open: open the sandbox in a tab, watch its traffic in this one.
+    this.traffic = PG.el("a", "btn traffic", "Live traffic");
+    this.traffic.title = "Watch every request to this sandbox arrive, byte for byte";
+    actions.append(this.buttons.start, this.buttons.stop, this.buttons.restart, this.open,
+                   this.traffic);
     if (this.options.showFiles) {
       this.files = PG.el("a", "btn files", "Files");
       actions.append(this.files);
@@ -89,6 +93,7 @@ PG.Card = class {
     this.open.setAttribute("aria-disabled", String(!running));
     this.open.tabIndex = running ? 0 : -1;
     if (this.files) this.files.href = sb.links.page;
+    this.traffic.href = sb.links.traffic;
 
     let problem = sb.message || "";
     if (sb.status === "crashed" && !problem) problem = "The server stopped unexpectedly.";

@@ -1,0 +1,82 @@
+"""The traffic page and its HTTP API: exchange summaries after a seq, and the exact
+bytes of one exchange (docs/api.md). Live updates come over the websocket
+(consumers.py); these serve the late, the curious and the "load full" button."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from . import exchanges, sandboxes
+from .errors import ApiError, api
+from .models import Exchange
+
+# The page renders this many rows at most; older ones stay reachable through the API.
+DOM_ROWS = 1000
+
+
+@ensure_csrf_cookie
+def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
+    """The live traffic page: a shell; traffic.js fills it from the websocket."""
+    try:
+        sandbox = sandboxes.get_owned(request, sandbox_id)
+    except ApiError:
+        raise Http404("no such sandbox") from None
+    return render(request, "playground/traffic.html", {
+        "sandbox": sandbox,
+        "initial": sandboxes.to_json(request, sandbox),
+        "dom_rows": DOM_ROWS,
+        "retention": settings.PLAYGROUND_RETENTION_EXCHANGES,
+    })
+
+
+def _int_param(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    text = request.GET.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a whole number, not {text!r}") from None
+    return min(max(value, low), high)
+
+
+@api("GET")
+def exchange_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    """Summaries with seq > ``after`` (default 0), oldest first, ``limit`` per page."""
+    sandbox = sandboxes.get_owned(request, sandbox_id)
+    after = _int_param(request, "after", 0, 0, 2**62)
+    limit = _int_param(request, "limit", exchanges.PAGE_SIZE, 1, exchanges.PAGE_SIZE)
+    items = exchanges.page_after(sandbox.pk, after, limit)
+    return JsonResponse({
+        "exchanges": items,
+        "more": len(items) == limit,
+        "next_after": items[-1]["seq"] if items else after,
+        "stats": exchanges.stats(sandbox),
+    })
+
+
+@api("GET")
+def exchange_raw(request: HttpRequest, sandbox_id: int, seq: int, part: str) -> HttpResponse:
+    """The exact recorded bytes of the request or the response."""
+    sandbox = sandboxes.get_owned(request, sandbox_id)
+    seq = int(seq)  # the URL pattern allows digits only
+    field = "request" if part == "request" else "response"
+    row = (Exchange.objects.filter(sandbox=sandbox, seq=seq)
+           .values(f"{field}_raw", f"{field}_length", f"{field}_truncated").first())
+    if row is None:
+        raise ApiError(404, f"exchange {seq} is not stored (it may have been evicted: "
+                            f"the playground keeps the latest "
+                            f"{settings.PLAYGROUND_RETENTION_EXCHANGES})")
+    data = bytes(row[f"{field}_raw"])
+    response = HttpResponse(data, content_type="application/octet-stream")
+    # Captured bytes are hostile input: never sniffed, never rendered on our origin.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Disposition"] = f'attachment; filename="{seq}-{field}.raw"'
+    # How much the server really sent/received (the recording caps bodies at body_cap).
+    response["X-Full-Length"] = str(row[f"{field}_length"])
+    response["X-Truncated"] = "true" if row[f"{field}_truncated"] else "false"
+    return response

@@ -1,0 +1,156 @@
+// Showing captured bytes safely and exactly: visible CR/LF, a hex dump, decoded bodies.
+// Captured bytes are hostile input: everything here builds text nodes and spans with
+// textContent, never HTML strings.
+"use strict";
+
+PG.bytes_ = {};
+
+// Names for control bytes a learner meets in HTTP: the Unicode "control pictures".
+PG.bytes_.PICTURES = { 0x00: "␀", 0x09: "␉", 0x0d: "␍", 0x0a: "␊", 0x1b: "␛", 0x7f: "␡" };
+
+PG.bytes_.hex2 = (b) => (b < 16 ? "0" : "") + b.toString(16);
+
+// Length of a valid UTF-8 sequence starting at i, or 0 (then the byte is shown as \xNN).
+PG.bytes_.utf8Length = function (bytes, i) {
+  const b = bytes[i];
+  let n = 0;
+  let min = 0;
+  if (b >= 0xc2 && b <= 0xdf) { n = 2; min = 0x80; }
+  else if (b >= 0xe0 && b <= 0xef) { n = 3; min = 0x800; }
+  else if (b >= 0xf0 && b <= 0xf4) { n = 4; min = 0x10000; }
+  else return 0;
+  if (i + n > bytes.length) return 0;
+  let cp = b & (0xff >> (n + 1));
+  for (let k = 1; k < n; k++) {
+    const c = bytes[i + k];
+    if ((c & 0xc0) !== 0x80) return 0;
+    cp = (cp << 6) | (c & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+};
+
+// Render `bytes` (Uint8Array) into `container` as text with every byte accounted for:
+// CR as ␍ and LF as ␊ followed by a real line break, other control bytes as pictures or
+// \xNN, valid UTF-8 as its characters (Japanese stays readable), invalid bytes as \xNN.
+PG.bytes_.renderText = function (container, bytes) {
+  container.textContent = "";
+  const frag = document.createDocumentFragment();
+  let text = "";
+  const flush = () => { if (text) { frag.append(document.createTextNode(text)); text = ""; } };
+  const mark = (label, title, after) => {
+    flush();
+    const span = PG.el("span", "ctl", label);
+    span.title = title;
+    frag.append(span);
+    if (after) text += after;
+  };
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x0a) mark("␊", "LF (0x0a)", "\n");
+    else if (b === 0x0d) mark("␍", "CR (0x0d)");
+    else if (b === 0x09) mark("␉", "TAB (0x09)", "\t");
+    else if (b < 0x20 || b === 0x7f) {
+      mark(PG.bytes_.PICTURES[b] || "\\x" + PG.bytes_.hex2(b), "byte 0x" + PG.bytes_.hex2(b));
+    } else if (b < 0x80) text += String.fromCharCode(b);
+    else {
+      const n = PG.bytes_.utf8Length(bytes, i);
+      if (n) {
+        text += new TextDecoder().decode(bytes.subarray(i, i + n));
+        i += n - 1;
+      } else mark("\\x" + PG.bytes_.hex2(b), "byte 0x" + PG.bytes_.hex2(b) + " (not UTF-8)");
+    }
+  }
+  flush();
+  container.append(frag);
+};
+
+// Classic hex dump: offset, 16 bytes in two groups of 8, then printable ASCII.
+PG.bytes_.hexDump = function (bytes) {
+  const lines = [];
+  for (let off = 0; off < bytes.length; off += 16) {
+    const row = bytes.subarray(off, off + 16);
+    let hex = "";
+    let ascii = "";
+    for (let k = 0; k < 16; k++) {
+      if (k === 8) hex += " ";
+      if (k < row.length) {
+        hex += PG.bytes_.hex2(row[k]) + " ";
+        ascii += row[k] >= 0x20 && row[k] < 0x7f ? String.fromCharCode(row[k]) : ".";
+      } else hex += "   ";
+    }
+    lines.push(off.toString(16).padStart(8, "0") + "  " + hex + " |" + ascii + "|");
+  }
+  return lines.join("\n");
+};
+
+// Split a message into its final head and body. Interim 1xx responses (100 Continue)
+// come first in a recorded response; they are returned in `interim`.
+PG.bytes_.split = function (bytes) {
+  let start = 0;
+  const interim = [];
+  for (;;) {
+    let end = -1;
+    for (let i = start; i + 3 < bytes.length; i++) {
+      if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+        end = i;
+        break;
+      }
+    }
+    if (end < 0) return { head: PG.bytes_.latin1(bytes.subarray(start)), body: new Uint8Array(0), interim, complete: false };
+    const head = PG.bytes_.latin1(bytes.subarray(start, end));
+    const code = head.slice(9, 12);
+    if (code[0] === "1" && code !== "101" && head.startsWith("HTTP/")) {
+      interim.push(head);
+      start = end + 4;
+      continue;
+    }
+    return { head, body: bytes.subarray(end + 4), interim, complete: true };
+  }
+};
+
+PG.bytes_.latin1 = (bytes) => new TextDecoder("latin1").decode(bytes);
+
+// Header lines of a head as [name, value] pairs (the first line is skipped).
+PG.bytes_.headers = function (head) {
+  return head.split(/\r?\n/).slice(1).map((line) => {
+    const colon = line.indexOf(":");
+    return colon < 0 ? [line, ""] : [line.slice(0, colon), line.slice(colon + 1).trim()];
+  });
+};
+
+PG.bytes_.header = function (headers, name) {
+  const found = headers.find(([n]) => n.toLowerCase() === name);
+  return found ? found[1] : "";
+};
+
+// Text of a body with the charset from Content-Type, else UTF-8 (bad bytes become �).
+PG.bytes_.decode = function (body, contentType) {
+  const match = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType || "");
+  try {
+    return new TextDecoder(match ? match[1] : "utf-8").decode(body);
+  } catch (err) {
+    return new TextDecoder("utf-8").decode(body);
+  }
+};
+
+PG.bytes_.isText = function (type) {
+  return /^text\/|json|javascript|xml|x-www-form-urlencoded/i.test(type || "");
+};
+
+// Copy text to the clipboard; falls back to a hidden textarea where the API is missing
+// (plain-http pages on a classroom host are not a "secure context").
+PG.copyText = async function (text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  const area = PG.el("textarea");
+  area.value = text;
+  area.style.position = "fixed";
+  area.style.opacity = "0";
+  document.body.append(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+};

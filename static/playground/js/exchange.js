@@ -1,0 +1,213 @@
+// The exchange detail: exact request and response bytes (fetched on demand, never
+// pushed), as raw text with CR/LF visible, as a hex dump, or decoded; the timing
+// breakdown from the server's timestamps; copy buttons.
+"use strict";
+
+// Bytes rendered at first: enough for any head and a page of body. "Load full" renders
+// everything the server recorded (bodies are recorded up to its body_cap, 64 KiB).
+PG.DETAIL_PREVIEW = 16 * 1024;
+
+PG.ExchangeView = class {
+  constructor(panel, rawBase) {
+    this.panel = panel;
+    this.rawBase = rawBase;
+    this.view = "raw";
+    this.parts = {};
+    for (const name of ["request", "response"]) {
+      const box = panel.querySelector("#part-" + name);
+      this.parts[name] = {
+        box, name, bytes: null, full: false,
+        target: box.querySelector(".bytes"),
+        size: box.querySelector(".part-size"),
+        loadFull: box.querySelector(".load-full"),
+        copy: box.querySelector(".copy"),
+      };
+      const part = this.parts[name];
+      part.loadFull.addEventListener("click", () => { part.full = true; this.render(part); });
+      part.copy.addEventListener("click", () => this.copy(part));
+    }
+    for (const tab of panel.querySelectorAll(".tab")) {
+      tab.addEventListener("click", () => this.setView(tab.dataset.view));
+    }
+    panel.querySelector("#detail-close").addEventListener("click", () => this.close());
+    this.urls = [];
+  }
+
+  async show(item) {
+    this.item = item;
+    this.panel.hidden = false;
+    const title = (item.method || "(unparsed request)") + " " + (item.target || "");
+    this.panel.querySelector("#detail-title").textContent = "#" + item.seq + "  " + title;
+    this.panel.querySelector("#detail-summary").textContent = PG.describeOutcome(item) +
+      " · connection " + item.conn + ", request " + (item.index + 1) + " on it" +
+      (item.index > 0 ? " (keep-alive reuse)" : "") + " · from " + item.client;
+    this.renderTiming(item.times);
+    for (const part of Object.values(this.parts)) {
+      part.bytes = null;
+      part.full = false;
+      part.target.textContent = "loading…";
+      part.size.textContent = "";
+    }
+    this.panel.scrollIntoView({ behavior: "smooth", block: "start" });
+    await Promise.all(Object.values(this.parts).map((part) => this.load(part, item)));
+  }
+
+  async load(part, item) {
+    const url = this.rawBase + item.seq + "/" + part.name + ".raw";
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) {
+        const data = await response.json().catch(() => ({}));
+        throw new Error(data.error || "the playground answered " + response.status);
+      }
+      if (this.item !== item) return;
+      part.bytes = new Uint8Array(await response.arrayBuffer());
+      part.fullLength = Number(response.headers.get("X-Full-Length") || part.bytes.length);
+      part.truncated = response.headers.get("X-Truncated") === "true";
+      this.render(part);
+    } catch (err) {
+      if (this.item === item) part.target.textContent = "Could not load the bytes: " + err.message;
+    }
+  }
+
+  setView(view) {
+    this.view = view;
+    for (const tab of this.panel.querySelectorAll(".tab")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+    }
+    for (const part of Object.values(this.parts)) if (part.bytes) this.render(part);
+  }
+
+  render(part) {
+    const bytes = part.bytes;
+    const shown = part.full ? bytes : bytes.subarray(0, PG.DETAIL_PREVIEW);
+    let size = PG.bytes(part.fullLength) + (part.fullLength === 1 ? "" : "");
+    if (part.truncated) size += " (the server recorded the first " + PG.bytes(bytes.length) + ")";
+    if (shown.length < bytes.length) size += " · showing the first " + PG.bytes(shown.length);
+    part.size.textContent = size;
+    part.loadFull.hidden = shown.length >= bytes.length;
+    part.target.textContent = "";
+    part.target.className = "bytes view-" + this.view;
+    if (this.view === "raw") PG.bytes_.renderText(part.target, shown);
+    else if (this.view === "hex") part.target.textContent = PG.bytes_.hexDump(shown);
+    else this.renderDecoded(part, bytes);
+  }
+
+  renderDecoded(part, bytes) {
+    const { head, body, interim, complete } = PG.bytes_.split(bytes);
+    const box = part.target;
+    if (!bytes.length) {
+      box.append(PG.el("p", "muted", part.name === "response" ? "Nothing was sent." : "Nothing was received."));
+      return;
+    }
+    for (const line of interim) box.append(PG.el("p", "muted", "interim response: " + line));
+    const lines = head.split(/\r?\n/);
+    box.append(PG.el("p", "start-line", lines[0]));
+    const table = PG.el("table", "headers");
+    for (const [name, value] of PG.bytes_.headers(head)) {
+      const tr = PG.el("tr");
+      tr.append(PG.el("th", "", name), PG.el("td", "", value));
+      table.append(tr);
+    }
+    box.append(table);
+    if (!complete) {
+      box.append(PG.el("p", "muted", "The head never ended (no empty line): the exchange was cut short."));
+      return;
+    }
+    const headers = PG.bytes_.headers(head);
+    const type = PG.bytes_.header(headers, "content-type");
+    const chunked = /chunked/i.test(PG.bytes_.header(headers, "transfer-encoding"));
+    const encoded = PG.bytes_.header(headers, "content-encoding");
+    if (!body.length) {
+      box.append(PG.el("p", "muted", "No body."));
+      return;
+    }
+    const note = [];
+    if (part.truncated) note.push("cut at " + PG.bytes(body.length) + " by the recording");
+    if (chunked) note.push("chunked: shown as sent, with its chunk sizes");
+    if (note.length) box.append(PG.el("p", "muted", note.join("; ")));
+    if (/^image\//i.test(type) && !chunked && !encoded) {
+      const url = URL.createObjectURL(new Blob([body], { type: type.split(";")[0] }));
+      this.urls.push(url);
+      const img = PG.el("img", "preview");
+      img.alt = "image body (" + type + ")";
+      img.src = url;
+      box.append(img);
+    } else if (!encoded && (PG.bytes_.isText(type) || (!type && part.name === "request"))) {
+      box.append(PG.el("pre", "decoded-text", PG.bytes_.decode(body, type)));
+    } else {
+      box.append(PG.el("p", "muted", "A " + (type || "binary") + " body of " + PG.bytes(body.length) +
+        (encoded ? " (" + encoded + "-encoded)" : "") + ": see the Hex view."));
+    }
+  }
+
+  renderTiming(times) {
+    const box = this.panel.querySelector("#timing");
+    box.textContent = "";
+    const t = times || {};
+    const stages = [
+      ["receiving the head", t.first_byte, t.head_complete],
+      ["receiving the body", t.head_complete, t.request_complete],
+      ["server working", t.request_complete, t.response_start],
+      ["writing the response", t.response_start, t.response_end],
+    ];
+    const total = t.response_end != null && t.first_byte != null ? t.response_end - t.first_byte : null;
+    const scale = Math.max(1, ...stages.map(([, a, b]) => (a != null && b != null ? b - a : 0)));
+    const list = PG.el("dl", "timing-list");
+    for (const [label, a, b] of stages) {
+      const row = PG.el("div", "timing-row");
+      const value = a != null && b != null ? PG.micros(b - a) : "did not happen";
+      const bar = PG.el("span", "bar");
+      bar.style.width = a != null && b != null ? Math.max(1, ((b - a) / scale) * 100) + "%" : "0";
+      const dd = PG.el("dd");
+      dd.append(bar, document.createTextNode(" " + value));
+      row.append(PG.el("dt", "", label), dd);
+      list.append(row);
+    }
+    box.append(list);
+    const foot = [];
+    if (total != null) foot.push("first byte to last byte: " + PG.micros(total));
+    if (t.accepted != null && t.first_byte != null) {
+      foot.push("connection accepted " + PG.micros(t.first_byte - t.accepted) + " before this request began");
+    }
+    box.append(PG.el("p", "muted", foot.join(" · ") || "no timings recorded"));
+  }
+
+  async copy(part) {
+    if (!part.bytes) return;
+    const text = this.view === "hex" ? PG.bytes_.hexDump(part.bytes)
+      : new TextDecoder("utf-8").decode(part.bytes);
+    try {
+      await PG.copyText(text);
+      PG.message("Copied the " + part.name + (this.view === "hex" ? " hex dump." : "."), "ok");
+    } catch (err) {
+      PG.message("Could not copy: " + err.message, "error");
+    }
+  }
+
+  close() {
+    this.panel.hidden = true;
+    this.item = null;
+    for (const url of this.urls) URL.revokeObjectURL(url);
+    this.urls = [];
+  }
+};
+
+PG.micros = function (us) {
+  if (us < 1000) return us + " µs";
+  if (us < 1000000) return (us / 1000).toFixed(us < 10000 ? 2 : 1) + " ms";
+  return (us / 1000000).toFixed(2) + " s";
+};
+
+PG.OUTCOME_TEXT = {
+  complete: "", client_closed: "closed by the client", timed_out: "timed out",
+  rejected: "rejected", no_response: "no response (record-only)",
+};
+
+PG.describeOutcome = function (item) {
+  const parts = [];
+  if (item.status != null) parts.push("status " + item.status);
+  if (item.outcome !== "complete") parts.push(PG.OUTCOME_TEXT[item.outcome] || item.outcome);
+  if (item.reason) parts.push(item.reason);
+  return parts.join(" · ") || "no status";
+};

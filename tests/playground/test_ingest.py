@@ -1,0 +1,208 @@
+"""The ingestor with real henaserver events: batching, seq, retention, exact totals, drops.
+
+The events come from a real ``python -m henaserver --events FILE`` answering real
+requests (the ``real_events`` fixture in conftest.py); each test feeds them to its own
+Ingestor and reads the database it wrote.
+Messages to viewers are collected by the ``publish`` sink the Ingestor is given.
+"""
+
+import base64
+import threading
+
+import pytest
+
+from playground.exchanges import response_content_type
+from playground.ingest import Ingestor
+from playground.models import Exchange, Sandbox
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Sink:
+    """Collects what the Ingestor would send to viewers."""
+
+    def __init__(self):
+        self.messages = []
+
+    def __call__(self, sandbox_id, message):
+        self.messages.append((sandbox_id, message))
+        return True
+
+    def of(self, kind):
+        return [m for _sid, m in self.messages if m["type"] == kind]
+
+
+@pytest.fixture
+def sandbox():
+    return Sandbox.objects.create(name="s", port=18123, owner_token="t")
+
+
+def _ingestor(sink, capacity=50_000, keep_count=2000, keep_bytes=50 * 2**20):
+    return Ingestor(capacity, keep_count, keep_bytes, publish=sink)
+
+
+def _feed(ing, sandbox, events, repeat=1):
+    for _ in range(repeat):
+        for event in events:
+            ing.event(str(sandbox.pk), event)
+    assert ing.sync()
+
+
+def test_exchanges_are_stored_with_exact_bytes_and_increasing_seq(real_events, sandbox):
+    sink = Sink()
+    ing = _ingestor(sink)
+    _feed(ing, sandbox, real_events)
+    rows = list(Exchange.objects.filter(sandbox=sandbox).order_by("seq"))
+    recorded = [e for e in real_events if e["type"] == "exchange"]
+    assert [r.seq for r in rows] == list(range(1, len(recorded) + 1))
+    for row, event in zip(rows, recorded, strict=True):
+        assert bytes(row.request_raw) == base64.b64decode(event["request_b64"])
+        assert bytes(row.response_raw) == base64.b64decode(event["response_b64"])
+        assert (row.conn, row.conn_index, row.outcome) == \
+            (event["conn"], event["index"], event["outcome"])
+    assert [r.conn_index for r in rows[:2]] == [0, 1]  # keep-alive reuse on conn 1
+    assert rows[1].content_type.startswith("text/css")
+    assert b"X-Odd: caf\xe9\r\n" in bytes(rows[1].request_raw)
+    outcomes = {r.outcome for r in rows}
+    assert {"complete", "rejected", "client_closed"} <= outcomes
+    rejected = next(r for r in rows if r.outcome == "rejected")
+    assert rejected.status == 400 and rejected.reason
+    # Live messages carry summaries only, never bytes.
+    items = [i for m in sink.of("traffic.batch") for i in m["items"]]
+    assert [i["seq"] for i in items] == [r.seq for r in rows]
+    assert not any("request_b64" in i or "request_raw" in i for i in items)
+
+
+def test_totals_come_from_server_stats_and_survive_eviction(real_events, sandbox):
+    sink = Sink()
+    ing = _ingestor(sink, keep_count=3)
+    _feed(ing, sandbox, real_events, repeat=5)  # one batch: each kind of event 5 times
+    stats = [e for e in real_events if e["type"] == "server.stats"][-1]
+    sandbox.refresh_from_db()
+    per_run = len([e for e in real_events if e["type"] == "exchange"])
+    assert Exchange.objects.filter(sandbox=sandbox).count() == 3
+    assert sandbox.last_seq == 5 * per_run  # every exchange got a seq
+    # The server's counters, not a count of rows (the same stats repeated 5 times).
+    assert (sandbox.requests, sandbox.errors, sandbox.bytes_in, sandbox.bytes_out) == \
+        (stats["exchanges"], stats["errors"], stats["bytes_in"], stats["bytes_out"])
+    last = sink.of("traffic.batch")[-1]
+    assert last["stats"]["requests"] == stats["exchanges"]
+    assert last["stats"]["stored"] == 3
+    seqs = list(Exchange.objects.filter(sandbox=sandbox).values_list("seq", flat=True))
+    assert seqs == [5 * per_run - 2, 5 * per_run - 1, 5 * per_run]  # the newest kept
+
+
+def test_retention_by_bytes_keeps_the_newest_within_the_budget(real_events, sandbox):
+    recorded = [e for e in real_events if e["type"] == "exchange"]
+    one = len(base64.b64decode(recorded[0]["request_b64"])) + \
+        len(base64.b64decode(recorded[0]["response_b64"]))
+    ing = _ingestor(Sink(), keep_bytes=one * 2)
+    _feed(ing, sandbox, [recorded[0]] * 4)
+    _feed(ing, sandbox, [recorded[0]] * 3)
+    rows = Exchange.objects.filter(sandbox=sandbox)
+    assert sum(r.stored_bytes for r in rows) <= one * 2
+    assert list(rows.values_list("seq", flat=True)) == [6, 7]
+
+
+def test_a_burst_is_batched_into_fewer_messages(real_events, sandbox):
+    sink = Sink()
+    ing = _ingestor(sink)
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    _feed(ing, sandbox, [exchange] * 150)
+    batches = sink.of("traffic.batch")
+    assert [i["seq"] for m in batches for i in m["items"]] == list(range(1, 151))
+    assert len(batches) < 150 / 10  # one message per batch, not per exchange
+
+
+def test_a_flood_is_stored_at_the_store_rate_newest_first(real_events, sandbox):
+    sink = Sink()
+    ing = Ingestor(50_000, 2000, 2**30, publish=sink, store_rate=1.0, store_burst=100)
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    ing.event(str(sandbox.pk), {"type": "no-such-event"})  # unknown events are ignored
+    _feed(ing, sandbox, [exchange] * 700)
+    batches = sink.of("traffic.batch")
+    assert batches[-1]["last_seq"] == 700
+    assert all(m["items"][-1]["seq"] == m["last_seq"] for m in batches)  # newest kept
+    stored = list(Exchange.objects.filter(sandbox=sandbox).values_list("seq", flat=True))
+    assert len(stored) < 700  # the burst and the rate, not every row of the flood
+    # Each message holds exactly the rows its batch stored, and says which seqs it spans.
+    assert stored == [i["seq"] for m in batches for i in m["items"]]
+    assert [(m["first_seq"], m["last_seq"]) for m in batches] == \
+        list(zip([1] + [m["last_seq"] + 1 for m in batches[:-1]],
+                 [m["last_seq"] for m in batches], strict=True))
+    sandbox.refresh_from_db()
+    assert sandbox.last_seq == 700  # every exchange got its seq
+
+
+def test_a_full_queue_drops_and_counts_never_silently(real_events, sandbox):
+    entered, release = threading.Event(), threading.Event()
+    sink = Sink()
+
+    def blocking_publish(sid, message):
+        entered.set()
+        release.wait(10)
+        return sink(sid, message)
+
+    ing = Ingestor(5, 2000, 50 * 2**20, publish=blocking_publish)
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    ing.event(str(sandbox.pk), exchange)
+    assert entered.wait(10)  # the writer is busy with the first batch
+    for _ in range(20):
+        ing.event(str(sandbox.pk), exchange)
+    release.set()
+    assert ing.sync()
+    sandbox.refresh_from_db()
+    assert sandbox.ingest_dropped == 15
+    assert Exchange.objects.filter(sandbox=sandbox).count() == 1 + 5
+    assert sink.of("traffic.batch")[-1]["stats"]["dropped"]["playground"] == 15
+
+
+def test_reset_forgets_history_and_totals_but_seq_goes_on(real_events, sandbox):
+    sink = Sink()
+    ing = _ingestor(sink)
+    _feed(ing, sandbox, real_events)
+    before = Sandbox.objects.get(pk=sandbox.pk).last_seq
+    ing.reset(str(sandbox.pk))
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    _feed(ing, sandbox, [exchange])
+    sandbox.refresh_from_db()
+    assert sandbox.requests == 0  # no stats from the new run yet
+    assert list(Exchange.objects.filter(sandbox=sandbox).values_list("seq", flat=True)) \
+        == [before + 1]
+    assert sink.of("traffic.reset")[-1]["last_seq"] == before
+
+
+def test_console_lines_are_batched_with_a_count_of_the_rest(sandbox):
+    sink = Sink()
+    ing = _ingestor(sink)
+    for i in range(250):
+        ing.output(str(sandbox.pk), "stdout", f"line {i}")
+    ing.output(str(sandbox.pk), "stderr", "Traceback ...")
+    assert ing.sync()
+    lines = [line for m in sink.of("traffic.batch") for line in m.get("console", [])]
+    skipped = sum(m.get("console_skipped", 0) for m in sink.of("traffic.batch"))
+    assert len(lines) + skipped == 251
+    assert lines[-1] == {"stream": "stderr", "text": "Traceback ..."}
+
+
+def test_events_of_a_deleted_sandbox_are_dropped_quietly(real_events, sandbox):
+    sink = Sink()
+    ing = _ingestor(sink)
+    key = sandbox.pk
+    sandbox.delete()
+    for event in real_events:
+        ing.event(str(key), event)
+    assert ing.sync()
+    assert not Exchange.objects.exists() and sink.messages == []
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\nx",
+     "text/html; charset=utf-8"),
+    (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-type: image/png\r\n\r\n",
+     "image/png"),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", ""),
+    (b"garbage", ""),
+])
+def test_response_content_type_reads_the_final_head(raw, expected):
+    assert response_content_type(raw) == expected
