@@ -146,9 +146,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def wait_for_stdin_eof(server: Server) -> None:
     """The kernel closes our stdin pipe however the parent dies (even kill -9), so EOF
-    here means nobody supervises us any more."""
+    here means nobody supervises us any more.
+
+    It reads the raw descriptor, not ``sys.stdin``: a daemon thread blocked inside the
+    buffered reader holds its lock, and Python aborts if it finds that lock held at
+    exit (when the server stops for another reason first).
+    """
     try:
-        while sys.stdin.buffer.read(4096):
+        while os.read(sys.stdin.fileno(), 4096):
             pass
     except (OSError, ValueError):
         pass

@@ -42,11 +42,12 @@ MAX_RAW_FILE: Final = 1024 * 1024
 
 
 class WatchedFile:
-    """A small file re-read only when its modification time or size changes."""
+    """A small file re-read only when it changes: its inode (an editor's atomic save
+    makes a new one), modification time or size."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._key: tuple[int, int] | None = None
+        self._key: tuple[int, int, int] | None = None
         self._data = b""
 
     def read(self) -> bytes:
@@ -54,12 +55,13 @@ class WatchedFile:
             st = os.stat(self.path)
         except OSError:
             return self._data  # deleted or being replaced: keep the last good copy
-        if (st.st_mtime_ns, st.st_size) != self._key:
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if key != self._key:
             if st.st_size > MAX_RAW_FILE:
                 raise HTTPError(500, f"{self.path} is larger than {MAX_RAW_FILE} bytes")
             with open(self.path, "rb") as file:
                 self._data = file.read(MAX_RAW_FILE)
-            self._key = (st.st_mtime_ns, st.st_size)
+            self._key = key
         return self._data
 
 

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -154,3 +155,15 @@ def replace(path: Path, data: bytes) -> None:
     while path.stat().st_mtime_ns == before:  # coarse clocks: make the change visible
         time.sleep(0.01)
         os.utime(path)
+
+
+def test_once_mode_under_a_supervisor_exits_cleanly(docroot: Path, start_server) -> None:
+    # The playground runs sandboxes with --exit-on-stdin-eof; a stdin reader thread
+    # once made Python abort at exit (SIGABRT) when the server stopped on its own.
+    server = start_server(docroot, "--mode", "once", "--exit-on-stdin-eof",
+                          stdin=subprocess.PIPE)
+    assert server.fetch("/")[0].status == 200
+    assert server.proc.wait(10) == 0
+    server.returncode = 0
+    server.stderr.join(5)
+    assert "Fatal Python error" not in server.stderr.text
