@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, HttpRequest, JsonResponse
 
-from . import sandboxes, starter
+from . import modes, sandboxes, starter
 from .errors import ApiError, api, json_body
 from .sitefiles import guess_type, human_bytes
 
@@ -37,7 +37,9 @@ def sandbox_list(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         return JsonResponse(list_payload(request))
     body = json_body(request)
+    mode = modes.parse_mode(body)  # checked before anything is created
     sandbox = sandboxes.create(request, body.get("name"), body.get("port"))
+    modes.save(sandbox, mode)
     return JsonResponse(sandboxes.to_json(request, sandbox), status=201)
 
 

@@ -12,8 +12,8 @@ Why this shape:
   bound an item is dropped and counted per sandbox, the count stored on the Sandbox
   (``ingest_dropped``) and shown on the traffic page. Nothing is dropped silently.
 * One writer thread is the only code that creates or deletes Exchange rows and hands out
-  ``seq`` numbers, so ``Sandbox.last_seq`` needs no locking within this process (and the
-  playground runs as one process, docs/api.md).
+  ``seq`` numbers, so ``Sandbox.last_seq`` needs no locking within this process (and
+  only the process that owns a sandbox's child ingests its events, control.py).
 * Batches: the writer flushes when no item came for ``QUIET`` (5 ms) or the batch is
   ``MAX_AGE`` (50 ms) old. At 100 req/s each exchange goes out ~5 ms after it arrives;
   under a flood there is one transaction and one message per sandbox per ~50 ms, which
@@ -37,7 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from . import exchanges, live
+from . import exchanges, live, redaction
 from .models import Exchange, Sandbox
 
 log = logging.getLogger(__name__)
@@ -279,7 +279,8 @@ class Ingestor:
                 break
             budget -= size
             start -= 1
-        return [exchanges.from_event(sid, first + i, events[i])
+        # The playground's own cookies never reach the database (redaction.py).
+        return [redaction.redact_exchange(exchanges.from_event(sid, first + i, events[i]))
                 for i in range(start, len(events))]
 
     def _evict(self, sid: int, kept: _Kept) -> None:

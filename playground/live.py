@@ -58,6 +58,12 @@ def remember_loop(loop: asyncio.AbstractEventLoop) -> None:
         _monitor = loop.create_task(LoopLagMonitor().run())
 
 
+def current_loop() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's loop, if a request has shown it to us and it still runs."""
+    loop = _loop
+    return loop if loop is not None and loop.is_running() else None
+
+
 def publish(sandbox_id: int | str, message: dict[str, Any]) -> bool:
     """Send ``message`` to the sandbox's group from any thread, without waiting.
 

@@ -52,6 +52,13 @@ class Sandbox(models.Model):
     # never reused and a reconnecting viewer never mistakes new exchanges for old ones.
     last_seq = models.BigIntegerField(default=0)
 
+    # How the server answers (henaserver --mode; docs/modes.md), the raw bytes of the
+    # "fixed" mode and the response rules: written to files outside the document root
+    # by playground/modes.py and passed to henaserver on start.
+    mode = models.CharField(max_length=20, default="full")
+    fixed_response = models.BinaryField(default=b"", blank=True)
+    rules = models.JSONField(default=list, blank=True)
+
     class Meta:
         ordering = ["created_at", "id"]
 

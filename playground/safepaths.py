@@ -16,6 +16,13 @@ MAX_PATH_CHARS = 1024
 MAX_DEPTH = 16
 # Our own temporary files (see sitefiles.py) start with this; users may not use it.
 TEMP_PREFIX = ".hena-upload-"
+# Characters that make a name lie about itself in a listing: C1 controls, the line and
+# paragraph separators, and bidirectional overrides ("Trojan Source": "evil\u202egpj.js"
+# is shown as "evilsj.jpg"). Names starting with "-", or like Windows' CON and NUL, are
+# accepted: a name never reaches a command line, and Linux serves them fine.
+MISLEADING = {chr(c) for c in range(0x80, 0xA0)} | {
+    "\u200e", "\u200f", "\u2028", "\u2029", *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A))}
 
 
 class UnsafePath(ValueError):
@@ -38,6 +45,11 @@ def check_relpath(name: str) -> tuple[str, ...]:
         raise UnsafePath(f"the name {shown} contains a NUL character")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise UnsafePath(f"the name {shown} contains a control character")
+    if any(c in MISLEADING for c in name):
+        raise UnsafePath(f"the name {shown} contains an invisible or direction-changing "
+                         "character")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        raise UnsafePath(f"the name {shown} is not valid text (a broken UTF-8 sequence)")
     if "\\" in name:
         raise UnsafePath(f"the name {shown} contains a backslash; use / between folders")
     if name.startswith("/") or (len(name) >= 2 and name[1] == ":"):

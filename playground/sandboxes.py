@@ -7,8 +7,9 @@ parent and in every management command). Creating it reconciles the database: a 
 that says running or starting cannot be true any more, since this process has no
 children yet, so it is marked stopped and one click starts it again.
 
-The playground must run as a single process (runserver / one daphne) because that
-process owns the children; see docs/api.md.
+The process that starts a child owns it. Several daphne processes (REDIS_URL) each own
+the children they started; stop requests for another's child go through control.py
+(docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.http.request import split_domain_port
 from django.urls import reverse
 from django.utils import timezone
 
-from . import ports
+from . import control, modes, ports
 from .errors import ApiError
 from .ingest import ingestor
 from .models import Sandbox
@@ -58,7 +59,7 @@ def supervisor() -> Supervisor:
                 start_timeout=settings.PLAYGROUND_START_TIMEOUT,
                 cwd=str(settings.BASE_DIR),
                 # No --quiet: the access log is the traffic page's server console.
-                extra_args=(),
+                extra_args=child_limit_args(),
             )
             # atexit runs on Ctrl+C and on the autoreloader's sys.exit(3); after kill -9
             # the children still go, because their stdin pipe closes.
@@ -70,7 +71,8 @@ def supervisor() -> Supervisor:
 
 def reconcile(sup: Supervisor) -> int:
     """Mark every row that claims a process we do not own as stopped. Returns the count."""
-    live = list(sup.pids().values())
+    # Several processes (control.py): a sibling's children are alive, and not stale.
+    live = list(sup.pids().values()) + control.pids_run_elsewhere()
     stale = Sandbox.objects.filter(status__in=[Status.RUNNING, Status.STARTING])
     if live:
         stale = stale.exclude(pid__in=live)
@@ -97,6 +99,14 @@ def _on_exit(key: str, info: ExitInfo) -> None:
     if info.requested:
         return
     # Filter on the pid: if the learner already started a new process, leave it alone.
+    mode = Sandbox.objects.filter(pk=int(key)).values_list("mode", flat=True).first()
+    expected = modes.exit_outcome(mode or "", info.returncode, info.stdout_tail)
+    if expected:  # e.g. the "once" mode exits after one request: that is no crash
+        Sandbox.objects.filter(pk=int(key), pid=info.pid).update(
+            status=Status.STOPPED, pid=None, exit_code=None, message=expected,
+            stderr_tail="", stopped_at=timezone.now())
+        ingestor().status(key)
+        return
     Sandbox.objects.filter(pk=int(key), pid=info.pid).update(
         status=Status.CRASHED, pid=None, exit_code=info.returncode,
         stderr_tail="\n".join(info.stderr_tail),
@@ -119,6 +129,8 @@ def owned_by(user: Any, session: Any) -> QuerySet[Sandbox]:
     websocket consumer has a user and a session but no HttpRequest)."""
     if user is not None and user.is_authenticated:
         return Sandbox.objects.filter(user=user)
+    if settings.PLAYGROUND_REQUIRE_LOGIN:  # accounts.py: sessions own nothing then
+        return Sandbox.objects.none()
     token = session.get("owner_token") if session is not None else None
     if not token:
         return Sandbox.objects.none()
@@ -209,22 +221,30 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
     """Start the sandbox's server and return once it listens (idempotent)."""
     sup = supervisor()
     child = sup.get(sandbox.key)
-    if child is not None:
+    if child is not None or control.runs_elsewhere(sandbox):
         return sandbox
     if sandbox.port in own_ports(request):
         raise ApiError(409, f"port {sandbox.port} is the playground's own port; delete this "
                             "sandbox and create one on another port")
     root = root_of(sandbox)
     root.mkdir(parents=True, exist_ok=True)
-    _save(sandbox, status=Status.STARTING, pid=None, exit_code=None, stderr_tail="",
-          message="", requests=0, errors=0, bytes_in=0, bytes_out=0)
+    control.ensure_listening()  # so another playground process can ask us to stop it
+    with transaction.atomic():  # count and claim together (SQLite: one writer at a time)
+        running = Sandbox.objects.filter(status__in=[Status.RUNNING, Status.STARTING]) \
+            .exclude(pk=sandbox.pk).count()
+        if running >= settings.PLAYGROUND_MAX_RUNNING_SANDBOXES:
+            raise ApiError(503, f"the playground already runs {running} sandboxes, as many "
+                                "as this computer allows; stop one of yours or try again "
+                                "later")
+        _save(sandbox, status=Status.STARTING, pid=None, exit_code=None, stderr_tail="",
+              message="", requests=0, errors=0, bytes_in=0, bytes_out=0)
     # Through the ingest queue, so it lands after the previous run's last events and
     # before this run's first: a new run starts with an empty traffic history.
     ingestor().reset(sandbox.key)
     ingestor().status(sandbox.key)
     try:
         child = sup.start(sandbox.key, root=str(root), host=settings.PLAYGROUND_BIND_HOST,
-                          port=sandbox.port)
+                          port=sandbox.port, args=modes.henaserver_args(sandbox))
     except StartError as exc:
         _save(sandbox, status=Status.STOPPED, exit_code=exc.returncode,
               stderr_tail="\n".join(exc.stderr_tail), message=exc.message,
@@ -241,6 +261,9 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
 
 
 def stop(sandbox: Sandbox, message: str = "") -> Sandbox:
+    """Stop the sandbox's server, wherever it runs (another process: control.py)."""
+    if supervisor().get(sandbox.key) is None and control.runs_elsewhere(sandbox):
+        return control.stop_elsewhere(sandbox, message)
     supervisor().stop(sandbox.key)
     if sandbox.status in (Status.RUNNING, Status.STARTING):
         _save(sandbox, status=Status.STOPPED, pid=None, message=message,
@@ -253,6 +276,7 @@ def delete(sandbox: Sandbox) -> None:
     key = sandbox.key
     stop(sandbox)
     shutil.rmtree(root_of(sandbox), ignore_errors=True)
+    modes.remove_files(sandbox)
     sandbox.delete()
     ingestor().status(key)  # viewers of its traffic page learn that it is gone
 
@@ -273,13 +297,28 @@ def root_of(sandbox: Sandbox) -> Path:
 def files_of(sandbox: Sandbox) -> SiteFiles:
     root = root_of(sandbox)
     root.mkdir(parents=True, exist_ok=True)
-    return SiteFiles(root, limits())
+    return SiteFiles(root, limits(sandbox))
 
 
-def limits() -> Limits:
+def limits(sandbox: Sandbox | None = None) -> Limits:
+    """The file limits; for a sandbox, its bytes are also capped by what its owner's
+    other sandboxes leave of PLAYGROUND_MAX_OWNER_BYTES (the per-owner disk quota)."""
+    per_sandbox = settings.PLAYGROUND_MAX_SANDBOX_BYTES
+    cap, name = per_sandbox, "the limit per sandbox"
+    if sandbox is not None:
+        if sandbox.user_id is not None:
+            others = Sandbox.objects.filter(user_id=sandbox.user_id)
+        else:
+            others = Sandbox.objects.filter(user=None, owner_token=sandbox.owner_token)
+        others = others.exclude(pk=sandbox.pk)
+        used = sum(SiteFiles(root_of(o), limits()).usage()[1] for o in others
+                   if root_of(o).is_dir())
+        left = max(0, settings.PLAYGROUND_MAX_OWNER_BYTES - used)
+        if left < cap:
+            cap, name = left, "what is left of your disk quota (all your sandboxes together)"
     return Limits(max_file_bytes=settings.PLAYGROUND_MAX_FILE_BYTES,
-                  max_sandbox_bytes=settings.PLAYGROUND_MAX_SANDBOX_BYTES,
-                  max_files=settings.PLAYGROUND_MAX_FILES)
+                  max_sandbox_bytes=cap, max_files=settings.PLAYGROUND_MAX_FILES,
+                  bytes_limit_name=name)
 
 
 def sandbox_host(request: HttpRequest) -> str:
@@ -318,13 +357,31 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         "errors": sandbox.errors,
         "bytes_in": sandbox.bytes_in,
         "bytes_out": sandbox.bytes_out,
+        "mode": sandbox.mode,
         "links": {
             "self": url("api-sandbox"), "start": url("api-start"), "stop": url("api-stop"),
             "restart": url("api-restart"), "files": url("api-files"),
             "starter": url("api-starter"), "page": url("sandbox-page"),
             "traffic": url("traffic-page"), "exchanges": url("api-exchanges"),
+            "mode": url("api-mode"), "rules": url("api-rules"), "compose": url("api-compose"),
         },
     }
+
+
+def child_limit_args() -> tuple[str, ...]:
+    """henaserver options that make each child cap its own resources (it applies them
+    at start-up: setting rlimits between fork and exec needs preexec_fn, unsafe in a
+    threaded parent). 0 in a setting means "no limit"."""
+    out: list[str] = []
+    files = settings.PLAYGROUND_CHILD_FILES
+    if files:
+        # A connection may hold its socket and a file being sent; the rest is headroom.
+        out += ["--limit-files", str(files), "--max-connections", str(max(1, files // 2))]
+    if settings.PLAYGROUND_CHILD_MEMORY_MB:
+        out += ["--limit-memory", str(settings.PLAYGROUND_CHILD_MEMORY_MB)]
+    if settings.PLAYGROUND_CHILD_CPU_SECONDS:
+        out += ["--limit-cpu", str(settings.PLAYGROUND_CHILD_CPU_SECONDS)]
+    return tuple(out)
 
 
 def stop_all() -> None:

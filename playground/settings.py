@@ -9,6 +9,8 @@ import os
 import secrets
 from pathlib import Path
 
+from playground import deployment
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -85,12 +87,40 @@ def _secret_key() -> str:
         return key
 
 
-SECRET_KEY = _secret_key()
+# Production mode (docs/deploy.md): the secret key and host names must come from the
+# environment, cookies are HTTPS-only, HSTS and the HTTPS redirect are on.
+PLAYGROUND_PRODUCTION = deployment.env_bool(os.environ, "PLAYGROUND_PRODUCTION", False)
+SECRET_KEY = (deployment.require_secret_key(os.environ) if PLAYGROUND_PRODUCTION
+              else _secret_key())
 # Off by default: learners must never see a traceback page (we serve friendly error
 # pages), and static files are served by our own URL pattern either way.
 DEBUG = _env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = _env_list("PLAYGROUND_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = _env_list("PLAYGROUND_ALLOWED_HOSTS",
+                          [] if PLAYGROUND_PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _env_list("PLAYGROUND_CSRF_TRUSTED_ORIGINS", [])
+if PLAYGROUND_PRODUCTION:
+    globals().update(deployment.production_settings(os.environ, ALLOWED_HOSTS))
+
+# Accounts (docs/deploy.md): with PLAYGROUND_REQUIRE_LOGIN every page and API needs a
+# Django login and sandboxes belong to users; without it, to the browser session.
+PLAYGROUND_REQUIRE_LOGIN = _env_bool("PLAYGROUND_REQUIRE_LOGIN", False)
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Per owner, across all their sandboxes (PLAYGROUND_MAX_SANDBOX_BYTES is per sandbox).
+PLAYGROUND_MAX_OWNER_BYTES = _env_int("PLAYGROUND_MAX_OWNER_BYTES", 100 * 1024 * 1024)
+# Sandboxes running on this host at once, whoever owns them: each is a process of
+# ~20 MB, so 60 (a class of 30, two each) stays near 1-2 GB of memory.
+PLAYGROUND_MAX_RUNNING_SANDBOXES = _env_int("PLAYGROUND_MAX_RUNNING_SANDBOXES", 60)
+# Resource limits each sandbox's server applies to itself (henaserver --limit-*).
+# Address space, not resident memory: 512 MB is ~20x what a sandbox uses.
+PLAYGROUND_CHILD_MEMORY_MB = _env_int("PLAYGROUND_CHILD_MEMORY_MB", 512)
+# Open files and sockets; --max-connections is half of it (a connection may hold its
+# socket and a file being sent), the rest is for pipes and the listening socket.
+PLAYGROUND_CHILD_FILES = _env_int("PLAYGROUND_CHILD_FILES", 256)
+# CPU seconds over the server's whole life (RLIMIT_CPU is not a rate): a lesson uses a
+# few seconds, a wrk run a minute; an hour only ends a runaway. 0 = no limit.
+PLAYGROUND_CHILD_CPU_SECONDS = _env_int("PLAYGROUND_CHILD_CPU_SECONDS", 3600)
 
 INSTALLED_APPS = [
     "daphne",  # first, so its ASGI runserver replaces Django's
@@ -113,6 +143,7 @@ MIDDLEWARE = [
     "playground.uploads.KeepUploadPathsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "playground.accounts.LoginRequiredMiddleware",  # a no-op unless REQUIRE_LOGIN
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -147,22 +178,24 @@ DATABASES = {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
         },
-        "TEST": {"NAME": BASE_DIR / "test-data" / "test.sqlite3"},
+        # PLAYGROUND_TEST_DB lets two test runs share one checkout without sharing a file.
+        "TEST": {"NAME": Path(os.environ.get("PLAYGROUND_TEST_DB",
+                                             BASE_DIR / "test-data" / "test.sqlite3"))},
     }
 }
+if os.environ.get("DATABASE_URL"):  # e.g. postgres://user:password@host:5432/playground
+    DATABASES["default"] = {
+        **deployment.database_from_url(
+            os.environ["DATABASE_URL"], base_dir=BASE_DIR,
+            sqlite_options=DATABASES["default"]["OPTIONS"]),
+        "TEST": DATABASES["default"]["TEST"] if os.environ["DATABASE_URL"].startswith(
+            "sqlite") else {},
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# One process holds the sandboxes, so the in-memory layer is enough; several processes
-# (or workers) need Redis: `pip install '.[redis]'` and set REDIS_URL.
-if os.environ.get("REDIS_URL"):
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# One process: the in-memory layer is enough. Several daphne processes need Redis
+# (`pip install '.[redis]'`, REDIS_URL): docs/deploy.md, playground/control.py.
+CHANNEL_LAYERS = deployment.channel_layers(os.environ.get("REDIS_URL", "").strip())
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

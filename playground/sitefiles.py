@@ -47,6 +47,8 @@ class Limits:
     max_file_bytes: int
     max_sandbox_bytes: int
     max_files: int
+    # How messages name max_sandbox_bytes (it may be an owner's remaining quota).
+    bytes_limit_name: str = "the limit per sandbox"
 
 
 def human_bytes(n: int) -> str:
@@ -304,7 +306,8 @@ class _Batch:
                     self.sizes[target] = old
                     raise LimitExceeded(
                         f"adding {name!r} would take the sandbox over "
-                        f"{human_bytes(self.limits.max_sandbox_bytes)}, the limit per sandbox")
+                        f"{human_bytes(self.limits.max_sandbox_bytes)}, "
+                        f"{self.limits.bytes_limit_name}")
                 out.write(chunk)
         os.chmod(temp, 0o644)  # mkstemp makes 0600; the site's files are meant to be read
         self.sizes[target] = written

@@ -97,6 +97,23 @@ class StartError(Exception):
         self.stderr_tail = stderr_tail
 
 
+def child_environment(home: str) -> dict[str, str]:
+    """The whole environment of a child: a few harmless variables, never ours.
+
+    The playground's environment holds its secrets (DJANGO_SECRET_KEY, DATABASE_URL with
+    its password, REDIS_URL); a learner's server, and whatever it runs, must not see
+    them. HOME is the sandbox's own folder, so nothing in the child looks in ours.
+    """
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": home,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
 def describe_returncode(returncode: int) -> str:
     if returncode < 0:
         try:
@@ -180,8 +197,10 @@ class Supervisor:
 
     # ----- start ---------------------------------------------------------------------
 
-    def start(self, key: str, *, root: str, host: str, port: int) -> Child:
-        """Start a child and block until it reports `server.listening`.
+    def start(self, key: str, *, root: str, host: str, port: int,
+              args: tuple[str, ...] = ()) -> Child:
+        """Start a child and block until it reports `server.listening`. ``args`` are
+        more henaserver options for this child only (its mode, e.g. ``--mode once``).
 
         Raises StartError (with the child's stderr tail) if it exits first or does not
         report in time. Raises ValueError if ``key`` already has a live child.
@@ -195,9 +214,9 @@ class Supervisor:
         cmd = [
             self.python, "-u", "-m", "henaserver",
             "--root", root, "--host", host, "--port", str(port),
-            "--events-fd", str(write_fd), "--exit-on-stdin-eof", *self.extra_args,
+            "--events-fd", str(write_fd), "--exit-on-stdin-eof", *self.extra_args, *args,
         ]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = child_environment(root)  # never os.environ: it holds the playground's secrets
         try:
             popen = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

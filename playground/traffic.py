@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from . import exchanges, sandboxes
+from . import composer, exchanges, presets, sandboxes
 from .errors import ApiError, api
 from .models import Exchange
 
@@ -29,7 +29,15 @@ def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
         "initial": sandboxes.to_json(request, sandbox),
         "dom_rows": DOM_ROWS,
         "retention": settings.PLAYGROUND_RETENTION_EXCHANGES,
+        "composer": composer_data(request, sandbox),
     })
+
+
+def composer_data(request: HttpRequest, sandbox) -> dict:
+    """The composer's templates, with the sandbox's real host:port in Host."""
+    host = f"{sandboxes.sandbox_host(request)}:{sandbox.port}"
+    return {"host": host, "templates": presets.request_templates(host),
+            "max_pieces": composer.MAX_PIECES, "max_slow_ms": composer.MAX_SLOW_SECONDS * 1000}
 
 
 def _int_param(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:

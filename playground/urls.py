@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from . import api, traffic, views
+from . import accounts, api, compose_api, export_api, modes_api, traffic, views
 
 sandbox_api = [
     path("", api.sandbox_detail, name="api-sandbox"),
@@ -14,6 +14,18 @@ sandbox_api = [
     path("exchanges/", traffic.exchange_list, name="api-exchanges"),
     re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/(?P<part>request|response)\.raw$",
             traffic.exchange_raw, name="api-exchange-raw"),
+    # Composer, modes, rules and exports (compose_api, modes_api, export_api).
+    path("compose/", compose_api.compose, name="api-compose"),
+    path("mode/", modes_api.sandbox_mode, name="api-mode"),
+    path("rules/", modes_api.sandbox_rules, name="api-rules"),
+    path("exchanges/export.har", export_api.har, name="api-export-har"),
+    path("exchanges/export.raw", export_api.raw_dump, name="api-export-raw"),
+    re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/(?P<name>server_recv\.txt|server_send\.txt)$",
+            export_api.tutorial_file, name="api-exchange-file"),
+    re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/body\.bin$", export_api.request_body,
+            name="api-exchange-body"),
+    re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/export/curl$", export_api.curl,
+            name="api-exchange-curl"),
 ]
 
 playground_urls = [
@@ -27,6 +39,7 @@ playground_urls = [
 urlpatterns = [
     path("", include((playground_urls, "playground"))),
     path("admin/", admin.site.urls),
+    path("accounts/", include(accounts.urlpatterns)),
     re_path(r"^static/(?P<path>.+)$", views.static),
 ]
 

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from . import api, sandboxes
+from . import api, modes, sandboxes
 from .errors import ApiError
 
 
@@ -24,6 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "suggested_name": f"site-{count + 1}",
         "port_range": settings.PLAYGROUND_PORT_RANGE,
         "max_sandboxes": settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER,
+        "modes": modes.page_data()["modes"],
     })
 
 
@@ -39,6 +40,7 @@ def sandbox_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
         "max_file_bytes": settings.PLAYGROUND_MAX_FILE_BYTES,
         "max_sandbox_bytes": settings.PLAYGROUND_MAX_SANDBOX_BYTES,
         "max_files": settings.PLAYGROUND_MAX_FILES,
+        "modes_data": {**modes.page_data(), "current": modes.to_json(sandbox)},
     })
 
 

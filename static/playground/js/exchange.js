@@ -42,6 +42,8 @@ PG.ExchangeView = class {
       " · connection " + item.conn + ", request " + (item.index + 1) + " on it" +
       (item.index > 0 ? " (keep-alive reuse)" : "") + " · from " + item.client;
     this.renderTiming(item.times);
+    // export.js and composer.js add their buttons (curl, files, re-send) for this item.
+    this.panel.dispatchEvent(new CustomEvent("exchange-shown", { detail: item }));
     for (const part of Object.values(this.parts)) {
       part.bytes = null;
       part.full = false;

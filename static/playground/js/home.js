@@ -47,7 +47,8 @@
     button.textContent = "Creating…";
     let sb;
     try {
-      sb = await PG.api("POST", form.dataset.createUrl, { name, port });
+      const mode = form.elements.mode ? form.elements.mode.value : "full";
+      sb = await PG.api("POST", form.dataset.createUrl, { name, port, mode });
     } catch (err) {
       PG.message("Could not create the sandbox: " + err.message, "error");
       button.disabled = false;

@@ -29,6 +29,7 @@
   };
 
   // ----- filters: method:GET status:404 status:4xx larger-than:10k, free text on path -----
+  // playground/filters.py is the same grammar on the server (HAR and raw exports): change both.
 
   function parseSize(text) {
     const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/i.exec(text);

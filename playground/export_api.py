@@ -1,0 +1,117 @@
+"""Export views (docs/api.md, "Export"): one exchange as the tutorial's files or as a
+curl command, and the stored history, filtered like the traffic page, as HAR 1.2 or as
+a raw dump. Captured bytes are always downloads, never rendered on our origin."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from . import exchanges, exports, filters, sandboxes
+from .errors import ApiError, api
+from .models import Exchange, Sandbox
+
+# Rows whose bytes are loaded per query while exporting: bounds memory per step.
+EXPORT_BATCH = 100
+
+
+def _download(data: bytes, filename: str, content_type: str = "application/octet-stream",
+              attachment: bool = True) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    kind = "attachment" if attachment else "inline"
+    response["Content-Disposition"] = f'{kind}; filename="{filename}"'
+    return response
+
+
+def _row(sandbox: Sandbox, seq: int) -> Exchange:
+    row = Exchange.objects.filter(sandbox=sandbox, seq=int(seq)).first()
+    if row is None:
+        raise ApiError(404, f"exchange {seq} is not stored (it may have been evicted: the "
+                            f"playground keeps the latest "
+                            f"{settings.PLAYGROUND_RETENTION_EXCHANGES})")
+    return row
+
+
+def _base_url(request: HttpRequest, sandbox: Sandbox, request_raw: bytes = b"") -> str:
+    """Where to send the request again: the recorded Host when it names this sandbox
+    (``127.0.0.1:8001``, ``localhost:8001``...), else the sandbox's own URL."""
+    url = sandboxes.to_json(request, sandbox)["url"]
+    host = exports.parse(request_raw).header("host") or ""
+    name, _, port = host.rpartition(":")
+    names = {"localhost", "127.0.0.1", "[::1]", settings.PLAYGROUND_BIND_HOST,
+             sandboxes.sandbox_host(request)}
+    if port == str(sandbox.port) and name in names:
+        return f"http://{host}/"
+    return url
+
+
+@api("GET")
+def tutorial_file(request: HttpRequest, sandbox_id: int, seq: int, name: str) -> HttpResponse:
+    """``server_recv.txt`` (the request) or ``server_send.txt`` (the response), the
+    names the tutorial's server wrote them under."""
+    row = _row(sandboxes.get_owned(request, sandbox_id), seq)
+    data = bytes(row.request_raw if name == "server_recv.txt" else row.response_raw)
+    return _download(data, name)
+
+
+@api("GET")
+def request_body(request: HttpRequest, sandbox_id: int, seq: int) -> HttpResponse:
+    """The request's body alone: the ``body.bin`` of "copy as curl"."""
+    row = _row(sandboxes.get_owned(request, sandbox_id), seq)
+    message = exports.parse(bytes(row.request_raw))
+    return _download(message.body, "body.bin")
+
+
+@api("GET")
+def curl(request: HttpRequest, sandbox_id: int, seq: int) -> HttpResponse:
+    sandbox = sandboxes.get_owned(request, sandbox_id)
+    row = _row(sandbox, seq)
+    body_url = request.build_absolute_uri(
+        reverse("playground:api-exchange-body", args=[sandbox.pk, row.seq]))
+    text = exports.curl(bytes(row.request_raw), _base_url(request, sandbox, row.request_raw),
+                        truncated=row.request_truncated, body_url=body_url)
+    return _download(text.encode("utf-8"), f"{row.seq}-curl.sh",
+                     "text/plain; charset=utf-8", attachment=False)
+
+
+def _filtered(sandbox: Sandbox, text: str):
+    """(summary, request bytes, response bytes) of every stored exchange that passes the
+    traffic page's filter ``text``, oldest first."""
+    wanted = filters.parse(text)
+    items = [exchanges.summary(r) for r in Exchange.objects.filter(sandbox=sandbox)
+             .order_by("seq").values(*exchanges.SUMMARY_FIELDS)]
+    items = [i for i in items if filters.matches(i, wanted)]
+    for start in range(0, len(items), EXPORT_BATCH):
+        batch = items[start:start + EXPORT_BATCH]
+        raw = dict((seq, (req, res)) for seq, req, res in Exchange.objects.filter(
+            sandbox=sandbox, seq__in=[i["seq"] for i in batch])
+            .values_list("seq", "request_raw", "response_raw"))
+        for item in batch:
+            if item["seq"] in raw:  # evicted meanwhile: skip
+                req, res = raw[item["seq"]]
+                yield item, bytes(req), bytes(res)
+
+
+@api("GET")
+def har(request: HttpRequest, sandbox_id: int) -> HttpResponse:
+    sandbox = sandboxes.get_owned(request, sandbox_id)
+    text = request.GET.get("filter", "")
+    base = _base_url(request, sandbox)
+    entries = [exports.har_entry(item, req, res, base)
+               for item, req, res in _filtered(sandbox, text)]
+    comment = f"sandbox “{sandbox.name}”" + (f", filter: {text}" if text.strip() else "")
+    document = exports.har(entries, comment)
+    return _download(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"),
+                     f"sandbox-{sandbox.pk}.har", "application/json; charset=utf-8")
+
+
+@api("GET")
+def raw_dump(request: HttpRequest, sandbox_id: int) -> HttpResponse:
+    sandbox = sandboxes.get_owned(request, sandbox_id)
+    rows = list(_filtered(sandbox, request.GET.get("filter", "")))
+    return _download(exports.raw_dump(rows), f"sandbox-{sandbox.pk}-exchanges.raw")

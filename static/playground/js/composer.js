@@ -1,0 +1,145 @@
+// The raw request composer (docs/api.md, "Composer"): templates, line endings, slow
+// pieces; the answer shown with CR/LF visible or as hex. Also "Re-send" and "Open in
+// composer" in the exchange detail. Captured and typed bytes go through textContent only.
+"use strict";
+
+(function () {
+  const box = document.getElementById("composer");
+  if (!box) return;
+  const data = JSON.parse(document.getElementById("composer-data").textContent);
+  const $ = (id) => document.getElementById(id);
+  const text = $("composer-text");
+  let view = "raw";
+  let last = null; // the last answer's bytes
+
+  function b64(bytes) {
+    let s = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  }
+  function unb64(s) {
+    return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  }
+  // A textarea cannot hold every byte: it turns CRLF into LF, and non-UTF-8 bytes are
+  // shown as Latin-1. So recorded bytes are kept aside ("pinned") and sent exactly until
+  // the text is edited; an edit of an all-CRLF request switches to "send LF as CRLF".
+  let pinned = null;
+  let pinnedCrlf = false;
+  function fill(bytes, endings, explain) {
+    let shown;
+    try { shown = new TextDecoder("utf-8", { fatal: true }).decode(bytes); } catch (err) { shown = null; }
+    pinned = endings === "exact" ? bytes : null;
+    const latin = new TextDecoder("latin1").decode(bytes);
+    pinnedCrlf = latin.includes("\r\n") && !/(^|[^\r])\n/.test(latin);
+    text.value = shown === null ? new TextDecoder("latin1").decode(bytes) : shown;
+    $("composer-endings").value = endings;
+    $("composer-pieces").value = 1;
+    $("composer-delay").value = 0;
+    $("composer-explain").textContent = explain || "";
+  }
+  text.addEventListener("input", () => {
+    if (pinned && pinnedCrlf) $("composer-endings").value = "crlf";
+    pinned = null;
+  });
+
+  for (const t of data.templates) {
+    const b = PG.el("button", "btn small", t.label);
+    b.type = "button";
+    b.dataset.template = t.id;
+    b.addEventListener("click", () => {
+      fill(new TextEncoder().encode(t.text), t.line_endings, t.explain);
+      $("composer-pieces").value = t.pieces;
+      $("composer-delay").value = t.delay_ms;
+    });
+    $("composer-templates").append(b);
+  }
+
+  function render() {
+    const target = $("composer-response");
+    target.className = "bytes view-" + view;
+    if (!last) return;
+    if (view === "hex") target.textContent = PG.bytes_.hexDump(last);
+    else PG.bytes_.renderText(target, last);
+  }
+  for (const tab of box.querySelectorAll(".ctab")) {
+    tab.addEventListener("click", () => {
+      view = tab.dataset.view;
+      for (const t of box.querySelectorAll(".ctab")) t.setAttribute("aria-selected", String(t === tab));
+      render();
+    });
+  }
+
+  const ENDED = {
+    closed: "the server closed the connection", idle: "nothing more arrived for 1.5 s (connection still open)",
+    time_limit: "stopped at the 10 s limit", size_limit: "stopped at the 1 MiB limit (truncated)",
+    refused: "could not connect",
+  };
+  const ms = (v) => (v == null ? "—" : v.toFixed(1) + " ms");
+
+  async function send(bytes, endings, pieces, delayMs) {
+    $("composer-send").disabled = true;
+    $("composer-state").textContent = "sending…";
+    try {
+      const r = await PG.api("POST", box.dataset.composeUrl, {
+        request_b64: b64(bytes), line_endings: endings, pieces, delay_ms: delayMs,
+      });
+      last = unb64(r.response_b64);
+      const t = r.timings;
+      $("composer-summary").textContent = "sent " + r.request_length + " B in " + r.pieces.length +
+        (r.pieces.length === 1 ? " piece" : " pieces") + " to " + r.target + " · received " +
+        r.response_length + " B · " + (ENDED[r.ended] || r.ended) + (r.error ? " (" + r.error + ")" : "") +
+        " · connect " + ms(t.connect) + ", all sent " + ms(t.sent) + ", first byte " + ms(t.first_byte) +
+        ", last byte " + ms(t.last_byte);
+      $("composer-result").hidden = false;
+      $("composer-state").textContent = last.length ? "" : "no bytes came back";
+      render();
+      return r;
+    } catch (err) {
+      $("composer-state").textContent = "";
+      PG.message("Could not send: " + err.message, "error");
+      return null;
+    } finally {
+      $("composer-send").disabled = false;
+    }
+  }
+
+  $("composer-send").addEventListener("click", () => {
+    const bytes = pinned || new TextEncoder().encode(text.value);
+    send(bytes, $("composer-endings").value, Number($("composer-pieces").value) || 1,
+         Number($("composer-delay").value) || 0);
+  });
+
+  // ----- replay from the exchange detail ---------------------------------------------
+  const rawBase = document.getElementById("traffic").dataset.rawUrl;
+  async function recorded(item) {
+    const r = await fetch(rawBase + item.seq + "/request.raw", { credentials: "same-origin" });
+    if (!r.ok) throw new Error("the request bytes are not stored any more");
+    return new Uint8Array(await r.arrayBuffer());
+  }
+  document.getElementById("detail").addEventListener("exchange-shown", (event) => {
+    const item = event.detail;
+    const actions = $("detail-actions");
+    for (const old of actions.querySelectorAll(".replay")) old.remove();
+    const resend = PG.el("button", "btn small replay", "Re-send");
+    resend.type = "button";
+    resend.title = "Send the recorded request bytes again, exactly";
+    resend.addEventListener("click", async () => {
+      try {
+        const bytes = await recorded(item);
+        fill(bytes, "exact", "Re-sent exchange #" + item.seq + " as recorded.");
+        box.scrollIntoView({ behavior: "smooth", block: "start" });
+        await send(bytes, "exact", 1, 0);
+      } catch (err) { PG.message(err.message, "error"); }
+    });
+    const open = PG.el("button", "btn small replay", "Open in composer");
+    open.type = "button";
+    open.addEventListener("click", async () => {
+      try {
+        fill(await recorded(item), "exact", "Exchange #" + item.seq + ", exactly as recorded: edit and send.");
+        box.scrollIntoView({ behavior: "smooth", block: "start" });
+        text.focus();
+      } catch (err) { PG.message(err.message, "error"); }
+    });
+    actions.prepend(resend, open);
+  });
+})();

@@ -1,0 +1,44 @@
+// Exports: the filtered list as HAR or a raw dump (the filter box's text goes to the
+// server, which applies the same grammar: playground/filters.py), and one exchange as
+// the tutorial's files or as a curl command.
+"use strict";
+
+(function () {
+  const links = document.getElementById("export-links");
+  if (!links) return;
+  const filter = document.getElementById("filter");
+  function update() {
+    const q = filter.value.trim() ? "?filter=" + encodeURIComponent(filter.value) : "";
+    document.getElementById("export-har").href = links.dataset.harUrl + q;
+    document.getElementById("export-raw").href = links.dataset.rawUrl + q;
+  }
+  filter.addEventListener("input", update);
+  update();
+
+  const rawBase = document.getElementById("traffic").dataset.rawUrl;
+  document.getElementById("detail").addEventListener("exchange-shown", (event) => {
+    const item = event.detail;
+    const actions = document.getElementById("detail-actions");
+    for (const old of actions.querySelectorAll(".export")) old.remove();
+    const base = rawBase + item.seq + "/";
+    const curl = PG.el("button", "btn small export", "Copy as curl");
+    curl.type = "button";
+    curl.addEventListener("click", async () => {
+      try {
+        const r = await fetch(base + "export/curl", { credentials: "same-origin" });
+        if (!r.ok) throw new Error("the playground answered " + r.status);
+        await PG.copyText(await r.text());
+        PG.message("Copied the curl command.", "ok");
+      } catch (err) { PG.message("Could not copy: " + err.message, "error"); }
+    });
+    actions.append(curl);
+    for (const [name, title] of [["server_recv.txt", "the request, as the tutorial's server saved it"],
+                                 ["server_send.txt", "the response, as the tutorial's server sent it"]]) {
+      const a = PG.el("a", "btn small export", name);
+      a.href = base + name;
+      a.download = name;
+      a.title = title;
+      actions.append(a);
+    }
+  });
+})();

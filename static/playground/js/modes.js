@@ -1,0 +1,84 @@
+// The sandbox's mode (docs/modes.md): choose one, read what to notice, edit the fixed
+// response (presets, line endings, "Fix Content-Length"). Applying restarts the sandbox.
+"use strict";
+
+PG.modes = {};
+
+// Set Content-Length to the body's real length in UTF-8 bytes (the head's line endings
+// may still be LF: the server gets CRLF when "send LF as CRLF" is chosen).
+PG.modes.fixContentLength = function (text) {
+  const m = /\r?\n\r?\n/.exec(text);
+  if (!m) return text;
+  const head = text.slice(0, m.index);
+  const body = text.slice(m.index + m[0].length);
+  const length = new TextEncoder().encode(body).length;
+  const eol = m[0].startsWith("\r") ? "\r\n" : "\n";
+  const lines = head.split(/\r?\n/).filter((l) => !/^content-length\s*:/i.test(l));
+  lines.push("Content-Length: " + length);
+  return lines.join(eol) + m[0] + body;
+};
+
+(function () {
+  const panel = document.getElementById("modes-panel");
+  if (!panel) return;
+  const data = JSON.parse(document.getElementById("modes-data").textContent);
+  const $ = (id) => document.getElementById(id);
+  let chosen = data.current.mode;
+
+  function show() {
+    const info = data.modes.find((m) => m.id === chosen);
+    $("mode-notice").textContent = info ? "What to notice: " + info.notice : "";
+    $("fixed-editor").hidden = chosen !== "fixed";
+    for (const input of panel.querySelectorAll("input[name=mode]")) input.checked = input.value === chosen;
+  }
+
+  for (const m of data.modes) {
+    const label = PG.el("label", "mode-choice");
+    const input = PG.el("input");
+    input.type = "radio";
+    input.name = "mode";
+    input.value = m.id;
+    input.addEventListener("change", () => { chosen = m.id; show(); });
+    label.append(input, " " + m.label);
+    $("mode-choices").append(label);
+  }
+  for (const [key, preset] of Object.entries(data.response_presets)) {
+    const b = PG.el("button", "btn small", preset.label);
+    b.type = "button";
+    b.dataset.preset = key;
+    b.addEventListener("click", () => {
+      $("fixed-text").value = preset.text;
+      $("fixed-endings").value = "crlf";
+    });
+    $("fixed-presets").append(b);
+  }
+  const current = data.current.fixed_response;
+  $("fixed-text").value = current || data.response_presets["it-works"].text;
+  // A textarea turns CRLF into LF: "send LF as CRLF" gives a stored CRLF head back.
+  $("fixed-endings").value = "crlf";
+  $("fixed-length").addEventListener("click", () => {
+    $("fixed-text").value = PG.modes.fixContentLength($("fixed-text").value);
+  });
+
+  $("mode-apply").addEventListener("click", async () => {
+    const body = { mode: chosen };
+    if (chosen === "fixed") {
+      body.fixed_response = $("fixed-text").value;
+      body.line_endings = $("fixed-endings").value;
+    }
+    $("mode-apply").disabled = true;
+    $("mode-state").textContent = "applying…";
+    try {
+      const r = await PG.api("PUT", panel.dataset.modeUrl, body);
+      data.current = r;
+      $("mode-state").textContent = "mode: " + r.label + (r.restarted ? " (restarted)" : "");
+      PG.message("Mode set to “" + r.label + "”" + (r.restarted ? "; the sandbox restarted." : "."), "ok");
+    } catch (err) {
+      $("mode-state").textContent = "";
+      PG.message("Could not change the mode: " + err.message, "error");
+    } finally {
+      $("mode-apply").disabled = false;
+    }
+  });
+  show();
+})();
