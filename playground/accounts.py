@@ -21,8 +21,9 @@ from django.urls import path
 from .errors import error_response
 
 # Reachable without a login: the login page itself, the admin (it has its own login
-# form), and the CSS/JS those pages load.
-PUBLIC_PREFIXES = ("/accounts/", "/admin/", "/static/")
+# form), the CSS/JS those pages load, and the language switcher and JS translations the
+# login page uses (docs/i18n.md).
+PUBLIC_PREFIXES = ("/accounts/", "/admin/", "/static/", "/i18n/", "/jsi18n/")
 
 
 def login_required_everywhere() -> bool:

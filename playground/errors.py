@@ -13,6 +13,7 @@ import logging
 
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from .safepaths import UnsafePath
 from .sitefiles import BadArchive, LimitExceeded
@@ -40,7 +41,8 @@ def api(*methods: str):
         def wrapper(request: HttpRequest, *args, **kwargs):
             if request.method not in methods:
                 response = error_response(
-                    405, f"{request.method} is not allowed here; use {', '.join(methods)}")
+                    405, _("%(method)s is not allowed here; use %(allowed)s")
+                    % {"method": request.method, "allowed": ", ".join(methods)})
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
@@ -48,7 +50,7 @@ def api(*methods: str):
             except ApiError as exc:
                 return error_response(exc.status, exc.message, **exc.extra)
             except Http404:
-                return error_response(404, "not found")
+                return error_response(404, _("not found"))
             except UnsafePath as exc:
                 return error_response(400, str(exc))
             except BadArchive as exc:
@@ -57,8 +59,8 @@ def api(*methods: str):
                 return error_response(413, str(exc))
             except Exception:
                 log.exception("API error on %s %s", request.method, request.path)
-                return error_response(500, "something went wrong on the playground's side; "
-                                           "the details are in its log")
+                return error_response(500, _("something went wrong on the playground's side; "
+                                             "the details are in its log"))
 
         return wrapper
 
@@ -70,9 +72,9 @@ def json_body(request: HttpRequest) -> dict:
     try:
         data = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the request body is not valid JSON") from None
+        raise ApiError(400, _("the request body is not valid JSON")) from None
     if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
+        raise ApiError(400, _("the request body must be a JSON object"))
     return data
 
 
@@ -88,25 +90,25 @@ def _page(request, status: int, title: str, message: str):
 
 
 def page_not_found(request, exception=None):
-    return _page(request, 404, "Page not found",
-                 "There is nothing here, or it belongs to another browser session.")
+    return _page(request, 404, _("Page not found"),
+                 _("There is nothing here, or it belongs to another browser session."))
 
 
 def server_error(request):
-    return _page(request, 500, "Something went wrong",
-                 "The playground hit an unexpected error. The details are in its log.")
+    return _page(request, 500, _("Something went wrong"),
+                 _("The playground hit an unexpected error. The details are in its log."))
 
 
 def bad_request(request, exception=None):
-    return _page(request, 400, "Bad request", "The playground could not understand this "
-                 "request.")
+    return _page(request, 400, _("Bad request"), _("The playground could not understand this "
+                                                   "request."))
 
 
 def permission_denied(request, exception=None):
-    return _page(request, 403, "Forbidden", "This action is not allowed.")
+    return _page(request, 403, _("Forbidden"), _("This action is not allowed."))
 
 
 def csrf_failure(request, reason=""):
-    return _page(request, 403, "Please reload the page",
-                 "The security token of this page is missing or out of date "
-                 "(CSRF check failed). Reload the page and try again.")
+    return _page(request, 403, _("Please reload the page"),
+                 _("The security token of this page is missing or out of date "
+                   "(CSRF check failed). Reload the page and try again."))

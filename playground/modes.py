@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 
 from . import presets
 from .composer import ComposeError, line_endings
@@ -32,29 +33,34 @@ from .models import Sandbox
 FULL, NO_CONTENT_TYPE, ONCE, FIXED, RECORD_ONLY = (
     "full", "no-content-type", "once", "fixed", "record-only")
 
-# mode -> (label, what the learner should notice). Same text in docs/modes.md.
+# mode -> (label, what the learner should notice). Same text in docs/modes.md. Marked
+# with gettext_noop and translated where shown, so the English stays comparable.
 MODE_INFO: dict[str, tuple[str, str]] = {
-    FULL: ("Full server (default)",
-           "The real static file server: every file with its own Content-Type, "
+    FULL: (gettext_noop("Full server (default)"),
+           gettext_noop("The real static file server: every file with its own Content-Type, "
            "keep-alive, conditional and range requests. The starter page shows a red "
-           "heading and the logo."),
-    RECORD_ONLY: ("Record only",
-                  "The server reads each request, records it and closes the connection "
+           "heading and the logo.")),
+    RECORD_ONLY: (gettext_noop("Record only"),
+                  gettext_noop(
+                      "The server reads each request, records it and closes the connection "
                   "without a word, like the tutorial's first step. The browser shows an "
                   "error (“empty response”), but the traffic view shows exactly what it "
-                  "sent."),
-    FIXED: ("Fixed response",
-            "Every request, whatever its path, gets the same bytes, sent verbatim. With "
+                  "sent.")),
+    FIXED: (gettext_noop("Fixed response"),
+            gettext_noop(
+                "Every request, whatever its path, gets the same bytes, sent verbatim. With "
             "Apache's recorded “It works!” reply the browser cannot tell it is not "
-            "Apache: HTTP is only bytes."),
-    ONCE: ("One request, then exit",
-           "The server answers one request and exits, like the tutorial's TCPServer. The "
+            "Apache: HTTP is only bytes.")),
+    ONCE: (gettext_noop("One request, then exit"),
+           gettext_noop(
+               "The server answers one request and exits, like the tutorial's TCPServer. The "
            "page arrives, but the browser's next requests, for the CSS and the image, "
-           "find nobody listening: no colour, no logo. The sandbox shows as stopped."),
-    NO_CONTENT_TYPE: ("No Content-Type detection",
-                      "Every file is sent as text/html. The browser ignores a stylesheet "
+           "find nobody listening: no colour, no logo. The sandbox shows as stopped.")),
+    NO_CONTENT_TYPE: (gettext_noop("No Content-Type detection"),
+                      gettext_noop(
+                          "Every file is sent as text/html. The browser ignores a stylesheet "
                       "that does not arrive as text/css, so the heading loses its red "
-                      "colour, and the image request's type is wrong too."),
+                      "colour, and the image request's type is wrong too.")),
 }
 MODES = tuple(MODE_INFO)
 
@@ -133,8 +139,9 @@ def exit_outcome(mode: str, returncode: int, stdout_tail: tuple[str, ...] = ()) 
     """
     said_so = any("stopped (one request served)" in line for line in stdout_tail[-3:])
     if mode == ONCE and (returncode == 0 or said_so):
-        return ("stopped: the “one request, then exit” mode answered one request and "
-                "exited, like the tutorial's first server; start it again for another")
+        # Stored in English (no request here); sandboxes.to_json translates it when shown.
+        return gettext_noop("stopped: the “one request, then exit” mode answered one request and "
+                  "exited, like the tutorial's first server; start it again for another")
     return None
 
 
@@ -237,7 +244,8 @@ def to_json(sandbox: Sandbox) -> dict[str, Any]:
     except UnicodeDecodeError:
         text = None
     label, notice = MODE_INFO.get(sandbox.mode, (sandbox.mode, ""))
-    return {"mode": sandbox.mode, "label": label, "notice": notice,
+    return {"mode": sandbox.mode, "label": gettext(label),
+            "notice": gettext(notice) if notice else "",
             "fixed_response_b64": base64.b64encode(data).decode("ascii"),
             "fixed_response": text, "rules": rules_json(sandbox)}
 
@@ -245,7 +253,7 @@ def to_json(sandbox: Sandbox) -> dict[str, Any]:
 def page_data() -> dict[str, Any]:
     """What the mode and rules editors need: modes with their notes, presets."""
     return {
-        "modes": [{"id": key, "label": label, "notice": notice}
+        "modes": [{"id": key, "label": gettext(label), "notice": gettext(notice)}
                   for key, (label, notice) in MODE_INFO.items()],
         "response_presets": presets.RESPONSE_PRESETS,
         "rule_presets": presets.RULE_PRESETS,

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
+
 # The oversized-header template must be larger than henaserver's head limit (32 KiB,
 # henaserver/limits.py) to earn its 431; 40,000 bytes clears it with room to spare.
 OVERSIZED_HEADER_BYTES = 40_000
@@ -51,15 +54,15 @@ NOT_FOUND = ("HTTP/1.1 404 Not Found\nContent-Type: text/plain\nContent-Length: 
              "Not Found")
 
 RESPONSE_PRESETS: dict[str, dict[str, str]] = {
-    "it-works": {"label": "Apache's “It works!” (the tutorial's client_recv.txt)",
+    "it-works": {"label": _("Apache's “It works!” (the tutorial's client_recv.txt)"),
                  "text": IT_WORKS},
-    "hello-world": {"label": "A Hello World page", "text": HELLO_WORLD},
+    "hello-world": {"label": _("A Hello World page"), "text": HELLO_WORLD},
 }
 
 # "/test answers Hello, everything else 404": the other article's first HTTP server.
 RULE_PRESETS: dict[str, dict[str, Any]] = {
     "test-hello": {
-        "label": "/test → Hello, everything else → 404",
+        "label": _("/test → Hello, everything else → 404"),
         "rules": [
             {"method": "GET", "path": "/test", "response": HELLO},
             {"method": "*", "path": "*", "response": NOT_FOUND},
@@ -86,47 +89,50 @@ def request_templates(host: str) -> list[dict[str, Any]]:
         "Accept-Language: ja-JP,ja;q=0.9,en-US;q=0.8,en;q=0.7\n\n"
     )
     items = [
-        ("browser", "Browser-like GET", browser,
-         "What Chrome sends for a page: the tutorial's server_recv.txt. Every header is a "
-         "wish the server may ignore; the response still starts with a status line."),
-        ("curl", "curl-like GET",
+        ("browser", gettext_noop("Browser-like GET"), browser,
+         gettext_noop(
+             "What Chrome sends for a page: the tutorial's server_recv.txt. Every header is a "
+         "wish the server may ignore; the response still starts with a status line.")),
+        ("curl", gettext_noop("curl-like GET"),
          f"GET / HTTP/1.1\nHost: {host}\nUser-Agent: curl/8.5.0\nAccept: */*\n\n",
-         "The smallest polite request: a request line, Host, and an empty line that ends "
-         "the head."),
-        ("head", "HEAD",
+         gettext_noop(
+             "The smallest polite request: a request line, Host, and an empty line that ends "
+         "the head.")),
+        ("head", gettext_noop("HEAD"),
          f"HEAD / HTTP/1.1\nHost: {host}\n\n",
-         "The same headers as a GET, Content-Length included, but no body "
-         "(RFC 9110 §9.3.2)."),
-        ("http10", "HTTP/1.0",
+         gettext_noop("The same headers as a GET, Content-Length included, but no body "
+         "(RFC 9110 §9.3.2).")),
+        ("http10", gettext_noop("HTTP/1.0"),
          "GET / HTTP/1.0\n\n",
-         "HTTP/1.0 needs no Host, and the server closes the connection after the "
-         "response: look for “Connection: close” and “closed by the server” below."),
-        ("pipelined", "Two pipelined requests",
+         gettext_noop("HTTP/1.0 needs no Host, and the server closes the connection after the "
+         "response: look for “Connection: close” and “closed by the server” below.")),
+        ("pipelined", gettext_noop("Two pipelined requests"),
          f"GET / HTTP/1.1\nHost: {host}\n\n"
          f"GET /index.css HTTP/1.1\nHost: {host}\nConnection: close\n\n",
-         "Two requests in one send on one connection: two responses come back, in order, "
-         "and the traffic view shows them as requests 0 and 1 of the same connection."),
-        ("malformed", "Malformed request line",
+         gettext_noop(
+             "Two requests in one send on one connection: two responses come back, in order, "
+         "and the traffic view shows them as requests 0 and 1 of the same connection.")),
+        ("malformed", gettext_noop("Malformed request line"),
          f"GET /index.html HTTP/1.1 extra\nHost: {host}\n\n",
-         "A request line is exactly method, target and version separated by single "
+         gettext_noop("A request line is exactly method, target and version separated by single "
          "spaces (RFC 9112 §3): anything else gets 400 Bad Request and a closed "
-         "connection."),
-        ("no-host", "Missing Host",
+         "connection.")),
+        ("no-host", gettext_noop("Missing Host"),
          "GET / HTTP/1.1\n\n",
-         "A missing Host gets 400 because HTTP/1.1 requires it (RFC 9112 §3.2); nginx "
-         "and Apache do the same."),
-        ("oversized", "Oversized header",
+         gettext_noop("A missing Host gets 400 because HTTP/1.1 requires it (RFC 9112 §3.2); nginx "
+         "and Apache do the same.")),
+        ("oversized", gettext_noop("Oversized header"),
          f"GET / HTTP/1.1\nHost: {host}\nX-Big: {'a' * OVERSIZED_HEADER_BYTES}\n\n",
-         "A head larger than the server's 32 KiB limit is refused with 431 Request "
-         "Header Fields Too Large (RFC 6585 §5) before it is ever parsed."),
-        ("slow", "Sent in slow pieces",
+         gettext_noop("A head larger than the server's 32 KiB limit is refused with 431 Request "
+         "Header Fields Too Large (RFC 6585 §5) before it is ever parsed.")),
+        ("slow", gettext_noop("Sent in slow pieces"),
          f"GET / HTTP/1.1\nHost: {host}\nConnection: close\n\n",
-         "The same bytes in 5 pieces, 300 ms apart: the server reassembles them. In "
-         "the traffic view, “receiving the head” now takes over a second."),
+         gettext_noop("The same bytes in 5 pieces, 300 ms apart: the server reassembles them. In "
+         "the traffic view, “receiving the head” now takes over a second.")),
     ]
     return [
-        {"id": key, "label": label, "text": text, "line_endings": "crlf",
+        {"id": key, "label": gettext(label), "text": text, "line_endings": "crlf",
          "pieces": 5 if key == "slow" else 1, "delay_ms": 300 if key == "slow" else 0,
-         "explain": explain}
+         "explain": gettext(explain)}
         for key, label, text, explain in items
     ]

@@ -29,6 +29,8 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from . import control, modes, ports
 from .errors import ApiError
@@ -43,7 +45,7 @@ Status = Sandbox.Status
 _lock = threading.Lock()
 _supervisor: Supervisor | None = None
 
-RESTARTED_MESSAGE = "stopped: the playground restarted"
+RESTARTED_MESSAGE = gettext_noop("stopped: the playground restarted")  # translated in to_json
 
 
 # ----- the process-wide supervisor -----------------------------------------------------
@@ -152,7 +154,7 @@ def get_owned(request: HttpRequest, sandbox_id: int) -> Sandbox:
     try:
         return owned(request).get(pk=sandbox_id)
     except Sandbox.DoesNotExist:
-        raise ApiError(404, "no such sandbox (it may belong to another browser session)") \
+        raise ApiError(404, _("no such sandbox (it may belong to another browser session)")) \
             from None
 
 
@@ -182,11 +184,12 @@ def check_port(request: HttpRequest, port: object, sandbox: Sandbox | None = Non
     other = Sandbox.objects.filter(port=number).exclude(pk=getattr(sandbox, "pk", None)).first()
     if other is not None:
         mine = owned(request).filter(pk=other.pk).exists()
-        whose = f'your sandbox "{other.name}"' if mine else "another sandbox"
-        raise ApiError(400, f"port {number} is already used by {whose}", field="port")
+        message = (_('port %(port)s is already used by your sandbox "%(name)s"') if mine
+                   else _("port %(port)s is already used by another sandbox"))
+        raise ApiError(400, message % {"port": number, "name": other.name}, field="port")
     if not ports.is_free(settings.PLAYGROUND_BIND_HOST, number):
-        raise ApiError(400, f"port {number} is already used by another program on this "
-                            "computer; choose another one", field="port")
+        raise ApiError(400, _("port %(port)s is already used by another program on this "
+                              "computer; choose another one") % {"port": number}, field="port")
     return number
 
 
@@ -196,14 +199,14 @@ def check_port(request: HttpRequest, port: object, sandbox: Sandbox | None = Non
 def create(request: HttpRequest, name: object, port: object) -> Sandbox:
     supervisor()
     if not isinstance(name, str) or not name.strip():
-        raise ApiError(400, "give the sandbox a name", field="name")
+        raise ApiError(400, _("give the sandbox a name"), field="name")
     name = name.strip()
     if len(name) > 60:
-        raise ApiError(400, "the name is longer than 60 characters", field="name")
+        raise ApiError(400, _("the name is longer than 60 characters"), field="name")
     limit = settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER
     if owned(request).count() >= limit:
-        raise ApiError(400, f"you already have {limit} sandboxes, the limit; delete one "
-                            "to create another")
+        raise ApiError(400, _("you already have %(limit)s sandboxes, the limit; delete one "
+                              "to create another") % {"limit": limit})
     number = check_port(request, port)
     try:
         sandbox = Sandbox.objects.create(name=name, port=number, **owner_fields(request))
@@ -349,7 +352,9 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         "url": f"http://{sandbox_host(request)}:{sandbox.port}/",
         "exit_code": sandbox.exit_code,
         "stderr_tail": sandbox.stderr_tail.splitlines() if sandbox.stderr_tail else [],
-        "message": sandbox.message,
+        # Messages stored as English msgids (e.g. modes.exit_outcome) show translated;
+        # others (with a pid or a signal in them) stay as stored.
+        "message": gettext(sandbox.message) if sandbox.message else "",
         "created_at": sandbox.created_at.isoformat(),
         "started_at": sandbox.started_at.isoformat() if sandbox.started_at else None,
         "uptime_seconds": sandbox.uptime_seconds(),

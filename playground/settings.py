@@ -137,6 +137,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the switcher's cookie, else Accept-Language (docs/i18n.md).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CSRF: CsrfViewMiddleware reads request.POST, and uploads must be parsed
     # with their folder paths kept.
@@ -197,7 +199,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (`pip install '.[redis]'`, REDIS_URL): docs/deploy.md, playground/control.py.
 CHANNEL_LAYERS = deployment.channel_layers(os.environ.get("REDIS_URL", "").strip())
 
-LANGUAGE_CODE = "en-us"
+# English is the source language; Japanese comes from locale/ja (docs/i18n.md). The .mo
+# files are compiled by `make install` (manage.py compiletranslations, no GNU gettext).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

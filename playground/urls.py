@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.i18n import JavaScriptCatalog
 
-from . import accounts, api, compose_api, export_api, modes_api, traffic, views
+from . import accounts, api, compose_api, export_api, modes_api, tour, traffic, views
 
 sandbox_api = [
     path("", api.sandbox_detail, name="api-sandbox"),
@@ -33,6 +34,9 @@ playground_urls = [
     path("sandboxes/<int:sandbox_id>/", views.sandbox_page, name="sandbox-page"),
     path("sandboxes/<int:sandbox_id>/traffic/", traffic.traffic_page, name="traffic-page"),
     path("api/sandboxes/", api.sandbox_list, name="api-sandboxes"),
+    # The guided tour (tour.py): its page and the one-click setup of each step.
+    path("tour/", tour.tour_page, name="tour"),
+    path("api/tour/steps/<slug:slug>/setup/", tour.tour_setup, name="api-tour-setup"),
     path("api/sandboxes/<int:sandbox_id>/", include(sandbox_api)),
 ]
 
@@ -40,6 +44,9 @@ urlpatterns = [
     path("", include((playground_urls, "playground"))),
     path("admin/", admin.site.urls),
     path("accounts/", include(accounts.urlpatterns)),
+    # The language switcher posts to i18n/setlang/; JS strings come from jsi18n/.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     re_path(r"^static/(?P<path>.+)$", views.static),
 ]
 

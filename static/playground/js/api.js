@@ -25,13 +25,13 @@ PG.api = async function (method, url, body, contentType) {
   try {
     response = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
   } catch (err) {
-    throw Object.assign(new Error("The playground is not answering. Is it still running?"),
+    throw Object.assign(new Error(gettext("The playground is not answering. Is it still running?")),
                         { status: 0 });
   }
   const type = response.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await response.json() : null;
   if (!response.ok) {
-    const message = (data && data.error) || `The playground answered ${response.status}.`;
+    const message = (data && data.error) || interpolate(gettext("The playground answered %s."), [response.status]);
     throw Object.assign(new Error(message), { status: response.status, data });
   }
   return data;
@@ -48,7 +48,7 @@ PG.message = function (text, kind) {
   const close = document.createElement("button");
   close.type = "button";
   close.className = "close";
-  close.setAttribute("aria-label", "Dismiss");
+  close.setAttribute("aria-label", gettext("Dismiss"));
   close.textContent = "×";
   close.addEventListener("click", () => item.remove());
   item.append(span, close);
@@ -57,8 +57,9 @@ PG.message = function (text, kind) {
   if (kind !== "error") setTimeout(() => item.remove(), 6000);
 };
 
+// Sizes with the page's number format (1,234 B / 1.5 KB; Japanese uses the same units).
 PG.bytes = function (n) {
-  if (n < 1024) return n + " B";
+  if (n < 1024) return L10N.number(n) + " B";
   const units = ["KB", "MB", "GB"];
   let value = n;
   let unit = "B";
@@ -67,14 +68,14 @@ PG.bytes = function (n) {
     unit = u;
     if (value < 1024) break;
   }
-  return (value < 10 ? value.toFixed(1) : Math.round(value)) + " " + unit;
+  return (value < 10 ? L10N.decimal(value, 1) : L10N.number(Math.round(value))) + " " + unit;
 };
 
 PG.duration = function (seconds) {
   const s = Math.floor(seconds);
-  if (s < 60) return s + " s";
-  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
-  return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  if (s < 60) return L10N.f(gettext("%(s)s s"), { s });
+  if (s < 3600) return L10N.f(gettext("%(m)s min %(s)s s"), { m: Math.floor(s / 60), s: s % 60 });
+  return L10N.f(gettext("%(h)s h %(m)s min"), { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
 };
 
 // Re-run `task` every `ms` while the tab is visible; never two at once.

@@ -51,14 +51,14 @@ PG.bytes_.renderText = function (container, bytes) {
     else if (b === 0x0d) mark("␍", "CR (0x0d)");
     else if (b === 0x09) mark("␉", "TAB (0x09)", "\t");
     else if (b < 0x20 || b === 0x7f) {
-      mark(PG.bytes_.PICTURES[b] || "\\x" + PG.bytes_.hex2(b), "byte 0x" + PG.bytes_.hex2(b));
+      mark(PG.bytes_.PICTURES[b] || "\\x" + PG.bytes_.hex2(b), interpolate(gettext("byte 0x%s"), [PG.bytes_.hex2(b)]));
     } else if (b < 0x80) text += String.fromCharCode(b);
     else {
       const n = PG.bytes_.utf8Length(bytes, i);
       if (n) {
         text += new TextDecoder().decode(bytes.subarray(i, i + n));
         i += n - 1;
-      } else mark("\\x" + PG.bytes_.hex2(b), "byte 0x" + PG.bytes_.hex2(b) + " (not UTF-8)");
+      } else mark("\\x" + PG.bytes_.hex2(b), interpolate(gettext("byte 0x%s (not UTF-8)"), [PG.bytes_.hex2(b)]));
     }
   }
   flush();

@@ -4,7 +4,8 @@
 "use strict";
 
 PG.STATUS_TEXT = {
-  running: "running", starting: "starting…", stopped: "stopped", crashed: "crashed",
+  running: gettext("running"), starting: gettext("starting…"), stopped: gettext("stopped"),
+  crashed: gettext("crashed"), deleted: gettext("deleted"),
 };
 
 PG.Card = class {
@@ -30,31 +31,31 @@ PG.Card = class {
     this.problem = PG.el("div", "problem");
     this.problemText = PG.el("p", "problem-text");
     this.stderr = PG.el("details", "stderr");
-    const summary = PG.el("summary", "", "Last lines the server wrote to stderr");
+    const summary = PG.el("summary", "", gettext("Last lines the server wrote to stderr"));
     this.stderrText = PG.el("pre");
     this.stderr.append(summary, this.stderrText);
     this.problem.append(this.problemText, this.stderr);
 
     const actions = PG.el("div", "actions");
     this.buttons = {
-      start: this.button("Start", "primary", () => this.act("start", "Starting…")),
-      stop: this.button("Stop", "", () => this.act("stop", "Stopping…")),
-      restart: this.button("Restart", "", () => this.act("restart", "Restarting…")),
+      start: this.button(gettext("Start"), "primary", () => this.act("start", gettext("Starting…"))),
+      stop: this.button(gettext("Stop"), "", () => this.act("stop", gettext("Stopping…"))),
+      restart: this.button(gettext("Restart"), "", () => this.act("restart", gettext("Restarting…"))),
     };
-    this.open = PG.el("a", "btn accent open", "Open ↗");
+    this.open = PG.el("a", "btn accent open", gettext("Open ↗"));
     this.open.target = "_blank";
     this.open.rel = "noopener";
-    this.open.title = "Open the sandbox in a new tab";
+    this.open.title = gettext("Open the sandbox in a new tab");
     // Right next to Open: open the sandbox in a tab, watch its traffic in this one.
-    this.traffic = PG.el("a", "btn traffic", "Live traffic");
-    this.traffic.title = "Watch every request to this sandbox arrive, byte for byte";
+    this.traffic = PG.el("a", "btn traffic", gettext("Live traffic"));
+    this.traffic.title = gettext("Watch every request to this sandbox arrive, byte for byte");
     actions.append(this.buttons.start, this.buttons.stop, this.buttons.restart, this.open,
                    this.traffic);
     if (this.options.showFiles) {
-      this.files = PG.el("a", "btn files", "Files");
+      this.files = PG.el("a", "btn files", gettext("Files"));
       actions.append(this.files);
     }
-    this.buttons.delete = this.button("Delete", "danger", () => this.remove());
+    this.buttons.delete = this.button(gettext("Delete"), "danger", () => this.remove());
     actions.append(this.buttons.delete);
 
     root.append(head, this.facts, this.linkLine, this.problem, actions);
@@ -76,11 +77,12 @@ PG.Card = class {
     this.badge.className = "badge status-" + sb.status;
     this.root.dataset.status = sb.status;
 
-    const facts = ["port " + sb.port];
+    // The port and pid are identifiers: never grouped as 8,080.
+    const facts = [interpolate(gettext("port %s"), [sb.port])];
     if (sb.status === "running") {
-      facts.push("pid " + sb.pid);
-      if (sb.uptime_seconds !== null) facts.push("up " + PG.duration(sb.uptime_seconds));
-      facts.push(sb.requests + (sb.requests === 1 ? " request" : " requests"));
+      facts.push(interpolate(gettext("pid %s"), [sb.pid]));
+      if (sb.uptime_seconds !== null) facts.push(interpolate(gettext("up %s"), [PG.duration(sb.uptime_seconds)]));
+      facts.push(L10N.f(ngettext("%(count)s request", "%(count)s requests", sb.requests), { count: sb.requests }));
     }
     this.facts.textContent = facts.join(" · ");
 
@@ -96,9 +98,9 @@ PG.Card = class {
     this.traffic.href = sb.links.traffic;
 
     let problem = sb.message || "";
-    if (sb.status === "crashed" && !problem) problem = "The server stopped unexpectedly.";
-    if (sb.exit_code !== null && !problem.includes("exit code")) {
-      problem += (problem ? " " : "") + "(exit code " + sb.exit_code + ")";
+    if (sb.status === "crashed" && !problem) problem = gettext("The server stopped unexpectedly.");
+    if (sb.exit_code !== null && !problem.includes("exit code") && !problem.includes("終了コード")) {
+      problem += (problem ? " " : "") + interpolate(gettext("(exit code %s)"), [sb.exit_code]);
     }
     this.problemText.textContent = problem;
     this.problem.hidden = !problem && !sb.stderr_tail.length;
@@ -124,11 +126,18 @@ PG.Card = class {
       const sb = await PG.api("POST", this.sandbox.links[action]);
       this.setBusy(false);
       this.update(sb);
-      if (action === "start") PG.message(`"${sb.name}" is running at ${sb.url}`, "ok");
+      if (action === "start") {
+        PG.message(L10N.f(gettext("“%(name)s” is running at %(url)s"), { name: sb.name, url: sb.url }), "ok");
+      }
     } catch (err) {
       this.setBusy(false);
       if (err.data && err.data.sandbox) this.update(err.data.sandbox);
-      PG.message(`Could not ${action} "${this.sandbox.name}": ${err.message}`, "error");
+      const failed = {
+        start: gettext("Could not start “%(name)s”: %(error)s"),
+        stop: gettext("Could not stop “%(name)s”: %(error)s"),
+        restart: gettext("Could not restart “%(name)s”: %(error)s"),
+      }[action];
+      PG.message(L10N.f(failed, { name: this.sandbox.name, error: err.message }), "error");
     }
   }
 
@@ -142,15 +151,15 @@ PG.Card = class {
 
   async remove() {
     const name = this.sandbox.name;
-    if (!confirm(`Delete "${name}" and all its files? This cannot be undone.`)) return;
-    this.setBusy(true, this.buttons.delete, "Deleting…");
+    if (!confirm(L10N.f(gettext("Delete “%(name)s” and all its files? This cannot be undone."), { name }))) return;
+    this.setBusy(true, this.buttons.delete, gettext("Deleting…"));
     try {
       await PG.api("DELETE", this.sandbox.links.self);
-      PG.message(`Deleted "${name}".`, "ok");
+      PG.message(L10N.f(gettext("Deleted “%(name)s”."), { name }), "ok");
       if (this.options.onDeleted) this.options.onDeleted(this.sandbox.id);
     } catch (err) {
       this.setBusy(false);
-      PG.message(`Could not delete "${name}": ${err.message}`, "error");
+      PG.message(L10N.f(gettext("Could not delete “%(name)s”: %(error)s"), { name, error: err.message }), "error");
     }
   }
 };

@@ -53,6 +53,10 @@
     });
     $("composer-templates").append(b);
   }
+  // ?compose=<template id> (the guided tour's "Open the composer") fills it in.
+  const wanted = new URLSearchParams(location.search).get("compose");
+  const preset = wanted && $("composer-templates").querySelector(`[data-template="${CSS.escape(wanted)}"]`);
+  if (preset) preset.click();
 
   function render() {
     const target = $("composer-response");
@@ -70,33 +74,37 @@
   }
 
   const ENDED = {
-    closed: "the server closed the connection", idle: "nothing more arrived for 1.5 s (connection still open)",
-    time_limit: "stopped at the 10 s limit", size_limit: "stopped at the 1 MiB limit (truncated)",
-    refused: "could not connect",
+    closed: gettext("the server closed the connection"),
+    idle: gettext("nothing more arrived for 1.5 s (connection still open)"),
+    time_limit: gettext("stopped at the 10 s limit"), size_limit: gettext("stopped at the 1 MiB limit (truncated)"),
+    refused: gettext("could not connect"),
   };
-  const ms = (v) => (v == null ? "—" : v.toFixed(1) + " ms");
+  const ms = (v) => (v == null ? "—" : L10N.decimal(v, 1) + " ms");
 
   async function send(bytes, endings, pieces, delayMs) {
     $("composer-send").disabled = true;
-    $("composer-state").textContent = "sending…";
+    $("composer-state").textContent = gettext("sending…");
     try {
       const r = await PG.api("POST", box.dataset.composeUrl, {
         request_b64: b64(bytes), line_endings: endings, pieces, delay_ms: delayMs,
       });
       last = unb64(r.response_b64);
       const t = r.timings;
-      $("composer-summary").textContent = "sent " + r.request_length + " B in " + r.pieces.length +
-        (r.pieces.length === 1 ? " piece" : " pieces") + " to " + r.target + " · received " +
-        r.response_length + " B · " + (ENDED[r.ended] || r.ended) + (r.error ? " (" + r.error + ")" : "") +
-        " · connect " + ms(t.connect) + ", all sent " + ms(t.sent) + ", first byte " + ms(t.first_byte) +
-        ", last byte " + ms(t.last_byte);
+      $("composer-summary").textContent = L10N.f(ngettext(
+        "sent %(sent)s B in %(count)s piece to %(target)s", "sent %(sent)s B in %(count)s pieces to %(target)s",
+        r.pieces.length), { sent: r.request_length, count: r.pieces.length, target: r.target }) + " · " +
+        L10N.f(gettext("received %(received)s B"), { received: r.response_length }) + " · " +
+        (ENDED[r.ended] || r.ended) + (r.error ? " (" + r.error + ")" : "") + " · " +
+        L10N.f(gettext("connect %(connect)s, all sent %(sent)s, first byte %(first)s, last byte %(last)s"), {
+          connect: ms(t.connect), sent: ms(t.sent), first: ms(t.first_byte), last: ms(t.last_byte),
+        });
       $("composer-result").hidden = false;
-      $("composer-state").textContent = last.length ? "" : "no bytes came back";
+      $("composer-state").textContent = last.length ? "" : gettext("no bytes came back");
       render();
       return r;
     } catch (err) {
       $("composer-state").textContent = "";
-      PG.message("Could not send: " + err.message, "error");
+      PG.message(interpolate(gettext("Could not send: %s"), [err.message]), "error");
       return null;
     } finally {
       $("composer-send").disabled = false;
@@ -113,29 +121,30 @@
   const rawBase = document.getElementById("traffic").dataset.rawUrl;
   async function recorded(item) {
     const r = await fetch(rawBase + item.seq + "/request.raw", { credentials: "same-origin" });
-    if (!r.ok) throw new Error("the request bytes are not stored any more");
+    if (!r.ok) throw new Error(gettext("the request bytes are not stored any more"));
     return new Uint8Array(await r.arrayBuffer());
   }
   document.getElementById("detail").addEventListener("exchange-shown", (event) => {
     const item = event.detail;
     const actions = $("detail-actions");
     for (const old of actions.querySelectorAll(".replay")) old.remove();
-    const resend = PG.el("button", "btn small replay", "Re-send");
+    const resend = PG.el("button", "btn small replay", gettext("Re-send"));
     resend.type = "button";
-    resend.title = "Send the recorded request bytes again, exactly";
+    resend.title = gettext("Send the recorded request bytes again, exactly");
     resend.addEventListener("click", async () => {
       try {
         const bytes = await recorded(item);
-        fill(bytes, "exact", "Re-sent exchange #" + item.seq + " as recorded.");
+        fill(bytes, "exact", interpolate(gettext("Re-sent exchange #%s as recorded."), [item.seq]));
         box.scrollIntoView({ behavior: "smooth", block: "start" });
         await send(bytes, "exact", 1, 0);
       } catch (err) { PG.message(err.message, "error"); }
     });
-    const open = PG.el("button", "btn small replay", "Open in composer");
+    const open = PG.el("button", "btn small replay", gettext("Open in composer"));
     open.type = "button";
     open.addEventListener("click", async () => {
       try {
-        fill(await recorded(item), "exact", "Exchange #" + item.seq + ", exactly as recorded: edit and send.");
+        fill(await recorded(item), "exact",
+             interpolate(gettext("Exchange #%s, exactly as recorded: edit and send."), [item.seq]));
         box.scrollIntoView({ behavior: "smooth", block: "start" });
         text.focus();
       } catch (err) { PG.message(err.message, "error"); }

@@ -36,18 +36,19 @@ PG.ExchangeView = class {
   async show(item) {
     this.item = item;
     this.panel.hidden = false;
-    const title = (item.method || "(unparsed request)") + " " + (item.target || "");
+    const title = (item.method || gettext("(unparsed request)")) + " " + (item.target || "");
     this.panel.querySelector("#detail-title").textContent = "#" + item.seq + "  " + title;
-    this.panel.querySelector("#detail-summary").textContent = PG.describeOutcome(item) +
-      " · connection " + item.conn + ", request " + (item.index + 1) + " on it" +
-      (item.index > 0 ? " (keep-alive reuse)" : "") + " · from " + item.client;
+    this.panel.querySelector("#detail-summary").textContent = PG.describeOutcome(item) + " · " +
+      L10N.f(item.index > 0 ? gettext("connection %(conn)s, request %(n)s on it (keep-alive reuse)")
+        : gettext("connection %(conn)s, request %(n)s on it"), { conn: item.conn, n: item.index + 1 }) +
+      " · " + interpolate(gettext("from %s"), [item.client]);
     this.renderTiming(item.times);
     // export.js and composer.js add their buttons (curl, files, re-send) for this item.
     this.panel.dispatchEvent(new CustomEvent("exchange-shown", { detail: item }));
     for (const part of Object.values(this.parts)) {
       part.bytes = null;
       part.full = false;
-      part.target.textContent = "loading…";
+      part.target.textContent = gettext("loading…");
       part.size.textContent = "";
     }
     this.panel.scrollIntoView({ behavior: "smooth", block: "start" });
@@ -60,7 +61,7 @@ PG.ExchangeView = class {
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) {
         const data = await response.json().catch(() => ({}));
-        throw new Error(data.error || "the playground answered " + response.status);
+        throw new Error(data.error || interpolate(gettext("the playground answered %s"), [response.status]));
       }
       if (this.item !== item) return;
       part.bytes = new Uint8Array(await response.arrayBuffer());
@@ -68,7 +69,9 @@ PG.ExchangeView = class {
       part.truncated = response.headers.get("X-Truncated") === "true";
       this.render(part);
     } catch (err) {
-      if (this.item === item) part.target.textContent = "Could not load the bytes: " + err.message;
+      if (this.item === item) {
+        part.target.textContent = interpolate(gettext("Could not load the bytes: %s"), [err.message]);
+      }
     }
   }
 
@@ -83,14 +86,17 @@ PG.ExchangeView = class {
   render(part) {
     const bytes = part.bytes;
     const shown = part.full ? bytes : bytes.subarray(0, PG.DETAIL_PREVIEW);
-    let size = PG.bytes(part.fullLength) + (part.fullLength === 1 ? "" : "");
-    if (part.truncated) size += " (the server recorded the first " + PG.bytes(bytes.length) + ")";
-    if (shown.length < bytes.length) size += " · showing the first " + PG.bytes(shown.length);
+    let size = PG.bytes(part.fullLength);
+    if (part.truncated) size += " " + interpolate(gettext("(the server recorded the first %s)"), [PG.bytes(bytes.length)]);
+    if (shown.length < bytes.length) size += " · " + interpolate(gettext("showing the first %s"), [PG.bytes(shown.length)]);
     part.size.textContent = size;
     part.loadFull.hidden = shown.length >= bytes.length;
     part.target.textContent = "";
     part.target.className = "bytes view-" + this.view;
-    if (this.view === "raw") PG.bytes_.renderText(part.target, shown);
+    if (this.view === "raw") {
+      PG.bytes_.renderText(part.target, shown);
+      if (PG.explain) PG.explain.decorateRaw(part.target, part.name);
+    }
     else if (this.view === "hex") part.target.textContent = PG.bytes_.hexDump(shown);
     else this.renderDecoded(part, bytes);
   }
@@ -99,12 +105,13 @@ PG.ExchangeView = class {
     const { head, body, interim, complete } = PG.bytes_.split(bytes);
     const box = part.target;
     if (!bytes.length) {
-      box.append(PG.el("p", "muted", part.name === "response" ? "Nothing was sent." : "Nothing was received."));
+      box.append(PG.el("p", "muted", part.name === "response" ? gettext("Nothing was sent.") : gettext("Nothing was received.")));
       return;
     }
-    for (const line of interim) box.append(PG.el("p", "muted", "interim response: " + line));
+    for (const line of interim) box.append(PG.el("p", "muted", interpolate(gettext("interim response: %s"), [line])));
     const lines = head.split(/\r?\n/);
-    box.append(PG.el("p", "start-line", lines[0]));
+    const startLine = PG.el("p", "start-line", lines[0]);
+    box.append(startLine);
     const table = PG.el("table", "headers");
     for (const [name, value] of PG.bytes_.headers(head)) {
       const tr = PG.el("tr");
@@ -112,8 +119,9 @@ PG.ExchangeView = class {
       table.append(tr);
     }
     box.append(table);
+    if (PG.explain) PG.explain.decorateDecoded(startLine, table, part.name);
     if (!complete) {
-      box.append(PG.el("p", "muted", "The head never ended (no empty line): the exchange was cut short."));
+      box.append(PG.el("p", "muted", gettext("The head never ended (no empty line): the exchange was cut short.")));
       return;
     }
     const headers = PG.bytes_.headers(head);
@@ -121,25 +129,27 @@ PG.ExchangeView = class {
     const chunked = /chunked/i.test(PG.bytes_.header(headers, "transfer-encoding"));
     const encoded = PG.bytes_.header(headers, "content-encoding");
     if (!body.length) {
-      box.append(PG.el("p", "muted", "No body."));
+      box.append(PG.el("p", "muted", gettext("No body.")));
       return;
     }
     const note = [];
-    if (part.truncated) note.push("cut at " + PG.bytes(body.length) + " by the recording");
-    if (chunked) note.push("chunked: shown as sent, with its chunk sizes");
+    if (part.truncated) note.push(interpolate(gettext("cut at %s by the recording"), [PG.bytes(body.length)]));
+    if (chunked) note.push(gettext("chunked: shown as sent, with its chunk sizes"));
     if (note.length) box.append(PG.el("p", "muted", note.join("; ")));
     if (/^image\//i.test(type) && !chunked && !encoded) {
       const url = URL.createObjectURL(new Blob([body], { type: type.split(";")[0] }));
       this.urls.push(url);
       const img = PG.el("img", "preview");
-      img.alt = "image body (" + type + ")";
+      img.alt = interpolate(gettext("image body (%s)"), [type]);
       img.src = url;
       box.append(img);
     } else if (!encoded && (PG.bytes_.isText(type) || (!type && part.name === "request"))) {
       box.append(PG.el("pre", "decoded-text", PG.bytes_.decode(body, type)));
     } else {
-      box.append(PG.el("p", "muted", "A " + (type || "binary") + " body of " + PG.bytes(body.length) +
-        (encoded ? " (" + encoded + "-encoded)" : "") + ": see the Hex view."));
+      const what = { type: type || gettext("binary"), size: PG.bytes(body.length), encoding: encoded };
+      box.append(PG.el("p", "muted", L10N.f(encoded
+        ? gettext("A %(type)s body of %(size)s (%(encoding)s-encoded): see the Hex view.")
+        : gettext("A %(type)s body of %(size)s: see the Hex view."), what)));
     }
   }
 
@@ -148,17 +158,17 @@ PG.ExchangeView = class {
     box.textContent = "";
     const t = times || {};
     const stages = [
-      ["receiving the head", t.first_byte, t.head_complete],
-      ["receiving the body", t.head_complete, t.request_complete],
-      ["server working", t.request_complete, t.response_start],
-      ["writing the response", t.response_start, t.response_end],
+      [gettext("receiving the head"), t.first_byte, t.head_complete],
+      [gettext("receiving the body"), t.head_complete, t.request_complete],
+      [gettext("server working"), t.request_complete, t.response_start],
+      [gettext("writing the response"), t.response_start, t.response_end],
     ];
     const total = t.response_end != null && t.first_byte != null ? t.response_end - t.first_byte : null;
     const scale = Math.max(1, ...stages.map(([, a, b]) => (a != null && b != null ? b - a : 0)));
     const list = PG.el("dl", "timing-list");
     for (const [label, a, b] of stages) {
       const row = PG.el("div", "timing-row");
-      const value = a != null && b != null ? PG.micros(b - a) : "did not happen";
+      const value = a != null && b != null ? PG.micros(b - a) : gettext("did not happen");
       const bar = PG.el("span", "bar");
       bar.style.width = a != null && b != null ? Math.max(1, ((b - a) / scale) * 100) + "%" : "0";
       const dd = PG.el("dd");
@@ -168,11 +178,12 @@ PG.ExchangeView = class {
     }
     box.append(list);
     const foot = [];
-    if (total != null) foot.push("first byte to last byte: " + PG.micros(total));
+    if (total != null) foot.push(interpolate(gettext("first byte to last byte: %s"), [PG.micros(total)]));
     if (t.accepted != null && t.first_byte != null) {
-      foot.push("connection accepted " + PG.micros(t.first_byte - t.accepted) + " before this request began");
+      foot.push(interpolate(gettext("connection accepted %s before this request began"),
+                            [PG.micros(t.first_byte - t.accepted)]));
     }
-    box.append(PG.el("p", "muted", foot.join(" · ") || "no timings recorded"));
+    box.append(PG.el("p", "muted", foot.join(" · ") || gettext("no timings recorded")));
   }
 
   async copy(part) {
@@ -181,9 +192,13 @@ PG.ExchangeView = class {
       : new TextDecoder("utf-8").decode(part.bytes);
     try {
       await PG.copyText(text);
-      PG.message("Copied the " + part.name + (this.view === "hex" ? " hex dump." : "."), "ok");
+      const copied = {
+        request: this.view === "hex" ? gettext("Copied the request hex dump.") : gettext("Copied the request."),
+        response: this.view === "hex" ? gettext("Copied the response hex dump.") : gettext("Copied the response."),
+      };
+      PG.message(copied[part.name], "ok");
     } catch (err) {
-      PG.message("Could not copy: " + err.message, "error");
+      PG.message(interpolate(gettext("Could not copy: %s"), [err.message]), "error");
     }
   }
 
@@ -196,20 +211,20 @@ PG.ExchangeView = class {
 };
 
 PG.micros = function (us) {
-  if (us < 1000) return us + " µs";
-  if (us < 1000000) return (us / 1000).toFixed(us < 10000 ? 2 : 1) + " ms";
-  return (us / 1000000).toFixed(2) + " s";
+  if (us < 1000) return L10N.number(us) + " µs";
+  if (us < 1000000) return L10N.decimal(us / 1000, us < 10000 ? 2 : 1) + " ms";
+  return L10N.decimal(us / 1000000, 2) + " s";
 };
 
 PG.OUTCOME_TEXT = {
-  complete: "", client_closed: "closed by the client", timed_out: "timed out",
-  rejected: "rejected", no_response: "no response (record-only)",
+  complete: "", client_closed: gettext("closed by the client"), timed_out: gettext("timed out"),
+  rejected: gettext("rejected"), no_response: gettext("no response (record-only)"),
 };
 
 PG.describeOutcome = function (item) {
   const parts = [];
-  if (item.status != null) parts.push("status " + item.status);
+  if (item.status != null) parts.push(interpolate(gettext("status %s"), [item.status]));
   if (item.outcome !== "complete") parts.push(PG.OUTCOME_TEXT[item.outcome] || item.outcome);
   if (item.reason) parts.push(item.reason);
-  return parts.join(" · ") || "no status";
+  return parts.join(" · ") || gettext("no status");
 };

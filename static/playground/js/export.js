@@ -21,19 +21,19 @@
     const actions = document.getElementById("detail-actions");
     for (const old of actions.querySelectorAll(".export")) old.remove();
     const base = rawBase + item.seq + "/";
-    const curl = PG.el("button", "btn small export", "Copy as curl");
+    const curl = PG.el("button", "btn small export", gettext("Copy as curl"));
     curl.type = "button";
     curl.addEventListener("click", async () => {
       try {
         const r = await fetch(base + "export/curl", { credentials: "same-origin" });
-        if (!r.ok) throw new Error("the playground answered " + r.status);
+        if (!r.ok) throw new Error(interpolate(gettext("the playground answered %s"), [r.status]));
         await PG.copyText(await r.text());
-        PG.message("Copied the curl command.", "ok");
-      } catch (err) { PG.message("Could not copy: " + err.message, "error"); }
+        PG.message(gettext("Copied the curl command."), "ok");
+      } catch (err) { PG.message(interpolate(gettext("Could not copy: %s"), [err.message]), "error"); }
     });
     actions.append(curl);
-    for (const [name, title] of [["server_recv.txt", "the request, as the tutorial's server saved it"],
-                                 ["server_send.txt", "the response, as the tutorial's server sent it"]]) {
+    for (const [name, title] of [["server_recv.txt", gettext("the request, as the tutorial's server saved it")],
+                                 ["server_send.txt", gettext("the response, as the tutorial's server sent it")]]) {
       const a = PG.el("a", "btn small export", name);
       a.href = base + name;
       a.download = name;

@@ -36,22 +36,24 @@ PG.filesPanel = function (panel) {
       cell.append(PG.el("span", "icon " + entry.kind, ""),
                   PG.el("span", "", name + (entry.kind === "dir" ? "/" : "")));
       const size = PG.el("td", "num", entry.kind === "dir" ? "" : PG.bytes(entry.size));
-      const type = PG.el("td", "type", entry.kind === "dir" ? "folder" : entry.type);
+      const type = PG.el("td", "type", entry.kind === "dir" ? gettext("folder") : entry.type);
       const actions = PG.el("td", "row-actions");
       if (entry.kind === "file") {
-        if (entry.text) actions.append(rowButton("Edit", () => openEditor(entry.path)));
-        const download = PG.el("a", "btn small", "Download");
+        if (entry.text) actions.append(rowButton(gettext("Edit"), () => openEditor(entry.path)));
+        const download = PG.el("a", "btn small", gettext("Download"));
         download.href = fileUrl(entry.path);
         download.setAttribute("download", name);
         actions.append(download);
       }
-      actions.append(rowButton("Delete", () => removePath(entry), "danger"));
+      actions.append(rowButton(gettext("Delete"), () => removePath(entry), "danger"));
       row.append(cell, size, type, actions);
       tbody.append(row);
     }
     noFiles.hidden = data.files.length > 0;
-    usage.textContent = `${data.usage.files} of ${data.limits.max_files} files · ` +
-      `${PG.bytes(data.usage.bytes)} of ${PG.bytes(data.limits.max_sandbox_bytes)}`;
+    usage.textContent = L10N.f(gettext("%(files)s of %(max)s files · %(bytes)s of %(max_bytes)s"), {
+      files: data.usage.files, max: data.limits.max_files,
+      bytes: PG.bytes(data.usage.bytes), max_bytes: PG.bytes(data.limits.max_sandbox_bytes),
+    });
   }
 
   function rowButton(label, handler, kind) {
@@ -66,12 +68,13 @@ PG.filesPanel = function (panel) {
   }
 
   async function removePath(entry) {
-    const what = entry.kind === "dir" ? `the folder "${entry.path}" and everything in it`
-                                      : `"${entry.path}"`;
-    if (!confirm(`Delete ${what}?`)) return;
+    const question = entry.kind === "dir"
+      ? gettext("Delete the folder “%(path)s” and everything in it?")
+      : gettext("Delete “%(path)s”?");
+    if (!confirm(L10N.f(question, { path: entry.path }))) return;
     try {
       await PG.api("DELETE", fileUrl(entry.path));
-      PG.message(`Deleted ${entry.path}.`, "ok");
+      PG.message(L10N.f(gettext("Deleted %(path)s."), { path: entry.path }), "ok");
       if (editor.current && (editor.current === entry.path ||
                              editor.current.startsWith(entry.path + "/"))) closeEditor(true);
     } catch (err) {
@@ -87,19 +90,20 @@ PG.filesPanel = function (panel) {
     if (!items.length) return;
     const big = items.find((i) => i.file.size > maxFile);
     if (big) {
-      PG.message(`${big.path} is ${PG.bytes(big.file.size)}; the limit per file is ` +
-                 `${PG.bytes(maxFile)}. Nothing was uploaded.`, "error");
+      PG.message(L10N.f(gettext("%(path)s is %(size)s; the limit per file is %(limit)s. Nothing was uploaded."),
+                        { path: big.path, size: PG.bytes(big.file.size), limit: PG.bytes(maxFile) }), "error");
       return;
     }
     const form = new FormData();
     for (const item of items) form.append("files", item.file, item.path);
-    await send(form, items.length === 1 ? items[0].path : `${items.length} files`);
+    await send(form, items.length === 1 ? items[0].path
+      : L10N.f(ngettext("%(count)s file", "%(count)s files", items.length), { count: items.length }));
   }
 
   async function uploadZip(file) {
     const form = new FormData();
     form.append("archive", file, file.name);
-    await send(form, file.name + " (unpacked)");
+    await send(form, L10N.f(gettext("%(name)s (unpacked)"), { name: file.name }));
   }
 
   async function send(form, what) {
@@ -107,9 +111,9 @@ PG.filesPanel = function (panel) {
     try {
       const data = await PG.api("POST", filesUrl, form);
       renderTree(data);
-      PG.message(`Added ${what}.`, "ok");
+      PG.message(L10N.f(gettext("Added %(what)s."), { what }), "ok");
     } catch (err) {
-      PG.message("Upload refused: " + err.message, "error");
+      PG.message(interpolate(gettext("Upload refused: %s"), [err.message]), "error");
     } finally {
       drop.classList.remove("busy");
     }
@@ -169,11 +173,12 @@ PG.filesPanel = function (panel) {
       items = entries.length ? (await Promise.all(entries.map(readEntry))).flat()
                              : [...e.dataTransfer.files].map((file) => ({ path: file.name, file }));
     } catch (err) {
-      PG.message("Could not read the dropped files: " + err.message, "error");
+      PG.message(interpolate(gettext("Could not read the dropped files: %s"), [err.message]), "error");
       return;
     }
     if (items.length === 1 && isZip(items[0].file) &&
-        confirm(`Unpack ${items[0].path} into the sandbox? (Cancel adds the .zip file as it is.)`)) {
+        confirm(L10N.f(gettext("Unpack %(path)s into the sandbox? (Cancel adds the .zip file as it is.)"),
+                       { path: items[0].path }))) {
       uploadZip(items[0].file);
       return;
     }
@@ -188,11 +193,11 @@ PG.filesPanel = function (panel) {
   panel.querySelector("#starter-site").addEventListener("click", async () => {
     try {
       renderTree(await PG.api("POST", starterUrl, {}));
-      PG.message("Added the starter site: index.html, index.css and logo.png.", "ok");
+      PG.message(gettext("Added the starter site: index.html, index.css and logo.png."), "ok");
     } catch (err) {
       if (err.status === 409 && confirm(err.message)) {
         renderTree(await PG.api("POST", starterUrl, { overwrite: true }));
-        PG.message("Replaced the starter site files.", "ok");
+        PG.message(gettext("Replaced the starter site files."), "ok");
       } else if (err.status !== 409) {
         PG.message(err.message, "error");
       }
@@ -200,7 +205,7 @@ PG.filesPanel = function (panel) {
   });
 
   panel.querySelector("#new-file").addEventListener("click", async () => {
-    const path = prompt("Name of the new file (folders with /, e.g. css/site.css):", "page.html");
+    const path = prompt(gettext("Name of the new file (folders with /, e.g. css/site.css):"), "page.html");
     if (!path) return;
     try {
       await PG.api("PUT", fileUrl(path), "");
@@ -216,13 +221,13 @@ PG.filesPanel = function (panel) {
   const dirty = () => editor.current !== null && editor.text.value !== editor.saved;
 
   async function openEditor(path) {
-    if (dirty() && !confirm(`Discard your unsaved changes to ${editor.current}?`)) return;
+    if (dirty() && !confirm(L10N.f(gettext("Discard your unsaved changes to %(path)s?"), { path: editor.current }))) return;
     try {
       const response = await fetch(fileUrl(path), { credentials: "same-origin" });
       if (!response.ok) throw new Error((await response.json()).error);
       editor.saved = await response.text();
     } catch (err) {
-      PG.message(`Could not open ${path}: ${err.message}`, "error");
+      PG.message(L10N.f(gettext("Could not open %(path)s: %(error)s"), { path, error: err.message }), "error");
       return;
     }
     editor.current = path;
@@ -234,7 +239,7 @@ PG.filesPanel = function (panel) {
   }
 
   function closeEditor(force) {
-    if (!force && dirty() && !confirm("Close without saving your changes?")) return;
+    if (!force && dirty() && !confirm(gettext("Close without saving your changes?"))) return;
     editor.current = null;
     editor.box.hidden = true;
   }
@@ -244,15 +249,15 @@ PG.filesPanel = function (panel) {
     try {
       await PG.api("PUT", fileUrl(editor.current), text);
       editor.saved = text;
-      editor.state.textContent = "Saved. Reload the sandbox's tab to see it.";
+      editor.state.textContent = gettext("Saved. Reload the sandbox's tab to see it.");
       refresh().catch(() => {});
     } catch (err) {
-      PG.message(`Could not save ${editor.current}: ${err.message}`, "error");
+      PG.message(L10N.f(gettext("Could not save %(path)s: %(error)s"), { path: editor.current, error: err.message }), "error");
     }
   }
 
   editor.text.addEventListener("input", () => {
-    editor.state.textContent = dirty() ? "Unsaved changes" : "";
+    editor.state.textContent = dirty() ? gettext("Unsaved changes") : "";
   });
   editor.text.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "s") {

@@ -44,22 +44,22 @@
     const name = form.elements.name.value.trim();
     const port = Number(form.elements.port.value);
     button.disabled = true;
-    button.textContent = "Creating…";
+    button.textContent = gettext("Creating…");
     let sb;
     try {
       const mode = form.elements.mode ? form.elements.mode.value : "full";
       sb = await PG.api("POST", form.dataset.createUrl, { name, port, mode });
     } catch (err) {
-      PG.message("Could not create the sandbox: " + err.message, "error");
+      PG.message(interpolate(gettext("Could not create the sandbox: %s"), [err.message]), "error");
       button.disabled = false;
-      button.textContent = "Create and start";
+      button.textContent = gettext("Create and start");
       return;
     }
     render({ sandboxes: [...[...cards.values()].map((c) => c.sandbox), sb] });
-    button.textContent = "Starting…";
-    await cards.get(sb.id).act("start", "Starting…");
+    button.textContent = gettext("Starting…");
+    await cards.get(sb.id).act("start", gettext("Starting…"));
     button.disabled = false;
-    button.textContent = "Create and start";
+    button.textContent = gettext("Create and start");
     const data = await refresh(true).catch(() => null);
     if (data && data.suggested_port) form.elements.port.value = data.suggested_port;
     form.elements.name.value = "site-" + (cards.size + 1);

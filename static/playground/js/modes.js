@@ -27,7 +27,7 @@ PG.modes.fixContentLength = function (text) {
 
   function show() {
     const info = data.modes.find((m) => m.id === chosen);
-    $("mode-notice").textContent = info ? "What to notice: " + info.notice : "";
+    $("mode-notice").textContent = info ? interpolate(gettext("What to notice: %s"), [info.notice]) : "";
     $("fixed-editor").hidden = chosen !== "fixed";
     for (const input of panel.querySelectorAll("input[name=mode]")) input.checked = input.value === chosen;
   }
@@ -67,15 +67,17 @@ PG.modes.fixContentLength = function (text) {
       body.line_endings = $("fixed-endings").value;
     }
     $("mode-apply").disabled = true;
-    $("mode-state").textContent = "applying…";
+    $("mode-state").textContent = gettext("applying…");
     try {
       const r = await PG.api("PUT", panel.dataset.modeUrl, body);
       data.current = r;
-      $("mode-state").textContent = "mode: " + r.label + (r.restarted ? " (restarted)" : "");
-      PG.message("Mode set to “" + r.label + "”" + (r.restarted ? "; the sandbox restarted." : "."), "ok");
+      $("mode-state").textContent = L10N.f(r.restarted ? gettext("mode: %(label)s (restarted)")
+        : gettext("mode: %(label)s"), { label: r.label });
+      PG.message(L10N.f(r.restarted ? gettext("Mode set to “%(label)s”; the sandbox restarted.")
+        : gettext("Mode set to “%(label)s”."), { label: r.label }), "ok");
     } catch (err) {
       $("mode-state").textContent = "";
-      PG.message("Could not change the mode: " + err.message, "error");
+      PG.message(interpolate(gettext("Could not change the mode: %s"), [err.message]), "error");
     } finally {
       $("mode-apply").disabled = false;
     }

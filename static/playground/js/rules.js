@@ -13,20 +13,20 @@
     const row = PG.el("div", "rule-row");
     const method = PG.el("input", "rule-method");
     method.value = rule.method || "GET";
-    method.setAttribute("aria-label", "method");
+    method.setAttribute("aria-label", gettext("method"));
     method.size = 7;
     const path = PG.el("input", "rule-path");
     path.value = rule.path || "/";
-    path.setAttribute("aria-label", "path");
+    path.setAttribute("aria-label", gettext("path"));
     const response = PG.el("textarea", "raw-input rule-response");
     response.rows = 4;
     response.spellcheck = false;
-    response.setAttribute("aria-label", "raw response");
+    response.setAttribute("aria-label", gettext("raw response"));
     response.value = rule.response || "HTTP/1.1 200 OK\nContent-Length: 0\n\n";
-    const fix = PG.el("button", "btn small", "Fix Content-Length");
+    const fix = PG.el("button", "btn small", gettext("Fix Content-Length"));
     fix.type = "button";
     fix.addEventListener("click", () => { response.value = PG.modes.fixContentLength(response.value); });
-    const remove = PG.el("button", "btn small danger", "Remove");
+    const remove = PG.el("button", "btn small danger", gettext("Remove"));
     remove.type = "button";
     remove.addEventListener("click", () => row.remove());
     row.append(method, path, fix, remove, response);
@@ -55,11 +55,13 @@
     }));
     try {
       const r = await PG.api("PUT", panel.dataset.rulesUrl, { rules, line_endings: $("rule-endings").value });
-      $("rules-state").textContent = r.rules.length + (r.rules.length === 1 ? " rule" : " rules") +
-        " saved: the running server uses them from its next request";
-      PG.message("Rules saved; no restart needed.", "ok");
+      $("rules-state").textContent = L10N.f(ngettext(
+        "%(count)s rule saved: the running server uses it from its next request",
+        "%(count)s rules saved: the running server uses them from its next request",
+        r.rules.length), { count: r.rules.length });
+      PG.message(gettext("Rules saved; no restart needed."), "ok");
     } catch (err) {
-      PG.message("Could not save the rules: " + err.message, "error");
+      PG.message(interpolate(gettext("Could not save the rules: %s"), [err.message]), "error");
     }
   });
 

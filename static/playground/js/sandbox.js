@@ -16,7 +16,7 @@
       card.update(await PG.api("GET", url));
     } catch (err) {
       if (err.status === 404) {
-        PG.message("This sandbox no longer exists.", "error");
+        PG.message(gettext("This sandbox no longer exists."), "error");
         window.location.href = holder.dataset.homeUrl;
       }
       throw err;

@@ -70,14 +70,10 @@
 
   // ----- rows -----------------------------------------------------------------------------
 
-  // Local HH:MM:SS.mmm by hand: toLocaleTimeString builds a formatter on every call,
-  // which under a flood cost more than drawing the rows.
-  const pad = (n, w) => String(n).padStart(w, "0");
-  function timeOf(us) {
-    const d = new Date(us / 1000);
-    return pad(d.getHours(), 2) + ":" + pad(d.getMinutes(), 2) + ":" + pad(d.getSeconds(), 2) +
-      "." + pad(d.getMilliseconds(), 3);
-  }
+  // Local time of day with milliseconds, in the page's language. L10N keeps one
+  // Intl formatter: toLocaleTimeString builds one per call, which under a flood cost
+  // more than drawing the rows.
+  const timeOf = (us) => L10N.time(new Date(us / 1000));
 
   function row(item) {
     const tr = PG.el("tr", "outcome-" + item.outcome);
@@ -85,8 +81,9 @@
     if (item.status >= 400) tr.classList.add("bad-status");
     if (item.index > 0) tr.classList.add("reused");
     const conn = PG.el("td", "conn", (item.index > 0 ? "↺ " : "") + item.conn + "." + item.index);
-    conn.title = item.index > 0 ? "request " + (item.index + 1) + " on connection " + item.conn + " (keep-alive reuse)"
-      : "first request on connection " + item.conn;
+    conn.title = item.index > 0
+      ? L10N.f(gettext("request %(n)s on connection %(conn)s (keep-alive reuse)"), { n: item.index + 1, conn: item.conn })
+      : L10N.f(gettext("first request on connection %(conn)s"), { conn: item.conn });
     const status = PG.el("td", "status");
     status.append(PG.el("span", "code", item.status == null ? "—" : String(item.status)));
     if (item.outcome !== "complete") {
@@ -95,13 +92,14 @@
       status.append(tag);
     }
     const size = PG.el("td", "num", PG.bytes(item.response_length));
-    size.title = "request " + item.request_length + " B, response " + item.response_length + " B";
+    size.title = L10N.f(gettext("request %(req)s B, response %(resp)s B"),
+                        { req: item.request_length, resp: item.response_length });
     tr.append(
       PG.el("td", "seq", String(item.seq)),
       PG.el("td", "time", timeOf(item.started_us)),
       conn,
       PG.el("td", "method", item.method || "?"),
-      PG.el("td", "path", item.target == null ? "(unparsed)" : item.target),
+      PG.el("td", "path", item.target == null ? gettext("(unparsed)") : item.target),
       status,
       size,
       PG.el("td", "num", item.duration_us == null ? "—" : PG.micros(item.duration_us)),
@@ -163,21 +161,33 @@
     const total_ = total();
     const shown = state.items.length;
     $("no-traffic").hidden = shown > 0 || state.incoming.length > 0;
-    let text = "showing the latest " + shown + " of " + total_ + (total_ === 1 ? " request" : " requests");
-    if (state.filter) text += " · " + tbody.rows.length + " match the filter";
-    if (state.paused) text += " · paused: " + state.missedWhilePaused + " new arrived";
+    let text = L10N.f(ngettext("showing the latest %(shown)s of %(count)s request",
+                               "showing the latest %(shown)s of %(count)s requests", total_),
+                      { shown, count: total_ });
+    if (state.filter) {
+      text += " · " + L10N.f(ngettext("%(count)s matches the filter", "%(count)s match the filter",
+                                      tbody.rows.length), { count: tbody.rows.length });
+    }
+    if (state.paused) {
+      text += " · " + L10N.f(gettext("paused: %(count)s new arrived"), { count: state.missedWhilePaused });
+    }
     $("showing").textContent = text;
     const older = $("older");
     older.textContent = "";
     if (state.skipped) {
-      older.append(state.skipped + " exchanges went by too fast to show (the totals still count them). ");
+      older.append(L10N.f(ngettext(
+        "%(count)s exchange went by too fast to show (the totals still count it). ",
+        "%(count)s exchanges went by too fast to show (the totals still count them). ",
+        state.skipped), { count: state.skipped }));
     }
     if (state.stats && state.stats.stored > shown) {
-      const link = PG.el("a", "", "the history API");
+      const link = PG.el("a", "", gettext("the history API"));
       link.href = root.dataset.exchangesUrl + "?after=0";
       link.target = "_blank";
-      older.append("The playground keeps the latest " + state.stats.stored + " exchanges; older ones are in ",
-                   link, ".");
+      // The sentence is split around the link so the link stays an element.
+      const [before, after] = L10N.f(gettext("The playground keeps the latest %(count)s exchanges; older ones are in %(link)s."),
+                                     { count: state.stats.stored, link: "\u0000" }).split("\u0000");
+      older.append(before, link, after || "");
     }
   }
 
@@ -198,7 +208,7 @@
 
   $("pause").addEventListener("click", () => {
     state.paused = !state.paused;
-    $("pause").textContent = state.paused ? "Resume" : "Pause";
+    $("pause").textContent = state.paused ? gettext("Resume") : gettext("Pause");
     $("pause").setAttribute("aria-pressed", String(state.paused));
     state.missedWhilePaused = 0;
     if (!state.paused) schedule();
@@ -221,18 +231,19 @@
   function showStats(s) {
     state.stats = s;
     state.lastStatsAt = Date.now();
-    $("c-requests").textContent = total().toLocaleString();
-    $("c-errors").textContent = s.errors.toLocaleString();
+    $("c-requests").textContent = L10N.number(total());
+    $("c-errors").textContent = L10N.number(s.errors);
     $("c-in").textContent = PG.bytes(s.bytes_in);
     $("c-out").textContent = PG.bytes(s.bytes_out);
-    $("c-conns").textContent = s.connections.toLocaleString();
-    if (s.rate != null) $("c-rate").textContent = s.rate.toLocaleString();
+    $("c-conns").textContent = L10N.number(s.connections);
+    if (s.rate != null) $("c-rate").textContent = L10N.number(s.rate);
     const d = s.dropped || {};
     const lost = (d.server || 0) + (d.playground || 0);
     $("dropped").hidden = !lost;
-    $("dropped").textContent = lost ? lost.toLocaleString() + " events were not recorded under load (" +
-      (d.server || 0) + " by the server, " + (d.playground || 0) + " by the playground): some rows are " +
-      "missing, but the totals above are the server's own exact counts." : "";
+    $("dropped").textContent = lost ? L10N.f(gettext(
+      "%(lost)s events were not recorded under load (%(server)s by the server, %(playground)s by " +
+      "the playground): some rows are missing, but the totals above are the server's own exact counts."),
+    { lost, server: d.server || 0, playground: d.playground || 0 }) : "";
     showCounts();
   }
   // The server sends stats only while they change: a quiet second means 0 req/s.
@@ -250,13 +261,13 @@
     badge.className = "badge status-" + s.status;
     let text = s.message || "";
     if (s.status === "crashed" && s.exit_code != null && !text.includes("exit code")) {
-      text += " (exit code " + s.exit_code + ")";
+      text += " " + interpolate(gettext("(exit code %s)"), [s.exit_code]);
     }
-    if (s.status === "stopped" && !text) text = "Start it from its card to see traffic.";
+    if (s.status === "stopped" && !text) text = gettext("Start it from its card to see traffic.");
     if (s.status === "deleted") {
-      text = "This sandbox was deleted.";
-      setConnState("gone", "deleted");
-      const home = PG.el("a", "", "Back to your sandboxes");
+      text = gettext("This sandbox was deleted.");
+      setConnState("gone", gettext("deleted"));
+      const home = PG.el("a", "", gettext("Back to your sandboxes"));
       home.href = "/";
       $("status-text").textContent = text + " ";
       $("status-text").append(home);
@@ -275,7 +286,10 @@
     const atBottom = consoleBox.scrollTop + consoleBox.clientHeight >= consoleBox.scrollHeight - 8;
     if (tail) consoleBox.textContent = "";
     const frag = document.createDocumentFragment();
-    if (skipped) frag.append(PG.el("span", "muted", "… " + skipped + " lines skipped …\n"));
+    if (skipped) {
+      frag.append(PG.el("span", "muted", "… " + L10N.f(ngettext("%(count)s line skipped", "%(count)s lines skipped",
+                                                                skipped), { count: skipped }) + " …\n"));
+    }
     for (const line of lines) frag.append(PG.el("span", line.stream, line.text + "\n"));
     consoleBox.append(frag);
     while (consoleBox.childNodes.length > CONSOLE_LINES) consoleBox.firstChild.remove();
@@ -331,7 +345,7 @@
     socket = new WebSocket(url);
     socket.addEventListener("open", () => {
       delay = 500;
-      setConnState("live", "● live");
+      setConnState("live", "● " + gettext("live"));
     });
     socket.addEventListener("message", (event) => {
       let msg;
@@ -342,8 +356,8 @@
     socket.addEventListener("close", (event) => {
       socket = null;
       if (deleted) return;
-      if (event.code === 1006 && delay > 8000 && !navigator.onLine) setConnState("offline", "offline");
-      setConnState("reconnecting", "reconnecting… (" + Math.round(delay / 1000) + " s)");
+      if (event.code === 1006 && delay > 8000 && !navigator.onLine) setConnState("offline", gettext("offline"));
+      setConnState("reconnecting", L10N.f(gettext("reconnecting… (%(s)s s)"), { s: Math.round(delay / 1000) }));
       setTimeout(retry, delay);
       delay = Math.min(delay * 2, 10000);
     });
@@ -356,8 +370,8 @@
       await PG.api("GET", root.dataset.sandboxUrl);
     } catch (err) {
       if (err.status === 404) {
-        setConnState("gone", "this sandbox no longer exists");
-        PG.message("This sandbox no longer exists.", "error");
+        setConnState("gone", gettext("this sandbox no longer exists"));
+        PG.message(gettext("This sandbox no longer exists."), "error");
         return;
       }
     }

@@ -1,0 +1,188 @@
+// Explanations in the exchange detail (docs/glossary.md): header names, the status code
+// and the parts of the request and status lines become focusable terms; hovering,
+// focusing or tapping one shows a short explanation in the page's language and a link
+// to the section of RFC 9110/9112 (or the browser spec) that defines it.
+//
+// Captured bytes are hostile: terms and the popover are built with textContent only,
+// and only names the glossary knows become terms (anything else stays plain text).
+"use strict";
+
+PG.explain = (function () {
+  const script = document.currentScript;
+  const glossaryUrl = script && script.dataset.glossaryUrl;
+  let glossary = null;
+  let loading = null;
+  // Terms decorated before the glossary arrived wait here and are done once it has.
+  const pending = [];
+
+  function load() {
+    if (!loading && glossaryUrl) {
+      loading = fetch(glossaryUrl, { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((data) => {
+          glossary = data;
+          for (const job of pending.splice(0)) job();
+        })
+        .catch(() => { /* no glossary: the views stay plain, nothing breaks */ });
+    }
+    return loading;
+  }
+
+  // ----- the one popover ---------------------------------------------------------------
+
+  const pop = PG.el("div", "explain-pop");
+  pop.id = "explain-pop";
+  pop.setAttribute("role", "tooltip");
+  pop.hidden = true;
+  let owner = null; // the term the popover belongs to
+  let hideTimer = 0;
+
+  function link(entry) {
+    const a = PG.el("a", "explain-link");
+    a.target = "_blank";
+    a.rel = "noopener";
+    if (entry.rfc) {
+      a.href = glossary.rfc_base + entry.rfc + "#section-" + entry.section;
+      a.textContent = entry.rfc.replace(/^rfc/i, "RFC ") + " §" + entry.section;
+    } else {
+      a.href = entry.url;
+      a.textContent = new URL(entry.url).hostname + " ↗";
+    }
+    return a;
+  }
+
+  function show(term) {
+    clearTimeout(hideTimer);
+    const entry = term._explain;
+    if (!entry) return;
+    if (owner && owner !== term) owner.removeAttribute("aria-describedby");
+    owner = term;
+    pop.textContent = "";
+    pop.append(PG.el("span", "explain-name", term._explainName),
+               PG.el("span", "explain-text", entry[L10N.short] || entry.en), PG.el("br"), link(entry));
+    if (!pop.isConnected) document.body.append(pop);
+    pop.hidden = false;
+    term.setAttribute("aria-describedby", pop.id);
+    const box = term.getBoundingClientRect();
+    const left = Math.min(window.scrollX + box.left, window.scrollX + document.documentElement.clientWidth - pop.offsetWidth - 8);
+    pop.style.left = Math.max(window.scrollX + 4, left) + "px";
+    pop.style.top = window.scrollY + box.bottom + 6 + "px";
+  }
+
+  function hide() {
+    pop.hidden = true;
+    if (owner) owner.removeAttribute("aria-describedby");
+    owner = null;
+  }
+  // A short delay lets the pointer travel from the term into the popover to click its link.
+  const hideSoon = () => { clearTimeout(hideTimer); hideTimer = setTimeout(hide, 250); };
+  pop.addEventListener("mouseenter", () => clearTimeout(hideTimer));
+  pop.addEventListener("mouseleave", hideSoon);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && owner) { const t = owner; hide(); t.focus(); } });
+  document.addEventListener("click", (e) => {
+    if (owner && !owner.contains(e.target) && !pop.contains(e.target)) hide();
+  });
+
+  function term(text, entry, name) {
+    const span = PG.el("span", "explain-term", text);
+    span.tabIndex = 0;
+    span._explain = entry;
+    span._explainName = name;
+    span.addEventListener("mouseenter", () => show(span));
+    span.addEventListener("mouseleave", hideSoon);
+    span.addEventListener("focus", () => show(span));
+    span.addEventListener("blur", hideSoon);
+    // Touch screens have no hover: a tap toggles (the click also focuses on desktop).
+    span.addEventListener("click", (e) => {
+      e.stopPropagation();
+      if (owner === span && !pop.hidden && e.pointerType === "touch") hide();
+      else show(span);
+    });
+    return span;
+  }
+
+  // ----- which words are terms ---------------------------------------------------------
+
+  function headerTerm(name) {
+    const entry = glossary.headers[name.trim().toLowerCase()];
+    return entry ? term(name, entry, entry.name) : null;
+  }
+
+  // The parts of a start line as [text, term-or-null] pieces, spaces kept as they were.
+  function startLinePieces(line, partName) {
+    const words = line.split(/( +)/);
+    const rl = glossary.request_line;
+    const roles = partName === "request"
+      ? [["method", rl.method], ["request-target", rl["request-target"]], ["HTTP-version", rl["http-version"]]]
+      : [["HTTP-version", rl["http-version"]], null, ["reason-phrase", rl["reason-phrase"]]];
+    const pieces = [];
+    let index = 0;
+    for (const word of words) {
+      if (!word || /^ +$/.test(word)) { pieces.push(word); continue; }
+      if (partName === "response" && index === 1) {
+        const status = glossary.statuses[word];
+        const entry = status || rl["status-code"];
+        pieces.push(term(word, entry, status ? word + " " + status.phrase : gettext("status code")));
+      } else if (index < 3 && roles[index]) {
+        pieces.push(term(word, roles[index][1], roles[index][0]));
+      } else {
+        pieces.push(word); // the reason phrase's later words, or extra words
+      }
+      index++;
+    }
+    return pieces;
+  }
+
+  // ----- decorating the views ----------------------------------------------------------
+
+  // The raw view (bytes.js renderText): text nodes plus ␍/␊ marks, with each line's
+  // text starting right after the "\n" that follows a ␊. Only the head is decorated.
+  function decorateRaw(container, partName) {
+    const job = () => {
+      let line = 0;
+      let atStart = true;
+      for (const node of [...container.childNodes]) {
+        if (node.nodeType !== Node.TEXT_NODE) {
+          if (node.textContent === "␍" && atStart && line > 0) return; // the empty line
+          atStart = false;
+          continue;
+        }
+        const segments = node.data.split("\n");
+        const frag = document.createDocumentFragment();
+        segments.forEach((segment, i) => {
+          if (i > 0) { frag.append("\n"); line++; atStart = true; }
+          if (!segment) return;
+          if (atStart && line === 0) frag.append(...startLinePieces(segment, partName));
+          else if (atStart) {
+            const colon = segment.indexOf(":");
+            const name = colon > 0 ? segment.slice(0, colon) : "";
+            const t = name && !/\s/.test(name) ? headerTerm(name) : null;
+            if (t) frag.append(t, segment.slice(colon));
+            else frag.append(segment);
+          } else frag.append(segment);
+          atStart = false;
+        });
+        node.replaceWith(frag);
+        if (line > 200) return; // a head is far shorter; never walk a whole body
+      }
+    };
+    glossary ? job() : (pending.push(job), load());
+  }
+
+  // The decoded view: its start line paragraph and its table of headers.
+  function decorateDecoded(startLine, table, partName) {
+    const job = () => {
+      const text = startLine.textContent;
+      startLine.textContent = "";
+      startLine.append(...startLinePieces(text, partName));
+      for (const th of table.querySelectorAll("th")) {
+        const t = headerTerm(th.textContent);
+        if (t) { th.textContent = ""; th.append(t); }
+      }
+    };
+    glossary ? job() : (pending.push(job), load());
+  }
+
+  return { load, decorateRaw, decorateDecoded };
+})();
+PG.explain.load();
