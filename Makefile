@@ -10,10 +10,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) manage.py compiletranslations
 	touch $(STAMP)
 
 install: $(STAMP)
+	$(PY) manage.py compiletranslations  # .po -> .mo, pure Python: no gettext needed
 
 run: install
 	$(PY) manage.py migrate --noinput

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.urls import path
+from django.utils.translation import gettext as _
 
 from .errors import error_response
 
@@ -41,8 +42,8 @@ class LoginRequiredMiddleware:
         if (login_required_everywhere() and not request.user.is_authenticated
                 and not request.path.startswith(PUBLIC_PREFIXES)):
             if request.path.startswith("/api/"):
-                return error_response(401, "log in first: this playground needs an account "
-                                           f"({settings.LOGIN_URL})")
+                return error_response(401, _("log in first: this playground needs an account "
+                                             "(%(url)s)") % {"url": settings.LOGIN_URL})
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return self.get_response(request)
 

@@ -11,6 +11,7 @@ import os
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, HttpRequest, JsonResponse
+from django.utils.translation import ngettext
 
 from . import modes, sandboxes, starter
 from .errors import ApiError, api, json_body
@@ -176,8 +177,9 @@ def starter_site(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     body = json_body(request)
     existing = [name for name in starter.FILES if _exists(files, name)]
     if existing and not body.get("overwrite"):
-        verb, pronoun = ("exists", "it") if len(existing) == 1 else ("exist", "them")
-        raise ApiError(409, f"{', '.join(existing)} already {verb} in this sandbox; "
-                            f"replace {pronoun}?", existing=existing)
+        message = ngettext("%(names)s already exists in this sandbox; replace it?",
+                           "%(names)s already exist in this sandbox; replace them?",
+                           len(existing)) % {"names": ", ".join(existing)}
+        raise ApiError(409, message, existing=existing)
     written = files.write_many(starter.items())
     return JsonResponse({"written": written, **_tree(files)}, status=201)

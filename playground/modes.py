@@ -38,29 +38,29 @@ FULL, NO_CONTENT_TYPE, ONCE, FIXED, RECORD_ONLY = (
 MODE_INFO: dict[str, tuple[str, str]] = {
     FULL: (gettext_noop("Full server (default)"),
            gettext_noop("The real static file server: every file with its own Content-Type, "
-           "keep-alive, conditional and range requests. The starter page shows a red "
-           "heading and the logo.")),
+                        "keep-alive, conditional and range requests. The starter page shows a red "
+                        "heading and the logo.")),
     RECORD_ONLY: (gettext_noop("Record only"),
                   gettext_noop(
                       "The server reads each request, records it and closes the connection "
-                  "without a word, like the tutorial's first step. The browser shows an "
-                  "error (“empty response”), but the traffic view shows exactly what it "
-                  "sent.")),
+                      "without a word, like the tutorial's first step. The browser shows an "
+                      "error (“empty response”), but the traffic view shows exactly what it "
+                      "sent.")),
     FIXED: (gettext_noop("Fixed response"),
             gettext_noop(
                 "Every request, whatever its path, gets the same bytes, sent verbatim. With "
-            "Apache's recorded “It works!” reply the browser cannot tell it is not "
-            "Apache: HTTP is only bytes.")),
+                "Apache's recorded “It works!” reply the browser cannot tell it is not "
+                "Apache: HTTP is only bytes.")),
     ONCE: (gettext_noop("One request, then exit"),
            gettext_noop(
                "The server answers one request and exits, like the tutorial's TCPServer. The "
-           "page arrives, but the browser's next requests, for the CSS and the image, "
-           "find nobody listening: no colour, no logo. The sandbox shows as stopped.")),
+               "page arrives, but the browser's next requests, for the CSS and the image, "
+               "find nobody listening: no colour, no logo. The sandbox shows as stopped.")),
     NO_CONTENT_TYPE: (gettext_noop("No Content-Type detection"),
                       gettext_noop(
                           "Every file is sent as text/html. The browser ignores a stylesheet "
-                      "that does not arrive as text/css, so the heading loses its red "
-                      "colour, and the image request's type is wrong too.")),
+                          "that does not arrive as text/css, so the heading loses its red "
+                          "colour, and the image request's type is wrong too.")),
 }
 MODES = tuple(MODE_INFO)
 
@@ -141,7 +141,7 @@ def exit_outcome(mode: str, returncode: int, stdout_tail: tuple[str, ...] = ()) 
     if mode == ONCE and (returncode == 0 or said_so):
         # Stored in English (no request here); sandboxes.to_json translates it when shown.
         return gettext_noop("stopped: the “one request, then exit” mode answered one request and "
-                  "exited, like the tutorial's first server; start it again for another")
+                            "exited, like the tutorial's first server; start it again for another")
     return None
 
 

@@ -92,43 +92,43 @@ def request_templates(host: str) -> list[dict[str, Any]]:
         ("browser", gettext_noop("Browser-like GET"), browser,
          gettext_noop(
              "What Chrome sends for a page: the tutorial's server_recv.txt. Every header is a "
-         "wish the server may ignore; the response still starts with a status line.")),
+             "wish the server may ignore; the response still starts with a status line.")),
         ("curl", gettext_noop("curl-like GET"),
          f"GET / HTTP/1.1\nHost: {host}\nUser-Agent: curl/8.5.0\nAccept: */*\n\n",
          gettext_noop(
              "The smallest polite request: a request line, Host, and an empty line that ends "
-         "the head.")),
+             "the head.")),
         ("head", gettext_noop("HEAD"),
          f"HEAD / HTTP/1.1\nHost: {host}\n\n",
          gettext_noop("The same headers as a GET, Content-Length included, but no body "
-         "(RFC 9110 §9.3.2).")),
+                      "(RFC 9110 §9.3.2).")),
         ("http10", gettext_noop("HTTP/1.0"),
          "GET / HTTP/1.0\n\n",
          gettext_noop("HTTP/1.0 needs no Host, and the server closes the connection after the "
-         "response: look for “Connection: close” and “closed by the server” below.")),
+                      "response: look for “Connection: close” and “closed by the server” below.")),
         ("pipelined", gettext_noop("Two pipelined requests"),
          f"GET / HTTP/1.1\nHost: {host}\n\n"
          f"GET /index.css HTTP/1.1\nHost: {host}\nConnection: close\n\n",
          gettext_noop(
              "Two requests in one send on one connection: two responses come back, in order, "
-         "and the traffic view shows them as requests 0 and 1 of the same connection.")),
+             "and the traffic view shows them as requests 0 and 1 of the same connection.")),
         ("malformed", gettext_noop("Malformed request line"),
          f"GET /index.html HTTP/1.1 extra\nHost: {host}\n\n",
          gettext_noop("A request line is exactly method, target and version separated by single "
-         "spaces (RFC 9112 §3): anything else gets 400 Bad Request and a closed "
-         "connection.")),
+                      "spaces (RFC 9112 §3): anything else gets 400 Bad Request and a closed "
+                      "connection.")),
         ("no-host", gettext_noop("Missing Host"),
          "GET / HTTP/1.1\n\n",
          gettext_noop("A missing Host gets 400 because HTTP/1.1 requires it (RFC 9112 §3.2); nginx "
-         "and Apache do the same.")),
+                      "and Apache do the same.")),
         ("oversized", gettext_noop("Oversized header"),
          f"GET / HTTP/1.1\nHost: {host}\nX-Big: {'a' * OVERSIZED_HEADER_BYTES}\n\n",
          gettext_noop("A head larger than the server's 32 KiB limit is refused with 431 Request "
-         "Header Fields Too Large (RFC 6585 §5) before it is ever parsed.")),
+                      "Header Fields Too Large (RFC 6585 §5) before it is ever parsed.")),
         ("slow", gettext_noop("Sent in slow pieces"),
          f"GET / HTTP/1.1\nHost: {host}\nConnection: close\n\n",
          gettext_noop("The same bytes in 5 pieces, 300 ms apart: the server reassembles them. In "
-         "the traffic view, “receiving the head” now takes over a second.")),
+                      "the traffic view, “receiving the head” now takes over a second.")),
     ]
     return [
         {"id": key, "label": gettext(label), "text": text, "line_endings": "crlf",

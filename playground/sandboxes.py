@@ -236,9 +236,9 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
         running = Sandbox.objects.filter(status__in=[Status.RUNNING, Status.STARTING]) \
             .exclude(pk=sandbox.pk).count()
         if running >= settings.PLAYGROUND_MAX_RUNNING_SANDBOXES:
-            raise ApiError(503, f"the playground already runs {running} sandboxes, as many "
-                                "as this computer allows; stop one of yours or try again "
-                                "later")
+            raise ApiError(503, _("the playground already runs %(count)s sandboxes, as many "
+                                  "as this computer allows; stop one of yours or try again "
+                                  "later") % {"count": running})
         _save(sandbox, status=Status.STARTING, pid=None, exit_code=None, stderr_tail="",
               message="", requests=0, errors=0, bytes_in=0, bytes_out=0)
     # Through the ingest queue, so it lands after the previous run's last events and

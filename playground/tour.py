@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
@@ -163,7 +164,7 @@ def steps_json() -> list[dict]:
         "number": number, "slug": s.slug, "title": str(s.title), "goal": str(s.goal),
         "chapter": str(s.chapter) if s.chapter else "",
         "look_for": [str(item) for item in s.look_for], "mode": s.mode,
-        "mode_label": str(modes.MODE_INFO[s.mode][0]),
+        "mode_label": gettext(modes.MODE_INFO[s.mode][0]),
         "setup_url": reverse("playground:api-tour-setup", args=[s.slug]),
     } for number, s in enumerate(STEPS, 1)]
 

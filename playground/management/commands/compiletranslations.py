@@ -27,8 +27,8 @@ def _unquote(text: str, where: str) -> str:
 
 def parse_po(path: Path) -> dict[str, str]:
     """msgid (with ``ctxt\\x04`` and ``singular\\x00plural`` joined as in .mo) -> msgstr
-    (plural forms joined with NUL). Fuzzy and untranslated entries are skipped, the
-    header (msgid "") is kept."""
+    (plural forms joined with NUL). Fuzzy and untranslated entries are skipped; the
+    header (msgid "") is always kept, as msgfmt does, for its charset and plural forms."""
     catalog: dict[str, str] = {}
     entry: dict[str, object] = {}
     field = ""
@@ -36,7 +36,7 @@ def parse_po(path: Path) -> dict[str, str]:
 
     def flush() -> None:
         nonlocal entry, fuzzy
-        if "msgid" in entry and not fuzzy:
+        if "msgid" in entry and (not fuzzy or entry["msgid"] == ""):
             key = str(entry["msgid"])
             if "msgid_plural" in entry:
                 key += "\x00" + str(entry["msgid_plural"])

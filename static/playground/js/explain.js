@@ -74,11 +74,15 @@ PG.explain = (function () {
     if (owner) owner.removeAttribute("aria-describedby");
     owner = null;
   }
-  // A short delay lets the pointer travel from the term into the popover to click its link.
-  const hideSoon = () => { clearTimeout(hideTimer); hideTimer = setTimeout(hide, 250); };
+  // A short delay lets the pointer travel from the term into the popover to click its
+  // link. A term that has the keyboard focus keeps its popover until blur or Escape.
+  const hideSoon = () => {
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(() => { if (!owner || document.activeElement !== owner) hide(); }, 250);
+  };
   pop.addEventListener("mouseenter", () => clearTimeout(hideTimer));
   pop.addEventListener("mouseleave", hideSoon);
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && owner) { const t = owner; hide(); t.focus(); } });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && owner) hide(); });
   document.addEventListener("click", (e) => {
     if (owner && !owner.contains(e.target) && !pop.contains(e.target)) hide();
   });
@@ -91,7 +95,7 @@ PG.explain = (function () {
     span.addEventListener("mouseenter", () => show(span));
     span.addEventListener("mouseleave", hideSoon);
     span.addEventListener("focus", () => show(span));
-    span.addEventListener("blur", hideSoon);
+    span.addEventListener("blur", () => { clearTimeout(hideTimer); hideTimer = setTimeout(hide, 250); });
     // Touch screens have no hover: a tap toggles (the click also focuses on desktop).
     span.addEventListener("click", (e) => {
       e.stopPropagation();

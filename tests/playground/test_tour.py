@@ -1,0 +1,119 @@
+"""The guided tour (playground/tour.py): its page, and one-click setup of each step on
+a real sandbox process."""
+
+import socket
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from playground import modes, tour
+from playground.models import Sandbox
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The tutorial's order (../shared/seeds): what Chrome sends, replay with a client,
+# Apache's reply, one request then exit, the loop, Content-Type; then keep-alive.
+TUTORIAL_ORDER = [
+    ("see-what-chrome-sends", modes.RECORD_ONLY),
+    ("replay-with-the-composer", modes.FULL),
+    ("answer-like-apache", modes.FIXED),
+    ("one-request-then-exit", modes.ONCE),
+    ("loop", modes.NO_CONTENT_TYPE),
+    ("content-type", modes.FULL),
+    ("keep-alive", modes.FULL),
+]
+
+
+def _setup(client, slug):
+    return client.post(f"/api/tour/steps/{slug}/setup/", {}, content_type="application/json")
+
+
+def _get(url: str) -> bytes:
+    """The sandbox's URL names the test client's host ("testserver"); ask 127.0.0.1."""
+    parts = urllib.parse.urlsplit(url)
+    local = parts._replace(netloc=f"127.0.0.1:{parts.port}").geturl()
+    with urllib.request.urlopen(local, timeout=5) as response:
+        return response.read()
+
+
+def test_steps_follow_the_tutorial_and_every_text_is_filled():
+    assert [(s.slug, s.mode) for s in tour.STEPS] == TUTORIAL_ORDER
+    for step in tour.STEPS:
+        assert str(step.title) and str(step.goal) and step.look_for
+        assert all(str(item) for item in step.look_for)
+
+
+def test_the_page_lists_every_step_with_its_setup_button(client):
+    html = client.get("/tour/").content.decode()
+    positions = [html.index(f'id="step-{slug}"') for slug, _ in TUTORIAL_ORDER]
+    assert positions == sorted(positions)
+    for slug, _ in TUTORIAL_ORDER:
+        assert f'data-setup-url="/api/tour/steps/{slug}/setup/"' in html
+    assert html.count(">Set up this step<") == len(TUTORIAL_ORDER)
+    assert "js/tour.js" in html
+    # Linked prominently: from the header of every page and from the home page's intro.
+    home = client.get("/").content.decode()
+    assert home.count('href="/tour/"') >= 2
+
+
+def test_the_page_in_japanese(client):
+    client.cookies["django_language"] = "ja"
+    html = client.get("/tour/").content.decode()
+    assert "Chrome が送るものを見る" in html and "このステップを準備" in html
+    assert "Set up this step" not in html
+
+
+def test_setup_creates_one_tour_sandbox_and_reuses_it(client):
+    first = _setup(client, "see-what-chrome-sends")
+    assert first.status_code == 200, first.content
+    data = first.json()
+    assert data["sandbox"]["name"] == "tour" and data["sandbox"]["status"] == "running"
+    assert data["sandbox"]["mode"] == modes.RECORD_ONLY
+    assert data["links"]["open"] == data["sandbox"]["url"]
+    assert data["links"]["traffic"] == data["sandbox"]["links"]["traffic"]
+
+    second = _setup(client, "content-type").json()
+    assert second["sandbox"]["id"] == data["sandbox"]["id"]
+    assert Sandbox.objects.filter(name="tour").count() == 1
+    assert second["links"]["open"].endswith("/index.html")
+    # The starter site is there and served with its real types in the full mode.
+    assert b"logo.png" in _get(second["links"]["open"])
+    assert "tour" in client.get("/tour/").content.decode()
+
+
+def test_the_apache_step_answers_it_works_to_any_path(client):
+    data = _setup(client, "answer-like-apache").json()
+    assert data["sandbox"]["mode"] == modes.FIXED
+    assert b"<h1>It works!</h1>" in _get(data["sandbox"]["url"] + "anything")
+
+
+def test_the_composer_step_links_to_the_filled_composer(client):
+    data = _setup(client, "replay-with-the-composer").json()
+    assert data["links"]["open"] is None
+    traffic = data["sandbox"]["links"]["traffic"]
+    assert data["links"]["compose"] == traffic + "?compose=browser#composer"
+
+
+def test_the_once_step_serves_one_request_then_stops(client):
+    data = _setup(client, "one-request-then-exit").json()
+    assert data["sandbox"]["mode"] == modes.ONCE
+    assert b"index.css" in _get(data["links"]["open"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = client.get(data["sandbox"]["links"]["self"]).json()["status"]
+        if status == "stopped":
+            break
+        time.sleep(0.1)
+    assert status == "stopped"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", data["sandbox"]["port"]), timeout=2).close()
+    # Setting the step up again gives it its one request back.
+    again = _setup(client, "one-request-then-exit").json()
+    assert again["sandbox"]["status"] == "running"
+
+
+def test_unknown_steps_and_wrong_methods(client):
+    assert _setup(client, "no-such-step").status_code == 404
+    assert client.get("/api/tour/steps/loop/setup/").status_code == 405
