@@ -11,7 +11,7 @@ import os
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, HttpRequest, JsonResponse
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from . import modes, sandboxes, starter
 from .errors import ApiError, api, json_body
@@ -89,15 +89,16 @@ def _tree(files) -> dict:
     }
 
 
-def _check_length(request: HttpRequest, limit: int, what: str) -> None:
+def _check_length(request: HttpRequest, limit: int, too_large: str) -> None:
     """Refuse on the declared Content-Length before touching the body. (Under daphne
-    the ASGI guard in limits.py has already refused anything above the request cap.)"""
+    the ASGI guard in limits.py has already refused anything above the request cap.)
+    ``too_large`` is the translated message, with a ``%(limit)s`` placeholder."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        raise ApiError(400, "the Content-Length header is not a number") from None
+        raise ApiError(400, gettext("the Content-Length header is not a number")) from None
     if length > limit:
-        raise ApiError(413, f"{what} is too large: the limit is {human_bytes(limit)}")
+        raise ApiError(413, too_large % {"limit": human_bytes(limit, gettext)})
 
 
 @api("GET", "POST")
@@ -105,22 +106,24 @@ def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id))
     if request.method == "GET":
         return JsonResponse(_tree(files))
-    _check_length(request, settings.PLAYGROUND_MAX_REQUEST_BYTES, "this upload")
+    _check_length(request, settings.PLAYGROUND_MAX_REQUEST_BYTES,
+                  gettext("this upload is too large: the limit is %(limit)s"))
     if request.upload_error:
         status, message = request.upload_error
         raise ApiError(status, message)
     uploads = request.FILES.getlist("files")
     archives = request.FILES.getlist("archive")
     if uploads and archives:
-        raise ApiError(400, "send files or one zip archive, not both in the same request")
+        raise ApiError(400, gettext("send files or one zip archive, not both in the same "
+                                    "request"))
     if len(archives) > 1:
-        raise ApiError(400, "send one zip archive at a time")
+        raise ApiError(400, gettext("send one zip archive at a time"))
     if not uploads and not archives:
-        raise ApiError(400, 'no files received: use the multipart field "files" '
-                            '(or "archive" for a zip)')
+        raise ApiError(400, gettext('no files received: use the multipart field "files" '
+                                    '(or "archive" for a zip)'))
     if len(uploads) > settings.PLAYGROUND_MAX_FILES:
-        raise ApiError(413, f"too many files in one upload: at most "
-                            f"{settings.PLAYGROUND_MAX_FILES} per sandbox")
+        raise ApiError(413, gettext("too many files in one upload: at most %(limit)s per "
+                                    "sandbox") % {"limit": settings.PLAYGROUND_MAX_FILES})
     if archives:
         written = files.extract_zip(archives[0])
     else:
@@ -133,16 +136,18 @@ def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
 def file_detail(request: HttpRequest, sandbox_id: int, path: str):
     files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id))
     if request.method == "PUT":
-        _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, "this file")
+        too_large = gettext("this file is too large: the limit is %(limit)s")
+        _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, too_large)
         try:
             body = request.body
         except RequestDataTooBig:
-            raise ApiError(413, "this file is too large: the limit is "
-                           f"{human_bytes(settings.PLAYGROUND_MAX_FILE_BYTES)}") from None
+            raise ApiError(413, too_large % {
+                "limit": human_bytes(settings.PLAYGROUND_MAX_FILE_BYTES, gettext)}) from None
         existed = _exists(files, path)
         files.write(path, body)
         return JsonResponse({"path": path, "size": len(body)}, status=200 if existed else 201)
-    missing = ApiError(404, f"there is no file {path!r} in this sandbox")
+    missing = ApiError(404, gettext("there is no file %(name)s in this sandbox")
+                       % {"name": repr(path)})
     if request.method == "DELETE":
         try:
             files.delete(path)

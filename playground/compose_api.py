@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext, gettext_noop
 
 from . import composer, sandboxes
 from .errors import ApiError, error_response
@@ -33,6 +34,14 @@ MAX_CONCURRENT = 8
 _active = 0
 _active_lock = threading.Lock()
 
+# A sandbox's status as the 409 message says it (the API's `status` values stay English).
+STATUS_WORDS = {
+    Sandbox.Status.STOPPED: gettext_noop("stopped"),
+    Sandbox.Status.STARTING: gettext_noop("starting"),
+    Sandbox.Status.RUNNING: gettext_noop("running"),
+    Sandbox.Status.CRASHED: gettext_noop("crashed"),
+}
+
 
 def connect_host(bind_host: str) -> str:
     """Where to reach a sandbox listening on ``bind_host`` from this machine."""
@@ -42,8 +51,10 @@ def connect_host(bind_host: str) -> str:
 def _running_sandbox(request: HttpRequest, sandbox_id: int) -> Sandbox:
     sandbox = sandboxes.get_owned(request, sandbox_id)
     if sandbox.status != Sandbox.Status.RUNNING or sandboxes.supervisor().get(sandbox.key) is None:
-        raise ApiError(409, f"“{sandbox.name}” is {sandbox.status}: start it first, then "
-                            "send your request", sandbox_status=sandbox.status)
+        status = gettext(STATUS_WORDS.get(sandbox.status, sandbox.status))
+        raise ApiError(409, gettext("“%(name)s” is %(status)s: start it first, then send "
+                                    "your request") % {"name": sandbox.name, "status": status},
+                       sandbox_status=sandbox.status)
     return sandbox
 
 
@@ -52,32 +63,34 @@ def _plan(request: HttpRequest) -> tuple[bytes, int, int]:
     try:
         body = json.loads(request.body or b"{}")
     except RequestDataTooBig:
-        raise ApiError(413, "this request is too large for the composer") from None
+        raise ApiError(413, gettext("this request is too large for the composer")) from None
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the request body is not valid JSON") from None
+        raise ApiError(400, gettext("the request body is not valid JSON")) from None
     if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
+        raise ApiError(400, gettext("the request body must be a JSON object"))
     try:
         data = base64.b64decode(str(body.get("request_b64", "")), validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, "request_b64 is not valid base64", field="request_b64") from None
+        raise ApiError(400, gettext("%(field)s is not valid base64") % {"field": "request_b64"},
+                       field="request_b64") from None
     try:
         pieces = int(body.get("pieces", 1))
         delay_ms = int(body.get("delay_ms", 0))
     except (TypeError, ValueError):
-        raise ApiError(400, "pieces and delay_ms must be whole numbers") from None
+        raise ApiError(400, gettext("pieces and delay_ms must be whole numbers")) from None
     try:
         data = composer.line_endings(data, body.get("line_endings", "crlf"))
         composer.check_plan(data, pieces, delay_ms)
     except composer.ComposeError as error:
-        raise ApiError(400, str(error)) from None
+        raise ApiError(400, error.translate(gettext)) from None
     return data, pieces, delay_ms
 
 
 async def compose(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     global _active
     if request.method != "POST":
-        response = error_response(405, f"{request.method} is not allowed here; use POST")
+        response = error_response(405, gettext("%(method)s is not allowed here; use %(allowed)s")
+                                  % {"method": request.method, "allowed": "POST"})
         response["Allow"] = "POST"
         return response
     try:
@@ -86,8 +99,8 @@ async def compose(request: HttpRequest, sandbox_id: int) -> JsonResponse:
         host = connect_host(settings.PLAYGROUND_BIND_HOST)
         with _active_lock:
             if _active >= MAX_CONCURRENT:
-                raise ApiError(429, "too many requests are being composed right now; try "
-                                    "again in a few seconds")
+                raise ApiError(429, gettext("too many requests are being composed right now; "
+                                            "try again in a few seconds"))
             _active += 1
         try:
             result = await composer.send(host, sandbox.port, data, pieces, delay_ms)
@@ -98,8 +111,8 @@ async def compose(request: HttpRequest, sandbox_id: int) -> JsonResponse:
         return error_response(exc.status, exc.message, **exc.extra)
     except Exception:
         log.exception("compose failed for sandbox %s", sandbox_id)
-        return error_response(500, "something went wrong on the playground's side; the "
-                                   "details are in its log")
+        return error_response(500, gettext("something went wrong on the playground's side; "
+                                           "the details are in its log"))
     payload = result.as_json(base64.b64encode)
     payload["request_b64"] = base64.b64encode(data).decode("ascii")
     payload["target"] = f"{host}:{sandbox.port}"

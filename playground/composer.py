@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .refusals import Refusal, gettext_noop
+
 # A request larger than this is refused before connecting. Enough for a head above
 # henaserver's 32 KiB limit (the "oversized header" template) plus a small body; a
 # bigger upload is the browser's job, not a hand-typed request's.
@@ -45,7 +47,7 @@ LINE_ENDINGS = ("crlf", "exact")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
-class ComposeError(ValueError):
+class ComposeError(Refusal, ValueError):
     """The request cannot be sent as asked (too big, too many pieces...)."""
 
 
@@ -65,7 +67,8 @@ def to_crlf(data: bytes, head_only: bool = False) -> bytes:
 def line_endings(data: bytes, choice: str, head_only: bool = False) -> bytes:
     """Apply the learner's line-ending choice: ``crlf`` (convert) or ``exact``."""
     if choice not in LINE_ENDINGS:
-        raise ComposeError(f"line_endings must be one of {', '.join(LINE_ENDINGS)}")
+        raise ComposeError(gettext_noop("line_endings must be one of %(choices)s"),
+                           choices=", ".join(LINE_ENDINGS))
     return to_crlf(data, head_only) if choice == "crlf" else data
 
 
@@ -84,15 +87,18 @@ def split_pieces(data: bytes, pieces: int) -> list[bytes]:
 def check_plan(data: bytes, pieces: int, delay_ms: int) -> None:
     """Raise ComposeError if the request or its slow plan is beyond the bounds."""
     if not data:
-        raise ComposeError("the request is empty: type at least a request line")
+        raise ComposeError(gettext_noop("the request is empty: type at least a request line"))
     if len(data) > MAX_REQUEST_BYTES:
-        raise ComposeError(f"the request is {len(data)} bytes; the composer sends at most "
-                           f"{MAX_REQUEST_BYTES}")
+        raise ComposeError(
+            gettext_noop("the request is %(size)s bytes; the composer sends at most %(limit)s"),
+            size=len(data), limit=MAX_REQUEST_BYTES)
     if not 1 <= pieces <= MAX_PIECES:
-        raise ComposeError(f"pieces must be between 1 and {MAX_PIECES}")
+        raise ComposeError(gettext_noop("pieces must be between 1 and %(limit)s"),
+                           limit=MAX_PIECES)
     if delay_ms < 0 or (pieces - 1) * delay_ms / 1000 > MAX_SLOW_SECONDS:
-        raise ComposeError(f"the pauses between pieces may add up to at most "
-                           f"{MAX_SLOW_SECONDS:g} s")
+        raise ComposeError(
+            gettext_noop("the pauses between pieces may add up to at most %(seconds)s s"),
+            seconds=f"{MAX_SLOW_SECONDS:g}")
 
 
 @dataclass

@@ -18,8 +18,11 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
 
 from . import exchanges, ingest, live, origins, sandboxes
+from .limits import request_language
 from .models import Sandbox
 
 # A viewer that missed whole batches (the channel layer drops messages for a channel
@@ -33,6 +36,7 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
 
     sandbox_id: int = 0
     sent: int = 0  # the highest seq this client has (or was told it may skip)
+    language: str = settings.LANGUAGE_CODE  # this viewer's, for status messages
     group: str = ""
 
     async def connect(self) -> None:
@@ -46,6 +50,9 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # not yours or gone: the same answer, like the API's 404
             return
         self.sandbox_id = sandbox_id
+        headers = dict(self.scope.get("headers", []))
+        self.language = request_language(headers.get(b"cookie", b"").decode("latin-1"),
+                                  headers.get(b"accept-language", b"").decode("latin-1"))
         self.sent = _after(self.scope.get("query_string", b""))
         self.group = live.group_name(sandbox_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -115,7 +122,13 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "reset", "last_seq": self.sent})
 
     async def sandbox_status(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "status", **event["status"]})
+        await self.send_json({"type": "status", **self._translated(event["status"])})
+
+    def _translated(self, status: dict[str, Any]) -> dict[str, Any]:
+        """Status messages travel in English (one group message for every viewer) and
+        are shown in this viewer's language."""
+        with translation.override(self.language):
+            return {**status, "message": sandboxes.message_for_people(status.get("message", ""))}
 
     async def _fill_gap(self, upto: int) -> None:
         rows = await database_sync_to_async(exchanges.newest)(
@@ -137,7 +150,7 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         lines = sandboxes.console_tail(sandbox)
         return [
             {"type": "stats", **exchanges.stats(sandbox)},
-            {"type": "status", **ingest.status_of(sandbox)},
+            {"type": "status", **self._translated(ingest.status_of(sandbox))},
             {"type": "console", "lines": lines, "skipped": 0, "tail": True},
         ]
 

@@ -51,12 +51,13 @@ def api(*methods: str):
                 return error_response(exc.status, exc.message, **exc.extra)
             except Http404:
                 return error_response(404, _("not found"))
+            # Refusals from the Django-free modules: English templates, shown translated.
             except UnsafePath as exc:
-                return error_response(400, str(exc))
+                return error_response(400, exc.translate(_))
             except BadArchive as exc:
-                return error_response(400, str(exc))
+                return error_response(400, exc.translate(_))
             except LimitExceeded as exc:
-                return error_response(413, str(exc))
+                return error_response(413, exc.translate(_))
             except Exception:
                 log.exception("API error on %s %s", request.method, request.path)
                 return error_response(500, _("something went wrong on the playground's side; "

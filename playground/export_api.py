@@ -9,6 +9,7 @@ import json
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from . import exchanges, exports, filters, sandboxes
 from .errors import ApiError, api
@@ -31,9 +32,9 @@ def _download(data: bytes, filename: str, content_type: str = "application/octet
 def _row(sandbox: Sandbox, seq: int) -> Exchange:
     row = Exchange.objects.filter(sandbox=sandbox, seq=int(seq)).first()
     if row is None:
-        raise ApiError(404, f"exchange {seq} is not stored (it may have been evicted: the "
-                            f"playground keeps the latest "
-                            f"{settings.PLAYGROUND_RETENTION_EXCHANGES})")
+        raise ApiError(404, gettext("exchange %(seq)s is not stored (it may have been evicted: "
+                                    "the playground keeps the latest %(count)s)")
+                       % {"seq": seq, "count": settings.PLAYGROUND_RETENTION_EXCHANGES})
     return row
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext_noop
 
 from . import exchanges, live, redaction
 from .models import Exchange, Sandbox
@@ -332,7 +333,9 @@ class Ingestor:
             if sandbox is None:  # deleted: forget it and tell its viewers
                 self._kept.pop(sid, None)
                 status = {"status": "deleted", "pid": None, "exit_code": None,
-                          "message": "this sandbox was deleted", "stderr_tail": []}
+                          # English; consumers.py translates it for each viewer
+                          "message": gettext_noop("this sandbox was deleted"),
+                          "stderr_tail": []}
             else:
                 status = status_of(sandbox)
             self.publish(sid, {"type": "sandbox.status", "status": status})

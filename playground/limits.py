@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.http.cookie import parse_cookie
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from .sitefiles import human_bytes
 
@@ -30,8 +34,9 @@ class BodySizeLimitMiddleware:
             return await self.app(scope, receive, send)
         limit = self.limit
         declared = _content_length(scope)
+        language = request_language(_header(scope, b"cookie"), _header(scope, b"accept-language"))
         if declared is not None and declared > limit:
-            return await _refuse(send, limit)
+            return await _refuse(send, limit, language)
 
         received = 0
         refused = False
@@ -43,7 +48,7 @@ class BodySizeLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     refused = True
-                    await _refuse(send, limit)
+                    await _refuse(send, limit, language)
                     return {"type": "http.disconnect"}
             return message
 
@@ -64,16 +69,39 @@ def _content_length(scope) -> int | None:
     return None
 
 
-def _refusal_body(limit: int) -> bytes:
-    return json.dumps({
-        "error": f"this upload is too large: a request may carry at most "
-                 f"{human_bytes(limit)} (limit per sandbox: "
-                 f"{human_bytes(settings.PLAYGROUND_MAX_SANDBOX_BYTES)})"
-    }).encode()
+def _header(scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
 
 
-async def _refuse(send, limit: int) -> None:
-    body = _refusal_body(limit)
+def request_language(cookie: str, accept_language: str) -> str:
+    """The request's language as LocaleMiddleware would choose it (cookie, then
+    Accept-Language): this refusal is answered before Django sees the request."""
+    wanted = [parse_cookie(cookie).get(settings.LANGUAGE_COOKIE_NAME, "")]
+    wanted += [code for code, _q in parse_accept_lang_header(accept_language)]
+    for code in wanted:
+        if not code or code == "*":
+            continue
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def _refusal_body(limit: int, language: str | None = None) -> bytes:
+    with translation.override(language or settings.LANGUAGE_CODE):
+        message = gettext("this upload is too large: a request may carry at most %(limit)s "
+                          "(limit per sandbox: %(sandbox_limit)s)") % {
+            "limit": human_bytes(limit, gettext),
+            "sandbox_limit": human_bytes(settings.PLAYGROUND_MAX_SANDBOX_BYTES, gettext)}
+    return json.dumps({"error": message}).encode()
+
+
+async def _refuse(send, limit: int, language: str | None = None) -> None:
+    body = _refusal_body(limit, language)
     await send({"type": "http.response.start", "status": 413, "headers": [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -104,7 +132,12 @@ def install_daphne_guard() -> None:
         original(self, length)
         limit = settings.PLAYGROUND_MAX_REQUEST_BYTES
         if length is not None and length > limit:
-            body = _refusal_body(limit)
+            def header(name: bytes, separator: bytes) -> str:
+                values = self.requestHeaders.getRawHeaders(name) or [b""]
+                return separator.join(values).decode("latin-1")
+
+            body = _refusal_body(limit, request_language(header(b"cookie", b"; "),
+                                                  header(b"accept-language", b", ")))
             self.channel.transport.write(
                 b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
                 b"Content-Length: " + str(len(body)).encode() + b"\r\n"

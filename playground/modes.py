@@ -155,20 +155,22 @@ def _raw(body: dict[str, Any], text_key: str, b64_key: str, what: str,
         try:
             data = base64.b64decode(str(body[b64_key]), validate=True)
         except (binascii.Error, ValueError):
-            raise ApiError(400, f"{b64_key} is not valid base64", field=b64_key) from None
+            raise ApiError(400, gettext("%(field)s is not valid base64") % {"field": b64_key},
+                           field=b64_key) from None
     elif body.get(text_key) is not None:
         if not isinstance(body[text_key], str):
-            raise ApiError(400, f"{text_key} must be a string", field=text_key)
+            raise ApiError(400, gettext("%(field)s must be a string") % {"field": text_key},
+                           field=text_key)
         try:
             data = line_endings(body[text_key].encode("utf-8"),
                                 body.get("line_endings", "crlf"), head_only)
         except ComposeError as error:
-            raise ApiError(400, str(error), field="line_endings") from None
+            raise ApiError(400, error.translate(gettext), field="line_endings") from None
     else:
         return None
     if len(data) > MAX_RAW_RESPONSE_BYTES:
-        raise ApiError(413, f"{what} is {len(data)} bytes; the limit is "
-                            f"{MAX_RAW_RESPONSE_BYTES}")
+        raise ApiError(413, gettext("%(what)s is %(size)s bytes; the limit is %(limit)s")
+                       % {"what": what, "size": len(data), "limit": MAX_RAW_RESPONSE_BYTES})
     return data
 
 
@@ -177,10 +179,10 @@ def parse_mode(body: dict[str, Any], sandbox: Sandbox | None = None) -> dict[str
     into model fields. The fixed mode without bytes gets Apache's "It works!"."""
     mode = body.get("mode", FULL)
     if mode not in MODES:
-        raise ApiError(400, f"unknown mode {mode!r}; choose one of {', '.join(MODES)}",
-                       field="mode")
+        raise ApiError(400, gettext("unknown mode %(mode)s; choose one of %(choices)s")
+                       % {"mode": repr(mode), "choices": ", ".join(MODES)}, field="mode")
     fields: dict[str, Any] = {"mode": mode}
-    data = _raw(body, "fixed_response", "fixed_response_b64", "the fixed response")
+    data = _raw(body, "fixed_response", "fixed_response_b64", gettext("the fixed response"))
     if data is not None:
         fields["fixed_response"] = data
     current = bytes(sandbox.fixed_response) if sandbox is not None else b""
@@ -199,25 +201,29 @@ def parse_rules(body: dict[str, Any]) -> list[dict[str, str]]:
     into the stored form ``[{"method", "path", "response_b64"}]``."""
     rows = body.get("rules")
     if not isinstance(rows, list):
-        raise ApiError(400, 'send {"rules": [...]}', field="rules")
+        raise ApiError(400, gettext("send %(example)s") % {"example": '{"rules": [...]}'},
+                       field="rules")
     if len(rows) > MAX_RULES:
-        raise ApiError(413, f"at most {MAX_RULES} rules")
+        raise ApiError(413, gettext("at most %(limit)s rules") % {"limit": MAX_RULES})
     rules = []
     for number, row in enumerate(rows, 1):
         if not isinstance(row, dict):
-            raise ApiError(400, f"rule {number} is not an object", field="rules")
+            raise ApiError(400, gettext("rule %(number)s is not an object")
+                           % {"number": number}, field="rules")
         method = str(row.get("method") or "*").strip().upper()
         path = str(row.get("path") or "*").strip()
         if method != "*" and not method.isalpha():
-            raise ApiError(400, f"rule {number}: the method must be letters or *")
+            raise ApiError(400, gettext("rule %(number)s: the method must be letters or *")
+                           % {"number": number})
         if path != "*" and (not path.startswith("/") or len(path) > MAX_RULE_PATH
                             or any(c.isspace() for c in path)):
-            raise ApiError(400, f"rule {number}: the path must start with / (no spaces), "
-                                "or be *")
+            raise ApiError(400, gettext("rule %(number)s: the path must start with / (no "
+                                        "spaces), or be *") % {"number": number})
         merged = {**row, "line_endings": body.get("line_endings", "crlf")}
-        data = _raw(merged, "response", "response_b64", f"rule {number}'s response")
+        data = _raw(merged, "response", "response_b64",
+                    gettext("rule %(number)s's response") % {"number": number})
         if not data:
-            raise ApiError(400, f"rule {number} has no response")
+            raise ApiError(400, gettext("rule %(number)s has no response") % {"number": number})
         rules.append({"method": method, "path": path,
                       "response_b64": base64.b64encode(data).decode("ascii")})
     return rules

@@ -12,8 +12,10 @@ import errno
 import socket
 from collections.abc import Iterable
 
+from .refusals import Refusal, gettext_noop
 
-class PortError(ValueError):
+
+class PortError(Refusal, ValueError):
     """The port cannot be used; the message says why, for the learner."""
 
 
@@ -21,15 +23,19 @@ def check_in_range(port: object, port_range: tuple[int, int], own_ports: Iterabl
     """The port as an int, or PortError if it is not a number, out of range or ours."""
     first, last = port_range
     if isinstance(port, bool) or not isinstance(port, (int, str)):
-        raise PortError("the port must be a whole number")
+        raise PortError(gettext_noop("the port must be a whole number"))
     try:
         number = int(port)
     except ValueError:
-        raise PortError("the port must be a whole number, like 8080") from None
+        raise PortError(gettext_noop("the port must be a whole number, like 8080")) from None
     if not first <= number <= last:
-        raise PortError(f"port {number} is outside the allowed range {first}-{last}")
+        raise PortError(
+            gettext_noop("port %(port)s is outside the allowed range %(first)s-%(last)s"),
+            port=number, first=first, last=last)
     if number in set(own_ports):
-        raise PortError(f"port {number} is the playground's own port; choose another one")
+        raise PortError(
+            gettext_noop("port %(port)s is the playground's own port; choose another one"),
+            port=number)
     return number
 
 

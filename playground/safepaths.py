@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from .refusals import Refusal, gettext_noop
+
 # Linux's own limits: NAME_MAX is 255 bytes per segment; 1024 keeps whole paths readable.
 MAX_SEGMENT_BYTES = 255
 MAX_PATH_CHARS = 1024
@@ -25,7 +27,7 @@ MISLEADING = {chr(c) for c in range(0x80, 0xA0)} | {
     *map(chr, range(0x2066, 0x206A))}
 
 
-class UnsafePath(ValueError):
+class UnsafePath(Refusal, ValueError):
     """The name cannot be used; the message says why, for the learner."""
 
 
@@ -37,35 +39,50 @@ def check_relpath(name: str) -> tuple[str, ...]:
     over-long names and very deep trees.
     """
     if not isinstance(name, str) or name == "":
-        raise UnsafePath("the file name is empty")
+        raise UnsafePath(gettext_noop("the file name is empty"))
     shown = repr(name[:80])
     if len(name) > MAX_PATH_CHARS:
-        raise UnsafePath(f"the path {shown}... is longer than {MAX_PATH_CHARS} characters")
+        raise UnsafePath(gettext_noop("the path %(name)s... is longer than %(limit)s characters"),
+                         name=shown, limit=MAX_PATH_CHARS)
     if "\x00" in name:
-        raise UnsafePath(f"the name {shown} contains a NUL character")
+        raise UnsafePath(gettext_noop("the name %(name)s contains a NUL character"), name=shown)
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise UnsafePath(f"the name {shown} contains a control character")
+        raise UnsafePath(gettext_noop("the name %(name)s contains a control character"), name=shown)
     if any(c in MISLEADING for c in name):
-        raise UnsafePath(f"the name {shown} contains an invisible or direction-changing "
-                         "character")
+        raise UnsafePath(
+            gettext_noop("the name %(name)s contains an invisible or direction-changing "
+                         "character"), name=shown)
     if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
-        raise UnsafePath(f"the name {shown} is not valid text (a broken UTF-8 sequence)")
+        raise UnsafePath(
+            gettext_noop("the name %(name)s is not valid text (a broken UTF-8 sequence)"),
+            name=shown)
     if "\\" in name:
-        raise UnsafePath(f"the name {shown} contains a backslash; use / between folders")
+        raise UnsafePath(
+            gettext_noop("the name %(name)s contains a backslash; use / between folders"),
+            name=shown)
     if name.startswith("/") or (len(name) >= 2 and name[1] == ":"):
-        raise UnsafePath(f"the name {shown} is an absolute path; use a path like css/a.css")
+        raise UnsafePath(
+            gettext_noop("the name %(name)s is an absolute path; use a path like css/a.css"),
+            name=shown)
     segments = tuple(name.split("/"))
     if len(segments) > MAX_DEPTH:
-        raise UnsafePath(f"the path {shown} is more than {MAX_DEPTH} folders deep")
+        raise UnsafePath(gettext_noop("the path %(name)s is more than %(limit)s folders deep"),
+                         name=shown, limit=MAX_DEPTH)
     for segment in segments:
         if segment == "":
-            raise UnsafePath(f"the path {shown} has an empty folder name (// or a / at an end)")
+            raise UnsafePath(
+                gettext_noop("the path %(name)s has an empty folder name (// or a / at an end)"),
+                name=shown)
         if segment in (".", ".."):
-            raise UnsafePath(f"the path {shown} uses {segment!r}; it must stay inside the site")
+            raise UnsafePath(
+                gettext_noop("the path %(name)s uses %(segment)s; it must stay inside the site"),
+                name=shown, segment=repr(segment))
         if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
-            raise UnsafePath(f"a name in {shown} is longer than {MAX_SEGMENT_BYTES} bytes")
+            raise UnsafePath(gettext_noop("a name in %(name)s is longer than %(limit)s bytes"),
+                             name=shown, limit=MAX_SEGMENT_BYTES)
         if segment.startswith(TEMP_PREFIX):
-            raise UnsafePath(f"names starting with {TEMP_PREFIX!r} are reserved")
+            raise UnsafePath(gettext_noop("names starting with %(prefix)s are reserved"),
+                             prefix=repr(TEMP_PREFIX))
     return segments
 
 
@@ -80,7 +97,8 @@ def resolve_under(root: str | os.PathLike[str], name: str) -> str:
     real_root = os.path.realpath(root)
     target = os.path.realpath(os.path.join(real_root, *segments))
     if target == real_root or os.path.commonpath([real_root, target]) != real_root:
-        raise UnsafePath(f"the path {name[:80]!r} leads outside the site's folder")
+        raise UnsafePath(gettext_noop("the path %(name)s leads outside the site's folder"),
+                         name=repr(name[:80]))
     return target
 
 

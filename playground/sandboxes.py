@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import secrets
 import shutil
 import threading
@@ -25,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.request import split_domain_port
 from django.urls import reverse
 from django.utils import timezone
@@ -37,7 +38,7 @@ from .errors import ApiError
 from .ingest import ingestor
 from .models import Sandbox
 from .sitefiles import Limits, SiteFiles
-from .supervisor import ExitInfo, StartError, Supervisor
+from .supervisor import MESSAGE_TEMPLATES, NO_ERROR_MESSAGE, ExitInfo, StartError, Supervisor
 
 log = logging.getLogger(__name__)
 Status = Sandbox.Status
@@ -46,6 +47,8 @@ _lock = threading.Lock()
 _supervisor: Supervisor | None = None
 
 RESTARTED_MESSAGE = gettext_noop("stopped: the playground restarted")  # translated in to_json
+CRASHED_MESSAGE = gettext_noop("the server stopped unexpectedly (%(exit)s)")
+QUOTA_LEFT = gettext_noop("what is left of your disk quota (all your sandboxes together)")
 
 
 # ----- the process-wide supervisor -----------------------------------------------------
@@ -112,7 +115,7 @@ def _on_exit(key: str, info: ExitInfo) -> None:
     Sandbox.objects.filter(pk=int(key), pid=info.pid).update(
         status=Status.CRASHED, pid=None, exit_code=info.returncode,
         stderr_tail="\n".join(info.stderr_tail),
-        message=f"the server stopped unexpectedly ({info.describe()})",
+        message=CRASHED_MESSAGE % {"exit": info.describe()},  # English; see to_json
         stopped_at=timezone.now(),
     )
     ingestor().status(key)
@@ -158,6 +161,14 @@ def get_owned(request: HttpRequest, sandbox_id: int) -> Sandbox:
             from None
 
 
+def page_sandbox(request: HttpRequest, sandbox_id: int) -> Sandbox:
+    """``get_owned`` for HTML pages: another session gets the site's friendly 404 page."""
+    try:
+        return get_owned(request, sandbox_id)
+    except ApiError:
+        raise Http404("no such sandbox") from None
+
+
 # ----- ports -----------------------------------------------------------------------------
 
 
@@ -180,7 +191,7 @@ def check_port(request: HttpRequest, port: object, sandbox: Sandbox | None = Non
     try:
         number = ports.check_in_range(port, settings.PLAYGROUND_PORT_RANGE, own_ports(request))
     except ports.PortError as exc:
-        raise ApiError(400, str(exc), field="port") from None
+        raise ApiError(400, exc.translate(gettext), field="port") from None
     other = Sandbox.objects.filter(port=number).exclude(pk=getattr(sandbox, "pk", None)).first()
     if other is not None:
         mine = owned(request).filter(pk=other.pk).exists()
@@ -211,8 +222,8 @@ def create(request: HttpRequest, name: object, port: object) -> Sandbox:
     try:
         sandbox = Sandbox.objects.create(name=name, port=number, **owner_fields(request))
     except IntegrityError:  # another request took the port a moment ago
-        raise ApiError(400, f"port {number} is already used by another sandbox",
-                       field="port") from None
+        raise ApiError(400, gettext("port %(port)s is already used by another sandbox")
+                       % {"port": number}, field="port") from None
     root = root_of(sandbox)
     if root.exists():  # left over from an earlier database
         shutil.rmtree(root)
@@ -227,8 +238,9 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
     if child is not None or control.runs_elsewhere(sandbox):
         return sandbox
     if sandbox.port in own_ports(request):
-        raise ApiError(409, f"port {sandbox.port} is the playground's own port; delete this "
-                            "sandbox and create one on another port")
+        raise ApiError(409, gettext("port %(port)s is the playground's own port; delete this "
+                                    "sandbox and create one on another port")
+                       % {"port": sandbox.port})
     root = root_of(sandbox)
     root.mkdir(parents=True, exist_ok=True)
     control.ensure_listening()  # so another playground process can ask us to stop it
@@ -253,8 +265,9 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
               stderr_tail="\n".join(exc.stderr_tail), message=exc.message,
               stopped_at=timezone.now())
         ingestor().status(sandbox.key)
-        raise ApiError(409 if exc.reason == "port_in_use" else 503, exc.message,
-                       sandbox=to_json(request, sandbox)) from None
+        raise ApiError(409 if exc.reason == "port_in_use" else 503,
+                       message_for_people(exc.message), sandbox=to_json(request, sandbox)) \
+            from None
     _save(sandbox, status=Status.RUNNING, pid=child.pid, started_at=timezone.now())
     ingestor().status(sandbox.key)
     if child.exit_info is not None:  # died between `listening` and our save
@@ -307,7 +320,7 @@ def limits(sandbox: Sandbox | None = None) -> Limits:
     """The file limits; for a sandbox, its bytes are also capped by what its owner's
     other sandboxes leave of PLAYGROUND_MAX_OWNER_BYTES (the per-owner disk quota)."""
     per_sandbox = settings.PLAYGROUND_MAX_SANDBOX_BYTES
-    cap, name = per_sandbox, "the limit per sandbox"
+    cap, name = per_sandbox, Limits.bytes_limit_name
     if sandbox is not None:
         if sandbox.user_id is not None:
             others = Sandbox.objects.filter(user_id=sandbox.user_id)
@@ -318,7 +331,7 @@ def limits(sandbox: Sandbox | None = None) -> Limits:
                    if root_of(o).is_dir())
         left = max(0, settings.PLAYGROUND_MAX_OWNER_BYTES - used)
         if left < cap:
-            cap, name = left, "what is left of your disk quota (all your sandboxes together)"
+            cap, name = left, QUOTA_LEFT
     return Limits(max_file_bytes=settings.PLAYGROUND_MAX_FILE_BYTES,
                   max_sandbox_bytes=cap, max_files=settings.PLAYGROUND_MAX_FILES,
                   bytes_limit_name=name)
@@ -352,9 +365,9 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         "url": f"http://{sandbox_host(request)}:{sandbox.port}/",
         "exit_code": sandbox.exit_code,
         "stderr_tail": sandbox.stderr_tail.splitlines() if sandbox.stderr_tail else [],
-        # Messages stored as English msgids (e.g. modes.exit_outcome) show translated;
-        # others (with a pid or a signal in them) stay as stored.
-        "message": gettext(sandbox.message) if sandbox.message else "",
+        # Messages are stored in English (msgids, or a template filled in) and shown in
+        # the request's language.
+        "message": message_for_people(sandbox.message),
         "created_at": sandbox.created_at.isoformat(),
         "started_at": sandbox.started_at.isoformat() if sandbox.started_at else None,
         "uptime_seconds": sandbox.uptime_seconds(),
@@ -371,6 +384,40 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
             "mode": url("api-mode"), "rules": url("api-rules"), "compose": url("api-compose"),
         },
     }
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """A regex that reads the parameters back out of ``template % params``."""
+    parts = re.split(r"%\((\w+)\)s", template)
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.*?)"
+                    for i, part in enumerate(parts))
+    return re.compile(regex, re.DOTALL)
+
+
+# Parametrised English messages that reach people as plain text (the supervisor's start
+# failures and exit descriptions, crash notes stored on a row).
+_STORED = [(template, _template_pattern(template))
+           for template in (*MESSAGE_TEMPLATES, CRASHED_MESSAGE)]
+
+
+def message_for_people(text: str) -> str:
+    """A message kept in English (a msgid, or one of the templates above filled in), in
+    the active language. ``exit`` parameters are translated too; server output (the
+    ``last`` line of stderr) stays as the server wrote it. Unknown text is returned as is.
+    """
+    if not text:
+        return ""
+    for template, pattern in _STORED:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        params = match.groupdict()
+        if "exit" in params:
+            params["exit"] = message_for_people(params["exit"])
+        if params.get("last") == NO_ERROR_MESSAGE:
+            params["last"] = gettext(params["last"])
+        return gettext(template) % params
+    return gettext(text)
 
 
 def child_limit_args() -> tuple[str, ...]:

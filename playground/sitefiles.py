@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from .refusals import Phrase, Refusal, Size, gettext_noop
+from .refusals import human_bytes as human_bytes  # re-exported: the size format for people
 from .safepaths import TEMP_PREFIX, UnsafePath, check_relpath, relpath_of, resolve_under
 
 CHUNK = 64 * 1024
@@ -34,11 +36,11 @@ TEXT_TYPES = {"application/json", "application/javascript", "application/xml",
 ZIP_JUNK_PREFIX = "__MACOSX/"
 
 
-class LimitExceeded(Exception):
+class LimitExceeded(Refusal):
     """A size or count limit was hit; the message says which, for the learner."""
 
 
-class BadArchive(ValueError):
+class BadArchive(Refusal, ValueError):
     """The upload is not a zip we can read."""
 
 
@@ -47,20 +49,9 @@ class Limits:
     max_file_bytes: int
     max_sandbox_bytes: int
     max_files: int
-    # How messages name max_sandbox_bytes (it may be an owner's remaining quota).
-    bytes_limit_name: str = "the limit per sandbox"
-
-
-def human_bytes(n: int) -> str:
-    """1536 -> '1.5 KB' (messages for people, not exact counts)."""
-    if n < 1024:
-        return f"{n} bytes"
-    value = float(n)
-    for unit in ("KB", "MB", "GB"):
-        value /= 1024
-        if value < 1024 or unit == "GB":
-            break
-    return f"{value:.1f} {unit}".replace(".0 ", " ")
+    # How messages name max_sandbox_bytes (it may be an owner's remaining quota): a
+    # msgid, translated where the message is shown.
+    bytes_limit_name: str = gettext_noop("the limit per sandbox")
 
 
 def guess_type(name: str) -> str:
@@ -155,7 +146,7 @@ class SiteFiles:
         try:
             archive = zipfile.ZipFile(fileobj)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise BadArchive("this file is not a zip archive we can read") from exc
+            raise BadArchive(gettext_noop("this file is not a zip archive we can read")) from exc
         with archive:
             members = self._check_members(archive)
             batch = _Batch(self)
@@ -169,7 +160,9 @@ class SiteFiles:
                 return batch.commit()
             except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
                 batch.abort()
-                raise BadArchive(f"the zip archive is damaged or unsupported: {exc}") from exc
+                raise BadArchive(
+                    gettext_noop("the zip archive is damaged or unsupported: %(detail)s"),
+                    detail=str(exc)) from exc
             except BaseException:
                 batch.abort()
                 raise
@@ -181,8 +174,10 @@ class SiteFiles:
         infos = archive.infolist()
         # A directory entry per file at most, so twice the file limit is generous.
         if len(infos) > 2 * self.limits.max_files:
-            raise LimitExceeded(f"the zip has {len(infos)} entries; at most "
-                                f"{self.limits.max_files} files are allowed per sandbox")
+            raise LimitExceeded(
+                gettext_noop("the zip has %(count)s entries; at most %(limit)s files are "
+                             "allowed per sandbox"),
+                count=len(infos), limit=self.limits.max_files)
         members, declared, files = [], 0, 0
         for info in infos:
             name = _member_name(info)
@@ -190,26 +185,31 @@ class SiteFiles:
                 continue
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise UnsafePath(f"the zip member {name!r} is a symbolic link; "
-                                 "archives with links are not accepted")
+                raise UnsafePath(
+                    gettext_noop("the zip member %(name)s is a symbolic link; archives with "
+                                 "links are not accepted"), name=repr(name))
             if info.flag_bits & 0x1:
-                raise BadArchive(f"the zip member {name!r} is encrypted")
+                raise BadArchive(gettext_noop("the zip member %(name)s is encrypted"),
+                                 name=repr(name))
             bare = name.rstrip("/") if info.is_dir() else name
             try:
                 check_relpath(bare)
             except UnsafePath as exc:
-                raise UnsafePath(f"zip member refused: {exc}") from None
+                raise UnsafePath(gettext_noop("zip member refused: %(reason)s"),
+                                 reason=exc) from None
             if not info.is_dir():
                 files += 1
                 declared += info.file_size
             members.append((bare, info))
         if files > self.limits.max_files:
-            raise LimitExceeded(f"the zip holds {files} files; at most "
-                                f"{self.limits.max_files} are allowed per sandbox")
+            raise LimitExceeded(
+                gettext_noop("the zip holds %(count)s files; at most %(limit)s are allowed "
+                             "per sandbox"), count=files, limit=self.limits.max_files)
         if declared > self.limits.max_sandbox_bytes:
             raise LimitExceeded(
-                f"the zip would unpack to {human_bytes(declared)}; a sandbox may hold "
-                f"at most {human_bytes(self.limits.max_sandbox_bytes)}")
+                gettext_noop("the zip would unpack to %(size)s; a sandbox may hold at most "
+                             "%(limit)s"),
+                size=Size(declared), limit=Size(self.limits.max_sandbox_bytes))
         return members
 
     # ----- deleting ------------------------------------------------------------------
@@ -263,13 +263,16 @@ class _Batch:
     def mkdir(self, name: str) -> str:
         target = resolve_under(self.files.root, name)
         if os.path.isfile(target) or target in self.pending:
-            raise UnsafePath(f"{name!r} is a file, so it cannot also be a folder")
+            raise UnsafePath(gettext_noop("%(name)s is a file, so it cannot also be a folder"),
+                             name=repr(name))
         missing = []
         parent = target
         while not os.path.isdir(parent):
             if os.path.exists(parent):
                 shown = relpath_of(self.files.root, parent)
-                raise UnsafePath(f"{shown!r} is a file, so it cannot also be a folder")
+                raise UnsafePath(
+                    gettext_noop("%(name)s is a file, so it cannot also be a folder"),
+                    name=repr(shown))
             missing.append(parent)
             parent = os.path.dirname(parent)
         for path in reversed(missing):
@@ -280,13 +283,16 @@ class _Batch:
     def add(self, name: str, chunks: Iterable[bytes]) -> None:
         target = resolve_under(self.files.root, name)
         if os.path.isdir(target):
-            raise UnsafePath(f"{name!r} is a folder; choose another name for the file")
+            raise UnsafePath(
+                gettext_noop("%(name)s is a folder; choose another name for the file"),
+                name=repr(name))
         parent = os.path.dirname(target)
         if parent != self.files.root:
             self.mkdir(relpath_of(self.files.root, parent))
         if target not in self.sizes and len(self.sizes) + 1 > self.limits.max_files:
-            raise LimitExceeded(f"a sandbox may hold at most {self.limits.max_files} files; "
-                                f"{name!r} would be one too many")
+            raise LimitExceeded(
+                gettext_noop("a sandbox may hold at most %(limit)s files; %(name)s would be "
+                             "one too many"), limit=self.limits.max_files, name=repr(name))
         old = self.sizes.pop(target, 0)
         base_total = self._total()
         fd, temp = tempfile.mkstemp(dir=parent, prefix=TEMP_PREFIX, suffix=".tmp")
@@ -300,14 +306,15 @@ class _Batch:
                 if written > self.limits.max_file_bytes:
                     self.sizes[target] = old
                     raise LimitExceeded(
-                        f"{name!r} is larger than {human_bytes(self.limits.max_file_bytes)}, "
-                        "the limit per file")
+                        gettext_noop("%(name)s is larger than %(limit)s, the limit per file"),
+                        name=repr(name), limit=Size(self.limits.max_file_bytes))
                 if base_total + written > self.limits.max_sandbox_bytes:
                     self.sizes[target] = old
                     raise LimitExceeded(
-                        f"adding {name!r} would take the sandbox over "
-                        f"{human_bytes(self.limits.max_sandbox_bytes)}, "
-                        f"{self.limits.bytes_limit_name}")
+                        gettext_noop("adding %(name)s would take the sandbox over %(limit)s, "
+                                     "%(limit_name)s"),
+                        name=repr(name), limit=Size(self.limits.max_sandbox_bytes),
+                        limit_name=Phrase(self.limits.bytes_limit_name))
                 out.write(chunk)
         os.chmod(temp, 0o644)  # mkstemp makes 0600; the site's files are meant to be read
         self.sizes[target] = written

@@ -47,7 +47,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .refusals import gettext_noop
+
 log = logging.getLogger(__name__)
+
+# What a learner is told, in English. The templates are msgids (gettext_noop is a plain
+# marker here: no Django in this module); the Django side recognises these texts, also
+# when stored on a sandbox row, and shows them translated (sandboxes.message_for_people).
+PORT_IN_USE = gettext_noop("port %(port)s is already used by another program")
+NOT_READY = gettext_noop("the server stopped before it was ready (%(exit)s): %(last)s")
+TIMEOUT = gettext_noop("the server did not report that it was listening within %(seconds)s s")
+NO_ERROR_MESSAGE = gettext_noop("no error message")
+KILLED_BY_SIGNAL = gettext_noop("killed by signal %(signal)s (exit code %(code)s)")
+EXIT_CODE = gettext_noop("exit code %(code)s")
+# Every template above, for the Django side; ``exit`` parameters are themselves one of
+# the last two.
+MESSAGE_TEMPLATES = (PORT_IN_USE, NOT_READY, TIMEOUT, NO_ERROR_MESSAGE, KILLED_BY_SIGNAL,
+                     EXIT_CODE)
 
 # How many lines of stdout/stderr we keep per child: enough for a traceback, bounded so a
 # chatty child cannot grow our memory.
@@ -81,7 +97,8 @@ ExitCallback = Callable[[str, ExitInfo], None]
 
 class StartError(Exception):
     """The child did not reach `listening`. ``reason`` is a short code for callers:
-    ``port_in_use``, ``exited`` or ``timeout``."""
+    ``port_in_use``, ``exited`` or ``timeout``; ``template`` and ``params`` rebuild
+    ``message`` (English) in another language."""
 
     def __init__(
         self,
@@ -89,9 +106,13 @@ class StartError(Exception):
         reason: str,
         returncode: int | None = None,
         stderr_tail: tuple[str, ...] = (),
+        template: str = "",
+        params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.template = template or message
+        self.params = params or {}
         self.reason = reason
         self.returncode = returncode
         self.stderr_tail = stderr_tail
@@ -120,8 +141,8 @@ def describe_returncode(returncode: int) -> str:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = str(-returncode)
-        return f"killed by signal {name} (exit code {returncode})"
-    return f"exit code {returncode}"
+        return KILLED_BY_SIGNAL % {"signal": name, "code": returncode}
+    return EXIT_CODE % {"code": returncode}
 
 
 @dataclass
@@ -250,10 +271,10 @@ class Supervisor:
             # No word from it in time: it is no use to anyone, kill it.
             self._kill(child)
             child.exited.wait(STOP_GRACE)
+            params = {"seconds": f"{self.start_timeout:g}"}
             raise StartError(
-                f"the server did not report that it was listening within "
-                f"{self.start_timeout:g} s", "timeout",
-                child.popen.returncode, tuple(child.stderr_tail))
+                TIMEOUT % params, "timeout", child.popen.returncode,
+                tuple(child.stderr_tail), TIMEOUT, params)
         child.exited.wait(STOP_GRACE)
         raise self._start_error(child)
 
@@ -263,13 +284,12 @@ class Supervisor:
         tail = info.stderr_tail
         text = "\n".join(tail).lower()
         if "in use" in text:
-            return StartError(
-                f"port {child.requested_port} is already used by another program",
-                "port_in_use", info.returncode, tail)
-        last = tail[-1] if tail else "no error message"
-        return StartError(
-            f"the server stopped before it was ready ({info.describe()}): {last}",
-            "exited", info.returncode, tail)
+            params: dict[str, Any] = {"port": child.requested_port}
+            return StartError(PORT_IN_USE % params, "port_in_use", info.returncode, tail,
+                              PORT_IN_USE, params)
+        params = {"exit": info.describe(), "last": tail[-1] if tail else NO_ERROR_MESSAGE}
+        return StartError(NOT_READY % params, "exited", info.returncode, tail,
+                          NOT_READY, params)
 
     # ----- stop ----------------------------------------------------------------------
 

@@ -5,8 +5,9 @@ bytes of one exchange (docs/api.md). Live updates come over the websocket
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import composer, exchanges, presets, sandboxes
@@ -20,10 +21,7 @@ DOM_ROWS = 1000
 @ensure_csrf_cookie
 def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
     """The live traffic page: a shell; traffic.js fills it from the websocket."""
-    try:
-        sandbox = sandboxes.get_owned(request, sandbox_id)
-    except ApiError:
-        raise Http404("no such sandbox") from None
+    sandbox = sandboxes.page_sandbox(request, sandbox_id)
     return render(request, "playground/traffic.html", {
         "sandbox": sandbox,
         "initial": sandboxes.to_json(request, sandbox),
@@ -47,7 +45,8 @@ def _int_param(request: HttpRequest, name: str, default: int, low: int, high: in
     try:
         value = int(text)
     except ValueError:
-        raise ApiError(400, f"{name} must be a whole number, not {text!r}") from None
+        raise ApiError(400, gettext("%(name)s must be a whole number, not %(value)s")
+                       % {"name": name, "value": repr(text)}) from None
     return min(max(value, low), high)
 
 
@@ -75,9 +74,9 @@ def exchange_raw(request: HttpRequest, sandbox_id: int, seq: int, part: str) -> 
     row = (Exchange.objects.filter(sandbox=sandbox, seq=seq)
            .values(f"{field}_raw", f"{field}_length", f"{field}_truncated").first())
     if row is None:
-        raise ApiError(404, f"exchange {seq} is not stored (it may have been evicted: "
-                            f"the playground keeps the latest "
-                            f"{settings.PLAYGROUND_RETENTION_EXCHANGES})")
+        raise ApiError(404, gettext("exchange %(seq)s is not stored (it may have been evicted: "
+                                    "the playground keeps the latest %(count)s)")
+                       % {"seq": seq, "count": settings.PLAYGROUND_RETENTION_EXCHANGES})
     data = bytes(row[f"{field}_raw"])
     response = HttpResponse(data, content_type="application/octet-stream")
     # Captured bytes are hostile input: never sniffed, never rendered on our origin.

@@ -17,6 +17,7 @@ import html
 from django.core.exceptions import TooManyFilesSent
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.utils.encoding import force_str
+from django.utils.translation import gettext
 
 
 class PathKeepingMultiPartParser(MultiPartParser):
@@ -69,9 +70,11 @@ class KeepUploadPathsMiddleware:
             request._post, request._files = parser.parse()
         except TooManyFilesSent:
             request._mark_post_parse_error()
+            # LocaleMiddleware runs before this one: the request's language is active.
             request.upload_error = (
-                413, f"too many files in one upload: at most "
-                     f"{settings.PLAYGROUND_MAX_FILES} per sandbox")
+                413, gettext("too many files in one upload: at most %(limit)s per sandbox")
+                % {"limit": settings.PLAYGROUND_MAX_FILES})
         except MultiPartParserError as exc:
             request._mark_post_parse_error()
-            request.upload_error = (400, f"the upload could not be read: {exc}")
+            request.upload_error = (400, gettext("the upload could not be read: %(detail)s")
+                                    % {"detail": exc})

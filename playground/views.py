@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.staticfiles.views import serve as staticfiles_serve
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import api, modes, sandboxes
-from .errors import ApiError
 
 
 @ensure_csrf_cookie
@@ -30,10 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @ensure_csrf_cookie
 def sandbox_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
-    try:
-        sandbox = sandboxes.get_owned(request, sandbox_id)
-    except ApiError:
-        raise Http404("no such sandbox") from None
+    sandbox = sandboxes.page_sandbox(request, sandbox_id)
     return render(request, "playground/sandbox.html", {
         "sandbox": sandbox,
         "initial": sandboxes.to_json(request, sandbox),
