@@ -55,6 +55,8 @@ FIELD_LINE: Final = re.compile(
     rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*"
     rb"[\x21-\x7e\x80-\xff])?)?)[ \t]*")
 HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# The start of a status line (RFC 9112 section 4), to read a raw response's status.
+STATUS_LINE: Final = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})")
 DIGITS: Final = re.compile(r"[0-9]{1,18}")
 # A Host value: reg-name or IPv4 or [IPv6], with an optional port (RFC 3986 section 3.2).
 HOST_VALUE: Final = re.compile(
@@ -511,8 +513,7 @@ def raw_response(data: bytes) -> Response:
     with a Content-Length equal to the body's length: otherwise the client could not
     tell where this response ends and the next one starts (RFC 9112 section 6.3).
     """
-    line = data.split(b"\n", 1)[0]
-    match = re.match(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})", line)
+    match = STATUS_LINE.match(data)
     status = int(match[1]) if match else 0
     head_end, body_start = find_head_end(data)
     framed = False
