@@ -128,7 +128,9 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         """Status messages travel in English (one group message for every viewer) and
         are shown in this viewer's language."""
         with translation.override(self.language):
-            return {**status, "message": sandboxes.message_for_people(status.get("message", ""))}
+            message = status.get("message", "")
+            return {**status, "message": sandboxes.message_for_people(message),
+                    "problem": sandboxes.problem_for_people(message, status.get("exit_code"))}
 
     async def _fill_gap(self, upto: int) -> None:
         rows = await database_sync_to_async(exchanges.newest)(

@@ -368,6 +368,7 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         # Messages are stored in English (msgids, or a template filled in) and shown in
         # the request's language.
         "message": message_for_people(sandbox.message),
+        "problem": problem_for_people(sandbox.message, sandbox.exit_code),
         "created_at": sandbox.created_at.isoformat(),
         "started_at": sandbox.started_at.isoformat() if sandbox.started_at else None,
         "uptime_seconds": sandbox.uptime_seconds(),
@@ -418,6 +419,17 @@ def message_for_people(text: str) -> str:
             params["last"] = gettext(params["last"])
         return gettext(template) % params
     return gettext(text)
+
+
+def problem_for_people(message: str, exit_code: int | None) -> str:
+    """The one sentence a page shows about how a sandbox ended, in the active language:
+    the message, plus the exit code when the message does not already state it.
+    Decided here on the stored English text, so no page has to search translated text."""
+    text = message_for_people(message)
+    if exit_code is not None and "exit code" not in message:
+        suffix = gettext("(exit code %(code)s)") % {"code": exit_code}
+        text = f"{text} {suffix}" if text else suffix
+    return text
 
 
 def child_limit_args() -> tuple[str, ...]:

@@ -248,3 +248,21 @@ async def test_asgi_guard_answers_in_the_request_language(settings):
         response = await communicator.get_response()
         assert response["status"] == 413
         assert json.loads(response["body"])["error"].startswith(expected)
+
+
+def test_problem_states_the_exit_code_once_in_either_language():
+    # Pages once appended "(exit code N)" themselves, searching the translated text
+    # for "exit code": in Japanese a crash then showed its exit code twice.
+    from django.utils import translation
+
+    from playground import sandboxes
+    crash = "the server stopped unexpectedly (killed by signal SIGKILL (exit code -9))"
+    port = "port 8123 is already used by another program"
+    with translation.override("ja"):
+        worded = sandboxes.problem_for_people(crash, -9)
+        assert worded.count("終了コード") == 1 and "-9" in worded
+        assert sandboxes.problem_for_people(port, 2).endswith("（終了コード 2）")
+    with translation.override("en"):
+        assert sandboxes.problem_for_people(crash, -9).count("exit code") == 1
+        assert sandboxes.problem_for_people(port, 2).endswith(" (exit code 2)")
+        assert sandboxes.problem_for_people("", None) == ""

@@ -97,11 +97,9 @@ PG.Card = class {
     if (this.files) this.files.href = sb.links.page;
     this.traffic.href = sb.links.traffic;
 
-    let problem = sb.message || "";
+    // The server words it, exit code included when the message lacks it (to_json).
+    let problem = sb.problem || "";
     if (sb.status === "crashed" && !problem) problem = gettext("The server stopped unexpectedly.");
-    if (sb.exit_code !== null && !problem.includes("exit code") && !problem.includes("終了コード")) {
-      problem += (problem ? " " : "") + interpolate(gettext("(exit code %s)"), [sb.exit_code]);
-    }
     this.problemText.textContent = problem;
     this.problem.hidden = !problem && !sb.stderr_tail.length;
     this.problem.classList.toggle("bad", sb.status === "crashed" || sb.exit_code !== null);

@@ -259,10 +259,7 @@
     const badge = $("status-badge");
     badge.textContent = PG.STATUS_TEXT[s.status] || s.status;
     badge.className = "badge status-" + s.status;
-    let text = s.message || "";
-    if (s.status === "crashed" && s.exit_code != null && !text.includes("exit code")) {
-      text += " " + interpolate(gettext("(exit code %s)"), [s.exit_code]);
-    }
+    let text = s.problem || "";  // worded by the server, exit code included (consumers.py)
     if (s.status === "stopped" && !text) text = gettext("Start it from its card to see traffic.");
     if (s.status === "deleted") {
       text = gettext("This sandbox was deleted.");
@@ -315,7 +312,7 @@
         if (state.paused) state.missedWhilePaused++;
       }
       if (state.incoming.length > DOM_ROWS) state.incoming.splice(0, state.incoming.length - DOM_ROWS);
-      if (state.stats) $("c-requests").textContent = total().toLocaleString();
+      if (state.stats) $("c-requests").textContent = L10N.number(total());
       if (state.paused) showCounts();
       else schedule();
     },
