@@ -23,8 +23,7 @@ class SandboxAdmin(admin.ModelAdmin):
         playground process that runs the sandbox (control.py)."""
         sandboxes.supervisor()  # reconcile first, as every view does
         stopped = 0
-        for sandbox in queryset.filter(status__in=[Sandbox.Status.RUNNING,
-                                                   Sandbox.Status.STARTING]):
+        for sandbox in queryset.filter(status__in=Sandbox.LIVE_STATUSES):
             sandboxes.stop(sandbox, STOPPED_BY_STAFF)
             stopped += 1
         self.message_user(request, f"{stopped} sandbox(es) stopped.", messages.SUCCESS)

@@ -34,7 +34,6 @@ def list_payload(request: HttpRequest) -> dict:
 
 @api("GET", "POST")
 def sandbox_list(request: HttpRequest) -> JsonResponse:
-    sandboxes.supervisor()  # reconcile before the first listing
     if request.method == "GET":
         return JsonResponse(list_payload(request))
     body = json_body(request)
@@ -77,14 +76,18 @@ def sandbox_restart(request: HttpRequest, sandbox_id: int) -> JsonResponse:
 
 
 def _tree(files) -> dict:
-    count, total = files.usage()
+    """The listing, with usage counted from it (one walk of the disk). ``limits`` are
+    the configured per-sandbox limits (docs/api.md), the same for every answer."""
+    entries = files.entries()
+    sizes = [entry["size"] for entry in entries if entry["kind"] == "file"]
+    configured = sandboxes.limits()
     return {
-        "files": files.entries(),
-        "usage": {"files": count, "bytes": total},
+        "files": entries,
+        "usage": {"files": len(sizes), "bytes": sum(sizes)},
         "limits": {
-            "max_file_bytes": settings.PLAYGROUND_MAX_FILE_BYTES,
-            "max_sandbox_bytes": settings.PLAYGROUND_MAX_SANDBOX_BYTES,
-            "max_files": settings.PLAYGROUND_MAX_FILES,
+            "max_file_bytes": configured.max_file_bytes,
+            "max_sandbox_bytes": configured.max_sandbox_bytes,
+            "max_files": configured.max_files,
         },
     }
 
@@ -103,7 +106,8 @@ def _check_length(request: HttpRequest, limit: int, too_large: str) -> None:
 
 @api("GET", "POST")
 def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
-    files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id))
+    files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id),
+                               for_writing=request.method == "POST")
     if request.method == "GET":
         return JsonResponse(_tree(files))
     _check_length(request, settings.PLAYGROUND_MAX_REQUEST_BYTES,
@@ -121,9 +125,8 @@ def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     if not uploads and not archives:
         raise ApiError(400, gettext('no files received: use the multipart field "files" '
                                     '(or "archive" for a zip)'))
-    if len(uploads) > settings.PLAYGROUND_MAX_FILES:
-        raise ApiError(413, gettext("too many files in one upload: at most %(limit)s per "
-                                    "sandbox") % {"limit": settings.PLAYGROUND_MAX_FILES})
+    # More files than PLAYGROUND_MAX_FILES never get here: settings ties
+    # DATA_UPLOAD_MAX_NUMBER_FILES to it, and uploads.py has answered 413 already.
     if archives:
         written = files.extract_zip(archives[0])
     else:
@@ -134,7 +137,8 @@ def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
 
 @api("GET", "PUT", "DELETE")
 def file_detail(request: HttpRequest, sandbox_id: int, path: str):
-    files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id))
+    files = sandboxes.files_of(sandboxes.get_owned(request, sandbox_id),
+                               for_writing=request.method == "PUT")
     if request.method == "PUT":
         too_large = gettext("this file is too large: the limit is %(limit)s")
         _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, too_large)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import logging
 import threading
 
 from asgiref.sync import sync_to_async
@@ -23,10 +21,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext, gettext_noop
 
 from . import composer, sandboxes
-from .errors import ApiError, error_response
+from .errors import ApiError, api, json_body
 from .models import Sandbox
-
-log = logging.getLogger(__name__)
 
 # Composes in flight in this process, all sandboxes together: each holds a socket and a
 # task for up to TOTAL_TIMEOUT seconds, so a script cannot pile up thousands.
@@ -61,13 +57,9 @@ def _running_sandbox(request: HttpRequest, sandbox_id: int) -> Sandbox:
 def _plan(request: HttpRequest) -> tuple[bytes, int, int]:
     """The request bytes (line endings applied), pieces and delay, or ApiError 400."""
     try:
-        body = json.loads(request.body or b"{}")
+        body = json_body(request)
     except RequestDataTooBig:
         raise ApiError(413, gettext("this request is too large for the composer")) from None
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, gettext("the request body is not valid JSON")) from None
-    if not isinstance(body, dict):
-        raise ApiError(400, gettext("the request body must be a JSON object"))
     try:
         data = base64.b64decode(str(body.get("request_b64", "")), validate=True)
     except (binascii.Error, ValueError):
@@ -86,33 +78,22 @@ def _plan(request: HttpRequest) -> tuple[bytes, int, int]:
     return data, pieces, delay_ms
 
 
+@api("POST")
 async def compose(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     global _active
-    if request.method != "POST":
-        response = error_response(405, gettext("%(method)s is not allowed here; use %(allowed)s")
-                                  % {"method": request.method, "allowed": "POST"})
-        response["Allow"] = "POST"
-        return response
+    sandbox = await sync_to_async(_running_sandbox)(request, sandbox_id)
+    data, pieces, delay_ms = _plan(request)
+    host = connect_host(settings.PLAYGROUND_BIND_HOST)
+    with _active_lock:
+        if _active >= MAX_CONCURRENT:
+            raise ApiError(429, gettext("too many requests are being composed right now; "
+                                        "try again in a few seconds"))
+        _active += 1
     try:
-        sandbox = await sync_to_async(_running_sandbox)(request, sandbox_id)
-        data, pieces, delay_ms = _plan(request)
-        host = connect_host(settings.PLAYGROUND_BIND_HOST)
+        result = await composer.send(host, sandbox.port, data, pieces, delay_ms)
+    finally:
         with _active_lock:
-            if _active >= MAX_CONCURRENT:
-                raise ApiError(429, gettext("too many requests are being composed right now; "
-                                            "try again in a few seconds"))
-            _active += 1
-        try:
-            result = await composer.send(host, sandbox.port, data, pieces, delay_ms)
-        finally:
-            with _active_lock:
-                _active -= 1
-    except ApiError as exc:
-        return error_response(exc.status, exc.message, **exc.extra)
-    except Exception:
-        log.exception("compose failed for sandbox %s", sandbox_id)
-        return error_response(500, gettext("something went wrong on the playground's side; "
-                                           "the details are in its log"))
+            _active -= 1
     payload = result.as_json(base64.b64encode)
     payload["request_b64"] = base64.b64encode(data).decode("ascii")
     payload["target"] = f"{host}:{sandbox.port}"

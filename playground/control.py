@@ -95,7 +95,7 @@ def pids_run_elsewhere() -> list[int]:
     """Pids of live rows run by sibling processes: reconcile() must leave them alone."""
     if not multi_process():
         return []
-    rows = Sandbox.objects.filter(status__in=[Sandbox.Status.RUNNING, Sandbox.Status.STARTING])
+    rows = Sandbox.objects.filter(status__in=Sandbox.LIVE_STATUSES)
     return [pid for pid, port in rows.values_list("pid", "port") if is_sandbox_server(pid, port)]
 
 

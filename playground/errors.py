@@ -8,15 +8,18 @@ template instead of a traceback (``handler404``/``handler500`` in urls.py).
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from .safepaths import UnsafePath
-from .sitefiles import BadArchive, LimitExceeded
+from .sitefiles import BadArchive, LimitExceeded, human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -34,38 +37,65 @@ def error_response(status: int, message: str, **extra) -> JsonResponse:
 
 
 def api(*methods: str):
-    """Decorate an API view: allowed methods (405 JSON otherwise) and error mapping."""
+    """Decorate an API view: allowed methods (405 JSON otherwise) and error mapping.
+    Plain and ``async def`` views alike (the composer is async)."""
+
+    def refuse(request: HttpRequest) -> JsonResponse | None:
+        if request.method in methods:
+            return None
+        response = error_response(
+            405, _("%(method)s is not allowed here; use %(allowed)s")
+            % {"method": request.method, "allowed": ", ".join(methods)})
+        response["Allow"] = ", ".join(methods)
+        return response
 
     def decorate(view):
+        if inspect.iscoroutinefunction(view):
+            @functools.wraps(view)
+            async def async_wrapper(request: HttpRequest, *args, **kwargs):
+                refused = refuse(request)
+                if refused is not None:
+                    return refused
+                try:
+                    return await view(request, *args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 - mapped (or logged) below
+                    return _error_for(request, exc)
+
+            return async_wrapper
+
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
-            if request.method not in methods:
-                response = error_response(
-                    405, _("%(method)s is not allowed here; use %(allowed)s")
-                    % {"method": request.method, "allowed": ", ".join(methods)})
-                response["Allow"] = ", ".join(methods)
-                return response
+            refused = refuse(request)
+            if refused is not None:
+                return refused
             try:
                 return view(request, *args, **kwargs)
-            except ApiError as exc:
-                return error_response(exc.status, exc.message, **exc.extra)
-            except Http404:
-                return error_response(404, _("not found"))
-            # Refusals from the Django-free modules: English templates, shown translated.
-            except UnsafePath as exc:
-                return error_response(400, exc.translate(_))
-            except BadArchive as exc:
-                return error_response(400, exc.translate(_))
-            except LimitExceeded as exc:
-                return error_response(413, exc.translate(_))
-            except Exception:
-                log.exception("API error on %s %s", request.method, request.path)
-                return error_response(500, _("something went wrong on the playground's side; "
-                                             "the details are in its log"))
+            except Exception as exc:  # noqa: BLE001 - mapped (or logged) below
+                return _error_for(request, exc)
 
         return wrapper
 
     return decorate
+
+
+def _error_for(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """The JSON answer for an exception an API view let through."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.message, **exc.extra)
+    if isinstance(exc, Http404):
+        return error_response(404, _("not found"))
+    if isinstance(exc, RequestDataTooBig):  # body over DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(413, _("the request body is too large: the limit is "
+                                     "%(limit)s") % {"limit": human_bytes(
+                                         settings.DATA_UPLOAD_MAX_MEMORY_SIZE, _)})
+    # Refusals from the Django-free modules: English templates, shown translated.
+    if isinstance(exc, (UnsafePath, BadArchive)):
+        return error_response(400, exc.translate(_))
+    if isinstance(exc, LimitExceeded):
+        return error_response(413, exc.translate(_))
+    log.error("API error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, _("something went wrong on the playground's side; "
+                                 "the details are in its log"))
 
 
 def json_body(request: HttpRequest) -> dict:

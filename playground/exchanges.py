@@ -13,6 +13,7 @@ import binascii
 import re
 from typing import Any
 
+from .filters import OUTCOMES
 from .models import Exchange, Sandbox
 
 # Fields a summary is built from: read with .values() so no raw bytes are loaded.
@@ -24,7 +25,6 @@ SUMMARY_FIELDS = (
 # One page of history (API and websocket backfill): small enough to keep each websocket
 # frame and each query short, large enough that a full retention window is 10 pages.
 PAGE_SIZE = 200
-OUTCOMES = ("complete", "client_closed", "timed_out", "rejected", "no_response")
 
 _CONTENT_TYPE = re.compile(rb"\r?\ncontent-type:[ \t]*([^\r\n]*)", re.IGNORECASE)
 

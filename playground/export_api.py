@@ -5,6 +5,7 @@ a raw dump. Captured bytes are always downloads, never rendered on our origin.""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -19,8 +20,10 @@ from .models import Exchange, Sandbox
 EXPORT_BATCH = 100
 
 
-def _download(data: bytes, filename: str, content_type: str = "application/octet-stream",
-              attachment: bool = True) -> HttpResponse:
+def download(data: bytes, filename: str, content_type: str = "application/octet-stream",
+             attachment: bool = True) -> HttpResponse:
+    """Captured (hostile) bytes as a download: never sniffed, never rendered on our
+    origin. traffic.exchange_raw uses it too."""
     response = HttpResponse(data, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -29,8 +32,11 @@ def _download(data: bytes, filename: str, content_type: str = "application/octet
     return response
 
 
-def _row(sandbox: Sandbox, seq: int) -> Exchange:
-    row = Exchange.objects.filter(sandbox=sandbox, seq=int(seq)).first()
+def stored_exchange(sandbox: Sandbox, seq: int, *fields: str) -> Any:
+    """The stored exchange ``seq`` of ``sandbox`` (only ``fields``, as a dict, when given),
+    or ApiError 404 saying it may have been evicted."""
+    rows = Exchange.objects.filter(sandbox=sandbox, seq=int(seq))
+    row = (rows.values(*fields) if fields else rows).first()
     if row is None:
         raise ApiError(404, gettext("exchange %(seq)s is not stored (it may have been evicted: "
                                     "the playground keeps the latest %(count)s)")
@@ -41,7 +47,7 @@ def _row(sandbox: Sandbox, seq: int) -> Exchange:
 def _base_url(request: HttpRequest, sandbox: Sandbox, request_raw: bytes = b"") -> str:
     """Where to send the request again: the recorded Host when it names this sandbox
     (``127.0.0.1:8001``, ``localhost:8001``...), else the sandbox's own URL."""
-    url = sandboxes.to_json(request, sandbox)["url"]
+    url = sandboxes.sandbox_url(request, sandbox)
     host = exports.parse(request_raw).header("host") or ""
     name, _, port = host.rpartition(":")
     names = {"localhost", "127.0.0.1", "[::1]", settings.PLAYGROUND_BIND_HOST,
@@ -55,28 +61,28 @@ def _base_url(request: HttpRequest, sandbox: Sandbox, request_raw: bytes = b"") 
 def tutorial_file(request: HttpRequest, sandbox_id: int, seq: int, name: str) -> HttpResponse:
     """``server_recv.txt`` (the request) or ``server_send.txt`` (the response), the
     names the tutorial's server wrote them under."""
-    row = _row(sandboxes.get_owned(request, sandbox_id), seq)
+    row = stored_exchange(sandboxes.get_owned(request, sandbox_id), seq)
     data = bytes(row.request_raw if name == "server_recv.txt" else row.response_raw)
-    return _download(data, name)
+    return download(data, name)
 
 
 @api("GET")
 def request_body(request: HttpRequest, sandbox_id: int, seq: int) -> HttpResponse:
     """The request's body alone: the ``body.bin`` of "copy as curl"."""
-    row = _row(sandboxes.get_owned(request, sandbox_id), seq)
+    row = stored_exchange(sandboxes.get_owned(request, sandbox_id), seq)
     message = exports.parse(bytes(row.request_raw))
-    return _download(message.body, "body.bin")
+    return download(message.body, "body.bin")
 
 
 @api("GET")
 def curl(request: HttpRequest, sandbox_id: int, seq: int) -> HttpResponse:
     sandbox = sandboxes.get_owned(request, sandbox_id)
-    row = _row(sandbox, seq)
+    row = stored_exchange(sandbox, seq)
     body_url = request.build_absolute_uri(
         reverse("playground:api-exchange-body", args=[sandbox.pk, row.seq]))
     text = exports.curl(bytes(row.request_raw), _base_url(request, sandbox, row.request_raw),
                         truncated=row.request_truncated, body_url=body_url)
-    return _download(text.encode("utf-8"), f"{row.seq}-curl.sh",
+    return download(text.encode("utf-8"), f"{row.seq}-curl.sh",
                      "text/plain; charset=utf-8", attachment=False)
 
 
@@ -107,7 +113,7 @@ def har(request: HttpRequest, sandbox_id: int) -> HttpResponse:
                for item, req, res in _filtered(sandbox, text)]
     comment = f"sandbox “{sandbox.name}”" + (f", filter: {text}" if text.strip() else "")
     document = exports.har(entries, comment)
-    return _download(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"),
+    return download(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"),
                      f"sandbox-{sandbox.pk}.har", "application/json; charset=utf-8")
 
 
@@ -115,4 +121,4 @@ def har(request: HttpRequest, sandbox_id: int) -> HttpResponse:
 def raw_dump(request: HttpRequest, sandbox_id: int) -> HttpResponse:
     sandbox = sandboxes.get_owned(request, sandbox_id)
     rows = list(_filtered(sandbox, request.GET.get("filter", "")))
-    return _download(exports.raw_dump(rows), f"sandbox-{sandbox.pk}-exchanges.raw")
+    return download(exports.raw_dump(rows), f"sandbox-{sandbox.pk}-exchanges.raw")

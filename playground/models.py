@@ -18,6 +18,9 @@ class Sandbox(models.Model):
         RUNNING = "running"
         CRASHED = "crashed"
 
+    # A process is (or is about to be) behind the row: what reconcile and the limits count.
+    LIVE_STATUSES = (Status.STARTING, Status.RUNNING)
+
     # Owner: the logged-in user, else a random token kept in the browser session
     # (a token rather than the session key, which Django rotates on login).
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -72,7 +75,7 @@ class Sandbox(models.Model):
 
     @property
     def is_live(self) -> bool:
-        return self.status in (self.Status.STARTING, self.Status.RUNNING)
+        return self.status in self.LIVE_STATUSES
 
     def uptime_seconds(self) -> float | None:
         if self.status != self.Status.RUNNING or self.started_at is None:

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-from . import control, modes, ports
+from . import accounts, control, modes, ports
 from .errors import ApiError
 from .ingest import ingestor
 from .models import Sandbox
@@ -78,7 +78,7 @@ def reconcile(sup: Supervisor) -> int:
     """Mark every row that claims a process we do not own as stopped. Returns the count."""
     # Several processes (control.py): a sibling's children are alive, and not stale.
     live = list(sup.pids().values()) + control.pids_run_elsewhere()
-    stale = Sandbox.objects.filter(status__in=[Status.RUNNING, Status.STARTING])
+    stale = Sandbox.objects.filter(status__in=Sandbox.LIVE_STATUSES)
     if live:
         stale = stale.exclude(pid__in=live)
     count = stale.update(status=Status.STOPPED, pid=None, message=RESTARTED_MESSAGE,
@@ -131,12 +131,23 @@ def owned(request: HttpRequest) -> QuerySet[Sandbox]:
 
 def owned_by(user: Any, session: Any) -> QuerySet[Sandbox]:
     """The sandboxes of ``user``, or of ``session`` when nobody is logged in (the
-    websocket consumer has a user and a session but no HttpRequest)."""
+    websocket consumer has a user and a session but no HttpRequest).
+
+    Every ownership lookup comes through here, so this is where the database is
+    reconciled with this process's children (``supervisor()``, once per process) before
+    anyone reads a status: a page, the API, or a websocket reconnecting after a restart."""
+    supervisor()
     if user is not None and user.is_authenticated:
-        return Sandbox.objects.filter(user=user)
-    if settings.PLAYGROUND_REQUIRE_LOGIN:  # accounts.py: sessions own nothing then
+        return _of_owner(user.pk, None)
+    if accounts.login_required_everywhere():  # sessions own nothing then
         return Sandbox.objects.none()
-    token = session.get("owner_token") if session is not None else None
+    return _of_owner(None, session.get("owner_token") if session is not None else None)
+
+
+def _of_owner(user_id: int | None, token: str | None) -> QuerySet[Sandbox]:
+    """The sandboxes of a user (by id), else of an anonymous owner token."""
+    if user_id is not None:
+        return Sandbox.objects.filter(user_id=user_id)
     if not token:
         return Sandbox.objects.none()
     return Sandbox.objects.filter(user=None, owner_token=token)
@@ -153,7 +164,6 @@ def owner_fields(request: HttpRequest) -> dict[str, Any]:
 
 def get_owned(request: HttpRequest, sandbox_id: int) -> Sandbox:
     """The sandbox if this session owns it; otherwise 404, exactly as if it did not exist."""
-    supervisor()  # reconcile before anyone reads a status
     try:
         return owned(request).get(pk=sandbox_id)
     except Sandbox.DoesNotExist:
@@ -245,7 +255,7 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
     root.mkdir(parents=True, exist_ok=True)
     control.ensure_listening()  # so another playground process can ask us to stop it
     with transaction.atomic():  # count and claim together (SQLite: one writer at a time)
-        running = Sandbox.objects.filter(status__in=[Status.RUNNING, Status.STARTING]) \
+        running = Sandbox.objects.filter(status__in=Sandbox.LIVE_STATUSES) \
             .exclude(pk=sandbox.pk).count()
         if running >= settings.PLAYGROUND_MAX_RUNNING_SANDBOXES:
             raise ApiError(503, _("the playground already runs %(count)s sandboxes, as many "
@@ -281,7 +291,7 @@ def stop(sandbox: Sandbox, message: str = "") -> Sandbox:
     if supervisor().get(sandbox.key) is None and control.runs_elsewhere(sandbox):
         return control.stop_elsewhere(sandbox, message)
     supervisor().stop(sandbox.key)
-    if sandbox.status in (Status.RUNNING, Status.STARTING):
+    if sandbox.is_live:
         _save(sandbox, status=Status.STOPPED, pid=None, message=message,
               stopped_at=timezone.now())
         ingestor().status(sandbox.key)
@@ -310,10 +320,12 @@ def root_of(sandbox: Sandbox) -> Path:
     return Path(settings.PLAYGROUND_DATA_DIR) / "sandboxes" / str(sandbox.pk)
 
 
-def files_of(sandbox: Sandbox) -> SiteFiles:
+def files_of(sandbox: Sandbox, *, for_writing: bool = True) -> SiteFiles:
+    """The sandbox's files. Only writes need the owner-wide quota, which walks all the
+    owner's other sandboxes: listing, reading and deleting pass ``for_writing=False``."""
     root = root_of(sandbox)
     root.mkdir(parents=True, exist_ok=True)
-    return SiteFiles(root, limits(sandbox))
+    return SiteFiles(root, limits(sandbox) if for_writing else limits())
 
 
 def limits(sandbox: Sandbox | None = None) -> Limits:
@@ -322,11 +334,7 @@ def limits(sandbox: Sandbox | None = None) -> Limits:
     per_sandbox = settings.PLAYGROUND_MAX_SANDBOX_BYTES
     cap, name = per_sandbox, Limits.bytes_limit_name
     if sandbox is not None:
-        if sandbox.user_id is not None:
-            others = Sandbox.objects.filter(user_id=sandbox.user_id)
-        else:
-            others = Sandbox.objects.filter(user=None, owner_token=sandbox.owner_token)
-        others = others.exclude(pk=sandbox.pk)
+        others = _of_owner(sandbox.user_id, sandbox.owner_token).exclude(pk=sandbox.pk)
         used = sum(SiteFiles(root_of(o), limits()).usage()[1] for o in others
                    if root_of(o).is_dir())
         left = max(0, settings.PLAYGROUND_MAX_OWNER_BYTES - used)
@@ -350,6 +358,11 @@ def sandbox_host(request: HttpRequest) -> str:
     return domain  # a classroom host: set PLAYGROUND_SANDBOX_HOST (docs/api.md)
 
 
+def sandbox_url(request: HttpRequest, sandbox: Sandbox) -> str:
+    """The sandbox's own address, as its "Open" link and the composer's Host show it."""
+    return f"http://{sandbox_host(request)}:{sandbox.port}/"
+
+
 def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
     pk = sandbox.pk
 
@@ -362,7 +375,7 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         "port": sandbox.port,
         "status": sandbox.status,
         "pid": sandbox.pid,
-        "url": f"http://{sandbox_host(request)}:{sandbox.port}/",
+        "url": sandbox_url(request, sandbox),
         "exit_code": sandbox.exit_code,
         "stderr_tail": sandbox.stderr_tail.splitlines() if sandbox.stderr_tail else [],
         # Messages are stored in English (msgids, or a template filled in) and shown in

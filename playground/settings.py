@@ -20,8 +20,8 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    return value in ("1", "true", "yes", "on") if value else default
+    """A yes/no variable; a typo (``ture``) is ImproperlyConfigured, never silently off."""
+    return deployment.env_bool(os.environ, name, default)
 
 
 def _env_list(name: str, default: list[str]) -> list[str]:

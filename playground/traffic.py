@@ -4,15 +4,15 @@ bytes of one exchange (docs/api.md). Live updates come over the websocket
 
 from __future__ import annotations
 
-from django.conf import settings
+from urllib.parse import urlsplit
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from . import composer, exchanges, presets, sandboxes
+from . import composer, exchanges, export_api, presets, sandboxes
 from .errors import ApiError, api
-from .models import Exchange
 
 # The page renders this many rows at most; older ones stay reachable through the API.
 DOM_ROWS = 1000
@@ -26,14 +26,13 @@ def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
         "sandbox": sandbox,
         "initial": sandboxes.to_json(request, sandbox),
         "dom_rows": DOM_ROWS,
-        "retention": settings.PLAYGROUND_RETENTION_EXCHANGES,
         "composer": composer_data(request, sandbox),
     })
 
 
 def composer_data(request: HttpRequest, sandbox) -> dict:
     """The composer's templates, with the sandbox's real host:port in Host."""
-    host = f"{sandboxes.sandbox_host(request)}:{sandbox.port}"
+    host = urlsplit(sandboxes.sandbox_url(request, sandbox)).netloc
     return {"host": host, "templates": presets.request_templates(host),
             "max_pieces": composer.MAX_PIECES, "max_slow_ms": composer.MAX_SLOW_SECONDS * 1000}
 
@@ -71,18 +70,9 @@ def exchange_raw(request: HttpRequest, sandbox_id: int, seq: int, part: str) -> 
     sandbox = sandboxes.get_owned(request, sandbox_id)
     seq = int(seq)  # the URL pattern allows digits only
     field = "request" if part == "request" else "response"
-    row = (Exchange.objects.filter(sandbox=sandbox, seq=seq)
-           .values(f"{field}_raw", f"{field}_length", f"{field}_truncated").first())
-    if row is None:
-        raise ApiError(404, gettext("exchange %(seq)s is not stored (it may have been evicted: "
-                                    "the playground keeps the latest %(count)s)")
-                       % {"seq": seq, "count": settings.PLAYGROUND_RETENTION_EXCHANGES})
-    data = bytes(row[f"{field}_raw"])
-    response = HttpResponse(data, content_type="application/octet-stream")
-    # Captured bytes are hostile input: never sniffed, never rendered on our origin.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Content-Disposition"] = f'attachment; filename="{seq}-{field}.raw"'
+    row = export_api.stored_exchange(sandbox, seq, f"{field}_raw", f"{field}_length",
+                                     f"{field}_truncated")
+    response = export_api.download(bytes(row[f"{field}_raw"]), f"{seq}-{field}.raw")
     # How much the server really sent/received (the recording caps bodies at body_cap).
     response["X-Full-Length"] = str(row[f"{field}_length"])
     response["X-Truncated"] = "true" if row[f"{field}_truncated"] else "false"

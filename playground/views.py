@@ -14,7 +14,6 @@ from . import api, modes, sandboxes
 
 @ensure_csrf_cookie
 def home(request: HttpRequest) -> HttpResponse:
-    sandboxes.supervisor()  # reconcile before showing any status
     initial = api.list_payload(request)
     count = len(initial["sandboxes"])
     return render(request, "playground/home.html", {
@@ -34,8 +33,6 @@ def sandbox_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
         "sandbox": sandbox,
         "initial": sandboxes.to_json(request, sandbox),
         "max_file_bytes": settings.PLAYGROUND_MAX_FILE_BYTES,
-        "max_sandbox_bytes": settings.PLAYGROUND_MAX_SANDBOX_BYTES,
-        "max_files": settings.PLAYGROUND_MAX_FILES,
         "modes_data": {**modes.page_data(), "current": modes.to_json(sandbox)},
     })
 

@@ -1,6 +1,7 @@
 """Shared by every test package: small helpers only (each package has its own conftest)."""
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,25 @@ def _free_port() -> int:
 @pytest.fixture
 def free_port() -> int:
     return _free_port()
+
+
+def _pid_gone(pid: int, timeout: float = 5.0) -> bool:
+    """True once ``pid`` has exited within ``timeout`` seconds (a zombie waiting for its
+    reaper counts as exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def pid_gone():
+    """pid_gone(pid, timeout=5.0): see _pid_gone."""
+    return _pid_gone

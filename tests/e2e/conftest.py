@@ -153,6 +153,23 @@ def playground_factory(tmp_path):
         site.close()
 
 
+_START_IN_PAGE = """async ([name, port]) => {
+  const sb = await PG.api("POST", "/api/sandboxes/", {name, port});
+  await PG.api("POST", sb.links.starter, {});
+  return await PG.api("POST", sb.links.start);
+}"""
+
+
+@pytest.fixture
+def start_in_page():
+    """start_in_page(page, name, port): from an open playground page, create a sandbox,
+    give it the starter site and start it (with the page's own PG.api, as its buttons
+    do). Returns the started sandbox's JSON."""
+    def start(page, name: str, port) -> dict:
+        return page.evaluate(_START_IN_PAGE, [name, int(port)])
+    return start
+
+
 def _why_no_browser() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401

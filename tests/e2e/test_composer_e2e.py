@@ -6,21 +6,15 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-SETUP = """async () => {
-  const sb = await PG.api("POST", "/api/sandboxes/", {name: "composer", port: PORT});
-  await PG.api("POST", sb.links.starter, {});
-  return await PG.api("POST", sb.links.start);
-}"""
 
-
-def test_compose_a_malformed_request_and_see_the_400(browser, playground_factory):
+def test_compose_a_malformed_request_and_see_the_400(browser, playground_factory, start_in_page):
     site = playground_factory()
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(site.base + "/")
-    sandbox = page.evaluate(SETUP.replace("PORT", page.input_value("#create-port")))
+    sandbox = start_in_page(page, "composer", page.input_value("#create-port"))
     assert sandbox["status"] == "running"
     page.goto(site.base + sandbox["links"]["traffic"])
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)

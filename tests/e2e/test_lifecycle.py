@@ -10,19 +10,6 @@ import time
 import pytest
 
 
-def pid_gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                    return True  # exited; only waiting for its reaper
-        except FileNotFoundError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def start_sandbox(api) -> dict:
     port = api.call("GET", "/api/sandboxes/?suggest=1")[1]["suggested_port"]
     status, sb = api.call("POST", "/api/sandboxes/", {"name": "life", "port": port})
@@ -33,18 +20,18 @@ def start_sandbox(api) -> dict:
 
 
 @pytest.mark.parametrize("how", ["ctrl_c", "kill_9"])
-def test_no_henaserver_survives_the_playground(playground_factory, how):
+def test_no_henaserver_survives_the_playground(playground_factory, how, pid_gone):
     site = playground_factory(reload=True)
     sb = start_sandbox(site.api())
     if how == "ctrl_c":
         os.killpg(site.proc.pid, signal.SIGINT)  # what the terminal sends to the group
     else:
         os.kill(site.serving_pid(), signal.SIGKILL)
-    assert pid_gone(sb["pid"]), f"henaserver {sb['pid']} survived:\n{site.output()}"
+    assert pid_gone(sb["pid"], timeout=10), f"henaserver {sb['pid']} survived:\n{site.output()}"
     site.proc.wait(15)
 
 
-def test_autoreload_stops_children_and_the_database_is_reconciled(playground_factory):
+def test_autoreload_stops_children_and_the_database_is_reconciled(playground_factory, pid_gone):
     site = playground_factory(reload=True)
     api = site.api()
     sb = start_sandbox(api)

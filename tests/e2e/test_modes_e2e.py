@@ -5,12 +5,6 @@ browser ignores it. The mode is chosen on the sandbox's page."""
 import pytest
 
 pytestmark = pytest.mark.browser
-
-SETUP = """async () => {
-  const sb = await PG.api("POST", "/api/sandboxes/", {name: "modes", port: PORT});
-  await PG.api("POST", sb.links.starter, {});
-  return await PG.api("POST", sb.links.start);
-}"""
 RED = "rgb(255, 0, 0)"
 
 
@@ -26,14 +20,14 @@ def _heading_colour(browser, url: str) -> str:
     return colour
 
 
-def test_no_content_type_mode_loses_the_red_heading(browser, playground_factory):
+def test_no_content_type_mode_loses_the_red_heading(browser, playground_factory, start_in_page):
     site = playground_factory()
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(site.base + "/")
-    sandbox = page.evaluate(SETUP.replace("PORT", page.input_value("#create-port")))
+    sandbox = start_in_page(page, "modes", page.input_value("#create-port"))
     url = sandbox["url"] + "index.html"
     assert _heading_colour(browser, url) == RED  # full mode: CSS as text/css
 

@@ -10,12 +10,6 @@ pytestmark = pytest.mark.browser
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
-SETUP = """async () => {
-  const sb = await PG.api("POST", "/api/sandboxes/", {name: "traffic demo", port: PORT});
-  await PG.api("POST", sb.links.starter, {});
-  return await PG.api("POST", sb.links.start);
-}"""
-
 RAW = """async (url) => {
   const r = await fetch(url, {credentials: "same-origin"});
   const bytes = new Uint8Array(await r.arrayBuffer());
@@ -28,14 +22,14 @@ def _suggested_port(page) -> int:
     return int(page.input_value("#create-port"))
 
 
-def test_the_traffic_page_shows_what_the_browser_sent(browser, playground_factory):
+def test_the_traffic_page_shows_what_the_browser_sent(browser, playground_factory, start_in_page):
     site = playground_factory()
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(site.base + "/")
-    sandbox = page.evaluate(SETUP.replace("PORT", str(_suggested_port(page))))
+    sandbox = start_in_page(page, "traffic demo", _suggested_port(page))
     assert sandbox["status"] == "running"
 
     # From the card, a learner finds the traffic page next to "Open".

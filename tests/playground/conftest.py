@@ -51,31 +51,25 @@ def _make_zip(members: dict[str, bytes], symlinks: dict[str, str] | None = None)
     return buffer.getvalue()
 
 
-def _pid_gone(pid: int, timeout: float = 5.0) -> bool:
-    """True once ``pid`` has exited (a zombie waiting for its reaper counts as exited)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-
-
 @pytest.fixture
 def make_zip():
     return _make_zip
 
 
 @pytest.fixture
-def pid_gone():
-    return _pid_gone
+def raw_send():
+    """send(port, data): the whole answer to ``data`` sent on a fresh connection (our
+    side half-closed after sending, so the server's answer ends the read)."""
+    def send(port: int, data: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(5)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+        return received
+    return send
 
 
 def _exchange(sock: socket.socket, data: bytes) -> bytes:

@@ -5,7 +5,6 @@ import base64
 import datetime
 import json
 import shlex
-import socket
 import time
 
 import pytest
@@ -19,19 +18,8 @@ BINARY = bytes(range(256)) * 2  # every byte value, not UTF-8
 TEXT = "it's \u3042!"  # a quote for the shell, and UTF-8
 
 
-def _send(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        sock.settimeout(5)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    return received
-
-
 @pytest.fixture
-def recorded(client, free_port):
+def recorded(client, free_port, raw_send):
     """A sandbox with four exchanges: GET /, GET /logo.png, a text POST, a binary PUT."""
     sandbox = client.post("/api/sandboxes/", {"name": "x", "port": free_port},
                           content_type="application/json").json()
@@ -48,7 +36,7 @@ def recorded(client, free_port):
         f"PUT /up HTTP/1.1\r\nHost: other:1\r\nContent-Length: {len(BINARY)}\r\n\r\n"
         .encode() + BINARY,
     ]
-    answers = [_send(free_port, data) for data in sent]
+    answers = [raw_send(free_port, data) for data in sent]
     deadline = time.monotonic() + 10
     while True:
         assert ingestor().sync()

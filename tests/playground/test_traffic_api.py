@@ -1,6 +1,5 @@
 """The traffic page and its HTTP API, with a real sandbox answering real bytes."""
 
-import socket
 import time
 
 import pytest
@@ -19,17 +18,6 @@ def _running(client, port: int) -> dict:
     return sandbox
 
 
-def _send(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        sock.settimeout(5)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    return received
-
-
 def _listing(client, url: str, count: int) -> dict:
     """The exchange list once ``count`` exchanges are in (henaserver's event writer and
     our ingest batch each take a few milliseconds after the answer)."""
@@ -42,9 +30,9 @@ def _listing(client, url: str, count: int) -> dict:
         time.sleep(0.02)
 
 
-def test_raw_bytes_are_exactly_what_crossed_the_wire(client, free_port):
+def test_raw_bytes_are_exactly_what_crossed_the_wire(client, free_port, raw_send):
     sandbox = _running(client, free_port)
-    answer = _send(free_port, ODD_REQUEST)
+    answer = raw_send(free_port, ODD_REQUEST)
     listing = _listing(client, sandbox["links"]["exchanges"] + "?after=0", 1)
     (item,) = listing["exchanges"]
     assert (item["method"], item["target"], item["status"]) == ("GET", "/caf%C3%A9?q=1", 404)
@@ -58,10 +46,10 @@ def test_raw_bytes_are_exactly_what_crossed_the_wire(client, free_port):
     assert client.get(base + "response.raw").content == answer
 
 
-def test_paging_after_a_seq(client, free_port):
+def test_paging_after_a_seq(client, free_port, raw_send):
     sandbox = _running(client, free_port)
     for _ in range(3):
-        _send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw_send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     url = sandbox["links"]["exchanges"]
     _listing(client, url, 3)
     first = client.get(url + "?after=0&limit=2").json()
@@ -71,9 +59,9 @@ def test_paging_after_a_seq(client, free_port):
     assert client.get(url + "?after=x").status_code == 400
 
 
-def test_other_sessions_and_missing_exchanges_get_404(client, other_client, free_port):
+def test_other_sessions_and_missing_exchanges_get_404(client, other_client, free_port, raw_send):
     sandbox = _running(client, free_port)
-    _send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw_send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     url = sandbox["links"]["exchanges"]
     _listing(client, url, 1)
     assert other_client.get(url).status_code == 404

@@ -9,9 +9,33 @@ PG.cookie = function (name) {
   return match ? decodeURIComponent(match[1]) : "";
 };
 
+// Shorthand for document.getElementById, used by every page's script.
+PG.$ = (id) => document.getElementById(id);
+
+// The one failure path of PG.api and PG.fetchRaw. fetch_ turns "no answer at all" into
+// an Error with .status 0; failure_ turns a non-2xx answer into an Error whose message is
+// the server's {"error": ...} text (when it sent JSON), and whose .status and .data hold
+// the rest. An HTML or plain-text error page gives "The playground answered 500."
+PG.fetch_ = async function (url, options) {
+  try {
+    return await fetch(url, Object.assign({ credentials: "same-origin" }, options));
+  } catch (err) {
+    throw Object.assign(new Error(gettext("The playground is not answering. Is it still running?")),
+                        { status: 0 });
+  }
+};
+
+PG.json_ = (response) => ((response.headers.get("Content-Type") || "").includes("json")
+  ? response.json() : Promise.resolve(null));
+
+PG.failure_ = async function (response) {
+  const data = await PG.json_(response).catch(() => null);
+  const message = (data && data.error) || interpolate(gettext("The playground answered %s."), [response.status]);
+  return Object.assign(new Error(message), { status: response.status, data });
+};
+
 // Call the API. `body` may be a plain object (sent as JSON), FormData, a string or
-// null. Resolves to the parsed JSON; rejects with an Error whose message is the
-// server's {"error": ...} text, and whose .status and .data hold the rest.
+// null. Resolves to the parsed JSON; rejects as described above.
 PG.api = async function (method, url, body, contentType) {
   const headers = { "X-CSRFToken": PG.cookie("csrftoken"), Accept: "application/json" };
   let payload = body;
@@ -21,20 +45,20 @@ PG.api = async function (method, url, body, contentType) {
   } else if (typeof body === "string") {
     headers["Content-Type"] = contentType || "text/plain; charset=utf-8";
   }
-  let response;
-  try {
-    response = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
-  } catch (err) {
-    throw Object.assign(new Error(gettext("The playground is not answering. Is it still running?")),
-                        { status: 0 });
-  }
-  const type = response.headers.get("Content-Type") || "";
-  const data = type.includes("json") ? await response.json() : null;
-  if (!response.ok) {
-    const message = (data && data.error) || interpolate(gettext("The playground answered %s."), [response.status]);
-    throw Object.assign(new Error(message), { status: response.status, data });
-  }
-  return data;
+  const response = await PG.fetch_(url, { method, headers, body: payload });
+  if (!response.ok) throw await PG.failure_(response);
+  return PG.json_(response);
+};
+
+// GET something that is not JSON (a file, recorded bytes, a curl command) with the same
+// errors as PG.api. `as` says how to read the body: "bytes" (a Uint8Array), "text",
+// "blob", "arrayBuffer", or "response" for the Response itself (to read its headers).
+PG.fetchRaw = async function (url, as) {
+  const response = await PG.fetch_(url, {});
+  if (!response.ok) throw await PG.failure_(response);
+  if (as === "response") return response;
+  if (as === "bytes") return new Uint8Array(await response.arrayBuffer());
+  return response[as]();
 };
 
 // Show a message at the top of the page. Errors stay until closed; others fade.

@@ -5,8 +5,9 @@
 
 PG.bytes_ = {};
 
-// Names for control bytes a learner meets in HTTP: the Unicode "control pictures".
-PG.bytes_.PICTURES = { 0x00: "␀", 0x09: "␉", 0x0d: "␍", 0x0a: "␊", 0x1b: "␛", 0x7f: "␡" };
+// Names for other control bytes a learner meets: the Unicode "control pictures" (TAB,
+// CR and LF are drawn by renderText itself, each with its own title).
+PG.bytes_.PICTURES = { 0x00: "␀", 0x1b: "␛", 0x7f: "␡" };
 
 PG.bytes_.hex2 = (b) => (b < 16 ? "0" : "") + b.toString(16);
 

@@ -7,7 +7,7 @@
   const box = document.getElementById("composer");
   if (!box) return;
   const data = JSON.parse(document.getElementById("composer-data").textContent);
-  const $ = (id) => document.getElementById(id);
+  const $ = PG.$;
   const text = $("composer-text");
   let view = "raw";
   let last = null; // the last answer's bytes
@@ -31,7 +31,7 @@
     pinned = endings === "exact" ? bytes : null;
     const latin = new TextDecoder("latin1").decode(bytes);
     pinnedCrlf = latin.includes("\r\n") && !/(^|[^\r])\n/.test(latin);
-    text.value = shown === null ? new TextDecoder("latin1").decode(bytes) : shown;
+    text.value = shown === null ? latin : shown;
     $("composer-endings").value = endings;
     $("composer-pieces").value = 1;
     $("composer-delay").value = 0;
@@ -118,14 +118,17 @@
   });
 
   // ----- replay from the exchange detail ---------------------------------------------
-  const rawBase = document.getElementById("traffic").dataset.rawUrl;
-  async function recorded(item) {
-    const r = await fetch(rawBase + item.seq + "/request.raw", { credentials: "same-origin" });
-    if (!r.ok) throw new Error(gettext("the request bytes are not stored any more"));
-    return new Uint8Array(await r.arrayBuffer());
+  // The recorded request bytes: exchange.js fetched them already for the detail panel.
+  async function recorded(raw) {
+    try {
+      return (await raw.request).bytes;
+    } catch (err) {
+      if (err.status === 404) throw new Error(gettext("the request bytes are not stored any more"));
+      throw err;
+    }
   }
   document.getElementById("detail").addEventListener("exchange-shown", (event) => {
-    const item = event.detail;
+    const { item, raw } = event.detail;
     const actions = $("detail-actions");
     for (const old of actions.querySelectorAll(".replay")) old.remove();
     const resend = PG.el("button", "btn small replay", gettext("Re-send"));
@@ -133,7 +136,7 @@
     resend.title = gettext("Send the recorded request bytes again, exactly");
     resend.addEventListener("click", async () => {
       try {
-        const bytes = await recorded(item);
+        const bytes = await recorded(raw);
         fill(bytes, "exact", interpolate(gettext("Re-sent exchange #%s as recorded."), [item.seq]));
         box.scrollIntoView({ behavior: "smooth", block: "start" });
         await send(bytes, "exact", 1, 0);
@@ -143,7 +146,7 @@
     open.type = "button";
     open.addEventListener("click", async () => {
       try {
-        fill(await recorded(item), "exact",
+        fill(await recorded(raw), "exact",
              interpolate(gettext("Exchange #%s, exactly as recorded: edit and send."), [item.seq]));
         box.scrollIntoView({ behavior: "smooth", block: "start" });
         text.focus();

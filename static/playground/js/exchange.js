@@ -43,8 +43,12 @@ PG.ExchangeView = class {
         : gettext("connection %(conn)s, request %(n)s on it"), { conn: item.conn, n: item.index + 1 }) +
       " · " + interpolate(gettext("from %s"), [item.client]);
     this.renderTiming(item.times);
-    // export.js and composer.js add their buttons (curl, files, re-send) for this item.
-    this.panel.dispatchEvent(new CustomEvent("exchange-shown", { detail: item }));
+    // Both parts are fetched once, here. export.js and composer.js add their buttons
+    // (curl, files, re-send) for this item; composer.js re-sends the request bytes from
+    // `raw` (a promise per part) instead of downloading them again.
+    const raw = {};
+    for (const name of Object.keys(this.parts)) raw[name] = this.fetchPart(item, name);
+    this.panel.dispatchEvent(new CustomEvent("exchange-shown", { detail: { item, raw } }));
     for (const part of Object.values(this.parts)) {
       part.bytes = null;
       part.full = false;
@@ -52,21 +56,25 @@ PG.ExchangeView = class {
       part.size.textContent = "";
     }
     this.panel.scrollIntoView({ behavior: "smooth", block: "start" });
-    await Promise.all(Object.values(this.parts).map((part) => this.load(part, item)));
+    await Promise.all(Object.values(this.parts).map((part) => this.load(part, item, raw[part.name])));
   }
 
-  async load(part, item) {
-    const url = this.rawBase + item.seq + "/" + part.name + ".raw";
+  // One part's recorded bytes, with how long it really was and whether the server cut it.
+  async fetchPart(item, name) {
+    const response = await PG.fetchRaw(this.rawBase + item.seq + "/" + name + ".raw", "response");
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return {
+      bytes,
+      fullLength: Number(response.headers.get("X-Full-Length") || bytes.length),
+      truncated: response.headers.get("X-Truncated") === "true",
+    };
+  }
+
+  async load(part, item, fetched) {
     try {
-      const response = await fetch(url, { credentials: "same-origin" });
-      if (!response.ok) {
-        const data = await response.json().catch(() => ({}));
-        throw new Error(data.error || interpolate(gettext("the playground answered %s"), [response.status]));
-      }
+      const { bytes, fullLength, truncated } = await fetched;
       if (this.item !== item) return;
-      part.bytes = new Uint8Array(await response.arrayBuffer());
-      part.fullLength = Number(response.headers.get("X-Full-Length") || part.bytes.length);
-      part.truncated = response.headers.get("X-Truncated") === "true";
+      Object.assign(part, { bytes, fullLength, truncated });
       this.render(part);
     } catch (err) {
       if (this.item === item) {
@@ -113,7 +121,8 @@ PG.ExchangeView = class {
     const startLine = PG.el("p", "start-line", lines[0]);
     box.append(startLine);
     const table = PG.el("table", "headers");
-    for (const [name, value] of PG.bytes_.headers(head)) {
+    const headers = PG.bytes_.headers(head);
+    for (const [name, value] of headers) {
       const tr = PG.el("tr");
       tr.append(PG.el("th", "", name), PG.el("td", "", value));
       table.append(tr);
@@ -124,7 +133,6 @@ PG.ExchangeView = class {
       box.append(PG.el("p", "muted", gettext("The head never ended (no empty line): the exchange was cut short.")));
       return;
     }
-    const headers = PG.bytes_.headers(head);
     const type = PG.bytes_.header(headers, "content-type");
     const chunked = /chunked/i.test(PG.bytes_.header(headers, "transfer-encoding"));
     const encoded = PG.bytes_.header(headers, "content-encoding");

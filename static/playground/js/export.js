@@ -15,9 +15,9 @@
   filter.addEventListener("input", update);
   update();
 
-  const rawBase = document.getElementById("traffic").dataset.rawUrl;
+  const rawBase = document.getElementById("traffic").dataset.exchangesUrl;
   document.getElementById("detail").addEventListener("exchange-shown", (event) => {
-    const item = event.detail;
+    const { item } = event.detail;
     const actions = document.getElementById("detail-actions");
     for (const old of actions.querySelectorAll(".export")) old.remove();
     const base = rawBase + item.seq + "/";
@@ -25,9 +25,7 @@
     curl.type = "button";
     curl.addEventListener("click", async () => {
       try {
-        const r = await fetch(base + "export/curl", { credentials: "same-origin" });
-        if (!r.ok) throw new Error(interpolate(gettext("the playground answered %s"), [r.status]));
-        await PG.copyText(await r.text());
+        await PG.copyText(await PG.fetchRaw(base + "export/curl", "text"));
         PG.message(gettext("Copied the curl command."), "ok");
       } catch (err) { PG.message(interpolate(gettext("Could not copy: %s"), [err.message]), "error"); }
     });

@@ -223,9 +223,7 @@ PG.filesPanel = function (panel) {
   async function openEditor(path) {
     if (dirty() && !confirm(L10N.f(gettext("Discard your unsaved changes to %(path)s?"), { path: editor.current }))) return;
     try {
-      const response = await fetch(fileUrl(path), { credentials: "same-origin" });
-      if (!response.ok) throw new Error((await response.json()).error);
-      editor.saved = await response.text();
+      editor.saved = await PG.fetchRaw(fileUrl(path), "text");
     } catch (err) {
       PG.message(L10N.f(gettext("Could not open %(path)s: %(error)s"), { path, error: err.message }), "error");
       return;

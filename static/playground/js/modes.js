@@ -22,7 +22,7 @@ PG.modes.fixContentLength = function (text) {
   const panel = document.getElementById("modes-panel");
   if (!panel) return;
   const data = JSON.parse(document.getElementById("modes-data").textContent);
-  const $ = (id) => document.getElementById(id);
+  const $ = PG.$;
   let chosen = data.current.mode;
 
   function show() {

@@ -6,7 +6,7 @@
   const panel = document.getElementById("rules-panel");
   if (!panel) return;
   const data = JSON.parse(document.getElementById("modes-data").textContent);
-  const $ = (id) => document.getElementById(id);
+  const $ = PG.$;
   const rows = $("rule-rows");
 
   function addRow(rule) {

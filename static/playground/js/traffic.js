@@ -8,10 +8,10 @@
   const root = document.getElementById("traffic");
   const initial = JSON.parse(document.getElementById("initial-data").textContent);
   const DOM_ROWS = Number(root.dataset.domRows) || 1000;
-  const $ = (id) => document.getElementById(id);
+  const $ = PG.$;
   const tbody = $("traffic-table").querySelector("tbody");
   const wrap = $("table-wrap");
-  const detail = new PG.ExchangeView($("detail"), root.dataset.rawUrl);
+  const detail = new PG.ExchangeView($("detail"), root.dataset.exchangesUrl);
 
   const state = {
     lastSeq: 0, // the highest seq received: sent as ?after= on reconnect
@@ -331,7 +331,6 @@
       tbody.textContent = "";
       showCounts();
     },
-    pong() {},
   };
 
   let socket = null;
