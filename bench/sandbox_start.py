@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from playground.supervisor import Supervisor  # noqa: E402
+from playground.sandboxes.supervisor import Supervisor  # noqa: E402
 
 TARGET_MS = 300.0
 

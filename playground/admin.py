@@ -1,11 +1,13 @@
 """Staff see every sandbox, whoever owns it, and can stop any (docs/deploy.md)."""
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext_noop
 
-from . import sandboxes
 from .models import Sandbox
+from .refusals import Message
+from .sandboxes import lifecycle
 
-STOPPED_BY_STAFF = "stopped by a teacher (staff) from the admin"
+STOPPED_BY_STAFF = gettext_noop("stopped by a teacher (staff) from the admin")
 
 
 @admin.register(Sandbox)
@@ -20,10 +22,9 @@ class SandboxAdmin(admin.ModelAdmin):
     @admin.action(description="Stop selected sandboxes", permissions=["change"])
     def stop_selected(self, request, queryset):
         """Through the same path as the Stop button: in this process, or in the
-        playground process that runs the sandbox (control.py)."""
-        sandboxes.supervisor()  # reconcile first, as every view does
+        playground process that runs the sandbox (sandboxes/control.py)."""
         stopped = 0
         for sandbox in queryset.filter(status__in=Sandbox.LIVE_STATUSES):
-            sandboxes.stop(sandbox, STOPPED_BY_STAFF)
+            lifecycle.stop(sandbox, Message(STOPPED_BY_STAFF))
             stopped += 1
         self.message_user(request, f"{stopped} sandbox(es) stopped.", messages.SUCCESS)

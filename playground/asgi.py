@@ -1,6 +1,6 @@
 """ASGI entry point: daphne (and `manage.py runserver`, which is daphne's) load this.
 
-* ``LoopCapture`` (live.py) records the loop daphne runs us on, so the ingest writer
+* ``LoopCapture`` (traffic/live.py) records the loop daphne runs us on, so the ingest writer
   thread can hand messages to the channel layer on that loop with
   ``asyncio.run_coroutine_threadsafe`` (async_to_sync from a thread arrives seconds
   late, NOTES.md).
@@ -25,9 +25,9 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
 django_asgi_app = get_asgi_application()  # before importing anything that uses models
 
-from playground.limits import BodySizeLimitMiddleware, install_daphne_guard  # noqa: E402
-from playground.live import LoopCapture  # noqa: E402
+from playground.middleware import BodySizeLimitMiddleware, install_daphne_guard  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
+from playground.traffic.live import LoopCapture  # noqa: E402
 
 install_daphne_guard()
 

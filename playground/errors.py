@@ -1,8 +1,10 @@
 """Errors carry their HTTP status and become responses here, in one place.
 
-API views raise ``ApiError(status, message)`` (or let a known exception through) and the
-``@api`` decorator turns it into ``{"error": message}`` JSON. HTML pages get a friendly
-template instead of a traceback (``handler404``/``handler500`` in urls.py).
+API views raise ``ApiError(status, message)``; domain modules raise a ``Refusal`` (an
+English template, its parameters and its status: refusals.py). The ``@api`` decorator
+turns either into ``{"error": message}`` JSON, a refusal in the request's language. HTML
+pages get a friendly template instead of a traceback (``handler404``/``handler500`` in
+urls.py).
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from .safepaths import UnsafePath
-from .sitefiles import BadArchive, LimitExceeded, human_bytes
+from .refusals import Refusal, human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,9 @@ def _error_for(request: HttpRequest, exc: Exception) -> JsonResponse:
         return error_response(413, _("the request body is too large: the limit is "
                                      "%(limit)s") % {"limit": human_bytes(
                                          settings.DATA_UPLOAD_MAX_MEMORY_SIZE, _)})
-    # Refusals from the Django-free modules: English templates, shown translated.
-    if isinstance(exc, (UnsafePath, BadArchive)):
-        return error_response(400, exc.translate(_))
-    if isinstance(exc, LimitExceeded):
-        return error_response(413, exc.translate(_))
+    # Refusals from the domain modules: English templates, shown translated.
+    if isinstance(exc, Refusal):
+        return error_response(exc.status, exc.translate(_), **exc.json)
     log.error("API error on %s %s", request.method, request.path, exc_info=exc)
     return error_response(500, _("something went wrong on the playground's side; "
                                  "the details are in its log"))

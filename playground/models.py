@@ -1,7 +1,7 @@
 """What the playground remembers about each sandbox.
 
 The process itself lives in the supervisor; this row is what the page shows and what
-survives a restart of the playground (reconciled in sandboxes.py on first use).
+survives a restart of the playground (reconciled by sandboxes/runtime.py on first use).
 """
 
 from __future__ import annotations
@@ -34,8 +34,11 @@ class Sandbox(models.Model):
     pid = models.IntegerField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     stderr_tail = models.TextField(blank=True)
-    # Last thing worth telling the learner ("stopped: the playground restarted").
+    # Last thing worth telling the learner, kept as data: a msgid ("stopped: the
+    # playground restarted") and its parameters (refusals.Message; shown translated by
+    # sandboxes/presenters.py).
     message = models.CharField(max_length=500, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -57,7 +60,7 @@ class Sandbox(models.Model):
 
     # How the server answers (henaserver --mode; docs/modes.md), the raw bytes of the
     # "fixed" mode and the response rules: written to files outside the document root
-    # by playground/modes.py and passed to henaserver on start.
+    # by sandboxes/modes.py and passed to henaserver on start.
     mode = models.CharField(max_length=20, default="full")
     fixed_response = models.BinaryField(default=b"", blank=True)
     rules = models.JSONField(default=list, blank=True)

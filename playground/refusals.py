@@ -1,17 +1,21 @@
-"""Messages for people raised by modules that stay Django-free (safepaths, sitefiles,
-ports, composer, supervisor). No Django here.
+"""Messages for people, as data: an English template (a msgid) and its parameters.
 
-Such a module raises a ``Refusal`` with an English *template* (``%(name)s``
-placeholders) and its parameters: ``str(exc)`` is the English text (tests, logs), and
-the Django layer (errors.py, sandboxes.py...) shows ``exc.translate(gettext)`` in the
-request's language (docs/i18n.md). Templates are marked with ``gettext_noop`` so that
-``makemessages`` extracts them into the catalog.
+Modules that stay Django-free (safepaths, sitefiles, ports, composer, supervisor) and the
+domain modules alike describe what happened with a ``Message`` or raise a ``Refusal``;
+the text is made in the language of whoever reads it, where it is shown
+(``translate(gettext)``; docs/i18n.md). ``str()`` is the English text (tests, logs).
+Templates are marked with ``gettext_noop`` so that ``makemessages`` extracts them.
+
+A message kept on a database row is kept as data too (``to_json`` / ``from_json``), never
+as finished English that would have to be parsed back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+
+Gettext = Callable[[str], str]
 
 
 def gettext_noop(message: str) -> str:
@@ -22,7 +26,7 @@ def gettext_noop(message: str) -> str:
 BYTES = gettext_noop("%(count)s bytes")
 
 
-def human_bytes(n: int, gettext: Callable[[str], str] | None = None) -> str:
+def human_bytes(n: int, gettext: Gettext | None = None) -> str:
     """1536 -> '1.5 KB' (messages for people, not exact counts); below 1 KB, '%(count)s
     bytes' in the language of ``gettext`` (English without it)."""
     if n < 1024:
@@ -46,20 +50,38 @@ class Phrase(str):
     """A parameter that is itself a msgid (e.g. which limit was hit): translated too."""
 
 
-class Refusal(Exception):
-    """An English message template and its parameters."""
+def _english(value: Any) -> str:
+    return gettext_noop(value) if isinstance(value, Phrase) else str(value)
+
+
+class Message:
+    """An English template and its parameters. A parameter may itself be a Message (or
+    a Phrase, or a Size): it is translated along with the template."""
+
+    __slots__ = ("template", "params")
 
     def __init__(self, template: str, **params: Any) -> None:
         self.template = template
         self.params = params
-        super().__init__(template % params)
 
-    def translate(self, gettext: Callable[[str], str]) -> str:
-        """The message in the language of ``gettext`` (parameters that are Phrases or
-        Refusals are translated as well)."""
+    def __str__(self) -> str:
+        return self.template % {name: _english(v) for name, v in self.params.items()}
+
+    def __repr__(self) -> str:
+        return f"Message({self.template!r}, **{self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Message) and self.template == other.template
+                and self.params == other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.template)
+
+    def translate(self, gettext: Gettext) -> str:
+        """The message in the language of ``gettext``."""
         params = {}
         for name, value in self.params.items():
-            if isinstance(value, Refusal):
+            if isinstance(value, (Message, Refusal)):
                 value = value.translate(gettext)
             elif isinstance(value, Phrase):
                 value = gettext(value)
@@ -67,3 +89,48 @@ class Refusal(Exception):
                 value = human_bytes(value, gettext)
             params[name] = value
         return gettext(self.template) % params
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"key": template, "params": {...}}``; nested messages nest."""
+        return {"key": self.template,
+                "params": {name: value.to_json() if isinstance(value, Message) else value
+                           for name, value in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Message:
+        params = {name: cls.from_json(value) if isinstance(value, Mapping) else value
+                  for name, value in (data.get("params") or {}).items()}
+        return cls(str(data.get("key") or ""), **params)
+
+
+class Refusal(Exception):
+    """Something the playground will not do, and why: a Message, and the HTTP status an
+    API answers it with (``errors.api`` turns any Refusal into its JSON answer).
+    ``json`` holds more keys for that answer (e.g. ``{"field": "port"}``)."""
+
+    status = 400
+
+    def __init__(self, template: str, **params: Any) -> None:
+        self.message = Message(template, **params)
+        self.json: dict[str, Any] = {}
+        super().__init__(str(self.message))
+
+    @property
+    def template(self) -> str:
+        return self.message.template
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.message.params
+
+    def translate(self, gettext: Gettext) -> str:
+        """The message in the language of ``gettext``."""
+        return self.message.translate(gettext)
+
+    def answer(self, status: int | None = None, **json: Any) -> Refusal:
+        """Set the HTTP status and extra JSON keys of the API answer; returns self, so
+        ``raise Refusal(...).answer(409, field="port")`` reads as one sentence."""
+        if status is not None:
+            self.status = status
+        self.json.update(json)
+        return self

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from . import consumers
+from .traffic import consumer
 
 websocket_urlpatterns = [
-    path("ws/sandboxes/<int:sandbox_id>/", consumers.TrafficConsumer.as_asgi()),
+    path("ws/sandboxes/<int:sandbox_id>/", consumer.TrafficConsumer.as_asgi()),
 ]

@@ -142,12 +142,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     # Before CSRF: CsrfViewMiddleware reads request.POST, and uploads must be parsed
     # with their folder paths kept.
-    "playground.uploads.KeepUploadPathsMiddleware",
+    "playground.files.uploads.KeepUploadPathsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "playground.accounts.LoginRequiredMiddleware",  # a no-op unless REQUIRE_LOGIN
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # This process's sandbox supervisor, made (and the database reconciled) before the
+    # first request reads a sandbox's status.
+    "playground.sandboxes.runtime.ReconcileMiddleware",
 ]
 
 ROOT_URLCONF = "playground.urls"
@@ -196,7 +199,7 @@ if os.environ.get("DATABASE_URL"):  # e.g. postgres://user:password@host:5432/pl
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One process: the in-memory layer is enough. Several daphne processes need Redis
-# (`pip install '.[redis]'`, REDIS_URL): docs/deploy.md, playground/control.py.
+# (`pip install '.[redis]'`, REDIS_URL): docs/deploy.md, playground/sandboxes/control.py.
 CHANNEL_LAYERS = deployment.channel_layers(os.environ.get("REDIS_URL", "").strip())
 
 # English is the source language; Japanese comes from locale/ja (docs/i18n.md). The .mo
@@ -219,7 +222,7 @@ LOGGING = {
     "loggers": {"playground": {"handlers": ["console"], "level": "INFO"}},
 }
 
-# ----- live traffic (playground/ingest.py) ---------------------------------------------
+# ----- live traffic (playground/traffic/ingest.py) --------------------------------------
 
 # Events waiting for the ingest writer; at the bound new ones are dropped and counted
 # (shown on the traffic page). 50,000 is ~4 s of a flood at henaserver's top speed.

@@ -1,40 +1,50 @@
+"""Every HTTP URL of the site, by package (websockets: routing.py)."""
+
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from . import accounts, api, compose_api, export_api, modes_api, tour, traffic, views
+from . import accounts, views
+from .compose import api as compose_api
+from .files import api as files_api
+from .learn import tour
+from .sandboxes import api as sandboxes_api
+from .sandboxes import pages as sandbox_pages
+from .traffic import api as traffic_api
+from .traffic import pages as traffic_pages
+
+SEQ = r"(?P<seq>[0-9]{1,18})"
 
 sandbox_api = [
-    path("", api.sandbox_detail, name="api-sandbox"),
-    path("start/", api.sandbox_start, name="api-start"),
-    path("stop/", api.sandbox_stop, name="api-stop"),
-    path("restart/", api.sandbox_restart, name="api-restart"),
-    path("starter/", api.starter_site, name="api-starter"),
-    path("files/", api.file_list, name="api-files"),
-    path("files/<path:path>", api.file_detail, name="api-file"),
-    path("exchanges/", traffic.exchange_list, name="api-exchanges"),
-    re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/(?P<part>request|response)\.raw$",
-            traffic.exchange_raw, name="api-exchange-raw"),
-    # Composer, modes, rules and exports (compose_api, modes_api, export_api).
+    path("", sandboxes_api.sandbox_detail, name="api-sandbox"),
+    path("start/", sandboxes_api.sandbox_start, name="api-start"),
+    path("stop/", sandboxes_api.sandbox_stop, name="api-stop"),
+    path("restart/", sandboxes_api.sandbox_restart, name="api-restart"),
+    path("mode/", sandboxes_api.sandbox_mode, name="api-mode"),
+    path("rules/", sandboxes_api.sandbox_rules, name="api-rules"),
+    path("starter/", files_api.starter_site, name="api-starter"),
+    path("files/", files_api.file_list, name="api-files"),
+    path("files/<path:path>", files_api.file_detail, name="api-file"),
     path("compose/", compose_api.compose, name="api-compose"),
-    path("mode/", modes_api.sandbox_mode, name="api-mode"),
-    path("rules/", modes_api.sandbox_rules, name="api-rules"),
-    path("exchanges/export.har", export_api.har, name="api-export-har"),
-    path("exchanges/export.raw", export_api.raw_dump, name="api-export-raw"),
-    re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/(?P<name>server_recv\.txt|server_send\.txt)$",
-            export_api.tutorial_file, name="api-exchange-file"),
-    re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/body\.bin$", export_api.request_body,
+    path("exchanges/", traffic_api.exchange_list, name="api-exchanges"),
+    re_path(rf"^exchanges/{SEQ}/(?P<part>request|response)\.raw$",
+            traffic_api.exchange_raw, name="api-exchange-raw"),
+    path("exchanges/export.har", traffic_api.har, name="api-export-har"),
+    path("exchanges/export.raw", traffic_api.raw_dump, name="api-export-raw"),
+    re_path(rf"^exchanges/{SEQ}/(?P<name>server_recv\.txt|server_send\.txt)$",
+            traffic_api.tutorial_file, name="api-exchange-file"),
+    re_path(rf"^exchanges/{SEQ}/body\.bin$", traffic_api.request_body,
             name="api-exchange-body"),
-    re_path(r"^exchanges/(?P<seq>[0-9]{1,18})/export/curl$", export_api.curl,
-            name="api-exchange-curl"),
+    re_path(rf"^exchanges/{SEQ}/export/curl$", traffic_api.curl, name="api-exchange-curl"),
 ]
 
 playground_urls = [
-    path("", views.home, name="home"),
-    path("sandboxes/<int:sandbox_id>/", views.sandbox_page, name="sandbox-page"),
-    path("sandboxes/<int:sandbox_id>/traffic/", traffic.traffic_page, name="traffic-page"),
-    path("api/sandboxes/", api.sandbox_list, name="api-sandboxes"),
-    # The guided tour (tour.py): its page and the one-click setup of each step.
+    path("", sandbox_pages.home, name="home"),
+    path("sandboxes/<int:sandbox_id>/", sandbox_pages.sandbox_page, name="sandbox-page"),
+    path("sandboxes/<int:sandbox_id>/traffic/", traffic_pages.traffic_page,
+         name="traffic-page"),
+    path("api/sandboxes/", sandboxes_api.sandbox_list, name="api-sandboxes"),
+    # The guided tour (learn/tour.py): its page and the one-click setup of each step.
     path("tour/", tour.tour_page, name="tour"),
     path("api/tour/steps/<slug:slug>/setup/", tour.tour_setup, name="api-tour-setup"),
     path("api/sandboxes/<int:sandbox_id>/", include(sandbox_api)),

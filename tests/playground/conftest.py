@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from playground import sandboxes
+from playground.sandboxes import runtime
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def playground_settings(settings, tmp_path):
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 5
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000 + 1024
     yield settings
-    sandboxes.stop_all()
+    runtime.stop_all()
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from playground import sandboxes
+from playground.files.storage import root_of
 from playground.models import Sandbox
+from playground.sandboxes import runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +62,7 @@ def test_create_list_get_delete(client, free_port):
 def test_start_runs_a_real_server_then_stop(client, free_port):
     site_index = b"<h1>hi</h1>"
     sb = create(client, free_port).json()
-    root = sandboxes.root_of(Sandbox.objects.get(pk=sb["id"]))
+    root = root_of(Sandbox.objects.get(pk=sb["id"]))
     (root / "index.html").write_bytes(site_index)
 
     response = post(client, sb["links"]["start"])
@@ -174,13 +175,13 @@ def test_crash_is_shown_with_exit_code_and_one_click_restarts(client, free_port)
 
 
 def test_reconcile_marks_rows_without_a_live_child_stopped(client, free_port):
-    sup = sandboxes.supervisor()
+    sup = runtime.supervisor()
     live = create(client, free_port, "live").json()
     post(client, live["links"]["start"])
     ghost = Sandbox.objects.create(name="ghost", port=1, owner_token="x",
                                    status=Sandbox.Status.RUNNING, pid=999_999)
 
-    assert sandboxes.reconcile(sup) == 1
+    assert runtime.reconcile(sup) == 1
     ghost.refresh_from_db()
     assert ghost.status == "stopped" and ghost.pid is None
     assert ghost.message == "stopped: the playground restarted"

@@ -6,9 +6,12 @@ import time
 
 import pytest
 
-from playground import composer, sandboxes, starter
-from playground.ingest import ingestor
-from playground.presets import request_templates
+from playground.compose import composer
+from playground.compose.presets import request_templates
+from playground.files import starter
+from playground.files.storage import root_of
+from playground.models import Sandbox
+from playground.traffic.ingest import ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +27,7 @@ def _running(client, port: int, name: str = "c") -> dict:
 def _write_starter(sandbox_id: int) -> None:
     """The starter site's files, straight into the document root (the files API is
     tested elsewhere)."""
-    root = sandboxes.root_of(sandboxes.Sandbox.objects.get(pk=sandbox_id))
+    root = root_of(Sandbox.objects.get(pk=sandbox_id))
     for name in starter.FILES:
         (root / name).write_bytes((starter.STARTER_DIR / name).read_bytes())
 

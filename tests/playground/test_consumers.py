@@ -19,9 +19,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from playground.asgi import application
-from playground.ingest import Ingestor, ingestor
-from playground.live import group_name
 from playground.models import Exchange
+from playground.traffic.ingest import Ingestor, ingestor
+from playground.traffic.live import group_name
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 

@@ -9,8 +9,11 @@ import time
 
 import pytest
 
-from playground import exports, filters, sandboxes, starter
-from playground.ingest import ingestor
+from playground.files import starter
+from playground.files.storage import root_of
+from playground.models import Sandbox
+from playground.traffic import exports, filters
+from playground.traffic.ingest import ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +26,7 @@ def recorded(client, free_port, raw_send):
     """A sandbox with four exchanges: GET /, GET /logo.png, a text POST, a binary PUT."""
     sandbox = client.post("/api/sandboxes/", {"name": "x", "port": free_port},
                           content_type="application/json").json()
-    root = sandboxes.root_of(sandboxes.Sandbox.objects.get(pk=sandbox["id"]))
+    root = root_of(Sandbox.objects.get(pk=sandbox["id"]))
     for name in starter.FILES:
         (root / name).write_bytes((starter.STARTER_DIR / name).read_bytes())
     assert client.post(sandbox["links"]["start"]).status_code == 200

@@ -7,8 +7,7 @@ import urllib.request
 
 import pytest
 from django.test import Client
-
-from playground.supervisor import child_environment
+from playground.sandboxes.supervisor import child_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,12 +56,12 @@ def test_the_child_caps_its_own_resources(client, free_port):
 
 
 def test_limits_follow_the_settings(settings):
-    from playground import sandboxes
+    from playground.sandboxes import runtime
 
     settings.PLAYGROUND_CHILD_FILES = 64
     settings.PLAYGROUND_CHILD_MEMORY_MB = 0
     settings.PLAYGROUND_CHILD_CPU_SECONDS = 0
-    assert sandboxes.child_limit_args() == ("--limit-files", "64", "--max-connections", "32")
+    assert runtime.child_limit_args() == ("--limit-files", "64", "--max-connections", "32")
 
 
 def test_the_child_environment_holds_no_playground_secrets(client, free_port, monkeypatch,

@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
-from playground.exchanges import response_content_type
-from playground.ingest import Ingestor
 from playground.models import Exchange, Sandbox
+from playground.traffic.exchanges import response_content_type
+from playground.traffic.ingest import Ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

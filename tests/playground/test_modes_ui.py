@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from playground import modes, presets, sandboxes, starter
-from playground.ingest import ingestor
+from playground.compose import presets
+from playground.files import starter
+from playground.files.storage import root_of
+from playground.models import Sandbox
+from playground.sandboxes import modes
+from playground.traffic.ingest import ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "modes.md"
@@ -22,7 +26,7 @@ def _create(client, port: int, **body) -> dict:
                            content_type="application/json")
     assert response.status_code == 201, response.content
     sandbox = response.json()
-    root = sandboxes.root_of(sandboxes.Sandbox.objects.get(pk=sandbox["id"]))
+    root = root_of(Sandbox.objects.get(pk=sandbox["id"]))
     for name in starter.FILES:
         (root / name).write_bytes((starter.STARTER_DIR / name).read_bytes())
     return sandbox
@@ -64,7 +68,7 @@ def test_each_mode_passes_its_henaserver_options(client, free_port):
     assert _option(args, "--mode") == "fixed"
     fixed, rules = Path(_option(args, "--fixed-response")), Path(_option(args, "--rules"))
     # Both beside the document root, never inside it: nothing of them can be served.
-    root = sandboxes.root_of(sandboxes.Sandbox.objects.get(pk=sandbox["id"])).resolve()
+    root = root_of(Sandbox.objects.get(pk=sandbox["id"])).resolve()
     for path in (fixed, rules):
         assert root not in path.resolve().parents
     assert fixed.read_bytes() == modes.to_bytes(presets.IT_WORKS)

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from playground.ingest import ingestor
 from playground.models import Exchange
-from playground.redaction import redact_cookies
+from playground.traffic.ingest import ingestor
+from playground.traffic.redaction import redact_cookies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,10 +10,10 @@ from channels.testing import WebsocketCommunicator
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from playground import sandboxes
 from playground import settings as playground_settings_module
 from playground.asgi import application
 from playground.models import Sandbox
+from playground.sandboxes import runtime
 
 ORIGIN = b"http://testserver"
 
@@ -35,7 +35,7 @@ async def test_websocket_after_a_restart_sees_the_sandbox_stopped(free_port, mon
     await sync_to_async(Sandbox.objects.filter(pk=sandbox["id"]).update)(
         status=Sandbox.Status.RUNNING, pid=os.getppid())
     # The playground restarted: this process has no Supervisor yet.
-    monkeypatch.setattr(sandboxes, "_supervisor", None)
+    monkeypatch.setattr(runtime, "_supervisor", None)
     headers = [(b"host", b"testserver"), (b"origin", ORIGIN),
                (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
     comm = WebsocketCommunicator(application, f"/ws/sandboxes/{sandbox['id']}/",
@@ -50,8 +50,8 @@ async def test_websocket_after_a_restart_sees_the_sandbox_stopped(free_port, mon
         assert message["status"] == "stopped"
     finally:
         await comm.disconnect()
-        if sandboxes._supervisor is not None:
-            sandboxes._supervisor.stop_all()
+        if runtime._supervisor is not None:
+            runtime._supervisor.stop_all()
         channel_layers.backends = {}
 
 

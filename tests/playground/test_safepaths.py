@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from playground.safepaths import UnsafePath, check_relpath, resolve_under
-from playground.sitefiles import Limits, SiteFiles
+from playground.files.safepaths import UnsafePath, check_relpath, resolve_under
+from playground.files.sitefiles import Limits, SiteFiles
 
 BAD_NAMES = {
     "": "empty",

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from playground.supervisor import StartError, Supervisor
+from playground.sandboxes.exits import StartError
+from playground.sandboxes.supervisor import Supervisor
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -179,7 +180,7 @@ def test_stop_all_stops_every_child(sup, site, pid_gone):
 
 PARENT = textwrap.dedent("""
     import sys, time
-    from playground.supervisor import Supervisor
+    from playground.sandboxes.supervisor import Supervisor
     sup = Supervisor()
     child = sup.start("orphan", root=sys.argv[1], host="127.0.0.1", port=0)
     print(child.pid, child.port, flush=True)

@@ -8,8 +8,9 @@ import urllib.request
 
 import pytest
 
-from playground import modes, tour
+from playground.learn import tour
 from playground.models import Sandbox
+from playground.sandboxes import modes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

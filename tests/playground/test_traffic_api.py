@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from playground.ingest import ingestor
+from playground.traffic.ingest import ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,102 @@
+"""``POST /api/sandboxes/<id>/compose/``: send raw bytes to one of *your own running*
+sandboxes and return what came back (docs/api.md, "Composer").
+
+The target is never taken from the request: the sandbox is looked up by id for its
+owner (404 otherwise), must be running (409 otherwise), and the bytes go to
+``(PLAYGROUND_BIND_HOST, sandbox.port)`` only. The view is async: a compose can take up
+to composer.TOTAL_TIMEOUT seconds, spent awaiting the socket, not holding a thread. The
+ORM runs in sync_to_async (Django's ORM is sync; NOTES.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext, gettext_noop
+
+from ..errors import ApiError, api, json_body
+from ..models import Sandbox
+from ..sandboxes.ownership import get_owned
+from ..sandboxes.runtime import is_running
+from . import composer
+
+# Composes in flight in this process, all sandboxes together: each holds a socket and a
+# task for up to TOTAL_TIMEOUT seconds, so a script cannot pile up thousands.
+MAX_CONCURRENT = 8
+_active = 0
+_active_lock = threading.Lock()
+
+# A sandbox's status as the 409 message says it (the API's `status` values stay English).
+STATUS_WORDS = {
+    Sandbox.Status.STOPPED: gettext_noop("stopped"),
+    Sandbox.Status.STARTING: gettext_noop("starting"),
+    Sandbox.Status.RUNNING: gettext_noop("running"),
+    Sandbox.Status.CRASHED: gettext_noop("crashed"),
+}
+
+
+def connect_host(bind_host: str) -> str:
+    """Where to reach a sandbox listening on ``bind_host`` from this machine."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind_host, bind_host)
+
+
+def _running_sandbox(request: HttpRequest, sandbox_id: int) -> Sandbox:
+    sandbox = get_owned(request, sandbox_id)
+    if sandbox.status != Sandbox.Status.RUNNING or not is_running(sandbox):
+        status = gettext(STATUS_WORDS.get(sandbox.status, sandbox.status))
+        raise ApiError(409, gettext("“%(name)s” is %(status)s: start it first, then send "
+                                    "your request") % {"name": sandbox.name, "status": status},
+                       sandbox_status=sandbox.status)
+    return sandbox
+
+
+def _plan(request: HttpRequest) -> tuple[bytes, int, int]:
+    """The request bytes (line endings applied), pieces and delay, or ApiError 400."""
+    try:
+        body = json_body(request)
+    except RequestDataTooBig:
+        raise ApiError(413, gettext("this request is too large for the composer")) from None
+    try:
+        data = base64.b64decode(str(body.get("request_b64", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, gettext("%(field)s is not valid base64") % {"field": "request_b64"},
+                       field="request_b64") from None
+    try:
+        pieces = int(body.get("pieces", 1))
+        delay_ms = int(body.get("delay_ms", 0))
+    except (TypeError, ValueError):
+        raise ApiError(400, gettext("pieces and delay_ms must be whole numbers")) from None
+    try:
+        data = composer.line_endings(data, body.get("line_endings", "crlf"))
+        composer.check_plan(data, pieces, delay_ms)
+    except composer.ComposeError:
+        raise  # a Refusal: errors.api answers it in the request's language
+    return data, pieces, delay_ms
+
+
+@api("POST")
+async def compose(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    global _active
+    sandbox = await sync_to_async(_running_sandbox)(request, sandbox_id)
+    data, pieces, delay_ms = _plan(request)
+    host = connect_host(settings.PLAYGROUND_BIND_HOST)
+    with _active_lock:
+        if _active >= MAX_CONCURRENT:
+            raise ApiError(429, gettext("too many requests are being composed right now; "
+                                        "try again in a few seconds"))
+        _active += 1
+    try:
+        result = await composer.send(host, sandbox.port, data, pieces, delay_ms)
+    finally:
+        with _active_lock:
+            _active -= 1
+    payload = result.as_json(base64.b64encode)
+    payload["request_b64"] = base64.b64encode(data).decode("ascii")
+    payload["target"] = f"{host}:{sandbox.port}"
+    return JsonResponse(payload)

@@ -1,0 +1,141 @@
+"""A sandbox's files over JSON (docs/api.md): list, upload (files, a folder or a zip),
+read, write, delete, and the starter site.
+
+Thin views: the rules for names, sizes and quotas live in sitefiles.py and storage.py;
+refusals become ``{"error": ...}`` in errors.api.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import FileResponse, HttpRequest, JsonResponse
+from django.utils.translation import gettext, ngettext
+
+from ..errors import ApiError, api, json_body
+from ..refusals import human_bytes
+from ..sandboxes.ownership import get_owned
+from . import starter
+from .sitefiles import guess_type
+from .storage import files_of, limits
+
+
+def _tree(files) -> dict:
+    """The listing, with usage counted from it (one walk of the disk). ``limits`` are
+    the configured per-sandbox limits (docs/api.md), the same for every answer."""
+    entries = files.entries()
+    sizes = [entry["size"] for entry in entries if entry["kind"] == "file"]
+    configured = limits()
+    return {
+        "files": entries,
+        "usage": {"files": len(sizes), "bytes": sum(sizes)},
+        "limits": {
+            "max_file_bytes": configured.max_file_bytes,
+            "max_sandbox_bytes": configured.max_sandbox_bytes,
+            "max_files": configured.max_files,
+        },
+    }
+
+
+def _check_length(request: HttpRequest, limit: int, too_large: str) -> None:
+    """Refuse on the declared Content-Length before touching the body. (Under daphne
+    the ASGI guard in limits.py has already refused anything above the request cap.)
+    ``too_large`` is the translated message, with a ``%(limit)s`` placeholder."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ApiError(400, gettext("the Content-Length header is not a number")) from None
+    if length > limit:
+        raise ApiError(413, too_large % {"limit": human_bytes(limit, gettext)})
+
+
+@api("GET", "POST")
+def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    files = files_of(get_owned(request, sandbox_id),
+                               for_writing=request.method == "POST")
+    if request.method == "GET":
+        return JsonResponse(_tree(files))
+    _check_length(request, settings.PLAYGROUND_MAX_REQUEST_BYTES,
+                  gettext("this upload is too large: the limit is %(limit)s"))
+    if request.upload_error:
+        status, message = request.upload_error
+        raise ApiError(status, message)
+    uploads = request.FILES.getlist("files")
+    archives = request.FILES.getlist("archive")
+    if uploads and archives:
+        raise ApiError(400, gettext("send files or one zip archive, not both in the same "
+                                    "request"))
+    if len(archives) > 1:
+        raise ApiError(400, gettext("send one zip archive at a time"))
+    if not uploads and not archives:
+        raise ApiError(400, gettext('no files received: use the multipart field "files" '
+                                    '(or "archive" for a zip)'))
+    # More files than PLAYGROUND_MAX_FILES never get here: settings ties
+    # DATA_UPLOAD_MAX_NUMBER_FILES to it, and uploads.py has answered 413 already.
+    if archives:
+        written = files.extract_zip(archives[0])
+    else:
+        written = files.write_many(
+            (getattr(f, "relative_path", f.name), f.chunks()) for f in uploads)
+    return JsonResponse({"written": written, **_tree(files)}, status=201)
+
+
+@api("GET", "PUT", "DELETE")
+def file_detail(request: HttpRequest, sandbox_id: int, path: str):
+    files = files_of(get_owned(request, sandbox_id),
+                               for_writing=request.method == "PUT")
+    if request.method == "PUT":
+        too_large = gettext("this file is too large: the limit is %(limit)s")
+        _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, too_large)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise ApiError(413, too_large % {
+                "limit": human_bytes(settings.PLAYGROUND_MAX_FILE_BYTES, gettext)}) from None
+        existed = _exists(files, path)
+        files.write(path, body)
+        return JsonResponse({"path": path, "size": len(body)}, status=200 if existed else 201)
+    missing = ApiError(404, gettext("there is no file %(name)s in this sandbox")
+                       % {"name": repr(path)})
+    if request.method == "DELETE":
+        try:
+            files.delete(path)
+        except FileNotFoundError:
+            raise missing from None
+        return JsonResponse({"deleted": path})
+    try:
+        real = files.file_path(path)
+    except FileNotFoundError:
+        raise missing from None
+    # Sent as a download, never rendered: an uploaded page must not run scripts on the
+    # playground's own origin (the browser editor reads it with fetch()).
+    response = FileResponse(open(real, "rb"), content_type=guess_type(path),
+                            as_attachment=True, filename=os.path.basename(path))
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _exists(files, path: str) -> bool:
+    try:
+        files.file_path(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@api("POST")
+def starter_site(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    """Write the starter index.html, index.css and logo.png. Existing files with those
+    names are only replaced with ``{"overwrite": true}`` (nothing is lost by accident)."""
+    files = files_of(get_owned(request, sandbox_id))
+    body = json_body(request)
+    existing = [name for name in starter.FILES if _exists(files, name)]
+    if existing and not body.get("overwrite"):
+        message = ngettext("%(names)s already exists in this sandbox; replace it?",
+                           "%(names)s already exist in this sandbox; replace them?",
+                           len(existing)) % {"names": ", ".join(existing)}
+        raise ApiError(409, message, existing=existing)
+    written = files.write_many(starter.items())
+    return JsonResponse({"written": written, **_tree(files)}, status=201)

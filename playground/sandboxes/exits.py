@@ -1,0 +1,76 @@
+"""How a sandbox's server failed to start or ended, as facts (no Django here).
+
+The supervisor learns these from the child's event stream (``server.start_failed`` with
+its reason, ``server.stopping`` with its reason; docs/events.md) and from its exit status,
+never by searching what it printed. Each fact carries a ``Message`` for people
+(``playground.refusals``): English templates, translated where they are shown.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+from ..refusals import Message, Refusal, gettext_noop
+
+PORT_IN_USE = gettext_noop("port %(port)s is already used by another program")
+START_FAILED = gettext_noop("the server could not listen on port %(port)s: %(why)s")
+NOT_READY = gettext_noop("the server stopped before it was ready (%(exit)s): %(last)s")
+TIMEOUT = gettext_noop("the server did not report that it was listening within %(seconds)s s")
+NO_ERROR_MESSAGE = gettext_noop("no error message")
+KILLED_BY_SIGNAL = gettext_noop("killed by signal %(signal)s (exit code %(code)s)")
+EXIT_CODE = gettext_noop("exit code %(code)s")
+
+# henaserver's `server.stopping` reasons (docs/events.md) that the playground acts on.
+ONE_REQUEST_SERVED = "one request served"
+# henaserver's `server.start_failed` reason for a port that another program holds.
+ADDRESS_IN_USE = "address_in_use"
+
+
+def describe_returncode(returncode: int) -> Message:
+    """How a process ended, for people: 'exit code 1', 'killed by signal SIGKILL ...'."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return Message(KILLED_BY_SIGNAL, signal=name, code=returncode)
+    return Message(EXIT_CODE, code=returncode)
+
+
+def states_exit_code(message: Message) -> bool:
+    """True when ``message`` already says the exit code (so a page does not add it)."""
+    return message.template in (EXIT_CODE, KILLED_BY_SIGNAL) or any(
+        isinstance(value, Message) and states_exit_code(value)
+        for value in message.params.values())
+
+
+@dataclass(frozen=True)
+class ExitInfo:
+    """How a child that was running ended."""
+
+    pid: int
+    returncode: int
+    requested: bool  # True when stop() asked for it; False means it ended by itself
+    stderr_tail: tuple[str, ...]
+    stdout_tail: tuple[str, ...]
+    stop_reason: str | None = None  # its `server.stopping` reason, if it said one
+
+    def describe(self) -> str:
+        """In English, for logs: 'killed by signal SIGKILL (exit code -9)'. Pages use
+        ``describe_returncode`` (a Message, shown in the viewer's language)."""
+        return str(describe_returncode(self.returncode))
+
+
+class StartError(Refusal):
+    """The child did not reach `listening`. ``reason`` is a short code for callers:
+    ``port_in_use``, ``exited`` or ``timeout``; the message says it for people."""
+
+    def __init__(self, reason: str, message: Message, returncode: int | None = None,
+                 stderr_tail: tuple[str, ...] = ()) -> None:
+        super().__init__(message.template, **message.params)
+        self.reason = reason
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        # A port somebody else holds is a conflict the learner can fix; the rest is ours.
+        self.status = 409 if reason == "port_in_use" else 503

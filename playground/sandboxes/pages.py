@@ -1,0 +1,40 @@
+"""The two sandbox pages: the home page (your sandboxes) and one sandbox's page. They
+render a shell plus the initial JSON; static/playground/js draws and refreshes
+everything from the API, so there is one source of truth."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from . import lifecycle, modes
+from .api import list_payload
+from .ownership import page_sandbox
+from .presenters import to_json
+
+
+@ensure_csrf_cookie
+def home(request: HttpRequest) -> HttpResponse:
+    initial = list_payload(request)
+    count = len(initial["sandboxes"])
+    return render(request, "playground/home.html", {
+        "initial": initial,
+        "suggested_port": lifecycle.suggest_port(request),
+        "suggested_name": f"site-{count + 1}",
+        "port_range": settings.PLAYGROUND_PORT_RANGE,
+        "max_sandboxes": settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER,
+        "modes": modes.page_data()["modes"],
+    })
+
+
+@ensure_csrf_cookie
+def sandbox_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
+    sandbox = page_sandbox(request, sandbox_id)
+    return render(request, "playground/sandbox.html", {
+        "sandbox": sandbox,
+        "initial": to_json(request, sandbox),
+        "max_file_bytes": settings.PLAYGROUND_MAX_FILE_BYTES,
+        "modes_data": {**modes.page_data(), "current": modes.to_json(sandbox)},
+    })

@@ -1,0 +1,163 @@
+"""This process's Supervisor, the database rows that mirror it, and the one answer to
+"is this sandbox running?".
+
+The Supervisor is created lazily by ``supervisor()`` on first use in the process that
+serves requests, never in ``AppConfig.ready()`` (which also runs in the autoreloader's
+parent and in every management command). Creating it reconciles the database: a row
+that says running or starting cannot be true any more, since this process has no
+children yet, so it is marked stopped and one click starts it again. ``middleware``
+makes that first use happen before any request or websocket reads a status.
+
+The process that starts a child owns it. Several daphne processes (REDIS_URL) each own
+the children they started; stop requests for another's child go through control.py
+(docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from ..models import Sandbox
+from ..refusals import Message
+from ..traffic.ingest import ingestor
+from . import control, modes
+from .exits import ExitInfo, describe_returncode
+from .supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+Status = Sandbox.Status
+
+RESTARTED_MESSAGE = gettext_noop("stopped: the playground restarted")
+CRASHED_MESSAGE = gettext_noop("the server stopped unexpectedly (%(exit)s)")
+
+_lock = threading.Lock()
+_supervisor: Supervisor | None = None
+
+
+def supervisor() -> Supervisor:
+    """This process's Supervisor, created (and the database reconciled) on first use."""
+    global _supervisor
+    with _lock:
+        if _supervisor is None:
+            sup = Supervisor(
+                on_event=_on_event, on_exit=record_exit, on_output=_on_output,
+                start_timeout=settings.PLAYGROUND_START_TIMEOUT,
+                cwd=str(settings.BASE_DIR),
+                # No --quiet: the access log is the traffic page's server console.
+                extra_args=child_limit_args(),
+            )
+            # atexit runs on Ctrl+C and on the autoreloader's sys.exit(3); after kill -9
+            # the children still go, because their stdin pipe closes.
+            atexit.register(sup.stop_all)
+            reconcile(sup)
+            _supervisor = sup
+        return _supervisor
+
+
+def is_running(sandbox: Sandbox) -> bool:
+    """The one answer to "is it running?": a process of this playground process, or of
+    a sibling one (control.py), serves it. The row's status follows this fact (start,
+    stop, ``record_exit``, ``reconcile``) and is what pages show."""
+    return supervisor().get(sandbox.key) is not None or control.runs_elsewhere(sandbox)
+
+
+def reconcile(sup: Supervisor) -> int:
+    """Mark every row that claims a process we do not own as stopped. Returns the count."""
+    # Several processes (control.py): a sibling's children are alive, and not stale.
+    live = list(sup.pids().values()) + control.pids_run_elsewhere()
+    stale = Sandbox.objects.filter(status__in=Sandbox.LIVE_STATUSES)
+    if live:
+        stale = stale.exclude(pid__in=live)
+    count = stale.update(status=Status.STOPPED, pid=None, stopped_at=timezone.now(),
+                         **message_fields(Message(RESTARTED_MESSAGE)))
+    if count:
+        log.info("reconciled %d sandbox(es) left running by a previous playground", count)
+    return count
+
+
+def message_fields(message: Message | None) -> dict[str, Any]:
+    """The row's columns for a message kept as data (its key and parameters)."""
+    if message is None:
+        return {"message": "", "message_params": {}}
+    data = message.to_json()
+    return {"message": data["key"], "message_params": data["params"]}
+
+
+def _on_event(key: str, event: dict[str, Any]) -> None:
+    """Every event of every child, on its reader thread: handed to the ingestor's
+    bounded queue (never blocks), which stores exchanges and totals and tells viewers."""
+    ingestor().event(key, event)
+
+
+def _on_output(key: str, stream: str, line: str) -> None:
+    """Every stdout/stderr line of every child: the traffic page's server console."""
+    ingestor().output(key, stream, line)
+
+
+def record_exit(key: str, info: ExitInfo) -> None:
+    """A child that was running has exited. A stop we asked for is recorded by stop()."""
+    if info.requested:
+        return
+    # Filter on the pid: if the learner already started a new process, leave it alone.
+    rows = Sandbox.objects.filter(pk=int(key), pid=info.pid)
+    expected = modes.exit_outcome(info)
+    if expected is not None:  # e.g. the "once" mode exits after one request: no crash
+        rows.update(status=Status.STOPPED, pid=None, exit_code=None, stderr_tail="",
+                    stopped_at=timezone.now(), **message_fields(expected))
+    else:
+        rows.update(status=Status.CRASHED, pid=None, exit_code=info.returncode,
+                    stderr_tail="\n".join(info.stderr_tail), stopped_at=timezone.now(),
+                    **message_fields(Message(CRASHED_MESSAGE,
+                                             exit=describe_returncode(info.returncode))))
+    ingestor().status(key)
+
+
+def child_limit_args() -> tuple[str, ...]:
+    """henaserver options that make each child cap its own resources (it applies them
+    at start-up: setting rlimits between fork and exec needs preexec_fn, unsafe in a
+    threaded parent). 0 in a setting means "no limit"."""
+    out: list[str] = []
+    files = settings.PLAYGROUND_CHILD_FILES
+    if files:
+        # A connection may hold its socket and a file being sent; the rest is headroom.
+        out += ["--limit-files", str(files), "--max-connections", str(max(1, files // 2))]
+    if settings.PLAYGROUND_CHILD_MEMORY_MB:
+        out += ["--limit-memory", str(settings.PLAYGROUND_CHILD_MEMORY_MB)]
+    if settings.PLAYGROUND_CHILD_CPU_SECONDS:
+        out += ["--limit-cpu", str(settings.PLAYGROUND_CHILD_CPU_SECONDS)]
+    return tuple(out)
+
+
+def stop_all() -> None:
+    """Stop every child of this process (tests use it between cases)."""
+    if _supervisor is not None:
+        _supervisor.stop_all()
+
+
+def console_tail(sandbox: Sandbox) -> list[dict[str, str]]:
+    """The last lines of the server's stdout and stderr, for a viewer that just arrived
+    (the supervisor keeps them for a live child; a stopped one left its stderr here)."""
+    child = supervisor().get(sandbox.key)
+    if child is not None:
+        return ([{"stream": "stdout", "text": t} for t in list(child.stdout_tail)] +
+                [{"stream": "stderr", "text": t} for t in list(child.stderr_tail)])
+    return [{"stream": "stderr", "text": t} for t in sandbox.stderr_tail.splitlines()]
+
+
+class ReconcileMiddleware:
+    """Creates this process's Supervisor (reconciling the database) before the first
+    request reads a sandbox's status; after that, a lock and a None check."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        supervisor()
+        return self.get_response(request)

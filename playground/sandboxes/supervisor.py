@@ -1,0 +1,379 @@
+"""Start, watch and stop henaserver child processes.
+
+Plain Python on purpose (no Django imports): it is tested on its own with real
+subprocesses, and the Django side (``runtime.py``) only plugs callbacks in.
+
+How a child is run, and why (see /work/shared/NOTES.md):
+
+* ``python -u -m henaserver ... --exit-on-stdin-eof`` with ``stdin=PIPE``: the kernel
+  closes that pipe however the playground dies (Ctrl+C, autoreload, ``kill -9``), so the
+  child never outlives us. ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread*
+  that created the child exits, and Django runs each request in a worker thread.
+* ``start_new_session=True``: Ctrl+C in the runserver terminal is not delivered to the
+  children directly, so they are stopped by us (stdin EOF), not half by the terminal.
+* Events arrive as JSON lines on an inherited pipe (``--events-fd``). ``start()`` waits
+  for the first one, ``server.listening``, or for the child's exit (then its stderr tail
+  says why, e.g. the port is taken).
+* Every reader is a *daemon* thread: a non-daemon thread would hang Django's autoreloader.
+
+Callbacks, for the live-traffic view (they run on supervisor threads, never on an asyncio
+loop; code that talks to Channels must hop onto the server loop with
+``asyncio.run_coroutine_threadsafe``):
+
+* ``on_event(key, event)``: every event dict the child reports, in order, from the
+  child's event-reader thread (``server.listening`` included).
+* ``on_output(key, stream, line)``: every line the child writes to ``"stdout"`` (its
+  access log) or ``"stderr"``, without the line ending, from that stream's reader thread.
+* ``on_exit(key, exit_info)``: once per child that started successfully, after it exited,
+  from its waiter thread. ``exit_info.requested`` tells a stop we asked for from a crash.
+  A child whose start failed raises ``StartError`` from ``start()`` instead.
+
+Exceptions raised by callbacks are logged and swallowed: one bad callback must not stop
+the readers (the child would block on a full pipe).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..refusals import Message
+from .exits import (
+    ADDRESS_IN_USE,
+    NO_ERROR_MESSAGE,
+    NOT_READY,
+    PORT_IN_USE,
+    START_FAILED,
+    TIMEOUT,
+    ExitInfo,
+    StartError,
+    describe_returncode,
+)
+
+log = logging.getLogger(__name__)
+
+# How many lines of stdout/stderr we keep per child: enough for a traceback, bounded so a
+# chatty child cannot grow our memory.
+TAIL_LINES = 40
+# Seconds a child gets to report `server.listening` before we give up and kill it.
+DEFAULT_START_TIMEOUT = 10.0
+# Seconds a child gets to exit after stdin EOF, then after SIGTERM, before SIGKILL.
+STOP_GRACE = 3.0
+
+EventCallback = Callable[[str, dict[str, Any]], None]
+OutputCallback = Callable[[str, str, str], None]
+ExitCallback = Callable[[str, ExitInfo], None]
+
+
+def child_environment(home: str) -> dict[str, str]:
+    """The whole environment of a child: a few harmless variables, never ours.
+
+    The playground's environment holds its secrets (DJANGO_SECRET_KEY, DATABASE_URL with
+    its password, REDIS_URL); a learner's server, and whatever it runs, must not see
+    them. HOME is the sandbox's own folder, so nothing in the child looks in ours.
+    """
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": home,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+@dataclass
+class Child:
+    """One running henaserver. Read-only for callers; the supervisor owns it."""
+
+    key: str
+    popen: subprocess.Popen[bytes]
+    host: str
+    requested_port: int
+    root: str
+    started_at: float = field(default_factory=time.time)
+    listening: dict[str, Any] | None = None  # the `server.listening` event
+    start_failed: dict[str, Any] | None = None  # the `server.start_failed` event
+    stop_reason: str | None = None  # the `server.stopping` event's reason
+    stats: dict[str, Any] = field(default_factory=dict)  # latest `server.stats`
+    stdout_tail: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
+    stderr_tail: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
+    exit_info: ExitInfo | None = None
+    # "starting" -> "running" -> ("stopping") -> "exited"; guarded by Supervisor._lock.
+    state: str = "starting"
+    settled: threading.Event = field(default_factory=threading.Event)  # listening or exited
+    exited: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def port(self) -> int:
+        if self.listening and isinstance(self.listening.get("port"), int):
+            return int(self.listening["port"])
+        return self.requested_port
+
+
+class Supervisor:
+    """Owns the children of one process, keyed by a caller-chosen string."""
+
+    def __init__(
+        self,
+        *,
+        python: str = sys.executable,
+        on_event: EventCallback | None = None,
+        on_exit: ExitCallback | None = None,
+        on_output: OutputCallback | None = None,
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+        cwd: str | None = None,
+        extra_args: tuple[str, ...] = ("--quiet",),
+    ) -> None:
+        self.python = python
+        self.on_event = on_event
+        self.on_exit = on_exit
+        self.on_output = on_output
+        self.start_timeout = start_timeout
+        self.cwd = cwd
+        self.extra_args = extra_args
+        self._lock = threading.Lock()
+        self._children: dict[str, Child] = {}
+
+    # ----- queries -------------------------------------------------------------------
+
+    def get(self, key: str) -> Child | None:
+        """The live child for ``key`` (starting or running), or None."""
+        with self._lock:
+            child = self._children.get(key)
+            return child if child and child.state != "exited" else None
+
+    def pids(self) -> dict[str, int]:
+        """``{key: pid}`` of every live child."""
+        with self._lock:
+            return {k: c.pid for k, c in self._children.items() if c.state != "exited"}
+
+    # ----- start ---------------------------------------------------------------------
+
+    def start(self, key: str, *, root: str, host: str, port: int,
+              args: tuple[str, ...] = ()) -> Child:
+        """Start a child and block until it reports `server.listening`. ``args`` are
+        more henaserver options for this child only (its mode, e.g. ``--mode once``).
+
+        Raises StartError (with the child's stderr tail) if it exits first or does not
+        report in time. Raises ValueError if ``key`` already has a live child.
+        """
+        with self._lock:
+            old = self._children.get(key)
+            if old and old.state != "exited":
+                raise ValueError(f"sandbox {key} is already running (pid {old.pid})")
+
+        read_fd, write_fd = os.pipe()
+        cmd = [
+            self.python, "-u", "-m", "henaserver",
+            "--root", root, "--host", host, "--port", str(port),
+            "--events-fd", str(write_fd), "--exit-on-stdin-eof", *self.extra_args, *args,
+        ]
+        env = child_environment(root)  # never os.environ: it holds the playground's secrets
+        try:
+            popen = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(write_fd,), close_fds=True, start_new_session=True,
+                cwd=self.cwd, env=env,
+            )
+        except OSError:
+            os.close(read_fd)
+            raise
+        finally:
+            # Only the child may hold the write end, or we would never see EOF.
+            os.close(write_fd)
+
+        child = Child(key=key, popen=popen, host=host, requested_port=port, root=root)
+        with self._lock:
+            self._children[key] = child
+        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
+        self._spawn(child, self._read_lines, popen.stdout, "stdout", child.stdout_tail)
+        self._spawn(child, self._read_lines, popen.stderr, "stderr", child.stderr_tail)
+        self._spawn(child, self._wait)
+
+        child.settled.wait(self.start_timeout)
+        with self._lock:
+            if child.state == "starting" and child.listening is not None:
+                child.state = "running"
+                log.info("sandbox %s: pid %s listening on %s", key, child.pid,
+                         child.listening.get("url"))
+                return child
+            timed_out = child.state == "starting"
+        if timed_out:
+            # No word from it in time: it is no use to anyone, kill it.
+            self._kill(child)
+            child.exited.wait(STOP_GRACE)
+            raise StartError("timeout", Message(TIMEOUT, seconds=f"{self.start_timeout:g}"),
+                             child.popen.returncode, tuple(child.stderr_tail))
+        child.exited.wait(STOP_GRACE)
+        raise self._start_error(child)
+
+    def _start_error(self, child: Child) -> StartError:
+        """Why a child exited before listening: its ``server.start_failed`` event says
+        so (docs/events.md); without one, its exit status and last stderr line do."""
+        info = child.exit_info or ExitInfo(
+            child.pid, child.popen.returncode or 0, False, tuple(child.stderr_tail), ())
+        tail = info.stderr_tail
+        failed = child.start_failed
+        if failed is not None and failed.get("reason") == ADDRESS_IN_USE:
+            return StartError("port_in_use", Message(PORT_IN_USE, port=child.requested_port),
+                              info.returncode, tail)
+        if failed is not None:
+            why = str(failed.get("message") or failed.get("reason") or "")
+            return StartError("exited", Message(START_FAILED, port=child.requested_port,
+                                                why=why), info.returncode, tail)
+        last = tail[-1] if tail else Message(NO_ERROR_MESSAGE)
+        exit = describe_returncode(info.returncode)
+        return StartError("exited", Message(NOT_READY, exit=exit, last=last),
+                          info.returncode, tail)
+
+    # ----- stop ----------------------------------------------------------------------
+
+    def stop(self, key: str, timeout: float = STOP_GRACE) -> ExitInfo | None:
+        """Stop the child for ``key`` and wait for it. None if there was none.
+
+        Closing stdin asks it to exit cleanly (``--exit-on-stdin-eof``); SIGTERM and then
+        SIGKILL follow if it does not.
+        """
+        with self._lock:
+            child = self._children.get(key)
+            if child is None or child.state == "exited":
+                return None
+            child.state = "stopping"
+        self._close_stdin(child)
+        if not child.exited.wait(timeout):
+            log.warning("sandbox %s: pid %s ignored stdin EOF; SIGTERM", key, child.pid)
+            self._signal(child, signal.SIGTERM)
+            if not child.exited.wait(timeout):
+                self._kill(child)
+                child.exited.wait(timeout)
+        # The waiter thread has called on_exit before setting `exited`.
+        return child.exit_info
+
+    def stop_all(self, timeout: float = STOP_GRACE) -> None:
+        """Stop every child (used at exit). Closes all stdins first so they stop in
+        parallel, then waits for each."""
+        with self._lock:
+            children = [c for c in self._children.values() if c.state != "exited"]
+            for child in children:
+                child.state = "stopping"
+        for child in children:
+            self._close_stdin(child)
+        deadline = time.monotonic() + timeout
+        for child in children:
+            if not child.exited.wait(max(0.0, deadline - time.monotonic())):
+                self._kill(child)
+
+    # ----- threads -------------------------------------------------------------------
+
+    def _spawn(self, child: Child, target: Callable[..., None], *args: Any) -> None:
+        # daemon=True is essential: see the module docstring.
+        name = f"sandbox-{child.key}-{target.__name__.strip('_')}"
+        thread = threading.Thread(target=target, args=(child, *args), name=name, daemon=True)
+        child.threads.append(thread)
+        thread.start()
+
+    def _read_events(self, child: Child, stream: Any) -> None:
+        with stream:
+            for raw in stream:
+                try:
+                    event = json.loads(raw)
+                except ValueError:
+                    log.warning("sandbox %s: unreadable event line %r", child.key, raw[:200])
+                    continue
+                if not isinstance(event, dict):
+                    continue
+                kind = event.get("type")
+                if kind == "server.listening" and child.listening is None:
+                    child.listening = event
+                    child.settled.set()
+                elif kind == "server.start_failed":
+                    child.start_failed = event  # settled when it exits, just after
+                elif kind == "server.stopping":
+                    child.stop_reason = str(event.get("reason") or "")
+                elif kind == "server.stats":
+                    child.stats = event
+                self._call(self.on_event, child.key, event)
+
+    def _read_lines(self, child: Child, stream: Any, name: str,
+                    tail: collections.deque[str]) -> None:
+        with stream:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                tail.append(line)
+                if self.on_output is not None:
+                    self._call(self.on_output, child.key, name, line)
+
+    def _wait(self, child: Child) -> None:
+        returncode = child.popen.wait()
+        # Let the readers drain what the child wrote before it died (they end at EOF).
+        for thread in child.threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=2.0)
+        with self._lock:
+            was = child.state
+            child.state = "exited"
+            info = ExitInfo(
+                pid=child.pid,
+                returncode=returncode,
+                requested=(was == "stopping"),
+                stderr_tail=tuple(child.stderr_tail),
+                stdout_tail=tuple(child.stdout_tail),
+                stop_reason=child.stop_reason,
+            )
+            child.exit_info = info
+            if self._children.get(child.key) is child:
+                del self._children[child.key]
+        self._close_stdin(child)
+        if was in ("running", "stopping"):
+            if not info.requested:
+                log.warning("sandbox %s: pid %s crashed, %s", child.key, child.pid,
+                            info.describe())
+            self._call(self.on_exit, child.key, info)
+        child.exited.set()
+        child.settled.set()
+
+    # ----- helpers -------------------------------------------------------------------
+
+    def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("supervisor callback %r failed", callback)
+
+    @staticmethod
+    def _close_stdin(child: Child) -> None:
+        try:
+            if child.popen.stdin and not child.popen.stdin.closed:
+                child.popen.stdin.close()
+        except OSError:
+            pass  # already gone: the child has exited
+
+    @staticmethod
+    def _signal(child: Child, sig: signal.Signals) -> None:
+        try:
+            child.popen.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    def _kill(self, child: Child) -> None:
+        self._signal(child, signal.SIGKILL)

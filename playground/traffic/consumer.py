@@ -1,0 +1,168 @@
+"""The traffic websocket, ``/ws/sandboxes/<id>/?after=<seq>`` (protocol in docs/api.md).
+
+Thin on purpose: ``connect()`` checks the Origin exactly and that the sandbox belongs to
+this session, joins the sandbox's group, replays history from the database, then
+forwards the ingest writer's live batches. Raw bytes are never pushed; the page fetches
+them over HTTP when an exchange is opened.
+
+No gap, no duplicate: the group is joined *before* the history is read, so an exchange
+committed during the replay is either in the replay or in a live batch queued behind it
+(or both). Everything with ``seq <= self.sent`` is skipped, so "both" is sent once.
+A reconnecting page passes the last seq it received as ``?after=``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+
+from .. import origins
+from ..language import request_language
+from ..models import Sandbox
+from ..sandboxes import presenters, runtime
+from ..sandboxes.ownership import owned_by
+from . import exchanges, live
+
+# A viewer that missed whole batches (the channel layer drops messages for a channel
+# that holds 100) catches up from the database, newest first, at most this many rows;
+# rows beyond it are reported as ``skipped`` (still in the history API while retained).
+GAP_FILL = 500
+
+
+class TrafficConsumer(AsyncJsonWebsocketConsumer):
+    """One viewer of one sandbox's traffic."""
+
+    sandbox_id: int = 0
+    sent: int = 0  # the highest seq this client has (or was told it may skip)
+    language: str = settings.LANGUAGE_CODE  # this viewer's, for status messages
+    group: str = ""
+
+    async def connect(self) -> None:
+        """Origin, then ownership, then join, replay and the opening messages."""
+        if not origins.origin_allowed(self.scope):
+            await self.close()  # before accept(): the handshake is refused with 403
+            return
+        sandbox_id = int(self.scope["url_route"]["kwargs"]["sandbox_id"])
+        sandbox = await database_sync_to_async(self._owned)(sandbox_id)
+        if sandbox is None:
+            await self.close()  # not yours or gone: the same answer, like the API's 404
+            return
+        self.sandbox_id = sandbox_id
+        headers = dict(self.scope.get("headers", []))
+        self.language = request_language(headers.get(b"cookie", b"").decode("latin-1"),
+                                  headers.get(b"accept-language", b"").decode("latin-1"))
+        self.sent = _after(self.scope.get("query_string", b""))
+        self.group = live.group_name(sandbox_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.replay()
+        opening = await database_sync_to_async(self._opening)()
+        for message in opening:
+            await self.send_json(message)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The only client message: a ping, answered from the event loop (the flood
+        # benchmark uses its round trip as a responsiveness probe).
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "id": content.get("id")})
+
+    # ----- history ----------------------------------------------------------------
+
+    async def replay(self) -> None:
+        """Everything stored after ``self.sent``, oldest first, a page at a time. The
+        database holds at most the retention window, so this is bounded too."""
+        first = True
+        while True:
+            rows = await database_sync_to_async(exchanges.page_after)(
+                self.sandbox_id, self.sent)
+            if not rows:
+                break
+            message: dict[str, Any] = {"type": "exchanges", "items": rows}
+            if first and self.sent and rows[0]["seq"] > self.sent + 1:
+                message["skipped"] = rows[0]["seq"] - self.sent - 1  # evicted meanwhile
+            first = False
+            await self.send_json(message)
+            self.sent = rows[-1]["seq"]
+            if len(rows) < exchanges.PAGE_SIZE:
+                break
+
+    # ----- live messages from the ingest writer (group_send "type" -> method) --------
+
+    async def traffic_batch(self, event: dict[str, Any]) -> None:
+        if "last_seq" in event:  # absent when the batch brought console lines only
+            await self._exchanges(event)
+        if "stats" in event:
+            await self.send_json({"type": "stats", **event["stats"]})
+        if event.get("console"):
+            await self.send_json({"type": "console", "lines": event["console"],
+                                  "skipped": event.get("console_skipped", 0)})
+
+    async def _exchanges(self, event: dict[str, Any]) -> None:
+        first, last = event["first_seq"], event["last_seq"]
+        if self.sent < first - 1:  # whole batches went missing: from the database
+            await self._fill_gap(first - 1)
+        if last > self.sent:
+            items = [item for item in event["items"] if item["seq"] > self.sent]
+            # Seqs of this batch that are not in items were never stored (a flood).
+            skipped = last - self.sent - len(items)
+            message: dict[str, Any] = {"type": "exchanges", "items": items}
+            if skipped:
+                message["skipped"] = skipped
+            await self.send_json(message)
+            self.sent = last
+
+    async def traffic_reset(self, event: dict[str, Any]) -> None:
+        self.sent = max(self.sent, int(event.get("last_seq") or 0))
+        await self.send_json({"type": "reset", "last_seq": self.sent})
+
+    async def sandbox_status(self, event: dict[str, Any]) -> None:
+        """A status change, as data (one group message for every viewer), worded in
+        this viewer's language."""
+        with translation.override(self.language):
+            status = presenters.status_json(event["status"])
+        await self.send_json({"type": "status", **status})
+
+    async def _fill_gap(self, upto: int) -> None:
+        rows = await database_sync_to_async(exchanges.newest)(
+            self.sandbox_id, self.sent, upto, GAP_FILL)
+        skipped = (upto - self.sent) - len(rows)
+        if rows or skipped:
+            await self.send_json({"type": "exchanges", "items": rows, "skipped": skipped})
+        self.sent = upto
+
+    # ----- database (run in a thread) ------------------------------------------------
+
+    def _owned(self, sandbox_id: int) -> Sandbox | None:
+        runtime.supervisor()  # first use reconciles the rows, before any status is read
+        return owned_by(self.scope.get("user"), self.scope.get("session")) \
+            .filter(pk=sandbox_id).first()
+
+    def _opening(self) -> list[dict[str, Any]]:
+        """Totals, status and the console tail for a viewer that just arrived."""
+        sandbox = Sandbox.objects.get(pk=self.sandbox_id)
+        lines = runtime.console_tail(sandbox)
+        with translation.override(self.language):
+            status = presenters.status_json(presenters.status_facts(sandbox))
+        return [
+            {"type": "stats", **exchanges.stats(sandbox)},
+            {"type": "status", **status},
+            {"type": "console", "lines": lines, "skipped": 0, "tail": True},
+        ]
+
+
+def _after(query_string: bytes) -> int:
+    """``?after=N`` from the query string; 0 (everything) when absent or malformed."""
+    values = parse_qs(query_string.decode("latin-1")).get("after", [])
+    try:
+        return max(0, int(values[-1])) if values else 0
+    except ValueError:
+        return 0

@@ -1,0 +1,132 @@
+"""Exchanges: from henaserver's ``exchange`` events to rows, and from rows to the small
+JSON summaries that the websocket pushes and the history API pages through.
+
+One definition of a summary, used by the ingest writer (live batches), the consumer
+(backfill) and the API, so the three can never disagree. Summaries never carry bytes:
+the page fetches ``request.raw`` / ``response.raw`` on demand (docs/api.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from ..models import Exchange, Sandbox
+from . import heads
+from .outcomes import OUTCOMES
+
+# Fields a summary is built from: read with .values() so no raw bytes are loaded.
+SUMMARY_FIELDS = (
+    "seq", "conn", "conn_index", "client", "method", "target", "version", "status",
+    "outcome", "reason", "content_type", "request_length", "response_length",
+    "request_truncated", "response_truncated", "times", "started_us", "duration_us",
+)
+# One page of history (API and websocket backfill): small enough to keep each websocket
+# frame and each query short, large enough that a full retention window is 10 pages.
+PAGE_SIZE = 200
+
+_CONTENT_TYPE = re.compile(rb"\r?\ncontent-type:[ \t]*([^\r\n]*)", re.IGNORECASE)
+
+
+def _b64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        return b""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def response_content_type(raw: bytes) -> str:
+    """The final response head's Content-Type value, or '' (interim 1xx heads such as
+    ``100 Continue`` come first in ``response_b64`` and are skipped)."""
+    match = _CONTENT_TYPE.search(heads.split(raw, response=True).head)
+    return match.group(1).decode("latin-1").strip()[:200] if match else ""
+
+
+def from_event(sandbox_id: int, seq: int, event: dict[str, Any]) -> Exchange:
+    """An unsaved Exchange for one henaserver ``exchange`` event (docs/events.md).
+
+    Tolerant on purpose: a field of the wrong type becomes empty instead of failing the
+    whole batch, because one odd event must not cost the learner every other row.
+    """
+    request_raw = _b64(event.get("request_b64"))
+    response_raw = _b64(event.get("response_b64"))
+    raw_times = event.get("times") if isinstance(event.get("times"), dict) else {}
+    times = {k: _int(v) for k, v in raw_times.items()}
+    first = times.get("first_byte") or times.get("accepted")
+    if first is None:
+        first = int(float(event.get("time") or 0) * 1_000_000)
+    end = times.get("response_end")
+    outcome = event.get("outcome") if event.get("outcome") in OUTCOMES else "complete"
+    return Exchange(
+        sandbox_id=sandbox_id, seq=seq,
+        conn=_int(event.get("conn")) or 0, conn_index=_int(event.get("index")) or 0,
+        client=_text(event.get("client"), 80), method=_text(event.get("method"), 40),
+        target=_text(event.get("target"), 8192), version=_text(event.get("version"), 20),
+        status=_int(event.get("status")), outcome=outcome,
+        reason=_text(event.get("reason"), 300),
+        content_type=response_content_type(response_raw),
+        request_length=_int(event.get("request_length")) or len(request_raw),
+        response_length=_int(event.get("response_length")) or len(response_raw),
+        request_truncated=bool(event.get("request_truncated")),
+        response_truncated=bool(event.get("response_truncated")),
+        times=times, started_us=first,
+        duration_us=(end - first) if end is not None and times.get("first_byte") else None,
+        request_raw=request_raw, response_raw=response_raw,
+        stored_bytes=len(request_raw) + len(response_raw),
+    )
+
+
+def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
+    """The JSON summary of an exchange (a model instance or a .values() dict)."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    return {
+        "seq": get("seq"), "conn": get("conn"), "index": get("conn_index"),
+        "client": get("client"), "method": get("method") or None,
+        "target": get("target") or None, "version": get("version") or None,
+        "status": get("status"), "outcome": get("outcome"), "reason": get("reason") or None,
+        "content_type": get("content_type") or None,
+        "request_length": get("request_length"), "response_length": get("response_length"),
+        "request_truncated": get("request_truncated"),
+        "response_truncated": get("response_truncated"),
+        "times": get("times"), "started_us": get("started_us"),
+        "duration_us": get("duration_us"),
+    }
+
+
+def page_after(sandbox_id: int, after: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    """Summaries with seq > ``after``, oldest first, at most ``limit``."""
+    rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after)
+            .order_by("seq").values(*SUMMARY_FIELDS)[:limit])
+    return [summary(r) for r in rows]
+
+
+def newest(sandbox_id: int, after: int, upto: int, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` summaries with ``after`` < seq <= ``upto``, oldest first."""
+    rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after, seq__lte=upto)
+            .order_by("-seq").values(*SUMMARY_FIELDS)[:limit])
+    return [summary(r) for r in reversed(rows)]
+
+
+def stats(sandbox: Sandbox, stored: int | None = None) -> dict[str, Any]:
+    """Totals for the page: the server's exact counters plus how many rows are stored."""
+    if stored is None:
+        stored = Exchange.objects.filter(sandbox=sandbox).count()
+    return {
+        "requests": sandbox.requests, "errors": sandbox.errors,
+        "bytes_in": sandbox.bytes_in, "bytes_out": sandbox.bytes_out,
+        "connections": sandbox.connections, "stored": stored,
+        "last_seq": sandbox.last_seq, "rate": None,
+        "dropped": {"server": sandbox.events_dropped, "playground": sandbox.ingest_dropped},
+    }

@@ -1,0 +1,38 @@
+"""The live traffic page: a shell that traffic.js fills from the websocket
+(consumer.py) and the traffic API (api.py)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from ..compose import composer, presets
+from ..sandboxes.ownership import page_sandbox
+from ..sandboxes.presenters import sandbox_url, to_json
+from . import outcomes
+
+# The page renders this many rows at most; older ones stay reachable through the API.
+DOM_ROWS = 1000
+
+
+@ensure_csrf_cookie
+def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
+    """The live traffic page: a shell; traffic.js fills it from the websocket."""
+    sandbox = page_sandbox(request, sandbox_id)
+    return render(request, "playground/traffic.html", {
+        "sandbox": sandbox,
+        "initial": to_json(request, sandbox),
+        "dom_rows": DOM_ROWS,
+        "composer": composer_data(request, sandbox),
+        "outcomes": outcomes.labels(),
+    })
+
+
+def composer_data(request: HttpRequest, sandbox) -> dict:
+    """The composer's templates, with the sandbox's real host:port in Host."""
+    host = urlsplit(sandbox_url(request, sandbox)).netloc
+    return {"host": host, "templates": presets.request_templates(host),
+            "max_pieces": composer.MAX_PIECES, "max_slow_ms": composer.MAX_SLOW_SECONDS * 1000}
