@@ -144,6 +144,13 @@ class Ingestor:
         self._control("sync", "", done)
         return done.wait(timeout)
 
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Write what is queued, then end the writer thread (tests; the process's own
+        ingestor lives as long as the process). True once the thread has ended."""
+        self._control("stop", "")
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def _offer(self, item: tuple) -> None:
         try:
             self._queue.put_nowait(item)
@@ -180,6 +187,9 @@ class Ingestor:
             except Exception:
                 log.exception("ingest batch of %d items failed", len(batch))
                 connection.close()
+            if any(item[0] == "stop" for item in batch):
+                connection.close()
+                return
 
     def _process(self, batch: list[tuple]) -> None:
         pending: dict[str, _Pending] = {}
@@ -315,8 +325,9 @@ class Ingestor:
         return body
 
     def _apply_control(self, kind: str, key: str, arg: Any) -> None:
-        if kind == "sync":
-            arg.set()
+        if kind in ("sync", "stop"):
+            if arg is not None:
+                arg.set()
             return
         sid = int(key)
         if kind == "reset":

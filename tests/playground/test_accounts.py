@@ -76,23 +76,25 @@ def test_login_then_sandboxes_belong_to_the_user(login_required, free_port):
         [created.json()["id"]]
 
 
-def test_per_user_sandbox_quota(login_required, settings, free_port):
+def test_per_user_sandbox_quota(login_required, settings, free_ports):
+    ports = free_ports(2)
     settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER = 1
     alice, bob = _user_client("alice"), _user_client("bob")
-    _create(alice, free_port)
-    refused = alice.post("/api/sandboxes/", {"name": "two", "port": free_port + 1},
+    _create(alice, ports[0])
+    refused = alice.post("/api/sandboxes/", {"name": "two", "port": ports[1]},
                          content_type="application/json")
     assert refused.status_code == 400 and "1 sandboxes, the limit" in refused.json()["error"]
     # Bob has his own quota.
-    assert bob.post("/api/sandboxes/", {"name": "b", "port": free_port + 1},
+    assert bob.post("/api/sandboxes/", {"name": "b", "port": ports[1]},
                     content_type="application/json").status_code == 201
 
 
-def test_per_user_disk_quota_counts_all_their_sandboxes(login_required, settings, free_port):
+def test_per_user_disk_quota_counts_all_their_sandboxes(login_required, settings, free_ports):
+    ports = free_ports(3)
     settings.PLAYGROUND_MAX_OWNER_BYTES = 1500  # per sandbox stays 3000 (conftest)
     alice, bob = _user_client("alice"), _user_client("bob")
-    first = _create(alice, free_port)
-    second = _create(alice, free_port + 1)
+    first = _create(alice, ports[0])
+    second = _create(alice, ports[1])
     assert alice.put(first["links"]["files"] + "a.bin", b"x" * 900,
                      content_type="application/octet-stream").status_code == 201
     refused = alice.put(second["links"]["files"] + "b.bin", b"x" * 700,
@@ -103,24 +105,26 @@ def test_per_user_disk_quota_counts_all_their_sandboxes(login_required, settings
     assert alice.put(second["links"]["files"] + "b.bin", b"x" * 500,
                      content_type="application/octet-stream").status_code == 201
     # Another user's quota is untouched by Alice's files.
-    theirs = _create(bob, free_port + 2)
+    theirs = _create(bob, ports[2])
     assert bob.put(theirs["links"]["files"] + "c.bin", b"x" * 900,
                    content_type="application/octet-stream").status_code == 201
 
 
-def test_anonymous_sessions_have_a_disk_quota_too(client, settings, free_port):
+def test_anonymous_sessions_have_a_disk_quota_too(client, settings, free_ports):
+    ports = free_ports(2)
     settings.PLAYGROUND_MAX_OWNER_BYTES = 1000
-    first, second = _create(client, free_port), _create(client, free_port + 1)
+    first, second = _create(client, ports[0]), _create(client, ports[1])
     assert client.put(first["links"]["files"] + "a", b"x" * 800,
                       content_type="text/plain").status_code == 201
     assert client.put(second["links"]["files"] + "b", b"x" * 300,
                       content_type="text/plain").status_code == 413
 
 
-def test_staff_see_every_sandbox_and_stop_any(login_required, free_port, pid_gone):
+def test_staff_see_every_sandbox_and_stop_any(login_required, free_ports, pid_gone):
+    ports = free_ports(2)
     alice, bob = _user_client("alice"), _user_client("bob")
-    a = _create(alice, free_port)
-    b = _create(bob, free_port + 1)
+    a = _create(alice, ports[0])
+    b = _create(bob, ports[1])
     started = alice.post(a["links"]["start"]).json()
     assert started["status"] == "running"
     staff = _user_client("teacher", is_staff=True, is_superuser=True)

@@ -18,7 +18,7 @@ from playground.sandboxes import modes
 from playground.traffic.ingest import ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "modes.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "modes.md"
 
 
 def _create(client, port: int, **body) -> dict:

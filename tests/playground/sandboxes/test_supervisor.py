@@ -16,7 +16,7 @@ import pytest
 from playground.sandboxes.exits import StartError
 from playground.sandboxes.supervisor import Supervisor
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class Recorder:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GLOSSARY_PATH = REPO / "static" / "playground" / "data" / "glossary.json"
 SERVER_SOURCE = REPO / "henaserver"
 

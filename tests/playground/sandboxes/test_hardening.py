@@ -79,11 +79,12 @@ def test_the_child_environment_holds_no_playground_secrets(client, free_port, mo
     assert environ[b"HOME"] == str(root).encode()
 
 
-def test_the_host_runs_a_bounded_number_of_sandboxes(client, free_port, settings):
+def test_the_host_runs_a_bounded_number_of_sandboxes(client, free_ports, settings):
     settings.PLAYGROUND_MAX_RUNNING_SANDBOXES = 1
-    _start(client, free_port)
+    ports = free_ports(2)
+    _start(client, ports[0])
     other = Client()
-    sandbox = other.post("/api/sandboxes/", {"name": "late", "port": free_port + 1},
+    sandbox = other.post("/api/sandboxes/", {"name": "late", "port": ports[1]},
                          content_type="application/json").json()
     refused = other.post(sandbox["links"]["start"])
     assert refused.status_code == 503
