@@ -85,36 +85,49 @@ PG.bytes_.hexDump = function (bytes) {
   return lines.join("\n");
 };
 
-// Split a message into its final head and body. Interim 1xx responses (100 Continue)
-// come first in a recorded response; they are returned in `interim`.
+// Where the head that starts at `start` ends: [headEnd, bodyStart], or [-1, -1] if it
+// never ended. RFC 9112 section 2.2 lets a recipient take a bare LF as a line
+// terminator (what people type into netcat), so the head ends at the first LF that is
+// followed by LF or by CR LF. headEnd is just after the last header line's LF,
+// bodyStart just after the empty line. The same rule as henaserver's find_head_end;
+// the cases are in tests/data/head_split.json.
+PG.bytes_.headEnd = function (bytes, start = 0) {
+  for (let i = bytes.indexOf(10, start); i >= 0; i = bytes.indexOf(10, i + 1)) {
+    if (bytes[i + 1] === 10) return [i + 1, i + 2];
+    if (bytes[i + 1] === 13 && bytes[i + 2] === 10) return [i + 1, i + 3];
+  }
+  return [-1, -1];
+};
+
+// Split a message into its final head and body, the head's end found by headEnd().
+// Interim 1xx responses (100 Continue) come first in a recorded response; they are
+// returned in `interim`. A head is returned as Latin-1 text without its last line's
+// terminator, so splitting it into lines gives no trailing empty line.
 PG.bytes_.split = function (bytes) {
   let start = 0;
   const interim = [];
   for (;;) {
-    let end = -1;
-    for (let i = start; i + 3 < bytes.length; i++) {
-      if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-        end = i;
-        break;
-      }
-    }
+    const [end, bodyStart] = PG.bytes_.headEnd(bytes, start);
     if (end < 0) return { head: PG.bytes_.latin1(bytes.subarray(start)), body: new Uint8Array(0), interim, complete: false };
-    const head = PG.bytes_.latin1(bytes.subarray(start, end));
+    const head = PG.bytes_.latin1(bytes.subarray(start, end)).replace(/\r?\n$/, "");
     const code = head.slice(9, 12);
     if (code[0] === "1" && code !== "101" && head.startsWith("HTTP/")) {
       interim.push(head);
-      start = end + 4;
+      start = bodyStart;
       continue;
     }
-    return { head, body: bytes.subarray(end + 4), interim, complete: true };
+    return { head, body: bytes.subarray(bodyStart), interim, complete: true };
   }
 };
 
 PG.bytes_.latin1 = (bytes) => new TextDecoder("latin1").decode(bytes);
 
+// The lines of a head (CRLF or bare LF), without its last line's terminator.
+PG.bytes_.headLines = (head) => head.replace(/\r?\n$/, "").split(/\r?\n/);
+
 // Header lines of a head as [name, value] pairs (the first line is skipped).
 PG.bytes_.headers = function (head) {
-  return head.split(/\r?\n/).slice(1).map((line) => {
+  return PG.bytes_.headLines(head).slice(1).map((line) => {
     const colon = line.indexOf(":");
     return colon < 0 ? [line, ""] : [line.slice(0, colon), line.slice(colon + 1).trim()];
   });

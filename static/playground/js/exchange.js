@@ -117,8 +117,7 @@ PG.ExchangeView = class {
       return;
     }
     for (const line of interim) box.append(PG.el("p", "muted", interpolate(gettext("interim response: %s"), [line])));
-    const lines = head.split(/\r?\n/);
-    const startLine = PG.el("p", "start-line", lines[0]);
+    const startLine = PG.el("p", "start-line", PG.bytes_.headLines(head)[0]);
     box.append(startLine);
     const table = PG.el("table", "headers");
     const headers = PG.bytes_.headers(head);

@@ -139,6 +139,11 @@ PG.explain = (function () {
 
   // ----- decorating the views ----------------------------------------------------------
 
+  // The empty line that ends the head (bytes.js headEnd: LF, or CR LF), seen from its
+  // first mark in the raw view.
+  const endsHead = (node) => node.textContent === "␊" ||
+    (node.textContent === "␍" && node.nextSibling !== null && node.nextSibling.textContent === "␊");
+
   // The raw view (bytes.js renderText): text nodes plus ␍/␊ marks, with each line's
   // text starting right after the "\n" that follows a ␊. Only the head is decorated.
   function decorateRaw(container, partName) {
@@ -147,7 +152,7 @@ PG.explain = (function () {
       let atStart = true;
       for (const node of [...container.childNodes]) {
         if (node.nodeType !== Node.TEXT_NODE) {
-          if (node.textContent === "␍" && atStart && line > 0) return; // the empty line
+          if (atStart && line > 0 && endsHead(node)) return; // the empty line
           atStart = false;
           continue;
         }

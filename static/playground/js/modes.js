@@ -5,17 +5,20 @@
 PG.modes = {};
 
 // Set Content-Length to the body's real length in UTF-8 bytes (the head's line endings
-// may still be LF: the server gets CRLF when "send LF as CRLF" is chosen).
+// may still be LF: the server gets CRLF when "send LF as CRLF" is chosen). The head ends
+// where bytes.js headEnd() says, the one rule for every view.
 PG.modes.fixContentLength = function (text) {
-  const m = /\r?\n\r?\n/.exec(text);
-  if (!m) return text;
-  const head = text.slice(0, m.index);
-  const body = text.slice(m.index + m[0].length);
-  const length = new TextEncoder().encode(body).length;
-  const eol = m[0].startsWith("\r") ? "\r\n" : "\n";
-  const lines = head.split(/\r?\n/).filter((l) => !/^content-length\s*:/i.test(l));
-  lines.push("Content-Length: " + length);
-  return lines.join(eol) + m[0] + body;
+  const bytes = new TextEncoder().encode(text);
+  const [end, bodyStart] = PG.bytes_.headEnd(bytes);
+  if (end < 0) return text;
+  const utf8 = new TextDecoder();
+  const head = utf8.decode(bytes.subarray(0, end));
+  const emptyLine = utf8.decode(bytes.subarray(end, bodyStart));
+  const body = utf8.decode(bytes.subarray(bodyStart));
+  const eol = head.endsWith("\r\n") ? "\r\n" : "\n";
+  const lines = head.replace(/\r?\n$/, "").split(/\r?\n/).filter((l) => !/^content-length\s*:/i.test(l));
+  lines.push("Content-Length: " + (bytes.length - bodyStart));
+  return lines.join(eol) + eol + emptyLine + body;
 };
 
 (function () {
