@@ -138,6 +138,7 @@ SCREEN_STATE = """() => ({
   // a property of window); their PG namespace is checked as the hook below.
   l10nGlobal: typeof L10N !== "undefined",
   hook: window.PG ? Object.keys(window.PG) : null,
+  ready: document.documentElement.classList.contains("js-ready"),
   lang: document.documentElement.lang,
 })"""
 
@@ -174,6 +175,7 @@ def test_every_screen_loads_its_module_without_console_errors(browser, playgroun
             assert state["inline"] == 0, path
             assert state["l10nGlobal"] is False, path
             assert state["hook"] == ["api"], path  # tests/e2e/conftest.py start_in_page
+            assert state["ready"], path  # its buttons take clicks (playground.css)
         # The screens' modules really ran, in this language: a card's button label.
         page.goto(site.base + "/")
         stop = "Stop" if lang == "en" else "停止"

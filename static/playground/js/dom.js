@@ -44,6 +44,14 @@ if (messages) {
   });
 }
 
+// Called last by each screen's module, once its listeners are attached. Module scripts
+// run only after the page is parsed (and after their imports arrive), so a page is on
+// screen a moment before its buttons listen: until then playground.css lets them take
+// no clicks, instead of losing the click.
+export function screenReady() {
+  document.documentElement.classList.add("js-ready");
+}
+
 // Copy text to the clipboard; falls back to a hidden textarea where the API is missing
 // (plain-http pages on a classroom host are not a "secure context").
 export async function copyText(text) {

@@ -1,6 +1,6 @@
 // Home screen: the create form and the list of the learner's sandboxes.
 import { gettext, interpolate } from "./i18n-helpers.js";
-import { $, message } from "./dom.js";
+import { $, message, screenReady } from "./dom.js";
 import { api, poll } from "./api.js";
 import { Card, listenToCards } from "./cards.js";
 
@@ -70,3 +70,5 @@ form.addEventListener("submit", async (event) => {
 
 render(JSON.parse($("initial-data").textContent));
 poll(() => refresh(false), 1000);
+
+screenReady();

@@ -1,7 +1,7 @@
 // Sandbox screen: its card (status, buttons) kept fresh by polling, the files panel, and
 // the mode and response rules editors.
 import { gettext } from "./i18n-helpers.js";
-import { $, message } from "./dom.js";
+import { $, message, screenReady } from "./dom.js";
 import { api, poll } from "./api.js";
 import { Card, listenToCards } from "./cards.js";
 import { filesPanel } from "./files.js";
@@ -37,3 +37,5 @@ if (modesData) {
   if ($("modes-panel")) initModes($("modes-panel"), JSON.parse(modesData.textContent));
   if ($("rules-panel")) initRules($("rules-panel"), JSON.parse(modesData.textContent));
 }
+
+screenReady();

@@ -2,7 +2,7 @@
 // the step's state (tour.py), then shows the links and what to look for. One click
 // listener on the list of steps serves every step's button.
 import { gettext, interpolate, L10N } from "./i18n-helpers.js";
-import { $, message } from "./dom.js";
+import { $, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
 
 async function setUp(step, button) {
@@ -37,3 +37,5 @@ $("tour-steps").addEventListener("click", (event) => {
   const step = button && button.closest(".tour-step");
   if (step) setUp(step, button);
 });
+
+screenReady();

@@ -4,7 +4,7 @@
 // a row is opened (exchange.js), through one click listener on the table. Everything
 // captured is shown with textContent.
 import { gettext, ngettext, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
-import { $, el, message } from "./dom.js";
+import { $, el, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
 import { STATUS_TEXT } from "./cards.js";
 import { ExchangeView, OUTCOME_TEXT } from "./exchange.js";
@@ -12,6 +12,7 @@ import { explainer } from "./explain.js";
 import { parseFilter, matches } from "./filters.js";
 import { initComposer } from "./composer.js";
 import { initExports } from "./export.js";
+
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
 const DOM_ROWS = Number(root.dataset.domRows) || 1000;
@@ -355,5 +356,8 @@ showStatus(initial);
 showCounts();
 connect();
 
-initComposer($("composer"), detailPanel);
-initExports($("export-links"), $("filter"), detailPanel, root.dataset.exchangesUrl);
+// parts/composer.html and the export links, when the page has them.
+if ($("composer")) initComposer($("composer"), detailPanel);
+if ($("export-links")) initExports($("export-links"), $("filter"), detailPanel, root.dataset.exchangesUrl);
+
+screenReady();
