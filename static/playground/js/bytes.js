@@ -1,18 +1,36 @@
-// Showing captured bytes safely and exactly: visible CR/LF, a hex dump, decoded bodies.
-// Captured bytes are hostile input: everything here builds text nodes and spans with
-// textContent, never HTML strings.
-"use strict";
+// Showing captured bytes safely and exactly: visible CR/LF, a hex dump, decoded bodies,
+// and where a head ends. Captured bytes are hostile input: everything here builds text
+// nodes and spans with textContent, never HTML strings.
+import { gettext, interpolate } from "./i18n-helpers.js";
+import { el } from "./dom.js";
 
-PG.bytes_ = {};
+const LF = 0x0a;
+const CR = 0x0d;
 
 // Names for other control bytes a learner meets: the Unicode "control pictures" (TAB,
 // CR and LF are drawn by renderText itself, each with its own title).
-PG.bytes_.PICTURES = { 0x00: "␀", 0x1b: "␛", 0x7f: "␡" };
+const PICTURES = { 0x00: "␀", 0x1b: "␛", 0x7f: "␡" };
 
-PG.bytes_.hex2 = (b) => (b < 16 ? "0" : "") + b.toString(16);
+export const hex2 = (b) => (b < 16 ? "0" : "") + b.toString(16);
+
+export const latin1 = (bytes) => new TextDecoder("latin1").decode(bytes);
+
+// Where the head that starts at `start` ends: [headEnd, bodyStart], or [-1, -1] if it
+// never ended. RFC 9112 section 2.2 lets a recipient take a bare LF as a line
+// terminator (what people type into netcat), so the head ends at the first LF that is
+// followed by LF or by CR LF. headEnd is just after the last header line's LF,
+// bodyStart just after the empty line. The same rule as henaserver's find_head_end;
+// the cases are in tests/data/head_split.json (tests/e2e/test_js_modules.py).
+export function headEnd(bytes, start = 0) {
+  for (let i = bytes.indexOf(LF, start); i >= 0; i = bytes.indexOf(LF, i + 1)) {
+    if (bytes[i + 1] === LF) return [i + 1, i + 2];
+    if (bytes[i + 1] === CR && bytes[i + 2] === LF) return [i + 1, i + 3];
+  }
+  return [-1, -1];
+}
 
 // Length of a valid UTF-8 sequence starting at i, or 0 (then the byte is shown as \xNN).
-PG.bytes_.utf8Length = function (bytes, i) {
+export function utf8Length(bytes, i) {
   const b = bytes[i];
   let n = 0;
   let min = 0;
@@ -29,45 +47,45 @@ PG.bytes_.utf8Length = function (bytes, i) {
   }
   if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
   return n;
-};
+}
 
 // Render `bytes` (Uint8Array) into `container` as text with every byte accounted for:
 // CR as ␍ and LF as ␊ followed by a real line break, other control bytes as pictures or
 // \xNN, valid UTF-8 as its characters (Japanese stays readable), invalid bytes as \xNN.
-PG.bytes_.renderText = function (container, bytes) {
+export function renderText(container, bytes) {
   container.textContent = "";
   const frag = document.createDocumentFragment();
   let text = "";
   const flush = () => { if (text) { frag.append(document.createTextNode(text)); text = ""; } };
   const mark = (label, title, after) => {
     flush();
-    const span = PG.el("span", "ctl", label);
+    const span = el("span", "ctl", label);
     span.title = title;
     frag.append(span);
     if (after) text += after;
   };
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
-    if (b === 0x0a) mark("␊", "LF (0x0a)", "\n");
-    else if (b === 0x0d) mark("␍", "CR (0x0d)");
+    if (b === LF) mark("␊", "LF (0x0a)", "\n");
+    else if (b === CR) mark("␍", "CR (0x0d)");
     else if (b === 0x09) mark("␉", "TAB (0x09)", "\t");
     else if (b < 0x20 || b === 0x7f) {
-      mark(PG.bytes_.PICTURES[b] || "\\x" + PG.bytes_.hex2(b), interpolate(gettext("byte 0x%s"), [PG.bytes_.hex2(b)]));
+      mark(PICTURES[b] || "\\x" + hex2(b), interpolate(gettext("byte 0x%s"), [hex2(b)]));
     } else if (b < 0x80) text += String.fromCharCode(b);
     else {
-      const n = PG.bytes_.utf8Length(bytes, i);
+      const n = utf8Length(bytes, i);
       if (n) {
         text += new TextDecoder().decode(bytes.subarray(i, i + n));
         i += n - 1;
-      } else mark("\\x" + PG.bytes_.hex2(b), interpolate(gettext("byte 0x%s (not UTF-8)"), [PG.bytes_.hex2(b)]));
+      } else mark("\\x" + hex2(b), interpolate(gettext("byte 0x%s (not UTF-8)"), [hex2(b)]));
     }
   }
   flush();
   container.append(frag);
-};
+}
 
 // Classic hex dump: offset, 16 bytes in two groups of 8, then printable ASCII.
-PG.bytes_.hexDump = function (bytes) {
+export function hexDump(bytes) {
   const lines = [];
   for (let off = 0; off < bytes.length; off += 16) {
     const row = bytes.subarray(off, off + 16);
@@ -76,82 +94,62 @@ PG.bytes_.hexDump = function (bytes) {
     for (let k = 0; k < 16; k++) {
       if (k === 8) hex += " ";
       if (k < row.length) {
-        hex += PG.bytes_.hex2(row[k]) + " ";
+        hex += hex2(row[k]) + " ";
         ascii += row[k] >= 0x20 && row[k] < 0x7f ? String.fromCharCode(row[k]) : ".";
       } else hex += "   ";
     }
     lines.push(off.toString(16).padStart(8, "0") + "  " + hex + " |" + ascii + "|");
   }
   return lines.join("\n");
-};
+}
 
-// Split a message into its final head and body. Interim 1xx responses (100 Continue)
-// come first in a recorded response; they are returned in `interim`.
-PG.bytes_.split = function (bytes) {
+// Split a message into its final head and body, the head's end found by headEnd().
+// Interim 1xx responses (100 Continue) come first in a recorded response; they are
+// returned in `interim`. A head is returned as Latin-1 text without its last line's
+// terminator, so splitting it into lines gives no trailing empty line.
+export function split(bytes) {
   let start = 0;
   const interim = [];
   for (;;) {
-    let end = -1;
-    for (let i = start; i + 3 < bytes.length; i++) {
-      if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-        end = i;
-        break;
-      }
-    }
-    if (end < 0) return { head: PG.bytes_.latin1(bytes.subarray(start)), body: new Uint8Array(0), interim, complete: false };
-    const head = PG.bytes_.latin1(bytes.subarray(start, end));
+    const [end, bodyStart] = headEnd(bytes, start);
+    if (end < 0) return { head: latin1(bytes.subarray(start)), body: new Uint8Array(0), interim, complete: false };
+    const head = latin1(bytes.subarray(start, end)).replace(/\r?\n$/, "");
     const code = head.slice(9, 12);
     if (code[0] === "1" && code !== "101" && head.startsWith("HTTP/")) {
       interim.push(head);
-      start = end + 4;
+      start = bodyStart;
       continue;
     }
-    return { head, body: bytes.subarray(end + 4), interim, complete: true };
+    return { head, body: bytes.subarray(bodyStart), interim, complete: true };
   }
-};
+}
 
-PG.bytes_.latin1 = (bytes) => new TextDecoder("latin1").decode(bytes);
+// The lines of a head (CRLF or bare LF), without its last line's terminator.
+export const headLines = (head) => head.replace(/\r?\n$/, "").split(/\r?\n/);
 
 // Header lines of a head as [name, value] pairs (the first line is skipped).
-PG.bytes_.headers = function (head) {
-  return head.split(/\r?\n/).slice(1).map((line) => {
+export function headers(head) {
+  return headLines(head).slice(1).map((line) => {
     const colon = line.indexOf(":");
     return colon < 0 ? [line, ""] : [line.slice(0, colon), line.slice(colon + 1).trim()];
   });
-};
+}
 
-PG.bytes_.header = function (headers, name) {
-  const found = headers.find(([n]) => n.toLowerCase() === name);
+export function header(headerList, name) {
+  const found = headerList.find(([n]) => n.toLowerCase() === name);
   return found ? found[1] : "";
-};
+}
 
 // Text of a body with the charset from Content-Type, else UTF-8 (bad bytes become �).
-PG.bytes_.decode = function (body, contentType) {
+export function decode(body, contentType) {
   const match = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType || "");
   try {
     return new TextDecoder(match ? match[1] : "utf-8").decode(body);
   } catch (err) {
     return new TextDecoder("utf-8").decode(body);
   }
-};
+}
 
-PG.bytes_.isText = function (type) {
+export function isText(type) {
   return /^text\/|json|javascript|xml|x-www-form-urlencoded/i.test(type || "");
-};
-
-// Copy text to the clipboard; falls back to a hidden textarea where the API is missing
-// (plain-http pages on a classroom host are not a "secure context").
-PG.copyText = async function (text) {
-  if (navigator.clipboard && window.isSecureContext) {
-    await navigator.clipboard.writeText(text);
-    return;
-  }
-  const area = PG.el("textarea");
-  area.value = text;
-  area.style.position = "fixed";
-  area.style.opacity = "0";
-  document.body.append(area);
-  area.select();
-  document.execCommand("copy");
-  area.remove();
-};
+}

@@ -1,79 +1,97 @@
 // A sandbox card: status badge, facts, error details and the action buttons.
 // Built once, then updated in place by polling, so a button never disappears
-// under the learner's mouse between two refreshes.
-"use strict";
+// under the learner's mouse between two refreshes. The buttons carry data-action; the
+// list holding the cards has one click listener (listenToCards) for all of them.
+import { gettext, ngettext, interpolate, L10N, formatDuration } from "./i18n-helpers.js";
+import { el, button, message } from "./dom.js";
+import { api } from "./api.js";
 
-PG.STATUS_TEXT = {
+export const STATUS_TEXT = {
   running: gettext("running"), starting: gettext("starting…"), stopped: gettext("stopped"),
   crashed: gettext("crashed"), deleted: gettext("deleted"),
 };
 
-PG.Card = class {
+const BUSY = {
+  start: gettext("Starting…"), stop: gettext("Stopping…"), restart: gettext("Restarting…"),
+};
+
+const cardOf = new WeakMap(); // card.root -> Card
+
+// One click listener on `container` for the buttons of every card inside it.
+export function listenToCards(container) {
+  container.addEventListener("click", (event) => {
+    const target = event.target.closest("button[data-action]");
+    const card = target && cardOf.get(target.closest(".card"));
+    if (!card || !container.contains(target)) return;
+    const action = target.dataset.action;
+    if (action === "delete") card.remove();
+    else card.act(action, BUSY[action]);
+  });
+}
+
+export class Card {
   // options: {showFiles: bool, onDeleted: fn(id)}
   constructor(sandbox, options) {
     this.options = options || {};
     this.busy = false;
-    const root = (this.root = PG.el("article", "card"));
+    const root = (this.root = el("article", "card"));
     root.dataset.id = sandbox.id;
+    cardOf.set(root, this);
 
-    const head = PG.el("div", "card-head");
-    this.title = PG.el("h3", "card-title");
-    this.badge = PG.el("span", "badge");
+    const head = el("div", "card-head");
+    this.title = el("h3", "card-title");
+    this.badge = el("span", "badge");
     head.append(this.title, this.badge);
 
-    this.facts = PG.el("p", "facts");
-    this.link = PG.el("a", "sandbox-url");
+    this.facts = el("p", "facts");
+    this.link = el("a", "sandbox-url");
     this.link.target = "_blank";
     this.link.rel = "noopener";
-    this.linkLine = PG.el("p", "url-line");
+    this.linkLine = el("p", "url-line");
     this.linkLine.append(this.link);
 
-    this.problem = PG.el("div", "problem");
-    this.problemText = PG.el("p", "problem-text");
-    this.stderr = PG.el("details", "stderr");
-    const summary = PG.el("summary", "", gettext("Last lines the server wrote to stderr"));
-    this.stderrText = PG.el("pre");
+    this.problem = el("div", "problem");
+    this.problemText = el("p", "problem-text");
+    this.stderr = el("details", "stderr");
+    const summary = el("summary", "", gettext("Last lines the server wrote to stderr"));
+    this.stderrText = el("pre");
     this.stderr.append(summary, this.stderrText);
     this.problem.append(this.problemText, this.stderr);
 
-    const actions = PG.el("div", "actions");
+    const actions = el("div", "actions");
     this.buttons = {
-      start: this.button(gettext("Start"), "primary", () => this.act("start", gettext("Starting…"))),
-      stop: this.button(gettext("Stop"), "", () => this.act("stop", gettext("Stopping…"))),
-      restart: this.button(gettext("Restart"), "", () => this.act("restart", gettext("Restarting…"))),
+      start: this.button(gettext("Start"), "primary", "start"),
+      stop: this.button(gettext("Stop"), "", "stop"),
+      restart: this.button(gettext("Restart"), "", "restart"),
     };
-    this.open = PG.el("a", "btn accent open", gettext("Open ↗"));
+    this.open = el("a", "btn accent open", gettext("Open ↗"));
     this.open.target = "_blank";
     this.open.rel = "noopener";
     this.open.title = gettext("Open the sandbox in a new tab");
     // Right next to Open: open the sandbox in a tab, watch its traffic in this one.
-    this.traffic = PG.el("a", "btn traffic", gettext("Live traffic"));
+    this.traffic = el("a", "btn traffic", gettext("Live traffic"));
     this.traffic.title = gettext("Watch every request to this sandbox arrive, byte for byte");
     actions.append(this.buttons.start, this.buttons.stop, this.buttons.restart, this.open,
                    this.traffic);
     if (this.options.showFiles) {
-      this.files = PG.el("a", "btn files", gettext("Files"));
+      this.files = el("a", "btn files", gettext("Files"));
       actions.append(this.files);
     }
-    this.buttons.delete = this.button(gettext("Delete"), "danger", () => this.remove());
+    this.buttons.delete = this.button(gettext("Delete"), "danger", "delete");
     actions.append(this.buttons.delete);
 
     root.append(head, this.facts, this.linkLine, this.problem, actions);
     this.update(sandbox);
   }
 
-  button(label, kind, handler) {
-    const b = PG.el("button", "btn " + kind, label);
-    b.type = "button";
-    b.dataset.label = label;
-    b.addEventListener("click", handler);
-    return b;
+  button(label, kind, action) {
+    return button(label, "btn " + kind, { label, action });
   }
 
   update(sb) {
     this.sandbox = sb;
     this.title.textContent = sb.name;
-    this.badge.textContent = PG.STATUS_TEXT[sb.status] || sb.status;
+    this.badge.textContent = STATUS_TEXT[sb.status] || sb.status;
     this.badge.className = "badge status-" + sb.status;
     this.root.dataset.status = sb.status;
 
@@ -81,7 +99,7 @@ PG.Card = class {
     const facts = [interpolate(gettext("port %s"), [sb.port])];
     if (sb.status === "running") {
       facts.push(interpolate(gettext("pid %s"), [sb.pid]));
-      if (sb.uptime_seconds !== null) facts.push(interpolate(gettext("up %s"), [PG.duration(sb.uptime_seconds)]));
+      if (sb.uptime_seconds !== null) facts.push(interpolate(gettext("up %s"), [formatDuration(sb.uptime_seconds)]));
       facts.push(L10N.f(ngettext("%(count)s request", "%(count)s requests", sb.requests), { count: sb.requests }));
     }
     this.facts.textContent = facts.join(" · ");
@@ -118,14 +136,14 @@ PG.Card = class {
   }
 
   async act(action, busyLabel) {
-    const button = this.buttons[action];
-    this.setBusy(true, button, busyLabel);
+    const target = this.buttons[action];
+    this.setBusy(true, target, busyLabel);
     try {
-      const sb = await PG.api("POST", this.sandbox.links[action]);
+      const sb = await api("POST", this.sandbox.links[action]);
       this.setBusy(false);
       this.update(sb);
       if (action === "start") {
-        PG.message(L10N.f(gettext("“%(name)s” is running at %(url)s"), { name: sb.name, url: sb.url }), "ok");
+        message(L10N.f(gettext("“%(name)s” is running at %(url)s"), { name: sb.name, url: sb.url }), "ok");
       }
     } catch (err) {
       this.setBusy(false);
@@ -135,15 +153,15 @@ PG.Card = class {
         stop: gettext("Could not stop “%(name)s”: %(error)s"),
         restart: gettext("Could not restart “%(name)s”: %(error)s"),
       }[action];
-      PG.message(L10N.f(failed, { name: this.sandbox.name, error: err.message }), "error");
+      message(L10N.f(failed, { name: this.sandbox.name, error: err.message }), "error");
     }
   }
 
-  setBusy(busy, button, label) {
+  setBusy(busy, target, label) {
     this.busy = busy;
     for (const b of Object.values(this.buttons)) {
       b.disabled = busy;
-      b.textContent = b === button && busy ? label : b.dataset.label;
+      b.textContent = b === target && busy ? label : b.dataset.label;
     }
   }
 
@@ -152,12 +170,12 @@ PG.Card = class {
     if (!confirm(L10N.f(gettext("Delete “%(name)s” and all its files? This cannot be undone."), { name }))) return;
     this.setBusy(true, this.buttons.delete, gettext("Deleting…"));
     try {
-      await PG.api("DELETE", this.sandbox.links.self);
-      PG.message(L10N.f(gettext("Deleted “%(name)s”."), { name }), "ok");
+      await api("DELETE", this.sandbox.links.self);
+      message(L10N.f(gettext("Deleted “%(name)s”."), { name }), "ok");
       if (this.options.onDeleted) this.options.onDeleted(this.sandbox.id);
     } catch (err) {
       this.setBusy(false);
-      PG.message(L10N.f(gettext("Could not delete “%(name)s”: %(error)s"), { name, error: err.message }), "error");
+      message(L10N.f(gettext("Could not delete “%(name)s”: %(error)s"), { name, error: err.message }), "error");
     }
   }
-};
+}

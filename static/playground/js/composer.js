@@ -1,25 +1,28 @@
 // The raw request composer (docs/api.md, "Composer"): templates, line endings, slow
 // pieces; the answer shown with CR/LF visible or as hex. Also "Re-send" and "Open in
 // composer" in the exchange detail. Captured and typed bytes go through textContent only.
-"use strict";
+import { gettext, ngettext, interpolate, L10N } from "./i18n-helpers.js";
+import { $, button, message } from "./dom.js";
+import { api } from "./api.js";
+import { renderText, hexDump } from "./bytes.js";
 
-(function () {
-  const box = document.getElementById("composer");
-  if (!box) return;
-  const data = JSON.parse(document.getElementById("composer-data").textContent);
-  const $ = PG.$;
+function b64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+function unb64(s) {
+  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+}
+
+// The composer panel (parts/composer.html) of the traffic screen; `detail` is the
+// exchange detail panel, whose "exchange-shown" events bring the replay buttons.
+export function initComposer(box, detail) {
+  const data = JSON.parse($("composer-data").textContent);
   const text = $("composer-text");
   let view = "raw";
   let last = null; // the last answer's bytes
 
-  function b64(bytes) {
-    let s = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(s);
-  }
-  function unb64(s) {
-    return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-  }
   // A textarea cannot hold every byte: it turns CRLF into LF, and non-UTF-8 bytes are
   // shown as Latin-1. So recorded bytes are kept aside ("pinned") and sent exactly until
   // the text is edited; an edit of an all-CRLF request switches to "send LF as CRLF".
@@ -42,36 +45,35 @@
     pinned = null;
   });
 
-  for (const t of data.templates) {
-    const b = PG.el("button", "btn small", t.label);
-    b.type = "button";
-    b.dataset.template = t.id;
-    b.addEventListener("click", () => {
-      fill(new TextEncoder().encode(t.text), t.line_endings, t.explain);
-      $("composer-pieces").value = t.pieces;
-      $("composer-delay").value = t.delay_ms;
-    });
-    $("composer-templates").append(b);
-  }
+  const templates = $("composer-templates");
+  for (const t of data.templates) templates.append(button(t.label, "btn small", { template: t.id }));
+  templates.addEventListener("click", (event) => {
+    const target = event.target.closest("button[data-template]");
+    const t = target && data.templates.find((one) => one.id === target.dataset.template);
+    if (!t) return;
+    fill(new TextEncoder().encode(t.text), t.line_endings, t.explain);
+    $("composer-pieces").value = t.pieces;
+    $("composer-delay").value = t.delay_ms;
+  });
   // ?compose=<template id> (the guided tour's "Open the composer") fills it in.
   const wanted = new URLSearchParams(location.search).get("compose");
-  const preset = wanted && $("composer-templates").querySelector(`[data-template="${CSS.escape(wanted)}"]`);
+  const preset = wanted && templates.querySelector(`[data-template="${CSS.escape(wanted)}"]`);
   if (preset) preset.click();
 
   function render() {
     const target = $("composer-response");
     target.className = "bytes view-" + view;
     if (!last) return;
-    if (view === "hex") target.textContent = PG.bytes_.hexDump(last);
-    else PG.bytes_.renderText(target, last);
+    if (view === "hex") target.textContent = hexDump(last);
+    else renderText(target, last);
   }
-  for (const tab of box.querySelectorAll(".ctab")) {
-    tab.addEventListener("click", () => {
-      view = tab.dataset.view;
-      for (const t of box.querySelectorAll(".ctab")) t.setAttribute("aria-selected", String(t === tab));
-      render();
-    });
-  }
+  box.addEventListener("click", (event) => {
+    const tab = event.target.closest(".ctab");
+    if (!tab) return;
+    view = tab.dataset.view;
+    for (const t of box.querySelectorAll(".ctab")) t.setAttribute("aria-selected", String(t === tab));
+    render();
+  });
 
   const ENDED = {
     closed: gettext("the server closed the connection"),
@@ -85,7 +87,7 @@
     $("composer-send").disabled = true;
     $("composer-state").textContent = gettext("sending…");
     try {
-      const r = await PG.api("POST", box.dataset.composeUrl, {
+      const r = await api("POST", box.dataset.composeUrl, {
         request_b64: b64(bytes), line_endings: endings, pieces, delay_ms: delayMs,
       });
       last = unb64(r.response_b64);
@@ -104,7 +106,7 @@
       return r;
     } catch (err) {
       $("composer-state").textContent = "";
-      PG.message(interpolate(gettext("Could not send: %s"), [err.message]), "error");
+      message(interpolate(gettext("Could not send: %s"), [err.message]), "error");
       return null;
     } finally {
       $("composer-send").disabled = false;
@@ -119,39 +121,39 @@
 
   // ----- replay from the exchange detail ---------------------------------------------
   // The recorded request bytes: exchange.js fetched them already for the detail panel.
-  async function recorded(raw) {
+  let shown = null; // {item, raw} of the exchange in the detail panel
+  async function recorded() {
     try {
-      return (await raw.request).bytes;
+      return (await shown.raw.request).bytes;
     } catch (err) {
       if (err.status === 404) throw new Error(gettext("the request bytes are not stored any more"));
       throw err;
     }
   }
-  document.getElementById("detail").addEventListener("exchange-shown", (event) => {
-    const { item, raw } = event.detail;
-    const actions = $("detail-actions");
+  const actions = $("detail-actions");
+  detail.addEventListener("exchange-shown", (event) => {
+    shown = event.detail;
     for (const old of actions.querySelectorAll(".replay")) old.remove();
-    const resend = PG.el("button", "btn small replay", gettext("Re-send"));
-    resend.type = "button";
+    const resend = button(gettext("Re-send"), "btn small replay", { replay: "resend" });
     resend.title = gettext("Send the recorded request bytes again, exactly");
-    resend.addEventListener("click", async () => {
-      try {
-        const bytes = await recorded(raw);
-        fill(bytes, "exact", interpolate(gettext("Re-sent exchange #%s as recorded."), [item.seq]));
-        box.scrollIntoView({ behavior: "smooth", block: "start" });
-        await send(bytes, "exact", 1, 0);
-      } catch (err) { PG.message(err.message, "error"); }
-    });
-    const open = PG.el("button", "btn small replay", gettext("Open in composer"));
-    open.type = "button";
-    open.addEventListener("click", async () => {
-      try {
-        fill(await recorded(raw), "exact",
-             interpolate(gettext("Exchange #%s, exactly as recorded: edit and send."), [item.seq]));
-        box.scrollIntoView({ behavior: "smooth", block: "start" });
-        text.focus();
-      } catch (err) { PG.message(err.message, "error"); }
-    });
+    const open = button(gettext("Open in composer"), "btn small replay", { replay: "open" });
     actions.prepend(resend, open);
   });
-})();
+  actions.addEventListener("click", async (event) => {
+    const target = event.target.closest("button[data-replay]");
+    if (!target || !shown) return;
+    const { seq } = shown.item;
+    try {
+      const bytes = await recorded();
+      if (target.dataset.replay === "resend") {
+        fill(bytes, "exact", interpolate(gettext("Re-sent exchange #%s as recorded."), [seq]));
+        box.scrollIntoView({ behavior: "smooth", block: "start" });
+        await send(bytes, "exact", 1, 0);
+      } else {
+        fill(bytes, "exact", interpolate(gettext("Exchange #%s, exactly as recorded: edit and send."), [seq]));
+        box.scrollIntoView({ behavior: "smooth", block: "start" });
+        text.focus();
+      }
+    } catch (err) { message(err.message, "error"); }
+  });
+}

@@ -1,16 +1,22 @@
 // The exchange detail: exact request and response bytes (fetched on demand, never
 // pushed), as raw text with CR/LF visible, as a hex dump, or decoded; the timing
-// breakdown from the server's timestamps; copy buttons.
-"use strict";
+// breakdown from the server's timestamps; copy buttons. The panel's buttons share one
+// click listener.
+import { gettext, interpolate, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
+import { el, message, copyText } from "./dom.js";
+import { fetchRaw } from "./api.js";
+import * as bytesView from "./bytes.js";
 
 // Bytes rendered at first: enough for any head and a page of body. "Load full" renders
 // everything the server recorded (bodies are recorded up to its body_cap, 64 KiB).
-PG.DETAIL_PREVIEW = 16 * 1024;
+const DETAIL_PREVIEW = 16 * 1024;
 
-PG.ExchangeView = class {
-  constructor(panel, rawBase) {
+export class ExchangeView {
+  // explain: explain.js's explainer() for the glossary terms, or null.
+  constructor(panel, rawBase, explain) {
     this.panel = panel;
     this.rawBase = rawBase;
+    this.explain = explain || null;
     this.view = "raw";
     this.parts = {};
     for (const name of ["request", "response"]) {
@@ -20,16 +26,18 @@ PG.ExchangeView = class {
         target: box.querySelector(".bytes"),
         size: box.querySelector(".part-size"),
         loadFull: box.querySelector(".load-full"),
-        copy: box.querySelector(".copy"),
       };
-      const part = this.parts[name];
-      part.loadFull.addEventListener("click", () => { part.full = true; this.render(part); });
-      part.copy.addEventListener("click", () => this.copy(part));
     }
-    for (const tab of panel.querySelectorAll(".tab")) {
-      tab.addEventListener("click", () => this.setView(tab.dataset.view));
-    }
-    panel.querySelector("#detail-close").addEventListener("click", () => this.close());
+    panel.addEventListener("click", (event) => {
+      const target = event.target.closest("button");
+      if (!target || !panel.contains(target)) return;
+      const partBox = target.closest(".part");
+      const part = partBox && this.parts[partBox.id.replace("part-", "")];
+      if (target.classList.contains("tab")) this.setView(target.dataset.view);
+      else if (target.id === "detail-close") this.close();
+      else if (part && target.classList.contains("load-full")) { part.full = true; this.render(part); }
+      else if (part && target.classList.contains("copy")) this.copy(part);
+    });
     this.urls = [];
   }
 
@@ -38,7 +46,7 @@ PG.ExchangeView = class {
     this.panel.hidden = false;
     const title = (item.method || gettext("(unparsed request)")) + " " + (item.target || "");
     this.panel.querySelector("#detail-title").textContent = "#" + item.seq + "  " + title;
-    this.panel.querySelector("#detail-summary").textContent = PG.describeOutcome(item) + " · " +
+    this.panel.querySelector("#detail-summary").textContent = describeOutcome(item) + " · " +
       L10N.f(item.index > 0 ? gettext("connection %(conn)s, request %(n)s on it (keep-alive reuse)")
         : gettext("connection %(conn)s, request %(n)s on it"), { conn: item.conn, n: item.index + 1 }) +
       " · " + interpolate(gettext("from %s"), [item.client]);
@@ -61,7 +69,7 @@ PG.ExchangeView = class {
 
   // One part's recorded bytes, with how long it really was and whether the server cut it.
   async fetchPart(item, name) {
-    const response = await PG.fetchRaw(this.rawBase + item.seq + "/" + name + ".raw", "response");
+    const response = await fetchRaw(this.rawBase + item.seq + "/" + name + ".raw", "response");
     const bytes = new Uint8Array(await response.arrayBuffer());
     return {
       bytes,
@@ -93,69 +101,68 @@ PG.ExchangeView = class {
 
   render(part) {
     const bytes = part.bytes;
-    const shown = part.full ? bytes : bytes.subarray(0, PG.DETAIL_PREVIEW);
-    let size = PG.bytes(part.fullLength);
-    if (part.truncated) size += " " + interpolate(gettext("(the server recorded the first %s)"), [PG.bytes(bytes.length)]);
-    if (shown.length < bytes.length) size += " · " + interpolate(gettext("showing the first %s"), [PG.bytes(shown.length)]);
+    const shown = part.full ? bytes : bytes.subarray(0, DETAIL_PREVIEW);
+    let size = formatSize(part.fullLength);
+    if (part.truncated) size += " " + interpolate(gettext("(the server recorded the first %s)"), [formatSize(bytes.length)]);
+    if (shown.length < bytes.length) size += " · " + interpolate(gettext("showing the first %s"), [formatSize(shown.length)]);
     part.size.textContent = size;
     part.loadFull.hidden = shown.length >= bytes.length;
     part.target.textContent = "";
     part.target.className = "bytes view-" + this.view;
     if (this.view === "raw") {
-      PG.bytes_.renderText(part.target, shown);
-      if (PG.explain) PG.explain.decorateRaw(part.target, part.name);
+      bytesView.renderText(part.target, shown);
+      if (this.explain) this.explain.decorateRaw(part.target, part.name);
     }
-    else if (this.view === "hex") part.target.textContent = PG.bytes_.hexDump(shown);
+    else if (this.view === "hex") part.target.textContent = bytesView.hexDump(shown);
     else this.renderDecoded(part, bytes);
   }
 
   renderDecoded(part, bytes) {
-    const { head, body, interim, complete } = PG.bytes_.split(bytes);
+    const { head, body, interim, complete } = bytesView.split(bytes);
     const box = part.target;
     if (!bytes.length) {
-      box.append(PG.el("p", "muted", part.name === "response" ? gettext("Nothing was sent.") : gettext("Nothing was received.")));
+      box.append(el("p", "muted", part.name === "response" ? gettext("Nothing was sent.") : gettext("Nothing was received.")));
       return;
     }
-    for (const line of interim) box.append(PG.el("p", "muted", interpolate(gettext("interim response: %s"), [line])));
-    const lines = head.split(/\r?\n/);
-    const startLine = PG.el("p", "start-line", lines[0]);
+    for (const line of interim) box.append(el("p", "muted", interpolate(gettext("interim response: %s"), [line])));
+    const startLine = el("p", "start-line", bytesView.headLines(head)[0]);
     box.append(startLine);
-    const table = PG.el("table", "headers");
-    const headers = PG.bytes_.headers(head);
+    const table = el("table", "headers");
+    const headers = bytesView.headers(head);
     for (const [name, value] of headers) {
-      const tr = PG.el("tr");
-      tr.append(PG.el("th", "", name), PG.el("td", "", value));
+      const tr = el("tr");
+      tr.append(el("th", "", name), el("td", "", value));
       table.append(tr);
     }
     box.append(table);
-    if (PG.explain) PG.explain.decorateDecoded(startLine, table, part.name);
+    if (this.explain) this.explain.decorateDecoded(startLine, table, part.name);
     if (!complete) {
-      box.append(PG.el("p", "muted", gettext("The head never ended (no empty line): the exchange was cut short.")));
+      box.append(el("p", "muted", gettext("The head never ended (no empty line): the exchange was cut short.")));
       return;
     }
-    const type = PG.bytes_.header(headers, "content-type");
-    const chunked = /chunked/i.test(PG.bytes_.header(headers, "transfer-encoding"));
-    const encoded = PG.bytes_.header(headers, "content-encoding");
+    const type = bytesView.header(headers, "content-type");
+    const chunked = /chunked/i.test(bytesView.header(headers, "transfer-encoding"));
+    const encoded = bytesView.header(headers, "content-encoding");
     if (!body.length) {
-      box.append(PG.el("p", "muted", gettext("No body.")));
+      box.append(el("p", "muted", gettext("No body.")));
       return;
     }
     const note = [];
-    if (part.truncated) note.push(interpolate(gettext("cut at %s by the recording"), [PG.bytes(body.length)]));
+    if (part.truncated) note.push(interpolate(gettext("cut at %s by the recording"), [formatSize(body.length)]));
     if (chunked) note.push(gettext("chunked: shown as sent, with its chunk sizes"));
-    if (note.length) box.append(PG.el("p", "muted", note.join("; ")));
+    if (note.length) box.append(el("p", "muted", note.join("; ")));
     if (/^image\//i.test(type) && !chunked && !encoded) {
       const url = URL.createObjectURL(new Blob([body], { type: type.split(";")[0] }));
       this.urls.push(url);
-      const img = PG.el("img", "preview");
+      const img = el("img", "preview");
       img.alt = interpolate(gettext("image body (%s)"), [type]);
       img.src = url;
       box.append(img);
-    } else if (!encoded && (PG.bytes_.isText(type) || (!type && part.name === "request"))) {
-      box.append(PG.el("pre", "decoded-text", PG.bytes_.decode(body, type)));
+    } else if (!encoded && (bytesView.isText(type) || (!type && part.name === "request"))) {
+      box.append(el("pre", "decoded-text", bytesView.decode(body, type)));
     } else {
-      const what = { type: type || gettext("binary"), size: PG.bytes(body.length), encoding: encoded };
-      box.append(PG.el("p", "muted", L10N.f(encoded
+      const what = { type: type || gettext("binary"), size: formatSize(body.length), encoding: encoded };
+      box.append(el("p", "muted", L10N.f(encoded
         ? gettext("A %(type)s body of %(size)s (%(encoding)s-encoded): see the Hex view.")
         : gettext("A %(type)s body of %(size)s: see the Hex view."), what)));
     }
@@ -173,40 +180,40 @@ PG.ExchangeView = class {
     ];
     const total = t.response_end != null && t.first_byte != null ? t.response_end - t.first_byte : null;
     const scale = Math.max(1, ...stages.map(([, a, b]) => (a != null && b != null ? b - a : 0)));
-    const list = PG.el("dl", "timing-list");
+    const list = el("dl", "timing-list");
     for (const [label, a, b] of stages) {
-      const row = PG.el("div", "timing-row");
-      const value = a != null && b != null ? PG.micros(b - a) : gettext("did not happen");
-      const bar = PG.el("span", "bar");
+      const row = el("div", "timing-row");
+      const value = a != null && b != null ? formatMicros(b - a) : gettext("did not happen");
+      const bar = el("span", "bar");
       bar.style.width = a != null && b != null ? Math.max(1, ((b - a) / scale) * 100) + "%" : "0";
-      const dd = PG.el("dd");
+      const dd = el("dd");
       dd.append(bar, document.createTextNode(" " + value));
-      row.append(PG.el("dt", "", label), dd);
+      row.append(el("dt", "", label), dd);
       list.append(row);
     }
     box.append(list);
     const foot = [];
-    if (total != null) foot.push(interpolate(gettext("first byte to last byte: %s"), [PG.micros(total)]));
+    if (total != null) foot.push(interpolate(gettext("first byte to last byte: %s"), [formatMicros(total)]));
     if (t.accepted != null && t.first_byte != null) {
       foot.push(interpolate(gettext("connection accepted %s before this request began"),
-                            [PG.micros(t.first_byte - t.accepted)]));
+                            [formatMicros(t.first_byte - t.accepted)]));
     }
-    box.append(PG.el("p", "muted", foot.join(" · ") || gettext("no timings recorded")));
+    box.append(el("p", "muted", foot.join(" · ") || gettext("no timings recorded")));
   }
 
   async copy(part) {
     if (!part.bytes) return;
-    const text = this.view === "hex" ? PG.bytes_.hexDump(part.bytes)
+    const text = this.view === "hex" ? bytesView.hexDump(part.bytes)
       : new TextDecoder("utf-8").decode(part.bytes);
     try {
-      await PG.copyText(text);
+      await copyText(text);
       const copied = {
         request: this.view === "hex" ? gettext("Copied the request hex dump.") : gettext("Copied the request."),
         response: this.view === "hex" ? gettext("Copied the response hex dump.") : gettext("Copied the response."),
       };
-      PG.message(copied[part.name], "ok");
+      message(copied[part.name], "ok");
     } catch (err) {
-      PG.message(interpolate(gettext("Could not copy: %s"), [err.message]), "error");
+      message(interpolate(gettext("Could not copy: %s"), [err.message]), "error");
     }
   }
 
@@ -216,23 +223,17 @@ PG.ExchangeView = class {
     for (const url of this.urls) URL.revokeObjectURL(url);
     this.urls = [];
   }
-};
+}
 
-PG.micros = function (us) {
-  if (us < 1000) return L10N.number(us) + " µs";
-  if (us < 1000000) return L10N.decimal(us / 1000, us < 10000 ? 2 : 1) + " ms";
-  return L10N.decimal(us / 1000000, 2) + " s";
-};
-
-PG.OUTCOME_TEXT = {
+export const OUTCOME_TEXT = {
   complete: "", client_closed: gettext("closed by the client"), timed_out: gettext("timed out"),
   rejected: gettext("rejected"), no_response: gettext("no response (record-only)"),
 };
 
-PG.describeOutcome = function (item) {
+export function describeOutcome(item) {
   const parts = [];
   if (item.status != null) parts.push(interpolate(gettext("status %s"), [item.status]));
-  if (item.outcome !== "complete") parts.push(PG.OUTCOME_TEXT[item.outcome] || item.outcome);
+  if (item.outcome !== "complete") parts.push(OUTCOME_TEXT[item.outcome] || item.outcome);
   if (item.reason) parts.push(item.reason);
   return parts.join(" · ") || gettext("no status");
-};
+}

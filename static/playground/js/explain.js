@@ -5,15 +5,18 @@
 //
 // Captured bytes are hostile: terms and the popover are built with textContent only,
 // and only names the glossary knows become terms (anything else stays plain text).
-"use strict";
+// The terms have no listeners of their own: one set on the document serves them all.
+import { gettext, L10N } from "./i18n-helpers.js";
+import { el } from "./dom.js";
 
-PG.explain = (function () {
-  const script = document.currentScript;
-  const glossaryUrl = script && script.dataset.glossaryUrl;
+// explainer(glossaryUrl) -> {load, decorateRaw, decorateDecoded}. Make one per page:
+// it owns the page's one popover.
+export function explainer(glossaryUrl) {
   let glossary = null;
   let loading = null;
   // Terms decorated before the glossary arrived wait here and are done once it has.
   const pending = [];
+  const terms = new WeakMap(); // term span -> {entry, name}
 
   function load() {
     if (!loading && glossaryUrl) {
@@ -30,7 +33,7 @@ PG.explain = (function () {
 
   // ----- the one popover ---------------------------------------------------------------
 
-  const pop = PG.el("div", "explain-pop");
+  const pop = el("div", "explain-pop");
   pop.id = "explain-pop";
   pop.setAttribute("role", "tooltip");
   pop.hidden = true;
@@ -38,7 +41,7 @@ PG.explain = (function () {
   let hideTimer = 0;
 
   function link(entry) {
-    const a = PG.el("a", "explain-link");
+    const a = el("a", "explain-link");
     a.target = "_blank";
     a.rel = "noopener";
     if (entry.rfc) {
@@ -53,13 +56,14 @@ PG.explain = (function () {
 
   function show(term) {
     clearTimeout(hideTimer);
-    const entry = term._explain;
-    if (!entry) return;
+    const known = terms.get(term);
+    if (!known) return;
     if (owner && owner !== term) owner.removeAttribute("aria-describedby");
     owner = term;
     pop.textContent = "";
-    pop.append(PG.el("span", "explain-name", term._explainName),
-               PG.el("span", "explain-text", entry[L10N.short] || entry.en), PG.el("br"), link(entry));
+    pop.append(el("span", "explain-name", known.name),
+               el("span", "explain-text", known.entry[L10N.short] || known.entry.en), el("br"),
+               link(known.entry));
     if (!pop.isConnected) document.body.append(pop);
     pop.hidden = false;
     term.setAttribute("aria-describedby", pop.id);
@@ -82,26 +86,36 @@ PG.explain = (function () {
   };
   pop.addEventListener("mouseenter", () => clearTimeout(hideTimer));
   pop.addEventListener("mouseleave", hideSoon);
+
+  // Delegated: the term an event is about, or null. mouseover/mouseout bubble (unlike
+  // mouseenter/mouseleave); moves within one term are ignored.
+  const termOf = (node) => (node instanceof Element ? node.closest(".explain-term") : null);
+  const crossing = (event) => {
+    const term = termOf(event.target);
+    return term && !term.contains(event.relatedTarget) ? term : null;
+  };
+  document.addEventListener("mouseover", (e) => { const t = crossing(e); if (t) show(t); });
+  document.addEventListener("mouseout", (e) => { if (crossing(e)) hideSoon(); });
+  document.addEventListener("focusin", (e) => { const t = termOf(e.target); if (t) show(t); });
+  document.addEventListener("focusout", (e) => {
+    if (!termOf(e.target)) return;
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(hide, 250);
+  });
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && owner) hide(); });
   document.addEventListener("click", (e) => {
-    if (owner && !owner.contains(e.target) && !pop.contains(e.target)) hide();
+    const term = termOf(e.target);
+    // Touch screens have no hover: a tap toggles (the click also focuses on desktop).
+    if (term) {
+      if (owner === term && !pop.hidden && e.pointerType === "touch") hide();
+      else show(term);
+    } else if (owner && !pop.contains(e.target)) hide();
   });
 
   function term(text, entry, name) {
-    const span = PG.el("span", "explain-term", text);
+    const span = el("span", "explain-term", text);
     span.tabIndex = 0;
-    span._explain = entry;
-    span._explainName = name;
-    span.addEventListener("mouseenter", () => show(span));
-    span.addEventListener("mouseleave", hideSoon);
-    span.addEventListener("focus", () => show(span));
-    span.addEventListener("blur", () => { clearTimeout(hideTimer); hideTimer = setTimeout(hide, 250); });
-    // Touch screens have no hover: a tap toggles (the click also focuses on desktop).
-    span.addEventListener("click", (e) => {
-      e.stopPropagation();
-      if (owner === span && !pop.hidden && e.pointerType === "touch") hide();
-      else show(span);
-    });
+    terms.set(span, { entry, name });
     return span;
   }
 
@@ -139,6 +153,11 @@ PG.explain = (function () {
 
   // ----- decorating the views ----------------------------------------------------------
 
+  // The empty line that ends the head (bytes.js headEnd: LF, or CR LF), seen from its
+  // first mark in the raw view.
+  const endsHead = (node) => node.textContent === "␊" ||
+    (node.textContent === "␍" && node.nextSibling !== null && node.nextSibling.textContent === "␊");
+
   // The raw view (bytes.js renderText): text nodes plus ␍/␊ marks, with each line's
   // text starting right after the "\n" that follows a ␊. Only the head is decorated.
   function decorateRaw(container, partName) {
@@ -147,7 +166,7 @@ PG.explain = (function () {
       let atStart = true;
       for (const node of [...container.childNodes]) {
         if (node.nodeType !== Node.TEXT_NODE) {
-          if (node.textContent === "␍" && atStart && line > 0) return; // the empty line
+          if (atStart && line > 0 && endsHead(node)) return; // the empty line
           atStart = false;
           continue;
         }
@@ -188,5 +207,4 @@ PG.explain = (function () {
   }
 
   return { load, decorateRaw, decorateDecoded };
-})();
-PG.explain.load();
+}

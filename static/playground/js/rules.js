@@ -1,37 +1,44 @@
 // Response rules: rows of (method, path, raw response), presets, saved to the server,
-// which writes rules.json; the running sandbox uses them for its next request.
-"use strict";
+// which writes rules.json; the running sandbox uses them for its next request. The rows'
+// buttons share one click listener on the rows' container.
+import { gettext, ngettext, interpolate, L10N } from "./i18n-helpers.js";
+import { $, el, button, message } from "./dom.js";
+import { api } from "./api.js";
+import { fixContentLength } from "./modes.js";
 
-(function () {
-  const panel = document.getElementById("rules-panel");
-  if (!panel) return;
-  const data = JSON.parse(document.getElementById("modes-data").textContent);
-  const $ = PG.$;
+// The rules panel of the sandbox screen (parts/modes.html), if the page has one.
+export function initRules(panel, data) {
   const rows = $("rule-rows");
 
   function addRow(rule) {
-    const row = PG.el("div", "rule-row");
-    const method = PG.el("input", "rule-method");
+    const row = el("div", "rule-row");
+    const method = el("input", "rule-method");
     method.value = rule.method || "GET";
     method.setAttribute("aria-label", gettext("method"));
     method.size = 7;
-    const path = PG.el("input", "rule-path");
+    const path = el("input", "rule-path");
     path.value = rule.path || "/";
     path.setAttribute("aria-label", gettext("path"));
-    const response = PG.el("textarea", "raw-input rule-response");
+    const response = el("textarea", "raw-input rule-response");
     response.rows = 4;
     response.spellcheck = false;
     response.setAttribute("aria-label", gettext("raw response"));
     response.value = rule.response || "HTTP/1.1 200 OK\nContent-Length: 0\n\n";
-    const fix = PG.el("button", "btn small", gettext("Fix Content-Length"));
-    fix.type = "button";
-    fix.addEventListener("click", () => { response.value = PG.modes.fixContentLength(response.value); });
-    const remove = PG.el("button", "btn small danger", gettext("Remove"));
-    remove.type = "button";
-    remove.addEventListener("click", () => row.remove());
-    row.append(method, path, fix, remove, response);
+    row.append(method, path, button(gettext("Fix Content-Length"), "btn small", { action: "fix" }),
+               button(gettext("Remove"), "btn small danger", { action: "remove" }), response);
     rows.append(row);
   }
+
+  rows.addEventListener("click", (event) => {
+    const target = event.target.closest("button[data-action]");
+    const row = target && target.closest(".rule-row");
+    if (!row) return;
+    if (target.dataset.action === "remove") row.remove();
+    else {
+      const response = row.querySelector(".rule-response");
+      response.value = fixContentLength(response.value);
+    }
+  });
 
   function load(rules) {
     rows.textContent = "";
@@ -39,12 +46,14 @@
   }
 
   for (const [key, preset] of Object.entries(data.rule_presets)) {
-    const b = PG.el("button", "btn small", preset.label);
-    b.type = "button";
-    b.dataset.preset = key;
-    b.addEventListener("click", () => { load(preset.rules); $("rule-endings").value = "crlf"; });
-    $("rule-presets").append(b);
+    $("rule-presets").append(button(preset.label, "btn small", { preset: key }));
   }
+  $("rule-presets").addEventListener("click", (event) => {
+    const target = event.target.closest("button[data-preset]");
+    if (!target) return;
+    load(data.rule_presets[target.dataset.preset].rules);
+    $("rule-endings").value = "crlf";
+  });
   $("rule-add").addEventListener("click", () => addRow({}));
 
   $("rules-save").addEventListener("click", async () => {
@@ -54,14 +63,14 @@
       response: row.querySelector(".rule-response").value,
     }));
     try {
-      const r = await PG.api("PUT", panel.dataset.rulesUrl, { rules, line_endings: $("rule-endings").value });
+      const r = await api("PUT", panel.dataset.rulesUrl, { rules, line_endings: $("rule-endings").value });
       $("rules-state").textContent = L10N.f(ngettext(
         "%(count)s rule saved: the running server uses it from its next request",
         "%(count)s rules saved: the running server uses them from its next request",
         r.rules.length), { count: r.rules.length });
-      PG.message(gettext("Rules saved; no restart needed."), "ok");
+      message(gettext("Rules saved; no restart needed."), "ok");
     } catch (err) {
-      PG.message(interpolate(gettext("Could not save the rules: %s"), [err.message]), "error");
+      message(interpolate(gettext("Could not save the rules: %s"), [err.message]), "error");
     }
   });
 
@@ -70,4 +79,4 @@
   load(data.current.rules.map((r) => ({ ...r, response: r.response == null ? "" : r.response })));
   // A textarea turns CRLF into LF: "send LF as CRLF" gives stored CRLF heads back.
   $("rule-endings").value = "crlf";
-})();
+}

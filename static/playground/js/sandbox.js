@@ -1,27 +1,41 @@
-// Sandbox page: its card (status, buttons) kept fresh by polling, plus the files panel.
-"use strict";
+// Sandbox screen: its card (status, buttons) kept fresh by polling, the files panel, and
+// the mode and response rules editors.
+import { gettext } from "./i18n-helpers.js";
+import { $, message, screenReady } from "./dom.js";
+import { api, poll } from "./api.js";
+import { Card, listenToCards } from "./cards.js";
+import { filesPanel } from "./files.js";
+import { initModes } from "./modes.js";
+import { initRules } from "./rules.js";
 
-(function () {
-  const holder = document.getElementById("sandbox-card");
-  const url = holder.dataset.sandboxUrl;
-  const initial = JSON.parse(document.getElementById("initial-data").textContent);
-  const card = new PG.Card(initial, {
-    showFiles: false,
-    onDeleted: () => { window.location.href = holder.dataset.homeUrl; },
-  });
-  holder.append(card.root);
+const holder = $("sandbox-card");
+const url = holder.dataset.sandboxUrl;
+const card = new Card(JSON.parse($("initial-data").textContent), {
+  showFiles: false,
+  onDeleted: () => { window.location.href = holder.dataset.homeUrl; },
+});
+holder.append(card.root);
+listenToCards(holder);
 
-  PG.poll(async () => {
-    try {
-      card.update(await PG.api("GET", url));
-    } catch (err) {
-      if (err.status === 404) {
-        PG.message(gettext("This sandbox no longer exists."), "error");
-        window.location.href = holder.dataset.homeUrl;
-      }
-      throw err;
+poll(async () => {
+  try {
+    card.update(await api("GET", url));
+  } catch (err) {
+    if (err.status === 404) {
+      message(gettext("This sandbox no longer exists."), "error");
+      window.location.href = holder.dataset.homeUrl;
     }
-  }, 1000);
+    throw err;
+  }
+}, 1000);
 
-  PG.filesPanel(document.getElementById("files-panel"));
-})();
+filesPanel($("files-panel"));
+
+// parts/modes.html: the mode and rules panels share one JSON block.
+const modesData = $("modes-data");
+if (modesData) {
+  if ($("modes-panel")) initModes($("modes-panel"), JSON.parse(modesData.textContent));
+  if ($("rules-panel")) initRules($("rules-panel"), JSON.parse(modesData.textContent));
+}
+
+screenReady();
