@@ -1,5 +1,5 @@
 """The traffic filter, on the server: the same grammar and the same meaning as the
-traffic page's filter box (static/playground/js/traffic.js ``parseFilter``/``matches``),
+traffic page's filter box (static/playground/js/filters.js ``parseFilter``/``matches``),
 so an export of "the filtered list" holds exactly the rows the page shows.
 
 Grammar, tokens separated by spaces, all must match:

@@ -6,6 +6,7 @@ import { gettext, interpolate, L10N, formatSize, formatMicros } from "./i18n-hel
 import { el, message, copyText } from "./dom.js";
 import { fetchRaw } from "./api.js";
 import * as bytesView from "./bytes.js";
+import { COMPLETE, OUTCOME_TEXT } from "./outcomes.js";
 
 // Bytes rendered at first: enough for any head and a page of body. "Load full" renders
 // everything the server recorded (bodies are recorded up to its body_cap, 64 KiB).
@@ -225,15 +226,10 @@ export class ExchangeView {
   }
 }
 
-export const OUTCOME_TEXT = {
-  complete: "", client_closed: gettext("closed by the client"), timed_out: gettext("timed out"),
-  rejected: gettext("rejected"), no_response: gettext("no response (record-only)"),
-};
-
 export function describeOutcome(item) {
   const parts = [];
   if (item.status != null) parts.push(interpolate(gettext("status %s"), [item.status]));
-  if (item.outcome !== "complete") parts.push(OUTCOME_TEXT[item.outcome] || item.outcome);
+  if (item.outcome !== COMPLETE) parts.push(OUTCOME_TEXT[item.outcome] || item.outcome);
   if (item.reason) parts.push(item.reason);
   return parts.join(" · ") || gettext("no status");
 }

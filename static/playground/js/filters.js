@@ -1,6 +1,8 @@
 // The traffic filter grammar: method:GET status:404 status:4xx larger-than:10k, and free
-// text matched against the path. playground/filters.py is the same grammar on the server
-// (HAR and raw exports): change both.
+// text matched against the path. playground/traffic/filters.py is the same grammar on the
+// server (HAR and raw exports): change both.
+
+import { isOutcome } from "./outcomes.js";
 
 function parseSize(text) {
   const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/i.exec(text);
@@ -23,7 +25,7 @@ export function parseFilter(text) {
 }
 
 function statusMatches(item, pattern) {
-  if (/^(complete|rejected|timed_out|client_closed|no_response)$/.test(pattern)) {
+  if (isOutcome(pattern)) {
     return item.outcome === pattern;
   }
   const text = item.status == null ? "" : String(item.status);

@@ -1,5 +1,5 @@
 // The guided tour screen: "Set up this step" asks the server to put the tour sandbox in
-// the step's state (tour.py), then shows the links and what to look for. One click
+// the step's state (learn/tour.py), then shows the links and what to look for. One click
 // listener on the list of steps serves every step's button.
 import { gettext, interpolate, L10N } from "./i18n-helpers.js";
 import { $, message, screenReady } from "./dom.js";

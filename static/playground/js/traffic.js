@@ -7,7 +7,8 @@ import { gettext, ngettext, L10N, formatSize, formatMicros } from "./i18n-helper
 import { $, el, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
 import { STATUS_TEXT } from "./cards.js";
-import { ExchangeView, OUTCOME_TEXT } from "./exchange.js";
+import { ExchangeView } from "./exchange.js";
+import { COMPLETE, OUTCOME_TEXT } from "./outcomes.js";
 import { explainer } from "./explain.js";
 import { parseFilter, matches } from "./filters.js";
 import { initComposer } from "./composer.js";
@@ -58,7 +59,7 @@ function row(item) {
     : L10N.f(gettext("first request on connection %(conn)s"), { conn: item.conn });
   const status = el("td", "status");
   status.append(el("span", "code", item.status == null ? "—" : String(item.status)));
-  if (item.outcome !== "complete") {
+  if (item.outcome !== COMPLETE) {
     const tag = el("span", "outcome-tag", OUTCOME_TEXT[item.outcome] || item.outcome);
     if (item.reason) tag.title = item.reason;
     status.append(tag);
@@ -237,7 +238,7 @@ function showStatus(s) {
   const badge = $("status-badge");
   badge.textContent = STATUS_TEXT[s.status] || s.status;
   badge.className = "badge status-" + s.status;
-  let text = s.problem || "";  // worded by the server, exit code included (consumers.py)
+  let text = s.problem || "";  // worded by the server, exit code included (sandboxes/presenters.py)
   if (s.status === "stopped" && !text) text = gettext("Start it from its card to see traffic.");
   if (s.status === "deleted") {
     text = gettext("This sandbox was deleted.");
