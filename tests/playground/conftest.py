@@ -6,12 +6,12 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from django.test import Client
+from testkit.waiting import wait_until
 
 from playground.sandboxes import runtime
 
@@ -111,15 +111,18 @@ def real_events(tmp_path_factory):
                 pass
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(b"GET /half")  # then hang up: client_closed
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            lines = [json.loads(x) for x in events.read_text().splitlines() if x.strip()]
-            kinds = [e["type"] for e in lines]
+        read: list[dict] = []
+
+        def recorded() -> list[dict] | None:
+            read[:] = [json.loads(x) for x in events.read_text().splitlines() if x.strip()]
+            kinds = [e["type"] for e in read]
             if kinds.count("exchange") >= 4 and kinds[-1] == "server.stats" \
-                    and lines[-1]["exchanges"] >= 4:
-                return lines
-            time.sleep(0.1)
-        raise AssertionError(f"henaserver did not record 4 exchanges: {kinds}")
+                    and read[-1]["exchanges"] >= 4:
+                return list(read)
+            return None
+
+        return wait_until(recorded, 10, "henaserver to record 4 exchanges", interval=0.1,
+                          explain=lambda: f"recorded: {[e['type'] for e in read]}")
     finally:
         proc.terminate()
         proc.wait(5)

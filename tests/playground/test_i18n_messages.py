@@ -27,12 +27,6 @@ def compiled():
     yield
 
 
-def another_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def browser(language: str) -> Client:
     client = Client(HTTP_ACCEPT_LANGUAGE=language)
     return client
@@ -71,9 +65,10 @@ def sandbox_of(client, free_port_value):
     return response.json()
 
 
-def test_upload_refusals(clients, free_port):
+def test_upload_refusals(clients, free_ports):
     ja = clients["ja"]
-    sb = sandbox_of(ja, free_port)
+    port, other_port = free_ports(2)
+    sb = sandbox_of(ja, port)
     body, content_type = multipart(("files", "../x", b"x"))
     refused = ja.post(sb["links"]["files"], body, content_type=content_type)
     assert refused.status_code == 400
@@ -91,7 +86,7 @@ def test_upload_refusals(clients, free_port):
 
     # The same requests in English: the English text, unchanged.
     en = clients["en"]
-    mine = sandbox_of(en, another_port())
+    mine = sandbox_of(en, other_port)
     body, content_type = multipart(("files", "../x", b"x"))
     assert en.post(mine["links"]["files"], body, content_type=content_type).json()["error"] \
         == "the path '../x' uses '..'; it must stay inside the site"
@@ -129,25 +124,27 @@ def test_port_used_by_another_sandbox(clients, free_port):
     assert english == f"port {free_port} is already used by another sandbox"
 
 
-def test_composer_on_a_stopped_sandbox(clients, free_port):
+def test_composer_on_a_stopped_sandbox(clients, free_ports):
     ja = clients["ja"]
-    sb = sandbox_of(ja, free_port)
+    port, other_port = free_ports(2)
+    sb = sandbox_of(ja, port)
     body = json.dumps({"request_b64": "R0VUIC8gSFRUUC8xLjENCg0K"})
     response = ja.post(sb["links"]["compose"], body, content_type="application/json")
     assert response.status_code == 409
     assert response.json()["error"] == \
         "「site」は停止中です。先に起動してから、リクエストを送ってください"
     en = clients["en"]
-    mine = sandbox_of(en, another_port())
+    mine = sandbox_of(en, other_port)
     response = en.post(mine["links"]["compose"], body, content_type="application/json")
     assert response.status_code == 409
     assert response.json()["error"] == \
         "“site” is stopped: start it first, then send your request"
 
 
-def test_rules_validation(clients, free_port):
+def test_rules_validation(clients, free_ports):
     ja = clients["ja"]
-    sb = sandbox_of(ja, free_port)
+    port, other_port = free_ports(2)
+    sb = sandbox_of(ja, port)
     rules = {"rules": [{"method": "GET", "path": "/", "response": "HTTP/1.1 200 OK\n\n"},
                        {"method": "G3T", "path": "/", "response": "x"}]}
     response = ja.put(sb["links"]["rules"], json.dumps(rules), content_type="application/json")
@@ -157,7 +154,7 @@ def test_rules_validation(clients, free_port):
                       content_type="application/json")
     assert response.json()["error"] == "ルール 1 にレスポンスがありません"
     en = clients["en"]
-    mine = sandbox_of(en, another_port())
+    mine = sandbox_of(en, other_port)
     response = en.put(mine["links"]["rules"], json.dumps(rules),
                       content_type="application/json")
     assert response.json()["error"] == "rule 2: the method must be letters or *"

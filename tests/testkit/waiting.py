@@ -10,18 +10,24 @@ T = TypeVar("T")
 
 
 def wait_until(condition: Callable[[], T], timeout: float = 10.0, what: str = "",
-               interval: float = 0.02) -> T:
+               interval: float = 0.02, explain: Callable[[], str] | None = None) -> T:
     """Call ``condition`` until it returns something true and return that; fail the test
-    with ``what`` (and the last value) after ``timeout`` seconds."""
+    with ``what`` (and the last value) after ``timeout`` seconds. ``explain``, if given,
+    is called then and its text added to the failure (a server's log, say).
+
+    To give up early (a server process exited, say), let ``condition`` raise."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for "
-                                 f"{what or getattr(condition, '__name__', 'a condition')}"
-                                 f" (last value: {value!r})")
+            message = (f"timed out after {timeout:g} s waiting for "
+                       f"{what or getattr(condition, '__name__', 'a condition')}"
+                       f" (last value: {value!r})")
+            if explain is not None:
+                message += "\n" + explain()
+            raise AssertionError(message)
         time.sleep(interval)
 
 

@@ -2,9 +2,9 @@
 exact bytes on the wire, slow pieces, pipelining, and the exchange in the history."""
 
 import base64
-import time
 
 import pytest
+from testkit.waiting import wait_until
 
 from playground.compose import composer
 from playground.compose.presets import request_templates
@@ -38,13 +38,12 @@ def _compose(client, sandbox, data: bytes, **extra):
 
 
 def _stored(client, sandbox, count: int) -> list[dict]:
-    deadline = time.monotonic() + 10
-    while True:
+    def stored():
         assert ingestor().sync()
         items = client.get(sandbox["links"]["exchanges"]).json()["exchanges"]
-        if len(items) >= count or time.monotonic() > deadline:
-            return items
-        time.sleep(0.02)
+        return items if len(items) >= count else None
+
+    return wait_until(stored, 10, f"{count} stored exchanges")
 
 
 def _raw(client, sandbox, seq: int, part: str = "request") -> bytes:

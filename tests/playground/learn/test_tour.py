@@ -2,11 +2,11 @@
 a real sandbox process."""
 
 import socket
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
+from testkit.waiting import wait_until
 
 from playground.learn import tour
 from playground.models import Sandbox
@@ -101,13 +101,8 @@ def test_the_once_step_serves_one_request_then_stops(client):
     data = _setup(client, "one-request-then-exit").json()
     assert data["sandbox"]["mode"] == modes.ONCE
     assert b"index.css" in _get(data["links"]["open"])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        status = client.get(data["sandbox"]["links"]["self"]).json()["status"]
-        if status == "stopped":
-            break
-        time.sleep(0.1)
-    assert status == "stopped"
+    wait_until(lambda: client.get(data["sandbox"]["links"]["self"]).json()["status"]
+               == "stopped", 10, "the sandbox to stop after its one request", interval=0.1)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", data["sandbox"]["port"]), timeout=2).close()
     # Setting the step up again gives it its one request back.

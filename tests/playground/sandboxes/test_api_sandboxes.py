@@ -8,12 +8,12 @@ import json
 import os
 import signal
 import socket
-import time
 import urllib.request
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from testkit.waiting import wait_until
 
 from playground.files.storage import root_of
 from playground.models import Sandbox
@@ -33,13 +33,14 @@ def post(client, url, data=None):
 
 
 def wait_status(client, sandbox_id, status, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        data = client.get(f"{LIST}{sandbox_id}/").json()
-        if data["status"] == status:
-            return data
-        time.sleep(0.05)
-    raise AssertionError(f"sandbox never became {status}: {data}")
+    last = {}
+
+    def reached():
+        last["data"] = data = client.get(f"{LIST}{sandbox_id}/").json()
+        return data if data["status"] == status else None
+
+    return wait_until(reached, timeout, f"the sandbox to become {status}", interval=0.05,
+                      explain=lambda: f"it is: {last['data']}")
 
 
 def test_create_list_get_delete(client, free_port):
@@ -73,10 +74,8 @@ def test_start_runs_a_real_server_then_stop(client, free_port):
     with urllib.request.urlopen(f"http://127.0.0.1:{free_port}/", timeout=5) as page:
         assert page.read() == site_index
     # The request counter comes from the child's `server.stats` events.
-    deadline = time.monotonic() + 5
-    while client.get(sb["links"]["self"]).json()["requests"] < 1:
-        assert time.monotonic() < deadline, "request count never updated"
-        time.sleep(0.1)
+    wait_until(lambda: client.get(sb["links"]["self"]).json()["requests"] >= 1, 5,
+               "the request count to be updated", interval=0.1)
     assert client.get(sb["links"]["self"]).json()["uptime_seconds"] >= 0
 
     assert post(client, sb["links"]["start"]).json()["pid"] == running["pid"]  # idempotent
@@ -146,13 +145,9 @@ def test_port_taken_between_create_and_start(client, free_port):
     assert any("in use" in line for line in after["stderr_tail"])
 
 
-def test_quota(client, settings):
+def test_quota(client, settings, free_ports):
     settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER = 2
-    ports = []
-    for _ in range(3):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    ports = free_ports(3)
     assert create(client, ports[0]).status_code == 201
     assert create(client, ports[1]).status_code == 201
     response = create(client, ports[2])

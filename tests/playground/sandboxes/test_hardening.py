@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 from django.test import Client
+
 from playground.sandboxes.supervisor import child_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)

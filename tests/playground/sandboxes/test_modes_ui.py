@@ -5,10 +5,10 @@ import base64
 import json
 import re
 import socket
-import time
 from pathlib import Path
 
 import pytest
+from testkit.waiting import wait_until
 
 from playground.compose import presets
 from playground.files import starter
@@ -89,13 +89,11 @@ def test_record_only_replies_nothing_but_records(client, free_port):
     sandbox = _create(client, free_port, mode="record-only")
     _start(client, sandbox)
     assert _get(free_port) == b""
-    deadline = time.monotonic() + 10
-    while True:
+    def recorded():
         assert ingestor().sync()
-        items = client.get(sandbox["links"]["exchanges"]).json()["exchanges"]
-        if items or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+        return client.get(sandbox["links"]["exchanges"]).json()["exchanges"]
+
+    items = wait_until(recorded, 10, "the exchange to be recorded", interval=0.05)
     assert items[0]["outcome"] == "no_response" and items[0]["status"] is None
 
 
@@ -126,12 +124,11 @@ def test_once_answers_one_request_then_the_sandbox_is_stopped_not_crashed(client
     sandbox = _create(client, free_port, mode="once")
     _start(client, sandbox)
     assert _get(free_port, "/index.html").startswith(b"HTTP/1.1 200 OK")
-    deadline = time.monotonic() + 10
-    while True:
+    def ended():
         state = client.get(sandbox["links"]["self"]).json()
-        if state["status"] != "running" or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+        return state if state["status"] != "running" else None
+
+    state = wait_until(ended, 10, "the sandbox to stop running", interval=0.05)
     assert state["status"] == "stopped"
     assert "one request" in state["message"] and state["exit_code"] is None
     with pytest.raises(ConnectionRefusedError):

@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -29,36 +28,31 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "bench"))
+from testkit.waiting import wait_until  # noqa: E402
 from wsclient import WebSocket  # noqa: E402  (bench's stdlib websocket client)
 
 REDIS = "/usr/bin/redis-server"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _log_of(log: Path | None) -> str:
+    return log.read_text(errors="replace") if log else ""
 
 
-def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None,
-          log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited:\n"
-                                 f"{log.read_text(errors='replace') if log else ''}")
+def _answering(check, proc: subprocess.Popen, what: str, log: Path | None = None):
+    """``check`` as a wait_until condition for a server process: a refused connection
+    (OSError) means "not yet", and the process having exited fails at once."""
+    def condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"{what}: the process exited:\n{_log_of(log)}")
         try:
-            result = predicate()
+            return check()
         except OSError:
-            result = None
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out: {what}\n{log.read_text(errors='replace') if log else ''}")
+            return None
+    return condition
 
 
 @pytest.fixture
-def redis_url(tmp_path):
+def redis_url(tmp_path, free_ports):
     binary = REDIS if os.path.exists(REDIS) else shutil.which("redis-server")
     if binary is None:
         reason = "redis-server is not installed (apt-get install redis-server)"
@@ -69,7 +63,7 @@ def redis_url(tmp_path):
         import channels_redis  # noqa: F401
     except ImportError:
         pytest.fail("channels-redis is not installed: pip install -e '.[test]'")
-    port = _free_port()
+    (port,) = free_ports(1)
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -80,7 +74,8 @@ def redis_url(tmp_path):
             return sock.recv(100).startswith(b"+PONG")
 
     try:
-        _wait(pong, 10, "redis-server answering PING", proc)
+        what = "redis-server answering PING"
+        wait_until(_answering(pong, proc, what), 10, what, interval=0.1)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()
@@ -90,16 +85,21 @@ def redis_url(tmp_path):
 class Daphne:
     """One playground process: `python -m daphne` on its own port."""
 
-    def __init__(self, name: str, env: dict[str, str], tmp: Path):
-        self.port = _free_port()
+    def __init__(self, name: str, env: dict[str, str], tmp: Path, port: int):
+        self.port = port
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"daphne-{name}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
              "playground.asgi:application"], cwd=REPO, env=env,
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-        _wait(lambda: urllib.request.urlopen(self.base + "/", timeout=2).status == 200, 30,
-              f"daphne {name} answering", self.proc, self.log)
+
+        def up() -> bool:
+            return urllib.request.urlopen(self.base + "/", timeout=2).status == 200
+
+        what = f"daphne {name} answering"
+        wait_until(_answering(up, self.proc, what, self.log), 30, what, interval=0.1,
+                   explain=lambda: _log_of(self.log))
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -160,21 +160,25 @@ def _get(port: int, path: str) -> None:
 def _receive_targets(ws: WebSocket, port: int, wanted: set[str]) -> set[str]:
     """Send a request per wanted path now and then, until the socket has shown them all."""
     seen: set[str] = set()
-    deadline = time.monotonic() + 30
     for path in wanted:
         _get(port, path)
-    while not wanted <= seen:
-        assert time.monotonic() < deadline, f"the viewer saw only {seen}"
+
+    def saw_them_all() -> bool:  # each call waits for the next message
         text = ws.recv()
         assert text is not None, "the websocket closed"
         message = json.loads(text)
         if message.get("type") == "exchanges":
-            seen |= {item["target"] for item in message["items"]}
+            seen.update(item["target"] for item in message["items"])
+        return wanted <= seen
+
+    wait_until(saw_them_all, 30, f"the viewer to see {sorted(wanted)}", interval=0,
+               explain=lambda: f"the viewer saw only {seen}")
     return seen
 
 
-def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url):
-    sandbox_port = _free_port()
+def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url, free_ports,
+                                                         pid_gone):
+    sandbox_port, port_a, port_b = free_ports(3)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PLAYGROUND_", "DJANGO_")) and k != "REDIS_URL"}
     env.update(
@@ -188,7 +192,7 @@ def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url):
     assert migrate.returncode == 0, migrate.stderr
     sites: list[Daphne] = []
     try:
-        a = Daphne("A", env, tmp_path)
+        a = Daphne("A", env, tmp_path, port_a)
         sites.append(a)
         browser = Browser()
         status, sandbox = browser.call(a, "POST", "/api/sandboxes/",
@@ -201,7 +205,7 @@ def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url):
 
         # B starts now: its first request reconciles the database, and must leave A's
         # running sandbox alone.
-        b = Daphne("B", env, tmp_path)
+        b = Daphne("B", env, tmp_path, port_b)
         sites.append(b)
         status, seen_by_b = browser.call(b, "GET", links["self"])
         assert status == 200 and seen_by_b["status"] == "running" and seen_by_b["pid"] == pid
@@ -220,7 +224,7 @@ def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url):
         assert status == 200 and again["pid"] == pid
         status, stopped = browser.call(b, "POST", links["stop"])
         assert status == 200 and stopped["status"] == "stopped", stopped
-        _wait(lambda: not _alive(pid), 10, "A's child to exit")
+        assert pid_gone(pid, timeout=10), "A's child did not exit"
         assert browser.call(a, "GET", links["self"])[1]["status"] == "stopped"
         assert "did not answer" not in stopped["message"]  # A answered, no fallback
 
@@ -234,17 +238,18 @@ def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url):
             ws.close()
         status, stopped = browser.call(a, "POST", links["stop"])
         assert status == 200 and stopped["status"] == "stopped", stopped
-        _wait(lambda: not _alive(on_b["pid"]), 10, "B's child to exit")
+        assert pid_gone(on_b["pid"], timeout=10), "B's child did not exit"
         assert browser.call(b, "GET", links["self"])[1]["status"] == "stopped"
     finally:
         for site in sites:
             site.close()
 
 
-def test_a_stop_for_a_vanished_owner_ends_the_child_and_says_why(tmp_path, redis_url):
+def test_a_stop_for_a_vanished_owner_ends_the_child_and_says_why(tmp_path, redis_url,
+                                                                 free_ports, pid_gone):
     """A's process is frozen (SIGSTOP: alive, but answering nothing): B's stop waits
     control.STOP_WAIT seconds, then ends the child itself and records the reason."""
-    sandbox_port = _free_port()
+    sandbox_port, port_a, port_b = free_ports(3)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PLAYGROUND_", "DJANGO_")) and k != "REDIS_URL"}
     env.update(
@@ -256,8 +261,8 @@ def test_a_stop_for_a_vanished_owner_ends_the_child_and_says_why(tmp_path, redis
                    check=True, capture_output=True, timeout=120)
     sites: list[Daphne] = []
     try:
-        a = Daphne("A", env, tmp_path)
-        b = Daphne("B", env, tmp_path)
+        a = Daphne("A", env, tmp_path, port_a)
+        b = Daphne("B", env, tmp_path, port_b)
         sites += [a, b]
         browser = Browser()
         status, sandbox = browser.call(a, "POST", "/api/sandboxes/",
@@ -271,7 +276,7 @@ def test_a_stop_for_a_vanished_owner_ends_the_child_and_says_why(tmp_path, redis
             os.kill(a.proc.pid, signal.SIGCONT)
         assert status == 200 and stopped["status"] == "stopped"
         assert "did not answer" in stopped["message"]
-        _wait(lambda: not _alive(started["pid"]), 10, "the child to exit")
+        assert pid_gone(started["pid"], timeout=10), "the child did not exit"
     finally:
         for site in sites:
             site.close()

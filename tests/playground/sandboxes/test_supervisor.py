@@ -7,11 +7,11 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from testkit.waiting import wait_until
 
 from playground.sandboxes.exits import StartError
 from playground.sandboxes.supervisor import Supervisor
@@ -163,9 +163,8 @@ def test_a_failing_callback_does_not_stop_the_readers(site):
         child = sup.start("a", root=str(site), host="127.0.0.1", port=0)
         for _ in range(3):
             assert get(f"http://127.0.0.1:{child.port}/")[0] == 200
-        deadline = time.monotonic() + 5
-        while child.stats.get("exchanges", 0) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: child.stats.get("exchanges", 0) >= 3, 5,
+                   "the server's stats to count 3 exchanges", interval=0.05)
         assert child.stats["exchanges"] == 3
     finally:
         sup.stop_all()

@@ -5,9 +5,9 @@ import base64
 import datetime
 import json
 import shlex
-import time
 
 import pytest
+from testkit.waiting import wait_until
 
 from playground.files import starter
 from playground.files.storage import root_of
@@ -40,13 +40,12 @@ def recorded(client, free_port, raw_send):
         .encode() + BINARY,
     ]
     answers = [raw_send(free_port, data) for data in sent]
-    deadline = time.monotonic() + 10
-    while True:
+    def stored():
         assert ingestor().sync()
         items = client.get(sandbox["links"]["exchanges"]).json()["exchanges"]
-        if len(items) >= 4 or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
+        return items if len(items) >= 4 else None
+
+    items = wait_until(stored, 10, "the four exchanges to be stored")
     assert len(items) == 4
     return sandbox, items, sent, answers
 

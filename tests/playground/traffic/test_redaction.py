@@ -6,9 +6,9 @@ anyway: a real sandbox, a real request carrying them, the stored and served byte
 """
 
 import socket
-import time
 
 import pytest
+from testkit.waiting import wait_until
 
 from playground.models import Exchange
 from playground.traffic.ingest import ingestor
@@ -39,10 +39,11 @@ def test_stored_and_served_bytes_have_no_playground_cookies(client, free_port):
         sock.settimeout(5)
         while sock.recv(65536):
             pass
-    deadline = time.monotonic() + 10
-    while not Exchange.objects.filter(sandbox_id=sandbox["id"]).exists():
-        assert ingestor().sync() and time.monotonic() < deadline
-        time.sleep(0.02)
+    def stored():
+        assert ingestor().sync()
+        return Exchange.objects.filter(sandbox_id=sandbox["id"]).exists()
+
+    wait_until(stored, 10, "the exchange to be stored")
     row = Exchange.objects.get(sandbox_id=sandbox["id"])
     stored = bytes(row.request_raw)
     assert b"SECRET" not in stored

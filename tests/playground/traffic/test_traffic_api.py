@@ -1,8 +1,7 @@
 """The traffic page and its HTTP API, with a real sandbox answering real bytes."""
 
-import time
-
 import pytest
+from testkit.waiting import wait_until
 
 from playground.traffic.ingest import ingestor
 
@@ -21,13 +20,12 @@ def _running(client, port: int) -> dict:
 def _listing(client, url: str, count: int) -> dict:
     """The exchange list once ``count`` exchanges are in (henaserver's event writer and
     our ingest batch each take a few milliseconds after the answer)."""
-    deadline = time.monotonic() + 10
-    while True:
+    def listed():
         assert ingestor().sync()
         data = client.get(url).json()
-        if len(data["exchanges"]) >= count or time.monotonic() > deadline:
-            return data
-        time.sleep(0.02)
+        return data if len(data["exchanges"]) >= count else None
+
+    return wait_until(listed, 10, f"{count} exchanges in {url}")
 
 
 def test_raw_bytes_are_exactly_what_crossed_the_wire(client, free_port, raw_send):
