@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test test-any-order screenshots lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,17 @@ lint: install
 test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The whole suite again, last test first (pytest-reverse): a test that passes only
+# because another ran before it (a setting, a module global, a process or a row left
+# behind) fails here. CI runs it after `make test`.
+test-any-order: install
+	$(PY) -m pytest --reverse $(PYTEST_ARGS)
+
+# Refresh the README's pictures, docs/img/*.png: the browser tests that take them, told
+# to save there (every other run saves to build/screenshots/, which git ignores).
+screenshots: install
+	PLAYGROUND_SCREENSHOTS=docs $(PY) -m pytest -m screenshots tests/e2e $(PYTEST_ARGS)
+
 bench: install
 	$(PY) bench/run_all.py
 	$(PY) bench/sandbox_start.py
@@ -33,4 +44,4 @@ bench: install
 	$(PY) bench/flood.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

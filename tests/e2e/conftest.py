@@ -1,8 +1,12 @@
 """End-to-end fixtures: the playground run for real (`manage.py runserver`, i.e. daphne,
 in a subprocess with its own database and data directory) and a real Chromium.
 
-A missing browser skips the browser tests with the reason, except on CI (CI=true),
-where it is a failure: a green CI run must mean the browser test ran.
+A missing browser skips the browser tests with the reason, except on CI (CI=true) or
+when asked for the docs' screenshots, where it is a failure: a green CI run must mean
+the browser test ran.
+
+Screenshots go to build/screenshots/ (git-ignored); PLAYGROUND_SCREENSHOTS=docs sends
+them to docs/img/, the README's pictures, instead (``make screenshots``).
 """
 
 import http.cookiejar
@@ -10,15 +14,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
+import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from testkit import ports, threads
+from testkit.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -31,11 +37,11 @@ CHROMIUM_ARGS = [
 # such a thread unless told this is fine (tests only).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+PLAYWRIGHT_IO_THREADS = "playwright-io"
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# PLAYGROUND_SCREENSHOTS -> where the browser tests save their screenshots.
+SCREENSHOT_DIRS = {"": REPO / "build" / "screenshots", "build": REPO / "build" / "screenshots",
+                   "docs": REPO / "docs" / "img"}
 
 
 class Api:
@@ -64,7 +70,7 @@ class Playground:
 
     def __init__(self, tmp: Path, reload: bool = False):
         self.tmp = tmp
-        self.port = _free_port()
+        self.port = ports.free_port()
         self.base = f"http://localhost:{self.port}"
         # A settings module of our own: touching it makes the autoreloader restart.
         self.settings_file = tmp / "e2e_settings.py"
@@ -89,16 +95,17 @@ class Playground:
         self.wait_until_up()
 
     def wait_until_up(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answering() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"runserver exited:\n{self.output()}")
             try:
                 urllib.request.urlopen(self.base + "/", timeout=2).read()
-                return
             except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"runserver did not answer in {timeout} s:\n{self.output()}")
+                return False
+            return True
+
+        wait_until(answering, timeout, "runserver to answer", interval=0.2,
+                   explain=self.output)
 
     def output(self) -> str:
         self.log.flush()
@@ -137,6 +144,32 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+@pytest.fixture(scope="session")
+def compiled_translations():
+    """The playground subprocess reads locale/*.mo: compile them as `make install` does."""
+    subprocess.run([sys.executable, "manage.py", "compiletranslations"], cwd=REPO,
+                   check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def _one_playground(tmp_path_factory, compiled_translations):
+    site = Playground(tmp_path_factory.mktemp("shared-playground"))
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def shared_playground(_one_playground) -> Playground:
+    """The playground that every test shares which only adds sandboxes of its own, in a
+    browser session of its own (a new context or a new ``Api``): sandboxes, files,
+    language and traffic all belong to a session, so such tests cannot see each other.
+    Started once (each start costs a migrate and a server start). A test that restarts,
+    kills or reconfigures the playground takes its own from ``playground_factory``."""
+    if _one_playground.proc.poll() is not None:
+        pytest.fail(f"the shared playground has exited:\n{_one_playground.output()}")
+    return _one_playground
+
+
 @pytest.fixture
 def playground_factory(tmp_path):
     started = []
@@ -170,6 +203,19 @@ def start_in_page():
     return start
 
 
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    """Where to save screenshots: build/screenshots/ (git-ignored), or docs/img/ when
+    PLAYGROUND_SCREENSHOTS=docs, so that a test run never changes a tracked file."""
+    choice = os.environ.get("PLAYGROUND_SCREENSHOTS", "")
+    if choice not in SCREENSHOT_DIRS:
+        pytest.fail(f"PLAYGROUND_SCREENSHOTS={choice!r}: use one of "
+                    f"{sorted(k for k in SCREENSHOT_DIRS if k)}")
+    path = SCREENSHOT_DIRS[choice]
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _why_no_browser() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
@@ -186,10 +232,19 @@ def browser():
     if reason:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"browser tests cannot run on CI: {reason}")
+        if os.environ.get("PLAYGROUND_SCREENSHOTS") == "docs":
+            pytest.fail(f"cannot take the docs' screenshots: {reason}")
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
+        # Playwright's event loop writes screenshots and reads uploads in its default
+        # executor, whose threads live as long as the loop: this session. Named, so the
+        # per-test thread check knows them.
+        playwright._loop.set_default_executor(
+            ThreadPoolExecutor(thread_name_prefix=PLAYWRIGHT_IO_THREADS))
+        threads.outlive_tests(lambda: [t for t in threading.enumerate()
+                                       if t.name.startswith(PLAYWRIGHT_IO_THREADS + "_")])
         instance = playwright.chromium.launch(
             executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
             args=CHROMIUM_ARGS)

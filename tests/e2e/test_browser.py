@@ -4,17 +4,16 @@ site, open the sandbox in a new tab on the other host name, and see it work."""
 import os
 import signal
 import socket
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
-
-def test_start_a_sandbox_add_the_starter_site_and_open_it(browser, playground_factory):
-    site = playground_factory()
+@pytest.mark.screenshots
+def test_start_a_sandbox_add_the_starter_site_and_open_it(browser, shared_playground,
+                                                          screenshot_dir):
+    site = shared_playground
     context = browser.new_context(viewport={"width": 1100, "height": 800})
     page = context.new_page()
     page_errors = []
@@ -50,11 +49,10 @@ def test_start_a_sandbox_add_the_starter_site_and_open_it(browser, playground_fa
     page.bring_to_front()
     facts = "document.querySelector('.facts').textContent"
     page.wait_for_function(f"() => /([3-9]|\\d\\d+) requests/.test({facts})", timeout=10_000)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / "sandbox.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "sandbox.png"), full_page=True)
     page.goto(site.base + "/")
     page.locator(".card .badge.status-running").wait_for()
-    page.screenshot(path=str(DOCS_IMG / "home.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "home.png"), full_page=True)
 
     assert page_errors == []
     context.close()
@@ -71,8 +69,8 @@ def _taken_port_in_range(sock) -> int:
     raise RuntimeError("no free port in 8000-8999")
 
 
-def test_errors_and_crashes_are_explained_on_the_page(browser, playground_factory):
-    site = playground_factory()
+def test_errors_and_crashes_are_explained_on_the_page(browser, shared_playground):
+    site = shared_playground
     page = browser.new_page()
     page.goto(site.base + "/")
 
@@ -99,9 +97,9 @@ def test_errors_and_crashes_are_explained_on_the_page(browser, playground_factor
     page.close()
 
 
-def test_folder_upload_edit_and_refusals_in_the_files_panel(browser, playground_factory,
+def test_folder_upload_edit_and_refusals_in_the_files_panel(browser, shared_playground,
                                                             tmp_path):
-    site = playground_factory()
+    site = shared_playground
     api = site.api()
     port = api.call("GET", "/api/sandboxes/?suggest=1")[1]["suggested_port"]
     sb = api.call("POST", "/api/sandboxes/", {"name": "panel", "port": port})[1]

@@ -7,8 +7,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def test_compose_a_malformed_request_and_see_the_400(browser, playground_factory, start_in_page):
-    site = playground_factory()
+def test_compose_a_malformed_request_and_see_the_400(browser, shared_playground, start_in_page):
+    site = shared_playground
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     errors = []

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.browser
 
 EVIL = """<!doctype html><meta charset="utf-8"><title>evil</title><script>
 const PG = "%(playground)s", ID = %(id)d, PORT = %(port)d;
+const OTHER_PORT = %(other_port)d;  // one the playground would accept for "pwned"
 window.results = {};
 async function attempt(name, fn) {
   try { results[name] = await fn(); } catch (e) { results[name] = "blocked: " + e.name; }
@@ -31,7 +32,7 @@ async function attempt(name, fn) {
   await attempt("create", async () => (await fetch(PG + "/api/sandboxes/", {
       method: "POST", credentials: "include", mode: "no-cors",
       headers: {"Content-Type": "text/plain"},
-      body: JSON.stringify({name: "pwned", port: PORT + 1})})).type);
+      body: JSON.stringify({name: "pwned", port: OTHER_PORT})})).type);
   await attempt("stop", async () => (await fetch(PG + "/api/sandboxes/" + ID + "/stop/", {
       method: "POST", credentials: "include", mode: "no-cors",
       body: new URLSearchParams({csrfmiddlewaretoken: token})})).type);
@@ -75,16 +76,22 @@ FORM_STOP = """async (url) => {
 
 LIST = """async () => (await (await fetch("/api/sandboxes/")).json()).sandboxes"""
 
+SUGGESTED_PORT = """async () =>
+  (await (await fetch("/api/sandboxes/?suggest=1")).json()).suggested_port"""
 
-def test_a_sandbox_page_cannot_act_on_the_playground(browser, playground_factory):
-    site = playground_factory()  # on http://localhost:P
+
+def test_a_sandbox_page_cannot_act_on_the_playground(browser, shared_playground):
+    site = shared_playground  # on http://localhost:P
     context = browser.new_context()
     page = context.new_page()
     page.goto(site.base + "/")
     sandbox = page.evaluate(SETUP)
     assert "id" in sandbox, sandbox
     port = sandbox["port"]
-    html = EVIL % {"playground": site.base, "id": sandbox["id"], "port": port}
+    other_port = page.evaluate(SUGGESTED_PORT)  # in range and free: only CSRF can refuse
+    assert other_port != port
+    html = EVIL % {"playground": site.base, "id": sandbox["id"], "port": port,
+                   "other_port": other_port}
     started = page.evaluate(UPLOAD_AND_START, [sandbox, html])
     assert started.get("status") == "running", started
 
@@ -119,10 +126,10 @@ def test_a_sandbox_page_cannot_act_on_the_playground(browser, playground_factory
 XSS = '<img src=x onerror="window.pwned=1">'
 
 
-def test_captured_bytes_are_shown_as_text_never_as_html(browser, playground_factory):
+def test_captured_bytes_are_shown_as_text_never_as_html(browser, shared_playground):
     """Hostile bytes in a request (header, target) and a response (an uploaded page)
     appear literally on the traffic page and in the exchange detail; nothing runs."""
-    site = playground_factory()
+    site = shared_playground
     context = browser.new_context()
     page = context.new_page()
     page.goto(site.base + "/")

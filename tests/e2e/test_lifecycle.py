@@ -52,9 +52,9 @@ def test_autoreload_stops_children_and_the_database_is_reconciled(playground_fac
     assert status == 200 and again["status"] == "running" and again["pid"] != sb["pid"]
 
 
-def test_oversized_upload_is_refused_before_the_body_is_read(playground_factory):
+def test_oversized_upload_is_refused_before_the_body_is_read(shared_playground):
     """Against daphne itself: the 413 comes back although no body byte was sent."""
-    site = playground_factory()
+    site = shared_playground
     with socket.create_connection(("127.0.0.1", site.port), timeout=10) as sock:
         sock.sendall(b"POST /api/sandboxes/1/files/ HTTP/1.1\r\nHost: localhost\r\n"
                      b"Content-Type: multipart/form-data; boundary=x\r\n"

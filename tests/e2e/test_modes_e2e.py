@@ -20,8 +20,8 @@ def _heading_colour(browser, url: str) -> str:
     return colour
 
 
-def test_no_content_type_mode_loses_the_red_heading(browser, playground_factory, start_in_page):
-    site = playground_factory()
+def test_no_content_type_mode_loses_the_red_heading(browser, shared_playground, start_in_page):
+    site = shared_playground
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     errors = []

@@ -2,13 +2,9 @@
 real sandbox: open the traffic page, open the sandbox in another tab, and see `GET /`
 and `GET /index.css` arrive with the exact request line and headers the browser sent."""
 
-from pathlib import Path
-
 import pytest
 
 pytestmark = pytest.mark.browser
-
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 RAW = """async (url) => {
   const r = await fetch(url, {credentials: "same-origin"});
@@ -22,8 +18,10 @@ def _suggested_port(page) -> int:
     return int(page.input_value("#create-port"))
 
 
-def test_the_traffic_page_shows_what_the_browser_sent(browser, playground_factory, start_in_page):
-    site = playground_factory()
+@pytest.mark.screenshots
+def test_the_traffic_page_shows_what_the_browser_sent(browser, shared_playground, start_in_page,
+                                                      screenshot_dir):
+    site = shared_playground
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     errors = []
@@ -61,7 +59,7 @@ def test_the_traffic_page_shows_what_the_browser_sent(browser, playground_factor
     # The counters are the server's own (server.stats, once a second), pushed live.
     page.wait_for_function("() => document.getElementById('c-in').textContent !== '0 B'",
                            timeout=10_000)
-    page.screenshot(path=str(DOCS_IMG / "traffic.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "traffic.png"), full_page=True)
 
     base = site.base + f"/api/sandboxes/{sandbox['id']}/exchanges/"
     items = page.evaluate("async (u) => (await (await fetch(u)).json()).exchanges", base)
@@ -89,7 +87,7 @@ def test_the_traffic_page_shows_what_the_browser_sent(browser, playground_factor
     page.locator(".tab[data-view=decoded]").click()
     page.locator("#part-response .bytes .decoded-text").wait_for()
     assert "Welcome to HenaServer!" in page.locator("#part-response .bytes").inner_text()
-    page.locator("#detail").screenshot(path=str(DOCS_IMG / "exchange.png"))
+    page.locator("#detail").screenshot(path=str(screenshot_dir / "exchange.png"))
     page.locator(".tab[data-view=hex]").click()
     hex_view = page.locator("#part-request .bytes").inner_text()
     assert hex_view.startswith("00000000  47 45 54 20")
