@@ -1,10 +1,16 @@
 """Shared by every test package: fixtures only. Helpers live in ``testkit`` (import it
 by name); each package has its own conftest for its own fixtures."""
 
+import gc
+import threading
 from pathlib import Path
 
 import pytest
-from testkit import ports, waiting
+from testkit import ports, threads, waiting
+
+# How long a thread a test stopped (or told to stop) may take to end before the test
+# is failed for leaving it running: joins and queue wake-ups take milliseconds.
+THREAD_GRACE = 5.0
 
 
 def pytest_configure(config):
@@ -28,3 +34,26 @@ def free_ports():
 def pid_gone():
     """pid_gone(pid, timeout=5.0): True once the process has exited (testkit.waiting)."""
     return waiting.pid_gone
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running():
+    """Fail the test that leaves a thread of its own running (testkit.threads says
+    which may stay). Autouse in the root conftest: set up before the test's own fixtures
+    and torn down after them, so what a fixture stops at teardown is stopped by then."""
+    before = set(threading.enumerate())
+    yield
+    if not threads.left_running(before):
+        return
+    # An executor nobody references any more ends its worker threads when it is
+    # collected; one caught in a reference cycle (an exception's traceback holding the
+    # frame that made it, as in asgiref's async_to_sync) waits for the cycle collector.
+    gc.collect()
+    try:
+        waiting.wait_until(lambda: not threads.left_running(before), THREAD_GRACE,
+                           "the test's threads to end", interval=0.01)
+    except AssertionError:
+        names = ", ".join(f"{t.name} (daemon={t.daemon})"
+                          for t in threads.left_running(before))
+        pytest.fail(f"the test left threads running: {names}; stop each thread a test "
+                    f"starts (e.g. Ingestor.stop())", pytrace=False)

@@ -17,10 +17,11 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from testkit.waiting import wait_until
 
 from playground.asgi import application
 from playground.models import Exchange
-from playground.traffic.ingest import Ingestor, ingestor
+from playground.traffic.ingest import ingestor
 from playground.traffic.live import group_name
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -85,12 +86,11 @@ async def request(port: int, path: str = "/") -> None:
     event writer and the ingest batch each take a few milliseconds after the answer."""
     before = await sync_to_async(_stored)(path)
     await asyncio.to_thread(get, port, path)
-    for _ in range(500):
-        await asyncio.to_thread(ingestor().sync)
-        if await sync_to_async(_stored)(path) > before:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the exchange for {path} was never stored")
+
+    def stored() -> bool:
+        return ingestor().sync() and _stored(path) > before
+
+    await asyncio.to_thread(wait_until, stored, 10, f"the exchange for {path} to be stored")
 
 
 async def next_of(comm, kind: str, timeout: float = 10.0) -> dict:
@@ -238,7 +238,7 @@ async def test_live_exchanges_arrive_batched(browser, free_port):
 
 
 async def test_repeated_and_gapped_batches_are_sent_once_in_order(browser, free_port,
-                                                                   real_events):
+                                                                   real_events, make_ingestor):
     """The join/backfill race, forced: a live batch repeating rows the client already
     has, then one that starts after a gap (batches the channel layer dropped): the
     consumer skips what it sent and fills the gap from the database."""
@@ -257,7 +257,7 @@ async def test_repeated_and_gapped_batches_are_sent_once_in_order(browser, free_
 
     # Three more rows written by an ingestor that tells nobody, then a live batch that
     # carries only the newest of them.
-    quiet = Ingestor(100, 2000, 2**30, publish=lambda *args: True)
+    quiet = make_ingestor(lambda *args: True, capacity=100, keep_bytes=2**30)
     exchange = next(e for e in real_events if e["type"] == "exchange")
     for _ in range(3):
         quiet.event(str(sandbox["id"]), exchange)

@@ -2,7 +2,7 @@
 
 The events come from a real ``python -m henaserver --events FILE`` answering real
 requests (the ``real_events`` fixture in conftest.py); each test feeds them to its own
-Ingestor and reads the database it wrote.
+Ingestor (``make_ingestor``: stopped when the test ends) and reads the database it wrote.
 Messages to viewers are collected by the ``publish`` sink the Ingestor is given.
 """
 
@@ -13,7 +13,6 @@ import pytest
 
 from playground.models import Exchange, Sandbox
 from playground.traffic.exchanges import response_content_type
-from playground.traffic.ingest import Ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,10 +36,6 @@ def sandbox():
     return Sandbox.objects.create(name="s", port=18123, owner_token="t")
 
 
-def _ingestor(sink, capacity=50_000, keep_count=2000, keep_bytes=50 * 2**20):
-    return Ingestor(capacity, keep_count, keep_bytes, publish=sink)
-
-
 def _feed(ing, sandbox, events, repeat=1):
     for _ in range(repeat):
         for event in events:
@@ -48,9 +43,10 @@ def _feed(ing, sandbox, events, repeat=1):
     assert ing.sync()
 
 
-def test_exchanges_are_stored_with_exact_bytes_and_increasing_seq(real_events, sandbox):
+def test_exchanges_are_stored_with_exact_bytes_and_increasing_seq(real_events, sandbox,
+                                                                  make_ingestor):
     sink = Sink()
-    ing = _ingestor(sink)
+    ing = make_ingestor(sink)
     _feed(ing, sandbox, real_events)
     rows = list(Exchange.objects.filter(sandbox=sandbox).order_by("seq"))
     recorded = [e for e in real_events if e["type"] == "exchange"]
@@ -73,9 +69,9 @@ def test_exchanges_are_stored_with_exact_bytes_and_increasing_seq(real_events, s
     assert not any("request_b64" in i or "request_raw" in i for i in items)
 
 
-def test_totals_come_from_server_stats_and_survive_eviction(real_events, sandbox):
+def test_totals_come_from_server_stats_and_survive_eviction(real_events, sandbox, make_ingestor):
     sink = Sink()
-    ing = _ingestor(sink, keep_count=3)
+    ing = make_ingestor(sink, keep_count=3)
     _feed(ing, sandbox, real_events, repeat=5)  # one batch: each kind of event 5 times
     stats = [e for e in real_events if e["type"] == "server.stats"][-1]
     sandbox.refresh_from_db()
@@ -92,11 +88,11 @@ def test_totals_come_from_server_stats_and_survive_eviction(real_events, sandbox
     assert seqs == [5 * per_run - 2, 5 * per_run - 1, 5 * per_run]  # the newest kept
 
 
-def test_retention_by_bytes_keeps_the_newest_within_the_budget(real_events, sandbox):
+def test_retention_by_bytes_keeps_the_newest_within_the_budget(real_events, sandbox, make_ingestor):
     recorded = [e for e in real_events if e["type"] == "exchange"]
     one = len(base64.b64decode(recorded[0]["request_b64"])) + \
         len(base64.b64decode(recorded[0]["response_b64"]))
-    ing = _ingestor(Sink(), keep_bytes=one * 2)
+    ing = make_ingestor(Sink(), keep_bytes=one * 2)
     _feed(ing, sandbox, [recorded[0]] * 4)
     _feed(ing, sandbox, [recorded[0]] * 3)
     rows = Exchange.objects.filter(sandbox=sandbox)
@@ -104,9 +100,9 @@ def test_retention_by_bytes_keeps_the_newest_within_the_budget(real_events, sand
     assert list(rows.values_list("seq", flat=True)) == [6, 7]
 
 
-def test_a_burst_is_batched_into_fewer_messages(real_events, sandbox):
+def test_a_burst_is_batched_into_fewer_messages(real_events, sandbox, make_ingestor):
     sink = Sink()
-    ing = _ingestor(sink)
+    ing = make_ingestor(sink)
     exchange = next(e for e in real_events if e["type"] == "exchange")
     _feed(ing, sandbox, [exchange] * 150)
     batches = sink.of("traffic.batch")
@@ -114,9 +110,9 @@ def test_a_burst_is_batched_into_fewer_messages(real_events, sandbox):
     assert len(batches) < 150 / 10  # one message per batch, not per exchange
 
 
-def test_a_flood_is_stored_at_the_store_rate_newest_first(real_events, sandbox):
+def test_a_flood_is_stored_at_the_store_rate_newest_first(real_events, sandbox, make_ingestor):
     sink = Sink()
-    ing = Ingestor(50_000, 2000, 2**30, publish=sink, store_rate=1.0, store_burst=100)
+    ing = make_ingestor(sink, keep_bytes=2**30, store_rate=1.0, store_burst=100)
     exchange = next(e for e in real_events if e["type"] == "exchange")
     ing.event(str(sandbox.pk), {"type": "no-such-event"})  # unknown events are ignored
     _feed(ing, sandbox, [exchange] * 700)
@@ -134,7 +130,7 @@ def test_a_flood_is_stored_at_the_store_rate_newest_first(real_events, sandbox):
     assert sandbox.last_seq == 700  # every exchange got its seq
 
 
-def test_a_full_queue_drops_and_counts_never_silently(real_events, sandbox):
+def test_a_full_queue_drops_and_counts_never_silently(real_events, sandbox, make_ingestor):
     entered, release = threading.Event(), threading.Event()
     sink = Sink()
 
@@ -143,7 +139,7 @@ def test_a_full_queue_drops_and_counts_never_silently(real_events, sandbox):
         release.wait(10)
         return sink(sid, message)
 
-    ing = Ingestor(5, 2000, 50 * 2**20, publish=blocking_publish)
+    ing = make_ingestor(blocking_publish, capacity=5)
     exchange = next(e for e in real_events if e["type"] == "exchange")
     ing.event(str(sandbox.pk), exchange)
     assert entered.wait(10)  # the writer is busy with the first batch
@@ -157,9 +153,9 @@ def test_a_full_queue_drops_and_counts_never_silently(real_events, sandbox):
     assert sink.of("traffic.batch")[-1]["stats"]["dropped"]["playground"] == 15
 
 
-def test_reset_forgets_history_and_totals_but_seq_goes_on(real_events, sandbox):
+def test_reset_forgets_history_and_totals_but_seq_goes_on(real_events, sandbox, make_ingestor):
     sink = Sink()
-    ing = _ingestor(sink)
+    ing = make_ingestor(sink)
     _feed(ing, sandbox, real_events)
     before = Sandbox.objects.get(pk=sandbox.pk).last_seq
     ing.reset(str(sandbox.pk))
@@ -172,9 +168,9 @@ def test_reset_forgets_history_and_totals_but_seq_goes_on(real_events, sandbox):
     assert sink.of("traffic.reset")[-1]["last_seq"] == before
 
 
-def test_console_lines_are_batched_with_a_count_of_the_rest(sandbox):
+def test_console_lines_are_batched_with_a_count_of_the_rest(sandbox, make_ingestor):
     sink = Sink()
-    ing = _ingestor(sink)
+    ing = make_ingestor(sink)
     for i in range(250):
         ing.output(str(sandbox.pk), "stdout", f"line {i}")
     ing.output(str(sandbox.pk), "stderr", "Traceback ...")
@@ -185,9 +181,9 @@ def test_console_lines_are_batched_with_a_count_of_the_rest(sandbox):
     assert lines[-1] == {"stream": "stderr", "text": "Traceback ..."}
 
 
-def test_events_of_a_deleted_sandbox_are_dropped_quietly(real_events, sandbox):
+def test_events_of_a_deleted_sandbox_are_dropped_quietly(real_events, sandbox, make_ingestor):
     sink = Sink()
-    ing = _ingestor(sink)
+    ing = make_ingestor(sink)
     key = sandbox.pk
     sandbox.delete()
     for event in real_events:
