@@ -36,6 +36,20 @@ def pid_gone():
     return waiting.pid_gone
 
 
+@pytest.fixture(scope="session")
+def compiled_translations():
+    """locale/*.mo compiled from the .po files now, as `make install` does: a test that
+    reads Japanese (in this process or in a playground it starts) must depend neither on
+    `make install` having run since the last .po edit nor on another test having
+    compiled them first. Django caches catalogs per process: this one's are dropped."""
+    from django.core.management import call_command
+    from django.utils.translation import trans_real
+
+    call_command("compiletranslations", verbosity=0)
+    trans_real._translations.clear()
+    trans_real._default = None
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_running():
     """Fail the test that leaves a thread of its own running (testkit.threads says

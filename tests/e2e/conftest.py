@@ -145,14 +145,7 @@ def _children_of(pid: int) -> list[int]:
 
 
 @pytest.fixture(scope="session")
-def compiled_translations():
-    """The playground subprocess reads locale/*.mo: compile them as `make install` does."""
-    subprocess.run([sys.executable, "manage.py", "compiletranslations"], cwd=REPO,
-                   check=True, capture_output=True)
-
-
-@pytest.fixture(scope="session")
-def _one_playground(tmp_path_factory, compiled_translations):
+def _one_playground(tmp_path_factory, compiled_translations):  # it serves Japanese too
     site = Playground(tmp_path_factory.mktemp("shared-playground"))
     yield site
     site.close()

@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.utils import translation
-from django.utils.translation import trans_real
 
 from playground.management.commands.compiletranslations import parse_po, write_mo
 
@@ -21,14 +19,8 @@ LOCALE = REPO / "locale" / "ja" / "LC_MESSAGES"
 PO_FILES = {"django": LOCALE / "django.po", "djangojs": LOCALE / "djangojs.po"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compiled():
-    """`make install` compiles the catalogs; a test run must not depend on that having
-    happened since the last .po edit. Django caches catalogs per process: drop them."""
-    call_command("compiletranslations", verbosity=0)
-    trans_real._translations.clear()
-    trans_real._default = None
-    yield
+# The catalogs compiled from the .po files as they are now (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("compiled_translations")
 
 
 # ----- the compiler ------------------------------------------------------------------------

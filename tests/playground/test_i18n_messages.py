@@ -6,25 +6,17 @@ import re
 import socket
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
-from django.utils.translation import trans_real
+from testkit.uploads import multipart
 
 from playground.refusals import Message, Refusal
 from playground.sandboxes import exits, presenters, runtime
 from playground.sandboxes.exits import describe_returncode
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("compiled_translations")]  # tests/conftest.py
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compiled():
-    call_command("compiletranslations", verbosity=0)
-    trans_real._translations.clear()
-    trans_real._default = None
-    yield
 
 
 def browser(language: str) -> Client:
@@ -35,17 +27,6 @@ def browser(language: str) -> Client:
 def create(client, port, name="site"):
     return client.post("/api/sandboxes/", {"name": name, "port": port},
                        content_type="application/json")
-
-
-def multipart(*parts):
-    boundary = "----i18n-boundary"
-    body = b""
-    for field, filename, data in parts:
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; "
-                 f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-                 ).encode() + data + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def japanese(text: str, *values) -> None:

@@ -17,7 +17,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
-from test_api_files import multipart, snapshot  # the suite's own "nothing written" helper
+from testkit.uploads import multipart, snapshot
 
 from playground.asgi import application
 

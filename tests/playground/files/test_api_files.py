@@ -5,43 +5,19 @@ every rejection. Limits in these tests (conftest): 1000 bytes per file, 3000 per
 import os
 import struct
 import urllib.request
-import uuid
 
 import pytest
 from channels.testing import HttpCommunicator
+from testkit.uploads import multipart, snapshot
 
 from playground.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def multipart(*parts):
-    """Encode (field, filename, bytes) parts by hand: Django's test client would strip
-    the folders from file names, and keeping them is the point."""
-    boundary = uuid.uuid4().hex
-    body = b""
-    for field, filename, data in parts:
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; "
-                 f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-                 ).encode() + data + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def upload(client, url, *parts):
     body, content_type = multipart(*parts)
     return client.post(url, body, content_type=content_type)
-
-
-def snapshot(path):
-    """Every file under path, with its content (to prove a rejection wrote nothing)."""
-    out = {}
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, path)] = f.read()
-    return out
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_the_page_lists_every_step_with_its_setup_button(client):
     assert home.count('href="/tour/"') >= 2
 
 
-def test_the_page_in_japanese(client):
+def test_the_page_in_japanese(client, compiled_translations):
     client.cookies["django_language"] = "ja"
     html = client.get("/tour/").content.decode()
     assert "Chrome が送るものを見る" in html and "このステップを準備" in html
