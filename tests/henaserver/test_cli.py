@@ -5,35 +5,16 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import INDEX_CSS, REPO, ServerProcess
 from rawhttp import get
+from support import INDEX_CSS, ServerProcess, assert_one_line_failure, run
 
 OPTIONS = ["--root", "--host", "--port", "--events", "--events-fd", "--exit-on-stdin-eof",
            "--quiet", "--body-cap", "--max-connections", "--header-timeout",
            "--idle-timeout", "--limit-memory", "--limit-files", "--limit-cpu", "--mode",
            "--fixed-response", "--rules"]
-
-
-def run(*args: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-u", "-m", "henaserver", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-def assert_one_line_failure(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("henaserver: "), lines[0]
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    assert "http://" not in result.stdout
 
 
 def test_help_documents_every_option() -> None:
@@ -122,21 +103,11 @@ def test_without_exit_on_stdin_eof_stdin_is_ignored(start_server, docroot: Path)
     assert server.proc.poll() is None
 
 
-def wait_for_line(server: ServerProcess, text: str, timeout: float = 5) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in server.stdout.lines:
-            if text in line:
-                return line
-        time.sleep(0.02)
-    pytest.fail(f"no stdout line with {text!r}: {server.stdout.lines}")
-
-
 def test_access_log(start_server, docroot: Path) -> None:
     server = start_server(docroot)
     with server.raw() as conn:
         conn.request(get("/index.css?access-log-test"))
-    line = wait_for_line(server, "/index.css?access-log-test")
+    line = server.stdout.wait_for_text("/index.css?access-log-test")
     assert "GET" in line and " 200 " in f" {line} "
 
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import INDEX_CSS, INDEX_HTML, ServerProcess
 from corpus import INVALID, Case
 from rawhttp import RawConnection, RawResponse, get
+from support import INDEX_CSS, INDEX_HTML, ServerProcess
 
 ALLOW = "GET, HEAD, OPTIONS"
 
@@ -345,7 +345,7 @@ def test_expect_continue_to_a_missing_file(server: ServerProcess) -> None:
 
 
 def test_events_path_that_cannot_be_opened(docroot: Path, tmp_path: Path) -> None:
-    from test_cli import assert_one_line_failure, run
+    from support import assert_one_line_failure, run
 
     result = run("--root", str(docroot), "--port", "0",
                  "--events", str(tmp_path / "no-such-dir" / "events.jsonl"))

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BANNER, INDEX_CSS, INDEX_HTML, REPO, ServerProcess, png
 from rawhttp import RawConnection, get
+from support import BANNER, INDEX_CSS, INDEX_HTML, REPO, ServerProcess, png
 
 
 def test_http11_connection_persists(server: ServerProcess) -> None:

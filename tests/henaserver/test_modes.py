@@ -7,12 +7,11 @@ import json
 import os
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from conftest import INDEX_CSS
 from rawhttp import get
+from support import INDEX_CSS
 
 # Apache's reply as recorded in the tutorial (client_recv.txt), headers and all.
 IT_WORKS = (b"HTTP/1.1 200 OK\r\nDate: Wed, 28 Oct 2020 07:57:45 GMT\r\n"
@@ -100,7 +99,7 @@ def test_once_mode_answers_one_request_then_exits(docroot: Path, start_server) -
 
 
 def test_fixed_mode_without_a_file_is_one_clear_line(docroot: Path) -> None:
-    from test_cli import assert_one_line_failure, run
+    from support import assert_one_line_failure, run
     assert_one_line_failure(run("--root", str(docroot), "--mode", "fixed"), "--fixed-response")
 
 
@@ -139,10 +138,8 @@ def test_a_broken_rules_file_keeps_the_last_good_rules(
     assert server.fetch("/test")[1] == b"Hello"
     replace(rules, b"{not json")
     assert server.fetch("/test")[1] == b"Hello"
-    # The warning reaches us through a pipe read by another thread: give it a moment.
-    deadline = time.monotonic() + 5
-    while "ignored" not in server.stderr.text and time.monotonic() < deadline:
-        time.sleep(0.02)
+    # The warning reaches us through a pipe read by another thread: wait for it.
+    server.stderr.wait_for_text("ignored")
     assert "rules file" in server.stderr.text and "ignored" in server.stderr.text
 
 
@@ -152,9 +149,9 @@ def replace(path: Path, data: bytes) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
-    while path.stat().st_mtime_ns == before:  # coarse clocks: make the change visible
-        time.sleep(0.01)
-        os.utime(path)
+    after = path.stat()
+    if after.st_mtime_ns == before:  # a coarse clock: make the change visible, no waiting
+        os.utime(path, ns=(after.st_atime_ns, before + 1_000_000_000))
 
 
 def test_once_mode_under_a_supervisor_exits_cleanly(docroot: Path, start_server) -> None:
