@@ -153,24 +153,14 @@ class ServerProcess:
     def events(self) -> list[dict[str, Any]]:
         """Every complete event line written so far."""
         assert self.events_path is not None, "server started without --events"
-        if not self.events_path.exists():
-            return []
-        data = self.events_path.read_bytes()
-        return [json.loads(line) for line in data.split(b"\n")[:-1]]
+        return read_events(self.events_path)
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], what: str,
                  timeout: float = 5.0, count: int = 1) -> list[dict[str, Any]]:
-        """Wait until ``count`` events match. Events are written by a background thread to
-        a file, which offers no blocking read, so this polls with a deadline."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [event for event in self.events() if predicate(event)]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {count} x {what}; have {len(found)}\n"
-                            f"stderr:\n{self.stderr.text}")
-            time.sleep(0.02)
+        """Wait until ``count`` events match (see ``wait_for_events``)."""
+        assert self.events_path is not None, "server started without --events"
+        return wait_for_events(self.events_path, predicate, what, timeout, count,
+                               lambda: self.stderr.text)
 
     def exchanges(self, client: str, count: int = 1, timeout: float = 5.0
                   ) -> list[dict[str, Any]]:
@@ -219,6 +209,30 @@ class ServerProcess:
             code = self.stop()
             assert code == 0, f"exit status {code} after SIGTERM\nstderr:\n{self.stderr.text}"
         assert "Traceback" not in self.stderr.text, self.stderr.text
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every complete event line in an events file so far (the last line may be half
+    written)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_bytes().split(b"\n")[:-1]]
+
+
+def wait_for_events(path: Path, predicate: Callable[[dict[str, Any]], bool], what: str,
+                    timeout: float = 5.0, count: int = 1,
+                    context: Callable[[], str] = str) -> list[dict[str, Any]]:
+    """Wait until ``count`` events in the file match. Events are written by a background
+    thread to a file, which offers no blocking read, so this polls with a deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [event for event in read_events(path) if predicate(event)]
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {count} x {what}; have {len(found)}\n"
+                        f"stderr:\n{context()}")
+        time.sleep(0.02)
 
 
 def launch(root: Path, tmp: Path, *extra: str) -> ServerProcess:
