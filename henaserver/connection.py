@@ -22,20 +22,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 from .capture import ConnectionClose, Exchange, Times
-from .http import (
-    KNOWN_METHODS,
-    NEED_DATA,
-    HTTPError,
-    Request,
-    RequestHead,
-    RequestParser,
-    Response,
-    find_head_end,
-    peek_request_line,
-    response_head,
-    status_has_body,
-)
+from .http import KNOWN_METHODS, HTTPError, Request, RequestHead, find_head_end, peek_request_line
 from .pages import SERVER_ERROR, error_response
+from .parser import NEED_DATA, RequestParser
+from .response import Response, response_head, status_has_body
 
 if TYPE_CHECKING:
     from .server import Server

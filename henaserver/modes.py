@@ -25,17 +25,16 @@ import base64
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from .http import HTTPError, Request, Response, raw_response
+from .http import HTTPError, Request
 from .limits import Limits
+from .response import Handler, Response, raw_response
 from .static import StaticFiles, split_target
 
 log = logging.getLogger("henaserver")
 
-Handler = Callable[[Request], Response]
 MODES: Final = ("full", "no-content-type", "once", "fixed", "record-only")
 # A raw response or rules file larger than this is refused: it is read into memory.
 MAX_RAW_FILE: Final = 1024 * 1024

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 
-from .http import HTTPError, Response, reason_phrase
+from .http import HTTPError, reason_phrase
+from .response import Response
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">

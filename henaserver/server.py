@@ -21,7 +21,6 @@ import resource
 import selectors
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TextIO
@@ -36,12 +35,11 @@ from .capture import (
     ServerStopping,
 )
 from .connection import Connection
-from .http import Request, Response
 from .limits import Limits
+from .response import Handler
 
 log = logging.getLogger("henaserver")
 
-Handler = Callable[[Request], Response]
 # How often timeouts are checked and stats published. Timeouts are whole seconds, so a
 # half-second sweep over all connections is precise enough and cheap even at 1,000.
 TICK_SECONDS = 0.5

@@ -29,10 +29,9 @@ from henaserver.http import (
     parse_request_line,
     parse_version,
     reason_phrase,
-    response_head,
-    status_has_body,
 )
 from henaserver.limits import Limits
+from henaserver.response import response_head, status_has_body
 
 Headers = tuple[tuple[str, str], ...]
 
