@@ -16,7 +16,7 @@ from typing import TextIO
 from .capture import EventSink, open_stream
 from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
-from .modes import MODES, build_handler
+from .modes import FULL, MODES, build_handler, policy_for
 from .server import Server, limit_resources
 
 BIND_ERRORS = {
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="idle keep-alive connections are closed after this "
                              "(default: %(default)s)")
     modes = parser.add_argument_group("modes (see henaserver/modes.py)")
-    modes.add_argument("--mode", choices=MODES, default="full",
+    modes.add_argument("--mode", choices=MODES, default=FULL.name,
                        help="full: the real server; no-content-type: everything is "
                             "text/html; once: one request, then exit; fixed: the same raw "
                             "response to every request; record-only: record, reply nothing "
@@ -116,14 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"cannot open the event stream: {error.strerror}")
     # With events on stdout, the human-readable lines move to stderr.
     console: TextIO = sys.stderr if args.events == "-" else sys.stdout
+    policy = policy_for(args.mode)
     try:
-        handler = build_handler(args.mode, root, limits, fixed_response=args.fixed_response,
+        handler = build_handler(policy, root, limits, fixed_response=args.fixed_response,
                                 rules=args.rules)
     except (ValueError, OSError, HTTPError) as error:
         return fail(str(error))
     sink = EventSink(stream, limits.event_queue) if stream is not None else None
     server = Server(handler, limits, sink=sink, access_log=None if args.quiet else console,
-                    mode=args.mode, root=root)
+                    policy=policy, root=root)
     try:
         server.bind(args.host, args.port)
     except OSError as error:

@@ -198,6 +198,9 @@ class Connection:
 
     def _respond(self, request: Request, record: ExchangeRecord) -> None:
         head = request.head
+        if not self.server.policy.answers:
+            self._stay_silent(record)  # the handler is not even run
+            return
         try:
             if head.method not in KNOWN_METHODS:
                 raise HTTPError(501, f"the method {head.method} is not implemented",
@@ -209,7 +212,7 @@ class Connection:
             log.exception("error while handling %s %s from %s", head.method, head.target,
                           self.client)
             response = error_response(SERVER_ERROR)
-        if response.close or not head.keep_alive or self.server.mode == "once":
+        if response.close or not head.keep_alive or self.server.policy.serves_one_request:
             self.closing = True
             self.close_reason = "Connection: close" if not head.keep_alive else "server closed"
         self._send_response(response, record, head.method, head.version)
@@ -236,7 +239,7 @@ class Connection:
 
     def _send_response(self, response: Response, record: ExchangeRecord, method: str,
                        version: str) -> None:
-        if self.server.mode == "record-only":
+        if not self.server.policy.answers:
             self._stay_silent(record)
         elif response.raw is not None:
             self._send_raw(response, record)

@@ -36,6 +36,7 @@ from .capture import (
 )
 from .connection import Connection
 from .limits import Limits
+from .modes import FULL, ModePolicy
 from .response import Handler
 
 log = logging.getLogger("henaserver")
@@ -64,13 +65,14 @@ class Stats:
 
 class Server:
     def __init__(self, handler: Handler, limits: Limits, *, sink: EventSink | None = None,
-                 access_log: TextIO | None = None, mode: str = "full", root: str = "") -> None:
+                 access_log: TextIO | None = None, policy: ModePolicy = FULL,
+                 root: str = "") -> None:
         self.handler = handler
         self.limits = limits
         self.sink = sink
         self.capturing = sink is not None
         self.access_log = access_log
-        self.mode = mode
+        self.policy = policy
         self.root = root
         self.stats = Stats()
         self.selector = selectors.DefaultSelector()
@@ -85,8 +87,6 @@ class Server:
         self._date = ""
         self.listener: socket.socket | None = None
         self.address: tuple[str, int] = ("", 0)
-        # The tutorial's one-request server stops after its first exchange.
-        self.stop_after_exchanges = 1 if mode == "once" else None
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -129,7 +129,8 @@ class Server:
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._emit(ServerListening(self.address[0], self.address[1], self.url, os.getpid(),
-                                   self.root, self.mode, self.limits.capture_body_cap),
+                                   self.root, self.policy.name,
+                                   self.limits.capture_body_cap),
                    force=True)
         last_tick = last_stats = time.monotonic()
         published = Stats()
@@ -238,8 +239,7 @@ class Server:
         self._emit(exchange)
         if self.access_log is not None:
             self._log_access(exchange)
-        if self.stop_after_exchanges is not None \
-                and self.stats.exchanges >= self.stop_after_exchanges:
+        if self.policy.serves_one_request:
             self.stop("one request served")
 
     def connection_closed(self, event: ConnectionClose) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import ctypes
+import ctypes.util
 import json
 import os
 import socket
@@ -164,3 +166,55 @@ def test_once_mode_under_a_supervisor_exits_cleanly(docroot: Path, start_server)
     server.returncode = 0
     server.stderr.join(5)
     assert "Fatal Python error" not in server.stderr.text
+
+
+class OpenWatch:
+    """Linux inotify, through ctypes: tells whether anything opened a watched file."""
+
+    IN_OPEN = 0x20
+
+    def __init__(self, *paths: Path) -> None:
+        libc_name = ctypes.util.find_library("c")
+        self.libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+        if self.libc is None or not hasattr(self.libc, "inotify_init1"):
+            pytest.skip("needs Linux inotify")
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            pytest.skip("inotify is not available here")
+        for path in paths:
+            if self.libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_OPEN) < 0:
+                pytest.skip(f"cannot watch {path}")
+
+    def opened(self) -> bool:
+        """True if a watched file was opened since the last call."""
+        try:
+            return bool(os.read(self.fd, 4096))
+        except BlockingIOError:
+            return False
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@pytest.mark.parametrize("name,size", [("small.html", 100), ("big.bin", 1024 * 1024)])
+def test_record_only_mode_never_opens_the_file_it_does_not_send(
+        start_server, tmp_path: Path, name: str, size: int) -> None:
+    # The handler is not even run: a file that is never sent is never read (a small one
+    # would be read into the cache, a big one opened for sendfile).
+    root = tmp_path / "root"
+    root.mkdir()
+    path = root / name
+    path.write_bytes(b"x" * size)
+    server = start_server(root, "--mode", "record-only")
+    watch = OpenWatch(path)
+    try:
+        with server.raw() as conn:
+            conn.send(get(f"/{name}"))
+            assert conn.read_to_eof() == b""
+            client = conn.address
+        assert server.exchanges(client)[0]["outcome"] == "no_response"
+        assert not watch.opened(), f"the record-only server opened {name}"
+        path.open("rb").close()  # and the watch does see an open: the check can fail
+        assert watch.opened()
+    finally:
+        watch.close()
