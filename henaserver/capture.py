@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as json_string
 from typing import IO, Final, NamedTuple
 
@@ -33,6 +34,18 @@ def micros(seconds: float | None) -> int | None:
     """Unix seconds as whole microseconds: exact in JSON and in JavaScript numbers, and
     several times cheaper to encode than floats (this runs seven times per request)."""
     return None if seconds is None else round(seconds * 1_000_000)
+
+
+@dataclass
+class Stats:
+    """Cumulative counters, kept by the server itself (its connections add their bytes)
+    so they stay exact even when capture drops events; published as server.stats."""
+
+    connections: int = 0
+    exchanges: int = 0
+    errors: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
 
 
 class ServerListening(NamedTuple):

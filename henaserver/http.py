@@ -201,8 +201,9 @@ def body_framing(version: str, headers: tuple[tuple[str, str], ...],
 
 
 def keep_alive(version: str, headers: tuple[tuple[str, str], ...]) -> bool:
-    """Whether the connection persists after this exchange (RFC 9112 section 9.3):
-    HTTP/1.1 persists unless "close" is sent; HTTP/1.0 only with "keep-alive"."""
+    """Whether the client wants the connection kept after this exchange (RFC 9112
+    section 9.3): HTTP/1.1 persists unless "close" is sent; HTTP/1.0 only with
+    "keep-alive". The server's whole decision is ``persistence.close_reason``."""
     options = list_tokens(header_values(headers, "connection"))
     if "close" in options:
         return False

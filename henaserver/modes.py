@@ -45,10 +45,10 @@ class ModePolicy:
 
     name: str
     # False: each request is recorded and nothing at all is sent: the handler is never
-    # run and the connection closes (connection.py).
+    # run (Connection._answer) and the connection closes (persistence.close_reason).
     answers: bool = True
-    # True: the first exchange closes its connection (connection.py) and then stops the
-    # whole server (Server.exchange_done), like the tutorial's one-request TCPServer.
+    # True: the first exchange closes its connection (persistence.close_reason) and then
+    # stops the whole server (Server.exchange_done), like the tutorial's TCPServer.
     serves_one_request: bool = False
     # False: every file is labelled text/html (build_handler).
     content_type_by_extension: bool = True

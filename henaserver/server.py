@@ -10,6 +10,11 @@ cache, large ones go out with ``os.sendfile`` on a non-blocking socket, a piece 
 time, and traffic events are handed to a writer thread (see ``capture.py``).
 
 The loop also enforces the timeouts and publishes ``server.stats`` once a second.
+
+A ``Server`` meets its connections through a small interface (see ``connection.py``): it
+calls their ``on_readable``, ``on_writable``, ``check_timeout``, ``refuse_busy`` and
+``close``, and is their ``Host``: ``handler``, ``limits``, ``policy``, ``capturing``,
+``stats``, ``http_date``, ``watch``, ``exchange_done`` and ``connection_closed``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import resource
 import selectors
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import TextIO
 
@@ -33,6 +38,7 @@ from .capture import (
     ServerListening,
     ServerStats,
     ServerStopping,
+    Stats,
 )
 from .connection import Connection
 from .limits import Limits
@@ -49,18 +55,6 @@ STATS_SECONDS = 1.0
 # cannot starve the ones already open.
 ACCEPT_BATCH = 64
 LISTEN_BACKLOG = 1024
-
-
-@dataclass
-class Stats:
-    """Cumulative counters, kept by the server itself so they stay exact even when
-    capture drops events."""
-
-    connections: int = 0
-    exchanges: int = 0
-    errors: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
 
 
 class Server:
@@ -147,16 +141,15 @@ class Server:
                 last_tick = now
                 wall = time.time()
                 for connection in list(self.connections.values()):
-                    connection.check_timeout(wall)
+                    self._guarded(connection, connection.check_timeout, wall)
             if now - last_stats >= STATS_SECONDS and self.stats != published:
                 last_stats = now
                 published = Stats(**vars(self.stats))
                 self._emit_stats()
-        self._shut_down()
+        self._shut_down(self._stop_reason)
         return self._stop_reason
 
-    def _shut_down(self) -> None:
-        reason = self._stop_reason or "stopped"
+    def _shut_down(self, reason: str) -> None:
         if self.listener is not None:
             self.selector.unregister(self.listener)
             self.listener.close()
@@ -197,7 +190,7 @@ class Server:
             self._interest[sock.fileno()] = selectors.EVENT_READ
             self.selector.register(sock, selectors.EVENT_READ, connection)
             if len(self.connections) > self.limits.max_connections:
-                connection.refuse_busy()
+                self._guarded(connection, connection.refuse_busy)
 
     def _dispatch(self, connection: Connection, mask: int) -> None:
         try:
@@ -209,6 +202,16 @@ class Server:
             log.exception("error on connection %d from %s", connection.id, connection.client)
             connection.close("error")
 
+    def _guarded(self, connection: Connection, step: Callable[..., None], *args: float) -> None:
+        """Run one step of a connection outside ``_dispatch``, with the same guard."""
+        if connection.closed:
+            return
+        try:
+            step(*args)
+        except Exception:
+            log.exception("error on connection %d from %s", connection.id, connection.client)
+            connection.close("error")
+
     def _drain_wakeups(self) -> None:
         try:
             while self._wake_r.recv(4096):
@@ -216,7 +219,7 @@ class Server:
         except BlockingIOError:
             pass
 
-    # --- called by connections --------------------------------------------------------
+    # --- the Host of every connection (see connection.Host) ---------------------------
 
     def watch(self, connection: Connection, *, read: bool, write: bool) -> None:
         """Set which readiness the loop waits for on a connection."""
@@ -225,12 +228,6 @@ class Server:
         if self._interest.get(fd) != events:
             self._interest[fd] = events
             self.selector.modify(connection.sock, events, connection)
-
-    def forget(self, connection: Connection) -> None:
-        fd = connection.sock.fileno()
-        if self.connections.pop(fd, None) is not None:
-            self._interest.pop(fd, None)
-            self.selector.unregister(connection.sock)
 
     def exchange_done(self, exchange: Exchange) -> None:
         self.stats.exchanges += 1
@@ -242,7 +239,12 @@ class Server:
         if self.policy.serves_one_request:
             self.stop("one request served")
 
-    def connection_closed(self, event: ConnectionClose) -> None:
+    def connection_closed(self, connection: Connection, event: ConnectionClose) -> None:
+        """Forget a closing connection (its socket is still open) and record why."""
+        fd = connection.sock.fileno()
+        if self.connections.pop(fd, None) is not None:
+            self._interest.pop(fd, None)
+            self.selector.unregister(connection.sock)
         self._emit(event)
 
     def http_date(self) -> str:
