@@ -14,7 +14,7 @@ modules in this order to see how a web server works:
 - ``connection.py``: one client connection as a named state machine: keep-alive,
   pipelining, closing
 - ``server.py``: listening, accepting and the event loop
-- ``capture.py``: the traffic events (docs/events.md)
+- ``capture.py``: the traffic events and their one serializer (docs/events.md)
 - ``__main__.py``: the command line
 """
 
