@@ -8,21 +8,29 @@ import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from types import FrameType
 from typing import TextIO
 
-from .capture import EventSink, open_stream
+from .capture import EventSink, ServerStartFailed, open_stream
 from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
 from .modes import FULL, MODES, build_handler, policy_for
-from .server import Server, limit_resources
+from .server import Server, StopReason, limit_resources
 
+# The signals that stop the server cleanly, and the stop reason each gives.
+STOP_SIGNALS: dict[signal.Signals, StopReason] = {signal.SIGINT: "SIGINT",
+                                                  signal.SIGTERM: "SIGTERM"}
+
+# Why bind() failed, as the server.start_failed event names it and as a person reads it.
+# Any other error is "other", worded by the operating system.
 BIND_ERRORS = {
-    errno.EADDRINUSE: "address already in use (another program is listening there)",
-    errno.EACCES: "permission denied (ports below 1024 need root)",
-    errno.EADDRNOTAVAIL: "this machine has no such address",
+    errno.EADDRINUSE: ("address_in_use",
+                       "address already in use (another program is listening there)"),
+    errno.EACCES: ("permission_denied", "permission denied (ports below 1024 need root)"),
+    errno.EADDRNOTAVAIL: ("address_not_available", "this machine has no such address"),
 }
 
 
@@ -128,14 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.bind(args.host, args.port)
     except OSError as error:
-        why = BIND_ERRORS.get(error.errno or 0, error.strerror or str(error))
-        return fail(f"cannot listen on {args.host}:{args.port}: {why}")
+        failed = start_failed(args.host, args.port, error)
+        if sink is not None:
+            # The supervisor's fact, sent instead of server.listening (docs/events.md).
+            sink.emit(failed, force=True)
+            sink.close()
+        return fail(failed.message)
 
     def on_signal(number: int, frame: FrameType | None) -> None:
-        server.stop(signal.Signals(number).name)
+        server.stop(STOP_SIGNALS[signal.Signals(number)])
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for number in STOP_SIGNALS:
+        signal.signal(number, on_signal)
     if args.exit_on_stdin_eof:
         threading.Thread(target=wait_for_stdin_eof, args=(server,), daemon=True).start()
     print(f"henaserver: serving {root} at {server.url} (Ctrl+C to stop)", file=console,
@@ -143,6 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     reason = server.serve()
     print(f"henaserver: stopped ({reason})", file=console, flush=True)
     return 0
+
+
+def start_failed(host: str, port: int, error: OSError) -> ServerStartFailed:
+    """What a failed bind means, for a supervisor (``reason``) and a person (``message``).
+
+    A name that does not resolve fails in getaddrinfo (``socket.gaierror``): its number
+    is not an OS errno, so none is given.
+    """
+    number = None if isinstance(error, socket.gaierror) else error.errno
+    reason, why = BIND_ERRORS.get(number or 0, ("other", error.strerror or str(error)))
+    return ServerStartFailed(reason, host, port, number,
+                             f"cannot listen on {host}:{port}: {why}")
 
 
 def wait_for_stdin_eof(server: Server) -> None:

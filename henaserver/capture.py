@@ -39,6 +39,17 @@ class Stats:
     bytes_out: int = 0
 
 
+class ServerStartFailed(NamedTuple):
+    # Why the socket could not be bound: "address_in_use", "permission_denied",
+    # "address_not_available" or "other"; errno is None when the OS gave no number.
+    reason: str
+    host: str
+    port: int
+    errno: int | None
+    message: str
+    type: str = "server.start_failed"
+
+
 class ServerListening(NamedTuple):
     host: str
     port: int
@@ -51,7 +62,7 @@ class ServerListening(NamedTuple):
 
 
 class ServerStopping(NamedTuple):
-    reason: str
+    reason: str  # one of server.STOP_REASONS
     type: str = "server.stopping"
 
 
@@ -122,8 +133,8 @@ class Exchange(NamedTuple):
     type: str = "exchange"
 
 
-Event = (ServerListening | ServerStopping | ConnectionOpen | ConnectionClose | ServerStats
-         | EventsDropped | Exchange)
+Event = (ServerStartFailed | ServerListening | ServerStopping | ConnectionOpen
+         | ConnectionClose | ServerStats | EventsDropped | Exchange)
 
 
 # --- the one serializer ---------------------------------------------------------------

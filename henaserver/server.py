@@ -15,6 +15,9 @@ A ``Server`` meets its connections through a small interface (see ``connection.p
 calls their ``on_readable``, ``on_writable``, ``check_timeout``, ``refuse_busy`` and
 ``close``, and is their ``Host``: ``handler``, ``limits``, ``policy``, ``capturing``,
 ``stats``, ``http_date``, ``watch``, ``exchange_done`` and ``connection_closed``.
+
+It stops for one of the reasons in ``StopReason`` (a closed set, documented with the
+``server.stopping`` event in docs/events.md, so a supervisor can compare them).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import socket
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import TextIO
+from typing import Final, Literal, TextIO, get_args
 
 from .capture import (
     ConnectionClose,
@@ -47,6 +50,9 @@ from .response import Handler
 
 log = logging.getLogger("henaserver")
 
+# Why a server stopped: its server.stopping event says exactly one of these.
+StopReason = Literal["SIGINT", "SIGTERM", "stdin closed", "one request served"]
+STOP_REASONS: Final = get_args(StopReason)
 # How often timeouts are checked and stats published. Timeouts are whole seconds, so a
 # half-second sweep over all connections is precise enough and cheap even at 1,000.
 TICK_SECONDS = 0.5
@@ -73,7 +79,7 @@ class Server:
         self.connections: dict[int, Connection] = {}  # by file descriptor
         self._interest: dict[int, int] = {}
         self._next_id = 1
-        self._stop_reason: str | None = None
+        self._stop_reason: StopReason | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -109,7 +115,7 @@ class Server:
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: StopReason) -> None:
         """Ask the loop to stop. Safe from signal handlers and other threads."""
         self._stop_reason = self._stop_reason or reason
         try:
@@ -117,7 +123,7 @@ class Server:
         except OSError:
             pass
 
-    def serve(self) -> str:
+    def serve(self) -> StopReason:
         """Run until ``stop``; returns the reason it stopped."""
         assert self.listener is not None, "bind() first"
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
@@ -149,7 +155,7 @@ class Server:
         self._shut_down(self._stop_reason)
         return self._stop_reason
 
-    def _shut_down(self, reason: str) -> None:
+    def _shut_down(self, reason: StopReason) -> None:
         if self.listener is not None:
             self.selector.unregister(self.listener)
             self.listener.close()

@@ -299,11 +299,12 @@ TYPED_FILES = {
 
 # --- the command line run to completion -----------------------------------------------
 
-def run(*args: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
+def run(*args: str, timeout: float = 15, pass_fds: tuple[int, ...] = ()
+        ) -> subprocess.CompletedProcess[str]:
     """``python -m henaserver ARGS`` to its end, output captured as text."""
     return subprocess.run([sys.executable, "-u", "-m", "henaserver", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, pass_fds=pass_fds)
 
 
 def assert_one_line_failure(result: subprocess.CompletedProcess[str], *words: str) -> None:

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from henaserver import capture
+from henaserver.__main__ import BIND_ERRORS
 from henaserver.capture import Times, serialize
+from henaserver.server import STOP_REASONS
 
 EVENTS_MD = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 COMMON_KEYS = {"v", "type", "time"}
@@ -102,3 +104,15 @@ def test_exchange_times_are_the_documented_keys() -> None:
     times = {code(row[0]) for row in rows[0][1:]}
     event = json.loads(serialize(example(capture.Exchange), 1.0))
     assert set(event["times"]) == times
+
+
+def test_stopping_reasons_are_the_documented_closed_set() -> None:
+    reasons = [code(row[0]) for row in table_after(sections()["server.stopping"], "reason")]
+    assert sorted(reasons) == sorted(STOP_REASONS)
+
+
+def test_start_failed_reasons_are_the_documented_closed_set() -> None:
+    reasons = [code(row[0])
+               for row in table_after(sections()["server.start_failed"], "reason")]
+    assert sorted(reasons) == sorted([reason for reason, _ in BIND_ERRORS.values()]
+                                     + ["other"])
