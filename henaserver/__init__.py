@@ -3,15 +3,25 @@
 Standard library only. Start it with ``python -m henaserver --root DIR``; read the
 modules in this order to see how a web server works:
 
-- ``http.py``: bytes -> requests, responses -> bytes (no sockets)
+- ``limits.py``: every limit, with the reason it exists
+- ``http.py``: what a request is, and each protocol rule as a small pure function
+- ``parser.py``: bytes -> requests, a state machine that never touches a socket
+- ``response.py``: responses -> bytes
+- ``pages.py``: where every error becomes a response with a short page
 - ``static.py``: URL path -> file, its type, conditional and range requests
-- ``connection.py``: one client connection, keep-alive and pipelining
+- ``modes.py``: the tutorial's serving modes as a policy, and response rules
+- ``exchange.py``: one request and its answer, as recorded
+- ``connection.py``: one client connection as a named state machine: keep-alive,
+  pipelining, closing
 - ``server.py``: listening, accepting and the event loop
-- ``capture.py``: the traffic events (docs/events.md)
+- ``capture.py``: the traffic events and their one serializer (docs/events.md)
+- ``__main__.py``: the command line
 """
 
-from .http import HTTPError, Request, RequestHead, RequestParser, Response
+from .http import HTTPError, Request, RequestHead
 from .limits import DEFAULT_LIMITS, Limits
+from .parser import RequestParser
+from .response import Response
 
 __version__ = "0.1.0"
 __all__ = ["DEFAULT_LIMITS", "HTTPError", "Limits", "Request", "RequestHead",

@@ -8,21 +8,29 @@ import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from types import FrameType
 from typing import TextIO
 
-from .capture import EventSink, open_stream
+from .capture import EventSink, ServerStartFailed, open_stream
 from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
-from .modes import MODES, build_handler
-from .server import Server, limit_resources
+from .modes import FULL, MODES, build_handler, policy_for
+from .server import Server, StopReason, limit_resources
 
+# The signals that stop the server cleanly, and the stop reason each gives.
+STOP_SIGNALS: dict[signal.Signals, StopReason] = {signal.SIGINT: "SIGINT",
+                                                  signal.SIGTERM: "SIGTERM"}
+
+# Why bind() failed, as the server.start_failed event names it and as a person reads it.
+# Any other error is "other", worded by the operating system.
 BIND_ERRORS = {
-    errno.EADDRINUSE: "address already in use (another program is listening there)",
-    errno.EACCES: "permission denied (ports below 1024 need root)",
-    errno.EADDRNOTAVAIL: "this machine has no such address",
+    errno.EADDRINUSE: ("address_in_use",
+                       "address already in use (another program is listening there)"),
+    errno.EACCES: ("permission_denied", "permission denied (ports below 1024 need root)"),
+    errno.EADDRNOTAVAIL: ("address_not_available", "this machine has no such address"),
 }
 
 
@@ -60,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="idle keep-alive connections are closed after this "
                              "(default: %(default)s)")
     modes = parser.add_argument_group("modes (see henaserver/modes.py)")
-    modes.add_argument("--mode", choices=MODES, default="full",
+    modes.add_argument("--mode", choices=MODES, default=FULL.name,
                        help="full: the real server; no-content-type: everything is "
                             "text/html; once: one request, then exit; fixed: the same raw "
                             "response to every request; record-only: record, reply nothing "
@@ -116,25 +124,30 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"cannot open the event stream: {error.strerror}")
     # With events on stdout, the human-readable lines move to stderr.
     console: TextIO = sys.stderr if args.events == "-" else sys.stdout
+    policy = policy_for(args.mode)
     try:
-        handler = build_handler(args.mode, root, limits, fixed_response=args.fixed_response,
+        handler = build_handler(policy, root, limits, fixed_response=args.fixed_response,
                                 rules=args.rules)
     except (ValueError, OSError, HTTPError) as error:
         return fail(str(error))
     sink = EventSink(stream, limits.event_queue) if stream is not None else None
     server = Server(handler, limits, sink=sink, access_log=None if args.quiet else console,
-                    mode=args.mode, root=root)
+                    policy=policy, root=root)
     try:
         server.bind(args.host, args.port)
     except OSError as error:
-        why = BIND_ERRORS.get(error.errno or 0, error.strerror or str(error))
-        return fail(f"cannot listen on {args.host}:{args.port}: {why}")
+        failed = start_failed(args.host, args.port, error)
+        if sink is not None:
+            # The supervisor's fact, sent instead of server.listening (docs/events.md).
+            sink.emit(failed, force=True)
+            sink.close()
+        return fail(failed.message)
 
     def on_signal(number: int, frame: FrameType | None) -> None:
-        server.stop(signal.Signals(number).name)
+        server.stop(STOP_SIGNALS[signal.Signals(number)])
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for number in STOP_SIGNALS:
+        signal.signal(number, on_signal)
     if args.exit_on_stdin_eof:
         threading.Thread(target=wait_for_stdin_eof, args=(server,), daemon=True).start()
     print(f"henaserver: serving {root} at {server.url} (Ctrl+C to stop)", file=console,
@@ -142,6 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     reason = server.serve()
     print(f"henaserver: stopped ({reason})", file=console, flush=True)
     return 0
+
+
+def start_failed(host: str, port: int, error: OSError) -> ServerStartFailed:
+    """What a failed bind means, for a supervisor (``reason``) and a person (``message``).
+
+    A name that does not resolve fails in getaddrinfo (``socket.gaierror``): its number
+    is not an OS errno, so none is given.
+    """
+    number = None if isinstance(error, socket.gaierror) else error.errno
+    reason, why = BIND_ERRORS.get(number or 0, ("other", error.strerror or str(error)))
+    return ServerStartFailed(reason, host, port, number,
+                             f"cannot listen on {host}:{port}: {why}")
 
 
 def wait_for_stdin_eof(server: Server) -> None:

@@ -1,10 +1,10 @@
-"""HTTP/1.1 messages without I/O: bytes in, requests out; responses in, bytes out.
+"""HTTP/1.1 requests without I/O: the grammar, and each protocol decision as a rule.
 
-This module never touches a socket (the idea of h11). ``RequestParser`` is fed whatever
-bytes arrived, in any split, and hands back events: a ``RequestHead`` as soon as the
-head is complete (so the connection can answer ``Expect: 100-continue``), then the
-complete ``Request`` with its body and its exact raw bytes. Malformed input raises
-``HTTPError`` carrying the status code to answer with.
+This module never touches a socket (the idea of h11). It holds what a request is
+(``RequestHead``, ``Request``), how each of its parts is checked, and the errors:
+malformed or refused input raises ``HTTPError`` carrying the status code to answer with.
+``parser.py`` finds where each part starts and ends in a stream of bytes; ``response.py``
+turns answers into bytes.
 
 Every protocol decision is a small pure function with the RFC section beside it, so each
 rule can be read, and tested from a table of bytes, on its own.
@@ -13,9 +13,9 @@ rule can be read, and tested from a table of bytes, on its own.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import BinaryIO, Final
+from typing import Final
 
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -37,6 +37,19 @@ class HTTPError(Exception):
         self.headers = headers
 
 
+class RefusedRequest(HTTPError):
+    """A well-formed request the server refuses while its framing is still known.
+
+    So far only 417, an expectation the server cannot meet (RFC 9110 section 10.1.1): it
+    is checked last, once the body's framing is known, so the request can still be read
+    to its end (``RequestParser.read_refused_request``) and the connection kept.
+    """
+
+    def __init__(self, error: HTTPError, head: RequestHead) -> None:
+        super().__init__(error.status, error.reason, close=False, headers=error.headers)
+        self.head = head  # the parsed head, for reading past the body
+
+
 # --- grammar (RFC 9110 section 5.6.2, RFC 9112 sections 3 and 5) -------------------
 
 # token = 1*tchar
@@ -55,8 +68,6 @@ FIELD_LINE: Final = re.compile(
     rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*"
     rb"[\x21-\x7e\x80-\xff])?)?)[ \t]*")
 HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
-# The start of a status line (RFC 9112 section 4), to read a raw response's status.
-STATUS_LINE: Final = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})")
 DIGITS: Final = re.compile(r"[0-9]{1,18}")
 # A Host value: reg-name or IPv4 or [IPv6], with an optional port (RFC 3986 section 3.2).
 HOST_VALUE: Final = re.compile(
@@ -106,15 +117,6 @@ class Request:
     head: RequestHead
     body: bytes
     raw: bytes
-
-
-class _NeedData:
-    def __repr__(self) -> str:
-        return "NEED_DATA"
-
-
-NEED_DATA: Final = _NeedData()
-Event = RequestHead | Request | _NeedData
 
 
 # --- protocol decisions as pure functions ------------------------------------------
@@ -199,8 +201,9 @@ def body_framing(version: str, headers: tuple[tuple[str, str], ...],
 
 
 def keep_alive(version: str, headers: tuple[tuple[str, str], ...]) -> bool:
-    """Whether the connection persists after this exchange (RFC 9112 section 9.3):
-    HTTP/1.1 persists unless "close" is sent; HTTP/1.0 only with "keep-alive"."""
+    """Whether the client wants the connection kept after this exchange (RFC 9112
+    section 9.3): HTTP/1.1 persists unless "close" is sent; HTTP/1.0 only with
+    "keep-alive". The server's whole decision is ``persistence.close_reason``."""
     options = list_tokens(header_values(headers, "connection"))
     if "close" in options:
         return False
@@ -233,10 +236,16 @@ def parse_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     headers = tuple(parse_field_line(line) for line in lines[1:])
     check_host(version, headers)
     framing = body_framing(version, headers, limits)
-    # Evaluated even without a body, so an unknown expectation always gets 417.
-    wants_continue = expects_continue(version, headers)
-    return RequestHead(method, target, version, headers, framing,
-                       keep_alive(version, headers), wants_continue and framing is not NO_BODY)
+    alive = keep_alive(version, headers)
+    try:
+        # Checked last, and even without a body, so an unknown expectation always gets
+        # 417; everything before it held, so the request's end is known.
+        wants_continue = expects_continue(version, headers)
+    except HTTPError as error:
+        head_read = RequestHead(method, target, version, headers, framing, alive, False)
+        raise RefusedRequest(error, head_read) from None
+    return RequestHead(method, target, version, headers, framing, alive,
+                       wants_continue and framing is not NO_BODY)
 
 
 def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, str]:
@@ -302,178 +311,6 @@ def find_head_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int]:
     return -1, -1
 
 
-# --- the parser: a state machine over a byte buffer ---------------------------------
-
-_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _DEAD = range(7)
-
-
-@dataclass
-class RequestParser:
-    """Turns received bytes into request events, one request after another.
-
-    Call ``feed(data)`` with whatever arrived, then ``next_event()`` until it returns
-    ``NEED_DATA``. Pipelined requests come out one by one. After an ``HTTPError`` the
-    parser is dead: the connection must answer the error and close.
-    """
-
-    limits: Limits = DEFAULT_LIMITS
-    _buffer: bytearray = field(default_factory=bytearray)
-    _state: int = _HEAD
-    _head: RequestHead | None = None
-    _raw: bytearray = field(default_factory=bytearray)  # this request's bytes so far
-    _body: bytearray = field(default_factory=bytearray)
-    _remaining: int = 0
-    _trailer_bytes: int = 0
-
-    def feed(self, data: bytes) -> None:
-        """Append received bytes."""
-        self._buffer += data
-
-    @property
-    def has_partial_request(self) -> bool:
-        """True when some bytes of a request have arrived but it is not complete."""
-        return bool(self._raw) or bool(self._buffer.strip(b"\r\n"))
-
-    @property
-    def received(self) -> bytes:
-        """The bytes of the request in progress, as received (for error reports)."""
-        return bytes(self._raw + self._buffer)
-
-    @property
-    def head(self) -> RequestHead | None:
-        """The head of the request in progress, once it is complete."""
-        return self._head
-
-    def next_event(self) -> Event:
-        """Return the next ``RequestHead`` or ``Request``, or ``NEED_DATA``."""
-        try:
-            if self._state == _HEAD:
-                return self._read_head()
-            return self._read_body()
-        except HTTPError:
-            self._state = _DEAD
-            raise
-
-    def _take(self, count: int) -> bytes:
-        """Move ``count`` bytes from the buffer into this request's raw bytes."""
-        data = bytes(self._buffer[:count])
-        del self._buffer[:count]
-        self._raw += data
-        return data
-
-    def _read_head(self) -> Event:
-        # RFC 9112 section 2.2: ignore empty lines before the request line.
-        skip = len(self._buffer) - len(self._buffer.lstrip(b"\r\n"))
-        if skip:
-            self._take(skip)
-            if len(self._raw) > self.limits.max_head_bytes:
-                raise HTTPError(400, "too many empty lines before the request line")
-        head_end, body_start = find_head_end(self._buffer)
-        if head_end == -1:
-            self._check_incomplete_head()
-            return NEED_DATA
-        # The limit counts the head with its final empty line, so the same request is
-        # judged the same however its bytes were split into packets.
-        if body_start > self.limits.max_head_bytes:
-            self._check_incomplete_head()
-            raise HTTPError(431, f"request head larger than {self.limits.max_head_bytes} bytes")
-        raw_head = self._take(body_start)
-        self._head = parse_head(raw_head[:head_end].rstrip(b"\r\n"), self.limits)
-        framing = self._head.framing
-        if framing.kind == "length":
-            self._state, self._remaining = _BODY, framing.length
-        elif framing.kind == "chunked":
-            self._state = _CHUNK_SIZE
-        else:
-            self._state = _BODY
-            self._remaining = 0
-        return self._head
-
-    def _check_incomplete_head(self) -> None:
-        """Reject a head that is already too long, without waiting for its end."""
-        line_end = self._buffer.find(b"\n")
-        first_line = len(self._buffer) if line_end == -1 else line_end
-        if self._buffer[first_line - 1:first_line] == b"\r":
-            first_line -= 1  # the CR of a CRLF is not part of the line
-        if first_line > self.limits.max_request_line:
-            raise HTTPError(414, f"request line longer than {self.limits.max_request_line} bytes")
-        if len(self._buffer) > self.limits.max_head_bytes:
-            raise HTTPError(431, f"request head larger than {self.limits.max_head_bytes} bytes")
-
-    def _read_body(self) -> Event:
-        if self._state == _DEAD:
-            raise HTTPError(400, "connection unusable after an earlier error")
-        while True:
-            if self._state == _BODY:
-                if not self._take_body():
-                    return NEED_DATA
-                return self._finish()
-            if self._state == _CHUNK_SIZE:
-                line = self._take_line(self.limits.max_chunk_line, "chunk size line")
-                if line is None:
-                    return NEED_DATA
-                self._remaining = parse_chunk_size(line)
-                if len(self._body) + self._remaining > self.limits.max_body_bytes:
-                    raise HTTPError(413, f"request body over the limit of "
-                                         f"{self.limits.max_body_bytes} bytes")
-                self._state = _CHUNK_DATA if self._remaining else _TRAILERS
-            elif self._state == _CHUNK_DATA:
-                if not self._take_body():
-                    return NEED_DATA
-                self._state = _CHUNK_END
-            elif self._state == _CHUNK_END:
-                line = self._take_line(2, "chunk data")
-                if line is None:
-                    return NEED_DATA
-                if line:
-                    raise HTTPError(400, "chunk data longer than its size")
-                self._state = _CHUNK_SIZE
-            elif self._state == _TRAILERS:
-                # RFC 9112 section 7.1.2: trailer fields follow the last chunk. This
-                # server uses none, so it checks their syntax and discards them.
-                line = self._take_line(self.limits.max_head_bytes, "trailer section")
-                if line is None:
-                    return NEED_DATA
-                if not line:
-                    return self._finish()
-                self._trailer_bytes += len(line)
-                if self._trailer_bytes > self.limits.max_head_bytes:
-                    raise HTTPError(431, f"trailer section larger than "
-                                         f"{self.limits.max_head_bytes} bytes")
-                parse_field_line(line)
-
-    def _take_body(self) -> bool:
-        """Take up to ``_remaining`` body bytes; True once all of them have arrived."""
-        take = min(self._remaining, len(self._buffer))
-        self._body += self._take(take)
-        self._remaining -= take
-        return self._remaining == 0
-
-    def _take_line(self, limit: int, what: str) -> bytes | None:
-        """Take one line (without its CRLF or LF) from the buffer, or None if incomplete."""
-        end = self._buffer.find(b"\n")
-        if end == -1:
-            if len(self._buffer) > limit:
-                raise HTTPError(400, f"{what} too long")
-            return None
-        if end > limit:
-            raise HTTPError(400, f"{what} too long")
-        line = self._take(end + 1)[:-1]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if b"\r" in line:
-            raise HTTPError(400, f"bare CR in {what}")
-        return line
-
-    def _finish(self) -> Request:
-        assert self._head is not None
-        request = Request(self._head, bytes(self._body), bytes(self._raw))
-        self._state, self._head = _HEAD, None
-        self._raw, self._body = bytearray(), bytearray()
-        self._trailer_bytes = 0
-        return request
-
-
 def parse_chunk_size(line: bytes) -> int:
     """chunk-size [ chunk-ext ] (RFC 9112 section 7.1): hex digits, extensions ignored."""
     size, _, _extensions = line.partition(b";")
@@ -483,47 +320,7 @@ def parse_chunk_size(line: bytes) -> int:
     return int(size, 16)
 
 
-# --- responses ----------------------------------------------------------------------
-
-@dataclass
-class Response:
-    """What a handler answers. The connection adds Date, Server and Connection.
-
-    A small body is held in ``body``; a large file is given as ``file`` with an offset
-    and length, and the connection streams it with sendfile after the head, so it is
-    never read whole into memory. The handler sets Content-Length.
-    """
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    file: BinaryIO | None = None
-    file_offset: int = 0
-    file_length: int = 0
-    close: bool = False  # close the connection after this response
-    # Bytes to send exactly as given, with nothing added (the tutorial's canned replies).
-    raw: bytes | None = None
-
-
-def raw_response(data: bytes) -> Response:
-    """A response sent byte for byte as the user wrote it.
-
-    The status is read from the status line when there is one (for logs and events).
-    The connection is closed afterwards unless the bytes frame themselves correctly
-    with a Content-Length equal to the body's length: otherwise the client could not
-    tell where this response ends and the next one starts (RFC 9112 section 6.3).
-    """
-    match = STATUS_LINE.match(data)
-    status = int(match[1]) if match else 0
-    head_end, body_start = find_head_end(data)
-    framed = False
-    if head_end != -1:
-        fields = (line.partition(b":") for line in data[:head_end].split(b"\n")[1:])
-        lengths = [value.strip() for name, _, value in fields
-                   if name.strip().lower() == b"content-length"]
-        framed = lengths == [str(len(data) - body_start).encode()]
-    return Response(status, [], close=not framed, raw=data)
-
+# --- status codes (RFC 9110 section 15) --------------------------------------------
 
 # RFC 9110 renamed a few statuses; Python 3.11's table still has the older names.
 RFC9110_PHRASES: Final = {413: "Content Too Large", 414: "URI Too Long",
@@ -538,20 +335,3 @@ def reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
-
-
-def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
-    """Serialise a status line and header fields, ending with the empty line.
-
-    The server always answers as HTTP/1.1: RFC 9110 section 6.2 says a server sends the
-    highest minor version it conforms to, even to an HTTP/1.0 client.
-    """
-    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}"]
-    lines.extend(f"{name}: {value}" for name, value in headers)
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1")
-
-
-def status_has_body(status: int, method: str) -> bool:
-    """RFC 9110 sections 6.4.1 and 9.3.2: HEAD, 1xx, 204 and 304 responses have no body."""
-    return not (method == "HEAD" or status < 200 or status in (204, 304))

@@ -1,7 +1,6 @@
 """Serving modes: the stages of the tutorial the server grew from, and response rules.
 
-Each mode builds the handler the server runs. A learner switches modes to see, on the
-wire, why a real server does what it does:
+A learner switches modes to see, on the wire, why a real server does what it does:
 
 - ``full``: the real static file server (the default).
 - ``no-content-type``: every file is labelled ``text/html``. The browser then ignores the
@@ -17,6 +16,10 @@ Response rules (``--rules FILE``) come before the mode's handler: a JSON file of
 ``{"rules": [{"method": "GET", "path": "/test", "response": "HTTP/1.1 200 OK\\r\\n..."}]}``
 where ``method`` and ``path`` may be ``"*"``, and the first matching rule's raw response
 is sent instead. The file is re-read whenever it changes, so edits apply at once.
+
+What a mode changes is data, a ``ModePolicy``, built once from ``--mode`` (``policy_for``).
+No other module compares mode names: each field is consulted where its decision is made
+(the field's comment says where).
 """
 
 from __future__ import annotations
@@ -25,18 +28,50 @@ import base64
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from .http import HTTPError, Request, Response, raw_response
+from .http import HTTPError, Request
 from .limits import Limits
+from .response import Handler, Response, raw_response
 from .static import StaticFiles, split_target
 
 log = logging.getLogger("henaserver")
 
-Handler = Callable[[Request], Response]
-MODES: Final = ("full", "no-content-type", "once", "fixed", "record-only")
+
+@dataclass(frozen=True)
+class ModePolicy:
+    """What one serving mode changes, field by field (see the module docstring)."""
+
+    name: str
+    # False: each request is recorded and nothing at all is sent: the handler is never
+    # run (Connection._answer) and the connection closes (persistence.close_reason).
+    answers: bool = True
+    # True: the first exchange closes its connection (persistence.close_reason) and then
+    # stops the whole server (Server.exchange_done), like the tutorial's TCPServer.
+    serves_one_request: bool = False
+    # False: every file is labelled text/html (build_handler).
+    content_type_by_extension: bool = True
+    # True: every request gets the bytes of --fixed-response FILE (build_handler).
+    fixed_response: bool = False
+
+
+POLICIES: Final = {policy.name: policy for policy in (
+    ModePolicy("full"),
+    ModePolicy("no-content-type", content_type_by_extension=False),
+    ModePolicy("once", serves_one_request=True),
+    ModePolicy("fixed", fixed_response=True),
+    ModePolicy("record-only", answers=False),
+)}
+MODES: Final = tuple(POLICIES)
+FULL: Final = POLICIES["full"]
+
+
+def policy_for(mode: str) -> ModePolicy:
+    """The policy of a mode named on the command line (one of ``MODES``)."""
+    return POLICIES[mode]
+
+
 # A raw response or rules file larger than this is refused: it is read into memory.
 MAX_RAW_FILE: Final = 1024 * 1024
 
@@ -125,11 +160,11 @@ class RulesFirst:
         return self.fallback(request)
 
 
-def build_handler(mode: str, root: str, limits: Limits, *, fixed_response: str | None = None,
-                  rules: str | None = None) -> Handler:
+def build_handler(policy: ModePolicy, root: str, limits: Limits, *,
+                  fixed_response: str | None = None, rules: str | None = None) -> Handler:
     """The handler for a mode (see the module docstring)."""
     handler: Handler
-    if mode == "fixed":
+    if policy.fixed_response:
         if fixed_response is None:
             raise ValueError("the fixed mode needs --fixed-response FILE")
         fixed = WatchedFile(fixed_response)
@@ -138,7 +173,7 @@ def build_handler(mode: str, root: str, limits: Limits, *, fixed_response: str |
         def handler(request: Request) -> Response:
             return raw_response(fixed.read())
     else:
-        handler = StaticFiles(root, limits, detect_types=mode != "no-content-type")
+        handler = StaticFiles(root, limits, detect_types=policy.content_type_by_extension)
     if rules is not None:
         handler = RulesFirst(rules, handler)
     return handler

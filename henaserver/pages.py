@@ -2,14 +2,19 @@
 
 Every refusal in the server is an ``HTTPError`` with a status; ``error_response`` turns it
 into a complete response with a status line, headers and a short HTML body, so a learner
-reading the raw bytes always sees why.
+reading the raw bytes always sees why. ``respond`` runs a handler and turns whatever it
+raises into such a response.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 
-from .http import HTTPError, Response, reason_phrase
+from .http import KNOWN_METHODS, HTTPError, Request, reason_phrase
+from .response import Handler, Response
+
+log = logging.getLogger("henaserver")
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -52,3 +57,24 @@ def not_found(path: str) -> Response:
 
 SERVER_ERROR = HTTPError(500, "The server failed while handling this request; "
                               "its log has the details.")
+
+
+def respond(handler: Handler, request: Request, refusal: HTTPError | None = None,
+            client: str = "") -> Response:
+    """The response to a complete request: the handler's, or the page of the error in
+    its way: a ``refusal`` decided while parsing (417), a method this server does not
+    know (501, RFC 9110 section 15.6.2), an ``HTTPError`` the handler raised, or any
+    other exception (500, its traceback logged: a bug in a handler must cost one
+    response, never the server)."""
+    head = request.head
+    try:
+        if refusal is not None:
+            raise refusal
+        if head.method not in KNOWN_METHODS:
+            raise HTTPError(501, f"the method {head.method} is not implemented", close=False)
+        return handler(request)
+    except HTTPError as error:
+        return error_response(error)
+    except Exception:
+        log.exception("error while handling %s %s from %s", head.method, head.target, client)
+        return error_response(SERVER_ERROR)

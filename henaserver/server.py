@@ -10,6 +10,14 @@ cache, large ones go out with ``os.sendfile`` on a non-blocking socket, a piece 
 time, and traffic events are handed to a writer thread (see ``capture.py``).
 
 The loop also enforces the timeouts and publishes ``server.stats`` once a second.
+
+A ``Server`` meets its connections through a small interface (see ``connection.py``): it
+calls their ``on_readable``, ``on_writable``, ``check_timeout``, ``refuse_busy`` and
+``close``, and is their ``Host``: ``handler``, ``limits``, ``policy``, ``capturing``,
+``stats``, ``http_date``, ``watch``, ``exchange_done`` and ``connection_closed``.
+
+It stops for one of the reasons in ``StopReason`` (a closed set, documented with the
+``server.stopping`` event in docs/events.md, so a supervisor can compare them).
 """
 
 from __future__ import annotations
@@ -22,9 +30,8 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import formatdate
-from typing import TextIO
+from typing import Final, Literal, TextIO, get_args
 
 from .capture import (
     ConnectionClose,
@@ -34,14 +41,18 @@ from .capture import (
     ServerListening,
     ServerStats,
     ServerStopping,
+    Stats,
 )
 from .connection import Connection
-from .http import Request, Response
 from .limits import Limits
+from .modes import FULL, ModePolicy
+from .response import Handler
 
 log = logging.getLogger("henaserver")
 
-Handler = Callable[[Request], Response]
+# Why a server stopped: its server.stopping event says exactly one of these.
+StopReason = Literal["SIGINT", "SIGTERM", "stdin closed", "one request served"]
+STOP_REASONS: Final = get_args(StopReason)
 # How often timeouts are checked and stats published. Timeouts are whole seconds, so a
 # half-second sweep over all connections is precise enough and cheap even at 1,000.
 TICK_SECONDS = 0.5
@@ -52,34 +63,23 @@ ACCEPT_BATCH = 64
 LISTEN_BACKLOG = 1024
 
 
-@dataclass
-class Stats:
-    """Cumulative counters, kept by the server itself so they stay exact even when
-    capture drops events."""
-
-    connections: int = 0
-    exchanges: int = 0
-    errors: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-
-
 class Server:
     def __init__(self, handler: Handler, limits: Limits, *, sink: EventSink | None = None,
-                 access_log: TextIO | None = None, mode: str = "full", root: str = "") -> None:
+                 access_log: TextIO | None = None, policy: ModePolicy = FULL,
+                 root: str = "") -> None:
         self.handler = handler
         self.limits = limits
         self.sink = sink
         self.capturing = sink is not None
         self.access_log = access_log
-        self.mode = mode
+        self.policy = policy
         self.root = root
         self.stats = Stats()
         self.selector = selectors.DefaultSelector()
         self.connections: dict[int, Connection] = {}  # by file descriptor
         self._interest: dict[int, int] = {}
         self._next_id = 1
-        self._stop_reason: str | None = None
+        self._stop_reason: StopReason | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -87,8 +87,6 @@ class Server:
         self._date = ""
         self.listener: socket.socket | None = None
         self.address: tuple[str, int] = ("", 0)
-        # The tutorial's one-request server stops after its first exchange.
-        self.stop_after_exchanges = 1 if mode == "once" else None
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -117,7 +115,7 @@ class Server:
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: StopReason) -> None:
         """Ask the loop to stop. Safe from signal handlers and other threads."""
         self._stop_reason = self._stop_reason or reason
         try:
@@ -125,13 +123,14 @@ class Server:
         except OSError:
             pass
 
-    def serve(self) -> str:
+    def serve(self) -> StopReason:
         """Run until ``stop``; returns the reason it stopped."""
         assert self.listener is not None, "bind() first"
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._emit(ServerListening(self.address[0], self.address[1], self.url, os.getpid(),
-                                   self.root, self.mode, self.limits.capture_body_cap),
+                                   self.root, self.policy.name,
+                                   self.limits.capture_body_cap),
                    force=True)
         last_tick = last_stats = time.monotonic()
         published = Stats()
@@ -148,16 +147,15 @@ class Server:
                 last_tick = now
                 wall = time.time()
                 for connection in list(self.connections.values()):
-                    connection.check_timeout(wall)
+                    self._guarded(connection, connection.check_timeout, wall)
             if now - last_stats >= STATS_SECONDS and self.stats != published:
                 last_stats = now
                 published = Stats(**vars(self.stats))
                 self._emit_stats()
-        self._shut_down()
+        self._shut_down(self._stop_reason)
         return self._stop_reason
 
-    def _shut_down(self) -> None:
-        reason = self._stop_reason or "stopped"
+    def _shut_down(self, reason: StopReason) -> None:
         if self.listener is not None:
             self.selector.unregister(self.listener)
             self.listener.close()
@@ -198,7 +196,7 @@ class Server:
             self._interest[sock.fileno()] = selectors.EVENT_READ
             self.selector.register(sock, selectors.EVENT_READ, connection)
             if len(self.connections) > self.limits.max_connections:
-                connection.refuse_busy()
+                self._guarded(connection, connection.refuse_busy)
 
     def _dispatch(self, connection: Connection, mask: int) -> None:
         try:
@@ -210,6 +208,16 @@ class Server:
             log.exception("error on connection %d from %s", connection.id, connection.client)
             connection.close("error")
 
+    def _guarded(self, connection: Connection, step: Callable[..., None], *args: float) -> None:
+        """Run one step of a connection outside ``_dispatch``, with the same guard."""
+        if connection.closed:
+            return
+        try:
+            step(*args)
+        except Exception:
+            log.exception("error on connection %d from %s", connection.id, connection.client)
+            connection.close("error")
+
     def _drain_wakeups(self) -> None:
         try:
             while self._wake_r.recv(4096):
@@ -217,7 +225,7 @@ class Server:
         except BlockingIOError:
             pass
 
-    # --- called by connections --------------------------------------------------------
+    # --- the Host of every connection (see connection.Host) ---------------------------
 
     def watch(self, connection: Connection, *, read: bool, write: bool) -> None:
         """Set which readiness the loop waits for on a connection."""
@@ -227,12 +235,6 @@ class Server:
             self._interest[fd] = events
             self.selector.modify(connection.sock, events, connection)
 
-    def forget(self, connection: Connection) -> None:
-        fd = connection.sock.fileno()
-        if self.connections.pop(fd, None) is not None:
-            self._interest.pop(fd, None)
-            self.selector.unregister(connection.sock)
-
     def exchange_done(self, exchange: Exchange) -> None:
         self.stats.exchanges += 1
         if exchange.outcome not in ("complete", "no_response") or (exchange.status or 0) >= 400:
@@ -240,11 +242,15 @@ class Server:
         self._emit(exchange)
         if self.access_log is not None:
             self._log_access(exchange)
-        if self.stop_after_exchanges is not None \
-                and self.stats.exchanges >= self.stop_after_exchanges:
+        if self.policy.serves_one_request:
             self.stop("one request served")
 
-    def connection_closed(self, event: ConnectionClose) -> None:
+    def connection_closed(self, connection: Connection, event: ConnectionClose) -> None:
+        """Forget a closing connection (its socket is still open) and record why."""
+        fd = connection.sock.fileno()
+        if self.connections.pop(fd, None) is not None:
+            self._interest.pop(fd, None)
+            self.selector.unregister(connection.sock)
         self._emit(event)
 
     def http_date(self) -> str:

@@ -18,9 +18,10 @@ from email.utils import formatdate, parsedate_to_datetime
 from typing import Final
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from .http import HTTPError, Request, Response
+from .http import HTTPError, Request
 from .limits import DEFAULT_LIMITS, Limits
 from .pages import not_found, page_response
+from .response import Response
 
 SERVED_METHODS: Final = ("GET", "HEAD", "OPTIONS")
 ALLOW: Final = ("Allow", ", ".join(SERVED_METHODS))

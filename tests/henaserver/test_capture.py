@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIG_SIZE, INDEX_CSS, ServerProcess
 from rawhttp import get
+from support import BIG_SIZE, INDEX_CSS, ServerProcess
 
 TIMES = ("accepted", "first_byte", "head_complete", "request_complete", "response_start",
          "response_end")

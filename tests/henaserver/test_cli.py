@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import INDEX_CSS, REPO, ServerProcess
 from rawhttp import get
+from support import INDEX_CSS, ServerProcess, assert_one_line_failure, run
+
+from henaserver.__main__ import start_failed
 
 OPTIONS = ["--root", "--host", "--port", "--events", "--events-fd", "--exit-on-stdin-eof",
            "--quiet", "--body-cap", "--max-connections", "--header-timeout",
            "--idle-timeout", "--limit-memory", "--limit-files", "--limit-cpu", "--mode",
            "--fixed-response", "--rules"]
-
-
-def run(*args: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-u", "-m", "henaserver", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-def assert_one_line_failure(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("henaserver: "), lines[0]
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    assert "http://" not in result.stdout
 
 
 def test_help_documents_every_option() -> None:
@@ -122,21 +109,11 @@ def test_without_exit_on_stdin_eof_stdin_is_ignored(start_server, docroot: Path)
     assert server.proc.poll() is None
 
 
-def wait_for_line(server: ServerProcess, text: str, timeout: float = 5) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in server.stdout.lines:
-            if text in line:
-                return line
-        time.sleep(0.02)
-    pytest.fail(f"no stdout line with {text!r}: {server.stdout.lines}")
-
-
 def test_access_log(start_server, docroot: Path) -> None:
     server = start_server(docroot)
     with server.raw() as conn:
         conn.request(get("/index.css?access-log-test"))
-    line = wait_for_line(server, "/index.css?access-log-test")
+    line = server.stdout.wait_for_text("/index.css?access-log-test")
     assert "GET" in line and " 200 " in f" {line} "
 
 
@@ -173,3 +150,81 @@ def test_resource_limits_are_applied_to_the_server_process(docroot: Path,
 @pytest.mark.parametrize("option", ["--limit-memory", "--limit-files", "--limit-cpu"])
 def test_non_positive_resource_limit_is_one_clear_line(docroot: Path, option: str) -> None:
     assert_one_line_failure(run("--root", str(docroot), option, "0"), option, "positive")
+
+
+# --- facts for a supervisor, as events (docs/events.md) ---------------------------------
+
+def run_with_event_pipe(*args: str) -> tuple[subprocess.CompletedProcess[str],
+                                              list[dict[str, Any]]]:
+    """Run ``python -m henaserver ARGS --events-fd N`` to its end: its result, and every
+    event it wrote to the pipe."""
+    read_end, write_end = os.pipe()
+    try:
+        result = run(*args, "--events-fd", str(write_end), pass_fds=(write_end,))
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as events:
+        lines = events.read().split(b"\n")
+    assert lines[-1] == b"", "the stream must end with a complete line"
+    return result, [json.loads(line) for line in lines[:-1]]
+
+
+def test_port_taken_by_another_server_is_a_start_failed_event(
+        docroot: Path, start_server, reserve_ports) -> None:
+    port = reserve_ports(1)[0]
+    first = start_server(docroot, "--port", str(port))
+    assert first.port == port
+    result, events = run_with_event_pipe("--root", str(docroot), "--port", str(port))
+    assert_one_line_failure(result, str(port))
+    assert [event["type"] for event in events] == ["server.start_failed"]
+    failed = events[0]
+    assert failed["v"] == 1 and isinstance(failed["time"], float)
+    assert (failed["reason"], failed["host"], failed["port"], failed["errno"]) == (
+        "address_in_use", "127.0.0.1", port, errno.EADDRINUSE)
+    assert result.stderr.strip() == f"henaserver: {failed['message']}"
+
+
+def test_address_not_on_this_machine_is_a_start_failed_event(docroot: Path) -> None:
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine.
+    result = run("--root", str(docroot), "--host", "192.0.2.1", "--port", "0",
+                 "--events", "-")
+    assert_one_line_failure(result, "192.0.2.1")
+    failed = json.loads(result.stdout)  # the one and only line on stdout
+    assert (failed["type"], failed["reason"], failed["errno"]) == (
+        "server.start_failed", "address_not_available", errno.EADDRNOTAVAIL)
+    assert (failed["host"], failed["port"]) == ("192.0.2.1", 0)
+
+
+@pytest.mark.parametrize("error,reason,number", [
+    (OSError(errno.EADDRINUSE, "Address already in use"), "address_in_use", errno.EADDRINUSE),
+    (OSError(errno.EACCES, "Permission denied"), "permission_denied", errno.EACCES),
+    (OSError(errno.EADDRNOTAVAIL, "Cannot assign"), "address_not_available",
+     errno.EADDRNOTAVAIL),
+    (OSError(errno.EAFNOSUPPORT, "Address family not supported"), "other", errno.EAFNOSUPPORT),
+    (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "other", None),
+])
+def test_bind_errors_become_reasons(error: OSError, reason: str, number: int | None) -> None:
+    failed = start_failed("example.test", 80, error)
+    assert (failed.reason, failed.errno) == (reason, number)
+    assert failed.message.startswith("cannot listen on example.test:80: ")
+
+
+def test_once_mode_says_one_request_served_and_exits_0(docroot: Path) -> None:
+    # Stopped by itself, cleanly: the supervisor reads that from the event, not from
+    # the words on stdout.
+    read_end, write_end = os.pipe()
+    try:
+        server = ServerProcess(["--root", str(docroot), "--port", "0", "--mode", "once",
+                                "--events-fd", str(write_end)], docroot, None,
+                               pass_fds=(write_end,))
+    finally:
+        os.close(write_end)
+    with server.raw() as conn:
+        assert conn.request(get("/index.css")).body == INDEX_CSS
+    assert server.proc.wait(10) == 0
+    server.stop()  # collects output; the process is already gone
+    with os.fdopen(read_end, "rb") as stream:
+        events = [json.loads(line) for line in stream.read().splitlines()]
+    assert events[0]["type"] == "server.listening"
+    assert (events[-1]["type"], events[-1]["reason"]) == ("server.stopping",
+                                                          "one request served")

@@ -3,7 +3,6 @@ bodies, 100-continue, and head+body in a single write."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -13,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BANNER, INDEX_CSS, INDEX_HTML, REPO, ServerProcess, png
 from rawhttp import RawConnection, get
+from support import BANNER, INDEX_CSS, INDEX_HTML, REPO, ServerProcess, png, wait_for_events
 
 
 def test_http11_connection_persists(server: ServerProcess) -> None:
@@ -224,6 +223,51 @@ def test_expect_100_continue_when_body_already_sent(server: ServerProcess) -> No
 
 # --- one write per small response (no Nagle stall) ------------------------------------
 
+SOCKET_WRITES = ("send", "sendto", "sendmsg", "writev", "sendfile")
+
+
+def strace_calls(log: str) -> list[str]:
+    """One line per system call from ``strace -f`` output.
+
+    When another thread makes a call while one is blocked, strace splits the first:
+    ``12 sendto(5, ... <unfinished ...>`` and later ``12 <... sendto resumed>) = 300``.
+    Each pair is joined back into one line (by thread id), or its result is missed.
+    """
+    calls: list[str] = []
+    unfinished: dict[str, str] = {}
+    for entry in log.splitlines():
+        pid, _, rest = entry.partition(" ")
+        if rest.endswith("<unfinished ...>"):
+            unfinished[pid] = rest.removesuffix("<unfinished ...>").rstrip()
+        elif rest.startswith("<... ") and " resumed>" in rest:
+            start = unfinished.pop(pid, rest[len("<... "):rest.index(" resumed>")] + "(")
+            calls.append(f"{pid} {start}{rest.split(' resumed>', 1)[1]}")
+        else:
+            calls.append(entry)
+    return calls
+
+
+def socket_write_sizes(log: str) -> list[int]:
+    """The byte counts of the socket writes in an strace log (plain write() is the event
+    file)."""
+    sizes = []
+    for call in strace_calls(log):
+        if "= " in call and any(f" {name}(" in call for name in SOCKET_WRITES):
+            result = call.rsplit("= ", 1)[1].split()[0]
+            if result.isdigit():
+                sizes.append(int(result))
+    return sizes
+
+
+def test_strace_split_calls_are_joined() -> None:
+    log = ("101 sendto(7, \"\"..., 300, 0, NULL, 0 <unfinished ...>\n"
+           "102 write(5, \"\"..., 50) = 50\n"
+           "101 <... sendto resumed>) = 300\n"
+           "101 sendto(7, \"\"..., 120, 0, NULL, 0) = 120\n")
+    assert socket_write_sizes(log) == [300, 120]
+    assert strace_calls(log)[1] == "101 sendto(7, \"\"..., 300, 0, NULL, 0) = 300"
+
+
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to see writes")
 def test_small_response_is_written_in_one_send(docroot: Path, tmp_path: Path) -> None:
     # With head and body in separate writes, Nagle's algorithm and delayed ACKs stall
@@ -243,20 +287,15 @@ def test_small_response_is_written_in_one_send(docroot: Path, tmp_path: Path) ->
         with RawConnection(match[1], int(match[2])) as conn:
             responses = [conn.request(get("/index.css")) for _ in range(3)]
         assert all(response.body == INDEX_CSS for response in responses)
-        listening = json.loads(events.read_text().splitlines()[0])
+        # The server's own pid (strace's child) is in its first event, server.listening.
+        listening = wait_for_events(events, lambda e: True, "server.listening")[0]
         os.kill(listening["pid"], signal.SIGTERM)  # strace exits with its tracee
         proc.wait(10)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    sends = []  # sizes of socket writes (plain write() is the event file)
-    for entry in log.read_text().splitlines():
-        if "= " in entry and any(f" {call}(" in entry for call in (
-                "send", "sendto", "sendmsg", "writev", "sendfile")):
-            result = entry.rsplit("= ", 1)[1].split()[0]
-            if result.isdigit():
-                sends.append(int(result))
+    sends = socket_write_sizes(log.read_text())
     for response in responses:
         assert len(response.raw) in sends, (
             f"no single send of the whole {len(response.raw)}-byte response; "

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 import pytest
 
 from henaserver.capture import EventSink
-from henaserver.http import Request, Response
+from henaserver.http import Request
 from henaserver.limits import DEFAULT_LIMITS
+from henaserver.response import Response
 from henaserver.server import Server
 
 

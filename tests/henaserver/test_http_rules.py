@@ -6,6 +6,10 @@ status". The RFC section behind each rule is in the function's docstring.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from henaserver.http import (
@@ -25,10 +29,9 @@ from henaserver.http import (
     parse_request_line,
     parse_version,
     reason_phrase,
-    response_head,
-    status_has_body,
 )
 from henaserver.limits import Limits
+from henaserver.response import response_head, status_has_body
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -289,6 +292,19 @@ def test_parse_field_line(line: bytes, expected: object) -> None:
 ])
 def test_find_head_end(buffer: bytes, expected: tuple[int, int]) -> None:
     assert find_head_end(buffer) == expected
+
+
+# The shared table of where a head ends, also checked against the playground's Python and
+# the browser's JavaScript: one rule, one set of cases (tests/data/head_split.json).
+HEAD_SPLIT = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "head_split.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", HEAD_SPLIT["cases"], ids=lambda case: case["name"])
+def test_find_head_end_agrees_with_the_shared_table(case: dict[str, Any]) -> None:
+    message = case["message"].encode("latin-1")  # code points 0-255 are the bytes
+    assert find_head_end(message) == (case["head_end"], case["body_start"])
+    assert find_head_end(bytearray(message)) == (case["head_end"], case["body_start"])
 
 
 def test_parse_head_keeps_order_and_case() -> None:

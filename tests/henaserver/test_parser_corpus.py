@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import pytest
 from corpus import INVALID, VALID, Case
 
-from henaserver.http import NEED_DATA, HTTPError, Request, RequestHead, RequestParser
+from henaserver.http import HTTPError, Request, RequestHead
 from henaserver.limits import DEFAULT_LIMITS, Limits
+from henaserver.parser import NEED_DATA, RequestParser
 
 SECOND = b"GET /second?pipelined=1 HTTP/1.1\r\nHost: pipelined.test\r\n\r\n"
 RANDOM_SPLITS = 12

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import INDEX_CSS, INDEX_HTML, OUTSIDE_SECRET, ServerProcess
 from rawhttp import get
+from support import INDEX_CSS, INDEX_HTML, OUTSIDE_SECRET, ServerProcess
 
 # The lead's rules: ".." after decoding, an encoded slash, a backslash, NUL and a broken
 # escape are refused visibly (400); a symlink leading outside looks missing (404).

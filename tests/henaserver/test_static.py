@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from conftest import (
+from rawhttp import get
+from support import (
     BIG_SIZE,
     INDEX_CSS,
     INDEX_HTML,
@@ -21,7 +22,6 @@ from conftest import (
     ServerProcess,
     png,
 )
-from rawhttp import get
 
 
 def media_type(value: str | None) -> tuple[str, dict[str, str]]:
