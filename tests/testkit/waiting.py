@@ -38,7 +38,7 @@ def pid_gone(pid: int, timeout: float = 5.0) -> bool:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # reaped before open, or before read
             return True
         return state in ("Z", "X")
 
