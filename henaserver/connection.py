@@ -154,7 +154,7 @@ class Connection:
         if self.state is State.LINGERING:
             return  # discarding what arrives after our final response
         if self.current is None:
-            self.current = ExchangeRecord(self.exchanges, first_byte=now)
+            self.current = ExchangeRecord(self.exchanges, now)
         self.parser.feed(data)
         self._process(now)
 
@@ -190,7 +190,7 @@ class Connection:
 
     def refuse_busy(self) -> None:
         """Answer 503 at once: the server is at its connection limit."""
-        self.current = ExchangeRecord(0, first_byte=None)
+        self.current = ExchangeRecord(0)
         self._reject(HTTPError(503, "the server has too many open connections; try again",
                                headers=(("Retry-After", "1"),)), time.time())
 
@@ -252,13 +252,13 @@ class Connection:
                 record.reject(record.refusal)
             self._answer(record, event, now)
             if self.state in READING and self.parser.has_partial_request:
-                self.current = ExchangeRecord(self.exchanges, first_byte=now)
+                self.current = ExchangeRecord(self.exchanges, now)
         return False
 
     def _reject(self, error: HTTPError, now: float) -> None:
         """Answer a request the parser refused (or that timed out); the connection then
         closes."""
-        record = self.current or ExchangeRecord(self.exchanges, first_byte=now)
+        record = self.current or ExchangeRecord(self.exchanges, now)
         self.current = None
         record.head = self.parser.head
         record.request = self.parser.received

@@ -16,7 +16,8 @@ from .http import HTTPError, RequestHead, find_head_end
 
 @dataclass
 class ExchangeRecord:
-    """What is known so far about one exchange."""
+    """What is known so far about one exchange: made with its index on the connection
+    and the time its first byte arrived, filled in as it goes."""
 
     index: int
     first_byte: float | None = None

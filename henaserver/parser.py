@@ -5,12 +5,12 @@ connection feeds it whatever bytes arrived, in any split, and asks for events. T
 it applies to each part (request line, fields, framing, chunk sizes) are the pure
 functions of ``http.py``; this module only knows where each part starts and ends.
 
-States, one request after another::
+States, one request after another (``_HEAD`` ... ``_DEAD`` below)::
 
-    HEAD ──head complete──> BODY (Content-Length or no body) ──body complete──> HEAD
-      └────────────────────> CHUNK_SIZE <──> CHUNK_DATA ──> CHUNK_END ──> CHUNK_SIZE
-                                  └── last chunk ──> TRAILERS ──empty line──> HEAD
-    any ──HTTPError──> DEAD
+    HEAD --head, Content-Length or no body--> BODY --all of it--> HEAD
+    HEAD --head, chunked--> CHUNK_SIZE --size > 0--> CHUNK_DATA --> CHUNK_END --> CHUNK_SIZE
+                            CHUNK_SIZE --size 0--> TRAILERS --empty line--> HEAD
+    any --HTTPError--> DEAD
 
 A request refused for a reason that leaves its framing intact (``RefusedRequest``, so far
 only 417) can be read on past: ``read_refused_request`` puts the parser back to reading

@@ -29,17 +29,14 @@ from support import (
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+def start_server() -> Iterator[Callable[..., ServerProcess]]:
     """Start servers with extra options: ``start_server(root, "--body-cap", "10")``.
-    Each gets ``--port 0`` and, unless ``events=False``, ``--events FILE``."""
+    Each gets ``--port 0`` and, unless ``events=False``, an event pipe (``--events-fd``)."""
     started: list[ServerProcess] = []
 
     def start(root: Path, *extra: str, events: bool = True, **kwargs: Any) -> ServerProcess:
-        path = tmp_path / f"events-{len(started)}.jsonl" if events else None
         args = ["--root", str(root), "--port", "0", *extra]
-        if path is not None:
-            args += ["--events", str(path)]
-        server = ServerProcess(args, root, path, **kwargs)
+        server = ServerProcess(args, root, events, **kwargs)
         started.append(server)
         return server
 
@@ -49,9 +46,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 @pytest.fixture(scope="module")
-def server(docroot: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(docroot: Path) -> Iterator[ServerProcess]:
     """One server over the tutorial docroot, shared by a test module."""
-    process = launch(docroot, tmp_path_factory.mktemp("server"))
+    process = launch(docroot)
     yield process
     process.finish()
 

@@ -3,9 +3,12 @@
 - ``ServerProcess``: the REAL server, ``python -m henaserver --port 0 ...`` in a child
   process, as a user would run it (lesson 9 in STYLE.md; waitress's and daphne's
   functional tests do the same). It waits for the ``http://HOST:PORT/`` banner, shows the
-  child's stderr if it does not come, and is stopped with SIGTERM, exit status 0.
+  child's stderr if it does not come, and is stopped with SIGTERM, exit status 0. Its
+  events arrive through a pipe (``--events-fd``, as the playground reads them), so a test
+  waits for an event on a condition, never by polling or sleeping.
 - ``run`` and ``assert_one_line_failure``: the command line run to completion.
-- ``reserve_ports``: distinct ports that stay free for the test.
+- ``PortReservations`` (the ``reserve_ports`` fixture): distinct ports that stay free for
+  the test.
 - the tutorial's document root: its files, as bytes, for exact comparisons.
 
 It lives beside ``rawhttp.py`` and ``corpus.py``: pytest puts this folder on ``sys.path``
@@ -86,19 +89,65 @@ class Pump(threading.Thread):
         return line
 
 
+class EventReader(threading.Thread):
+    """Reads the server's event pipe (``--events-fd``), as the playground does: keeps each
+    event and wakes whoever waits for one, so tests wait on a condition, never a timer."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.stream = os.fdopen(fd, "rb")
+        self.events: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._ended = False
+        self.start()
+
+    def run(self) -> None:
+        with self.stream:
+            for line in self.stream:
+                event = json.loads(line)
+                with self._changed:
+                    self.events.append(event)
+                    self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], count: int,
+                 timeout: float) -> list[dict[str, Any]]:
+        """The events matching ``predicate`` once there are ``count`` of them (or at the
+        timeout, or when the stream ends: then maybe fewer)."""
+        def found() -> list[dict[str, Any]]:
+            return [event for event in self.events if predicate(event)]
+
+        with self._changed:
+            self._changed.wait_for(lambda: len(found()) >= count or self._ended, timeout)
+            return found()
+
+
 class ServerProcess:
     """A running ``python -m henaserver`` and helpers to talk to it and read its events."""
 
-    def __init__(self, args: list[str], root: Path, events: Path | None,
+    def __init__(self, args: list[str], root: Path, events: bool = True,
                  pass_fds: tuple[int, ...] = (), stdin: int | None = subprocess.DEVNULL,
                  wait: bool = True) -> None:
-        self.args = args
         self.root = root
-        self.events_path = events
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "henaserver", *args], cwd=REPO, stdin=stdin,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.event_reader: EventReader | None = None
+        write_end = None
+        if events:  # --events-fd, read by a thread, like the playground's supervisor
+            read_end, write_end = os.pipe()
+            args = [*args, "--events-fd", str(write_end)]
+            pass_fds = (*pass_fds, write_end)
+        self.args = args
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", "-m", "henaserver", *args], cwd=REPO, stdin=stdin,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        finally:
+            if write_end is not None:
+                os.close(write_end)  # the child holds it now: its exit ends the stream
+        if events:
+            self.event_reader = EventReader(read_end)
         self.stdout = Pump(self.proc.stdout)  # type: ignore[arg-type]
         self.stderr = Pump(self.proc.stderr)  # type: ignore[arg-type]
         self.host = ""
@@ -151,16 +200,19 @@ class ServerProcess:
     # --- its events ---------------------------------------------------------------
 
     def events(self) -> list[dict[str, Any]]:
-        """Every complete event line written so far."""
-        assert self.events_path is not None, "server started without --events"
-        return read_events(self.events_path)
+        """Every event received so far (all of them once ``stop`` has returned)."""
+        assert self.event_reader is not None, "server started without events"
+        return list(self.event_reader.events)
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], what: str,
                  timeout: float = 5.0, count: int = 1) -> list[dict[str, Any]]:
-        """Wait until ``count`` events match (see ``wait_for_events``)."""
-        assert self.events_path is not None, "server started without --events"
-        return wait_for_events(self.events_path, predicate, what, timeout, count,
-                               lambda: self.stderr.text)
+        """Wait until ``count`` events match."""
+        assert self.event_reader is not None, "server started without events"
+        found = self.event_reader.wait_for(predicate, count, timeout)
+        if len(found) < count:
+            pytest.fail(f"timed out waiting for {count} x {what}; have {len(found)}\n"
+                        f"stderr:\n{self.stderr.text}")
+        return found
 
     def exchanges(self, client: str, count: int = 1, timeout: float = 5.0
                   ) -> list[dict[str, Any]]:
@@ -195,6 +247,8 @@ class ServerProcess:
                         f"stderr:\n{self.stderr.text}")
         self.stdout.join(STOP_TIMEOUT)
         self.stderr.join(STOP_TIMEOUT)
+        if self.event_reader is not None:
+            self.event_reader.join(STOP_TIMEOUT)
         return self.returncode
 
     def kill(self) -> None:
@@ -211,35 +265,8 @@ class ServerProcess:
         assert "Traceback" not in self.stderr.text, self.stderr.text
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """Every complete event line in an events file so far (the last line may be half
-    written)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_bytes().split(b"\n")[:-1]]
-
-
-def wait_for_events(path: Path, predicate: Callable[[dict[str, Any]], bool], what: str,
-                    timeout: float = 5.0, count: int = 1,
-                    context: Callable[[], str] = str) -> list[dict[str, Any]]:
-    """Wait until ``count`` events in the file match. Events are written by a background
-    thread to a file, which offers no blocking read, so this polls with a deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [event for event in read_events(path) if predicate(event)]
-        if len(found) >= count:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {count} x {what}; have {len(found)}\n"
-                        f"stderr:\n{context()}")
-        time.sleep(0.02)
-
-
-def launch(root: Path, tmp: Path, *extra: str) -> ServerProcess:
-    events = tmp / "events.jsonl"
-    return ServerProcess(["--root", str(root), "--port", "0", "--events", str(events),
-                          *extra], root, events)
-
+def launch(root: Path, *extra: str) -> ServerProcess:
+    return ServerProcess(["--root", str(root), "--port", "0", *extra], root)
 
 
 # --- the document root ---------------------------------------------------------------

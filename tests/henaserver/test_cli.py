@@ -215,7 +215,7 @@ def test_once_mode_says_one_request_served_and_exits_0(docroot: Path) -> None:
     read_end, write_end = os.pipe()
     try:
         server = ServerProcess(["--root", str(docroot), "--port", "0", "--mode", "once",
-                                "--events-fd", str(write_end)], docroot, None,
+                                "--events-fd", str(write_end)], docroot, events=False,
                                pass_fds=(write_end,))
     finally:
         os.close(write_end)

@@ -3,6 +3,7 @@ bodies, 100-continue, and head+body in a single write."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from rawhttp import RawConnection, get
-from support import BANNER, INDEX_CSS, INDEX_HTML, REPO, ServerProcess, png, wait_for_events
+from support import INDEX_CSS, INDEX_HTML, REPO, ServerProcess, png
 
 
 def test_http11_connection_persists(server: ServerProcess) -> None:
@@ -273,24 +274,28 @@ def test_small_response_is_written_in_one_send(docroot: Path, tmp_path: Path) ->
     # With head and body in separate writes, Nagle's algorithm and delayed ACKs stall
     # each keep-alive response by ~40 ms (NOTES.md). strace shows the writes themselves.
     log = tmp_path / "strace.log"
-    events = tmp_path / "events.jsonl"
-    proc = subprocess.Popen(
-        ["strace", "-f", "-qq", "-e", "trace=write,sendto,sendmsg,writev,sendfile",
-         "-s", "0", "-o", str(log), sys.executable, "-u", "-m", "henaserver",
-         "--root", str(docroot), "--port", "0", "--quiet", "--events", str(events)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    read_end, write_end = os.pipe()
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        match = BANNER.search(line)
-        assert match, f"no banner: {line!r}"
-        with RawConnection(match[1], int(match[2])) as conn:
-            responses = [conn.request(get("/index.css")) for _ in range(3)]
-        assert all(response.body == INDEX_CSS for response in responses)
-        # The server's own pid (strace's child) is in its first event, server.listening.
-        listening = wait_for_events(events, lambda e: True, "server.listening")[0]
-        os.kill(listening["pid"], signal.SIGTERM)  # strace exits with its tracee
-        proc.wait(10)
+        proc = subprocess.Popen(
+            ["strace", "-f", "-qq", "-e", "trace=write,sendto,sendmsg,writev,sendfile",
+             "-s", "0", "-o", str(log), sys.executable, "-u", "-m", "henaserver",
+             "--root", str(docroot), "--port", "0", "--quiet", "--events-fd", str(write_end)],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, pass_fds=(write_end,))
+    finally:
+        os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as events:
+            # The first event says the server listens, on which port, and its own pid
+            # (strace's child).
+            listening = json.loads(events.readline() or b"null")
+            assert listening and listening["type"] == "server.listening", (
+                proc.stderr.read() if proc.stderr else "")
+            with RawConnection(listening["host"], listening["port"]) as conn:
+                responses = [conn.request(get("/index.css")) for _ in range(3)]
+            assert all(response.body == INDEX_CSS for response in responses)
+            os.kill(listening["pid"], signal.SIGTERM)  # strace exits with its tracee
+            proc.wait(10)
     finally:
         if proc.poll() is None:
             proc.kill()
