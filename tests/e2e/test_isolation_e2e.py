@@ -124,6 +124,11 @@ def test_a_sandbox_page_cannot_act_on_the_playground(browser, shared_playground)
 
 
 XSS = '<img src=x onerror="window.pwned=1">'
+CONTROL_IMAGE = """() => {
+  const img = new Image();
+  img.onerror = () => { window.control = 1; };
+  img.src = "x";
+}"""
 
 
 def test_captured_bytes_are_shown_as_text_never_as_html(browser, shared_playground):
@@ -156,7 +161,10 @@ def test_captured_bytes_are_shown_as_text_never_as_html(browser, shared_playgrou
     response_view = page.locator("#part-response .bytes")
     response_view.locator(".decoded-text").wait_for()
     assert XSS in response_view.inner_text()
-    page.wait_for_timeout(300)  # an onerror would have fired by now
+    # A control image with the same broken src, made now: once its onerror has run, the
+    # onerror of one the page had (wrongly) made from the bytes would have run too.
+    page.evaluate(CONTROL_IMAGE)
+    page.wait_for_function("() => window.control === 1")
     assert page.evaluate("() => window.pwned") is None
     assert page.locator("#detail img").count() == 0
     context.close()
