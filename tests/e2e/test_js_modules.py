@@ -53,8 +53,8 @@ def test_the_table_tells_the_old_rule_from_the_new():
 
 
 @pytest.mark.browser
-def test_head_end_follows_every_case_of_the_shared_table(browser, playground_factory):
-    site = playground_factory()
+def test_head_end_follows_every_case_of_the_shared_table(browser, shared_playground):
+    site = shared_playground
     context = browser.new_context()
     page = context.new_page()
     page.goto(site.base + "/")
@@ -89,8 +89,8 @@ def _send(port: int, raw: bytes) -> bytes:
 
 
 @pytest.mark.browser
-def test_a_bare_lf_request_is_decoded_not_cut_short(browser, playground_factory, start_in_page):
-    site = playground_factory()
+def test_a_bare_lf_request_is_decoded_not_cut_short(browser, shared_playground, start_in_page):
+    site = shared_playground
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     errors = []
@@ -144,9 +144,9 @@ SCREEN_STATE = """() => ({
 
 
 @pytest.mark.browser
-def test_every_screen_loads_its_module_without_console_errors(browser, playground_factory,
+def test_every_screen_loads_its_module_without_console_errors(browser, shared_playground,
                                                               start_in_page):
-    site = playground_factory()
+    site = shared_playground
     context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
     page = context.new_page()
     problems = []
@@ -180,7 +180,9 @@ def test_every_screen_loads_its_module_without_console_errors(browser, playgroun
         page.goto(site.base + "/")
         stop = "Stop" if lang == "en" else "停止"
         page.locator(".card button[data-action=stop]", has_text=stop).wait_for()
-    page.wait_for_timeout(500)  # late errors (polling, the websocket) arrive too
+    # Nothing to await here: an error is an absence we watch for a moment, in which
+    # late errors (polling, the websocket) would arrive.
+    page.wait_for_timeout(500)
     assert problems == []
     context.close()
 
