@@ -82,7 +82,10 @@ def test_the_traffic_page_shows_what_the_browser_sent(browser, shared_playground
     text = view.inner_text()
     assert text.startswith("GET / HTTP/1.1␍␊\n")
     assert "Host: 127.0.0.1:" in text
-    assert page.locator("#part-response .bytes").inner_text().startswith("HTTP/1.1 200 OK␍␊")
+    # The two parts are fetched separately: wait for the response's bytes too.
+    response_view = page.locator("#part-response .bytes")
+    response_view.locator(".ctl").first.wait_for()
+    assert response_view.inner_text().startswith("HTTP/1.1 200 OK␍␊")
     assert "server working" in page.locator("#timing").inner_text()
     page.locator(".tab[data-view=decoded]").click()
     page.locator("#part-response .bytes .decoded-text").wait_for()
