@@ -196,6 +196,29 @@ def start_in_page():
     return start
 
 
+@pytest.fixture
+def sandbox_in_new_session(browser, shared_playground, start_in_page):
+    """sandbox_in_new_session(name) -> (page, sandbox, errors): a new browser session
+    (context) on the shared playground, its home page open, and a running sandbox of its
+    own with the starter site; ``errors`` collects the page's uncaught exceptions. The
+    context is closed after the test."""
+    contexts = []
+
+    def open_(name: str):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(shared_playground.base + "/")
+        sandbox = start_in_page(page, name, page.input_value("#create-port"))
+        return page, sandbox, errors
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     """Where to save screenshots: build/screenshots/ (git-ignored), or docs/img/ when

@@ -7,14 +7,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def test_compose_a_malformed_request_and_see_the_400(browser, shared_playground, start_in_page):
+def test_compose_a_malformed_request_and_see_the_400(sandbox_in_new_session, shared_playground):
+    page, sandbox, errors = sandbox_in_new_session("composer")
     site = shared_playground
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/")
-    sandbox = start_in_page(page, "composer", page.input_value("#create-port"))
     assert sandbox["status"] == "running"
     page.goto(site.base + sandbox["links"]["traffic"])
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
@@ -60,4 +55,3 @@ def test_compose_a_malformed_request_and_see_the_400(browser, shared_playground,
     page.fill("#filter", "status:4xx")
     assert page.get_attribute("#export-har", "href").endswith("export.har?filter=status%3A4xx")
     assert errors == []
-    context.close()

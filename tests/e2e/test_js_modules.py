@@ -89,14 +89,10 @@ def _send(port: int, raw: bytes) -> bytes:
 
 
 @pytest.mark.browser
-def test_a_bare_lf_request_is_decoded_not_cut_short(browser, shared_playground, start_in_page):
+def test_a_bare_lf_request_is_decoded_not_cut_short(sandbox_in_new_session, shared_playground):
+    page, sandbox, errors = sandbox_in_new_session("bare lf")
     site = shared_playground
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/")
-    sandbox = start_in_page(page, "bare lf", page.input_value("#create-port"))
+    context = page.context
     page.goto(site.base + sandbox["links"]["traffic"])
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
 

@@ -20,14 +20,11 @@ def _heading_colour(browser, url: str) -> str:
     return colour
 
 
-def test_no_content_type_mode_loses_the_red_heading(browser, shared_playground, start_in_page):
+def test_no_content_type_mode_loses_the_red_heading(browser, sandbox_in_new_session,
+                                                    shared_playground):
+    page, sandbox, errors = sandbox_in_new_session("modes")
     site = shared_playground
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/")
-    sandbox = start_in_page(page, "modes", page.input_value("#create-port"))
+    context = page.context
     url = sandbox["url"] + "index.html"
     assert _heading_colour(browser, url) == RED  # full mode: CSS as text/css
 
@@ -58,4 +55,3 @@ def test_no_content_type_mode_loses_the_red_heading(browser, shared_playground, 
     assert tab.inner_text("body") == "Hello"
     tab.close()
     assert errors == []
-    context.close()

@@ -14,20 +14,12 @@ RAW = """async (url) => {
 }"""
 
 
-def _suggested_port(page) -> int:
-    return int(page.input_value("#create-port"))
-
-
 @pytest.mark.screenshots
-def test_the_traffic_page_shows_what_the_browser_sent(browser, shared_playground, start_in_page,
+def test_the_traffic_page_shows_what_the_browser_sent(sandbox_in_new_session, shared_playground,
                                                       screenshot_dir):
+    page, sandbox, errors = sandbox_in_new_session("traffic demo")
     site = shared_playground
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/")
-    sandbox = start_in_page(page, "traffic demo", _suggested_port(page))
+    context = page.context
     assert sandbox["status"] == "running"
 
     # From the card, a learner finds the traffic page next to "Open".
@@ -116,4 +108,3 @@ def test_the_traffic_page_shows_what_the_browser_sent(browser, shared_playground
 
     assert "GET / HTTP/1.1" in page.locator("#console").inner_text()  # the access log
     assert errors == []
-    context.close()
