@@ -11,6 +11,8 @@ modules in this order to see how a web server works:
 - ``static.py``: URL path -> file, its type, conditional and range requests
 - ``modes.py``: the tutorial's serving modes as a policy, and response rules
 - ``exchange.py``: one request and its answer, as recorded
+- ``output.py``: the outgoing side of a connection, answers written in order
+- ``persistence.py``: whether a connection stays open after an exchange (RFC 9112 9.3)
 - ``connection.py``: one client connection as a named state machine: keep-alive,
   pipelining, closing
 - ``server.py``: listening, accepting and the event loop

@@ -3,7 +3,7 @@
 With the setting on, every page and API call needs a Django login: pages redirect to
 ``/accounts/login/`` (Django's LoginView with our template), the API answers 401 JSON
 (a script should not follow a redirect to an HTML form). Sandboxes then belong to the
-user (``Sandbox.user``; sandboxes.owned_by), and the websocket consumer refuses an
+user (``Sandbox.user``; sandboxes/ownership.owned_by), and the websocket consumer refuses an
 anonymous handshake the same way, because ``owned_by`` finds nothing for it.
 
 With it off (the local default) nothing here does anything: ownership is the browser

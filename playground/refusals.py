@@ -65,6 +65,8 @@ class Message:
         self.params = params
 
     def __str__(self) -> str:
+        if not self.params:  # a template without parameters is the text itself
+            return self.template
         return self.template % {name: _english(v) for name, v in self.params.items()}
 
     def __repr__(self) -> str:
@@ -88,13 +90,21 @@ class Message:
             elif isinstance(value, Size):
                 value = human_bytes(value, gettext)
             params[name] = value
-        return gettext(self.template) % params
+        # Without parameters the text is used as it is: a "%" in it is no placeholder.
+        return gettext(self.template) % params if params else gettext(self.template)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"key": template, "params": {...}}``; nested messages nest."""
+        """``{"key": template, "params": {...}}``; nested messages nest. A Phrase is kept
+        as a message of its own, so it is still translated when read back."""
+        def value_json(value: Any) -> Any:
+            if isinstance(value, Refusal):
+                value = value.message
+            if isinstance(value, Phrase):
+                value = Message(str(value))
+            return value.to_json() if isinstance(value, Message) else value
+
         return {"key": self.template,
-                "params": {name: value.to_json() if isinstance(value, Message) else value
-                           for name, value in self.params.items()}}
+                "params": {name: value_json(value) for name, value in self.params.items()}}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Message:

@@ -48,7 +48,7 @@ def connect_host(bind_host: str) -> str:
 
 def _running_sandbox(request: HttpRequest, sandbox_id: int) -> Sandbox:
     sandbox = get_owned(request, sandbox_id)
-    if sandbox.status != Sandbox.Status.RUNNING or not is_running(sandbox):
+    if not is_running(sandbox):
         status = gettext(STATUS_WORDS.get(sandbox.status, sandbox.status))
         raise ApiError(409, gettext("“%(name)s” is %(status)s: start it first, then send "
                                     "your request") % {"name": sandbox.name, "status": status},
@@ -72,11 +72,9 @@ def _plan(request: HttpRequest) -> tuple[bytes, int, int]:
         delay_ms = int(body.get("delay_ms", 0))
     except (TypeError, ValueError):
         raise ApiError(400, gettext("pieces and delay_ms must be whole numbers")) from None
-    try:
-        data = composer.line_endings(data, body.get("line_endings", "crlf"))
-        composer.check_plan(data, pieces, delay_ms)
-    except composer.ComposeError:
-        raise  # a Refusal: errors.api answers it in the request's language
+    # A ComposeError is a Refusal: errors.api answers it in the request's language.
+    data = composer.line_endings(data, body.get("line_endings", "crlf"))
+    composer.check_plan(data, pieces, delay_ms)
     return data, pieces, delay_ms
 
 

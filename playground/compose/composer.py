@@ -1,6 +1,6 @@
 """The raw request composer: the tutorial's TCP client (``tcpclient.py``), bounded.
 
-Plain asyncio, no Django: the view (compose_api.py) decides *where* to connect (always
+Plain asyncio, no Django: the view (api.py) decides *where* to connect (always
 one of the learner's own running sandboxes, never a host or port taken from the user)
 and this module only sends bytes and reads what comes back:
 

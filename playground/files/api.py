@@ -41,7 +41,7 @@ def _tree(files) -> dict:
 
 def _check_length(request: HttpRequest, limit: int, too_large: str) -> None:
     """Refuse on the declared Content-Length before touching the body. (Under daphne
-    the ASGI guard in limits.py has already refused anything above the request cap.)
+    the ASGI guard in playground/middleware.py has already refused anything above the request cap.)
     ``too_large`` is the translated message, with a ``%(limit)s`` placeholder."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -92,7 +92,7 @@ def sandbox_mode(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     if request.method == "PUT":
         fields = modes.parse_mode(json_body(request), sandbox)
         modes.save(sandbox, fields)
-        if is_running(sandbox) or sandbox.is_live:
+        if is_running(sandbox):
             lifecycle.stop(sandbox)
             sandbox = start_or_explain(request, sandbox)
             restarted = True

@@ -15,6 +15,12 @@ from ..refusals import Message, Refusal, gettext_noop
 
 PORT_IN_USE = gettext_noop("port %(port)s is already used by another program")
 START_FAILED = gettext_noop("the server could not listen on port %(port)s: %(why)s")
+# Why, by henaserver's `server.start_failed` reason (docs/events.md); `other` shows the
+# server's own sentence.
+WHY_NOT_LISTENING = {
+    "permission_denied": gettext_noop("permission denied (ports below 1024 need root)"),
+    "address_not_available": gettext_noop("this computer has no such address"),
+}
 NOT_READY = gettext_noop("the server stopped before it was ready (%(exit)s): %(last)s")
 TIMEOUT = gettext_noop("the server did not report that it was listening within %(seconds)s s")
 NO_ERROR_MESSAGE = gettext_noop("no error message")

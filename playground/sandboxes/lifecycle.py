@@ -25,7 +25,7 @@ from ..traffic.ingest import ingestor
 from . import control, modes, ports
 from .exits import StartError
 from .ownership import owned, owner_fields
-from .runtime import is_running, message_fields, record_exit, supervisor
+from .runtime import is_running, message_fields, record_exit, runs_here, supervisor
 
 log = logging.getLogger(__name__)
 Status = Sandbox.Status
@@ -150,7 +150,7 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
 
 def stop(sandbox: Sandbox, message: Message | None = None) -> Sandbox:
     """Stop the sandbox's server, wherever it runs (another process: control.py)."""
-    if supervisor().get(sandbox.key) is None and control.runs_elsewhere(sandbox):
+    if not runs_here(sandbox) and control.runs_elsewhere(sandbox):
         sandbox = control.stop_elsewhere(sandbox, message)
         ingestor().status(sandbox.key)
         return sandbox
@@ -165,10 +165,8 @@ def stop(sandbox: Sandbox, message: Message | None = None) -> Sandbox:
 def stop_if_mine(sandbox_id: int, message: Message | None) -> None:
     """Another playground process asks for a stop (control.py): ours to do only if
     this process runs the sandbox's server."""
-    if supervisor().get(str(sandbox_id)) is None:
-        return  # another process's child (or none): not ours to stop
     sandbox = Sandbox.objects.filter(pk=sandbox_id).first()
-    if sandbox is not None:
+    if sandbox is not None and runs_here(sandbox):  # else another process's, or none
         log.info("sandbox %s: stopping at the request of another process", sandbox_id)
         stop(sandbox, message)
 

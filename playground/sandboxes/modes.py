@@ -5,7 +5,7 @@ The fixed response and the rules are stored on the Sandbox row and written to fi
 per-sandbox directory *beside* the document root, never inside it, so the server can
 never be asked to serve them. Every write is atomic (temporary file, then
 ``os.replace``): henaserver re-reads a file when it changes and must never see half of
-one. Rules apply without a restart; a new mode needs one (sandboxes.start passes it).
+one. Rules apply without a restart; a new mode needs one (lifecycle.start passes it).
 
 The explanations below are the ones the page shows; docs/modes.md repeats them (a test
 keeps the two in step).

@@ -61,11 +61,16 @@ def supervisor() -> Supervisor:
         return _supervisor
 
 
+def runs_here(sandbox: Sandbox) -> bool:
+    """True when this playground process runs the sandbox's server (its child)."""
+    return supervisor().get(sandbox.key) is not None
+
+
 def is_running(sandbox: Sandbox) -> bool:
     """The one answer to "is it running?": a process of this playground process, or of
     a sibling one (control.py), serves it. The row's status follows this fact (start,
     stop, ``record_exit``, ``reconcile``) and is what pages show."""
-    return supervisor().get(sandbox.key) is not None or control.runs_elsewhere(sandbox)
+    return runs_here(sandbox) or control.runs_elsewhere(sandbox)
 
 
 def reconcile(sup: Supervisor) -> int:

@@ -55,6 +55,7 @@ from .exits import (
     PORT_IN_USE,
     START_FAILED,
     TIMEOUT,
+    WHY_NOT_LISTENING,
     ExitInfo,
     StartError,
     describe_returncode,
@@ -236,7 +237,10 @@ class Supervisor:
             return StartError("port_in_use", Message(PORT_IN_USE, port=child.requested_port),
                               info.returncode, tail)
         if failed is not None:
-            why = str(failed.get("message") or failed.get("reason") or "")
+            reason = str(failed.get("reason") or "")
+            why: Message | str = (Message(WHY_NOT_LISTENING[reason])
+                                  if reason in WHY_NOT_LISTENING
+                                  else str(failed.get("message") or reason))
             return StartError("exited", Message(START_FAILED, port=child.requested_port,
                                                 why=why), info.returncode, tail)
         last = tail[-1] if tail else Message(NO_ERROR_MESSAGE)
