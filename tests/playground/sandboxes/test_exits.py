@@ -54,6 +54,11 @@ def test_a_failed_start_is_told_by_the_event_not_the_words(tmp_path, reason, std
     if expected == "port_in_use":
         assert caught.value.message == Message(exits.PORT_IN_USE, port=8123)
         assert caught.value.status == 409
+    else:  # worded by the reason, in the viewer's language, not in the server's words
+        assert caught.value.message == Message(
+            exits.START_FAILED, port=8123,
+            why=Message(exits.WHY_NOT_LISTENING["permission_denied"]))
+        assert caught.value.status == 503
 
 
 def test_the_once_mode_is_known_by_its_stopping_reason():
