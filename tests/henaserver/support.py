@@ -176,6 +176,11 @@ class ServerProcess:
                 self.banner = line
                 self.host = match[1].strip("[]")
                 self.port = int(match[2])
+                if self.event_reader is not None:
+                    # The banner and the events travel on different pipes: wait for the
+                    # first event too, so events()[0] is always `server.listening`.
+                    self.wait_for(lambda e: e["type"] == "server.listening",
+                                  "server.listening", timeout=STARTUP_TIMEOUT)
                 return
 
     # --- talking to it ------------------------------------------------------------
