@@ -85,6 +85,7 @@ def start_or_explain(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
 # A new mode restarts a running sandbox (henaserver takes its mode on the command line);
 # rules are only rewritten to rules.json, which the running server re-reads at once.
 
+
 @api("GET", "PUT")
 def sandbox_mode(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     sandbox = get_owned(request, sandbox_id)

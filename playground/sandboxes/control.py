@@ -47,6 +47,7 @@ from django.utils.translation import gettext_noop
 from ..models import Sandbox
 from ..refusals import Message
 from ..traffic import live
+from ..traffic.ingest import ingestor
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ def stop_elsewhere(sandbox: Sandbox, message: Message | None = None) -> Sandbox:
         Sandbox.objects.filter(pk=sandbox.pk, pid=pid).update(
             status=Sandbox.Status.STOPPED, pid=None, message=NO_ANSWER, message_params={},
             stopped_at=timezone.now())
+        ingestor().status(sandbox.key)  # nobody else will tell its viewers
     try:
         sandbox.refresh_from_db()
     except Sandbox.DoesNotExist:

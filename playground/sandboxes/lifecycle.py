@@ -151,9 +151,7 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
 def stop(sandbox: Sandbox, message: Message | None = None) -> Sandbox:
     """Stop the sandbox's server, wherever it runs (another process: control.py)."""
     if not runs_here(sandbox) and control.runs_elsewhere(sandbox):
-        sandbox = control.stop_elsewhere(sandbox, message)
-        ingestor().status(sandbox.key)
-        return sandbox
+        return control.stop_elsewhere(sandbox, message)  # the owner tells the viewers
     supervisor().stop(sandbox.key)
     if sandbox.is_live:
         _save(sandbox, status=Status.STOPPED, pid=None, stopped_at=timezone.now(),
