@@ -2,11 +2,12 @@
 by name); each package has its own conftest for its own fixtures."""
 
 import gc
+import os
 import threading
 from pathlib import Path
 
 import pytest
-from testkit import ports, threads, waiting
+from testkit import ports, services, threads, waiting
 
 # How long a thread a test stopped (or told to stop) may take to end before the test
 # is failed for leaving it running: joins and queue wake-ups take milliseconds.
@@ -34,6 +35,44 @@ def free_ports():
 def pid_gone():
     """pid_gone(pid, timeout=5.0): True once the process has exited (testkit.waiting)."""
     return waiting.pid_gone
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server's URL: the one .ci/run started (PLAYGROUND_TEST_REDIS_URL),
+    else one of this run's own (testkit.services; skipped without redis-server, failed
+    under CI=true)."""
+    if os.environ.get("PLAYGROUND_TEST_REDIS_URL"):
+        yield os.environ["PLAYGROUND_TEST_REDIS_URL"]
+        return
+    with services.redis_server(tmp_path_factory.mktemp("redis"), ports.free_port()) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """A REDIS_URL for one test: a database of the shared server, emptied first, so no
+    channel or group of an earlier test is still there."""
+    yield services.empty_redis_database(redis_server)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL cluster's URL (its ``postgres`` database): the one .ci/run
+    started (PLAYGROUND_TEST_POSTGRES_URL), else a throwaway one of this run's own."""
+    if os.environ.get("PLAYGROUND_TEST_POSTGRES_URL"):
+        yield os.environ["PLAYGROUND_TEST_POSTGRES_URL"]
+        return
+    with services.postgres_cluster(ports.free_port()) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh, empty PostgreSQL database for one test (a DATABASE_URL); dropped after."""
+    url = services.fresh_database(postgres_server)
+    yield url
+    services.drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -7,139 +7,30 @@ sharing one database and data directory, as docs/deploy.md runs them behind ngin
 * Stop works from either process: B asks A over the control group (control.py), and
   after B started the sandbox itself, A asks B.
 
-Without redis-server the test is skipped with the reason, except on CI (CI=true), where
-it fails: .ci/run installs redis-server, so a green CI run means this ran.
+The redis-server comes from the ``redis_url`` fixture (tests/conftest.py).
 """
 
-import http.cookiejar
 import json
 import os
-import secrets
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-import pytest
+from testkit.playgrounds import REPO, Browser, Daphne, migrate, playground_env
+from testkit.waiting import wait_until
 
-REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "bench"))
-from testkit.waiting import wait_until  # noqa: E402
 from wsclient import WebSocket  # noqa: E402  (bench's stdlib websocket client)
 
-REDIS = "/usr/bin/redis-server"
 
 
-def _log_of(log: Path | None) -> str:
-    return log.read_text(errors="replace") if log else ""
-
-
-def _answering(check, proc: subprocess.Popen, what: str, log: Path | None = None):
-    """``check`` as a wait_until condition for a server process: a refused connection
-    (OSError) means "not yet", and the process having exited fails at once."""
-    def condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited:\n{_log_of(log)}")
-        try:
-            return check()
-        except OSError:
-            return None
-    return condition
-
-
-@pytest.fixture
-def redis_url(tmp_path, free_ports):
-    binary = REDIS if os.path.exists(REDIS) else shutil.which("redis-server")
-    if binary is None:
-        reason = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the scale-out test cannot run on CI: {reason}")
-        pytest.skip(reason)
-    try:
-        import channels_redis  # noqa: F401
-    except ImportError:
-        pytest.fail("channels-redis is not installed: pip install -e '.[test]'")
-    (port,) = free_ports(1)
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def pong() -> bool:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(100).startswith(b"+PONG")
-
-    try:
-        what = "redis-server answering PING"
-        wait_until(_answering(pong, proc, what), 10, what, interval=0.1)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-class Daphne:
-    """One playground process: `python -m daphne` on its own port."""
-
-    def __init__(self, name: str, env: dict[str, str], tmp: Path, port: int):
-        self.port = port
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / f"daphne-{name}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "playground.asgi:application"], cwd=REPO, env=env,
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-        def up() -> bool:
-            return urllib.request.urlopen(self.base + "/", timeout=2).status == 200
-
-        what = f"daphne {name} answering"
-        wait_until(_answering(up, self.proc, what, self.log), 30, what, interval=0.1,
-                   explain=lambda: _log_of(self.log))
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-class Browser:
-    """One browser: one cookie jar, used against either process (same host name, and
-    cookies ignore ports; both processes share SECRET_KEY and the session table)."""
-
-    def __init__(self):
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-
-    def cookie(self, name: str) -> str:
-        return next(c.value for c in self.jar if c.name == name)
-
-    def call(self, site: Daphne, method: str, path: str, data=None):
-        if not any(c.name == "csrftoken" for c in self.jar):
-            self.opener.open(site.base + "/", timeout=10).read()
-        body = json.dumps(data).encode() if data is not None else None
-        request = urllib.request.Request(site.base + path, data=body, method=method, headers={
-            "X-CSRFToken": self.cookie("csrftoken"), "Content-Type": "application/json"})
-        try:
-            with self.opener.open(request, timeout=20) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
-
-    def websocket(self, site: Daphne, sandbox_id: int) -> WebSocket:
-        ws = WebSocket("127.0.0.1", site.port, f"/ws/sandboxes/{sandbox_id}/", {
-            "Origin": site.base,
-            "Cookie": f"sessionid={self.cookie('sessionid')}"})
-        ws.sock.settimeout(20)
-        return ws
+def _websocket(browser: Browser, site: Daphne, sandbox_id: int) -> WebSocket:
+    ws = WebSocket("127.0.0.1", site.port, f"/ws/sandboxes/{sandbox_id}/", {
+        "Origin": site.base,
+        "Cookie": f"sessionid={browser.cookie('sessionid')}"})
+    ws.sock.settimeout(20)
+    return ws
 
 
 def _alive(pid: int) -> bool:
@@ -179,17 +70,9 @@ def _receive_targets(ws: WebSocket, port: int, wanted: set[str]) -> set[str]:
 def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url, free_ports,
                                                          pid_gone):
     sandbox_port, port_a, port_b = free_ports(3)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PLAYGROUND_", "DJANGO_")) and k != "REDIS_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="playground.settings", PYTHONPATH=str(REPO),
-        PYTHONUNBUFFERED="1", REDIS_URL=redis_url,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        PLAYGROUND_DB=str(tmp_path / "db.sqlite3"), PLAYGROUND_DATA_DIR=str(tmp_path / "data"),
-        PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO,
-                             env=env, capture_output=True, text=True, timeout=120)
-    assert migrate.returncode == 0, migrate.stderr
+    env = playground_env(tmp_path, REDIS_URL=redis_url,
+                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+    migrate(env)
     sites: list[Daphne] = []
     try:
         a = Daphne("A", env, tmp_path, port_a)
@@ -212,7 +95,7 @@ def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url, f
         assert _alive(pid)
 
         # A viewer on B receives what A's child serves, live.
-        ws = browser.websocket(b, sandbox["id"])
+        ws = _websocket(browser, b, sandbox["id"])
         try:
             got = _receive_targets(ws, sandbox_port, {"/hello-from-a", "/second"})
             assert {"/hello-from-a", "/second"} <= got
@@ -231,7 +114,7 @@ def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url, f
         # The other way round: B owns it now, a viewer on A sees B's traffic, A stops it.
         status, on_b = browser.call(b, "POST", links["start"])
         assert status == 200 and on_b["status"] == "running", on_b
-        ws = browser.websocket(a, sandbox["id"])
+        ws = _websocket(browser, a, sandbox["id"])
         try:
             assert "/from-b" in _receive_targets(ws, sandbox_port, {"/from-b"})
         finally:
@@ -250,15 +133,9 @@ def test_a_stop_for_a_vanished_owner_ends_the_child_and_says_why(tmp_path, redis
     """A's process is frozen (SIGSTOP: alive, but answering nothing): B's stop waits
     control.STOP_WAIT seconds, then ends the child itself and records the reason."""
     sandbox_port, port_a, port_b = free_ports(3)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PLAYGROUND_", "DJANGO_")) and k != "REDIS_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="playground.settings", PYTHONPATH=str(REPO),
-        REDIS_URL=redis_url, DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        PLAYGROUND_DB=str(tmp_path / "db.sqlite3"), PLAYGROUND_DATA_DIR=str(tmp_path / "data"),
-        PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env,
-                   check=True, capture_output=True, timeout=120)
+    env = playground_env(tmp_path, REDIS_URL=redis_url,
+                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+    migrate(env)
     sites: list[Daphne] = []
     try:
         a = Daphne("A", env, tmp_path, port_a)
