@@ -24,7 +24,6 @@ sys.path.insert(0, str(REPO / "bench"))
 from wsclient import WebSocket  # noqa: E402  (bench's stdlib websocket client)
 
 
-
 def _websocket(browser: Browser, site: Daphne, sandbox_id: int) -> WebSocket:
     ws = WebSocket("127.0.0.1", site.port, f"/ws/sandboxes/{sandbox_id}/", {
         "Origin": site.base,
