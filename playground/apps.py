@@ -4,5 +4,13 @@ from django.apps import AppConfig
 class PlaygroundConfig(AppConfig):
     name = "playground"
     verbose_name = "HenaServer Playground"
-    # Nothing is started here on purpose: ready() also runs in the autoreloader's parent
-    # process and in every management command. See sandboxes/runtime.supervisor().
+
+    def ready(self) -> None:
+        # Only what is safe in every process: ready() also runs in the autoreloader's
+        # parent and in every management command, so no sandbox is started or reconciled
+        # here (sandboxes/runtime.supervisor()) and no database is touched (asgi.py
+        # migrates SQLite in the serving process). Compiling a stale .mo is a few stat
+        # calls when nothing changed, and makes 日本語 work after `pip install -e .`.
+        from . import startup
+
+        startup.compile_stale_translations()

@@ -1,5 +1,9 @@
 """ASGI entry point: daphne (and `manage.py runserver`, which is daphne's) load this.
 
+* ``migrate_embedded_database()`` (startup.py): a SQLite database is migrated here, in the
+  process that serves, before anything reads a table; never in AppConfig.ready(), which
+  also runs in runserver's parent and in every management command.
+
 * ``LoopCapture`` (traffic/live.py) records the loop daphne runs us on, so the ingest writer
   thread can hand messages to the channel layer on that loop with
   ``asyncio.run_coroutine_threadsafe`` (async_to_sync from a thread arrives seconds
@@ -24,6 +28,10 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
 django_asgi_app = get_asgi_application()  # before importing anything that uses models
+
+from playground.startup import migrate_embedded_database  # noqa: E402
+
+migrate_embedded_database()
 
 from playground.middleware import BodySizeLimitMiddleware, install_daphne_guard  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402

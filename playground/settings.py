@@ -101,6 +101,16 @@ CSRF_TRUSTED_ORIGINS = _env_list("PLAYGROUND_CSRF_TRUSTED_ORIGINS", [])
 if PLAYGROUND_PRODUCTION:
     globals().update(deployment.production_settings(os.environ, ALLOWED_HOSTS))
 
+# The one loopback name the playground answers on (canonical.py): `localhost` and
+# `[::1]` on its port redirect here, so they never become a second cookie session with
+# its own sandboxes. 127.0.0.1 is what runserver prints. Empty: no redirect (the default
+# in production, where the host is the deployment's own name).
+PLAYGROUND_CANONICAL_HOST = os.environ.get(
+    "PLAYGROUND_CANONICAL_HOST", "" if PLAYGROUND_PRODUCTION else "127.0.0.1").strip()
+# A SQLite database (the embedded default or a sqlite:// DATABASE_URL) is migrated when
+# the serving process starts (startup.py); PostgreSQL always needs `manage.py migrate`.
+PLAYGROUND_AUTO_MIGRATE = _env_bool("PLAYGROUND_AUTO_MIGRATE", True)
+
 # Accounts (docs/deploy.md): with PLAYGROUND_REQUIRE_LOGIN every page and API needs a
 # Django login and sandboxes belong to users; without it, to the browser session.
 PLAYGROUND_REQUIRE_LOGIN = _env_bool("PLAYGROUND_REQUIRE_LOGIN", False)
@@ -123,7 +133,10 @@ PLAYGROUND_CHILD_FILES = _env_int("PLAYGROUND_CHILD_FILES", 256)
 PLAYGROUND_CHILD_CPU_SECONDS = _env_int("PLAYGROUND_CHILD_CPU_SECONDS", 3600)
 
 INSTALLED_APPS = [
-    "daphne",  # first, so its ASGI runserver replaces Django's
+    # First: its runserver (daphne's, made to migrate SQLite, die with its parent and
+    # exit on a taken port: management/commands/runserver.py) wins over daphne's.
+    "playground",
+    "daphne",  # before staticfiles, so its ASGI runserver replaces Django's
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -131,10 +144,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    "playground",
 ]
 
 MIDDLEWARE = [
+    # First: localhost and [::1] are sent to 127.0.0.1, one cookie jar (canonical.py).
+    "playground.canonical.CanonicalHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language from the switcher's cookie, else Accept-Language (docs/i18n.md).
@@ -203,7 +217,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_LAYERS = deployment.channel_layers(os.environ.get("REDIS_URL", "").strip())
 
 # English is the source language; Japanese comes from locale/ja (docs/i18n.md). The .mo
-# files are compiled by `make install` (manage.py compiletranslations, no GNU gettext).
+# files are compiled from the .po when missing or older, as the site starts
+# (apps.py -> startup.compile_stale_translations, pure Python, no GNU gettext).
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ja", "日本語")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -215,11 +230,26 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# The console is where runserver users look. Django's default sends "django" records to
+# the console only with DEBUG on (and 500s to e-mail): with DEBUG off, as here, a 500
+# left no trace and no request was logged. So, DEBUG or not:
+# * django.request ERROR: every 500 page, with its traceback (API 500s are logged with
+#   theirs by errors.py, under "playground"); its 4xx warnings stay out, as daphne's
+#   access line already shows them;
+# * django.channels.server INFO: daphne's runserver access lines ("HTTP GET / 200 ...");
+# * the rest of "django" (the autoreloader's "changed, reloading") at INFO.
+# Each record reaches one handler once: the named loggers do not propagate.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"playground": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.channels.server": {"handlers": ["console"], "level": "INFO",
+                                   "propagate": False},
+        "playground": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # ----- live traffic (playground/traffic/ingest.py) --------------------------------------

@@ -17,6 +17,12 @@ THREAD_GRACE = 5.0
 def pytest_configure(config):
     # The playground's test database is a file here (settings.DATABASES TEST NAME).
     (Path(__file__).resolve().parent.parent / "test-data").mkdir(exist_ok=True)
+    # Test modules import playground.asgi at collection, when pytest-django forbids the
+    # database: the in-process site is migrated by pytest-django, not at import
+    # (processes the tests start migrate themselves, as runserver does).
+    from django.conf import settings
+
+    settings.PLAYGROUND_AUTO_MIGRATE = False
 
 
 @pytest.fixture
