@@ -9,17 +9,24 @@ starter site):
 * the per-file, per-sandbox and file-count limits are checked while the bytes are
   *counted*, not from what a header or a zip directory claims;
 * a batch is all or nothing: if one file is refused, none is written and folders the
-  batch created are removed again (a learner loses nothing and gets one clear reason).
+  batch created are removed again (a learner loses nothing and gets one clear reason);
+* the quota is checked twice: while the bytes are staged (an early answer), and again at
+  commit, measured afresh inside ``commit_guard`` (storage.py: a database lock on the
+  owner's sandboxes), so two uploads at once cannot both fit in the room left for one;
+* a full disk (ENOSPC, EDQUOT) is a ``DiskFull`` refusal (507): the staged temporary
+  files are removed and what was stored before is untouched.
 """
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import os
 import shutil
 import stat
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -43,6 +50,30 @@ class LimitExceeded(Refusal):
 
 class BadArchive(Refusal, ValueError):
     """The upload is not a zip we can read."""
+
+
+class DiskFull(Refusal):
+    """The file system has no room (ENOSPC) or the user's disk quota is used up (EDQUOT).
+    507 Insufficient Storage (RFC 4918 section 11.5): the server, not the request, is
+    at fault, and the same request may succeed later."""
+
+    status = 507
+
+
+# The errors that mean "no room", as opposed to a bug.
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT}
+DISK_FULL = gettext_noop("the playground's disk is full, so the upload could not be "
+                         "stored; nothing was changed. Try again once space has been "
+                         "freed.")
+
+def _raise_if_no_room(exc: BaseException) -> None:
+    if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+        raise DiskFull(DISK_FULL) from exc
+
+
+# Commit guard: a context manager entered around "measure again + move into place",
+# yielding the limits as they are now (storage.py makes it a database lock).
+CommitGuard = Callable[[], AbstractContextManager["Limits"]]
 
 
 @dataclass(frozen=True)
@@ -77,9 +108,11 @@ def is_text(path: str, mime: str) -> bool:
 class SiteFiles:
     """The document root of one sandbox."""
 
-    def __init__(self, root: str | os.PathLike[str], limits: Limits) -> None:
+    def __init__(self, root: str | os.PathLike[str], limits: Limits,
+                 commit_guard: CommitGuard | None = None) -> None:
         self.root = os.path.realpath(root)
         self.limits = limits
+        self.commit_guard = commit_guard or (lambda: nullcontext(self.limits))
 
     # ----- reading -------------------------------------------------------------------
 
@@ -135,8 +168,9 @@ class SiteFiles:
             for name, chunks in items:
                 batch.add(name, chunks)
             return batch.commit()
-        except BaseException:
+        except BaseException as exc:
             batch.abort()
+            _raise_if_no_room(exc)
             raise
 
     def write(self, name: str, data: bytes) -> None:
@@ -164,8 +198,9 @@ class SiteFiles:
                 raise BadArchive(
                     gettext_noop("the zip archive is damaged or unsupported: %(detail)s"),
                     detail=str(exc)) from exc
-            except BaseException:
+            except BaseException as exc:
                 batch.abort()
+                _raise_if_no_room(exc)
                 raise
 
     def _check_members(self, archive: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]]:
@@ -320,12 +355,33 @@ class _Batch:
         self.sizes[target] = written
 
     def commit(self) -> list[str]:
-        names = []
-        for target, (temp, name) in self.pending.items():
-            atomic.replace(temp, target)
-            names.append(name)
+        """Measure the sandbox again and move every staged file into place, both inside
+        the commit guard: what another upload committed meanwhile counts."""
+        with self.files.commit_guard() as limits:
+            self._check_again(limits)
+            names = []
+            for target, (temp, name) in self.pending.items():
+                atomic.replace(temp, target)
+                names.append(name)
         self.pending.clear()
         return names
+
+    def _check_again(self, limits: Limits) -> None:
+        now: dict[str, int] = {path: st.st_size for path, st in self.files._walk()
+                               if stat.S_ISREG(st.st_mode)}
+        staged = {target: os.stat(temp).st_size for target, (temp, _n) in self.pending.items()}
+        now.update(staged)  # a staged file replaces the one of the same name
+        if len(now) > limits.max_files:
+            raise LimitExceeded(
+                gettext_noop("a sandbox may hold at most %(limit)s files; this upload would "
+                             "make %(count)s"), limit=limits.max_files, count=len(now))
+        total = sum(now.values())
+        if total > limits.max_sandbox_bytes:
+            raise LimitExceeded(
+                gettext_noop("this upload would take the sandbox to %(size)s, over "
+                             "%(limit)s, %(limit_name)s"),
+                size=Size(total), limit=Size(limits.max_sandbox_bytes),
+                limit_name=Phrase(limits.bytes_limit_name))
 
     def abort(self) -> None:
         for temp, _name in self.pending.values():

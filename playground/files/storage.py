@@ -2,13 +2,23 @@
 
 Each sandbox serves ``PLAYGROUND_DATA_DIR/sandboxes/<id>``; writes are also capped by
 what the owner's other sandboxes leave of the per-owner disk quota.
+
+Both quotas hold under concurrent uploads, from any number of playground processes:
+a write measures the disk and moves its files into place inside ``quota_lock``, a
+transaction holding the owner's sandbox rows (``select_for_update``; on SQLite the
+transaction itself is the lock, BEGIN IMMEDIATE: settings.DATABASES). Only that step is
+serialised; receiving and staging the bytes is not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext_noop
 
 from ..models import Sandbox
@@ -28,7 +38,20 @@ def files_of(sandbox: Sandbox, *, for_writing: bool = True) -> SiteFiles:
     owner's other sandboxes: listing, reading and deleting pass ``for_writing=False``."""
     root = root_of(sandbox)
     root.mkdir(parents=True, exist_ok=True)
-    return SiteFiles(root, limits(sandbox) if for_writing else limits())
+    return SiteFiles(root, limits(sandbox) if for_writing else limits(),
+                     commit_guard=lambda: quota_lock(sandbox))
+
+
+@contextmanager
+def quota_lock(sandbox: Sandbox) -> Iterator[Limits]:
+    """Hold the owner's sandbox rows (all of them, in one order, so two owners' writes
+    never deadlock and one owner's writes to two sandboxes queue up), then yield the
+    limits measured now, under the lock."""
+    with transaction.atomic():
+        owned = of_owner(sandbox.user_id, sandbox.owner_token).values("pk")
+        rows = Sandbox.objects.filter(Q(pk=sandbox.pk) | Q(pk__in=owned))
+        list(rows.select_for_update().order_by("pk").values_list("pk", flat=True))
+        yield limits(sandbox)
 
 
 def limits(sandbox: Sandbox | None = None) -> Limits:

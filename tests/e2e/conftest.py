@@ -71,7 +71,7 @@ class Playground:
     def __init__(self, tmp: Path, reload: bool = False):
         self.tmp = tmp
         self.port = ports.free_port()
-        self.base = f"http://localhost:{self.port}"
+        self.base = f"http://127.0.0.1:{self.port}"  # what runserver prints (canonical.py)
         # A settings module of our own: touching it makes the autoreloader restart.
         self.settings_file = tmp / "e2e_settings.py"
         self.settings_file.write_text("from playground.settings import *  # noqa\n")

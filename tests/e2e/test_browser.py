@@ -19,7 +19,7 @@ def test_start_a_sandbox_add_the_starter_site_and_open_it(browser, shared_playgr
     page_errors = []
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
 
-    page.goto(site.base + "/")  # the playground on "localhost"
+    page.goto(site.base + "/")  # the playground on "127.0.0.1"
     page.fill("#create-name", "my first site")
     port = int(page.input_value("#create-port"))
     page.click("#create-button")
@@ -36,7 +36,7 @@ def test_start_a_sandbox_add_the_starter_site_and_open_it(browser, shared_playgr
         page.get_by_role("link", name="Open ↗").click()
     sandbox = opened.value
     sandbox.wait_for_load_state("load")
-    assert sandbox.url == f"http://127.0.0.1:{port}/"  # another host name: no shared cookies
+    assert sandbox.url == f"http://localhost:{port}/"  # another host name: no shared cookies
     assert sandbox.evaluate("document.cookie") == ""
 
     heading = sandbox.locator("h1")

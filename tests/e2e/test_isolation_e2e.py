@@ -5,8 +5,8 @@ the playground with the learner's cookies: read the sandbox list, create a sandb
 stop its own sandbox with the CSRF token read from ``document.cookie``, and open the
 traffic websocket. It is opened on both host names:
 
-* ``127.0.0.1:S``, the default "Open" link (another host name: no playground cookies);
-* ``localhost:S``, the playground's own host name on another port (the worst case: the
+* ``localhost:S``, the default "Open" link (another host name: no playground cookies);
+* ``127.0.0.1:S``, the playground's own host name on another port (the worst case: the
   browser sends the playground's cookies, and the page can even read ``csrftoken``).
 
 Each attempt fails (CORS, Django's CSRF origin check, the websocket's exact origin
@@ -81,7 +81,7 @@ SUGGESTED_PORT = """async () =>
 
 
 def test_a_sandbox_page_cannot_act_on_the_playground(browser, shared_playground):
-    site = shared_playground  # on http://localhost:P
+    site = shared_playground  # on http://127.0.0.1:P
     context = browser.new_context()
     page = context.new_page()
     page.goto(site.base + "/")
@@ -103,7 +103,7 @@ def test_a_sandbox_page_cannot_act_on_the_playground(browser, shared_playground)
         outcomes[host] = evil.evaluate("() => window.results")
         evil.close()
 
-    other_host, same_host = outcomes["127.0.0.1"], outcomes["localhost"]
+    other_host, same_host = outcomes["localhost"], outcomes["127.0.0.1"]
     # On the default host name the page has none of the playground's cookies...
     assert other_host["cookie"] == ""
     # ...on the same host name it has (cookies ignore ports): the worst case is real.
@@ -117,7 +117,7 @@ def test_a_sandbox_page_cannot_act_on_the_playground(browser, shared_playground)
     assert [(s["name"], s["status"]) for s in after] == [("mine", "running")]
     # The control case: the very same form-encoded stop, cookies and token, sent from the
     # playground's own origin, works. So what refused the sandbox page's copy (no
-    # preflight, cookies sent on localhost) was Django's CSRF Origin check.
+    # preflight, cookies sent on 127.0.0.1) was Django's CSRF Origin check.
     stopped = page.evaluate(FORM_STOP, sandbox["links"]["stop"])
     assert stopped == [200, "stopped"]
     context.close()

@@ -29,7 +29,7 @@ def test_the_traffic_page_shows_what_the_browser_sent(sandbox_in_new_session, sh
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
 
     sent = {}  # what Chromium says it put on the wire, per path
-    prefix = f"http://127.0.0.1:{sandbox['port']}"
+    prefix = f"http://localhost:{sandbox['port']}"  # the "Open" link's host
     context.on("request", lambda r: r.url.startswith(prefix)
                and sent.setdefault(r.url[len(prefix):], r))
     with context.expect_page() as opened:
@@ -73,7 +73,7 @@ def test_the_traffic_page_shows_what_the_browser_sent(sandbox_in_new_session, sh
     view.locator(".ctl").first.wait_for()
     text = view.inner_text()
     assert text.startswith("GET / HTTP/1.1␍␊\n")
-    assert "Host: 127.0.0.1:" in text
+    assert "Host: localhost:" in text
     # The two parts are fetched separately: wait for the response's bytes too.
     response_view = page.locator("#part-response .bytes")
     response_view.locator(".ctl").first.wait_for()
