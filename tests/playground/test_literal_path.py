@@ -11,19 +11,24 @@
 
 from __future__ import annotations
 
+import gettext
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from testkit.playgrounds import Browser, answering, log_text, playground_env
+from testkit.playgrounds import Browser, Daphne, answering, log_text, playground_env
 from testkit.waiting import wait_until
+
+from playground import startup
+from playground.management.commands.compiletranslations import parse_po
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -266,3 +271,52 @@ def test_every_500_prints_its_traceback_on_the_console(tmp_path, free_port, serv
     assert console.count("Traceback (most recent call last)") >= 2, console
     assert "Internal Server Error: /" in console
     assert "HTTP GET / 500" in console and "HTTP GET /api/sandboxes/?suggest=1 500" in console
+
+
+def test_two_processes_starting_together_migrate_one_database(tmp_path, free_ports):
+    """Two daphne processes on one never-migrated SQLite file, started at the same
+    moment: one migrates, the other waits for it, then finds nothing to do; both serve."""
+    env = playground_env(tmp_path)
+    ports = free_ports(2)
+    sites: dict[str, Daphne] = {}
+    failures: list[BaseException] = []
+
+    def start(name: str, port: int) -> None:
+        try:
+            sites[name] = Daphne(name, env, tmp_path, port)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start, args=(f"p{i}", port))
+               for i, port in enumerate(ports)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(90)
+        assert not failures, failures
+        said = [site.output().count("Database ready.") for site in sites.values()]
+        assert sorted(said) == [0, 1], [site.output() for site in sites.values()]
+        for site in sites.values():
+            assert get(site.base + "/")[0] == 200
+    finally:
+        for site in sites.values():
+            site.close()
+
+
+def test_a_catalog_is_compiled_when_missing_or_older_than_its_po(settings, tmp_path):
+    folder = tmp_path / "locale" / "ja" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    po = folder / "django.po"
+    shutil.copy2(REPO / "locale" / "ja" / "LC_MESSAGES" / "django.po", po)
+    settings.LOCALE_PATHS = [tmp_path / "locale"]
+
+    assert startup.compile_stale_translations() == [po.with_suffix(".mo")]
+    with po.with_suffix(".mo").open("rb") as f:
+        catalog = gettext.GNUTranslations(f)
+    assert catalog.gettext("Password") == parse_po(po)["Password"] == "パスワード"
+    assert startup.compile_stale_translations() == []  # fresh: nothing written
+    later = po.with_suffix(".mo").stat().st_mtime_ns + 10**9
+    os.utime(po, ns=(later, later))  # an edited (or pulled) .po
+    assert startup.compile_stale_translations() == [po.with_suffix(".mo")]
+    assert sorted(p.name for p in folder.iterdir()) == ["django.mo", "django.po"]
