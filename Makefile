@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+	$(PY) manage.py compiletranslations  # .po -> .mo, pure Python: no gettext needed
 
-# The literal path itself: runserver migrates SQLite and compiles stale .mo files as it
+# The literal path itself: runserver migrates SQLite (and compiles any stale .mo) as it
 # starts (playground/startup.py), so nothing else runs first.
 run: install
 	$(PY) manage.py runserver

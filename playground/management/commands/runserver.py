@@ -51,10 +51,9 @@ class Command(DaphneRunserver):
         if failure is None:
             return  # stopped normally (Ctrl-C without the autoreloader)
         self.stderr.write(
-            f"Error: the playground cannot listen on {self.addr}:{self.port}: {failure}\n"
-            f"Another program (perhaps another playground) is using port {self.port}. "
-            f"Stop it, or choose another port: python manage.py runserver "
-            f"{int(self.port) + 1}")
+            f"Error: {failure}\nIs another program (perhaps another playground) using "
+            f"port {self.port}? Stop it, or choose another port: python manage.py "
+            f"runserver {int(self.port) + 1}")
         self.stderr.flush()
         sys.stdout.flush()
         if threading.current_thread() is threading.main_thread():
