@@ -268,7 +268,9 @@ def test_every_500_prints_its_traceback_on_the_console(tmp_path, free_port, serv
 
     wait_until(both_logged, 10, "both tracebacks on the console", explain=server.output)
     console = server.output()
-    assert console.count("Traceback (most recent call last)") == 2, console  # once each
+    # Each 500 once: one traceback ending in the error, one access line.
+    assert console.count("django.db.utils.OperationalError: no such table") == 2, console
+    assert console.count("HTTP GET / 500") == 1, console
     assert "Internal Server Error: /" in console
     assert "HTTP GET / 500" in console and "HTTP GET /api/sandboxes/?suggest=1 500" in console
 
