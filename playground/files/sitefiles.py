@@ -66,6 +66,7 @@ DISK_FULL = gettext_noop("the playground's disk is full, so the upload could not
                          "stored; nothing was changed. Try again once space has been "
                          "freed.")
 
+
 def _raise_if_no_room(exc: BaseException) -> None:
     if isinstance(exc, OSError) and exc.errno in NO_ROOM:
         raise DiskFull(DISK_FULL) from exc
