@@ -7,6 +7,17 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
+    if sys.argv[1:2] == ["runserver"]:
+        # The playground's runserver (playground/devserver.py): daphne's, made to migrate
+        # SQLite, end with its parent and exit on a taken port. The autoreloader's worker
+        # runs this file again, so it takes the same path.
+        import django
+
+        django.setup()
+        from playground.devserver import Command
+
+        Command().run_from_argv(sys.argv)
+        return
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

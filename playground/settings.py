@@ -133,10 +133,7 @@ PLAYGROUND_CHILD_FILES = _env_int("PLAYGROUND_CHILD_FILES", 256)
 PLAYGROUND_CHILD_CPU_SECONDS = _env_int("PLAYGROUND_CHILD_CPU_SECONDS", 3600)
 
 INSTALLED_APPS = [
-    # First: its runserver (daphne's, made to migrate SQLite, die with its parent and
-    # exit on a taken port: management/commands/runserver.py) wins over daphne's.
-    "playground",
-    "daphne",  # before staticfiles, so its ASGI runserver replaces Django's
+    "daphne",  # first, so its ASGI runserver replaces Django's (manage.py runs ours on it)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -144,6 +141,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "playground",
 ]
 
 MIDDLEWARE = [

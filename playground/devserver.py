@@ -1,6 +1,8 @@
-"""Daphne's runserver, made to behave on the literal path (docs/deploy.md).
+"""The playground's runserver: daphne's, made to behave on the literal path (docs/deploy.md).
 
-Found before daphne's because "playground" comes first in INSTALLED_APPS. Three changes:
+``manage.py runserver`` runs this command. It is not a management command module: daphne
+stays first in INSTALLED_APPS (its runserver replaces Django's), and a command can only
+override another from an app listed before it. Three changes to daphne's:
 
 * the worker migrates the embedded SQLite database instead of warning that it is not
   migrated (startup.migrate_embedded_database; asgi.py does the same for plain daphne);
@@ -19,7 +21,7 @@ import threading
 from daphne.management.commands.runserver import Command as DaphneRunserver
 from daphne.server import Server
 
-from ... import startup
+from . import startup
 
 
 class _Server(Server):
