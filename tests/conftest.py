@@ -17,6 +17,11 @@ THREAD_GRACE = 5.0
 def pytest_configure(config):
     # The playground's test database is a file here (settings.DATABASES TEST NAME).
     (Path(__file__).resolve().parent.parent / "test-data").mkdir(exist_ok=True)
+    # No heartbeat thread in the test process (importing playground.asgi would start
+    # one, sweeping the tests' rows): only the playground processes tests start beat.
+    from django.conf import settings
+
+    settings.PLAYGROUND_HEARTBEAT = False
 
 
 @pytest.fixture
