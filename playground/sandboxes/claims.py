@@ -73,12 +73,18 @@ def serialise(name: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(name.encode())])
 
 
-def take(sandbox_id: int, limit: int, held: Callable[[Sandbox], bool],
+def new_token() -> str:
+    return secrets.token_hex(12)
+
+
+def take(sandbox_id: int, limit: int, held: Callable[[Sandbox], bool], token: str,
          **fields: Any) -> Claim | None:
-    """Claim the sandbox for a start by this process. None if a live claim holds it
-    (``held(row)`` says whether the row's claim is still being served). Raises a
-    Refusal (404) if the row is gone, (503) at the running limit. ``fields`` are set
-    with the claim (a new run's counters)."""
+    """Claim the sandbox for a start by this process, as ``token`` (new_token(); the
+    caller records it as under way *before*, so that its own threads see the claim as
+    held from the moment it commits). None if a live claim holds it (``held(row)``
+    says whether the row's claim is still being served). Raises a Refusal (404) if the
+    row is gone, (503) at the running limit. ``fields`` are set with the claim (a new
+    run's counters)."""
     with transaction.atomic():
         serialise(RUNNING_LIMIT_LOCK)
         row = Sandbox.objects.select_for_update().filter(pk=sandbox_id).first()
@@ -91,7 +97,6 @@ def take(sandbox_id: int, limit: int, held: Callable[[Sandbox], bool],
             .exclude(pk=sandbox_id).count()
         if running >= limit:
             raise Refusal(BUSY, count=running).answer(503)
-        token = secrets.token_hex(12)
         Sandbox.objects.filter(pk=sandbox_id).update(
             status=Status.STARTING, claim=token, run_by=heartbeat.me(), pid=None,
             resume=False, **fields)

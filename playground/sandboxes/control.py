@@ -29,6 +29,7 @@ is False and every stop is local, as before.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -105,8 +106,13 @@ async def _start_listener() -> None:
     channel = await layer.new_channel()
     await layer.group_add(GROUP, channel)
     loop = asyncio.get_running_loop()
-    loop.create_task(_listen(layer, channel), name="playground-control")
-    loop.create_task(_rejoin(layer, channel), name="playground-control-rejoin")
+    # A clean context: this coroutine was scheduled from a request's thread, and a copy
+    # of that context would send every later database_sync_to_async to the request's
+    # thread executor, long gone ("CurrentThreadExecutor already quit").
+    loop.create_task(_listen(layer, channel), name="playground-control",
+                     context=contextvars.Context())
+    loop.create_task(_rejoin(layer, channel), name="playground-control-rejoin",
+                     context=contextvars.Context())
     log.info("listening for stop requests on %s", channel)
 
 
@@ -128,7 +134,8 @@ async def _listen(layer: Any, channel: str) -> None:
             continue
         if message.get("type") == "sandbox.stop" and isinstance(message.get("id"), int):
             try:
-                await database_sync_to_async(_stop)(message["id"], str(message.get("claim")))
+                await database_sync_to_async(_stop, thread_sensitive=False)(
+                    message["id"], str(message.get("claim")))
             except Exception:
                 log.exception("stop request for sandbox %s failed", message["id"])
 

@@ -14,10 +14,12 @@ ends whatever still runs and removes the files.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -135,43 +137,54 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
         raise Refusal(OWN_PORT, port=sandbox.port).answer(409)
     root_of(sandbox).mkdir(parents=True, exist_ok=True)
     control.ensure_listening(stop_if_mine)  # so another process can ask us to stop it
-    claim = claims.take(sandbox.pk, settings.PLAYGROUND_MAX_RUNNING_SANDBOXES, _held,
-                        exit_code=None, stderr_tail="", requests=0, errors=0, bytes_in=0,
-                        bytes_out=0, **message_fields(None))
-    if claim is None:
-        return _outcome(sandbox)
-    # Through the ingest queue, so it lands after the previous run's last events and
-    # before this run's first: a new run starts with an empty traffic history.
-    ingestor().reset(sandbox.key)
-    return launch(sandbox, claim)
+    with launching() as token:
+        claim = claims.take(sandbox.pk, settings.PLAYGROUND_MAX_RUNNING_SANDBOXES, _held,
+                            token, exit_code=None, stderr_tail="", requests=0, errors=0,
+                            bytes_in=0, bytes_out=0, **message_fields(None))
+        if claim is None:
+            return _outcome(sandbox)
+        # Through the ingest queue, so it lands after the previous run's last events and
+        # before this run's first: a new run starts with an empty traffic history.
+        ingestor().reset(sandbox.key)
+        return launch(sandbox, claim)
+
+
+@contextlib.contextmanager
+def launching() -> Iterator[str]:
+    """A new claim token, counted as under way (``_held``) until the block ends: from
+    before its claim commits until its child is registered, or the start is over."""
+    token = claims.new_token()
+    with _launching_lock:
+        _launching.add(token)
+    try:
+        yield token
+    finally:
+        with _launching_lock:
+            _launching.discard(token)
 
 
 def launch(sandbox: Sandbox, claim: claims.Claim) -> Sandbox:
-    """Start the child for a claim we hold; finish the claim, or give it up."""
+    """Start the child for a claim we hold (inside ``launching()``); finish the claim,
+    or give it up."""
     key = sandbox.key
-    with _launching_lock:
-        _launching.add(claim.token)
-    try:
-        ingestor().status(key)
-        for attempt in (1, 2):
-            _clear_leftovers(sandbox, claim)
-            try:
-                child = supervisor().start(
-                    key, root=str(root_of(sandbox)), host=settings.PLAYGROUND_BIND_HOST,
-                    port=sandbox.port, args=modes.henaserver_args(sandbox), tag=claim.token)
-                break
-            except ValueError:  # a child of an older claim registered first: retry
-                if attempt == 2:
-                    claims.fail(claim, **message_fields(None))
-                    return _outcome(sandbox)
-            except StartError as exc:
-                # Our earlier claim's server may have held the port a moment longer.
-                if exc.reason == "port_in_use" and attempt == 1 and _still_ours(claim):
-                    continue
-                return _failed(sandbox, claim, exc)
-    finally:
-        with _launching_lock:
-            _launching.discard(claim.token)
+    ingestor().status(key)
+    for attempt in (1, 2):
+        if not _clear_leftovers(sandbox, claim):
+            return _outcome(sandbox)  # stopped (and maybe started again) meanwhile
+        try:
+            child = supervisor().start(
+                key, root=str(root_of(sandbox)), host=settings.PLAYGROUND_BIND_HOST,
+                port=sandbox.port, args=modes.henaserver_args(sandbox), tag=claim.token)
+            break
+        except ValueError:  # a child of an older claim registered first: retry
+            if attempt == 2:
+                claims.fail(claim, **message_fields(None))
+                return _outcome(sandbox)
+        except StartError as exc:
+            # Our earlier claim's server may have held the port a moment longer.
+            if exc.reason == "port_in_use" and attempt == 1 and _still_ours(claim):
+                continue
+            return _failed(sandbox, claim, exc)
     if not claims.finish(claim, child.pid):
         # Stopped or deleted while it started: the claim is gone, so is this server.
         supervisor().stop(key, tag=claim.token)
@@ -208,15 +221,23 @@ def _still_ours(claim: claims.Claim) -> bool:
     return Sandbox.objects.filter(pk=claim.sandbox_id, claim=claim.token).exists()
 
 
-def _clear_leftovers(sandbox: Sandbox, claim: claims.Claim) -> None:
+def _clear_leftovers(sandbox: Sandbox, claim: claims.Claim) -> bool:
     """Before a new server binds the port: any server of this sandbox belongs to an
-    earlier claim (ours is new), and is on its way out; make sure it is gone."""
+    earlier claim, on its way out; make sure it is gone. False if the claim is no
+    longer ours (then nothing is touched: the servers may be a newer claim's).
+
+    The servers are listed *before* the row is read: if the claim is still ours after
+    the listing, no newer claim existed during it, so every server listed is older."""
     child = supervisor().get(sandbox.key)
+    pids = leftovers.serving(str(root_of(sandbox)))
+    if not _still_ours(claim):
+        return False
     if child is not None and child.tag != claim.token:
         supervisor().stop(sandbox.key, tag=child.tag)
-    others = leftovers.serving(str(root_of(sandbox)))
+    others = [pid for pid in pids if child is None or pid != child.pid]
     if others:  # another process's, or a dead one's, still exiting
         leftovers.end(others)
+    return True
 
 
 def _outcome(sandbox: Sandbox) -> Sandbox:

@@ -70,11 +70,12 @@ def resume() -> int:
     count = 0
     for sandbox in rows:
         try:
-            claim = claims.take(sandbox.pk, settings.PLAYGROUND_MAX_RUNNING_SANDBOXES,
-                                lambda row: True, **runtime.message_fields(None))
-            if claim is not None:  # (a Start by the learner may have come first)
-                lifecycle.launch(sandbox, claim)
-                count += 1
+            with lifecycle.launching() as token:
+                claim = claims.take(sandbox.pk, settings.PLAYGROUND_MAX_RUNNING_SANDBOXES,
+                                    lambda row: True, token, **runtime.message_fields(None))
+                if claim is not None:  # (a Start by the learner may have come first)
+                    lifecycle.launch(sandbox, claim)
+                    count += 1
         except Exception:  # a refusal (the limit, a port taken): the row says why
             log.warning("sandbox %s could not be resumed", sandbox.pk, exc_info=True)
             Sandbox.objects.filter(pk=sandbox.pk).update(resume=False)
