@@ -318,11 +318,13 @@ def _deleted(sender: Any, instance: Sandbox, **kwargs: Any) -> None:
     After the commit: ending a process takes seconds, too long to hold a transaction."""
     released = (claims.Released(instance.run_by, instance.claim, instance.pid, instance.port)
                 if instance.is_live else None)
+    # Taken now: Django sets the instance's pk to None once the deletion is done.
+    sandbox_id, folders = instance.pk, (root_of(instance), modes.config_dir(instance))
 
     def clean_up() -> None:
-        end(instance.pk, released)
-        shutil.rmtree(root_of(instance), ignore_errors=True)
-        modes.remove_files(instance)
-        ingestor().status(instance.key)  # its traffic page's viewers learn it is gone
+        end(sandbox_id, released)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        ingestor().status(str(sandbox_id))  # its traffic page's viewers learn it is gone
 
     transaction.on_commit(clean_up)
