@@ -42,8 +42,9 @@ def test_an_edit_under_autoreload_resumes_the_running_sandboxes(playground_facto
     site = playground_factory(reload=True)
     api = site.api()
     sb = start_sandbox(api)
-    stopped = start_sandbox(api)  # not running at the reload: stays stopped
-    assert api.call("POST", stopped["links"]["stop"])[1]["status"] == "stopped"
+    port = api.call("GET", "/api/sandboxes/?suggest=1")[1]["suggested_port"]
+    status, stopped = api.call("POST", "/api/sandboxes/", {"name": "idle", "port": port})
+    assert status == 201, stopped  # not running at the reload: stays stopped
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{sb['port']}/before-the-edit", timeout=5)
     except urllib.error.HTTPError as err:  # a 404: an exchange all the same
