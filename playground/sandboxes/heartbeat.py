@@ -7,7 +7,11 @@ named ``host:pid:random`` (``me()``), and a daemon thread that refreshes its
 than ``STALE_AFTER`` has ended (``kill -9``, a crash, a frozen machine): on each of its
 own beats every process ``sweep``s, marking the sandboxes of ended processes "stopped:
 the playground process that ran it ended" and ending their servers if any is left. A
-stopped sandbox can be started again at once, by any process.
+stopped sandbox can be started again at once, by any process. All playground processes
+run on the sandboxes' host (their ports are on it), so a process's name also says where
+to look in /proc: one that is gone is noticed at the next beat, and one that is still
+there but late (a frozen process, or a beat held up by a busy SQLite writer) is not
+taken for dead (``_alive``).
 
 Why in the database: it is what every process already shares, on SQLite and PostgreSQL
 alike, with or without Redis; a channel-layer question ("who runs 12?") needs an answer
@@ -27,7 +31,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import close_old_connections, transaction
 from django.utils import timezone
@@ -56,12 +60,30 @@ _lock = threading.Lock()
 
 
 def me() -> str:
-    """This process's name in the PlaygroundProcess table (a new one after a fork)."""
+    """This process's name in the PlaygroundProcess table (a new one after a fork):
+    ``host:pid:start:random``, where ``start`` is when the process started, so that a
+    process on this host can tell at once whether the named one still exists."""
     global _name
-    if _name is None or _name[0] != os.getpid():
-        _name = (os.getpid(), f"{socket.gethostname()[:40]}:{os.getpid()}:"
-                              f"{secrets.token_hex(6)}")
+    pid = os.getpid()
+    if _name is None or _name[0] != pid:
+        _name = (pid, f"{_host()}:{pid}:{leftovers.start_ticks(pid) or 0}:"
+                      f"{secrets.token_hex(6)}")
     return _name[1]
+
+
+def _host() -> str:
+    return socket.gethostname()[:40]
+
+
+def _still_there(name: str) -> bool | None:
+    """For a process of this host: does it still exist (the same pid, started at the
+    same time)? None for a name of another host, or not made by ``me()``."""
+    host, _, rest = name.partition(":")
+    pid, _, rest = rest.partition(":")
+    start = rest.partition(":")[0]
+    if host != _host() or not pid.isdigit() or not start.isdigit():
+        return None
+    return leftovers.start_ticks(int(pid)) == int(start)
 
 
 def register() -> None:
@@ -78,12 +100,22 @@ def forget() -> None:
     PlaygroundProcess.objects.filter(name=me()).delete()
 
 
+def _alive(name: str, beat_at: datetime, cutoff: datetime) -> bool:
+    """A process is alive while it beats, unless this host's process table shows it
+    gone (then it is noticed at the next sweep, not five beats later). One that
+    stopped beating but still exists here is slow or frozen, not ended: its servers
+    still run, and a stop reaches them through control.py's fallback."""
+    there = _still_there(name)
+    if there is not None:
+        return there
+    return beat_at >= cutoff
+
+
 def alive_names() -> set[str]:
-    """Names of the processes whose beat is fresh, this one always included."""
+    """Names of the processes that are alive (``_alive``), this one always included."""
     cutoff = timezone.now() - timedelta(seconds=STALE_AFTER)
-    names = set(PlaygroundProcess.objects.filter(beat_at__gte=cutoff)
-                .values_list("name", flat=True))
-    return names | {me()}
+    rows = PlaygroundProcess.objects.values_list("name", "beat_at")
+    return {name for name, beat_at in rows if _alive(name, beat_at, cutoff)} | {me()}
 
 
 def is_alive(name: str) -> bool:
@@ -92,8 +124,9 @@ def is_alive(name: str) -> bool:
         return False
     if name == me():
         return True
+    row = PlaygroundProcess.objects.filter(name=name).values_list("beat_at", flat=True).first()
     cutoff = timezone.now() - timedelta(seconds=STALE_AFTER)
-    return PlaygroundProcess.objects.filter(name=name, beat_at__gte=cutoff).exists()
+    return row is not None and _alive(name, row, cutoff)
 
 
 def sweep(message: str = PROCESS_ENDED) -> int:

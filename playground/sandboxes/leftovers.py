@@ -56,6 +56,20 @@ def serving(root: str) -> list[int]:
     return found
 
 
+def start_ticks(pid: int) -> int | None:
+    """When the process ``pid`` started (clock ticks since boot, /proc/PID/stat field
+    22): with the pid, a name no later process can reuse. None if there is no such live
+    (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])  # field 22 of the whole line; fields[0] is field 3
+
+
 def alive(pid: int) -> bool:
     return _cmdline(pid) is not None
 
