@@ -207,7 +207,7 @@ def _failed(sandbox: Sandbox, claim: claims.Claim, exc: StartError) -> Sandbox:
 
 def _held(row: Sandbox) -> bool:
     """Is the live row's claim still served? Ours: a start under way or our child of
-    that claim. Another process's: while its heartbeat is fresh."""
+    that claim. Another process's: while that process is alive (heartbeat.py)."""
     if row.run_by != heartbeat.me():
         return heartbeat.is_alive(row.run_by)
     with _launching_lock:
