@@ -1,9 +1,14 @@
-"""Staff see every sandbox, whoever owns it, and can stop any (docs/deploy.md)."""
+"""Staff see every sandbox, whoever owns it, and can stop any (docs/deploy.md).
+
+Deleting sandboxes here (one, or the bulk "Delete selected" action) stops their servers
+and removes their files too: the ``post_delete`` receiver in sandboxes/lifecycle.py does
+it for every deletion, wherever it comes from. The playground processes and their
+heartbeats are listed read-only (sandboxes/heartbeat.py)."""
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext_noop
 
-from .models import Sandbox
+from .models import PlaygroundProcess, Sandbox
 from .refusals import Message
 from .sandboxes import lifecycle
 
@@ -16,7 +21,8 @@ class SandboxAdmin(admin.ModelAdmin):
                     "created_at")
     list_filter = ("status",)
     search_fields = ("name", "user__username", "port")
-    readonly_fields = ("pid", "exit_code", "stderr_tail", "started_at", "stopped_at")
+    readonly_fields = ("pid", "exit_code", "stderr_tail", "started_at", "stopped_at",
+                       "run_by", "claim")
     actions = ["stop_selected"]
 
     @admin.action(description="Stop selected sandboxes", permissions=["change"])
@@ -28,3 +34,12 @@ class SandboxAdmin(admin.ModelAdmin):
             lifecycle.stop(sandbox, Message(STOPPED_BY_STAFF))
             stopped += 1
         self.message_user(request, f"{stopped} sandbox(es) stopped.", messages.SUCCESS)
+
+
+@admin.register(PlaygroundProcess)
+class PlaygroundProcessAdmin(admin.ModelAdmin):
+    list_display = ("name", "pid", "started_at", "beat_at")
+    readonly_fields = ("name", "pid", "started_at", "beat_at")
+
+    def has_add_permission(self, request):  # rows are written by the processes only
+        return False

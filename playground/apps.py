@@ -14,3 +14,8 @@ class PlaygroundConfig(AppConfig):
         from . import startup
 
         startup.compile_stale_translations()
+        # Signal receivers (nothing starts): deleting a sandbox's row anywhere ends its
+        # server (sandboxes/lifecycle.py); logging in carries the session's sandboxes into
+        # the account, logging out closes its websockets (accounts.py).
+        from . import accounts  # noqa: F401
+        from .sandboxes import lifecycle  # noqa: F401

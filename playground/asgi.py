@@ -8,7 +8,13 @@
   thread can hand messages to the channel layer on that loop with
   ``asyncio.run_coroutine_threadsafe`` (async_to_sync from a thread arrives seconds
   late, NOTES.md).
-* ``gc.freeze()`` once everything is imported: under a flood the ingest threads make
+* ``# A serving process (only these import this module): heartbeat, reconcile, and resume
+# what an autoreload stopped, without waiting for a request (sandboxes/startup.py).
+from playground.sandboxes import startup  # noqa: E402
+
+startup.begin()
+
+gc.freeze()`` once everything is imported: under a flood the ingest threads make
   tens of thousands of short-lived dicts a second, which triggers full garbage
   collections; each walked Django's whole startup heap while holding the GIL, and the
   event loop stalled 50-100 ms (bench/flood.py). Frozen, the startup objects are left
@@ -43,5 +49,11 @@ application = LoopCapture(ProtocolTypeRouter({
     "http": BodySizeLimitMiddleware(django_asgi_app),
     "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
 }))
+
+# A serving process (only these import this module): heartbeat, reconcile, and resume
+# what an autoreload stopped, without waiting for a request (sandboxes/startup.py).
+from playground.sandboxes import startup  # noqa: E402
+
+startup.begin()
 
 gc.freeze()

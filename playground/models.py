@@ -65,6 +65,16 @@ class Sandbox(models.Model):
     fixed_response = models.BinaryField(default=b"", blank=True)
     rules = models.JSONField(default=list, blank=True)
 
+    # Who runs the server (sandboxes/claims.py, docs/architecture.md "Claims"): the
+    # PlaygroundProcess.name that claimed it, and the claim's token. A start claims the
+    # row in one short transaction, starts the child outside it, and finishes only if
+    # the claim is still its own; a stop clears the claim first. ``resume``: running
+    # when the autoreloader restarted the playground, to be started again by the new
+    # worker (sandboxes/startup.py).
+    run_by = models.CharField(max_length=100, blank=True, db_index=True)
+    claim = models.CharField(max_length=40, blank=True)
+    resume = models.BooleanField(default=False)
+
     class Meta:
         ordering = ["created_at", "id"]
 
@@ -84,6 +94,20 @@ class Sandbox(models.Model):
         if self.status != self.Status.RUNNING or self.started_at is None:
             return None
         return max(0.0, (timezone.now() - self.started_at).total_seconds())
+
+
+class PlaygroundProcess(models.Model):
+    """One serving playground process (a daphne, or runserver's worker) and its
+    heartbeat (sandboxes/heartbeat.py). A process whose ``beat_at`` is older than
+    heartbeat.STALE_AFTER has ended: the others stop what it ran."""
+
+    name = models.CharField(max_length=100, unique=True)  # host:pid:random
+    pid = models.IntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    beat_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Exchange(models.Model):

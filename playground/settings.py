@@ -132,6 +132,11 @@ PLAYGROUND_CHILD_FILES = _env_int("PLAYGROUND_CHILD_FILES", 256)
 # few seconds, a wrk run a minute; an hour only ends a runaway. 0 = no limit.
 PLAYGROUND_CHILD_CPU_SECONDS = _env_int("PLAYGROUND_CHILD_CPU_SECONDS", 3600)
 
+# Each serving process records a heartbeat in the database every second, so the others
+# notice within seconds when it dies (sandboxes/heartbeat.py). The test suite turns it
+# off for its own process only (tests/conftest.py).
+PLAYGROUND_HEARTBEAT = _env_bool("PLAYGROUND_HEARTBEAT", True)
+
 INSTALLED_APPS = [
     "daphne",  # first, so its ASGI runserver replaces Django's (manage.py runs ours on it)
     "django.contrib.admin",

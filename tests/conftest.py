@@ -19,10 +19,13 @@ def pytest_configure(config):
     (Path(__file__).resolve().parent.parent / "test-data").mkdir(exist_ok=True)
     # Test modules import playground.asgi at collection, when pytest-django forbids the
     # database: the in-process site is migrated by pytest-django, not at import
-    # (processes the tests start migrate themselves, as runserver does).
+    # (processes the tests start migrate themselves, as runserver does). And no heartbeat
+    # thread in the test process (it would sweep the tests' rows): only the playground
+    # processes tests start beat.
     from django.conf import settings
 
     settings.PLAYGROUND_AUTO_MIGRATE = False
+    settings.PLAYGROUND_HEARTBEAT = False
 
 
 @pytest.fixture

@@ -7,21 +7,20 @@ reach viewers in every process, because the ingest writer sends them through the
 layer (``live.publish`` -> ``group_send``), never by an in-process shortcut.
 
 What needs help is a stop (or restart, delete, the admin's "Stop selected sandboxes")
-that arrives at a process that is not the owner. Every process that has started a
-sandbox listens on one channel-layer group, ``GROUP``. A non-owner sends ``{"type":
-"sandbox.stop", "id": N}`` to the group; the process whose Supervisor holds that child
-stops it through the ordinary path (``lifecycle.stop``, handed to ``ensure_listening``
-as ``on_stop``), which writes the new status to the database. The sender waits (at most
-``STOP_WAIT`` seconds) for that status to change. If nobody answers, the owner is gone
-or stuck: the sender ends the child itself if it is still a henaserver on this host
-(SIGTERM), and marks the sandbox stopped with a note saying so. A broadcast rather than
-a per-process address keeps the database schema as it is; a handful of daphne processes
-each ignore the ids they do not own.
+that arrives at a process that is not the owner. The stop has already happened in the
+database (claims.release: the row is stopped and its claim cleared, so no start in
+flight can finish); what is left is the child process. Every process that has started a
+sandbox listens on one channel-layer group, ``GROUP``. The stopping process sends
+``{"type": "sandbox.stop", "id": N, "claim": C}`` to the group; the process whose
+Supervisor holds that sandbox's child *of that claim* stops it (``on_stop``, given to
+``ensure_listening``). The sender waits (at most ``STOP_WAIT`` seconds) for the child's
+pid to exit. If it does not, the owner is gone or stuck: the sender ends the child
+itself if it is still a henaserver on this host (SIGTERM), and notes that on the row.
 
-Which process owns a running sandbox is never stored: a row whose ``pid`` is a live
-henaserver process on this host is owned by *some* playground process (all of them run
-on the sandboxes' host: the sandboxes' ports are on it). So a process that just started
-does not mark its siblings' sandboxes stopped when it reconciles the database.
+Which process owns a running sandbox is on its row (``Sandbox.run_by``, a
+PlaygroundProcess with a heartbeat: heartbeat.py), so a process that just started leaves
+its siblings' sandboxes alone, and the sandboxes of a process that died are noticed by
+the others within seconds.
 
 With the in-memory channel layer (one process) none of this is used: ``multi_process()``
 is False and every stop is local, as before.
@@ -30,9 +29,8 @@ is False and every stop is local, as before.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -41,13 +39,13 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from ..models import Sandbox
-from ..refusals import Message
 from ..traffic import live
 from ..traffic.ingest import ingestor
+from . import leftovers
+from .claims import Released
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +58,9 @@ REJOIN_EVERY = 3600.0
 NO_ANSWER = gettext_noop("stopped: the playground process that ran it did not answer (it "
                          "may have exited; its server is stopped with it)")
 
-# What this process does when asked to stop a sandbox: lifecycle.stop_if_mine.
-StopHandler = Callable[[int, "Message | None"], None]
+# What this process does when asked to stop a sandbox's child of a claim:
+# lifecycle.stop_if_mine(sandbox_id, claim).
+StopHandler = Callable[[int, str], None]
 
 _lock = threading.Lock()
 _listening_on: asyncio.AbstractEventLoop | None = None
@@ -74,48 +73,13 @@ def multi_process() -> bool:
     return layer is not None and not isinstance(layer, InMemoryChannelLayer)
 
 
-# ----- who runs what -------------------------------------------------------------------
-
-
-def is_sandbox_server(pid: int | None, port: int) -> bool:
-    """True if ``pid`` is a live (not zombie) ``henaserver`` serving ``port`` here."""
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            args = f.read().split(b"\0")
-    except (OSError, IndexError):
-        return False
-    if state in ("Z", "X") or b"henaserver" not in args:
-        return False
-    wanted = str(port).encode()
-    return any(a == b"--port" and b == wanted for a, b in zip(args, args[1:], strict=False))
-
-
-def runs_elsewhere(sandbox: Sandbox) -> bool:
-    """True if another playground process runs this sandbox (never in one-process mode:
-    there, a live row without a child of ours was reconciled as stopped)."""
-    return (sandbox.is_live and multi_process()
-            and is_sandbox_server(sandbox.pid, sandbox.port))
-
-
-def pids_run_elsewhere() -> list[int]:
-    """Pids of live rows run by sibling processes: reconcile() must leave them alone."""
-    if not multi_process():
-        return []
-    rows = Sandbox.objects.filter(status__in=Sandbox.LIVE_STATUSES)
-    return [pid for pid, port in rows.values_list("pid", "port") if is_sandbox_server(pid, port)]
-
-
 # ----- the listener (runs on the ASGI server's loop) -----------------------------------
 
 
 def ensure_listening(on_stop: StopHandler, timeout: float = 5.0) -> bool:
     """Join GROUP on this process's ASGI loop, once per loop. Called (from a request
     thread) before this process starts a child, so it can be asked to stop it later;
-    ``on_stop(sandbox_id, message)`` is called (in a thread) for every stop request.
+    ``on_stop(sandbox_id, claim)`` is called (in a thread) for every stop request.
     False when there is no loop yet (the test client) or the layer is in-memory."""
     global _listening_on, _on_stop
     _on_stop = on_stop
@@ -137,11 +101,18 @@ def ensure_listening(on_stop: StopHandler, timeout: float = 5.0) -> bool:
 
 async def _start_listener() -> None:
     layer = get_channel_layer()
-    channel = await layer.new_channel("playground-control.")
+    # A default channel name: with channels_redis a named-prefix listener shares the
+    # process's receive lock and starved its viewers (NOTES.md).
+    channel = await layer.new_channel()
     await layer.group_add(GROUP, channel)
     loop = asyncio.get_running_loop()
-    loop.create_task(_listen(layer, channel), name="playground-control")
-    loop.create_task(_rejoin(layer, channel), name="playground-control-rejoin")
+    # A clean context: this coroutine was scheduled from a request's thread, and a copy
+    # of that context would send every later database_sync_to_async to the request's
+    # thread executor, long gone ("CurrentThreadExecutor already quit").
+    loop.create_task(_listen(layer, channel), name="playground-control",
+                     context=contextvars.Context())
+    loop.create_task(_rejoin(layer, channel), name="playground-control-rejoin",
+                     context=contextvars.Context())
     log.info("listening for stop requests on %s", channel)
 
 
@@ -163,52 +134,42 @@ async def _listen(layer: Any, channel: str) -> None:
             continue
         if message.get("type") == "sandbox.stop" and isinstance(message.get("id"), int):
             try:
-                await database_sync_to_async(_stop)(message["id"], message.get("message"))
+                await database_sync_to_async(_stop, thread_sensitive=False)(
+                    message["id"], str(message.get("claim")))
             except Exception:
                 log.exception("stop request for sandbox %s failed", message["id"])
 
 
-def _stop(sandbox_id: int, message: Any) -> None:
+def _stop(sandbox_id: int, claim: str) -> None:
     if _on_stop is not None:
-        _on_stop(sandbox_id, Message.from_json(message) if isinstance(message, dict) else None)
+        _on_stop(sandbox_id, claim)
 
 
 # ----- the sender ----------------------------------------------------------------------
 
 
-def stop_elsewhere(sandbox: Sandbox, message: Message | None = None) -> Sandbox:
-    """Ask the owning process to stop ``sandbox`` and wait for it (STOP_WAIT at most).
-    Without an answer, end the child here and record why. Returns the fresh row."""
-    payload = {"type": "sandbox.stop", "id": sandbox.pk,
-               "message": message.to_json() if message is not None else None}
+def stop_elsewhere(sandbox_id: int, released: Released) -> None:
+    """Ask the process that ran the sandbox's server (``released``: its row before the
+    stop) to end it, and wait for the pid to exit (STOP_WAIT at most). Without an
+    answer, end it here and say so on the row, if nothing new claimed it since."""
+    payload = {"type": "sandbox.stop", "id": sandbox_id, "claim": released.claim}
     try:
         _send(payload)
     except Exception:
-        log.exception("could not send the stop request for sandbox %s", sandbox.pk)
+        log.exception("could not send the stop request for sandbox %s", sandbox_id)
+    pid = released.pid
+    if pid is None:  # still starting: its owner sees the claim gone and stops it
+        return
     deadline = time.monotonic() + STOP_WAIT
-    pid = sandbox.pid
-    while time.monotonic() < deadline:
-        row = Sandbox.objects.filter(pk=sandbox.pk).values("status", "pid").first()
-        if row is None or row["status"] not in (Sandbox.Status.RUNNING,
-                                                Sandbox.Status.STARTING) or row["pid"] != pid:
-            break
-        time.sleep(0.1)
-    else:
-        log.warning("sandbox %s: its owner did not answer a stop request", sandbox.pk)
-        if is_sandbox_server(pid, sandbox.port):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        Sandbox.objects.filter(pk=sandbox.pk, pid=pid).update(
-            status=Sandbox.Status.STOPPED, pid=None, message=NO_ANSWER, message_params={},
-            stopped_at=timezone.now())
-        ingestor().status(sandbox.key)  # nobody else will tell its viewers
-    try:
-        sandbox.refresh_from_db()
-    except Sandbox.DoesNotExist:
-        pass  # deleted meanwhile: the caller's copy says what it last was
-    return sandbox
+    while time.monotonic() < deadline and leftovers.is_sandbox_server(pid, released.port):
+        time.sleep(0.05)
+    if not leftovers.is_sandbox_server(pid, released.port):
+        return
+    log.warning("sandbox %s: its owner did not answer a stop request", sandbox_id)
+    leftovers.end([pid], wait=0)
+    if Sandbox.objects.filter(pk=sandbox_id, claim="").update(message=NO_ANSWER,
+                                                              message_params={}):
+        ingestor().status(str(sandbox_id))
 
 
 def _send(payload: dict[str, Any]) -> None:

@@ -11,12 +11,16 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import lifecycle, modes
 from .api import list_payload
-from .ownership import page_sandbox
+from .ownership import owner_fields, page_sandbox
 from .presenters import to_json
 
 
 @ensure_csrf_cookie
 def home(request: HttpRequest) -> HttpResponse:
+    # A new browser session gets its owner token with the page, not in its first
+    # create: concurrent first creates would each make one (the session is saved last
+    # writer wins), and every sandbox but one would belong to nobody.
+    owner_fields(request)
     initial = list_payload(request)
     count = len(initial["sandboxes"])
     return render(request, "playground/home.html", {

@@ -3,14 +3,18 @@
 
 The Supervisor is created lazily by ``supervisor()`` on first use in the process that
 serves requests, never in ``AppConfig.ready()`` (which also runs in the autoreloader's
-parent and in every management command). Creating it reconciles the database: a row
-that says running or starting cannot be true any more, since this process has no
-children yet, so it is marked stopped and one click starts it again. ``middleware``
-makes that first use happen before any request or websocket reads a status.
+parent and in every management command). Creating it records this process
+(heartbeat.register) and reconciles the database: a live row whose process has ended
+(heartbeat.py) cannot be true any more, so it is marked stopped and one click starts it
+again. ``middleware`` makes that first use happen before any request or websocket reads
+a status; in a serving process the heartbeat thread makes it at start-up
+(sandboxes/startup.py).
 
-The process that starts a child owns it. Several daphne processes (REDIS_URL) each own
-the children they started; stop requests for another's child go through control.py
-(docs/deploy.md).
+The process that starts a child owns it, and the row says so (``Sandbox.run_by``, its
+claim: claims.py). Stop requests for another process's child go through control.py
+(docs/deploy.md). At exit (Ctrl+C, SIGTERM, the autoreloader's ``sys.exit(3)``) this
+process stops its children and marks their rows stopped; rows the autoreloader is about
+to restart keep ``resume`` so the next worker starts them again (startup.py).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from django.utils.translation import gettext_noop
 from ..models import Sandbox
 from ..refusals import Message
 from ..traffic.ingest import ingestor
-from . import control, modes
+from . import heartbeat, modes
 from .exits import ExitInfo, describe_returncode
 from .supervisor import Supervisor
 
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 Status = Sandbox.Status
 
 RESTARTED_MESSAGE = gettext_noop("stopped: the playground restarted")
+RELOADING_MESSAGE = gettext_noop("stopped while the playground reloads its code; it starts "
+                                 "again by itself")
 CRASHED_MESSAGE = gettext_noop("the server stopped unexpectedly (%(exit)s)")
 
 _lock = threading.Lock()
@@ -55,7 +61,8 @@ def supervisor() -> Supervisor:
             )
             # atexit runs on Ctrl+C and on the autoreloader's sys.exit(3); after kill -9
             # the children still go, because their stdin pipe closes.
-            atexit.register(sup.stop_all)
+            atexit.register(shutdown, sup)
+            heartbeat.register()
             reconcile(sup)
             _supervisor = sup
         return _supervisor
@@ -67,24 +74,40 @@ def runs_here(sandbox: Sandbox) -> bool:
 
 
 def is_running(sandbox: Sandbox) -> bool:
-    """The one answer to "is it running?": a process of this playground process, or of
-    a sibling one (control.py), serves it. The row's status follows this fact (start,
-    stop, ``record_exit``, ``reconcile``) and is what pages show."""
-    return runs_here(sandbox) or control.runs_elsewhere(sandbox)
+    """The one answer to "is it running?": the row is live and the process that claimed
+    it serves it (this one: its child exists; another: its heartbeat is fresh). The
+    row's status follows this fact (claims, ``record_exit``, heartbeat.sweep) and is
+    what pages show."""
+    if not sandbox.is_live:
+        return False
+    if sandbox.run_by == heartbeat.me():
+        return runs_here(sandbox)
+    return heartbeat.is_alive(sandbox.run_by)
 
 
 def reconcile(sup: Supervisor) -> int:
-    """Mark every row that claims a process we do not own as stopped. Returns the count."""
-    # Several processes (control.py): a sibling's children are alive, and not stale.
-    live = list(sup.pids().values()) + control.pids_run_elsewhere()
-    stale = Sandbox.objects.filter(status__in=Sandbox.LIVE_STATUSES)
-    if live:
-        stale = stale.exclude(pid__in=live)
-    count = stale.update(status=Status.STOPPED, pid=None, stopped_at=timezone.now(),
-                         **message_fields(Message(RESTARTED_MESSAGE)))
+    """Mark every live row whose process has ended as stopped. Returns the count."""
+    count = heartbeat.sweep(RESTARTED_MESSAGE)
     if count:
         log.info("reconciled %d sandbox(es) left running by a previous playground", count)
     return count
+
+
+def shutdown(sup: Supervisor) -> None:
+    """At exit: stop this process's children and say so on their rows (``resume`` rows
+    say the reload will start them again). Never raises: the process is ending."""
+    heartbeat.stop()
+    sup.stop_all()
+    try:
+        mine = Sandbox.objects.filter(run_by=heartbeat.me(), status__in=Sandbox.LIVE_STATUSES)
+        stopped = {"status": Status.STOPPED, "pid": None, "claim": "", "run_by": "",
+                   "stopped_at": timezone.now()}
+        mine.filter(resume=True).update(**stopped,
+                                        **message_fields(Message(RELOADING_MESSAGE)))
+        mine.update(**stopped, **message_fields(Message(RESTARTED_MESSAGE)))
+        heartbeat.forget()
+    except Exception:  # e.g. a test database already dropped
+        log.debug("could not record the shutdown", exc_info=True)
 
 
 def message_fields(message: Message | None) -> dict[str, Any]:
@@ -115,9 +138,11 @@ def record_exit(key: str, info: ExitInfo) -> None:
     expected = modes.exit_outcome(info)
     if expected is not None:  # e.g. the "once" mode exits after one request: no crash
         rows.update(status=Status.STOPPED, pid=None, exit_code=None, stderr_tail="",
-                    stopped_at=timezone.now(), **message_fields(expected))
+                    claim="", run_by="", stopped_at=timezone.now(),
+                    **message_fields(expected))
     else:
         rows.update(status=Status.CRASHED, pid=None, exit_code=info.returncode,
+                    claim="", run_by="",
                     stderr_tail="\n".join(info.stderr_tail), stopped_at=timezone.now(),
                     **message_fields(Message(CRASHED_MESSAGE,
                                              exit=describe_returncode(info.returncode))))

@@ -102,6 +102,7 @@ class Child:
     host: str
     requested_port: int
     root: str
+    tag: str = ""  # the caller's name for this start (the playground: its claim)
     started_at: float = field(default_factory=time.time)
     listening: dict[str, Any] | None = None  # the `server.listening` event
     start_failed: dict[str, Any] | None = None  # the `server.start_failed` event
@@ -169,12 +170,14 @@ class Supervisor:
     # ----- start ---------------------------------------------------------------------
 
     def start(self, key: str, *, root: str, host: str, port: int,
-              args: tuple[str, ...] = ()) -> Child:
+              args: tuple[str, ...] = (), tag: str = "") -> Child:
         """Start a child and block until it reports `server.listening`. ``args`` are
-        more henaserver options for this child only (its mode, e.g. ``--mode once``).
+        more henaserver options for this child only (its mode, e.g. ``--mode once``);
+        ``tag`` is kept on the child, for ``stop(key, tag=...)``.
 
         Raises StartError (with the child's stderr tail) if it exits first or does not
-        report in time. Raises ValueError if ``key`` already has a live child.
+        report in time. Raises ValueError if ``key`` already has a live child (checked
+        again when the new one is registered: two threads may start one key at once).
         """
         with self._lock:
             old = self._children.get(key)
@@ -201,9 +204,18 @@ class Supervisor:
             # Only the child may hold the write end, or we would never see EOF.
             os.close(write_fd)
 
-        child = Child(key=key, popen=popen, host=host, requested_port=port, root=root)
+        child = Child(key=key, popen=popen, host=host, requested_port=port, root=root,
+                      tag=tag)
         with self._lock:
-            self._children[key] = child
+            other = self._children.get(key)
+            won = other is None or other.state == "exited"
+            if won:
+                self._children[key] = child
+        if not won:  # another thread's start of this key registered first
+            popen.kill()
+            popen.communicate()  # reaps it and closes its pipes
+            os.close(read_fd)
+            raise ValueError(f"sandbox {key} is already running")
         self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
         self._spawn(child, self._read_lines, popen.stdout, "stdout", child.stdout_tail)
         self._spawn(child, self._read_lines, popen.stderr, "stderr", child.stderr_tail)
@@ -250,15 +262,17 @@ class Supervisor:
 
     # ----- stop ----------------------------------------------------------------------
 
-    def stop(self, key: str, timeout: float = STOP_GRACE) -> ExitInfo | None:
-        """Stop the child for ``key`` and wait for it. None if there was none.
+    def stop(self, key: str, timeout: float = STOP_GRACE,
+             tag: str | None = None) -> ExitInfo | None:
+        """Stop the child for ``key`` and wait for it. None if there was none (or, with
+        ``tag``, if the child has another tag: a later start's).
 
         Closing stdin asks it to exit cleanly (``--exit-on-stdin-eof``); SIGTERM and then
         SIGKILL follow if it does not.
         """
         with self._lock:
             child = self._children.get(key)
-            if child is None or child.state == "exited":
+            if child is None or child.state == "exited" or tag not in (None, child.tag):
                 return None
             child.state = "stopping"
         self._close_stdin(child)

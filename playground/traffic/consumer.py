@@ -21,7 +21,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 
-from .. import origins
+from .. import accounts, origins
 from ..language import request_language
 from ..models import Sandbox
 from ..sandboxes import presenters, runtime
@@ -41,6 +41,7 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
     sent: int = 0  # the highest seq this client has (or was told it may skip)
     language: str = settings.LANGUAGE_CODE  # this viewer's, for status messages
     group: str = ""
+    session_group: str | None = None  # closed at logout (accounts._close_websockets)
 
     async def connect(self) -> None:
         """Origin, then ownership, then join, replay and the opening messages."""
@@ -59,6 +60,10 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         self.sent = _after(self.scope.get("query_string", b""))
         self.group = live.group_name(sandbox_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        session = self.scope.get("session")
+        self.session_group = accounts.session_group(getattr(session, "session_key", None))
+        if self.session_group:
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
         await self.replay()
         opening = await database_sync_to_async(self._opening)()
@@ -68,6 +73,12 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.session_group:
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """The browser session logged out: its sandboxes are no longer this viewer's."""
+        await self.close()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The only client message: a ping, answered from the event loop (the flood

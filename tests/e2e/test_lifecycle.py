@@ -1,13 +1,17 @@
-"""Children never outlive the playground: Ctrl+C, an autoreload or `kill -9` of the
-real `manage.py runserver` leaves no henaserver behind, and the database is reconciled
-so that one click starts the sandbox again."""
+"""Children never outlive the playground: Ctrl+C or `kill -9` of the real `manage.py
+runserver` leaves no henaserver behind, and the database is reconciled so that one
+click starts the sandbox again. An autoreload (an edit) stops them too, and the new
+worker starts them again on their ports, with their history (issue 11, point 6)."""
 
 import os
 import signal
 import socket
 import time
+import urllib.error
+import urllib.request
 
 import pytest
+from testkit.waiting import wait_until
 
 
 def start_sandbox(api) -> dict:
@@ -31,25 +35,52 @@ def test_no_henaserver_survives_the_playground(playground_factory, how, pid_gone
     site.proc.wait(15)
 
 
-def test_autoreload_stops_children_and_the_database_is_reconciled(playground_factory, pid_gone):
+def test_an_edit_under_autoreload_resumes_the_running_sandboxes(playground_factory,
+                                                                  pid_gone):
+    """The old code stopped them ("stopped: the playground restarted"): the learner had
+    to press Start again, and lost the traffic."""
     site = playground_factory(reload=True)
     api = site.api()
     sb = start_sandbox(api)
+    port = api.call("GET", "/api/sandboxes/?suggest=1")[1]["suggested_port"]
+    status, stopped = api.call("POST", "/api/sandboxes/", {"name": "idle", "port": port})
+    assert status == 201, stopped  # not running at the reload: stays stopped
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sb['port']}/before-the-edit", timeout=5)
+    except urllib.error.HTTPError as err:  # a 404: an exchange all the same
+        err.read()
+
+    def recorded() -> list:
+        items = api.call("GET", sb["links"]["exchanges"])[1]["exchanges"]
+        return [x for x in items if x["target"] == "/before-the-edit"]
+
+    wait_until(recorded, 15, "the exchange to be recorded")
     serving = site.serving_pid()
 
     later = time.time() + 5
     os.utime(site.settings_file, (later, later))  # a code change: the reloader restarts
     assert pid_gone(sb["pid"], timeout=20), f"henaserver survived a reload:\n{site.output()}"
     assert pid_gone(serving, timeout=20)
-    site.wait_until_up()
 
+    def resumed() -> dict | None:  # no request needed: the new worker resumes at start
+        try:
+            with socket.create_connection(("127.0.0.1", sb["port"]), timeout=2):
+                return {"answers": True}
+        except OSError:
+            return None
+
+    wait_until(resumed, 30, "the sandbox's port to answer again", explain=site.output)
     status, after = api.call("GET", sb["links"]["self"])
     assert status == 200  # the same browser session still owns it
-    assert after["status"] == "stopped"
-    assert after["message"] == "stopped: the playground restarted"
+    assert after["status"] == "running" and after["pid"] not in (None, sb["pid"]), after
+    assert after["port"] == sb["port"]
+    assert recorded(), "the history before the edit is gone"
+    assert api.call("GET", stopped["links"]["self"])[1]["status"] == "stopped"
 
-    status, again = api.call("POST", sb["links"]["start"])  # one click starts it again
-    assert status == 200 and again["status"] == "running" and again["pid"] != sb["pid"]
+    # Ctrl+C is not an edit: nothing comes back by surprise on the next start.
+    os.killpg(site.proc.pid, signal.SIGINT)
+    site.proc.wait(15)
+    assert pid_gone(after["pid"], timeout=10)
 
 
 def test_oversized_upload_is_refused_before_the_body_is_read(shared_playground):

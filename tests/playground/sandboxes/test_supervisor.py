@@ -236,3 +236,34 @@ def test_output_lines_reach_the_callback_as_they_are_written(site, free_port):
         assert {k for k, _s, _t in lines} == {"out"}
     finally:
         supervisor.stop_all()
+
+
+def test_a_stop_for_another_tag_leaves_the_child_alone(sup, site, pid_gone):
+    """The playground tags each child with its claim: a stop meant for an earlier
+    claim's child must not end a later one (sandboxes/claims.py)."""
+    child = sup.start("a", root=str(site), host="127.0.0.1", port=0, tag="new")
+    assert sup.stop("a", tag="old") is None
+    assert sup.get("a") is child and get(f"http://127.0.0.1:{child.port}/")[0] == 200
+    assert sup.stop("a", tag="new") is not None
+    assert pid_gone(child.pid)
+
+
+def test_two_threads_starting_one_key_leave_one_child(sup, site):
+    """Both may pass the first check; only one child is registered, the other is
+    killed and its start raises ValueError."""
+    outcomes: list[object] = []
+
+    def start(tag: str) -> None:
+        try:
+            outcomes.append(sup.start("a", root=str(site), host="127.0.0.1", port=0, tag=tag))
+        except ValueError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=start, args=(tag,)) for tag in ("x", "y")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    children = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(children) == 1 and len(outcomes) == 2, outcomes
+    assert sup.pids() == {"a": children[0].pid}

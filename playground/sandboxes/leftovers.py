@@ -1,0 +1,102 @@
+"""henaserver processes on this host, found through /proc: is a pid a sandbox's server,
+which servers serve a folder, and ending those nobody should be running.
+
+Plain Python (no Django): every playground process runs on the sandboxes' host (their
+ports are on it), so a process table is a fact all of them can read. Used when a claim
+is taken (sandboxes/claims.py): whatever still serves the sandbox's folder belongs to an
+earlier claim, which has been given up, and must go before a new server binds the port.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterable
+
+# Seconds a server of an earlier claim gets to exit by itself (its owner is stopping
+# it: stdin EOF, then SIGTERM after supervisor.STOP_GRACE) before we end it here.
+EXIT_WAIT = 5.0
+
+
+def _cmdline(pid: int) -> list[bytes] | None:
+    """The arguments of a live (not zombie) process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except (OSError, IndexError):
+        return None
+    return None if state in ("Z", "X") else args
+
+
+def _option(args: list[bytes], name: bytes) -> bytes | None:
+    return next((b for a, b in zip(args, args[1:], strict=False) if a == name), None)
+
+
+def is_sandbox_server(pid: int | None, port: int) -> bool:
+    """True if ``pid`` is a live (not zombie) ``henaserver`` serving ``port`` here."""
+    if not pid:
+        return False
+    args = _cmdline(pid)
+    return (args is not None and b"henaserver" in args
+            and _option(args, b"--port") == str(port).encode())
+
+
+def serving(root: str) -> list[int]:
+    """Pids of the live henaserver processes whose document root is ``root``."""
+    wanted = os.fsencode(root)
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            args = _cmdline(int(entry))
+            if args and b"henaserver" in args and _option(args, b"--root") == wanted:
+                found.append(int(entry))
+    return found
+
+
+def start_ticks(pid: int) -> int | None:
+    """When the process ``pid`` started (clock ticks since boot, /proc/PID/stat field
+    22): with the pid, a name no later process can reuse. None if there is no such live
+    (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])  # field 22 of the whole line; fields[0] is field 3
+
+
+def alive(pid: int) -> bool:
+    return _cmdline(pid) is not None
+
+
+def terminate(pid: int) -> None:
+    """SIGTERM, without waiting (henaserver shuts down cleanly on it)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+def end(pids: Iterable[int], wait: float = EXIT_WAIT) -> None:
+    """Give ``pids`` ``wait`` seconds to exit, then SIGTERM, then SIGKILL."""
+    pending = list(pids)
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            for pid in pending:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + wait
+        while pending and time.monotonic() < deadline:
+            pending = [pid for pid in pending if alive(pid)]
+            if pending:
+                time.sleep(0.05)
+        if not pending:
+            return
+        wait = 2.0  # after a signal, exiting takes milliseconds

@@ -1,0 +1,105 @@
+"""A playground process that dies is noticed by the others within seconds (issue 11,
+point 5): two real daphne processes sharing a database and a redis-server; A runs a
+sandbox and is killed with SIGKILL; B shows the sandbox "stopped: the playground process
+that ran it ended" (in Japanese too), and Start on B works. The old code kept showing it
+"running" with a dead pid.
+"""
+
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+from testkit.waiting import wait_until
+
+ENDED = "stopped: the playground process that ran it ended"
+STALE_AFTER = 5.0  # heartbeat.STALE_AFTER: five missed beats
+
+
+def test_a_killed_process_is_noticed_and_its_sandbox_can_start_again(
+        tmp_path, redis_url, free_ports, pid_gone, compiled_translations):
+    sandbox_port, port_a, port_b = free_ports(3)
+    env = playground_env(tmp_path, REDIS_URL=redis_url,
+                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+    migrate(env)
+    sites: list[Daphne] = []
+    try:
+        a = Daphne("A", env, tmp_path, port_a)
+        b = Daphne("B", env, tmp_path, port_b)
+        sites += [a, b]
+        browser = Browser()
+        status, sandbox = browser.call(a, "POST", "/api/sandboxes/",
+                                       {"name": "beat", "port": sandbox_port})
+        assert status == 201, sandbox
+        status, started = browser.call(a, "POST", sandbox["links"]["start"])
+        assert status == 200 and started["status"] == "running", started
+
+        a.kill()  # kill -9: no atexit, no clean-up; its child exits on stdin EOF
+        assert pid_gone(started["pid"], timeout=10)
+
+        def noticed() -> dict | None:
+            row = browser.call(b, "GET", sandbox["links"]["self"])[1]
+            return row if row["status"] == "stopped" else None
+
+        # Five missed beats (heartbeat.STALE_AFTER), then B's next sweep: a few seconds.
+        row = wait_until(noticed, 15, "B to notice A's death", explain=b.output)
+        assert row["message"] == ENDED and row["pid"] is None
+        browser.opener.addheaders = [("Accept-Language", "ja")]
+        in_japanese = browser.call(b, "GET", sandbox["links"]["self"])[1]["message"]
+        assert in_japanese != ENDED and in_japanese  # worded for the viewer
+
+        status, again = browser.call(b, "POST", sandbox["links"]["start"])
+        assert status == 200 and again["status"] == "running", again
+        status, stopped = browser.call(b, "POST", sandbox["links"]["stop"])
+        assert status == 200 and stopped["status"] == "stopped"
+        assert pid_gone(again["pid"], timeout=10)
+    finally:
+        for site in sites:
+            site.close()
+
+
+def test_a_frozen_process_is_late_but_not_taken_for_dead(tmp_path, redis_url, postgres_url,
+                                                         free_ports):
+    """SIGSTOP: A stops beating but still exists, and so does its server. B must not
+    mark the sandbox stopped (it runs). On PostgreSQL: a process frozen inside a SQLite
+    write would hold the whole database, not only its own row."""
+    sandbox_port, port_a, port_b = free_ports(3)
+    env = playground_env(tmp_path, REDIS_URL=redis_url, DATABASE_URL=postgres_url,
+                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+    migrate(env)
+    sites: list[Daphne] = []
+    db = psycopg.connect(postgres_url.replace("postgres://", "postgresql://", 1),
+                         autocommit=True)
+    try:
+        a = Daphne("A", env, tmp_path, port_a)
+        b = Daphne("B", env, tmp_path, port_b)
+        sites += [a, b]
+        browser = Browser()
+        _, sandbox = browser.call(a, "POST", "/api/sandboxes/",
+                                  {"name": "frozen", "port": sandbox_port})
+        status, started = browser.call(a, "POST", sandbox["links"]["start"])
+        assert status == 200 and started["status"] == "running", started
+
+        def beat_of(pid: int) -> datetime | None:
+            row = db.execute("SELECT beat_at FROM playground_playgroundprocess "
+                             "WHERE pid = %s", (pid,)).fetchone()
+            return row[0] if row else None
+
+        wait_until(lambda: beat_of(b.proc.pid), 15, "B's first beat")
+        os.kill(a.proc.pid, signal.SIGSTOP)
+        try:
+            frozen_at = datetime.now(UTC)
+            # Wait until A is late by more than STALE_AFTER, and B has beaten (and so
+            # swept) after that.
+            wait_until(lambda: (beat_of(b.proc.pid) or frozen_at) >
+                       frozen_at + timedelta(seconds=STALE_AFTER + 1), 20,
+                       "B to beat after A became late")
+            row = browser.call(b, "GET", sandbox["links"]["self"])[1]
+            assert row["status"] == "running" and row["pid"] == started["pid"], row
+        finally:
+            os.kill(a.proc.pid, signal.SIGCONT)
+    finally:
+        db.close()
+        for site in sites:
+            site.close()
