@@ -8,13 +8,10 @@
   thread can hand messages to the channel layer on that loop with
   ``asyncio.run_coroutine_threadsafe`` (async_to_sync from a thread arrives seconds
   late, NOTES.md).
-* ``# A serving process (only these import this module): heartbeat, reconcile, and resume
-# what an autoreload stopped, without waiting for a request (sandboxes/startup.py).
-from playground.sandboxes import startup  # noqa: E402
-
-startup.begin()
-
-gc.freeze()`` once everything is imported: under a flood the ingest threads make
+* ``boot.begin()`` (sandboxes/boot.py): this is a serving process (only those import this
+  module), so it starts its heartbeat, reconciles, and resumes what an autoreload stopped,
+  without waiting for a request.
+* ``gc.freeze()`` once everything is imported: under a flood the ingest threads make
   tens of thousands of short-lived dicts a second, which triggers full garbage
   collections; each walked Django's whole startup heap while holding the GIL, and the
   event loop stalled 50-100 ms (bench/flood.py). Frozen, the startup objects are left
@@ -50,10 +47,8 @@ application = LoopCapture(ProtocolTypeRouter({
     "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
 }))
 
-# A serving process (only these import this module): heartbeat, reconcile, and resume
-# what an autoreload stopped, without waiting for a request (sandboxes/startup.py).
-from playground.sandboxes import startup  # noqa: E402
+from playground.sandboxes import boot  # noqa: E402
 
-startup.begin()
+boot.begin()
 
 gc.freeze()

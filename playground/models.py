@@ -70,7 +70,7 @@ class Sandbox(models.Model):
     # row in one short transaction, starts the child outside it, and finishes only if
     # the claim is still its own; a stop clears the claim first. ``resume``: running
     # when the autoreloader restarted the playground, to be started again by the new
-    # worker (sandboxes/startup.py).
+    # worker (sandboxes/boot.py).
     run_by = models.CharField(max_length=100, blank=True, db_index=True)
     claim = models.CharField(max_length=40, blank=True)
     resume = models.BooleanField(default=False)

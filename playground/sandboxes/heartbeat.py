@@ -155,7 +155,7 @@ def sweep(message: str = PROCESS_ENDED) -> int:
 
 def start(on_first_beat: Callable[[], None]) -> bool:
     """Start this process's heartbeat thread (once); ``on_first_beat`` runs on it after
-    the first beat (resuming sandboxes: sandboxes/startup.py). False if already started."""
+    the first beat (resuming sandboxes: sandboxes/boot.py). False if already started."""
     global _thread
     with _lock:
         if _thread is not None and _thread.is_alive():

@@ -8,13 +8,13 @@ parent and in every management command). Creating it records this process
 (heartbeat.py) cannot be true any more, so it is marked stopped and one click starts it
 again. ``middleware`` makes that first use happen before any request or websocket reads
 a status; in a serving process the heartbeat thread makes it at start-up
-(sandboxes/startup.py).
+(sandboxes/boot.py).
 
 The process that starts a child owns it, and the row says so (``Sandbox.run_by``, its
 claim: claims.py). Stop requests for another process's child go through control.py
 (docs/deploy.md). At exit (Ctrl+C, SIGTERM, the autoreloader's ``sys.exit(3)``) this
 process stops its children and marks their rows stopped; rows the autoreloader is about
-to restart keep ``resume`` so the next worker starts them again (startup.py).
+to restart keep ``resume`` so the next worker starts them again (boot.py).
 """
 
 from __future__ import annotations
