@@ -28,11 +28,6 @@ from ..sandboxes import presenters, runtime
 from ..sandboxes.ownership import owned_by
 from . import exchanges, live, runs
 
-# A viewer that missed whole batches (the channel layer drops messages for a channel
-# that holds 100) catches up from the database, newest first, at most this many rows;
-# rows beyond it are reported as ``skipped`` (still in the history API while retained).
-GAP_FILL = 500
-
 
 class TrafficConsumer(AsyncJsonWebsocketConsumer):
     """One viewer of one sandbox's traffic."""
@@ -135,12 +130,21 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "status", **status})
 
     async def _fill_gap(self, upto: int) -> None:
-        rows = await database_sync_to_async(exchanges.newest)(
-            self.sandbox_id, self.sent, upto, GAP_FILL)
-        skipped = (upto - self.sent) - len(rows)
-        if rows or skipped:
-            await self.send_json({"type": "exchanges", "items": rows, "skipped": skipped})
-        self.sent = upto
+        """A viewer that missed whole batches (the channel layer drops messages for a
+        channel that holds 100) catches up from the database: every stored row up to
+        ``upto`` (retention bounds how many). Only seqs that are not stored, removed
+        or never recorded, are counted as ``skipped``: nothing in the history is."""
+        while self.sent < upto:
+            rows = await database_sync_to_async(exchanges.page_after)(
+                self.sandbox_id, self.sent, exchanges.PAGE_SIZE, None, upto)
+            end = rows[-1]["seq"] if len(rows) == exchanges.PAGE_SIZE else upto
+            skipped = (end - self.sent) - len(rows)
+            message: dict[str, Any] = {"type": "exchanges", "items": rows}
+            if skipped:
+                message["skipped"] = skipped
+            if rows or skipped:
+                await self.send_json(message)
+            self.sent = end
 
     # ----- database (run in a thread) ------------------------------------------------
 
