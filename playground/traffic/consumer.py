@@ -107,11 +107,17 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             await self._fill_gap(first - 1)
         if last > self.sent:
             items = [item for item in event["items"] if item["seq"] > self.sent]
-            # Seqs of this batch that are not in items were never stored (a flood).
-            skipped = last - self.sent - len(items)
+            # A flood's batch pushes only its newest rows: the older ones it stored are
+            # in the history (not_pushed), not skipped. A batch is one transaction, so
+            # the replay had all of it or none: when this viewer has none of it, every
+            # seq of the range is new to it, and the rest were never stored (skipped).
+            not_pushed = event.get("not_pushed", 0) if self.sent < first else 0
+            skipped = max(0, last - self.sent - len(items) - not_pushed)
             message: dict[str, Any] = {"type": "exchanges", "items": items}
             if skipped:
                 message["skipped"] = skipped
+            if not_pushed:
+                message["not_pushed"] = not_pushed
             await self.send_json(message)
             self.sent = last
 

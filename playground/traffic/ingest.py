@@ -49,6 +49,11 @@ MAX_AGE = 0.05  # one transaction and one message per sandbox per 50 ms under a 
 MAX_BATCH = 5000  # items per transaction, so one flush never holds SQLite for long
 CONSOLE_LINES = 100  # console lines per message; older ones in the same batch are counted
 EVENT_OVERHEAD = 300  # bytes an event's JSON keys and numbers take besides its bodies
+# Summaries pushed live per batch (the newest): under a flood a batch stores thousands,
+# and pushing them all made 2 MB websocket frames (over daphne's limit) and 200 ms of
+# event-loop lag (bench/flood.py). The view gets a sample of a flood; the history has
+# every row (the page loads them over the exchange list API). Counted as not_pushed.
+LIVE_ITEMS = 100
 
 
 @dataclass
@@ -234,11 +239,13 @@ class Ingestor:
         if stored is None:
             return
         first, last, new = stored
-        # Every row stored by this batch, and the seq range it covered: a seq in the
-        # range but not in items was not recorded or already removed (counts say which).
+        # The newest rows stored by this batch, how many older stored ones were left out
+        # (not_pushed: in the history), and the seq range the batch covered: any other
+        # seq in the range was not recorded or already removed (the counts say which).
+        pushed = new[-LIVE_ITEMS:]
         message: dict[str, Any] = {"type": "traffic.batch", "first_seq": first,
-                                   "last_seq": last,
-                                   "items": [exchanges.summary(ex) for ex in new]}
+                                   "last_seq": last, "not_pushed": len(new) - len(pushed),
+                                   "items": [exchanges.summary(ex) for ex in pushed]}
         message["stats"] = self._stats_message(sid, p.stats)
         if p.lines:
             message.update(_console(p))

@@ -282,6 +282,13 @@ async def test_repeated_and_gapped_batches_are_sent_once_in_order(browser, free_
                                    "items": [newest]})
     message = await next_of(comm, "exchanges")
     assert ([i["seq"] for i in message["items"]], message["skipped"]) == ([10], 2)
+    # A flood batch that stored three rows and pushed its newest: the other two are in
+    # the history (not_pushed), not skipped.
+    await layer.group_send(group, {"type": "traffic.batch", "first_seq": 11, "last_seq": 13,
+                                   "not_pushed": 2, "items": [dict(newest, seq=13)]})
+    message = await next_of(comm, "exchanges")
+    assert ([i["seq"] for i in message["items"]], message.get("skipped"),
+            message["not_pushed"]) == ([13], None, 2)
     await comm.disconnect()
 
 
