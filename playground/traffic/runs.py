@@ -39,7 +39,7 @@ REASONS = {
     DISK_FULL: gettext_noop("the database could not store them (disk full)"),
     PLAYGROUND_ENDED: gettext_noop("the playground process that ran it ended"),
 }
-STOPPED = gettext_noop("stopped")
+STOPPED = gettext_noop("the server was stopped")
 
 
 def counts(run: Run) -> dict[str, Any]:

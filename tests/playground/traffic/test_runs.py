@@ -83,7 +83,7 @@ def test_a_flood_keeps_the_newest_with_no_hole_and_exact_totals(client, free_por
     assert counts["removed"] == 3000 - 300 - counts["not_recorded"]
 
 
-def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port):
+def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port, compiled_translations):
     sandbox = post(client, create(client, free_port)["links"]["start"])
     assert keep_alive_burst(free_port, 30, 3) == 30
     settled(client, sandbox, 30)
@@ -92,7 +92,8 @@ def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port):
     data = settled(client, sandbox, 50)
     one, two = data["runs"]
     assert (one["number"], two["number"], data["current"]) == (1, 2, 2)
-    assert one["ended_at"] is not None and one["ended"] == "stopped" and two["ended_at"] is None
+    assert one["ended_at"] is not None and two["ended_at"] is None
+    assert one["ended"] == "the server was stopped" and two["ended"] == ""
     assert (one["counts"]["served"], one["counts"]["stored"]) == (30, 30)
     assert (two["counts"]["served"], two["counts"]["stored"]) == (20, 20)
     assert data["all"]["served"] == 50 and all(
@@ -104,6 +105,10 @@ def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port):
     assert {i["run"] for i in client.get(api + "?run=current").json()["exchanges"]} == {2}
     assert len(client.get(api + "?run=1").json()["exchanges"]) == 30
     assert client.get(api + "?run=x").status_code == 400
+    # How a run ended is worded in the viewer's language.
+    client.cookies["django_language"] = "ja"
+    assert runs_of(client, sandbox)["runs"][0]["ended"] == "サーバーを停止しました"
+    assert "run には" in client.get(api + "?run=x").json()["error"]
 
 
 def test_eviction_removes_the_oldest_and_counts_them(client, free_port, settings):
