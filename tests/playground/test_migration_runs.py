@@ -34,7 +34,8 @@ from playground.traffic import runs
 run = Run.objects.get()
 print(json.dumps({"runs": Run.objects.count(), "number": run.number,
                   "ended": run.ended_at is not None, "counts": runs.counts(run),
-                  "exchange_runs": sorted(set(Exchange.objects.values_list("run__number", flat=True))),
+                  "exchange_runs": sorted(set(Exchange.objects.values_list(
+                      "run__number", flat=True))),
                   "next_seq": run.seq_base + run.last_number + 1}))
 """
 
