@@ -224,3 +224,16 @@ def test_events_of_a_deleted_sandbox_are_dropped_quietly(real_events, sandbox, m
 ])
 def test_response_content_type_reads_the_final_head(raw, expected):
     assert response_content_type(raw) == expected
+
+
+def test_runs_are_bounded_oldest_empty_ones_go(sandbox, make_ingestor, settings,
+                                              monkeypatch):
+    from playground.traffic import runs
+
+    monkeypatch.setattr(runs, "RUNS_KEPT", 3)
+    ing = make_ingestor(Sink())
+    for _ in range(5):
+        ing.new_run(str(sandbox.pk))
+    assert ing.sync()
+    assert list(Run.objects.filter(sandbox=sandbox).values_list("number", flat=True)) \
+        == [3, 4, 5]  # numbers are never reused
