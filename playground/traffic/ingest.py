@@ -38,7 +38,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from ..models import Exchange, Run, Sandbox
-from ..sandboxes.presenters import status_facts, stored_message
+from ..refusals import Message
+from ..sandboxes.presenters import status_facts
 from . import exchanges, live, redaction, retention, runs
 from .queues import ByteQueue
 
@@ -136,8 +137,13 @@ class Ingestor:
 
     def status(self, key: str) -> None:
         """The sandbox's status changed: tell its viewers, after the events before it;
-        when it is no longer live, its run ends, saying how."""
-        self._control("status", key)
+        when it is no longer live, its run ends, saying how.
+
+        The row is read now, on the caller's thread, not when the writer gets to it: a
+        restart's "stopped" is followed at once by "starting", and the writer must
+        still see the stop (to end the run) and tell it to viewers."""
+        sandbox = Sandbox.objects.filter(pk=int(key)).first() if key.isdigit() else None
+        self._control("status", key, status_facts(sandbox))
 
     def sync(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued before this call is written and published."""
@@ -319,17 +325,18 @@ class Ingestor:
             if run is not None:
                 self.publish(sid, {"type": "traffic.run", "run": run.pk})
         elif kind == "status":
-            sandbox = Sandbox.objects.filter(pk=sid).first()
-            if sandbox is None:  # deleted: forget it and tell its viewers
+            facts = arg  # status_facts of the row when the change was made
+            if facts["status"] == "deleted":  # forget it and tell its viewers
                 self._kept.pop(sid, None)
                 self._rates.pop(sid, None)
-            elif not sandbox.is_live:
+            elif facts["status"] not in Sandbox.LIVE_STATUSES:
                 current = runs.current(sid)
                 if current is not None:
-                    runs.end(current, stored_message(sandbox))
+                    message = facts["message"]
+                    runs.end(current, Message.from_json(message) if message else None)
                     self.publish(sid, {"type": "traffic.run", "run": current.pk})
             # As data: each viewer words it in their own language (consumer.py).
-            self.publish(sid, {"type": "sandbox.status", "status": status_facts(sandbox)})
+            self.publish(sid, {"type": "sandbox.status", "status": facts})
 
 
 def _number(run: Run, events: list[dict[str, Any]]) -> list[int]:
