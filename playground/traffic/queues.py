@@ -6,6 +6,9 @@ gigabytes. At the bound, ``put`` waits for room: the producer (a supervisor thre
 reading a child's pipe) stops reading, and the child's own capture queue does the
 dropping, where it is counted (docs/events.md). Control items never wait and are not
 counted: they are few and tiny, and waiting for them could deadlock a view.
+
+Memory: what the writer took for its current batch no longer counts, so the queue and
+the batch being written together hold at most about twice the capacity.
 """
 
 from __future__ import annotations
