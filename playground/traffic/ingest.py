@@ -52,9 +52,10 @@ CONSOLE_LINES = 100  # console lines per message; older ones in the same batch a
 EVENT_OVERHEAD = 300  # bytes an event's JSON keys and numbers take besides its bodies
 # Summaries pushed live per batch (the newest): under a flood a batch stores thousands,
 # and pushing them all made 2 MB websocket frames (over daphne's limit) and 200 ms of
-# event-loop lag (bench/flood.py). The view gets a sample of a flood; the history has
-# every row (the page loads them over the exchange list API). Counted as not_pushed.
-LIVE_ITEMS = 100
+# event-loop lag (bench/flood.py). The view gets a sample of a flood (the page shows
+# 1,000 rows at most); the history has every row (the page loads them over the exchange
+# list API). Counted as not_pushed.
+LIVE_ITEMS = 50
 
 
 @dataclass
