@@ -272,7 +272,7 @@ class Ingestor:
         keep_count, keep_bytes, owner_count, owner_bytes = self.bounds()
         first = sandbox.last_seq + 1
         kept = self._kept.get(sid) or retention.load(sid)  # before this batch's rows
-        seqs = _number(run, p.exchanges)
+        seqs = runs.seqs_of(run, p.exchanges)
         start = retention.newest_within(p.exchanges, keep_count, keep_bytes)
         new: list[Exchange] = []
         owed = self._owed.get(sid, 0) + (len(p.exchanges) if disk_full else 0)
@@ -338,21 +338,6 @@ class Ingestor:
                     self.publish(sid, {"type": "traffic.run", "run": current.pk})
             # As data: each viewer words it in their own language (consumer.py).
             self.publish(sid, {"type": "sandbox.status", "status": facts})
-
-
-def _number(run: Run, events: list[dict[str, Any]]) -> list[int]:
-    """The seq of each exchange event, from henaserver's exchange number (docs/events.md):
-    seq = run.seq_base + number, so one henaserver could not record leaves a gap. An
-    event without a usable number (older servers, or out of order) takes the next one."""
-    seqs = []
-    for event in events:
-        number = event.get("number")
-        if not isinstance(number, int) or isinstance(number, bool) \
-                or number <= run.last_number:
-            number = run.last_number + 1
-        run.last_number = number
-        seqs.append(run.seq_base + number)
-    return seqs
 
 
 def _disk_full(exc: DatabaseError) -> bool:

@@ -139,3 +139,19 @@ def end(run: Run, message: Message | None) -> None:
     run.ended_at = timezone.now()
     run.message, run.message_params = data["key"], data["params"]
     run.save(update_fields=["ended_at", "message", "message_params"])
+
+
+def seqs_of(run: Run, events: list[dict[str, Any]]) -> list[int]:
+    """The seq of each exchange event, from henaserver's exchange number (docs/events.md):
+    seq = run.seq_base + number, so one henaserver could not record leaves a gap. An
+    event without a usable number (older servers, or out of order) takes the next one.
+    Advances ``run.last_number`` (saved by the caller)."""
+    seqs = []
+    for event in events:
+        number = event.get("number")
+        if not isinstance(number, int) or isinstance(number, bool) \
+                or number <= run.last_number:
+            number = run.last_number + 1
+        run.last_number = number
+        seqs.append(run.seq_base + number)
+    return seqs
