@@ -95,9 +95,10 @@ class Ingestor:
         self._lines: dict[str, _Lines] = {}
         self._kept: dict[int, retention.Kept] = {}
         self._rates: dict[int, tuple[float, int]] = {}  # last (time, exchanges) seen
-        # Exchanges the database refused (disk full) whose count could not be written
-        # either: written with the sandbox's next batch that succeeds.
-        self._owed: collections.Counter[int] = collections.Counter()
+        # Exchanges the database refused, by reason, whose count is not written yet:
+        # written with the sandbox's next batch that succeeds.
+        self._owed: collections.defaultdict[int, collections.Counter[str]] = \
+            collections.defaultdict(collections.Counter)
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
 
@@ -227,20 +228,19 @@ class Ingestor:
             with transaction.atomic():
                 stored = self._store(sid, p)
         except DatabaseError as exc:
-            if not _disk_full(exc):
-                raise
             # Nothing of the batch was written (rolled back). Count its exchanges as not
-            # recorded; if even that cannot be written, keep the count for later.
-            log.warning("sandbox %s: the database is full, %d exchanges not recorded",
-                        sid, len(p.exchanges))
+            # recorded, with the reason; if even that cannot be written, keep the count
+            # for the sandbox's next batch.
+            reason = runs.DISK_FULL if _disk_full(exc) else runs.DATABASE_ERROR
+            log.warning("sandbox %s: %d exchanges not recorded (%s)", sid,
+                        len(p.exchanges), reason, exc_info=reason != runs.DISK_FULL)
             self._kept.pop(sid, None)
+            self._owed[sid][reason] += len(p.exchanges)
             try:
                 with transaction.atomic():
-                    stored = self._store(sid, p, disk_full=True)
-            except DatabaseError as again:
-                if not _disk_full(again):
-                    raise
-                self._owed[sid] += len(p.exchanges)
+                    stored = self._store(sid, p, stored=False)
+            except DatabaseError:
+                connection.close()  # a fresh connection for the next batch
                 return
         self._owed.pop(sid, None)  # written with this batch
         if stored is None:
@@ -258,10 +258,11 @@ class Ingestor:
             message.update(_console(p))
         self.publish(sid, message)
 
-    def _store(self, sid: int, p: _Pending, disk_full: bool = False
+    def _store(self, sid: int, p: _Pending, stored: bool = True
                ) -> tuple[int, int, list[Exchange]] | None:
         """Write one batch of a sandbox in the current transaction: (first seq, last
-        seq, rows stored). ``disk_full``: the rows could not be stored, count them only."""
+        seq, rows stored). ``stored=False``: the database refused the rows; only count
+        them (they are in ``_owed`` with their reason)."""
         sandbox = Sandbox.objects.filter(pk=sid).first()
         if sandbox is None:  # deleted meanwhile: its events have nowhere to go
             self._kept.pop(sid, None)
@@ -275,12 +276,12 @@ class Ingestor:
         seqs = runs.seqs_of(run, p.exchanges)
         start = retention.newest_within(p.exchanges, keep_count, keep_bytes)
         new: list[Exchange] = []
-        owed = self._owed.get(sid, 0) + (len(p.exchanges) if disk_full else 0)
-        if owed:
+        if self._owed.get(sid):
             lost = dict(run.lost or {})
-            lost[runs.DISK_FULL] = lost.get(runs.DISK_FULL, 0) + owed
+            for reason, n in self._owed[sid].items():
+                lost[reason] = lost.get(reason, 0) + n
             run.lost = lost
-        if not disk_full:
+        if stored:
             # The playground's own cookies never reach the database (redaction.py).
             new = [redaction.redact_exchange(exchanges.from_event(sid, seqs[i], p.exchanges[i],
                                                                   run))

@@ -11,7 +11,8 @@ begins. Each run counts, and so does the whole history (the sum over runs)::
 * ``not_recorded``: exchanges that never reached the database, by reason:
   ``capture_queue_full`` (henaserver's capture queue was full: it dropped the event,
   counted at the source), ``disk_full`` (the database refused the batch),
-  ``playground_ended`` (the playground process that ran it died first).
+  ``database_error`` (any other refusal), ``playground_ended`` (the playground process
+  that ran it died first).
 
 Only ``capture_queue_full`` is not counted one by one here: it is what remains of
 ``served`` once the others are accounted for, which henaserver's exchange numbers
@@ -32,12 +33,15 @@ from ..refusals import Message
 
 CAPTURE_QUEUE_FULL = "capture_queue_full"
 DISK_FULL = "disk_full"
+DATABASE_ERROR = "database_error"
 PLAYGROUND_ENDED = "playground_ended"
 # Reason code -> its label on the page (JS has the same labels in its catalog).
 PROCESS_ENDED = gettext_noop("the playground process that ran it ended")
 REASONS = {
     CAPTURE_QUEUE_FULL: gettext_noop("the server's capture queue was full"),
     DISK_FULL: gettext_noop("the database could not store them (disk full)"),
+    DATABASE_ERROR: gettext_noop("the database refused them (the playground's log says "
+                                 "why)"),
     PLAYGROUND_ENDED: PROCESS_ENDED,
 }
 STOPPED = gettext_noop("the server was stopped")

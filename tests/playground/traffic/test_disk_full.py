@@ -84,3 +84,41 @@ def test_a_full_disk_is_counted_and_recording_resumes(real_events, make_ingestor
                   .values_list("seq", flat=True)[:20])
     assert newest == list(range(325, 305, -1))  # recorded again, after the lost ones' seqs
     assert run.served == 325 == run.stored + run.lost["disk_full"] and run.removed == 0
+
+
+def test_a_locked_database_is_counted_and_owed_until_it_can_be_written(
+        real_events, make_ingestor, writer_connection):
+    """Another program holds SQLite's write lock longer than the writer waits: the
+    batch and even its count cannot be written. The count is kept and written with the
+    next batch that succeeds (reason database_error): the totals still add up."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's lock")
+    import sqlite3
+
+    sandbox = Sandbox.objects.create(name="s", port=18126, owner_token="t")
+    ing = make_ingestor(Sink(), keep_bytes=2**30)
+    key = str(sandbox.pk)
+    ing.new_run(key)
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    numbers = iter(range(1, 100))
+
+    def feed(count):  # numbered as henaserver numbers them, 1, 2, 3...
+        for _ in range(count):
+            ing.event(key, dict(exchange, number=next(numbers)))
+        assert ing.sync(30)
+
+    feed(3)
+    writer_connection[0].connection.execute("PRAGMA busy_timeout = 50")  # wait 50 ms
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        feed(7)
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    feed(2)
+    run = Run.objects.get(sandbox=sandbox)
+    assert run.lost == {"database_error": 7}
+    assert (run.served, run.stored) == (12, 5)
+    assert list(Exchange.objects.filter(sandbox=sandbox).order_by("seq")
+                .values_list("seq", flat=True)) == [1, 2, 3, 11, 12]
