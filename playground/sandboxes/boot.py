@@ -13,7 +13,7 @@ Autoreload, as decided (docs/architecture.md "Claims, heartbeats and resume"):
   ``_reloading`` marks this process's live sandboxes ``resume``; at exit
   (runtime.shutdown) they are stopped as always, saying they will start again.
 * The next worker resumes each ``resume`` row on its port, through the same claim as a
-  Start, with its traffic history kept (a resume is not a new start).
+  Start, as a new run of it (a new server), with its traffic history kept.
 * Ctrl+C or SIGTERM sends no ``file_changed``: nothing is resumed. A ``resume`` older
   than ``RESUME_WITHIN`` (the new worker never came: a syntax error, then Ctrl+C) is
   dropped, so a later start of the playground does not start servers by surprise.

@@ -143,9 +143,6 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
                             bytes_in=0, bytes_out=0, **message_fields(None))
         if claim is None:
             return _outcome(sandbox)
-        # Through the ingest queue, so it lands after the previous run's last events and
-        # before this run's first: a new run starts with an empty traffic history.
-        ingestor().reset(sandbox.key)
         return launch(sandbox, claim)
 
 
@@ -167,6 +164,10 @@ def launch(sandbox: Sandbox, claim: claims.Claim) -> Sandbox:
     """Start the child for a claim we hold (inside ``launching()``); finish the claim,
     or give it up."""
     key = sandbox.key
+    # Through the ingest queue, so it lands after the previous run's last events and
+    # before this run's first: a new run begins (a Start, or a resume after an
+    # autoreload: a new server, counting from 1), earlier runs' history stays.
+    ingestor().new_run(key)
     ingestor().status(key)
     for attempt in (1, 2):
         if not _clear_leftovers(sandbox, claim):

@@ -23,15 +23,10 @@ from django.utils import translation
 
 from .. import accounts, origins
 from ..language import request_language
-from ..models import Sandbox
+from ..models import Run, Sandbox
 from ..sandboxes import presenters, runtime
 from ..sandboxes.ownership import owned_by
-from . import exchanges, live
-
-# A viewer that missed whole batches (the channel layer drops messages for a channel
-# that holds 100) catches up from the database, newest first, at most this many rows;
-# rows beyond it are reported as ``skipped`` (still in the history API while retained).
-GAP_FILL = 500
+from . import exchanges, live, runs
 
 
 class TrafficConsumer(AsyncJsonWebsocketConsumer):
@@ -123,17 +118,26 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             await self._fill_gap(first - 1)
         if last > self.sent:
             items = [item for item in event["items"] if item["seq"] > self.sent]
-            # Seqs of this batch that are not in items were never stored (a flood).
-            skipped = last - self.sent - len(items)
+            # A flood's batch pushes only its newest rows: the older ones it stored are
+            # in the history (not_pushed), not skipped. A batch is one transaction, so
+            # the replay had all of it or none: when this viewer has none of it, every
+            # seq of the range is new to it, and the rest were never stored (skipped).
+            not_pushed = event.get("not_pushed", 0) if self.sent < first else 0
+            skipped = max(0, last - self.sent - len(items) - not_pushed)
             message: dict[str, Any] = {"type": "exchanges", "items": items}
             if skipped:
                 message["skipped"] = skipped
+            if not_pushed:
+                message["not_pushed"] = not_pushed
             await self.send_json(message)
             self.sent = last
 
-    async def traffic_reset(self, event: dict[str, Any]) -> None:
-        self.sent = max(self.sent, int(event.get("last_seq") or 0))
-        await self.send_json({"type": "reset", "last_seq": self.sent})
+    async def traffic_run(self, event: dict[str, Any]) -> None:
+        """A run began or ended: ``{"type": "run", "run": RUN}`` in this viewer's
+        language (runs.py). History is never reset: earlier runs' exchanges stay."""
+        run = await database_sync_to_async(self._run_json)(event["run"])
+        if run is not None:
+            await self.send_json({"type": "run", "run": run})
 
     async def sandbox_status(self, event: dict[str, Any]) -> None:
         """A status change, as data (one group message for every viewer), worded in
@@ -143,12 +147,21 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "status", **status})
 
     async def _fill_gap(self, upto: int) -> None:
-        rows = await database_sync_to_async(exchanges.newest)(
-            self.sandbox_id, self.sent, upto, GAP_FILL)
-        skipped = (upto - self.sent) - len(rows)
-        if rows or skipped:
-            await self.send_json({"type": "exchanges", "items": rows, "skipped": skipped})
-        self.sent = upto
+        """A viewer that missed whole batches (the channel layer drops messages for a
+        channel that holds 100) catches up from the database: every stored row up to
+        ``upto`` (retention bounds how many). Only seqs that are not stored, removed
+        or never recorded, are counted as ``skipped``: nothing in the history is."""
+        while self.sent < upto:
+            rows = await database_sync_to_async(exchanges.page_after)(
+                self.sandbox_id, self.sent, exchanges.PAGE_SIZE, None, upto)
+            end = rows[-1]["seq"] if len(rows) == exchanges.PAGE_SIZE else upto
+            skipped = (end - self.sent) - len(rows)
+            message: dict[str, Any] = {"type": "exchanges", "items": rows}
+            if skipped:
+                message["skipped"] = skipped
+            if rows or skipped:
+                await self.send_json(message)
+            self.sent = end
 
     # ----- database (run in a thread) ------------------------------------------------
 
@@ -157,15 +170,26 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         return owned_by(self.scope.get("user"), self.scope.get("session")) \
             .filter(pk=sandbox_id).first()
 
+    def _run_json(self, run_id: int) -> dict[str, Any] | None:
+        run = Run.objects.filter(pk=run_id, sandbox_id=self.sandbox_id).first()
+        if run is None:  # deleted with its sandbox meanwhile
+            return None
+        with translation.override(self.language):
+            return runs.to_json(run)
+
     def _opening(self) -> list[dict[str, Any]]:
-        """Totals, status and the console tail for a viewer that just arrived."""
+        """Totals, status, the latest run and the console tail for a viewer that just
+        arrived."""
         sandbox = Sandbox.objects.get(pk=self.sandbox_id)
         lines = runtime.console_tail(sandbox)
+        latest = sandbox.runs.order_by("-number").first()
         with translation.override(self.language):
             status = presenters.status_json(presenters.status_facts(sandbox))
+            run = [{"type": "run", "run": runs.to_json(latest)}] if latest else []
         return [
             {"type": "stats", **exchanges.stats(sandbox)},
             {"type": "status", **status},
+            *run,  # the latest run, so the page knows which is current without asking
             {"type": "console", "lines": lines, "skipped": 0, "tail": True},
         ]
 

@@ -13,8 +13,10 @@ import binascii
 import re
 from typing import Any
 
-from ..models import Exchange, Sandbox
-from . import heads
+from django.db import connection
+
+from ..models import Exchange, Run, Sandbox
+from . import heads, runs
 from .outcomes import OUTCOMES
 
 # Fields a summary is built from: read with .values() so no raw bytes are loaded.
@@ -22,6 +24,7 @@ SUMMARY_FIELDS = (
     "seq", "conn", "conn_index", "client", "method", "target", "version", "status",
     "outcome", "reason", "content_type", "request_length", "response_length",
     "request_truncated", "response_truncated", "times", "started_us", "duration_us",
+    "run__number",
 )
 # One page of history (API and websocket backfill): small enough to keep each websocket
 # frame and each query short, large enough that a full retention window is 10 pages.
@@ -54,7 +57,7 @@ def response_content_type(raw: bytes) -> str:
     return match.group(1).decode("latin-1").strip()[:200] if match else ""
 
 
-def from_event(sandbox_id: int, seq: int, event: dict[str, Any]) -> Exchange:
+def from_event(sandbox_id: int, seq: int, event: dict[str, Any], run: Run) -> Exchange:
     """An unsaved Exchange for one henaserver ``exchange`` event (docs/events.md).
 
     Tolerant on purpose: a field of the wrong type becomes empty instead of failing the
@@ -70,7 +73,7 @@ def from_event(sandbox_id: int, seq: int, event: dict[str, Any]) -> Exchange:
     end = times.get("response_end")
     outcome = event.get("outcome") if event.get("outcome") in OUTCOMES else "complete"
     return Exchange(
-        sandbox_id=sandbox_id, seq=seq,
+        sandbox_id=sandbox_id, seq=seq, run=run,
         conn=_int(event.get("conn")) or 0, conn_index=_int(event.get("index")) or 0,
         client=_text(event.get("client"), 80), method=_text(event.get("method"), 40),
         target=_text(event.get("target"), 8192), version=_text(event.get("version"), 20),
@@ -88,11 +91,35 @@ def from_event(sandbox_id: int, seq: int, event: dict[str, Any]) -> Exchange:
     )
 
 
+def insert(rows: list[Exchange]) -> None:
+    """INSERT ``rows`` (unsaved Exchanges) in one ``executemany``: what ``bulk_create``
+    does, without compiling every value of every row into SQL one by one. Measured on
+    these VMs (a flood stores every exchange): bulk_create spent 69 µs a row compiling
+    SQL in Django and 13 µs in the database. The values here are ints, strings, bools
+    and bytes, which the database drivers take as they are; only the JSON column goes
+    through its field's own preparation. Row ids are not read back (nothing needs them)."""
+    if not rows:
+        return
+    fields = [f for f in Exchange._meta.concrete_fields if not f.primary_key]
+    prepare = [(f.attname, f.get_db_prep_save if f.get_internal_type() == "JSONField"
+                else None) for f in fields]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(Exchange._meta.db_table)} "
+           f"({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    values = [[getattr(row, name) if convert is None
+               else convert(getattr(row, name), connection) for name, convert in prepare]
+              for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+
+
 def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
     """The JSON summary of an exchange (a model instance or a .values() dict)."""
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    run = row["run__number"] if isinstance(row, dict) else row.run.number
     return {
-        "seq": get("seq"), "conn": get("conn"), "index": get("conn_index"),
+        "seq": get("seq"), "run": run, "conn": get("conn"), "index": get("conn_index"),
         "client": get("client"), "method": get("method") or None,
         "target": get("target") or None, "version": get("version") or None,
         "status": get("status"), "outcome": get("outcome"), "reason": get("reason") or None,
@@ -105,18 +132,16 @@ def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def page_after(sandbox_id: int, after: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Summaries with seq > ``after``, oldest first, at most ``limit``."""
-    rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after)
+def page_after(sandbox_id: int, after: int, limit: int = PAGE_SIZE,
+               run: int | None = None, upto: int | None = None) -> list[dict[str, Any]]:
+    """Summaries with seq > ``after``, oldest first, at most ``limit`` (of run number
+    ``run`` only, and with seq <= ``upto`` only, when given)."""
+    where: dict[str, Any] = {} if run is None else {"run__number": run}
+    if upto is not None:
+        where["seq__lte"] = upto
+    rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after, **where)
             .order_by("seq").values(*SUMMARY_FIELDS)[:limit])
     return [summary(r) for r in rows]
-
-
-def newest(sandbox_id: int, after: int, upto: int, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` summaries with ``after`` < seq <= ``upto``, oldest first."""
-    rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after, seq__lte=upto)
-            .order_by("-seq").values(*SUMMARY_FIELDS)[:limit])
-    return [summary(r) for r in reversed(rows)]
 
 
 def stats(sandbox: Sandbox, stored: int | None = None) -> dict[str, Any]:
@@ -129,4 +154,7 @@ def stats(sandbox: Sandbox, stored: int | None = None) -> dict[str, Any]:
         "connections": sandbox.connections, "stored": stored,
         "last_seq": sandbox.last_seq, "rate": None,
         "dropped": {"server": sandbox.events_dropped, "playground": sandbox.ingest_dropped},
+        # served = stored + removed + not_recorded, for the current run and for all
+        # (runs.py): what the page states in one sentence.
+        "counts": runs.stats_counts(sandbox.pk),
     }

@@ -7,6 +7,7 @@ Grammar, tokens separated by spaces, all must match:
 * ``method:GET`` (or ``method:GET,HEAD``): the request method, any case;
 * ``status:404``, ``status:4xx``, ``status:rejected`` (an outcome), comma lists allowed;
 * ``larger-than:10k``: response length above a size (``k``/``m``/``g`` are 1024-based);
+* ``run:3`` (or ``run:2,3``): exchanges of those runs (models.Run numbers);
 * anything else: text the request target must contain (case-insensitive).
 """
 
@@ -27,6 +28,7 @@ class Filter:
     methods: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     larger: float | None = None
+    runs: list[int] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
 
 
@@ -48,9 +50,11 @@ def parse(text: str) -> Filter | None:
             f.statuses += value.lower().split(",")
         elif key == "larger-than" and parse_size(value) is not None:
             f.larger = parse_size(value)
+        elif key == "run" and value and all(n.isdigit() for n in value.split(",")):
+            f.runs += [int(n) for n in value.split(",")]
         else:
             f.words.append(token.lower())
-    if f.methods or f.statuses or f.larger is not None or f.words:
+    if f.methods or f.statuses or f.larger is not None or f.runs or f.words:
         return f
     return None
 
@@ -73,6 +77,8 @@ def matches(item: dict[str, Any], f: Filter | None) -> bool:
     if f.statuses and not any(_status_matches(item, p) for p in f.statuses):
         return False
     if f.larger is not None and not (item.get("response_length") or 0) > f.larger:
+        return False
+    if f.runs and item.get("run") not in f.runs:
         return False
     path = (item.get("target") or "").lower()
     return all(word in path for word in f.words)
