@@ -276,12 +276,13 @@ async def test_repeated_and_gapped_batches_are_sent_once_in_order(browser, free_
             received += [i["seq"] for i in message["items"]]
     assert received == [5, 6, 7]
 
-    # A flood batch that stored only its newest row: the rest are counted, not sought.
+    # A batch whose range holds seqs with no row: those were never recorded (the run's
+    # counts say so), not "skipped" by this viewer: neither sought nor reported.
     newest = dict(items[-1], seq=10)
     await layer.group_send(group, {"type": "traffic.batch", "first_seq": 8, "last_seq": 10,
                                    "items": [newest]})
     message = await next_of(comm, "exchanges")
-    assert ([i["seq"] for i in message["items"]], message["skipped"]) == ([10], 2)
+    assert ([i["seq"] for i in message["items"]], message.get("skipped", 0)) == ([10], 0)
     await comm.disconnect()
 
 
