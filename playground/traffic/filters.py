@@ -7,6 +7,7 @@ Grammar, tokens separated by spaces, all must match:
 * ``method:GET`` (or ``method:GET,HEAD``): the request method, any case;
 * ``status:404``, ``status:4xx``, ``status:rejected`` (an outcome), comma lists allowed;
 * ``larger-than:10k``: response length above a size (``k``/``m``/``g`` are 1024-based);
+* ``run:3`` (or ``run:2,3``): exchanges of those runs (a run is one start of the sandbox);
 * anything else: text the request target must contain (case-insensitive).
 """
 
@@ -20,6 +21,8 @@ from .outcomes import OUTCOMES
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)([kmg]?)b?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# run:3 or run:2,3, ASCII digits only (as JS's \d); anything else is a word.
+_RUNS = re.compile(r"^[0-9]+(,[0-9]+)*$")
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Filter:
     statuses: list[str] = field(default_factory=list)
     larger: float | None = None
     words: list[str] = field(default_factory=list)
+    runs: list[int] = field(default_factory=list)
 
 
 def parse_size(text: str) -> float | None:
@@ -48,9 +52,11 @@ def parse(text: str) -> Filter | None:
             f.statuses += value.lower().split(",")
         elif key == "larger-than" and parse_size(value) is not None:
             f.larger = parse_size(value)
+        elif key == "run" and _RUNS.match(value):
+            f.runs += [int(n) for n in value.split(",")]
         else:
             f.words.append(token.lower())
-    if f.methods or f.statuses or f.larger is not None or f.words:
+    if f.methods or f.statuses or f.larger is not None or f.words or f.runs:
         return f
     return None
 
@@ -73,6 +79,8 @@ def matches(item: dict[str, Any], f: Filter | None) -> bool:
     if f.statuses and not any(_status_matches(item, p) for p in f.statuses):
         return False
     if f.larger is not None and not (item.get("response_length") or 0) > f.larger:
+        return False
+    if f.runs and item.get("run") not in f.runs:
         return False
     path = (item.get("target") or "").lower()
     return all(word in path for word in f.words)

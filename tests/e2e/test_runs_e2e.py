@@ -12,7 +12,7 @@ runserver) and real henaserver sandboxes (issue 11, points 1 and 3, the page):
 import json
 import re
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from testkit.waiting import wait_until
@@ -20,6 +20,16 @@ from testkit.waiting import wait_until
 pytestmark = pytest.mark.browser
 
 TOO_FAST = re.compile(r"too fast|速すぎ")
+REPO = Path(__file__).resolve().parents[2]
+FILTERS = json.loads((REPO / "tests" / "data" / "filters.json").read_text("utf-8"))
+
+# filters.js imported into a page (any page with a module script: it sits next to it).
+FILTERS_IN_PAGE = """async ([items, cases]) => {
+  const screen = document.querySelector("script[type=module][src]").src;
+  const { parseFilter, matches } = await import(new URL("filters.js", screen).href);
+  return cases.map((c) => Object.fromEntries(Object.entries(items).map(
+    ([name, item]) => [name, matches(item, parseFilter(c.text))])));
+}"""
 
 
 def _get(port: int, path: str = "/") -> int:
@@ -102,3 +112,13 @@ def test_tour_step_4_shows_no_went_by_too_fast(browser, shared_playground):
     assert not TOO_FAST.search(page.inner_text("main"))
     assert errors == []
     context.close()
+
+
+def test_filters_js_follows_every_case_of_the_shared_table(sandbox_in_new_session):
+    # On the traffic page: outcome names (status:rejected) come from its data block.
+    page, sandbox, errors = sandbox_in_new_session("filter table")
+    _traffic(page, sandbox)
+    got = page.evaluate(FILTERS_IN_PAGE, [FILTERS["items"], FILTERS["cases"]])
+    for case, result in zip(FILTERS["cases"], got, strict=True):
+        assert result == case["passes"], case["text"]
+    assert errors == []

@@ -1,6 +1,7 @@
-// The traffic filter grammar: method:GET status:404 status:4xx larger-than:10k, and free
-// text matched against the path. playground/traffic/filters.py is the same grammar on the
-// server (HAR and raw exports): change both.
+// The traffic filter grammar: method:GET status:404 status:4xx larger-than:10k run:3, and
+// free text matched against the path. playground/traffic/filters.py is the same grammar on
+// the server (HAR and raw exports): change both, and tests/data/filters.json, the one
+// table of cases that both are tested against.
 
 import { isOutcome } from "./outcomes.js";
 
@@ -12,16 +13,18 @@ function parseSize(text) {
 
 // The filter box's text as a filter, or null when it filters nothing.
 export function parseFilter(text) {
-  const f = { methods: [], statuses: [], larger: null, words: [] };
+  const f = { methods: [], statuses: [], larger: null, words: [], runs: [] };
   for (const token of text.trim().split(/\s+/).filter(Boolean)) {
     const [key, ...rest] = token.split(":");
     const value = rest.join(":");
     if (key === "method" && value) f.methods.push(...value.toUpperCase().split(","));
     else if (key === "status" && value) f.statuses.push(...value.toLowerCase().split(","));
     else if (key === "larger-than" && parseSize(value) !== null) f.larger = parseSize(value);
+    else if (key === "run" && /^\d+(,\d+)*$/.test(value)) f.runs.push(...value.split(",").map(Number));
     else f.words.push(token.toLowerCase());
   }
-  return f.methods.length || f.statuses.length || f.larger !== null || f.words.length ? f : null;
+  return f.methods.length || f.statuses.length || f.larger !== null || f.words.length || f.runs.length
+    ? f : null;
 }
 
 function statusMatches(item, pattern) {
@@ -39,6 +42,7 @@ export function matches(item, f) {
   if (f.methods.length && !f.methods.includes((item.method || "").toUpperCase())) return false;
   if (f.statuses.length && !f.statuses.some((p) => statusMatches(item, p))) return false;
   if (f.larger !== null && !(item.response_length > f.larger)) return false;
+  if (f.runs.length && !f.runs.includes(item.run)) return false;
   const path = (item.target || "").toLowerCase();
   return f.words.every((w) => path.includes(w));
 }
