@@ -2,17 +2,21 @@
 // streams exchange summaries, counters, status and the server console. Rows are drawn
 // once per animation frame and capped (data-dom-rows); raw bytes are fetched only when
 // a row is opened (exchange.js), through one click listener on the table. Everything
-// captured is shown with textContent.
-import { gettext, ngettext, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
+// captured is shown with textContent. Each start of the sandbox begins a run (runs.js):
+// the list keeps every run's exchanges under a divider row per run, and the counts say
+// in one sentence how the requests served add up (counts.js).
+import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
 import { $, el, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
 import { STATUS_TEXT } from "./cards.js";
 import { ExchangeView } from "./exchange.js";
-import { COMPLETE, OUTCOME_TEXT } from "./outcomes.js";
+import { row, itemOf } from "./rows.js";
 import { explainer } from "./explain.js";
 import { parseFilter, matches } from "./filters.js";
 import { initComposer } from "./composer.js";
 import { initExports } from "./export.js";
+import { Runs } from "./runs.js";
+import { showSentences } from "./counts.js";
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
@@ -20,6 +24,9 @@ const DOM_ROWS = Number(root.dataset.domRows) || 1000;
 const tbody = $("traffic-table").querySelector("tbody");
 const wrap = $("table-wrap");
 const detailPanel = $("detail");
+const runsData = JSON.parse($("runs-data").textContent);
+const runs = new Runs(root.dataset.runsUrl, $("traffic-table").querySelectorAll("thead th").length);
+runs.retention = runsData.retention; // until the runs API answers
 const explain = explainer(detailPanel.dataset.glossaryUrl);
 const detail = new ExchangeView(detailPanel, root.dataset.exchangesUrl, explain);
 explain.load();
@@ -32,54 +39,14 @@ const state = {
   missedWhilePaused: 0,
   following: true,
   filter: null,
-  skipped: 0,
-  runSeen: 0, // exchanges of this run received here: a floor for the total until the
-  // server's next stats (it sends them once a second) brings the exact count
+  scope: "all", // the quick choice: "all" runs or only the "current" one
+  lastRun: null, // the run of the list's last row: a new run's first row gets a divider
+  skipped: 0, // stored exchanges this view was not sent (it fell behind): not drawn here
   stats: null,
   lastStatsAt: 0,
 };
 
 // ----- rows -----------------------------------------------------------------------------
-
-// Local time of day with milliseconds, in the page's language. L10N keeps one
-// Intl formatter: toLocaleTimeString builds one per call, which under a flood cost
-// more than drawing the rows.
-const timeOf = (us) => L10N.time(new Date(us / 1000));
-
-const itemOf = new WeakMap(); // <tr> -> its exchange summary
-
-function row(item) {
-  const tr = el("tr", "outcome-" + item.outcome);
-  tr.dataset.seq = item.seq;
-  if (item.status >= 400) tr.classList.add("bad-status");
-  if (item.index > 0) tr.classList.add("reused");
-  const conn = el("td", "conn", (item.index > 0 ? "↺ " : "") + item.conn + "." + item.index);
-  conn.title = item.index > 0
-    ? L10N.f(gettext("request %(n)s on connection %(conn)s (keep-alive reuse)"), { n: item.index + 1, conn: item.conn })
-    : L10N.f(gettext("first request on connection %(conn)s"), { conn: item.conn });
-  const status = el("td", "status");
-  status.append(el("span", "code", item.status == null ? "—" : String(item.status)));
-  if (item.outcome !== COMPLETE) {
-    const tag = el("span", "outcome-tag", OUTCOME_TEXT[item.outcome] || item.outcome);
-    if (item.reason) tag.title = item.reason;
-    status.append(tag);
-  }
-  const size = el("td", "num", formatSize(item.response_length));
-  size.title = L10N.f(gettext("request %(req)s B, response %(resp)s B"),
-                      { req: item.request_length, resp: item.response_length });
-  tr.append(
-    el("td", "seq", String(item.seq)),
-    el("td", "time", timeOf(item.started_us)),
-    conn,
-    el("td", "method", item.method || "?"),
-    el("td", "path", item.target == null ? gettext("(unparsed)") : item.target),
-    status,
-    size,
-    el("td", "num", item.duration_us == null ? "—" : formatMicros(item.duration_us)),
-  );
-  itemOf.set(tr, item);
-  return tr;
-}
 
 // One listener for every row: the row's summary opens in the detail panel.
 tbody.addEventListener("click", (event) => {
@@ -116,56 +83,85 @@ function draw() {
   state.items.push(...batch);
   if (state.items.length > DOM_ROWS) state.items.splice(0, state.items.length - DOM_ROWS);
   const frag = document.createDocumentFragment();
-  for (const item of batch.slice(-DOM_ROWS)) if (matches(item, state.filter)) frag.append(row(item));
+  for (const item of batch.slice(-DOM_ROWS)) if (visible(item)) addRow(frag, item);
   tbody.append(frag);
-  while (tbody.rows.length > DOM_ROWS) tbody.deleteRow(0);
+  if (tbody.rows.length > DOM_ROWS) trim();
+  if (!state.incoming.length) currentDivider();
   if (state.following) wrap.scrollTop = wrap.scrollHeight;
   showCounts();
 }
 
 function redraw() {
   tbody.textContent = "";
+  state.lastRun = null;
   const frag = document.createDocumentFragment();
-  for (const item of state.items) if (matches(item, state.filter)) frag.append(row(item));
+  for (const item of state.items) if (visible(item)) addRow(frag, item);
   tbody.append(frag);
+  currentDivider();
   if (state.following) wrap.scrollTop = wrap.scrollHeight;
   showCounts();
 }
 
-function total() {
-  return Math.max(state.stats ? state.stats.requests : 0, state.runSeen);
+function visible(item) {
+  return (state.scope === "all" || item.run === runs.current) && matches(item, state.filter);
 }
 
+// A row, under its run's divider when it is the first row of that run in the list.
+function addRow(parent, item) {
+  if (item.run !== state.lastRun) {
+    parent.append(runs.divider(item.run));
+    state.lastRun = item.run;
+  }
+  parent.append(row(item));
+}
+
+// The current run's divider at the end of an unfiltered list even before its first
+// exchange, so a restart shows at once where the new run begins.
+function currentDivider() {
+  if (runs.current == null || state.lastRun === runs.current || state.filter) return;
+  tbody.append(runs.divider(runs.current));
+  state.lastRun = runs.current;
+}
+
+// Keeps the newest DOM_ROWS rows; the first one left still gets its run's divider.
+function trim() {
+  while (tbody.rows.length > DOM_ROWS) tbody.deleteRow(0);
+  while (tbody.rows.length > 1 && tbody.rows[0].classList.contains("run-divider")
+         && tbody.rows[1].classList.contains("run-divider")) tbody.deleteRow(0);
+  const first = itemOf.get(tbody.rows[0]);
+  if (first) tbody.prepend(runs.divider(first.run));
+}
+
+const dividers = tbody.getElementsByClassName("run-divider"); // live: cheap to count
+
 function showCounts() {
-  const total_ = total();
-  const shown = state.items.length;
-  $("no-traffic").hidden = shown > 0 || state.incoming.length > 0;
-  let text = L10N.f(ngettext("showing the latest %(shown)s of %(count)s request",
-                             "showing the latest %(shown)s of %(count)s requests", total_),
-                    { shown, count: total_ });
-  if (state.filter) {
-    text += " · " + L10N.f(ngettext("%(count)s matches the filter", "%(count)s match the filter",
-                                    tbody.rows.length), { count: tbody.rows.length });
+  const shown = tbody.rows.length - dividers.length;
+  $("no-traffic").hidden = state.items.length > 0 || state.incoming.length > 0;
+  const parts = [];
+  if (state.filter || state.scope !== "all") {
+    parts.push(L10N.f(ngettext("%(count)s matches the filter", "%(count)s match the filter", shown), { count: shown }));
   }
   if (state.paused) {
-    text += " · " + L10N.f(gettext("paused: %(count)s new arrived"), { count: state.missedWhilePaused });
+    parts.push(L10N.f(gettext("paused: %(count)s new arrived"), { count: state.missedWhilePaused }));
   }
-  $("showing").textContent = text;
+  $("showing").textContent = parts.join(" · ");
+  showSentences(state.stats && state.stats.counts, runs.retention);
   const older = $("older");
   older.textContent = "";
   if (state.skipped) {
     older.append(L10N.f(ngettext(
-      "%(count)s exchange went by too fast to show (the totals still count it). ",
-      "%(count)s exchanges went by too fast to show (the totals still count them). ",
+      "%(count)s stored exchange was not drawn here because this view fell behind. ",
+      "%(count)s stored exchanges were not drawn here because this view fell behind. ",
       state.skipped), { count: state.skipped }));
   }
-  if (state.stats && state.stats.stored > shown) {
+  const all = state.stats && state.stats.counts && state.stats.counts.all;
+  if (state.skipped || (all && all.stored > state.items.length && state.items.length >= DOM_ROWS)) {
     const link = el("a", "", gettext("the history API"));
-    link.href = root.dataset.exchangesUrl + "?after=0";
+    link.href = root.dataset.exchangesUrl + "?run=all&after=0";
     link.target = "_blank";
     // The sentence is split around the link so the link stays an element.
-    const [before, after] = L10N.f(gettext("The playground keeps the latest %(count)s exchanges; older ones are in %(link)s."),
-                                   { count: state.stats.stored, link: "\u0000" }).split("\u0000");
+    const [before, after] = L10N.f(gettext("The list shows the newest %(shown)s exchanges; every stored one is in the exports and in %(link)s."),
+                                   { shown: state.items.length, link: "\u0000" }).split("\u0000");
     older.append(before, link, after || "");
   }
 }
@@ -185,6 +181,15 @@ $("filter").addEventListener("input", (e) => {
   redraw();
 });
 
+// The quick choice next to the filter: this run only, or every run.
+$("run-scope").addEventListener("click", (event) => {
+  const choice = event.target.closest("button[data-scope]");
+  if (!choice) return;
+  state.scope = choice.dataset.scope;
+  for (const b of $("run-scope").querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === choice));
+  redraw();
+});
+
 $("pause").addEventListener("click", () => {
   state.paused = !state.paused;
   $("pause").textContent = state.paused ? gettext("Resume") : gettext("Pause");
@@ -200,6 +205,7 @@ $("clear").addEventListener("click", () => {
   state.incoming = [];
   state.missedWhilePaused = 0;
   state.skipped = 0;
+  state.lastRun = null;
   tbody.textContent = "";
   detail.close();
   showCounts();
@@ -210,19 +216,13 @@ $("clear").addEventListener("click", () => {
 function showStats(s) {
   state.stats = s;
   state.lastStatsAt = Date.now();
-  $("c-requests").textContent = L10N.number(total());
+  // This run's requests, the same number as the sentence's "served in this run".
+  $("c-requests").textContent = L10N.number(s.counts ? s.counts.run.served : s.requests);
   $("c-errors").textContent = L10N.number(s.errors);
   $("c-in").textContent = formatSize(s.bytes_in);
   $("c-out").textContent = formatSize(s.bytes_out);
   $("c-conns").textContent = L10N.number(s.connections);
   if (s.rate != null) $("c-rate").textContent = L10N.number(s.rate);
-  const d = s.dropped || {};
-  const lost = (d.server || 0) + (d.playground || 0);
-  $("dropped").hidden = !lost;
-  // One literal, so makemessages and tests/playground/test_i18n.py see the whole msgid.
-  const droppedText = gettext("%(lost)s events were not recorded under load (%(server)s by the server, %(playground)s by the playground): some rows are missing, but the totals above are the server's own exact counts.");
-  $("dropped").textContent = lost ? L10N.f(droppedText,
-    { lost, server: d.server || 0, playground: d.playground || 0 }) : "";
   showCounts();
 }
 // The server sends stats only while they change: a quiet second means 0 req/s.
@@ -286,28 +286,27 @@ const handlers = {
     for (const item of msg.items) {
       if (item.seq <= state.lastSeq) continue; // never twice, even across reconnects
       state.lastSeq = item.seq;
-      state.runSeen++;
       state.incoming.push(item);
       if (state.paused) state.missedWhilePaused++;
     }
     if (state.incoming.length > DOM_ROWS) state.incoming.splice(0, state.incoming.length - DOM_ROWS);
-    if (state.stats) $("c-requests").textContent = L10N.number(total());
     if (state.paused) showCounts();
     else schedule();
   },
   stats: showStats,
   status: showStatus,
   console(msg) { addConsole(msg.lines, msg.skipped, msg.tail); },
-  reset(msg) {
-    // The sandbox started again: a new run, a new history (seq numbers go on).
-    state.lastSeq = Math.max(state.lastSeq, msg.last_seq || 0);
-    state.items = [];
-    state.incoming = [];
-    state.skipped = 0;
-    state.runSeen = 0;
-    state.stats = null;
-    for (const id of ["c-requests", "c-errors", "c-conns", "c-rate"]) $(id).textContent = "0";
-    tbody.textContent = "";
+  run(msg) {
+    // A run started or ended: the earlier runs' rows stay; the dividers and the export's
+    // choice say what is new, and this run's counts start from the run's own.
+    runs.update(msg.run);
+    runs.refresh(tbody);
+    runs.fillChoice($("export-run"));
+    if (msg.run.number === runs.current && state.stats && state.stats.counts) {
+      state.stats.counts.run = msg.run.counts;
+    }
+    if (state.scope !== "all") redraw();
+    else if (!state.incoming.length) currentDivider();
     showCounts();
   },
 };
@@ -356,9 +355,16 @@ async function retry() {
 showStatus(initial);
 showCounts();
 connect();
+runs.load().then(() => {
+  runs.refresh(tbody);
+  runs.fillChoice($("export-run"));
+  if (state.scope !== "all") redraw();
+  else if (!state.incoming.length) currentDivider();
+  showCounts();
+}).catch((err) => message(L10N.f(gettext("Could not load the runs: %(error)s"), { error: err.message }), "error"));
 
 // parts/composer.html and the export links, when the page has them.
 if ($("composer")) initComposer($("composer"), detailPanel);
-if ($("export-links")) initExports($("export-links"), $("filter"), detailPanel, root.dataset.exchangesUrl);
+if ($("export-links")) initExports($("export-links"), $("filter"), $("export-run"), detailPanel, root.dataset.exchangesUrl);
 
 screenReady();

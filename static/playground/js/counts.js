@@ -1,0 +1,68 @@
+// The traffic page's one sentence that adds up (issue 11): from a COUNTS object of the
+// server (docs/api.md, "runs"), where always served == stored + removed + not_recorded.
+// One sentence for this run, one for all runs, and, when something was not recorded,
+// why, per reason. Each sentence is one msgid, so a translation can order it freely.
+import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
+import { $ } from "./dom.js";
+
+// Why an exchange was not recorded: the server's reason codes (docs/api.md), worded as a
+// clause that ends "…, so N were not recorded". Unknown codes are shown as they are.
+const REASONS = Object.freeze({
+  capture_queue_full: gettext("henaserver's capture queue was full"),
+  disk_full: gettext("the disk was full"),
+  playground_ended: gettext("the playground process that ran it ended"),
+});
+
+// "2,000 exchanges or 50 MB": the retention limit, both of its bounds.
+export function limitText(retention) {
+  if (!retention) return "";
+  return L10N.f(gettext("%(count)s exchanges or %(size)s"),
+                { count: retention.exchanges, size: formatSize(retention.bytes) });
+}
+
+function values(counts, retention) {
+  return {
+    served: counts.served, stored: counts.stored, removed: counts.removed,
+    lost: counts.not_recorded, limit: limitText(retention),
+  };
+}
+
+// The sentence for this run's counts.
+export function runSentence(counts, retention) {
+  return L10N.f(ngettext(
+    "%(served)s request served in this run: %(stored)s stored, %(removed)s older ones removed to stay within the limit of %(limit)s, %(lost)s not recorded.",
+    "%(served)s requests served in this run: %(stored)s stored, %(removed)s older ones removed to stay within the limit of %(limit)s, %(lost)s not recorded.",
+    counts.served), values(counts, retention));
+}
+
+// The sentence for every run's counts together.
+export function allSentence(counts, retention) {
+  return L10N.f(ngettext(
+    "%(served)s request served in all runs: %(stored)s stored, %(removed)s older ones removed to stay within the limit of %(limit)s, %(lost)s not recorded.",
+    "%(served)s requests served in all runs: %(stored)s stored, %(removed)s older ones removed to stay within the limit of %(limit)s, %(lost)s not recorded.",
+    counts.served), values(counts, retention));
+}
+
+// Why the not recorded ones were not: "" when none were.
+export function reasonsSentence(counts) {
+  if (!counts.not_recorded) return "";
+  const parts = Object.entries(counts.not_recorded_reasons || {})
+    .filter(([, n]) => n > 0)
+    .map(([code, n]) => L10N.f(gettext("%(count)s because %(reason)s"),
+                               { count: n, reason: REASONS[code] || code }));
+  if (!parts.length) return "";
+  return L10N.f(gettext("Not recorded: %(reasons)s."), { reasons: parts.join(gettext("; ")) });
+}
+
+// The traffic page's #counts: this run's sentence, and all runs' when they differ.
+export function showSentences(counts, retention) {
+  const box = $("counts");
+  box.hidden = !counts;
+  if (!counts) return;
+  $("counts-run").textContent = [runSentence(counts.run, retention), reasonsSentence(counts.run)]
+    .filter(Boolean).join(" ");
+  const same = JSON.stringify(counts.all) === JSON.stringify(counts.run);
+  $("counts-all").hidden = same;
+  $("counts-all").textContent = same ? ""
+    : [allSentence(counts.all, retention), reasonsSentence(counts.all)].filter(Boolean).join(" ");
+}

@@ -1,0 +1,104 @@
+// Runs on the traffic page: each start of a sandbox begins a run (docs/api.md, "runs");
+// earlier runs' exchanges stay. This module keeps what the page knows of the runs (the
+// runs API once, then the websocket's `run` messages), words a run for its divider row
+// in the list, and fills the export's choice of runs.
+import { gettext, ngettext, L10N } from "./i18n-helpers.js";
+import { el } from "./dom.js";
+import { api } from "./api.js";
+
+// traffic.html's "runs-data" block: each mode's label in the page's language.
+const dataNode = document.getElementById("runs-data");
+const MODE_LABELS = dataNode ? JSON.parse(dataNode.textContent).modes : {};
+const clock = new Intl.DateTimeFormat(L10N.lang, {
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+});
+const at = (iso) => clock.format(new Date(iso));
+
+export class Runs {
+  constructor(url, columns) {
+    this.url = url; // GET /api/sandboxes/<id>/runs/
+    this.columns = columns; // a divider row spans the table
+    this.byNumber = new Map();
+    this.current = null;
+    this.retention = null;
+    this.all = null; // COUNTS of every run together, as the runs API last said
+  }
+
+  async load() {
+    const r = await api("GET", this.url);
+    for (const run of r.runs) this.byNumber.set(run.number, run);
+    this.current = r.current;
+    this.retention = r.retention;
+    this.all = r.all;
+  }
+
+  // A `run` message: a run started (it is now the current one) or ended.
+  update(run) {
+    this.byNumber.set(run.number, run);
+    if (!run.ended_at) this.current = run.number;
+  }
+
+  numbers() {
+    return [...this.byNumber.keys()].sort((a, b) => a - b);
+  }
+
+  // "Run 3 · Full server (default) · started 10:42:05 · stopped: you stopped it", and
+  // how many of its requests are in the list, removed or not recorded.
+  describe(number) {
+    const run = this.byNumber.get(number);
+    const parts = [L10N.f(gettext("Run %(number)s"), { number })];
+    if (!run) return parts[0];
+    parts.push(MODE_LABELS[run.mode] || run.mode);
+    parts.push(L10N.f(gettext("started %(time)s"), { time: at(run.started_at) }));
+    if (run.ended_at) {
+      parts.push(run.ended ? L10N.f(gettext("stopped %(time)s: %(why)s"), { time: at(run.ended_at), why: run.ended })
+                           : L10N.f(gettext("stopped %(time)s"), { time: at(run.ended_at) }));
+    }
+    const c = run.counts;
+    if (c) {
+      parts.push(L10N.f(ngettext("%(count)s request", "%(count)s requests", c.served), { count: c.served }));
+      if (c.removed) parts.push(L10N.f(gettext("%(count)s removed to stay within the limit"), { count: c.removed }));
+      if (c.not_recorded) parts.push(L10N.f(gettext("%(count)s not recorded"), { count: c.not_recorded }));
+    }
+    return parts.join(" · ");
+  }
+
+  // The divider row above a run's exchanges in the list.
+  divider(number) {
+    const tr = el("tr", "run-divider");
+    tr.dataset.run = number;
+    const td = el("td");
+    td.colSpan = this.columns;
+    tr.append(td);
+    this.fill(tr);
+    return tr;
+  }
+
+  fill(tr) {
+    const number = Number(tr.dataset.run);
+    const td = tr.firstElementChild;
+    td.textContent = this.describe(number);
+    const current = number === this.current;
+    tr.classList.toggle("current", current);
+    if (current) td.append(" ", el("span", "run-tag", gettext("this run")));
+  }
+
+  // After a run started or ended: every divider says the new facts.
+  refresh(tbody) {
+    for (const tr of tbody.querySelectorAll("tr.run-divider")) this.fill(tr);
+  }
+
+  // The export's choice: this run, one chosen run, or everything retained.
+  fillChoice(select) {
+    const chosen = select.value;
+    select.textContent = "";
+    select.append(new Option(gettext("this run"), "current"), new Option(gettext("all runs"), "all"));
+    for (const number of this.numbers().reverse()) {
+      const run = this.byNumber.get(number);
+      const text = run ? L10N.f(gettext("run %(number)s (started %(time)s)"), { number, time: at(run.started_at) })
+                       : L10N.f(gettext("Run %(number)s"), { number });
+      select.append(new Option(text, String(number)));
+    }
+    select.value = [...select.options].some((o) => o.value === chosen) ? chosen : "current";
+  }
+}
