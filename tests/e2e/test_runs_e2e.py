@@ -9,9 +9,11 @@ runserver) and real henaserver sandboxes (issue 11, points 1 and 3, the page):
   in Japanese (with screenshots of both).
 """
 
+import http.client
 import json
 import re
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,16 @@ def _get(port: int, path: str = "/") -> int:
         return response.status
 
 
+def _get_any(port: int, path: str) -> None:
+    """One GET whatever its status (a 404 is an exchange like any other)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        conn.getresponse().read()
+    finally:
+        conn.close()
+
+
 def _call(page, method: str, url: str, data=None):
     """The page's own API client (what its buttons use)."""
     return page.evaluate("([m, u, d]) => PG.api(m, u, d)", [method, url, data])
@@ -62,6 +74,52 @@ def _traffic(page, sandbox):
               + sandbox["links"]["traffic"])
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
     return page
+
+
+def _burst(port: int, total: int, connections: int = 10) -> None:
+    """``total`` GETs over ``connections`` keep-alive connections at once (ab -k -c)."""
+    def one_connection(count: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        try:
+            for _ in range(count):
+                conn.request("GET", "/")
+                conn.getresponse().read()
+        finally:
+            conn.close()
+
+    shares = [total // connections + (i < total % connections) for i in range(connections)]
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(one_connection, shares))
+
+
+def _layout(page) -> list[str]:
+    """The list top to bottom: "run N" for a divider (with "*" for the current run),
+    the seq for an exchange row."""
+    return page.eval_on_selector_all("#traffic-table tbody tr", """rows => rows.map(r =>
+      r.classList.contains("run-divider")
+        ? "run " + r.dataset.run + (r.classList.contains("current") ? "*" : "")
+        : r.dataset.seq)""")
+
+
+def _wait_layout(page, wanted: list[str]) -> None:
+    wait_until(lambda: _layout(page) == wanted, 10, f"the list to be {wanted}",
+               explain=lambda: f"the list is {_layout(page)}")
+
+
+def _export(page, kind: str) -> str:
+    """The text of the file the export link (HAR or raw) downloads right now."""
+    return page.evaluate("""async (id) => {
+      const r = await fetch(document.getElementById(id).href);
+      return await r.text();
+    }""", "export-har" if kind == "har" else "export-raw")
+
+
+def _entries(page, kind: str) -> list[str]:
+    """The request targets in the exported file, in order."""
+    text = _export(page, kind)
+    if kind == "har":
+        return [e["request"]["url"].split("/", 3)[3] for e in json.loads(text)["log"]["entries"]]
+    return re.findall(r"^=== #\d+ GET /(\S*) request", text, re.M)
 
 
 def _rows(page) -> list[int]:
@@ -101,7 +159,7 @@ def test_tour_step_4_shows_no_went_by_too_fast(browser, shared_playground):
         step = _call(page, "POST", f"/api/tour/steps/{slug}/setup/", {})
         for _ in range(9):
             assert _get(step["sandbox"]["port"]) == 200
-        wait_until(lambda: len(_stored(page, step["sandbox"])) >= 9, 10, "9 stored exchanges")
+        wait_until(lambda s=step["sandbox"]: len(_stored(page, s)) >= 9, 10, "9 stored exchanges")
     step = _call(page, "POST", "/api/tour/steps/one-request-then-exit/setup/", {})
     sandbox = step["sandbox"]
 
@@ -121,4 +179,196 @@ def test_filters_js_follows_every_case_of_the_shared_table(sandbox_in_new_sessio
     got = page.evaluate(FILTERS_IN_PAGE, [FILTERS["items"], FILTERS["cases"]])
     for case, result in zip(FILTERS["cases"], got, strict=True):
         assert result == case["passes"], case["text"]
+    assert errors == []
+
+
+def test_runs_on_the_page_divide_filter_and_export(sandbox_in_new_session):
+    """Points 1-3: a restart keeps the earlier run's exchanges on the page, under a divider
+    per run with the current run marked; run:N and the quick choice filter by run; the
+    exports hold exactly this run, a chosen run or everything retained."""
+    page, sandbox, errors = sandbox_in_new_session("runs demo")
+    _traffic(page, sandbox)
+    for path in ("/", "/index.css", "/one"):
+        _get_any(sandbox["port"], path)
+    _wait_layout(page, ["run 1*", "1", "2", "3"])
+
+    restarted = _call(page, "POST", sandbox["links"]["restart"])
+    assert restarted["status"] == "running"
+    # The page did not empty: run 1's rows stay, and run 2 begins below them at once.
+    _wait_layout(page, ["run 1", "1", "2", "3", "run 2*"])
+    first = page.locator("#traffic-table tr.run-divider[data-run='1']").inner_text()
+    assert first.startswith("Run 1 · Full server (default) · started ")
+    assert "stopped" in first and "3 requests" in first
+    current = page.locator("#traffic-table tr.run-divider.current").inner_text()
+    assert current.startswith("Run 2 · ") and "this run" in current
+    for path in ("/two", "/index.css"):
+        _get_any(restarted["port"], path)
+    _wait_layout(page, ["run 1", "1", "2", "3", "run 2*", "4", "5"])
+
+    # The filter box: run:N, alone and with the rest of the grammar.
+    page.fill("#filter", "run:1")
+    _wait_layout(page, ["run 1", "1", "2", "3"])
+    page.fill("#filter", "run:2 .css")
+    _wait_layout(page, ["run 2*", "5"])
+    page.fill("#filter", "")
+    # The quick choice next to it.
+    page.click("#run-scope button[data-scope=current]")
+    _wait_layout(page, ["run 2*", "4", "5"])
+    assert page.get_attribute("#run-scope button[data-scope=current]", "aria-pressed") == "true"
+    page.click("#run-scope button[data-scope=all]")
+    _wait_layout(page, ["run 1", "1", "2", "3", "run 2*", "4", "5"])
+
+    # Exports: this run (the default), a chosen run, everything retained.
+    assert page.input_value("#export-run") == "current"
+    assert _entries(page, "har") == ["two", "index.css"]
+    assert _entries(page, "raw") == ["two", "index.css"]
+    page.select_option("#export-run", "1")
+    assert _entries(page, "har") == ["", "index.css", "one"]
+    assert _entries(page, "raw") == ["", "index.css", "one"]
+    page.select_option("#export-run", "all")
+    assert _entries(page, "har") == ["", "index.css", "one", "two", "index.css"]
+    page.fill("#filter", ".css")  # the filter applies on top of the choice of runs
+    assert _entries(page, "raw") == ["index.css", "index.css"]
+    page.fill("#filter", "")
+
+    # A fresh page shows the same history, from the database.
+    page.reload()
+    page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
+    _wait_layout(page, ["run 1", "1", "2", "3", "run 2*", "4", "5"])
+    assert errors == []
+
+
+SENTENCE = {
+    "en": {"run": "{served} request{s} served in this run: {stored} stored, {removed} older ones "
+                  "removed to stay within the limit of {limit} exchanges or 50 MB, "
+                  "{lost} not recorded.",
+           "all": "{served} request{s} served in all runs: {stored} stored, {removed} older ones "
+                  "removed to stay within the limit of {limit} exchanges or 50 MB, "
+                  "{lost} not recorded."},
+    "ja": {"run": "今回の起動で応答したリクエスト {served} 件の内訳: 保存済み {stored} 件、"
+                  "保存の上限（{limit} 件または 50 MB）を超えないよう古い順に削除 {removed} 件、"
+                  "記録できなかったもの {lost} 件。",
+           "all": "これまでのすべての起動で応答したリクエスト {served} 件の内訳: "
+                  "保存済み {stored} 件、"
+                  "保存の上限（{limit} 件または 50 MB）を超えないよう古い順に削除 {removed} 件、"
+                  "記録できなかったもの {lost} 件。"},
+}
+
+
+def _sentence(lang: str, scope: str, limit: int, served: int, stored: int, removed: int = 0,
+              lost: int = 0) -> str:
+    assert served == stored + removed + lost  # what the page must show adds up
+    return SENTENCE[lang][scope].format(
+        served=f"{served:,}", stored=f"{stored:,}", removed=f"{removed:,}", lost=f"{lost:,}",
+        limit=f"{limit:,}", s="" if served == 1 else "s")
+
+
+def _wait_text(page, selector: str, wanted: str) -> None:
+    def shown() -> bool:
+        return page.locator(selector).text_content() == wanted
+    wait_until(shown, 15, f"{selector} to say {wanted!r}",
+               explain=lambda: f"it says {page.locator(selector).text_content()!r}")
+
+
+def _in_language(page, base: str, lang: str) -> None:
+    page.goto(base + "/")
+    if page.get_attribute("html", "lang") != lang:
+        page.locator(f"#lang-switch button[value={lang}]").click()
+        page.wait_for_load_state("load")
+    assert page.get_attribute("html", "lang") == lang
+
+
+@pytest.mark.screenshots
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_sentence_adds_up_after_a_burst_and_a_restart(sandbox_in_new_session,
+                                                          shared_playground, screenshot_dir,
+                                                          lang):
+    """Point 4: one sentence for this run and one for all runs, whose numbers add up, in
+    place of the four figures that did not ("showing the latest 1,000 of 2,000", "583
+    went by too fast", "keeps the latest 1,449", "2,000 requests")."""
+    page, sandbox, errors = sandbox_in_new_session(f"burst {lang}")
+    _in_language(page, shared_playground.base, lang)
+    _traffic(page, sandbox)
+    limit = json.loads(page.text_content("#runs-data"))["retention"]["exchanges"]
+    _burst(sandbox["port"], 300)
+    _wait_text(page, "#counts-run", _sentence(lang, "run", limit, 300, 300))
+    assert page.locator("#counts-all").is_hidden()  # one run: the same sentence once
+    assert page.text_content("#c-requests") == "300"
+    assert len(_rows(page)) == 300
+
+    restarted = _call(page, "POST", sandbox["links"]["restart"])
+    _burst(restarted["port"], 7, connections=2)
+    _wait_text(page, "#counts-run", _sentence(lang, "run", limit, 7, 7))
+    _wait_text(page, "#counts-all", _sentence(lang, "all", limit, 307, 307))
+    assert page.text_content("#c-requests") == "7"
+    assert len(_rows(page)) == 307
+    body = page.inner_text("main")
+    for gone in ("showing the latest", "went by too fast", "keeps the latest", "最新"):
+        assert gone not in body
+    page.locator("#table-wrap").evaluate("el => { el.scrollTop = el.scrollHeight - 420; }")
+    page.screenshot(path=str(screenshot_dir / f"traffic-runs{'' if lang == 'en' else '-ja'}.png"),
+                    full_page=True)
+    assert errors == []
+
+
+def test_older_exchanges_removed_by_retention_are_counted(browser, playground_factory,
+                                                          start_in_page, monkeypatch):
+    """Point 4 with eviction: a retention limit of 40 exchanges, 100 requests, then a
+    restart and 5 more: the sentences say how many older ones were removed, and the
+    numbers still add up; the list holds what is stored."""
+    monkeypatch.setenv("PLAYGROUND_RETENTION_EXCHANGES", "40")
+    site = playground_factory()
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(site.base + "/")
+    sandbox = start_in_page(page, "small", page.input_value("#create-port"))
+    _traffic(page, sandbox)
+    _burst(sandbox["port"], 100)
+    _wait_text(page, "#counts-run", _sentence("en", "run", 40, 100, 40, removed=60))
+    restarted = _call(page, "POST", sandbox["links"]["restart"])
+    _burst(restarted["port"], 5, connections=1)
+    _wait_text(page, "#counts-run", _sentence("en", "run", 40, 5, 5))
+    _wait_text(page, "#counts-all", _sentence("en", "all", 40, 105, 40, removed=65))
+    divider = page.locator("#traffic-table tr.run-divider[data-run='1']").inner_text()
+    assert "100 requests · 65 removed to stay within the limit" in divider
+    # A fresh page holds exactly what is stored: run 1's newest 35 and run 2's 5.
+    page.reload()
+    page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
+    wait_until(lambda: _rows(page) == list(range(66, 106)), 10, "the 40 stored rows")
+    assert errors == []
+    context.close()
+
+
+REASONS_IN_PAGE = """async (counts) => {
+  const screen = document.querySelector("script[type=module][src]").src;
+  const { reasonsSentence, runSentence } = await import(new URL("counts.js", screen).href);
+  return [runSentence(counts, {exchanges: 2000, bytes: 50 * 1048576}), reasonsSentence(counts)];
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_not_recorded_says_why_per_reason(sandbox_in_new_session, shared_playground, lang):
+    """The words for each reason code of the runs contract (docs/api.md), in both
+    languages: counts.js is the page's own module, imported into the traffic page."""
+    page, sandbox, errors = sandbox_in_new_session(f"reasons {lang}")
+    _in_language(page, shared_playground.base, lang)
+    _traffic(page, sandbox)
+    counts = {"served": 1, "stored": 0, "removed": 0, "not_recorded": 1,
+              "not_recorded_reasons": {"disk_full": 1}}
+    sentence, why = page.evaluate(REASONS_IN_PAGE, counts)
+    assert sentence == _sentence(lang, "run", 2000, 1, 0, lost=1)
+    counts = {"served": 2_500, "stored": 2_000, "removed": 0, "not_recorded": 500,
+              "not_recorded_reasons": {"capture_queue_full": 480, "disk_full": 15,
+                                       "playground_ended": 5}}
+    sentence, why = page.evaluate(REASONS_IN_PAGE, counts)
+    assert sentence == _sentence(lang, "run", 2000, 2_500, 2_000, lost=500)
+    assert why == {
+        "en": "Not recorded: 480 because henaserver's capture queue was full; 15 because the "
+              "disk was full; 5 because the playground process that ran it ended.",
+        "ja": "記録できなかった理由: henaserver の記録用キューがいっぱいだったため 480 件、"
+              "ディスクがいっぱいだったため 15 件、"
+              "担当していたプレイグラウンドのプロセスが終了したため 5 件。",
+    }[lang]
     assert errors == []
