@@ -86,6 +86,49 @@ class Sandbox(models.Model):
         return max(0.0, (timezone.now() - self.started_at).total_seconds())
 
 
+class Run(models.Model):
+    """One start of a sandbox's server, from start to stop, crash or once-mode exit.
+
+    Starting a sandbox begins a new run; earlier runs' exchanges stay (retention removes
+    only the oldest, across runs). The counters make one formula hold, per run and summed
+    over runs (traffic/runs.py): served = stored + removed + not recorded. Only the
+    ingest writer (traffic/ingest.py) creates runs and changes their counters.
+    """
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="runs")
+    number = models.PositiveIntegerField()  # 1, 2, 3... per sandbox, never reused
+    mode = models.CharField(max_length=20)  # the sandbox's mode when the run started
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)  # null while it runs
+    # How it ended, as data like Sandbox.message (refusals.Message), worded where shown.
+    message = models.CharField(max_length=500, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
+    # Exchanges the server answered in this run: henaserver's own count (its
+    # `server.stats`, or the highest exchange number received when that is higher,
+    # e.g. after a crash). Exact at the source, whatever capture dropped.
+    served = models.BigIntegerField(default=0)
+    stored = models.BigIntegerField(default=0)  # rows of this run in the table now
+    removed = models.BigIntegerField(default=0)  # rows removed by retention
+    # Exchanges the playground knows it could not record, by reason code
+    # (traffic/runs.py REASONS) other than capture_queue_full, which is what remains.
+    lost = models.JSONField(default=dict, blank=True)
+    # The highest henaserver exchange number received (docs/events.md `number`), and the
+    # sandbox's last seq before the run began: exchange number n of the run gets seq
+    # seq_base + n, so an exchange henaserver could not record leaves a visible gap in
+    # seq, and stored seqs are contiguous when nothing was lost.
+    last_number = models.BigIntegerField(default=0)
+    seq_base = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sandbox", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sandbox", "number"], name="run_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.number} of sandbox {self.sandbox_id}"
+
+
 class Exchange(models.Model):
     """One request and its response as henaserver recorded them (an ``exchange`` event).
 
@@ -98,6 +141,7 @@ class Exchange(models.Model):
     """
 
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="exchanges")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="exchanges")
     # Per-sandbox, strictly increasing, never reused (Sandbox.last_seq): what a
     # reconnecting websocket resumes from.
     seq = models.BigIntegerField()

@@ -224,13 +224,20 @@ LOGGING = {
 
 # ----- live traffic (playground/traffic/ingest.py) --------------------------------------
 
-# Events waiting for the ingest writer; at the bound new ones are dropped and counted
-# (shown on the traffic page). 50,000 is ~4 s of a flood at henaserver's top speed.
-PLAYGROUND_INGEST_QUEUE = _env_int("PLAYGROUND_INGEST_QUEUE", 50_000)
+# Bytes of events waiting for the ingest writer. At the bound the supervisor's reader
+# waits (the pipe fills, henaserver drops at its own capture queue and counts it): the
+# history never gets a hole in the middle. 64 MB is a few seconds of a flood of small
+# exchanges, or ~500 exchanges with two 64 KiB bodies each.
+PLAYGROUND_INGEST_QUEUE_BYTES = _env_int("PLAYGROUND_INGEST_QUEUE_BYTES", 64 * 1024 * 1024)
 # Exchanges kept per sandbox (oldest evicted first): by count, and by stored bytes
 # (henaserver records at most 64 KiB of each body, so 2,000 rows could reach ~260 MB
 # without the byte bound). Totals stay exact: they come from the server's counters.
 PLAYGROUND_RETENTION_EXCHANGES = _env_int("PLAYGROUND_RETENTION_EXCHANGES", 2000)
 PLAYGROUND_RETENTION_BYTES = _env_int("PLAYGROUND_RETENTION_BYTES", 50 * 1024 * 1024)
+# The same across all of one owner's sandboxes (traffic/retention.py): the oldest
+# exchanges of any of them go first. 5 sandboxes at their own bounds would be 10,000.
+PLAYGROUND_OWNER_RETENTION_EXCHANGES = _env_int("PLAYGROUND_OWNER_RETENTION_EXCHANGES", 10_000)
+PLAYGROUND_OWNER_RETENTION_BYTES = _env_int("PLAYGROUND_OWNER_RETENTION_BYTES",
+                                            200 * 1024 * 1024)
 # Log the event loop's worst lag once a second (bench/flood.py reads it).
 PLAYGROUND_LOOP_LAG_LOG = _env_bool("PLAYGROUND_LOOP_LAG_LOG", False)

@@ -128,8 +128,8 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
         _save(sandbox, status=Status.STARTING, pid=None, exit_code=None, stderr_tail="",
               requests=0, errors=0, bytes_in=0, bytes_out=0, **message_fields(None))
     # Through the ingest queue, so it lands after the previous run's last events and
-    # before this run's first: a new run starts with an empty traffic history.
-    ingestor().reset(sandbox.key)
+    # before this run's first: a new run begins, earlier runs' history stays.
+    ingestor().new_run(sandbox.key)
     ingestor().status(sandbox.key)
     try:
         child = sup.start(sandbox.key, root=str(root), host=settings.PLAYGROUND_BIND_HOST,

@@ -19,7 +19,7 @@ from ..errors import ApiError, api
 from ..models import Exchange, Sandbox
 from ..sandboxes.ownership import get_owned
 from ..sandboxes.presenters import sandbox_host, sandbox_url
-from . import exchanges, exports, filters
+from . import exchanges, exports, filters, runs
 
 # Rows whose bytes are loaded per query while exporting: bounds memory per step.
 EXPORT_BATCH = 100
@@ -61,13 +61,45 @@ def _int_param(request: HttpRequest, name: str, default: int, low: int, high: in
     return min(max(value, low), high)
 
 
+def _run_param(request: HttpRequest, sandbox: Sandbox, default: str) -> int | None:
+    """``?run=current|all|<number>`` as a run number, or None for all runs. "current"
+    is the running run, else the latest (0 when there is none: nothing matches)."""
+    text = request.GET.get("run") or default
+    if text == "all":
+        return None
+    if text == "current":
+        run = runs.current(sandbox.pk) or sandbox.runs.order_by("-number").first()
+        return run.number if run is not None else 0
+    if text.isdigit() and len(text) < 10:
+        return int(text)
+    raise ApiError(400, gettext("run must be current, all or a run number, not %(value)s")
+                   % {"value": repr(text)})
+
+
+@api("GET")
+def run_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    """The sandbox's runs, oldest first, with their counts and the totals (docs/api.md)."""
+    sandbox = get_owned(request, sandbox_id)
+    every = list(sandbox.runs.order_by("number"))
+    current = runs.current(sandbox.pk)
+    return JsonResponse({
+        "runs": [runs.to_json(run) for run in every],
+        "current": current.number if current is not None else None,
+        "all": runs.total(every),
+        "retention": {"exchanges": settings.PLAYGROUND_RETENTION_EXCHANGES,
+                      "bytes": settings.PLAYGROUND_RETENTION_BYTES},
+    })
+
+
 @api("GET")
 def exchange_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
-    """Summaries with seq > ``after`` (default 0), oldest first, ``limit`` per page."""
+    """Summaries with seq > ``after`` (default 0), oldest first, ``limit`` per page,
+    of ``run`` (default: all runs)."""
     sandbox = get_owned(request, sandbox_id)
     after = _int_param(request, "after", 0, 0, 2**62)
     limit = _int_param(request, "limit", exchanges.PAGE_SIZE, 1, exchanges.PAGE_SIZE)
-    items = exchanges.page_after(sandbox.pk, after, limit)
+    run = _run_param(request, sandbox, "all")
+    items = exchanges.page_after(sandbox.pk, after, limit, run)
     return JsonResponse({
         "exchanges": items,
         "more": len(items) == limit,
@@ -136,11 +168,13 @@ def curl(request: HttpRequest, sandbox_id: int, seq: int) -> HttpResponse:
                      "text/plain; charset=utf-8", attachment=False)
 
 
-def _filtered(sandbox: Sandbox, text: str):
-    """(summary, request bytes, response bytes) of every stored exchange that passes the
-    traffic page's filter ``text``, oldest first."""
+def _filtered(sandbox: Sandbox, text: str, run: int | None):
+    """(summary, request bytes, response bytes) of every stored exchange of run number
+    ``run`` (None: all runs) that passes the traffic page's filter ``text``, oldest
+    first."""
     wanted = filters.parse(text)
-    items = [exchanges.summary(r) for r in Exchange.objects.filter(sandbox=sandbox)
+    where = {} if run is None else {"run__number": run}
+    items = [exchanges.summary(r) for r in Exchange.objects.filter(sandbox=sandbox, **where)
              .order_by("seq").values(*exchanges.SUMMARY_FIELDS)]
     items = [i for i in items if filters.matches(i, wanted)]
     for start in range(0, len(items), EXPORT_BATCH):
@@ -159,8 +193,9 @@ def har(request: HttpRequest, sandbox_id: int) -> HttpResponse:
     sandbox = get_owned(request, sandbox_id)
     text = request.GET.get("filter", "")
     base = _base_url(request, sandbox)
+    run = _run_param(request, sandbox, "current")
     entries = [exports.har_entry(item, req, res, base)
-               for item, req, res in _filtered(sandbox, text)]
+               for item, req, res in _filtered(sandbox, text, run)]
     comment = f"sandbox “{sandbox.name}”" + (f", filter: {text}" if text.strip() else "")
     document = exports.har(entries, comment)
     return download(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"),
@@ -170,5 +205,6 @@ def har(request: HttpRequest, sandbox_id: int) -> HttpResponse:
 @api("GET")
 def raw_dump(request: HttpRequest, sandbox_id: int) -> HttpResponse:
     sandbox = get_owned(request, sandbox_id)
-    rows = list(_filtered(sandbox, request.GET.get("filter", "")))
+    rows = list(_filtered(sandbox, request.GET.get("filter", ""),
+                          _run_param(request, sandbox, "current")))
     return download(exports.raw_dump(rows), f"sandbox-{sandbox.pk}-exchanges.raw")

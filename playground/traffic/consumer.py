@@ -29,10 +29,10 @@ from django.utils import translation
 
 from .. import origins
 from ..language import request_language
-from ..models import Exchange, Sandbox
+from ..models import Exchange, Run, Sandbox
 from ..sandboxes import presenters, runtime
 from ..sandboxes.ownership import owned_by
-from . import exchanges, live
+from . import exchanges, live, runs
 
 # A viewer that missed whole batches (the channel layer drops messages for a channel
 # that holds 100) catches up from the database, newest first, at most this many rows;
@@ -119,9 +119,12 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "exchanges", "items": items})
             self.sent = last
 
-    async def traffic_reset(self, event: dict[str, Any]) -> None:
-        self.sent = max(self.sent, int(event.get("last_seq") or 0))
-        await self.send_json({"type": "reset", "last_seq": self.sent})
+    async def traffic_run(self, event: dict[str, Any]) -> None:
+        """A run began or ended: ``{"type": "run", "run": RUN}`` in this viewer's
+        language (runs.py). History is never reset: earlier runs' exchanges stay."""
+        run = await database_sync_to_async(self._run_json)(event["run"])
+        if run is not None:
+            await self.send_json({"type": "run", "run": run})
 
     async def sandbox_status(self, event: dict[str, Any]) -> None:
         """A status change, as data (one group message for every viewer), worded in
@@ -152,6 +155,13 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         """How many exchanges with ``after`` < seq <= ``upto`` are stored."""
         return Exchange.objects.filter(sandbox_id=self.sandbox_id, seq__gt=after,
                                        seq__lte=upto).count()
+
+    def _run_json(self, run_id: int) -> dict[str, Any] | None:
+        run = Run.objects.filter(pk=run_id, sandbox_id=self.sandbox_id).first()
+        if run is None:  # deleted with its sandbox meanwhile
+            return None
+        with translation.override(self.language):
+            return runs.to_json(run)
 
     def _opening(self) -> list[dict[str, Any]]:
         """Totals, status and the console tail for a viewer that just arrived."""

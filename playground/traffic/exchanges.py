@@ -13,8 +13,8 @@ import binascii
 import re
 from typing import Any
 
-from ..models import Exchange, Sandbox
-from . import heads
+from ..models import Exchange, Run, Sandbox
+from . import heads, runs
 from .outcomes import OUTCOMES
 
 # Fields a summary is built from: read with .values() so no raw bytes are loaded.
@@ -22,6 +22,7 @@ SUMMARY_FIELDS = (
     "seq", "conn", "conn_index", "client", "method", "target", "version", "status",
     "outcome", "reason", "content_type", "request_length", "response_length",
     "request_truncated", "response_truncated", "times", "started_us", "duration_us",
+    "run__number",
 )
 # One page of history (API and websocket backfill): small enough to keep each websocket
 # frame and each query short, large enough that a full retention window is 10 pages.
@@ -54,7 +55,7 @@ def response_content_type(raw: bytes) -> str:
     return match.group(1).decode("latin-1").strip()[:200] if match else ""
 
 
-def from_event(sandbox_id: int, seq: int, event: dict[str, Any]) -> Exchange:
+def from_event(sandbox_id: int, seq: int, event: dict[str, Any], run: Run) -> Exchange:
     """An unsaved Exchange for one henaserver ``exchange`` event (docs/events.md).
 
     Tolerant on purpose: a field of the wrong type becomes empty instead of failing the
@@ -70,7 +71,7 @@ def from_event(sandbox_id: int, seq: int, event: dict[str, Any]) -> Exchange:
     end = times.get("response_end")
     outcome = event.get("outcome") if event.get("outcome") in OUTCOMES else "complete"
     return Exchange(
-        sandbox_id=sandbox_id, seq=seq,
+        sandbox_id=sandbox_id, seq=seq, run=run,
         conn=_int(event.get("conn")) or 0, conn_index=_int(event.get("index")) or 0,
         client=_text(event.get("client"), 80), method=_text(event.get("method"), 40),
         target=_text(event.get("target"), 8192), version=_text(event.get("version"), 20),
@@ -91,8 +92,9 @@ def from_event(sandbox_id: int, seq: int, event: dict[str, Any]) -> Exchange:
 def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
     """The JSON summary of an exchange (a model instance or a .values() dict)."""
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    run = row["run__number"] if isinstance(row, dict) else row.run.number
     return {
-        "seq": get("seq"), "conn": get("conn"), "index": get("conn_index"),
+        "seq": get("seq"), "run": run, "conn": get("conn"), "index": get("conn_index"),
         "client": get("client"), "method": get("method") or None,
         "target": get("target") or None, "version": get("version") or None,
         "status": get("status"), "outcome": get("outcome"), "reason": get("reason") or None,
@@ -105,9 +107,12 @@ def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def page_after(sandbox_id: int, after: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Summaries with seq > ``after``, oldest first, at most ``limit``."""
-    rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after)
+def page_after(sandbox_id: int, after: int, limit: int = PAGE_SIZE,
+               run: int | None = None) -> list[dict[str, Any]]:
+    """Summaries with seq > ``after``, oldest first, at most ``limit`` (of run number
+    ``run`` only, when given)."""
+    where = {} if run is None else {"run__number": run}
+    rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after, **where)
             .order_by("seq").values(*SUMMARY_FIELDS)[:limit])
     return [summary(r) for r in rows]
 
@@ -129,4 +134,7 @@ def stats(sandbox: Sandbox, stored: int | None = None) -> dict[str, Any]:
         "connections": sandbox.connections, "stored": stored,
         "last_seq": sandbox.last_seq, "rate": None,
         "dropped": {"server": sandbox.events_dropped, "playground": sandbox.ingest_dropped},
+        # served = stored + removed + not_recorded, for the current run and for all
+        # (runs.py): what the page states in one sentence.
+        "counts": runs.stats_counts(sandbox.pk),
     }

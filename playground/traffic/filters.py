@@ -7,7 +7,7 @@ Grammar, tokens separated by spaces, all must match:
 * ``method:GET`` (or ``method:GET,HEAD``): the request method, any case;
 * ``status:404``, ``status:4xx``, ``status:rejected`` (an outcome), comma lists allowed;
 * ``larger-than:10k``: response length above a size (``k``/``m``/``g`` are 1024-based);
-* ``run:3`` (or ``run:2,3``): exchanges of those runs (a run is one start of the sandbox);
+* ``run:3`` (or ``run:2,3``): exchanges of those runs (models.Run numbers);
 * anything else: text the request target must contain (case-insensitive).
 """
 
@@ -30,8 +30,8 @@ class Filter:
     methods: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     larger: float | None = None
-    words: list[str] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
 
 
 def parse_size(text: str) -> float | None:
@@ -56,7 +56,7 @@ def parse(text: str) -> Filter | None:
             f.runs += [int(n) for n in value.split(",")]
         else:
             f.words.append(token.lower())
-    if f.methods or f.statuses or f.larger is not None or f.words or f.runs:
+    if f.methods or f.statuses or f.larger is not None or f.runs or f.words:
         return f
     return None
 

@@ -295,7 +295,9 @@ async def test_status_changes_are_pushed(browser, free_port):
     while (await next_of(comm, "status"))["status"] != "stopped":
         pass
     await sync_to_async(browser.client.post)(sandbox["links"]["start"])
-    assert (await next_of(comm, "reset"))["type"] == "reset"  # a new run, a new history
+    # The stop ended run 1; the start began run 2 (no reset: the history stays).
+    run = (await next_of(comm, "run"))["run"]
+    assert (run["number"], run["ended_at"]) == (2, None)
     while (await next_of(comm, "status"))["status"] != "running":
         pass
 

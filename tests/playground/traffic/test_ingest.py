@@ -10,8 +10,9 @@ import base64
 import threading
 
 import pytest
+from testkit.waiting import wait_until
 
-from playground.models import Exchange, Sandbox
+from playground.models import Exchange, Run, Sandbox
 from playground.traffic.exchanges import response_content_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,27 +111,26 @@ def test_a_burst_is_batched_into_fewer_messages(real_events, sandbox, make_inges
     assert len(batches) < 150 / 10  # one message per batch, not per exchange
 
 
-def test_a_flood_is_stored_at_the_store_rate_newest_first(real_events, sandbox, make_ingestor):
+def test_a_flood_is_stored_whole_with_no_hole(real_events, sandbox, make_ingestor):
     sink = Sink()
-    ing = make_ingestor(sink, keep_bytes=2**30, store_rate=1.0, store_burst=100)
+    ing = make_ingestor(sink, keep_bytes=2**30)
     exchange = next(e for e in real_events if e["type"] == "exchange")
     ing.event(str(sandbox.pk), {"type": "no-such-event"})  # unknown events are ignored
     _feed(ing, sandbox, [exchange] * 700)
     batches = sink.of("traffic.batch")
-    assert batches[-1]["last_seq"] == 700
-    assert all(m["items"][-1]["seq"] == m["last_seq"] for m in batches)  # newest kept
     stored = list(Exchange.objects.filter(sandbox=sandbox).values_list("seq", flat=True))
-    assert len(stored) < 700  # the burst and the rate, not every row of the flood
+    assert stored == list(range(1, 701))  # every one: no sampling, no hole
     # Each message holds exactly the rows its batch stored, and says which seqs it spans.
     assert stored == [i["seq"] for m in batches for i in m["items"]]
     assert [(m["first_seq"], m["last_seq"]) for m in batches] == \
         list(zip([1] + [m["last_seq"] + 1 for m in batches[:-1]],
                  [m["last_seq"] for m in batches], strict=True))
-    sandbox.refresh_from_db()
-    assert sandbox.last_seq == 700  # every exchange got its seq
+    counts = batches[-1]["stats"]["counts"]["run"]
+    assert (counts["served"], counts["stored"], counts["not_recorded"]) == (700, 700, 0)
 
 
-def test_a_full_queue_drops_and_counts_never_silently(real_events, sandbox, make_ingestor):
+def test_a_full_queue_makes_the_producer_wait_instead_of_dropping(real_events, sandbox,
+                                                                   make_ingestor):
     entered, release = threading.Event(), threading.Event()
     sink = Sink()
 
@@ -139,33 +139,48 @@ def test_a_full_queue_drops_and_counts_never_silently(real_events, sandbox, make
         release.wait(10)
         return sink(sid, message)
 
-    ing = make_ingestor(blocking_publish, capacity=5)
     exchange = next(e for e in real_events if e["type"] == "exchange")
+    ing = make_ingestor(blocking_publish, capacity=4000)  # bytes: a few events
     ing.event(str(sandbox.pk), exchange)
     assert entered.wait(10)  # the writer is busy with the first batch
-    for _ in range(20):
-        ing.event(str(sandbox.pk), exchange)
+    done = threading.Event()
+
+    def produce():
+        for _ in range(40):
+            ing.event(str(sandbox.pk), exchange)
+        done.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    # The producer is held back at the bound (what stops a reader thread reading a
+    # child's pipe); it waits instead of dropping.
+    wait_until(lambda: ing._queue.queued_bytes > 4000 - 1000, 10, "the queue to fill")
+    assert not done.is_set()
     release.set()
+    producer.join(10)
+    assert done.is_set()
     assert ing.sync()
-    sandbox.refresh_from_db()
-    assert sandbox.ingest_dropped == 15
-    assert Exchange.objects.filter(sandbox=sandbox).count() == 1 + 5
-    assert sink.of("traffic.batch")[-1]["stats"]["dropped"]["playground"] == 15
+    assert Exchange.objects.filter(sandbox=sandbox).count() == 41
 
 
-def test_reset_forgets_history_and_totals_but_seq_goes_on(real_events, sandbox, make_ingestor):
+def test_a_new_run_keeps_the_history_and_numbers_runs(real_events, sandbox, make_ingestor):
     sink = Sink()
     ing = make_ingestor(sink)
+    key = str(sandbox.pk)
+    ing.new_run(key)
     _feed(ing, sandbox, real_events)
     before = Sandbox.objects.get(pk=sandbox.pk).last_seq
-    ing.reset(str(sandbox.pk))
+    ing.new_run(key)  # a start: run 1 (left open) is closed, run 2 begins
     exchange = next(e for e in real_events if e["type"] == "exchange")
     _feed(ing, sandbox, [exchange])
-    sandbox.refresh_from_db()
-    assert sandbox.requests == 0  # no stats from the new run yet
-    assert list(Exchange.objects.filter(sandbox=sandbox).values_list("seq", flat=True)) \
-        == [before + 1]
-    assert sink.of("traffic.reset")[-1]["last_seq"] == before
+    rows = list(Exchange.objects.filter(sandbox=sandbox).values_list("seq", "run__number"))
+    assert rows == [(seq, 1) for seq in range(1, before + 1)] + [(before + 1, 2)]
+    runs = list(Run.objects.filter(sandbox=sandbox).order_by("number"))
+    assert [r.number for r in runs] == [1, 2]
+    assert runs[0].ended_at is not None and runs[1].ended_at is None
+    assert sink.of("traffic.batch")[-1]["items"][0]["run"] == 2
+    assert not sink.of("traffic.reset")
+    assert len(sink.of("traffic.run")) == 2
 
 
 def test_console_lines_are_batched_with_a_count_of_the_rest(sandbox, make_ingestor):

@@ -1,0 +1,112 @@
+"""Retention: how much history is kept, and what leaves first.
+
+Bounded per sandbox (``PLAYGROUND_RETENTION_EXCHANGES`` / ``_BYTES``) and per owner
+across all their sandboxes (``PLAYGROUND_OWNER_RETENTION_*``). Rows only ever leave
+from the oldest end, so the retained history stays contiguous; every row removed is
+counted on its run as ``removed`` (runs.py), so the totals still add up.
+
+The per-sandbox window is kept in memory by the ingest writer (``Kept``: seq, size and
+run of each stored row, oldest first), so deciding what to evict costs no query per
+batch. Only the ingest writer calls this module.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, Sum
+
+from ..models import Exchange, Run, Sandbox
+
+
+@dataclass
+class Kept:
+    """The retained rows of one sandbox as (seq, stored_bytes, run_id), oldest first."""
+
+    rows: collections.deque = field(default_factory=collections.deque)
+    total: int = 0
+
+    def add(self, rows: Iterable[Exchange]) -> None:
+        for ex in rows:
+            self.rows.append((ex.seq, ex.stored_bytes, ex.run_id))
+            self.total += ex.stored_bytes
+
+
+def load(sandbox_id: int) -> Kept:
+    """The window as stored (first batch since this process started)."""
+    kept = Kept()
+    for seq, size, run_id in (Exchange.objects.filter(sandbox_id=sandbox_id).order_by("seq")
+                              .values_list("seq", "stored_bytes", "run_id")):
+        kept.rows.append((seq, size, run_id))
+        kept.total += size
+    return kept
+
+
+def newest_within(events: list[dict[str, Any]], keep_count: int, keep_bytes: int) -> int:
+    """Index of the first of ``events`` to store: the newest that fit the window at once.
+    The older ones would be removed by this very batch, so they are never decoded and
+    count as removed (never a hole in the middle: they are the oldest)."""
+    start, budget = len(events), keep_bytes
+    while start > 0 and len(events) - start < keep_count:
+        ev = events[start - 1]
+        size = b64_len(ev.get("request_b64")) + b64_len(ev.get("response_b64"))
+        if size > budget:
+            break
+        budget -= size
+        start -= 1
+    return start
+
+
+def evict(sandbox_id: int, kept: Kept, keep_count: int, keep_bytes: int) -> None:
+    """Remove the oldest rows until the sandbox is within its bounds."""
+    cutoff = None
+    gone: collections.Counter[int] = collections.Counter()
+    while kept.rows and (len(kept.rows) > keep_count or kept.total > keep_bytes):
+        cutoff, size, run_id = kept.rows.popleft()
+        kept.total -= size
+        gone[run_id] += 1
+    if cutoff is not None:
+        Exchange.objects.filter(sandbox_id=sandbox_id, seq__lte=cutoff).delete()
+        count_removed(gone)
+
+
+def evict_for_owner(sandbox: Sandbox, keep_count: int, keep_bytes: int,
+                    windows: dict[int, Kept]) -> None:
+    """Remove the owner's oldest rows, across their sandboxes, until the owner is within
+    the per-owner bounds. ``windows`` (the writer's in-memory windows) are kept in step."""
+    owner = ({"sandbox__user_id": sandbox.user_id} if sandbox.user_id is not None
+             else {"sandbox__owner_token": sandbox.owner_token, "sandbox__user__isnull": True})
+    rows = Exchange.objects.filter(**owner)
+    totals = rows.aggregate(n=Count("id"), size=Sum("stored_bytes"))
+    count, size = totals["n"] or 0, totals["size"] or 0
+    if count <= keep_count and size <= keep_bytes:
+        return
+    gone: collections.Counter[int] = collections.Counter()
+    doomed: list[int] = []
+    # Oldest first across sandboxes: rows are created in order, so the id says which.
+    for pk, run_id, sid, stored in rows.order_by("id").values_list(
+            "id", "run_id", "sandbox_id", "stored_bytes").iterator(chunk_size=500):
+        if count <= keep_count and size <= keep_bytes:
+            break
+        doomed.append(pk)
+        gone[run_id] += 1
+        count, size = count - 1, size - stored
+        windows.pop(sid, None)  # reloaded from the table on its next batch
+    for start in range(0, len(doomed), 500):
+        Exchange.objects.filter(pk__in=doomed[start:start + 500]).delete()
+    count_removed(gone)
+
+
+def count_removed(gone: dict[int, int]) -> None:
+    for run_id, n in gone.items():
+        Run.objects.filter(pk=run_id).update(removed=F("removed") + n, stored=F("stored") - n)
+
+
+def b64_len(value: Any) -> int:
+    """Decoded length of a base64 string, without decoding it."""
+    if not isinstance(value, str) or not value:
+        return 0
+    return len(value) * 3 // 4 - value.count("=", -2)

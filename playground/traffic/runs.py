@@ -1,0 +1,130 @@
+"""Runs and their counts: one formula the learner can check.
+
+Every start of a sandbox begins a run (models.Run); its exchanges stay when the next run
+begins. Each run counts, and so does the whole history (the sum over runs)::
+
+    served = stored + removed + not_recorded
+
+* ``served``: exchanges the server answered (henaserver's own count, exact);
+* ``stored``: rows in the database now;
+* ``removed``: rows retention removed to stay within its bounds (oldest first);
+* ``not_recorded``: exchanges that never reached the database, by reason:
+  ``capture_queue_full`` (henaserver's capture queue was full: it dropped the event,
+  counted at the source), ``disk_full`` (the database refused the batch),
+  ``playground_ended`` (the playground process that ran it died first).
+
+Only ``capture_queue_full`` is not counted one by one here: it is what remains of
+``served`` once the others are accounted for, which henaserver's exchange numbers
+confirm (each lost one is a gap in seq, docs/events.md). The ingest writer is the only
+code that changes these rows (ingest.py); this module reads and words them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
+
+from ..models import Run, Sandbox
+from ..refusals import Message
+
+CAPTURE_QUEUE_FULL = "capture_queue_full"
+DISK_FULL = "disk_full"
+PLAYGROUND_ENDED = "playground_ended"
+# Reason code -> its label on the page (JS has the same labels in its catalog).
+REASONS = {
+    CAPTURE_QUEUE_FULL: gettext_noop("the server's capture queue was full"),
+    DISK_FULL: gettext_noop("the database could not store them (disk full)"),
+    PLAYGROUND_ENDED: gettext_noop("the playground process that ran it ended"),
+}
+STOPPED = gettext_noop("stopped")
+
+
+def counts(run: Run) -> dict[str, Any]:
+    """COUNTS of one run (docs/api.md): served == stored + removed + not_recorded."""
+    lost = {code: int(n) for code, n in (run.lost or {}).items() if n}
+    served = max(run.served, run.stored + run.removed + sum(lost.values()))
+    rest = served - run.stored - run.removed - sum(lost.values())
+    if rest:
+        lost[CAPTURE_QUEUE_FULL] = lost.get(CAPTURE_QUEUE_FULL, 0) + rest
+    return {"served": served, "stored": run.stored, "removed": run.removed,
+            "not_recorded": sum(lost.values()), "not_recorded_reasons": lost}
+
+
+def add(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """The sum of two COUNTS (a new dict)."""
+    reasons = dict(total["not_recorded_reasons"])
+    for code, n in more["not_recorded_reasons"].items():
+        reasons[code] = reasons.get(code, 0) + n
+    return {"served": total["served"] + more["served"],
+            "stored": total["stored"] + more["stored"],
+            "removed": total["removed"] + more["removed"],
+            "not_recorded": total["not_recorded"] + more["not_recorded"],
+            "not_recorded_reasons": reasons}
+
+
+def empty() -> dict[str, Any]:
+    return {"served": 0, "stored": 0, "removed": 0, "not_recorded": 0,
+            "not_recorded_reasons": {}}
+
+
+def total(runs: list[Run]) -> dict[str, Any]:
+    """COUNTS of all the runs together."""
+    result = empty()
+    for run in runs:
+        result = add(result, counts(run))
+    return result
+
+
+def ended_message(run: Run) -> Message | None:
+    if run.ended_at is None:
+        return None
+    return Message.from_json({"key": run.message or STOPPED, "params": run.message_params})
+
+
+def to_json(run: Run) -> dict[str, Any]:
+    """RUN (docs/api.md), "ended" worded in the active language."""
+    message = ended_message(run)
+    return {"number": run.number, "mode": run.mode,
+            "started_at": run.started_at.isoformat(),
+            "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+            "ended": message.translate(gettext) if message is not None else "",
+            "counts": counts(run)}
+
+
+def current(sandbox_id: int) -> Run | None:
+    """The sandbox's open run (the newest), or None when it is not running."""
+    return (Run.objects.filter(sandbox_id=sandbox_id, ended_at__isnull=True)
+            .order_by("-number").first())
+
+
+def stats_counts(sandbox_id: int) -> dict[str, Any]:
+    """``{"run": COUNTS of the current (else the latest) run, "all": COUNTS}``."""
+    runs = list(Run.objects.filter(sandbox_id=sandbox_id).order_by("number"))
+    return {"run": counts(runs[-1]) if runs else empty(), "all": total(runs)}
+
+
+# ----- changes (the ingest writer only) -------------------------------------------------
+
+
+def begin(sandbox_id: int) -> Run | None:
+    """A new run for the sandbox, numbered after every earlier one; an open run left
+    behind (its end never reached us) is closed first. None if the sandbox is gone."""
+    sandbox = Sandbox.objects.filter(pk=sandbox_id).first()
+    if sandbox is None:
+        return None
+    for run in Run.objects.filter(sandbox_id=sandbox_id, ended_at__isnull=True):
+        end(run, None)
+    highest = Run.objects.filter(sandbox_id=sandbox_id).aggregate(n=Max("number"))["n"]
+    return Run.objects.create(sandbox_id=sandbox_id, number=(highest or 0) + 1,
+                              mode=sandbox.mode, seq_base=sandbox.last_seq)
+
+
+def end(run: Run, message: Message | None) -> None:
+    """Close the run, saying how it ended (None: plain "stopped")."""
+    data = message.to_json() if message is not None else {"key": "", "params": {}}
+    run.ended_at = timezone.now()
+    run.message, run.message_params = data["key"], data["params"]
+    run.save(update_fields=["ended_at", "message", "message_params"])
