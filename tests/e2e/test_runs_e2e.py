@@ -164,7 +164,8 @@ def test_tour_step_4_shows_no_went_by_too_fast(browser, shared_playground):
     sandbox = step["sandbox"]
 
     _traffic(page, sandbox)
-    before = len(_rows(page))
+    before = len(_stored(page, sandbox))
+    wait_until(lambda: len(_rows(page)) == before, 10, "the history in the list")
     assert _get(sandbox["port"]) == 200  # the once mode's one request
     wait_until(lambda: len(_rows(page)) == before + 1, 10, "the single request's row")
     assert not TOO_FAST.search(page.inner_text("main"))
@@ -198,7 +199,7 @@ def test_runs_on_the_page_divide_filter_and_export(sandbox_in_new_session):
     _wait_layout(page, ["run 1", "1", "2", "3", "run 2*"])
     first = page.locator("#traffic-table tr.run-divider[data-run='1']").inner_text()
     assert first.startswith("Run 1 · Full server (default) · started ")
-    assert "stopped" in first and "3 requests" in first
+    assert " · ended " in first and "3 requests" in first
     current = page.locator("#traffic-table tr.run-divider.current").inner_text()
     assert current.startswith("Run 2 · ") and "this run" in current
     for path in ("/two", "/index.css"):
@@ -294,14 +295,14 @@ def test_the_sentence_adds_up_after_a_burst_and_a_restart(sandbox_in_new_session
     _wait_text(page, "#counts-run", _sentence(lang, "run", limit, 300, 300))
     assert page.locator("#counts-all").is_hidden()  # one run: the same sentence once
     assert page.text_content("#c-requests") == "300"
-    assert len(_rows(page)) == 300
+    wait_until(lambda: len(_rows(page)) == 300, 10, "300 rows")
 
     restarted = _call(page, "POST", sandbox["links"]["restart"])
     _burst(restarted["port"], 7, connections=2)
     _wait_text(page, "#counts-run", _sentence(lang, "run", limit, 7, 7))
     _wait_text(page, "#counts-all", _sentence(lang, "all", limit, 307, 307))
     assert page.text_content("#c-requests") == "7"
-    assert len(_rows(page)) == 307
+    wait_until(lambda: len(_rows(page)) == 307, 10, "307 rows")
     body = page.inner_text("main")
     for gone in ("showing the latest", "went by too fast", "keeps the latest", "最新"):
         assert gone not in body
@@ -365,10 +366,11 @@ def test_not_recorded_says_why_per_reason(sandbox_in_new_session, shared_playgro
     sentence, why = page.evaluate(REASONS_IN_PAGE, counts)
     assert sentence == _sentence(lang, "run", 2000, 2_500, 2_000, lost=500)
     assert why == {
-        "en": "Not recorded: 480 because henaserver's capture queue was full; 15 because the "
-              "disk was full; 5 because the playground process that ran it ended.",
-        "ja": "記録できなかった理由: henaserver の記録用キューがいっぱいだったため 480 件、"
-              "ディスクがいっぱいだったため 15 件、"
+        "en": "Not recorded: 480 because the server's capture queue was full; 15 because the "
+              "database could not store them (disk full); 5 because the playground process "
+              "that ran it ended.",
+        "ja": "記録できなかった理由: サーバーの記録用キューがいっぱいだったため 480 件、"
+              "ディスクがいっぱいでデータベースに保存できなかったため 15 件、"
               "担当していたプレイグラウンドのプロセスが終了したため 5 件。",
     }[lang]
     assert errors == []

@@ -5,11 +5,12 @@
 import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
 import { $ } from "./dom.js";
 
-// Why an exchange was not recorded: the server's reason codes (docs/api.md), worded as a
-// clause that ends "…, so N were not recorded". Unknown codes are shown as they are.
+// Why an exchange was not recorded: the server's reason codes (docs/api.md; the same
+// words as traffic/runs.py REASONS), each worded as a clause for "N because <reason>".
+// Unknown codes are shown as they are.
 const REASONS = Object.freeze({
-  capture_queue_full: gettext("henaserver's capture queue was full"),
-  disk_full: gettext("the disk was full"),
+  capture_queue_full: gettext("the server's capture queue was full"),
+  disk_full: gettext("the database could not store them (disk full)"),
   playground_ended: gettext("the playground process that ran it ended"),
 });
 

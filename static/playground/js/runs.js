@@ -36,13 +36,22 @@ export class Runs {
   update(run) {
     this.byNumber.set(run.number, run);
     if (!run.ended_at) this.current = run.number;
+    else if (this.current === run.number) this.current = null;
+  }
+
+  // "This run": the running one, else the latest (as the API's ?run=current and the
+  // stats' counts.run mean it), or null before the first start.
+  thisRun() {
+    if (this.current != null) return this.current;
+    const numbers = this.numbers();
+    return numbers.length ? numbers[numbers.length - 1] : null;
   }
 
   numbers() {
     return [...this.byNumber.keys()].sort((a, b) => a - b);
   }
 
-  // "Run 3 · Full server (default) · started 10:42:05 · stopped: you stopped it", and
+  // "Run 3 · Full server (default) · started 10:42:05 · ended 10:44:12: stopped", and
   // how many of its requests are in the list, removed or not recorded.
   describe(number) {
     const run = this.byNumber.get(number);
@@ -51,8 +60,8 @@ export class Runs {
     parts.push(MODE_LABELS[run.mode] || run.mode);
     parts.push(L10N.f(gettext("started %(time)s"), { time: at(run.started_at) }));
     if (run.ended_at) {
-      parts.push(run.ended ? L10N.f(gettext("stopped %(time)s: %(why)s"), { time: at(run.ended_at), why: run.ended })
-                           : L10N.f(gettext("stopped %(time)s"), { time: at(run.ended_at) }));
+      parts.push(run.ended ? L10N.f(gettext("ended %(time)s: %(why)s"), { time: at(run.ended_at), why: run.ended })
+                           : L10N.f(gettext("ended %(time)s"), { time: at(run.ended_at) }));
     }
     const c = run.counts;
     if (c) {
@@ -78,9 +87,27 @@ export class Runs {
     const number = Number(tr.dataset.run);
     const td = tr.firstElementChild;
     td.textContent = this.describe(number);
-    const current = number === this.current;
+    const current = number === this.thisRun();
     tr.classList.toggle("current", current);
     if (current) td.append(" ", el("span", "run-tag", gettext("this run")));
+  }
+
+  // The stats' counts of this run: its divider follows them as requests arrive.
+  counted(counts, tbody) {
+    const run = this.byNumber.get(this.thisRun());
+    if (!run || JSON.stringify(run.counts) === JSON.stringify(counts)) return;
+    run.counts = counts;
+    const tr = tbody.querySelector(`tr.run-divider[data-run="${run.number}"]`);
+    if (tr) this.fill(tr);
+  }
+
+  // Whether the stats' counts say that earlier runs changed (retention removed their
+  // oldest exchanges while this run grew): then their dividers need the runs API again.
+  earlierChanged(counts) {
+    const current = this.thisRun();
+    let stored = 0;
+    for (const [number, run] of this.byNumber) if (number !== current && run.counts) stored += run.counts.stored;
+    return stored !== counts.all.stored - counts.run.stored;
   }
 
   // After a run started or ended: every divider says the new facts.

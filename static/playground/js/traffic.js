@@ -86,7 +86,7 @@ function draw() {
   for (const item of batch.slice(-DOM_ROWS)) if (visible(item)) addRow(frag, item);
   tbody.append(frag);
   if (tbody.rows.length > DOM_ROWS) trim();
-  if (!state.incoming.length) currentDivider();
+  currentDivider();
   if (state.following) wrap.scrollTop = wrap.scrollHeight;
   showCounts();
 }
@@ -103,7 +103,7 @@ function redraw() {
 }
 
 function visible(item) {
-  return (state.scope === "all" || item.run === runs.current) && matches(item, state.filter);
+  return (state.scope === "all" || item.run === runs.thisRun()) && matches(item, state.filter);
 }
 
 // A row, under its run's divider when it is the first row of that run in the list.
@@ -118,9 +118,13 @@ function addRow(parent, item) {
 // The current run's divider at the end of an unfiltered list even before its first
 // exchange, so a restart shows at once where the new run begins.
 function currentDivider() {
-  if (runs.current == null || state.lastRun === runs.current || state.filter) return;
-  tbody.append(runs.divider(runs.current));
-  state.lastRun = runs.current;
+  const current = runs.thisRun();
+  // Not before the history replay is in the list (the first stats follow it): the
+  // divider would land above the earlier runs' rows.
+  if (!state.stats || state.incoming.length) return;
+  if (current == null || state.lastRun === current || state.filter) return;
+  tbody.append(runs.divider(current));
+  state.lastRun = current;
 }
 
 // Keeps the newest DOM_ROWS rows; the first one left still gets its run's divider.
@@ -223,6 +227,11 @@ function showStats(s) {
   $("c-out").textContent = formatSize(s.bytes_out);
   $("c-conns").textContent = L10N.number(s.connections);
   if (s.rate != null) $("c-rate").textContent = L10N.number(s.rate);
+  if (s.counts) {
+    runs.counted(s.counts.run, tbody);
+    if (runs.earlierChanged(s.counts)) loadRuns();
+  }
+  currentDivider();
   showCounts();
 }
 // The server sends stats only while they change: a quiet second means 0 req/s.
@@ -298,18 +307,38 @@ const handlers = {
   console(msg) { addConsole(msg.lines, msg.skipped, msg.tail); },
   run(msg) {
     // A run started or ended: the earlier runs' rows stay; the dividers and the export's
-    // choice say what is new, and this run's counts start from the run's own.
+    // choice say what is new, and this run's counts start from the run's own. A start
+    // also closes the run before it (a restart sends no separate end): the runs API,
+    // read again, has every run's final facts.
     runs.update(msg.run);
-    runs.refresh(tbody);
-    runs.fillChoice($("export-run"));
-    if (msg.run.number === runs.current && state.stats && state.stats.counts) {
+    if (msg.run.number === runs.thisRun() && state.stats && state.stats.counts) {
       state.stats.counts.run = msg.run.counts;
     }
-    if (state.scope !== "all") redraw();
-    else if (!state.incoming.length) currentDivider();
-    showCounts();
+    runsChanged();
+    if (!msg.run.ended_at) loadRuns();
   },
 };
+
+function runsChanged() {
+  runs.refresh(tbody);
+  runs.fillChoice($("export-run"));
+  if (state.scope !== "all") redraw();
+  else currentDivider();
+  showCounts();
+}
+
+// One request at a time: asked again meanwhile, it runs once more when the first ends.
+let loading = null;
+let again = false;
+function loadRuns() {
+  if (loading) { again = true; return; }
+  loading = runs.load().then(runsChanged).catch((err) => message(
+    L10N.f(gettext("Could not load the runs: %(error)s"), { error: err.message }), "error"))
+    .finally(() => {
+      loading = null;
+      if (again) { again = false; loadRuns(); }
+    });
+}
 
 let socket = null;
 let delay = 500;
@@ -355,13 +384,7 @@ async function retry() {
 showStatus(initial);
 showCounts();
 connect();
-runs.load().then(() => {
-  runs.refresh(tbody);
-  runs.fillChoice($("export-run"));
-  if (state.scope !== "all") redraw();
-  else if (!state.incoming.length) currentDivider();
-  showCounts();
-}).catch((err) => message(L10N.f(gettext("Could not load the runs: %(error)s"), { error: err.message }), "error"));
+loadRuns();
 
 // parts/composer.html and the export links, when the page has them.
 if ($("composer")) initComposer($("composer"), detailPanel);
