@@ -39,7 +39,7 @@ def test_the_traffic_page_shows_what_the_browser_sent(sandbox_in_new_session, sh
     assert tab.locator("h1").inner_text() == "Welcome to HenaServer!"
     page.bring_to_front()
 
-    rows = page.locator("#traffic-table tbody tr")
+    rows = page.locator("#traffic-table tbody tr[data-seq]")  # not the run dividers
     for path in ("/", "/index.css"):
         rows.filter(has=page.locator("td.path", has_text=path)).first.wait_for(timeout=10_000)
     seen = {r.locator("td.path").inner_text(): r for r in rows.all()}
@@ -92,7 +92,7 @@ def test_the_traffic_page_shows_what_the_browser_sent(sandbox_in_new_session, sh
     # Filters and pause work on the view only.
     page.fill("#filter", "method:GET .css")
     page.wait_for_function(
-        "() => document.querySelectorAll('#traffic-table tbody tr').length === 1")
+        "() => document.querySelectorAll('#traffic-table tbody tr[data-seq]').length === 1")
     page.fill("#filter", "")
     page.click("#pause")
     tab.reload()
