@@ -332,12 +332,27 @@ def test_older_exchanges_removed_by_retention_are_counted(browser, playground_fa
     _burst(restarted["port"], 5, connections=1)
     _wait_text(page, "#counts-run", _sentence("en", "run", 40, 5, 5))
     _wait_text(page, "#counts-all", _sentence("en", "all", 40, 105, 40, removed=65))
-    divider = page.locator("#traffic-table tr.run-divider[data-run='1']").inner_text()
-    assert "100 requests · 65 removed to stay within the limit" in divider
+    divider = page.locator("#traffic-table tr.run-divider[data-run='1']")
+    wait_until(lambda: "100 requests · 65 removed to stay within the limit"
+               in divider.inner_text(), 10, "run 1's divider to count its removals",
+               explain=divider.inner_text)
     # A fresh page holds exactly what is stored: run 1's newest 35 and run 2's 5.
     page.reload()
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
     wait_until(lambda: _rows(page) == list(range(66, 106)), 10, "the 40 stored rows")
+
+    # A third run of 40 removes every exchange of the first two: their dividers stay and
+    # say so (nothing vanishes without the page saying it).
+    third = _call(page, "POST", sandbox["links"]["restart"])
+    _burst(third["port"], 40, connections=4)
+    _wait_text(page, "#counts-all", _sentence("en", "all", 40, 145, 40, removed=105))
+    _wait_layout(page, ["run 1", "run 2", "run 3*", *map(str, range(106, 146))])
+    dividers = page.locator("#traffic-table tr.run-divider").all_inner_texts()
+    assert "100 requests · 100 removed to stay within the limit" in dividers[0]
+    assert "5 requests · 5 removed to stay within the limit" in dividers[1]
+    page.reload()
+    page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
+    _wait_layout(page, ["run 1", "run 2", "run 3*", *map(str, range(106, 146))])
     assert errors == []
     context.close()
 

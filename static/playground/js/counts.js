@@ -3,7 +3,7 @@
 // One sentence for this run, one for all runs, and, when something was not recorded,
 // why, per reason. Each sentence is one msgid, so a translation can order it freely.
 import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
-import { $ } from "./dom.js";
+import { $, el } from "./dom.js";
 
 // Why an exchange was not recorded: the server's reason codes (docs/api.md; the same
 // words as traffic/runs.py REASONS), each worded as a clause for "N because <reason>".
@@ -66,4 +66,25 @@ export function showSentences(counts, retention) {
   $("counts-all").hidden = same;
   $("counts-all").textContent = same ? ""
     : [allSentence(counts.all, retention), reasonsSentence(counts.all)].filter(Boolean).join(" ");
+}
+
+// The note under the list when it does not hold every stored exchange: `skipped` ones
+// were not sent to this view (it fell behind), or the list is `capped` at its newest
+// `shown` rows. Either way the exports and the history API (`historyUrl`) have them all.
+export function showOlder(older, skipped, capped, shown, historyUrl) {
+  older.textContent = "";
+  if (skipped) {
+    older.append(L10N.f(ngettext(
+      "%(count)s stored exchange was not drawn here because this view fell behind. ",
+      "%(count)s stored exchanges were not drawn here because this view fell behind. ",
+      skipped), { count: skipped }));
+  }
+  if (!skipped && !capped) return;
+  const link = el("a", "", gettext("the history API"));
+  link.href = historyUrl;
+  link.target = "_blank";
+  // The sentence is split around the link so the link stays an element.
+  const [before, after] = L10N.f(gettext("The list shows the newest %(shown)s exchanges; every stored one is in the exports and in %(link)s."),
+                                 { shown, link: "\u0000" }).split("\u0000");
+  older.append(before, link, after || "");
 }

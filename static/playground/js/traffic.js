@@ -16,7 +16,8 @@ import { parseFilter, matches } from "./filters.js";
 import { initComposer } from "./composer.js";
 import { initExports } from "./export.js";
 import { Runs } from "./runs.js";
-import { showSentences } from "./counts.js";
+import { showSentences, showOlder } from "./counts.js";
+import { addConsole } from "./server-console.js";
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
@@ -109,10 +110,20 @@ function visible(item) {
 // A row, under its run's divider when it is the first row of that run in the list.
 function addRow(parent, item) {
   if (item.run !== state.lastRun) {
+    emptyRuns(parent, item.run);
     parent.append(runs.divider(item.run));
     state.lastRun = item.run;
   }
   parent.append(row(item));
+}
+
+// Runs before `number` with no exchange left in the list (all removed by retention, or
+// none served) still get their divider, which says so: nothing vanishes unsaid.
+function emptyRuns(parent, number) {
+  if (state.scope !== "all" || state.filter) return;
+  for (const n of runs.numbers()) {
+    if ((state.lastRun == null || n > state.lastRun) && n < number) parent.append(runs.divider(n));
+  }
 }
 
 // The current run's divider at the end of an unfiltered list even before its first
@@ -123,6 +134,7 @@ function currentDivider() {
   // divider would land above the earlier runs' rows.
   if (!state.stats || state.incoming.length) return;
   if (current == null || state.lastRun === current || state.filter) return;
+  emptyRuns(tbody, current);
   tbody.append(runs.divider(current));
   state.lastRun = current;
 }
@@ -150,24 +162,10 @@ function showCounts() {
   }
   $("showing").textContent = parts.join(" · ");
   showSentences(state.stats && state.stats.counts, runs.retention);
-  const older = $("older");
-  older.textContent = "";
-  if (state.skipped) {
-    older.append(L10N.f(ngettext(
-      "%(count)s stored exchange was not drawn here because this view fell behind. ",
-      "%(count)s stored exchanges were not drawn here because this view fell behind. ",
-      state.skipped), { count: state.skipped }));
-  }
   const all = state.stats && state.stats.counts && state.stats.counts.all;
-  if (state.skipped || (all && all.stored > state.items.length && state.items.length >= DOM_ROWS)) {
-    const link = el("a", "", gettext("the history API"));
-    link.href = root.dataset.exchangesUrl + "?run=all&after=0";
-    link.target = "_blank";
-    // The sentence is split around the link so the link stays an element.
-    const [before, after] = L10N.f(gettext("The list shows the newest %(shown)s exchanges; every stored one is in the exports and in %(link)s."),
-                                   { shown: state.items.length, link: "\u0000" }).split("\u0000");
-    older.append(before, link, after || "");
-  }
+  const capped = Boolean(all && all.stored > state.items.length && state.items.length >= DOM_ROWS);
+  showOlder($("older"), state.skipped, capped, state.items.length,
+            root.dataset.exchangesUrl + "?run=all&after=0");
 }
 
 wrap.addEventListener("scroll", () => {
@@ -217,6 +215,17 @@ $("clear").addEventListener("click", () => {
 
 // ----- counters, status, console -----------------------------------------------------
 
+// Retention removed the oldest exchanges from the history: they leave the list too, so
+// it shows what is stored (the sentences and the dividers say how many were removed).
+// The stats follow the batch they count, so the newest `stored` rows received are the
+// stored ones.
+function forgetRemoved(stored) {
+  const extra = Math.min(state.items.length + state.incoming.length - stored, state.items.length);
+  if (extra <= 0) return;
+  state.items.splice(0, extra);
+  redraw();
+}
+
 function showStats(s) {
   state.stats = s;
   state.lastStatsAt = Date.now();
@@ -230,6 +239,7 @@ function showStats(s) {
   if (s.counts) {
     runs.counted(s.counts.run, tbody);
     if (runs.earlierChanged(s.counts)) loadRuns();
+    forgetRemoved(s.counts.all.stored);
   }
   currentDivider();
   showCounts();
@@ -263,22 +273,6 @@ function showStatus(s) {
   const running = s.status === "running";
   open.classList.toggle("disabled", !running);
   open.setAttribute("aria-disabled", String(!running));
-}
-
-const consoleBox = $("console");
-const CONSOLE_LINES = 500;
-function addConsole(lines, skipped, tail) {
-  const atBottom = consoleBox.scrollTop + consoleBox.clientHeight >= consoleBox.scrollHeight - 8;
-  if (tail) consoleBox.textContent = "";
-  const frag = document.createDocumentFragment();
-  if (skipped) {
-    frag.append(el("span", "muted", "… " + L10N.f(ngettext("%(count)s line skipped", "%(count)s lines skipped",
-                                                              skipped), { count: skipped }) + " …\n"));
-  }
-  for (const line of lines) frag.append(el("span", line.stream, line.text + "\n"));
-  consoleBox.append(frag);
-  while (consoleBox.childNodes.length > CONSOLE_LINES) consoleBox.firstChild.remove();
-  if (atBottom || tail) consoleBox.scrollTop = consoleBox.scrollHeight;
 }
 
 // ----- the websocket, with reconnect + resume ---------------------------------------
@@ -319,11 +313,17 @@ const handlers = {
   },
 };
 
+let knownRuns = "";
 function runsChanged() {
-  runs.refresh(tbody);
   runs.fillChoice($("export-run"));
-  if (state.scope !== "all") redraw();
-  else currentDivider();
+  // A run the list has not seen may need its divider above rows already drawn.
+  const numbers = runs.numbers().join();
+  if (numbers !== knownRuns || state.scope !== "all") {
+    knownRuns = numbers;
+    if (state.stats && !state.incoming.length) redraw();
+  }
+  runs.refresh(tbody);
+  currentDivider();
   showCounts();
 }
 
