@@ -52,10 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--body-cap", type=int, metavar="BYTES",
                         default=DEFAULT_LIMITS.capture_body_cap,
                         help="body bytes recorded per message (default: %(default)s)")
-    events.add_argument("--event-queue", type=int, metavar="N",
+    events.add_argument("--event-queue", type=int, metavar="BYTES",
                         default=DEFAULT_LIMITS.event_queue,
-                        help="events waiting to be written before new ones are dropped "
-                             "and counted (default: %(default)s)")
+                        help="bytes of events waiting to be written before new ones are "
+                             "dropped and counted (default: %(default)s)")
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-connections", type=int, metavar="N",
                         default=DEFAULT_LIMITS.max_connections,

@@ -1,10 +1,15 @@
 """Traffic events and the sink that writes them (the schema is docs/events.md).
 
 The serving loop must never wait for capture. It hands each event to ``EventSink.emit``,
-which only appends to a bounded queue; a writer thread serialises events to JSON lines
-and writes them. If the writer falls behind (a slow disk, a parent that stopped reading
-the pipe), the queue fills and new events are counted as dropped instead of slowing the
-server. The writer reports drops in an ``events.dropped`` event as soon as it can.
+which only appends to a queue bounded by bytes; a writer thread serialises events to
+JSON lines and writes them. If the writer falls behind (a slow disk, a parent that
+stopped reading the pipe to make the server feel its back pressure), the queue fills
+and new events are counted as dropped instead of slowing the server. The writer reports
+drops in an ``events.dropped`` event as soon as it can, and each ``exchange`` event
+carries its number, so a reader knows exactly which exchanges it never got.
+
+The bound is in bytes, not events, because an event may be 200 bytes or two 64 KiB
+bodies: a count that suits the small ones lets the big ones take gigabytes.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ SCHEMA_VERSION: Final = 1
 # polls (here 100 ms) before it sleeps until woken. Events wait at most ~5 ms.
 POLL_SECONDS: Final = 0.005
 IDLE_POLLS: Final = 20
+# What an event costs in the queue, estimated when it is queued (the exact serialized
+# size is known only later, in the writer): its bytes as base64 (4/3) plus the JSON
+# around them. Close enough to bound memory; cheap enough for the serving loop.
+EVENT_OVERHEAD: Final = 400
 
 
 @dataclass
@@ -130,6 +139,10 @@ class Exchange(NamedTuple):
     response_length: int
     response_truncated: bool
     times: Times = Times()
+    # 1, 2, 3 ... in the order exchanges ended, since the server started: the same count
+    # as server.stats ``exchanges``. Set by the server when the exchange ends; a gap
+    # in the numbers a reader received is exchanges whose events were dropped.
+    number: int = 0
     type: str = "exchange"
 
 
@@ -204,13 +217,24 @@ def serialize(event: Event, when: float) -> bytes:
     return (template % (when, *map(call, encoders, event))).encode("ascii")
 
 
+def queued_size(event: Event) -> int:
+    """The bytes an event is counted for in the queue (see EVENT_OVERHEAD)."""
+    if isinstance(event, Exchange):
+        return EVENT_OVERHEAD + (len(event.request) + len(event.response)) * 4 // 3
+    return EVENT_OVERHEAD
+
+
 class EventSink:
-    """A bounded queue of events and the writer thread that drains it."""
+    """A queue of events bounded by bytes, and the writer thread that drains it."""
 
     def __init__(self, stream: IO[bytes], capacity: int) -> None:
         self._stream = stream
-        self._capacity = capacity
-        self._queue: deque[tuple[float, Event]] = deque()
+        self._capacity = capacity  # bytes (queued_size) the queue may hold
+        # Bytes queued = added - taken. Two counters, each written by one thread only
+        # (``+=`` is not atomic across threads; a shared one would drift).
+        self._added = 0  # by the serving thread
+        self._taken = 0  # by the writer thread
+        self._queue: deque[tuple[float, Event, int]] = deque()
         self._wakeup = threading.Event()
         self._writer_idle = True  # wake the writer only when it sleeps: fewer switches
         self._closing = False
@@ -221,15 +245,18 @@ class EventSink:
         self._writer.start()
 
     def emit(self, event: Event, when: float | None = None, *, force: bool = False) -> None:
-        """Queue an event. Never blocks; counts the event as dropped if the queue is full.
+        """Queue an event. Never blocks; counts the event as dropped if it does not fit
+        in the queue's bytes.
 
         ``force`` is for the few server events (listening, stats, stopping) that must
         never be lost; they are rare, so they cannot grow the queue without bound.
         """
-        if len(self._queue) >= self._capacity and not force:
+        size = queued_size(event)
+        if self._added - self._taken + size > self._capacity and not force:
             self.dropped_total += 1
         else:
-            self._queue.append((time.time() if when is None else when, event))
+            self._added += size
+            self._queue.append((time.time() if when is None else when, event, size))
         if self._writer_idle:
             self._writer_idle = False
             self._wakeup.set()
@@ -270,7 +297,8 @@ class EventSink:
     def _drain(self) -> bool:
         lines: list[bytes] = []
         while self._queue:
-            when, event = self._queue.popleft()
+            when, event, size = self._queue.popleft()
+            self._taken += size
             if isinstance(event, ServerStats | ServerStopping):
                 # Report drops before the stats that count them, and never after the
                 # final server.stopping.

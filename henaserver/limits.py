@@ -53,9 +53,11 @@ class Limits:
     # Body bytes recorded per message in a traffic event. Heads are always recorded
     # whole; the full length is recorded too.
     capture_body_cap: int = 64 * KiB
-    # Traffic events waiting for the writer thread. Full: new events are dropped and
+    # Bytes of traffic events waiting for the writer thread (capture.queued_size: the
+    # bodies as base64 plus the JSON around them). Full: new events are dropped and
     # counted (an ``events.dropped`` event reports them), so capture never slows serving.
-    event_queue: int = 10_000
+    # 16 MiB is ~20,000 small exchanges, or ~120 with two 64 KiB bodies each.
+    event_queue: int = 16 * MiB
 
     # Files up to this size are read into memory and cached (keyed by inode, size and
     # mtime, so a changed file is seen at once); larger files are streamed with sendfile.

@@ -237,6 +237,9 @@ class Server:
 
     def exchange_done(self, exchange: Exchange) -> None:
         self.stats.exchanges += 1
+        # Numbered here, in the one thread that counts them: the event's number is the
+        # stats count, so a reader tells a dropped exchange from one still to come.
+        exchange = exchange._replace(number=self.stats.exchanges)
         if exchange.outcome not in ("complete", "no_response") or (exchange.status or 0) >= 400:
             self.stats.errors += 1
         self._emit(exchange)

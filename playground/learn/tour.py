@@ -189,8 +189,8 @@ def _tour_sandbox(request: HttpRequest) -> Sandbox:
 
 def set_up(request: HttpRequest, step: Step) -> tuple[Sandbox, dict]:
     """Put the tour sandbox in the step's state: its mode (Apache's reply for the fixed
-    mode), the starter site's three files, and a fresh start, so the traffic view begins
-    empty and a "once" server has its one request left."""
+    mode), the starter site's three files, and a fresh start: a new run (earlier steps'
+    exchanges stay, traffic/runs.py), and a "once" server has its one request left."""
     sandbox = _tour_sandbox(request)
     fields: dict = {"mode": step.mode}
     if step.mode == modes.FIXED:

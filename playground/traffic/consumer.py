@@ -9,12 +9,6 @@ No gap, no duplicate: the group is joined *before* the history is read, so an ex
 committed during the replay is either in the replay or in a live batch queued behind it
 (or both). Everything with ``seq <= self.sent`` is skipped, so "both" is sent once.
 A reconnecting page passes the last seq it received as ``?after=``.
-
-``skipped`` in an ``exchanges`` message counts only rows that *are stored* but were not
-sent to this viewer (it missed more live batches than GAP_FILL rows can repair). A seq
-with no row is not "skipped": it was removed by retention or never recorded, and the
-run's ``counts`` (docs/api.md) say how many and why. Counting seq gaps as skipped is
-what made the page say "11 exchanges went by too fast" after a restart (issue 11).
 """
 
 from __future__ import annotations
@@ -29,15 +23,10 @@ from django.utils import translation
 
 from .. import origins
 from ..language import request_language
-from ..models import Exchange, Run, Sandbox
+from ..models import Run, Sandbox
 from ..sandboxes import presenters, runtime
 from ..sandboxes.ownership import owned_by
 from . import exchanges, live, runs
-
-# A viewer that missed whole batches (the channel layer drops messages for a channel
-# that holds 100) catches up from the database, newest first, at most this many rows;
-# stored rows beyond it are reported as ``skipped`` (still in the history and exports).
-GAP_FILL = 500
 
 
 class TrafficConsumer(AsyncJsonWebsocketConsumer):
@@ -86,13 +75,17 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
     async def replay(self) -> None:
         """Everything stored after ``self.sent``, oldest first, a page at a time. The
         database holds at most the retention window, so this is bounded too."""
+        first = True
         while True:
             rows = await database_sync_to_async(exchanges.page_after)(
                 self.sandbox_id, self.sent)
             if not rows:
                 break
-            # A seq gap before rows[0] was removed by retention: counted, not skipped.
-            await self.send_json({"type": "exchanges", "items": rows})
+            message: dict[str, Any] = {"type": "exchanges", "items": rows}
+            if first and self.sent and rows[0]["seq"] > self.sent + 1:
+                message["skipped"] = rows[0]["seq"] - self.sent - 1  # evicted meanwhile
+            first = False
+            await self.send_json(message)
             self.sent = rows[-1]["seq"]
             if len(rows) < exchanges.PAGE_SIZE:
                 break
@@ -114,9 +107,18 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             await self._fill_gap(first - 1)
         if last > self.sent:
             items = [item for item in event["items"] if item["seq"] > self.sent]
-            # Seqs of this batch that are not in items were never stored: the counts
-            # say so (not_recorded), so they are not "skipped" here.
-            await self.send_json({"type": "exchanges", "items": items})
+            # A flood's batch pushes only its newest rows: the older ones it stored are
+            # in the history (not_pushed), not skipped. A batch is one transaction, so
+            # the replay had all of it or none: when this viewer has none of it, every
+            # seq of the range is new to it, and the rest were never stored (skipped).
+            not_pushed = event.get("not_pushed", 0) if self.sent < first else 0
+            skipped = max(0, last - self.sent - len(items) - not_pushed)
+            message: dict[str, Any] = {"type": "exchanges", "items": items}
+            if skipped:
+                message["skipped"] = skipped
+            if not_pushed:
+                message["not_pushed"] = not_pushed
+            await self.send_json(message)
             self.sent = last
 
     async def traffic_run(self, event: dict[str, Any]) -> None:
@@ -134,15 +136,21 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "status", **status})
 
     async def _fill_gap(self, upto: int) -> None:
-        rows = await database_sync_to_async(exchanges.newest)(
-            self.sandbox_id, self.sent, upto, GAP_FILL)
-        skipped = 0
-        if len(rows) == GAP_FILL:  # maybe more stored than sent: count them
-            skipped = await database_sync_to_async(self._stored_between)(
-                self.sent, rows[0]["seq"] - 1)
-        if rows or skipped:
-            await self.send_json({"type": "exchanges", "items": rows, "skipped": skipped})
-        self.sent = upto
+        """A viewer that missed whole batches (the channel layer drops messages for a
+        channel that holds 100) catches up from the database: every stored row up to
+        ``upto`` (retention bounds how many). Only seqs that are not stored, removed
+        or never recorded, are counted as ``skipped``: nothing in the history is."""
+        while self.sent < upto:
+            rows = await database_sync_to_async(exchanges.page_after)(
+                self.sandbox_id, self.sent, exchanges.PAGE_SIZE, None, upto)
+            end = rows[-1]["seq"] if len(rows) == exchanges.PAGE_SIZE else upto
+            skipped = (end - self.sent) - len(rows)
+            message: dict[str, Any] = {"type": "exchanges", "items": rows}
+            if skipped:
+                message["skipped"] = skipped
+            if rows or skipped:
+                await self.send_json(message)
+            self.sent = end
 
     # ----- database (run in a thread) ------------------------------------------------
 
@@ -150,11 +158,6 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         runtime.supervisor()  # first use reconciles the rows, before any status is read
         return owned_by(self.scope.get("user"), self.scope.get("session")) \
             .filter(pk=sandbox_id).first()
-
-    def _stored_between(self, after: int, upto: int) -> int:
-        """How many exchanges with ``after`` < seq <= ``upto`` are stored."""
-        return Exchange.objects.filter(sandbox_id=self.sandbox_id, seq__gt=after,
-                                       seq__lte=upto).count()
 
     def _run_json(self, run_id: int) -> dict[str, Any] | None:
         run = Run.objects.filter(pk=run_id, sandbox_id=self.sandbox_id).first()

@@ -108,20 +108,15 @@ def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
 
 
 def page_after(sandbox_id: int, after: int, limit: int = PAGE_SIZE,
-               run: int | None = None) -> list[dict[str, Any]]:
+               run: int | None = None, upto: int | None = None) -> list[dict[str, Any]]:
     """Summaries with seq > ``after``, oldest first, at most ``limit`` (of run number
-    ``run`` only, when given)."""
-    where = {} if run is None else {"run__number": run}
+    ``run`` only, and with seq <= ``upto`` only, when given)."""
+    where: dict[str, Any] = {} if run is None else {"run__number": run}
+    if upto is not None:
+        where["seq__lte"] = upto
     rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after, **where)
             .order_by("seq").values(*SUMMARY_FIELDS)[:limit])
     return [summary(r) for r in rows]
-
-
-def newest(sandbox_id: int, after: int, upto: int, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` summaries with ``after`` < seq <= ``upto``, oldest first."""
-    rows = (Exchange.objects.filter(sandbox_id=sandbox_id, seq__gt=after, seq__lte=upto)
-            .order_by("-seq").values(*SUMMARY_FIELDS)[:limit])
-    return [summary(r) for r in reversed(rows)]
 
 
 def stats(sandbox: Sandbox, stored: int | None = None) -> dict[str, Any]:

@@ -49,6 +49,11 @@ MAX_AGE = 0.05  # one transaction and one message per sandbox per 50 ms under a 
 MAX_BATCH = 5000  # items per transaction, so one flush never holds SQLite for long
 CONSOLE_LINES = 100  # console lines per message; older ones in the same batch are counted
 EVENT_OVERHEAD = 300  # bytes an event's JSON keys and numbers take besides its bodies
+# Summaries pushed live per batch (the newest): under a flood a batch stores thousands,
+# and pushing them all made 2 MB websocket frames (over daphne's limit) and 200 ms of
+# event-loop lag (bench/flood.py). The view gets a sample of a flood; the history has
+# every row (the page loads them over the exchange list API). Counted as not_pushed.
+LIVE_ITEMS = 100
 
 
 @dataclass
@@ -76,21 +81,33 @@ class _Lines:
 class Ingestor:
     """Queue + writer thread. Public methods are safe from any thread."""
 
-    def __init__(self, capacity: int, keep_count: int, keep_bytes: int,
-                 publish: Any = live.publish, owner_count: int | None = None,
-                 owner_bytes: int | None = None) -> None:
-        self.keep_count = keep_count
-        self.keep_bytes = keep_bytes
-        self.owner_count = owner_count or settings.PLAYGROUND_OWNER_RETENTION_EXCHANGES
-        self.owner_bytes = owner_bytes or settings.PLAYGROUND_OWNER_RETENTION_BYTES
+    def __init__(self, capacity: int, keep_count: int | None = None,
+                 keep_bytes: int | None = None, publish: Any = live.publish,
+                 owner_count: int | None = None, owner_bytes: int | None = None) -> None:
+        # Retention bounds; None: the setting, read at each batch (so a test's settings
+        # override reaches the process's long-lived ingestor too).
+        self._bounds = (keep_count, keep_bytes, owner_count, owner_bytes)
         self.publish = publish
         self._queue = ByteQueue(capacity)
         self._lock = threading.Lock()
         self._lines: dict[str, _Lines] = {}
         self._kept: dict[int, retention.Kept] = {}
         self._rates: dict[int, tuple[float, int]] = {}  # last (time, exchanges) seen
+        # Exchanges the database refused (disk full) whose count could not be written
+        # either: written with the sandbox's next batch that succeeds.
+        self._owed: collections.Counter[int] = collections.Counter()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """(per sandbox: exchanges, bytes; per owner: exchanges, bytes)."""
+        defaults = (settings.PLAYGROUND_RETENTION_EXCHANGES,
+                    settings.PLAYGROUND_RETENTION_BYTES,
+                    settings.PLAYGROUND_OWNER_RETENTION_EXCHANGES,
+                    settings.PLAYGROUND_OWNER_RETENTION_BYTES)
+        given = self._bounds
+        return (given[0] or defaults[0], given[1] or defaults[1],
+                given[2] or defaults[2], given[3] or defaults[3])
 
     # ----- producers (supervisor threads, views) ------------------------------------
 
@@ -205,17 +222,30 @@ class Ingestor:
         except DatabaseError as exc:
             if not _disk_full(exc):
                 raise
-            self._kept.pop(sid, None)  # the rolled-back rows never joined the window
-            with transaction.atomic():
-                stored = self._store(sid, p, disk_full=True)
+            # Nothing of the batch was written (rolled back). Count its exchanges as not
+            # recorded; if even that cannot be written, keep the count for later.
+            log.warning("sandbox %s: the database is full, %d exchanges not recorded",
+                        sid, len(p.exchanges))
+            self._kept.pop(sid, None)
+            try:
+                with transaction.atomic():
+                    stored = self._store(sid, p, disk_full=True)
+            except DatabaseError as again:
+                if not _disk_full(again):
+                    raise
+                self._owed[sid] += len(p.exchanges)
+                return
+        self._owed.pop(sid, None)  # written with this batch
         if stored is None:
             return
         first, last, new = stored
-        # Every row stored by this batch, and the seq range it covered: a seq in the
-        # range but not in items was not recorded or already removed (counts say which).
+        # The newest rows stored by this batch, how many older stored ones were left out
+        # (not_pushed: in the history), and the seq range the batch covered: any other
+        # seq in the range was not recorded or already removed (the counts say which).
+        pushed = new[-LIVE_ITEMS:]
         message: dict[str, Any] = {"type": "traffic.batch", "first_seq": first,
-                                   "last_seq": last,
-                                   "items": [exchanges.summary(ex) for ex in new]}
+                                   "last_seq": last, "not_pushed": len(new) - len(pushed),
+                                   "items": [exchanges.summary(ex) for ex in pushed]}
         message["stats"] = self._stats_message(sid, p.stats)
         if p.lines:
             message.update(_console(p))
@@ -232,16 +262,18 @@ class Ingestor:
         run = (Run.objects.filter(sandbox_id=sid).order_by("-number").first()
                or runs.begin(sid))
         assert run is not None
+        keep_count, keep_bytes, owner_count, owner_bytes = self.bounds()
         first = sandbox.last_seq + 1
         kept = self._kept.get(sid) or retention.load(sid)  # before this batch's rows
         seqs = _number(run, p.exchanges)
-        start = retention.newest_within(p.exchanges, self.keep_count, self.keep_bytes)
+        start = retention.newest_within(p.exchanges, keep_count, keep_bytes)
         new: list[Exchange] = []
-        if disk_full:
+        owed = self._owed.get(sid, 0) + (len(p.exchanges) if disk_full else 0)
+        if owed:
             lost = dict(run.lost or {})
-            lost[runs.DISK_FULL] = lost.get(runs.DISK_FULL, 0) + len(p.exchanges)
+            lost[runs.DISK_FULL] = lost.get(runs.DISK_FULL, 0) + owed
             run.lost = lost
-        else:
+        if not disk_full:
             # The playground's own cookies never reach the database (redaction.py).
             new = [redaction.redact_exchange(exchanges.from_event(sid, seqs[i], p.exchanges[i],
                                                                   run))
@@ -255,8 +287,8 @@ class Ingestor:
         if new:
             kept.add(new)
             self._kept[sid] = kept
-            retention.evict(sid, kept, self.keep_count, self.keep_bytes)
-            retention.evict_for_owner(sandbox, self.owner_count, self.owner_bytes, self._kept)
+            retention.evict(sid, kept, keep_count, keep_bytes)
+            retention.evict_for_owner(sandbox, owner_count, owner_bytes, self._kept)
         fields: dict[str, Any] = {"last_seq": max(sandbox.last_seq, seqs[-1] if seqs else 0)}
         if p.stats is not None:
             fields.update(_totals(p.stats))
@@ -345,7 +377,5 @@ def ingestor() -> Ingestor:
     global _ingestor
     with _lock:
         if _ingestor is None:
-            _ingestor = Ingestor(settings.PLAYGROUND_INGEST_QUEUE_BYTES,
-                                 settings.PLAYGROUND_RETENTION_EXCHANGES,
-                                 settings.PLAYGROUND_RETENTION_BYTES)
+            _ingestor = Ingestor(settings.PLAYGROUND_INGEST_QUEUE_BYTES)
         return _ingestor

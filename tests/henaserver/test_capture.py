@@ -248,17 +248,20 @@ def test_stats_and_stopping(start_server, docroot: Path, sig: int, name: str) ->
     final = stats[-1]
     assert (final["connections"], final["exchanges"], final["errors"]) == (3, 4, 2)
     assert (final["bytes_in"], final["bytes_out"], final["dropped"]) == (sent, received, 0)
+    # Each exchange carries its number: the same count as server.stats, in order.
+    assert [e["number"] for e in events if e["type"] == "exchange"] == [1, 2, 3, 4]
     closes = [e for e in events if e["type"] == "connection.close"]
     assert len(closes) == 3
     assert "stop" in closes[-1]["reason"]
 
 
 def test_dropped_events_are_counted_exactly(start_server, docroot: Path) -> None:
-    # The event pipe is not read while traffic flows: the writer blocks, the queue (5
-    # events) fills, and later events are dropped and counted. Serving must not wait.
+    # The event pipe is not read while traffic flows: the writer blocks, the queue (5,000
+    # bytes: a few events) fills, and later events are dropped and counted. Serving must
+    # not wait.
     read_end, write_end = os.pipe()
     try:
-        server = start_server(docroot, "--events-fd", str(write_end), "--event-queue", "5",
+        server = start_server(docroot, "--events-fd", str(write_end), "--event-queue", "5000",
                               "--quiet", events=False, pass_fds=(write_end,))
     finally:
         os.close(write_end)
@@ -294,6 +297,10 @@ def test_dropped_events_are_counted_exactly(start_server, docroot: Path) -> None
     indexes = [e["index"] for e in traffic if e["type"] == "exchange"]
     assert indexes == sorted(set(indexes))
     assert all(0 <= index < count for index in indexes)
+    # The numbers say exactly which exchanges were lost: request n is exchange n + 1.
+    numbers = [e["number"] for e in traffic if e["type"] == "exchange"]
+    assert numbers == [index + 1 for index in indexes]
+    assert len(numbers) < count
     # docs/events.md: server.stopping is the last event, and the last server.stats
     # (just before it) repeats the final drop total.
     assert [e["type"] for e in events[-2:]] == ["server.stats", "server.stopping"], (
@@ -327,3 +334,27 @@ def test_every_event_has_the_common_keys(server: ServerProcess) -> None:
         assert event["v"] == 1
         assert event["type"] in known
         assert isinstance(event["time"], float)
+
+
+def test_the_capture_queue_is_bounded_by_bytes_not_events() -> None:
+    # The writer is kept asleep (it wakes only when told, and we do not tell it), so
+    # nothing leaves the queue: it holds what fits in its bytes, far fewer big events
+    # than small ones, and counts the rest as dropped.
+    from henaserver.capture import EVENT_OVERHEAD, EventSink, Exchange
+
+    def held(body: bytes) -> int:
+        read_end, write_end = os.pipe()
+        stream = os.fdopen(write_end, "wb", buffering=0)
+        sink = EventSink(stream, 100_000)
+        sink._writer_idle = False  # emit() wakes only an idle writer
+        for n in range(500):
+            sink.emit(Exchange(1, n, "c", "GET", "/", "HTTP/1.1", 200, "complete", None,
+                               b"", 0, False, body, len(body), False, number=n + 1))
+        os.close(read_end)  # the writer's first write fails: it ends
+        sink.close(timeout=5)
+        stream.close()
+        return 500 - sink.dropped_total
+
+    small, big = held(b"x" * 100), held(b"x" * 30_000)
+    assert small == 100_000 // (EVENT_OVERHEAD + 100 * 4 // 3)
+    assert big == 100_000 // (EVENT_OVERHEAD + 30_000 * 4 // 3) == 2

@@ -46,7 +46,7 @@ class Captured(io.RawIOBase):
 class Running:
     def __init__(self) -> None:
         self.stream = Captured()
-        self.server = Server(handler, DEFAULT_LIMITS, sink=EventSink(self.stream, 100))
+        self.server = Server(handler, DEFAULT_LIMITS, sink=EventSink(self.stream, 1 << 20))
         self.server.bind("127.0.0.1", 0)
         self.port = self.server.address[1]
         self.thread = threading.Thread(target=self.server.serve, daemon=True)

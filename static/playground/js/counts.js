@@ -69,14 +69,15 @@ export function showSentences(counts, retention) {
 }
 
 // The note under the list when it does not hold every stored exchange: `skipped` ones
-// were not sent to this view (it fell behind), or the list is `capped` at its newest
-// `shown` rows. Either way the exports and the history API (`historyUrl`) have them all.
+// were not sent to this view (a flood's batches push their newest rows only), or the
+// list is `capped` at its newest `shown` rows. Either way the exports and the history
+// API (`historyUrl`) have them all.
 export function showOlder(older, skipped, capped, shown, historyUrl) {
   older.textContent = "";
   if (skipped) {
     older.append(L10N.f(ngettext(
-      "%(count)s stored exchange was not drawn here because this view fell behind. ",
-      "%(count)s stored exchanges were not drawn here because this view fell behind. ",
+      "%(count)s stored exchange was not drawn here because it arrived in a flood. ",
+      "%(count)s stored exchanges were not drawn here because they arrived in a flood. ",
       skipped), { count: skipped }));
   }
   if (!skipped && !capped) return;

@@ -42,7 +42,7 @@ const state = {
   filter: null,
   scope: "all", // the quick choice: "all" runs or only the "current" one
   lastRun: null, // the run of the list's last row: a new run's first row gets a divider
-  skipped: 0, // stored exchanges this view was not sent (it fell behind): not drawn here
+  notPushed: 0, // stored exchanges a flood's batches did not push here: in the history
   stats: null,
   lastStatsAt: 0,
 };
@@ -164,7 +164,7 @@ function showCounts() {
   showSentences(state.stats && state.stats.counts, runs.retention);
   const all = state.stats && state.stats.counts && state.stats.counts.all;
   const capped = Boolean(all && all.stored > state.items.length && state.items.length >= DOM_ROWS);
-  showOlder($("older"), state.skipped, capped, state.items.length,
+  showOlder($("older"), state.notPushed, capped, state.items.length,
             root.dataset.exchangesUrl + "?run=all&after=0");
 }
 
@@ -206,7 +206,7 @@ $("clear").addEventListener("click", () => {
   state.items = [];
   state.incoming = [];
   state.missedWhilePaused = 0;
-  state.skipped = 0;
+  state.notPushed = 0;
   state.lastRun = null;
   tbody.textContent = "";
   detail.close();
@@ -285,7 +285,10 @@ function setConnState(name, text) {
 
 const handlers = {
   exchanges(msg) {
-    if (msg.skipped) state.skipped += msg.skipped;
+    // `skipped` seqs are not stored (removed by retention or never recorded): the counts'
+    // sentences say how many and why, so they are not "missed" here. `not_pushed` rows
+    // are stored but were not sent to this page (a flood's batch sends its newest).
+    if (msg.not_pushed) state.notPushed += msg.not_pushed;
     for (const item of msg.items) {
       if (item.seq <= state.lastSeq) continue; // never twice, even across reconnects
       state.lastSeq = item.seq;

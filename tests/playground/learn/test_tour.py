@@ -113,3 +113,32 @@ def test_the_once_step_serves_one_request_then_stops(client):
 def test_unknown_steps_and_wrong_methods(client):
     assert _setup(client, "no-such-step").status_code == 404
     assert client.get("/api/tour/steps/loop/setup/").status_code == 405
+
+
+def test_step_1s_capture_is_still_there_at_step_7(client):
+    """Every "Set up this step" restarts the tour sandbox: each is a new run, and the
+    earlier runs' exchanges stay (the learner compares step 5's CSS with step 6's)."""
+    from playground.traffic.ingest import ingestor
+
+    first = _setup(client, "see-what-chrome-sends").json()
+    port = first["sandbox"]["port"]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /chrome HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Chrome\r\n\r\n")
+        sock.settimeout(5)
+        while sock.recv(65536):  # record-only: no answer, the server closes
+            pass
+    api = f"/api/sandboxes/{first['sandbox']['id']}/exchanges/"
+
+    def recorded() -> list:
+        ingestor().sync()
+        return [i for i in client.get(api).json()["exchanges"] if i["target"] == "/chrome"]
+
+    captured = wait_until(recorded, 10, "step 1's request to be recorded")
+    for slug, _mode in TUTORIAL_ORDER[1:]:
+        assert _setup(client, slug).status_code == 200
+        if slug == "one-request-then-exit":
+            _get(f"http://127.0.0.1:{port}/index.html")
+    assert recorded() == captured and captured[0]["run"] == 1
+    runs = client.get(f"/api/sandboxes/{first['sandbox']['id']}/runs/").json()
+    assert [r["number"] for r in runs["runs"]] == list(range(1, 8))
+    assert runs["current"] == 7 and runs["runs"][0]["mode"] == modes.RECORD_ONLY

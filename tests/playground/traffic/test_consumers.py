@@ -276,13 +276,19 @@ async def test_repeated_and_gapped_batches_are_sent_once_in_order(browser, free_
             received += [i["seq"] for i in message["items"]]
     assert received == [5, 6, 7]
 
-    # A batch whose range holds seqs with no row: those were never recorded (the run's
-    # counts say so), not "skipped" by this viewer: neither sought nor reported.
+    # A flood batch that stored only its newest row: the rest are counted, not sought.
     newest = dict(items[-1], seq=10)
     await layer.group_send(group, {"type": "traffic.batch", "first_seq": 8, "last_seq": 10,
                                    "items": [newest]})
     message = await next_of(comm, "exchanges")
-    assert ([i["seq"] for i in message["items"]], message.get("skipped", 0)) == ([10], 0)
+    assert ([i["seq"] for i in message["items"]], message["skipped"]) == ([10], 2)
+    # A flood batch that stored three rows and pushed its newest: the other two are in
+    # the history (not_pushed), not skipped.
+    await layer.group_send(group, {"type": "traffic.batch", "first_seq": 11, "last_seq": 13,
+                                   "not_pushed": 2, "items": [dict(newest, seq=13)]})
+    message = await next_of(comm, "exchanges")
+    assert ([i["seq"] for i in message["items"]], message.get("skipped"),
+            message["not_pushed"]) == ([13], None, 2)
     await comm.disconnect()
 
 
@@ -306,4 +312,59 @@ async def test_status_changes_are_pushed(browser, free_port):
     os.kill(pid, signal.SIGKILL)
     status = await next_of(comm, "status")
     assert (status["status"], status["exit_code"]) == ("crashed", -9)
+    await comm.disconnect()
+
+
+async def test_a_restart_keeps_the_history_and_skips_nothing(browser, free_port):
+    """The issue's case: a sandbox with 11 exchanges, Restart, open the traffic page,
+    send one request. The 11 are still there (run 1), the new one is run 2, and no
+    message says anything "went by too fast": nothing was skipped."""
+    sandbox = await browser.create(free_port)
+    for i in range(11):
+        await request(free_port, f"/before{i}")
+    response = await sync_to_async(browser.client.post)(sandbox["links"]["restart"])
+    assert response.status_code == 200, response.content
+    comm = browser.socket(sandbox["id"])
+    assert (await comm.connect())[0]
+    messages = []
+    history = await next_of(comm, "exchanges")
+    messages.append(history)
+    assert [(i["target"], i["run"]) for i in history["items"]] == \
+        [(f"/before{i}", 1) for i in range(11)]
+    await request(free_port, "/after")
+    while True:
+        message = await comm.receive_json_from(10)
+        if message["type"] == "exchanges":
+            messages.append(message)
+            if any(i["target"] == "/after" for i in message["items"]):
+                break
+    assert [(i["seq"], i["run"]) for i in messages[-1]["items"]] == [(12, 2)]
+    assert not any(m.get("skipped") for m in messages)
+    await comm.disconnect()
+
+
+async def test_a_viewer_that_missed_many_batches_gets_every_stored_row(
+        browser, free_port, real_events, make_ingestor):
+    """Missed batches are filled from the database whole: a row in the history is never
+    reported as skipped, however many there are (the old fill stopped at 500)."""
+    sandbox = await browser.create(free_port)
+    await request(free_port, "/first")
+    comm = browser.socket(sandbox["id"])
+    assert (await comm.connect())[0]
+    assert await seqs_until(comm, 1) == [1]
+    quiet = make_ingestor(lambda *args: True, keep_bytes=2**30)  # tells nobody
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    for _ in range(700):
+        quiet.event(str(sandbox["id"]), exchange)
+    assert await asyncio.to_thread(quiet.sync)
+    api = f"/api/sandboxes/{sandbox['id']}/exchanges/?after=700"
+    newest = (await sync_to_async(browser.client.get)(api)).json()["exchanges"]
+    await get_channel_layer().group_send(group_name(sandbox["id"]), {
+        "type": "traffic.batch", "first_seq": 701, "last_seq": 701, "items": newest})
+    received, skipped = [], 0
+    while not received or received[-1] < 701:
+        message = await next_of(comm, "exchanges")
+        received += [i["seq"] for i in message["items"]]
+        skipped += message.get("skipped", 0)
+    assert (received, skipped) == (list(range(2, 702)), 0)
     await comm.disconnect()

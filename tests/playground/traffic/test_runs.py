@@ -1,0 +1,155 @@
+"""Runs and a history with no holes, with real sandboxes: henaserver children of this
+process (through the API, the supervisor and the process's ingestor) answering real
+keep-alive traffic. The one formula, per run and for all runs, is checked after each:
+served = stored + removed + not_recorded (docs/api.md, "Runs and counts")."""
+
+import os
+import signal
+
+import pytest
+from django.test import Client
+from testkit.load import keep_alive_burst
+from testkit.waiting import wait_until
+
+from playground.models import Exchange, Run
+from playground.traffic.ingest import ingestor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def create(client: Client, port: int, name: str = "t") -> dict:
+    response = client.post("/api/sandboxes/", {"name": name, "port": port},
+                           content_type="application/json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def post(client: Client, url: str) -> dict:
+    response = client.post(url)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def runs_of(client: Client, sandbox: dict) -> dict:
+    response = client.get(f"/api/sandboxes/{sandbox['id']}/runs/")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def add_up(counts: dict) -> bool:
+    return (counts["served"] == counts["stored"] + counts["removed"] + counts["not_recorded"]
+            and counts["not_recorded"] == sum(counts["not_recorded_reasons"].values()))
+
+
+def settled(client: Client, sandbox: dict, served: int) -> dict:
+    """The runs once every one of ``served`` exchanges is accounted for (the server's
+    events and the ingest batches take a few milliseconds after the answers)."""
+    def done() -> dict | None:
+        ingestor().sync()
+        data = runs_of(client, sandbox)
+        return data if data["all"]["served"] >= served and \
+            data["all"]["served"] - data["all"]["not_recorded"] == \
+            data["all"]["stored"] + data["all"]["removed"] else None
+    return wait_until(done, 30, f"{served} exchanges to be accounted for")
+
+
+def seqs(sandbox: dict) -> list[int]:
+    return list(Exchange.objects.filter(sandbox_id=sandbox["id"]).order_by("seq")
+                .values_list("seq", flat=True))
+
+
+def test_a_burst_of_2000_keep_alive_requests_is_stored_whole(client, free_port):
+    sandbox = post(client, create(client, free_port)["links"]["start"])
+    assert keep_alive_burst(free_port, 2000, 10) == 2000
+    data = settled(client, sandbox, 2000)
+    counts = data["all"]
+    assert (counts["served"], counts["stored"], counts["removed"], counts["not_recorded"]) \
+        == (2000, 2000, 0, 0)
+    assert seqs(sandbox) == list(range(1, 2001))  # no hole
+    assert add_up(data["runs"][0]["counts"]) and data["current"] == 1
+
+
+def test_a_flood_keeps_the_newest_with_no_hole_and_exact_totals(client, free_port, settings):
+    settings.PLAYGROUND_RETENTION_EXCHANGES = 300
+    sandbox = post(client, create(client, free_port)["links"]["start"])
+    assert keep_alive_burst(free_port, 3000, 10) == 3000
+    data = settled(client, sandbox, 3000)
+    counts = data["all"]
+    assert counts["served"] == 3000 and counts["stored"] == 300 and add_up(counts)
+    stored = seqs(sandbox)
+    # The newest 300, contiguous: whatever was lost is older than all of them.
+    assert stored == list(range(stored[-1] - 299, stored[-1] + 1))
+    assert stored[-1] == 3000 or counts["not_recorded"]  # the newest, unless it was lost
+    assert counts["removed"] == 3000 - 300 - counts["not_recorded"]
+
+
+def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port):
+    sandbox = post(client, create(client, free_port)["links"]["start"])
+    assert keep_alive_burst(free_port, 30, 3) == 30
+    settled(client, sandbox, 30)
+    post(client, sandbox["links"]["restart"])
+    assert keep_alive_burst(free_port, 20, 2) == 20
+    data = settled(client, sandbox, 50)
+    one, two = data["runs"]
+    assert (one["number"], two["number"], data["current"]) == (1, 2, 2)
+    assert one["ended_at"] is not None and one["ended"] == "stopped" and two["ended_at"] is None
+    assert (one["counts"]["served"], one["counts"]["stored"]) == (30, 30)
+    assert (two["counts"]["served"], two["counts"]["stored"]) == (20, 20)
+    assert data["all"]["served"] == 50 and all(
+        add_up(c) for c in (one["counts"], two["counts"], data["all"]))
+    assert seqs(sandbox) == list(range(1, 51))
+    # The list takes ?run=: all by default, the current run, or a number.
+    api = f"/api/sandboxes/{sandbox['id']}/exchanges/"
+    assert len(client.get(api).json()["exchanges"]) == 50
+    assert {i["run"] for i in client.get(api + "?run=current").json()["exchanges"]} == {2}
+    assert len(client.get(api + "?run=1").json()["exchanges"]) == 30
+    assert client.get(api + "?run=x").status_code == 400
+
+
+def test_eviction_removes_the_oldest_and_counts_them(client, free_port, settings):
+    settings.PLAYGROUND_RETENTION_EXCHANGES = 25
+    sandbox = post(client, create(client, free_port)["links"]["start"])
+    assert keep_alive_burst(free_port, 20, 2) == 20
+    settled(client, sandbox, 20)
+    post(client, sandbox["links"]["restart"])
+    assert keep_alive_burst(free_port, 15, 3) == 15
+    data = settled(client, sandbox, 35)
+    one, two = (run["counts"] for run in data["runs"])
+    assert (one["stored"], one["removed"], two["stored"], two["removed"]) == (10, 10, 15, 0)
+    assert data["all"]["removed"] == 10 and all(add_up(c) for c in (one, two, data["all"]))
+    assert seqs(sandbox) == list(range(11, 36))
+
+
+def test_owner_retention_removes_the_owners_oldest_across_sandboxes(client, free_ports,
+                                                                     settings):
+    settings.PLAYGROUND_OWNER_RETENTION_EXCHANGES = 30
+    first_port, second_port = free_ports(2)
+    first = post(client, create(client, first_port, "a")["links"]["start"])
+    second = post(client, create(client, second_port, "b")["links"]["start"])
+    assert keep_alive_burst(first_port, 20, 2) == 20
+    settled(client, first, 20)
+    assert keep_alive_burst(second_port, 20, 2) == 20
+    settled(client, second, 20)
+    # 40 for one owner, 30 allowed: the 10 oldest, all the first sandbox's, are removed.
+    assert seqs(first) == list(range(11, 21)) and seqs(second) == list(range(1, 21))
+    counts = runs_of(client, first)["all"]
+    assert (counts["removed"], counts["stored"]) == (10, 10) and add_up(counts)
+
+
+def test_a_crash_ends_the_run_and_its_totals_are_what_was_recorded(client, free_port):
+    sandbox = post(client, create(client, free_port)["links"]["start"])
+    assert keep_alive_burst(free_port, 200, 4) == 200
+    settled(client, sandbox, 200)
+    pid = client.get(sandbox["links"]["self"]).json()["pid"]
+    os.kill(pid, signal.SIGKILL)
+
+    def ended() -> dict | None:
+        ingestor().sync()
+        run = runs_of(client, sandbox)["runs"][-1]
+        return run if run["ended_at"] else None
+
+    run = wait_until(ended, 10, "the crash to end the run")
+    assert "stopped unexpectedly" in run["ended"]
+    # Never the last server.stats of a second ago: at least what was received.
+    assert run["counts"]["served"] == 200 and add_up(run["counts"])
+    assert Run.objects.get(sandbox_id=sandbox["id"]).served == 200
