@@ -3,7 +3,7 @@
 // One sentence for this run, one for all runs, and, when something was not recorded,
 // why, per reason. Each sentence is one msgid, so a translation can order it freely.
 import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
-import { $, el } from "./dom.js";
+import { $, el, button } from "./dom.js";
 
 // Why an exchange was not recorded: the server's reason codes (docs/api.md; the same
 // words as traffic/runs.py REASONS), each worded as a clause for "N because <reason>".
@@ -79,6 +79,7 @@ export function showOlder(older, skipped, capped, shown, historyUrl) {
       "%(count)s stored exchange was not drawn here because it arrived in a flood. ",
       "%(count)s stored exchanges were not drawn here because they arrived in a flood. ",
       skipped), { count: skipped }));
+    older.append(button(gettext("Show them"), "btn small", { action: "show-all" }), " ");
   }
   if (!skipped && !capped) return;
   const link = el("a", "", gettext("the history API"));

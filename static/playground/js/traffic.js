@@ -201,7 +201,7 @@ $("pause").addEventListener("click", () => {
   showCounts();
 });
 
-$("clear").addEventListener("click", () => {
+function clearView() {
   // Only this view: the server, its totals and the stored history are untouched.
   state.items = [];
   state.incoming = [];
@@ -211,6 +211,18 @@ $("clear").addEventListener("click", () => {
   tbody.textContent = "";
   detail.close();
   showCounts();
+}
+$("clear").addEventListener("click", clearView);
+
+// "Show them" under the list: exchanges a flood did not push here are in the history,
+// so the list is read again from it (a new websocket replays every stored exchange).
+$("older").addEventListener("click", (event) => {
+  if (!event.target.closest("button[data-action=show-all]")) return;
+  clearView();
+  state.lastSeq = 0;
+  state.stats = null;
+  reopen = true;
+  if (socket) socket.close();
 });
 
 // ----- counters, status, console -----------------------------------------------------
@@ -344,6 +356,7 @@ function loadRuns() {
 }
 
 let socket = null;
+let reopen = false; // closed on purpose, to replay the history at once
 let delay = 500;
 function connect() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -362,6 +375,7 @@ function connect() {
   socket.addEventListener("close", (event) => {
     socket = null;
     if (deleted) return;
+    if (reopen) { reopen = false; connect(); return; }
     if (event.code === 1006 && delay > 8000 && !navigator.onLine) setConnState("offline", gettext("offline"));
     setConnState("reconnecting", L10N.f(gettext("reconnecting… (%(s)s s)"), { s: Math.round(delay / 1000) }));
     setTimeout(retry, delay);
