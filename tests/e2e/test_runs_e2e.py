@@ -333,11 +333,15 @@ def test_the_sentence_adds_up_after_a_burst_and_a_restart(sandbox_in_new_session
 
 
 def test_older_exchanges_removed_by_retention_are_counted(browser, playground_factory,
-                                                          start_in_page, monkeypatch):
+                                                          start_in_page, monkeypatch,
+                                                          free_port):
     """Point 4 with eviction: a retention limit of 40 exchanges, 100 requests, then a
     restart and 5 more: the sentences say how many older ones were removed, and the
     numbers still add up; the list holds what is stored."""
     monkeypatch.setenv("PLAYGROUND_RETENTION_EXCHANGES", "40")
+    # A port of its own: the shared playground's sandboxes hold ports of 8000-8999 that
+    # this playground does not know of.
+    monkeypatch.setenv("PLAYGROUND_PORT_RANGE", f"{free_port}-{free_port}")
     site = playground_factory()
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()

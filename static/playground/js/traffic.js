@@ -6,9 +6,9 @@
 // the list keeps every run's exchanges under a divider row per run, and the counts say
 // in one sentence how the requests served add up (counts.js).
 import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
-import { $, el, message, screenReady } from "./dom.js";
+import { $, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
-import { STATUS_TEXT } from "./cards.js";
+import { showStatus, setConnState } from "./traffic-status.js";
 import { ExchangeView } from "./exchange.js";
 import { row, itemOf } from "./rows.js";
 import { explainer } from "./explain.js";
@@ -261,39 +261,7 @@ setInterval(() => {
   if (Date.now() - state.lastStatsAt > 2500) $("c-rate").textContent = "0";
 }, 1000);
 
-const open = $("open-sandbox");
-open.href = initial.url;
-let deleted = false;
-function showStatus(s) {
-  if (s.status === "deleted") deleted = true;
-  const badge = $("status-badge");
-  badge.textContent = STATUS_TEXT[s.status] || s.status;
-  badge.className = "badge status-" + s.status;
-  let text = s.problem || "";  // worded by the server, exit code included (sandboxes/presenters.py)
-  if (s.status === "stopped" && !text) text = gettext("Start it from its card to see traffic.");
-  if (s.status === "deleted") {
-    text = gettext("This sandbox was deleted.");
-    setConnState("gone", gettext("deleted"));
-    const home = el("a", "", gettext("Back to your sandboxes"));
-    home.href = "/";
-    $("status-text").textContent = text + " ";
-    $("status-text").append(home);
-    open.classList.add("disabled");
-    return;
-  }
-  $("status-text").textContent = text;
-  const running = s.status === "running";
-  open.classList.toggle("disabled", !running);
-  open.setAttribute("aria-disabled", String(!running));
-}
-
 // ----- the websocket, with reconnect + resume ---------------------------------------
-
-function setConnState(name, text) {
-  const el = $("conn-state");
-  el.dataset.state = name;
-  el.textContent = text;
-}
 
 const handlers = {
   exchanges(msg) {
@@ -312,7 +280,7 @@ const handlers = {
     else schedule();
   },
   stats: showStats,
-  status: showStatus,
+  status(msg) { if (showStatus(msg)) deleted = true; },
   console(msg) { addConsole(msg.lines, msg.skipped, msg.tail); },
   run(msg) {
     // A run started or ended: the earlier runs' rows stay; the dividers and the export's
@@ -356,6 +324,7 @@ function loadRuns() {
 }
 
 let socket = null;
+let deleted = false; // the sandbox is gone: stop reconnecting
 let reopen = false; // closed on purpose, to replay the history at once
 let delay = 500;
 function connect() {
@@ -398,7 +367,8 @@ async function retry() {
   connect();
 }
 
-showStatus(initial);
+$("open-sandbox").href = initial.url;
+deleted = showStatus(initial);
 showCounts();
 connect();
 loadRuns();
