@@ -25,9 +25,10 @@ def forwards(apps, schema_editor):
             sandbox=sandbox, number=1, mode=sandbox.mode,
             started_at=sandbox.started_at or sandbox.created_at,
             ended_at=None if live else (sandbox.stopped_at or django.utils.timezone.now()),
-            # The old rows were what retention and sampling left: what the server
-            # counted beyond them was never stored (not_recorded), as far as we know.
+            # The old rows are what the old retention and sampling left of the last run:
+            # the rest of what the server counted was removed by them.
             served=max(sandbox.requests, stored), stored=stored,
+            removed=max(sandbox.requests, stored) - stored,
             seq_base=first - 1, last_number=sandbox.last_seq - first + 1)
         Exchange.objects.filter(sandbox=sandbox).update(run=run)
 

@@ -88,6 +88,8 @@ def run_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
         "all": runs.total(every),
         "retention": {"exchanges": settings.PLAYGROUND_RETENTION_EXCHANGES,
                       "bytes": settings.PLAYGROUND_RETENTION_BYTES},
+        # Each not-recorded reason code worded in the viewer's language.
+        "reasons": {code: gettext(label) for code, label in runs.REASONS.items()},
     })
 
 

@@ -39,7 +39,11 @@ REASONS = {
     DISK_FULL: gettext_noop("the database could not store them (disk full)"),
     PLAYGROUND_ENDED: gettext_noop("the playground process that ran it ended"),
 }
-STOPPED = gettext_noop("stopped")
+STOPPED = gettext_noop("the server was stopped")
+# Runs kept per sandbox: each start adds one, so a sandbox restarted all day would grow
+# its list without end. Beyond this, the oldest runs with no stored exchange left are
+# deleted (the totals are then those of the runs listed, which still add up).
+RUNS_KEPT = 200
 
 
 def counts(run: Run) -> dict[str, Any]:
@@ -118,8 +122,12 @@ def begin(sandbox_id: int) -> Run | None:
     for run in Run.objects.filter(sandbox_id=sandbox_id, ended_at__isnull=True):
         end(run, None)
     highest = Run.objects.filter(sandbox_id=sandbox_id).aggregate(n=Max("number"))["n"]
-    return Run.objects.create(sandbox_id=sandbox_id, number=(highest or 0) + 1,
-                              mode=sandbox.mode, seq_base=sandbox.last_seq)
+    run = Run.objects.create(sandbox_id=sandbox_id, number=(highest or 0) + 1,
+                             mode=sandbox.mode, seq_base=sandbox.last_seq)
+    old = (Run.objects.filter(sandbox_id=sandbox_id).order_by("-number")
+           .values_list("pk", flat=True)[RUNS_KEPT:])
+    Run.objects.filter(pk__in=list(old), stored=0).delete()
+    return run
 
 
 def end(run: Run, message: Message | None) -> None:

@@ -7,12 +7,18 @@ Messages to viewers are collected by the ``publish`` sink the Ingestor is given.
 """
 
 import base64
+import json
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
+from testkit.load import keep_alive_burst
 from testkit.waiting import wait_until
 
 from playground.models import Exchange, Run, Sandbox
+from playground.traffic import runs
 from playground.traffic.exchanges import response_content_type
 from playground.traffic.ingest import LIVE_ITEMS
 
@@ -224,3 +230,58 @@ def test_events_of_a_deleted_sandbox_are_dropped_quietly(real_events, sandbox, m
 ])
 def test_response_content_type_reads_the_final_head(raw, expected):
     assert response_content_type(raw) == expected
+
+
+def test_runs_are_bounded_oldest_empty_ones_go(sandbox, make_ingestor, monkeypatch):
+    monkeypatch.setattr(runs, "RUNS_KEPT", 3)
+    ing = make_ingestor(Sink())
+    for _ in range(5):
+        ing.new_run(str(sandbox.pk))
+    assert ing.sync()
+    assert list(Run.objects.filter(sandbox=sandbox).values_list("number", flat=True)) \
+        == [3, 4, 5]  # numbers are never reused
+
+
+def test_what_henaserver_dropped_is_counted_and_shows_as_seq_gaps(tmp_path, sandbox,
+                                                                  make_ingestor):
+    """A real henaserver whose event pipe is not read during a burst (what the ingest
+    queue's back pressure does): its byte-bounded capture queue drops. Every exchange
+    it did report is stored under seq = its number, so the lost ones are exactly the
+    gaps, and the run counts them as not recorded (capture_queue_full)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.css").write_text("h1 { color: red }")
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "henaserver", "--root", str(root), "--port", "0",
+         "--events-fd", str(write_end), "--event-queue", "6000", "--quiet"],
+        pass_fds=(write_end,), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(write_end)
+    chunks = []
+    try:
+        port = int(proc.stdout.readline().decode().rsplit(":", 1)[1].split("/")[0])
+        assert keep_alive_burst(port, 300, 3, "/a.css") == 300
+        reader = threading.Thread(target=lambda: chunks.extend(
+            iter(lambda: os.read(read_end, 65536), b"")))
+        reader.start()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+    reader.join(10)
+    os.close(read_end)
+    events = [json.loads(line) for line in b"".join(chunks).splitlines()]
+    numbers = [e["number"] for e in events if e["type"] == "exchange"]
+    lost = 300 - len(numbers)
+    assert lost > 0, "nothing was dropped: the test did not fill the capture queue"
+
+    ing = make_ingestor(Sink())
+    ing.new_run(str(sandbox.pk))
+    _feed(ing, sandbox, events)
+    stored = set(Exchange.objects.filter(sandbox=sandbox).values_list("seq", flat=True))
+    assert stored == set(numbers)  # seq = number: the gaps are the lost exchanges
+    assert len(set(range(1, 301)) - stored) == lost
+    counts = runs.counts(Run.objects.get(sandbox=sandbox))
+    assert (counts["served"], counts["stored"], counts["removed"]) == (300, len(numbers), 0)
+    assert counts["not_recorded_reasons"] == {"capture_queue_full": lost}

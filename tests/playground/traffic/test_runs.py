@@ -83,7 +83,7 @@ def test_a_flood_keeps_the_newest_with_no_hole_and_exact_totals(client, free_por
     assert counts["removed"] == 3000 - 300 - counts["not_recorded"]
 
 
-def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port):
+def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port, compiled_translations):
     sandbox = post(client, create(client, free_port)["links"]["start"])
     assert keep_alive_burst(free_port, 30, 3) == 30
     settled(client, sandbox, 30)
@@ -92,7 +92,8 @@ def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port):
     data = settled(client, sandbox, 50)
     one, two = data["runs"]
     assert (one["number"], two["number"], data["current"]) == (1, 2, 2)
-    assert one["ended_at"] is not None and one["ended"] == "stopped" and two["ended_at"] is None
+    assert one["ended_at"] is not None and two["ended_at"] is None
+    assert one["ended"] == "the server was stopped" and two["ended"] == ""
     assert (one["counts"]["served"], one["counts"]["stored"]) == (30, 30)
     assert (two["counts"]["served"], two["counts"]["stored"]) == (20, 20)
     assert data["all"]["served"] == 50 and all(
@@ -104,6 +105,12 @@ def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port):
     assert {i["run"] for i in client.get(api + "?run=current").json()["exchanges"]} == {2}
     assert len(client.get(api + "?run=1").json()["exchanges"]) == 30
     assert client.get(api + "?run=x").status_code == 400
+    # How a run ended is worded in the viewer's language.
+    client.cookies["django_language"] = "ja"
+    assert runs_of(client, sandbox)["runs"][0]["ended"] == "サーバーを停止しました"
+    assert runs_of(client, sandbox)["reasons"]["disk_full"] == \
+        "データベースに保存できませんでした（ディスクがいっぱい）"
+    assert "run には" in client.get(api + "?run=x").json()["error"]
 
 
 def test_eviction_removes_the_oldest_and_counts_them(client, free_port, settings):
@@ -153,3 +160,40 @@ def test_a_crash_ends_the_run_and_its_totals_are_what_was_recorded(client, free_
     # Never the last server.stats of a second ago: at least what was received.
     assert run["counts"]["served"] == 200 and add_up(run["counts"])
     assert Run.objects.get(sandbox_id=sandbox["id"]).served == 200
+
+
+def test_on_postgresql_a_burst_and_a_restart_add_up(tmp_path, postgres_url, free_ports):
+    """The same through a real daphne process on a real PostgreSQL: the 2,000-request
+    burst stored whole, then a second run."""
+    from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+
+    sandbox_port, site_port = free_ports(2)
+    env = playground_env(tmp_path, DATABASE_URL=postgres_url,
+                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+    migrate(env)
+    site = Daphne("A", env, tmp_path, site_port)
+    try:
+        browser = Browser()
+        status, sandbox = browser.call(site, "POST", "/api/sandboxes/",
+                                       {"name": "pg", "port": sandbox_port})
+        assert status == 201, sandbox
+        assert browser.call(site, "POST", sandbox["links"]["start"])[0] == 200
+        assert keep_alive_burst(sandbox_port, 2000, 10) == 2000
+        assert browser.call(site, "POST", sandbox["links"]["restart"])[0] == 200
+        assert keep_alive_burst(sandbox_port, 10, 2) == 10
+
+        def runs() -> dict | None:
+            data = browser.call(site, "GET", f"/api/sandboxes/{sandbox['id']}/runs/")[1]
+            return data if data["all"]["stored"] + data["all"]["removed"] == 2010 else None
+
+        data = wait_until(runs, 30, "2,010 exchanges to be stored")
+        one, two = (run["counts"] for run in data["runs"])
+        # Retention 2,000: the 10 oldest of run 1 made room for run 2's 10.
+        assert (one["served"], one["stored"], one["removed"]) == (2000, 1990, 10)
+        assert (two["served"], two["stored"], two["removed"]) == (10, 10, 0)
+        assert all(add_up(c) for c in (one, two, data["all"]))
+        status, page = browser.call(
+            site, "GET", f"/api/sandboxes/{sandbox['id']}/exchanges/?run=2")
+        assert [i["seq"] for i in page["exchanges"]] == list(range(2001, 2011))
+    finally:
+        site.close()
