@@ -94,9 +94,10 @@ def _burst(port: int, total: int, connections: int = 10) -> None:
 
 def _layout(page) -> list[str]:
     """The list top to bottom: "run N" for a divider (with "*" for the current run),
-    the seq for an exchange row."""
+    "runs N-M" for one divider of several runs, the seq for an exchange row."""
     return page.eval_on_selector_all("#traffic-table tbody tr", """rows => rows.map(r =>
-      r.classList.contains("run-divider")
+      r.dataset.first ? "runs " + r.dataset.first + "-" + r.dataset.last
+      : r.classList.contains("run-divider")
         ? "run " + r.dataset.run + (r.classList.contains("current") ? "*" : "")
         : r.dataset.seq)""")
 
@@ -332,9 +333,10 @@ def test_the_sentence_adds_up_after_a_burst_and_a_restart(sandbox_in_new_session
     assert errors == []
 
 
+@pytest.mark.screenshots
 def test_older_exchanges_removed_by_retention_are_counted(browser, playground_factory,
                                                           start_in_page, monkeypatch,
-                                                          free_port):
+                                                          free_port, screenshot_dir):
     """Point 4 with eviction: a retention limit of 40 exchanges, 100 requests, then a
     restart and 5 more: the sentences say how many older ones were removed, and the
     numbers still add up; the list holds what is stored."""
@@ -377,6 +379,18 @@ def test_older_exchanges_removed_by_retention_are_counted(browser, playground_fa
     page.reload()
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
     _wait_layout(page, ["run 1", "run 2", "run 3*", *map(str, range(106, 146))])
+
+    # Two more runs of 40: runs 1-4 have nothing left, and share one divider.
+    for _ in range(2):
+        again = _call(page, "POST", sandbox["links"]["restart"])
+        _burst(again["port"], 40, connections=4)
+    _wait_text(page, "#counts-all", _sentence("en", "all", 40, 225, 40, removed=185))
+    _wait_layout(page, ["runs 1-4", "run 5*", *map(str, range(186, 226))])
+    assert page.locator("#traffic-table tr.runs-range").inner_text() == (
+        "Runs 1–4 · 185 requests · 185 removed to stay within the limit")
+    page.locator("#table-wrap").evaluate("el => { el.scrollTop = 0; }")
+    page.locator("#traffic").screenshot(path=str(screenshot_dir / "traffic-runs-removed-head.png"))
+    page.locator("#table-wrap").screenshot(path=str(screenshot_dir / "traffic-runs-removed.png"))
     assert errors == []
     context.close()
 

@@ -14,6 +14,18 @@ const clock = new Intl.DateTimeFormat(L10N.lang, {
 });
 const at = (iso) => clock.format(new Date(iso));
 
+// From this many runs in a row with nothing in the list, they share one divider (a
+// session of tour steps is dozens of runs; retention empties the oldest).
+const RANGE_FROM = 3;
+
+// "12 requests · 3 removed to stay within the limit · 1 not recorded" (zeros left out).
+function countParts(c) {
+  const parts = [L10N.f(ngettext("%(count)s request", "%(count)s requests", c.served), { count: c.served })];
+  if (c.removed) parts.push(L10N.f(gettext("%(count)s removed to stay within the limit"), { count: c.removed }));
+  if (c.not_recorded) parts.push(L10N.f(gettext("%(count)s not recorded"), { count: c.not_recorded }));
+  return parts;
+}
+
 export class Runs {
   constructor(url, columns) {
     this.url = url; // GET /api/sandboxes/<id>/runs/
@@ -63,13 +75,32 @@ export class Runs {
       parts.push(run.ended ? L10N.f(gettext("ended %(time)s: %(why)s"), { time: at(run.ended_at), why: run.ended })
                            : L10N.f(gettext("ended %(time)s"), { time: at(run.ended_at) }));
     }
-    const c = run.counts;
-    if (c) {
-      parts.push(L10N.f(ngettext("%(count)s request", "%(count)s requests", c.served), { count: c.served }));
-      if (c.removed) parts.push(L10N.f(gettext("%(count)s removed to stay within the limit"), { count: c.removed }));
-      if (c.not_recorded) parts.push(L10N.f(gettext("%(count)s not recorded"), { count: c.not_recorded }));
-    }
+    if (run.counts) parts.push(...countParts(run.counts));
     return parts.join(" · ");
+  }
+
+  // Several runs in a row with no exchange left in the list, on one line:
+  // "Runs 1–57 · 1,234 requests · 1,234 removed to stay within the limit".
+  describeRange(first, last) {
+    const sum = { served: 0, removed: 0, not_recorded: 0 };
+    for (let n = first; n <= last; n++) {
+      const c = this.byNumber.get(n) && this.byNumber.get(n).counts;
+      if (c) for (const key of Object.keys(sum)) sum[key] += c[key];
+    }
+    return [L10N.f(gettext("Runs %(first)s–%(last)s"), { first, last }), ...countParts(sum)].join(" · ");
+  }
+
+  // The dividers for runs `numbers` (ascending), none of whose exchanges is in the list:
+  // one each, or one for the lot when there are more than RANGE_FROM.
+  emptyDividers(numbers) {
+    if (numbers.length < RANGE_FROM) return numbers.map((n) => this.divider(n));
+    const tr = el("tr", "run-divider runs-range");
+    Object.assign(tr.dataset, { first: numbers[0], last: numbers[numbers.length - 1] });
+    const td = el("td");
+    td.colSpan = this.columns;
+    tr.append(td);
+    this.fill(tr);
+    return [tr];
   }
 
   // The divider row above a run's exchanges in the list.
@@ -84,6 +115,10 @@ export class Runs {
   }
 
   fill(tr) {
+    if (tr.dataset.first) {
+      tr.firstElementChild.textContent = this.describeRange(Number(tr.dataset.first), Number(tr.dataset.last));
+      return;
+    }
     const number = Number(tr.dataset.run);
     const td = tr.firstElementChild;
     td.textContent = this.describe(number);

@@ -121,9 +121,8 @@ function addRow(parent, item) {
 // none served) still get their divider, which says so: nothing vanishes unsaid.
 function emptyRuns(parent, number) {
   if (state.scope !== "all" || state.filter) return;
-  for (const n of runs.numbers()) {
-    if ((state.lastRun == null || n > state.lastRun) && n < number) parent.append(runs.divider(n));
-  }
+  const empty = runs.numbers().filter((n) => (state.lastRun == null || n > state.lastRun) && n < number);
+  parent.append(...runs.emptyDividers(empty));
 }
 
 // The current run's divider at the end of an unfiltered list even before its first
