@@ -11,7 +11,9 @@ runserver) and real henaserver sandboxes (issue 11, points 1 and 3, the page):
 
 import http.client
 import json
+import os
 import re
+import signal
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -426,4 +428,44 @@ def test_not_recorded_says_why_per_reason(sandbox_in_new_session, shared_playgro
               "ディスクがいっぱいでデータベースに保存できなかったため 15 件、"
               "担当していたプレイグラウンドのプロセスが終了したため 5 件。",
     }[lang]
+    assert errors == []
+
+
+def test_a_2000_request_burst_adds_up_and_exports_whole(sandbox_in_new_session):
+    """The issue's burst (ab -n 2000 -c 10 -k): the sentence says 2,000 served and 2,000
+    stored, the list says it shows the newest 1,000 of them, and this run's HAR holds all
+    2,000 (it used to hold 1,449, silently)."""
+    page, sandbox, errors = sandbox_in_new_session("burst 2000")
+    _traffic(page, sandbox)
+    limit = json.loads(page.text_content("#runs-data"))["retention"]["exchanges"]
+    assert limit >= 2000
+    _burst(sandbox["port"], 2000)
+    _wait_text(page, "#counts-run", _sentence("en", "run", limit, 2000, 2000))
+    assert page.text_content("#c-requests") == "2,000"
+    wait_until(lambda: "The list shows the newest 1,000 exchanges; every stored one is in "
+               "the exports and in the history API." in page.text_content("#older"), 10,
+               "the note that the list shows the newest 1,000",
+               explain=lambda: page.text_content("#older"))
+    entries = json.loads(_export(page, "har"))["log"]["entries"]
+    assert len(entries) == 2000
+    assert errors == []
+
+
+def test_a_crash_ends_the_run_and_the_sentence_still_adds_up(sandbox_in_new_session):
+    """kill -9 of the sandbox's server: its run's divider says how it ended, and the
+    counts are those of what was recorded, still adding up."""
+    page, sandbox, errors = sandbox_in_new_session("crash")
+    _traffic(page, sandbox)
+    limit = json.loads(page.text_content("#runs-data"))["retention"]["exchanges"]
+    _burst(sandbox["port"], 50, connections=5)
+    _wait_text(page, "#counts-run", _sentence("en", "run", limit, 50, 50))
+    os.kill(sandbox["pid"], signal.SIGKILL)
+    divider = page.locator("#traffic-table tr.run-divider[data-run='1']")
+    wait_until(lambda: "the server stopped unexpectedly" in divider.inner_text(), 15,
+               "run 1's divider to say it crashed", explain=divider.inner_text)
+    assert " · ended " in divider.inner_text() and "50 requests" in divider.inner_text()
+    # Stopped: "this run" is still the latest run, and its sentence stands.
+    _wait_text(page, "#counts-run", _sentence("en", "run", limit, 50, 50))
+    assert "this run" in divider.inner_text()
+    assert len(_rows(page)) == 50
     assert errors == []
