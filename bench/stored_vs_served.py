@@ -6,9 +6,12 @@
 * a flood: ``wrk -t1 -c10 -d10s``, the next run (a restart).
 
 The playground runs for real (``runserver --noreload``, bench/playground_proc.py) with
-its default retention (2,000 exchanges / 50 MB per sandbox). After each load the
-sandbox is stopped (its final ``server.stats`` is in) and the run's counts are read from
-``GET /api/sandboxes/<id>/runs/``; the stored seqs are read from the exchange list.
+its default retention (2,000 exchanges / 50 MB per sandbox), and a websocket viewer
+watches the sandbox's traffic throughout (the page open): it counts the rows pushed to
+it, the rows a batch left in the history only (``not_pushed``) and ``skipped`` seqs.
+After each load the sandbox is stopped (its final ``server.stats`` is in) and the
+run's counts are read from ``GET /api/sandboxes/<id>/runs/``; the stored seqs are read
+from the exchange list.
 Reported per load: served, stored, removed, not recorded (by reason), whether the
 stored seqs are contiguous (no hole), and stored ÷ min(served, retention): 1.0 means
 everything retention allows was kept.
@@ -25,6 +28,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -65,9 +69,11 @@ def stored_seqs(site: Playground, sandbox: dict, number: int) -> list[int]:
         after = page["next_after"]
 
 
-def result(site: Playground, sandbox: dict, number: int, load: str, extra: dict) -> dict:
+def result(site: Playground, sandbox: dict, number: int, load: str, extra: dict,
+           viewer: dict) -> dict:
     site.call("POST", sandbox["links"]["stop"])
     run = settle(site, sandbox, number)
+    extra["viewer"] = {k: v for k, v in viewer.items() if k != "ws"}  # all arrived by now
     counts = run["counts"]
     seqs = stored_seqs(site, sandbox, number)
     return {"load": load, **counts, **extra,
@@ -77,23 +83,44 @@ def result(site: Playground, sandbox: dict, number: int, load: str, extra: dict)
             "stored_over_allowed": round(counts["stored"] / min(counts["served"], RETENTION), 4)}
 
 
+def watch(site: Playground, sandbox: dict) -> dict:
+    """A viewer of the sandbox's traffic, counting in the background until it closes."""
+    ws = site.websocket(sandbox["id"])
+    seen = {"rows": 0, "not_pushed": 0, "skipped": 0, "ws": ws}
+
+    def read() -> None:
+        while (text := ws.recv()) is not None:
+            message = json.loads(text)
+            if message["type"] == "exchanges":
+                seen["rows"] += len(message["items"])
+                seen["not_pushed"] += message.get("not_pushed", 0)
+                seen["skipped"] += message.get("skipped", 0)
+
+    threading.Thread(target=read, daemon=True).start()
+    return seen
+
+
 def measure(env: dict[str, str]) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         site = Playground(Path(tmp), env=env)
         try:
             sandbox = site.sandbox()
+            viewer = watch(site, sandbox)
             url = sandbox["url"].replace("localhost", "127.0.0.1")
             port = sandbox["port"]
             began = time.monotonic()
             answered = keep_alive_burst(port, 2000, 10, "/index.html")
             burst = result(site, sandbox, 1, "burst 2000 -k -c10",
                            {"answered": answered,
-                            "seconds": round(time.monotonic() - began, 2)})
+                            "seconds": round(time.monotonic() - began, 2)}, viewer)
+            viewer.update(rows=0, not_pushed=0, skipped=0)
             site.call("POST", sandbox["links"]["start"])
             cmd = ["wrk", "-t1", "-c10", "-d10s", url + "index.html"]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             flood = result(site, sandbox, 2, " ".join(cmd),
-                           {"wrk_requests": int(out.split(" requests in")[0].split()[-1])})
+                           {"wrk_requests": int(out.split(" requests in")[0].split()[-1])},
+                           viewer)
+            viewer["ws"].close()
             return [burst, flood]
         finally:
             site.close()
@@ -115,7 +142,8 @@ def main() -> int:
             print(f"{db:8} {row['load']:32} served {row['served']:7} stored {row['stored']:5} "
                   f"removed {row['removed']:7} not recorded {row['not_recorded']:6}"
                   f"{' (' + reasons + ')' if reasons else ''}  contiguous {row['contiguous']}"
-                  f"  adds up {row['adds_up']}  stored/allowed {row['stored_over_allowed']}")
+                  f"  adds up {row['adds_up']}  stored/allowed {row['stored_over_allowed']}"
+                  f"  viewer {row['viewer']}")
     print(json.dumps(results, indent=1))
     return 0 if all(r["adds_up"] and r["contiguous"] for rows in results.values()
                     for r in rows) else 1

@@ -20,6 +20,7 @@ from ..models import Exchange, Sandbox
 from ..sandboxes.ownership import get_owned
 from ..sandboxes.presenters import sandbox_host, sandbox_url
 from . import exchanges, exports, filters, runs
+from .ingest import ingestor
 
 # Rows whose bytes are loaded per query while exporting: bounds memory per step.
 EXPORT_BATCH = 100
@@ -80,8 +81,16 @@ def _run_param(request: HttpRequest, sandbox: Sandbox, default: str) -> int | No
 def run_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     """The sandbox's runs, oldest first, with their counts and the totals (docs/api.md)."""
     sandbox = get_owned(request, sandbox_id)
-    every = list(sandbox.runs.order_by("number"))
     current = runs.current(sandbox.pk)
+    if current is not None and not sandbox.is_live:
+        # A run whose end never reached the ingest queue: the playground process that
+        # ran it ended, and the row was marked stopped without telling the ingestor.
+        # Closed now, by the writer (the only code that changes runs), with the row's
+        # message.
+        ingestor().status(sandbox.key)
+        ingestor().sync(5)
+        current = runs.current(sandbox.pk)
+    every = list(sandbox.runs.order_by("number"))
     return JsonResponse({
         "runs": [runs.to_json(run) for run in every],
         "current": current.number if current is not None else None,

@@ -167,14 +167,18 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             return runs.to_json(run)
 
     def _opening(self) -> list[dict[str, Any]]:
-        """Totals, status and the console tail for a viewer that just arrived."""
+        """Totals, status, the latest run and the console tail for a viewer that just
+        arrived."""
         sandbox = Sandbox.objects.get(pk=self.sandbox_id)
         lines = runtime.console_tail(sandbox)
+        latest = sandbox.runs.order_by("-number").first()
         with translation.override(self.language):
             status = presenters.status_json(presenters.status_facts(sandbox))
+            run = [{"type": "run", "run": runs.to_json(latest)}] if latest else []
         return [
             {"type": "stats", **exchanges.stats(sandbox)},
             {"type": "status", **status},
+            *run,  # the latest run, so the page knows which is current without asking
             {"type": "console", "lines": lines, "skipped": 0, "tail": True},
         ]
 

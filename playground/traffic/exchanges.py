@@ -13,6 +13,8 @@ import binascii
 import re
 from typing import Any
 
+from django.db import connection
+
 from ..models import Exchange, Run, Sandbox
 from . import heads, runs
 from .outcomes import OUTCOMES
@@ -87,6 +89,29 @@ def from_event(sandbox_id: int, seq: int, event: dict[str, Any], run: Run) -> Ex
         request_raw=request_raw, response_raw=response_raw,
         stored_bytes=len(request_raw) + len(response_raw),
     )
+
+
+def insert(rows: list[Exchange]) -> None:
+    """INSERT ``rows`` (unsaved Exchanges) in one ``executemany``: what ``bulk_create``
+    does, without compiling every value of every row into SQL one by one. Measured on
+    these VMs (a flood stores every exchange): bulk_create spent 69 µs a row compiling
+    SQL in Django and 13 µs in the database. The values here are ints, strings, bools
+    and bytes, which the database drivers take as they are; only the JSON column goes
+    through its field's own preparation. Row ids are not read back (nothing needs them)."""
+    if not rows:
+        return
+    fields = [f for f in Exchange._meta.concrete_fields if not f.primary_key]
+    prepare = [(f.attname, f.get_db_prep_save if f.get_internal_type() == "JSONField"
+                else None) for f in fields]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(Exchange._meta.db_table)} "
+           f"({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    values = [[getattr(row, name) if convert is None
+               else convert(getattr(row, name), connection) for name, convert in prepare]
+              for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
 
 
 def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:

@@ -278,7 +278,7 @@ class Ingestor:
             new = [redaction.redact_exchange(exchanges.from_event(sid, seqs[i], p.exchanges[i],
                                                                   run))
                    for i in range(start, len(p.exchanges))]
-            Exchange.objects.bulk_create(new)
+            exchanges.insert(new)
             run.stored += len(new)
             run.removed += start  # older than the window already: removed at once
         server = int((p.stats or {}).get("exchanges") or 0)

@@ -34,10 +34,11 @@ CAPTURE_QUEUE_FULL = "capture_queue_full"
 DISK_FULL = "disk_full"
 PLAYGROUND_ENDED = "playground_ended"
 # Reason code -> its label on the page (JS has the same labels in its catalog).
+PROCESS_ENDED = gettext_noop("the playground process that ran it ended")
 REASONS = {
     CAPTURE_QUEUE_FULL: gettext_noop("the server's capture queue was full"),
     DISK_FULL: gettext_noop("the database could not store them (disk full)"),
-    PLAYGROUND_ENDED: gettext_noop("the playground process that ran it ended"),
+    PLAYGROUND_ENDED: PROCESS_ENDED,
 }
 STOPPED = gettext_noop("the server was stopped")
 # Runs kept per sandbox: each start adds one, so a sandbox restarted all day would grow
@@ -114,13 +115,15 @@ def stats_counts(sandbox_id: int) -> dict[str, Any]:
 
 
 def begin(sandbox_id: int) -> Run | None:
-    """A new run for the sandbox, numbered after every earlier one; an open run left
-    behind (its end never reached us) is closed first. None if the sandbox is gone."""
+    """A new run for the sandbox, numbered after every earlier one. An open run left
+    behind is closed first: its end never reached the ingest queue, so the playground
+    process that ran it ended (reconcile marked the row stopped without telling us).
+    None if the sandbox is gone."""
     sandbox = Sandbox.objects.filter(pk=sandbox_id).first()
     if sandbox is None:
         return None
     for run in Run.objects.filter(sandbox_id=sandbox_id, ended_at__isnull=True):
-        end(run, None)
+        end(run, Message(PROCESS_ENDED))
     highest = Run.objects.filter(sandbox_id=sandbox_id).aggregate(n=Max("number"))["n"]
     run = Run.objects.create(sandbox_id=sandbox_id, number=(highest or 0) + 1,
                              mode=sandbox.mode, seq_base=sandbox.last_seq)

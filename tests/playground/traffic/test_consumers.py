@@ -297,6 +297,8 @@ async def test_status_changes_are_pushed(browser, free_port):
     comm = browser.socket(sandbox["id"])
     assert (await comm.connect())[0]
     assert (await next_of(comm, "status"))["status"] == "running"
+    opening = await next_of(comm, "run")  # the current run, after the status
+    assert (opening["run"]["number"], opening["run"]["ended_at"]) == (1, None)
     await sync_to_async(browser.client.post)(sandbox["links"]["stop"])
     while (await next_of(comm, "status"))["status"] != "stopped":
         pass

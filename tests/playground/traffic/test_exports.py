@@ -150,14 +150,42 @@ def test_the_filter_is_the_traffic_pages(client, recorded):
 
 def test_filter_grammar_matches_the_page():
     item = {"method": "GET", "status": 404, "outcome": "complete", "response_length": 2048,
-            "target": "/Index.CSS"}
-    for text, expected in (("", True), ("method:get", True), ("method:POST,GET", True),
+            "target": "/Index.CSS", "run": 3}
+    for text, expected in (("", True), ("run:3", True), ("run:2,3", True), ("run:2", False),
+                           ("method:get", True), ("method:POST,GET", True),
                            ("status:4xx", True), ("status:404", True), ("status:200", False),
                            ("status:rejected", False), ("larger-than:2k", False),
                            ("larger-than:1.5k", True), ("index .css", True),
                            ("METHOD:GET", False)):
         assert filters.matches(item, filters.parse(text)) is expected, text
     assert filters.parse("   ") is None
+
+
+def test_exports_take_the_current_run_a_chosen_run_or_all(client, recorded, raw_send):
+    sandbox, items, _, _ = recorded
+    assert client.post(sandbox["links"]["restart"]).status_code == 200
+    raw_send(sandbox["port"], f"GET /second-run HTTP/1.1\r\nHost: x:{sandbox['port']}"
+                              "\r\n\r\n".encode())
+
+    def stored():
+        assert ingestor().sync()
+        found = client.get(sandbox["links"]["exchanges"]).json()["exchanges"]
+        return found if len(found) == 5 else None
+
+    wait_until(stored, 10, "the second run's exchange to be stored")
+    url = sandbox["links"]["exchanges"] + "export.har"
+
+    def targets(query: str) -> list[str]:
+        entries = json.loads(client.get(url + query).content)["log"]["entries"]
+        return [e["request"]["url"].split("/", 3)[3] for e in entries]
+
+    assert targets("") == ["second-run"]  # the current run by default
+    assert targets("?run=1") == ["?q=1&r=two", "logo.png", "form", "up"]
+    assert len(targets("?run=all")) == 5
+    assert targets("?run=all&filter=run:1%20method:GET") == ["?q=1&r=two", "logo.png"]
+    dump = client.get(sandbox["links"]["exchanges"] + "export.raw?run=2").content
+    assert dump.count(b"=== #") == 2 and b"GET /second-run" in dump
+    assert client.get(url + "?run=last").status_code == 400
 
 
 def test_other_sessions_get_404(client, other_client, recorded):

@@ -197,3 +197,41 @@ def test_on_postgresql_a_burst_and_a_restart_add_up(tmp_path, postgres_url, free
         assert [i["seq"] for i in page["exchanges"]] == list(range(2001, 2011))
     finally:
         site.close()
+
+
+def test_a_playground_killed_mid_run_leaves_a_closed_run_that_adds_up(tmp_path, free_ports):
+    """kill -9 of the daphne process that ran a sandbox (its child ends with it): the
+    next process finds the run still open, closes it when asked for the runs, with the
+    row's message, and its totals are what was recorded. The next start is run 2."""
+    from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+
+    sandbox_port, first_port, second_port = free_ports(3)
+    env = playground_env(tmp_path, PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+    migrate(env)
+    browser = Browser()
+    first = Daphne("A", env, tmp_path, first_port)
+    try:
+        status, sandbox = browser.call(first, "POST", "/api/sandboxes/",
+                                       {"name": "k", "port": sandbox_port})
+        assert status == 201, sandbox
+        assert browser.call(first, "POST", sandbox["links"]["start"])[0] == 200
+        assert keep_alive_burst(sandbox_port, 300, 3) == 300
+        url = f"/api/sandboxes/{sandbox['id']}/runs/"
+        wait_until(lambda: browser.call(first, "GET", url)[1]["all"]["stored"] == 300, 30,
+                   "the burst to be stored")
+        first.kill()
+    finally:
+        first.close()
+    second = Daphne("B", env, tmp_path, second_port)
+    try:
+        status, data = browser.call(second, "GET", url)
+        assert status == 200, data
+        run = data["runs"][0]
+        assert run["ended_at"] is not None and data["current"] is None
+        assert run["ended"]  # the row's message, e.g. "stopped: the playground restarted"
+        assert run["counts"]["stored"] == 300 and add_up(run["counts"])
+        assert browser.call(second, "POST", sandbox["links"]["start"])[0] == 200
+        data = browser.call(second, "GET", url)[1]
+        assert [r["number"] for r in data["runs"]] == [1, 2] and data["current"] == 2
+    finally:
+        second.close()
