@@ -34,6 +34,7 @@ export class Runs {
     this.current = null;
     this.retention = null;
     this.all = null; // COUNTS of every run together, as the runs API last said
+    this.loaded = false; // the runs API has answered once
   }
 
   async load() {
@@ -42,6 +43,7 @@ export class Runs {
     this.current = r.current;
     this.retention = r.retention;
     this.all = r.all;
+    this.loaded = true;
   }
 
   // A `run` message: a run started (it is now the current one) or ended.

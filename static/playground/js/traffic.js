@@ -286,12 +286,13 @@ const handlers = {
     // choice say what is new, and this run's counts start from the run's own. A start
     // also closes the run before it (a restart sends no separate end): the runs API,
     // read again, has every run's final facts.
+    const isNew = runs.loaded && !runs.byNumber.has(msg.run.number);
     runs.update(msg.run);
     if (msg.run.number === runs.thisRun() && state.stats && state.stats.counts) {
       state.stats.counts.run = msg.run.counts;
     }
     runsChanged();
-    if (!msg.run.ended_at) loadRuns();
+    if (isNew) loadRuns();
   },
 };
 
