@@ -44,28 +44,29 @@ export function allSentence(counts, retention) {
     counts.served), values(counts, retention));
 }
 
-// Why the not recorded ones were not: "" when none were.
-export function reasonsSentence(counts) {
+// Why the not recorded ones were not: "" when none were. `more`: labels for codes this
+// page does not know (the runs API's `reasons`), before falling back to the code.
+export function reasonsSentence(counts, more = {}) {
   if (!counts.not_recorded) return "";
   const parts = Object.entries(counts.not_recorded_reasons || {})
     .filter(([, n]) => n > 0)
     .map(([code, n]) => L10N.f(gettext("%(count)s because %(reason)s"),
-                               { count: n, reason: REASONS[code] || code }));
+                               { count: n, reason: REASONS[code] || more[code] || code }));
   if (!parts.length) return "";
   return L10N.f(gettext("Not recorded: %(reasons)s."), { reasons: parts.join(gettext("; ")) });
 }
 
 // The traffic page's #counts: this run's sentence, and all runs' when they differ.
-export function showSentences(counts, retention) {
+export function showSentences(counts, retention, reasons) {
   const box = $("counts");
   box.hidden = !counts;
   if (!counts) return;
-  $("counts-run").textContent = [runSentence(counts.run, retention), reasonsSentence(counts.run)]
+  $("counts-run").textContent = [runSentence(counts.run, retention), reasonsSentence(counts.run, reasons)]
     .filter(Boolean).join(" ");
   const same = JSON.stringify(counts.all) === JSON.stringify(counts.run);
   $("counts-all").hidden = same;
   $("counts-all").textContent = same ? ""
-    : [allSentence(counts.all, retention), reasonsSentence(counts.all)].filter(Boolean).join(" ");
+    : [allSentence(counts.all, retention), reasonsSentence(counts.all, reasons)].filter(Boolean).join(" ");
 }
 
 // The note under the list when it does not hold every stored exchange: `skipped` ones

@@ -35,6 +35,7 @@ export class Runs {
     this.retention = null;
     this.all = null; // COUNTS of every run together, as the runs API last said
     this.loaded = false; // the runs API has answered once
+    this.reasons = {};
   }
 
   async load() {
@@ -43,6 +44,7 @@ export class Runs {
     this.current = r.current;
     this.retention = r.retention;
     this.all = r.all;
+    this.reasons = r.reasons || {}; // the server's words for reason codes the page lacks
     this.loaded = true;
   }
 

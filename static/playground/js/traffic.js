@@ -160,7 +160,7 @@ function showCounts() {
     parts.push(L10N.f(gettext("paused: %(count)s new arrived"), { count: state.missedWhilePaused }));
   }
   $("showing").textContent = parts.join(" · ");
-  showSentences(state.stats && state.stats.counts, runs.retention);
+  showSentences(state.stats && state.stats.counts, runs.retention, runs.reasons);
   const all = state.stats && state.stats.counts && state.stats.counts.all;
   const capped = Boolean(all && all.stored > state.items.length && state.items.length >= DOM_ROWS);
   showOlder($("older"), state.notPushed, capped, state.items.length,
