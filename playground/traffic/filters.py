@@ -21,6 +21,8 @@ from .outcomes import OUTCOMES
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)([kmg]?)b?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# run:3 or run:2,3, ASCII digits only (as JS's \d); anything else is a word.
+_RUNS = re.compile(r"^[0-9]+(,[0-9]+)*$")
 
 
 @dataclass
@@ -50,7 +52,7 @@ def parse(text: str) -> Filter | None:
             f.statuses += value.lower().split(",")
         elif key == "larger-than" and parse_size(value) is not None:
             f.larger = parse_size(value)
-        elif key == "run" and value and all(n.isdigit() for n in value.split(",")):
+        elif key == "run" and _RUNS.match(value):
             f.runs += [int(n) for n in value.split(",")]
         else:
             f.words.append(token.lower())

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from ..compose import composer, presets
+from ..sandboxes.modes import MODE_INFO
 from ..sandboxes.ownership import page_sandbox
 from ..sandboxes.presenters import sandbox_url, to_json
 from . import outcomes
@@ -28,7 +31,17 @@ def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
         "dom_rows": DOM_ROWS,
         "composer": composer_data(request, sandbox),
         "outcomes": outcomes.labels(),
+        "runs": runs_data(),
     })
+
+
+def runs_data() -> dict:
+    """What runs.js needs before the runs API answers: each mode's label in the page's
+    language (a run's divider names its mode) and the retention limit (the sentence that
+    adds up names it)."""
+    return {"modes": {mode: gettext(label) for mode, (label, _notice) in MODE_INFO.items()},
+            "retention": {"exchanges": settings.PLAYGROUND_RETENTION_EXCHANGES,
+                          "bytes": settings.PLAYGROUND_RETENTION_BYTES}}
 
 
 def composer_data(request: HttpRequest, sandbox) -> dict:

@@ -53,5 +53,6 @@ def test_compose_a_malformed_request_and_see_the_400(sandbox_in_new_session, sha
     assert page.get_by_role("link", name="server_recv.txt").get_attribute("download") \
         == "server_recv.txt"
     page.fill("#filter", "status:4xx")
-    assert page.get_attribute("#export-har", "href").endswith("export.har?filter=status%3A4xx")
+    assert page.get_attribute("#export-har", "href").endswith(
+        "export.har?run=current&filter=status%3A4xx")  # this run (the default), filtered
     assert errors == []

@@ -1,19 +1,25 @@
-// Exports: the filtered list as HAR or a raw dump (the filter box's text goes to the
-// server, which applies the same grammar as filters.js), and one exchange as the
+// Exports: the filtered list of this run, a chosen run or all runs as HAR or a raw dump
+// (the filter box's text goes to the server, which applies the same grammar as
+// filters.js; ?run= says which runs, docs/api.md), and one exchange as the
 // tutorial's files or as a curl command.
 import { gettext, interpolate } from "./i18n-helpers.js";
 import { $, el, button, message, copyText } from "./dom.js";
 import { fetchRaw } from "./api.js";
 
 // links: #export-links (its data-* hold the export URLs); filter: the filter box;
+// runChoice: which runs to export (this run, a chosen one, all: runs.js fills it);
 // detail: the exchange detail panel; rawBase: the exchanges API URL.
-export function initExports(links, filter, detail, rawBase) {
+export function initExports(links, filter, runChoice, detail, rawBase) {
   function update() {
-    const q = filter.value.trim() ? "?filter=" + encodeURIComponent(filter.value) : "";
+    let q = "?run=" + encodeURIComponent(runChoice.value || "current");
+    if (filter.value.trim()) q += "&filter=" + encodeURIComponent(filter.value);
     $("export-har").href = links.dataset.harUrl + q;
     $("export-raw").href = links.dataset.rawUrl + q;
   }
   filter.addEventListener("input", update);
+  runChoice.addEventListener("change", update);
+  // runs.js refills the choice when a run starts: the links follow.
+  new MutationObserver(update).observe(runChoice, { childList: true });
   update();
 
   const actions = $("detail-actions");

@@ -1,6 +1,7 @@
 // The traffic filter grammar: method:GET status:404 status:4xx larger-than:10k run:3, and
-// free text matched against the path. playground/traffic/filters.py is the same grammar on the
-// server (HAR and raw exports): change both.
+// free text matched against the path. playground/traffic/filters.py is the same grammar on
+// the server (HAR and raw exports): change both, and tests/data/filters.json, the one
+// table of cases that both are tested against.
 
 import { isOutcome } from "./outcomes.js";
 
@@ -12,7 +13,7 @@ function parseSize(text) {
 
 // The filter box's text as a filter, or null when it filters nothing.
 export function parseFilter(text) {
-  const f = { methods: [], statuses: [], larger: null, runs: [], words: [] };
+  const f = { methods: [], statuses: [], larger: null, words: [], runs: [] };
   for (const token of text.trim().split(/\s+/).filter(Boolean)) {
     const [key, ...rest] = token.split(":");
     const value = rest.join(":");
@@ -22,8 +23,8 @@ export function parseFilter(text) {
     else if (key === "run" && /^\d+(,\d+)*$/.test(value)) f.runs.push(...value.split(",").map(Number));
     else f.words.push(token.toLowerCase());
   }
-  const any = f.methods.length || f.statuses.length || f.larger !== null || f.runs.length;
-  return any || f.words.length ? f : null;
+  return f.methods.length || f.statuses.length || f.larger !== null || f.words.length || f.runs.length
+    ? f : null;
 }
 
 function statusMatches(item, pattern) {

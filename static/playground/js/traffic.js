@@ -2,17 +2,22 @@
 // streams exchange summaries, counters, status and the server console. Rows are drawn
 // once per animation frame and capped (data-dom-rows); raw bytes are fetched only when
 // a row is opened (exchange.js), through one click listener on the table. Everything
-// captured is shown with textContent.
-import { gettext, ngettext, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
-import { $, el, message, screenReady } from "./dom.js";
+// captured is shown with textContent. Each start of the sandbox begins a run (runs.js):
+// the list keeps every run's exchanges under a divider row per run, and the counts say
+// in one sentence how the requests served add up (counts.js).
+import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
+import { $, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
-import { STATUS_TEXT } from "./cards.js";
+import { showStatus, setConnState } from "./traffic-status.js";
 import { ExchangeView } from "./exchange.js";
-import { COMPLETE, OUTCOME_TEXT } from "./outcomes.js";
+import { row, itemOf } from "./rows.js";
 import { explainer } from "./explain.js";
 import { parseFilter, matches } from "./filters.js";
 import { initComposer } from "./composer.js";
 import { initExports } from "./export.js";
+import { Runs } from "./runs.js";
+import { showSentences, showOlder } from "./counts.js";
+import { addConsole } from "./server-console.js";
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
@@ -20,6 +25,9 @@ const DOM_ROWS = Number(root.dataset.domRows) || 1000;
 const tbody = $("traffic-table").querySelector("tbody");
 const wrap = $("table-wrap");
 const detailPanel = $("detail");
+const runsData = JSON.parse($("runs-data").textContent);
+const runs = new Runs(root.dataset.runsUrl, $("traffic-table").querySelectorAll("thead th").length);
+runs.retention = runsData.retention; // until the runs API answers
 const explain = explainer(detailPanel.dataset.glossaryUrl);
 const detail = new ExchangeView(detailPanel, root.dataset.exchangesUrl, explain);
 explain.load();
@@ -32,54 +40,14 @@ const state = {
   missedWhilePaused: 0,
   following: true,
   filter: null,
-  skipped: 0,
-  runSeen: 0, // exchanges of this run received here: a floor for the total until the
-  // server's next stats (it sends them once a second) brings the exact count
+  scope: "all", // the quick choice: "all" runs or only the "current" one
+  lastRun: null, // the run of the list's last row: a new run's first row gets a divider
+  notPushed: 0, // stored exchanges a flood's batches did not push here: in the history
   stats: null,
   lastStatsAt: 0,
 };
 
 // ----- rows -----------------------------------------------------------------------------
-
-// Local time of day with milliseconds, in the page's language. L10N keeps one
-// Intl formatter: toLocaleTimeString builds one per call, which under a flood cost
-// more than drawing the rows.
-const timeOf = (us) => L10N.time(new Date(us / 1000));
-
-const itemOf = new WeakMap(); // <tr> -> its exchange summary
-
-function row(item) {
-  const tr = el("tr", "outcome-" + item.outcome);
-  tr.dataset.seq = item.seq;
-  if (item.status >= 400) tr.classList.add("bad-status");
-  if (item.index > 0) tr.classList.add("reused");
-  const conn = el("td", "conn", (item.index > 0 ? "↺ " : "") + item.conn + "." + item.index);
-  conn.title = item.index > 0
-    ? L10N.f(gettext("request %(n)s on connection %(conn)s (keep-alive reuse)"), { n: item.index + 1, conn: item.conn })
-    : L10N.f(gettext("first request on connection %(conn)s"), { conn: item.conn });
-  const status = el("td", "status");
-  status.append(el("span", "code", item.status == null ? "—" : String(item.status)));
-  if (item.outcome !== COMPLETE) {
-    const tag = el("span", "outcome-tag", OUTCOME_TEXT[item.outcome] || item.outcome);
-    if (item.reason) tag.title = item.reason;
-    status.append(tag);
-  }
-  const size = el("td", "num", formatSize(item.response_length));
-  size.title = L10N.f(gettext("request %(req)s B, response %(resp)s B"),
-                      { req: item.request_length, resp: item.response_length });
-  tr.append(
-    el("td", "seq", String(item.seq)),
-    el("td", "time", timeOf(item.started_us)),
-    conn,
-    el("td", "method", item.method || "?"),
-    el("td", "path", item.target == null ? gettext("(unparsed)") : item.target),
-    status,
-    size,
-    el("td", "num", item.duration_us == null ? "—" : formatMicros(item.duration_us)),
-  );
-  itemOf.set(tr, item);
-  return tr;
-}
 
 // One listener for every row: the row's summary opens in the detail panel.
 tbody.addEventListener("click", (event) => {
@@ -116,58 +84,87 @@ function draw() {
   state.items.push(...batch);
   if (state.items.length > DOM_ROWS) state.items.splice(0, state.items.length - DOM_ROWS);
   const frag = document.createDocumentFragment();
-  for (const item of batch.slice(-DOM_ROWS)) if (matches(item, state.filter)) frag.append(row(item));
+  for (const item of batch.slice(-DOM_ROWS)) if (visible(item)) addRow(frag, item);
   tbody.append(frag);
-  while (tbody.rows.length > DOM_ROWS) tbody.deleteRow(0);
+  if (tbody.rows.length > DOM_ROWS) trim();
+  currentDivider();
   if (state.following) wrap.scrollTop = wrap.scrollHeight;
   showCounts();
 }
 
 function redraw() {
   tbody.textContent = "";
+  state.lastRun = null;
   const frag = document.createDocumentFragment();
-  for (const item of state.items) if (matches(item, state.filter)) frag.append(row(item));
+  for (const item of state.items) if (visible(item)) addRow(frag, item);
   tbody.append(frag);
+  currentDivider();
   if (state.following) wrap.scrollTop = wrap.scrollHeight;
   showCounts();
 }
 
-function total() {
-  return Math.max(state.stats ? state.stats.requests : 0, state.runSeen);
+function visible(item) {
+  return (state.scope === "all" || item.run === runs.thisRun()) && matches(item, state.filter);
 }
 
+// A row, under its run's divider when it is the first row of that run in the list.
+function addRow(parent, item) {
+  if (item.run !== state.lastRun) {
+    emptyRuns(parent, item.run);
+    parent.append(runs.divider(item.run));
+    state.lastRun = item.run;
+  }
+  parent.append(row(item));
+}
+
+// Runs before `number` with no exchange left in the list (all removed by retention, or
+// none served) still get their divider, which says so: nothing vanishes unsaid.
+function emptyRuns(parent, number) {
+  if (state.scope !== "all" || state.filter) return;
+  const empty = runs.numbers().filter((n) => (state.lastRun == null || n > state.lastRun) && n < number);
+  parent.append(...runs.emptyDividers(empty));
+}
+
+// The current run's divider at the end of an unfiltered list even before its first
+// exchange, so a restart shows at once where the new run begins.
+function currentDivider() {
+  const current = runs.thisRun();
+  // Not before the history replay is in the list (the first stats follow it): the
+  // divider would land above the earlier runs' rows.
+  if (!state.stats || state.incoming.length) return;
+  if (current == null || state.lastRun === current || state.filter) return;
+  emptyRuns(tbody, current);
+  tbody.append(runs.divider(current));
+  state.lastRun = current;
+}
+
+// Keeps the newest DOM_ROWS rows; the first one left still gets its run's divider.
+function trim() {
+  while (tbody.rows.length > DOM_ROWS) tbody.deleteRow(0);
+  while (tbody.rows.length > 1 && tbody.rows[0].classList.contains("run-divider")
+         && tbody.rows[1].classList.contains("run-divider")) tbody.deleteRow(0);
+  const first = itemOf.get(tbody.rows[0]);
+  if (first) tbody.prepend(runs.divider(first.run));
+}
+
+const dividers = tbody.getElementsByClassName("run-divider"); // live: cheap to count
+
 function showCounts() {
-  const total_ = total();
-  const shown = state.items.length;
-  $("no-traffic").hidden = shown > 0 || state.incoming.length > 0;
-  let text = L10N.f(ngettext("showing the latest %(shown)s of %(count)s request",
-                             "showing the latest %(shown)s of %(count)s requests", total_),
-                    { shown, count: total_ });
-  if (state.filter) {
-    text += " · " + L10N.f(ngettext("%(count)s matches the filter", "%(count)s match the filter",
-                                    tbody.rows.length), { count: tbody.rows.length });
+  const shown = tbody.rows.length - dividers.length;
+  $("no-traffic").hidden = state.items.length > 0 || state.incoming.length > 0;
+  const parts = [];
+  if (state.filter || state.scope !== "all") {
+    parts.push(L10N.f(ngettext("%(count)s matches the filter", "%(count)s match the filter", shown), { count: shown }));
   }
   if (state.paused) {
-    text += " · " + L10N.f(gettext("paused: %(count)s new arrived"), { count: state.missedWhilePaused });
+    parts.push(L10N.f(gettext("paused: %(count)s new arrived"), { count: state.missedWhilePaused }));
   }
-  $("showing").textContent = text;
-  const older = $("older");
-  older.textContent = "";
-  if (state.skipped) {
-    older.append(L10N.f(ngettext(
-      "%(count)s exchange went by too fast to show (the totals still count it). ",
-      "%(count)s exchanges went by too fast to show (the totals still count them). ",
-      state.skipped), { count: state.skipped }));
-  }
-  if (state.stats && state.stats.stored > shown) {
-    const link = el("a", "", gettext("the history API"));
-    link.href = root.dataset.exchangesUrl + "?after=0";
-    link.target = "_blank";
-    // The sentence is split around the link so the link stays an element.
-    const [before, after] = L10N.f(gettext("The playground keeps the latest %(count)s exchanges; older ones are in %(link)s."),
-                                   { count: state.stats.stored, link: "\u0000" }).split("\u0000");
-    older.append(before, link, after || "");
-  }
+  $("showing").textContent = parts.join(" · ");
+  showSentences(state.stats && state.stats.counts, runs.retention, runs.reasons);
+  const all = state.stats && state.stats.counts && state.stats.counts.all;
+  const capped = Boolean(all && all.stored > state.items.length && state.items.length >= DOM_ROWS);
+  showOlder($("older"), state.notPushed, capped, state.items.length,
+            root.dataset.exchangesUrl + "?run=all&after=0");
 }
 
 wrap.addEventListener("scroll", () => {
@@ -185,6 +182,15 @@ $("filter").addEventListener("input", (e) => {
   redraw();
 });
 
+// The quick choice next to the filter: this run only, or every run.
+$("run-scope").addEventListener("click", (event) => {
+  const choice = event.target.closest("button[data-scope]");
+  if (!choice) return;
+  state.scope = choice.dataset.scope;
+  for (const b of $("run-scope").querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === choice));
+  redraw();
+});
+
 $("pause").addEventListener("click", () => {
   state.paused = !state.paused;
   $("pause").textContent = state.paused ? gettext("Resume") : gettext("Pause");
@@ -194,35 +200,59 @@ $("pause").addEventListener("click", () => {
   showCounts();
 });
 
-$("clear").addEventListener("click", () => {
+function clearView() {
   // Only this view: the server, its totals and the stored history are untouched.
   state.items = [];
   state.incoming = [];
   state.missedWhilePaused = 0;
-  state.skipped = 0;
+  state.notPushed = 0;
+  state.lastRun = null;
   tbody.textContent = "";
   detail.close();
   showCounts();
+}
+$("clear").addEventListener("click", clearView);
+
+// "Show them" under the list: exchanges a flood did not push here are in the history,
+// so the list is read again from it (a new websocket replays every stored exchange).
+$("older").addEventListener("click", (event) => {
+  if (!event.target.closest("button[data-action=show-all]")) return;
+  clearView();
+  state.lastSeq = 0;
+  state.stats = null;
+  reopen = true;
+  if (socket) socket.close();
 });
 
 // ----- counters, status, console -----------------------------------------------------
 
+// Retention removed the oldest exchanges from the history: they leave the list too, so
+// it shows what is stored (the sentences and the dividers say how many were removed).
+// The stats follow the batch they count, so the newest `stored` rows received are the
+// stored ones.
+function forgetRemoved(stored) {
+  const extra = Math.min(state.items.length + state.incoming.length - stored, state.items.length);
+  if (extra <= 0) return;
+  state.items.splice(0, extra);
+  redraw();
+}
+
 function showStats(s) {
   state.stats = s;
   state.lastStatsAt = Date.now();
-  $("c-requests").textContent = L10N.number(total());
+  // This run's requests, the same number as the sentence's "served in this run".
+  $("c-requests").textContent = L10N.number(s.counts ? s.counts.run.served : s.requests);
   $("c-errors").textContent = L10N.number(s.errors);
   $("c-in").textContent = formatSize(s.bytes_in);
   $("c-out").textContent = formatSize(s.bytes_out);
   $("c-conns").textContent = L10N.number(s.connections);
   if (s.rate != null) $("c-rate").textContent = L10N.number(s.rate);
-  const d = s.dropped || {};
-  const lost = (d.server || 0) + (d.playground || 0);
-  $("dropped").hidden = !lost;
-  // One literal, so makemessages and tests/playground/test_i18n.py see the whole msgid.
-  const droppedText = gettext("%(lost)s events were not recorded under load (%(server)s by the server, %(playground)s by the playground): some rows are missing, but the totals above are the server's own exact counts.");
-  $("dropped").textContent = lost ? L10N.f(droppedText,
-    { lost, server: d.server || 0, playground: d.playground || 0 }) : "";
+  if (s.counts) {
+    runs.counted(s.counts.run, tbody);
+    if (runs.earlierChanged(s.counts)) loadRuns();
+    forgetRemoved(s.counts.all.stored);
+  }
+  currentDivider();
   showCounts();
 }
 // The server sends stats only while they change: a quiet second means 0 req/s.
@@ -230,89 +260,72 @@ setInterval(() => {
   if (Date.now() - state.lastStatsAt > 2500) $("c-rate").textContent = "0";
 }, 1000);
 
-const open = $("open-sandbox");
-open.href = initial.url;
-let deleted = false;
-function showStatus(s) {
-  if (s.status === "deleted") deleted = true;
-  const badge = $("status-badge");
-  badge.textContent = STATUS_TEXT[s.status] || s.status;
-  badge.className = "badge status-" + s.status;
-  let text = s.problem || "";  // worded by the server, exit code included (sandboxes/presenters.py)
-  if (s.status === "stopped" && !text) text = gettext("Start it from its card to see traffic.");
-  if (s.status === "deleted") {
-    text = gettext("This sandbox was deleted.");
-    setConnState("gone", gettext("deleted"));
-    const home = el("a", "", gettext("Back to your sandboxes"));
-    home.href = "/";
-    $("status-text").textContent = text + " ";
-    $("status-text").append(home);
-    open.classList.add("disabled");
-    return;
-  }
-  $("status-text").textContent = text;
-  const running = s.status === "running";
-  open.classList.toggle("disabled", !running);
-  open.setAttribute("aria-disabled", String(!running));
-}
-
-const consoleBox = $("console");
-const CONSOLE_LINES = 500;
-function addConsole(lines, skipped, tail) {
-  const atBottom = consoleBox.scrollTop + consoleBox.clientHeight >= consoleBox.scrollHeight - 8;
-  if (tail) consoleBox.textContent = "";
-  const frag = document.createDocumentFragment();
-  if (skipped) {
-    frag.append(el("span", "muted", "… " + L10N.f(ngettext("%(count)s line skipped", "%(count)s lines skipped",
-                                                              skipped), { count: skipped }) + " …\n"));
-  }
-  for (const line of lines) frag.append(el("span", line.stream, line.text + "\n"));
-  consoleBox.append(frag);
-  while (consoleBox.childNodes.length > CONSOLE_LINES) consoleBox.firstChild.remove();
-  if (atBottom || tail) consoleBox.scrollTop = consoleBox.scrollHeight;
-}
-
 // ----- the websocket, with reconnect + resume ---------------------------------------
-
-function setConnState(name, text) {
-  const el = $("conn-state");
-  el.dataset.state = name;
-  el.textContent = text;
-}
 
 const handlers = {
   exchanges(msg) {
-    if (msg.skipped) state.skipped += msg.skipped;
+    // `skipped` seqs are not stored (removed by retention or never recorded): the counts'
+    // sentences say how many and why, so they are not "missed" here. `not_pushed` rows
+    // are stored but were not sent to this page (a flood's batch sends its newest).
+    if (msg.not_pushed) state.notPushed += msg.not_pushed;
     for (const item of msg.items) {
       if (item.seq <= state.lastSeq) continue; // never twice, even across reconnects
       state.lastSeq = item.seq;
-      state.runSeen++;
       state.incoming.push(item);
       if (state.paused) state.missedWhilePaused++;
     }
     if (state.incoming.length > DOM_ROWS) state.incoming.splice(0, state.incoming.length - DOM_ROWS);
-    if (state.stats) $("c-requests").textContent = L10N.number(total());
     if (state.paused) showCounts();
     else schedule();
   },
   stats: showStats,
-  status: showStatus,
+  status(msg) { if (showStatus(msg)) deleted = true; },
   console(msg) { addConsole(msg.lines, msg.skipped, msg.tail); },
-  reset(msg) {
-    // The sandbox started again: a new run, a new history (seq numbers go on).
-    state.lastSeq = Math.max(state.lastSeq, msg.last_seq || 0);
-    state.items = [];
-    state.incoming = [];
-    state.skipped = 0;
-    state.runSeen = 0;
-    state.stats = null;
-    for (const id of ["c-requests", "c-errors", "c-conns", "c-rate"]) $(id).textContent = "0";
-    tbody.textContent = "";
-    showCounts();
+  run(msg) {
+    // A run started or ended: the earlier runs' rows stay; the dividers and the export's
+    // choice say what is new, and this run's counts start from the run's own. A start
+    // also closes the run before it (a restart sends no separate end): the runs API,
+    // read again, has every run's final facts.
+    const isNew = runs.loaded && !runs.byNumber.has(msg.run.number);
+    runs.update(msg.run);
+    if (msg.run.number === runs.thisRun() && state.stats && state.stats.counts) {
+      state.stats.counts.run = msg.run.counts;
+    }
+    runsChanged();
+    if (isNew) loadRuns();
   },
 };
 
+let knownRuns = "";
+function runsChanged() {
+  runs.fillChoice($("export-run"));
+  // A run the list has not seen may need its divider above rows already drawn.
+  const numbers = runs.numbers().join();
+  if (numbers !== knownRuns || state.scope !== "all") {
+    knownRuns = numbers;
+    if (state.stats && !state.incoming.length) redraw();
+  }
+  runs.refresh(tbody);
+  currentDivider();
+  showCounts();
+}
+
+// One request at a time: asked again meanwhile, it runs once more when the first ends.
+let loading = null;
+let again = false;
+function loadRuns() {
+  if (loading) { again = true; return; }
+  loading = runs.load().then(runsChanged).catch((err) => message(
+    L10N.f(gettext("Could not load the runs: %(error)s"), { error: err.message }), "error"))
+    .finally(() => {
+      loading = null;
+      if (again) { again = false; loadRuns(); }
+    });
+}
+
 let socket = null;
+let deleted = false; // the sandbox is gone: stop reconnecting
+let reopen = false; // closed on purpose, to replay the history at once
 let delay = 500;
 function connect() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -331,6 +344,7 @@ function connect() {
   socket.addEventListener("close", (event) => {
     socket = null;
     if (deleted) return;
+    if (reopen) { reopen = false; connect(); return; }
     if (event.code === 1006 && delay > 8000 && !navigator.onLine) setConnState("offline", gettext("offline"));
     setConnState("reconnecting", L10N.f(gettext("reconnecting… (%(s)s s)"), { s: Math.round(delay / 1000) }));
     setTimeout(retry, delay);
@@ -353,12 +367,14 @@ async function retry() {
   connect();
 }
 
-showStatus(initial);
+$("open-sandbox").href = initial.url;
+deleted = showStatus(initial);
 showCounts();
 connect();
+loadRuns();
 
 // parts/composer.html and the export links, when the page has them.
 if ($("composer")) initComposer($("composer"), detailPanel);
-if ($("export-links")) initExports($("export-links"), $("filter"), detailPanel, root.dataset.exchangesUrl);
+if ($("export-links")) initExports($("export-links"), $("filter"), $("export-run"), detailPanel, root.dataset.exchangesUrl);
 
 screenReady();

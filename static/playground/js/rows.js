@@ -1,0 +1,45 @@
+// One exchange summary as a row of the traffic list (traffic.js draws them). Everything
+// captured goes in through textContent.
+import { gettext, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
+import { el } from "./dom.js";
+import { COMPLETE, OUTCOME_TEXT } from "./outcomes.js";
+
+// Local time of day with milliseconds, in the page's language. L10N keeps one
+// Intl formatter: toLocaleTimeString builds one per call, which under a flood cost
+// more than drawing the rows.
+const timeOf = (us) => L10N.time(new Date(us / 1000));
+
+export const itemOf = new WeakMap(); // <tr> -> its exchange summary
+
+export function row(item) {
+  const tr = el("tr", "outcome-" + item.outcome);
+  tr.dataset.seq = item.seq;
+  if (item.status >= 400) tr.classList.add("bad-status");
+  if (item.index > 0) tr.classList.add("reused");
+  const conn = el("td", "conn", (item.index > 0 ? "↺ " : "") + item.conn + "." + item.index);
+  conn.title = item.index > 0
+    ? L10N.f(gettext("request %(n)s on connection %(conn)s (keep-alive reuse)"), { n: item.index + 1, conn: item.conn })
+    : L10N.f(gettext("first request on connection %(conn)s"), { conn: item.conn });
+  const status = el("td", "status");
+  status.append(el("span", "code", item.status == null ? "—" : String(item.status)));
+  if (item.outcome !== COMPLETE) {
+    const tag = el("span", "outcome-tag", OUTCOME_TEXT[item.outcome] || item.outcome);
+    if (item.reason) tag.title = item.reason;
+    status.append(tag);
+  }
+  const size = el("td", "num", formatSize(item.response_length));
+  size.title = L10N.f(gettext("request %(req)s B, response %(resp)s B"),
+                      { req: item.request_length, resp: item.response_length });
+  tr.append(
+    el("td", "seq", String(item.seq)),
+    el("td", "time", timeOf(item.started_us)),
+    conn,
+    el("td", "method", item.method || "?"),
+    el("td", "path", item.target == null ? gettext("(unparsed)") : item.target),
+    status,
+    size,
+    el("td", "num", item.duration_us == null ? "—" : formatMicros(item.duration_us)),
+  );
+  itemOf.set(tr, item);
+  return tr;
+}
