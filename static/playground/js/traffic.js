@@ -196,7 +196,7 @@ $("pause").addEventListener("click", () => {
   $("pause").textContent = state.paused ? gettext("Resume") : gettext("Pause");
   $("pause").setAttribute("aria-pressed", String(state.paused));
   state.missedWhilePaused = 0;
-  if (!state.paused) schedule();
+  if (!state.paused) { schedule(); fillWhenQuiet(); }
   showCounts();
 });
 
@@ -215,14 +215,25 @@ $("clear").addEventListener("click", clearView);
 
 // "Show them" under the list: exchanges a flood did not push here are in the history,
 // so the list is read again from it (a new websocket replays every stored exchange).
-$("older").addEventListener("click", (event) => {
-  if (!event.target.closest("button[data-action=show-all]")) return;
+function showAllStored() {
+  clearTimeout(fillTimer);
   clearView();
   state.lastSeq = 0;
   state.stats = null;
   reopen = true;
   if (socket) socket.close();
+}
+$("older").addEventListener("click", (event) => {
+  if (event.target.closest("button[data-action=show-all]")) showAllStored();
 });
+// Once a flood has been quiet for a moment, the same happens by itself: the list ends up
+// holding the newest stored exchanges, not the sample the flood's batches pushed.
+const FILL_AFTER_QUIET_MS = 1000;
+let fillTimer = null;
+function fillWhenQuiet() {
+  clearTimeout(fillTimer);
+  if (state.notPushed && !state.paused) fillTimer = setTimeout(showAllStored, FILL_AFTER_QUIET_MS);
+}
 
 // ----- counters, status, console -----------------------------------------------------
 
@@ -277,6 +288,7 @@ const handlers = {
     if (state.incoming.length > DOM_ROWS) state.incoming.splice(0, state.incoming.length - DOM_ROWS);
     if (state.paused) showCounts();
     else schedule();
+    fillWhenQuiet();
   },
   stats: showStats,
   status(msg) { if (showStatus(msg)) deleted = true; },
