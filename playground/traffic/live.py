@@ -77,13 +77,25 @@ def publish(sandbox_id: int | str, message: dict[str, Any]) -> bool:
     layer = get_channel_layer()
     if layer is None:
         return False
-    future = asyncio.run_coroutine_threadsafe(
-        layer.group_send(group_name(sandbox_id), message), loop)
-    future.add_done_callback(_log_failure)
+    group = group_name(sandbox_id)
+
+    def send() -> None:  # on the loop: the coroutine exists only if the loop runs it
+        task = loop.create_task(layer.group_send(group, message))
+        _sending.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(_sent)
+
+    try:
+        loop.call_soon_threadsafe(send)
+    except RuntimeError:  # the loop closed just now
+        return False
     return True
 
 
-def _log_failure(future: Any) -> None:
+_sending: set[asyncio.Task] = set()
+
+
+def _sent(future: Any) -> None:
+    _sending.discard(future)
     if future.cancelled():
         return
     exc = future.exception()
