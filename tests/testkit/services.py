@@ -165,3 +165,35 @@ def drop_database(url: str) -> None:
     with psycopg.connect((server + "/postgres").replace("postgres://", "postgresql://", 1),
                          autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def small_disk(mount: Path, size: str = "8m") -> Iterator[Path]:
+    """A real file system of ``size`` (a tmpfs) mounted at ``mount``, to fill up: what a
+    full disk does cannot be faked. Needs root (CAP_SYS_ADMIN): skipped without it,
+    failed under CI=true."""
+    mount.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        unavailable("a tmpfs to fill", f"mount failed: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(folder: Path, leave: int = 0) -> Path:
+    """Fill the file system of ``folder`` with one file, leaving about ``leave`` bytes
+    free (delete the file to give the space back)."""
+    filler = folder / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    if leave:
+        os.truncate(filler, max(0, os.path.getsize(filler) - leave))
+    return filler

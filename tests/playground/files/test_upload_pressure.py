@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from testkit import services
 from testkit.playgrounds import Browser, Daphne, migrate, playground_env
 from testkit.uploads import multipart, snapshot
 
@@ -152,16 +152,9 @@ def test_the_quotas_hold_across_two_processes_on_postgresql(tmp_path, free_ports
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A real 8 MB file system (tmpfs) for the data folder; skipped where mounting is
-    not allowed (not root, no CAP_SYS_ADMIN)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
+    """A real 8 MB file system (tmpfs) for the data folder."""
+    with services.small_disk(tmp_path / "disk") as mount:
+        yield mount
 
 
 def test_a_full_disk_is_a_clear_507_and_recovers(small_disk, one_sandbox):
@@ -172,15 +165,7 @@ def test_a_full_disk_is_a_clear_507_and_recovers(small_disk, one_sandbox):
     before = snapshot(root)
 
     # Fill the disk, as another program would, leaving less than the next upload needs.
-    filler = small_disk / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-    os.truncate(filler, os.path.getsize(filler) - 256 * 1024)
+    filler = services.fill(small_disk, leave=256 * 1024)
     new = [("files", "index.html", b"<h1>new</h1>" * 100_000),
            ("files", "photo.bin", os.urandom(MB))]
     for language, words in (("en", "disk is full"), ("ja", "ディスク")):
