@@ -89,7 +89,7 @@ def run(seconds: int, connections: int, browser: bool) -> dict:
 
 def _open_page(site: Playground, sb: dict, chromium):
     context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    context.add_cookies([{"name": c.name, "value": c.value, "domain": "localhost",
+    context.add_cookies([{"name": c.name, "value": c.value, "domain": "127.0.0.1",
                           "path": "/"} for c in site.jar])
     page = context.new_page()
     page.goto(site.base + sb["links"]["traffic"])
