@@ -77,11 +77,14 @@ def _host() -> str:
 
 def _still_there(name: str) -> bool | None:
     """For a process of this host: does it still exist (the same pid, started at the
-    same time)? None for a name of another host, or not made by ``me()``."""
+    same time)? None when this cannot be told: a name of another host, one not made by
+    ``me()``, or one made without /proc (start 0), or no /proc here (macOS): then its
+    beats decide (leftovers.HAS_PROC)."""
     host, _, rest = name.partition(":")
     pid, _, rest = rest.partition(":")
     start = rest.partition(":")[0]
-    if host != _host() or not pid.isdigit() or not start.isdigit():
+    if host != _host() or not pid.isdigit() or not start.isdigit() or start == "0" \
+            or not leftovers.HAS_PROC:
         return None
     return leftovers.start_ticks(int(pid)) == int(start)
 
