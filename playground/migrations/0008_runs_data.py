@@ -28,8 +28,11 @@ def forwards(apps, schema_editor):
     Sandbox = apps.get_model("playground", "Sandbox")
     Exchange = apps.get_model("playground", "Exchange")
     Run = apps.get_model("playground", "Run")
-    for sandbox in Sandbox.objects.filter(exchanges__isnull=False).distinct():
-        rows = Exchange.objects.filter(sandbox=sandbox)
+    # Only exchanges with no run yet: a database that applied the first, single-step
+    # 0007_runs (before the split) has none, and this step does nothing there.
+    for sandbox in Sandbox.objects.filter(exchanges__isnull=False,
+                                          exchanges__run__isnull=True).distinct():
+        rows = Exchange.objects.filter(sandbox=sandbox, run__isnull=True)
         stored = rows.count()
         first = rows.order_by("seq").values_list("seq", flat=True).first()
         span = max(sandbox.last_seq, first + stored - 1) - first + 1

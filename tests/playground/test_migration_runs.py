@@ -142,3 +142,25 @@ def test_an_interrupted_data_step_migrates_on_the_next_try(database, tmp_path, r
     counts = found["counts"]
     assert (counts["served"], counts["stored"], counts["removed"]) == (7, 4, 3)
     manage(env, "makemigrations", "--check", "--dry-run", "playground")
+
+
+# A database migrated by the first 0007_runs (one migration, before the split): its runs
+# exist and Exchange.run is NOT NULL, while 0008 and 0009 are not recorded as applied.
+BEFORE_THE_SPLIT = """
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("DELETE FROM django_migrations WHERE app = 'playground' AND name IN "
+                   "('0008_runs_data', '0009_runs_required')")
+"""
+
+
+def test_a_database_of_the_unsplit_0007_migrates_on(tmp_path, request):
+    """0008 adds runs only to exchanges that have none: on a database where the
+    unsplit 0007 already made them it does nothing (no second run 1)."""
+    env = old_database("sqlite", tmp_path, request)
+    manage(env, "migrate", "--noinput")
+    manage(env, "shell", "-c", BEFORE_THE_SPLIT)
+    manage(env, "migrate", "--noinput")
+    found = json.loads(manage(env, "shell", "-c", CHECK).strip().splitlines()[-1])
+    assert (found["runs"], found["exchange_runs"]) == (1, [1])
+    assert (found["counts"]["served"], found["counts"]["stored"]) == (7, 4)
