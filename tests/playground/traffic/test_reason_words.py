@@ -34,7 +34,7 @@ def test_every_reason_is_one_japanese_clause(client, free_port, compiled_transla
     for code, label in japanese.items():
         assert label != english[code], f"{code} is not translated"
         # "<reason>ため N 件": a clause, not a sentence of its own ("…しました。").
-        assert not label.endswith(("。", "ました", "です", "ません")), (code, label)
+        assert not label.endswith(("。", "ました", "でした", "です", "ません")), (code, label)
     # The run-end sentence is a separate msgid (a full sentence), never a reason label.
     assert runs.PROCESS_ENDED not in runs.REASONS.values()
 
