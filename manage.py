@@ -10,7 +10,10 @@ def main() -> None:
     if sys.argv[1:2] == ["runserver"]:
         # The playground's runserver (playground/devserver.py): daphne's, made to migrate
         # SQLite, end with its parent and exit on a taken port. The autoreloader's worker
-        # runs this file again, so it takes the same path.
+        # runs this file again, so it takes the same path. `django-admin runserver` and
+        # `python -m django runserver` do not come here: they run daphne's plain one
+        # (asgi.py still migrates; no die-with-parent, no exit on a taken port).
+        # docs/deploy.md says so.
         import django
 
         django.setup()

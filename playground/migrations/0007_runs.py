@@ -1,40 +1,24 @@
-"""Runs (models.Run): starting a sandbox no longer deletes its history; each start is a
-run and every exchange belongs to one. Exchanges stored before this migration become
-run 1 of their sandbox (one run per sandbox that has rows), closed unless the sandbox is
-live, with its counters such that served = stored + removed + not recorded.
+"""Runs (models.Run), step 1 of 3: the table, and a nullable ``Exchange.run``.
 
-Non-atomic as a whole, so that the data step runs in its own transaction between the
-two schema steps (PostgreSQL refuses to ALTER a table with pending trigger events in
-the same transaction, Django's docs on RunPython)."""
+Starting a sandbox no longer deletes its history; each start is a run and every
+exchange belongs to one. The change is three migrations, each atomic on its own, so
+that a failure or a Ctrl+C in any of them (SQLite is migrated at ``runserver`` start)
+leaves the database as the previous one left it, and the next start carries on:
+
+* 0007_runs: the schema, with ``Exchange.run`` nullable;
+* 0008_runs_data: old exchanges become run 1 of their sandbox (a data step);
+* 0009_runs_required: ``Exchange.run`` NOT NULL.
+
+PostgreSQL refuses to ALTER a table with pending trigger events in the transaction
+that made them (Django's docs on RunPython), hence the data step in its own migration.
+"""
 
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
 
-def forwards(apps, schema_editor):
-    Sandbox = apps.get_model("playground", "Sandbox")
-    Exchange = apps.get_model("playground", "Exchange")
-    Run = apps.get_model("playground", "Run")
-    for sandbox in Sandbox.objects.filter(exchanges__isnull=False).distinct():
-        rows = Exchange.objects.filter(sandbox=sandbox)
-        stored = rows.count()
-        first = rows.order_by("seq").values_list("seq", flat=True).first()
-        live = sandbox.status in ("starting", "running")
-        run = Run.objects.create(
-            sandbox=sandbox, number=1, mode=sandbox.mode,
-            started_at=sandbox.started_at or sandbox.created_at,
-            ended_at=None if live else (sandbox.stopped_at or django.utils.timezone.now()),
-            # The old rows are what the old retention and sampling left of the last run:
-            # the rest of what the server counted was removed by them.
-            served=max(sandbox.requests, stored), stored=stored,
-            removed=max(sandbox.requests, stored) - stored,
-            seq_base=first - 1, last_number=sandbox.last_seq - first + 1)
-        Exchange.objects.filter(sandbox=sandbox).update(run=run)
-
-
 class Migration(migrations.Migration):
-    atomic = False
     dependencies = [("playground", "0006_life")]
 
     operations = [
@@ -69,12 +53,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="exchange", name="run",
             field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE,
-                                    related_name="exchanges", to="playground.run"),
-        ),
-        migrations.RunPython(forwards, migrations.RunPython.noop, atomic=True),
-        migrations.AlterField(
-            model_name="exchange", name="run",
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
                                     related_name="exchanges", to="playground.run"),
         ),
     ]

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 BEAT_EVERY = 1.0
 STALE_AFTER = 5.0
 # Rows of ended processes are deleted once they are this old (kept a little for the
-# admin and for logs).
+# admin and for logs); rows of processes that still exist never are (``_forget_ended``).
 FORGET_AFTER = timedelta(hours=1)
 
 PROCESS_ENDED = gettext_noop("stopped: the playground process that ran it ended")
@@ -77,11 +77,14 @@ def _host() -> str:
 
 def _still_there(name: str) -> bool | None:
     """For a process of this host: does it still exist (the same pid, started at the
-    same time)? None for a name of another host, or not made by ``me()``."""
+    same time)? None when this cannot be told: a name of another host, one not made by
+    ``me()``, or one made without /proc (start 0), or no /proc here (macOS): then its
+    beats decide (leftovers.HAS_PROC)."""
     host, _, rest = name.partition(":")
     pid, _, rest = rest.partition(":")
     start = rest.partition(":")[0]
-    if host != _host() or not pid.isdigit() or not start.isdigit():
+    if host != _host() or not pid.isdigit() or not start.isdigit() or start == "0" \
+            or not leftovers.HAS_PROC:
         return None
     return leftovers.start_ticks(int(pid)) == int(start)
 
@@ -149,8 +152,21 @@ def sweep(message: str = PROCESS_ENDED) -> int:
         ingestor().status(str(row["pk"]))
     if count:
         log.info("%d sandbox(es) of ended playground processes marked stopped", count)
-    PlaygroundProcess.objects.filter(beat_at__lt=timezone.now() - FORGET_AFTER).delete()
+    _forget_ended()
     return count
+
+
+def _forget_ended() -> None:
+    """Delete the rows of ended processes once they are old: by ``_alive``, never by
+    the age of the beat alone. A process of this host that still exists has not ended,
+    however old its beat (a machine suspended for hours, or a process that does not
+    beat: PLAYGROUND_HEARTBEAT off); deleting its row would make every other process
+    take its sandboxes for orphans and end their servers."""
+    old = timezone.now() - FORGET_AFTER
+    rows = PlaygroundProcess.objects.filter(beat_at__lt=old).values_list("name", "beat_at")
+    ended = [name for name, beat_at in rows if not _alive(name, beat_at, old)]
+    if ended:
+        PlaygroundProcess.objects.filter(name__in=ended, beat_at__lt=old).delete()
 
 
 def start(on_first_beat: Callable[[], None]) -> bool:

@@ -5,6 +5,11 @@ Plain Python (no Django): every playground process runs on the sandboxes' host (
 ports are on it), so a process table is a fact all of them can read. Used when a claim
 is taken (sandboxes/claims.py): whatever still serves the sandbox's folder belongs to an
 earlier claim, which has been given up, and must go before a new server binds the port.
+
+Without /proc (macOS, a container that hides it: ``HAS_PROC``) these facts are not
+there, and the playground falls back: no server is found here (a leftover one still
+holding the port makes the new one fail with "port in use", a clear refusal), and
+heartbeat.py judges processes by their beats alone. Nothing raises.
 """
 
 from __future__ import annotations
@@ -13,6 +18,10 @@ import os
 import signal
 import time
 from collections.abc import Iterable
+
+# Whether this host has a Linux-style process table (checked once: it does not come
+# and go while the playground runs).
+HAS_PROC = os.path.isdir("/proc/self")
 
 # Seconds a server of an earlier claim gets to exit by itself (its owner is stopping
 # it: stdin EOF, then SIGTERM after supervisor.STOP_GRACE) before we end it here.
@@ -46,6 +55,8 @@ def is_sandbox_server(pid: int | None, port: int) -> bool:
 
 def serving(root: str) -> list[int]:
     """Pids of the live henaserver processes whose document root is ``root``."""
+    if not HAS_PROC:
+        return []
     wanted = os.fsencode(root)
     found = []
     for entry in os.listdir("/proc"):

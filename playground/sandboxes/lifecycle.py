@@ -54,6 +54,8 @@ LONG_NAME = gettext_noop("the name is longer than 60 characters")
 TOO_MANY = gettext_noop("you already have %(limit)s sandboxes, the limit; delete one to "
                         "create another")
 STOPPED_MEANWHILE = gettext_noop("the sandbox was stopped while it was starting")
+LAUNCH_FAILED = gettext_noop("the playground could not start the server because of an error "
+                             "on its side; the details are in its log")
 
 # Claims this process is starting a child for (between the claim and the child's
 # registration in the Supervisor): bookkeeping of our own threads, never a lock.
@@ -162,7 +164,36 @@ def launching() -> Iterator[str]:
 
 def launch(sandbox: Sandbox, claim: claims.Claim) -> Sandbox:
     """Start the child for a claim we hold (inside ``launching()``); finish the claim,
-    or give it up."""
+    or give it up. An unexpected failure (Popen's EMFILE, the interpreter gone, a
+    database error) gives the claim up too: the row must not stay STARTING under our
+    name, counted against the running limit, with no server coming."""
+    try:
+        return _launch(sandbox, claim)
+    except Refusal:
+        raise  # an answer already (StartFailed, a 404): the row says why
+    except Exception:
+        log.exception("sandbox %s: the start failed", sandbox.key)
+        return _gave_up(sandbox, claim)
+
+
+def _gave_up(sandbox: Sandbox, claim: claims.Claim) -> Sandbox:
+    """After an unexpected failure in ``_launch``: no child of this claim runs, the row
+    is STOPPED saying so (if the claim is still ours), and the answer is a sentence."""
+    try:
+        supervisor().stop(sandbox.key, tag=claim.token)  # if it got as far as a child
+        if not claims.fail(claim, exit_code=None, stderr_tail="",
+                           **message_fields(Message(LAUNCH_FAILED))):
+            return _outcome(sandbox)  # a stop came first: that is the truth now
+        ingestor().status(sandbox.key)
+        sandbox.refresh_from_db()
+    except Refusal:
+        raise
+    except Exception:  # the database itself may be what failed: say so all the same
+        log.exception("sandbox %s: could not record the failed start", sandbox.key)
+    raise StartFailed(LAUNCH_FAILED, {}, 500, sandbox)
+
+
+def _launch(sandbox: Sandbox, claim: claims.Claim) -> Sandbox:
     key = sandbox.key
     # Through the ingest queue, so it lands after the previous run's last events and
     # before this run's first: a new run begins (a Start, or a resume after an

@@ -19,7 +19,7 @@ from ..errors import ApiError, api
 from ..models import Exchange, Sandbox
 from ..sandboxes.ownership import get_owned
 from ..sandboxes.presenters import sandbox_host, sandbox_url
-from . import exchanges, exports, filters, runs
+from . import exchanges, exports, filters, pages, runs
 from .ingest import ingestor
 
 # Rows whose bytes are loaded per query while exporting: bounds memory per step.
@@ -95,10 +95,9 @@ def run_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
         "runs": [runs.to_json(run) for run in every],
         "current": current.number if current is not None else None,
         "all": runs.total(every),
-        "retention": {"exchanges": settings.PLAYGROUND_RETENTION_EXCHANGES,
-                      "bytes": settings.PLAYGROUND_RETENTION_BYTES},
+        "retention": pages.retention_limits(),
         # Each not-recorded reason code worded in the viewer's language.
-        "reasons": {code: gettext(label) for code, label in runs.REASONS.items()},
+        "reasons": pages.reason_labels(),
     })
 
 

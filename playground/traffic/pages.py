@@ -15,7 +15,7 @@ from ..compose import composer, presets
 from ..sandboxes.modes import MODE_INFO
 from ..sandboxes.ownership import page_sandbox
 from ..sandboxes.presenters import sandbox_url, to_json
-from . import outcomes
+from . import outcomes, runs
 
 # The page renders this many rows at most; older ones stay reachable through the API.
 DOM_ROWS = 1000
@@ -37,11 +37,26 @@ def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
 
 def runs_data() -> dict:
     """What runs.js needs before the runs API answers: each mode's label in the page's
-    language (a run's divider names its mode) and the retention limit (the sentence that
-    adds up names it)."""
+    language (a run's divider names its mode), the retention limits and the words for
+    each not-recorded reason (the sentence that adds up names them)."""
     return {"modes": {mode: gettext(label) for mode, (label, _notice) in MODE_INFO.items()},
-            "retention": {"exchanges": settings.PLAYGROUND_RETENTION_EXCHANGES,
-                          "bytes": settings.PLAYGROUND_RETENTION_BYTES}}
+            "retention": retention_limits(), "reasons": reason_labels()}
+
+
+def retention_limits() -> dict:
+    """Both bounds retention keeps (traffic/retention.py): per sandbox, and across all
+    of one owner's sandboxes. Rows are removed when either is reached, and the counts
+    do not say which one it was, so the page's sentence names both."""
+    return {"exchanges": settings.PLAYGROUND_RETENTION_EXCHANGES,
+            "bytes": settings.PLAYGROUND_RETENTION_BYTES,
+            "owner": {"exchanges": settings.PLAYGROUND_OWNER_RETENTION_EXCHANGES,
+                      "bytes": settings.PLAYGROUND_OWNER_RETENTION_BYTES}}
+
+
+def reason_labels() -> dict[str, str]:
+    """Each not-recorded reason code (runs.REASONS) worded in the active language: the
+    page's only source of these words, each a clause for "N because <reason>"."""
+    return {code: gettext(label) for code, label in runs.REASONS.items()}
 
 
 def composer_data(request: HttpRequest, sandbox) -> dict:

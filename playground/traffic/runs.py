@@ -35,14 +35,19 @@ CAPTURE_QUEUE_FULL = "capture_queue_full"
 DISK_FULL = "disk_full"
 DATABASE_ERROR = "database_error"
 PLAYGROUND_ENDED = "playground_ended"
-# Reason code -> its label on the page (JS has the same labels in its catalog).
+# The run-end sentence when its playground process ended.
 PROCESS_ENDED = gettext_noop("the playground process that ran it ended")
+EARLIER_VERSION = "earlier_version"  # migrations/0008_runs_data.py
+# Reason code -> its label: the one source of these words (the runs API sends them
+# translated, counts.js shows them). Each is a clause that completes "N were not
+# recorded because ..." (Japanese: "...ため"), never a sentence of its own: the run-end
+# sentence PROCESS_ENDED is a separate msgid.
 REASONS = {
     CAPTURE_QUEUE_FULL: gettext_noop("the server's capture queue was full"),
-    DISK_FULL: gettext_noop("the database could not store them (disk full)"),
-    DATABASE_ERROR: gettext_noop("the database refused them (the playground's log says "
-                                 "why)"),
-    PLAYGROUND_ENDED: PROCESS_ENDED,
+    DISK_FULL: gettext_noop("the database's disk was full"),
+    DATABASE_ERROR: gettext_noop("the database refused to store them"),
+    PLAYGROUND_ENDED: gettext_noop("the playground process that ran the server ended"),
+    EARLIER_VERSION: gettext_noop("an earlier version of the playground did not keep them"),
 }
 STOPPED = gettext_noop("the server was stopped")
 # Runs kept per sandbox: each start adds one, so a sandbox restarted all day would grow

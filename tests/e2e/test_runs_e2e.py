@@ -253,18 +253,20 @@ def test_runs_on_the_page_divide_filter_and_export(sandbox_in_new_session):
 
 SENTENCE = {
     "en": {"run": "{served} request{s} served in this run: {stored} stored, {removed} older ones "
-                  "removed to stay within the limit of {limit} exchanges or 50 MB, "
-                  "{lost} not recorded.",
+                  "removed to stay within the limits ({limit} exchanges or 50 MB per sandbox, "
+                  "10,000 exchanges or 200 MB for all your sandboxes), {lost} not recorded.",
            "all": "{served} request{s} served in all runs: {stored} stored, {removed} older ones "
-                  "removed to stay within the limit of {limit} exchanges or 50 MB, "
-                  "{lost} not recorded."},
+                  "removed to stay within the limits ({limit} exchanges or 50 MB per sandbox, "
+                  "10,000 exchanges or 200 MB for all your sandboxes), {lost} not recorded."},
     "ja": {"run": "今回の起動で応答したリクエスト {served} 件の内訳: 保存済み {stored} 件、"
-                  "保存の上限（{limit} 件または 50 MB）を超えないよう古い順に削除 {removed} 件、"
-                  "記録できなかったもの {lost} 件。",
+                  "保存の上限（サンドボックスごとに {limit} 件または 50 MB、"
+                  "あなたのサンドボックス全体で 10,000 件または 200 MB）"
+                  "を超えないよう古い順に削除 {removed} 件、記録できなかったもの {lost} 件。",
            "all": "これまでのすべての起動で応答したリクエスト {served} 件の内訳: "
                   "保存済み {stored} 件、"
-                  "保存の上限（{limit} 件または 50 MB）を超えないよう古い順に削除 {removed} 件、"
-                  "記録できなかったもの {lost} 件。"},
+                  "保存の上限（サンドボックスごとに {limit} 件または 50 MB、"
+                  "あなたのサンドボックス全体で 10,000 件または 200 MB）"
+                  "を超えないよう古い順に削除 {removed} 件、記録できなかったもの {lost} 件。"},
 }
 
 
@@ -392,37 +394,57 @@ def test_older_exchanges_removed_by_retention_are_counted(browser, playground_fa
     context.close()
 
 
+# The page's own module and the page's own data (#runs-data: the retention limits and the
+# words of each reason code, as the server rendered them in the page's language).
 REASONS_IN_PAGE = """async (counts) => {
   const screen = document.querySelector("script[type=module][src]").src;
   const { reasonsSentence, runSentence } = await import(new URL("counts.js", screen).href);
-  return [runSentence(counts, {exchanges: 2000, bytes: 50 * 1048576}), reasonsSentence(counts)];
+  const data = JSON.parse(document.getElementById("runs-data").textContent);
+  return [runSentence(counts, data.retention), reasonsSentence(counts, data.reasons)];
 }"""
 
 
+@pytest.mark.screenshots
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_not_recorded_says_why_per_reason(sandbox_in_new_session, shared_playground, lang):
-    """The words for each reason code of the runs contract (docs/api.md), in both
-    languages: counts.js is the page's own module, imported into the traffic page."""
+def test_not_recorded_says_why_per_reason(sandbox_in_new_session, shared_playground, lang,
+                                          screenshot_dir):
+    """The words for every reason code of the runs contract (docs/api.md), in both
+    languages, from one source (runs.REASONS, sent by the server): each a clause that
+    fits "N because <reason>" (Japanese "<reason>ため N 件"), database_error included."""
     page, sandbox, errors = sandbox_in_new_session(f"reasons {lang}")
     _in_language(page, shared_playground.base, lang)
     _traffic(page, sandbox)
+    limit = json.loads(page.text_content("#runs-data"))["retention"]["exchanges"]
     counts = {"served": 1, "stored": 0, "removed": 0, "not_recorded": 1,
               "not_recorded_reasons": {"disk_full": 1}}
     sentence, why = page.evaluate(REASONS_IN_PAGE, counts)
-    assert sentence == _sentence(lang, "run", 2000, 1, 0, lost=1)
+    assert sentence == _sentence(lang, "run", limit, 1, 0, lost=1)
     counts = {"served": 2_500, "stored": 2_000, "removed": 0, "not_recorded": 500,
-              "not_recorded_reasons": {"capture_queue_full": 480, "disk_full": 15,
-                                       "playground_ended": 5}}
+              "not_recorded_reasons": {"capture_queue_full": 470, "disk_full": 15,
+                                       "database_error": 3, "playground_ended": 5,
+                                       "earlier_version": 7}}
     sentence, why = page.evaluate(REASONS_IN_PAGE, counts)
-    assert sentence == _sentence(lang, "run", 2000, 2_500, 2_000, lost=500)
+    assert sentence == _sentence(lang, "run", limit, 2_500, 2_000, lost=500)
     assert why == {
-        "en": "Not recorded: 480 because the server's capture queue was full; 15 because the "
-              "database could not store them (disk full); 5 because the playground process "
-              "that ran it ended.",
-        "ja": "記録できなかった理由: サーバーの記録用キューがいっぱいだったため 480 件、"
-              "ディスクがいっぱいでデータベースに保存できなかったため 15 件、"
-              "担当していたプレイグラウンドのプロセスが終了したため 5 件。",
+        "en": "Not recorded: 470 because the server's capture queue was full; 15 because the "
+              "database's disk was full; 3 because the database refused to store them; 5 "
+              "because the playground process that ran the server ended; 7 because an "
+              "earlier version of the playground did not keep them.",
+        "ja": "記録できなかった理由: サーバーの記録用キューがいっぱいだったため 470 件、"
+              "データベースのディスクがいっぱいだったため 15 件、"
+              "データベースが保存を拒んだため 3 件、"
+              "サーバーを動かしていたプレイグラウンドのプロセスが終了したため 5 件、"
+              "以前のバージョンのプレイグラウンドが残さなかったため 7 件。",
     }[lang]
+    # What a person sees: the page's own showSentences drawing these counts in #counts.
+    page.evaluate("""async (counts) => {
+      const screen = document.querySelector("script[type=module][src]").src;
+      const { showSentences } = await import(new URL("counts.js", screen).href);
+      const data = JSON.parse(document.getElementById("runs-data").textContent);
+      showSentences({run: counts, all: counts}, data.retention, data.reasons);
+    }""", counts)
+    assert page.text_content("#counts-run") == f"{sentence} {why}"
+    page.locator("#counts").screenshot(path=str(screenshot_dir / f"counts-reasons-{lang}.png"))
     assert errors == []
 
 

@@ -1,6 +1,7 @@
-"""Migration 0006 (runs) on a database that has history from before it, on SQLite and
-on PostgreSQL (where a data step between schema steps needs its own transaction): every
-old exchange gets a run, the run's counts add up, and new runs number after it."""
+"""Migrations 0007-0009 (runs) on a database that has history from before them, on
+SQLite and on PostgreSQL (where a data step between schema steps needs its own
+transaction): every old exchange gets a run, the run's counts add up, new runs number
+after it, and an interrupted data step leaves a database the next try migrates."""
 
 import json
 import subprocess
@@ -40,6 +41,36 @@ print(json.dumps({"runs": Run.objects.count(), "number": run.number,
 """
 
 
+# Rows of a flood under the old ingest: 10 served; seqs 5-10 taken, 7 and 8 sampled
+# away (no row); one event dropped by henaserver's queue and one by the playground's.
+FLOODED_ROWS = OLD_ROWS.replace("requests=7, last_seq=12", "requests=10, last_seq=10, "
+                                "events_dropped=1, ingest_dropped=1"
+                                ).replace("(9, 10, 11, 12)", "(5, 6, 9, 10)")
+
+# The data step, made to fail after its work (as a full disk or a Ctrl+C would): every
+# RunPython named `forwards` of the runs migrations raises once it has done its part.
+INTERRUPTED = """
+import importlib, pkgutil
+from django.core.management import call_command
+from django.db import migrations
+import playground.migrations as package
+for info in pkgutil.iter_modules(package.__path__):
+    if info.name < "0007":
+        continue
+    module = importlib.import_module("playground.migrations." + info.name)
+    for op in module.Migration.operations:
+        if isinstance(op, migrations.RunPython) and op.code.__name__ == "forwards":
+            def broken(apps, schema_editor, original=op.code):
+                original(apps, schema_editor)
+                raise RuntimeError("interrupted")
+            op.code = broken
+try:
+    call_command("migrate", "--noinput", verbosity=0)
+except RuntimeError as exc:
+    print("failed:", exc)
+"""
+
+
 def manage(env, *args):
     done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -47,14 +78,20 @@ def manage(env, *args):
     return done.stdout
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgres"])
-def test_old_exchanges_get_a_run_whose_counts_add_up(database, tmp_path, request):
+def old_database(database, tmp_path, request, rows=OLD_ROWS):
+    """The env of a playground whose database is at 0005 and holds ``rows``."""
     extra = {}
     if database == "postgres":
         extra["DATABASE_URL"] = request.getfixturevalue("postgres_url")
     env = playground_env(tmp_path, **extra)
     manage(env, "migrate", "--noinput", "playground", "0005")
-    manage(env, "shell", "-c", OLD_ROWS)
+    manage(env, "shell", "-c", rows)
+    return env
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_old_exchanges_get_a_run_whose_counts_add_up(database, tmp_path, request):
+    env = old_database(database, tmp_path, request)
     manage(env, "migrate", "--noinput")
     found = json.loads(manage(env, "shell", "-c", CHECK).strip().splitlines()[-1])
     assert (found["runs"], found["number"], found["ended"]) == (1, 1, True)
@@ -65,3 +102,65 @@ def test_old_exchanges_get_a_run_whose_counts_add_up(database, tmp_path, request
     assert (counts["served"], counts["stored"], counts["removed"], counts["not_recorded"]) \
         == (7, 4, 3, 0)
     assert found["next_seq"] == 13  # the next run's first seq follows the old ones
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_old_holes_and_drops_are_not_recorded_not_removed(database, tmp_path, request):
+    """The old sampling's holes and the old queues' drops were never stored: they are
+    "not recorded" under their own reason, not "removed to stay within the limit"."""
+    env = old_database(database, tmp_path, request, FLOODED_ROWS)
+    manage(env, "migrate", "--noinput")
+    found = json.loads(manage(env, "shell", "-c", CHECK).strip().splitlines()[-1])
+    counts = found["counts"]
+    # 10 served: 4 stored; 2 holes + 2 dropped not recorded; the 2 served before the
+    # first stored row were removed by the old retention.
+    assert (counts["served"], counts["stored"], counts["removed"], counts["not_recorded"]) \
+        == (10, 4, 2, 4)
+    assert counts["not_recorded_reasons"] == {"earlier_version": 4}
+    assert found["next_seq"] == 11
+    labels = json.loads(manage(env, "shell", "-c", LABELS).strip().splitlines()[-1])
+    assert labels["earlier_version"]
+
+
+LABELS = """
+import json
+from playground.traffic import runs
+print(json.dumps(runs.REASONS))
+"""
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_an_interrupted_data_step_migrates_on_the_next_try(database, tmp_path, request):
+    """A failure inside the data step (SQLite is migrated at runserver start, where a
+    Ctrl+C can land there) leaves a database the next start migrates; before the split
+    the next try failed with "table already exists"."""
+    env = old_database(database, tmp_path, request)
+    assert "failed: interrupted" in manage(env, "shell", "-c", INTERRUPTED)
+    manage(env, "migrate", "--noinput")
+    found = json.loads(manage(env, "shell", "-c", CHECK).strip().splitlines()[-1])
+    assert (found["runs"], found["exchange_runs"]) == (1, [1])
+    counts = found["counts"]
+    assert (counts["served"], counts["stored"], counts["removed"]) == (7, 4, 3)
+    manage(env, "makemigrations", "--check", "--dry-run", "playground")
+
+
+# A database migrated by the first 0007_runs (one migration, before the split): its runs
+# exist and Exchange.run is NOT NULL, while 0008 and 0009 are not recorded as applied.
+BEFORE_THE_SPLIT = """
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("DELETE FROM django_migrations WHERE app = 'playground' AND name IN "
+                   "('0008_runs_data', '0009_runs_required')")
+"""
+
+
+def test_a_database_of_the_unsplit_0007_migrates_on(tmp_path, request):
+    """0008 adds runs only to exchanges that have none: on a database where the
+    unsplit 0007 already made them it does nothing (no second run 1)."""
+    env = old_database("sqlite", tmp_path, request)
+    manage(env, "migrate", "--noinput")
+    manage(env, "shell", "-c", BEFORE_THE_SPLIT)
+    manage(env, "migrate", "--noinput")
+    found = json.loads(manage(env, "shell", "-c", CHECK).strip().splitlines()[-1])
+    assert (found["runs"], found["exchange_runs"]) == (1, [1])
+    assert (found["counts"]["served"], found["counts"]["stored"]) == (7, 4)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,15 @@ class Daphne:
     """One playground process: `python -m daphne` on its own port, in its own session
     (so ``close()`` ends it and nothing else)."""
 
-    def __init__(self, name: str, env: dict[str, str], tmp: Path, port: int):
+    def __init__(self, name: str, env: dict[str, str], tmp: Path, port: int,
+                 prefix: Sequence[str] = ()):
+        """``prefix``: a command that runs the rest (e.g. in a namespace), and execs it."""
         self.name = name
         self.port = port
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"daphne-{name}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            [*prefix, sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
              "playground.asgi:application"], cwd=REPO, env=env,
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -5,53 +5,57 @@
 import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
 import { $, el, button } from "./dom.js";
 
-// Why an exchange was not recorded: the server's reason codes (docs/api.md; the same
-// words as traffic/runs.py REASONS), each worded as a clause for "N because <reason>".
-// Unknown codes are shown as they are.
-const REASONS = Object.freeze({
-  capture_queue_full: gettext("the server's capture queue was full"),
-  disk_full: gettext("the database could not store them (disk full)"),
-  playground_ended: gettext("the playground process that ran it ended"),
-});
-
-// "2,000 exchanges or 50 MB": the retention limit, both of its bounds.
-export function limitText(retention) {
-  if (!retention) return "";
+// "2,000 exchanges or 50 MB": one retention bound, both of its limits.
+function boundText(bound) {
   return L10N.f(gettext("%(count)s exchanges or %(size)s"),
-                { count: retention.exchanges, size: formatSize(retention.bytes) });
+                { count: bound.exchanges, size: formatSize(bound.bytes) });
+}
+
+// The retention limit per sandbox (`retention`: the runs API's, docs/api.md).
+export function limitText(retention) {
+  return retention ? boundText(retention) : "";
+}
+
+// The limit across all of the owner's sandboxes. Rows are removed when either bound is
+// reached and the counts do not say which, so the sentence names both.
+export function ownerLimitText(retention) {
+  return retention && retention.owner ? boundText(retention.owner) : "";
 }
 
 function values(counts, retention) {
   return {
     served: counts.served, stored: counts.stored, removed: counts.removed,
     lost: counts.not_recorded, limit: limitText(retention),
+    owner_limit: ownerLimitText(retention),
   };
 }
 
 // The sentence for this run's counts.
 export function runSentence(counts, retention) {
   return L10N.f(ngettext(
-    "%(served)s request served in this run: %(stored)s stored, %(removed)s older ones removed to stay within the limit of %(limit)s, %(lost)s not recorded.",
-    "%(served)s requests served in this run: %(stored)s stored, %(removed)s older ones removed to stay within the limit of %(limit)s, %(lost)s not recorded.",
+    "%(served)s request served in this run: %(stored)s stored, %(removed)s older ones removed to stay within the limits (%(limit)s per sandbox, %(owner_limit)s for all your sandboxes), %(lost)s not recorded.",
+    "%(served)s requests served in this run: %(stored)s stored, %(removed)s older ones removed to stay within the limits (%(limit)s per sandbox, %(owner_limit)s for all your sandboxes), %(lost)s not recorded.",
     counts.served), values(counts, retention));
 }
 
 // The sentence for every run's counts together.
 export function allSentence(counts, retention) {
   return L10N.f(ngettext(
-    "%(served)s request served in all runs: %(stored)s stored, %(removed)s older ones removed to stay within the limit of %(limit)s, %(lost)s not recorded.",
-    "%(served)s requests served in all runs: %(stored)s stored, %(removed)s older ones removed to stay within the limit of %(limit)s, %(lost)s not recorded.",
+    "%(served)s request served in all runs: %(stored)s stored, %(removed)s older ones removed to stay within the limits (%(limit)s per sandbox, %(owner_limit)s for all your sandboxes), %(lost)s not recorded.",
+    "%(served)s requests served in all runs: %(stored)s stored, %(removed)s older ones removed to stay within the limits (%(limit)s per sandbox, %(owner_limit)s for all your sandboxes), %(lost)s not recorded.",
     counts.served), values(counts, retention));
 }
 
-// Why the not recorded ones were not: "" when none were. `more`: labels for codes this
-// page does not know (the runs API's `reasons`), before falling back to the code.
-export function reasonsSentence(counts, more = {}) {
+// Why the not recorded ones were not: "" when none were. `reasons`: each reason code's
+// words (the runs API's `reasons`, from traffic/runs.py REASONS: the one source, each a
+// clause for "N because <reason>", translated by the server); an unknown code is shown
+// as it is.
+export function reasonsSentence(counts, reasons = {}) {
   if (!counts.not_recorded) return "";
   const parts = Object.entries(counts.not_recorded_reasons || {})
     .filter(([, n]) => n > 0)
     .map(([code, n]) => L10N.f(gettext("%(count)s because %(reason)s"),
-                               { count: n, reason: REASONS[code] || more[code] || code }));
+                               { count: n, reason: reasons[code] || code }));
   if (!parts.length) return "";
   return L10N.f(gettext("Not recorded: %(reasons)s."), { reasons: parts.join(gettext("; ")) });
 }

@@ -44,7 +44,7 @@ export class Runs {
     this.current = r.current;
     this.retention = r.retention;
     this.all = r.all;
-    this.reasons = r.reasons || {}; // the server's words for reason codes the page lacks
+    this.reasons = r.reasons || {}; // each reason code's words (counts.js)
     this.loaded = true;
   }
 

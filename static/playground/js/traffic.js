@@ -28,6 +28,7 @@ const detailPanel = $("detail");
 const runsData = JSON.parse($("runs-data").textContent);
 const runs = new Runs(root.dataset.runsUrl, $("traffic-table").querySelectorAll("thead th").length);
 runs.retention = runsData.retention; // until the runs API answers
+runs.reasons = runsData.reasons;
 const explain = explainer(detailPanel.dataset.glossaryUrl);
 const detail = new ExchangeView(detailPanel, root.dataset.exchangesUrl, explain);
 explain.load();

@@ -103,3 +103,53 @@ def test_a_frozen_process_is_late_but_not_taken_for_dead(tmp_path, redis_url, po
         db.close()
         for site in sites:
             site.close()
+
+
+def test_a_live_process_with_an_old_beat_keeps_its_row_and_its_sandbox(tmp_path, redis_url,
+                                                                        free_ports):
+    """Review 1d: old rows are forgotten only if their process ended. A does not beat
+    (PLAYGROUND_HEARTBEAT off: its row is written once) and its last beat is two hours
+    old, as after a suspend of the machine; it still exists, so B keeps its row and does
+    not take its running sandbox for an orphan. The old code deleted the row by age
+    alone: B then swept the sandbox "process ended" and ended its server."""
+    import sqlite3
+
+    sandbox_port, port_a, port_b = free_ports(3)
+    env = playground_env(tmp_path, REDIS_URL=redis_url,
+                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+    migrate(env)
+    sites: list[Daphne] = []
+    db = sqlite3.connect(env["PLAYGROUND_DB"], timeout=20, isolation_level=None)
+    try:
+        a = Daphne("A", {**env, "PLAYGROUND_HEARTBEAT": "false"}, tmp_path, port_a)
+        b = Daphne("B", env, tmp_path, port_b)
+        sites += [a, b]
+        browser = Browser()
+        _, sandbox = browser.call(a, "POST", "/api/sandboxes/",
+                                  {"name": "asleep", "port": sandbox_port})
+        status, started = browser.call(a, "POST", sandbox["links"]["start"])
+        assert status == 200 and started["status"] == "running", started
+
+        def beat_of(pid: int) -> str | None:
+            row = db.execute("SELECT beat_at FROM playground_playgroundprocess "
+                             "WHERE pid = ?", (pid,)).fetchone()
+            return row[0] if row else None
+
+        assert beat_of(a.proc.pid) is not None  # registered once, by its Supervisor
+        wait_until(lambda: beat_of(b.proc.pid), 15, "B's first beat")
+        long_ago = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S.%f")
+        db.execute("UPDATE playground_playgroundprocess SET beat_at = ? WHERE pid = ?",
+                   (long_ago, a.proc.pid))
+        since = beat_of(b.proc.pid)
+        # Two of B's beats (each followed by its sweep and clean-up) after the change.
+        wait_until(lambda: (beat_of(b.proc.pid) or "") > since, 15, "B to beat again")
+        since = beat_of(b.proc.pid)
+        wait_until(lambda: (beat_of(b.proc.pid) or "") > since, 15, "B to beat again")
+        assert beat_of(a.proc.pid) == long_ago, "B forgot a live process's row"
+        row = browser.call(b, "GET", sandbox["links"]["self"])[1]
+        assert row["status"] == "running" and row["pid"] == started["pid"], row
+        assert os.path.exists(f"/proc/{started['pid']}")
+    finally:
+        db.close()
+        for site in sites:
+            site.close()

@@ -109,7 +109,7 @@ def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port, compiled_tran
     client.cookies["django_language"] = "ja"
     assert runs_of(client, sandbox)["runs"][0]["ended"] == "サーバーを停止しました"
     assert runs_of(client, sandbox)["reasons"]["disk_full"] == \
-        "データベースに保存できませんでした（ディスクがいっぱい）"
+        "データベースのディスクがいっぱいだった"
     assert "run には" in client.get(api + "?run=x").json()["error"]
 
 
