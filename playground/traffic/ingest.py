@@ -164,15 +164,14 @@ class Ingestor:
         return done.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Write what is queued, then end the writer thread (tests; the process's own
-        ingestor lives as long as the process). True once the thread has ended."""
+        """Write what is queued, then end the writer thread (tests: the process's own
+        lives as long as the process). True once the thread has ended."""
         self._control("stop", "")
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _control(self, kind: str, key: str, arg: Any = None) -> None:
-        # Control items are rare and small: they never wait for room.
-        self._queue.put_control((kind, key, arg))
+        self._queue.put_control((kind, key, arg))  # rare and small: never waits for room
 
     # ----- the writer thread --------------------------------------------------------
 
@@ -243,7 +242,7 @@ class Ingestor:
                 # The batch's exchanges are counted as not recorded, never silently lost.
                 log.exception("ingest for sandbox %s failed", key)
                 self._kept.pop(int(key), None)  # reload from the database next time
-                self._book.owed[(int(key), tag)][runs.DATABASE_ERROR] += len(p.exchanges)
+                self._book.owe(int(key), tag, runs.DATABASE_ERROR, p.exchanges)
                 connection.close()
 
     def _flush(self, sid: int, tag: str, p: _Pending) -> None:
@@ -262,13 +261,14 @@ class Ingestor:
             log.warning("sandbox %s: %d exchanges not recorded (%s)", sid,
                         len(p.exchanges), reason, exc_info=reason != runs.DISK_FULL)
             self._kept.pop(sid, None)
-            self._book.owed[(sid, tag)][reason] += len(p.exchanges)
+            self._book.owe(sid, tag, reason, p.exchanges)
             try:
                 with transaction.atomic():
                     stored = self._store(sid, tag, p, stored=False)
             except DatabaseError:
                 connection.close()  # a fresh connection for the next batch
                 return
+        self._book.paid(sid, tag)  # committed with this batch
         if stored is None:
             return
         first, last, new = stored
@@ -296,6 +296,7 @@ class Ingestor:
             return None
         keep_count, keep_bytes, owner_count, owner_bytes = self.bounds()
         first = sandbox.last_seq + 1
+        self._book.pay(run, sid, tag)  # counts an earlier refusal left unwritten
         seqs = runs.seqs_of(run, p.exchanges)
         # A late tail whose seqs a newer run already numbers is counted, not stored.
         newer = newer_base(run)
@@ -306,7 +307,6 @@ class Ingestor:
         kept = self._kept.get(sid) or retention.load(sid)  # before this batch's rows
         start = retention.newest_within(events, keep_count, keep_bytes)
         new: list[Exchange] = []
-        add_lost(run, self._book.owed.pop((sid, tag), {}))
         add_lost(run, {runs.ARRIVED_LATE: late})
         if stored:
             # The playground's own cookies never reach the database (redaction.py).

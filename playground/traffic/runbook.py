@@ -43,6 +43,26 @@ class RunBook:
         self._runs: dict[int, collections.OrderedDict[str, int]] = {}
         self.owed: collections.defaultdict[tuple[int, str], collections.Counter[str]] = \
             collections.defaultdict(collections.Counter)
+        # ... and the highest exchange number among them (served, once written).
+        self.owed_upto: dict[tuple[int, str], int] = {}
+
+    def owe(self, sid: int, tag: str, reason: str, events: list[dict[str, Any]]) -> None:
+        """The database refused ``events`` and even their count: keep it for later."""
+        self.owed[(sid, tag)][reason] += len(events)
+        numbers = [e["number"] for e in events if type(e.get("number")) is int]
+        self.owed_upto[(sid, tag)] = max([self.owed_upto.get((sid, tag), 0), *numbers])
+
+    def pay(self, run: Run, sid: int, tag: str) -> None:
+        """Add what is owed for (sid, tag) to ``run`` (saved by the caller): lost by
+        reason, and served up to their highest number (their seqs stay a gap). Still
+        owed until ``paid`` (after the commit: the transaction may yet fail)."""
+        add_lost(run, self.owed.get((sid, tag), {}))
+        run.last_number = max(run.last_number, self.owed_upto.get((sid, tag), 0))
+        run.served = max(run.served, run.last_number)
+
+    def paid(self, sid: int, tag: str) -> None:
+        self.owed.pop((sid, tag), None)
+        self.owed_upto.pop((sid, tag), None)
 
     def note(self, sid: int, tag: str, run_id: int) -> None:
         tags = self._runs.setdefault(sid, collections.OrderedDict())
@@ -59,6 +79,7 @@ class RunBook:
         self._runs.pop(sid, None)
         for key in [k for k in self.owed if k[0] == sid]:
             del self.owed[key]
+            self.owed_upto.pop(key, None)
 
     def run_for(self, sid: int, tag: str) -> Run | None:
         """The run of ``tag``'s server, locked for this transaction (its counters are
@@ -87,8 +108,9 @@ class RunBook:
             with transaction.atomic():
                 run = self.run_for(*sid_tag)
                 if run is not None:
-                    add_lost(run, self.owed.pop(sid_tag))
-                    run.save(update_fields=["lost"])
+                    self.pay(run, *sid_tag)
+                    run.save(update_fields=["lost", "last_number", "served"])
+            self.paid(*sid_tag)
 
 
 def refusal_reason(exc: DatabaseError) -> str:
