@@ -75,7 +75,8 @@ def evict(sandbox_id: int, kept: Kept, keep_count: int, keep_bytes: int) -> None
     if cutoff is not None:
         doomed = Exchange.objects.filter(sandbox_id=sandbox_id, seq__lte=cutoff)
         count_removed({run_id: _delete(doomed.filter(run_id=run_id))
-                       for run_id in set(doomed.values_list("run_id", flat=True))})
+                       for run_id in doomed.order_by().values_list("run_id", flat=True)
+                       .distinct()})
 
 
 def evict_for_owner(sandbox: Sandbox, keep_count: int, keep_bytes: int,
