@@ -29,7 +29,7 @@ def free_port() -> int:
 class Playground:
     def __init__(self, tmp: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        self.base = f"http://localhost:{self.port}"
+        self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / "runserver.log"
         self.env = dict(os.environ, PLAYGROUND_DB=str(tmp / "db.sqlite3"),
                         PLAYGROUND_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1",
@@ -71,7 +71,7 @@ class Playground:
 
     def websocket(self, sandbox_id: int, after: int = 0) -> WebSocket:
         session = next(c.value for c in self.jar if c.name == "sessionid")
-        return WebSocket("localhost", self.port, f"/ws/sandboxes/{sandbox_id}/?after={after}",
+        return WebSocket("127.0.0.1", self.port, f"/ws/sandboxes/{sandbox_id}/?after={after}",
                          {"Origin": self.base, "Cookie": f"sessionid={session}"})
 
     def rss_kib(self) -> int:
