@@ -17,9 +17,10 @@ Supervisor holds that sandbox's child *of that claim* stops it (``on_stop``, giv
 writer has stored the child's last events (``Ingestor.sync``, at most ``SYNC_WAIT``
 seconds): the sender's next step (a Restart's new run, numbered after them) must come
 after the old run's tail (docs/runs.md). The sender waits (``STOP_WAIT`` +
-``SYNC_WAIT`` seconds at most) for that answer. Without one, the owner is gone or
-stuck: the sender ends the child itself if it is still a henaserver on this host
-(SIGTERM), and notes that on the row.
+``SYNC_WAIT`` seconds at most, and only ``STOP_WAIT`` while the child still runs: an
+owner that does not even stop it is stuck) for that answer. Without one, the owner is
+gone or stuck: the sender ends the child itself if it is still a henaserver on this
+host (SIGTERM), and notes that on the row.
 
 Which process owns a running sandbox is on its row (``Sandbox.run_by``, a
 PlaygroundProcess with a heartbeat: heartbeat.py), so a process that just started leaves
@@ -167,8 +168,11 @@ def stop_elsewhere(sandbox_id: int, released: Released) -> None:
     try:
         # Still starting (no pid): its owner sees the claim gone and stops it; no answer
         # to wait for.
-        if _ask(payload, STOP_WAIT + SYNC_WAIT if pid is not None else 0.0):
+        if pid is not None and _ask(
+                payload, lambda: leftovers.is_sandbox_server(pid, released.port)):
             return
+        if pid is None:
+            _ask(payload, None)
     except Exception:
         log.exception("could not send the stop request for sandbox %s", sandbox_id)
     if pid is None or not leftovers.is_sandbox_server(pid, released.port):
@@ -180,24 +184,36 @@ def stop_elsewhere(sandbox_id: int, released: Released) -> None:
         ingestor().status(str(sandbox_id))
 
 
-def _ask(payload: dict[str, Any], wait: float) -> bool:
-    """Send ``payload`` to GROUP with a reply channel; True if the owner answered
-    within ``wait`` seconds (0: send only)."""
+def _ask(payload: dict[str, Any], running: Callable[[], bool] | None) -> bool:
+    """Send ``payload`` to GROUP with a reply channel; True if the owner answered in
+    time: ``STOP_WAIT`` seconds while ``running()`` (the child) says it still runs,
+    ``STOP_WAIT + SYNC_WAIT`` in all. ``running`` None: send only."""
     layer = get_channel_layer()
 
     async def ask() -> bool:
         reply = await layer.new_channel()
         await layer.group_send(GROUP, {**payload, "reply": reply})
-        if wait <= 0:
+        if running is None:
             return False
+        clock = asyncio.get_running_loop().time
+        began = clock()
+        answer = asyncio.ensure_future(layer.receive(reply))
         try:
-            await asyncio.wait_for(layer.receive(reply), wait)
-            return True
-        except TimeoutError:
-            return False
+            while True:
+                waited = clock() - began
+                if waited > STOP_WAIT + SYNC_WAIT or (waited > STOP_WAIT and running()):
+                    return False
+                await asyncio.wait({answer}, timeout=0.05)
+                if answer.done() and answer.exception() is None:
+                    return True
+                if answer.done():  # e.g. redis's read timeout on an idle channel: again
+                    answer = asyncio.ensure_future(layer.receive(reply))
+        finally:
+            answer.cancel()
 
     loop = live.current_loop()
     if loop is not None:
-        return asyncio.run_coroutine_threadsafe(ask(), loop).result(wait + 5.0)
+        return asyncio.run_coroutine_threadsafe(ask(), loop).result(
+            STOP_WAIT + SYNC_WAIT + 5.0)
     # A management command or the test client: no server loop in this process.
     return async_to_sync(ask)()
