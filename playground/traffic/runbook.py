@@ -93,7 +93,9 @@ class RunBook:
         if run is None and not tag:
             run = rows.filter(sandbox_id=sid).order_by("-number").first()
         if run is None:
-            begun = runs.begin(sid, newest_id(sid))
+            # Closes only this writer's own open runs: an open run of another
+            # process's server is not ours to end.
+            begun = runs.begin(sid, 0, self.mine(sid))
             if begun is None:
                 return None
             if tag:
