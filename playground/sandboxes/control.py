@@ -13,9 +13,14 @@ flight can finish); what is left is the child process. Every process that has st
 sandbox listens on one channel-layer group, ``GROUP``. The stopping process sends
 ``{"type": "sandbox.stop", "id": N, "claim": C}`` to the group; the process whose
 Supervisor holds that sandbox's child *of that claim* stops it (``on_stop``, given to
-``ensure_listening``). The sender waits (at most ``STOP_WAIT`` seconds) for the child's
-pid to exit. If it does not, the owner is gone or stuck: the sender ends the child
-itself if it is still a henaserver on this host (SIGTERM), and notes that on the row.
+``ensure_listening``) and answers on the sender's reply channel only once its ingest
+writer has stored the child's last events (``Ingestor.sync``, at most ``SYNC_WAIT``
+seconds): the sender's next step (a Restart's new run, numbered after them) must come
+after the old run's tail (docs/runs.md). The sender waits (``STOP_WAIT`` +
+``SYNC_WAIT`` seconds at most, and only ``STOP_WAIT`` while the child still runs: an
+owner that does not even stop it is stuck) for that answer. Without one, the owner is
+gone or stuck: the sender ends the child itself if it is still a henaserver on this
+host (SIGTERM), and notes that on the row.
 
 Which process owns a running sandbox is on its row (``Sandbox.run_by``, a
 PlaygroundProcess with a heartbeat: heartbeat.py), so a process that just started leaves
@@ -32,7 +37,6 @@ import asyncio
 import contextvars
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -53,14 +57,18 @@ GROUP = "playground-supervisors"
 # A stop takes up to ~3 s when the child ignores stdin EOF (supervisor.STOP_GRACE),
 # so the sender waits a little longer than that.
 STOP_WAIT = 5.0
+# Seconds the owner's ingest writer gets to store a stopped child's queued events before
+# the owner answers anyway (a flood's backlog on a slow database takes a few seconds).
+SYNC_WAIT = 15.0
 # channels_redis forgets group members after a day (group_expiry): rejoin well before.
 REJOIN_EVERY = 3600.0
 NO_ANSWER = gettext_noop("stopped: the playground process that ran it did not answer (it "
                          "may have exited; its server is stopped with it)")
 
 # What this process does when asked to stop a sandbox's child of a claim:
-# lifecycle.stop_if_mine(sandbox_id, claim).
-StopHandler = Callable[[int, str], None]
+# lifecycle.stop_if_mine(sandbox_id, claim); True if it was ours (and its events are
+# written).
+StopHandler = Callable[[int, str], bool]
 
 _lock = threading.Lock()
 _listening_on: asyncio.AbstractEventLoop | None = None
@@ -134,15 +142,18 @@ async def _listen(layer: Any, channel: str) -> None:
             continue
         if message.get("type") == "sandbox.stop" and isinstance(message.get("id"), int):
             try:
-                await database_sync_to_async(_stop, thread_sensitive=False)(
+                mine = await database_sync_to_async(_stop, thread_sensitive=False)(
                     message["id"], str(message.get("claim")))
+                # Only the owner answers, once the child's events are written.
+                if mine and isinstance(message.get("reply"), str):
+                    await layer.send(message["reply"], {"type": "sandbox.stopped",
+                                                        "id": message["id"]})
             except Exception:
                 log.exception("stop request for sandbox %s failed", message["id"])
 
 
-def _stop(sandbox_id: int, claim: str) -> None:
-    if _on_stop is not None:
-        _on_stop(sandbox_id, claim)
+def _stop(sandbox_id: int, claim: str) -> bool:
+    return _on_stop is not None and _on_stop(sandbox_id, claim)
 
 
 # ----- the sender ----------------------------------------------------------------------
@@ -153,17 +164,18 @@ def stop_elsewhere(sandbox_id: int, released: Released) -> None:
     stop) to end it, and wait for the pid to exit (STOP_WAIT at most). Without an
     answer, end it here and say so on the row, if nothing new claimed it since."""
     payload = {"type": "sandbox.stop", "id": sandbox_id, "claim": released.claim}
+    pid = released.pid
     try:
-        _send(payload)
+        # Still starting (no pid): its owner sees the claim gone and stops it; no answer
+        # to wait for.
+        if pid is not None and _ask(
+                payload, lambda: leftovers.is_sandbox_server(pid, released.port)):
+            return
+        if pid is None:
+            _ask(payload, None)
     except Exception:
         log.exception("could not send the stop request for sandbox %s", sandbox_id)
-    pid = released.pid
-    if pid is None:  # still starting: its owner sees the claim gone and stops it
-        return
-    deadline = time.monotonic() + STOP_WAIT
-    while time.monotonic() < deadline and leftovers.is_sandbox_server(pid, released.port):
-        time.sleep(0.05)
-    if not leftovers.is_sandbox_server(pid, released.port):
+    if pid is None or not leftovers.is_sandbox_server(pid, released.port):
         return
     log.warning("sandbox %s: its owner did not answer a stop request", sandbox_id)
     leftovers.end([pid], wait=0)
@@ -172,10 +184,36 @@ def stop_elsewhere(sandbox_id: int, released: Released) -> None:
         ingestor().status(str(sandbox_id))
 
 
-def _send(payload: dict[str, Any]) -> None:
+def _ask(payload: dict[str, Any], running: Callable[[], bool] | None) -> bool:
+    """Send ``payload`` to GROUP with a reply channel; True if the owner answered in
+    time: ``STOP_WAIT`` seconds while ``running()`` (the child) says it still runs,
+    ``STOP_WAIT + SYNC_WAIT`` in all. ``running`` None: send only."""
     layer = get_channel_layer()
+
+    async def ask() -> bool:
+        reply = await layer.new_channel()
+        await layer.group_send(GROUP, {**payload, "reply": reply})
+        if running is None:
+            return False
+        clock = asyncio.get_running_loop().time
+        began = clock()
+        answer = asyncio.ensure_future(layer.receive(reply))
+        try:
+            while True:
+                waited = clock() - began
+                if waited > STOP_WAIT + SYNC_WAIT or (waited > STOP_WAIT and running()):
+                    return False
+                await asyncio.wait({answer}, timeout=0.05)
+                if answer.done() and answer.exception() is None:
+                    return True
+                if answer.done():  # e.g. redis's read timeout on an idle channel: again
+                    answer = asyncio.ensure_future(layer.receive(reply))
+        finally:
+            answer.cancel()
+
     loop = live.current_loop()
     if loop is not None:
-        asyncio.run_coroutine_threadsafe(layer.group_send(GROUP, payload), loop).result(5.0)
-    else:  # a management command or the test client: no server loop in this process
-        async_to_sync(layer.group_send)(GROUP, payload)
+        return asyncio.run_coroutine_threadsafe(ask(), loop).result(
+            STOP_WAIT + SYNC_WAIT + 5.0)
+    # A management command or the test client: no server loop in this process.
+    return async_to_sync(ask)()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 from ..refusals import Message, Refusal, gettext_noop
 
@@ -80,3 +81,24 @@ class StartError(Refusal):
         self.stderr_tail = stderr_tail
         # A port somebody else holds is a conflict the learner can fix; the rest is ours.
         self.status = 409 if reason == "port_in_use" else 503
+
+
+def start_error(info: ExitInfo, failed: dict[str, Any] | None, port: int) -> StartError:
+    """Why a child exited before listening on ``port``: its ``server.start_failed``
+    event (``failed``) says so (docs/events.md); without one, its exit status and last
+    stderr line do."""
+    tail = info.stderr_tail
+    if failed is not None and failed.get("reason") == ADDRESS_IN_USE:
+        return StartError("port_in_use", Message(PORT_IN_USE, port=port),
+                          info.returncode, tail)
+    if failed is not None:
+        reason = str(failed.get("reason") or "")
+        why: Message | str = (Message(WHY_NOT_LISTENING[reason])
+                              if reason in WHY_NOT_LISTENING
+                              else str(failed.get("message") or reason))
+        return StartError("exited", Message(START_FAILED, port=port, why=why),
+                          info.returncode, tail)
+    last = tail[-1] if tail else Message(NO_ERROR_MESSAGE)
+    exit = describe_returncode(info.returncode)
+    return StartError("exited", Message(NOT_READY, exit=exit, last=last),
+                      info.returncode, tail)

@@ -326,11 +326,18 @@ def _stop_unclaimed(sandbox_id: int) -> None:
         supervisor().stop(str(sandbox_id), tag=child.tag)
 
 
-def stop_if_mine(sandbox_id: int, claim: str) -> None:
+def stop_if_mine(sandbox_id: int, claim: str) -> bool:
     """Another playground process asks for a stop (control.py): ours to do only if
-    this process runs the sandbox's server of that claim."""
-    if supervisor().stop(str(sandbox_id), tag=claim) is not None:
-        log.info("sandbox %s: stopped at the request of another process", sandbox_id)
+    this process runs the sandbox's server of that claim. True once it is stopped and
+    its last events are written (the stop returns after they were queued; the sync
+    waits for the writer), so the asker's next run is numbered after them."""
+    if supervisor().stop(str(sandbox_id), tag=claim) is None:
+        return False
+    if not ingestor().sync(control.SYNC_WAIT):
+        log.warning("sandbox %s: its last events were not written within %s s",
+                    sandbox_id, control.SYNC_WAIT)
+    log.info("sandbox %s: stopped at the request of another process", sandbox_id)
+    return True
 
 
 def delete(sandbox: Sandbox) -> None:

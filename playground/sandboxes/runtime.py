@@ -118,10 +118,11 @@ def message_fields(message: Message | None) -> dict[str, Any]:
     return {"message": data["key"], "message_params": data["params"]}
 
 
-def _on_event(key: str, event: dict[str, Any]) -> None:
-    """Every event of every child, on its reader thread: handed to the ingestor's
-    bounded queue (never blocks), which stores exchanges and totals and tells viewers."""
-    ingestor().event(key, event)
+def _on_event(key: str, event: dict[str, Any], tag: str) -> None:
+    """Every event of every child, on its reader thread, with the child's claim: handed
+    to the ingestor's queue (bounded by bytes: it waits for room), which stores
+    exchanges and totals in that claim's run and tells viewers."""
+    ingestor().event(key, event, tag)
 
 
 def _on_output(key: str, stream: str, line: str) -> None:

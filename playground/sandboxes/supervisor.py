@@ -20,13 +20,19 @@ Callbacks, for the live-traffic view (they run on supervisor threads, never on a
 loop; code that talks to Channels must hop onto the server loop with
 ``asyncio.run_coroutine_threadsafe``):
 
-* ``on_event(key, event)``: every event dict the child reports, in order, from the
-  child's event-reader thread (``server.listening`` included).
+* ``on_event(key, event, tag)``: every event dict the child reports, in order, from the
+  child's event-reader thread (``server.listening`` included), with the child's ``tag``
+  (the playground's claim): events of an old server are never taken for a newer one's.
 * ``on_output(key, stream, line)``: every line the child writes to ``"stdout"`` (its
   access log) or ``"stderr"``, without the line ending, from that stream's reader thread.
 * ``on_exit(key, exit_info)``: once per child that started successfully, after it exited,
   from its waiter thread. ``exit_info.requested`` tells a stop we asked for from a crash.
   A child whose start failed raises ``StartError`` from ``start()`` instead.
+
+``stop()`` returns only once the child's event reader reached EOF and handed every
+event to ``on_event`` (the reader ends at EOF, so the waiter joins it without a time
+limit): whatever the caller does next (a new run, docs/runs.md) comes after the old
+server's last events.
 
 Exceptions raised by callbacks are logged and swallowed: one bad callback must not stop
 the readers (the child would block on a full pipe).
@@ -48,18 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..refusals import Message
-from .exits import (
-    ADDRESS_IN_USE,
-    NO_ERROR_MESSAGE,
-    NOT_READY,
-    PORT_IN_USE,
-    START_FAILED,
-    TIMEOUT,
-    WHY_NOT_LISTENING,
-    ExitInfo,
-    StartError,
-    describe_returncode,
-)
+from .exits import TIMEOUT, ExitInfo, StartError, start_error
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +65,12 @@ TAIL_LINES = 40
 DEFAULT_START_TIMEOUT = 10.0
 # Seconds a child gets to exit after stdin EOF, then after SIGTERM, before SIGKILL.
 STOP_GRACE = 3.0
+# Seconds the stdout/stderr readers get to drain after the child exited (a grandchild
+# could hold those pipes open). The events reader gets no limit: only the child holds
+# its pipe, and its events must all be handed on before a stop returns.
+LINES_GRACE = 2.0
 
-EventCallback = Callable[[str, dict[str, Any]], None]
+EventCallback = Callable[[str, dict[str, Any], str], None]
 OutputCallback = Callable[[str, str, str], None]
 ExitCallback = Callable[[str, ExitInfo], None]
 
@@ -116,7 +115,8 @@ class Child:
     # "starting" -> "running" -> ("stopping") -> "exited"; guarded by Supervisor._lock.
     state: str = "starting"
     settled: threading.Event = field(default_factory=threading.Event)  # listening or exited
-    exited: threading.Event = field(default_factory=threading.Event)
+    exited: threading.Event = field(default_factory=threading.Event)  # and drained
+    ended: threading.Event = field(default_factory=threading.Event)  # the process is gone
     threads: list[threading.Thread] = field(default_factory=list)
 
     @property
@@ -236,29 +236,9 @@ class Supervisor:
             raise StartError("timeout", Message(TIMEOUT, seconds=f"{self.start_timeout:g}"),
                              child.popen.returncode, tuple(child.stderr_tail))
         child.exited.wait(STOP_GRACE)
-        raise self._start_error(child)
-
-    def _start_error(self, child: Child) -> StartError:
-        """Why a child exited before listening: its ``server.start_failed`` event says
-        so (docs/events.md); without one, its exit status and last stderr line do."""
         info = child.exit_info or ExitInfo(
             child.pid, child.popen.returncode or 0, False, tuple(child.stderr_tail), ())
-        tail = info.stderr_tail
-        failed = child.start_failed
-        if failed is not None and failed.get("reason") == ADDRESS_IN_USE:
-            return StartError("port_in_use", Message(PORT_IN_USE, port=child.requested_port),
-                              info.returncode, tail)
-        if failed is not None:
-            reason = str(failed.get("reason") or "")
-            why: Message | str = (Message(WHY_NOT_LISTENING[reason])
-                                  if reason in WHY_NOT_LISTENING
-                                  else str(failed.get("message") or reason))
-            return StartError("exited", Message(START_FAILED, port=child.requested_port,
-                                                why=why), info.returncode, tail)
-        last = tail[-1] if tail else Message(NO_ERROR_MESSAGE)
-        exit = describe_returncode(info.returncode)
-        return StartError("exited", Message(NOT_READY, exit=exit, last=last),
-                          info.returncode, tail)
+        raise start_error(info, child.start_failed, child.requested_port)
 
     # ----- stop ----------------------------------------------------------------------
 
@@ -276,13 +256,15 @@ class Supervisor:
                 return None
             child.state = "stopping"
         self._close_stdin(child)
-        if not child.exited.wait(timeout):
+        if not child.ended.wait(timeout):
             log.warning("sandbox %s: pid %s ignored stdin EOF; SIGTERM", key, child.pid)
             self._signal(child, signal.SIGTERM)
-            if not child.exited.wait(timeout):
+            if not child.ended.wait(timeout):
                 self._kill(child)
-                child.exited.wait(timeout)
-        # The waiter thread has called on_exit before setting `exited`.
+        # The process is gone (SIGKILL cannot be ignored); `exited` is set once its
+        # event reader handed every event on (it waits while the ingest queue is full)
+        # and the waiter called on_exit. No time limit: the reader ends at EOF.
+        child.exited.wait()
         return child.exit_info
 
     def stop_all(self, timeout: float = STOP_GRACE) -> None:
@@ -328,7 +310,7 @@ class Supervisor:
                     child.stop_reason = str(event.get("reason") or "")
                 elif kind == "server.stats":
                     child.stats = event
-                self._call(self.on_event, child.key, event)
+                self._call(self.on_event, child.key, event, child.tag)
 
     def _read_lines(self, child: Child, stream: Any, name: str,
                     tail: collections.deque[str]) -> None:
@@ -341,10 +323,13 @@ class Supervisor:
 
     def _wait(self, child: Child) -> None:
         returncode = child.popen.wait()
+        child.ended.set()
         # Let the readers drain what the child wrote before it died (they end at EOF).
-        for thread in child.threads:
+        # The events reader (the first thread) is joined without a limit: a stop must
+        # not return while the old server's last events are still on their way.
+        for index, thread in enumerate(child.threads):
             if thread is not threading.current_thread():
-                thread.join(timeout=2.0)
+                thread.join(timeout=None if index == 0 else LINES_GRACE)
         with self._lock:
             was = child.state
             child.state = "exited"

@@ -23,7 +23,10 @@ Why this shape:
 * Counts live on the runs (runs.py): served from henaserver's own counters, stored,
   removed and not recorded from what happened here; they always add up.
 * Control items (a new run on start, status changes, test sync) travel through the
-  same queue, so they are applied in order with the events around them.
+  same queue, so they are applied in order with the events around them. Each event
+  carries its server's claim (the supervisor's tag) and is stored in that server's run
+  (runbook.py), however late it comes. A control item that fails is logged and the
+  batch goes on: the events after it are still stored (or counted).
 """
 
 from __future__ import annotations
@@ -36,12 +39,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 
-from ..models import Exchange, Run, Sandbox
+from ..models import Exchange, Sandbox
 from ..refusals import Message
 from ..sandboxes.presenters import status_facts
 from . import exchanges, live, redaction, retention, runs
 from .queues import ByteQueue
+from .runbook import RunBook, add_lost, claim_of, newer_base, newest_id, refusal_reason
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +101,9 @@ class Ingestor:
         self._lines: dict[str, _Lines] = {}
         self._kept: dict[int, retention.Kept] = {}
         self._rates: dict[int, tuple[float, int]] = {}  # last (time, exchanges) seen
-        # Exchanges the database refused, by reason, whose count is not written yet:
-        # written with the sandbox's next batch that succeeds.
-        self._owed: collections.defaultdict[int, collections.Counter[str]] = \
-            collections.defaultdict(collections.Counter)
+        # tag -> run, and the exchanges the database refused whose count is not written
+        # yet (written with the run's next batch, or when the sandbox's status changes).
+        self._book = RunBook()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
 
@@ -114,12 +119,13 @@ class Ingestor:
 
     # ----- producers (supervisor threads, views) ------------------------------------
 
-    def event(self, key: str, event: dict[str, Any]) -> None:
-        """A child's event (supervisor ``on_event``). Waits while the queue is full:
-        the back pressure that makes henaserver, not us, drop (and count) events."""
+    def event(self, key: str, event: dict[str, Any], tag: str = "") -> None:
+        """A child's event (supervisor ``on_event``), with the child's tag (its claim:
+        which run it belongs to). Waits while the queue is full: the back pressure that
+        makes henaserver, not us, drop (and count) events."""
         size = EVENT_OVERHEAD + retention.b64_len(event.get("request_b64")) \
             + retention.b64_len(event.get("response_b64"))
-        self._queue.put(("event", key, event), size)
+        self._queue.put(("event", key, (tag, event)), size)
 
     def output(self, key: str, stream: str, line: str) -> None:
         """A child's stdout/stderr line (supervisor ``on_output``). Never blocks."""
@@ -133,9 +139,12 @@ class Ingestor:
         if wake:
             self._queue.put_control(("lines", key, None))
 
-    def new_run(self, key: str) -> None:
-        """The sandbox starts: a new run begins; earlier runs' history stays."""
-        self._control("run", key)
+    def new_run(self, key: str, tag: str | None = None) -> None:
+        """The sandbox starts: a new run begins, for the child of claim ``tag`` (None:
+        the row's claim now, which the caller has just taken); earlier runs' history
+        stays."""
+        sid = int(key)
+        self._control("run", key, (claim_of(sid) if tag is None else tag, newest_id(sid)))
 
     def status(self, key: str) -> None:
         """The sandbox's status changed: tell its viewers, after the events before it;
@@ -145,7 +154,8 @@ class Ingestor:
         restart's "stopped" is followed at once by "starting", and the writer must
         still see the stop (to end the run) and tell it to viewers."""
         sandbox = Sandbox.objects.filter(pk=int(key)).first() if key.isdigit() else None
-        self._control("status", key, status_facts(sandbox))
+        self._control("status", key,
+                      (status_facts(sandbox), newest_id(int(key)) if sandbox else 0))
 
     def sync(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued before this call is written and published."""
@@ -154,15 +164,14 @@ class Ingestor:
         return done.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Write what is queued, then end the writer thread (tests; the process's own
-        ingestor lives as long as the process). True once the thread has ended."""
+        """Write what is queued, then end the writer thread (tests: the process's own
+        lives as long as the process). True once the thread has ended."""
         self._control("stop", "")
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _control(self, kind: str, key: str, arg: Any = None) -> None:
-        # Control items are rare and small: they never wait for room.
-        self._queue.put_control((kind, key, arg))
+        self._queue.put_control((kind, key, arg))  # rare and small: never waits for room
 
     # ----- the writer thread --------------------------------------------------------
 
@@ -174,25 +183,37 @@ class Ingestor:
             # it is closed, and Django opens a fresh one for the next batch.
             try:
                 self._process(batch)
-            except Exception:
+            except Exception:  # a bug: nothing below should raise; never leave a waiter
                 log.exception("ingest batch of %d items failed", len(batch))
                 connection.close()
+                for kind, _key, arg in batch:
+                    if kind in ("sync", "stop") and arg is not None:
+                        arg.set()
             if any(item[0] == "stop" for item in batch):
                 self._queue.close()
                 connection.close()
                 return
 
     def _process(self, batch: list[tuple]) -> None:
-        pending: dict[str, _Pending] = {}
+        # Pending work by (sandbox key, tag): one server's events go to its own run.
+        pending: dict[tuple[str, str], _Pending] = {}
         for kind, key, arg in batch:
             if kind == "event":
-                self._collect(pending.setdefault(key, _Pending()), arg)
+                self._collect(pending.setdefault((key, arg[0]), _Pending()), arg[1])
             elif kind == "lines":
-                pending.setdefault(key, _Pending())  # taken from self._lines at flush
+                pending.setdefault((key, ""), _Pending())  # taken from self._lines at flush
             else:  # a control item: first write what came before it, in order
                 self._flush_all(pending)
                 pending = {}
-                self._apply_control(kind, key, arg)
+                try:
+                    self._apply_control(kind, key, arg)
+                except Exception:  # e.g. the database locked or full: this item is
+                    # lost (the next start closes what stays open), not the rest.
+                    log.exception("ingest control item %s for %r failed", kind, key)
+                    connection.close()
+                finally:
+                    if kind in ("sync", "stop") and arg is not None:
+                        arg.set()
         self._flush_all(pending)
 
     @staticmethod
@@ -203,46 +224,51 @@ class Ingestor:
         elif kind == "server.stats":
             p.stats = event
 
-    def _flush_all(self, pending: dict[str, _Pending]) -> None:
+    def _flush_all(self, pending: dict[tuple[str, str], _Pending]) -> None:
         with self._lock:
             lines, self._lines = self._lines, {}
         for key, buffer in lines.items():
-            p = pending.setdefault(key, _Pending())
+            # Console lines go with any pending work of the sandbox (one message).
+            found = [k for k in pending if k[0] == key]
+            p = pending[found[-1]] if found else pending.setdefault((key, ""), _Pending())
             p.lines, p.lines_seen = buffer.lines, buffer.seen
-        for key, p in pending.items():
+        for (key, tag), p in pending.items():
             if not key.isdigit():
                 continue
             try:
-                self._flush(int(key), p)
+                self._flush(int(key), tag, p)
             except Exception:
+                # Not a refusal of the database (those are counted in _flush): a bug.
+                # The batch's exchanges are counted as not recorded, never silently lost.
                 log.exception("ingest for sandbox %s failed", key)
                 self._kept.pop(int(key), None)  # reload from the database next time
+                self._book.owe(int(key), tag, runs.DATABASE_ERROR, p.exchanges)
                 connection.close()
 
-    def _flush(self, sid: int, p: _Pending) -> None:
+    def _flush(self, sid: int, tag: str, p: _Pending) -> None:
         if not p.exchanges and p.stats is None:
             if p.lines:  # console only (or a connection event): no database work
                 self.publish(sid, {"type": "traffic.batch", **_console(p)})
             return
         try:
             with transaction.atomic():
-                stored = self._store(sid, p)
+                stored = self._store(sid, tag, p)
         except DatabaseError as exc:
             # Nothing of the batch was written (rolled back). Count its exchanges as not
             # recorded, with the reason; if even that cannot be written, keep the count
             # for the sandbox's next batch.
-            reason = runs.DISK_FULL if _disk_full(exc) else runs.DATABASE_ERROR
+            reason = refusal_reason(exc)
             log.warning("sandbox %s: %d exchanges not recorded (%s)", sid,
                         len(p.exchanges), reason, exc_info=reason != runs.DISK_FULL)
             self._kept.pop(sid, None)
-            self._owed[sid][reason] += len(p.exchanges)
+            self._book.owe(sid, tag, reason, p.exchanges)
             try:
                 with transaction.atomic():
-                    stored = self._store(sid, p, stored=False)
+                    stored = self._store(sid, tag, p, stored=False)
             except DatabaseError:
                 connection.close()  # a fresh connection for the next batch
                 return
-        self._owed.pop(sid, None)  # written with this batch
+        self._book.paid(sid, tag)  # committed with this batch
         if stored is None:
             return
         first, last, new = stored
@@ -258,50 +284,52 @@ class Ingestor:
             message.update(_console(p))
         self.publish(sid, message)
 
-    def _store(self, sid: int, p: _Pending, stored: bool = True
+    def _store(self, sid: int, tag: str, p: _Pending, stored: bool = True
                ) -> tuple[int, int, list[Exchange]] | None:
-        """Write one batch of a sandbox in the current transaction: (first seq, last
-        seq, rows stored). ``stored=False``: the database refused the rows; only count
-        them (they are in ``_owed`` with their reason)."""
+        """Write one batch of one server (``tag``) in the current transaction: (first
+        seq, last seq, rows stored). ``stored=False``: the database refused the rows;
+        only count them (they are owed, with their reason)."""
         sandbox = Sandbox.objects.filter(pk=sid).first()
-        if sandbox is None:  # deleted meanwhile: its events have nowhere to go
+        run = self._book.run_for(sid, tag) if sandbox is not None else None
+        if sandbox is None or run is None:  # deleted meanwhile: nowhere to go
             self._kept.pop(sid, None)
             return None
-        run = (Run.objects.filter(sandbox_id=sid).order_by("-number").first()
-               or runs.begin(sid))
-        assert run is not None
         keep_count, keep_bytes, owner_count, owner_bytes = self.bounds()
         first = sandbox.last_seq + 1
-        kept = self._kept.get(sid) or retention.load(sid)  # before this batch's rows
+        self._book.pay(run, sid, tag)  # counts an earlier refusal left unwritten
         seqs = runs.seqs_of(run, p.exchanges)
-        start = retention.newest_within(p.exchanges, keep_count, keep_bytes)
+        # A late tail whose seqs a newer run already numbers is counted, not stored.
+        newer = newer_base(run)
+        fit = len(seqs) if newer is None else sum(1 for seq in seqs if seq <= newer)
+        events, seqs, late = p.exchanges[:fit], seqs[:fit], len(seqs) - fit
+        if late or fit and seqs[0] <= sandbox.last_seq:
+            self._kept.pop(sid, None)  # rows older than the window's newest: reload it
+        kept = self._kept.get(sid) or retention.load(sid)  # before this batch's rows
+        start = retention.newest_within(events, keep_count, keep_bytes)
         new: list[Exchange] = []
-        if self._owed.get(sid):
-            lost = dict(run.lost or {})
-            for reason, n in self._owed[sid].items():
-                lost[reason] = lost.get(reason, 0) + n
-            run.lost = lost
+        add_lost(run, {runs.ARRIVED_LATE: late})
         if stored:
             # The playground's own cookies never reach the database (redaction.py).
-            new = [redaction.redact_exchange(exchanges.from_event(sid, seqs[i], p.exchanges[i],
-                                                                  run))
-                   for i in range(start, len(p.exchanges))]
+            new = [redaction.redact_exchange(exchanges.from_event(sid, seqs[i], events[i], run))
+                   for i in range(start, len(events))]
             exchanges.insert(new)
             run.stored += len(new)
             run.removed += start  # older than the window already: removed at once
         server = int((p.stats or {}).get("exchanges") or 0)
         run.served = max(run.served, run.last_number, server)
+        # The run is locked (runbook.run_for): these values cannot be stale.
         run.save(update_fields=["stored", "removed", "lost", "served", "last_number"])
         if new:
             kept.add(new)
             self._kept[sid] = kept
             retention.evict(sid, kept, keep_count, keep_bytes)
             retention.evict_for_owner(sandbox, owner_count, owner_bytes, self._kept)
-        fields: dict[str, Any] = {"last_seq": max(sandbox.last_seq, seqs[-1] if seqs else 0)}
-        if p.stats is not None:
+        fields: dict[str, Any] = {"last_seq": Greatest(F("last_seq"), seqs[-1] if seqs else 0)}
+        if p.stats is not None and newer is None:  # a late tail's totals are stale
             fields.update(_totals(p.stats))
         Sandbox.objects.filter(pk=sid).update(**fields)
-        return first, fields["last_seq"], new
+        last = Sandbox.objects.filter(pk=sid).values_list("last_seq", flat=True).first()
+        return first, last or 0, new
 
     def _stats_message(self, sid: int, stats: dict[str, Any] | None) -> dict[str, Any]:
         sandbox = Sandbox.objects.get(pk=sid)
@@ -322,30 +350,27 @@ class Ingestor:
             return
         sid = int(key)
         if kind == "run":
-            run = runs.begin(sid)
+            tag, upto = arg
+            run = runs.begin(sid, upto, self._book.mine(sid))
             self._rates.pop(sid, None)  # the new server counts from zero
             if run is not None:
+                self._book.note(sid, tag, run.pk)
                 self.publish(sid, {"type": "traffic.run", "run": run.pk})
         elif kind == "status":
-            facts = arg  # status_facts of the row when the change was made
+            # status_facts of the row when the change was made, and the newest run then
+            facts, upto = arg
             if facts["status"] == "deleted":  # forget it and tell its viewers
                 self._kept.pop(sid, None)
                 self._rates.pop(sid, None)
+                self._book.forget(sid)
             elif facts["status"] not in Sandbox.LIVE_STATUSES:
-                current = runs.current(sid)
-                if current is not None:
-                    message = facts["message"]
-                    runs.end(current, Message.from_json(message) if message else None)
-                    self.publish(sid, {"type": "traffic.run", "run": current.pk})
+                self._book.settle(sid)
+                message = facts["message"]
+                for ended in runs.end_open(sid, upto, self._book.mine(sid),
+                                           Message.from_json(message) if message else None):
+                    self.publish(sid, {"type": "traffic.run", "run": ended.pk})
             # As data: each viewer words it in their own language (consumer.py).
             self.publish(sid, {"type": "sandbox.status", "status": facts})
-
-
-def _disk_full(exc: DatabaseError) -> bool:
-    """The database could not grow: SQLite's SQLITE_FULL, PostgreSQL's 53100."""
-    text = str(exc).lower()
-    return ("database or disk is full" in text
-            or getattr(getattr(exc, "__cause__", None), "sqlstate", None) == "53100")
 
 
 def _console(p: _Pending) -> dict[str, Any]:

@@ -5,6 +5,12 @@ across all their sandboxes (``PLAYGROUND_OWNER_RETENTION_*``). Rows only ever le
 from the oldest end, so the retained history stays contiguous; every row removed is
 counted on its run as ``removed`` (runs.py), so the totals still add up.
 
+Counted as *actually* deleted, per run, by each DELETE's own row count, and added with
+atomic ``F()`` updates: another playground process may have deleted some of the same
+rows already (its owner bound, across sandboxes it does not ingest), and this process's
+window (``Kept``) may still list them; counting what was meant to be deleted would
+count them twice.
+
 The per-sandbox window is kept in memory by the ingest writer (``Kept``: seq, size and
 run of each stored row, oldest first), so deciding what to evict costs no query per
 batch. Only the ingest writer calls this module.
@@ -63,14 +69,14 @@ def newest_within(events: list[dict[str, Any]], keep_count: int, keep_bytes: int
 def evict(sandbox_id: int, kept: Kept, keep_count: int, keep_bytes: int) -> None:
     """Remove the oldest rows until the sandbox is within its bounds."""
     cutoff = None
-    gone: collections.Counter[int] = collections.Counter()
     while kept.rows and (len(kept.rows) > keep_count or kept.total > keep_bytes):
-        cutoff, size, run_id = kept.rows.popleft()
+        cutoff, size, _run_id = kept.rows.popleft()
         kept.total -= size
-        gone[run_id] += 1
     if cutoff is not None:
-        Exchange.objects.filter(sandbox_id=sandbox_id, seq__lte=cutoff).delete()
-        count_removed(gone)
+        doomed = Exchange.objects.filter(sandbox_id=sandbox_id, seq__lte=cutoff)
+        count_removed({run_id: _delete(doomed.filter(run_id=run_id))
+                       for run_id in doomed.order_by().values_list("run_id", flat=True)
+                       .distinct()})
 
 
 def evict_for_owner(sandbox: Sandbox, keep_count: int, keep_bytes: int,
@@ -84,25 +90,34 @@ def evict_for_owner(sandbox: Sandbox, keep_count: int, keep_bytes: int,
     count, size = totals["n"] or 0, totals["size"] or 0
     if count <= keep_count and size <= keep_bytes:
         return
-    gone: collections.Counter[int] = collections.Counter()
-    doomed: list[int] = []
+    doomed: collections.defaultdict[int, list[int]] = collections.defaultdict(list)
     # Oldest first across sandboxes: rows are created in order, so the id says which.
     for pk, run_id, sid, stored in rows.order_by("id").values_list(
             "id", "run_id", "sandbox_id", "stored_bytes").iterator(chunk_size=500):
         if count <= keep_count and size <= keep_bytes:
             break
-        doomed.append(pk)
-        gone[run_id] += 1
+        doomed[run_id].append(pk)
         count, size = count - 1, size - stored
         windows.pop(sid, None)  # reloaded from the table on its next batch
-    for start in range(0, len(doomed), 500):
-        Exchange.objects.filter(pk__in=doomed[start:start + 500]).delete()
+    gone: collections.Counter[int] = collections.Counter()
+    for run_id, pks in doomed.items():
+        for start in range(0, len(pks), 500):
+            gone[run_id] += _delete(Exchange.objects.filter(pk__in=pks[start:start + 500]))
     count_removed(gone)
 
 
+def _delete(rows: Any) -> int:
+    """DELETE ``rows``; how many the database actually deleted (rows another process
+    deleted first are not counted again)."""
+    return int(rows.delete()[0])  # Exchange has no dependents: one DELETE, its count
+
+
 def count_removed(gone: dict[int, int]) -> None:
+    """Move ``gone`` (run id -> rows actually deleted) from stored to removed."""
     for run_id, n in gone.items():
-        Run.objects.filter(pk=run_id).update(removed=F("removed") + n, stored=F("stored") - n)
+        if n:
+            Run.objects.filter(pk=run_id).update(removed=F("removed") + n,
+                                                 stored=F("stored") - n)
 
 
 def b64_len(value: Any) -> int:

@@ -28,7 +28,7 @@ class Recorder:
         self.exited = threading.Event()
         self.cond = threading.Condition()
 
-    def on_event(self, key, event):
+    def on_event(self, key, event, tag=""):
         with self.cond:
             self.events.append((key, event))
             self.cond.notify_all()
@@ -155,7 +155,7 @@ def test_same_key_cannot_run_twice_but_can_restart(sup, site):
 
 
 def test_a_failing_callback_does_not_stop_the_readers(site):
-    def broken(key, event):
+    def broken(*args):
         raise RuntimeError("bug in a callback")
 
     sup = Supervisor(on_event=broken, on_exit=broken, cwd=str(REPO))
