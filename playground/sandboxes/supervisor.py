@@ -65,6 +65,8 @@ TAIL_LINES = 40
 DEFAULT_START_TIMEOUT = 10.0
 # Seconds a child gets to exit after stdin EOF, then after SIGTERM, before SIGKILL.
 STOP_GRACE = 3.0
+# Seconds a stop waits, after the child ended, for its last events to be handed on.
+TAIL_WAIT = 30.0
 # Seconds the stdout/stderr readers get to drain after the child exited (a grandchild
 # could hold those pipes open). The events reader gets no limit: only the child holds
 # its pipe, and its events must all be handed on before a stop returns.
@@ -263,8 +265,13 @@ class Supervisor:
                 self._kill(child)
         # The process is gone (SIGKILL cannot be ignored); `exited` is set once its
         # event reader handed every event on (it waits while the ingest queue is full)
-        # and the waiter called on_exit. No time limit: the reader ends at EOF.
-        child.exited.wait()
+        # and the waiter called on_exit. The reader ends at EOF, so this is a wait for
+        # the ingest writer to make room; bounded all the same, so that a writer stuck
+        # on its database cannot hang a Stop (a tail arriving later is still counted in
+        # its own run: its events carry the child's tag).
+        if not child.exited.wait(TAIL_WAIT):
+            log.warning("sandbox %s: pid %s ended, its last events still queued after "
+                        "%g s", key, child.pid, TAIL_WAIT)
         return child.exit_info
 
     def stop_all(self, timeout: float = STOP_GRACE) -> None:
