@@ -296,11 +296,8 @@ class Ingestor:
             return None
         keep_count, keep_bytes, owner_count, owner_bytes = self.bounds()
         first = sandbox.last_seq + 1
-        seqs = runs.seqs_of(run, p.exchanges)
-        # Then the counts an earlier refusal left unwritten (after seqs_of: paying first
-        # would advance last_number past these very events when they are the refused
-        # batch itself, and seqs_of would number them again, above it).
-        self._book.pay(run, sid, tag)
+        seqs = runs.seqs_of(run, p.exchanges)  # then what a refusal owes: maybe these
+        self._book.pay(run, sid, tag)  # same events (paid first, they'd be numbered twice)
         # A late tail whose seqs a newer run already numbers is counted, not stored.
         newer = newer_base(run)
         fit = len(seqs) if newer is None else sum(1 for seq in seqs if seq <= newer)
