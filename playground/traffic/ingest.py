@@ -296,8 +296,8 @@ class Ingestor:
             return None
         keep_count, keep_bytes, owner_count, owner_bytes = self.bounds()
         first = sandbox.last_seq + 1
-        seqs = runs.seqs_of(run, p.exchanges)  # then what a refusal owes: maybe these
-        self._book.pay(run, sid, tag)  # same events (paid first, they'd be numbered twice)
+        seqs = runs.seqs_of(run, p.exchanges)
+        self._book.pay(run, sid, tag)  # after numbering: what is owed may be these events
         # A late tail whose seqs a newer run already numbers is counted, not stored.
         newer = newer_base(run)
         fit = len(seqs) if newer is None else sum(1 for seq in seqs if seq <= newer)
