@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -190,6 +190,7 @@ def stop() -> None:
 
 def _run(on_first_beat: Callable[[], None]) -> None:
     first = True
+    failing = ""  # the last failure, said once (not once a second while a disk is full)
     while not _stop.is_set():
         close_old_connections()  # a long-lived thread: drop a connection the DB closed
         try:
@@ -198,6 +199,15 @@ def _run(on_first_beat: Callable[[], None]) -> None:
                 first = False
                 on_first_beat()
             sweep()
-        except Exception:
-            log.exception("heartbeat failed; trying again in %s s", BEAT_EVERY)
+            if failing:
+                log.info("heartbeat beats again")
+                failing = ""
+        except Exception as exc:  # e.g. a full disk: keep beating once it is back
+            if str(exc) != failing:
+                log.warning("heartbeat failed (%s); trying again every %s s", exc,
+                            BEAT_EVERY, exc_info=not isinstance(exc, DatabaseError))
+                failing = str(exc)
+            # A connection that failed mid-write may still hold SQLite's write lock,
+            # which would stop every other writer (ingest): start afresh next beat.
+            connection.close()
         _stop.wait(BEAT_EVERY)
