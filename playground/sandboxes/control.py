@@ -48,7 +48,7 @@ from django.utils.translation import gettext_noop
 from ..models import Sandbox
 from ..traffic import live
 from ..traffic.ingest import ingestor
-from . import leftovers
+from . import heartbeat, leftovers
 from .claims import Released
 
 log = logging.getLogger(__name__)
@@ -141,15 +141,27 @@ async def _listen(layer: Any, channel: str) -> None:
             await asyncio.sleep(1.0)
             continue
         if message.get("type") == "sandbox.stop" and isinstance(message.get("id"), int):
-            try:
-                mine = await database_sync_to_async(_stop, thread_sensitive=False)(
-                    message["id"], str(message.get("claim")))
-                # Only the owner answers, once the child's events are written.
-                if mine and isinstance(message.get("reply"), str):
-                    await layer.send(message["reply"], {"type": "sandbox.stopped",
-                                                        "id": message["id"]})
-            except Exception:
-                log.exception("stop request for sandbox %s failed", message["id"])
+            # Each request in a task of its own: a stop may wait many seconds for its
+            # server's last events, and another sandbox's stop must not queue behind it
+            # (its sender would take our silence for a dead owner).
+            task = asyncio.ensure_future(_answer(layer, message))
+            _answering.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(_answering.discard)
+
+
+_answering: set[asyncio.Future] = set()
+
+
+async def _answer(layer: Any, message: dict[str, Any]) -> None:
+    try:
+        mine = await database_sync_to_async(_stop, thread_sensitive=False)(
+            message["id"], str(message.get("claim")))
+        # Only the owner answers, once the child's events are written.
+        if mine and isinstance(message.get("reply"), str):
+            await layer.send(message["reply"], {"type": "sandbox.stopped",
+                                                "id": message["id"]})
+    except Exception:
+        log.exception("stop request for sandbox %s failed", message["id"])
 
 
 def _stop(sandbox_id: int, claim: str) -> bool:
@@ -168,8 +180,9 @@ def stop_elsewhere(sandbox_id: int, released: Released) -> None:
     try:
         # Still starting (no pid): its owner sees the claim gone and stops it; no answer
         # to wait for.
-        if pid is not None and _ask(
-                payload, lambda: leftovers.is_sandbox_server(pid, released.port)):
+        owner_alive = heartbeat.is_alive(released.run_by)  # a dead owner never answers
+        if pid is not None and _ask(payload, lambda: not owner_alive or
+                                    leftovers.is_sandbox_server(pid, released.port)):
             return
         if pid is None:
             _ask(payload, None)
@@ -184,16 +197,17 @@ def stop_elsewhere(sandbox_id: int, released: Released) -> None:
         ingestor().status(str(sandbox_id))
 
 
-def _ask(payload: dict[str, Any], running: Callable[[], bool] | None) -> bool:
+def _ask(payload: dict[str, Any], hopeless: Callable[[], bool] | None) -> bool:
     """Send ``payload`` to GROUP with a reply channel; True if the owner answered in
-    time: ``STOP_WAIT`` seconds while ``running()`` (the child) says it still runs,
-    ``STOP_WAIT + SYNC_WAIT`` in all. ``running`` None: send only."""
+    time: ``STOP_WAIT`` seconds while ``hopeless()`` says waiting longer is pointless
+    (the child still runs, or its owner is gone), ``STOP_WAIT + SYNC_WAIT`` in all (the
+    owner is storing the child's last events). ``hopeless`` None: send only."""
     layer = get_channel_layer()
 
     async def ask() -> bool:
         reply = await layer.new_channel()
         await layer.group_send(GROUP, {**payload, "reply": reply})
-        if running is None:
+        if hopeless is None:
             return False
         clock = asyncio.get_running_loop().time
         began = clock()
@@ -201,7 +215,7 @@ def _ask(payload: dict[str, Any], running: Callable[[], bool] | None) -> bool:
         try:
             while True:
                 waited = clock() - began
-                if waited > STOP_WAIT + SYNC_WAIT or (waited > STOP_WAIT and running()):
+                if waited > STOP_WAIT + SYNC_WAIT or (waited > STOP_WAIT and hopeless()):
                     return False
                 await asyncio.wait({answer}, timeout=0.05)
                 if answer.done() and answer.exception() is None:

@@ -198,7 +198,7 @@ def _launch(sandbox: Sandbox, claim: claims.Claim) -> Sandbox:
     # Through the ingest queue, so it lands after the previous run's last events and
     # before this run's first: a new run begins (a Start, or a resume after an
     # autoreload: a new server, counting from 1), earlier runs' history stays.
-    ingestor().new_run(key)
+    ingestor().new_run(key, claim.token)
     ingestor().status(key)
     for attempt in (1, 2):
         if not _clear_leftovers(sandbox, claim):

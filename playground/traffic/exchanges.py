@@ -175,3 +175,14 @@ def stats(sandbox: Sandbox, stored: int | None = None) -> dict[str, Any]:
         # (runs.py): what the page states in one sentence.
         "counts": runs.stats_counts(sandbox.pk),
     }
+
+
+def totals_of(stats: dict[str, Any]) -> dict[str, int]:
+    """The Sandbox row's totals from a henaserver ``server.stats`` event."""
+    def num(name: str) -> int:
+        value = stats.get(name)
+        return value if isinstance(value, int) else 0
+
+    return {"requests": num("exchanges"), "errors": num("errors"),
+            "bytes_in": num("bytes_in"), "bytes_out": num("bytes_out"),
+            "connections": num("connections"), "events_dropped": num("dropped")}

@@ -73,6 +73,7 @@ class _Pending:
     lines: collections.deque = field(
         default_factory=lambda: collections.deque(maxlen=CONSOLE_LINES))
     lines_seen: int = 0
+    committed: bool = False  # its rows or its count are in the database
 
 
 @dataclass
@@ -242,7 +243,8 @@ class Ingestor:
                 # The batch's exchanges are counted as not recorded, never silently lost.
                 log.exception("ingest for sandbox %s failed", key)
                 self._kept.pop(int(key), None)  # reload from the database next time
-                self._book.owe(int(key), tag, runs.DATABASE_ERROR, p.exchanges)
+                if not p.committed:  # else stored (or counted) already: never twice
+                    self._book.owe(int(key), tag, runs.DATABASE_ERROR, p.exchanges)
                 connection.close()
 
     def _flush(self, sid: int, tag: str, p: _Pending) -> None:
@@ -253,6 +255,7 @@ class Ingestor:
         try:
             with transaction.atomic():
                 stored = self._store(sid, tag, p)
+            p.committed = True
         except DatabaseError as exc:
             # Nothing of the batch was written (rolled back). Count its exchanges as not
             # recorded, with the reason; if even that cannot be written, keep the count
@@ -265,6 +268,7 @@ class Ingestor:
             try:
                 with transaction.atomic():
                     stored = self._store(sid, tag, p, stored=False)
+                p.committed = True
             except DatabaseError:
                 connection.close()  # a fresh connection for the next batch
                 return
@@ -326,7 +330,7 @@ class Ingestor:
             retention.evict_for_owner(sandbox, owner_count, owner_bytes, self._kept)
         fields: dict[str, Any] = {"last_seq": Greatest(F("last_seq"), seqs[-1] if seqs else 0)}
         if p.stats is not None and newer is None:  # a late tail's totals are stale
-            fields.update(_totals(p.stats))
+            fields.update(exchanges.totals_of(p.stats))
         Sandbox.objects.filter(pk=sid).update(**fields)
         last = Sandbox.objects.filter(pk=sid).values_list("last_seq", flat=True).first()
         return first, last or 0, new
@@ -364,27 +368,21 @@ class Ingestor:
                 self._rates.pop(sid, None)
                 self._book.forget(sid)
             elif facts["status"] not in Sandbox.LIVE_STATUSES:
-                self._book.settle(sid)
-                message = facts["message"]
-                for ended in runs.end_open(sid, upto, self._book.mine(sid),
-                                           Message.from_json(message) if message else None):
-                    self.publish(sid, {"type": "traffic.run", "run": ended.pk})
+                try:  # a database refusing this must not keep the status from viewers
+                    self._book.settle(sid)
+                    message = facts["message"]
+                    for ended in runs.end_open(sid, upto, self._book.mine(sid), Message
+                                               .from_json(message) if message else None):
+                        self.publish(sid, {"type": "traffic.run", "run": ended.pk})
+                except DatabaseError:
+                    log.warning("sandbox %s: its run not closed yet", sid, exc_info=True)
+                    connection.close()
             # As data: each viewer words it in their own language (consumer.py).
             self.publish(sid, {"type": "sandbox.status", "status": facts})
 
 
 def _console(p: _Pending) -> dict[str, Any]:
     return {"console": list(p.lines), "console_skipped": p.lines_seen - len(p.lines)}
-
-
-def _totals(stats: dict[str, Any]) -> dict[str, int]:
-    def num(name: str) -> int:
-        value = stats.get(name)
-        return value if isinstance(value, int) else 0
-
-    return {"requests": num("exchanges"), "errors": num("errors"),
-            "bytes_in": num("bytes_in"), "bytes_out": num("bytes_out"),
-            "connections": num("connections"), "events_dropped": num("dropped")}
 
 
 _lock = threading.Lock()

@@ -316,3 +316,24 @@ def test_counts_log_a_mismatch_and_invent_no_reason(sandbox, caplog):
         counts = runs.counts(run)
     assert counts["not_recorded_reasons"] == {}
     assert "counting error" in caplog.text
+
+
+def test_a_failure_after_the_commit_counts_nothing_twice(real_events, sandbox, make_ingestor):
+    """A batch stored, then something fails after its commit (here: telling viewers):
+    its exchanges stay counted as stored, never also as not recorded."""
+    def publish_fails(sandbox_id, message):
+        if message.get("type") == "traffic.batch":
+            raise RuntimeError("the channel layer is gone")
+
+    ing = make_ingestor(publish_fails)
+    key = str(sandbox.pk)
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    ing.new_run(key, "a")
+    for n in range(1, 4):
+        ing.event(key, dict(exchange, number=n), "a")
+    assert ing.sync()
+    ing.event(key, dict(exchange, number=4), "a")  # the next batch pays any "debt"
+    assert ing.sync()
+    run = Run.objects.get(sandbox=sandbox)
+    assert runs.counts(run) == {"served": 4, "stored": 4, "removed": 0, "not_recorded": 0,
+                                "not_recorded_reasons": {}}
