@@ -337,3 +337,28 @@ def test_a_failure_after_the_commit_counts_nothing_twice(real_events, sandbox, m
     run = Run.objects.get(sandbox=sandbox)
     assert runs.counts(run) == {"served": 4, "stored": 4, "removed": 0, "not_recorded": 0,
                                 "not_recorded_reasons": {}}
+
+
+def test_a_run_that_cannot_be_closed_still_lets_viewers_know_it_stopped(
+        real_events, sandbox, make_ingestor, writer_connections):
+    """The server stopped while the database refuses writes (locked past its timeout):
+    closing its run fails and is logged, but the viewers are still told it stopped."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's lock")
+    told: list[dict] = []
+    ing = make_ingestor(lambda sid, message: told.append(message))
+    key = str(sandbox.pk)
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    ing.new_run(key, "a")
+    ing.event(key, dict(exchange, number=1), "a")
+    assert ing.sync()
+    Sandbox.objects.filter(pk=sandbox.pk).update(status=Sandbox.Status.STOPPED)
+    other = _hold_write_lock(writer_connections)
+    try:
+        ing.status(key)
+        assert ing.sync(10)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    statuses = [m["status"]["status"] for m in told if m["type"] == "sandbox.status"]
+    assert statuses == ["stopped"]
