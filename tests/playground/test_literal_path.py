@@ -143,9 +143,7 @@ def test_localhost_reaches_the_same_sandboxes_as_127_0_0_1(clone_env, free_port,
     servers.append(server)
     browser = Browser()
     sandbox_port = free_ports(1)[0]
-    status, created = browser.call(server, "POST", "/api/sandboxes/",
-                                   {"name": "mine", "port": sandbox_port})
-    assert status == 201, created
+    browser.new_sandbox(server, "mine", sandbox_port)
 
     # The README's and a learner's other address: redirected, path and query kept, to
     # the session that owns the sandbox.
@@ -216,9 +214,7 @@ def test_kill_9_of_runserver_leaves_no_worker_or_sandbox(tmp_path, free_port, fr
     servers.append(server)
     browser = Browser()
     for port in free_ports(2):
-        status, created = browser.call(server, "POST", "/api/sandboxes/",
-                                       {"name": f"s{port}", "port": port})
-        assert status == 201, created
+        created = browser.new_sandbox(server, f"s{port}", port)
         status, started = browser.call(server, "POST", created["links"]["start"])
         assert started.get("status") == "running", started
     below = _descendants(server.proc.pid)

@@ -75,12 +75,8 @@ def test_logging_out_closes_the_sessions_websockets(tmp_path, free_ports):
     sockets: list[WebSocket] = []
     try:
         leaving, staying = Browser(), Browser()
-        status, sandbox = leaving.call(site, "POST", "/api/sandboxes/",
-                                       {"name": "ws", "port": sandbox_port})
-        assert status == 201, sandbox
-        status, theirs = staying.call(site, "POST", "/api/sandboxes/",
-                                      {"name": "stays", "port": other_port})
-        assert status == 201, theirs
+        sandbox = leaving.new_sandbox(site, "ws", sandbox_port)
+        theirs = staying.new_sandbox(site, "stays", other_port)
 
         def websocket(browser: Browser, sandbox_id: int) -> WebSocket:
             ws = WebSocket("127.0.0.1", port, f"/ws/sandboxes/{sandbox_id}/", {

@@ -131,3 +131,10 @@ class Browser:
                 return err.code, json.loads(raw or b"null")
             except ValueError:
                 return err.code, raw.decode(errors="replace")
+
+    def new_sandbox(self, site: Daphne, name: str, port: int) -> dict[str, Any]:
+        """Create a sandbox on ``port`` through the API; its JSON."""
+        status, sandbox = self.call(site, "POST", "/api/sandboxes/",
+                                    {"name": name, "port": port})
+        assert status == 201, sandbox
+        return sandbox

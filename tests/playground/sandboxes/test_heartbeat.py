@@ -29,9 +29,7 @@ def test_a_killed_process_is_noticed_and_its_sandbox_can_start_again(
         b = Daphne("B", env, tmp_path, port_b)
         sites += [a, b]
         browser = Browser()
-        status, sandbox = browser.call(a, "POST", "/api/sandboxes/",
-                                       {"name": "beat", "port": sandbox_port})
-        assert status == 201, sandbox
+        sandbox = browser.new_sandbox(a, "beat", sandbox_port)
         status, started = browser.call(a, "POST", sandbox["links"]["start"])
         assert status == 200 and started["status"] == "running", started
 

@@ -39,9 +39,7 @@ def test_a_start_that_cannot_launch_releases_the_claim_and_says_why(tmp_path, fr
     site = Daphne("A", env, tmp_path, port, prefix=["sh", "-c", f'exec {python} "$@"'])
     try:
         browser = Browser()
-        status, sandbox = browser.call(site, "POST", "/api/sandboxes/",
-                                       {"name": "no python", "port": sandbox_port})
-        assert status == 201, sandbox
+        sandbox = browser.new_sandbox(site, "no python", sandbox_port)
         python.unlink()
 
         status, answer = browser.call(site, "POST", sandbox["links"]["start"])

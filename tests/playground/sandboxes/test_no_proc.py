@@ -44,9 +44,7 @@ def test_without_proc_a_start_works_and_peers_are_not_taken_for_dead(tmp_path, r
         b = Daphne("B", env, tmp_path, port_b, prefix=HIDE_PROC)
         sites += [a, b]
         browser = Browser()
-        status, sandbox = browser.call(a, "POST", "/api/sandboxes/",
-                                       {"name": "no proc", "port": sandbox_port})
-        assert status == 201, sandbox
+        sandbox = browser.new_sandbox(a, "no proc", sandbox_port)
         status, started = browser.call(a, "POST", sandbox["links"]["start"])
         assert status == 200 and started["status"] == "running", (started, a.output())
 

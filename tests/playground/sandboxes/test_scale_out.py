@@ -77,9 +77,7 @@ def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url, f
         a = Daphne("A", env, tmp_path, port_a)
         sites.append(a)
         browser = Browser()
-        status, sandbox = browser.call(a, "POST", "/api/sandboxes/",
-                                       {"name": "shared", "port": sandbox_port})
-        assert status == 201, sandbox
+        sandbox = browser.new_sandbox(a, "shared", sandbox_port)
         links = sandbox["links"]
         status, started = browser.call(a, "POST", links["start"])
         assert status == 200 and started["status"] == "running", started

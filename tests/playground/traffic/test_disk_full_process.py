@@ -25,9 +25,7 @@ def test_traffic_on_a_full_disk_is_counted_and_recording_resumes(tmp_path, free_
         site = Daphne("A", env, tmp_path, site_port)
         try:
             browser = Browser()
-            status, sandbox = browser.call(site, "POST", "/api/sandboxes/",
-                                           {"name": "full", "port": sandbox_port})
-            assert status == 201, sandbox
+            sandbox = browser.new_sandbox(site, "full", sandbox_port)
             assert browser.call(site, "POST", sandbox["links"]["start"])[0] == 200
             runs_url = f"/api/sandboxes/{sandbox['id']}/runs/"
             list_url = f"/api/sandboxes/{sandbox['id']}/exchanges/?run=all"

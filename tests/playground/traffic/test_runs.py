@@ -184,9 +184,7 @@ def test_on_postgresql_a_burst_and_a_restart_add_up(tmp_path, postgres_url, free
     site = Daphne("A", env, tmp_path, site_port)
     try:
         browser = Browser()
-        status, sandbox = browser.call(site, "POST", "/api/sandboxes/",
-                                       {"name": "pg", "port": sandbox_port})
-        assert status == 201, sandbox
+        sandbox = browser.new_sandbox(site, "pg", sandbox_port)
         assert browser.call(site, "POST", sandbox["links"]["start"])[0] == 200
         assert keep_alive_burst(sandbox_port, 2000, 10) == 2000
         assert browser.call(site, "POST", sandbox["links"]["restart"])[0] == 200
@@ -221,9 +219,7 @@ def test_a_playground_killed_mid_run_leaves_a_closed_run_that_adds_up(tmp_path, 
     browser = Browser()
     first = Daphne("A", env, tmp_path, first_port)
     try:
-        status, sandbox = browser.call(first, "POST", "/api/sandboxes/",
-                                       {"name": "k", "port": sandbox_port})
-        assert status == 201, sandbox
+        sandbox = browser.new_sandbox(first, "k", sandbox_port)
         assert browser.call(first, "POST", sandbox["links"]["start"])[0] == 200
         assert keep_alive_burst(sandbox_port, 300, 3) == 300
         url = f"/api/sandboxes/{sandbox['id']}/runs/"

@@ -47,9 +47,7 @@ def test_a_restart_from_another_process_right_after_a_burst_keeps_each_run_true(
         b = Daphne("B", env, tmp_path, port_b)
         sites.append(b)
         browser = Browser()
-        status, sandbox = browser.call(a, "POST", "/api/sandboxes/",
-                                       {"name": "two", "port": sandbox_port})
-        assert status == 201, sandbox
+        sandbox = browser.new_sandbox(a, "two", sandbox_port)
         links, sid = sandbox["links"], sandbox["id"]
         (tmp_path / "data" / "sandboxes" / str(sid) / "big.bin").write_bytes(b"x" * BODY)
         status, started = browser.call(a, "POST", links["start"])
