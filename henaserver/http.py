@@ -66,11 +66,7 @@ REQUEST_LINE_START: Final = re.compile(
 # HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
 VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
 # field-value characters: visible, obs-text, SP and HTAB (RFC 9110 section 5.5). NUL,
-# CR, LF and other controls are rejected rather than "fixed". Field lines are checked
-# with this and TOKEN, each a single run of one character class: time linear in the
-# line's length whatever it holds. (One pattern for the whole line, with optional
-# whitespace around a value that may itself contain whitespace, backtracked: 32 KB of
-# spaces before a control byte took seconds.)
+# CR, LF and other controls are rejected rather than "fixed".
 FIELD_VALUE: Final = re.compile(r"[\x20-\x7e\x80-\xff\t]*")
 HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 DIGITS: Final = re.compile(r"[0-9]{1,18}")
@@ -334,13 +330,29 @@ def peek_request_line(raw: bytes) -> tuple[str, str, str] | None:
             match[3].decode("latin-1"))
 
 
+def consists_of(chars: re.Pattern[str], text: str) -> bool:
+    """Whether ``chars``, a pattern of one character class, matches all of ``text``.
+
+    ``match`` stops at the first character outside the class; ``fullmatch`` would then
+    give characters back one at a time looking for another way to reach the end, which a
+    single class never has: twice the work on every refused line, for nothing.
+    """
+    match = chars.match(text)
+    return match is not None and match.end() == len(text)
+
+
 def parse_field_line(line: str) -> tuple[str, str]:
     """Split one header field line into name and value (RFC 9112 section 5).
 
-    ``line`` is the line's bytes decoded as latin-1 (see ``parse_header_section``).
+    ``line`` is the line's bytes decoded as latin-1 (see ``parse_header_section``). It is
+    split with ``partition`` and ``strip`` and each part checked with a pattern of one
+    character class, so the time taken is linear in the line's length whatever it holds.
+    (One pattern for the whole line, with optional whitespace around a value that may
+    itself hold whitespace, backtracked: 32 KB of spaces before a control byte took
+    seconds, stalling the whole server.)
     """
     name, colon, value = line.partition(":")
-    if not colon or TOKEN.fullmatch(name) is None:
+    if not colon or not consists_of(TOKEN, name):
         # Find out which rule it breaks, to say so in the 400 response.
         if line[:1] in (" ", "\t"):
             # Section 5.2: obsolete line folding; a server may reject it with 400.
@@ -352,7 +364,7 @@ def parse_field_line(line: str) -> tuple[str, str]:
             raise HTTPError(400, "whitespace before colon in header")
         raise HTTPError(400, "malformed header name")
     value = value.strip(" \t")  # the optional whitespace around a value (section 5.1)
-    if FIELD_VALUE.fullmatch(value) is None:
+    if not consists_of(FIELD_VALUE, value):
         raise HTTPError(400, "control character in header value")
     return name, value
 

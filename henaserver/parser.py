@@ -77,6 +77,7 @@ class RequestParser:
     # and where that LF is in the buffer.
     _line: tuple[str, str, str] | None = None
     _line_end: int = 0
+    _line_judged: int = 0  # how long the incomplete line was when last judged
     # How much of the buffer has been searched for the end of the head or of a line:
     # the next search resumes there, so a head sent a byte at a time is searched once,
     # not once per byte. Taking bytes from the buffer resets it.
@@ -173,20 +174,32 @@ class RequestParser:
         A line whose first bytes can never start a request (a TLS handshake, binary, a
         bare CR; see ``check_request_line_start``), or that is already too long, raises
         at once; a complete one is parsed. Only bytes within the line's length limit are
-        looked at, in the same order however the bytes were split, so a request gets the
+        judged, and in the same order however the bytes were split, so a request gets the
         same answer whether it came in one packet or a byte at a time.
         """
         limit = self.limits.max_request_line
-        end = self._buffer.find(b"\n", 0, limit + 2)  # beyond that it is too long anyway
-        line = bytes(self._buffer[:limit + 2] if end == -1 else self._buffer[:end])
-        length = len(line) - 1 if line.endswith(b"\r") else len(line)  # CR of a CRLF
-        if end == -1 or length > limit:
-            check_request_line_start(line[:limit])
+        buffer = self._buffer
+        end = buffer.find(b"\n", self._searched, limit + 2)  # beyond: too long anyway
+        if end == -1:
+            self._searched = min(len(buffer), limit + 2)
+            length = len(buffer) - buffer.endswith(b"\r")  # a final CR may start a CRLF
+            # Judging the whole line again on every byte that arrives would cost time
+            # growing with the square of its length: judge it when it has doubled (the
+            # first bytes at once) and when it has grown too long.
+            if length > limit or len(buffer) >= 2 * self._line_judged:
+                check_request_line_start(bytes(buffer[:limit]))
+                self._line_judged = len(buffer)
             if length > limit:
                 raise HTTPError(414, f"request line longer than {limit} bytes")
             return None
-        self._line_end = end
-        return parse_request_line(line[:length], self.limits)
+        line = bytes(buffer[:end])
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if len(line) > limit:
+            check_request_line_start(line[:limit])
+            raise HTTPError(414, f"request line longer than {limit} bytes")
+        self._line_end, self._line_judged = end, 0
+        return parse_request_line(line, self.limits)
 
     def _start_body(self, head: RequestHead) -> None:
         """Expect the body the head announced (RFC 9112 section 6.3)."""
