@@ -153,6 +153,16 @@ NORMAL_CHUNKED = "normal chunked request + trailers"
 # The parse of one ordinary request (no padding): the per-request cost.
 SMALL = "one browser request (no padding), whole"
 SMALL_HEAD = BROWSER + END
+# The same bytes arriving in small pieces (a slow client): each piece must cost the parser
+# work for that piece, not for everything received so far.
+LONG_LINE = request_line(lambda n: b"GET /" + b"a" * (n - 14) + b" HTTP/1.1")
+PIECES: dict[str, tuple[Callable[[int], bytes], int]] = {
+    "normal head, whole": (normal, 0),
+    "normal head in 100-byte pieces": (normal, 100),
+    "normal head in 1-byte pieces": (normal, 1),
+    "8 KiB request line + fields in 1-byte pieces": (LONG_LINE, 1),
+    "normal chunked request + trailers in 1-byte pieces": (normal_chunked, 1),
+}
 
 
 # --- the worker: imports one source's henaserver and times the cases -----------------
@@ -203,9 +213,9 @@ def worker(sizes: list[int]) -> dict[str, Any]:
                 wrong.append(f"{name} at {size}: answered {got}, expected {expected}")
             times.setdefault(name, {})[len(data)] = cpu_seconds(data)
     times[SMALL] = {len(SMALL_HEAD): cpu_seconds(SMALL_HEAD)}
-    for pieces in (1, 100):
-        data = normal(sizes[0])
-        times[f"normal head in {pieces}-byte pieces"] = {len(data): cpu_seconds(data, pieces)}
+    for name, (build, pieces) in PIECES.items():
+        data = build(sizes[0])
+        times[name] = {len(data): cpu_seconds(data, pieces)}
     return {"times": times, "wrong": wrong}
 
 
@@ -267,10 +277,13 @@ def report(label: str, times: dict[str, dict[int, float]], wrong: list[str]) -> 
             cells += " | –" * (len(sizes) - len(values))
         lines.append(f"| {name} | {cells} | {worst:.2f} | {growth:.2f} | "
                      f"{'ok' if ok else 'MISS'} |")
-    lines += ["", "| per request | bytes | CPU µs per parse |", "|---|---:|---:|"]
-    for name in (SMALL, "normal head in 1-byte pieces", "normal head in 100-byte pieces"):
+    lines += ["", "| per request | bytes | CPU µs per parse | × whole |",
+              "|---|---:|---:|---:|"]
+    whole = next(iter(times["normal head, whole"].values()))
+    for name in (SMALL, *PIECES):
         size, seconds = next(iter(times[name].items()))
-        lines.append(f"| {name} | {size:,} | {seconds * 1e6:,.1f} |")
+        ratio = "" if name == SMALL else f"{seconds / whole:.1f}"
+        lines.append(f"| {name} | {size:,} | {seconds * 1e6:,.1f} | {ratio} |")
     lines += ["", f"Cases over the goal ({GOAL:g}x a normal head, or per-KiB cost growing "
                   f"more than {GOAL:g}x from 8 to 32 KiB): {misses}."]
     if wrong:
