@@ -138,6 +138,22 @@ def test_invalid_request_is_rejected_with_its_status(case: Case) -> None:
         assert events == []
 
 
+REFUSED_EARLY = [case for case in INVALID if "refused_after" in case.expect]
+
+
+@pytest.mark.parametrize("case", REFUSED_EARLY, ids=str)
+def test_impossible_request_is_refused_from_its_first_bytes(case: Case) -> None:
+    # A TLS handshake, binary, a NUL, a bare CR or a request line that can never be
+    # valid is refused from the bytes that show it: waiting for the rest would hold a
+    # connection until the header timeout for nothing.
+    first = case.raw[:case.expect["refused_after"]]
+    events, error = run([first])
+    assert error is not None, f"{case.name}: {first!r} still waits for more"
+    assert error.status == case.expect["status"], error.reason
+    assert case.expect["reason"].lower() in error.reason.lower()
+    assert events == []
+
+
 @pytest.mark.parametrize("case", INVALID, ids=str)
 def test_invalid_request_same_outcome_in_every_split(case: Case) -> None:
     reference = describe(*run([case.raw]))
