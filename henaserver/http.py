@@ -57,24 +57,20 @@ TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # request-line = method SP request-target SP HTTP-version (RFC 9112 section 3).
 # Exactly one space between parts; REQUEST_LINE_START checks the bytes of each part.
 REQUEST_LINE: Final = re.compile(rb"([^ ]+) ([^ ]+) ([^ ]+)")
-# The first bytes of a request line, perhaps not all of it yet: a method (token bytes),
-# then after one space a target, then after one more the version (visible bytes: no
-# whitespace or controls in either). Bytes this cannot match can never become a request
-# line, so the server refuses them at once instead of waiting for the rest.
+# The first bytes of a request line, perhaps not all of it yet: a method (tchars), then
+# after one space a target, then after one more the version (visible bytes, no controls).
+# Bytes past what this matches can never become a request line: refused at once.
 REQUEST_LINE_START: Final = re.compile(
     rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*(?: (?:[\x21-\x7e\x80-\xff]+(?: [\x21-\x7e\x80-\xff]*)?)?)?")
 # HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
 VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
-# field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5), on a line decoded
-# as latin-1. The value holds visible characters, obs-text, SP and HTAB (RFC 9110
-# section 5.5); NUL, CR, LF and other controls are rejected rather than "fixed". The
-# value group takes the trailing OWS too (the caller strips it).
-# Every quantifier is possessive ("++", "*+"; Python 3.11): it keeps what it matched and
-# never gives any back, so a line that does not match fails at its first wrong byte, in
-# time linear in its length. With ordinary quantifiers this pattern backtracked: with
-# optional whitespace on both sides of a value that may itself hold whitespace, 32 KB of
-# spaces before a control byte had millions of ways to be tried, and one such request
-# stalled the whole server for seconds.
+# field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5), decoded as
+# latin-1; the value group takes the trailing OWS too (the caller strips it). A value
+# holds visible characters, obs-text, SP and HTAB (RFC 9110 section 5.5): NUL, CR, LF and
+# other controls are rejected, not "fixed". Every quantifier is possessive ("++", "*+"):
+# it never gives back what it matched, so a line fails at its first wrong byte, in time
+# linear in its length. (With plain ones, OWS around a value that may itself hold spaces
+# let 32 KB of spaces before a control byte be tried in millions of ways: seconds.)
 FIELD_LINE: Final = re.compile(
     r"([!#$%&'*+\-.^_`|~0-9A-Za-z]++):[ \t]*+([\x20-\x7e\x80-\xff\t]*+)")
 HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
@@ -249,9 +245,8 @@ def expects_continue(version: str, fields: Fields) -> bool:
 def parse_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     """Parse a request head: everything up to (not including) the empty line."""
     line, _, section = head.partition(b"\n")
-    if line.endswith(b"\r"):
-        line = line[:-1]
-    return parse_header_section(parse_request_line(line, limits), section, limits)
+    request_line = parse_request_line(line.removesuffix(b"\r"), limits)
+    return parse_header_section(request_line, section, limits)
 
 
 def parse_header_section(request_line: tuple[str, str, str], section: bytes,
@@ -262,9 +257,7 @@ def parse_header_section(request_line: tuple[str, str, str], section: bytes,
     head, each line ending in CRLF or LF (the last one's ending may be left off).
     """
     method, target, version = request_line
-    section = section.replace(b"\r\n", b"\n")
-    if section.endswith(b"\n"):
-        section = section[:-1]
+    section = section.replace(b"\r\n", b"\n").removesuffix(b"\n")
     if b"\r" in section:
         # RFC 9112 section 2.2: a bare CR MUST be rejected or replaced.
         raise HTTPError(400, "bare CR in request head")
@@ -292,13 +285,14 @@ def parse_header_section(request_line: tuple[str, str, str], section: bytes,
 def check_request_line_start(start: bytes, *, complete: bool = False) -> None:
     """Reject the first bytes of a request line as soon as they can never begin one.
 
-    A TLS handshake (its first byte is 0x16), binary data, a NUL or a bare CR is refused
-    from the bytes that show it, not when the head would have timed out: a method is a
-    token (RFC 9110 section 9.1), so any other byte before the first space is already
-    wrong. ``start`` is the line so far, without its LF; unless it is ``complete``, a CR at
-    its very end may still be the first half of a CRLF.
+    A TLS handshake (first byte 0x16), binary data, a NUL or a bare CR is refused from
+    the bytes that show it, not when the head would have timed out: a method is a token
+    (RFC 9110 section 9.1), so any other byte before the first space is already wrong.
+    ``start`` is the line so far, without its LF; unless it is ``complete``, a CR at its
+    very end may still be the first half of a CRLF.
     """
-    end = REQUEST_LINE_START.match(start).end()  # type: ignore[union-attr]  # "*" matches
+    match = REQUEST_LINE_START.match(start)
+    end = match.end() if match else 0
     if end == len(start) or (not complete and end == len(start) - 1 and start[end] == 0x0D):
         return
     bad = start[end]

@@ -136,7 +136,8 @@ class RequestParser:
         limits = self.limits
         if self._line is None:
             # RFC 9112 section 2.2: ignore empty lines before the request line.
-            skip = _EMPTY_LINES.match(self._buffer).end()  # type: ignore[union-attr]
+            empty_lines = _EMPTY_LINES.match(self._buffer)
+            skip = empty_lines.end() if empty_lines else 0
             if skip:
                 self._take(skip)
                 if len(self._raw) > limits.max_head_bytes:
@@ -192,9 +193,7 @@ class RequestParser:
             if length > limit:
                 raise HTTPError(414, f"request line longer than {limit} bytes")
             return None
-        line = bytes(buffer[:end])
-        if line.endswith(b"\r"):
-            line = line[:-1]
+        line = bytes(buffer[:end]).removesuffix(b"\r")
         if len(line) > limit:
             check_request_line_start(line[:limit])
             raise HTTPError(414, f"request line longer than {limit} bytes")
