@@ -40,6 +40,7 @@ screenshots: install
 
 bench: install
 	$(PY) bench/run_all.py
+	$(PY) bench/parse_cost.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/live_latency.py
 	$(PY) bench/flood.py
