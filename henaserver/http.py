@@ -55,13 +55,12 @@ class RefusedRequest(HTTPError):
 # token = 1*tchar
 TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # request-line = method SP request-target SP HTTP-version (RFC 9112 section 3).
-# Exactly one space between parts; REQUEST_LINE_START checks the bytes of each part.
+# Exactly one space between parts; PART_BYTES says which bytes each part may hold: a
+# method is a token, a target and a version are visible bytes (no whitespace, controls).
 REQUEST_LINE: Final = re.compile(rb"([^ ]+) ([^ ]+) ([^ ]+)")
-# The first bytes of a request line, perhaps not all of it yet: a method (tchars), then
-# after one space a target, then after one more the version (visible bytes, no controls).
-# Bytes past what this matches can never become a request line: refused at once.
-REQUEST_LINE_START: Final = re.compile(
-    rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*(?: (?:[\x21-\x7e\x80-\xff]+(?: [\x21-\x7e\x80-\xff]*)?)?)?")
+PART_BYTES: Final = (re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*"),
+                     re.compile(rb"[\x21-\x7e\x80-\xff]*"), re.compile(rb"[\x21-\x7e\x80-\xff]*"))
+PART_NAMES: Final = ("method", "request target", "HTTP version")
 # HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
 VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
 # field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5), decoded as
@@ -282,30 +281,38 @@ def parse_header_section(request_line: tuple[str, str, str], section: bytes,
                        wants_continue and framing is not NO_BODY, fields)
 
 
-def check_request_line_start(start: bytes, *, complete: bool = False) -> None:
+def check_request_line_start(line: bytes | bytearray, judged: int = 0,
+                             end: int | None = None, *, complete: bool = False) -> int:
     """Reject the first bytes of a request line as soon as they can never begin one.
 
-    A TLS handshake (first byte 0x16), binary data, a NUL or a bare CR is refused from
-    the bytes that show it, not when the head would have timed out: a method is a token
-    (RFC 9110 section 9.1), so any other byte before the first space is already wrong.
-    ``start`` is the line so far, without its LF; unless it is ``complete``, a CR at its
-    very end may still be the first half of a CRLF.
+    A TLS handshake (0x16), binary, a NUL or a bare CR is refused from the bytes that show
+    it, not at the header timeout: a method is a token (RFC 9110 section 9.1), so any other
+    byte before the first space is already wrong. ``line[:end]`` is the line so far, no LF
+    (unless ``complete``, a final CR may be half a CRLF). Bytes before ``judged`` passed an
+    earlier call; the result is where the next call, with more bytes, resumes.
     """
-    match = REQUEST_LINE_START.match(start)
-    end = match.end() if match else 0
-    if end == len(start) or (not complete and end == len(start) - 1 and start[end] == 0x0D):
-        return
-    bad = start[end]
-    if bad == 0x0D:
-        raise HTTPError(400, "bare CR in request line")
-    if end == 0 and bad == 0x16:
-        raise HTTPError(400, "malformed request line: this looks like a TLS handshake "
-                             "(https:// sent to an http:// port?)")
-    if end == 0 or bad in b" \t":
-        raise HTTPError(400, "malformed request line")
-    part = start.count(b" ", 0, end)  # the spaces before ``end`` are separators
-    raise HTTPError(400, ("malformed method", "malformed request target",
-                          "malformed HTTP version")[part])
+    end = len(line) if end is None else end
+    part = line.count(b" ", 0, judged)  # the spaces already judged are separators
+    at = judged
+    while True:
+        match = PART_BYTES[part].match(line, at, end)
+        at = match.end() if match else at
+        if at == end:
+            return at
+        byte = line[at]
+        if byte == 0x20 and part < 2 and at > 0 and line[at - 1] != 0x20:
+            part, at = part + 1, at + 1  # one space after a part that is not empty
+        elif byte == 0x0D and at == end - 1 and not complete:
+            return at  # judged again with the byte after it
+        elif byte == 0x0D:
+            raise HTTPError(400, "bare CR in request line")
+        elif at == 0 and byte == 0x16:
+            raise HTTPError(400, "malformed request line: this looks like a TLS handshake "
+                                 "(https:// sent to an http:// port?)")
+        elif at == 0 or byte in b" \t":
+            raise HTTPError(400, "malformed request line")
+        else:
+            raise HTTPError(400, f"malformed {PART_NAMES[part]}")
 
 
 def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, str]:
@@ -315,10 +322,8 @@ def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[st
     check_request_line_start(line, complete=True)
     match = REQUEST_LINE.fullmatch(line)
     if match is None:
-        if line.count(b" ") == 1:
-            raise HTTPError(400, "malformed request line: no HTTP version (an HTTP/0.9 "
-                                 "request? This server speaks HTTP/1.x)")
-        raise HTTPError(400, "malformed request line")
+        missing = ": no HTTP version (HTTP/0.9 is not served)" if line.count(b" ") == 1 else ""
+        raise HTTPError(400, f"malformed request line{missing}")
     method, target, version = match.groups()
     return method.decode("ascii"), target.decode("latin-1"), parse_version(version)
 
@@ -329,15 +334,11 @@ def peek_request_line(raw: bytes) -> tuple[str, str, str] | None:
     match = REQUEST_LINE.fullmatch(line)
     if match is None or TOKEN.fullmatch(match[1].decode("latin-1")) is None:
         return None
-    return (match[1].decode("ascii"), match[2].decode("latin-1"),
-            match[3].decode("latin-1"))
+    return match[1].decode("ascii"), match[2].decode("latin-1"), match[3].decode("latin-1")
 
 
 def parse_field_line(line: str) -> tuple[str, str]:
-    """Split one header field line into name and value (RFC 9112 section 5).
-
-    ``line`` is the line's bytes decoded as latin-1 (see ``parse_header_section``).
-    """
+    """Split a field line (decoded as latin-1) into name and value (RFC 9112 section 5)."""
     match = FIELD_LINE.fullmatch(line)
     if match is not None:  # the usual, well-formed case, checked in one step
         return match[1], match[2].rstrip(" \t")

@@ -77,7 +77,7 @@ class RequestParser:
     # and where that LF is in the buffer.
     _line: tuple[str, str, str] | None = None
     _line_end: int = 0
-    _line_judged: int = 0  # how long the incomplete line was when last judged
+    _line_judged: int = 0  # how much of the incomplete line passed its checks so far
     # How much of the buffer has been searched for the end of the head or of a line:
     # the next search resumes there, so a head sent a byte at a time is searched once,
     # not once per byte. Taking bytes from the buffer resets it.
@@ -183,19 +183,17 @@ class RequestParser:
         end = buffer.find(b"\n", self._searched, limit + 2)  # beyond: too long anyway
         if end == -1:
             self._searched = min(len(buffer), limit + 2)
+            # Only the bytes that came since the last call are judged: a line sent a
+            # byte at a time is still read once.
+            self._line_judged = check_request_line_start(
+                buffer, self._line_judged, min(len(buffer), limit))
             length = len(buffer) - buffer.endswith(b"\r")  # a final CR may start a CRLF
-            # Judging the whole line again on every byte that arrives would cost time
-            # growing with the square of its length: judge it when it has doubled (the
-            # first bytes at once) and when it has grown too long.
-            if length > limit or len(buffer) >= 2 * self._line_judged:
-                check_request_line_start(bytes(buffer[:limit]))
-                self._line_judged = len(buffer)
             if length > limit:
                 raise HTTPError(414, f"request line longer than {limit} bytes")
             return None
         line = bytes(buffer[:end]).removesuffix(b"\r")
         if len(line) > limit:
-            check_request_line_start(line[:limit])
+            check_request_line_start(line, self._line_judged, limit)
             raise HTTPError(414, f"request line longer than {limit} bytes")
         self._line_end, self._line_judged = end, 0
         return parse_request_line(line, self.limits)
