@@ -281,29 +281,29 @@ def parse_header_section(request_line: tuple[str, str, str], section: bytes,
                        wants_continue and framing is not NO_BODY, fields)
 
 
-def check_request_line_start(line: bytes | bytearray, judged: int = 0,
-                             end: int | None = None, *, complete: bool = False) -> int:
+def check_request_line_start(line: bytes | bytearray, resume: tuple[int, int] = (0, 0),
+                             end: int | None = None, *, complete: bool = False
+                             ) -> tuple[int, int]:
     """Reject the first bytes of a request line as soon as they can never begin one.
 
     A TLS handshake (0x16), binary, a NUL or a bare CR is refused from the bytes that show
     it, not at the header timeout: a method is a token (RFC 9110 section 9.1), so any other
     byte before the first space is already wrong. ``line[:end]`` is the line so far, no LF
-    (unless ``complete``, a final CR may be half a CRLF). Bytes before ``judged`` passed an
-    earlier call; the result is where the next call, with more bytes, resumes.
+    (unless ``complete``, a final CR may be half a CRLF). The result, (where it stopped,
+    which part it was in), is ``resume`` for the next call with more of the same line.
     """
     end = len(line) if end is None else end
-    part = line.count(b" ", 0, judged)  # the spaces already judged are separators
-    at = judged
+    at, part = resume  # part: 0 method, 1 target, 2 version
     while True:
         match = PART_BYTES[part].match(line, at, end)
         at = match.end() if match else at
         if at == end:
-            return at
+            return at, part
         byte = line[at]
         if byte == 0x20 and part < 2 and at > 0 and line[at - 1] != 0x20:
             part, at = part + 1, at + 1  # one space after a part that is not empty
         elif byte == 0x0D and at == end - 1 and not complete:
-            return at  # judged again with the byte after it
+            return at, part  # judged again with the byte after it
         elif byte == 0x0D:
             raise HTTPError(400, "bare CR in request line")
         elif at == 0 and byte == 0x16:

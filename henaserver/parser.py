@@ -77,7 +77,7 @@ class RequestParser:
     # and where that LF is in the buffer.
     _line: tuple[str, str, str] | None = None
     _line_end: int = 0
-    _line_judged: int = 0  # how much of the incomplete line passed its checks so far
+    _line_judged: tuple[int, int] = (0, 0)  # how far the line so far passed its checks
     # How much of the buffer has been searched for the end of the head or of a line:
     # the next search resumes there, so a head sent a byte at a time is searched once,
     # not once per byte. Taking bytes from the buffer resets it.
@@ -195,7 +195,7 @@ class RequestParser:
         if len(line) > limit:
             check_request_line_start(line, self._line_judged, limit)
             raise HTTPError(414, f"request line longer than {limit} bytes")
-        self._line_end, self._line_judged = end, 0
+        self._line_end, self._line_judged = end, (0, 0)
         return parse_request_line(line, self.limits)
 
     def _start_body(self, head: RequestHead) -> None:
