@@ -53,13 +53,14 @@ class RefusedRequest(HTTPError):
 # --- grammar (RFC 9110 section 5.6.2, RFC 9112 sections 3 and 5) -------------------
 
 # token = 1*tchar
-TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# request-line = method SP request-target SP HTTP-version (RFC 9112 section 3).
-# Exactly one space between parts; PART_BYTES says which bytes each part may hold: a
-# method is a token, a target and a version are visible bytes (no whitespace, controls).
-REQUEST_LINE: Final = re.compile(rb"([^ ]+) ([^ ]+) ([^ ]+)")
-PART_BYTES: Final = (re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*"),
-                     re.compile(rb"[\x21-\x7e\x80-\xff]*"), re.compile(rb"[\x21-\x7e\x80-\xff]*"))
+TCHAR: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+TOKEN: Final = re.compile(TCHAR.decode("ascii") + "+")
+# request-line = method SP request-target SP HTTP-version (RFC 9112 section 3): a token,
+# then visible bytes (no whitespace, no controls) twice, one space between; possessive
+# like FIELD_LINE. PART_BYTES: the same part by part, for a line still arriving.
+VISIBLE: Final = rb"[\x21-\x7e\x80-\xff]"
+REQUEST_LINE: Final = re.compile(rb"(%s++) (%s++) (%s++)" % (TCHAR, VISIBLE, VISIBLE))
+PART_BYTES: Final = tuple(re.compile(part + rb"*") for part in (TCHAR, VISIBLE, VISIBLE))
 PART_NAMES: Final = ("method", "request target", "HTTP version")
 # HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
 VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
@@ -319,9 +320,9 @@ def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[st
     """Split and check a request line (RFC 9112 section 3)."""
     if len(line) > limits.max_request_line:
         raise HTTPError(414, f"request line longer than {limits.max_request_line} bytes")
-    check_request_line_start(line, complete=True)
     match = REQUEST_LINE.fullmatch(line)
     if match is None:
+        check_request_line_start(line, complete=True)  # says which byte is out of place
         missing = ": no HTTP version (HTTP/0.9 is not served)" if line.count(b" ") == 1 else ""
         raise HTTPError(400, f"malformed request line{missing}")
     method, target, version = match.groups()
@@ -331,10 +332,10 @@ def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[st
 def peek_request_line(raw: bytes) -> tuple[str, str, str] | None:
     """Best effort: the request line of a rejected request, for logs and events."""
     line = raw.lstrip(b"\r\n").split(b"\n", 1)[0].rstrip(b"\r")
-    match = REQUEST_LINE.fullmatch(line)
-    if match is None or TOKEN.fullmatch(match[1].decode("latin-1")) is None:
+    parts = line.split(b" ")
+    if len(parts) != 3 or not all(parts) or not TOKEN.fullmatch(parts[0].decode("latin-1")):
         return None
-    return match[1].decode("ascii"), match[2].decode("latin-1"), match[3].decode("latin-1")
+    return parts[0].decode("ascii"), parts[1].decode("latin-1"), parts[2].decode("latin-1")
 
 
 def parse_field_line(line: str) -> tuple[str, str]:
