@@ -1,8 +1,10 @@
-"""Static files: URL path -> file under the root, its type, conditional and range requests.
+"""Static files: URL path -> file under the root, and its type.
 
 ``StaticFiles`` is the handler the server runs in its normal mode: a function from a
 ``Request`` to a ``Response``. Path resolution is the security boundary of the whole
-server, so it is written out step by step in ``resolve_path``.
+server, so it is written out step by step in ``path_names`` and ``resolve_path``.
+What to answer about the file found (412, 304, 206, 416 or all of it) is decided by
+the pure functions of ``conditional.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import os
 import re
 import stat
 from collections import OrderedDict
-from dataclasses import dataclass
-from email.utils import formatdate, parsedate_to_datetime
 from typing import Final
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from .conditional import byte_range, file_info, if_range_allows, not_modified, precondition_failed
 from .http import HTTPError, Request
 from .limits import DEFAULT_LIMITS, Limits
 from .pages import not_found, page_response
@@ -46,13 +47,7 @@ FALLBACK_TYPE: Final = "application/octet-stream"
 _MIMETYPES: Final = mimetypes.MimeTypes()
 
 INVALID_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
-RANGE: Final = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 MANY_SLASHES: Final = re.compile(r"//+")
-# A range position with more significant digits than this is past the end of any file
-# (10**18 bytes is about 900 PB), so it is not converted: int() refuses more than 4,300
-# digits, and converting a long run would cost time for nothing.
-MAX_POSITION_DIGITS: Final = 18
-BEYOND_ANY_FILE: Final = 10**MAX_POSITION_DIGITS
 
 
 @functools.lru_cache(maxsize=256)
@@ -170,108 +165,6 @@ def single_slashes(url_path: str) -> str:
     return MANY_SLASHES.sub("/", url_path)
 
 
-@dataclass(frozen=True)
-class FileInfo:
-    """A file's validators (RFC 9110 section 8.8) and size."""
-
-    size: int
-    mtime: float
-    etag: str
-    last_modified: str
-
-
-@functools.lru_cache(maxsize=1024)
-def file_info(mtime_ns: int, size: int) -> FileInfo:
-    """Validators from the modification time and size (a strong ETag, like nginx's).
-    They depend on nothing else, so they are cached by those two: formatting the date
-    costs more than the rest of a cache hit."""
-    mtime = mtime_ns / 1e9
-    etag = f'"{mtime_ns:x}-{size:x}"'
-    return FileInfo(size, mtime, etag, formatdate(mtime, usegmt=True))
-
-
-def etag_matches(header: str, etag: str) -> bool:
-    """Weak comparison of an If-None-Match list with our ETag (RFC 9110 section 13.1.2)."""
-    if header.strip() == "*":
-        return True
-    ours = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == ours for tag in header.split(","))
-
-
-def parse_http_date(value: str) -> float | None:
-    """An HTTP-date as a timestamp, or None when invalid (RFC 9110 section 5.6.7)."""
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        # OverflowError: a year such as 99999999999999999999 parses as a number but
-        # fits no date. Any invalid date is ignored, never an error (section 13.1.3).
-        return None
-
-
-def not_modified(request: Request, info: FileInfo) -> bool:
-    """RFC 9110 section 13.2.2: If-None-Match is evaluated first and, when present,
-    If-Modified-Since is ignored (section 13.1.3)."""
-    if_none_match = request.head.get("If-None-Match")
-    if if_none_match is not None:
-        return etag_matches(if_none_match, info.etag)
-    since = request.head.get("If-Modified-Since")
-    if since is not None:
-        when = parse_http_date(since)
-        # Last-Modified has whole seconds, so compare whole seconds.
-        return when is not None and int(info.mtime) <= when
-    return False
-
-
-def byte_range(header: str, size: int) -> tuple[int, int] | None:
-    """Parse a single-range ``Range: bytes=...`` into (first, last) inclusive.
-
-    Returns None when the header should be ignored (RFC 9110 section 14.2: a server MAY
-    ignore Range; we ignore multiple ranges and syntax we do not understand) and raises
-    HTTPError(416) when the range cannot be satisfied (section 15.5.17).
-    """
-    match = RANGE.fullmatch(header.strip())
-    if match is None or (not match[1] and not match[2]):
-        return None
-    if not match[1]:  # "bytes=-N": the last N bytes
-        suffix = position(match[2])
-        if suffix == 0 or size == 0:
-            raise _unsatisfiable(size)
-        return max(0, size - suffix), size - 1
-    first = position(match[1])
-    # A last position past the end means "to the end" (section 14.1.1), however many
-    # digits it has. (nginx answers 416 to a number that overflows its integers.)
-    last = position(match[2]) if match[2] else size - 1
-    if match[2] and last < first:
-        return None  # invalid syntax (section 14.1.1): ignore the header
-    if first >= size:
-        raise _unsatisfiable(size)
-    return first, min(last, size - 1)
-
-
-def position(digits: str) -> int:
-    """A byte position from its decimal digits; one too long to be in any file is
-    ``BEYOND_ANY_FILE``, without converting it."""
-    digits = digits.lstrip("0")
-    return int(digits or "0") if len(digits) <= MAX_POSITION_DIGITS else BEYOND_ANY_FILE
-
-
-def _unsatisfiable(size: int) -> HTTPError:
-    return HTTPError(416, f"the range asked for is outside the file's {size} bytes",
-                     close=False, headers=(("Content-Range", f"bytes */{size}"),))
-
-
-def if_range_allows(request: Request, info: FileInfo) -> bool:
-    """RFC 9110 section 13.1.5: honour Range only if If-Range (when sent) still matches:
-    an entity-tag by strong comparison, or a date equal to Last-Modified."""
-    if_range = request.head.get("If-Range")
-    if if_range is None:
-        return True
-    if_range = if_range.strip()
-    if if_range.startswith(('"', "W/")):
-        return not if_range.startswith("W/") and if_range == info.etag
-    return if_range == info.last_modified
-
-
 class StaticFiles:
     """The static file handler: GET and HEAD for files under ``root``."""
 
@@ -313,7 +206,11 @@ class StaticFiles:
             data = self._read_small(path, st)
         # The file may change between stat and read: describe the bytes actually read.
         info = file_info(st.st_mtime_ns, len(data) if data is not None else st.st_size)
-        if not_modified(request, info):
+        head = request.head
+        if precondition_failed(head, info):
+            raise HTTPError(412, "the file no longer matches the If-Match or "
+                                 "If-Unmodified-Since condition", close=False)
+        if not_modified(head, info):
             # RFC 9110 section 15.4.5: a 304 carries those of Cache-Control,
             # Content-Location, Date, ETag, Expires and Vary a 200 would have (here ETag;
             # the connection adds Date) and SHOULD NOT carry other representation
@@ -326,16 +223,15 @@ class StaticFiles:
             ("Accept-Ranges", "bytes"),
         ]
         first, last, status = 0, info.size - 1, 200
-        range_header = request.head.get("Range")
-        if range_header is not None and request.head.method == "GET" \
-                and if_range_allows(request, info):
+        range_header = head.get("Range")
+        if range_header is not None and head.method == "GET" and if_range_allows(head, info):
             chosen = byte_range(range_header, info.size)
             if chosen is not None:
                 first, last, status = *chosen, 206
                 headers.append(("Content-Range", f"bytes {first}-{last}/{info.size}"))
         length = last - first + 1
         headers.append(("Content-Length", str(length)))
-        if request.head.method == "HEAD":
+        if head.method == "HEAD":
             return Response(status, headers)
         if data is not None:
             return Response(status, headers, data[first:last + 1])

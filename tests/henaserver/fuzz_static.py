@@ -46,7 +46,7 @@ SECRET = b"FUZZ-OUTSIDE-SECRET"
 # ETag '"{MTIME_NS:x}-{size:x}"', Last-Modified "Tue, 14 Nov 2023 22:13:20 GMT".
 MTIME = 1_700_000_000
 HANDLER_STATUSES = {200, 204, 206, 301, 304, 404}
-ERROR_STATUSES = {400, 405, 416}
+ERROR_STATUSES = {400, 405, 412, 416}
 BASE_VARIABLE = "FUZZ_STATIC_BASE"  # where the child builds the document root
 
 

@@ -506,3 +506,46 @@ def test_304_carries_only_the_fields_rfc_9110_lists(server: ServerProcess,
     assert sorted(name for name, _ in response.headers) == ["Date", "ETag", "Server"]
     assert response.header("ETag") == etag
     assert after.status == 200 and after.body == INDEX_CSS
+
+
+# --- preconditions and strict dates (RFC 9110 sections 5.6.7, 13.1 and 13.2.2) --------
+
+def other_forms(http_date: str) -> tuple[str, str]:
+    """The same instant as an rfc850-date and an asctime-date (section 5.6.7)."""
+    when = email.utils.parsedate_to_datetime(http_date)
+    return (when.strftime("%A, %d-%b-%y %H:%M:%S GMT"),
+            when.strftime("%a %b ") + f"{when.day:2d}" + when.strftime(" %H:%M:%S %Y"))
+
+
+@pytest.mark.parametrize("make_headers,status", [
+    (lambda etag, lm: "If-Match: " + etag, 200),
+    (lambda etag, lm: "If-Match: *", 200),
+    (lambda etag, lm: 'If-Match: "other", ' + etag, 200),
+    (lambda etag, lm: 'If-Match: "other"', 412),
+    (lambda etag, lm: "If-Match: W/" + etag, 412),  # a weak tag never matches strongly
+    (lambda etag, lm: "If-Unmodified-Since: " + lm, 200),
+    (lambda etag, lm: "If-Unmodified-Since: " + long_ago(), 412),
+    (lambda etag, lm: "If-Unmodified-Since: yesterday", 200),  # invalid: ignored
+    # If-Match is evaluated first; with it, If-Unmodified-Since is ignored (13.2.2).
+    (lambda etag, lm: f"If-Match: {etag}\r\nIf-Unmodified-Since: {long_ago()}", 200),
+    (lambda etag, lm: f'If-Match: "other"\r\nIf-None-Match: {etag}', 412),
+    # Only exactly one valid HTTP-date counts (13.1.3); all three forms are dates.
+    (lambda etag, lm: f"If-Modified-Since: {lm}, {lm}", 200),
+    (lambda etag, lm: f"If-Modified-Since: {lm}\r\nIf-Modified-Since: {lm}", 200),
+    (lambda etag, lm: f"If-Modified-Since: {lm} and more", 200),
+    (lambda etag, lm: f"If-Modified-Since: {lm.upper()}", 200),  # HTTP-date is case-sensitive
+    (lambda etag, lm: f"If-Modified-Since: {other_forms(lm)[0]}", 304),
+    (lambda etag, lm: f"If-Modified-Since: {other_forms(lm)[1]}", 304),
+], ids=["im-match", "im-star", "im-list", "im-other", "im-weak", "ius-same", "ius-old",
+        "ius-invalid", "im-before-ius", "im-before-inm", "ims-list", "ims-two-lines",
+        "ims-trailing", "ims-upper", "ims-rfc850", "ims-asctime"])
+def test_preconditions(server: ServerProcess, validators: tuple[str, str],
+                       make_headers: object, status: int) -> None:
+    assert callable(make_headers)
+    extra = make_headers(*validators) + "\r\n"
+    with server.raw() as conn:
+        response = conn.request(get("/index.css", extra=extra))
+        after = conn.request(get("/index.css"))
+    assert response.status == status, (extra, response.body[:300])
+    assert response.body == {200: INDEX_CSS, 304: b""}.get(status, response.body)
+    assert after.status == 200  # a 412 keeps the connection
