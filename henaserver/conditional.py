@@ -17,8 +17,11 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Final
 
-from .http import HTTPError, RequestHead, header_values
+from .http import HTTPError, RequestHead
 
+# The fields of steps 1 to 4 of RFC 9110 section 13.2.2, lower-cased.
+PRECONDITIONS: Final = frozenset({"if-match", "if-unmodified-since", "if-none-match",
+                                  "if-modified-since"})
 RANGE: Final = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 # A range position with more significant digits than this is past the end of any file
 # (10**18 bytes is about 900 PB), so it is not converted: int() refuses more than 4,300
@@ -89,11 +92,17 @@ def parse_http_date(value: str) -> float | None:
         return None
 
 
-def field(head: RequestHead, name: str) -> str | None:
-    """A field's value, its lines joined with commas as one list (RFC 9110 section 5.3):
-    two If-Modified-Since lines are a list of two dates, which is not a date."""
-    values = header_values(head.headers, name)
-    return ", ".join(values) if values else None
+def conditions(head: RequestHead) -> dict[str, str]:
+    """The precondition fields of a request by lower-case name, read in one pass. A
+    field sent on several lines is one list, its values joined with commas (RFC 9110
+    section 5.3): two If-Modified-Since lines are a list of two dates, which is not a
+    date."""
+    found: dict[str, str] = {}
+    for name, value in head.headers:
+        key = name.lower()
+        if key in PRECONDITIONS:
+            found[key] = f"{found[key]}, {value}" if key in found else value
+    return found
 
 
 def entity_tags(value: str) -> list[str]:
@@ -115,25 +124,26 @@ def weak_match(value: str, etag: str) -> bool:
     return any(tag.removeprefix("W/") == ours for tag in entity_tags(value))
 
 
-def precondition_failed(head: RequestHead, info: FileInfo) -> bool:
-    """Steps 1 and 2 of RFC 9110 section 13.2.2: If-Match, or when it is absent
-    If-Unmodified-Since; true means answer 412 (section 15.5.13)."""
-    if_match = field(head, "If-Match")
+def precondition_failed(fields: dict[str, str], info: FileInfo) -> bool:
+    """Steps 1 and 2 of RFC 9110 section 13.2.2 over ``conditions``: If-Match, or when
+    it is absent If-Unmodified-Since; true means answer 412 (section 15.5.13)."""
+    if_match = fields.get("if-match")
     if if_match is not None:
         return not strong_match(if_match, info.etag)
-    since = field(head, "If-Unmodified-Since")
+    since = fields.get("if-unmodified-since")
     when = parse_http_date(since) if since is not None else None
     # Last-Modified has whole seconds, so compare whole seconds.
     return when is not None and int(info.mtime) > when
 
 
-def not_modified(head: RequestHead, info: FileInfo) -> bool:
-    """Steps 3 and 4 of RFC 9110 section 13.2.2: If-None-Match, or when it is absent
-    If-Modified-Since (ignored unless one valid date, section 13.1.3); true means 304."""
-    if_none_match = field(head, "If-None-Match")
+def not_modified(fields: dict[str, str], info: FileInfo) -> bool:
+    """Steps 3 and 4 of RFC 9110 section 13.2.2 over ``conditions``: If-None-Match, or
+    when it is absent If-Modified-Since (ignored unless one valid date, section 13.1.3);
+    true means 304."""
+    if_none_match = fields.get("if-none-match")
     if if_none_match is not None:
         return weak_match(if_none_match, info.etag)
-    since = field(head, "If-Modified-Since")
+    since = fields.get("if-modified-since")
     when = parse_http_date(since) if since is not None else None
     return when is not None and int(info.mtime) <= when
 

@@ -18,7 +18,14 @@ from collections import OrderedDict
 from typing import Final
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from .conditional import byte_range, file_info, if_range_allows, not_modified, precondition_failed
+from .conditional import (
+    byte_range,
+    conditions,
+    file_info,
+    if_range_allows,
+    not_modified,
+    precondition_failed,
+)
 from .http import HTTPError, Request
 from .limits import DEFAULT_LIMITS, Limits
 from .pages import not_found, page_response
@@ -207,10 +214,11 @@ class StaticFiles:
         # The file may change between stat and read: describe the bytes actually read.
         info = file_info(st.st_mtime_ns, len(data) if data is not None else st.st_size)
         head = request.head
-        if precondition_failed(head, info):
+        fields = conditions(head)
+        if precondition_failed(fields, info):
             raise HTTPError(412, "the file no longer matches the If-Match or "
                                  "If-Unmodified-Since condition", close=False)
-        if not_modified(head, info):
+        if not_modified(fields, info):
             # RFC 9110 section 15.4.5: a 304 carries those of Cache-Control,
             # Content-Location, Date, ETag, Expires and Vary a 200 would have (here ETag;
             # the connection adds Date) and SHOULD NOT carry other representation
