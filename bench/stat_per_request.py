@@ -10,7 +10,11 @@ code. For each of a file in the root and a file three directories down it report
   to the server while it answers REQUESTS requests on one keep-alive connection);
 - the server's CPU microseconds per request (user + system time from /proc/PID/stat
   across ``wrk -t1 -c10 -d5s``, divided by the requests wrk completed), median of
-  --rounds interleaved rounds, so load from other users of the machine hits both alike.
+  --rounds interleaved rounds, so load from other users of the machine hits both alike;
+- the handler alone (``StaticFiles`` called on a parsed request, in a fresh process per
+  checkout): the best of 7 timings of 20,000 calls, in microseconds per call. This is
+  the part the change touches, without the connection around it, whose cost per request
+  moves with the machine's load far more than one system call does.
 
 Needs wrk and strace. Results go to docs/benchmarks.md by hand.
 """
@@ -90,6 +94,24 @@ def cpu_us_per_request(server: servers.Server, target: str, seconds: int) -> tup
     return used * 1e6 / result.requests, round(result.req_per_s)
 
 
+HANDLER_TIMING = """
+import sys, timeit
+from henaserver.http import Request, parse_head
+from henaserver.static import StaticFiles
+handler = StaticFiles(sys.argv[1])
+request = Request(parse_head(b"GET " + sys.argv[2].encode() + b" HTTP/1.1\\r\\nHost: x"), b"", b"")
+assert handler(request).status == 200
+print(min(timeit.repeat(lambda: handler(request), number=20000, repeat=7)) / 20000 * 1e6)
+"""
+
+
+def handler_us_per_call(checkout: Path, root: Path, target: str) -> float:
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    out = subprocess.run([sys.executable, "-c", HANDLER_TIMING, str(root), target], env=env,
+                         cwd=checkout, capture_output=True, text=True, check=True, timeout=120)
+    return float(out.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="older checkout")
@@ -106,9 +128,13 @@ def main() -> None:
         cpu: dict[tuple[str, str], list[float]] = {key: [] for key in
                                                    ((v, t) for v in checkouts for t in TARGETS)}
         rps: dict[tuple[str, str], list[int]] = {key: [] for key in cpu}
+        handler: dict[tuple[str, str], list[float]] = {key: [] for key in cpu}
         for round_number in range(args.rounds):
             order = list(checkouts) if round_number % 2 == 0 else list(checkouts)[::-1]
             for version in order:
+                for target in TARGETS:
+                    handler[version, target].append(
+                        handler_us_per_call(checkouts[version], root, target))
                 with henaserver(checkouts[version], root, version) as server:
                     for target in TARGETS:
                         if round_number == 0:
@@ -119,14 +145,16 @@ def main() -> None:
                         rps[version, target].append(per_s)
                         print(f"round {round_number + 1} {version:6} {target:16} "
                               f"{us:6.1f} us/request {per_s:7,} req/s", flush=True)
-    print("\n| file | version | stat calls / request | CPU µs / request (median) | rounds "
-          "| req/s (median) |\n| --- | --- | ---: | ---: | --- | ---: |")
+    print("\n| file | version | stat calls / request | server CPU µs / request, wrk "
+          "(median) | rounds | req/s (median) | handler µs / call (median) | rounds |\n"
+          "| --- | --- | ---: | ---: | --- | ---: | ---: | --- |")
     for target in TARGETS:
         for version in checkouts:
-            rounds = " / ".join(f"{us:.1f}" for us in cpu[version, target])
-            print(f"| `{target}` | {version} | {stats[version, target]:.2f} | "
-                  f"{statistics.median(cpu[version, target]):.1f} | {rounds} | "
-                  f"{statistics.median(rps[version, target]):,.0f} |")
+            key = version, target
+            print(f"| `{target}` | {version} | {stats[key]:.2f} | "
+                  f"{statistics.median(cpu[key]):.1f} | {' / '.join(f'{v:.1f}' for v in cpu[key])}"
+                  f" | {statistics.median(rps[key]):,.0f} | {statistics.median(handler[key]):.2f}"
+                  f" | {' / '.join(f'{v:.2f}' for v in handler[key])} |")
 
 
 if __name__ == "__main__":
