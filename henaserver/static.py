@@ -153,6 +153,7 @@ def contained(root: str, path: str) -> str | None:
 
 
 def stat_or_none(path: str) -> tuple[str, os.stat_result] | None:
+    """``path`` and its stat (following symlinks), or None when nothing is there."""
     try:
         return path, os.stat(path)
     except (OSError, ValueError):
