@@ -8,9 +8,9 @@ refusals become ``{"error": ...}`` in errors.api.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.utils.translation import gettext, ngettext
 
@@ -18,7 +18,7 @@ from ..errors import ApiError, api, json_body
 from ..refusals import human_bytes
 from ..sandboxes.ownership import get_owned
 from . import starter
-from .sitefiles import guess_type
+from .sitefiles import CHUNK, guess_type
 from .storage import files_of, limits
 
 
@@ -89,14 +89,13 @@ def file_detail(request: HttpRequest, sandbox_id: int, path: str):
     if request.method == "PUT":
         too_large = gettext("this file is too large: the limit is %(limit)s")
         _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, too_large)
-        try:
-            body = request.body
-        except RequestDataTooBig:
-            raise ApiError(413, too_large % {
-                "limit": human_bytes(settings.PLAYGROUND_MAX_FILE_BYTES, gettext)}) from None
         existed = _exists(files, path)
-        files.write(path, body)
-        return JsonResponse({"path": path, "size": len(body)}, status=200 if existed else 201)
+        # Streamed, never ``request.body``: the bytes go from Django's temporary file to
+        # ours in CHUNK pieces, and the per-file limit is checked as they are counted.
+        body = _Counted(iter(lambda: request.read(CHUNK), b""))
+        files.write_many([(path, body)])
+        return JsonResponse({"path": path, "size": body.count},
+                            status=200 if existed else 201)
     missing = ApiError(404, gettext("there is no file %(name)s in this sandbox")
                        % {"name": repr(path)})
     if request.method == "DELETE":
@@ -115,6 +114,19 @@ def file_detail(request: HttpRequest, sandbox_id: int, path: str):
                             as_attachment=True, filename=os.path.basename(path))
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+class _Counted:
+    """The chunks of a body, counting its bytes as they pass."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.count += len(chunk)
+            yield chunk
 
 
 def _exists(files, path: str) -> bool:
