@@ -36,11 +36,7 @@ from playground.startup import migrate_embedded_database  # noqa: E402
 
 migrate_embedded_database()
 
-from playground.middleware import (  # noqa: E402
-    BodySizeLimitMiddleware,
-    StreamBodyFromDisk,
-    install_daphne_guard,
-)
+from playground.middleware import BodySizeLimitMiddleware, StreamBodyFromDisk, install_daphne_guard  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 from playground.traffic.live import LoopCapture  # noqa: E402
 

@@ -11,9 +11,9 @@ into a temporary file, then copies all of it into the application's queue at onc
 8 KB messages: twenty parallel 20 MB uploads took the site from 79 to 877 MB, and most of
 it stayed (freed in pieces, the heap cannot shrink); Twisted itself also read every
 multipart POST whole to parse it for nobody. ``install_daphne_guard`` turns that parse
-off and hands the file over to us instead, and the middleware reads it in ``BODY_CHUNK`` pieces only as
-Django asks for the next one (Django spools them to its own temporary file, at most
-FILE_UPLOAD_MAX_MEMORY_SIZE in memory). bench/upload_memory.py measures it.
+off and hands the file over to us instead, and the middleware reads it in ``BODY_CHUNK``
+pieces only as Django asks for the next one (Django spools them to its own temporary
+file, at most FILE_UPLOAD_MAX_MEMORY_SIZE in memory). bench/upload_memory.py measures it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from django.utils.translation import gettext
 
 from .language import request_language
 from .refusals import human_bytes
-
 
 # How much of a body is in memory at once, per request, on its way to Django.
 BODY_CHUNK = 64 * 1024
