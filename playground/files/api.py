@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, JsonResponse
@@ -18,6 +19,7 @@ from ..errors import ApiError, api, json_body
 from ..refusals import human_bytes
 from ..sandboxes.ownership import get_owned
 from . import starter
+from .safepaths import BROKEN_UTF8, UnsafePath
 from .sitefiles import CHUNK, guess_type
 from .storage import files_of, limits
 
@@ -82,10 +84,30 @@ def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     return JsonResponse({"written": written, **_tree(files)}, status=201)
 
 
+def _check_url_is_utf8(request: HttpRequest) -> None:
+    """Refuse a URL whose percent-escapes are not UTF-8 (``PUT files/%ff%fe.txt``).
+
+    The ``path`` a view is given has lost them already: daphne decodes the URL with
+    ``errors="replace"`` (U+FFFD), Django under WSGI escapes them again (``%FF``), and
+    either would be stored as another name. So the URL as sent is decoded here, strictly.
+    """
+    scope = getattr(request, "scope", None)
+    if scope is not None:  # ASGI: the path exactly as sent
+        raw = unquote_to_bytes(scope.get("raw_path") or b"")
+    else:  # WSGI: PATH_INFO holds the decoded bytes as latin-1
+        raw = request.META.get("PATH_INFO", "").encode("latin-1", "replace")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsafePath(BROKEN_UTF8, name=repr(os.path.basename(
+            raw.decode("utf-8", "backslashreplace"))[:80])) from None
+
+
 @api("GET", "PUT", "DELETE")
 def file_detail(request: HttpRequest, sandbox_id: int, path: str):
     files = files_of(get_owned(request, sandbox_id),
                                for_writing=request.method == "PUT")
+    _check_url_is_utf8(request)
     if request.method == "PUT":
         too_large = gettext("this file is too large: the limit is %(limit)s")
         _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, too_large)
