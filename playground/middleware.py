@@ -62,6 +62,8 @@ class StreamBodyFromDisk:
                     return message
             if body.closed:
                 return await receive()  # after the body: only http.disconnect comes
+            # A blocking read on the event loop, as Django's own spooling write is: 64 KB
+            # of a file the kernel has just written (page cache) takes microseconds.
             chunk = body.read(BODY_CHUNK)
             more = len(chunk) == BODY_CHUNK
             if not more:
@@ -173,7 +175,8 @@ def install_daphne_guard() -> None:
         """Daphne's WebRequest.process() calls this with the whole body received (in
         ``protocol.content``, Twisted's temporary file, at offset 0), then copies what
         is left in ``content`` into the queue. Take the file and leave an empty one."""
-        if isinstance(protocol, WebRequest) and scope.get("type") == "http":
+        if isinstance(protocol, WebRequest) and scope.get("type") == "http" \
+                and not protocol.content.closed:  # closed: daphne abandons the request
             body, protocol.content = protocol.content, io.BytesIO()
             scope["extensions"] = {**scope.get("extensions", {}), BODY_FILE: body}
         return original_create(self, protocol, scope)
