@@ -41,7 +41,9 @@ def _port_range(text: str) -> tuple[int, int]:
 
 # Sandboxes' document roots and the generated secret key live here.
 PLAYGROUND_DATA_DIR = Path(os.environ.get("PLAYGROUND_DATA_DIR", BASE_DIR / "data")).resolve()
-# Ports a learner may choose. The playground's own port is always refused.
+# Ports a learner may choose. The playground's own port is always refused; keep every
+# other service of the host outside it (docs/deploy.md runs daphne on 7101-7103, and
+# tests/playground/test_deploy_ports.py checks that the two agree).
 PLAYGROUND_PORT_RANGE = _port_range(os.environ.get("PLAYGROUND_PORT_RANGE", "8000-8999"))
 # Address the sandboxes bind. 127.0.0.1 keeps them private to this machine; a classroom
 # host that serves other machines sets 0.0.0.0.
