@@ -154,3 +154,47 @@ def test_an_abandoned_anonymous_sandbox_is_deleted(tmp_path, free_ports):
         assert gone.call(site, "GET", left["links"]["self"])[0] == 404
     finally:
         site.close()
+
+
+def test_two_processes_cull_their_own_and_count_each_others_viewers(tmp_path, free_ports,
+                                                                    redis_url):
+    """As docs/deploy.md runs it: two daphnes, one database, a real redis-server. Each
+    process stops only the idle servers it runs; a viewer on the other process keeps a
+    sandbox from being stopped."""
+    *ports, port_a, port_b = free_ports(5)
+    env = playground_env(tmp_path, REDIS_URL=redis_url, PLAYGROUND_IDLE_STOP=str(IDLE),
+                         PLAYGROUND_ABANDONED_DELETE="0", PLAYGROUND_PORT_RANGE="1024-65535")
+    migrate(env)
+    sites: list[Daphne] = []
+    ws = None
+    try:
+        a, b = Daphne("A", env, tmp_path, port_a), Daphne("B", env, tmp_path, port_b)
+        sites = [a, b]
+        browser = Browser()
+        watched = browser.new_sandbox(a, "watched", ports[0])
+        assert browser.call(a, "POST", watched["links"]["start"])[0] == 200
+        ws = WebSocket("127.0.0.1", b.port, f"/ws/sandboxes/{watched['id']}/", {
+            "Origin": b.base, "Cookie": f"sessionid={browser.cookie('sessionid')}"})
+        late_a = browser.new_sandbox(a, "late on A", ports[1])
+        late_b = browser.new_sandbox(b, "late on B", ports[2])
+        assert browser.call(a, "POST", late_a["links"]["start"])[0] == 200
+        assert browser.call(b, "POST", late_b["links"]["start"])[0] == 200
+
+        def both_late_stopped() -> bool:
+            return all(_status(browser, a, s) == "stopped" for s in (late_a, late_b))
+
+        wait_until(both_late_stopped, 30, "each process to stop its idle sandbox",
+                   interval=0.2, explain=lambda: a.output() + b.output())
+        assert _status(browser, a, watched) == "running"  # watched from B
+        ws.close()
+        ws = None
+        wait_until(lambda: _status(browser, b, watched) == "stopped", 30,
+                   "the sandbox to be stopped once its viewer on B left", interval=0.2,
+                   explain=lambda: a.output() + b.output())
+        card = browser.call(b, "GET", watched["links"]["self"])[1]
+        assert card["problem"] == "stopped after 2 seconds with no traffic and no viewer"
+    finally:
+        if ws is not None:
+            ws.close()
+        for site in sites:
+            site.close()
