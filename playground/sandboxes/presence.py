@@ -98,8 +98,8 @@ def owner_seen(token: str) -> None:
 
 
 class OwnerSeenMiddleware:
-    """Marks an anonymous session's sandboxes as seen (after the view: a session that
-    just got its token on this request is seen too)."""
+    """Marks an anonymous session's sandboxes as seen, after the view (so a session
+    that just got its token on this request is seen too)."""
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
@@ -107,9 +107,12 @@ class OwnerSeenMiddleware:
     def __call__(self, request: Any) -> Any:
         response = self.get_response(request)
         session = getattr(request, "session", None)
+        # Only where the view read the session anyway (pages, the API): a static file
+        # costs no session lookup for this.
+        if session is None or not session.accessed:
+            return response
+        token = session.get("owner_token")
         user = getattr(request, "user", None)
-        if session is not None and not (user is not None and user.is_authenticated):
-            token = session.get("owner_token")
-            if token:
-                owner_seen(token)
+        if token and not (user is not None and user.is_authenticated):
+            owner_seen(token)
         return response

@@ -136,9 +136,10 @@ def test_an_abandoned_anonymous_sandbox_is_deleted(tmp_path, free_ports):
 
     try:
         gone, stays = Browser(), Browser()
+        # Made first: were its owner's visits not counted, it would go no later.
+        kept = stays.new_sandbox(site, "kept", ports[1])
         left = gone.new_sandbox(site, "left behind", ports[0])
         assert gone.call(site, "POST", left["links"]["start"])[0] == 200
-        kept = stays.new_sandbox(site, "kept", ports[1])
         files = tmp_path / "data" / "sandboxes" / str(left["id"])
         assert files.is_dir() and _hit(left["port"])
 
