@@ -27,7 +27,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -147,8 +147,8 @@ def _run() -> None:
             cull()
             failing = ""
         except Exception as exc:  # e.g. a locked or full database: try again later
-            if str(exc) != failing:
+            if str(exc) != failing:  # a database's own error needs no traceback
                 log.warning("culling failed (%s); trying again every %s s", exc, CULL_EVERY,
-                            exc_info=True)
+                            exc_info=not isinstance(exc, DatabaseError))
                 failing = str(exc)
             connection.close()

@@ -17,6 +17,7 @@ written at a bounded rate:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -24,9 +25,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from ..models import Sandbox
+
+log = logging.getLogger(__name__)
 
 # Sessions remembered per process for the throttle: beyond this the oldest is
 # forgotten (and its next request writes once more), so the dict stays bounded.
@@ -113,6 +117,10 @@ class OwnerSeenMiddleware:
             return response
         token = session.get("owner_token")
         user = getattr(request, "user", None)
-        if token and not (user is not None and user.is_authenticated):
-            owner_seen(token)
+        if token and response.status_code < 500 and not (
+                user is not None and user.is_authenticated):
+            try:
+                owner_seen(token)
+            except DatabaseError as exc:  # the answer is made: a note must not spoil it
+                log.warning("could not mark an anonymous owner seen (%s)", exc)
         return response
