@@ -1,0 +1,204 @@
+"""Live traffic over Redis, on the documented multi-process setup (docs/deploy.md): does an
+idle viewer stay connected, and how long after a request is sent does its row reach a
+viewer in another daphne process?
+
+    .venv/bin/python bench/live_latency_redis.py     # 60 s idle; 3 rounds of 100 req/s x 5 s
+    .venv/bin/python bench/live_latency_redis.py --idle 60 --rate 100 --seconds 5 \
+        --rounds 3 --database postgres
+
+Runs a real redis-server of its own, two real daphne processes (A and B, `python -m
+daphne`, as docs/deploy.md runs them, through tests/testkit/playgrounds.py) on one
+PostgreSQL database (a throwaway cluster; ``--database sqlite`` for their shared file)
+with REDIS_URL set, and a sandbox with the starter site started through A, so A owns its
+server and listens on the control group (playground/sandboxes/control.py). Two websocket
+viewers of its traffic (bench/wsclient.py): one on B (the issue's case: the viewer in
+the other process) and one on A (the owner's process, where the control listener
+receives too). The reference, in the same run: bench/live_latency.py's playground (one
+process, in-memory layer) with its own sandbox and viewer.
+
+1. Warm-up: 20 requests to each sandbox, until every viewer has their rows.
+2. Idle: nothing is sent for ``--idle`` seconds; a viewer the server closes (1011 when
+   the layer's blocking read times out) is counted, with when and its close code.
+3. Latency: ``--rounds`` rounds, each sending GET /index.html?r=<round>&n=<i> on one
+   keep-alive connection at ``--rate`` for ``--seconds`` to the Redis setup's sandbox
+   and then to the reference's (the other order in odd rounds), as
+   bench/live_latency.py does; each viewer notes when the row with that target arrives.
+
+Targets (issue 12, item 9): no close during the idle minute, every row reaches every
+viewer, p50 <= 20 ms and p99 <= 100 ms on the viewer in B. Prints the reference's
+figures and each viewer's p50 as a ratio of it. Exits non-zero when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent / "tests"))  # testkit: the suite's real processes
+
+from live_latency import TARGET_P50, TARGET_P99, percentile, read_response  # noqa: E402
+from playground_proc import Playground, Viewer  # noqa: E402
+from testkit.playgrounds import Browser, Daphne, migrate, playground_env  # noqa: E402
+from testkit.ports import free_ports  # noqa: E402
+from testkit.services import fresh_database, postgres_cluster, redis_server  # noqa: E402
+from wsclient import WebSocket  # noqa: E402
+
+OTHER, OWNER = "viewer on B (other process)", "viewer on A (owner, control listener)"
+REFERENCE = "reference (one process, in-memory layer)"
+
+
+def open_viewer(browser: Browser, site: Daphne, sandbox_id: int) -> Viewer:
+    return Viewer(WebSocket("127.0.0.1", site.port, f"/ws/sandboxes/{sandbox_id}/", {
+        "Origin": site.base, "Cookie": f"sessionid={browser.cookie('sessionid')}"}))
+
+
+def send_at_rate(port: int, rate: float, seconds: float, tag: str) -> dict[str, float]:
+    """GET /index.html?<tag>&n=<i> on one keep-alive connection at ``rate``; target ->
+    the perf_counter() just before its send."""
+    sent: dict[str, float] = {}
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        began, buffer = time.perf_counter(), b""
+        for i in range(int(rate * seconds)):
+            pause = began + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            target = f"/index.html?{tag}&n={i}"
+            sent[target] = time.perf_counter()
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            buffer = read_response(sock, buffer)
+    return sent
+
+
+@contextlib.contextmanager
+def database(kind: str, tmp: Path) -> Iterator[dict[str, str]]:
+    """The two processes' shared database: PostgreSQL (a throwaway cluster, as
+    docs/deploy.md runs them) or their SQLite file (playground_env's default)."""
+    if kind == "sqlite":
+        yield {}
+        return
+    with postgres_cluster(free_ports(1)[0]) as server:
+        yield {"DATABASE_URL": fresh_database(server)}
+
+
+@contextlib.contextmanager
+def redis_setup(tmp: Path, db: str) -> Iterator[tuple[int, dict[str, Viewer]]]:
+    """redis-server, daphne A and B, a starter-site sandbox started through A; yields
+    its port and its viewers on B and on A."""
+    (tmp / "redis").mkdir()
+    redis_port, sandbox_port, port_a, port_b = free_ports(4)
+    with redis_server(tmp / "redis", redis_port) as redis_url, database(db, tmp) as extra:
+        env = playground_env(tmp, REDIS_URL=redis_url, **extra,
+                             PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+        migrate(env)
+        sites: list[Daphne] = []
+        viewers: dict[str, Viewer] = {}
+        try:
+            a = Daphne("A", env, tmp, port_a)
+            sites.append(a)
+            b = Daphne("B", env, tmp, port_b)
+            sites.append(b)
+            browser = Browser()
+            sandbox = browser.new_sandbox(a, "bench", sandbox_port)
+            browser.call(a, "POST", sandbox["links"]["starter"], {})
+            status, started = browser.call(a, "POST", sandbox["links"]["start"])
+            assert status == 200 and started["status"] == "running", started
+            viewers = {OTHER: open_viewer(browser, b, sandbox["id"]),
+                       OWNER: open_viewer(browser, a, sandbox["id"])}
+            yield sandbox_port, viewers
+        finally:
+            for viewer in viewers.values():
+                viewer.close()
+            for site in sites:
+                site.close()
+
+
+@contextlib.contextmanager
+def reference_setup(tmp: Path) -> Iterator[tuple[int, dict[str, Viewer]]]:
+    """bench/live_latency.py's playground: one process, the in-memory layer."""
+    site = Playground(tmp)
+    viewer: Viewer | None = None
+    try:
+        sandbox = site.sandbox()
+        viewer = Viewer(site.websocket(sandbox["id"]))
+        yield sandbox["port"], {REFERENCE: viewer}
+    finally:
+        if viewer is not None:
+            viewer.close()
+        site.close()
+
+
+def run(idle: float, rate: float, seconds: float, rounds: int, db: str) -> dict:
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two, \
+            redis_setup(Path(one), db) as (redis_port, redis_viewers), \
+            reference_setup(Path(two)) as (ref_port, ref_viewers):
+        setups = [(redis_port, redis_viewers), (ref_port, ref_viewers)]
+        viewers = {**redis_viewers, **ref_viewers}
+        for port, group in setups:  # warm up: first rows, first queries, the replay
+            warm = send_at_rate(port, 20, 1, "warm")
+            for viewer in group.values():
+                viewer.wait_for(warm)
+        idle_began = time.perf_counter()
+        time.sleep(idle)  # the measurement: nothing happens for this long
+        closes = {label: (round(v.closed_at - idle_began, 1), v.ws.close_code)
+                  for label, v in viewers.items() if v.closed_at is not None}
+        latencies: dict[str, list[float]] = {label: [] for label in viewers}
+        sent_count = 0
+        for r in range(rounds):  # interleaved, each round starting from the other one
+            for port, group in setups if r % 2 == 0 else setups[::-1]:
+                sent = send_at_rate(port, rate, seconds, f"r={r}")
+                for label, viewer in group.items():
+                    viewer.wait_for(sent)
+                    latencies[label] += [(viewer.arrived[t] - s) * 1000
+                                         for t, s in sent.items() if t in viewer.arrived]
+            sent_count += int(rate * seconds)
+        return {"sent": sent_count, "closes": closes, "latencies": latencies}
+
+
+def describe(lat: list[float]) -> str:
+    if not lat:
+        return "no rows"
+    return (f"p50 {statistics.median(lat):.1f} ms, p90 {percentile(lat, 0.9):.1f} ms, "
+            f"p99 {percentile(lat, 0.99):.1f} ms, max {max(lat):.1f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--idle", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
+    args = parser.parse_args()
+    result = run(args.idle, args.rate, args.seconds, args.rounds, args.database)
+    lat = result["latencies"]
+    print(f"Redis, two daphne processes ({args.database}), sandbox owned by A; "
+          f"{args.idle:g} s idle, then {args.rounds} rounds of {args.rate:g} req/s for "
+          f"{args.seconds:g} s, interleaved with the reference")
+    print(f"  closed while idle: {result['closes'] or 'none'}  (label: (seconds, code))")
+    ok = not result["closes"]
+    ref_p50 = statistics.median(lat[REFERENCE]) if lat[REFERENCE] else float("nan")
+    for label, values in lat.items():
+        ok = ok and len(values) == result["sent"]
+        ratio = statistics.median(values) / ref_p50 if values else float("nan")
+        print(f"  {label}: {len(values)}/{result['sent']} rows; {describe(values)}"
+              f"{'' if label == REFERENCE else f'; p50 {ratio:.2f}x the reference'}")
+    other = lat[OTHER]
+    ok = ok and bool(other) and statistics.median(other) <= TARGET_P50 and \
+        percentile(other, 0.99) <= TARGET_P99
+    print(f"targets: no close while idle, every row on every viewer, viewer on B p50 <= "
+          f"{TARGET_P50:g} ms and p99 <= {TARGET_P99:g} ms: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
