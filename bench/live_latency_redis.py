@@ -13,20 +13,23 @@ with REDIS_URL set, and a sandbox with the starter site started through A, so A 
 server and listens on the control group (playground/sandboxes/control.py). Two websocket
 viewers of its traffic (bench/wsclient.py): one on B (the issue's case: the viewer in
 the other process) and one on A (the owner's process, where the control listener
-receives too). The reference, in the same run: bench/live_latency.py's playground (one
-process, in-memory layer) with its own sandbox and viewer.
+receives too). Two references in the same run, each with its own sandbox and viewer:
+(1) one daphne with the in-memory layer on the same kind of database, which leaves
+the layer and the second process as the only difference; (2) bench/live_latency.py's
+playground (runserver, SQLite, in-memory), the figure the issue compares with.
 
 1. Warm-up: 20 requests to each sandbox, until every viewer has their rows.
 2. Idle: nothing is sent for ``--idle`` seconds; a viewer the server closes (1011 when
    the layer's blocking read times out) is counted, with when and its close code.
 3. Latency: ``--rounds`` rounds, each sending GET /index.html?r=<round>&n=<i> on one
-   keep-alive connection at ``--rate`` for ``--seconds`` to the Redis setup's sandbox
-   and then to the reference's (the other order in odd rounds), as
-   bench/live_latency.py does; each viewer notes when the row with that target arrives.
+   keep-alive connection at ``--rate`` for ``--seconds`` to each setup's sandbox in
+   turn (each round in another order), as bench/live_latency.py does; each viewer
+   notes when the row with that target arrives.
 
 Targets (issue 12, item 9): no close during the idle minute, every row reaches every
-viewer, p50 <= 20 ms and p99 <= 100 ms on the viewer in B. Prints the reference's
-figures and each viewer's p50 as a ratio of it. Exits non-zero when a target is missed.
+viewer, p50 <= 20 ms and p99 <= 100 ms on the viewer in B. Prints the references'
+figures and the Redis viewers' p50 as a ratio of reference 1's. Exits non-zero when a
+target is missed.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ from testkit.services import fresh_database, postgres_cluster, redis_server  # n
 from wsclient import WebSocket  # noqa: E402
 
 OTHER, OWNER = "viewer on B (other process)", "viewer on A (owner, control listener)"
-REFERENCE = "reference (one process, in-memory layer)"
+SAME_DB = "reference 1: one daphne, in-memory layer, same database"
+RUNSERVER = "reference 2: bench/live_latency.py (runserver, SQLite, in-memory layer)"
 
 
 def open_viewer(browser: Browser, site: Daphne, sandbox_id: int) -> Viewer:
@@ -80,57 +84,45 @@ def send_at_rate(port: int, rate: float, seconds: float, tag: str) -> dict[str, 
 
 
 @contextlib.contextmanager
-def database(kind: str, tmp: Path) -> Iterator[dict[str, str]]:
-    """The two processes' shared database: PostgreSQL (a throwaway cluster, as
-    docs/deploy.md runs them) or their SQLite file (playground_env's default)."""
-    if kind == "sqlite":
-        yield {}
-        return
-    with postgres_cluster(free_ports(1)[0]) as server:
-        yield {"DATABASE_URL": fresh_database(server)}
+def daphnes(tmp: Path, viewers_on: dict[str, str], **settings: str
+            ) -> Iterator[tuple[int, dict[str, Viewer]]]:
+    """Daphne processes (``viewers_on``: name -> its viewer's label) on one database, a
+    starter-site sandbox started through the first (which so runs its server); yields
+    the sandbox's port and a viewer on each process."""
+    tmp.mkdir()
+    sandbox_port, *ports = free_ports(1 + len(viewers_on))
+    env = playground_env(tmp, **settings, PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
+    migrate(env)
+    sites: list[Daphne] = []
+    viewers: dict[str, Viewer] = {}
+    try:
+        for name, port in zip(viewers_on, ports, strict=True):
+            sites.append(Daphne(name, env, tmp, port))
+        browser = Browser()
+        sandbox = browser.new_sandbox(sites[0], "bench", sandbox_port)
+        browser.call(sites[0], "POST", sandbox["links"]["starter"], {})
+        status, started = browser.call(sites[0], "POST", sandbox["links"]["start"])
+        assert status == 200 and started["status"] == "running", started
+        for site, label in zip(sites, viewers_on.values(), strict=True):
+            viewers[label] = open_viewer(browser, site, sandbox["id"])
+        yield sandbox_port, viewers
+    finally:
+        for viewer in viewers.values():
+            viewer.close()
+        for site in sites:
+            site.close()
 
 
 @contextlib.contextmanager
-def redis_setup(tmp: Path, db: str) -> Iterator[tuple[int, dict[str, Viewer]]]:
-    """redis-server, daphne A and B, a starter-site sandbox started through A; yields
-    its port and its viewers on B and on A."""
-    (tmp / "redis").mkdir()
-    redis_port, sandbox_port, port_a, port_b = free_ports(4)
-    with redis_server(tmp / "redis", redis_port) as redis_url, database(db, tmp) as extra:
-        env = playground_env(tmp, REDIS_URL=redis_url, **extra,
-                             PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-        migrate(env)
-        sites: list[Daphne] = []
-        viewers: dict[str, Viewer] = {}
-        try:
-            a = Daphne("A", env, tmp, port_a)
-            sites.append(a)
-            b = Daphne("B", env, tmp, port_b)
-            sites.append(b)
-            browser = Browser()
-            sandbox = browser.new_sandbox(a, "bench", sandbox_port)
-            browser.call(a, "POST", sandbox["links"]["starter"], {})
-            status, started = browser.call(a, "POST", sandbox["links"]["start"])
-            assert status == 200 and started["status"] == "running", started
-            viewers = {OTHER: open_viewer(browser, b, sandbox["id"]),
-                       OWNER: open_viewer(browser, a, sandbox["id"])}
-            yield sandbox_port, viewers
-        finally:
-            for viewer in viewers.values():
-                viewer.close()
-            for site in sites:
-                site.close()
-
-
-@contextlib.contextmanager
-def reference_setup(tmp: Path) -> Iterator[tuple[int, dict[str, Viewer]]]:
-    """bench/live_latency.py's playground: one process, the in-memory layer."""
+def runserver_setup(tmp: Path) -> Iterator[tuple[int, dict[str, Viewer]]]:
+    """bench/live_latency.py's playground: runserver, SQLite, the in-memory layer."""
+    tmp.mkdir()
     site = Playground(tmp)
     viewer: Viewer | None = None
     try:
         sandbox = site.sandbox()
         viewer = Viewer(site.websocket(sandbox["id"]))
-        yield sandbox["port"], {REFERENCE: viewer}
+        yield sandbox["port"], {RUNSERVER: viewer}
     finally:
         if viewer is not None:
             viewer.close()
@@ -138,11 +130,26 @@ def reference_setup(tmp: Path) -> Iterator[tuple[int, dict[str, Viewer]]]:
 
 
 def run(idle: float, rate: float, seconds: float, rounds: int, db: str) -> dict:
-    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two, \
-            redis_setup(Path(one), db) as (redis_port, redis_viewers), \
-            reference_setup(Path(two)) as (ref_port, ref_viewers):
-        setups = [(redis_port, redis_viewers), (ref_port, ref_viewers)]
-        viewers = {**redis_viewers, **ref_viewers}
+    with tempfile.TemporaryDirectory() as name, contextlib.ExitStack() as stack:
+        tmp = Path(name)
+        (tmp / "redis").mkdir()
+        redis_url = stack.enter_context(redis_server(tmp / "redis", free_ports(1)[0]))
+        if db == "postgres":  # a throwaway cluster, a database of its own for each setup
+            cluster = stack.enter_context(postgres_cluster(free_ports(1)[0]))
+
+            def database() -> dict[str, str]:
+                return {"DATABASE_URL": fresh_database(cluster)}
+        else:  # each setup's own SQLite file, shared by its processes
+
+            def database() -> dict[str, str]:
+                return {}
+        setups = [
+            stack.enter_context(daphnes(tmp / "redis-layer", {"A": OWNER, "B": OTHER},
+                                        REDIS_URL=redis_url, **database())),
+            stack.enter_context(daphnes(tmp / "memory-layer", {"M": SAME_DB}, **database())),
+            stack.enter_context(runserver_setup(tmp / "runserver")),
+        ]
+        viewers = {label: v for _, group in setups for label, v in group.items()}
         for port, group in setups:  # warm up: first rows, first queries, the replay
             warm = send_at_rate(port, 20, 1, "warm")
             for viewer in group.values():
@@ -152,16 +159,15 @@ def run(idle: float, rate: float, seconds: float, rounds: int, db: str) -> dict:
         closes = {label: (round(v.closed_at - idle_began, 1), v.ws.close_code)
                   for label, v in viewers.items() if v.closed_at is not None}
         latencies: dict[str, list[float]] = {label: [] for label in viewers}
-        sent_count = 0
-        for r in range(rounds):  # interleaved, each round starting from the other one
-            for port, group in setups if r % 2 == 0 else setups[::-1]:
+        for r in range(rounds):  # interleaved, each round in another order
+            for port, group in setups[r % 3:] + setups[:r % 3]:
                 sent = send_at_rate(port, rate, seconds, f"r={r}")
                 for label, viewer in group.items():
                     viewer.wait_for(sent)
                     latencies[label] += [(viewer.arrived[t] - s) * 1000
                                          for t, s in sent.items() if t in viewer.arrived]
-            sent_count += int(rate * seconds)
-        return {"sent": sent_count, "closes": closes, "latencies": latencies}
+        return {"sent": rounds * int(rate * seconds), "closes": closes,
+                "latencies": latencies}
 
 
 def describe(lat: list[float]) -> str:
@@ -183,15 +189,15 @@ def main() -> int:
     lat = result["latencies"]
     print(f"Redis, two daphne processes ({args.database}), sandbox owned by A; "
           f"{args.idle:g} s idle, then {args.rounds} rounds of {args.rate:g} req/s for "
-          f"{args.seconds:g} s, interleaved with the reference")
+          f"{args.seconds:g} s, interleaved with the references")
     print(f"  closed while idle: {result['closes'] or 'none'}  (label: (seconds, code))")
     ok = not result["closes"]
-    ref_p50 = statistics.median(lat[REFERENCE]) if lat[REFERENCE] else float("nan")
+    ref_p50 = statistics.median(lat[SAME_DB]) if lat[SAME_DB] else float("nan")
     for label, values in lat.items():
         ok = ok and len(values) == result["sent"]
         ratio = statistics.median(values) / ref_p50 if values else float("nan")
         print(f"  {label}: {len(values)}/{result['sent']} rows; {describe(values)}"
-              f"{'' if label == REFERENCE else f'; p50 {ratio:.2f}x the reference'}")
+              f"{f'; p50 {ratio:.2f}x reference 1' if label in (OTHER, OWNER) else ''}")
     other = lat[OTHER]
     ok = ok and bool(other) and statistics.median(other) <= TARGET_P50 and \
         percentile(other, 0.99) <= TARGET_P99
