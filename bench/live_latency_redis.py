@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import socket
 import statistics
 import sys
 import tempfile
@@ -48,7 +47,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "tests"))  # testkit: the suite's real processes
 
-from live_latency import TARGET_P50, TARGET_P99, percentile, read_response  # noqa: E402
+from live_latency import TARGET_P50, TARGET_P99, percentile, send_at_rate  # noqa: E402
 from playground_proc import Playground, Viewer  # noqa: E402
 from testkit.playgrounds import Browser, Daphne, migrate, playground_env  # noqa: E402
 from testkit.ports import free_ports  # noqa: E402
@@ -63,24 +62,6 @@ RUNSERVER = "reference 2: bench/live_latency.py (runserver, SQLite, in-memory la
 def open_viewer(browser: Browser, site: Daphne, sandbox_id: int) -> Viewer:
     return Viewer(WebSocket("127.0.0.1", site.port, f"/ws/sandboxes/{sandbox_id}/", {
         "Origin": site.base, "Cookie": f"sessionid={browser.cookie('sessionid')}"}))
-
-
-def send_at_rate(port: int, rate: float, seconds: float, tag: str) -> dict[str, float]:
-    """GET /index.html?<tag>&n=<i> on one keep-alive connection at ``rate``; target ->
-    the perf_counter() just before its send."""
-    sent: dict[str, float] = {}
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        began, buffer = time.perf_counter(), b""
-        for i in range(int(rate * seconds)):
-            pause = began + i / rate - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            target = f"/index.html?{tag}&n={i}"
-            sent[target] = time.perf_counter()
-            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-            buffer = read_response(sock, buffer)
-    return sent
 
 
 @contextlib.contextmanager
@@ -151,7 +132,7 @@ def run(idle: float, rate: float, seconds: float, rounds: int, db: str) -> dict:
         ]
         viewers = {label: v for _, group in setups for label, v in group.items()}
         for port, group in setups:  # warm up: first rows, first queries, the replay
-            warm = send_at_rate(port, 20, 1, "warm")
+            warm = send_at_rate(port, 20, 1, "warm&")
             for viewer in group.values():
                 viewer.wait_for(warm)
         idle_began = time.perf_counter()
@@ -161,7 +142,7 @@ def run(idle: float, rate: float, seconds: float, rounds: int, db: str) -> dict:
         latencies: dict[str, list[float]] = {label: [] for label in viewers}
         for r in range(rounds):  # interleaved, each round in another order
             for port, group in setups[r % 3:] + setups[:r % 3]:
-                sent = send_at_rate(port, rate, seconds, f"r={r}")
+                sent = send_at_rate(port, rate, seconds, f"r={r}&")
                 for label, viewer in group.items():
                     viewer.wait_for(sent)
                     latencies[label] += [(viewer.arrived[t] - s) * 1000

@@ -56,10 +56,9 @@ def test_viewers_on_both_processes_stay_open_and_get_every_request(
     sites: list[Daphne] = []
     viewers: dict[str, Viewer] = {}
     try:
-        a = Daphne("A", env, tmp_path, port_a)
-        sites.append(a)
-        b = Daphne("B", env, tmp_path, port_b)
-        sites.append(b)
+        for name, port in (("A", port_a), ("B", port_b)):
+            sites.append(Daphne(name, env, tmp_path, port))
+        a, b = sites
         browser = Browser()
         sandbox = browser.new_sandbox(a, "live", sandbox_port)
         links = sandbox["links"]
