@@ -105,6 +105,7 @@ class Viewer:
         self.arrived: dict[str, float] = {}  # target -> time.perf_counter() on arrival
         self.statuses: list[dict] = []
         self.closed = threading.Event()
+        self.opened_at = time.perf_counter()
         self.closed_at: float | None = None
         threading.Thread(target=self._read, daemon=True).start()
 
