@@ -42,6 +42,7 @@ bench: install
 	$(PY) bench/run_all.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/live_latency.py
+	$(PY) bench/live_latency_redis.py  # needs redis-server and PostgreSQL (docs/deploy.md)
 	$(PY) bench/flood.py
 	$(PY) bench/upload_memory.py
 
