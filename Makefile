@@ -43,7 +43,9 @@ bench: install
 	$(PY) bench/parse_cost.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/live_latency.py
+	$(PY) bench/live_latency_redis.py  # needs redis-server and PostgreSQL (docs/deploy.md)
 	$(PY) bench/flood.py
+	$(PY) bench/upload_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build
