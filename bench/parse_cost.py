@@ -86,6 +86,15 @@ def one_line(prefix: bytes, fill: bytes, suffix: bytes) -> Callable[[int], bytes
     return build
 
 
+def host(prefix: bytes, fill: bytes, suffix: bytes) -> Callable[[int], bytes]:
+    """A head whose only Host field is ``prefix + fill * n + suffix``, ``size`` in all."""
+    def build(size: int) -> bytes:
+        start = BROWSER.replace(b"Host: localhost:8000\r\n", b"") + b"Host: " + prefix
+        room = size - len(start) - len(suffix) - len(END) * 2
+        return start + fill * (room // len(fill)) + suffix + END + END
+    return build
+
+
 def trailer(prefix: bytes, fill: bytes, suffix: bytes) -> Callable[[int], bytes]:
     """A chunked request whose one trailer line is ``prefix + fill * n + suffix``."""
     def build(size: int) -> bytes:
@@ -133,6 +142,9 @@ CASES: dict[str, tuple[Callable[[int], bytes], int | None]] = {
     "field: token name, no colon": (one_line(b"X", b"x", b""), 400),
     "field: token name, space before colon": (one_line(b"X", b"x", b" : v"), 400),
     "field: spaces, then a name (folding)": (one_line(b" ", b" ", b"X: v"), 400),
+    "field: token name, bad byte before the colon": (one_line(b"X", b"x", b"(: v"), 400),
+    "field: Host of name bytes + `:1:`": (host(b"", b"a", b":1:"), 400),
+    "field: Host `[` + colons, no `]`": (host(b"[", b":", b"x"), 400),
     "field: spaces + bare CR": (one_line(b"X: a", b" ", b"\rb"), 400),
     "request line: long target + control byte": (
         request_line(lambda n: b"GET /" + b"a" * (n - 15) + b"\x01 HTTP/1.1"), 400),

@@ -54,7 +54,7 @@ class RefusedRequest(HTTPError):
 
 # token = 1*tchar
 TCHAR: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
-TOKEN: Final = re.compile(TCHAR.decode("ascii") + "+")
+TOKEN: Final = re.compile(TCHAR.decode("ascii") + "++")  # possessive, see FIELD_LINE
 # request-line = method SP request-target SP HTTP-version (RFC 9112 section 3): a token,
 # then visible bytes (no whitespace, no controls) twice, one space between; possessive
 # like FIELD_LINE. PART_BYTES: the same part by part, for a line still arriving.
@@ -77,7 +77,7 @@ HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 DIGITS: Final = re.compile(r"[0-9]{1,18}")
 # A Host value: reg-name or IPv4 or [IPv6], with an optional port (RFC 3986 section 3.2).
 HOST_VALUE: Final = re.compile(
-    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
+    r"(\[[0-9A-Fa-f:.]++\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*+)(:[0-9]*+)?")
 
 # Methods this server knows (RFC 9110 section 9, PATCH from RFC 5789). Others get 501.
 KNOWN_METHODS: Final = frozenset(

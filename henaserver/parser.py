@@ -51,7 +51,7 @@ Event = RequestHead | Request | _NeedData
 _HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _DEAD = range(7)
 
 # Empty lines a client may send before a request line (RFC 9112 section 2.2).
-_EMPTY_LINES: Final = re.compile(rb"[\r\n]*")
+_EMPTY_LINES: Final = re.compile(rb"[\r\n]*+")  # possessive: see http.FIELD_LINE
 
 
 @dataclass
