@@ -1,0 +1,264 @@
+"""Slow clients cannot hold the server's slots (henaserver/pace.py): a request keeps a
+pace or gets 408, and a full server makes room for a newcomer by closing the connection
+that has waited on its client the longest, never one the server owes an answer or an
+upload arriving at a fair rate.
+
+Real server processes and real sockets; the pure rules are tested from tables at the end.
+The figures under load (slowhttptest and a reconnecting slowloris at 350 and 2,500
+connections) are bench/slow_clients.py's, in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rawhttp import RawConnection, get
+from support import BIG_SIZE, INDEX_CSS, ServerProcess
+from testkit.services import unavailable
+
+from henaserver.limits import Limits
+from henaserver.pace import room_rank, too_slow
+
+MADE_ROOM = "closed to make room"
+
+
+def opened(server: ServerProcess, conn: RawConnection) -> dict[str, Any]:
+    return server.connection_event("open", conn.address)
+
+
+def closed_events(server: ServerProcess) -> dict[str, str]:
+    """client ADDRESS:PORT -> why its connection closed, for those closed so far."""
+    clients = {e["conn"]: e["client"] for e in server.events()
+               if e["type"] == "connection.open"}
+    return {clients[e["conn"]]: e["reason"] for e in server.events()
+            if e["type"] == "connection.close"}
+
+
+def drip(conn: RawConnection, data: bytes, every: float) -> bytes:
+    """Send ``data`` one piece per ``every`` seconds (each piece in time for any per-read
+    timeout) until the server answers; return what it answered first."""
+    for byte in data:
+        readable, _, _ = select.select([conn.sock], [], [], every)
+        if readable:
+            break
+        conn.send(bytes([byte]))
+    else:
+        pytest.fail("the server was still waiting when the whole drip was sent")
+    return conn.read_until(b"\r\n\r\n")
+
+
+# --- a request keeps a pace --------------------------------------------------------------
+
+def test_whole_head_deadline_cuts_a_head_whose_every_read_is_in_time(
+        start_server, docroot: Path) -> None:
+    # 50 bytes a second keeps every read far inside any per-read timeout and above the
+    # minimum rate asked here; only the deadline for the whole head ends it.
+    server = start_server(docroot, "--header-timeout", "2", "--min-rate", "10",
+                          "--rate-grace", "1")
+    with server.raw() as conn:
+        conn.send(b"GET /index.css HTTP/1.1\r\nHost: x\r\n")
+        head = drip(conn, b"X-Drip: " + b"d" * 1000, every=0.02)
+        assert head.startswith(b"HTTP/1.1 408 "), head
+    event = server.exchanges(conn.address)[0]
+    assert event["outcome"] == "timed_out"
+    assert "within 2 seconds" in event["reason"], event["reason"]
+
+
+def test_head_below_the_minimum_rate_is_cut_before_its_deadline(
+        start_server, docroot: Path) -> None:
+    server = start_server(docroot, "--header-timeout", "60", "--min-rate", "100",
+                          "--rate-grace", "1")
+    with server.raw() as conn:
+        conn.send(b"GET /index.css HTTP/1.1\r\nHost: x\r\n")
+        head = drip(conn, b"X-Drip: " + b"d" * 300, every=0.1)  # 10 bytes a second
+        assert head.startswith(b"HTTP/1.1 408 "), head
+    reason = server.exchanges(conn.address)[0]["reason"]
+    assert "head arrived at" in reason and "below the minimum of 100" in reason, reason
+
+
+def test_body_below_the_minimum_rate_is_cut(start_server, docroot: Path) -> None:
+    server = start_server(docroot, "--min-rate", "1000", "--rate-grace", "1")
+    with server.raw() as conn:
+        conn.send(b"POST /index.css HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+        head = drip(conn, b"b" * 5000, every=0.1)
+        assert head.startswith(b"HTTP/1.1 408 "), head
+    reason = server.exchanges(conn.address)[0]["reason"]
+    assert "body arrived at" in reason, reason
+
+
+# --- a full server makes room ---------------------------------------------------------
+
+def test_full_server_closes_the_oldest_unfinished_request_for_a_newcomer(
+        start_server, docroot: Path) -> None:
+    server = start_server(docroot, "--max-connections", "3")
+    answered, slow, slower = server.raw(), server.raw(), server.raw()
+    try:
+        # Idle the longest, but answered before: a real client, closed only if no
+        # slow request is there to close.
+        assert answered.request(get("/index.css")).status == 200
+        slow.send(b"GET /index.css HTTP/1.1\r\nHost: x\r\n")  # a head still arriving
+        opened(server, slow)
+        slower.send(b"GET /index.css HTTP/1.1\r\n")
+        opened(server, slower)
+        with server.raw() as newcomer:
+            response = newcomer.request(get("/index.css"))
+            assert response.status == 200 and response.body == INDEX_CSS
+        assert slow.closed_by_server() == b""
+        assert server.connection_event("close", slow.address)["reason"] == MADE_ROOM
+        exchange = server.exchanges(slow.address)[0]
+        assert exchange["outcome"] == "timed_out"
+        assert slower.address not in closed_events(server)
+        assert answered.address not in closed_events(server)
+        slower.send(b"Host: x\r\n\r\n")  # the other slow one may still finish
+        assert slower.read_response().body == INDEX_CSS
+    finally:
+        for conn in (answered, slow, slower):
+            conn.close()
+
+
+def test_full_of_idle_keep_alive_closes_the_longest_idle(start_server,
+                                                         docroot: Path) -> None:
+    server = start_server(docroot, "--max-connections", "3", "--idle-timeout", "60")
+    clients = [server.raw() for _ in range(3)]
+    try:
+        for conn in clients:
+            assert conn.request(get("/index.css")).status == 200
+        # The first becomes the most recently active: the second is idle the longest.
+        assert clients[0].request(get("/index.css")).status == 200
+        with server.raw() as newcomer:
+            assert newcomer.request(get("/index.css")).body == INDEX_CSS
+        assert clients[1].closed_by_server() == b""
+        assert server.connection_event("close", clients[1].address)["reason"] == MADE_ROOM
+        for kept in (clients[0], clients[2]):
+            assert kept.request(get("/index.css")).body == INDEX_CSS
+    finally:
+        for conn in clients:
+            conn.close()
+
+
+def test_a_connection_owed_an_answer_is_never_closed_to_make_room(
+        start_server, docroot: Path) -> None:
+    server = start_server(docroot, "--max-connections", "2", "--idle-timeout", "60")
+    owed, idle = server.raw(timeout=10), server.raw()
+    newcomer = None
+    try:
+        # 5 MiB it does not read yet (the head only): the rest stays queued.
+        owed.send(get("/big.bin"))
+        assert owed.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 200 ")
+        assert idle.request(get("/index.css")).status == 200
+        newcomer = server.raw(timeout=10)
+        assert newcomer.request(get("/index.css")).body == INDEX_CSS
+        assert server.connection_event("close", idle.address)["reason"] == MADE_ROOM
+        # Now both slots are owed an answer: the next newcomer is refused after all.
+        newcomer.send(get("/big.bin"))
+        assert newcomer.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 200 ")
+        with server.raw() as refused:
+            assert refused.read_response().status == 503
+        assert len(owed.read_exact(BIG_SIZE)) == BIG_SIZE
+        assert owed.address not in closed_events(server)
+    finally:
+        owed.close()
+        idle.close()
+        if newcomer is not None:
+            newcomer.close()
+
+
+def test_upload_at_a_fair_rate_is_neither_cut_nor_closed_for_room(
+        start_server, docroot: Path) -> None:
+    # 400 bytes a second for 3 s, past the 1 s grace: above the 100 bytes/s asked.
+    server = start_server(docroot, "--max-connections", "2", "--min-rate", "100",
+                          "--rate-grace", "1")
+    body = b"u" * 1200
+    upload, slow = server.raw(), server.raw()
+    try:
+        upload.send(b"POST /index.css HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body))
+        slow.send(b"GET /index.css HTTP/1.1\r\n")
+        opened(server, slow)
+        for i in range(0, len(body), 40):
+            upload.send(body[i:i + 40])
+            if i == 400:  # in the middle of the upload, the server is full
+                with server.raw() as newcomer:
+                    assert newcomer.request(get("/index.css")).body == INDEX_CSS
+                assert server.connection_event("close", slow.address)["reason"] == MADE_ROOM
+            time.sleep(0.1)  # the upload's own pace, the point of the test
+        answer = upload.read_response()
+        assert answer.status != 408, answer.head
+        exchange = server.exchanges(upload.address)[0]
+        assert exchange["outcome"] != "timed_out"
+        assert exchange["request_length"] > len(body)
+        assert upload.address not in closed_events(server)
+    finally:
+        upload.close()
+        slow.close()
+
+
+# --- a real slowloris -------------------------------------------------------------------
+
+def test_slowhttptest_cannot_keep_a_normal_client_out(start_server, docroot: Path) -> None:
+    binary = shutil.which("slowhttptest")
+    if binary is None:
+        unavailable("slowhttptest", "not installed (apt-get install slowhttptest)")
+    server = start_server(docroot, "--max-connections", "20")
+    attack = subprocess.Popen(
+        [binary, "-H", "-c", "60", "-r", "200", "-i", "1", "-x", "10", "-p", "2", "-l", "8",
+         "-u", f"http://127.0.0.1:{server.port}/index.html"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        # Full: 20 slowloris connections held and more arriving.
+        server.wait_for(lambda e: e["type"] == "connection.open", "slowloris connections",
+                        timeout=10, count=25)
+        answered = 0
+        for _ in range(10):
+            with server.raw() as client:
+                client.send(get("/index.css"))
+                if client.read_response().status == 200:
+                    answered += 1
+        assert answered == 10, f"{answered} of 10 answered while slowhttptest ran"
+        made_room = [e for e in server.events()
+                     if e["type"] == "connection.close" and e["reason"] == MADE_ROOM]
+        assert made_room, "the normal requests were answered without the server full"
+    finally:
+        attack.terminate()
+        attack.wait(10)
+
+
+# --- the rules, from tables ---------------------------------------------------------------
+
+LIMITS = Limits(header_timeout=10, min_rate=100, rate_grace=2)
+
+
+@pytest.mark.parametrize("head_complete,received,elapsed,cut", [
+    (None, 50, 1.0, None),            # within the grace: any pace
+    (None, 5000, 9.9, None),          # a big head at a good pace, before the deadline
+    (None, 5000, 10.1, "within 10"),  # the whole-head deadline, whatever the pace
+    (None, 150, 3.0, "below"),        # 50 bytes/s after the grace
+    (0.0, 100, 3.0, "below"),         # a body at 33 bytes/s
+    (0.0, 100_000, 600.0, None),      # a long body at a fair pace: no deadline
+])
+def test_too_slow(head_complete: float | None, received: int, elapsed: float,
+                  cut: str | None) -> None:
+    why = too_slow(0.0, head_complete, received, elapsed, LIMITS)
+    assert (why is None) == (cut is None), why
+    assert cut is None or cut in str(why)
+
+
+@pytest.mark.parametrize("facts,rank", [
+    ({"busy": True}, None),                                          # owed an answer
+    ({"first_byte": None, "answered_before": True}, (1, 5.0)),       # idle keep-alive
+    ({"first_byte": None, "answered_before": False}, (0, 5.0)),      # never sent a byte
+    ({"first_byte": 8.0}, (0, 5.0)),                                 # a head arriving
+    ({"first_byte": 8.0, "head_complete": 9.0, "received": 500}, None),  # fair body
+    ({"first_byte": 8.0, "head_complete": 9.0, "received": 50}, (0, 5.0)),  # slow body
+])
+def test_room_rank(facts: dict[str, Any], rank: tuple[int, float] | None) -> None:
+    given = {"busy": False, "answered_before": True, "first_byte": None,
+             "head_complete": None, "received": 0, "waiting_since": 5.0, **facts}
+    assert room_rank(**given, now=10.0, limits=LIMITS) == rank
+
