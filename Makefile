@@ -43,6 +43,7 @@ bench: install
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/live_latency.py
 	$(PY) bench/flood.py
+	$(PY) bench/slow_clients.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

@@ -64,6 +64,7 @@ class Admission:
         self._spare = _take_spare()
         self._unlogged = 0  # clients refused since the last log line
         self._logged_at = -LOG_EVERY_SECONDS
+        self._why = ""  # the last error, as the OS words it
         selector.register(listener, selectors.EVENT_READ, "accept")
 
     def accept(self) -> tuple[socket.socket, tuple[str, int]] | None:
@@ -103,7 +104,8 @@ class Admission:
         self._unlogged += refused
         self.selector.unregister(self.listener)
         self.resume_at = now + PAUSE_SECONDS
-        self._log(now, os.strerror(number))
+        self._why = os.strerror(number)
+        self._log(now)
 
     def _refuse_waiting(self) -> int:
         """Answer 503 to clients waiting in the backlog, one through the spare at a time."""
@@ -138,15 +140,15 @@ class Admission:
             sock.send(head + response.body)  # a few hundred bytes: the buffer takes them
             sock.shutdown(socket.SHUT_WR)
 
-    def _log(self, now: float, why: str = "", *, force: bool = False) -> None:
+    def _log(self, now: float, *, force: bool = False) -> None:
         """At most one line a second, however often descriptors run out (``force``: only
         to report clients refused since the last line, if any)."""
         if now - self._logged_at < LOG_EVERY_SECONDS or (force and not self._unlogged):
             return
         self._logged_at = now
-        log.warning("out of file descriptors%s: accepting paused for %gs; %d new "
-                    "connection(s) answered 503", f" ({why})" if why else "", PAUSE_SECONDS,
-                    self._unlogged)
+        log.warning("out of file descriptors (%s): %d new connection(s) answered 503 "
+                    "since the last line; accepting pauses %gs at a time until some are "
+                    "free", self._why, self._unlogged, PAUSE_SECONDS)
         self._unlogged = 0
 
 

@@ -6,9 +6,9 @@ accepts. An ``ExchangeRecord`` collects each exchange's bytes and times and beco
 ``Exchange`` event when it ends (``exchange.py``). A connection never blocks.
 
 The interface with the server is small and written down: the server (``server.py``)
-calls only ``on_readable``, ``on_writable``, ``check_timeout``, ``room_rank``,
-``make_room``, ``refuse_busy`` and ``close``, and reads ``closed``, ``id``, ``client``
-and ``sock``; a connection needs from its server only what ``Host`` lists (``host.py``).
+calls only ``on_readable``, ``on_writable``, ``check_timeout``, ``room_rank``, ``make_room``,
+``refuse_busy`` and ``close``, and reads ``closed``, ``id``, ``client`` and ``sock``; it needs
+from its server only what ``Host`` lists. Its states and moves are data in ``states.py``.
 """
 
 from __future__ import annotations
@@ -17,18 +17,20 @@ import contextlib
 import logging
 import socket
 import time
-from enum import Enum
-from typing import Final
+from typing import Final, Protocol
 
-from .capture import ConnectionClose
+from .capture import ConnectionClose, Exchange, Stats
 from .exchange import ExchangeRecord, exchange_event
-from .host import Host
 from .http import HTTPError, RefusedRequest, Request, RequestHead, peek_request_line
+from .limits import Limits
+from .modes import ModePolicy
 from .output import FileChanged, OutputQueue
 from .pace import room_rank, too_slow
 from .pages import error_response, respond
 from .parser import NEED_DATA, RequestParser
 from .persistence import close_reason
+from .response import Handler
+from .states import READING, TRANSITIONS, State
 
 log = logging.getLogger("henaserver")
 
@@ -41,23 +43,25 @@ PEER_GONE: Final = (ConnectionResetError, BrokenPipeError, ConnectionAbortedErro
                     TimeoutError)
 
 
-class State(Enum):
-    OPEN = "open"
-    INPUT_ENDED = "input ended"
-    CLOSING = "closing"
-    LINGERING = "lingering"
-    CLOSED = "closed"
+class Host(Protocol):
+    """What a connection needs from the server that drives it (``Server`` is one)."""
 
+    handler: Handler
+    limits: Limits
+    policy: ModePolicy
+    capturing: bool  # whether traffic events are recorded at all
+    stats: Stats  # the server's totals; a connection adds the bytes it moves
 
-# The states in which requests are still taken from the parser and answered.
-READING: Final = (State.OPEN, State.INPUT_ENDED)
-TRANSITIONS: Final = {
-    State.OPEN: frozenset({State.INPUT_ENDED, State.CLOSING, State.CLOSED}),
-    State.INPUT_ENDED: frozenset({State.CLOSING, State.CLOSED}),
-    State.CLOSING: frozenset({State.LINGERING, State.CLOSED}),
-    State.LINGERING: frozenset({State.CLOSED}),
-    State.CLOSED: frozenset(),
-}
+    def http_date(self) -> str:
+        """The Date field value for a response sent now."""
+    def watch(self, connection: Connection, *, read: bool, write: bool) -> None:
+        """Wait for exactly this readiness of the connection's socket."""
+    def exchange_done(self, exchange: Exchange) -> None:
+        """An exchange has ended: record it."""
+    def connection_closed(self, connection: Connection, event: ConnectionClose) -> None:
+        """The connection is closing: stop watching its socket and record why."""
+    def client_turn(self, connection: Connection) -> None:
+        """An exchange ended: back of the line of those to close when the server is full."""
 
 
 class Connection:
@@ -102,7 +106,7 @@ class Connection:
         self.bytes_in = 0
         self.bytes_out = 0
         self.last_activity = accepted
-        # For pace.py: when its client's turn began; bytes_in when the part arriving began.
+        # For pace.py: when its client's turn began; bytes_in when the request began.
         self.waiting_since = accepted
         self._part_mark = 0
         self._lingering_since = 0.0
@@ -162,8 +166,7 @@ class Connection:
                 self.close("send timeout")
         elif current is not None and current.first_byte is not None \
                 and self.state in READING:
-            why = too_slow(current.first_byte, current.head_complete,
-                           self.bytes_in - self._part_mark, now, limits)
+            why = too_slow(current, self.bytes_in - self._part_mark, now, limits)
             if why is not None:
                 current.outcome = "timed_out"
                 self._reject(HTTPError(408, why), now)
@@ -172,11 +175,8 @@ class Connection:
 
     def room_rank(self, now: float) -> tuple[int, float] | None:
         """Its place in the line to be closed when the server is full (pace.py)."""
-        current = self.current
         return room_rank(busy=self.state is not State.OPEN or bool(self.output),
-                         answered_before=self.exchanges > 0,
-                         first_byte=current.first_byte if current else None,
-                         head_complete=current.head_complete if current else None,
+                         answered_before=self.exchanges > 0, request=self.current,
                          received=self.bytes_in - self._part_mark,
                          waiting_since=self.waiting_since, now=now, limits=self.host.limits)
 
@@ -225,7 +225,6 @@ class Connection:
                 # with the next request (RFC 9110 section 10.1.1).
                 record = self.current = record or ExchangeRecord(self.exchanges, now)
                 record.head_complete, record.head, record.refusal = now, refusal.head, refusal
-                self._part_mark = self.bytes_in
                 self.parser.read_refused_request()
                 continue
             except HTTPError as error:
@@ -238,7 +237,6 @@ class Connection:
             record = self.current = record or ExchangeRecord(self.exchanges, now)
             if isinstance(event, RequestHead):
                 record.head_complete, record.head = now, event
-                self._part_mark = self.bytes_in
                 if event.expects_continue:
                     self.output.add_continue(record)
                 continue

@@ -10,11 +10,11 @@ tested on their own (``Connection.check_timeout`` and ``Server`` apply them).
 1. **A request must keep a pace** (``too_slow``). The head has a deadline for the whole of
    it (``header_timeout``), counted from its first byte: a timeout per read is what
    slowloris defeats, one byte every 9 s renews a 10 s read timeout forever. And once a
-   request, head or body, has been arriving for ``rate_grace`` seconds, it must average
-   at least ``min_rate`` bytes a second since it began. A body has no deadline of its
-   own: its size is bounded (``max_body_bytes``), so the rate bounds its time, and a big
-   upload over a slow but honest link is not cut. Apache's mod_reqtimeout has the same
-   two knobs (a timeout and a MinRate).
+   request has been arriving for ``rate_grace`` seconds, it must average at least
+   ``min_rate`` bytes a second since its first byte, head and body together. A body has
+   no deadline of its own: its size is bounded (``max_body_bytes``), so the rate bounds
+   its time, and a big upload over a slow but honest link is not cut. Apache's
+   mod_reqtimeout has the same two knobs (a timeout and a MinRate).
 
 2. **A full server makes room** (``room_rank``). A new connection that finds every slot
    taken does not get a 503 while a slot is held by someone who is only waiting: the
@@ -34,57 +34,48 @@ tested on their own (``Connection.check_timeout`` and ``Server`` apply them).
 
 from __future__ import annotations
 
-from typing import Literal
-
+from .exchange import ExchangeRecord
 from .limits import Limits
 
-Part = Literal["head", "body"]
 
-
-def too_slow(first_byte: float, head_complete: float | None, received: int, now: float,
+def too_slow(request: ExchangeRecord, received: int, now: float,
              limits: Limits) -> str | None:
-    """Why a request that began at ``first_byte`` (its head complete at
-    ``head_complete``, or not yet: None) is too slow to wait for any longer (answered
-    408), or None. ``received``: the bytes of the part now arriving (head or body)."""
-    part, started = arriving(first_byte, head_complete)
-    elapsed = now - started
-    if part == "head" and elapsed > limits.header_timeout:
+    """Why a request still arriving is too slow to wait for any longer (answered 408),
+    or None. ``received``: its bytes so far."""
+    assert request.first_byte is not None
+    elapsed = now - request.first_byte
+    if request.head_complete is None and elapsed > limits.header_timeout:
         return f"the request head did not arrive within {limits.header_timeout:g} seconds"
     if elapsed > limits.rate_grace and below_rate(received, elapsed, limits):
+        part = "head" if request.head_complete is None else "body"
         return (f"the request {part} arrived at {received / elapsed:.0f} bytes per second, "
                 f"below the minimum of {limits.min_rate}")
     return None
-
-
-def arriving(first_byte: float, head_complete: float | None) -> tuple[Part, float]:
-    """Which part of a request is arriving, and since when."""
-    return ("body", head_complete) if head_complete is not None else ("head", first_byte)
 
 
 def below_rate(received: int, elapsed: float, limits: Limits) -> bool:
     return received < limits.min_rate * elapsed
 
 
-def room_rank(*, busy: bool, answered_before: bool, first_byte: float | None,
-              head_complete: float | None, received: int, waiting_since: float,
-              now: float, limits: Limits) -> tuple[int, float] | None:
+def room_rank(*, busy: bool, answered_before: bool, request: ExchangeRecord | None,
+              received: int, waiting_since: float, now: float,
+              limits: Limits) -> tuple[int, float] | None:
     """Where a connection stands in the line to be closed when the server is full: the
     smallest (rank, waiting since) goes first; None: never closed to make room.
 
-    ``busy``: the server owes it an answer or is closing it. ``first_byte`` and
-    ``head_complete``: the times of the request arriving (None: nothing yet);
-    ``received``: the bytes of the part now arriving. ``waiting_since``: when the
-    connection began waiting on its client (accepted, or its last answer ended)."""
+    ``busy``: the server owes it an answer or is closing it. ``request``: the one
+    arriving (None, or no first byte: nothing yet), which has brought ``received``
+    bytes. ``waiting_since``: when the connection began waiting on its client
+    (accepted, or its last answer ended)."""
     if busy:
         return None
-    if first_byte is not None:
-        part, started = arriving(first_byte, head_complete)
-        if part == "head":
+    if request is not None and request.first_byte is not None:
+        if request.head_complete is None:
             return 0, waiting_since
-        # Judged from its start, with no grace: a grace would let a flood of fresh slow
-        # bodies hold every slot for that long. A real upload is ahead of the rate from
-        # its first packets (it needs 1 byte per ms at the default).
-        if not below_rate(received, now - started, limits):
+        # A body is judged from the request's start, with no grace: a grace would let a
+        # flood of fresh slow bodies hold every slot for that long. A real upload is
+        # ahead of the rate from its first packets (1 byte a millisecond by default).
+        if not below_rate(received, now - request.first_byte, limits):
             return None  # an upload at a fair rate
         return 0, waiting_since
     return (1 if answered_before else 0), waiting_since

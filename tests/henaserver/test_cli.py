@@ -18,7 +18,8 @@ from support import INDEX_CSS, ServerProcess, assert_one_line_failure, run
 from henaserver.__main__ import start_failed
 
 OPTIONS = ["--root", "--host", "--port", "--events", "--events-fd", "--exit-on-stdin-eof",
-           "--quiet", "--body-cap", "--max-connections", "--header-timeout",
+           "--quiet", "--body-cap", "--max-connections", "--header-timeout", "--min-rate",
+           "--rate-grace",
            "--idle-timeout", "--limit-memory", "--limit-files", "--limit-cpu", "--mode",
            "--fixed-response", "--rules"]
 

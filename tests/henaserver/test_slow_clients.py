@@ -22,6 +22,7 @@ from rawhttp import RawConnection, get
 from support import BIG_SIZE, INDEX_CSS, ServerProcess
 from testkit.services import unavailable
 
+from henaserver.exchange import ExchangeRecord
 from henaserver.limits import Limits
 from henaserver.pace import room_rank, too_slow
 
@@ -175,18 +176,17 @@ def test_upload_at_a_fair_rate_is_neither_cut_nor_closed_for_room(
     server = start_server(docroot, "--max-connections", "2", "--min-rate", "100",
                           "--rate-grace", "1")
     body = b"u" * 1200
-    upload, slow = server.raw(), server.raw()
+    upload, silent = server.raw(), server.raw()
     try:
         upload.send(b"POST /index.css HTTP/1.1\r\nHost: x\r\n"
                     b"Content-Length: %d\r\n\r\n" % len(body))
-        slow.send(b"GET /index.css HTTP/1.1\r\n")
-        opened(server, slow)
+        opened(server, silent)  # has sent nothing yet: first in line
         for i in range(0, len(body), 40):
             upload.send(body[i:i + 40])
             if i == 400:  # in the middle of the upload, the server is full
                 with server.raw() as newcomer:
                     assert newcomer.request(get("/index.css")).body == INDEX_CSS
-                assert server.connection_event("close", slow.address)["reason"] == MADE_ROOM
+                assert server.connection_event("close", silent.address)["reason"] == MADE_ROOM
             time.sleep(0.1)  # the upload's own pace, the point of the test
         answer = upload.read_response()
         assert answer.status != 408, answer.head
@@ -196,7 +196,7 @@ def test_upload_at_a_fair_rate_is_neither_cut_nor_closed_for_room(
         assert upload.address not in closed_events(server)
     finally:
         upload.close()
-        slow.close()
+        silent.close()
 
 
 # --- a real slowloris -------------------------------------------------------------------
@@ -238,27 +238,31 @@ LIMITS = Limits(header_timeout=10, min_rate=100, rate_grace=2)
     (None, 50, 1.0, None),            # within the grace: any pace
     (None, 5000, 9.9, None),          # a big head at a good pace, before the deadline
     (None, 5000, 10.1, "within 10"),  # the whole-head deadline, whatever the pace
-    (None, 150, 3.0, "below"),        # 50 bytes/s after the grace
-    (0.0, 100, 3.0, "below"),         # a body at 33 bytes/s
-    (0.0, 100_000, 600.0, None),      # a long body at a fair pace: no deadline
+    (None, 150, 3.0, "head arrived"),  # 50 bytes/s after the grace
+    (0.5, 100, 3.0, "body arrived"),  # a body at 33 bytes/s
+    (0.5, 100_000, 600.0, None),      # a long body at a fair pace: no deadline
 ])
 def test_too_slow(head_complete: float | None, received: int, elapsed: float,
                   cut: str | None) -> None:
-    why = too_slow(0.0, head_complete, received, elapsed, LIMITS)
+    request = ExchangeRecord(0, first_byte=0.0, head_complete=head_complete)
+    why = too_slow(request, received, elapsed, LIMITS)
     assert (why is None) == (cut is None), why
     assert cut is None or cut in str(why)
 
 
 @pytest.mark.parametrize("facts,rank", [
     ({"busy": True}, None),                                          # owed an answer
-    ({"first_byte": None, "answered_before": True}, (1, 5.0)),       # idle keep-alive
-    ({"first_byte": None, "answered_before": False}, (0, 5.0)),      # never sent a byte
-    ({"first_byte": 8.0}, (0, 5.0)),                                 # a head arriving
-    ({"first_byte": 8.0, "head_complete": 9.0, "received": 500}, None),  # fair body
-    ({"first_byte": 8.0, "head_complete": 9.0, "received": 50}, (0, 5.0)),  # slow body
+    ({"request": None, "answered_before": True}, (1, 5.0)),          # idle keep-alive
+    ({"request": None, "answered_before": False}, (0, 5.0)),         # never sent a byte
+    ({"request": (8.0, None)}, (0, 5.0)),                            # a head arriving
+    ({"request": (8.0, 9.0), "received": 500}, None),                # a fair body
+    ({"request": (8.0, 9.0), "received": 50}, (0, 5.0)),             # a slow body
 ])
 def test_room_rank(facts: dict[str, Any], rank: tuple[int, float] | None) -> None:
-    given = {"busy": False, "answered_before": True, "first_byte": None,
-             "head_complete": None, "received": 0, "waiting_since": 5.0, **facts}
+    given = {"busy": False, "answered_before": True, "request": None, "received": 0,
+             "waiting_since": 5.0, **facts}
+    if given["request"] is not None:
+        first_byte, head_complete = given["request"]
+        given["request"] = ExchangeRecord(0, first_byte=first_byte,
+                                          head_complete=head_complete)
     assert room_rank(**given, now=10.0, limits=LIMITS) == rank
-
