@@ -196,6 +196,7 @@ class Connection:
             return
         self._move(State.CLOSED)
         self.output.clear()
+        self.output.on_sent = lambda count, now: None  # no cycle: no slow GC pass frees it
         self.host.connection_closed(self, ConnectionClose(
             self.id, self.exchanges, reason, self.bytes_in, self.bytes_out))
         with contextlib.suppress(OSError):

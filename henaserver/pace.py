@@ -22,20 +22,27 @@ tested on their own (``Connection.check_timeout`` and ``Server`` apply them).
    cheapest to lose first:
 
    - rank 0: a connection that has not finished its first request, or whose next head
-     has begun, or whose body arrives below ``min_rate``: what slow attacks look like;
-     a real client's head arrives in one packet;
+     has begun, or whose body has not yet shown ``min_rate`` for ``PROVEN_AFTER``: what
+     slow attacks look like; a real client's head arrives in one packet;
    - rank 1: an idle keep-alive connection answered before: a real client, but one that
      may be closed at any time (RFC 9112 section 9.5) and simply reconnects.
 
    Never closed to make room: a connection waiting on the server's own answer (output
-   queued), one lingering after its final answer, or one receiving a body at a fair
-   rate. If every connection is like that, the newcomer gets a 503 after all.
+   queued), one lingering after its final answer, or one receiving a body that has
+   kept a fair rate. If every connection is like that, the newcomer gets a 503 after all.
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from .exchange import ExchangeRecord
 from .limits import Limits
+
+# How long an upload must have kept min_rate before it is safe from being closed to make
+# room. A young one is not, because its head's bytes alone look like a fair rate for the
+# first few milliseconds: a flood of fresh slow POSTs would otherwise hold every slot.
+PROVEN_AFTER: Final = 0.5
 
 
 def too_slow(request: ExchangeRecord, received: int, now: float,
@@ -72,10 +79,8 @@ def room_rank(*, busy: bool, answered_before: bool, request: ExchangeRecord | No
     if request is not None and request.first_byte is not None:
         if request.head_complete is None:
             return 0, waiting_since
-        # A body is judged from the request's start, with no grace: a grace would let a
-        # flood of fresh slow bodies hold every slot for that long. A real upload is
-        # ahead of the rate from its first packets (1 byte a millisecond by default).
-        if not below_rate(received, now - request.first_byte, limits):
-            return None  # an upload at a fair rate
+        elapsed = now - request.first_byte
+        if elapsed >= PROVEN_AFTER and not below_rate(received, elapsed, limits):
+            return None  # an upload that has kept a fair rate
         return 0, waiting_since
     return (1 if answered_before else 0), waiting_since

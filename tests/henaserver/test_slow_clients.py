@@ -257,6 +257,7 @@ def test_too_slow(head_complete: float | None, received: int, elapsed: float,
     ({"request": (8.0, None)}, (0, 5.0)),                            # a head arriving
     ({"request": (8.0, 9.0), "received": 500}, None),                # a fair body
     ({"request": (8.0, 9.0), "received": 50}, (0, 5.0)),             # a slow body
+    ({"request": (9.9, 9.9), "received": 500}, (0, 5.0)),            # not proven yet
 ])
 def test_room_rank(facts: dict[str, Any], rank: tuple[int, float] | None) -> None:
     given = {"busy": False, "answered_before": True, "request": None, "received": 0,
