@@ -17,7 +17,9 @@ The attacks, at 350 and at 2,500 connections:
 - ``slowhttptest -H``: slowloris, unfinished heads (Debian package ``slowhttptest``);
 - ``slowhttptest -B``: slow POST, unfinished bodies;
 - ``slowloris.py``: slowloris that opens a new connection as soon as one is closed;
-- ``slowloris.py --body``: the same with slow POST bodies.
+- ``slowloris.py --body``: the same with slow POST bodies;
+
+and first, the same client with no attack at all: the machine's own noise.
 
 slowhttptest opens its connections once (``-r 1000`` a second) and stops when the
 server has closed them all; the reconnecting ones keep the pressure for the whole run.
@@ -55,6 +57,9 @@ ANSWER_TIMEOUT = 2.0   # a request not answered in 2 s counts as not answered
 RAMP_TIMEOUT = 15.0    # the attack opening its connections
 GOAL_ANSWERED, GOAL_P99_MS = 95.0, 100.0
 PAGE = b"<!DOCTYPE html><title>hi</title><p>hello\n"
+# The same client with nothing else going on, first in each run: the machine's own noise
+# (other work on the same two cores shows up here as it does under an attack).
+NO_ATTACK = "no attack"
 
 
 @dataclass
@@ -129,6 +134,9 @@ def open_descriptors(pid: int) -> int:
 @contextlib.contextmanager
 def attack(kind: str, size: int, port: int, seconds: float) -> Iterator[None]:
     """One attack running in its own process, stopped on exit."""
+    if kind == NO_ATTACK:
+        yield
+        return
     if kind.startswith("slowhttptest"):
         mode = "-H" if kind.endswith("-H") else "-B"
         command = ["slowhttptest", mode, "-c", str(size), "-r", "1000", "-i", "10",
@@ -213,12 +221,12 @@ class NormalClient:
 
 def run_scenario(kind: str, size: int, limit: int, seconds: float, root: Path,
                  source: Path, workdir: Path) -> Result:
-    result = Result(f"{kind} -c {size}", limit)
+    result = Result(kind if kind == NO_ATTACK else f"{kind} -c {size}", limit)
     with henaserver(root, limit, source, workdir / "events.jsonl") as (port, pid), \
             attack(kind, size, port, seconds):
         base = open_descriptors(pid)
         # Let the attack open its connections: until the server holds what it can.
-        target = base + min(size, limit) - 5
+        target = base + (0 if kind == NO_ATTACK else min(size, limit) - 5)
         ramp_end = time.monotonic() + RAMP_TIMEOUT
         while open_descriptors(pid) < target and time.monotonic() < ramp_end:
             time.sleep(0.1)
@@ -284,6 +292,10 @@ def main() -> int:
         root = work / "root"
         root.mkdir()
         (root / "index.html").write_bytes(PAGE)
+        if args.only in NO_ATTACK:
+            results.append(run_scenario(NO_ATTACK, 0, max(LIMITS), args.seconds, root,
+                                        args.source.resolve(), work))
+            print(report(results).splitlines()[-1], flush=True)
         for limit in map(int, args.limits.split(",")):
             for size in map(int, args.sizes.split(",")):
                 for kind in kinds:
