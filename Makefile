@@ -44,6 +44,7 @@ bench: install
 	$(PY) bench/live_latency.py
 	$(PY) bench/flood.py
 	$(PY) bench/slow_clients.py
+	$(PY) bench/out_of_descriptors.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build
