@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, option)
         if value is not None and value <= 0:
             return fail(f"--{option.replace('_', '-')} must be a positive number")
+    for option in ("min_rate", "rate_grace"):  # 0 is allowed: no minimum, or no grace
+        if getattr(args, option) < 0:
+            return fail(f"--{option.replace('_', '-')} must not be negative")
     try:
         limit_resources(memory_mb=args.limit_memory, files=args.limit_files,
                         cpu_seconds=args.limit_cpu)

@@ -153,6 +153,11 @@ def test_non_positive_resource_limit_is_one_clear_line(docroot: Path, option: st
     assert_one_line_failure(run("--root", str(docroot), option, "0"), option, "positive")
 
 
+@pytest.mark.parametrize("option", ["--min-rate", "--rate-grace"])
+def test_negative_pace_is_one_clear_line(docroot: Path, option: str) -> None:
+    assert_one_line_failure(run("--root", str(docroot), option, "-1"), option, "negative")
+
+
 # --- facts for a supervisor, as events (docs/events.md) ---------------------------------
 
 def run_with_event_pipe(*args: str) -> tuple[subprocess.CompletedProcess[str],

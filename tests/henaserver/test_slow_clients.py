@@ -63,41 +63,34 @@ def drip(conn: RawConnection, data: bytes, every: float) -> bytes:
 
 # --- a request keeps a pace --------------------------------------------------------------
 
-def test_whole_head_deadline_cuts_a_head_whose_every_read_is_in_time(
-        start_server, docroot: Path) -> None:
-    # 50 bytes a second keeps every read far inside any per-read timeout and above the
-    # minimum rate asked here; only the deadline for the whole head ends it.
-    server = start_server(docroot, "--header-timeout", "2", "--min-rate", "10",
-                          "--rate-grace", "1")
+HEAD_START = b"GET /index.css HTTP/1.1\r\nHost: x\r\n"
+PACES = {
+    # 50 bytes a second: every read far inside any per-read timeout, and above the
+    # minimum rate asked; only the deadline for the whole head ends it.
+    "whole-head deadline": (("--header-timeout", "2", "--min-rate", "10"), HEAD_START,
+                            b"X-Drip: " + b"d" * 1000, 0.02, "within 2 seconds"),
+    # 10 bytes a second, long before its 60 s deadline.
+    "head below the rate": (("--header-timeout", "60", "--min-rate", "100"), HEAD_START,
+                            b"X-Drip: " + b"d" * 300, 0.1, "below the minimum of 100"),
+    # A body has no deadline of its own, but 10 bytes a second is below 1,000.
+    "body below the rate": (("--min-rate", "1000"),
+                            b"POST /index.css HTTP/1.1\r\nHost: x\r\nContent-Length: 5000"
+                            b"\r\n\r\n", b"b" * 5000, 0.1, "body arrived at"),
+}
+
+
+@pytest.mark.parametrize("case", PACES)
+def test_a_request_that_does_not_keep_the_pace_gets_408(start_server, docroot: Path,
+                                                         case: str) -> None:
+    options, start, dripped, every, reason = PACES[case]
+    server = start_server(docroot, *options, "--rate-grace", "1")
     with server.raw() as conn:
-        conn.send(b"GET /index.css HTTP/1.1\r\nHost: x\r\n")
-        head = drip(conn, b"X-Drip: " + b"d" * 1000, every=0.02)
+        conn.send(start)
+        head = drip(conn, dripped, every)
         assert head.startswith(b"HTTP/1.1 408 "), head
     event = server.exchanges(conn.address)[0]
     assert event["outcome"] == "timed_out"
-    assert "within 2 seconds" in event["reason"], event["reason"]
-
-
-def test_head_below_the_minimum_rate_is_cut_before_its_deadline(
-        start_server, docroot: Path) -> None:
-    server = start_server(docroot, "--header-timeout", "60", "--min-rate", "100",
-                          "--rate-grace", "1")
-    with server.raw() as conn:
-        conn.send(b"GET /index.css HTTP/1.1\r\nHost: x\r\n")
-        head = drip(conn, b"X-Drip: " + b"d" * 300, every=0.1)  # 10 bytes a second
-        assert head.startswith(b"HTTP/1.1 408 "), head
-    reason = server.exchanges(conn.address)[0]["reason"]
-    assert "head arrived at" in reason and "below the minimum of 100" in reason, reason
-
-
-def test_body_below_the_minimum_rate_is_cut(start_server, docroot: Path) -> None:
-    server = start_server(docroot, "--min-rate", "1000", "--rate-grace", "1")
-    with server.raw() as conn:
-        conn.send(b"POST /index.css HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
-        head = drip(conn, b"b" * 5000, every=0.1)
-        assert head.startswith(b"HTTP/1.1 408 "), head
-    reason = server.exchanges(conn.address)[0]["reason"]
-    assert "body arrived at" in reason, reason
+    assert reason in event["reason"], event["reason"]
 
 
 # --- a full server makes room ---------------------------------------------------------
