@@ -19,7 +19,7 @@ A ``Server`` meets its connections through a small interface (see ``connection.p
 calls their ``on_readable``, ``on_writable``, ``check_timeout``, ``room_rank``,
 ``make_room``, ``refuse_busy`` and ``close``, and is their ``Host``: ``handler``,
 ``limits``, ``policy``, ``capturing``, ``stats``, ``http_date``, ``watch``,
-``exchange_done`` and ``connection_closed``.
+``exchange_done``, ``connection_closed`` and ``client_turn``.
 
 It stops for one of the reasons in ``StopReason`` (a closed set, documented with the
 ``server.stopping`` event in docs/events.md, so a supervisor can compare them).
@@ -215,16 +215,15 @@ class Server:
         clients (``client_turn`` moves one to the back), so the line is read from the
         front: the first slow one found is the one, and at most ROOM_SCAN are looked at,
         so a server full of busy connections pays little for each newcomer."""
-        fallback = None
+        victim = None
         for _, connection in zip(range(ROOM_SCAN), self.connections.values(), strict=False):
             rank = connection.room_rank(now)
-            if rank is not None and rank[0] == 0:
-                fallback = connection
-                break
-            if rank is not None and fallback is None:
-                fallback = connection
-        if fallback is not None:
-            self._guarded(fallback, fallback.make_room, now)
+            if rank is not None and (victim is None or rank[0] == 0):
+                victim = connection  # the first that may be closed, or the first slow one
+                if rank[0] == 0:
+                    break
+        if victim is not None:
+            self._guarded(victim, victim.make_room, now)
 
     def _dispatch(self, connection: Connection, mask: int) -> None:
         try:
