@@ -42,7 +42,9 @@ bench: install
 	$(PY) bench/run_all.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/live_latency.py
+	$(PY) bench/live_latency_redis.py  # needs redis-server and PostgreSQL (docs/deploy.md)
 	$(PY) bench/flood.py
+	$(PY) bench/upload_memory.py
 	$(PY) bench/slow_clients.py
 	$(PY) bench/out_of_descriptors.py
 

@@ -17,18 +17,16 @@ p50 <= 20 ms, p99 <= 100 ms.
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from playground_proc import Playground  # noqa: E402
+from playground_proc import Playground, Viewer  # noqa: E402
 
 TARGET_P50, TARGET_P99 = 20.0, 100.0
 
@@ -49,45 +47,36 @@ def read_response(sock: socket.socket, buffer: bytes) -> bytes:
     return rest[length:]
 
 
+def send_at_rate(port: int, rate: float, seconds: float, query: str = "") -> dict[str, float]:
+    """GET /index.html?<query>n=<i> on one keep-alive connection at ``rate`` for
+    ``seconds``; target -> time.perf_counter() just before its send."""
+    sent: dict[str, float] = {}
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        began, buffer = time.perf_counter(), b""
+        for i in range(int(rate * seconds)):
+            pause = began + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            target = f"/index.html?{query}n={i}"
+            sent[target] = time.perf_counter()
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            buffer = read_response(sock, buffer)
+    return sent
+
+
 def run(rate: float, seconds: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         site = Playground(Path(tmp))
         try:
             sb = site.sandbox()
-            ws = site.websocket(sb["id"])
-            arrived: dict[str, float] = {}
-
-            def viewer() -> None:
-                while (text := ws.recv()) is not None:
-                    now = time.perf_counter()
-                    msg = json.loads(text)
-                    if msg["type"] == "exchanges":
-                        for item in msg["items"]:
-                            arrived.setdefault(item["target"], now)
-
-            threading.Thread(target=viewer, daemon=True).start()
+            viewer = Viewer(site.websocket(sb["id"]))
             time.sleep(1.0)  # let the replay and opening messages pass
-            sent: dict[str, float] = {}
-            count = int(rate * seconds)
-            with socket.create_connection(("127.0.0.1", sb["port"])) as sock:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                began, buffer = time.perf_counter(), b""
-                for i in range(count):
-                    due = began + i / rate
-                    pause = due - time.perf_counter()
-                    if pause > 0:
-                        time.sleep(pause)
-                    target = f"/index.html?n={i}"
-                    sent[target] = time.perf_counter()
-                    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-                    buffer = read_response(sock, buffer)
-            deadline = time.monotonic() + 10
-            while len(arrived) < count + 0 and time.monotonic() < deadline:
-                if all(t in arrived for t in sent):
-                    break
-                time.sleep(0.05)
-            ws.close()
-            latencies = [(arrived[t] - s) * 1000 for t, s in sent.items() if t in arrived]
+            sent = send_at_rate(sb["port"], rate, seconds)
+            viewer.wait_for(sent)
+            viewer.close()
+            latencies = [(viewer.arrived[t] - s) * 1000 for t, s in sent.items()
+                         if t in viewer.arrived]
             return {"sent": len(sent), "received": len(latencies), "latencies": latencies}
         finally:
             site.close()

@@ -1,6 +1,7 @@
 """The playground run for real for the live-traffic benchmarks: `manage.py runserver
 --noreload` (daphne, one process, so /proc/<pid> is the site) with its own database and
-data directory, a browser-like API session, and a websocket viewer of one sandbox."""
+data directory, a browser-like API session, and a websocket viewer of one sandbox
+(``Viewer``: also used by tests/playground/traffic/test_live_over_redis.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 from wsclient import WebSocket
@@ -89,3 +92,47 @@ class Playground:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.log.close()
+
+
+class Viewer:
+    """A websocket viewer of one sandbox's traffic (``ws``: its open WebSocket), read by a
+    thread: when each target's row arrived, the status messages, and whether (``closed``)
+    and how (``ws.close_code``) the server closed it."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.ws.sock.settimeout(None)
+        self.arrived: dict[str, float] = {}  # target -> time.perf_counter() on arrival
+        self.statuses: list[dict] = []
+        self.closed = threading.Event()
+        self.opened_at = time.perf_counter()
+        self.closed_at: float | None = None
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while (text := self.ws.recv()) is not None:
+            now = time.perf_counter()
+            message = json.loads(text)
+            if message.get("type") == "exchanges":
+                for item in message["items"]:
+                    self.arrived.setdefault(item["target"], now)
+            elif message.get("type") == "status":
+                self.statuses.append(message)
+        self.closed_at = time.perf_counter()
+        self.closed.set()
+
+    def has(self, targets: Iterable[str]) -> bool:
+        return all(t in self.arrived for t in targets)
+
+    def wait_for(self, targets: Iterable[str], timeout: float = 10.0) -> bool:
+        """True once every target's row arrived; False at ``timeout`` or a close."""
+        targets = list(targets)
+        deadline = time.monotonic() + timeout
+        while not self.has(targets):
+            if self.closed.is_set() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def close(self) -> None:
+        self.ws.close()

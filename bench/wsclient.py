@@ -22,6 +22,9 @@ class WebSocket:
                  "Sec-WebSocket-Version: 13", *(f"{k}: {v}" for k, v in headers.items())]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.reader = self.sock.makefile("rb")
+        # The server's close code (1000 normal, 1011 server error), once it closed;
+        # None while open, or if the connection just ended without a close frame.
+        self.close_code: int | None = None
         status = self.reader.readline()
         if b" 101 " not in status:
             raise ConnectionError(f"handshake refused: {status!r}")
@@ -48,6 +51,8 @@ class WebSocket:
             except (EOFError, OSError):
                 return None
             if opcode == 0x8:
+                if len(payload) >= 2:
+                    self.close_code = struct.unpack("!H", payload[:2])[0]
                 return None
             if opcode == 0x9:
                 self._send(0xA, payload)

@@ -8,7 +8,8 @@ modules in this order to see how a web server works:
 - ``parser.py``: bytes -> requests, a state machine that never touches a socket
 - ``response.py``: responses -> bytes
 - ``pages.py``: where every error becomes a response with a short page
-- ``static.py``: URL path -> file, its type, conditional and range requests
+- ``conditional.py``: validators, conditional requests (304, 412) and byte ranges
+- ``static.py``: URL path -> file under the root, one stat per name, and its type
 - ``modes.py``: the tutorial's serving modes as a policy, and response rules
 - ``exchange.py``: one request and its answer, as recorded
 - ``output.py``: the outgoing side of a connection, answers written in order

@@ -1,8 +1,10 @@
-"""Static files: URL path -> file under the root, its type, conditional and range requests.
+"""Static files: URL path -> file under the root, and its type.
 
 ``StaticFiles`` is the handler the server runs in its normal mode: a function from a
 ``Request`` to a ``Response``. Path resolution is the security boundary of the whole
-server, so it is written out step by step in ``resolve_path``.
+server, so it is written out step by step in ``path_names`` and ``resolve_path``.
+What to answer about the file found (412, 304, 206, 416 or all of it) is decided by
+the pure functions of ``conditional.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import os
 import re
 import stat
 from collections import OrderedDict
-from dataclasses import dataclass
-from email.utils import formatdate, parsedate_to_datetime
 from typing import Final
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from .conditional import (
+    byte_range,
+    conditions,
+    file_info,
+    if_range_allows,
+    not_modified,
+    precondition_failed,
+)
 from .http import HTTPError, Request
 from .limits import DEFAULT_LIMITS, Limits
 from .pages import not_found, page_response
@@ -46,7 +54,7 @@ FALLBACK_TYPE: Final = "application/octet-stream"
 _MIMETYPES: Final = mimetypes.MimeTypes()
 
 INVALID_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
-RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
+MANY_SLASHES: Final = re.compile(r"//+")
 
 
 @functools.lru_cache(maxsize=256)
@@ -71,22 +79,24 @@ def split_target(target: str) -> tuple[str, str]:
         path, _, query = target.partition("?")
         return path, query
     if target.lower().startswith(("http://", "https://")):
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # "http://p]x/": urlsplit refuses an unbalanced IPv6 bracket
+            raise HTTPError(400, "malformed absolute-form request target",
+                            close=False) from None
         return parts.path or "/", parts.query
     raise HTTPError(400, "the request target must be a path starting with /", close=False)
 
 
-def resolve_path(root: str, url_path: str) -> str | None:
-    """Map a URL path to a file system path inside ``root`` (an absolute real path).
-
-    Each step rejects visibly instead of "fixing" the input:
+def path_names(url_path: str) -> list[str]:
+    """The names a URL path is made of, after the checks that reject visibly instead of
+    "fixing" the input:
     1. percent-decode exactly once; a broken escape is an error;
     2. an encoded slash or any backslash could change which directory a name is in;
     3. NUL ends strings in the OS and truncates names;
-    4. ".." segments are refused, not normalised away;
-    5. symlinks are resolved, and the result must still be inside the root.
-    Raises HTTPError(400) for forbidden input; returns a path that may not exist, or
-    None when the path leads outside the root.
+    4. ".." segments are refused, not normalised away.
+    Empty and "." segments name the same directory, so they are dropped.
+    Raises HTTPError(400) for forbidden input.
     """
     if INVALID_ESCAPE.search(url_path):
         raise HTTPError(400, "invalid percent-escape in path", close=False)
@@ -96,22 +106,40 @@ def resolve_path(root: str, url_path: str) -> str | None:
     decoded = os.fsdecode(unquote_to_bytes(url_path))
     if "\x00" in decoded:
         raise HTTPError(400, "NUL byte in path", close=False)
-    segments = [segment for segment in decoded.split("/") if segment not in ("", ".")]
-    if ".." in segments:
+    names = [segment for segment in decoded.split("/") if segment not in ("", ".")]
+    if ".." in names:
         raise HTTPError(400, "'..' in path: paths may not climb out of the root", close=False)
-    # The root is already a real path and no segment is "..", so only a symlink can
-    # lead outside. Check each component below the root; resolve fully only when a
-    # symlink is met (cheaper than os.path.realpath, which walks from "/" every time).
+    return names
+
+
+def resolve_path(root: str, url_path: str) -> tuple[str, os.stat_result] | None:
+    """Map a URL path to a file system path inside ``root`` (an absolute real path) and
+    its stat, or None when nothing is there or the path leads outside the root.
+
+    A path ending in "/" names its directory's index.html. Raises HTTPError(400) for
+    forbidden input (``path_names``).
+
+    The root is a real path and no name is "..", so only a symlink can lead outside.
+    So walk down one name at a time with lstat, which does not follow symlinks, and
+    resolve fully (realpath, then check containment) only when a symlink is met. The
+    last lstat is also the file's stat: a file in the root costs one system call, a
+    file in a sub-directory two. Nothing is cached, so a changed file or a directory
+    swapped for a symlink is seen on the very next request.
+    """
+    names = path_names(url_path)
+    if url_path.endswith("/") or not names:
+        names.append("index.html")
     path = root
-    for segment in segments:
-        path = os.path.join(path, segment)
+    for name in names:
+        path = os.path.join(path, name)
         try:
-            mode = os.lstat(path).st_mode
+            st = os.lstat(path)
         except (OSError, ValueError):
-            return path  # does not exist: the caller answers 404
-        if stat.S_ISLNK(mode):
-            return contained(root, os.path.join(root, *segments))
-    return path
+            return None  # does not exist (or a name too long): the caller answers 404
+        if stat.S_ISLNK(st.st_mode):
+            real = contained(root, os.path.join(root, *names))
+            return None if real is None else stat_or_none(real)
+    return path, st
 
 
 def contained(root: str, path: str) -> str | None:
@@ -124,104 +152,25 @@ def contained(root: str, path: str) -> str | None:
     return real if os.path.commonpath([root, real]) == root else None
 
 
-@dataclass(frozen=True)
-class FileInfo:
-    """A file's validators (RFC 9110 section 8.8) and size."""
-
-    size: int
-    mtime: float
-    etag: str
-    last_modified: str
-
-
-@functools.lru_cache(maxsize=1024)
-def file_info(mtime_ns: int, size: int) -> FileInfo:
-    """Validators from the modification time and size (a strong ETag, like nginx's).
-    They depend on nothing else, so they are cached by those two: formatting the date
-    costs more than the rest of a cache hit."""
-    mtime = mtime_ns / 1e9
-    etag = f'"{mtime_ns:x}-{size:x}"'
-    return FileInfo(size, mtime, etag, formatdate(mtime, usegmt=True))
-
-
-def stat_or_none(path: str | None) -> os.stat_result | None:
-    if path is None:
-        return None
+def stat_or_none(path: str) -> tuple[str, os.stat_result] | None:
+    """``path`` and its stat (following symlinks), or None when nothing is there."""
     try:
-        return os.stat(path)
+        return path, os.stat(path)
     except (OSError, ValueError):
         return None
 
 
-def etag_matches(header: str, etag: str) -> bool:
-    """Weak comparison of an If-None-Match list with our ETag (RFC 9110 section 13.1.2)."""
-    if header.strip() == "*":
-        return True
-    ours = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == ours for tag in header.split(","))
+def single_slashes(url_path: str) -> str:
+    """``url_path`` with every run of slashes made one.
 
-
-def parse_http_date(value: str) -> float | None:
-    """An HTTP-date as a timestamp, or None when invalid (RFC 9110 section 5.6.7)."""
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def not_modified(request: Request, info: FileInfo) -> bool:
-    """RFC 9110 section 13.2.2: If-None-Match is evaluated first and, when present,
-    If-Modified-Since is ignored (section 13.1.3)."""
-    if_none_match = request.head.get("If-None-Match")
-    if if_none_match is not None:
-        return etag_matches(if_none_match, info.etag)
-    since = request.head.get("If-Modified-Since")
-    if since is not None:
-        when = parse_http_date(since)
-        # Last-Modified has whole seconds, so compare whole seconds.
-        return when is not None and int(info.mtime) <= when
-    return False
-
-
-def byte_range(header: str, size: int) -> tuple[int, int] | None:
-    """Parse a single-range ``Range: bytes=...`` into (first, last) inclusive.
-
-    Returns None when the header should be ignored (RFC 9110 section 14.2: a server MAY
-    ignore Range; we ignore multiple ranges and syntax we do not understand) and raises
-    HTTPError(416) when the range cannot be satisfied (section 15.5.17).
+    A redirect's Location is what a browser reads as a URL reference: "//dir/" would be
+    scheme-relative, naming the host "dir" (RFC 3986 section 4.2), so a request for
+    "//evil.example" must never be answered with it. nginx (merge_slashes, on by default)
+    and Apache (MergeSlashes, on by default since 2.4.39) merge slashes before they
+    build a directory redirect; so do we. It names the same file: empty segments are
+    dropped when the path is resolved.
     """
-    match = RANGE.fullmatch(header.strip())
-    if match is None or (not match[1] and not match[2]):
-        return None
-    if not match[1]:  # "bytes=-N": the last N bytes
-        suffix = int(match[2])
-        if suffix == 0 or size == 0:
-            raise _unsatisfiable(size)
-        return max(0, size - suffix), size - 1
-    first = int(match[1])
-    last = int(match[2]) if match[2] else size - 1
-    if match[2] and last < first:
-        return None  # invalid syntax (section 14.1.1): ignore the header
-    if first >= size:
-        raise _unsatisfiable(size)
-    return first, min(last, size - 1)
-
-
-def _unsatisfiable(size: int) -> HTTPError:
-    return HTTPError(416, f"the range asked for is outside the file's {size} bytes",
-                     close=False, headers=(("Content-Range", f"bytes */{size}"),))
-
-
-def if_range_allows(request: Request, info: FileInfo) -> bool:
-    """RFC 9110 section 13.1.5: honour Range only if If-Range (when sent) still matches:
-    an entity-tag by strong comparison, or a date equal to Last-Modified."""
-    if_range = request.head.get("If-Range")
-    if if_range is None:
-        return True
-    if_range = if_range.strip()
-    if if_range.startswith(('"', "W/")):
-        return not if_range.startswith("W/") and if_range == info.etag
-    return if_range == info.last_modified
+    return MANY_SLASHES.sub("/", url_path)
 
 
 class StaticFiles:
@@ -246,19 +195,16 @@ class StaticFiles:
             raise HTTPError(405, f"{method} is not allowed here: this server only "
                                  "serves files", close=False, headers=(ALLOW,))
         url_path, query = split_target(request.head.target)
-        path = resolve_path(self.root, url_path)
-        # resolve_path has lstat-ed the last component already; stat again anyway, so
-        # the security check stays one self-contained function (one syscall, ~3%).
-        st = stat_or_none(path)
-        if path is not None and st is not None and stat.S_ISDIR(st.st_mode):
-            if not url_path.endswith("/"):
-                # RFC 9110 section 15.4.2: a permanent redirect to the canonical URL,
-                # so relative links inside the directory's index.html resolve.
-                location = url_path + "/" + (f"?{query}" if query else "")
-                return page_response(301, f"Moved to {location}", (("Location", location),))
-            path = contained(self.root, os.path.join(path, "index.html"))
-            st = stat_or_none(path)
-        if path is None or st is None or not stat.S_ISREG(st.st_mode):
+        found = resolve_path(self.root, url_path)
+        if found is None:
+            return not_found(url_path)
+        path, st = found
+        if stat.S_ISDIR(st.st_mode):  # only when the URL path does not end in "/"
+            # RFC 9110 section 15.4.2: a permanent redirect to the canonical URL, so
+            # relative links inside the directory's index.html resolve.
+            location = single_slashes(url_path) + "/" + (f"?{query}" if query else "")
+            return page_response(301, f"Moved to {location}", (("Location", location),))
+        if not stat.S_ISREG(st.st_mode):
             return not_found(url_path)
         return self.file_response(request, path, st)
 
@@ -268,24 +214,33 @@ class StaticFiles:
             data = self._read_small(path, st)
         # The file may change between stat and read: describe the bytes actually read.
         info = file_info(st.st_mtime_ns, len(data) if data is not None else st.st_size)
+        head = request.head
+        fields = conditions(head)
+        if precondition_failed(fields, info):
+            raise HTTPError(412, "the file no longer matches the If-Match or "
+                                 "If-Unmodified-Since condition", close=False)
+        if not_modified(fields, info):
+            # RFC 9110 section 15.4.5: a 304 carries those of Cache-Control,
+            # Content-Location, Date, ETag, Expires and Vary a 200 would have (here ETag;
+            # the connection adds Date) and SHOULD NOT carry other representation
+            # metadata: no Content-Type, and no Last-Modified, which is only useful
+            # when there is no ETag.
+            return Response(304, [("ETag", info.etag)])
         headers = [
             ("Content-Type", content_type(path) if self.detect_types else "text/html"),
             ("Last-Modified", info.last_modified), ("ETag", info.etag),
             ("Accept-Ranges", "bytes"),
         ]
-        if not_modified(request, info):
-            return Response(304, headers)
         first, last, status = 0, info.size - 1, 200
-        range_header = request.head.get("Range")
-        if range_header is not None and request.head.method == "GET" \
-                and if_range_allows(request, info):
+        range_header = head.get("Range")
+        if range_header is not None and head.method == "GET" and if_range_allows(head, info):
             chosen = byte_range(range_header, info.size)
             if chosen is not None:
                 first, last, status = *chosen, 206
                 headers.append(("Content-Range", f"bytes {first}-{last}/{info.size}"))
         length = last - first + 1
         headers.append(("Content-Length", str(length)))
-        if request.head.method == "HEAD":
+        if head.method == "HEAD":
             return Response(status, headers)
         if data is not None:
             return Response(status, headers, data[first:last + 1])

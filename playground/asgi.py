@@ -36,14 +36,14 @@ from playground.startup import migrate_embedded_database  # noqa: E402
 
 migrate_embedded_database()
 
-from playground.middleware import BodySizeLimitMiddleware, install_daphne_guard  # noqa: E402
+from playground.middleware import BodySizeLimitMiddleware, StreamBodyFromDisk, install_daphne_guard  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 from playground.traffic.live import LoopCapture  # noqa: E402
 
 install_daphne_guard()
 
 application = LoopCapture(ProtocolTypeRouter({
-    "http": BodySizeLimitMiddleware(django_asgi_app),
+    "http": StreamBodyFromDisk(BodySizeLimitMiddleware(django_asgi_app)),
     "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
 }))
 

@@ -26,6 +26,16 @@ POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
 MIN_SECRET_KEY_LENGTH = 50
 # A year: what check --deploy and hstspreload.org ask for.
 DEFAULT_HSTS_SECONDS = 31_536_000
+# channels_redis's RedisChannelLayer waits for a message with BZPOPMIN for this long
+# (``brpop_timeout``, 5 s in the pinned 4.3), then asks again.
+REDIS_BLOCKING_READ = 5.0
+# redis-py 8 gives up on any read after ``socket_timeout``, 5 s by default (it was None
+# before 8.0): equal to the blocking read, so the two raced and an idle viewer's receive
+# raised TimeoutError, closing its websocket with 1011 every 5-10 s (NOTES.md, issue 12).
+# Three times the blocking read: a healthy Redis always answers first, and a connection
+# that went dead is still noticed within 15 s (its viewers are closed, and reconnect),
+# where None would wait on it for ever.
+REDIS_SOCKET_TIMEOUT = 3 * REDIS_BLOCKING_READ
 
 
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -87,13 +97,33 @@ def database_from_url(url: str, *, sqlite_options: dict[str, Any] | None = None,
 
 def channel_layers(redis_url: str) -> dict[str, Any]:
     """CHANNEL_LAYERS: Redis when ``REDIS_URL`` is set (several processes), else in-memory
-    (one process only: its groups are invisible to any other process)."""
+    (one process only: its groups are invisible to any other process).
+
+    The Redis layer waits for messages with a blocking read of ``REDIS_BLOCKING_READ``
+    seconds, so its connections get a read timeout longer than that (``hosts`` entries
+    are redis-py connection arguments, channels_redis's README). A ``socket_timeout`` in
+    the URL's query wins over ours (redis-py's ``from_url``), so one too short for the
+    blocking read is refused here rather than closing every idle viewer."""
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     if not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"REDIS_URL {redis_url!r} is not a redis:// URL")
+    for name, value in parse_qsl(urlsplit(redis_url).query):
+        if name == "socket_timeout" and not _longer_than_blocking_read(value):
+            raise ImproperlyConfigured(
+                f"REDIS_URL sets socket_timeout={value}: the channel layer's blocking read "
+                f"takes {REDIS_BLOCKING_READ:g} s, so it must be more than that (or left out: "
+                f"the playground uses {REDIS_SOCKET_TIMEOUT:g} s)")
     return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                        "CONFIG": {"hosts": [redis_url]}}}
+                        "CONFIG": {"hosts": [{"address": redis_url,
+                                              "socket_timeout": REDIS_SOCKET_TIMEOUT}]}}}
+
+
+def _longer_than_blocking_read(value: str) -> bool:
+    try:
+        return float(value) > REDIS_BLOCKING_READ
+    except ValueError:
+        return False
 
 
 def require_secret_key(env: Mapping[str, str]) -> str:

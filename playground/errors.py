@@ -97,15 +97,49 @@ def _error_for(request: HttpRequest, exc: Exception) -> JsonResponse:
                                  "the details are in its log"))
 
 
+# No API body is more than a few levels deep (rules: {"rules": [{"match": {...}}]});
+# past this, a body is refused before any view walks it (Python's own parser would
+# raise RecursionError near 1,000, a 500).
+MAX_JSON_DEPTH = 32
+
+
 def json_body(request: HttpRequest) -> dict:
-    """The request body as a JSON object, or ApiError 400."""
+    """The request body as a JSON object, or ApiError 400. Every API view that takes
+    JSON reads it here, so the checks below hold for all of them: valid JSON, an
+    object, at most MAX_JSON_DEPTH deep, and text that is really text (no lone
+    surrogate: ``"\\ud800"`` is valid JSON but no character, and it could not be
+    stored, shown or written to a file name)."""
     try:
         data = json.loads(request.body or b"{}")
+    except RecursionError:
+        raise ApiError(400, _too_deep()) from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, _("the request body is not valid JSON")) from None
     if not isinstance(data, dict):
         raise ApiError(400, _("the request body must be a JSON object"))
+    _check_json_text(data)
     return data
+
+
+def _too_deep() -> str:
+    return _("the request body is nested more than %(limit)s levels deep") % {
+        "limit": MAX_JSON_DEPTH}
+
+
+def _check_json_text(data: object) -> None:
+    """Walk the parsed body (with a stack, not recursion) for depth and lone surrogates."""
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if any(0xD800 <= ord(c) <= 0xDFFF for c in item):
+                raise ApiError(400, _("the request body contains a lone surrogate (an "
+                                      "escape like \\ud800 that is not a character)"))
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(400, _too_deep())
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _wants_json(request: HttpRequest) -> bool:

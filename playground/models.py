@@ -75,6 +75,16 @@ class Sandbox(models.Model):
     claim = models.CharField(max_length=40, blank=True)
     resume = models.BooleanField(default=False)
 
+    # Budgets and culling (sandboxes/budgets.py, sandboxes/culling.py): the client
+    # address that created it (an IPv4 address or an IPv6 /64; what an anonymous
+    # owner's per-address budget counts), when a viewer last had its traffic page open
+    # (refreshed while one does: sandboxes/presence.py), and when its owner was last
+    # seen (anonymous owners: any request of their session; an abandoned one's
+    # sandboxes are deleted).
+    client_address = models.CharField(max_length=64, blank=True, db_index=True)
+    viewed_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["created_at", "id"]
 

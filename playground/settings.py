@@ -5,9 +5,12 @@ fresh clone works with `make run` and a teacher can tune a classroom instance wi
 environment variables only. The PLAYGROUND_* limits are documented in docs/api.md.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
 
 from playground import deployment
 
@@ -37,11 +40,31 @@ def _port_range(text: str) -> tuple[int, int]:
     return first, last
 
 
+def _trusted_proxies(entries: list[str], header: str, count: int) -> list[str]:
+    """PLAYGROUND_TRUSTED_PROXIES, checked: each an address or a network, and some proxy
+    trusted when a header is named (else the header could never be honoured: a typo
+    would silently count every client as the proxy's address, or the reverse)."""
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"PLAYGROUND_TRUSTED_PROXIES: {entry!r} is not an "
+                                       "address or a network like 10.0.0.0/8") from None
+    if header and not entries and count <= 0:
+        raise ImproperlyConfigured("PLAYGROUND_CLIENT_ADDRESS_HEADER needs "
+                                   "PLAYGROUND_TRUSTED_PROXY_COUNT or PLAYGROUND_TRUSTED_PROXIES")
+    if count < 0:
+        raise ImproperlyConfigured("PLAYGROUND_TRUSTED_PROXY_COUNT must be 0 or more")
+    return entries
+
+
 # ----- the playground's own knobs ------------------------------------------------------
 
 # Sandboxes' document roots and the generated secret key live here.
 PLAYGROUND_DATA_DIR = Path(os.environ.get("PLAYGROUND_DATA_DIR", BASE_DIR / "data")).resolve()
-# Ports a learner may choose. The playground's own port is always refused.
+# Ports a learner may choose. The playground's own port is always refused; keep every
+# other service of the host outside it (docs/deploy.md runs daphne on 7101-7103, and
+# tests/playground/test_deploy_ports.py checks that the two agree).
 PLAYGROUND_PORT_RANGE = _port_range(os.environ.get("PLAYGROUND_PORT_RANGE", "8000-8999"))
 # Address the sandboxes bind. 127.0.0.1 keeps them private to this machine; a classroom
 # host that serves other machines sets 0.0.0.0.
@@ -132,6 +155,33 @@ PLAYGROUND_CHILD_FILES = _env_int("PLAYGROUND_CHILD_FILES", 256)
 # few seconds, a wrk run a minute; an hour only ends a runaway. 0 = no limit.
 PLAYGROUND_CHILD_CPU_SECONDS = _env_int("PLAYGROUND_CHILD_CPU_SECONDS", 3600)
 
+# ----- budgets and culling (sandboxes/budgets.py, culling.py; docs/security.md) --------
+# Dropping cookies makes a new anonymous owner: these budgets do not reset with it.
+# No owner (a user, or an anonymous session) runs more than this at once: a share of
+# PLAYGROUND_MAX_RUNNING_SANDBOXES, so one owner can never make everyone else get 503.
+PLAYGROUND_MAX_RUNNING_PER_OWNER = _env_int("PLAYGROUND_MAX_RUNNING_PER_OWNER", 5)
+# Anonymous sandboxes per client address (logged-in users are counted per account):
+# running at once (a quarter of the host's 60), and created (ports and disk). A class
+# behind one NAT address shares these: such a class logs in (docs/deploy.md), or the
+# teacher raises them.
+PLAYGROUND_MAX_RUNNING_PER_ADDRESS = _env_int("PLAYGROUND_MAX_RUNNING_PER_ADDRESS", 15)
+PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS = _env_int("PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS", 40)
+# Behind reverse proxies, the client's address is read from this header (e.g.
+# X-Forwarded-For): the right-most entry that is not a trusted proxy, the proxies being
+# the last PLAYGROUND_TRUSTED_PROXY_COUNT hops (the peer included) and/or those in
+# PLAYGROUND_TRUSTED_PROXIES (addresses or networks, e.g. 10.0.0.0/8). Empty: REMOTE_ADDR.
+PLAYGROUND_CLIENT_ADDRESS_HEADER = os.environ.get("PLAYGROUND_CLIENT_ADDRESS_HEADER",
+                                                  "").strip()
+PLAYGROUND_TRUSTED_PROXY_COUNT = _env_int("PLAYGROUND_TRUSTED_PROXY_COUNT", 0)
+PLAYGROUND_TRUSTED_PROXIES = _trusted_proxies(
+    _env_list("PLAYGROUND_TRUSTED_PROXIES", []), PLAYGROUND_CLIENT_ADDRESS_HEADER,
+    PLAYGROUND_TRUSTED_PROXY_COUNT)
+# Seconds with no traffic and no viewer before a running sandbox is stopped (30 min),
+# and without its anonymous owner seen before its sandboxes are deleted (24 h). 0: never.
+PLAYGROUND_IDLE_STOP = float(os.environ.get("PLAYGROUND_IDLE_STOP", "").strip() or 1800)
+PLAYGROUND_ABANDONED_DELETE = float(
+    os.environ.get("PLAYGROUND_ABANDONED_DELETE", "").strip() or 24 * 3600)
+
 # Each serving process records a heartbeat in the database every second, so the others
 # notice within seconds when it dies (sandboxes/heartbeat.py). The test suite turns it
 # off for its own process only (tests/conftest.py).
@@ -165,6 +215,9 @@ MIDDLEWARE = [
     "playground.accounts.LoginRequiredMiddleware",  # a no-op unless REQUIRE_LOGIN
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # An anonymous session's sandboxes are marked seen (sandboxes/presence.py): the
+    # abandoned ones are deleted (sandboxes/culling.py).
+    "playground.sandboxes.presence.OwnerSeenMiddleware",
     # This process's sandbox supervisor, made (and the database reconciled) before the
     # first request reads a sandbox's status.
     "playground.sandboxes.runtime.ReconcileMiddleware",

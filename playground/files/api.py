@@ -8,9 +8,10 @@ refusals become ``{"error": ...}`` in errors.api.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.utils.translation import gettext, ngettext
 
@@ -18,7 +19,8 @@ from ..errors import ApiError, api, json_body
 from ..refusals import human_bytes
 from ..sandboxes.ownership import get_owned
 from . import starter
-from .sitefiles import guess_type
+from .safepaths import BROKEN_UTF8, UnsafePath
+from .sitefiles import CHUNK, guess_type
 from .storage import files_of, limits
 
 
@@ -82,21 +84,40 @@ def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     return JsonResponse({"written": written, **_tree(files)}, status=201)
 
 
+def _check_url_is_utf8(request: HttpRequest) -> None:
+    """Refuse a URL whose percent-escapes are not UTF-8 (``PUT files/%ff%fe.txt``).
+
+    The ``path`` a view is given has lost them already: daphne decodes the URL with
+    ``errors="replace"`` (U+FFFD), Django under WSGI escapes them again (``%FF``), and
+    either would be stored as another name. So the URL as sent is decoded here, strictly.
+    """
+    scope = getattr(request, "scope", None)
+    if scope is not None:  # ASGI: the path exactly as sent
+        raw = unquote_to_bytes(scope.get("raw_path") or b"")
+    else:  # WSGI: PATH_INFO holds the decoded bytes as latin-1
+        raw = request.META.get("PATH_INFO", "").encode("latin-1", "replace")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsafePath(BROKEN_UTF8, name=repr(os.path.basename(
+            raw.decode("utf-8", "backslashreplace"))[:80])) from None
+
+
 @api("GET", "PUT", "DELETE")
 def file_detail(request: HttpRequest, sandbox_id: int, path: str):
     files = files_of(get_owned(request, sandbox_id),
                                for_writing=request.method == "PUT")
+    _check_url_is_utf8(request)
     if request.method == "PUT":
         too_large = gettext("this file is too large: the limit is %(limit)s")
         _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, too_large)
-        try:
-            body = request.body
-        except RequestDataTooBig:
-            raise ApiError(413, too_large % {
-                "limit": human_bytes(settings.PLAYGROUND_MAX_FILE_BYTES, gettext)}) from None
         existed = _exists(files, path)
-        files.write(path, body)
-        return JsonResponse({"path": path, "size": len(body)}, status=200 if existed else 201)
+        # Streamed, never ``request.body``: the bytes go from Django's temporary file to
+        # ours in CHUNK pieces, and the per-file limit is checked as they are counted.
+        body = _Counted(iter(lambda: request.read(CHUNK), b""))
+        files.write_many([(path, body)])
+        return JsonResponse({"path": path, "size": body.count},
+                            status=200 if existed else 201)
     missing = ApiError(404, gettext("there is no file %(name)s in this sandbox")
                        % {"name": repr(path)})
     if request.method == "DELETE":
@@ -115,6 +136,19 @@ def file_detail(request: HttpRequest, sandbox_id: int, path: str):
                             as_attachment=True, filename=os.path.basename(path))
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+class _Counted:
+    """The chunks of a body, counting its bytes as they pass."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.count += len(chunk)
+            yield chunk
 
 
 def _exists(files, path: str) -> bool:

@@ -27,6 +27,9 @@ MISLEADING = {chr(c) for c in range(0x80, 0xA0)} | {
     *map(chr, range(0x2066, 0x206A))}
 
 
+BROKEN_UTF8 = gettext_noop("the name %(name)s is not valid text (a broken UTF-8 sequence)")
+
+
 class UnsafePath(Refusal, ValueError):
     """The name cannot be used; the message says why, for the learner."""
 
@@ -35,8 +38,8 @@ def check_relpath(name: str) -> tuple[str, ...]:
     """Validate a relative path like ``css/site.css`` and return its segments.
 
     Rejects: empty names, absolute paths (``/x``, ``C:x``), backslashes, NUL and other
-    control characters, empty segments (``a//b``, a trailing ``/``), ``.`` and ``..``,
-    over-long names and very deep trees.
+    control characters, broken UTF-8 (surrogates, U+FFFD), empty segments (``a//b``, a
+    trailing ``/``), ``.`` and ``..``, over-long names and very deep trees.
     """
     if not isinstance(name, str) or name == "":
         raise UnsafePath(gettext_noop("the file name is empty"))
@@ -52,10 +55,10 @@ def check_relpath(name: str) -> tuple[str, ...]:
         raise UnsafePath(
             gettext_noop("the name %(name)s contains an invisible or direction-changing "
                          "character"), name=shown)
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
-        raise UnsafePath(
-            gettext_noop("the name %(name)s is not valid text (a broken UTF-8 sequence)"),
-            name=shown)
+    # A surrogate is what Python makes of undecodable bytes; U+FFFD is what a decoder
+    # puts in their place (daphne decodes %ff in a URL so). Both mean broken UTF-8.
+    if any(0xD800 <= ord(c) <= 0xDFFF or c == "\ufffd" for c in name):
+        raise UnsafePath(BROKEN_UTF8, name=shown)
     if "\\" in name:
         raise UnsafePath(
             gettext_noop("the name %(name)s contains a backslash; use / between folders"),

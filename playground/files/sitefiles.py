@@ -263,9 +263,10 @@ class SiteFiles:
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
-    """Zips made on Japanese Windows store names in cp932 without saying so; Python
-    reads them as cp437 (mojibake). Recover UTF-8 or cp932 names when we can."""
-    name = info.filename
+    """The name as stored (``filename`` is cut at a NUL, so check_relpath would never
+    see it). Zips made on Japanese Windows store names in cp932 without saying so;
+    Python reads them as cp437 (mojibake). Recover UTF-8 or cp932 names when we can."""
+    name = info.orig_filename
     if info.flag_bits & 0x800:
         return name  # the archive says the name is UTF-8
     try:

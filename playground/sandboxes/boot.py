@@ -3,9 +3,9 @@
 ``begin()`` is called once by ``playground/asgi.py``, which only a process that serves
 requests imports (daphne, or runserver's worker; never the autoreloader's parent or a
 management command, where ``AppConfig.ready()`` would also run). It starts the
-heartbeat (heartbeat.py); on its first beat the Supervisor is made (reconciling the
-database) and the sandboxes an autoreload stopped are started again, without waiting
-for a request.
+heartbeat (heartbeat.py) and the culler (culling.py); on the first beat the Supervisor
+is made (reconciling the database) and the sandboxes an autoreload stopped are started
+again, without waiting for a request.
 
 Autoreload, as decided (docs/architecture.md "Claims, heartbeats and resume"):
 
@@ -21,6 +21,7 @@ Autoreload, as decided (docs/architecture.md "Claims, heartbeats and resume"):
 
 from __future__ import annotations
 
+import atexit
 import logging
 from datetime import timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from django.utils.autoreload import file_changed
 
 from ..models import Sandbox
 from ..refusals import Message
-from . import claims, heartbeat, lifecycle, runtime
+from . import claims, culling, heartbeat, lifecycle, runtime
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def begin() -> None:
         return
     file_changed.connect(_reloading, dispatch_uid="playground-resume")
     heartbeat.start(on_first_beat=_first_beat)
+    culling.start()  # idle and abandoned sandboxes (culling.py)
+    atexit.register(culling.stop)
 
 
 def _first_beat() -> None:

@@ -33,13 +33,15 @@ from django.utils.translation import gettext_noop
 
 from ..models import Sandbox
 from ..refusals import Refusal
-from . import heartbeat
+from . import budgets, heartbeat
 from .ownership import NO_SUCH_SANDBOX
 
 Status = Sandbox.Status
 
 BUSY = gettext_noop("the playground already runs %(count)s sandboxes, as many as this "
                     "computer allows; stop one of yours or try again later")
+
+HOST_LIMIT = "running"  # the refusal's "limit" key (docs/api.md)
 
 # Names of the advisory locks (PostgreSQL): one for the running limit, one for quotas.
 RUNNING_LIMIT_LOCK = "playground.running-limit"
@@ -83,7 +85,8 @@ def take(sandbox_id: int, limit: int, held: Callable[[Sandbox], bool], token: st
     caller records it as under way *before*, so that its own threads see the claim as
     held from the moment it commits). None if a live claim holds it (``held(row)``
     says whether the row's claim is still being served). Raises a Refusal (404) if the
-    row is gone, (503) at the running limit. ``fields`` are set with the claim (a new
+    row is gone, (429) past its owner's or address's share (budgets.py), (503) at the
+    host's running limit. ``fields`` are set with the claim (a new
     run's counters)."""
     with transaction.atomic():
         serialise(RUNNING_LIMIT_LOCK)
@@ -92,11 +95,13 @@ def take(sandbox_id: int, limit: int, held: Callable[[Sandbox], bool], token: st
             raise Refusal(NO_SUCH_SANDBOX).answer(404)
         if row.is_live and held(row):
             return None
-        running = Sandbox.objects.filter(status__in=Sandbox.LIVE_STATUSES,
-                                         run_by__in=heartbeat.alive_names()) \
-            .exclude(pk=sandbox_id).count()
+        others = Sandbox.objects.filter(status__in=Sandbox.LIVE_STATUSES,
+                                        run_by__in=heartbeat.alive_names()) \
+            .exclude(pk=sandbox_id)
+        budgets.check_running(row, others)  # the owner's share, the address's (429)
+        running = others.count()
         if running >= limit:
-            raise Refusal(BUSY, count=running).answer(503)
+            raise Refusal(BUSY, count=running).answer(503, limit=HOST_LIMIT)
         Sandbox.objects.filter(pk=sandbox_id).update(
             status=Status.STARTING, claim=token, run_by=heartbeat.me(), pid=None,
             resume=False, **fields)
@@ -119,13 +124,14 @@ def fail(claim: Claim, **fields: Any) -> bool:
             stopped_at=timezone.now(), **fields))
 
 
-def release(sandbox_id: int, **fields: Any) -> Released | None:
+def release(sandbox_id: int, claim: str | None = None, **fields: Any) -> Released | None:
     """Stop first in the database: the row becomes STOPPED (with ``fields``, the
     message) and loses its claim, so no start in flight can finish. Returns where the
-    server was (None if the row was not live, or is gone)."""
+    server was (None if the row was not live, or is gone). With ``claim``, only that
+    claim is released (the idle culler's: a newer start since is left alone)."""
     with transaction.atomic():
         row = Sandbox.objects.select_for_update().filter(pk=sandbox_id).first()
-        if row is None or not row.is_live:
+        if row is None or not row.is_live or claim not in (None, row.claim):
             return None
         Sandbox.objects.filter(pk=sandbox_id).update(
             status=Status.STOPPED, pid=None, claim="", run_by="", resume=False,

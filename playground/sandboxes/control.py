@@ -109,8 +109,12 @@ def ensure_listening(on_stop: StopHandler, timeout: float = 5.0) -> bool:
 
 async def _start_listener() -> None:
     layer = get_channel_layer()
-    # A default channel name: with channels_redis a named-prefix listener shares the
-    # process's receive lock and starved its viewers (NOTES.md).
+    # A plain new_channel(), as every consumer's: channels_redis reads all of a
+    # process's channels from one Redis list, one receiver at a time (its receive
+    # lock) on behalf of all. A prefix of our own would be another list, and while this
+    # listener held the lock waiting on it, no viewer in this process would receive
+    # (docs/architecture.md, "Several processes"; tests/playground/traffic/
+    # test_live_over_redis.py).
     channel = await layer.new_channel()
     await layer.group_add(GROUP, channel)
     loop = asyncio.get_running_loop()
@@ -220,7 +224,7 @@ def _ask(payload: dict[str, Any], hopeless: Callable[[], bool] | None) -> bool:
                 await asyncio.wait({answer}, timeout=0.05)
                 if answer.done() and answer.exception() is None:
                     return True
-                if answer.done():  # e.g. redis's read timeout on an idle channel: again
+                if answer.done():  # the read failed (a Redis connection lost): again
                     answer = asyncio.ensure_future(layer.receive(reply))
         finally:
             answer.cancel()

@@ -34,7 +34,7 @@ from ..files.storage import root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal
 from ..traffic.ingest import ingestor
-from . import claims, control, heartbeat, leftovers, modes, ports
+from . import budgets, claims, control, heartbeat, leftovers, modes, ports
 from .exits import StartError
 from .ownership import NO_SUCH_SANDBOX, owned, owner_fields
 from .runtime import message_fields, record_exit, supervisor
@@ -108,11 +108,15 @@ def create(request: HttpRequest, name: object, port: object) -> Sandbox:
     limit = settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER
     number = check_port(request, port)
     owner = owner_fields(request)
+    address = budgets.client_address(request.META)
     try:
         with transaction.atomic():  # count and create together (claims.owner_quota)
             if not claims.owner_quota(owned(request).count, limit):
                 raise Refusal(TOO_MANY, limit=limit)
-            sandbox = Sandbox.objects.create(name=name, port=number, **owner)
+            if "user" not in owner:  # anonymous: the address's budget too
+                budgets.check_create(address)
+            sandbox = Sandbox.objects.create(name=name, port=number, client_address=address,
+                                             **owner)
     except IntegrityError:  # another request took the port a moment ago
         raise Refusal(PORT_TAKEN, port=number, name="").answer(field="port") from None
     root = root_of(sandbox)
@@ -290,10 +294,12 @@ def _outcome(sandbox: Sandbox) -> Sandbox:
     raise StartFailed(message, row.message_params if row.message else {}, 409, row)
 
 
-def stop(sandbox: Sandbox, message: Message | None = None) -> Sandbox:
+def stop(sandbox: Sandbox, message: Message | None = None,
+         claim: str | None = None) -> Sandbox:
     """Stop the sandbox's server, wherever it runs: the row first (no start in flight
-    can finish), then the process (another playground process's: control.py)."""
-    released = claims.release(sandbox.pk, **message_fields(message))
+    can finish), then the process (another playground process's: control.py). With
+    ``claim``: only if that claim still holds the row (claims.release)."""
+    released = claims.release(sandbox.pk, claim, **message_fields(message))
     if released is None:
         _stop_unclaimed(sandbox.pk)
     else:

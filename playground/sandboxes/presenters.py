@@ -107,6 +107,9 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         **status_json(status_facts(sandbox)),
         "created_at": sandbox.created_at.isoformat(),
         "started_at": sandbox.started_at.isoformat() if sandbox.started_at else None,
+        # When it last stopped (the card shows it beside the message saying why).
+        "stopped_at": (sandbox.stopped_at.isoformat()
+                       if sandbox.stopped_at and not sandbox.is_live else None),
         "uptime_seconds": sandbox.uptime_seconds(),
         "requests": sandbox.requests,
         "errors": sandbox.errors,

@@ -65,6 +65,10 @@ TAIL_LINES = 40
 DEFAULT_START_TIMEOUT = 10.0
 # Seconds a child gets to exit after stdin EOF, then after SIGTERM, before SIGKILL.
 STOP_GRACE = 3.0
+# Events that mean someone reached the server (`server.stats` is sent only while its
+# counters change); `Child.active_at` follows them.
+TRAFFIC_EVENTS = frozenset({"connection.open", "exchange", "connection.close",
+                            "server.stats"})
 # Seconds a stop waits, after the child ended, for its last events to be handed on.
 TAIL_WAIT = 30.0
 # Seconds the stdout/stderr readers get to drain after the child exited (a grandchild
@@ -109,6 +113,8 @@ class Child:
     start_failed: dict[str, Any] | None = None  # the `server.start_failed` event
     stop_reason: str | None = None  # the `server.stopping` event's reason
     stats: dict[str, Any] = field(default_factory=dict)  # latest `server.stats`
+    # time.time() of its last traffic event (the playground's idle culling reads it).
+    active_at: float = 0.0
     stdout_tail: collections.deque[str] = field(
         default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
     stderr_tail: collections.deque[str] = field(
@@ -317,6 +323,8 @@ class Supervisor:
                     child.stop_reason = str(event.get("reason") or "")
                 elif kind == "server.stats":
                     child.stats = event
+                if kind in TRAFFIC_EVENTS:
+                    child.active_at = time.time()
                 self._call(self.on_event, child.key, event, child.tag)
 
     def _read_lines(self, child: Child, stream: Any, name: str,

@@ -24,7 +24,7 @@ from django.utils import translation
 from .. import accounts, origins
 from ..language import request_language
 from ..models import Run, Sandbox
-from ..sandboxes import presenters, runtime
+from ..sandboxes import presence, presenters, runtime
 from ..sandboxes.ownership import owned_by
 from . import exchanges, live, runs
 
@@ -37,6 +37,7 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
     language: str = settings.LANGUAGE_CODE  # this viewer's, for status messages
     group: str = ""
     session_group: str | None = None  # closed at logout (accounts._close_websockets)
+    watching: bool = False  # counted by sandboxes/presence.py
 
     async def connect(self) -> None:
         """Origin, then ownership, then join, replay and the opening messages."""
@@ -60,12 +61,18 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         if self.session_group:
             await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
+        # Watched: not idle (sandboxes/culling.py) while this viewer is open.
+        await database_sync_to_async(presence.opened)(sandbox_id)
+        self.watching = True
         await self.replay()
         opening = await database_sync_to_async(self._opening)()
         for message in opening:
             await self.send_json(message)
 
     async def disconnect(self, code: int) -> None:
+        if self.watching:
+            self.watching = False
+            await database_sync_to_async(presence.closed)(self.sandbox_id)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.session_group:

@@ -45,6 +45,10 @@ TRAVERSALS = [
     ("/linkdir/secret.txt", {404}),
     ("/linkdir/passwd", {404}),
     ("/linkdir/", {404}),
+    ("/linkdir", {404}),  # a directory outside: no redirect that would reveal it
+    ("//linkdir/", {404}),
+    ("/link-out.txt/", {404}),
+    ("/sub//link-out.txt", {404}),
     ("//etc/passwd", {400, 403, 404}),
     ("///etc/passwd", {400, 403, 404}),
     ("/./../secret.txt", {400}),

@@ -396,3 +396,156 @@ def test_large_file_is_streamed_not_read_into_memory(start_server, tmp_path: Pat
             remaining -= len(chunk)
     grew = peak_rss_kib(server.proc.pid) - before
     assert grew < 16 * 1024, f"peak RSS grew by {grew} KiB while sending a 64 MiB file"
+
+
+# --- a client's bytes never make a 500 (issue 12; what fuzz_static.py found) ----------
+
+HUGE = "7" * 5000  # more digits than int() converts (4,300)
+ZEROS = "0" * 5000
+
+
+@pytest.mark.parametrize("spec,status,first,last", [
+    (f"bytes={HUGE}-", 416, 0, 0),  # starts past the end of any file
+    (f"bytes={HUGE}-{HUGE}", 416, 0, 0),
+    (f"bytes=0-{HUGE}", 206, 0, len(INDEX_CSS) - 1),  # "to the end" (RFC 9110 14.1.1)
+    (f"bytes=-{HUGE}", 206, 0, len(INDEX_CSS) - 1),  # a suffix longer than the file
+    (f"bytes={ZEROS}5-{ZEROS}9", 206, 5, 9),  # leading zeros are just zeros
+    (f"bytes=-{ZEROS}", 416, 0, 0),
+], ids=["huge-first", "huge-both", "huge-last", "huge-suffix", "zeros", "zero-suffix"])
+def test_range_numbers_of_any_length(server: ServerProcess, spec: str, status: int,
+                                     first: int, last: int) -> None:
+    with server.raw() as conn:
+        response = conn.request(get("/index.css", extra=f"Range: {spec}\r\n"))
+        after = conn.request(get("/index.css"))  # and the connection still serves
+    assert response.status == status, response.body[:300]
+    if status == 416:
+        assert response.header("Content-Range") == f"bytes */{len(INDEX_CSS)}"
+    else:
+        assert response.body == INDEX_CSS[first:last + 1]
+    assert after.status == 200 and after.body == INDEX_CSS
+
+
+@pytest.mark.parametrize("header", [
+    "If-Modified-Since: Sat, 01 Jan 99999999999999999999 00:00:00 GMT",  # overflows
+    "If-Modified-Since: Sat, 01 Jan 10000 00:00:00 GMT",  # past datetime's year 9999
+    "If-Modified-Since: Mon, 32 Jan 2000 25:61:61 GMT",
+    "If-Modified-Since: Tue, 14 Nov 2023 22:13:20 +9999",  # offset over a day
+    "If-Modified-Since: " + "9" * 5000,
+    "If-Modified-Since:",
+    "If-Range: Sat, 01 Jan 99999999999999999999 00:00:00 GMT",
+])
+def test_an_invalid_date_is_ignored(server: ServerProcess, header: str) -> None:
+    # RFC 9110 section 13.1.3: a recipient MUST ignore an If-Modified-Since that is not a
+    # valid HTTP-date, so the answer is the whole file (nginx: 200 too).
+    # An If-Range that is not our Last-Modified means "send it all" (section 13.1.5).
+    extra = header + "\r\n" + ("Range: bytes=0-1\r\n" if "Range" in header else "")
+    with server.raw() as conn:
+        response = conn.request(get("/index.css", extra=extra))
+    assert response.status == 200, response.body[:300]
+    assert response.body == INDEX_CSS
+
+
+def test_absolute_form_with_a_broken_host_is_a_400(server: ServerProcess) -> None:
+    # Found by fuzz_static.py: urlsplit raises ValueError on an unbalanced "[".
+    with server.raw() as conn:
+        response = conn.request(get("http://p]age.css"))
+        after = conn.request(get("/index.css"))
+    assert response.status == 400 and b"absolute-form" in response.body
+    assert after.body == INDEX_CSS
+
+
+# --- every redirect names a path on this host (issue 12 item 6) -----------------------
+
+UNICODE_DIR = "/" + quote("ディレクトリ")
+
+
+@pytest.mark.parametrize("target,location", [
+    ("/sub", "/sub/"),
+    ("//sub", "/sub/"),  # was "//sub/": a browser reads it as the host "sub"
+    ("///sub?x=1", "/sub/?x=1"),
+    ("/.//sub", "/./sub/"),
+    ("//./sub/.", "/./sub/./"),
+    ("http://x//sub", "/sub/"),
+    ("HTTP://x///sub?a=%2F", "/sub/?a=%2F"),
+    ("/" + UNICODE_DIR, UNICODE_DIR + "/"),
+    ("//mutable/sub-link", "/mutable/sub-link/"),  # a symlink to a directory inside
+])
+def test_every_redirect_is_a_path_on_this_host(server: ServerProcess, docroot: Path,
+                                               target: str, location: str) -> None:
+    link = docroot / "mutable" / "sub-link"
+    if not link.is_symlink():
+        link.symlink_to(docroot / "sub", target_is_directory=True)
+    with server.raw() as conn:
+        response = conn.request(get(target))
+        assert response.status == 301, response.body[:300]
+        got = response.header("Location") or ""
+        assert got == location
+        assert got.startswith("/") and "//" not in got
+        followed = conn.request(get(got))
+    assert followed.status == 200 and b"<h1>" in followed.body  # the directory's index
+
+
+# --- what a 304 carries (issue 12 item 8) ---------------------------------------------
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("condition", ["If-None-Match", "If-Modified-Since"])
+def test_304_carries_only_the_fields_rfc_9110_lists(server: ServerProcess,
+                                                    validators: tuple[str, str],
+                                                    method: str, condition: str) -> None:
+    # RFC 9110 section 15.4.5: of Cache-Control, Content-Location, Date, ETag, Expires
+    # and Vary, those a 200 would carry (here Date and ETag), and no other representation
+    # metadata: no Content-Type, Content-Length or Accept-Ranges, and no Last-Modified,
+    # which only helps when there is no ETag. Server is about the server, not the file.
+    etag, modified = validators
+    value = etag if condition == "If-None-Match" else modified
+    with server.raw() as conn:
+        response = conn.request(get("/index.css", method=method,
+                                    extra=f"{condition}: {value}\r\n"), method)
+        after = conn.request(get("/index.css"))
+    assert response.status == 304 and response.body == b""
+    assert sorted(name for name, _ in response.headers) == ["Date", "ETag", "Server"]
+    assert response.header("ETag") == etag
+    assert after.status == 200 and after.body == INDEX_CSS
+
+
+# --- preconditions and strict dates (RFC 9110 sections 5.6.7, 13.1 and 13.2.2) --------
+
+def other_forms(http_date: str) -> tuple[str, str]:
+    """The same instant as an rfc850-date and an asctime-date (section 5.6.7)."""
+    when = email.utils.parsedate_to_datetime(http_date)
+    return (when.strftime("%A, %d-%b-%y %H:%M:%S GMT"),
+            when.strftime("%a %b ") + f"{when.day:2d}" + when.strftime(" %H:%M:%S %Y"))
+
+
+@pytest.mark.parametrize("make_headers,status", [
+    (lambda etag, lm: "If-Match: " + etag, 200),
+    (lambda etag, lm: "If-Match: *", 200),
+    (lambda etag, lm: 'If-Match: "other", ' + etag, 200),
+    (lambda etag, lm: 'If-Match: "other"', 412),
+    (lambda etag, lm: "If-Match: W/" + etag, 412),  # a weak tag never matches strongly
+    (lambda etag, lm: "If-Unmodified-Since: " + lm, 200),
+    (lambda etag, lm: "If-Unmodified-Since: " + long_ago(), 412),
+    (lambda etag, lm: "If-Unmodified-Since: yesterday", 200),  # invalid: ignored
+    # If-Match is evaluated first; with it, If-Unmodified-Since is ignored (13.2.2).
+    (lambda etag, lm: f"If-Match: {etag}\r\nIf-Unmodified-Since: {long_ago()}", 200),
+    (lambda etag, lm: f'If-Match: "other"\r\nIf-None-Match: {etag}', 412),
+    # Only exactly one valid HTTP-date counts (13.1.3); all three forms are dates.
+    (lambda etag, lm: f"If-Modified-Since: {lm}, {lm}", 200),
+    (lambda etag, lm: f"If-Modified-Since: {lm}\r\nIf-Modified-Since: {lm}", 200),
+    (lambda etag, lm: f"If-Modified-Since: {lm} and more", 200),
+    (lambda etag, lm: f"If-Modified-Since: {lm.upper()}", 200),  # HTTP-date is case-sensitive
+    (lambda etag, lm: f"If-Modified-Since: {other_forms(lm)[0]}", 304),
+    (lambda etag, lm: f"If-Modified-Since: {other_forms(lm)[1]}", 304),
+], ids=["im-match", "im-star", "im-list", "im-other", "im-weak", "ius-same", "ius-old",
+        "ius-invalid", "im-before-ius", "im-before-inm", "ims-list", "ims-two-lines",
+        "ims-trailing", "ims-upper", "ims-rfc850", "ims-asctime"])
+def test_preconditions(server: ServerProcess, validators: tuple[str, str],
+                       make_headers: object, status: int) -> None:
+    assert callable(make_headers)
+    extra = make_headers(*validators) + "\r\n"
+    with server.raw() as conn:
+        response = conn.request(get("/index.css", extra=extra))
+        after = conn.request(get("/index.css"))
+    assert response.status == status, (extra, response.body[:300])
+    assert response.body == {200: INDEX_CSS, 304: b""}.get(status, response.body)
+    assert after.status == 200  # a 412 keeps the connection

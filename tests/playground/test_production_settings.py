@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from playground.deployment import channel_layers, database_from_url
+from playground.deployment import REDIS_BLOCKING_READ, channel_layers, database_from_url
 
 REPO = Path(__file__).resolve().parents[2]
 DUMP = ("import json, django; from django.conf import settings; django.setup(); "
@@ -80,7 +80,8 @@ def test_production_mode_settings(tmp_path):
     assert got["SECURE_SSL_REDIRECT"] and got["SECURE_HSTS_SECONDS"] >= 31_536_000
     assert got["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert got["CHANNEL_LAYERS"]["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert got["CHANNEL_LAYERS"]["default"]["CONFIG"]["hosts"] == ["redis://127.0.0.1:6379/0"]
+    assert got["CHANNEL_LAYERS"]["default"]["CONFIG"]["hosts"] == [
+        {"address": "redis://127.0.0.1:6379/0", "socket_timeout": 15.0}]
     assert got["DATABASES"]["default"]["NAME"] == f"{tmp_path}/prod.sqlite3"
     assert got["X_FRAME_OPTIONS"] == "DENY"
 
@@ -143,4 +144,32 @@ def test_database_url_errors(url):
 
 def test_channel_layers():
     assert channel_layers("")["default"]["BACKEND"].endswith("InMemoryChannelLayer")
-    assert channel_layers("redis://r:6379/1")["default"]["CONFIG"]["hosts"] == ["redis://r:6379/1"]
+    hosts = channel_layers("redis://r:6379/1")["default"]["CONFIG"]["hosts"]
+    assert [host["address"] for host in hosts] == ["redis://r:6379/1"]
+
+
+def test_the_redis_layer_reads_longer_than_its_blocking_read():
+    """The installed channels_redis's own blocking read, against the read timeout the
+    installed redis-py gets from our settings (tests/playground/traffic/
+    test_live_over_redis.py shows what happens when they are equal: 1011 every ~5 s)."""
+    from channels_redis.core import RedisChannelLayer
+
+    layer = RedisChannelLayer(**channel_layers("redis://r:6379/1")["default"]["CONFIG"])
+    pool = layer.create_pool(0)
+    assert pool.connection_kwargs["socket_timeout"] > RedisChannelLayer.brpop_timeout
+    assert REDIS_BLOCKING_READ == RedisChannelLayer.brpop_timeout
+
+
+@pytest.mark.parametrize("query", ["socket_timeout=5", "socket_timeout=2.5",
+                                   "socket_timeout=never", "db=0&socket_timeout=1"])
+def test_a_redis_url_whose_read_timeout_is_too_short_is_refused(query):
+    with pytest.raises(ImproperlyConfigured, match="socket_timeout"):
+        channel_layers(f"redis://r:6379/1?{query}")
+
+
+def test_a_redis_url_may_set_a_longer_read_timeout():
+    from channels_redis.core import RedisChannelLayer
+
+    config = channel_layers("redis://r:6379/1?socket_timeout=30")["default"]["CONFIG"]
+    pool = RedisChannelLayer(**config).create_pool(0)
+    assert pool.connection_kwargs["socket_timeout"] == 30  # the URL's own wins

@@ -3,8 +3,14 @@ upload wrote nothing)."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+import urllib.error
+import urllib.request
 import uuid
+
+from .playgrounds import Browser, Daphne
 
 
 def multipart(*parts: tuple[str, str, bytes]) -> tuple[bytes, str]:
@@ -30,3 +36,38 @@ def snapshot(path: str | os.PathLike[str]) -> dict[str, bytes]:
             with open(full, "rb") as f:
                 out[os.path.relpath(full, path)] = f.read()
     return out
+
+
+def upload(browser: Browser, site: Daphne, sandbox_id: int, parts, language: str = "en",
+           method: str = "POST", path: str = "") -> tuple[int, dict]:
+    """A multipart upload (or a PUT of one file's bytes) as the page sends it."""
+    if method == "POST":
+        body, content_type = multipart(*parts)
+    else:
+        body, content_type = parts, "application/octet-stream"
+    request = urllib.request.Request(
+        f"{site.base}/api/sandboxes/{sandbox_id}/files/{path}", data=body, method=method,
+        headers={"X-CSRFToken": browser.cookie("csrftoken"), "Content-Type": content_type,
+                 "Accept-Language": language})
+    try:
+        with browser.opener.open(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def race(uploads) -> list[tuple[int, dict]]:
+    """Run each ``upload()`` thunk in its own thread, all released at once."""
+    barrier = threading.Barrier(len(uploads))
+    results: list = [None] * len(uploads)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = uploads[index]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(uploads))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results

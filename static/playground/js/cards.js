@@ -11,6 +11,9 @@ export const STATUS_TEXT = {
   crashed: gettext("crashed"), deleted: gettext("deleted"),
 };
 
+// The day and time a sandbox stopped, in the page's language.
+const STOPPED_AT = new Intl.DateTimeFormat(L10N.lang, { dateStyle: "medium", timeStyle: "short" });
+
 const BUSY = {
   start: gettext("Starting…"), stop: gettext("Stopping…"), restart: gettext("Restarting…"),
 };
@@ -101,6 +104,9 @@ export class Card {
       facts.push(interpolate(gettext("pid %s"), [sb.pid]));
       if (sb.uptime_seconds !== null) facts.push(interpolate(gettext("up %s"), [formatDuration(sb.uptime_seconds)]));
       facts.push(L10N.f(ngettext("%(count)s request", "%(count)s requests", sb.requests), { count: sb.requests }));
+    } else if (sb.stopped_at) {
+      // When it stopped; why is the message below (e.g. the idle culler's sentence).
+      facts.push(interpolate(gettext("stopped at %s"), [STOPPED_AT.format(new Date(sb.stopped_at))]));
     }
     this.facts.textContent = facts.join(" · ");
 

@@ -12,18 +12,14 @@
 from __future__ import annotations
 
 import io
-import json
 import os
-import threading
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 from testkit import services
 from testkit.playgrounds import Browser, Daphne, migrate, playground_env
-from testkit.uploads import multipart, snapshot
+from testkit.uploads import race, snapshot, upload
 
 MB = 1024 * 1024
 # The defaults: 5 MB per file, 20 MB per sandbox. One upload of four 4.5 MB files fits
@@ -32,43 +28,8 @@ FILE = int(4.5 * MB)
 FILES_PER_UPLOAD = 4
 
 
-def upload(browser: Browser, site: Daphne, sandbox_id: int, parts, language: str = "en",
-           method: str = "POST", path: str = "") -> tuple[int, dict]:
-    """A multipart upload (or a PUT of one file's bytes) as the page sends it."""
-    if method == "POST":
-        body, content_type = multipart(*parts)
-    else:
-        body, content_type = parts, "application/octet-stream"
-    request = urllib.request.Request(
-        f"{site.base}/api/sandboxes/{sandbox_id}/files/{path}", data=body, method=method,
-        headers={"X-CSRFToken": browser.cookie("csrftoken"), "Content-Type": content_type,
-                 "Accept-Language": language})
-    try:
-        with browser.opener.open(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 def usage(root: Path) -> int:
     return sum(len(data) for data in snapshot(root).values())
-
-
-def race(uploads) -> list[tuple[int, dict]]:
-    """Run each ``upload()`` thunk in its own thread, all released at once."""
-    barrier = threading.Barrier(len(uploads))
-    results: list = [None] * len(uploads)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = uploads[index]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(uploads))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
 
 
 def new_sandbox(browser: Browser, site: Daphne, name: str, port: int) -> int:
