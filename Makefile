@@ -46,6 +46,8 @@ bench: install
 	$(PY) bench/live_latency_redis.py  # needs redis-server and PostgreSQL (docs/deploy.md)
 	$(PY) bench/flood.py
 	$(PY) bench/upload_memory.py
+	$(PY) bench/slow_clients.py
+	$(PY) bench/out_of_descriptors.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

@@ -14,8 +14,11 @@ modules in this order to see how a web server works:
 - ``exchange.py``: one request and its answer, as recorded
 - ``output.py``: the outgoing side of a connection, answers written in order
 - ``persistence.py``: whether a connection stays open after an exchange (RFC 9112 9.3)
+- ``states.py``: a connection's states and the moves between them, as data
+- ``pace.py``: how slow a request may be, and whom to close when the server is full
 - ``connection.py``: one client connection as a named state machine: keep-alive,
   pipelining, closing
+- ``admission.py``: the listening socket, and what to do when descriptors run out
 - ``server.py``: listening, accepting and the event loop
 - ``capture.py``: the traffic events and their one serializer (docs/events.md)
 - ``__main__.py``: the command line

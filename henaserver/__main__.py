@@ -59,10 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-connections", type=int, metavar="N",
                         default=DEFAULT_LIMITS.max_connections,
-                        help="open connections before new ones get 503 (default: %(default)s)")
+                        help="open connections; at the limit a new one makes room by "
+                             "closing the one that has waited on its client the longest, "
+                             "else gets 503 (default: %(default)s)")
     limits.add_argument("--header-timeout", type=float, metavar="SECONDS",
                         default=DEFAULT_LIMITS.header_timeout,
-                        help="time to send a request head before 408 (default: %(default)s)")
+                        help="time to send a whole request head, from its first byte, "
+                             "before 408 (default: %(default)s)")
+    limits.add_argument("--min-rate", type=int, metavar="BYTES",
+                        default=DEFAULT_LIMITS.min_rate,
+                        help="bytes per second a request (head or body) must average once "
+                             "it has taken --rate-grace seconds, or 408 (default: "
+                             "%(default)s)")
+    limits.add_argument("--rate-grace", type=float, metavar="SECONDS",
+                        default=DEFAULT_LIMITS.rate_grace,
+                        help="time a request may take at any rate (default: %(default)s)")
     limits.add_argument("--idle-timeout", type=float, metavar="SECONDS",
                         default=DEFAULT_LIMITS.idle_timeout,
                         help="idle keep-alive connections are closed after this "
@@ -109,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, option)
         if value is not None and value <= 0:
             return fail(f"--{option.replace('_', '-')} must be a positive number")
+    for option in ("min_rate", "rate_grace"):  # 0 is allowed: no minimum, or no grace
+        if getattr(args, option) < 0:
+            return fail(f"--{option.replace('_', '-')} must not be negative")
     try:
         limit_resources(memory_mb=args.limit_memory, files=args.limit_files,
                         cpu_seconds=args.limit_cpu)
@@ -117,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = dataclasses.replace(
         Limits(), capture_body_cap=args.body_cap, event_queue=args.event_queue,
         max_connections=args.max_connections, header_timeout=args.header_timeout,
-        idle_timeout=args.idle_timeout)
+        idle_timeout=args.idle_timeout, min_rate=args.min_rate, rate_grace=args.rate_grace)
     try:
         stream = open_stream(args.events, args.events_fd)
     except OSError as error:

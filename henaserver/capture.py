@@ -46,6 +46,7 @@ class Stats:
     errors: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    refused_no_fd: int = 0  # answered 503 at once: no file descriptor left (admission.py)
 
 
 class ServerStartFailed(NamedTuple):
@@ -97,6 +98,7 @@ class ServerStats(NamedTuple):
     bytes_in: int
     bytes_out: int
     dropped: int
+    refused_no_fd: int
     type: str = "server.stats"
 
 

@@ -6,9 +6,9 @@ accepts. An ``ExchangeRecord`` collects each exchange's bytes and times and beco
 ``Exchange`` event when it ends (``exchange.py``). A connection never blocks.
 
 The interface with the server is small and written down: the server (``server.py``)
-calls only ``on_readable``, ``on_writable``, ``check_timeout``, ``refuse_busy`` and
-``close``, and reads ``closed``, ``id``, ``client`` and ``sock``; a connection needs from
-its server only what ``Host`` lists.
+calls only ``on_readable``, ``on_writable``, ``check_timeout``, ``room_rank``, ``make_room``,
+``refuse_busy`` and ``close``, and reads ``closed``, ``id``, ``client`` and ``sock``; it needs
+from its server only what ``Host`` lists. Its states and moves are data in ``states.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import contextlib
 import logging
 import socket
 import time
-from enum import Enum
 from typing import Final, Protocol
 
 from .capture import ConnectionClose, Exchange, Stats
@@ -26,10 +25,12 @@ from .http import HTTPError, RefusedRequest, Request, RequestHead, peek_request_
 from .limits import Limits
 from .modes import ModePolicy
 from .output import FileChanged, OutputQueue
+from .pace import room_rank, too_slow
 from .pages import error_response, respond
 from .parser import NEED_DATA, RequestParser
 from .persistence import close_reason
 from .response import Handler
+from .states import READING, TRANSITIONS, State
 
 log = logging.getLogger("henaserver")
 
@@ -59,25 +60,8 @@ class Host(Protocol):
         """An exchange has ended: record it."""
     def connection_closed(self, connection: Connection, event: ConnectionClose) -> None:
         """The connection is closing: stop watching its socket and record why."""
-
-
-class State(Enum):
-    OPEN = "open"
-    INPUT_ENDED = "input ended"
-    CLOSING = "closing"
-    LINGERING = "lingering"
-    CLOSED = "closed"
-
-
-# The states in which requests are still taken from the parser and answered.
-READING: Final = (State.OPEN, State.INPUT_ENDED)
-TRANSITIONS: Final = {
-    State.OPEN: frozenset({State.INPUT_ENDED, State.CLOSING, State.CLOSED}),
-    State.INPUT_ENDED: frozenset({State.CLOSING, State.CLOSED}),
-    State.CLOSING: frozenset({State.LINGERING, State.CLOSED}),
-    State.LINGERING: frozenset({State.CLOSED}),
-    State.CLOSED: frozenset(),
-}
+    def client_turn(self, connection: Connection) -> None:
+        """An exchange ended: back of the line of those to close when the server is full."""
 
 
 class Connection:
@@ -122,6 +106,9 @@ class Connection:
         self.bytes_in = 0
         self.bytes_out = 0
         self.last_activity = accepted
+        # For pace.py: when its client's turn began; bytes_in when the request began.
+        self.waiting_since = accepted
+        self._part_mark = 0
         self._lingering_since = 0.0
 
     @property
@@ -155,6 +142,7 @@ class Connection:
             return  # discarding what arrives after our final response
         if self.current is None:
             self.current = ExchangeRecord(self.exchanges, now)
+            self._part_mark = self.bytes_in - len(data)
         self.parser.feed(data)
         self._process(now)
 
@@ -178,15 +166,24 @@ class Connection:
                 self.close("send timeout")
         elif current is not None and current.first_byte is not None \
                 and self.state in READING:
-            started = current.head_complete or current.first_byte
-            limit = limits.body_timeout if current.head_complete else limits.header_timeout
-            if now - started > limit:
-                part = "body" if current.head_complete else "headers"
+            why = too_slow(current, self.bytes_in - self._part_mark, now, limits)
+            if why is not None:
                 current.outcome = "timed_out"
-                self._reject(HTTPError(408, f"the request {part} did not arrive within "
-                                            f"{limit:g} seconds"), now)
+                self._reject(HTTPError(408, why), now)
         elif now - self.last_activity > limits.idle_timeout:
             self.close("idle timeout")
+
+    def room_rank(self, now: float) -> tuple[int, float] | None:
+        """Its place in the line to be closed when the server is full (pace.py)."""
+        return room_rank(busy=self.state is not State.OPEN or bool(self.output),
+                         answered_before=self.exchanges > 0, request=self.current,
+                         received=self.bytes_in - self._part_mark,
+                         waiting_since=self.waiting_since, now=now, limits=self.host.limits)
+
+    def make_room(self, now: float) -> None:
+        """Close it so a new connection can have its slot (pace.py says who)."""
+        self._drop_partial("timed_out", "closed to make room for a new connection", now)
+        self.close("closed to make room")
 
     def refuse_busy(self) -> None:
         """Answer 503 at once: the server is at its connection limit."""
@@ -199,6 +196,7 @@ class Connection:
             return
         self._move(State.CLOSED)
         self.output.clear()
+        self.output.on_sent = lambda count, now: None  # no cycle: no slow GC pass frees it
         self.host.connection_closed(self, ConnectionClose(
             self.id, self.exchanges, reason, self.bytes_in, self.bytes_out))
         with contextlib.suppress(OSError):
@@ -253,6 +251,7 @@ class Connection:
             self._answer(record, event, now)
             if self.state in READING and self.parser.has_partial_request:
                 self.current = ExchangeRecord(self.exchanges, now)
+                self._part_mark = self.bytes_in
         return False
 
     def _reject(self, error: HTTPError, now: float) -> None:
@@ -363,26 +362,25 @@ class Connection:
 
     def _input_finished(self, now: float) -> None:
         """No more bytes will come: a request still incomplete never will be."""
-        if self.current is not None and self.parser.has_partial_request:
-            self.current.request = self.parser.received
-            self._finish(self.current, "client_closed", now,
-                         "client closed before the request was complete")
-        self.current = None
+        self._drop_partial("client_closed", "client closed mid-request", now)
         self.close_reason = "client closed"
         self._move(State.CLOSING)
 
     def _peer_gone(self, now: float) -> None:
         """The connection was reset or broke: nothing more can be sent."""
         if self.state is not State.LINGERING:
-            if self.current is not None and self.parser.has_partial_request:
-                self.current.request = self.parser.received
-                self._finish(self.current, "client_closed", now,
-                             "connection reset before the request was complete")
-                self.current = None
+            self._drop_partial("client_closed", "connection reset mid-request", now)
             self._abandon("client_closed", "connection reset before the response was sent",
                           now)
             self.close_reason = "connection reset"
         self.close(self.close_reason)
+
+    def _drop_partial(self, outcome: str, reason: str, now: float) -> None:
+        """End the exchange of a request that will never be complete."""
+        if self.current is not None and self.parser.has_partial_request:
+            self.current.request = self.parser.received
+            self._finish(self.current, outcome, now, reason)
+        self.current = None
 
     def _abandon(self, outcome: str, reason: str, now: float) -> None:
         """End every exchange still waiting in the output queue."""
@@ -394,6 +392,8 @@ class Connection:
         if record.outcome == "complete":
             record.outcome = outcome
         record.reason = record.reason or reason
+        self.waiting_since = now
+        self.host.client_turn(self)
         self.host.exchange_done(exchange_event(
             record, conn=self.id, client=self.client, accepted=self.accepted, now=now,
             body_cap=self.output.capture_cap))

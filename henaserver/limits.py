@@ -30,11 +30,17 @@ class Limits:
     # A chunk-size line with extensions (RFC 9112 section 7.1.1). Over: 400.
     max_chunk_line: int = 4 * KiB
 
-    # Seconds a client may take to send a whole request head once it has started
-    # (defends against slowloris). Over: 408 Request Timeout, then close.
+    # Seconds a client may take to send a whole request head, from its first byte; each
+    # byte arriving in time does not extend it (slowloris drips one byte per read
+    # timeout). Over: 408 Request Timeout, then close. See pace.py.
     header_timeout: float = 10.0
-    # Seconds a client may take to send the body after the head. Over: 408, then close.
-    body_timeout: float = 30.0
+    # The pace a request (head or body) must keep once it has been arriving for
+    # rate_grace seconds: an average of min_rate bytes a second since it began. A body
+    # has no deadline of its own (its size is bounded), so an honest slow upload is not
+    # cut; a slow POST trickling a few bytes every few seconds is. Apache's
+    # mod_reqtimeout uses 500 bytes/s. Below it: 408, then close. See pace.py.
+    min_rate: int = 1 * KiB
+    rate_grace: float = 5.0
     # Seconds an idle connection is kept open waiting for the next request. Over: closed
     # silently (RFC 9112 section 9.5 allows closing idle connections at any time).
     idle_timeout: float = 5.0
@@ -42,8 +48,10 @@ class Limits:
     send_timeout: float = 30.0
 
     # Open client connections. Each costs a socket, a file descriptor and buffers. At the
-    # bound a new connection gets a short 503 with Retry-After and is closed, so the
-    # client sees why instead of hanging.
+    # bound a new connection makes room: the one that has waited on its client the
+    # longest is closed (pace.room_rank says who may be). Only when none may be closed
+    # does the newcomer get a short 503 with Retry-After, so it sees why instead of
+    # hanging.
     max_connections: int = 2000
     # Response bytes queued for one connection before the server stops reading more
     # pipelined requests from it: a client that sends without reading cannot make the

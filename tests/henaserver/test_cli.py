@@ -18,7 +18,8 @@ from support import INDEX_CSS, ServerProcess, assert_one_line_failure, run
 from henaserver.__main__ import start_failed
 
 OPTIONS = ["--root", "--host", "--port", "--events", "--events-fd", "--exit-on-stdin-eof",
-           "--quiet", "--body-cap", "--max-connections", "--header-timeout",
+           "--quiet", "--body-cap", "--max-connections", "--header-timeout", "--min-rate",
+           "--rate-grace",
            "--idle-timeout", "--limit-memory", "--limit-files", "--limit-cpu", "--mode",
            "--fixed-response", "--rules"]
 
@@ -150,6 +151,11 @@ def test_resource_limits_are_applied_to_the_server_process(docroot: Path,
 @pytest.mark.parametrize("option", ["--limit-memory", "--limit-files", "--limit-cpu"])
 def test_non_positive_resource_limit_is_one_clear_line(docroot: Path, option: str) -> None:
     assert_one_line_failure(run("--root", str(docroot), option, "0"), option, "positive")
+
+
+@pytest.mark.parametrize("option", ["--min-rate", "--rate-grace"])
+def test_negative_pace_is_one_clear_line(docroot: Path, option: str) -> None:
+    assert_one_line_failure(run("--root", str(docroot), option, "-1"), option, "negative")
 
 
 # --- facts for a supervisor, as events (docs/events.md) ---------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from corpus import INVALID, Case
 from rawhttp import RawConnection, RawResponse, get
-from support import INDEX_CSS, INDEX_HTML, ServerProcess
+from support import BIG_SIZE, INDEX_CSS, INDEX_HTML, ServerProcess
 
 ALLOW = "GET, HEAD, OPTIONS"
 
@@ -245,11 +245,14 @@ def test_client_reset_mid_response_is_routine(server: ServerProcess) -> None:
 # --- connection limit -----------------------------------------------------------------
 
 def test_connection_limit_answers_503_then_recovers(start_server, docroot: Path) -> None:
+    # Both slots are owed an answer (5 MiB each, unread), so neither may be closed to
+    # make room (test_slow_clients.py): the newcomer is refused.
     server = start_server(docroot, "--max-connections", "2")
     first, second = server.raw(), server.raw()
     try:
         for conn in (first, second):
-            assert conn.request(get("/index.css")).status == 200
+            conn.send(get("/big.bin"))
+            assert conn.read_until(b"\r\n\r\n").startswith(b"HTTP/1.1 200 ")
         with server.raw() as third:
             response = third.read_response()
             assert_error_page(response, 503)
@@ -259,6 +262,7 @@ def test_connection_limit_answers_503_then_recovers(start_server, docroot: Path)
         server.connection_event("close", first.address)
         with server.raw() as fourth:
             assert fourth.request(get("/index.css")).body == INDEX_CSS
+        assert len(second.read_exact(BIG_SIZE)) == BIG_SIZE
         assert second.request(get("/index.html")).body == INDEX_HTML
     finally:
         first.close()
