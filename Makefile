@@ -40,6 +40,7 @@ screenshots: install
 
 bench: install
 	$(PY) bench/run_all.py
+	$(PY) bench/parse_cost.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/live_latency.py
 	$(PY) bench/live_latency_redis.py  # needs redis-server and PostgreSQL (docs/deploy.md)

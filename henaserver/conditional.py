@@ -93,16 +93,11 @@ def parse_http_date(value: str) -> float | None:
 
 
 def conditions(head: RequestHead) -> dict[str, str]:
-    """The precondition fields of a request by lower-case name, read in one pass. A
+    """The precondition fields of a request by lower-case name, from the head's index. A
     field sent on several lines is one list, its values joined with commas (RFC 9110
     section 5.3): two If-Modified-Since lines are a list of two dates, which is not a
     date."""
-    found: dict[str, str] = {}
-    for name, value in head.headers:
-        key = name.lower()
-        if key in PRECONDITIONS:
-            found[key] = f"{found[key]}, {value}" if key in found else value
-    return found
+    return {name: ", ".join(values) for name in PRECONDITIONS if (values := head.values(name))}
 
 
 def entity_tags(value: str) -> list[str]:

@@ -13,7 +13,7 @@ rule can be read, and tested from a table of bytes, on its own.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Final
 
@@ -53,25 +53,31 @@ class RefusedRequest(HTTPError):
 # --- grammar (RFC 9110 section 5.6.2, RFC 9112 sections 3 and 5) -------------------
 
 # token = 1*tchar
-TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# request-line = method SP request-target SP HTTP-version (RFC 9112 section 3).
-# Exactly one space between parts; the target holds no whitespace or control bytes.
-REQUEST_LINE: Final = re.compile(rb"([^ ]+) ([^ ]+) ([^ ]+)")
-TARGET_BYTES: Final = re.compile(rb"[\x21-\x7e\x80-\xff]+")
+TCHAR: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+TOKEN: Final = re.compile(TCHAR.decode("ascii") + "++")  # possessive, see FIELD_LINE
+# request-line = method SP request-target SP HTTP-version (RFC 9112 section 3): a token,
+# then visible bytes (no whitespace, no controls) twice, one space between; possessive
+# like FIELD_LINE. PART_BYTES: the same part by part, for a line still arriving.
+VISIBLE: Final = rb"[\x21-\x7e\x80-\xff]"
+REQUEST_LINE: Final = re.compile(rb"(%s++) (%s++) (%s++)" % (TCHAR, VISIBLE, VISIBLE))
+PART_BYTES: Final = tuple(re.compile(part + rb"*") for part in (TCHAR, VISIBLE, VISIBLE))
+PART_NAMES: Final = ("method", "request target", "HTTP version")
 # HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
 VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
-# field-value bytes: visible characters, obs-text, SP and HTAB (RFC 9110 section 5.5).
-# NUL, CR, LF and other controls are rejected rather than "fixed".
-FIELD_VALUE: Final = re.compile(rb"[\x20-\x7e\x80-\xff\t]*")
-# field-line = field-name ":" OWS field-value OWS, all rules above in one pattern.
+# field-line = field-name ":" OWS field-value OWS (RFC 9112 section 5), decoded as
+# latin-1; the value group takes the trailing OWS too (the caller strips it). A value
+# holds visible characters, obs-text, SP and HTAB (RFC 9110 section 5.5): NUL, CR, LF and
+# other controls are rejected, not "fixed". Every quantifier is possessive ("++", "*+"):
+# it never gives back what it matched, so a line fails at its first wrong byte, in time
+# linear in its length. (With plain ones, OWS around a value that may itself hold spaces
+# let 32 KB of spaces before a control byte be tried in millions of ways: seconds.)
 FIELD_LINE: Final = re.compile(
-    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff](?:[\x20-\x7e\x80-\xff\t]*"
-    rb"[\x21-\x7e\x80-\xff])?)?)[ \t]*")
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]++):[ \t]*+([\x20-\x7e\x80-\xff\t]*+)")
 HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 DIGITS: Final = re.compile(r"[0-9]{1,18}")
 # A Host value: reg-name or IPv4 or [IPv6], with an optional port (RFC 3986 section 3.2).
 HOST_VALUE: Final = re.compile(
-    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
+    r"(\[[0-9A-Fa-f:.]++\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*+)(:[0-9]*+)?")
 
 # Methods this server knows (RFC 9110 section 9, PATCH from RFC 5789). Others get 501.
 KNOWN_METHODS: Final = frozenset(
@@ -89,9 +95,27 @@ class Framing:
 NO_BODY: Final = Framing("none")
 
 
+# Header fields by lower-case name, each with its values in the order received (a field
+# may come on several lines). Built once per request, so each lookup is one dict access.
+Fields = dict[str, list[str]]
+
+
+def index_fields(headers: tuple[tuple[str, str], ...]) -> Fields:
+    """Group field values by name, matched case-insensitively (RFC 9110 section 5.1)."""
+    fields: Fields = {}
+    for name, value in headers:
+        fields.setdefault(name.lower(), []).append(value)
+    return fields
+
+
 @dataclass(frozen=True)
 class RequestHead:
-    """A parsed request line and header section, in the order and case received."""
+    """A parsed request line and header section.
+
+    ``headers`` keeps every field line in the order and case received (what the client
+    sent, for people to read); ``fields`` indexes the same values by lower-case name (what
+    the server looks up: ``get`` and ``values``).
+    """
 
     method: str
     target: str
@@ -100,14 +124,16 @@ class RequestHead:
     framing: Framing
     keep_alive: bool
     expects_continue: bool
+    fields: Fields = field(compare=False, repr=False)  # index_fields(headers)
 
     def get(self, name: str) -> str | None:
         """The first value of a header field, matched case-insensitively."""
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        values = self.fields.get(name.lower())
+        return values[0] if values else None
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a header field, in order, matched case-insensitively."""
+        return self.fields.get(name.lower(), [])
 
 
 @dataclass(frozen=True)
@@ -137,22 +163,16 @@ def parse_version(raw: bytes) -> str:
     return "HTTP/1.0" if minor == 0 else "HTTP/1.1"
 
 
-def header_values(headers: tuple[tuple[str, str], ...], name: str) -> list[str]:
-    """Every value of a field, in order (a field may appear on several lines)."""
-    wanted = name.lower()
-    return [value for key, value in headers if key.lower() == wanted]
-
-
 def list_tokens(values: list[str]) -> list[str]:
     """Split comma-separated list fields into lower-case members (RFC 9110 section 5.6.1)."""
     return [part.strip().lower() for value in values for part in value.split(",")
             if part.strip()]
 
 
-def check_host(version: str, headers: tuple[tuple[str, str], ...]) -> None:
+def check_host(version: str, fields: Fields) -> None:
     """RFC 9112 section 3.2: a server MUST respond 400 to an HTTP/1.1 request that lacks
     a Host header field, has more than one, or has an invalid value."""
-    hosts = header_values(headers, "host")
+    hosts = fields.get("host", [])
     if len(hosts) > 1:
         raise HTTPError(400, "duplicate Host header")
     if not hosts:
@@ -163,11 +183,10 @@ def check_host(version: str, headers: tuple[tuple[str, str], ...]) -> None:
         raise HTTPError(400, "invalid Host header")
 
 
-def body_framing(version: str, headers: tuple[tuple[str, str], ...],
-                 limits: Limits = DEFAULT_LIMITS) -> Framing:
+def body_framing(version: str, fields: Fields, limits: Limits = DEFAULT_LIMITS) -> Framing:
     """Decide how the request body is delimited (RFC 9112 section 6.3)."""
-    codings = header_values(headers, "transfer-encoding")
-    lengths = header_values(headers, "content-length")
+    codings = fields.get("transfer-encoding", [])
+    lengths = fields.get("content-length", [])
     if codings:
         if version == "HTTP/1.0":
             # Section 6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty.
@@ -200,11 +219,11 @@ def body_framing(version: str, headers: tuple[tuple[str, str], ...],
     return NO_BODY
 
 
-def keep_alive(version: str, headers: tuple[tuple[str, str], ...]) -> bool:
+def keep_alive(version: str, fields: Fields) -> bool:
     """Whether the client wants the connection kept after this exchange (RFC 9112
     section 9.3): HTTP/1.1 persists unless "close" is sent; HTTP/1.0 only with
     "keep-alive". The server's whole decision is ``persistence.close_reason``."""
-    options = list_tokens(header_values(headers, "connection"))
+    options = list_tokens(fields.get("connection", []))
     if "close" in options:
         return False
     if version == "HTTP/1.0":
@@ -212,10 +231,10 @@ def keep_alive(version: str, headers: tuple[tuple[str, str], ...]) -> bool:
     return True
 
 
-def expects_continue(version: str, headers: tuple[tuple[str, str], ...]) -> bool:
+def expects_continue(version: str, fields: Fields) -> bool:
     """RFC 9110 section 10.1.1: "100-continue" is the only expectation defined; any
     other gets 417. HTTP/1.0 clients do not understand 100 (section 15.2)."""
-    expectations = list_tokens(header_values(headers, "expect"))
+    expectations = list_tokens(fields.get("expect", []))
     if not expectations:
         return False
     if expectations != ["100-continue"]:
@@ -225,27 +244,76 @@ def expects_continue(version: str, headers: tuple[tuple[str, str], ...]) -> bool
 
 def parse_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     """Parse a request head: everything up to (not including) the empty line."""
-    head = head.replace(b"\r\n", b"\n")
-    if b"\r" in head:
+    line, _, section = head.partition(b"\n")
+    request_line = parse_request_line(line.removesuffix(b"\r"), limits)
+    return parse_header_section(request_line, section, limits)
+
+
+def parse_header_section(request_line: tuple[str, str, str], section: bytes,
+                         limits: Limits = DEFAULT_LIMITS) -> RequestHead:
+    """Parse the field lines after a request line and apply the rules that need them.
+
+    ``section`` is the bytes between the request line and the empty line that ends the
+    head, each line ending in CRLF or LF (the last one's ending may be left off).
+    """
+    method, target, version = request_line
+    section = section.replace(b"\r\n", b"\n").removesuffix(b"\n")
+    if b"\r" in section:
         # RFC 9112 section 2.2: a bare CR MUST be rejected or replaced.
         raise HTTPError(400, "bare CR in request head")
-    lines = head.split(b"\n")
-    method, target, version = parse_request_line(lines[0], limits)
-    if len(lines) - 1 > limits.max_header_count:
+    # Decoded once, as latin-1: each byte becomes the character with the same number, so
+    # nothing is lost or guessed, and the checks below still see every byte as it came.
+    lines = section.decode("latin-1").split("\n") if section else []
+    if len(lines) > limits.max_header_count:
         raise HTTPError(431, f"more than {limits.max_header_count} header fields")
-    headers = tuple(parse_field_line(line) for line in lines[1:])
-    check_host(version, headers)
-    framing = body_framing(version, headers, limits)
-    alive = keep_alive(version, headers)
+    headers = tuple(parse_field_line(line) for line in lines)
+    fields = index_fields(headers)
+    check_host(version, fields)
+    framing = body_framing(version, fields, limits)
+    alive = keep_alive(version, fields)
     try:
         # Checked last, and even without a body, so an unknown expectation always gets
         # 417; everything before it held, so the request's end is known.
-        wants_continue = expects_continue(version, headers)
+        wants_continue = expects_continue(version, fields)
     except HTTPError as error:
-        head_read = RequestHead(method, target, version, headers, framing, alive, False)
+        head_read = RequestHead(method, target, version, headers, framing, alive, False, fields)
         raise RefusedRequest(error, head_read) from None
     return RequestHead(method, target, version, headers, framing, alive,
-                       wants_continue and framing is not NO_BODY)
+                       wants_continue and framing is not NO_BODY, fields)
+
+
+def check_request_line_start(line: bytes | bytearray, resume: tuple[int, int] = (0, 0),
+                             end: int | None = None, *, complete: bool = False
+                             ) -> tuple[int, int]:
+    """Reject the first bytes of a request line as soon as they can never begin one.
+
+    A TLS handshake (0x16), binary, a NUL or a bare CR is refused from the bytes that show
+    it, not at the header timeout: a method is a token (RFC 9110 section 9.1), so any other
+    byte before the first space is already wrong. ``line[:end]`` is the line so far, no LF
+    (unless ``complete``, a final CR may be half a CRLF). The result, (where it stopped,
+    which part it was in), is ``resume`` for the next call with more of the same line.
+    """
+    end = len(line) if end is None else end
+    at, part = resume  # part: 0 method, 1 target, 2 version
+    while True:
+        match = PART_BYTES[part].match(line, at, end)
+        at = match.end() if match else at
+        if at == end:
+            return at, part
+        byte = line[at]
+        if byte == 0x20 and part < 2 and at > 0 and line[at - 1] != 0x20:
+            part, at = part + 1, at + 1  # one space after a part that is not empty
+        elif byte == 0x0D and at == end - 1 and not complete:
+            return at, part  # judged again with the byte after it
+        elif byte == 0x0D:
+            raise HTTPError(400, "bare CR in request line")
+        elif at == 0 and byte == 0x16:
+            raise HTTPError(400, "malformed request line: this looks like a TLS handshake "
+                                 "(https:// sent to an http:// port?)")
+        elif at == 0 or byte in b" \t":
+            raise HTTPError(400, "malformed request line")
+        else:
+            raise HTTPError(400, f"malformed {PART_NAMES[part]}")
 
 
 def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str, str]:
@@ -254,46 +322,40 @@ def parse_request_line(line: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[st
         raise HTTPError(414, f"request line longer than {limits.max_request_line} bytes")
     match = REQUEST_LINE.fullmatch(line)
     if match is None:
-        raise HTTPError(400, "malformed request line")
+        check_request_line_start(line, complete=True)  # says which byte is out of place
+        missing = ": no HTTP version (HTTP/0.9 is not served)" if line.count(b" ") == 1 else ""
+        raise HTTPError(400, f"malformed request line{missing}")
     method, target, version = match.groups()
-    if TOKEN.fullmatch(method) is None:
-        raise HTTPError(400, "malformed method")
-    if TARGET_BYTES.fullmatch(target) is None:
-        raise HTTPError(400, "malformed request target")
     return method.decode("ascii"), target.decode("latin-1"), parse_version(version)
 
 
 def peek_request_line(raw: bytes) -> tuple[str, str, str] | None:
     """Best effort: the request line of a rejected request, for logs and events."""
     line = raw.lstrip(b"\r\n").split(b"\n", 1)[0].rstrip(b"\r")
-    match = REQUEST_LINE.fullmatch(line)
-    if match is None or TOKEN.fullmatch(match[1]) is None:
+    parts = line.split(b" ")
+    if len(parts) != 3 or not all(parts) or not TOKEN.fullmatch(parts[0].decode("latin-1")):
         return None
-    return (match[1].decode("ascii"), match[2].decode("latin-1"),
-            match[3].decode("latin-1"))
+    return parts[0].decode("ascii"), parts[1].decode("latin-1"), parts[2].decode("latin-1")
 
 
-def parse_field_line(line: bytes) -> tuple[str, str]:
-    """Split one header field line into name and value (RFC 9112 section 5)."""
+def parse_field_line(line: str) -> tuple[str, str]:
+    """Split a field line (decoded as latin-1) into name and value (RFC 9112 section 5)."""
     match = FIELD_LINE.fullmatch(line)
     if match is not None:  # the usual, well-formed case, checked in one step
-        return match[1].decode("ascii"), match[2].decode("latin-1")
+        return match[1], match[2].rstrip(" \t")
     # Otherwise find out which rule it breaks, to say so in the 400 response.
-    if line[:1] in (b" ", b"\t"):
+    if line[:1] in (" ", "\t"):
         # Section 5.2: obsolete line folding; a server may reject it with 400.
         raise HTTPError(400, "obsolete line folding in header")
-    name, colon, value = line.partition(b":")
+    name, colon, _value = line.partition(":")
     if not colon:
         raise HTTPError(400, "header line without a colon")
-    if name != name.rstrip(b" \t"):
+    if name != name.rstrip(" \t"):
         # Section 5.1: whitespace between name and colon MUST be rejected with 400.
         raise HTTPError(400, "whitespace before colon in header")
     if TOKEN.fullmatch(name) is None:
         raise HTTPError(400, "malformed header name")
-    value = value.strip(b" \t")
-    if FIELD_VALUE.fullmatch(value) is None:
-        raise HTTPError(400, "control character in header value")
-    return name.decode("ascii"), value.decode("latin-1")
+    raise HTTPError(400, "control character in header value")
 
 
 def find_head_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int]:

@@ -19,6 +19,7 @@ that request's body, so the next request is found where this one ends.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -27,10 +28,12 @@ from .http import (
     RefusedRequest,
     Request,
     RequestHead,
+    check_request_line_start,
     find_head_end,
     parse_chunk_size,
     parse_field_line,
-    parse_head,
+    parse_header_section,
+    parse_request_line,
 )
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -46,6 +49,9 @@ Event = RequestHead | Request | _NeedData
 
 # Which part of a request the parser expects next (see the diagram above).
 _HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _DEAD = range(7)
+
+# Empty lines a client may send before a request line (RFC 9112 section 2.2).
+_EMPTY_LINES: Final = re.compile(rb"[\r\n]*+")  # possessive: see http.FIELD_LINE
 
 
 @dataclass
@@ -67,6 +73,15 @@ class RequestParser:
     _remaining: int = 0
     _trailer_bytes: int = 0
     _refused: RequestHead | None = None  # the head of a refused, still readable request
+    # The request line once its LF has arrived and it passed (method, target, version),
+    # and where that LF is in the buffer.
+    _line: tuple[str, str, str] | None = None
+    _line_end: int = 0
+    _line_judged: tuple[int, int] = (0, 0)  # how far the line so far passed its checks
+    # How much of the buffer has been searched for the end of the head or of a line:
+    # the next search resumes there, so a head sent a byte at a time is searched once,
+    # not once per byte. Taking bytes from the buffer resets it.
+    _searched: int = 0
 
     def feed(self, data: bytes) -> None:
         """Append received bytes."""
@@ -75,7 +90,7 @@ class RequestParser:
     @property
     def has_partial_request(self) -> bool:
         """True when some bytes of a request have arrived but it is not complete."""
-        return bool(self._raw) or bool(self._buffer.strip(b"\r\n"))
+        return bool(self._raw) or _EMPTY_LINES.fullmatch(self._buffer) is None
 
     @property
     def received(self) -> bytes:
@@ -114,27 +129,39 @@ class RequestParser:
         data = bytes(self._buffer[:count])
         del self._buffer[:count]
         self._raw += data
+        self._searched = 0
         return data
 
     def _read_head(self) -> Event:
-        # RFC 9112 section 2.2: ignore empty lines before the request line.
-        skip = len(self._buffer) - len(self._buffer.lstrip(b"\r\n"))
-        if skip:
-            self._take(skip)
-            if len(self._raw) > self.limits.max_head_bytes:
-                raise HTTPError(400, "too many empty lines before the request line")
-        head_end, body_start = find_head_end(self._buffer)
+        limits = self.limits
+        if self._line is None:
+            # RFC 9112 section 2.2: ignore empty lines before the request line.
+            empty_lines = _EMPTY_LINES.match(self._buffer)
+            skip = empty_lines.end() if empty_lines else 0
+            if skip:
+                self._take(skip)
+                if len(self._raw) > limits.max_head_bytes:
+                    raise HTTPError(400, "too many empty lines before the request line")
+            self._line = self._read_request_line()
+            if self._line is None:
+                return NEED_DATA
+        # Search from the request line's LF: "LF LF" or "LF CR LF" may start there.
+        start = max(self._line_end, self._searched - 2)
+        head_end, body_start = find_head_end(self._buffer, start)
         if head_end == -1:
-            self._check_incomplete_head()
+            self._searched = len(self._buffer)
+            if len(self._buffer) > limits.max_head_bytes:
+                raise HTTPError(431, f"request head larger than {limits.max_head_bytes} bytes")
             return NEED_DATA
         # The limit counts the head with its final empty line, so the same request is
         # judged the same however its bytes were split into packets.
-        if body_start > self.limits.max_head_bytes:
-            self._check_incomplete_head()
-            raise HTTPError(431, f"request head larger than {self.limits.max_head_bytes} bytes")
-        raw_head = self._take(body_start)
+        if body_start > limits.max_head_bytes:
+            raise HTTPError(431, f"request head larger than {limits.max_head_bytes} bytes")
+        line, fields_start = self._line, self._line_end + 1
+        self._line = None
+        section = self._take(body_start)[fields_start:head_end]
         try:
-            head = parse_head(raw_head[:head_end].rstrip(b"\r\n"), self.limits)
+            head = parse_header_section(line, section, limits)
         except RefusedRequest as refused:
             self._refused = refused.head  # kept for read_refused_request
             raise
@@ -142,23 +169,41 @@ class RequestParser:
         self._start_body(head)
         return head
 
+    def _read_request_line(self) -> tuple[str, str, str] | None:
+        """The request line, checked as its bytes arrive: None until its LF is here.
+
+        A line whose first bytes can never start a request (a TLS handshake, binary, a
+        bare CR; see ``check_request_line_start``), or that is already too long, raises
+        at once; a complete one is parsed. Only bytes within the line's length limit are
+        judged, and in the same order however the bytes were split, so a request gets the
+        same answer whether it came in one packet or a byte at a time.
+        """
+        limit = self.limits.max_request_line
+        buffer = self._buffer
+        end = buffer.find(b"\n", self._searched, limit + 2)  # beyond: too long anyway
+        if end == -1:
+            self._searched = min(len(buffer), limit + 2)
+            # Only the bytes that came since the last call are judged: a line sent a
+            # byte at a time is still read once.
+            self._line_judged = check_request_line_start(
+                buffer, self._line_judged, min(len(buffer), limit))
+            length = len(buffer) - buffer.endswith(b"\r")  # a final CR may start a CRLF
+            if length > limit:
+                raise HTTPError(414, f"request line longer than {limit} bytes")
+            return None
+        line = bytes(buffer[:end]).removesuffix(b"\r")
+        if len(line) > limit:
+            check_request_line_start(line, self._line_judged, limit)
+            raise HTTPError(414, f"request line longer than {limit} bytes")
+        self._line_end, self._line_judged = end, (0, 0)
+        return parse_request_line(line, self.limits)
+
     def _start_body(self, head: RequestHead) -> None:
         """Expect the body the head announced (RFC 9112 section 6.3)."""
         if head.framing.kind == "chunked":
             self._part = _CHUNK_SIZE
         else:
             self._part, self._remaining = _BODY, head.framing.length
-
-    def _check_incomplete_head(self) -> None:
-        """Reject a head that is already too long, without waiting for its end."""
-        line_end = self._buffer.find(b"\n")
-        first_line = len(self._buffer) if line_end == -1 else line_end
-        if self._buffer[first_line - 1:first_line] == b"\r":
-            first_line -= 1  # the CR of a CRLF is not part of the line
-        if first_line > self.limits.max_request_line:
-            raise HTTPError(414, f"request line longer than {self.limits.max_request_line} bytes")
-        if len(self._buffer) > self.limits.max_head_bytes:
-            raise HTTPError(431, f"request head larger than {self.limits.max_head_bytes} bytes")
 
     def _read_body(self) -> Event:
         limits = self.limits
@@ -202,7 +247,7 @@ class RequestParser:
                 if self._trailer_bytes > limits.max_head_bytes:
                     raise HTTPError(431, f"trailer section larger than "
                                          f"{limits.max_head_bytes} bytes")
-                parse_field_line(line)
+                parse_field_line(line.decode("latin-1"))
 
     def _take_body(self) -> bool:
         """Take up to ``_remaining`` body bytes; True once all of them have arrived."""
@@ -213,8 +258,9 @@ class RequestParser:
 
     def _take_line(self, limit: int, what: str) -> bytes | None:
         """Take one line (without its CRLF or LF) from the buffer, or None if incomplete."""
-        end = self._buffer.find(b"\n")
+        end = self._buffer.find(b"\n", self._searched)
         if end == -1:
+            self._searched = len(self._buffer)
             if len(self._buffer) > limit:
                 raise HTTPError(400, f"{what} too long")
             return None

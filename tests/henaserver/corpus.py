@@ -10,6 +10,15 @@ LF, bare CR and all; ``.gitattributes`` stops git from converting them). Its sib
 - invalid: ``status`` (the error to answer), ``reason`` (a fragment of the error's
   reason), ``close`` (the connection must close after answering) and ``after_head``
   (the head parses and the error is in the body, so a ``RequestHead`` comes first).
+  ``refused_after`` (optional): the parser must already refuse the first this many
+  bytes, before the head is complete: bytes that can never become a request (a TLS
+  handshake, a NUL, binary, a bare CR, a request line without a version) are answered
+  at once, not when the head would have timed out.
+
+The hostile cases (from 069 and 041 on) hold long runs of spaces, tabs, obs-text or token
+characters before or after a bad byte, in field lines, request lines, chunk-size lines and
+trailers: the inputs that made a backtracking pattern take time growing with the square
+of their length. Here they check the answer; ``bench/parse_cost.py`` checks the time.
 
 The same corpus is replayed against the real server in ``test_errors.py``.
 """

@@ -138,6 +138,34 @@ def test_invalid_request_is_rejected_with_its_status(case: Case) -> None:
         assert events == []
 
 
+REFUSED_EARLY = [case for case in INVALID if "refused_after" in case.expect]
+
+
+@pytest.mark.parametrize("case", REFUSED_EARLY, ids=str)
+def test_impossible_request_is_refused_from_its_first_bytes(case: Case) -> None:
+    # A TLS handshake, binary, a NUL, a bare CR or a request line that can never be
+    # valid is refused from the bytes that show it: waiting for the rest would hold a
+    # connection until the header timeout for nothing.
+    first = case.raw[:case.expect["refused_after"]]
+    events, error = run([first])
+    assert error is not None, f"{case.name}: {first!r} still waits for more"
+    assert error.status == case.expect["status"], error.reason
+    assert case.expect["reason"].lower() in error.reason.lower()
+    assert events == []
+
+
+@pytest.mark.parametrize("case", VALID + INVALID, ids=str)
+def test_every_prefix_gets_the_same_verdict_whole_and_byte_by_byte(case: Case) -> None:
+    # A stream may stop anywhere (the client waits, or gives up): what the parser has
+    # decided by then must depend only on the bytes, never on how they were cut. The
+    # request line is judged as it arrives, so its first bytes matter most.
+    for length in range(min(len(case.raw), 80) + 1):
+        prefix = case.raw[:length]
+        whole = describe(*run([prefix]))
+        assert describe(*run([bytes([b]) for b in prefix])) == whole, (
+            f"{case.name}: the first {length} bytes judged differently byte by byte")
+
+
 @pytest.mark.parametrize("case", INVALID, ids=str)
 def test_invalid_request_same_outcome_in_every_split(case: Case) -> None:
     reference = describe(*run([case.raw]))
