@@ -49,7 +49,8 @@ def _trusted_proxies(entries: list[str], header: str, count: int) -> list[str]:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise ImproperlyConfigured(f"PLAYGROUND_TRUSTED_PROXIES: {entry!r} is not an "
-                                       "address or a network like 10.0.0.0/8") from None
+                                       "address like 10.0.0.5 (or a network that holds "
+                                       "only proxies)") from None
     if header and not entries and count <= 0:
         raise ImproperlyConfigured("PLAYGROUND_CLIENT_ADDRESS_HEADER needs "
                                    "PLAYGROUND_TRUSTED_PROXY_COUNT or PLAYGROUND_TRUSTED_PROXIES")
