@@ -169,3 +169,25 @@ def test_a_chunked_body_past_the_limit_is_refused_as_it_arrives(tmp_path, free_p
         assert browser.call(site, "GET", sandbox["links"]["files"])[1]["files"] == []
     finally:
         site.close()
+
+
+def test_the_daphne_guard_refuses_to_start_on_a_twisted_without_its_hooks(tmp_path):
+    """The guard hooks private Twisted names: a Twisted that renamed one must stop the
+    start (loudly), not silently spool bodies again. Simulated by removing the flag's
+    declaration from Twisted's Request before the ASGI application is loaded."""
+    import subprocess
+    import sys
+
+    from testkit.playgrounds import REPO
+
+    code = ("from twisted.web import http; "
+            "del http.Request.__annotations__['_parsePOSTFormSubmission']; "
+            "import playground.asgi")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, env=playground_env(tmp_path))
+    assert done.returncode != 0
+    assert "_parsePOSTFormSubmission" in done.stderr and "pyproject.toml" in done.stderr
+    fine = subprocess.run([sys.executable, "-c", "import playground.asgi"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60,
+                          env=playground_env(tmp_path))
+    assert fine.returncode == 0, fine.stderr
