@@ -17,5 +17,5 @@ class PlaygroundConfig(AppConfig):
         # Signal receivers (nothing starts): deleting a sandbox's row anywhere ends its
         # server (sandboxes/lifecycle.py); logging in carries the session's sandboxes into
         # the account, logging out closes its websockets (accounts.py).
-        from . import accounts  # noqa: F401
+        from . import accounts, checks  # noqa: F401  (checks: registered on import)
         from .sandboxes import lifecycle  # noqa: F401

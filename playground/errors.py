@@ -103,21 +103,36 @@ def _error_for(request: HttpRequest, exc: Exception) -> JsonResponse:
 MAX_JSON_DEPTH = 32
 
 
+class BadJson(ValueError):
+    """Client JSON that cannot be used: not JSON, too deep, or a lone surrogate. The
+    message is the (translated) reason."""
+
+
+def parse_json(raw: str | bytes | bytearray) -> object:
+    """Client JSON, parsed and checked: the one guard for every JSON a client sends
+    (API bodies here, traffic websocket messages in traffic/consumer.py). BadJson if
+    it is not valid JSON, nests more than MAX_JSON_DEPTH, or holds text that is not
+    text (a lone surrogate: ``"\\ud800"`` is valid JSON but no character, and could not
+    be stored, shown or written to a file name)."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:  # "[" * 100_000: deeper than Python's parser goes
+        raise BadJson(_too_deep()) from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadJson(_("the request body is not valid JSON")) from None
+    _check_json_text(data)
+    return data
+
+
 def json_body(request: HttpRequest) -> dict:
     """The request body as a JSON object, or ApiError 400. Every API view that takes
-    JSON reads it here, so the checks below hold for all of them: valid JSON, an
-    object, at most MAX_JSON_DEPTH deep, and text that is really text (no lone
-    surrogate: ``"\\ud800"`` is valid JSON but no character, and it could not be
-    stored, shown or written to a file name)."""
+    JSON reads it here (``parse_json``), so its checks hold for all of them."""
     try:
-        data = json.loads(request.body or b"{}")
-    except RecursionError:
-        raise ApiError(400, _too_deep()) from None
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, _("the request body is not valid JSON")) from None
+        data = parse_json(request.body or b"{}")
+    except BadJson as exc:
+        raise ApiError(400, str(exc)) from None
     if not isinstance(data, dict):
         raise ApiError(400, _("the request body must be a JSON object"))
-    _check_json_text(data)
     return data
 
 
@@ -132,12 +147,14 @@ def _check_json_text(data: object) -> None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if any(0xD800 <= ord(c) <= 0xDFFF for c in item):
-                raise ApiError(400, _("the request body contains a lone surrogate (an "
-                                      "escape like \\ud800 that is not a character)"))
+            try:  # in C: a Python loop over 5 MB of text took 0.38 s of CPU
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadJson(_("the request body contains a lone surrogate (an escape "
+                                "like \\ud800 that is not a character)")) from None
         elif isinstance(item, (dict, list)):
             if depth > MAX_JSON_DEPTH:
-                raise ApiError(400, _too_deep())
+                raise BadJson(_too_deep())
             children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
 

@@ -4,7 +4,8 @@ Under ASGI, Django spools the whole request body to memory or disk before any mi
 or view runs, with no cap of its own (NOTES.md). ``BodySizeLimitMiddleware`` sits in
 front of Django: a declared ``Content-Length`` above the limit is answered 413 at once,
 and a body that grows past the limit without one (chunked) is cut off: we answer 413 and
-tell Django the client went away, so it never calls the view.
+tell Django the client went away, so it never calls the view. Under daphne both are
+refused earlier still, as the bytes arrive (``install_daphne_guard``).
 
 ``StreamBodyFromDisk`` keeps the body out of memory. Daphne (Twisted) receives a body
 into a temporary file, then copies all of it into the application's queue at once, as
@@ -152,14 +153,20 @@ async def _refuse(send, limit: int, language: str | None = None) -> None:
 
 
 def install_daphne_guard() -> None:
-    """Make daphne refuse a too-large declared Content-Length as soon as the headers
-    arrive, and hand each request's body file to ``StreamBodyFromDisk``.
+    """Make daphne refuse a too-large body as it arrives, and hand each request's body
+    file to ``StreamBodyFromDisk``.
 
     Daphne (Twisted) reads the whole body into a temporary file before it calls any ASGI
     application, so the middleware above can only stop Django from reading it a second
     time. Twisted tells the request the declared length in ``gotLength()``, before the
-    body: there we answer 413 and close the connection, which also stops reading.
-    Bodies without a Content-Length (chunked) are still capped by the middleware.
+    body, and hands it each piece of the body in ``handleContentChunk()``: past the
+    limit (declared, or counted as a chunked body grows) we answer 413 and close the
+    connection, which also stops reading; the temporary file is closed at once (it has
+    no name: closing it frees the disk) and the request never reaches the application.
+
+    These are Twisted's own (private) names: a Twisted without them fails here, at
+    start-up, rather than silently spooling bodies again (pyproject.toml pins the
+    range this was tried with).
     """
     try:
         from daphne.http_protocol import WebRequest
@@ -168,7 +175,19 @@ def install_daphne_guard() -> None:
         return
     if getattr(WebRequest, "_playground_guard", False):
         return
+    missing = [name for name in ("gotLength", "handleContentChunk", "process")
+               if not callable(getattr(WebRequest, name, None))]
+    if not any(POST_PARSE_FLAG in getattr(cls, "__annotations__", {})
+               for cls in WebRequest.__mro__):
+        missing.append(POST_PARSE_FLAG)
+    if missing:
+        raise RuntimeError(
+            "install_daphne_guard: this Twisted/daphne has no " + ", ".join(missing) +
+            "; request bodies would be spooled without a limit. Use the versions in "
+            "pyproject.toml, or adapt playground/middleware.py.")
     original = WebRequest.gotLength
+    original_chunk = WebRequest.handleContentChunk
+    original_process = WebRequest.process
     original_create = Server.create_application
 
     def create_application(self, protocol, scope):
@@ -186,21 +205,52 @@ def install_daphne_guard() -> None:
         # Twisted would also parse a multipart or form POST into ``request.args``,
         # reading the whole body into memory (and copying each part); daphne never
         # reads ``args``: Django parses the body, from disk.
-        self._parsePOSTFormSubmission = False
-        limit = settings.PLAYGROUND_MAX_REQUEST_BYTES
-        if length is not None and length > limit:
-            def header(name: bytes, separator: bytes) -> str:
-                values = self.requestHeaders.getRawHeaders(name) or [b""]
-                return separator.join(values).decode("latin-1")
+        setattr(self, POST_PARSE_FLAG, False)
+        self._playground_received = 0
+        if length is not None and length > settings.PLAYGROUND_MAX_REQUEST_BYTES:
+            _refuse_early(self)
 
-            body = _refusal_body(limit, request_language(header(b"cookie", b"; "),
-                                                  header(b"accept-language", b", ")))
-            self.channel.transport.write(
-                b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
-                b"Content-Length: " + str(len(body)).encode() + b"\r\n"
-                b"Connection: close\r\n\r\n" + body)
-            self.channel.transport.loseConnection()
+    def handleContentChunk(self, data):  # noqa: N802 (Twisted's name)
+        """A chunked body has no declared length: count it as it comes."""
+        if getattr(self, "_playground_refused", False):
+            return  # what was already in the read buffer when we closed
+        self._playground_received = getattr(self, "_playground_received", 0) + len(data)
+        if self._playground_received > settings.PLAYGROUND_MAX_REQUEST_BYTES:
+            _refuse_early(self)
+            return
+        original_chunk(self, data)
+
+    def process(self):
+        if getattr(self, "_playground_refused", False):
+            return None  # answered 413 already: the application never sees it
+        return original_process(self)
 
     WebRequest.gotLength = gotLength
+    WebRequest.handleContentChunk = handleContentChunk
+    WebRequest.process = process
     Server.create_application = create_application
     WebRequest._playground_guard = True
+
+
+# Twisted's flag for parsing a form POST into ``request.args`` (set per request).
+POST_PARSE_FLAG = "_parsePOSTFormSubmission"
+
+
+def _refuse_early(request) -> None:
+    """Answer 413 on a daphne request's connection and close it (which stops reading),
+    before the body is read: the same answer as the middleware's, in the request's
+    language. The body received so far goes with its temporary file."""
+    def header(name: bytes, separator: bytes) -> str:
+        values = request.requestHeaders.getRawHeaders(name) or [b""]
+        return separator.join(values).decode("latin-1")
+
+    request._playground_refused = True
+    limit = settings.PLAYGROUND_MAX_REQUEST_BYTES
+    body = _refusal_body(limit, request_language(header(b"cookie", b"; "),
+                                                 header(b"accept-language", b", ")))
+    request.channel.transport.write(
+        b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+        b"Connection: close\r\n\r\n" + body)
+    request.channel.transport.loseConnection()
+    request.content.close()

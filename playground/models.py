@@ -80,8 +80,13 @@ class Sandbox(models.Model):
     # owner's per-address budget counts), when a viewer last had its traffic page open
     # (refreshed while one does: sandboxes/presence.py), and when its owner was last
     # seen (anonymous owners: any request of their session; an abandoned one's
-    # sandboxes are deleted).
-    client_address = models.CharField(max_length=64, blank=True, db_index=True)
+    # sandboxes are deleted). client_network: the wider budget's block (an IPv6 /48).
+    # db_default: a process of the previous release, still running during a rolling
+    # upgrade, inserts rows without these columns (PostgreSQL: NOT NULL).
+    client_address = models.CharField(max_length=64, blank=True, db_index=True,
+                                      default="", db_default="")
+    client_network = models.CharField(max_length=64, blank=True, db_index=True,
+                                      default="", db_default="")
     viewed_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(null=True, blank=True)
 

@@ -49,7 +49,8 @@ def _trusted_proxies(entries: list[str], header: str, count: int) -> list[str]:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise ImproperlyConfigured(f"PLAYGROUND_TRUSTED_PROXIES: {entry!r} is not an "
-                                       "address or a network like 10.0.0.0/8") from None
+                                       "address like 10.0.0.5 (or a network that holds "
+                                       "only proxies)") from None
     if header and not entries and count <= 0:
         raise ImproperlyConfigured("PLAYGROUND_CLIENT_ADDRESS_HEADER needs "
                                    "PLAYGROUND_TRUSTED_PROXY_COUNT or PLAYGROUND_TRUSTED_PROXIES")
@@ -166,10 +167,17 @@ PLAYGROUND_MAX_RUNNING_PER_OWNER = _env_int("PLAYGROUND_MAX_RUNNING_PER_OWNER", 
 # teacher raises them.
 PLAYGROUND_MAX_RUNNING_PER_ADDRESS = _env_int("PLAYGROUND_MAX_RUNNING_PER_ADDRESS", 15)
 PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS = _env_int("PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS", 40)
+# An address is an IPv6 /64, and one ISP customer may hold a /48 of them: each /48 has
+# these wider budgets too (an IPv4 address is its own network: the two above apply).
+PLAYGROUND_MAX_RUNNING_PER_NETWORK = _env_int("PLAYGROUND_MAX_RUNNING_PER_NETWORK", 30)
+PLAYGROUND_MAX_SANDBOXES_PER_NETWORK = _env_int("PLAYGROUND_MAX_SANDBOXES_PER_NETWORK", 120)
 # Behind reverse proxies, the client's address is read from this header (e.g.
 # X-Forwarded-For): the right-most entry that is not a trusted proxy, the proxies being
 # the last PLAYGROUND_TRUSTED_PROXY_COUNT hops (the peer included) and/or those in
-# PLAYGROUND_TRUSTED_PROXIES (addresses or networks, e.g. 10.0.0.0/8). Empty: REMOTE_ADDR.
+# PLAYGROUND_TRUSTED_PROXIES: the proxies' exact addresses (e.g. 127.0.0.1,10.0.0.5).
+# A network listed there must never hold a client: any client in it chooses its own
+# address. Count mode needs daphne reachable only through the proxies. A peer without
+# an address (daphne -u, a Unix socket) counts as a proxy. Empty: REMOTE_ADDR.
 PLAYGROUND_CLIENT_ADDRESS_HEADER = os.environ.get("PLAYGROUND_CLIENT_ADDRESS_HEADER",
                                                   "").strip()
 PLAYGROUND_TRUSTED_PROXY_COUNT = _env_int("PLAYGROUND_TRUSTED_PROXY_COUNT", 0)
@@ -177,10 +185,14 @@ PLAYGROUND_TRUSTED_PROXIES = _trusted_proxies(
     _env_list("PLAYGROUND_TRUSTED_PROXIES", []), PLAYGROUND_CLIENT_ADDRESS_HEADER,
     PLAYGROUND_TRUSTED_PROXY_COUNT)
 # Seconds with no traffic and no viewer before a running sandbox is stopped (30 min),
-# and without its anonymous owner seen before its sandboxes are deleted (24 h). 0: never.
+# and without its anonymous owner seen before its sandboxes are deleted: by default
+# the session cookie's life (two weeks, Django's default), so no session that still
+# works comes back to nothing. Time the playground was down is not counted as absence
+# (culling.py). 0: never.
+SESSION_COOKIE_AGE = 14 * 24 * 3600
 PLAYGROUND_IDLE_STOP = float(os.environ.get("PLAYGROUND_IDLE_STOP", "").strip() or 1800)
 PLAYGROUND_ABANDONED_DELETE = float(
-    os.environ.get("PLAYGROUND_ABANDONED_DELETE", "").strip() or 24 * 3600)
+    os.environ.get("PLAYGROUND_ABANDONED_DELETE", "").strip() or SESSION_COOKIE_AGE)
 
 # Each serving process records a heartbeat in the database every second, so the others
 # notice within seconds when it dies (sandboxes/heartbeat.py). The test suite turns it

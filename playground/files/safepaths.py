@@ -34,12 +34,16 @@ class UnsafePath(Refusal, ValueError):
     """The name cannot be used; the message says why, for the learner."""
 
 
-def check_relpath(name: str) -> tuple[str, ...]:
+def check_relpath(name: str, existing: bool = False) -> tuple[str, ...]:
     """Validate a relative path like ``css/site.css`` and return its segments.
 
     Rejects: empty names, absolute paths (``/x``, ``C:x``), backslashes, NUL and other
     control characters, broken UTF-8 (surrogates, U+FFFD), empty segments (``a//b``, a
     trailing ``/``), ``.`` and ``..``, over-long names and very deep trees.
+
+    ``existing``: the name of a file to read or delete, not one to make. U+FFFD is then
+    accepted: it is a real character, and files stored before it was refused (or put
+    in the folder by other means) must stay readable and deletable.
     """
     if not isinstance(name, str) or name == "":
         raise UnsafePath(gettext_noop("the file name is empty"))
@@ -57,7 +61,7 @@ def check_relpath(name: str) -> tuple[str, ...]:
                          "character"), name=shown)
     # A surrogate is what Python makes of undecodable bytes; U+FFFD is what a decoder
     # puts in their place (daphne decodes %ff in a URL so). Both mean broken UTF-8.
-    if any(0xD800 <= ord(c) <= 0xDFFF or c == "\ufffd" for c in name):
+    if any(0xD800 <= ord(c) <= 0xDFFF or (c == "\ufffd" and not existing) for c in name):
         raise UnsafePath(BROKEN_UTF8, name=shown)
     if "\\" in name:
         raise UnsafePath(
@@ -89,14 +93,14 @@ def check_relpath(name: str) -> tuple[str, ...]:
     return segments
 
 
-def resolve_under(root: str | os.PathLike[str], name: str) -> str:
+def resolve_under(root: str | os.PathLike[str], name: str, existing: bool = False) -> str:
     """The absolute real path for ``name`` inside ``root``, or UnsafePath.
 
     After the textual checks, symlinks are resolved and containment is checked with
     ``os.path.commonpath`` against the real root, so a symlink planted inside the root
-    cannot lead out of it.
+    cannot lead out of it. ``existing``: as for ``check_relpath``.
     """
-    segments = check_relpath(name)
+    segments = check_relpath(name, existing)
     real_root = os.path.realpath(root)
     target = os.path.realpath(os.path.join(real_root, *segments))
     if target == real_root or os.path.commonpath([real_root, target]) != real_root:

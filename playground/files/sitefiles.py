@@ -155,7 +155,7 @@ class SiteFiles:
 
     def file_path(self, name: str) -> str:
         """The real path of an existing regular file, or FileNotFoundError."""
-        path = resolve_under(self.root, name)
+        path = resolve_under(self.root, name, existing=True)
         if not os.path.isfile(path):
             raise FileNotFoundError(name)
         return path
@@ -253,7 +253,7 @@ class SiteFiles:
 
     def delete(self, name: str) -> None:
         """Delete a file, or a folder with everything in it."""
-        path = resolve_under(self.root, name)
+        path = resolve_under(self.root, name, existing=True)
         if os.path.islink(path) or os.path.isfile(path):
             os.unlink(path)
         elif os.path.isdir(path):

@@ -28,8 +28,17 @@ considered: its proxy count selects a position rather than walking trusted hops,
 does not check that the peer itself is a trusted proxy, and without a proxy setting it
 prefers the first public address of the list, which the client controls.
 
+A peer without an address (daphne on a Unix socket, ``daphne -u``: only a proxy on
+the same host reaches it) counts as a trusted proxy hop when a header is configured;
+an address that cannot be told (no header, or garbage in it) is counted under one
+shared key, ``unknown``, never under none: a budget is never silently off.
+
 IPv6 clients are counted by their /64: one household or host gets a whole /64 and can
-pick any address in it.
+pick any address in it. One ISP customer usually gets far more (a /56 or a /48: 256 or
+65,536 /64s), so besides each /64's budget, every /48 has a wider one
+(``PLAYGROUND_MAX_SANDBOXES_PER_NETWORK``, ``PLAYGROUND_MAX_RUNNING_PER_NETWORK``;
+``Sandbox.client_network``). An IPv4 address is its own network: its budget is the
+address's.
 """
 
 from __future__ import annotations
@@ -59,17 +68,32 @@ ADDRESS_SANDBOXES = gettext_noop(
     "%(count)s sandboxes were already created from your network address without logging "
     "in, as many as one address may have; delete one you no longer need, or wait until "
     "unused ones are deleted")
+NETWORK_RUNNING = gettext_noop(
+    "%(count)s sandboxes already run from your network (%(network)s), as many as one "
+    "network may run at once; stop one of them, or wait until one stops (idle "
+    "sandboxes stop by themselves)")
+NETWORK_SANDBOXES = gettext_noop(
+    "%(count)s sandboxes were already created from your network (%(network)s) without "
+    "logging in, as many as one network may have; delete one you no longer need, or "
+    "wait until unused ones are deleted")
 
 # The JSON key "limit" of a refusal names the budget (docs/api.md).
 RUNNING_PER_OWNER = "running_per_owner"
 RUNNING_PER_ADDRESS = "running_per_address"
 SANDBOXES_PER_ADDRESS = "sandboxes_per_address"
+RUNNING_PER_NETWORK = "running_per_network"
+SANDBOXES_PER_NETWORK = "sandboxes_per_network"
 # Counted in a block this large: the whole block is one client's (see module docstring).
 IPV6_BLOCK = 64
+# And in this wider one, at a higher limit: what one ISP customer may be given.
+IPV6_NETWORK = 48
+# The budget key of a client whose address cannot be told: all such share one budget.
+UNKNOWN = "unknown"
 
 
 def client_address(meta: Mapping[str, Any]) -> str:
-    """The address a request's budget is counted against (``request.META``)."""
+    """The address a request's budget is counted against (``request.META``): never
+    empty (``UNKNOWN`` when it cannot be told)."""
     remote = str(meta.get("REMOTE_ADDR") or "")
     header = settings.PLAYGROUND_CLIENT_ADDRESS_HEADER
     if not header:
@@ -80,14 +104,33 @@ def client_address(meta: Mapping[str, Any]) -> str:
     right = remote  # the hop that reported the current one (the peer first)
     for depth, hop in enumerate(reversed(hops)):
         address = _parse(hop)
+        if address is None and depth == 0:
+            # A peer without an address: a Unix socket, which only a proxy on this host
+            # reaches. A trusted hop: what it wrote is read.
+            if depth == len(hops) - 1:
+                return UNKNOWN  # it wrote nothing
+            right = hop
+            continue
         if address is None:
-            # Not an address where a trusted proxy should have written one (or a Unix
-            # socket peer): count it against the hop that handed it on.
+            # Not an address where a trusted proxy should have written one: count it
+            # against the hop that handed it on.
             return _budget_key(right)
         if depth == len(hops) - 1 or not _trusted(address, depth):
             return _budget_key(hop)
         right = hop
     return _budget_key(remote)  # not reached: the loop returns at the last hop
+
+
+def network_of(key: str) -> str:
+    """The wider budget's key for a ``client_address`` key: an IPv6 /64's /48; an IPv4
+    address (or ``UNKNOWN``) is its own."""
+    try:
+        network = ipaddress.ip_network(key)
+    except ValueError:
+        return key
+    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen > IPV6_NETWORK:
+        return str(network.supernet(new_prefix=IPV6_NETWORK))
+    return key
 
 
 def _trusted(address: IPAddress, depth: int) -> bool:
@@ -121,29 +164,37 @@ def _parse(text: str) -> IPAddress | None:
 
 
 def _budget_key(text: str) -> str:
-    """The text stored in ``Sandbox.client_address``: an IPv4 address, or an IPv6 /64."""
+    """The text stored in ``Sandbox.client_address``: an IPv4 address, an IPv6 /64, or
+    ``UNKNOWN``."""
     address = _parse(text)
     if address is None:
-        return text[:64]
+        return UNKNOWN
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.ip_network(f"{address}/{IPV6_BLOCK}", strict=False))
     return str(address)
 
 
-def check_create(address: str) -> None:
+def check_create(address: str, network: str) -> None:
     """Inside the creation's serialised transaction: may one more anonymous sandbox be
-    created from ``address``? A 429 Refusal if not."""
-    limit = settings.PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS
-    count = Sandbox.objects.filter(user=None, client_address=address).count()
-    if address and count >= limit:
+    created from ``address`` (a ``client_address`` key) in ``network`` (its
+    ``network_of``)? A 429 Refusal if not."""
+    anonymous = Sandbox.objects.filter(user=None)
+    count = anonymous.filter(client_address=address).count()
+    if count >= settings.PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS:
         raise Refusal(ADDRESS_SANDBOXES, count=count).answer(429,
                                                              limit=SANDBOXES_PER_ADDRESS)
+    if network != address:
+        count = anonymous.filter(client_network=network).count()
+        if count >= settings.PLAYGROUND_MAX_SANDBOXES_PER_NETWORK:
+            raise Refusal(NETWORK_SANDBOXES, count=count, network=network).answer(
+                429, limit=SANDBOXES_PER_NETWORK)
 
 
 def check_running(row: Sandbox, others: QuerySet[Sandbox]) -> None:
     """Inside claims.take's serialised transaction: may ``row`` start, given the
     ``others`` that run (every live row of a live process but this one)? The owner's
-    share, then (anonymous) its address's; the host's limit is the caller's."""
+    share, then (anonymous) its address's and its network's; the host's limit is the
+    caller's."""
     if row.user_id is not None:
         mine = others.filter(user_id=row.user_id)
     else:
@@ -151,8 +202,15 @@ def check_running(row: Sandbox, others: QuerySet[Sandbox]) -> None:
     count = mine.count()
     if count >= settings.PLAYGROUND_MAX_RUNNING_PER_OWNER:
         raise Refusal(OWNER_SHARE, count=count).answer(429, limit=RUNNING_PER_OWNER)
-    if row.user_id is None and row.client_address:
-        count = others.filter(user=None, client_address=row.client_address).count()
-        if count >= settings.PLAYGROUND_MAX_RUNNING_PER_ADDRESS:
-            raise Refusal(ADDRESS_RUNNING, count=count).answer(429,
-                                                               limit=RUNNING_PER_ADDRESS)
+    if row.user_id is not None or not row.client_address:  # "": made before budgets
+        return
+    anonymous = others.filter(user=None)
+    count = anonymous.filter(client_address=row.client_address).count()
+    if count >= settings.PLAYGROUND_MAX_RUNNING_PER_ADDRESS:
+        raise Refusal(ADDRESS_RUNNING, count=count).answer(429, limit=RUNNING_PER_ADDRESS)
+    network = row.client_network or row.client_address
+    if network != row.client_address:
+        count = anonymous.filter(client_network=network).count()
+        if count >= settings.PLAYGROUND_MAX_RUNNING_PER_NETWORK:
+            raise Refusal(NETWORK_RUNNING, count=count, network=network).answer(
+                429, limit=RUNNING_PER_NETWORK)

@@ -10,9 +10,14 @@
   any process count, through ``Sandbox.viewed_at`` (presence.py).
 * **Abandoned.** An anonymous owner's sandboxes are deleted once the owner has not
   been seen (no request of its session, no viewer) for ``PLAYGROUND_ABANDONED_DELETE``
-  seconds (default 24 hours): a dropped cookie jar leaves nothing behind for long. Any
-  process may do it; the row is re-read under its lock before it is deleted, so two
-  processes delete it once.
+  seconds of the playground's uptime (default: the session cookie's life, two weeks):
+  a dropped cookie jar leaves nothing behind for ever. Time the playground was down is
+  not absence (a class's instance stopped on Friday and started on Monday must not
+  delete every student's files): nothing is deleted until the playground has been up
+  for the whole time, counted from the start of the oldest process alive
+  (``up_since``). Logged-in users' sandboxes are never deleted so. Any process may do
+  it; the row is re-read under its lock before it is deleted, so two processes delete
+  it once.
 
 ``cull()`` runs every ``CULL_EVERY`` seconds on a thread of its own in each serving
 process (started by boot.py): a stop takes up to a grace period, which the heartbeat
@@ -24,15 +29,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from ..models import Sandbox
+from ..models import PlaygroundProcess, Sandbox
 from ..refusals import Message
 from . import heartbeat, lifecycle, presence, runtime
 
@@ -51,6 +56,8 @@ ONE_SECOND = gettext_noop("1 second")
 CULL_EVERY = 1.0
 
 _next_abandoned_sweep = 0.0
+# When this process came up (its heartbeat row is written a beat later).
+_loaded_at = datetime.now(UTC)
 _thread: threading.Thread | None = None
 _stop = threading.Event()
 
@@ -106,10 +113,22 @@ def abandoned() -> Q:
             & (Q(viewed_at__isnull=True) | Q(viewed_at__lt=cutoff)))
 
 
+def up_since() -> datetime:
+    """Since when the playground has been up without a break: the start of the oldest
+    process alive now (a rolling restart keeps the clock), this one's at the latest."""
+    oldest = PlaygroundProcess.objects.filter(name__in=heartbeat.alive_names()) \
+        .aggregate(first=Min("started_at"))["first"]
+    return min(oldest, _loaded_at) if oldest is not None else _loaded_at
+
+
 def delete_abandoned() -> int:
     """Delete anonymous sandboxes whose owner has gone. Rows from before seen_at was
-    kept start their clock now, never at their creation."""
+    kept start their clock now, never at their creation. Nothing goes before the
+    playground has been up for the whole abandon time: its downtime is no absence."""
     Sandbox.objects.filter(user=None, seen_at=None).update(seen_at=timezone.now())
+    up_for = (timezone.now() - up_since()).total_seconds()
+    if up_for < settings.PLAYGROUND_ABANDONED_DELETE:
+        return 0
     count = 0
     for pk in Sandbox.objects.filter(abandoned()).values_list("pk", flat=True):
         with transaction.atomic():

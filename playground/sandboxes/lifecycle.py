@@ -109,14 +109,15 @@ def create(request: HttpRequest, name: object, port: object) -> Sandbox:
     number = check_port(request, port)
     owner = owner_fields(request)
     address = budgets.client_address(request.META)
+    network = budgets.network_of(address)
     try:
         with transaction.atomic():  # count and create together (claims.owner_quota)
             if not claims.owner_quota(owned(request).count, limit):
                 raise Refusal(TOO_MANY, limit=limit)
             if "user" not in owner:  # anonymous: the address's budget too
-                budgets.check_create(address)
+                budgets.check_create(address, network)
             sandbox = Sandbox.objects.create(name=name, port=number, client_address=address,
-                                             **owner)
+                                             client_network=network, **owner)
     except IntegrityError:  # another request took the port a moment ago
         raise Refusal(PORT_TAKEN, port=number, name="").answer(field="port") from None
     root = root_of(sandbox)

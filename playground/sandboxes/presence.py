@@ -7,7 +7,8 @@ served by one daphne and the sandbox by another), so they are kept in the databa
 written at a bounded rate:
 
 * ``Sandbox.viewed_at``: each process counts its own open traffic websockets
-  (``opened``/``closed``, called by traffic/consumer.py) and, on each heartbeat,
+  (``opened``/``closed``, called by traffic/consumer.py on its event loop, the
+  ``closed`` from a ``finally``) and, on each heartbeat,
   refreshes ``viewed_at`` of the sandboxes it has viewers for (``flush``): at most one
   UPDATE a beat, and only for rows older than ``refresh_every()``. A process that dies
   stops refreshing, so its viewers stop counting by themselves.
@@ -52,24 +53,27 @@ def refresh_every() -> float:
 
 
 def opened(sandbox_id: int) -> None:
-    """A traffic websocket of this process began watching the sandbox."""
+    """A traffic websocket of this process began watching the sandbox. Only the count:
+    no I/O, so the consumer calls it on the event loop, where nothing can come between
+    it and the ``try`` whose ``finally`` calls ``closed`` (then ``mark_viewed`` in a
+    thread)."""
     with _lock:
         _viewers[sandbox_id] += 1
-    _mark_viewed(sandbox_id)
 
 
 def closed(sandbox_id: int) -> None:
-    """That websocket ended; the sandbox counts as viewed until now."""
+    """That websocket ended, however it ended (traffic/consumer.py calls it from a
+    ``finally``: channels calls no ``disconnect()`` when a handler raised)."""
     with _lock:
         _viewers[sandbox_id] -= 1
         if _viewers[sandbox_id] <= 0:
             del _viewers[sandbox_id]
-    _mark_viewed(sandbox_id)
 
 
-def _mark_viewed(sandbox_id: int) -> None:
-    """``viewed_at`` = now. A database that refuses it costs a websocket nothing: the
-    count above still holds, and the next ``flush`` writes it."""
+def mark_viewed(sandbox_id: int) -> None:
+    """``viewed_at`` = now, as a viewer arrives and leaves (in a thread). A database that
+    refuses it costs a websocket nothing: the count above still holds, and the next
+    ``flush`` writes it."""
     try:
         Sandbox.objects.filter(pk=sandbox_id).update(viewed_at=timezone.now())
     except DatabaseError as exc:

@@ -9,10 +9,17 @@ No gap, no duplicate: the group is joined *before* the history is read, so an ex
 committed during the replay is either in the replay or in a live batch queued behind it
 (or both). Everything with ``seq <= self.sent`` is skipped, so "both" is sent once.
 A reconnecting page passes the last seq it received as ``?after=``.
+
+Leaving is in a ``finally`` around the whole consumer (``__call__``), not only in
+``disconnect()``: channels calls no ``disconnect()`` when a handler raised, and a
+viewer counted for ever would keep its sandbox from ever being culled. A client's
+message is parsed by the playground's one JSON guard (errors.parse_json): what it
+refuses closes the socket with 4007 (a binary frame: 4003), never a server error.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,12 +29,19 @@ from django.conf import settings
 from django.utils import translation
 
 from .. import accounts, origins
+from ..errors import BadJson, parse_json
 from ..language import request_language
 from ..models import Run, Sandbox
 from ..sandboxes import presence, presenters, runtime
 from ..sandboxes.ownership import owned_by
 from . import exchanges, live, runs
 
+log = logging.getLogger(__name__)
+
+# Close codes for what a client may not send: RFC 6455's 1003 and 1007 in the range
+# left to applications (autobahn lets an application send only 1000 or 3000-4999).
+UNSUPPORTED_DATA = 4003  # a binary frame: the protocol is JSON text
+INVALID_PAYLOAD = 4007  # text that errors.parse_json refuses
 
 class TrafficConsumer(AsyncJsonWebsocketConsumer):
     """One viewer of one sandbox's traffic."""
@@ -38,6 +52,14 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
     group: str = ""
     session_group: str | None = None  # closed at logout (accounts._close_websockets)
     watching: bool = False  # counted by sandboxes/presence.py
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The consumer's whole life: however it ends (a handler that raised, a
+        cancelled task), the viewer stops counting and leaves its groups."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._leave()
 
     async def connect(self) -> None:
         """Origin, then ownership, then join, replay and the opening messages."""
@@ -61,26 +83,53 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         if self.session_group:
             await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
-        # Watched: not idle (sandboxes/culling.py) while this viewer is open.
-        await database_sync_to_async(presence.opened)(sandbox_id)
+        # Watched: not idle (sandboxes/culling.py) while this viewer is open. Counted on
+        # the event loop, nothing between it and the flag __call__'s finally reads.
+        presence.opened(sandbox_id)
         self.watching = True
+        await database_sync_to_async(presence.mark_viewed)(sandbox_id)
         await self.replay()
         opening = await database_sync_to_async(self._opening)()
         for message in opening:
             await self.send_json(message)
 
     async def disconnect(self, code: int) -> None:
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Stop counting as a viewer and leave the groups, once (from ``disconnect()``,
+        and again, as a no-op or the only call, from ``__call__``'s finally)."""
         if self.watching:
             self.watching = False
-            await database_sync_to_async(presence.closed)(self.sandbox_id)
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-        if self.session_group:
-            await self.channel_layer.group_discard(self.session_group, self.channel_name)
+            presence.closed(self.sandbox_id)  # first, and on the loop: it cannot fail
+            await database_sync_to_async(presence.mark_viewed)(self.sandbox_id)
+        groups = [g for g in (self.group, self.session_group) if g]
+        self.group, self.session_group = "", None
+        for group in groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as exc:  # noqa: BLE001 - e.g. Redis gone; the group expires
+                log.warning("could not leave %s (%s)", group, exc)
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         """The browser session logged out: its sandboxes are no longer this viewer's."""
         await self.close()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
+                      **kwargs: Any) -> None:
+        """A client message, parsed by the JSON guard; what it refuses (not JSON, deeper
+        than errors.MAX_JSON_DEPTH, a lone surrogate) or a binary frame closes the
+        socket with the code for it. channels' own version raised (1011 and a
+        traceback in the log) and ``json.loads`` hits RecursionError on ``"[" * 10**5``."""
+        if text_data is None:
+            await self.close(code=UNSUPPORTED_DATA)
+            return
+        try:
+            content = parse_json(text_data)
+        except BadJson:
+            await self.close(code=INVALID_PAYLOAD)
+            return
+        await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The only client message: a ping, answered from the event loop (the flood

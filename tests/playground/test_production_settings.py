@@ -38,7 +38,9 @@ def _production(tmp_path, **extra) -> dict[str, str]:
         "PLAYGROUND_ALLOWED_HOSTS": "playground.school.example",
         "PLAYGROUND_CSRF_TRUSTED_ORIGINS": "https://playground.school.example",
         "DATABASE_URL": f"sqlite:///{tmp_path}/prod.sqlite3",
-        "REDIS_URL": "redis://127.0.0.1:6379/0", **extra})
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "PLAYGROUND_CLIENT_ADDRESS_HEADER": "X-Forwarded-For",
+        "PLAYGROUND_TRUSTED_PROXIES": "127.0.0.1", **extra})
 
 
 def _run(args, env) -> subprocess.CompletedProcess:
@@ -58,6 +60,24 @@ def test_check_deploy_is_clean_in_production_mode(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("change, warned", [
+    # Behind the proxy (the default), open to anyone, no address header: warned.
+    ({"PLAYGROUND_CLIENT_ADDRESS_HEADER": "", "PLAYGROUND_TRUSTED_PROXIES": ""}, True),
+    ({"PLAYGROUND_CLIENT_ADDRESS_HEADER": "", "PLAYGROUND_TRUSTED_PROXIES": "",
+      "PLAYGROUND_REQUIRE_LOGIN": "true"}, False),
+    ({"PLAYGROUND_CLIENT_ADDRESS_HEADER": "", "PLAYGROUND_TRUSTED_PROXIES": "",
+      "PLAYGROUND_BEHIND_PROXY": "false"}, False),
+])
+def test_a_proxy_without_an_address_header_is_warned_about(tmp_path, change, warned):
+    """Every visitor would share the proxy's address, and so one address's budgets."""
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                  _production(tmp_path, **change))
+    output = result.stdout + result.stderr
+    assert ("playground.W001" in output) is warned, output
+    if warned:
+        assert "shares the proxy's address" in output
 
 
 def test_check_deploy_warns_about_the_local_defaults(tmp_path):

@@ -7,11 +7,13 @@ a database (scale-out, races between processes), a process that is killed.
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -62,24 +64,54 @@ def answering(check: Any, proc: subprocess.Popen, what: str, log: Path | None = 
     return condition
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket (``daphne -u``); the URL's host is only the Host header."""
+
+    def __init__(self, path: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__("127.0.0.1", *args, **kwargs)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class UnixHandler(urllib.request.HTTPHandler):
+    """urllib's http:// over one Unix socket."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = str(path)
+
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(lambda host, **kw: UnixHTTPConnection(self.path, **kw), req)
+
+
 class Daphne:
     """One playground process: `python -m daphne` on its own port, in its own session
     (so ``close()`` ends it and nothing else)."""
 
     def __init__(self, name: str, env: dict[str, str], tmp: Path, port: int,
-                 prefix: Sequence[str] = ()):
-        """``prefix``: a command that runs the rest (e.g. in a namespace), and execs it."""
+                 prefix: Sequence[str] = (), unix: Path | None = None):
+        """``prefix``: a command that runs the rest (e.g. in a namespace), and execs it.
+        ``unix``: listen on this Unix socket instead of the port (``daphne -u``, as
+        behind a proxy on the same host); reach it with ``Browser(unix=...)``."""
         self.name = name
         self.port = port
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.unix = unix
+        self.base = f"http://127.0.0.1:{self.port}" if unix is None else "http://127.0.0.1"
         self.log = tmp / f"daphne-{name}.log"
+        listen = ["-u", str(unix)] if unix is not None else ["-b", "127.0.0.1", "-p",
+                                                              str(self.port)]
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            [*prefix, sys.executable, "-m", "daphne", *listen,
              "playground.asgi:application"], cwd=REPO, env=env,
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        opener = urllib.request.build_opener(*([UnixHandler(unix)] if unix else []))
 
         def up() -> bool:
-            return urllib.request.urlopen(self.base + "/", timeout=2).status == 200
+            return opener.open(self.base + "/", timeout=2).status == 200
 
         what = f"daphne {name} answering"
         wait_until(answering(up, self.proc, what, self.log), 30, what, interval=0.1,
@@ -107,9 +139,11 @@ class Browser:
     """One browser: one cookie jar, used against any playground process (same host
     name, and cookies ignore ports; processes share SECRET_KEY and the session table)."""
 
-    def __init__(self) -> None:
+    def __init__(self, unix: Path | None = None) -> None:
+        """``unix``: every request over this Unix socket (a ``Daphne(unix=...)``)."""
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.opener = urllib.request.build_opener(
+            *([UnixHandler(unix)] if unix else []), urllib.request.HTTPCookieProcessor(self.jar))
 
     def cookie(self, name: str) -> str:
         return next(c.value for c in self.jar if c.name == name)

@@ -161,6 +161,31 @@ def test_put_rejections(client, files_url):
     assert client.get(files_url).json()["files"] == []
 
 
+def test_a_stored_name_with_a_replacement_character_stays_readable_and_deletable(
+        client, sb, files_url):
+    """U+FFFD is refused in new names (it stands for broken UTF-8), but a file stored
+    with it (before that rule, or put in the folder by other means) must still be read
+    and deleted: before, GET and DELETE answered 400 and the file was stuck."""
+    from urllib.parse import quote
+
+    from playground.files.storage import root_of
+    from playground.models import Sandbox
+
+    name = "old\ufffd.txt"
+    root = root_of(Sandbox.objects.get(pk=sb["id"]))
+    root.mkdir(parents=True, exist_ok=True)
+    (root / name).write_bytes(b"kept")
+    url = files_url + quote(name)
+    assert client.put(files_url + quote("new\ufffd.txt"), b"x",
+                      content_type="text/plain").status_code == 400
+    got = client.get(url)
+    assert got.status_code == 200, got.content
+    assert b"".join(got.streaming_content) == b"kept"
+    deleted = client.delete(url)
+    assert deleted.status_code == 200, deleted.content
+    assert not (root / name).exists()
+
+
 def test_upload_over_the_request_cap_is_refused_on_content_length(client, files_url, settings):
     settings.PLAYGROUND_MAX_REQUEST_BYTES = 1500
     response = upload(client, files_url, ("files", "a.bin", b"x" * 900),

@@ -61,3 +61,15 @@ def test_a_failed_batch_writes_nothing_and_removes_its_folders(tmp_path):
                           ("b.txt", [b"x" * 11])])
     assert (tmp_path / "keep.txt").read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["keep.txt"]  # no temp files, no new folders
+
+
+def test_a_replacement_character_is_refused_only_in_new_names(tmp_path):
+    """U+FFFD stands for broken UTF-8 in a name being made; an existing file's name may
+    hold it (it is a real character), and must stay readable and deletable."""
+    with pytest.raises(UnsafePath, match="not valid text"):
+        check_relpath("a\ufffd.txt")
+    assert check_relpath("a\ufffd.txt", existing=True) == ("a\ufffd.txt",)
+    assert resolve_under(tmp_path, "d/a\ufffd.txt", existing=True) == \
+        os.path.join(os.path.realpath(tmp_path), "d", "a\ufffd.txt")
+    with pytest.raises(UnsafePath):  # a lone surrogate is never a stored name
+        check_relpath("a\ud800.txt", existing=True)

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import functools
 import http.client
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import Client
 from testkit.playgrounds import REPO, Browser, Daphne, migrate, playground_env
 
@@ -53,10 +58,11 @@ def site_with(tmp_path, free_port):
     """site_with(**settings): a daphne of its own with those PLAYGROUND_* settings."""
     started: list[Daphne] = []
 
-    def start(**settings: str) -> Daphne:
+    def start(unix: Path | None = None, **settings: str) -> Daphne:
         env = playground_env(tmp_path, PLAYGROUND_PORT_RANGE="1024-65535", **settings)
         migrate(env)
-        started.append(Daphne("budgets", env, tmp_path, free_port))
+        started.append(Daphne(f"budgets{len(started)}", env, tmp_path, free_port,
+                              unix=unix))
         return started[-1]
 
     yield start
@@ -187,6 +193,16 @@ CASES = [
     ("", 0, [], "2001:db8:1:2:aaaa::1", "", "2001:db8:1:2::/64"),
     ("X-Real-IP", 1, [], "10.0.0.1", "[2001:db8::5]:4711", "2001:db8::/64"),
     ("X-Forwarded-For", 1, [], "::ffff:10.0.0.1", "203.0.113.5:1234", "203.0.113.5"),
+    # No peer address (daphne -u, a Unix socket: only a local proxy reaches it): the
+    # peer is a trusted hop, in count mode too (it is the one hop counted).
+    ("X-Forwarded-For", 1, [], "", "1.2.3.4, 203.0.113.5", "203.0.113.5"),
+    ("X-Forwarded-For", 0, ["127.0.0.1"], "", "203.0.113.5", "203.0.113.5"),
+    ("X-Forwarded-For", 0, ["127.0.0.1"], "", "1.2.3.4, 127.0.0.1", "1.2.3.4"),
+    # ... and never an empty key: whoever cannot be told apart shares one budget.
+    ("X-Forwarded-For", 1, [], "", "", "unknown"),
+    ("X-Forwarded-For", 1, [], "", "garbage", "unknown"),
+    ("", 0, [], "", "", "unknown"),
+    ("", 0, [], "not an address", "", "unknown"),
 ]
 
 
@@ -199,6 +215,86 @@ def test_the_client_address_rule(settings, header, count, trusted, remote, value
     if value:
         meta["HTTP_" + (header or "X-Forwarded-For").upper().replace("-", "_")] = value
     assert budgets.client_address(meta) == expected
+
+
+# client_address key -> the wider (network) budget's key: an IPv6 /64's /48.
+NETWORKS = [
+    ("2001:db8:1:2::/64", "2001:db8:1::/48"),
+    ("2001:db8:1:ff00::/64", "2001:db8:1::/48"),  # another /64 of the same customer
+    ("2001:db8:2:2::/64", "2001:db8:2::/48"),
+    ("203.0.113.5", "203.0.113.5"),  # IPv4: the address is its own network
+    ("unknown", "unknown"),
+]
+
+
+@pytest.mark.parametrize(("key", "network"), NETWORKS)
+def test_the_network_of_an_address(key, network):
+    assert budgets.network_of(key) == network
+
+
+def test_one_ipv6_customer_cannot_escape_the_budget_by_changing_its_64(site_with,
+                                                                      free_ports):
+    """A /48 holds 65,536 /64s: each new /64 got a fresh per-address budget before."""
+    site = site_with(PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS="1",
+                     PLAYGROUND_MAX_SANDBOXES_PER_NETWORK="2",
+                     PLAYGROUND_CLIENT_ADDRESS_HEADER="X-Forwarded-For",
+                     PLAYGROUND_TRUSTED_PROXIES="127.0.0.1")
+    ports = iter(free_ports(4))
+
+    def create(forwarded: str) -> tuple[int, dict]:
+        return AddressedBrowser(X_Forwarded_For=forwarded).create(site, "s", next(ports))
+
+    assert create("2001:db8:7:1::1")[0] == 201
+    assert create("2001:db8:7:2::1")[0] == 201  # another /64 of the same /48
+    status, refused = create("2001:db8:7:3::1")
+    assert status == 429, refused
+    assert refused["limit"] == "sandboxes_per_network"
+    assert "2001:db8:7::/48" in refused["error"]
+    assert create("2001:db8:8:1::1")[0] == 201  # another customer
+
+
+def test_budgets_hold_on_a_unix_socket(site_with, free_ports):
+    """daphne -u (behind a proxy on the same host) has no TCP peer: REMOTE_ADDR is
+    absent. Without a header every client shares one budget ("unknown"); with one, the
+    socket's peer is the trusted proxy and the header names the client. Before, both
+    cases had no budget at all."""
+    folder = Path(tempfile.mkdtemp(prefix="pgu", dir="/tmp"))  # a short socket path
+    try:
+        for header in ("", "X-Forwarded-For"):
+            sock = folder / f"d{len(header)}.sock"
+            site = site_with(unix=sock, PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS="1",
+                             PLAYGROUND_CLIENT_ADDRESS_HEADER=header,
+                             PLAYGROUND_TRUSTED_PROXY_COUNT="1" if header else "0")
+            ports = iter(free_ports(3))
+
+            def create(forwarded: str, sock: Path = sock, site: Daphne = site,
+                       ports: Iterator[int] = ports) -> tuple[int, dict]:
+                browser = Browser(unix=sock)
+                browser.opener.addheaders = [("X-Forwarded-For", forwarded)]
+                return browser.call(site, "POST", "/api/sandboxes/",
+                                    {"name": "s", "port": next(ports)})
+
+            assert create("203.0.113.1")[0] == 201
+            status, refused = create("203.0.113.1")
+            assert status == 429, refused
+            assert refused["limit"] == "sandboxes_per_address"
+            # Through the proxy, another client has a budget of its own.
+            assert create("203.0.113.2")[0] == (201 if header else 429)
+            site.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.django_db
+def test_the_address_columns_have_a_database_default():
+    """A process of the release before, still running during a rolling upgrade,
+    inserts rows without the new columns: on PostgreSQL a NOT NULL column without a
+    database default refused them."""
+    with connection.cursor() as cursor:
+        columns = {column.name: column for column in connection.introspection
+                   .get_table_description(cursor, "playground_sandbox")}
+    for name in ("client_address", "client_network"):
+        assert columns[name].default not in (None, "NULL"), columns[name]
 
 
 def test_a_header_without_a_trusted_proxy_is_a_configuration_error(tmp_path):

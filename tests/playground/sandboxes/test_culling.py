@@ -5,7 +5,13 @@
   websocket, or with traffic, is not, until the viewer leaves or the traffic stops;
 * an anonymous owner's sandboxes are deleted once the owner has not been seen for the
   time (its server ended, its files removed), while an owner who keeps coming keeps
-  theirs.
+  theirs; time the playground was down does not count, and a logged-in user's
+  sandboxes are never deleted so;
+* a viewer whose websocket sends what no parser should take ("[" * 100_000) is closed
+  with 4007 (RFC 6455's 1007 in the application's range), no traceback, and stops
+  counting as a viewer;
+* the culler's stop releases only the claim it saw: a start that came after it read
+  the row keeps running.
 
 Every wait is for a condition: a sandbox that must not be stopped is checked once a
 sandbox started *after* it has been stopped for idleness.
@@ -16,11 +22,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import time
 import urllib.error
 import urllib.request
 
+import pytest
 from testkit.playgrounds import REPO, Browser, Daphne, migrate, playground_env
 from testkit.waiting import wait_until
+
+from playground.models import Sandbox
+from playground.sandboxes import lifecycle, runtime
 
 sys.path.insert(0, str(REPO / "bench"))
 from wsclient import WebSocket  # noqa: E402  (bench's stdlib websocket client)
@@ -199,3 +210,117 @@ def test_two_processes_cull_their_own_and_count_each_others_viewers(tmp_path, fr
             ws.close()
         for site in sites:
             site.close()
+
+
+def test_a_viewer_sending_hostile_json_is_closed_cleanly_and_stops_counting(tmp_path,
+                                                                            free_ports):
+    """Before: decode_json hit RecursionError, daphne logged a traceback and closed with
+    1011, and channels never called disconnect(): the viewer counted for ever, and the
+    sandbox was never stopped."""
+    sandbox_port, site_port = free_ports(2)
+    site = _site(tmp_path, site_port, PLAYGROUND_IDLE_STOP=str(IDLE),
+                 PLAYGROUND_ABANDONED_DELETE="0")
+    try:
+        browser = Browser()
+        sandbox = browser.new_sandbox(site, "watched", sandbox_port)
+        assert browser.call(site, "POST", sandbox["links"]["start"])[0] == 200
+        headers = {"Origin": site.base, "Cookie": f"sessionid={browser.cookie('sessionid')}"}
+        path = f"/ws/sandboxes/{sandbox['id']}/"
+        for hostile, code in (("[" * 100_000, 4007), ('"\\ud800"', 4007),
+                              ("not json", 4007), (None, 4003)):
+            ws = WebSocket("127.0.0.1", site.port, path, headers)
+            if hostile is None:
+                ws._send(0x2, b"\x00binary")  # a binary frame: the protocol is text
+            else:
+                ws.send(hostile)
+            while ws.recv() is not None:  # the opening messages, then the close
+                pass
+            ws.close()
+            assert ws.close_code == code, (hostile and hostile[:20], ws.close_code)
+        # A ping still works on a fresh socket: the guard refuses only what is bad.
+        ws = WebSocket("127.0.0.1", site.port, path, headers)
+        ws.send('{"type": "ping", "id": 7}')
+        while (message := ws.recv()) is not None and '"pong"' not in message:
+            pass
+        assert message is not None and json.loads(message) == {"type": "pong", "id": 7}
+        ws.close()
+        # Every viewer is gone: the sandbox is idle and unwatched, so it is stopped.
+        wait_until(lambda: _status(browser, site, sandbox) == "stopped", 30,
+                   "the sandbox whose viewers all left to be stopped", interval=0.2,
+                   explain=site.output)
+        assert "Traceback" not in site.output(), site.output()
+    finally:
+        site.close()
+
+
+def test_downtime_is_not_absence_and_a_users_sandbox_is_never_abandoned(tmp_path,
+                                                                         free_ports):
+    """A class's playground stopped on Friday and started on Monday: every anonymous
+    owner was "not seen" for the whole weekend. Before, the first sweep after the start
+    deleted all their sandboxes at once. Now nothing goes until the playground has been
+    up for the abandon time; then the owner who did not come back loses theirs, and a
+    logged-in user's sandbox stays, however long its owner is away."""
+    abandon = 5  # seconds
+    *ports, port_a, port_b = free_ports(4)
+    env = playground_env(tmp_path, PLAYGROUND_PORT_RANGE="1024-65535",
+                         PLAYGROUND_IDLE_STOP="0", PLAYGROUND_ABANDONED_DELETE=str(abandon))
+    migrate(env)
+    database = tmp_path / "db.sqlite3"
+
+    def exists(sandbox_id: int) -> bool:
+        with sqlite3.connect(database, timeout=20) as db:
+            return bool(db.execute("SELECT count(*) FROM playground_sandbox WHERE id = ?",
+                                   (sandbox_id,)).fetchone()[0])
+
+    site = Daphne("before", env, tmp_path, port_a)
+    try:
+        anonymous, user = Browser(), Browser()
+        left = anonymous.new_sandbox(site, "left over the weekend", ports[0])
+        owned = user.new_sandbox(site, "a user's", ports[1])
+    finally:
+        site.close()
+    # The weekend: both owners were last seen long ago, and one of them is a user.
+    with sqlite3.connect(database, timeout=20) as db:
+        db.execute("INSERT INTO auth_user (password, is_superuser, username, first_name, "
+                   "last_name, email, is_staff, is_active, date_joined) VALUES "
+                   "('!', 0, 'student', '', '', '', 0, 1, '2026-01-01 00:00:00')")
+        user_id = db.execute("SELECT id FROM auth_user WHERE username = 'student'") \
+            .fetchone()[0]
+        db.execute("UPDATE playground_sandbox SET user_id = ? WHERE id = ?",
+                   (user_id, owned["id"]))
+        db.execute("UPDATE playground_sandbox SET seen_at = '2026-01-02 00:00:00', "
+                   "viewed_at = NULL")
+    started = time.monotonic()
+    site = Daphne("after", env, tmp_path, port_b)
+    try:
+        wait_until(lambda: not exists(left["id"]), 60,
+                   "the anonymous sandbox to be deleted once the playground was up for "
+                   "the abandon time", interval=0.2, explain=site.output)
+        # A lower bound (a slow machine only makes it later): not at the first sweep.
+        assert time.monotonic() - started >= abandon
+        assert exists(owned["id"])
+    finally:
+        site.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cullers_stop_leaves_a_later_start_running(client, free_port):
+    """The culler read the row (claim A), then the owner stopped and started it again
+    (claim B): the culler's stop with claim A must not stop the new run."""
+    sandbox = client.post("/api/sandboxes/", {"name": "raced", "port": free_port},
+                          content_type="application/json").json()
+    try:
+        assert client.post(sandbox["links"]["start"]).status_code == 200
+        read_by_culler = Sandbox.objects.get(pk=sandbox["id"])
+        assert client.post(sandbox["links"]["stop"]).status_code == 200
+        assert client.post(sandbox["links"]["start"]).status_code == 200
+        row = Sandbox.objects.get(pk=sandbox["id"])
+        assert row.claim and row.claim != read_by_culler.claim
+        lifecycle.stop(read_by_culler, claim=read_by_culler.claim)
+        row.refresh_from_db()
+        assert row.status == Sandbox.Status.RUNNING and row.claim
+        child = runtime.supervisor().get(row.key)
+        assert child is not None and child.tag == row.claim
+        assert _hit(free_port)
+    finally:
+        runtime.stop_all()

@@ -21,6 +21,7 @@ from testkit.waiting import wait_until
 
 from playground.asgi import application
 from playground.models import Exchange
+from playground.sandboxes import presence
 from playground.traffic.ingest import ingestor
 from playground.traffic.live import group_name
 
@@ -370,3 +371,41 @@ async def test_a_viewer_that_missed_many_batches_gets_every_stored_row(
         skipped += message.get("skipped", 0)
     assert (received, skipped) == (list(range(2, 702)), 0)
     await comm.disconnect()
+
+
+async def test_a_viewer_whose_handler_raised_no_longer_counts(free_port):
+    """channels calls no disconnect() when a handler raises: before, such a viewer
+    counted as watching for ever (sandboxes/presence.py), and its sandbox was never
+    stopped as idle. Here a live message the consumer cannot handle (a batch with no
+    range, as a mismatched process could send) makes the handler raise."""
+    browser = Browser()
+    sandbox = await browser.create(free_port, start=False)
+    comm = browser.socket(sandbox["id"])
+    connected, _ = await comm.connect()
+    assert connected
+    await next_of(comm, "console")  # the opening messages are sent: it is watching
+    assert presence.viewing(sandbox["id"])
+    await get_channel_layer().group_send(group_name(sandbox["id"]),
+                                         {"type": "traffic.batch", "last_seq": 5})
+    with pytest.raises(KeyError):
+        await comm.receive_output(10)
+    assert not presence.viewing(sandbox["id"])
+
+
+async def test_a_client_message_the_json_guard_refuses_closes_cleanly(free_port):
+    """Too deep for Python's parser, a lone surrogate, not JSON, a binary frame: each
+    closes the socket with its code (4007, 4003), the consumer raises nothing."""
+    browser = Browser()
+    sandbox = await browser.create(free_port, start=False)
+    for text, binary, code in (("[" * 100_000, None, 4007), ('"\\ud800"', None, 4007),
+                               ("{", None, 4007), (None, b"\x00", 4003)):
+        comm = browser.socket(sandbox["id"])
+        assert (await comm.connect())[0]
+        await next_of(comm, "console")
+        await comm.send_to(text_data=text, bytes_data=binary)
+        closed = await comm.receive_output(10)
+        while closed["type"] != "websocket.close":
+            closed = await comm.receive_output(10)
+        assert closed.get("code") == code
+        await comm.disconnect()  # raises what the application raised, if it did
+        assert not presence.viewing(sandbox["id"])
