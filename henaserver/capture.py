@@ -9,7 +9,10 @@ drops in an ``events.dropped`` event as soon as it can, and each ``exchange`` ev
 carries its number, so a reader knows exactly which exchanges it never got.
 
 The bound is in bytes, not events, because an event may be 200 bytes or two 64 KiB
-bodies: a count that suits the small ones lets the big ones take gigabytes.
+bodies: a count that suits the small ones lets the big ones take gigabytes. It covers
+the writer's own batch too: an event leaves the count only once its line is written,
+and the writer serialises at most ``WRITE_BYTES`` before it writes them, so a writer
+blocked on a full pipe holds no more than the bound.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ IDLE_POLLS: Final = 20
 # size is known only later, in the writer): its bytes as base64 (4/3) plus the JSON
 # around them. Close enough to bound memory; cheap enough for the serving loop.
 EVENT_OVERHEAD: Final = 400
+# Serialised lines the writer gathers before one write: large enough that a write per
+# poll carries hundreds of small events, small enough to add little to the queue's bound.
+WRITE_BYTES: Final = 256 * 1024
 
 
 @dataclass
@@ -298,20 +304,27 @@ class EventSink:
 
     def _drain(self) -> bool:
         lines: list[bytes] = []
+        size = 0  # bytes of ``lines``
+        cost = 0  # their events' queued sizes: counted as queued until written
         while self._queue:
-            when, event, size = self._queue.popleft()
-            self._taken += size
+            when, event, queued = self._queue.popleft()
+            cost += queued
             if isinstance(event, ServerStats | ServerStopping):
                 # Report drops before the stats that count them, and never after the
                 # final server.stopping.
                 lines.extend(self._drop_report())
-            lines.append(serialize(event, when))
-            if len(lines) >= 256:
+            line = serialize(event, when)
+            lines.append(line)
+            size += len(line)
+            if size >= WRITE_BYTES:
                 if not self._write(lines):
                     return False
-                lines = []
+                self._taken += cost
+                lines, size, cost = [], 0, 0
         lines.extend(self._drop_report())
-        return self._write(lines)
+        written = self._write(lines)
+        self._taken += cost
+        return written
 
     def _drop_report(self) -> list[bytes]:
         """An events.dropped line if events were dropped since the last report."""
@@ -325,8 +338,12 @@ class EventSink:
     def _write(self, lines: list[bytes]) -> bool:
         if not lines:
             return True
+        data = memoryview(b"".join(lines))
         try:
-            self._stream.write(b"".join(lines))
+            # A raw stream may take part of a large write (a signal arriving meanwhile):
+            # the rest follows, so no line is ever cut.
+            while data:
+                data = data[self._stream.write(data):]
             self._stream.flush()
         except (BrokenPipeError, ValueError, OSError):
             return False

@@ -55,6 +55,7 @@ from typing import Any
 
 from ..refusals import Message
 from .exits import TIMEOUT, ExitInfo, StartError, start_error
+from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines
 
 log = logging.getLogger(__name__)
 
@@ -305,11 +306,14 @@ class Supervisor:
 
     def _read_events(self, child: Child, stream: Any) -> None:
         with stream:
-            for raw in stream:
+            for raw, length in bounded_lines(stream, MAX_EVENT_LINE):
                 try:
+                    if length > len(raw):
+                        raise ValueError("too long")
                     event = json.loads(raw)
                 except ValueError:
-                    log.warning("sandbox %s: unreadable event line %r", child.key, raw[:200])
+                    log.warning("sandbox %s: unreadable event line of %d bytes %r",
+                                child.key, length, raw[:200])
                     continue
                 if not isinstance(event, dict):
                     continue
@@ -330,8 +334,10 @@ class Supervisor:
     def _read_lines(self, child: Child, stream: Any, name: str,
                     tail: collections.deque[str]) -> None:
         with stream:
-            for raw in stream:
+            for raw, length in bounded_lines(stream, MAX_CONSOLE_LINE):
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if length > len(raw):
+                    line += f" [... {length - len(raw)} more bytes]"
                 tail.append(line)
                 if self.on_output is not None:
                     self._call(self.on_output, child.key, name, line)

@@ -358,3 +358,50 @@ def test_the_capture_queue_is_bounded_by_bytes_not_events() -> None:
     small, big = held(b"x" * 100), held(b"x" * 30_000)
     assert small == 100_000 // (EVENT_OVERHEAD + 100 * 4 // 3)
     assert big == 100_000 // (EVENT_OVERHEAD + 30_000 * 4 // 3) == 2
+
+
+def test_the_writers_own_batch_counts_in_the_bytes_bound() -> None:
+    # Nobody reads the pipe, so the writer's write blocks (the pipe's buffer is full)
+    # with the batch it took still in its hands. That batch is memory too: until it is
+    # written it must count in the queue's bytes, or the queue refills behind it and a
+    # stalled reader makes the server hold twice the bound (or 256 events' worth).
+    from testkit.waiting import wait_until
+
+    from henaserver.capture import EventSink, Exchange, queued_size
+
+    body = b"x" * 3000
+    event = Exchange(1, 0, "c", "GET", "/", "HTTP/1.1", 200, "complete", None, b"", 0,
+                     False, body, len(body), False)
+    capacity = 45 * queued_size(event)
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "wb", buffering=0)
+    sink = EventSink(stream, capacity)
+    emitted = 0
+
+    def emit_until_a_drop() -> None:
+        nonlocal emitted
+        dropped = sink.dropped_total
+        while sink.dropped_total == dropped:
+            sink.emit(event._replace(number=emitted + 1))
+            emitted += 1
+
+    emit_until_a_drop()  # the queue is full
+    # The writer takes everything queued (less than one write's worth) and blocks.
+    wait_until(lambda: not sink._queue, 10, "the writer to take the queued events")
+    emit_until_a_drop()
+    accepted = emitted - sink.dropped_total
+    assert accepted * queued_size(event) <= capacity
+
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(
+        lambda: os.read(read_end, 65536), b"")), daemon=True)
+    reader.start()
+    sink.close(timeout=10)
+    stream.close()
+    reader.join(10)
+    os.close(read_end)
+    lines = [json.loads(line) for line in b"".join(chunks).splitlines()]
+    # Every event accepted was written whole, and the drops were reported.
+    assert len([e for e in lines if e["type"] == "exchange"]) == accepted
+    assert lines[-1] == {**lines[-1], "type": "events.dropped",
+                         "total": sink.dropped_total}
