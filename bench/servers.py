@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import reference
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
@@ -198,6 +200,27 @@ def nginx(root: Path, prefix: Path) -> Iterator[Server]:
         yield Server("nginx", port, proc.pid)
     finally:
         _stop(proc)
+
+
+@contextlib.contextmanager
+def uvicorn_app(root: Path, name: str) -> Iterator[Server]:
+    """bench/uvicorn_app.py (uvicorn + httptools, bench/.venv-ref) serving ``root``."""
+    bench = Path(__file__).resolve().parent
+    proc = subprocess.Popen([str(reference.python()), str(bench / "uvicorn_app.py"), str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    try:
+        port, _ = _wait_for_url(proc, name)
+        _wait_for_accept(port, proc, name)
+        yield Server(name, port, proc.pid)
+    finally:
+        _stop(proc)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
