@@ -54,6 +54,12 @@ def _ratio(run: dict[str, list[WrkResult]], a: str, b: str, attr: str) -> float 
     return median(run[a], attr) / denominator if denominator else None
 
 
+def _cpu_ratio(run: Run, a: str, b: str) -> float | None:
+    if not run.cpu_us.get(a) or not run.cpu_us.get(b):
+        return None
+    return statistics.median(run.cpu_us[a]) / statistics.median(run.cpu_us[b])
+
+
 def targets(run: Run) -> list[Target]:
     """The issue's targets, as ratios of medians from this one interleaved run."""
     return [
@@ -64,6 +70,12 @@ def targets(run: Run) -> list[Target]:
                _ratio(run.small, ON, OFF, "req_per_s"), 0.85),
         Target("small file: capture on / uvicorn + httptools app",
                _ratio(run.small, ON, UVICORN, "req_per_s"), 1.0),
+        # The same two targets from CPU per response (the reciprocal of a CPU-bound
+        # server's rate): what req/s would say on a quiet machine.
+        Target("small file, by CPU per response: capture off / capture on",
+               _cpu_ratio(run, OFF, ON), 0.85),
+        Target("small file, by CPU per response: uvicorn + httptools app / capture on",
+               _cpu_ratio(run, UVICORN, ON), 1.0),
         Target("10 MiB file: capture on / nginx (MiB/s)",
                _ratio(run.big, ON, NGINX, "bytes_per_s"), 0.5),
     ]
