@@ -117,6 +117,14 @@ def henaserver(root: Path, events: Path | None, name: str,
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env, cwd=REPO)
+    with _reporting(proc, name) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _reporting(proc: subprocess.Popen[bytes], name: str) -> Iterator[Server]:
+    """A started server that prints http://HOST:PORT/ once it listens: wait for that,
+    then for it to accept; stop it however the benchmark ends."""
     try:
         port, _ = _wait_for_url(proc, name)
         _wait_for_accept(port, proc, name)
@@ -141,12 +149,8 @@ def http_server(root: Path) -> Iterator[Server]:
             "--directory", str(root), "0"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL)
-    try:
-        port, _ = _wait_for_url(proc, "http.server")
-        _wait_for_accept(port, proc, "http.server")
-        yield Server("http.server", port, proc.pid)
-    finally:
-        _stop(proc)
+    with _reporting(proc, "http.server") as server:
+        yield server
 
 
 NGINX_CONF = """\
@@ -209,12 +213,8 @@ def uvicorn_app(root: Path, name: str) -> Iterator[Server]:
     proc = subprocess.Popen([str(reference.python()), str(bench / "uvicorn_app.py"), str(root)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
-    try:
-        port, _ = _wait_for_url(proc, name)
-        _wait_for_accept(port, proc, name)
-        yield Server(name, port, proc.pid)
-    finally:
-        _stop(proc)
+    with _reporting(proc, name) as server:
+        yield server
 
 
 def cpu_seconds(pid: int) -> float:

@@ -7,13 +7,12 @@ import base64
 import json
 import os
 import signal
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rawhttp import get
-from support import BIG_SIZE, INDEX_CSS, ServerProcess
+from support import BIG_SIZE, INDEX_CSS, ServerProcess, read_pipe_while
 
 TIMES = ("accepted", "first_byte", "head_complete", "request_complete", "response_start",
          "response_end")
@@ -271,14 +270,9 @@ def test_dropped_events_are_counted_exactly(start_server, docroot: Path) -> None
         responses = [conn.read_response() for _ in range(count)]
     assert all(r.status == 200 and r.body == INDEX_CSS for r in responses)
 
-    chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: chunks.extend(iter(
-        lambda: os.read(read_end, 65536), b"")), daemon=True)
-    reader.start()
-    assert server.stop() == 0
-    reader.join(10)
-    os.close(read_end)
-    lines = b"".join(chunks).split(b"\n")
+    returncodes: list[int] = []
+    lines = read_pipe_while(read_end, lambda: returncodes.append(server.stop())).split(b"\n")
+    assert returncodes == [0]
     assert lines[-1] == b"", "the stream must end with a complete line"
     events: list[dict[str, Any]] = [json.loads(line) for line in lines[:-1]]
 
@@ -392,15 +386,11 @@ def test_the_writers_own_batch_counts_in_the_bytes_bound() -> None:
     accepted = emitted - sink.dropped_total
     assert accepted * queued_size(event) <= capacity
 
-    chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: chunks.extend(iter(
-        lambda: os.read(read_end, 65536), b"")), daemon=True)
-    reader.start()
-    sink.close(timeout=10)
-    stream.close()
-    reader.join(10)
-    os.close(read_end)
-    lines = [json.loads(line) for line in b"".join(chunks).splitlines()]
+    def stop() -> None:
+        sink.close(timeout=10)
+        stream.close()
+
+    lines = [json.loads(line) for line in read_pipe_while(read_end, stop).splitlines()]
     # Every event accepted was written whole, and the drops were reported.
     assert len([e for e in lines if e["type"] == "exchange"]) == accepted
     assert lines[-1] == {**lines[-1], "type": "events.dropped",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rawhttp import get
+from support import read_pipe_while
 
 PAGE = os.urandom(30 * 1024).hex().encode()  # 60 KB that does not compress
 BODY = b"b" * 60_000
@@ -60,17 +61,12 @@ def test_a_flood_of_large_exchanges_with_capture_stalled(start_server, tmp_path)
     grew = _peak_rss(server.proc.pid) - before
     assert answered == [REQUESTS] * CONNECTIONS  # every request answered, none failed
 
-    chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: chunks.extend(iter(
-        lambda: os.read(read_end, 65536), b"")), daemon=True)
-    reader.start()
-    assert server.stop() == 0
-    reader.join(10)
-    os.close(read_end)
-    events: list[dict[str, Any]] = [json.loads(line) for line in
-                                    b"".join(chunks).splitlines()]
+    returncodes: list[int] = []
+    written = read_pipe_while(read_end, lambda: returncodes.append(server.stop()))
+    assert returncodes == [0]
+    events: list[dict[str, Any]] = [json.loads(line) for line in written.splitlines()]
     final = [e for e in events if e["type"] == "server.stats"][-1]
-    written = [e for e in events if e["type"] == "exchange"]
+    exchanges = [e for e in events if e["type"] == "exchange"]
     total = CONNECTIONS * REQUESTS + 1
     assert final["exchanges"] == total
     # Capture was behind: most exchanges were dropped, each one counted.
@@ -78,7 +74,7 @@ def test_a_flood_of_large_exchanges_with_capture_stalled(start_server, tmp_path)
     traffic = [e for e in events if e["type"] in ("connection.open", "exchange",
                                                   "connection.close")]
     assert len(traffic) + final["dropped"] == total + 2 * (CONNECTIONS + 1)
-    assert {e["number"] for e in written} <= set(range(1, total + 1))
+    assert {e["number"] for e in exchanges} <= set(range(1, total + 1))
     # What the server held for capture meanwhile: its queue's bytes (about 25 MiB of
     # exchanges here: the bound counts them as base64), not twice that, plus the
     # connections' buffers and the allocator's slack (measured: 25 to 37 MiB in all).
