@@ -34,3 +34,9 @@ def bounded_lines(stream: Any, limit: int) -> Iterator[tuple[bytes, int]]:
             tail = stream.readline(piece)
             length += len(tail)
         yield line, length
+
+
+def console_line(raw: bytes, length: int) -> str:
+    """A console line as text, without its line ending, saying how much was cut off."""
+    line = raw.decode("utf-8", "replace").rstrip("\r\n")
+    return line if length == len(raw) else f"{line} [... {length - len(raw)} more bytes]"

@@ -55,7 +55,7 @@ from typing import Any
 
 from ..refusals import Message
 from .exits import TIMEOUT, ExitInfo, StartError, start_error
-from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines
+from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
 
 log = logging.getLogger(__name__)
 
@@ -307,10 +307,8 @@ class Supervisor:
     def _read_events(self, child: Child, stream: Any) -> None:
         with stream:
             for raw, length in bounded_lines(stream, MAX_EVENT_LINE):
-                try:
-                    if length > len(raw):
-                        raise ValueError("too long")
-                    event = json.loads(raw)
+                try:  # a line cut at the bound is unreadable (b"" does not parse)
+                    event = json.loads(raw if length == len(raw) else b"")
                 except ValueError:
                     log.warning("sandbox %s: unreadable event line of %d bytes %r",
                                 child.key, length, raw[:200])
@@ -335,9 +333,7 @@ class Supervisor:
                     tail: collections.deque[str]) -> None:
         with stream:
             for raw, length in bounded_lines(stream, MAX_CONSOLE_LINE):
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if length > len(raw):
-                    line += f" [... {length - len(raw)} more bytes]"
+                line = console_line(raw, length)
                 tail.append(line)
                 if self.on_output is not None:
                     self._call(self.on_output, child.key, name, line)
