@@ -48,6 +48,7 @@ bench: install
 	$(PY) bench/upload_memory.py
 	$(PY) bench/slow_clients.py
 	$(PY) bench/out_of_descriptors.py
+	$(PY) bench/capture_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

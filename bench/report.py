@@ -13,6 +13,7 @@ NGINX = "nginx"
 OFF = "henaserver, capture off"
 ON = "henaserver, capture on"
 HTTP_SERVER = "python -m http.server"
+UVICORN = "uvicorn + httptools app"
 
 
 @dataclass
@@ -22,6 +23,8 @@ class Run:
     big: dict[str, list[WrkResult]] = field(default_factory=dict)
     events: events_check.EventsSummary | None = None
     events_verdict: tuple[bool, str] | None = None
+    # CPU microseconds the server used per response, each small-file round (name -> rounds)
+    cpu_us: dict[str, list[float]] = field(default_factory=dict)
     client_responses_on: int = 0  # responses wrk and our checks got from the capture-on server
     conns: connections.Result | None = None
     notes: list[str] = field(default_factory=list)
@@ -51,6 +54,12 @@ def _ratio(run: dict[str, list[WrkResult]], a: str, b: str, attr: str) -> float 
     return median(run[a], attr) / denominator if denominator else None
 
 
+def _cpu_ratio(run: Run, a: str, b: str) -> float | None:
+    if not run.cpu_us.get(a) or not run.cpu_us.get(b):
+        return None
+    return statistics.median(run.cpu_us[a]) / statistics.median(run.cpu_us[b])
+
+
 def targets(run: Run) -> list[Target]:
     """The issue's targets, as ratios of medians from this one interleaved run."""
     return [
@@ -58,7 +67,15 @@ def targets(run: Run) -> list[Target]:
         Target("small file: capture on / http.server",
                _ratio(run.small, ON, HTTP_SERVER, "req_per_s"), 10.0),
         Target("small file: capture on / capture off",
-               _ratio(run.small, ON, OFF, "req_per_s"), 0.8),
+               _ratio(run.small, ON, OFF, "req_per_s"), 0.85),
+        Target("small file: capture on / uvicorn + httptools app",
+               _ratio(run.small, ON, UVICORN, "req_per_s"), 1.0),
+        # The same two targets from CPU per response (the reciprocal of a CPU-bound
+        # server's rate): what req/s would say on a quiet machine.
+        Target("small file, by CPU per response: capture off / capture on",
+               _cpu_ratio(run, OFF, ON), 0.85),
+        Target("small file, by CPU per response: uvicorn + httptools app / capture on",
+               _cpu_ratio(run, UVICORN, ON), 1.0),
         Target("10 MiB file: capture on / nginx (MiB/s)",
                _ratio(run.big, ON, NGINX, "bytes_per_s"), 0.5),
     ]
@@ -87,6 +104,13 @@ def markdown(run: Run, commands: list[str]) -> str:
     out += ["", "Commands (per round, interleaved):", "", "```"] + commands + ["```", ""]
     out += ["### Small file (100 B index.html), 10 keep-alive connections", ""]
     out += _table(run.small, big=False)
+    if run.cpu_us:
+        out += ["", "CPU time the server used per response (user + system, all its threads, "
+                "from /proc/PID/stat around each round; less noisy than req/s on a shared "
+                "machine):", "", "| server | CPU µs per response (median) | rounds |",
+                "| --- | ---: | --- |"]
+        out += [f"| {name} | {statistics.median(each):.1f} | "
+                f"{' / '.join(f'{x:.1f}' for x in each)} |" for name, each in run.cpu_us.items()]
     if run.big:
         out += ["", "### 10 MiB file (big.bin), 10 connections", ""]
         out += _table(run.big, big=True)

@@ -1,4 +1,4 @@
-"""Benchmark henaserver against nginx and http.server, interleaved, in one run.
+"""Benchmark henaserver against nginx, http.server and uvicorn, interleaved, in one run.
 
     make bench                       # or: .venv/bin/python bench/run_all.py
 
@@ -27,6 +27,7 @@ from pathlib import Path
 import connections
 import docroot
 import events_check
+import reference
 import report
 import servers
 import wrk
@@ -37,7 +38,7 @@ CONNECTIONS = 10
 WARMUP_SECONDS = 1
 
 
-def _environment() -> list[str]:
+def _environment(reference_too: bool) -> list[str]:
     def out(cmd: list[str], any_status: bool = False) -> str:
         """First line of a command's output ("nginx -v" writes to stderr; "wrk --version"
         exits 1); "" on failure."""
@@ -57,6 +58,8 @@ def _environment() -> list[str]:
         f"load average at start: {os.getloadavg()[0]:.2f}",
         f"Python {platform.python_version()} ({sys.executable})",
         f"{out(['nginx', '-v'])}; {out([wrk.WRK, '--version'], any_status=True)}",
+        f"reference: {reference.versions() if reference_too else 'not run'} "
+        "(bench/.venv-ref)",
         f"henaserver: git {commit or 'no commits yet'}"
         + (" + uncommitted changes" if dirty else ""),
     ]
@@ -97,13 +100,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=1000,
                         help="keep-alive connections for the memory test (0 skips it)")
     parser.add_argument("--no-big", action="store_true", help="skip the 10 MiB file")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the uvicorn + httptools app (no bench/.venv-ref)")
     parser.add_argument("--default-idle-timeout", action="store_true",
                         help="memory test: keep henaserver's own idle timeout")
     args = parser.parse_args()
     _raise_sigterm_as_interrupt()
     connections.raise_nofile_limit()
 
-    run = report.Run(environment=_environment())
+    run = report.Run(environment=_environment(not args.no_reference))
     has_henaserver = (servers.REPO / "henaserver" / "__main__.py").exists()
     if not has_henaserver:
         run.notes.append("henaserver/__main__.py not found: henaserver was not measured")
@@ -125,10 +130,17 @@ def main() -> int:
             started[report.ON] = on_stack.enter_context(
                 servers.henaserver(root, events_path, report.ON))
         started[report.HTTP_SERVER] = stack.enter_context(servers.http_server(root))
+        if not args.no_reference:
+            started[report.UVICORN] = stack.enter_context(
+                servers.uvicorn_app(root, report.UVICORN))
 
-        def load(name: str, path: str, seconds: int) -> wrk.WrkResult:
+        def load(name: str, path: str, seconds: int, cpu: bool = False) -> wrk.WrkResult:
             url = started[name].url(path)
+            before = servers.cpu_seconds(started[name].pid)
             result = wrk.run(url, CONNECTIONS, seconds)
+            if cpu and result.requests:
+                used = servers.cpu_seconds(started[name].pid) - before
+                run.cpu_us.setdefault(name, []).append(used / result.requests * 1e6)
             raw_log.append(f"$ {' '.join(wrk.command(url, CONNECTIONS, seconds))}"
                            f"   # {name}\n{result.raw}")
             if name == report.ON:
@@ -156,7 +168,8 @@ def main() -> int:
         commands += [show(name, docroot.SMALL) for name in started]
         for r, order in enumerate(_interleaved(list(started), args.rounds), 1):
             for name in order:
-                res = load(name, docroot.SMALL, args.seconds)
+                # nginx serves from a worker process (its child): no CPU figure for it.
+                res = load(name, docroot.SMALL, args.seconds, cpu=name != report.NGINX)
                 run.small.setdefault(name, []).append(res)
                 print(f"round {r} small  {name:28} {res.req_per_s:>10,.0f} req/s", flush=True)
         if not args.no_big:

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import reference
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
@@ -115,6 +117,14 @@ def henaserver(root: Path, events: Path | None, name: str,
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env, cwd=REPO)
+    with _reporting(proc, name) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _reporting(proc: subprocess.Popen[bytes], name: str) -> Iterator[Server]:
+    """A started server that prints http://HOST:PORT/ once it listens: wait for that,
+    then for it to accept; stop it however the benchmark ends."""
     try:
         port, _ = _wait_for_url(proc, name)
         _wait_for_accept(port, proc, name)
@@ -139,12 +149,8 @@ def http_server(root: Path) -> Iterator[Server]:
             "--directory", str(root), "0"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL)
-    try:
-        port, _ = _wait_for_url(proc, "http.server")
-        _wait_for_accept(port, proc, "http.server")
-        yield Server("http.server", port, proc.pid)
-    finally:
-        _stop(proc)
+    with _reporting(proc, "http.server") as server:
+        yield server
 
 
 NGINX_CONF = """\
@@ -198,6 +204,23 @@ def nginx(root: Path, prefix: Path) -> Iterator[Server]:
         yield Server("nginx", port, proc.pid)
     finally:
         _stop(proc)
+
+
+@contextlib.contextmanager
+def uvicorn_app(root: Path, name: str) -> Iterator[Server]:
+    """bench/uvicorn_app.py (uvicorn + httptools, bench/.venv-ref) serving ``root``."""
+    bench = Path(__file__).resolve().parent
+    proc = subprocess.Popen([str(reference.python()), str(bench / "uvicorn_app.py"), str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    with _reporting(proc, name) as server:
+        yield server
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:

@@ -32,7 +32,7 @@ class FileChanged(Exception):
     """A file being sent shrank: the Content-Length already sent is now wrong."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outgoing:
     """Bytes to write, then optionally a file region to sendfile, for one exchange."""
 

@@ -20,7 +20,8 @@ SHELL_CORE = {"playground.models", "playground.refusals", "playground.errors",
               "playground.middleware", "playground.deployment", "playground.settings"}
 # Modules that stay Django-free (tested on their own, with real processes and bytes).
 DJANGO_FREE = {"playground.refusals", "playground.sandboxes.supervisor",
-               "playground.sandboxes.exits", "playground.sandboxes.ports",
+               "playground.sandboxes.exits", "playground.sandboxes.pipes",
+               "playground.sandboxes.ports",
                "playground.files.safepaths", "playground.files.sitefiles",
                "playground.files.atomic", "playground.compose.composer",
                "playground.traffic.heads", "playground.traffic.exports"}

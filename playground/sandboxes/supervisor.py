@@ -55,6 +55,7 @@ from typing import Any
 
 from ..refusals import Message
 from .exits import TIMEOUT, ExitInfo, StartError, start_error
+from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
 
 log = logging.getLogger(__name__)
 
@@ -305,11 +306,12 @@ class Supervisor:
 
     def _read_events(self, child: Child, stream: Any) -> None:
         with stream:
-            for raw in stream:
-                try:
-                    event = json.loads(raw)
+            for raw, length in bounded_lines(stream, MAX_EVENT_LINE):
+                try:  # a line cut at the bound is unreadable (b"" does not parse)
+                    event = json.loads(raw if length == len(raw) else b"")
                 except ValueError:
-                    log.warning("sandbox %s: unreadable event line %r", child.key, raw[:200])
+                    log.warning("sandbox %s: unreadable event line of %d bytes %r",
+                                child.key, length, raw[:200])
                     continue
                 if not isinstance(event, dict):
                     continue
@@ -330,8 +332,8 @@ class Supervisor:
     def _read_lines(self, child: Child, stream: Any, name: str,
                     tail: collections.deque[str]) -> None:
         with stream:
-            for raw in stream:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            for raw, length in bounded_lines(stream, MAX_CONSOLE_LINE):
+                line = console_line(raw, length)
                 tail.append(line)
                 if self.on_output is not None:
                     self._call(self.on_output, child.key, name, line)

@@ -16,10 +16,11 @@ Why this shape:
 * One writer thread is the only code that creates or deletes Exchange and Run rows and
   hands out ``seq`` numbers, so they need no locking within this process (and only the
   process that owns a sandbox's child ingests its events, sandboxes/control.py).
-* Batches: the writer flushes when no item came for ``QUIET`` (5 ms) or the batch is
-  ``MAX_AGE`` (50 ms) old. At 100 req/s each exchange goes out ~5 ms after it arrives;
-  under a flood there is one transaction and one message per sandbox per ~50 ms, which
-  is what InMemoryChannelLayer (capacity 100 per channel, silent drops) can take.
+* Batches: the writer flushes when no item came for ``QUIET`` (5 ms), the batch is
+  ``MAX_AGE`` (50 ms) old or holds ``MAX_BATCH_BYTES``. At 100 req/s each exchange goes
+  out ~5 ms after it arrives; under a flood there is one transaction and one message
+  per sandbox per ~50 ms (or per 4 MB of bodies), which is what InMemoryChannelLayer
+  (capacity 100 per channel, silent drops) can take; messages.py bounds each by bytes.
 * Counts live on the runs (runs.py): served from henaserver's own counters, stored,
   removed and not recorded from what happened here; they always add up.
 * Control items (a new run on start, status changes, test sync) travel through the
@@ -31,10 +32,8 @@ Why this shape:
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -46,6 +45,7 @@ from ..models import Exchange, Sandbox
 from ..refusals import Message
 from ..sandboxes.presenters import status_facts
 from . import exchanges, live, redaction, retention, runs
+from .messages import Lines, Pending, console, newest_summaries
 from .queues import ByteQueue
 from .runbook import RunBook, add_lost, claim_of, newer_base, newest_id, refusal_reason
 
@@ -53,38 +53,11 @@ log = logging.getLogger(__name__)
 
 QUIET = 0.005  # henaserver's writer flushes every ~5 ms while busy: a gap means "done"
 MAX_AGE = 0.05  # one transaction and one message per sandbox per 50 ms under a flood
-MAX_BATCH = 5000  # items per transaction, so one flush never holds SQLite for long
-CONSOLE_LINES = 100  # console lines per message; older ones in the same batch are counted
+# Items and bytes (``event``'s estimate) per transaction, whichever comes first, so one
+# flush never holds SQLite for long, nor all its bodies in memory at once, nor grows the
+# WAL by more than a few MB (a WAL is as large as the largest transaction written to it).
+MAX_BATCH, MAX_BATCH_BYTES = 5000, 4 * 1024 * 1024
 EVENT_OVERHEAD = 300  # bytes an event's JSON keys and numbers take besides its bodies
-# Summaries pushed live per batch (the newest): under a flood a batch stores thousands,
-# and pushing them all made 2 MB websocket frames (over daphne's limit) and 200 ms of
-# event-loop lag (bench/flood.py). The view gets a sample of a flood (the page shows
-# 1,000 rows at most); the history has every row (the page loads them over the exchange
-# list API). Counted as not_pushed.
-LIVE_ITEMS = 50
-
-
-@dataclass
-class _Pending:
-    """What one batch brought for one sandbox."""
-
-    exchanges: list[dict[str, Any]] = field(default_factory=list)
-    stats: dict[str, Any] | None = None
-    lines: collections.deque = field(
-        default_factory=lambda: collections.deque(maxlen=CONSOLE_LINES))
-    lines_seen: int = 0
-    committed: bool = False  # its rows or its count are in the database
-
-
-@dataclass
-class _Lines:
-    """Console lines waiting for the writer. Lines do not travel through the queue one by
-    one (under a flood the access log is one line per request): they collect here and
-    one wake-up item per batch tells the writer."""
-
-    lines: collections.deque = field(
-        default_factory=lambda: collections.deque(maxlen=CONSOLE_LINES))
-    seen: int = 0
 
 
 class Ingestor:
@@ -99,7 +72,7 @@ class Ingestor:
         self.publish = publish
         self._queue = ByteQueue(capacity)
         self._lock = threading.Lock()
-        self._lines: dict[str, _Lines] = {}
+        self._lines: dict[str, Lines] = {}
         self._kept: dict[int, retention.Kept] = {}
         self._rates: dict[int, tuple[float, int]] = {}  # last (time, exchanges) seen
         # tag -> run, and the exchanges the database refused whose count is not written
@@ -134,7 +107,7 @@ class Ingestor:
             buffer = self._lines.get(key)
             wake = buffer is None
             if wake:
-                buffer = self._lines[key] = _Lines()
+                buffer = self._lines[key] = Lines()
             buffer.lines.append({"stream": stream, "text": line})
             buffer.seen += 1
         if wake:
@@ -178,7 +151,7 @@ class Ingestor:
 
     def _run(self) -> None:
         while True:
-            batch = self._queue.get_batch(MAX_BATCH, QUIET, MAX_AGE)
+            batch = self._queue.get_batch(MAX_BATCH, QUIET, MAX_AGE, MAX_BATCH_BYTES)
             # The thread keeps one database connection for its whole life (it would
             # otherwise reconnect for every batch, CONN_MAX_AGE being 0); after an error
             # it is closed, and Django opens a fresh one for the next batch.
@@ -197,12 +170,12 @@ class Ingestor:
 
     def _process(self, batch: list[tuple]) -> None:
         # Pending work by (sandbox key, tag): one server's events go to its own run.
-        pending: dict[tuple[str, str], _Pending] = {}
+        pending: dict[tuple[str, str], Pending] = {}
         for kind, key, arg in batch:
             if kind == "event":
-                self._collect(pending.setdefault((key, arg[0]), _Pending()), arg[1])
+                self._collect(pending.setdefault((key, arg[0]), Pending()), arg[1])
             elif kind == "lines":
-                pending.setdefault((key, ""), _Pending())  # taken from self._lines at flush
+                pending.setdefault((key, ""), Pending())  # taken from self._lines at flush
             else:  # a control item: first write what came before it, in order
                 self._flush_all(pending)
                 pending = {}
@@ -218,20 +191,20 @@ class Ingestor:
         self._flush_all(pending)
 
     @staticmethod
-    def _collect(p: _Pending, event: dict[str, Any]) -> None:
+    def _collect(p: Pending, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "exchange":
             p.exchanges.append(event)
         elif kind == "server.stats":
             p.stats = event
 
-    def _flush_all(self, pending: dict[tuple[str, str], _Pending]) -> None:
+    def _flush_all(self, pending: dict[tuple[str, str], Pending]) -> None:
         with self._lock:
             lines, self._lines = self._lines, {}
         for key, buffer in lines.items():
             # Console lines go with any pending work of the sandbox (one message).
             found = [k for k in pending if k[0] == key]
-            p = pending[found[-1]] if found else pending.setdefault((key, ""), _Pending())
+            p = pending[found[-1]] if found else pending.setdefault((key, ""), Pending())
             p.lines, p.lines_seen = buffer.lines, buffer.seen
         for (key, tag), p in pending.items():
             if not key.isdigit():
@@ -247,10 +220,10 @@ class Ingestor:
                     self._book.owe(int(key), tag, runs.DATABASE_ERROR, p.exchanges)
                 connection.close()
 
-    def _flush(self, sid: int, tag: str, p: _Pending) -> None:
+    def _flush(self, sid: int, tag: str, p: Pending) -> None:
         if not p.exchanges and p.stats is None:
             if p.lines:  # console only (or a connection event): no database work
-                self.publish(sid, {"type": "traffic.batch", **_console(p)})
+                self.publish(sid, {"type": "traffic.batch", **console(p)})
             return
         try:
             with transaction.atomic():
@@ -279,16 +252,16 @@ class Ingestor:
         # The newest rows stored by this batch, how many older stored ones were left out
         # (not_pushed: in the history), and the seq range the batch covered: any other
         # seq in the range was not recorded or already removed (the counts say which).
-        pushed = new[-LIVE_ITEMS:]
+        pushed = newest_summaries(new)
         message: dict[str, Any] = {"type": "traffic.batch", "first_seq": first,
                                    "last_seq": last, "not_pushed": len(new) - len(pushed),
-                                   "items": [exchanges.summary(ex) for ex in pushed]}
+                                   "items": pushed}
         message["stats"] = self._stats_message(sid, p.stats)
         if p.lines:
-            message.update(_console(p))
+            message.update(console(p))
         self.publish(sid, message)
 
-    def _store(self, sid: int, tag: str, p: _Pending, stored: bool = True
+    def _store(self, sid: int, tag: str, p: Pending, stored: bool = True
                ) -> tuple[int, int, list[Exchange]] | None:
         """Write one batch of one server (``tag``) in the current transaction: (first
         seq, last seq, rows stored). ``stored=False``: the database refused the rows;
@@ -379,10 +352,6 @@ class Ingestor:
                     connection.close()
             # As data: each viewer words it in their own language (consumer.py).
             self.publish(sid, {"type": "sandbox.status", "status": facts})
-
-
-def _console(p: _Pending) -> dict[str, Any]:
-    return {"console": list(p.lines), "console_skipped": p.lines_seen - len(p.lines)}
 
 
 _lock = threading.Lock()

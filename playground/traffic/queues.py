@@ -8,7 +8,8 @@ dropping, where it is counted (docs/events.md). Control items never wait and are
 counted: they are few and tiny, and waiting for them could deadlock a view.
 
 Memory: what the writer took for its current batch no longer counts, so the queue and
-the batch being written together hold at most about twice the capacity.
+the batch being written together hold at most the capacity plus the batch's own bound
+(``get_batch``'s ``max_bytes``).
 """
 
 from __future__ import annotations
@@ -48,18 +49,22 @@ class ByteQueue:
             self._items.append((item, 0))
             self._changed.notify_all()
 
-    def get_batch(self, limit: int, quiet: float, max_age: float) -> list[Any]:
-        """Wait for one item, then take more until ``limit`` items, ``quiet`` seconds
-        with nothing new, or ``max_age`` seconds since the first."""
+    def get_batch(self, limit: int, quiet: float, max_age: float,
+                  max_bytes: int | None = None) -> list[Any]:
+        """Wait for one item, then take more until ``limit`` items, ``max_bytes`` of
+        them (the item that reaches it included), ``quiet`` seconds with nothing new, or
+        ``max_age`` seconds since the first."""
         batch: list[Any] = []
+        taken = 0
         with self._changed:
             while not self._items:
                 self._changed.wait()
             began = time.monotonic()
-            while len(batch) < limit:
+            while len(batch) < limit and (max_bytes is None or taken < max_bytes):
                 if self._items:
                     item, size = self._items.popleft()
                     self._bytes -= size
+                    taken += size
                     batch.append(item)
                     continue
                 self._changed.notify_all()  # room for waiting producers

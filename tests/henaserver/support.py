@@ -270,6 +270,20 @@ class ServerProcess:
         assert "Traceback" not in self.stderr.text, self.stderr.text
 
 
+def read_pipe_while(read_end: int, stop: Callable[[], object]) -> bytes:
+    """Everything written to a pipe until its writers close it, read by a thread while
+    ``stop()`` runs (a server stopping writes its last events only if they are read);
+    the reading end is closed after."""
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(
+        lambda: os.read(read_end, 65536), b"")), daemon=True)
+    reader.start()
+    stop()
+    reader.join(STOP_TIMEOUT)
+    os.close(read_end)
+    return b"".join(chunks)
+
+
 def launch(root: Path, *extra: str) -> ServerProcess:
     return ServerProcess(["--root", str(root), "--port", "0", *extra], root)
 

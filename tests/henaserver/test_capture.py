@@ -7,13 +7,12 @@ import base64
 import json
 import os
 import signal
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rawhttp import get
-from support import BIG_SIZE, INDEX_CSS, ServerProcess
+from support import BIG_SIZE, INDEX_CSS, ServerProcess, read_pipe_while
 
 TIMES = ("accepted", "first_byte", "head_complete", "request_complete", "response_start",
          "response_end")
@@ -271,14 +270,9 @@ def test_dropped_events_are_counted_exactly(start_server, docroot: Path) -> None
         responses = [conn.read_response() for _ in range(count)]
     assert all(r.status == 200 and r.body == INDEX_CSS for r in responses)
 
-    chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: chunks.extend(iter(
-        lambda: os.read(read_end, 65536), b"")), daemon=True)
-    reader.start()
-    assert server.stop() == 0
-    reader.join(10)
-    os.close(read_end)
-    lines = b"".join(chunks).split(b"\n")
+    returncodes: list[int] = []
+    lines = read_pipe_while(read_end, lambda: returncodes.append(server.stop())).split(b"\n")
+    assert returncodes == [0]
     assert lines[-1] == b"", "the stream must end with a complete line"
     events: list[dict[str, Any]] = [json.loads(line) for line in lines[:-1]]
 
@@ -358,3 +352,46 @@ def test_the_capture_queue_is_bounded_by_bytes_not_events() -> None:
     small, big = held(b"x" * 100), held(b"x" * 30_000)
     assert small == 100_000 // (EVENT_OVERHEAD + 100 * 4 // 3)
     assert big == 100_000 // (EVENT_OVERHEAD + 30_000 * 4 // 3) == 2
+
+
+def test_the_writers_own_batch_counts_in_the_bytes_bound() -> None:
+    # Nobody reads the pipe, so the writer's write blocks (the pipe's buffer is full)
+    # with the batch it took still in its hands. That batch is memory too: until it is
+    # written it must count in the queue's bytes, or the queue refills behind it and a
+    # stalled reader makes the server hold twice the bound (or 256 events' worth).
+    from testkit.waiting import wait_until
+
+    from henaserver.capture import EventSink, Exchange, queued_size
+
+    body = b"x" * 3000
+    event = Exchange(1, 0, "c", "GET", "/", "HTTP/1.1", 200, "complete", None, b"", 0,
+                     False, body, len(body), False)
+    capacity = 45 * queued_size(event)
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "wb", buffering=0)
+    sink = EventSink(stream, capacity)
+    emitted = 0
+
+    def emit_until_a_drop() -> None:
+        nonlocal emitted
+        dropped = sink.dropped_total
+        while sink.dropped_total == dropped:
+            sink.emit(event._replace(number=emitted + 1))
+            emitted += 1
+
+    emit_until_a_drop()  # the queue is full
+    # The writer takes everything queued (less than one write's worth) and blocks.
+    wait_until(lambda: not sink._queue, 10, "the writer to take the queued events")
+    emit_until_a_drop()
+    accepted = emitted - sink.dropped_total
+    assert accepted * queued_size(event) <= capacity
+
+    def stop() -> None:
+        sink.close(timeout=10)
+        stream.close()
+
+    lines = [json.loads(line) for line in read_pipe_while(read_end, stop).splitlines()]
+    # Every event accepted was written whole, and the drops were reported.
+    assert len([e for e in lines if e["type"] == "exchange"]) == accepted
+    assert lines[-1] == {**lines[-1], "type": "events.dropped",
+                         "total": sink.dropped_total}

@@ -116,3 +116,23 @@ def test_start_failed_reasons_are_the_documented_closed_set() -> None:
                for row in table_after(sections()["server.start_failed"], "reason")]
     assert sorted(reasons) == sorted([reason for reason, _ in BIND_ERRORS.values()]
                                      + ["other"])
+
+
+@pytest.mark.parametrize("change", [
+    {},
+    {"method": None, "target": None, "version": None, "status": None, "reason": "bad \"x\"\n"},
+    {"client": "[::1]:80", "target": "/caf\u00e9?q=\u2603&x=\"\\", "outcome": "timed_out",
+     "request_truncated": False, "response_truncated": True, "request": b"",
+     "response": bytes(range(256)) * 3},
+    {"times": Times(1.0, None, None, None, None, None), "number": 0, "status": 0},
+    {"times": Times(1796033665.1968625, 1796033665.1969, 1796033665.197, 1796033665.1971,
+                    1796033665.1972, 1796033665.19720449)},
+])
+def test_the_exchange_line_written_by_hand_is_the_templates(change: dict[str, Any]) -> None:
+    # The exchange's line is written out by hand for speed; the template derived from
+    # the type (what the rest of this file checks against the document) is its spec.
+    event = example(capture.Exchange)._replace(**change)
+    for when in (1796033665.123456, 0.1, 1e-07):
+        line = serialize(event, when)
+        assert line == capture.from_template(event, when)
+        assert json.loads(line)["type"] == "exchange"

@@ -267,3 +267,49 @@ def test_two_threads_starting_one_key_leave_one_child(sup, site):
     children = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(children) == 1 and len(outcomes) == 2, outcomes
     assert sup.pids() == {"a": children[0].pid}
+
+
+def _pipe_with(data):
+    """A pipe's reading end as the supervisor gets it, with ``data`` written into it
+    by a thread (from one preallocated buffer: no copies of it are made)."""
+    read_fd, write_fd = os.pipe()
+
+    def write():
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write_fd, view[:65536]):]
+        os.close(write_fd)
+
+    threading.Thread(target=write, daemon=True).start()
+    return os.fdopen(read_fd, "rb")
+
+
+def test_an_overlong_line_from_a_child_is_never_held_whole(site):
+    # A line is read in pieces of at most the bound: an event line over MAX_EVENT_LINE
+    # is skipped and the reader goes on; a console line is cut, saying how much.
+    import tracemalloc
+
+    from playground.sandboxes.pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE
+    from playground.sandboxes.supervisor import Child
+
+    huge = 20 * 1024 * 1024
+    events = (b'{"type": "connection.open", "conn": 1}\n' + b"x" * huge + b"\n"
+              + b'{"type": "connection.open", "conn": 2}\n')
+    console = b"first\n" + b"y" * huge + b"\nlast\n"
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    rec, lines = Recorder(), []
+    supervisor = Supervisor(on_event=rec.on_event,
+                            on_output=lambda key, stream, line: lines.append(line))
+    child = Child(key="k", popen=proc, host="127.0.0.1", requested_port=0, root=str(site))
+    tracemalloc.start()
+    try:
+        supervisor._read_events(child, _pipe_with(events))
+        supervisor._read_lines(child, _pipe_with(console), "stdout", child.stdout_tail)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [e["conn"] for _k, e in rec.events] == [1, 2]
+    assert lines[0] == "first" and lines[2] == "last"
+    assert lines[1] == "y" * MAX_CONSOLE_LINE + f" [... {huge + 1 - MAX_CONSOLE_LINE} more bytes]"
+    assert peak < 3 * MAX_EVENT_LINE, peak

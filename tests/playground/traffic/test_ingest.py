@@ -20,7 +20,7 @@ from testkit.waiting import wait_until
 from playground.models import Exchange, Run, Sandbox
 from playground.traffic import runs
 from playground.traffic.exchanges import response_content_type
-from playground.traffic.ingest import LIVE_ITEMS
+from playground.traffic.messages import LIVE_ITEMS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -285,3 +285,79 @@ def test_what_henaserver_dropped_is_counted_and_shows_as_seq_gaps(tmp_path, sand
     counts = runs.counts(Run.objects.get(sandbox=sandbox))
     assert (counts["served"], counts["stored"], counts["removed"]) == (300, len(numbers), 0)
     assert counts["not_recorded_reasons"] == {"capture_queue_full": lost}
+
+
+def _with_body(event, body_bytes, target=None):
+    """A real exchange event whose response carries ``body_bytes`` more bytes."""
+    response = base64.b64decode(event["response_b64"]) + os.urandom(body_bytes)
+    changed = {**event, "response_b64": base64.b64encode(response).decode()}
+    if target is not None:
+        changed["target"] = target
+    return changed
+
+
+def _held_writer(make_ingestor, sink, **options):
+    """An Ingestor whose writer is held inside its first publish until released, so
+    what is queued meanwhile waits for the writer's next batch all at once."""
+    entered, release = threading.Event(), threading.Event()
+
+    def publish(sid, message):
+        entered.set()
+        release.wait(10)
+        return sink(sid, message)
+
+    return make_ingestor(publish, **options), entered, release
+
+
+def test_a_batch_is_bounded_by_bytes(real_events, sandbox, make_ingestor):
+    # One transaction holds all its bodies in memory and grows SQLite's WAL by their
+    # size: 200 events of 60 KB queued at once must not become one 16 MB transaction.
+    from playground.traffic.ingest import EVENT_OVERHEAD, MAX_BATCH_BYTES
+    from playground.traffic.retention import b64_len
+
+    sink = Sink()
+    ing, entered, release = _held_writer(make_ingestor, sink, capacity=64 * 2**20,
+                                         keep_bytes=2**30)
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    big = _with_body(exchange, 60 * 1024)
+    key = str(sandbox.pk)
+    ing.event(key, big)
+    assert entered.wait(10)  # the writer is busy with the first batch
+    for _ in range(200):
+        ing.event(key, big)
+    release.set()
+    assert ing.sync()
+    spans = [m["last_seq"] - m["first_seq"] + 1 for m in sink.of("traffic.batch")]
+    assert sum(spans) == 201
+    size = EVENT_OVERHEAD + b64_len(big["request_b64"]) + b64_len(big["response_b64"])
+    assert max(spans) <= MAX_BATCH_BYTES // size + 1, spans
+    assert Exchange.objects.filter(sandbox=sandbox).count() == 201
+
+
+def test_live_messages_are_bounded_by_bytes(real_events, sandbox, make_ingestor):
+    # 8 KiB targets make a summary 9 KB: fifty of them would be a 450 KB message, and a
+    # viewer's channel holds 100 messages. The newest that fit go, the rest are counted.
+    from playground.traffic.messages import CONSOLE_BYTES, LIVE_ITEM_BYTES
+
+    sink = Sink()
+    ing, entered, release = _held_writer(make_ingestor, sink)
+    exchange = next(e for e in real_events if e["type"] == "exchange")
+    key = str(sandbox.pk)
+    ing.event(key, exchange)
+    assert entered.wait(10)
+    for n in range(60):
+        ing.event(key, _with_body(exchange, 0, target=f"/{n}?" + "q" * 8000))
+        ing.output(key, "stdout", f"line {n} " + "x" * 10_000)
+    release.set()
+    assert ing.sync()
+    batches = sink.of("traffic.batch")
+    with_items = [m for m in batches if m.get("items")]
+    assert with_items[-1]["items"][-1]["target"].startswith("/59?")  # the newest
+    for m in with_items:
+        assert len(json.dumps(m["items"])) <= LIVE_ITEM_BYTES + len(json.dumps(m["items"][0]))
+    assert sum(len(m["items"]) + m["not_pushed"] for m in with_items) == 61
+    lines = [line for m in batches for line in m.get("console", [])]
+    for m in batches:
+        assert sum(len(line["text"]) for line in m.get("console", [])) <= CONSOLE_BYTES + 10_010
+    assert len(lines) + sum(m.get("console_skipped", 0) for m in batches) == 60
+    assert lines[-1]["text"].startswith("line 59 ")
