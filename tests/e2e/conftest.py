@@ -82,6 +82,13 @@ class Playground:
             PLAYGROUND_DB=str(tmp / "db.sqlite3"),
             PLAYGROUND_DATA_DIR=str(tmp / "data"),
             PYTHONUNBUFFERED="1",
+            # One playground stands in for a whole class here, every browser coming from
+            # 127.0.0.1: the budgets per address and network (test_budgets.py tests them)
+            # would otherwise refuse tests that merely follow each other.
+            PLAYGROUND_MAX_RUNNING_PER_ADDRESS="1000",
+            PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS="10000",
+            PLAYGROUND_MAX_RUNNING_PER_NETWORK="1000",
+            PLAYGROUND_MAX_SANDBOXES_PER_NETWORK="10000",
         )
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO,
