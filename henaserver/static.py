@@ -127,7 +127,7 @@ def resolve_path(root: str, url_path: str) -> tuple[str, os.stat_result] | None:
     swapped for a symlink is seen on the very next request.
     """
     names = path_names(url_path)
-    if url_path.endswith("/") or not names:
+    if url_path.endswith("/") or not names:  # as asks_for_index, without a second parse
         names.append("index.html")
     path = root
     for name in names:
@@ -158,6 +158,12 @@ def stat_or_none(path: str) -> tuple[str, os.stat_result] | None:
         return path, os.stat(path)
     except (OSError, ValueError):
         return None
+
+
+def asks_for_index(url_path: str) -> bool:
+    """Whether a URL path names a directory itself ("/", "/sub/", "/."), which
+    ``resolve_path`` answers with the directory's index.html."""
+    return url_path.endswith("/") or not path_names(url_path)
 
 
 def single_slashes(url_path: str) -> str:
@@ -199,7 +205,12 @@ class StaticFiles:
         if found is None:
             return not_found(url_path)
         path, st = found
-        if stat.S_ISDIR(st.st_mode):  # only when the URL path does not end in "/"
+        if stat.S_ISDIR(st.st_mode):
+            if asks_for_index(url_path):
+                # resolve_path already added "index.html" and found a directory there:
+                # no page. Adding a "/" would name the same thing again ("/" -> "//",
+                # "/sub/" -> "/sub//": a redirect loop), so there is nothing to redirect.
+                return not_found(url_path)
             # RFC 9110 section 15.4.2: a permanent redirect to the canonical URL, so
             # relative links inside the directory's index.html resolve.
             location = single_slashes(url_path) + "/" + (f"?{query}" if query else "")
