@@ -73,8 +73,7 @@ VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
 # let 32 KB of spaces before a control byte be tried in millions of ways: seconds.)
 FIELD_LINE: Final = re.compile(
     r"([!#$%&'*+\-.^_`|~0-9A-Za-z]++):[ \t]*+([\x20-\x7e\x80-\xff\t]*+)")
-# The empty line that ends a head: LF LF or LF CR LF (see find_head_end). At most three
-# bytes long, so a search costs time linear in the bytes it passes over.
+# The empty line ending a head (find_head_end): at most 3 bytes, so searching is linear.
 HEAD_END: Final = re.compile(rb"\n\r?\n")
 HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 DIGITS: Final = re.compile(r"[0-9]{1,18}")
@@ -365,16 +364,12 @@ def find_head_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int]:
     """Find the empty line ending a head: return (head_end, body_start), or (-1, -1).
 
     RFC 9112 section 2.2 lets a recipient accept a bare LF as a line terminator, which
-    is what people type into netcat; so the head ends at LF CR LF or at LF LF.
-
-    One search that stops at the first of the two forms: two ``find`` calls, one per
-    form, each ran to the end of the buffer when its form was absent (LF LF in CRLF
-    traffic), so every head of many pipelined in one buffer rescanned all the rest.
+    is what people type into netcat; so the head ends at LF CR LF or at LF LF. One
+    search stops at the first of either: a ``find`` per form ran to the buffer's end for
+    the absent one, so each of many pipelined heads rescanned all the rest.
     """
     found = HEAD_END.search(buffer, start)
-    if found is None:
-        return -1, -1
-    return found.start() + 1, found.end()
+    return (-1, -1) if found is None else (found.start() + 1, found.end())
 
 
 def parse_chunk_size(line: bytes) -> int:
