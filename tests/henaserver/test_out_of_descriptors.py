@@ -71,3 +71,24 @@ def test_out_of_descriptors_refuses_with_503_without_spinning_and_recovers(
     assert server.stop() == 0
     stats = [e for e in server.events() if e["type"] == "server.stats"][-1]
     assert stats["refused_no_fd"] > 0, stats
+
+
+def test_a_file_that_cannot_be_opened_for_want_of_descriptors_is_a_503(
+        start_server, docroot: Path) -> None:
+    # The static handler's open() failed with EMFILE and that became a 500 with a
+    # traceback in the log: a client is told to come back (503, Retry-After), and the
+    # log holds no traceback (the fixture checks it).
+    server = start_server(docroot, "--limit-files", "40", "--idle-timeout", "60")
+    with server.raw(timeout=5) as client:
+        assert client.request(get("/index.css")).status == 200  # taken before the flood
+        idle = [socket.create_connection((server.host, server.port), timeout=5)
+                for _ in range(80)]
+        try:
+            wait_until(lambda: server.stderr.lines, 5, "running out of descriptors logged")
+            # big.bin is sent from an open file, not the small-file cache.
+            response = client.request(get("/big.bin", extra="Range: bytes=0-9\r\n"))
+        finally:
+            for sock in idle:
+                sock.close()
+    assert response.status == 503, response.head
+    assert response.header("Retry-After") == "1"

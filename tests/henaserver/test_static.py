@@ -25,6 +25,9 @@ from support import (
     png,
 )
 
+from henaserver.http import HTTPError
+from henaserver.static import open_file
+
 
 def media_type(value: str | None) -> tuple[str, dict[str, str]]:
     assert value is not None, "no Content-Type"
@@ -595,3 +598,24 @@ def test_a_directory_without_its_slash_still_redirects(
         response = conn.request(get(target))
         assert response.status == 301 and response.header("Location") == location
         assert conn.request(get(location)).status == 404  # and no loop after it
+
+
+# --- the file opened is the file checked (no symlink or FIFO swapped in) -------------
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory", "missing"])
+def test_a_name_swapped_after_the_lookup_is_a_404_not_followed(tmp_path: Path,
+                                                              kind: str) -> None:
+    # resolve_path checks each name with lstat, and the file is opened a moment later:
+    # what is there by then is opened without following a symlink, without blocking on
+    # a FIFO, and must be a regular file (its stat is the open descriptor's).
+    (tmp_path / "secret").write_bytes(b"outside")
+    path = tmp_path / "page.html"
+    if kind == "symlink":
+        path.symlink_to(tmp_path / "secret")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    with pytest.raises(HTTPError) as refused:
+        open_file(str(path))
+    assert refused.value.status == 404 and not refused.value.close
