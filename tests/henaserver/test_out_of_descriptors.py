@@ -8,14 +8,20 @@ Before this, 600 idle sockets against ``--limit-files 256`` cost 4.9 CPU-seconds
 
 from __future__ import annotations
 
+import errno
 import os
+import selectors
 import socket
 import time
 from pathlib import Path
 
+import pytest
 from rawhttp import get
 from support import INDEX_CSS
 from testkit.waiting import wait_until
+
+from henaserver.admission import Admission
+from henaserver.capture import Stats
 
 # Sockets held open by the "attacker": more than 64 descriptors can hold.
 IDLE_SOCKETS = 150
@@ -92,3 +98,34 @@ def test_a_file_that_cannot_be_opened_for_want_of_descriptors_is_a_503(
                 sock.close()
     assert response.status == 503, response.head
     assert response.header("Retry-After") == "1"
+
+
+class FailingOnce(socket.socket):
+    """A real listening socket whose next accept fails as Linux's can for one client
+    that is already gone (accept(2): pending network errors are passed on)."""
+
+    failure = errno.EPROTO
+
+    def accept(self):  # type: ignore[no-untyped-def]
+        failure, self.failure = self.failure, 0
+        if failure:
+            raise OSError(failure, os.strerror(failure))
+        return super().accept()
+
+
+@pytest.mark.parametrize("failure", [errno.EPROTO, errno.ECONNABORTED, errno.ENETUNREACH])
+def test_one_failed_connection_does_not_stop_accepting(failure: int) -> None:
+    # Any OSError but EMFILE/ENFILE was raised from accept and ended serve().
+    with FailingOnce() as listener, selectors.DefaultSelector() as selector:
+        listener.failure = failure
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        admission = Admission(listener, selector, Stats(), lambda: "")
+        with socket.create_connection(listener.getsockname(), timeout=5):
+            assert admission.accept() is None  # that one failed: nothing to take now
+            with socket.create_connection(listener.getsockname(), timeout=5):
+                accepted = admission.accept()
+                assert accepted is not None
+                accepted[0].close()
+        admission.close()
