@@ -61,8 +61,7 @@ class Host(Protocol):
     def connection_closed(self, connection: Connection, event: ConnectionClose) -> None:
         """The connection is closing: stop watching its socket and record why."""
     def turn(self, connection: Connection, *, waiting: bool) -> None:
-        """It now waits on its client (to the back of its line of those that may be
-        closed when the server is full), or on the server (out of those lines)."""
+        """It waits on its client now (to the back of its line to make room), or not."""
 
 
 class Connection:
@@ -92,8 +91,7 @@ class Connection:
         self.bytes_in = 0
         self.bytes_out = 0
         self.last_activity = accepted
-        # For pace.py: the recent pace of the request arriving (counted in bytes_in);
-        # whether it waits on its client, and the exchanges answered then (_take_turn).
+        # The arriving request's pace (pace.py); the turn as _take_turn last told it.
         self._rate = RecentRate(accepted, 0)
         self.waiting, self._turn_exchanges = True, 0
         self._lingering_since = 0.0
@@ -328,13 +326,15 @@ class Connection:
         self._take_turn()
 
     def _take_turn(self) -> None:
-        """Tell the server whose turn it is when that changes: the client's (nothing
-        queued, still reading; again after each answer), or the server's (an answer
-        queued, or closing). Only those waiting on their clients may make room."""
+        """Tell the server whose turn it is when that changes: the client's (nothing queued,
+        still reading; again after each answer), or the server's (an answer queued, or
+        closing). Only those waiting on their clients may make room."""
         waiting = self.state is State.OPEN and not self.output
         if waiting != self.waiting or (waiting and self._turn_exchanges != self.exchanges):
             self.waiting, self._turn_exchanges = waiting, self.exchanges
             self.host.turn(self, waiting=waiting)
+            if waiting and self.current is not None and self.current.head_complete is None:
+                self._begin_request(self.bytes_in, time.time())  # timed from now on
 
     def _linger(self) -> None:
         """Half-close and drain: closing with unread input would send a TCP reset that

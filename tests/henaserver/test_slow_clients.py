@@ -93,6 +93,23 @@ def test_a_request_that_does_not_keep_the_pace_gets_408(start_server, docroot: P
     assert reason in event["reason"], event["reason"]
 
 
+def test_a_pipelined_head_is_timed_from_when_the_server_can_read_it(
+        start_server, docroot: Path) -> None:
+    # The next request's head had begun while the server was still sending the answer
+    # before it, and its deadline counted from then: a client slow to read a download
+    # got 408 for a head the server had not even looked at yet.
+    server = start_server(docroot, "--header-timeout", "1", "--rate-grace", "10")
+    with server.raw(timeout=10) as conn:
+        conn.send(get("/big.bin") + b"GET /index.css HTTP/1.1\r\n")
+        time.sleep(1.5)  # the download unread for longer than the head's deadline
+        assert conn.read_response().status == 200
+        time.sleep(0.6)  # then the rest of the head, within a second of the answer
+        conn.send(b"Host: x\r\n\r\n")
+        response = conn.read_response()
+    assert response.status == 200, response.head
+    assert response.body == INDEX_CSS
+
+
 # --- a full server makes room ---------------------------------------------------------
 
 def test_full_server_closes_the_oldest_unfinished_request_for_a_newcomer(
