@@ -140,6 +140,32 @@ def test_full_server_closes_the_oldest_unfinished_request_for_a_newcomer(
             conn.close()
 
 
+def test_requests_in_progress_are_lined_up_by_their_first_byte(start_server,
+                                                                docroot: Path) -> None:
+    # An upload too young to be proven ranks with the slow heads; among them, the one
+    # whose request began first goes first. By the time each connection was accepted,
+    # the upload (connected first, then silent a moment) was closed before a slowloris
+    # that had been dripping all along.
+    server = start_server(docroot, "--max-connections", "2")
+    upload, slow = server.raw(), server.raw()
+    try:
+        opened(server, upload)
+        slow.send(b"GET /index.css HTTP/1.1\r\n")
+        opened(server, slow)
+        upload.send(b"POST /index.css HTTP/1.1\r\nHost: x\r\nContent-Length: 100000"
+                    b"\r\n\r\n" + b"u" * 2000)
+        # Nothing answers a body still arriving; the wait lets its bytes reach the
+        # server before the newcomer does (no event says they have).
+        assert upload.unsolicited(0.2) == b""
+        with server.raw() as newcomer:
+            assert newcomer.request(get("/index.css")).body == INDEX_CSS
+        assert server.connection_event("close", slow.address)["reason"] == MADE_ROOM
+        assert upload.address not in closed_events(server)
+    finally:
+        upload.close()
+        slow.close()
+
+
 def test_full_of_idle_keep_alive_closes_the_longest_idle(start_server,
                                                          docroot: Path) -> None:
     server = start_server(docroot, "--max-connections", "3", "--idle-timeout", "60")
