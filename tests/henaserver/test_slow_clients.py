@@ -286,7 +286,8 @@ def test_a_burst_then_silence_does_not_hold_a_slot(start_server, docroot: Path) 
     # held the slot for 100 s at 1 KiB/s (1 MiB: 17 minutes), and kept it from being
     # closed to make room all that time. The rate is now measured over the last
     # --rate-grace to 2 x --rate-grace seconds.
-    server = start_server(docroot, "--max-connections", "1", "--rate-grace", "2")
+    # A grace of 3 s: stalled (closable) from ~3.5 s, 408 at ~6.5 s; room to see both.
+    server = start_server(docroot, "--max-connections", "1", "--rate-grace", "3")
     upload = server.raw(timeout=20)
     try:
         upload.send(b"POST /index.css HTTP/1.1\r\nHost: x\r\n"
@@ -301,7 +302,7 @@ def test_a_burst_then_silence_does_not_hold_a_slot(start_server, docroot: Path) 
         def newcomer_answered() -> bool:
             with server.raw() as newcomer:
                 return newcomer.request(get("/index.css")).status == 200
-        wait_until(newcomer_answered, 10, "a newcomer answered while the upload stalls",
+        wait_until(newcomer_answered, 12, "a newcomer answered while the upload stalls",
                    interval=0.1)
         reason = server.connection_event("close", upload.address)["reason"]
         assert reason == MADE_ROOM, reason
