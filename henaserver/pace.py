@@ -37,7 +37,11 @@ tested on their own (``Connection.check_timeout`` and ``Server`` apply them).
 
    A download is not bounded here: a client that reads its answer slowly holds its slot
    while it reads at least a byte every ``send_timeout`` seconds (as nginx's
-   send_timeout). Its cost is the slot and a socket buffer, not the server's time.
+   send_timeout). Its cost is the slot and a socket buffer, not the server's time. A
+   minimum send rate would need what the client has read, not what the kernel took: a
+   send buffer of megabytes is refilled only in large steps (the socket is writable
+   again once a third of it is free), so an honest reader at 2 KiB/s shows no progress
+   for many minutes at a time.
 """
 
 from __future__ import annotations
