@@ -68,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "before 408 (default: %(default)s)")
     limits.add_argument("--min-rate", type=int, metavar="BYTES",
                         default=DEFAULT_LIMITS.min_rate,
-                        help="bytes per second a request (head or body) must average once "
-                             "it has taken --rate-grace seconds, or 408 (default: "
-                             "%(default)s)")
+                        help="bytes per second a request (head or body) must keep over "
+                             "its last --rate-grace to 2 x --rate-grace seconds, once it has "
+                             "taken --rate-grace, or 408; at least 1 (default: %(default)s)")
     limits.add_argument("--rate-grace", type=float, metavar="SECONDS",
                         default=DEFAULT_LIMITS.rate_grace,
                         help="time a request may take at any rate (default: %(default)s)")
@@ -120,9 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, option)
         if value is not None and value <= 0:
             return fail(f"--{option.replace('_', '-')} must be a positive number")
-    for option in ("min_rate", "rate_grace"):  # 0 is allowed: no minimum, or no grace
-        if getattr(args, option) < 0:
-            return fail(f"--{option.replace('_', '-')} must not be negative")
+    if args.min_rate <= 0:  # it is what bounds the time a request body may take
+        return fail("--min-rate must be a positive number: without it a request body "
+                    "that stops arriving would hold its connection for ever")
+    if args.rate_grace < 0:  # 0 is allowed: the rate counts from the first sweep
+        return fail("--rate-grace must not be negative")
     try:
         limit_resources(memory_mb=args.limit_memory, files=args.limit_files,
                         cpu_seconds=args.limit_cpu)

@@ -41,6 +41,16 @@ from .response import response_head
 log = logging.getLogger("henaserver")
 
 OUT_OF_DESCRIPTORS: Final = (errno.EMFILE, errno.ENFILE)
+# Errors of one connection, not of the listener: Linux's accept(2) passes on network
+# errors already pending on the new socket (its man page lists these), and a client can
+# reset a connection while it waits in the backlog (ECONNABORTED). Like EAGAIN, they
+# mean "nothing to take now"; the next connection is fine. Python's asyncio and nginx
+# skip the same. Any other error is the server's own and is raised.
+ONE_CONNECTION_FAILED: Final = frozenset(
+    getattr(errno, name) for name in (
+        "ECONNABORTED", "EPROTO", "ENETDOWN", "ENOPROTOOPT", "EHOSTDOWN", "ENONET",
+        "EHOSTUNREACH", "EOPNOTSUPP", "ENETUNREACH", "ETIMEDOUT", "ECONNRESET", "EPERM")
+    if hasattr(errno, name))
 # How long accepting pauses after running out: long enough that the loop does not spin,
 # short enough that a freed descriptor is used soon. The loop wakes at least every
 # TICK_SECONDS (0.5 s), so the pause lasts 0.5 to 1 s.
@@ -74,9 +84,11 @@ class Admission:
             return None
         try:
             return self.listener.accept()
-        except BlockingIOError:
+        except (BlockingIOError, InterruptedError):
             return None
         except OSError as error:
+            if error.errno in ONE_CONNECTION_FAILED:
+                return None  # that client is gone; the listener stays readable if more wait
             if error.errno not in OUT_OF_DESCRIPTORS:
                 raise
             self._out_of_descriptors(error.errno)

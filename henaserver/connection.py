@@ -5,10 +5,10 @@ each answer goes to the ``OutputQueue`` (``output.py``), written as far as the s
 accepts. An ``ExchangeRecord`` collects each exchange's bytes and times and becomes its
 ``Exchange`` event when it ends (``exchange.py``). A connection never blocks.
 
-The interface with the server is small and written down: the server (``server.py``)
-calls only ``on_readable``, ``on_writable``, ``check_timeout``, ``room_rank``, ``make_room``,
-``refuse_busy`` and ``close``, and reads ``closed``, ``id``, ``client`` and ``sock``; it needs
-from its server only what ``Host`` lists. Its states and moves are data in ``states.py``.
+The interface with the server is small and written down: the server (``server.py``) calls
+only ``on_readable``, ``on_writable``, ``check_timeout``, ``room_rank``, ``make_room``,
+``refuse_busy`` and ``close``, and reads ``closed``, ``id``, ``client``, ``sock``, ``exchanges``
+and ``current``; it needs from its server only what ``Host`` lists (states: ``states.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .http import HTTPError, RefusedRequest, Request, RequestHead, peek_request_
 from .limits import Limits
 from .modes import ModePolicy
 from .output import FileChanged, OutputQueue
-from .pace import room_rank, too_slow
+from .pace import RecentRate, room_rank, too_slow
 from .pages import error_response, respond
 from .parser import NEED_DATA, RequestParser
 from .persistence import close_reason
@@ -60,32 +60,17 @@ class Host(Protocol):
         """An exchange has ended: record it."""
     def connection_closed(self, connection: Connection, event: ConnectionClose) -> None:
         """The connection is closing: stop watching its socket and record why."""
-    def client_turn(self, connection: Connection) -> None:
-        """An exchange ended: back of the line of those to close when the server is full."""
+    def turn(self, connection: Connection, *, waiting: bool) -> None:
+        """It waits on its client now (to the back of its line to make room), or not."""
 
 
 class Connection:
-    """One client connection, in exactly one ``State`` at a time.
+    """One client connection, in exactly one ``State`` at a time: the moves between
+    states, and why each happens, are the table in ``State`` (``states.py``).
 
-    ==============  ===============================================  ==============
-    from            when                                             to
-    ==============  ===============================================  ==============
-    OPEN            the client closed its sending side (EOF)         INPUT_ENDED
-    OPEN            an exchange ends the connection (close_reason)   CLOSING
-    INPUT_ENDED     every complete request buffered is answered      CLOSING
-    INPUT_ENDED     an exchange ends the connection (close_reason)   CLOSING
-    CLOSING         the output queue is written: half-close          LINGERING
-    LINGERING       the client closed, or LINGER_SECONDS passed      CLOSED
-    OPEN            timeout, reset, error, or the server stops       CLOSED
-    INPUT_ENDED     timeout, reset, error, or the server stops       CLOSED
-    CLOSING         timeout, reset, error, or the server stops       CLOSED
-    ==============  ===============================================  ==============
-
-    OPEN and INPUT_ENDED answer requests; CLOSING only writes what is queued; LINGERING
-    only reads, to discard. ``TRANSITIONS`` holds this table as data: any other move is
-    a bug and raises. Backpressure is not a state but a fact about the output queue:
-    while ``output_high_water`` bytes wait, requests stay in the parser, and they are
-    taken again once the queue is empty.
+    Backpressure is not a state but a fact about the output queue: while
+    ``output_high_water`` bytes wait, requests stay in the parser, and they are taken
+    again once the queue is empty.
     """
 
     def __init__(self, host: Host, sock: socket.socket, conn_id: int, client: str,
@@ -106,9 +91,9 @@ class Connection:
         self.bytes_in = 0
         self.bytes_out = 0
         self.last_activity = accepted
-        # For pace.py: when its client's turn began; bytes_in when the request began.
-        self.waiting_since = accepted
-        self._part_mark = 0
+        # The arriving request's pace (pace.py); the turn as _take_turn last told it.
+        self._rate = RecentRate(accepted, 0)
+        self.waiting, self._turn_exchanges = True, 0
         self._lingering_since = 0.0
 
     @property
@@ -141,8 +126,9 @@ class Connection:
         if self.state is State.LINGERING:
             return  # discarding what arrives after our final response
         if self.current is None:
-            self.current = ExchangeRecord(self.exchanges, now)
-            self._part_mark = self.bytes_in - len(data)
+            self._begin_request(self.bytes_in - len(data), now)
+            if self.waiting:  # requests in progress are lined up by their first byte
+                self.host.turn(self, waiting=True)
         self.parser.feed(data)
         self._process(now)
 
@@ -166,19 +152,19 @@ class Connection:
                 self.close("send timeout")
         elif current is not None and current.first_byte is not None \
                 and self.state in READING:
-            why = too_slow(current, self.bytes_in - self._part_mark, now, limits)
+            self._rate.slide(self.bytes_in, now, limits.rate_grace)
+            why = too_slow(current, self.bytes_in, self._rate, now, limits)
             if why is not None:
                 current.outcome = "timed_out"
                 self._reject(HTTPError(408, why), now)
         elif now - self.last_activity > limits.idle_timeout:
             self.close("idle timeout")
 
-    def room_rank(self, now: float) -> tuple[int, float] | None:
-        """Its place in the line to be closed when the server is full (pace.py)."""
-        return room_rank(busy=self.state is not State.OPEN or bool(self.output),
-                         answered_before=self.exchanges > 0, request=self.current,
-                         received=self.bytes_in - self._part_mark,
-                         waiting_since=self.waiting_since, now=now, limits=self.host.limits)
+    def room_rank(self, now: float) -> int | None:
+        """Its rank when the server is full: 0 before 1, None never closed (pace.py)."""
+        return room_rank(busy=not self.waiting, answered_before=self.exchanges > 0,
+                         request=self.current, received=self.bytes_in,
+                         rate=self._rate, now=now, limits=self.host.limits)
 
     def make_room(self, now: float) -> None:
         """Close it so a new connection can have its slot (pace.py says who)."""
@@ -250,9 +236,13 @@ class Connection:
                 record.reject(record.refusal)
             self._answer(record, event, now)
             if self.state in READING and self.parser.has_partial_request:
-                self.current = ExchangeRecord(self.exchanges, now)
-                self._part_mark = self.bytes_in
+                self._begin_request(self.bytes_in, now)
         return False
+
+    def _begin_request(self, mark: int, now: float) -> None:
+        """A request's first byte is here (``mark``: bytes_in before it)."""
+        self.current = ExchangeRecord(self.exchanges, now)
+        self._rate = RecentRate(now, mark)
 
     def _reject(self, error: HTTPError, now: float) -> None:
         """Answer a request the parser refused (or that timed out); the connection then
@@ -333,6 +323,18 @@ class Connection:
             self._linger()
         else:
             self.host.watch(self, read=True, write=False)
+        self._take_turn()
+
+    def _take_turn(self) -> None:
+        """Tell the server whose turn it is when that changes: the client's (nothing queued,
+        still reading; again after each answer), or the server's (an answer queued, or
+        closing). Only those waiting on their clients may make room."""
+        waiting = self.state is State.OPEN and not self.output
+        if waiting != self.waiting or (waiting and self._turn_exchanges != self.exchanges):
+            self.waiting, self._turn_exchanges = waiting, self.exchanges
+            self.host.turn(self, waiting=waiting)
+            if waiting and self.current is not None and self.current.head_complete is None:
+                self._begin_request(self.bytes_in, time.time())  # timed from now on
 
     def _linger(self) -> None:
         """Half-close and drain: closing with unread input would send a TCP reset that
@@ -392,8 +394,6 @@ class Connection:
         if record.outcome == "complete":
             record.outcome = outcome
         record.reason = record.reason or reason
-        self.waiting_since = now
-        self.host.client_turn(self)
         self.host.exchange_done(exchange_event(
             record, conn=self.id, client=self.client, accepted=self.accepted, now=now,
             body_cap=self.output.capture_cap))

@@ -73,6 +73,8 @@ VERSION: Final = re.compile(rb"HTTP/([0-9])\.([0-9])")
 # let 32 KB of spaces before a control byte be tried in millions of ways: seconds.)
 FIELD_LINE: Final = re.compile(
     r"([!#$%&'*+\-.^_`|~0-9A-Za-z]++):[ \t]*+([\x20-\x7e\x80-\xff\t]*+)")
+# The empty line ending a head (find_head_end): at most 3 bytes, so searching is linear.
+HEAD_END: Final = re.compile(rb"\n\r?\n")
 HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 DIGITS: Final = re.compile(r"[0-9]{1,18}")
 # A Host value: reg-name or IPv4 or [IPv6], with an optional port (RFC 3986 section 3.2).
@@ -362,15 +364,12 @@ def find_head_end(buffer: bytes | bytearray, start: int = 0) -> tuple[int, int]:
     """Find the empty line ending a head: return (head_end, body_start), or (-1, -1).
 
     RFC 9112 section 2.2 lets a recipient accept a bare LF as a line terminator, which
-    is what people type into netcat; so the head ends at LF CR LF or at LF LF.
+    is what people type into netcat; so the head ends at LF CR LF or at LF LF. One
+    search stops at the first of either: a ``find`` per form ran to the buffer's end for
+    the absent one, so each of many pipelined heads rescanned all the rest.
     """
-    crlf = buffer.find(b"\n\r\n", start)
-    lf = buffer.find(b"\n\n", start)
-    if lf != -1 and (crlf == -1 or lf < crlf):
-        return lf + 1, lf + 2
-    if crlf != -1:
-        return crlf + 1, crlf + 3
-    return -1, -1
+    found = HEAD_END.search(buffer, start)
+    return (-1, -1) if found is None else (found.start() + 1, found.end())
 
 
 def parse_chunk_size(line: bytes) -> int:

@@ -35,23 +35,27 @@ class Limits:
     # timeout). Over: 408 Request Timeout, then close. See pace.py.
     header_timeout: float = 10.0
     # The pace a request (head or body) must keep once it has been arriving for
-    # rate_grace seconds: an average of min_rate bytes a second since it began. A body
-    # has no deadline of its own (its size is bounded), so an honest slow upload is not
-    # cut; a slow POST trickling a few bytes every few seconds is. Apache's
-    # mod_reqtimeout uses 500 bytes/s. Below it: 408, then close. See pace.py.
+    # rate_grace seconds: min_rate bytes a second over its last rate_grace to
+    # 2 x rate_grace seconds (an average since it began let a burst then silence hold a
+    # slot for minutes). A body has no deadline of its own (its size is bounded, and it
+    # must keep arriving), so an honest slow upload is not cut; a slow POST trickling a
+    # few bytes every few seconds is. Apache's mod_reqtimeout uses 500 bytes/s. Below
+    # it: 408, then close. At least 1: it is what bounds a body's time. See pace.py.
     min_rate: int = 1 * KiB
     rate_grace: float = 5.0
     # Seconds an idle connection is kept open waiting for the next request. Over: closed
     # silently (RFC 9112 section 9.5 allows closing idle connections at any time).
     idle_timeout: float = 5.0
     # Seconds a client may leave response bytes unread. Over: the connection is dropped.
+    # Each byte read restarts it (as nginx's send_timeout): a download read slowly holds
+    # its slot; it is never closed to make room, since the server owes it the answer.
     send_timeout: float = 30.0
 
     # Open client connections. Each costs a socket, a file descriptor and buffers. At the
     # bound a new connection makes room: the one that has waited on its client the
     # longest is closed (pace.room_rank says who may be). Only when none may be closed
     # does the newcomer get a short 503 with Retry-After, so it sees why instead of
-    # hanging.
+    # hanging. Connections closing or lingering count too, for the moment they last.
     max_connections: int = 2000
     # Response bytes queued for one connection before the server stops reading more
     # pipelined requests from it: a client that sends without reading cannot make the

@@ -13,13 +13,15 @@ The loop also enforces the timeouts and publishes ``server.stats`` once a second
 connections come through ``Admission`` (``admission.py``: accepting, and running out of
 file descriptors). When every slot is taken (``max_connections``), a newcomer makes room:
 the connection ``pace.py`` ranks first is closed, and only if none may be is the
-newcomer refused with a 503.
+newcomer refused with a 503. To find that one without looking through them all, the
+server keeps the connections waiting on their clients in two lines (``unanswered`` and
+``idle``), each in the order they began to wait.
 
 A ``Server`` meets its connections through a small interface (see ``connection.py``): it
 calls their ``on_readable``, ``on_writable``, ``check_timeout``, ``room_rank``,
 ``make_room``, ``refuse_busy`` and ``close``, and is their ``Host``: ``handler``,
 ``limits``, ``policy``, ``capturing``, ``stats``, ``http_date``, ``watch``,
-``exchange_done``, ``connection_closed`` and ``client_turn``.
+``exchange_done``, ``connection_closed`` and ``turn``.
 
 It stops for one of the reasons in ``StopReason`` (a closed set, documented with the
 ``server.stopping`` event in docs/events.md, so a supervisor can compare them).
@@ -67,8 +69,6 @@ STATS_SECONDS = 1.0
 # closed, each newcomer costs ~0.4 ms (accept, a closed victim, their events): 16 keep
 # one wake-up near 6 ms, 64 made open connections wait ~25 ms for their turn.
 ACCEPT_BATCH = 16
-# Connections looked at to find one to close when the server is full (see _make_room).
-ROOM_SCAN = 64
 LISTEN_BACKLOG = 1024
 
 
@@ -86,6 +86,14 @@ class Server:
         self.stats = Stats()
         self.selector = selectors.DefaultSelector()
         self.connections: dict[int, Connection] = {}  # by file descriptor
+        # The connections waiting on their clients, by id, in the order they began to
+        # wait (dicts keep insertion order; moving one to the back is a pop and a set):
+        # those not answered yet or with a request in progress (pace.py's rank 0, by
+        # when they were accepted or their request began), and idle keep-alive ones
+        # answered before (rank 1, by when their last answer was sent). A connection
+        # owed an answer or closing is in neither: it may not be closed to make room.
+        self.unanswered: dict[int, Connection] = {}
+        self.idle: dict[int, Connection] = {}
         self._interest: dict[int, int] = {}
         self._next_id = 1
         self._stop_reason: StopReason | None = None
@@ -195,35 +203,37 @@ class Server:
             conn_id, self._next_id = self._next_id, self._next_id + 1
             client = f"{peer[0]}:{peer[1]}"
             now = time.time()
-            if len(self.connections) >= self.limits.max_connections:
-                self._make_room(now)
+            # Connections closing or lingering count too (each holds a descriptor), so
+            # the count can stay over the limit for a moment; refuse only when nobody
+            # could be closed, never after closing someone for nothing.
+            refuse = len(self.connections) >= self.limits.max_connections \
+                and not self._make_room(now)
             connection = Connection(self, sock, conn_id, client, now)
             self.stats.connections += 1
             self._emit(ConnectionOpen(conn_id, client))
             self.connections[sock.fileno()] = connection
             self._interest[sock.fileno()] = selectors.EVENT_READ
             self.selector.register(sock, selectors.EVENT_READ, connection)
-            if len(self.connections) > self.limits.max_connections:
+            self.unanswered[conn_id] = connection  # it waits for its first request
+            if refuse:
                 self._guarded(connection, connection.refuse_busy)
 
-    def _make_room(self, now: float) -> None:
-        """Every slot is taken: close the connection ``pace.room_rank`` puts first in
-        line (slow requests before idle keep-alive ones, each the longest waiting
-        first), if any may be closed.
+    def _make_room(self, now: float) -> bool:
+        """Every slot is taken: close the connection ``pace.room_rank`` puts first (slow
+        or unfinished requests before idle keep-alive ones, each the longest waiting
+        first); False if none may be closed.
 
-        ``self.connections`` is kept in the order the connections began waiting on their
-        clients (``client_turn`` moves one to the back), so the line is read from the
-        front: the first slow one found is the one, and at most ROOM_SCAN are looked at,
-        so a server full of busy connections pays little for each newcomer."""
-        victim = None
-        for _, connection in zip(range(ROOM_SCAN), self.connections.values(), strict=False):
-            rank = connection.room_rank(now)
-            if rank is not None and (victim is None or rank[0] == 0):
-                victim = connection  # the first that may be closed, or the first slow one
-                if rank[0] == 0:
-                    break
-        if victim is not None:
-            self._guarded(victim, victim.make_room, now)
+        The lines hold only connections waiting on their clients, so the first rank-0
+        one is at or near the front: only uploads keeping a fair rate (rank None) are
+        passed over, and each of those costs its client ``min_rate`` bytes a second.
+        An idle one is taken only when no rank-0 one is left: the front of its line."""
+        victim = next((c for c in self.unanswered.values() if c.room_rank(now) == 0), None)
+        if victim is None:
+            victim = next(iter(self.idle.values()), None)
+        if victim is None:
+            return False
+        self._guarded(victim, victim.make_room, now)
+        return True
 
     def _dispatch(self, connection: Connection, mask: int) -> None:
         try:
@@ -275,13 +285,18 @@ class Server:
         if self.policy.serves_one_request:
             self.stop("one request served")
 
-    def client_turn(self, connection: Connection) -> None:
-        fd = connection.sock.fileno()
-        if fd in self.connections:  # to the back of the line (dicts keep their order)
-            self.connections[fd] = self.connections.pop(fd)
+    def turn(self, connection: Connection, *, waiting: bool) -> None:
+        """It waits on its client from now (to the back of its line), or on the server
+        (out of the lines: it may not be closed to make room)."""
+        self.unanswered.pop(connection.id, None)
+        self.idle.pop(connection.id, None)
+        if waiting:  # answered before, no next request begun: idle (room_rank's rank 1)
+            idle = connection.exchanges > 0 and connection.current is None
+            (self.idle if idle else self.unanswered)[connection.id] = connection
 
     def connection_closed(self, connection: Connection, event: ConnectionClose) -> None:
         """Forget a closing connection (its socket is still open) and record why."""
+        self.turn(connection, waiting=False)
         fd = connection.sock.fileno()
         if self.connections.pop(fd, None) is not None:
             self._interest.pop(fd, None)

@@ -9,13 +9,14 @@ the pure functions of ``conditional.py``.
 
 from __future__ import annotations
 
+import errno
 import functools
 import mimetypes
 import os
 import re
 import stat
 from collections import OrderedDict
-from typing import Final
+from typing import BinaryIO, Final
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from .conditional import (
@@ -53,6 +54,19 @@ TEXT_LIKE: Final = frozenset({"application/json", "application/manifest+json",
 FALLBACK_TYPE: Final = "application/octet-stream"
 _MIMETYPES: Final = mimetypes.MimeTypes()
 
+# What a failed open of a file found a moment ago means for the client: gone or swapped
+# for a symlink since the lookup (ELOOP: O_NOFOLLOW) is a 404, unreadable a 403, and out
+# of descriptors a 503 to retry (the connection closes, freeing one). None is a bug of
+# the server, so none is a 500 with a traceback.
+OPEN_FAILURES: Final = {
+    errno.ENOENT: (404, "the file is no longer there"),
+    errno.ENOTDIR: (404, "the file is no longer there"),
+    errno.ELOOP: (404, "the file was replaced by a symbolic link"),
+    errno.EACCES: (403, "the server may not read this file"),
+    errno.EPERM: (403, "the server may not read this file"),
+    errno.EMFILE: (503, "the server has too many files open; try again"),
+    errno.ENFILE: (503, "the system has too many files open; try again"),
+}
 INVALID_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 MANY_SLASHES: Final = re.compile(r"//+")
 
@@ -127,7 +141,7 @@ def resolve_path(root: str, url_path: str) -> tuple[str, os.stat_result] | None:
     swapped for a symlink is seen on the very next request.
     """
     names = path_names(url_path)
-    if url_path.endswith("/") or not names:
+    if url_path.endswith("/") or not names:  # as asks_for_index, without a second parse
         names.append("index.html")
     path = root
     for name in names:
@@ -158,6 +172,40 @@ def stat_or_none(path: str) -> tuple[str, os.stat_result] | None:
         return path, os.stat(path)
     except (OSError, ValueError):
         return None
+
+
+def asks_for_index(url_path: str) -> bool:
+    """Whether a URL path names a directory itself ("/", "/sub/", "/."), which
+    ``resolve_path`` answers with the directory's index.html."""
+    return url_path.endswith("/") or not path_names(url_path)
+
+
+def open_file(path: str) -> tuple[BinaryIO, os.stat_result]:
+    """Open a file ``resolve_path`` found, and its stat taken from the open descriptor.
+
+    O_NOFOLLOW: the last name was checked to be no symlink (or resolved inside the root);
+    if it was swapped for one since, the open fails instead of following it. O_NONBLOCK:
+    a name swapped for a FIFO must not block the server's one thread. The stat of the
+    descriptor describes exactly the file whose bytes are sent, and must be a regular
+    file. A failure is an ``HTTPError`` (``OPEN_FAILURES``); any other OSError is a real
+    fault (500)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno not in OPEN_FAILURES:
+            raise
+        status, reason = OPEN_FAILURES[error.errno]
+        raise HTTPError(status, reason, close=status == 503,
+                        headers=(("Retry-After", "1"),) if status == 503 else ()) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise HTTPError(404, "the file was replaced by something that is not a file",
+                            close=False)
+        return os.fdopen(fd, "rb"), st
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def single_slashes(url_path: str) -> str:
@@ -199,7 +247,12 @@ class StaticFiles:
         if found is None:
             return not_found(url_path)
         path, st = found
-        if stat.S_ISDIR(st.st_mode):  # only when the URL path does not end in "/"
+        if stat.S_ISDIR(st.st_mode):
+            if asks_for_index(url_path):
+                # resolve_path already added "index.html" and found a directory there:
+                # no page. Adding a "/" would name the same thing again ("/" -> "//",
+                # "/sub/" -> "/sub//": a redirect loop), so there is nothing to redirect.
+                return not_found(url_path)
             # RFC 9110 section 15.4.2: a permanent redirect to the canonical URL, so
             # relative links inside the directory's index.html resolve.
             location = single_slashes(url_path) + "/" + (f"?{query}" if query else "")
@@ -209,9 +262,21 @@ class StaticFiles:
         return self.file_response(request, path, st)
 
     def file_response(self, request: Request, path: str, st: os.stat_result) -> Response:
-        data = None
+        data, file = None, None
         if st.st_size <= self.limits.small_file:
             data = self._read_small(path, st)
+        else:
+            file, st = open_file(path)  # sent from this descriptor: describe its file
+        response = None
+        try:
+            response = self._answer(request, path, st, data, file)
+        finally:
+            if file is not None and (response is None or response.file is not file):
+                file.close()  # not sent (HEAD, 304, 412, or an error): close it now
+        return response
+
+    def _answer(self, request: Request, path: str, st: os.stat_result, data: bytes | None,
+                file: BinaryIO | None) -> Response:
         # The file may change between stat and read: describe the bytes actually read.
         info = file_info(st.st_mtime_ns, len(data) if data is not None else st.st_size)
         head = request.head
@@ -244,8 +309,7 @@ class StaticFiles:
             return Response(status, headers)
         if data is not None:
             return Response(status, headers, data[first:last + 1])
-        return Response(status, headers, file=open(path, "rb"),
-                        file_offset=first, file_length=length)
+        return Response(status, headers, file=file, file_offset=first, file_length=length)
 
     def _read_small(self, path: str, st: os.stat_result) -> bytes:
         """Read a small file through a bounded cache validated by inode, size and mtime,
@@ -255,7 +319,8 @@ class StaticFiles:
         if cached is not None and cached[0] == key:
             self._cache.move_to_end(path)
             return cached[1]
-        with open(path, "rb") as file:
+        file, _ = open_file(path)
+        with file:
             data = file.read(self.limits.small_file + 1)
         if cached is not None:
             self._cache_bytes -= len(cached[1])

@@ -153,9 +153,15 @@ def test_non_positive_resource_limit_is_one_clear_line(docroot: Path, option: st
     assert_one_line_failure(run("--root", str(docroot), option, "0"), option, "positive")
 
 
-@pytest.mark.parametrize("option", ["--min-rate", "--rate-grace"])
-def test_negative_pace_is_one_clear_line(docroot: Path, option: str) -> None:
-    assert_one_line_failure(run("--root", str(docroot), option, "-1"), option, "negative")
+@pytest.mark.parametrize("option,value,words", [
+    ("--min-rate", "-1", ("positive",)),
+    # No minimum rate would let a body that never arrives hold its slot for ever.
+    ("--min-rate", "0", ("positive", "for ever")),
+    ("--rate-grace", "-1", ("negative",)),
+])
+def test_a_pace_that_bounds_nothing_is_one_clear_line(docroot: Path, option: str, value: str,
+                                                      words: tuple[str, ...]) -> None:
+    assert_one_line_failure(run("--root", str(docroot), option, value), option, *words)
 
 
 # --- facts for a supervisor, as events (docs/events.md) ---------------------------------

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from henaserver.connection import READING, TRANSITIONS, Connection, State
+from henaserver.connection import READING, TRANSITIONS, State
 from henaserver.modes import FULL, MODES, POLICIES, ModePolicy, policy_for
 from henaserver.persistence import close_reason
 
@@ -18,10 +18,10 @@ ROW = re.compile(r"^\s{4}([A-Z_]+)\s{2,}(.+?)\s{2,}([A-Z_]+)$", re.M)
 
 
 def documented_transitions() -> set[tuple[State, State]]:
-    """The (from, to) pairs of the table in Connection's docstring."""
-    assert Connection.__doc__ is not None
-    rows = ROW.findall(Connection.__doc__)
-    assert rows, "no transition table in the Connection docstring"
+    """The (from, to) pairs of the table in State's docstring."""
+    assert State.__doc__ is not None
+    rows = ROW.findall(State.__doc__)
+    assert rows, "no transition table in the State docstring"
     return {(State[start], State[end]) for start, _when, end in rows if start != "from"}
 
 

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -20,8 +21,12 @@ from support import (
     UNICODE_NAME,
     UNICODE_TEXT,
     ServerProcess,
+    launch,
     png,
 )
+
+from henaserver.http import HTTPError
+from henaserver.static import open_file
 
 
 def media_type(value: str | None) -> tuple[str, dict[str, str]]:
@@ -549,3 +554,68 @@ def test_preconditions(server: ServerProcess, validators: tuple[str, str],
     assert response.status == status, (extra, response.body[:300])
     assert response.body == {200: INDEX_CSS, 304: b""}.get(status, response.body)
     assert after.status == 200  # a 412 keeps the connection
+
+
+# --- a directory named index.html is not a page, nor a reason to redirect -------------
+
+@pytest.fixture(scope="module")
+def index_dirs_server(tmp_path_factory: pytest.TempPathFactory,
+                      outside: Path) -> Iterator[ServerProcess]:
+    """A root whose index.html, and sub/index.html, are directories; "linked" is a
+    symlink to "sub", and "via-link" a directory whose index.html is a symlink to one."""
+    root = tmp_path_factory.mktemp("index-dirs")
+    (root / "index.html").mkdir()
+    (root / "sub" / "index.html").mkdir(parents=True)
+    (root / "linked").symlink_to(root / "sub", target_is_directory=True)
+    (root / "via-link").mkdir()
+    (root / "via-link" / "index.html").symlink_to(root / "sub", target_is_directory=True)
+    server = launch(root)
+    yield server
+    server.finish()
+
+
+@pytest.mark.parametrize("target", [
+    "/", "//", "//?q", "/.", "/sub/", "/sub//", "/sub/?q", "//sub/", "/linked/",
+    "/linked//", "/via-link/",
+])
+def test_a_directory_named_index_html_is_404_not_a_redirect(
+        index_dirs_server: ServerProcess, target: str) -> None:
+    # The URL already names a directory (it ends in "/"): its index.html is what is
+    # asked for, and a directory there is no page. A redirect to the same URL plus "/"
+    # was "//" (another host to a browser) or a loop ("/sub/" -> "/sub//" -> ...).
+    with index_dirs_server.raw() as conn:
+        response = conn.request(get(target))
+    assert response.status == 404, (response.status, response.header("Location"))
+    assert response.header("Location") is None
+
+
+@pytest.mark.parametrize("target,location", [
+    ("/sub", "/sub/"), ("/linked", "/linked/"), ("/index.html", "/index.html/"),
+])
+def test_a_directory_without_its_slash_still_redirects(
+        index_dirs_server: ServerProcess, target: str, location: str) -> None:
+    with index_dirs_server.raw() as conn:
+        response = conn.request(get(target))
+        assert response.status == 301 and response.header("Location") == location
+        assert conn.request(get(location)).status == 404  # and no loop after it
+
+
+# --- the file opened is the file checked (no symlink or FIFO swapped in) -------------
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory", "missing"])
+def test_a_name_swapped_after_the_lookup_is_a_404_not_followed(tmp_path: Path,
+                                                              kind: str) -> None:
+    # resolve_path checks each name with lstat, and the file is opened a moment later:
+    # what is there by then is opened without following a symlink, without blocking on
+    # a FIFO, and must be a regular file (its stat is the open descriptor's).
+    (tmp_path / "secret").write_bytes(b"outside")
+    path = tmp_path / "page.html"
+    if kind == "symlink":
+        path.symlink_to(tmp_path / "secret")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    with pytest.raises(HTTPError) as refused:
+        open_file(str(path))
+    assert refused.value.status == 404 and not refused.value.close
