@@ -106,6 +106,10 @@ class RequestParser:
         """Return the next ``RequestHead`` or ``Request``, or ``NEED_DATA``."""
         try:
             if self._part == _HEAD:
+                if not self._buffer:
+                    # The usual end of a batch: the last request was taken whole. Asked
+                    # once per read, so say so without searching an empty buffer.
+                    return NEED_DATA
                 return self._read_head()
             return self._read_body()
         except HTTPError:
