@@ -90,7 +90,10 @@ class RequestParser:
     @property
     def has_partial_request(self) -> bool:
         """True when some bytes of a request have arrived but it is not complete."""
-        return bool(self._raw) or _EMPTY_LINES.fullmatch(self._buffer) is None
+        if self._raw:
+            return True
+        # Asked after every request: an empty buffer, the usual case, needs no search.
+        return bool(self._buffer) and _EMPTY_LINES.fullmatch(self._buffer) is None
 
     @property
     def received(self) -> bytes:
@@ -106,6 +109,10 @@ class RequestParser:
         """Return the next ``RequestHead`` or ``Request``, or ``NEED_DATA``."""
         try:
             if self._part == _HEAD:
+                if not self._buffer:
+                    # The usual end of a batch: the last request was taken whole. Asked
+                    # once per read, so say so without searching an empty buffer.
+                    return NEED_DATA
                 return self._read_head()
             return self._read_body()
         except HTTPError:
