@@ -47,6 +47,15 @@ def migrate(env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def one_port_env(tmp: Path, sandbox_port: int, **settings: str) -> dict[str, str]:
+    """``playground_env`` migrated, with ``sandbox_port`` the only port a sandbox can get,
+    so every playground process the test starts serves the same sandbox there."""
+    env = playground_env(tmp, PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}",
+                         **settings)
+    migrate(env)
+    return env
+
+
 def log_text(log: Path | None) -> str:
     return log.read_text(errors="replace") if log and log.exists() else ""
 

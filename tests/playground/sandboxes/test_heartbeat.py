@@ -10,7 +10,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+from testkit.playgrounds import Browser, Daphne, one_port_env
 from testkit.waiting import wait_until
 
 ENDED = "stopped: the playground process that ran it ended"
@@ -20,9 +20,7 @@ STALE_AFTER = 5.0  # heartbeat.STALE_AFTER: five missed beats
 def test_a_killed_process_is_noticed_and_its_sandbox_can_start_again(
         tmp_path, redis_url, free_ports, pid_gone, compiled_translations):
     sandbox_port, port_a, port_b = free_ports(3)
-    env = playground_env(tmp_path, REDIS_URL=redis_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
     sites: list[Daphne] = []
     try:
         a = Daphne("A", env, tmp_path, port_a)
@@ -63,9 +61,7 @@ def test_a_frozen_process_is_late_but_not_taken_for_dead(tmp_path, redis_url, po
     mark the sandbox stopped (it runs). On PostgreSQL: a process frozen inside a SQLite
     write would hold the whole database, not only its own row."""
     sandbox_port, port_a, port_b = free_ports(3)
-    env = playground_env(tmp_path, REDIS_URL=redis_url, DATABASE_URL=postgres_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url, DATABASE_URL=postgres_url)
     sites: list[Daphne] = []
     db = psycopg.connect(postgres_url.replace("postgres://", "postgresql://", 1),
                          autocommit=True)
@@ -113,9 +109,7 @@ def test_a_live_process_with_an_old_beat_keeps_its_row_and_its_sandbox(tmp_path,
     import sqlite3
 
     sandbox_port, port_a, port_b = free_ports(3)
-    env = playground_env(tmp_path, REDIS_URL=redis_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
     sites: list[Daphne] = []
     db = sqlite3.connect(env["PLAYGROUND_DB"], timeout=20, isolation_level=None)
     try:

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+from testkit.playgrounds import Browser, Daphne, one_port_env
 
 LAUNCH_FAILED = ("the playground could not start the server because of an error on its "
                  "side; the details are in its log")
@@ -30,9 +30,7 @@ def removable_python(folder: Path) -> Path:
 def test_a_start_that_cannot_launch_releases_the_claim_and_says_why(tmp_path, free_ports,
                                                                      compiled_translations):
     sandbox_port, port = free_ports(2)
-    env = playground_env(tmp_path, PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}",
-                         PLAYGROUND_MAX_RUNNING_SANDBOXES="1")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, PLAYGROUND_MAX_RUNNING_SANDBOXES="1")
     python = removable_python(tmp_path / "venv")
     # `sh -c 'exec PYTHON "$@"'`: the playground runs as that interpreter (sys.executable),
     # which its Supervisor uses for every server it starts.

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+from testkit.playgrounds import Browser, Daphne, one_port_env
 from testkit.waiting import wait_until
 
 # Runs the rest of the command with /proc empty. `sh -c '...' "$0" "$@"` execs it, so
@@ -35,9 +35,7 @@ def test_without_proc_a_start_works_and_peers_are_not_taken_for_dead(tmp_path, r
     if not can_hide_proc():
         pytest.skip("cannot hide /proc here (needs root and unshare)")
     sandbox_port, port_a, port_b = free_ports(3)
-    env = playground_env(tmp_path, REDIS_URL=redis_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
     sites: list[Daphne] = []
     try:
         a = Daphne("A", env, tmp_path, port_a, prefix=HIDE_PROC)

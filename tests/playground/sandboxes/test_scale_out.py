@@ -17,7 +17,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from testkit.playgrounds import REPO, Browser, Daphne, migrate, playground_env
+from testkit.playgrounds import REPO, Browser, Daphne, one_port_env
 from testkit.waiting import wait_until
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -69,9 +69,7 @@ def _receive_targets(ws: WebSocket, port: int, wanted: set[str]) -> set[str]:
 def test_two_daphne_processes_share_live_traffic_and_stop(tmp_path, redis_url, free_ports,
                                                          pid_gone):
     sandbox_port, port_a, port_b = free_ports(3)
-    env = playground_env(tmp_path, REDIS_URL=redis_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
     sites: list[Daphne] = []
     try:
         a = Daphne("A", env, tmp_path, port_a)
@@ -130,9 +128,7 @@ def test_a_stop_for_a_vanished_owner_ends_the_child_and_says_why(tmp_path, redis
     """A's process is frozen (SIGSTOP: alive, but answering nothing): B's stop waits
     control.STOP_WAIT seconds, then ends the child itself and records the reason."""
     sandbox_port, port_a, port_b = free_ports(3)
-    env = playground_env(tmp_path, REDIS_URL=redis_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
     sites: list[Daphne] = []
     try:
         a = Daphne("A", env, tmp_path, port_a)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from testkit import services
 from testkit.load import keep_alive_burst
-from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+from testkit.playgrounds import Browser, Daphne, one_port_env
 from testkit.waiting import wait_until
 
 
@@ -19,9 +19,7 @@ def test_traffic_on_a_full_disk_is_counted_and_recording_resumes(tmp_path, free_
     # 64 MB: once space is back, what waited (up to 200 x 60 KB) must fit twice, in
     # SQLite's write-ahead log and then in the database file it is copied into.
     with services.small_disk(tmp_path / "disk", size="64m") as disk:
-        env = playground_env(tmp_path, PLAYGROUND_DB=str(disk / "db.sqlite3"),
-                             PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-        migrate(env)
+        env = one_port_env(tmp_path, sandbox_port, PLAYGROUND_DB=str(disk / "db.sqlite3"))
         site = Daphne("A", env, tmp_path, site_port)
         try:
             browser = Browser()

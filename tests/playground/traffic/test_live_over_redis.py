@@ -20,7 +20,7 @@ import sys
 import time
 
 from testkit.load import keep_alive_burst
-from testkit.playgrounds import REPO, Browser, Daphne, migrate, playground_env
+from testkit.playgrounds import REPO, Browser, Daphne, one_port_env
 from testkit.waiting import wait_until
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -52,9 +52,7 @@ def _closed_within(viewers: dict[str, Viewer], seconds: float) -> dict[str, int 
 def test_viewers_on_both_processes_stay_open_and_get_every_request(
         tmp_path, redis_url, free_ports, pid_gone):
     sandbox_port, port_a, port_b = free_ports(3)
-    env = playground_env(tmp_path, REDIS_URL=redis_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
     sites: list[Daphne] = []
     viewers: dict[str, Viewer] = {}
     try:

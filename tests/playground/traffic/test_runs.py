@@ -175,12 +175,10 @@ def test_a_crash_ends_the_run_and_its_totals_are_what_was_recorded(client, free_
 def test_on_postgresql_a_burst_and_a_restart_add_up(tmp_path, postgres_url, free_ports):
     """The same through a real daphne process on a real PostgreSQL: the 2,000-request
     burst stored whole, then a second run."""
-    from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+    from testkit.playgrounds import Browser, Daphne, one_port_env
 
     sandbox_port, site_port = free_ports(2)
-    env = playground_env(tmp_path, DATABASE_URL=postgres_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, DATABASE_URL=postgres_url)
     site = Daphne("A", env, tmp_path, site_port)
     try:
         browser = Browser()
@@ -211,11 +209,10 @@ def test_a_playground_killed_mid_run_leaves_a_closed_run_that_adds_up(tmp_path, 
     """kill -9 of the daphne process that ran a sandbox (its child ends with it): the
     next process finds the run still open, closes it when asked for the runs, with the
     row's message, and its totals are what was recorded. The next start is run 2."""
-    from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+    from testkit.playgrounds import Browser, Daphne, one_port_env
 
     sandbox_port, first_port, second_port = free_ports(3)
-    env = playground_env(tmp_path, PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port)
     browser = Browser()
     first = Daphne("A", env, tmp_path, first_port)
     try:

@@ -8,7 +8,7 @@ API lists, not recorded against the gaps in the listed seqs.
 """
 
 from testkit.load import keep_alive_burst
-from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+from testkit.playgrounds import Browser, Daphne, one_port_env
 from testkit.waiting import wait_until
 
 # Large enough, and with bodies large enough (each exchange stores 48 KB), that A's
@@ -34,12 +34,10 @@ def listed(browser: Browser, site: Daphne, sandbox_id: int, run: int) -> list[in
 def test_a_restart_from_another_process_right_after_a_burst_keeps_each_run_true(
         tmp_path, redis_url, postgres_url, free_ports):
     sandbox_port, port_a, port_b = free_ports(3)
-    env = playground_env(tmp_path, REDIS_URL=redis_url, DATABASE_URL=postgres_url,
-                         PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}",
-                         PLAYGROUND_RETENTION_EXCHANGES="10000",
-                         PLAYGROUND_RETENTION_BYTES=str(2**30),
-                         PLAYGROUND_OWNER_RETENTION_BYTES=str(2**30))
-    migrate(env)
+    env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url, DATABASE_URL=postgres_url,
+                       PLAYGROUND_RETENTION_EXCHANGES="10000",
+                       PLAYGROUND_RETENTION_BYTES=str(2**30),
+                       PLAYGROUND_OWNER_RETENTION_BYTES=str(2**30))
     sites: list[Daphne] = []
     try:
         a = Daphne("A", env, tmp_path, port_a)
