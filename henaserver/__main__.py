@@ -1,4 +1,6 @@
-"""The command line: ``python -m henaserver --root DIR [options]`` (``--help`` for all)."""
+"""The command line: ``python -m henaserver --root DIR [options]`` (``--help`` for all),
+and ``python -m henaserver relay --listen HOST:PORT --to HOST:PORT`` for the capture
+relay in front of another server (``relay.py``; ``relay --help``)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from .capture import EventSink, ServerStartFailed, open_stream
 from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
 from .modes import FULL, MODES, build_handler, policy_for
+from .relay import Relay, split_address
 from .server import Server, StopReason, limit_resources
 
 # The signals that stop the server cleanly, and the stop reason each gives.
@@ -38,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m henaserver",
         description="A small HTTP/1.1 static file server that records every exchange.",
-        epilog="Traffic events are documented in docs/events.md.")
+        epilog="Traffic events are documented in docs/events.md. To record the traffic "
+               "of another server instead: python -m henaserver relay --listen HOST:PORT "
+               "--to HOST:PORT (see relay --help).")
     parser.add_argument("--root", required=True, help="directory of files to serve")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: %(default)s)")
@@ -109,6 +114,11 @@ def fail(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["relay"]:
+        # A subcommand only when it comes first, so every existing command line (which
+        # starts with an option) means what it meant.
+        return relay_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, format="henaserver: %(levelname)s: %(message)s")
     root = os.path.abspath(args.root)
@@ -173,6 +183,78 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def build_relay_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m henaserver relay",
+        description="The capture relay: listen for browsers, forward every byte to "
+                    "another HTTP server and back unchanged, and record each exchange as "
+                    "henaserver does, naming what that server did wrong.",
+        epilog="Events and mistake names: docs/events.md; how it works: docs/relay.md.")
+    parser.add_argument("--listen", required=True, metavar="HOST:PORT",
+                        help="address browsers connect to (port 0: the OS chooses)")
+    parser.add_argument("--to", required=True, metavar="HOST:PORT",
+                        help="the server to forward to; when nothing listens there each "
+                             "browser connection gets a 502 answer from the relay")
+    parser.add_argument("--events", metavar="PATH|-",
+                        help="write traffic events as JSON lines to PATH, or - for stdout")
+    parser.add_argument("--events-fd", type=int, metavar="N",
+                        help="write traffic events to the inherited file descriptor N")
+    parser.add_argument("--body-cap", type=int, metavar="BYTES",
+                        default=DEFAULT_LIMITS.capture_body_cap,
+                        help="body bytes recorded per message (default: %(default)s)")
+    parser.add_argument("--event-queue", type=int, metavar="BYTES",
+                        default=DEFAULT_LIMITS.event_queue,
+                        help="bytes of events waiting before new ones are dropped and "
+                             "counted (default: %(default)s)")
+    parser.add_argument("--response-timeout", type=float, metavar="SECONDS", default=10.0,
+                        help="a request the server has not answered for this long gets "
+                             "a 504 from the relay, recorded as never_answered "
+                             "(default: %(default)s)")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop when standard input closes")
+    return parser
+
+
+def relay_main(argv: list[str]) -> int:
+    args = build_relay_parser().parse_args(argv)
+    try:
+        host, port = split_address(args.listen)
+        upstream = split_address(args.to)
+    except ValueError as error:
+        return fail(str(error))
+    if args.response_timeout <= 0:
+        return fail("--response-timeout must be a positive number")
+    try:
+        stream = open_stream(args.events, args.events_fd)
+    except OSError as error:
+        return fail(f"cannot open the event stream: {error.strerror}")
+    console: TextIO = sys.stderr if args.events == "-" else sys.stdout
+    sink = EventSink(stream, args.event_queue) if stream is not None else None
+    relay = Relay(upstream, sink=sink, body_cap=args.body_cap,
+                  response_timeout=args.response_timeout)
+    try:
+        relay.bind(host, port)
+    except OSError as error:
+        failed = start_failed(host, port, error)
+        if sink is not None:
+            sink.emit(failed, force=True)
+            sink.close()
+        return fail(failed.message)
+
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        relay.stop(STOP_SIGNALS[signal.Signals(number)])
+
+    for number in STOP_SIGNALS:
+        signal.signal(number, on_signal)
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=wait_for_stdin_eof, args=(relay,), daemon=True).start()
+    print(f"henaserver relay: {relay.url} -> {args.to} (Ctrl+C to stop)", file=console,
+          flush=True)
+    reason = relay.serve()
+    print(f"henaserver relay: stopped ({reason})", file=console, flush=True)
+    return 0
+
+
 def start_failed(host: str, port: int, error: OSError) -> ServerStartFailed:
     """What a failed bind means, for a supervisor (``reason``) and a person (``message``).
 
@@ -185,7 +267,7 @@ def start_failed(host: str, port: int, error: OSError) -> ServerStartFailed:
                              f"cannot listen on {host}:{port}: {why}")
 
 
-def wait_for_stdin_eof(server: Server) -> None:
+def wait_for_stdin_eof(server: Server | Relay) -> None:
     """The kernel closes our stdin pipe however the parent dies (even kill -9), so EOF
     here means nobody supervises us any more.
 

@@ -1,0 +1,219 @@
+"""The capture relay: ``python -m henaserver relay --listen HOST:PORT --to HOST:PORT``.
+
+A learner's own server cannot record its traffic, so the relay stands in front of it:
+it owns the port the browser talks to, opens one connection to the learner's server per
+browser connection, forwards every byte both ways unchanged and in order, and writes
+the same traffic events as henaserver (docs/events.md), naming what the server did wrong
+(``responses.MISTAKES``). One relayed connection is ``relay_connection.py``; this module
+listens, accepts and runs the loop, like ``server.py`` and for the same reasons: one
+thread, a selector, nothing that blocks.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import socket
+import time
+from typing import Final
+
+from .capture import (
+    ConnectionClose,
+    ConnectionOpen,
+    EventSink,
+    Exchange,
+    ServerListening,
+    ServerStats,
+    ServerStopping,
+    Stats,
+    Stream,
+)
+from .relay_connection import RelayedConnection
+from .server import LISTEN_BACKLOG, StopReason, raise_open_file_limit
+
+# Timeouts and held exchanges are checked this often (GRACE_SECONDS is 0.1 s).
+TICK_SECONDS: Final = 0.05
+STATS_SECONDS: Final = 1.0
+ACCEPT_BATCH: Final = 16
+
+
+def split_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``[IPv6]:PORT``) -> (host, port); ValueError if malformed."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class Relay:
+    def __init__(self, upstream: tuple[str, int], *, sink: EventSink | None,
+                 body_cap: int, response_timeout: float) -> None:
+        self.upstream = upstream
+        self.sink = sink
+        self.body_cap = body_cap
+        self.response_timeout = response_timeout
+        self.stats = Stats()
+        self.selector = selectors.DefaultSelector()
+        # Each pair has two sockets; each is registered with a (pair, side) key.
+        self.pairs: dict[int, RelayedConnection] = {}  # by connection id
+        self._interest: dict[socket.socket, int] = {}
+        self._next_id = 1
+        self._stop_reason: StopReason | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self.listener: socket.socket | None = None
+        self.address: tuple[str, int] = ("", 0)
+
+    def bind(self, host: str, port: int) -> None:
+        """Bind and listen. Raises OSError (e.g. EADDRINUSE) for the caller to report."""
+        raise_open_file_limit()
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        listener = socket.socket(family, kind, proto)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(address)
+            listener.listen(LISTEN_BACKLOG)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        self.listener = listener
+        self.address = (host, listener.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+    def stop(self, reason: StopReason) -> None:
+        """Ask the loop to stop. Safe from signal handlers and other threads."""
+        self._stop_reason = self._stop_reason or reason
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def serve(self) -> StopReason:
+        assert self.listener is not None, "bind() first"
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._emit(ServerListening(self.address[0], self.address[1], self.url, os.getpid(),
+                                   "", "relay", self.body_cap), force=True)
+        last_tick = last_stats = time.monotonic()
+        published = Stats()
+        while self._stop_reason is None:
+            for key, mask in self.selector.select(TICK_SECONDS):
+                if key.data == "accept":
+                    self._accept()
+                elif key.data == "wake":
+                    self._wake_r.recv(4096)
+                else:
+                    pair, side = key.data
+                    self._dispatch(pair, side, mask)
+            now = time.monotonic()
+            if now - last_tick >= TICK_SECONDS:
+                last_tick = now
+                wall = time.time()
+                for pair in list(self.pairs.values()):
+                    pair.check_timeout(wall)
+            if now - last_stats >= STATS_SECONDS and self.stats != published:
+                last_stats, published = now, Stats(**vars(self.stats))
+                self._emit_stats()
+        for pair in list(self.pairs.values()):
+            pair._close("server stopping")
+        self._emit_stats()
+        self._emit(ServerStopping(self._stop_reason), force=True)
+        if self.sink is not None:
+            self.sink.close()
+        self.selector.close()
+        self.listener.close()
+        return self._stop_reason
+
+    def _accept(self) -> None:
+        assert self.listener is not None
+        for _ in range(ACCEPT_BATCH):
+            try:
+                client, peer = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # out of descriptors: try again on the next tick
+                if error.errno in (errno.EMFILE, errno.ENFILE):
+                    return
+                raise
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            upstream = socket.socket(socket.AF_INET6 if ":" in self.upstream[0]
+                                     else socket.AF_INET, socket.SOCK_STREAM)
+            upstream.setblocking(False)
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # A non-blocking connect returns at once; its result arrives as writability.
+            upstream.connect_ex(self.upstream)
+            conn_id, self._next_id = self._next_id, self._next_id + 1
+            peer_text = f"{peer[0]}:{peer[1]}"
+            pair = RelayedConnection(self, client, upstream, conn_id, peer_text, time.time())
+            self.pairs[conn_id] = pair
+            self.stats.connections += 1
+            self._emit(ConnectionOpen(conn_id, peer_text))
+            self.watch(pair)
+
+    def _dispatch(self, pair: RelayedConnection, side: str, mask: int) -> None:
+        if pair.closed:
+            return
+        if side == "upstream" and not pair.connected and not pair.refused:
+            pair.on_upstream_connected()
+        elif mask & selectors.EVENT_READ:
+            if side == "client":
+                pair.on_client_readable()
+            else:
+                pair.on_upstream_readable()
+        if not pair.closed and mask & selectors.EVENT_WRITE:
+            pair.on_writable()
+
+    # --- the RelayHost of every pair ----------------------------------------------------
+
+    def watch(self, pair: RelayedConnection) -> None:
+        for sock, side, flags in zip((pair.client, pair.upstream), ("client", "upstream"),
+                                     pair.wants(), strict=True):
+            events = ((selectors.EVENT_READ if flags & 1 else 0)
+                      | (selectors.EVENT_WRITE if flags & 2 else 0))
+            before = self._interest.get(sock)
+            if before == events:
+                continue
+            if not events:
+                if before:
+                    self.selector.unregister(sock)
+                self._interest[sock] = 0
+            elif before:
+                self.selector.modify(sock, events, (pair, side))
+            else:
+                self.selector.register(sock, events, (pair, side))
+            self._interest[sock] = events
+
+    def exchange_done(self, exchange: Exchange) -> None:
+        self.stats.exchanges += 1
+        if exchange.outcome != "complete" or exchange.mistake or (exchange.status or 0) >= 400:
+            self.stats.errors += 1
+        self._emit(exchange._replace(number=self.stats.exchanges))
+
+    def stream(self, record: Stream) -> None:
+        self._emit(record)
+
+    def closed(self, pair: RelayedConnection, event: ConnectionClose) -> None:
+        for sock in (pair.client, pair.upstream):
+            if self._interest.pop(sock, 0):
+                self.selector.unregister(sock)
+        self.pairs.pop(pair.id, None)
+        self._emit(event)
+
+    def _emit(self, event: ServerListening | ServerStopping | ServerStats | ConnectionOpen
+              | ConnectionClose | Exchange | Stream, *, force: bool = False) -> None:
+        if self.sink is not None:
+            self.sink.emit(event, force=force)
+
+    def _emit_stats(self) -> None:
+        s = self.stats
+        dropped = self.sink.dropped_total if self.sink is not None else 0
+        self._emit(ServerStats(s.connections, s.exchanges, s.errors, s.bytes_in,
+                               s.bytes_out, dropped, 0), force=True)
