@@ -1,0 +1,99 @@
+"""The capture relay in front of a real henaserver: it changes no byte, and it records
+the same exchanges henaserver records (docs/relay.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from relaykit import decoded, start_relay, undated
+from support import ServerProcess
+
+# Pipelined, keep-alive, a HEAD, a 404, a body, and a last request that closes.
+REQUESTS = (b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"HEAD /index.css HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"GET /missing HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"POST /index.html HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+            b"GET /sub/page.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+
+
+@pytest.fixture
+def henaserver_and_relay(start_server: Callable[..., ServerProcess], docroot: Path
+                         ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    server = start_server(docroot, "--quiet")
+    relay = start_relay(f"{server.host}:{server.port}")
+    yield server, relay
+    relay.finish()
+
+
+def talk(process: ServerProcess, data: bytes) -> tuple[str, bytes]:
+    """Send ``data`` on one connection and read until the server closes it."""
+    raw = process.raw()
+    raw.send(data)
+    answer = raw.read_to_eof()
+    raw.sock.close()
+    return raw.address, answer
+
+
+def test_the_relay_changes_no_byte(henaserver_and_relay):
+    server, relay = henaserver_and_relay
+    _, direct = talk(server, REQUESTS)
+    _, relayed = talk(relay, REQUESTS)
+    assert relayed.count(b"HTTP/1.1 ") == 5
+    assert undated(relayed) == undated(direct)
+
+
+def test_the_relay_records_the_exchanges_henaserver_records(henaserver_and_relay):
+    server, relay = henaserver_and_relay
+    client = talk(relay, REQUESTS)[0]
+    relayed = relay.exchanges(client, count=5)
+    # henaserver saw the relay's own connection: the one open from the relay's side.
+    upstream = server.wait_for(lambda e: e["type"] == "exchange", "exchanges", count=5)
+    upstream.sort(key=lambda e: e["index"])
+    assert [e["index"] for e in relayed] == [0, 1, 2, 3, 4]
+    for mine, theirs in zip(relayed, upstream, strict=True):
+        assert decoded(mine, "request") == decoded(theirs, "request")
+        assert undated(decoded(mine, "response")) == undated(decoded(theirs, "response"))
+        for key in ("method", "target", "version", "status", "request_length",
+                    "response_length", "outcome"):
+            assert mine[key] == theirs[key], key
+        assert mine["mistake"] is None and theirs["mistake"] is None
+        times = mine["times"]
+        assert times["accepted"] <= times["first_byte"] <= times["request_complete"] \
+            <= times["response_start"] <= times["response_end"]
+    closed = relay.connection_event("close", client)
+    assert closed["exchanges"] == 5 and closed["bytes_in"] == len(REQUESTS)
+
+
+def test_a_big_file_arrives_whole_through_bounded_buffers(henaserver_and_relay, docroot):
+    # 5 MB through buffers of 256 KiB: back-pressure, not memory, carries it.
+    _, relay = henaserver_and_relay
+    client, answer = talk(relay, b"GET /big.bin HTTP/1.1\r\nHost: a\r\n"
+                                 b"Connection: close\r\n\r\n")
+    assert answer.endswith((docroot / "big.bin").read_bytes())
+    event = relay.exchanges(client)[0]
+    assert event["response_truncated"] and event["status"] == 200
+    assert event["response_length"] == len(answer)
+
+
+def test_a_client_that_closes_mid_request_is_recorded(henaserver_and_relay):
+    _, relay = henaserver_and_relay
+    raw = relay.raw()
+    raw.send(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\nGET /ind")
+    raw.read_response()
+    raw.sock.close()
+    first, cut = relay.exchanges(raw.address, count=2)
+    assert first["outcome"] == "complete" and first["status"] == 200
+    assert cut["outcome"] == "client_closed" and decoded(cut, "request") == b"GET /ind"
+    assert relay.connection_event("close", raw.address)["reason"] == "client closed"
+
+
+def test_bytes_that_are_not_http_are_kept_as_a_stream(henaserver_and_relay):
+    _, relay = henaserver_and_relay
+    junk = b"\x16\x03\x01\x00\xa5 a TLS handshake"
+    client, answer = talk(relay, junk)
+    assert answer.startswith(b"HTTP/1.1 400 ")  # henaserver's answer, forwarded
+    stream = relay.wait_for(lambda e: e["type"] == "stream" and e["direction"] == "to_server",
+                            "stream record")[0]
+    assert decoded(stream, "data") == junk and stream["length"] == len(junk)
