@@ -24,7 +24,14 @@ from .exchange import capped_request
 from .http import HTTPError, RefusedRequest, Request, RequestHead
 from .parser import NEED_DATA, RequestParser
 from .relay_exchange import Waiting, exchange_of, relay_error
-from .responses import BODY_TOO_LONG, NEVER_ANSWERED, NOT_LISTENING, Response, ResponseReader
+from .responses import (
+    BODY_TOO_LONG,
+    NEVER_ANSWERED,
+    NO_STATUS_LINE,
+    NOT_LISTENING,
+    Response,
+    ResponseReader,
+)
 
 RECV_SIZE: Final = 64 * 1024
 # Bytes waiting to be written to one side before the relay stops reading the other.
@@ -215,12 +222,13 @@ class RelayedConnection:
             self.waiting.popleft()
             if current.response_start is None:
                 current.response_start = now
-            # server_closed: it closed before its answer was whole (or began).
-            outcome = "complete" if response.complete or not self.upstream_eof \
+            # server_closed: it closed before its answer was whole (or began). An
+            # answer with no status line has no end to miss: what came is the answer.
+            outcome = "complete" if response.complete or response.mistake == NO_STATUS_LINE \
                 else "server_closed"
             event = self._event(current, response.status, outcome, None, response.raw,
                                 response.mistake, now)
-            if response.mistake == "no_status_line":
+            if response.mistake == NO_STATUS_LINE:
                 self.raw_responses = True  # the rest of the stream is kept raw
                 self.host.exchange_done(event)
                 continue

@@ -35,10 +35,10 @@ def decoded(event: dict[str, Any], key: str) -> bytes:
 
 class BadServer(threading.Thread):
     """Accepts connections one after another; for each, reads the request head and
-    calls ``script(sock)``, which sends what this bad server sends. The socket is
+    calls ``script(sock, received)``, which sends what this bad server sends. The socket is
     closed after the script unless it keeps it (``hold``: until the test ends)."""
 
-    def __init__(self, script: Callable[[socket.socket], None], *, hold: bool = False
+    def __init__(self, script: Callable[[socket.socket, bytes], None], *, hold: bool = False
                  ) -> None:
         super().__init__(daemon=True)
         self.script, self.hold = script, hold
@@ -61,13 +61,18 @@ class BadServer(threading.Thread):
                     break
                 received += data
             self.requests.append(received)
-            self.script(sock)
+            self.script(sock, received)
             if self.hold:
                 self.held.append(sock)
             else:
                 sock.close()
 
     def stop(self) -> None:
+        # close() alone does not wake a thread blocked in accept() on Linux; shutdown does.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         for sock in self.held:
             sock.close()
