@@ -56,8 +56,7 @@ class Stats:
 
 
 class ServerStartFailed(NamedTuple):
-    # Why the socket could not be bound: "address_in_use", "permission_denied",
-    # "address_not_available" or "other"; errno is None when the OS gave no number.
+    # Why bind failed (reason: __main__.BIND_ERRORS, or "other"); errno None: no number.
     reason: str
     host: str
     port: int
@@ -260,8 +259,8 @@ def _exchange_line(e: Exchange, when: float) -> bytes:
             f'"request_truncated":{_boolean(e.request_truncated)},'
             f'"response_b64":"{_base64(e.response)}","response_length":{e.response_length},'
             f'"response_truncated":{_boolean(e.response_truncated)},'
-            f'"times":{_times(e.times)},"number":{e.number},'
-            f'"mistake":{_text(e.mistake)}}}\n').encode("ascii")
+            f'"times":{_times(e.times)},"number":{e.number},"mistake":{_text(e.mistake)}}}\n'
+            ).encode("ascii")
 
 
 def queued_size(event: Event) -> int:
