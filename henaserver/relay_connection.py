@@ -31,6 +31,7 @@ from .responses import (
     NOT_LISTENING,
     Response,
     ResponseReader,
+    status_of,
 )
 
 RECV_SIZE: Final = 64 * 1024
@@ -370,9 +371,12 @@ class RelayedConnection:
         if self.closed:
             return
         self._release_held()
-        for record in self.waiting:  # answers that never came
-            self._emit(record, None, "client_closed" if reason.startswith("client")
-                       else "no_response", reason, b"", None, time.time())
+        outcome = "client_closed" if reason.startswith("client") else "no_response"
+        for record in self.waiting:  # answers cut off, or that never came
+            # The first may have part of its answer: what the server sent is kept.
+            partial = self.reader.take_extra(stop_at_status=False)
+            status = status_of(partial) if partial else None
+            self._emit(record, status, outcome, reason, partial, None, time.time())
         self.waiting.clear()
         self.closed = True
         self.host.closed(self, ConnectionClose(self.id, self.next_index, reason,

@@ -97,3 +97,16 @@ def test_bytes_that_are_not_http_are_kept_as_a_stream(henaserver_and_relay):
     stream = relay.wait_for(lambda e: e["type"] == "stream" and e["direction"] == "to_server",
                             "stream record")[0]
     assert decoded(stream, "data") == junk and stream["length"] == len(junk)
+
+
+def test_a_client_that_closes_mid_response_keeps_what_was_sent(henaserver_and_relay):
+    _, relay = henaserver_and_relay
+    raw = relay.raw()
+    raw.send(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+    raw.read_exact(100_000)
+    raw.sock.close()  # with bytes unread: a reset
+    (cut,) = relay.exchanges(raw.address)
+    assert cut["outcome"] == "client_closed" and cut["status"] == 200
+    assert decoded(cut, "response").startswith(b"HTTP/1.1 200 OK\r\n")
+    assert 0 < cut["response_length"] < 5 * 1024 * 1024
+    assert relay.connection_event("close", raw.address)["reason"].startswith("client")
