@@ -20,7 +20,7 @@ from .capture import EventSink, ServerStartFailed, open_stream
 from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
 from .modes import FULL, MODES, build_handler, policy_for
-from .relay import Relay, split_address
+from .relay import Relay, split_address, upstream_address
 from .server import Server, StopReason, limit_resources
 
 # The signals that stop the server cleanly, and the stop reason each gives.
@@ -192,9 +192,10 @@ def build_relay_parser() -> argparse.ArgumentParser:
         epilog="Events and mistake names: docs/events.md; how it works: docs/relay.md.")
     parser.add_argument("--listen", required=True, metavar="HOST:PORT",
                         help="address browsers connect to (port 0: the OS chooses)")
-    parser.add_argument("--to", required=True, metavar="HOST:PORT",
-                        help="the server to forward to; when nothing listens there each "
-                             "browser connection gets a 502 answer from the relay")
+    parser.add_argument("--to", required=True, metavar="HOST:PORT|unix:PATH",
+                        help="the server to forward to, over TCP or a Unix socket; when "
+                             "nothing listens there each browser connection gets a 502 "
+                             "answer from the relay")
     parser.add_argument("--events", metavar="PATH|-",
                         help="write traffic events as JSON lines to PATH, or - for stdout")
     parser.add_argument("--events-fd", type=int, metavar="N",
@@ -219,7 +220,7 @@ def relay_main(argv: list[str]) -> int:
     args = build_relay_parser().parse_args(argv)
     try:
         host, port = split_address(args.listen)
-        upstream = split_address(args.to)
+        upstream = upstream_address(args.to)
     except ValueError as error:
         return fail(str(error))
     if args.response_timeout <= 0:

@@ -38,6 +38,33 @@ STATS_SECONDS: Final = 1.0
 ACCEPT_BATCH: Final = 16
 
 
+def upstream_address(text: str) -> tuple[str, int] | str:
+    """``--to``: ``HOST:PORT``, or ``unix:PATH`` for a server reached through a Unix
+    socket (a sandbox with no network of its own: docs/relay.md)."""
+    if text.startswith("unix:"):
+        if not text[5:]:
+            raise ValueError(f"{text!r} names no socket path (unix:PATH)")
+        return text[5:]
+    return split_address(text)
+
+
+def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, bool]:
+    """A non-blocking socket connecting to the server, and whether it failed at once.
+
+    A TCP connect returns at once and its result arrives as writability
+    (``RelayedConnection.on_upstream_connected``); a Unix socket's may fail on the spot
+    (no such file: ENOENT, nobody listening: ECONNREFUSED)."""
+    if isinstance(address, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    else:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setblocking(False)
+    error = sock.connect_ex(address)
+    return sock, error not in (0, errno.EINPROGRESS, errno.EAGAIN)
+
+
 def split_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (or ``[IPv6]:PORT``) -> (host, port); ValueError if malformed."""
     host, colon, port = text.rpartition(":")
@@ -47,7 +74,7 @@ def split_address(text: str) -> tuple[str, int]:
 
 
 class Relay:
-    def __init__(self, upstream: tuple[str, int], *, sink: EventSink | None,
+    def __init__(self, upstream: tuple[str, int] | str, *, sink: EventSink | None,
                  body_cap: int, response_timeout: float) -> None:
         self.upstream = upstream
         self.sink = sink
@@ -144,15 +171,11 @@ class Relay:
                 raise
             client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            upstream = socket.socket(socket.AF_INET6 if ":" in self.upstream[0]
-                                     else socket.AF_INET, socket.SOCK_STREAM)
-            upstream.setblocking(False)
-            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            # A non-blocking connect returns at once; its result arrives as writability.
-            upstream.connect_ex(self.upstream)
+            upstream, failed = open_upstream(self.upstream)
             conn_id, self._next_id = self._next_id, self._next_id + 1
             peer_text = f"{peer[0]}:{peer[1]}"
             pair = RelayedConnection(self, client, upstream, conn_id, peer_text, time.time())
+            pair.refused = failed  # then the relay answers 502 to its first request
             self.pairs[conn_id] = pair
             self.stats.connections += 1
             self._emit(ConnectionOpen(conn_id, peer_text))

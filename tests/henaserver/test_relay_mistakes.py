@@ -141,3 +141,40 @@ def test_after_an_answer_with_no_status_line_the_rest_is_a_stream(behind):
     assert raw.read_to_eof() == b"and more\n"
     stream = relay.wait_for(lambda e: e["type"] == "stream", "stream record")[0]
     assert stream["direction"] == "to_client" and decoded(stream, "data") == b"and more\n"
+
+
+def test_a_server_behind_a_unix_socket(tmp_path):
+    # How a sandbox with no network of its own is reached (docs/relay.md).
+    path = str(tmp_path / "server.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen()
+    sent = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nunix"
+
+    def serve() -> None:
+        sock, _ = listener.accept()
+        with sock:
+            while b"\r\n\r\n" not in sock.recv(65536):
+                pass
+            sock.sendall(sent)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    relay = start_relay(f"unix:{path}")
+    try:
+        answer, exchange = one_exchange(relay)
+    finally:
+        relay.finish()
+        listener.close()
+    assert answer == sent and decoded(exchange, "response") == sent
+    assert exchange["mistake"] is None and exchange["status"] == 200
+
+
+def test_a_unix_socket_with_no_server_gets_a_502(tmp_path):
+    relay = start_relay(f"unix:{tmp_path / 'nobody.sock'}")
+    try:
+        answer, exchange = one_exchange(relay)
+    finally:
+        relay.finish()
+    assert answer.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert exchange["mistake"] == "not_listening"
