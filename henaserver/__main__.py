@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 from types import FrameType
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from .capture import EventSink, ServerStartFailed, open_stream
 from .http import HTTPError
@@ -159,10 +159,29 @@ def main(argv: list[str] | None = None) -> int:
     sink = EventSink(stream, limits.event_queue) if stream is not None else None
     server = Server(handler, limits, sink=sink, access_log=None if args.quiet else console,
                     policy=policy, root=root)
+    return run(server, args.host, args.port, sink, exit_on_stdin_eof=args.exit_on_stdin_eof,
+               console=console, name="henaserver", serving=f"serving {root} at")
+
+
+class Serving(Protocol):
+    """What ``run`` needs of a henaserver ``Server`` or a ``Relay``."""
+
+    @property
+    def url(self) -> str: ...
+    def bind(self, host: str, port: int) -> None: ...
+    def stop(self, reason: StopReason) -> None: ...
+    def serve(self) -> StopReason: ...
+
+
+def run(target: Serving, host: str, port: int, sink: EventSink | None, *,
+        exit_on_stdin_eof: bool, console: TextIO, name: str, serving: str,
+        after: str = "") -> int:
+    """Bind (or report why not), stop on SIGINT/SIGTERM (and stdin's end if asked),
+    print the banner with the URL a parent waits for, and serve until stopped."""
     try:
-        server.bind(args.host, args.port)
+        target.bind(host, port)
     except OSError as error:
-        failed = start_failed(args.host, args.port, error)
+        failed = start_failed(host, port, error)
         if sink is not None:
             # The supervisor's fact, sent instead of server.listening (docs/events.md).
             sink.emit(failed, force=True)
@@ -170,16 +189,16 @@ def main(argv: list[str] | None = None) -> int:
         return fail(failed.message)
 
     def on_signal(number: int, frame: FrameType | None) -> None:
-        server.stop(STOP_SIGNALS[signal.Signals(number)])
+        target.stop(STOP_SIGNALS[signal.Signals(number)])
 
     for number in STOP_SIGNALS:
         signal.signal(number, on_signal)
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=wait_for_stdin_eof, args=(server,), daemon=True).start()
-    print(f"henaserver: serving {root} at {server.url} (Ctrl+C to stop)", file=console,
+    if exit_on_stdin_eof:
+        threading.Thread(target=wait_for_stdin_eof, args=(target,), daemon=True).start()
+    print(f"{name}: {serving} {target.url}{after} (Ctrl+C to stop)", file=console,
           flush=True)
-    reason = server.serve()
-    print(f"henaserver: stopped ({reason})", file=console, flush=True)
+    reason = target.serve()
+    print(f"{name}: stopped ({reason})", file=console, flush=True)
     return 0
 
 
@@ -233,27 +252,9 @@ def relay_main(argv: list[str]) -> int:
     sink = EventSink(stream, args.event_queue) if stream is not None else None
     relay = Relay(upstream, sink=sink, body_cap=args.body_cap,
                   response_timeout=args.response_timeout)
-    try:
-        relay.bind(host, port)
-    except OSError as error:
-        failed = start_failed(host, port, error)
-        if sink is not None:
-            sink.emit(failed, force=True)
-            sink.close()
-        return fail(failed.message)
-
-    def on_signal(number: int, frame: FrameType | None) -> None:
-        relay.stop(STOP_SIGNALS[signal.Signals(number)])
-
-    for number in STOP_SIGNALS:
-        signal.signal(number, on_signal)
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=wait_for_stdin_eof, args=(relay,), daemon=True).start()
-    print(f"henaserver relay: {relay.url} -> {args.to} (Ctrl+C to stop)", file=console,
-          flush=True)
-    reason = relay.serve()
-    print(f"henaserver relay: stopped ({reason})", file=console, flush=True)
-    return 0
+    return run(relay, host, port, sink, exit_on_stdin_eof=args.exit_on_stdin_eof,
+               console=console, name="henaserver relay", serving="listening at",
+               after=f" -> {args.to}")
 
 
 def start_failed(host: str, port: int, error: OSError) -> ServerStartFailed:
@@ -268,7 +269,7 @@ def start_failed(host: str, port: int, error: OSError) -> ServerStartFailed:
                              f"cannot listen on {host}:{port}: {why}")
 
 
-def wait_for_stdin_eof(server: Server | Relay) -> None:
+def wait_for_stdin_eof(server: Serving) -> None:
     """The kernel closes our stdin pipe however the parent dies (even kill -9), so EOF
     here means nobody supervises us any more.
 

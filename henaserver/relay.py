@@ -30,7 +30,7 @@ from .capture import (
     Stream,
 )
 from .relay_connection import RelayedConnection
-from .server import LISTEN_BACKLOG, StopReason, raise_open_file_limit
+from .server import Listening, StopReason
 
 # Timeouts and held exchanges are checked this often (GRACE_SECONDS is 0.1 s).
 TICK_SECONDS: Final = 0.05
@@ -73,9 +73,10 @@ def split_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-class Relay:
+class Relay(Listening):
     def __init__(self, upstream: tuple[str, int] | str, *, sink: EventSink | None,
                  body_cap: int, response_timeout: float) -> None:
+        super().__init__()
         self.upstream = upstream
         self.sink = sink
         self.body_cap = body_cap
@@ -86,41 +87,6 @@ class Relay:
         self.pairs: dict[int, RelayedConnection] = {}  # by connection id
         self._interest: dict[socket.socket, int] = {}
         self._next_id = 1
-        self._stop_reason: StopReason | None = None
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self.listener: socket.socket | None = None
-        self.address: tuple[str, int] = ("", 0)
-
-    def bind(self, host: str, port: int) -> None:
-        """Bind and listen. Raises OSError (e.g. EADDRINUSE) for the caller to report."""
-        raise_open_file_limit()
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        listener = socket.socket(family, kind, proto)
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(address)
-            listener.listen(LISTEN_BACKLOG)
-        except OSError:
-            listener.close()
-            raise
-        listener.setblocking(False)
-        self.listener = listener
-        self.address = (host, listener.getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        host, port = self.address
-        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
-
-    def stop(self, reason: StopReason) -> None:
-        """Ask the loop to stop. Safe from signal handlers and other threads."""
-        self._stop_reason = self._stop_reason or reason
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
 
     def serve(self) -> StopReason:
         assert self.listener is not None, "bind() first"
@@ -135,7 +101,7 @@ class Relay:
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "wake":
-                    self._wake_r.recv(4096)
+                    self._drain_wakeups()
                 else:
                     pair, side = key.data
                     self._dispatch(pair, side, mask)
@@ -156,6 +122,8 @@ class Relay:
             self.sink.close()
         self.selector.close()
         self.listener.close()
+        self._wake_r.close()
+        self._wake_w.close()
         return self._stop_reason
 
     def _accept(self) -> None:
