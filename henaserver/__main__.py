@@ -49,18 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080,
                         help="port to listen on; 0 lets the OS choose (default: %(default)s)")
-    events = parser.add_argument_group("traffic capture")
-    events.add_argument("--events", metavar="PATH|-",
-                        help="write traffic events as JSON lines to PATH, or - for stdout")
-    events.add_argument("--events-fd", type=int, metavar="N",
-                        help="write traffic events to the inherited file descriptor N")
-    events.add_argument("--body-cap", type=int, metavar="BYTES",
-                        default=DEFAULT_LIMITS.capture_body_cap,
-                        help="body bytes recorded per message (default: %(default)s)")
-    events.add_argument("--event-queue", type=int, metavar="BYTES",
-                        default=DEFAULT_LIMITS.event_queue,
-                        help="bytes of events waiting to be written before new ones are "
-                             "dropped and counted (default: %(default)s)")
+    add_capture_options(parser.add_argument_group("traffic capture"))
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-connections", type=int, metavar="N",
                         default=DEFAULT_LIMITS.max_connections,
@@ -106,6 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop when standard input closes (for a supervising parent: "
                              "the server then never outlives it)")
     return parser
+
+
+def add_capture_options(events: argparse._ArgumentGroup) -> None:
+    """The options of the event stream, the same for the server and the relay."""
+    events.add_argument("--events", metavar="PATH|-",
+                        help="write traffic events as JSON lines to PATH, or - for stdout")
+    events.add_argument("--events-fd", type=int, metavar="N",
+                        help="write traffic events to the inherited file descriptor N")
+    events.add_argument("--body-cap", type=int, metavar="BYTES",
+                        default=DEFAULT_LIMITS.capture_body_cap,
+                        help="body bytes recorded per message (default: %(default)s)")
+    events.add_argument("--event-queue", type=int, metavar="BYTES",
+                        default=DEFAULT_LIMITS.event_queue,
+                        help="bytes of events waiting to be written before new ones are "
+                             "dropped and counted (default: %(default)s)")
 
 
 def fail(message: str) -> int:
@@ -215,17 +219,7 @@ def build_relay_parser() -> argparse.ArgumentParser:
                         help="the server to forward to, over TCP or a Unix socket; when "
                              "nothing listens there each browser connection gets a 502 "
                              "answer from the relay")
-    parser.add_argument("--events", metavar="PATH|-",
-                        help="write traffic events as JSON lines to PATH, or - for stdout")
-    parser.add_argument("--events-fd", type=int, metavar="N",
-                        help="write traffic events to the inherited file descriptor N")
-    parser.add_argument("--body-cap", type=int, metavar="BYTES",
-                        default=DEFAULT_LIMITS.capture_body_cap,
-                        help="body bytes recorded per message (default: %(default)s)")
-    parser.add_argument("--event-queue", type=int, metavar="BYTES",
-                        default=DEFAULT_LIMITS.event_queue,
-                        help="bytes of events waiting before new ones are dropped and "
-                             "counted (default: %(default)s)")
+    add_capture_options(parser.add_argument_group("traffic capture"))
     parser.add_argument("--response-timeout", type=float, metavar="SECONDS", default=10.0,
                         help="a request the server has not answered for this long gets "
                              "a 504 from the relay, recorded as never_answered "
