@@ -178,3 +178,41 @@ def test_a_unix_socket_with_no_server_gets_a_502(tmp_path):
         relay.finish()
     assert answer.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
     assert exchange["mistake"] == "not_listening"
+
+
+def test_back_pressure_a_browser_that_reads_nothing_stalls_the_server(behind):
+    # The relay's buffers are bounded: while the browser reads nothing, the server's
+    # sends must stall once the buffers on the way (kernel and relay) are full, instead
+    # of the relay taking everything into memory.
+    total = 128 * 1024 * 1024
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % total
+    chunk = bytes(1024 * 1024)
+    stalled_at: list[int] = []
+    stalled = threading.Event()
+
+    def flood(sock: socket.socket, received: bytes) -> None:
+        sock.sendall(head)
+        sock.settimeout(1.0)
+        sent = 0
+        try:
+            while sent < total:
+                sent += sock.send(chunk[:min(len(chunk), total - sent)])
+        except TimeoutError:
+            stalled_at.append(sent)
+        stalled.set()
+        sock.settimeout(None)
+        view = memoryview(chunk)
+        while sent < total:
+            sent += sock.send(view[:min(len(chunk), total - sent)])
+
+    _, relay = behind(flood)
+    raw = relay.raw(timeout=30)
+    raw.send(REQUEST)
+    assert stalled.wait(60)
+    # Generous: loopback socket buffers take a few MiB each; the relay adds 256 KiB.
+    assert stalled_at and stalled_at[0] < 48 * 1024 * 1024, stalled_at
+    raw.read_until(b"\r\n\r\n")
+    assert len(raw.read_exact(total)) == total
+    exchange = relay.exchanges(raw.address, timeout=30)[0]
+    assert exchange["response_length"] == len(head) + total
+    assert exchange["mistake"] is None
