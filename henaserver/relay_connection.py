@@ -26,12 +26,12 @@ from .parser import NEED_DATA, RequestParser
 from .relay_exchange import Waiting, exchange_of, relay_error
 from .responses import (
     BODY_TOO_LONG,
+    BODY_TOO_SHORT,
     NEVER_ANSWERED,
     NO_STATUS_LINE,
     NOT_LISTENING,
     Response,
     ResponseReader,
-    status_of,
 )
 
 RECV_SIZE: Final = 64 * 1024
@@ -69,7 +69,7 @@ class RelayedConnection:
         self.to_upstream = bytearray()
         self.to_client = bytearray()
         self.parser = RequestParser()
-        self.reader = ResponseReader()
+        self.reader = ResponseReader(cap=host.body_cap)
         self.raw_requests = False  # the parser gave up: the browser's bytes are a stream
         self.raw_responses = False  # the reader gave up: the server's bytes are a stream
         self.connected = False
@@ -214,7 +214,7 @@ class RelayedConnection:
             self._release_held()
         while self.waiting:
             current = self.waiting[0]
-            if current.response_start is None and self.reader.buffered:
+            if current.response_start is None and self.reader.started:
                 current.response_start = now
             method = current.request.head.method if current.request else "GET"
             response = self.reader.next_response(method)
@@ -228,7 +228,7 @@ class RelayedConnection:
             outcome = "complete" if response.complete or response.mistake == NO_STATUS_LINE \
                 else "server_closed"
             event = self._event(current, response.status, outcome, None, response.raw,
-                                response.mistake, now)
+                                response.mistake, now, response.length)
             if response.mistake == NO_STATUS_LINE:
                 self.raw_responses = True  # the rest of the stream is kept raw
                 self.host.exchange_done(event)
@@ -256,19 +256,23 @@ class RelayedConnection:
         self.held = None
         if record.extra:
             extra = b"".join(record.extra)
-            response = event.response + extra
-            event = event._replace(response=self._capped_response(response),
-                                   response_length=event.response_length + len(extra),
+            # Recorded after the body, unless the body was already cut at the cap.
+            response = event.response if event.response_truncated else \
+                self._capped_response(event.response + extra)
+            length = event.response_length + len(extra)
+            event = event._replace(response=response, response_length=length,
+                                   response_truncated=len(response) < length,
                                    mistake=BODY_TOO_LONG)
         self.host.exchange_done(event)
 
     def _never_answered(self, now: float) -> None:
         current = self.waiting.popleft()
-        partial = self.reader.take_extra(stop_at_status=False)
+        partial = self.reader.partial()
         seconds = self.host.response_timeout
-        if partial:  # it began an answer, then stopped: what came is what the browser got
-            self._emit(current, None, "timed_out", f"no byte from the server for "
-                       f"{seconds:g} s", partial, "body_too_short", now)
+        if partial.length:  # it began an answer, then stopped: the browser got that much
+            self._emit(current, partial.status, "timed_out", f"no byte from the server "
+                       f"for {seconds:g} s", partial.raw, BODY_TOO_SHORT, now,
+                       partial.length)
         else:
             answer = relay_error(504, "Gateway Timeout", f"The server did not answer "
                                  f"within {seconds:g} seconds (henaserver relay).")
@@ -297,17 +301,21 @@ class RelayedConnection:
     # --- events -------------------------------------------------------------------------
 
     def _event(self, record: Waiting, status: int | None, outcome: str, reason: str | None,
-               response: bytes, mistake: str | None, now: float) -> Exchange:
+               response: bytes, mistake: str | None, now: float, length: int = -1
+               ) -> Exchange:
+        """``length``: all the response's bytes, when ``response`` holds only those the
+        reader kept (-1: it holds them all)."""
         return exchange_of(record, conn=self.id, client=self.peer, accepted=self.accepted,
                            status=status, outcome=outcome, reason=reason, response=response,
+                           response_length=len(response) if length < 0 else length,
                            mistake=mistake, now=now, body_cap=self.host.body_cap)
 
     def _emit(self, record: Waiting, status: int | None, outcome: str, reason: str | None,
-              response: bytes, mistake: str | None, now: float) -> None:
+              response: bytes, mistake: str | None, now: float, length: int = -1) -> None:
         if record.response_start is None and response:
             record.response_start = now
         self.host.exchange_done(self._event(record, status, outcome, reason, response,
-                                            mistake, now))
+                                            mistake, now, length))
 
     def _capped_response(self, response: bytes) -> bytes:
         return capped_request(response, self.host.body_cap)  # the same rule: head + cap
@@ -374,9 +382,9 @@ class RelayedConnection:
         outcome = "client_closed" if reason.startswith("client") else "no_response"
         for record in self.waiting:  # answers cut off, or that never came
             # The first may have part of its answer: what the server sent is kept.
-            partial = self.reader.take_extra(stop_at_status=False)
-            status = status_of(partial) if partial else None
-            self._emit(record, status, outcome, reason, partial, None, time.time())
+            partial = self.reader.partial()
+            self._emit(record, partial.status, outcome, reason, partial.raw, None,
+                       time.time(), partial.length)
         self.waiting.clear()
         self.closed = True
         self.host.closed(self, ConnectionClose(self.id, self.next_index, reason,

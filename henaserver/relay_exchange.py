@@ -36,7 +36,8 @@ def relay_error(status: int, phrase: str, text: str) -> bytes:
 
 def exchange_of(record: Waiting, *, conn: int, client: str, accepted: float,
                 status: int | None, outcome: str, reason: str | None, response: bytes,
-                mistake: str | None, now: float, body_cap: int) -> Exchange:
+                response_length: int, mistake: str | None, now: float, body_cap: int
+                ) -> Exchange:
     """The exchange event, with both messages cut as henaserver cuts them (the whole
     head, the body up to ``body_cap``). ``response_end`` is when the last response byte
     came from the server."""
@@ -48,7 +49,7 @@ def exchange_of(record: Waiting, *, conn: int, client: str, accepted: float,
     start = record.response_start
     return Exchange(conn, record.index, client, method, target, version, status, outcome,
                     reason, sent, len(record.raw), len(sent) < len(record.raw), kept,
-                    len(response), len(kept) < len(response),
+                    response_length, len(kept) < response_length,
                     Times(accepted, record.first_byte, record.head_complete,
                           record.request_complete, start, None if start is None else now),
                     mistake=mistake)

@@ -56,21 +56,45 @@ NEED_DATA: Final = _NeedData()
 
 @dataclass
 class Response:
-    """One response as the server sent it: its exact bytes (any 1xx before it included)
-    and what the reader learned from them."""
+    """One response as the server sent it: its bytes as kept (any 1xx before it and the
+    head whole, the body up to the reader's cap) and what the reader learned from them."""
 
     raw: bytes
     status: int | None
     complete: bool = True  # False: the server closed (or was cut off) before its end
     mistake: str | None = None
+    length: int = -1  # all its bytes, kept or not (-1: len(raw))
+
+    def __post_init__(self) -> None:
+        if self.length < 0:
+            self.length = len(self.raw)
+
+
+# Which part of a response the reader expects next.
+_HEAD, _BODY, _UNTIL_CLOSE, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS = range(7)
+# A chunk-size or trailer line longer than this is not one: the rest runs until close.
+MAX_LINE: Final = 8 * 1024
 
 
 @dataclass
 class ResponseReader:
-    """Bytes from a server in, responses out (``feed``, then ``next_response``)."""
+    """Bytes from a server in, responses out (``feed``, then ``next_response``).
 
+    Bodies are consumed as they arrive, so a 1 GB download costs the reader no more
+    than ``cap`` bytes: it keeps the head whole and the body up to ``cap`` for the
+    record, and counts the rest.
+    """
+
+    cap: int = 64 * 1024
     _buffer: bytearray = field(default_factory=bytearray)
     _closed: bool = False  # the server closed its side: no more bytes will come
+    _part: int = _HEAD
+    _kept: bytearray = field(default_factory=bytearray)  # this response, as recorded
+    _keep_until: int = 0  # how long _kept may grow: its head plus ``cap``
+    _length: int = 0  # this response's bytes so far, kept or not
+    _status: int | None = None
+    _mistake: str | None = None
+    _remaining: int = 0
 
     def feed(self, data: bytes) -> None:
         """Append bytes the server sent."""
@@ -84,50 +108,50 @@ class ResponseReader:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    @property
+    def started(self) -> bool:
+        """Whether any byte of the next response has arrived."""
+        return bool(self._buffer) or self._length > 0
+
     def next_response(self, method: str) -> Response | _NeedData:
         """The next whole response to a request with ``method``, or ``NEED_DATA``.
 
-        After ``close`` it never returns ``NEED_DATA`` while bytes are buffered: an
-        unfinished response comes out with ``complete=False`` and its mistake.
+        After ``close`` it never returns ``NEED_DATA``: an unfinished response comes out
+        with ``complete=False`` and its mistake.
         """
-        buffer = self._buffer
-        if not buffer:
-            if self._closed:
-                return Response(b"", None, False, CLOSED_WITHOUT_RESPONSE)
-            return NEED_DATA
-        if not self.starts_like_response():
-            # Not HTTP: the bytes so far are this answer; what follows is a raw stream.
-            return self._take(len(buffer), None, NO_STATUS_LINE, complete=False)
-        start, status, mistake = 0, None, None
-        while True:  # any 1xx interim responses come first, in the same record
-            head_end, body_start = find_head_end(buffer, start)
-            if head_end == -1:
-                if self._closed or len(buffer) - start > MAX_HEAD:
-                    status = status_of(buffer, start)
-                    return self._take(len(buffer), status, BODY_TOO_SHORT
-                                      if status else NO_STATUS_LINE, complete=False)
-                return NEED_DATA
-            head = bytes(buffer[start:body_start])
-            status = status_of(head)
-            if status is None:
-                return self._take(len(buffer), None, NO_STATUS_LINE, complete=False)
-            if mistake is None and BARE_LF_AT.search(head):
-                mistake = BARE_LF
-            if 100 <= status < 200 and status != 101:
-                start = body_start  # an interim response: the final one follows
-                continue
-            break
-        length = self._body_length(head, status, method, body_start)
-        if length is None:  # until close
-            if not self._closed:
-                return NEED_DATA
-            return self._take(len(buffer), status, mistake)
-        end = body_start + length
-        if len(buffer) < end or length < 0:
-            if not self._closed:
-                return NEED_DATA
-            return self._take(len(buffer), status, BODY_TOO_SHORT, complete=False)
-        return self._take(end, status, mistake)
+        while True:
+            part = self._part
+            if part == _HEAD:
+                result = self._read_head(method)
+                if result is not None:
+                    return result
+            elif part == _BODY:
+                self._remaining -= self._take(min(self._remaining, len(self._buffer)))
+                return self._need() if self._remaining else self._finish()
+            elif part == _UNTIL_CLOSE:
+                self._take(len(self._buffer))
+                return self._finish() if self._closed else NEED_DATA
+            elif part == _CHUNK_DATA:
+                taken = self._take(min(self._remaining, len(self._buffer)))
+                self._remaining -= taken
+                if self._remaining:
+                    return self._need()
+                self._part = _CHUNK_END
+            else:  # a line: chunk size, the end of a chunk's data, or a trailer
+                line = self._take_line()
+                if line is None:
+                    return self._need()
+                if self._part == _UNTIL_CLOSE:
+                    continue  # a line too long to be one: not chunked after all
+                self._read_chunk_line(part, line)
+                if self._part == _HEAD:
+                    return self._finish()
+
+    def partial(self) -> Response:
+        """The response in progress as it stands (the server stopped, or the browser
+        left), and anything buffered after it; the reader starts afresh."""
+        self._take(len(self._buffer))
+        return self._finish(complete=False)
 
     def starts_like_response(self) -> bool:
         """Whether the buffered bytes begin (or could still begin) with ``HTTP/``."""
@@ -146,25 +170,105 @@ class ResponseReader:
         del self._buffer[:end]
         return data
 
-    def _take(self, count: int, status: int | None, mistake: str | None, *,
-              complete: bool = True) -> Response:
-        data = bytes(self._buffer[:count])
-        del self._buffer[:count]
-        return Response(data, status, complete, mistake)
+    # --- the parts --------------------------------------------------------------------
 
-    def _body_length(self, head: bytes, status: int, method: str,
-                     body_start: int) -> int | None:
-        """Body bytes after ``body_start``, or None for a body that runs until close.
-        A chunked body's length is found by walking its chunks (-1: not all here yet)."""
-        if method == "HEAD" or status in (101, 204, 304):
-            return 0
+    def _read_head(self, method: str) -> Response | _NeedData | None:
+        """Read a head (any 1xx first); None when the body follows, to be read next."""
+        buffer = self._buffer
+        if not buffer:
+            if self._closed:
+                return self._finish(complete=False, mistake=CLOSED_WITHOUT_RESPONSE
+                                    if not self._length else BODY_TOO_SHORT)
+            return NEED_DATA
+        if not self.starts_like_response():
+            # Not HTTP: the bytes so far are this answer; what follows is a raw stream.
+            self._take_all_kept()
+            return self._finish(complete=False, mistake=NO_STATUS_LINE)
+        head_end, body_start = find_head_end(buffer)
+        if head_end == -1:
+            if self._closed or len(buffer) > MAX_HEAD:
+                status = status_of(buffer)
+                self._take_all_kept()
+                return self._finish(complete=False, status=status,
+                                    mistake=BODY_TOO_SHORT if status else NO_STATUS_LINE)
+            return NEED_DATA
+        status = status_of(buffer[:body_start])
+        if status is None:
+            self._take_all_kept()
+            return self._finish(complete=False, mistake=NO_STATUS_LINE)
+        head = bytes(buffer[:body_start])
+        if self._mistake is None and BARE_LF_AT.search(head):
+            self._mistake = BARE_LF
+        self._keep_until = len(self._kept) + body_start + self.cap
+        self._take(body_start)
+        self._status = status
+        if 100 <= status < 200 and status != 101:
+            return None  # an interim response: the final one follows, same record
         fields = header_fields(head)
-        if "chunked" in fields.get("transfer-encoding", "").lower():
-            return chunked_length(self._buffer, body_start)
-        length = fields.get("content-length", "").strip()
-        if length.isdigit():
-            return int(length)
+        if method == "HEAD" or status in (101, 204, 304):
+            self._part, self._remaining = _BODY, 0
+        elif "chunked" in fields.get("transfer-encoding", "").lower():
+            self._part = _CHUNK_SIZE
+        elif fields.get("content-length", "").strip().isdigit():
+            self._part, self._remaining = _BODY, int(fields["content-length"].strip())
+        else:
+            self._part = _UNTIL_CLOSE
         return None
+
+    def _read_chunk_line(self, part: int, line: bytes) -> None:
+        if part == _CHUNK_SIZE:
+            try:
+                self._remaining = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self._part = _UNTIL_CLOSE  # not chunked after all: keep it all
+                return
+            self._part = _CHUNK_DATA if self._remaining else _TRAILERS
+        elif part == _CHUNK_END:
+            self._part = _CHUNK_SIZE if not line.strip() else _UNTIL_CLOSE
+        elif not line.strip():  # the empty line after the trailers: the end
+            self._part = _HEAD
+
+    def _need(self) -> Response | _NeedData:
+        """More bytes are needed; after close there will be none: cut short."""
+        if not self._closed:
+            return NEED_DATA
+        return self._finish(complete=False, mistake=BODY_TOO_SHORT)
+
+    # --- bytes ------------------------------------------------------------------------
+
+    def _take(self, count: int) -> int:
+        """Move ``count`` bytes from the buffer into this response (kept up to the cap)."""
+        if count:
+            room = self._keep_until - len(self._kept)
+            if room > 0:
+                self._kept += self._buffer[:min(room, count)]
+            del self._buffer[:count]
+            self._length += count
+        return count
+
+    def _take_all_kept(self) -> None:
+        """A head that is no head: all of it is kept, whatever the cap."""
+        self._keep_until = len(self._kept) + len(self._buffer)
+        self._take(len(self._buffer))
+
+    def _take_line(self) -> bytes | None:
+        end = self._buffer.find(b"\n")
+        if end == -1:
+            if len(self._buffer) > MAX_LINE:
+                self._part = _UNTIL_CLOSE
+                return b""
+            return None
+        line = bytes(self._buffer[:end])
+        self._take(end + 1)
+        return line
+
+    def _finish(self, *, complete: bool = True, status: int | None = None,
+                mistake: str | None = None) -> Response:
+        response = Response(bytes(self._kept), status or self._status, complete,
+                            mistake or self._mistake, self._length)
+        self._part, self._kept, self._keep_until = _HEAD, bytearray(), 0
+        self._length, self._status, self._mistake, self._remaining = 0, None, None, 0
+        return response
 
 
 def status_of(head: bytes | bytearray, start: int = 0) -> int | None:
@@ -184,36 +288,3 @@ def header_fields(head: bytes) -> dict[str, str]:
         if colon:
             fields[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
     return fields
-
-
-def chunked_length(buffer: bytes | bytearray, start: int) -> int:
-    """How many bytes after ``start`` the chunked body takes, trailers included, or -1
-    if it has not all arrived (or cannot be read: then it ends at close, cut short)."""
-    at = start
-    while True:
-        line_end = buffer.find(b"\n", at)
-        if line_end == -1:
-            return -1
-        size_text = bytes(buffer[at:line_end]).split(b";")[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            return -1
-        at = line_end + 1
-        if size == 0:
-            break
-        at += size
-        if buffer[at:at + 2] == b"\r\n":
-            at += 2
-        elif buffer[at:at + 1] == b"\n":
-            at += 1
-        else:
-            return -1
-    while True:  # trailer lines, then the empty line
-        line_end = buffer.find(b"\n", at)
-        if line_end == -1:
-            return -1
-        line = buffer[at:line_end]
-        at = line_end + 1
-        if line in (b"", b"\r"):
-            return at - start

@@ -73,3 +73,29 @@ def test_extra_bytes_stop_where_the_next_response_may_begin():
     reader.feed(b"!!" + OK)
     assert reader.take_extra(stop_at_status=True) == b"!!"
     assert reader.next_response("GET") == Response(OK, 200)
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_a_big_body_is_counted_not_kept(framing):
+    # The reader consumes a body as it arrives: it keeps the head and `cap` body bytes,
+    # so a 10 MiB download never sits in the relay's memory.
+    piece, pieces = b"x" * 65536, 160
+    total = len(piece) * pieces
+    head = {"length": b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % total,
+            "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "close": b"HTTP/1.1 200 OK\r\n\r\n"}[framing]
+    frame = (b"10000\r\n%s\r\n" % piece) if framing == "chunked" else piece
+    reader = ResponseReader(cap=100)
+    reader.feed(head)
+    for _ in range(pieces - 1):
+        reader.feed(frame)
+        assert reader.next_response("GET") is NEED_DATA
+        assert reader.buffered == 0
+    reader.feed(frame + b"0\r\n\r\n" if framing == "chunked" else frame)
+    if framing == "close":
+        assert reader.next_response("GET") is NEED_DATA
+        reader.close()
+    response = reader.next_response("GET")
+    assert isinstance(response, Response) and response.complete
+    assert response.raw == head + frame[:100]
+    assert response.length == len(head) + len(frame) * pieces + 5 * (framing == "chunked")
