@@ -224,6 +224,10 @@ def build_relay_parser() -> argparse.ArgumentParser:
                         help="a request the server has not answered for this long gets "
                              "a 504 from the relay, recorded as never_answered "
                              "(default: %(default)s)")
+    parser.add_argument("--idle-timeout", type=float, metavar="SECONDS", default=60.0,
+                        help="a connection with nothing owed either way and no byte in "
+                             "either direction for this long is closed (a request begun "
+                             "and stopped is recorded as timed_out) (default: %(default)s)")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when standard input closes")
     return parser
@@ -236,8 +240,8 @@ def relay_main(argv: list[str]) -> int:
         upstream = upstream_address(args.to)
     except ValueError as error:
         return fail(str(error))
-    if args.response_timeout <= 0:
-        return fail("--response-timeout must be a positive number")
+    if args.response_timeout <= 0 or args.idle_timeout <= 0:
+        return fail("--response-timeout and --idle-timeout must be positive numbers")
     try:
         stream = open_stream(args.events, args.events_fd)
     except OSError as error:
@@ -245,7 +249,7 @@ def relay_main(argv: list[str]) -> int:
     console: TextIO = sys.stderr if args.events == "-" else sys.stdout
     sink = EventSink(stream, args.event_queue) if stream is not None else None
     relay = Relay(upstream, sink=sink, body_cap=args.body_cap,
-                  response_timeout=args.response_timeout)
+                  response_timeout=args.response_timeout, idle_timeout=args.idle_timeout)
     return run(relay, host, port, sink, exit_on_stdin_eof=args.exit_on_stdin_eof,
                console=console, name="henaserver relay", serving="listening at",
                after=f" -> {args.to}")

@@ -75,12 +75,14 @@ def split_address(text: str) -> tuple[str, int]:
 
 class Relay(Listening):
     def __init__(self, upstream: tuple[str, int] | str, *, sink: EventSink | None,
-                 body_cap: int, response_timeout: float) -> None:
+                 body_cap: int, response_timeout: float, idle_timeout: float = 60.0
+                 ) -> None:
         super().__init__()
         self.upstream = upstream
         self.sink = sink
         self.body_cap = body_cap
         self.response_timeout = response_timeout
+        self.idle_timeout = idle_timeout
         self.stats = Stats()
         self.selector = selectors.DefaultSelector()
         # Each pair has two sockets; each is registered with a (pair, side) key.

@@ -50,6 +50,7 @@ class RelayHost(Protocol):
     stats: Stats
     body_cap: int
     response_timeout: float
+    idle_timeout: float
 
     def watch(self, pair: RelayedConnection) -> None:
         """Wait for the readiness ``pair.wants`` says, on both its sockets."""
@@ -80,7 +81,7 @@ class RelayedConnection:
         self.next_index = 0
         self.first_byte: float | None = None
         self.head_time: float | None = None
-        self.last_upstream = now
+        self.last_upstream = self.last_client = now
         self.bytes_in = self.bytes_out = 0
         self.closed = False
         self.closing: str | None = None  # the reason to close once the browser has all
@@ -120,6 +121,7 @@ class RelayedConnection:
         else:
             self.bytes_in += len(data)
             self.host.stats.bytes_in += len(data)
+            self.last_client = now
             self.to_upstream += data
             self._read_requests(data, now)
         self._flush()
@@ -149,6 +151,15 @@ class RelayedConnection:
             since = max(self.waiting[0].request_complete, self.last_upstream)
             if now - since >= self.host.response_timeout:
                 self._never_answered(now)
+        elif not self.waiting and not self.closed and self.closing is None:
+            # Nothing owed either way: a keep-alive connection held open by a browser or
+            # a server that never closes would hold its pair for ever.
+            quiet = now - max(self.last_client, self.last_upstream)
+            if quiet >= self.host.idle_timeout and not self.to_client:
+                if self.parser.has_partial_request and not self.raw_requests:
+                    self._client_closed_partial(now, "timed_out", "the request stopped "
+                                                f"arriving for {quiet:.0f} s")
+                self._close("idle timeout")
 
     # --- the browser's side: requests ---------------------------------------------------
 
@@ -187,13 +198,17 @@ class RelayedConnection:
 
     def _client_closed(self, now: float) -> None:
         if self.parser.has_partial_request and not self.raw_requests:
-            record = Waiting(self.next_index, None, self.parser.received, self.first_byte,
-                             self.head_time, None)
-            self.next_index += 1
-            self._emit(record, None, "client_closed", "the client closed mid-request",
-                       b"", None, now)
+            self._client_closed_partial(now, "client_closed", "the client closed "
+                                        "mid-request")
         if self.refused or not self.waiting:
             self._close("client closed")
+
+    def _client_closed_partial(self, now: float, outcome: str, reason: str) -> None:
+        """Record the request the browser had begun, as far as it came."""
+        record = Waiting(self.next_index, None, self.parser.received, self.first_byte,
+                         self.head_time, None)
+        self.next_index += 1
+        self._emit(record, None, outcome, reason, b"", None, now)
 
     # --- the server's side: responses ---------------------------------------------------
 

@@ -110,3 +110,20 @@ def test_a_client_that_closes_mid_response_keeps_what_was_sent(henaserver_and_re
     assert decoded(cut, "response").startswith(b"HTTP/1.1 200 OK\r\n")
     assert 0 < cut["response_length"] < 5 * 1024 * 1024
     assert relay.connection_event("close", raw.address)["reason"].startswith("client")
+
+
+def test_an_idle_keep_alive_connection_is_closed(start_server, docroot):
+    server = start_server(docroot, "--quiet", "--idle-timeout", "300")
+    relay = start_relay(f"{server.host}:{server.port}", "--idle-timeout", "0.5")
+    try:
+        idle, stalled = relay.raw(), relay.raw()
+        idle.request(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n")
+        stalled.send(b"GET /index.html HTTP/1.1\r\nHo")
+        assert idle.read_to_eof() == b"" and stalled.read_to_eof() == b""
+        assert relay.connection_event("close", idle.address)["reason"] == "idle timeout"
+        assert relay.connection_event("close", stalled.address)["reason"] == "idle timeout"
+        (cut,) = relay.exchanges(stalled.address)
+        assert cut["outcome"] == "timed_out" and decoded(cut, "request") == \
+            b"GET /index.html HTTP/1.1\r\nHo"
+    finally:
+        relay.finish()
