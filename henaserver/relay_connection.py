@@ -200,7 +200,10 @@ class RelayedConnection:
         if self.parser.has_partial_request and not self.raw_requests:
             self._client_closed_partial(now, "client_closed", "the client closed "
                                         "mid-request")
-        if self.refused or not self.waiting:
+        # Nothing to wait for: close. But bytes that are not HTTP may still be owed an
+        # answer (a half-close after them, as netcat does): they go on, and the server's
+        # close (or the idle timeout) ends the pair.
+        if self.refused or not (self.waiting or self.raw_requests):
             self._close("client closed")
 
     def _client_closed_partial(self, now: float, outcome: str, reason: str) -> None:

@@ -3,6 +3,7 @@ the same exchanges henaserver records (docs/relay.md)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -127,3 +128,14 @@ def test_an_idle_keep_alive_connection_is_closed(start_server, docroot):
             b"GET /index.html HTTP/1.1\r\nHo"
     finally:
         relay.finish()
+
+
+def test_bytes_that_are_not_http_then_a_half_close_still_get_the_answer(
+        henaserver_and_relay):
+    _, relay = henaserver_and_relay
+    raw = relay.raw()
+    raw.send(b"HELLO\r\n\r\n")
+    raw.sock.shutdown(socket.SHUT_WR)  # as netcat does after its input
+    assert raw.read_to_eof().startswith(b"HTTP/1.1 400 ")
+    streams = relay.wait_for(lambda e: e["type"] == "stream", "stream records", count=2)
+    assert {e["direction"] for e in streams} == {"to_server", "to_client"}
