@@ -139,3 +139,17 @@ def test_bytes_that_are_not_http_then_a_half_close_still_get_the_answer(
     assert raw.read_to_eof().startswith(b"HTTP/1.1 400 ")
     streams = relay.wait_for(lambda e: e["type"] == "stream", "stream records", count=2)
     assert {e["direction"] for e in streams} == {"to_server", "to_client"}
+
+
+def test_keep_alive_one_request_at_a_time(henaserver_and_relay, docroot):
+    _, relay = henaserver_and_relay
+    raw = relay.raw()
+    for path in ("/index.html", "/index.css", "/index.html"):
+        response = raw.request(b"GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path.encode())
+        assert response.body == (docroot / path.lstrip("/")).read_bytes()
+    exchanges = relay.exchanges(raw.address, count=3)
+    assert [e["index"] for e in exchanges] == [0, 1, 2]
+    assert [e["target"] for e in exchanges] == ["/index.html", "/index.css", "/index.html"]
+    opened = [e for e in relay.events() if e["type"] == "connection.open"
+              and e["client"] == raw.address]
+    assert len(opened) == 1
