@@ -7,9 +7,9 @@ the server did wrong. Reading never changes forwarding: a request the parser ref
 still forwarded, and from then on that direction's bytes are kept as raw ``stream``
 records instead of exchanges (nothing can say where the next request starts).
 
-Each direction has one outgoing buffer, bounded by bytes (``MAX_BUFFER``). When it is
-full the relay stops reading the side that fills it (back-pressure): a fast sender then
-waits in its own socket buffers, and the relay's memory stays bounded.
+Each direction has one outgoing buffer, bounded by bytes (``MAX_BUFFER``); when it is
+full the side that fills it is not read (back-pressure): a fast sender waits in its
+own socket buffers.
 """
 
 from __future__ import annotations
@@ -19,29 +19,20 @@ import time
 from collections import deque
 from typing import Final, Protocol
 
+from . import responses as named  # the mistakes: named.BODY_TOO_LONG ...
 from .capture import ConnectionClose, Exchange, Stats, Stream
+from .connection import PEER_GONE, RECV_SIZE  # as henaserver reads and names resets
 from .exchange import capped_request
 from .http import HTTPError, RefusedRequest, Request, RequestHead
 from .parser import NEED_DATA, RequestParser
 from .relay_exchange import Waiting, exchange_of, relay_error
-from .responses import (
-    BODY_TOO_LONG,
-    BODY_TOO_SHORT,
-    NEVER_ANSWERED,
-    NO_STATUS_LINE,
-    NOT_LISTENING,
-    Response,
-    ResponseReader,
-)
+from .responses import Response, ResponseReader
 
-RECV_SIZE: Final = 64 * 1024
 # Bytes waiting to be written to one side before the relay stops reading the other.
 MAX_BUFFER: Final = 256 * 1024
 # How long a finished response waits for more bytes from the server before its event is
 # sent: bytes past its end within this time are named ``body_too_long``.
 GRACE_SECONDS: Final = 0.1
-PEER_GONE: Final = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError,
-                    TimeoutError)
 
 
 class RelayHost(Protocol):
@@ -152,8 +143,7 @@ class RelayedConnection:
             if now - since >= self.host.response_timeout:
                 self._never_answered(now)
         elif not self.waiting and not self.closed and self.closing is None:
-            # Nothing owed either way: a keep-alive connection held open by a browser or
-            # a server that never closes would hold its pair for ever.
+            # Nothing owed either way: else a peer that never closes holds it for ever.
             quiet = now - max(self.last_client, self.last_upstream)
             if quiet >= self.host.idle_timeout and not self.to_client:
                 if self.parser.has_partial_request and not self.raw_requests:
@@ -200,9 +190,8 @@ class RelayedConnection:
         if self.parser.has_partial_request and not self.raw_requests:
             self._client_closed_partial(now, "client_closed", "the client closed "
                                         "mid-request")
-        # Nothing to wait for: close. But bytes that are not HTTP may still be owed an
-        # answer (a half-close after them, as netcat does): they go on, and the server's
-        # close (or the idle timeout) ends the pair.
+        # Nothing to wait for: close. But bytes that are not HTTP may be owed an answer
+        # (netcat half-closes after them): the server's close or the idle timeout ends it.
         if self.refused or not (self.waiting or self.raw_requests):
             self._close("client closed")
 
@@ -243,11 +232,11 @@ class RelayedConnection:
                 current.response_start = now
             # server_closed: it closed before its answer was whole (or began). An
             # answer with no status line has no end to miss: what came is the answer.
-            outcome = "complete" if response.complete or response.mistake == NO_STATUS_LINE \
-                else "server_closed"
+            whole = response.complete or response.mistake == named.NO_STATUS_LINE
+            outcome = "complete" if whole else "server_closed"
             event = self._event(current, response.status, outcome, None, response.raw,
                                 response.mistake, now, response.length)
-            if response.mistake == NO_STATUS_LINE:
+            if response.mistake == named.NO_STATUS_LINE:
                 self.raw_responses = True  # the rest of the stream is kept raw
                 self.host.exchange_done(event)
                 continue
@@ -276,11 +265,11 @@ class RelayedConnection:
             extra = b"".join(record.extra)
             # Recorded after the body, unless the body was already cut at the cap.
             response = event.response if event.response_truncated else \
-                self._capped_response(event.response + extra)
+                capped_request(event.response + extra, self.host.body_cap)
             length = event.response_length + len(extra)
             event = event._replace(response=response, response_length=length,
                                    response_truncated=len(response) < length,
-                                   mistake=BODY_TOO_LONG)
+                                   mistake=named.BODY_TOO_LONG)
         self.host.exchange_done(event)
 
     def _never_answered(self, now: float) -> None:
@@ -289,14 +278,14 @@ class RelayedConnection:
         seconds = self.host.response_timeout
         if partial.length:  # it began an answer, then stopped: the browser got that much
             self._emit(current, partial.status, "timed_out", f"no byte from the server "
-                       f"for {seconds:g} s", partial.raw, BODY_TOO_SHORT, now,
+                       f"for {seconds:g} s", partial.raw, named.BODY_TOO_SHORT, now,
                        partial.length)
         else:
             answer = relay_error(504, "Gateway Timeout", f"The server did not answer "
                                  f"within {seconds:g} seconds (henaserver relay).")
-            self._send_own(answer)
+            self.to_client += answer  # the relay's own answer
             self._emit(current, 504, "timed_out", f"no answer within {seconds:g} s",
-                       answer, NEVER_ANSWERED, now)
+                       answer, named.NEVER_ANSWERED, now)
         self.waiting.clear()
         self._close_after_flush("response timeout")
 
@@ -310,9 +299,9 @@ class RelayedConnection:
             self.next_index, None, self.parser.received, self.first_byte, None, now)
         answer = relay_error(502, "Bad Gateway", "Nothing is listening at the server's "
                              "address: is it running? (henaserver relay)")
-        self._send_own(answer)
+        self.to_client += answer  # the relay's own answer
         self._emit(current, 502, "rejected", "connection to the server refused", answer,
-                   NOT_LISTENING, now)
+                   named.NOT_LISTENING, now)
         self.waiting.clear()
         self._close_after_flush("server not listening")
 
@@ -321,8 +310,7 @@ class RelayedConnection:
     def _event(self, record: Waiting, status: int | None, outcome: str, reason: str | None,
                response: bytes, mistake: str | None, now: float, length: int = -1
                ) -> Exchange:
-        """``length``: all the response's bytes, when ``response`` holds only those the
-        reader kept (-1: it holds them all)."""
+        """``length``: all the response's bytes (-1: ``response`` holds them all)."""
         return exchange_of(record, conn=self.id, client=self.peer, accepted=self.accepted,
                            status=status, outcome=outcome, reason=reason, response=response,
                            response_length=len(response) if length < 0 else length,
@@ -334,9 +322,6 @@ class RelayedConnection:
             record.response_start = now
         self.host.exchange_done(self._event(record, status, outcome, reason, response,
                                             mistake, now, length))
-
-    def _capped_response(self, response: bytes) -> bytes:
-        return capped_request(response, self.host.body_cap)  # the same rule: head + cap
 
     def _stream(self, direction: str, reason: str, data: bytes) -> None:
         if data:
@@ -353,9 +338,6 @@ class RelayedConnection:
             return None
         except PEER_GONE + (OSError,):
             return b""
-
-    def _send_own(self, data: bytes) -> None:
-        self.to_client += data  # counted in bytes_out as it is written
 
     def _flush(self) -> None:
         """Write what each side can take; close when both directions are done."""
