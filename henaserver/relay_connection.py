@@ -167,9 +167,14 @@ class RelayedConnection:
                 self.parser.read_refused_request()  # its framing is known: read on
                 continue
             except HTTPError as error:
+                # Still an exchange: the server's next answer is its answer. What the
+                # browser sends after it is a stream (no one can say where it starts).
                 self.raw_requests = True
-                self._stream("to_server", f"not a request henaserver can read: "
-                             f"{error.reason}", self.parser.received)
+                self.waiting.append(Waiting(self.next_index, None, self.parser.received,
+                                            self.first_byte, self.head_time, now,
+                                            reason=f"not a request henaserver can read: "
+                                                   f"{error.reason}"))
+                self.next_index += 1
                 if self.refused:
                     self._answer_refused()
                 return
@@ -234,7 +239,8 @@ class RelayedConnection:
             # answer with no status line has no end to miss: what came is the answer.
             whole = response.complete or response.mistake == named.NO_STATUS_LINE
             outcome = "complete" if whole else "server_closed"
-            event = self._event(current, response.status, outcome, None, response.raw,
+            event = self._event(current, response.status, outcome, current.reason,
+                                response.raw,
                                 response.mistake, now, response.length)
             if response.mistake == named.NO_STATUS_LINE:
                 self.raw_responses = True  # the rest of the stream is kept raw

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .capture import Exchange, Times
 from .exchange import capped_request
-from .http import Request
+from .http import Request, peek_request_line
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Waiting:
     head_complete: float | None
     request_complete: float | None
     response_start: float | None = None
+    reason: str | None = None  # why the request is not one the parser could read
     # Bytes past the response's end, before the next one began: body_too_long.
     extra: list[bytes] = field(default_factory=list)
 
@@ -43,7 +44,7 @@ def exchange_of(record: Waiting, *, conn: int, client: str, accepted: float,
     came from the server."""
     head = record.request.head if record.request else None
     method, target, version = ((head.method, head.target, head.version) if head
-                               else (None, None, None))
+                               else peek_request_line(record.raw) or (None, None, None))
     sent = capped_request(record.raw, body_cap)
     kept = capped_request(response, body_cap)
     start = record.response_start

@@ -90,14 +90,15 @@ def test_a_client_that_closes_mid_request_is_recorded(henaserver_and_relay):
     assert relay.connection_event("close", raw.address)["reason"] == "client closed"
 
 
-def test_bytes_that_are_not_http_are_kept_as_a_stream(henaserver_and_relay):
+def test_bytes_that_are_not_http_still_make_an_exchange(henaserver_and_relay):
     _, relay = henaserver_and_relay
     junk = b"\x16\x03\x01\x00\xa5 a TLS handshake"
     client, answer = talk(relay, junk)
     assert answer.startswith(b"HTTP/1.1 400 ")  # henaserver's answer, forwarded
-    stream = relay.wait_for(lambda e: e["type"] == "stream" and e["direction"] == "to_server",
-                            "stream record")[0]
-    assert decoded(stream, "data") == junk and stream["length"] == len(junk)
+    (exchange,) = relay.exchanges(client)
+    assert decoded(exchange, "request") == junk and decoded(exchange, "response") == answer
+    assert exchange["method"] is None and exchange["status"] == 400
+    assert exchange["reason"].startswith("not a request henaserver can read: ")
 
 
 def test_a_client_that_closes_mid_response_keeps_what_was_sent(henaserver_and_relay):
@@ -137,8 +138,8 @@ def test_bytes_that_are_not_http_then_a_half_close_still_get_the_answer(
     raw.send(b"HELLO\r\n\r\n")
     raw.sock.shutdown(socket.SHUT_WR)  # as netcat does after its input
     assert raw.read_to_eof().startswith(b"HTTP/1.1 400 ")
-    streams = relay.wait_for(lambda e: e["type"] == "stream", "stream records", count=2)
-    assert {e["direction"] for e in streams} == {"to_server", "to_client"}
+    (exchange,) = relay.exchanges(raw.address)
+    assert decoded(exchange, "request") == b"HELLO\r\n\r\n" and exchange["status"] == 400
 
 
 def test_keep_alive_one_request_at_a_time(henaserver_and_relay, docroot):

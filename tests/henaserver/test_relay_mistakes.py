@@ -216,3 +216,17 @@ def test_back_pressure_a_browser_that_reads_nothing_stalls_the_server(behind):
     exchange = relay.exchanges(raw.address, timeout=30)[0]
     assert exchange["response_length"] == len(head) + total
     assert exchange["mistake"] is None
+
+
+def test_after_a_request_the_parser_cannot_read_the_rest_is_a_stream(behind):
+    refusal = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+    _, relay = behind(sends(refusal), hold=True)
+    raw = relay.raw()
+    raw.send(b"GET / HTTP/1.1\r\n\r\n")  # no Host: henaserver's parser refuses it
+    assert raw.read_until(b"\r\n\r\n") == refusal
+    (exchange,) = relay.exchanges(raw.address)
+    assert exchange["status"] == 400 and exchange["method"] == "GET"
+    assert "Host" in exchange["reason"]
+    raw.send(b"more bytes")
+    stream = relay.wait_for(lambda e: e["type"] == "stream", "stream record")[0]
+    assert stream["direction"] == "to_server" and decoded(stream, "data") == b"more bytes"
