@@ -21,6 +21,8 @@ modules in this order to see how a web server works:
 - ``admission.py``: the listening socket, and what to do when descriptors run out
 - ``server.py``: listening, accepting and the event loop
 - ``capture.py``: the traffic events and their one serializer (docs/events.md)
+- ``responses.py``, ``relay_exchange.py``, ``relay_connection.py``, ``relay.py``: the
+  capture relay, which records another server's traffic (docs/relay.md)
 - ``__main__.py``: the command line
 """
 

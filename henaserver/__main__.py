@@ -1,4 +1,6 @@
-"""The command line: ``python -m henaserver --root DIR [options]`` (``--help`` for all)."""
+"""The command line: ``python -m henaserver --root DIR [options]`` (``--help`` for all),
+and ``python -m henaserver relay --listen HOST:PORT --to HOST:PORT`` for the capture
+relay in front of another server (``relay.py``; ``relay --help``)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ import socket
 import sys
 import threading
 from types import FrameType
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from .capture import EventSink, ServerStartFailed, open_stream
 from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
 from .modes import FULL, MODES, build_handler, policy_for
+from .relay import Relay, split_address, upstream_address
 from .server import Server, StopReason, limit_resources
 
 # The signals that stop the server cleanly, and the stop reason each gives.
@@ -38,24 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m henaserver",
         description="A small HTTP/1.1 static file server that records every exchange.",
-        epilog="Traffic events are documented in docs/events.md.")
+        epilog="Traffic events are documented in docs/events.md. To record the traffic "
+               "of another server instead: python -m henaserver relay --listen HOST:PORT "
+               "--to HOST:PORT (see relay --help).")
     parser.add_argument("--root", required=True, help="directory of files to serve")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080,
                         help="port to listen on; 0 lets the OS choose (default: %(default)s)")
-    events = parser.add_argument_group("traffic capture")
-    events.add_argument("--events", metavar="PATH|-",
-                        help="write traffic events as JSON lines to PATH, or - for stdout")
-    events.add_argument("--events-fd", type=int, metavar="N",
-                        help="write traffic events to the inherited file descriptor N")
-    events.add_argument("--body-cap", type=int, metavar="BYTES",
-                        default=DEFAULT_LIMITS.capture_body_cap,
-                        help="body bytes recorded per message (default: %(default)s)")
-    events.add_argument("--event-queue", type=int, metavar="BYTES",
-                        default=DEFAULT_LIMITS.event_queue,
-                        help="bytes of events waiting to be written before new ones are "
-                             "dropped and counted (default: %(default)s)")
+    add_capture_options(parser.add_argument_group("traffic capture"))
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-connections", type=int, metavar="N",
                         default=DEFAULT_LIMITS.max_connections,
@@ -103,12 +97,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_capture_options(events: argparse._ArgumentGroup) -> None:
+    """The options of the event stream, the same for the server and the relay."""
+    events.add_argument("--events", metavar="PATH|-",
+                        help="write traffic events as JSON lines to PATH, or - for stdout")
+    events.add_argument("--events-fd", type=int, metavar="N",
+                        help="write traffic events to the inherited file descriptor N")
+    events.add_argument("--body-cap", type=int, metavar="BYTES",
+                        default=DEFAULT_LIMITS.capture_body_cap,
+                        help="body bytes recorded per message (default: %(default)s)")
+    events.add_argument("--event-queue", type=int, metavar="BYTES",
+                        default=DEFAULT_LIMITS.event_queue,
+                        help="bytes of events waiting to be written before new ones are "
+                             "dropped and counted (default: %(default)s)")
+
+
 def fail(message: str) -> int:
     print(f"henaserver: {message}", file=sys.stderr)
     return 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["relay"]:
+        # A subcommand only when it comes first, so every existing command line (which
+        # starts with an option) means what it meant.
+        return relay_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, format="henaserver: %(levelname)s: %(message)s")
     root = os.path.abspath(args.root)
@@ -149,10 +163,29 @@ def main(argv: list[str] | None = None) -> int:
     sink = EventSink(stream, limits.event_queue) if stream is not None else None
     server = Server(handler, limits, sink=sink, access_log=None if args.quiet else console,
                     policy=policy, root=root)
+    return run(server, args.host, args.port, sink, exit_on_stdin_eof=args.exit_on_stdin_eof,
+               console=console, name="henaserver", serving=f"serving {root} at")
+
+
+class Serving(Protocol):
+    """What ``run`` needs of a henaserver ``Server`` or a ``Relay``."""
+
+    @property
+    def url(self) -> str: ...
+    def bind(self, host: str, port: int) -> None: ...
+    def stop(self, reason: StopReason) -> None: ...
+    def serve(self) -> StopReason: ...
+
+
+def run(target: Serving, host: str, port: int, sink: EventSink | None, *,
+        exit_on_stdin_eof: bool, console: TextIO, name: str, serving: str,
+        after: str = "") -> int:
+    """Bind (or report why not), stop on SIGINT/SIGTERM (and stdin's end if asked),
+    print the banner with the URL a parent waits for, and serve until stopped."""
     try:
-        server.bind(args.host, args.port)
+        target.bind(host, port)
     except OSError as error:
-        failed = start_failed(args.host, args.port, error)
+        failed = start_failed(host, port, error)
         if sink is not None:
             # The supervisor's fact, sent instead of server.listening (docs/events.md).
             sink.emit(failed, force=True)
@@ -160,17 +193,66 @@ def main(argv: list[str] | None = None) -> int:
         return fail(failed.message)
 
     def on_signal(number: int, frame: FrameType | None) -> None:
-        server.stop(STOP_SIGNALS[signal.Signals(number)])
+        target.stop(STOP_SIGNALS[signal.Signals(number)])
 
     for number in STOP_SIGNALS:
         signal.signal(number, on_signal)
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=wait_for_stdin_eof, args=(server,), daemon=True).start()
-    print(f"henaserver: serving {root} at {server.url} (Ctrl+C to stop)", file=console,
+    if exit_on_stdin_eof:
+        threading.Thread(target=wait_for_stdin_eof, args=(target,), daemon=True).start()
+    print(f"{name}: {serving} {target.url}{after} (Ctrl+C to stop)", file=console,
           flush=True)
-    reason = server.serve()
-    print(f"henaserver: stopped ({reason})", file=console, flush=True)
+    reason = target.serve()
+    print(f"{name}: stopped ({reason})", file=console, flush=True)
     return 0
+
+
+def build_relay_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m henaserver relay",
+        description="The capture relay: listen for browsers, forward every byte to "
+                    "another HTTP server and back unchanged, and record each exchange as "
+                    "henaserver does, naming what that server did wrong.",
+        epilog="Events and mistake names: docs/events.md; how it works: docs/relay.md.")
+    parser.add_argument("--listen", required=True, metavar="HOST:PORT",
+                        help="address browsers connect to (port 0: the OS chooses)")
+    parser.add_argument("--to", required=True, metavar="HOST:PORT|unix:PATH",
+                        help="the server to forward to, over TCP or a Unix socket; when "
+                             "nothing listens there each browser connection gets a 502 "
+                             "answer from the relay")
+    add_capture_options(parser.add_argument_group("traffic capture"))
+    parser.add_argument("--response-timeout", type=float, metavar="SECONDS", default=10.0,
+                        help="a request the server has not answered for this long gets "
+                             "a 504 from the relay, recorded as never_answered "
+                             "(default: %(default)s)")
+    parser.add_argument("--idle-timeout", type=float, metavar="SECONDS", default=60.0,
+                        help="a connection with nothing owed either way and no byte in "
+                             "either direction for this long is closed (a request begun "
+                             "and stopped is recorded as timed_out) (default: %(default)s)")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop when standard input closes")
+    return parser
+
+
+def relay_main(argv: list[str]) -> int:
+    args = build_relay_parser().parse_args(argv)
+    try:
+        host, port = split_address(args.listen)
+        upstream = upstream_address(args.to)
+    except ValueError as error:
+        return fail(str(error))
+    if args.response_timeout <= 0 or args.idle_timeout <= 0:
+        return fail("--response-timeout and --idle-timeout must be positive numbers")
+    try:
+        stream = open_stream(args.events, args.events_fd)
+    except OSError as error:
+        return fail(f"cannot open the event stream: {error.strerror}")
+    console: TextIO = sys.stderr if args.events == "-" else sys.stdout
+    sink = EventSink(stream, args.event_queue) if stream is not None else None
+    relay = Relay(upstream, sink=sink, body_cap=args.body_cap,
+                  response_timeout=args.response_timeout, idle_timeout=args.idle_timeout)
+    return run(relay, host, port, sink, exit_on_stdin_eof=args.exit_on_stdin_eof,
+               console=console, name="henaserver relay", serving="listening at",
+               after=f" -> {args.to}")
 
 
 def start_failed(host: str, port: int, error: OSError) -> ServerStartFailed:
@@ -185,7 +267,7 @@ def start_failed(host: str, port: int, error: OSError) -> ServerStartFailed:
                              f"cannot listen on {host}:{port}: {why}")
 
 
-def wait_for_stdin_eof(server: Server) -> None:
+def wait_for_stdin_eof(server: Serving) -> None:
     """The kernel closes our stdin pipe however the parent dies (even kill -9), so EOF
     here means nobody supervises us any more.
 

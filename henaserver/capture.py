@@ -56,8 +56,7 @@ class Stats:
 
 
 class ServerStartFailed(NamedTuple):
-    # Why the socket could not be bound: "address_in_use", "permission_denied",
-    # "address_not_available" or "other"; errno is None when the OS gave no number.
+    # Why bind failed (reason: __main__.BIND_ERRORS, or "other"); errno None: no number.
     reason: str
     host: str
     port: int
@@ -126,9 +125,8 @@ class Times(NamedTuple):
 
 class Exchange(NamedTuple):
     """One request and its response. Bytes stay bytes until the writer thread encodes
-    them, so the serving loop pays nothing for base64 or JSON. (Events are NamedTuples:
-    immutable like frozen dataclasses, and several times cheaper to build, which counts
-    for the one built per request.)"""
+    them: the serving loop pays nothing for base64 or JSON. (NamedTuples: immutable, and
+    several times cheaper to build than frozen dataclasses, for one per request.)"""
 
     conn: int
     # Named as in docs/events.md; it shadows tuple.index, which nothing here uses.
@@ -147,15 +145,25 @@ class Exchange(NamedTuple):
     response_length: int
     response_truncated: bool
     times: Times = Times()
-    # 1, 2, 3 ... in the order exchanges ended, since the server started: the same count
-    # as server.stats ``exchanges``. Set by the server when the exchange ends; a gap
-    # in the numbers a reader received is exchanges whose events were dropped.
+    # 1, 2, 3 ... in the order exchanges ended: server.stats ``exchanges``, set by the
+    # server when it ends; a gap a reader sees is exchanges whose events were dropped.
     number: int = 0
+    mistake: str | None = None  # the learner's server's, named by the relay (responses.py)
     type: str = "exchange"
 
 
+class Stream(NamedTuple):  # relayed bytes that are not HTTP, kept as they are
+    conn: int
+    direction: str  # "to_server" or "to_client"
+    reason: str
+    data: bytes
+    length: int
+    truncated: bool
+    type: str = "stream"
+
+
 Event = (ServerStartFailed | ServerListening | ServerStopping | ConnectionOpen
-         | ConnectionClose | ServerStats | EventsDropped | Exchange)
+         | ConnectionClose | ServerStats | EventsDropped | Exchange | Stream)
 # The events an events.dropped report goes before (EventSink._drain): a set, looked up
 # once per event, where an isinstance on a union built each time cost the writer more.
 REPORT_DROPS_BEFORE: Final = frozenset({ServerStats, ServerStopping})
@@ -251,14 +259,15 @@ def _exchange_line(e: Exchange, when: float) -> bytes:
             f'"request_truncated":{_boolean(e.request_truncated)},'
             f'"response_b64":"{_base64(e.response)}","response_length":{e.response_length},'
             f'"response_truncated":{_boolean(e.response_truncated)},'
-            f'"times":{_times(e.times)},"number":{e.number}}}\n').encode("ascii")
+            f'"times":{_times(e.times)},"number":{e.number},"mistake":{_text(e.mistake)}}}\n'
+            ).encode("ascii")
 
 
 def queued_size(event: Event) -> int:
     """The bytes an event is counted for in the queue (see EVENT_OVERHEAD)."""
     if isinstance(event, Exchange):
         return EVENT_OVERHEAD + (len(event.request) + len(event.response)) * 4 // 3
-    return EVENT_OVERHEAD
+    return EVENT_OVERHEAD + (len(event.data) * 4 // 3 if isinstance(event, Stream) else 0)
 
 
 class EventSink:

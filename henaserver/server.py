@@ -72,10 +72,50 @@ ACCEPT_BATCH = 16
 LISTEN_BACKLOG = 1024
 
 
-class Server:
+class Listening:
+    """A listening socket and a loop that stops when asked: what a henaserver ``Server``
+    and the capture ``Relay`` (``relay.py``) share. ``stop`` may come from a signal
+    handler or another thread, so it only sets the reason and wakes the loop through a
+    socket pair (the loop watches ``_wake_r``)."""
+
+    def __init__(self) -> None:
+        self._stop_reason: StopReason | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.listener: socket.socket | None = None
+        self.address: tuple[str, int] = ("", 0)
+
+    def bind(self, host: str, port: int) -> None:
+        """Bind and listen. Raises OSError (e.g. EADDRINUSE) for the caller to report."""
+        self.listener = open_listener(host, port)
+        self.address = (host, self.listener.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return url_of(*self.address)
+
+    def stop(self, reason: StopReason) -> None:
+        """Ask the loop to stop. Safe from signal handlers and other threads."""
+        self._stop_reason = self._stop_reason or reason
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+
+class Server(Listening):
     def __init__(self, handler: Handler, limits: Limits, *, sink: EventSink | None = None,
                  access_log: TextIO | None = None, policy: ModePolicy = FULL,
                  root: str = "") -> None:
+        super().__init__()
         self.handler = handler
         self.limits = limits
         self.sink = sink
@@ -96,50 +136,11 @@ class Server:
         self.idle: dict[int, Connection] = {}
         self._interest: dict[int, int] = {}
         self._next_id = 1
-        self._stop_reason: StopReason | None = None
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
         self._date_second = -1
         self._date = ""
-        self.listener: socket.socket | None = None
         self.admission: Admission | None = None
-        self.address: tuple[str, int] = ("", 0)
 
     # --- start and stop ---------------------------------------------------------------
-
-    def bind(self, host: str, port: int) -> None:
-        """Bind and listen. Raises OSError (e.g. EADDRINUSE) for the caller to report."""
-        raise_open_file_limit()
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        listener = socket.socket(family, kind, proto)
-        try:
-            # SO_REUSEADDR lets a restarted server bind while old connections sit in
-            # TIME_WAIT. Never SO_REUSEPORT: two servers could then share a port silently.
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(address)
-            listener.listen(LISTEN_BACKLOG)
-        except OSError:
-            listener.close()
-            raise
-        listener.setblocking(False)
-        self.listener = listener
-        self.address = (host, listener.getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        host, port = self.address
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/"
-
-    def stop(self, reason: StopReason) -> None:
-        """Ask the loop to stop. Safe from signal handlers and other threads."""
-        self._stop_reason = self._stop_reason or reason
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
 
     def serve(self) -> StopReason:
         """Run until ``stop``; returns the reason it stopped."""
@@ -255,13 +256,6 @@ class Server:
             log.exception("error on connection %d from %s", connection.id, connection.client)
             connection.close("error")
 
-    def _drain_wakeups(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
-
     # --- the Host of every connection (see connection.Host) ---------------------------
 
     def watch(self, connection: Connection, *, read: bool, write: bool) -> None:
@@ -356,6 +350,32 @@ def limit_resources(*, memory_mb: int | None = None, files: int | None = None,
     for kind, value in wanted:
         if value is not None:
             resource.setrlimit(kind, (value, value))
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """A non-blocking socket listening on host:port (the capture relay's too). Raises
+    OSError (e.g. EADDRINUSE) for the caller to report."""
+    raise_open_file_limit()
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        # SO_REUSEADDR lets a restarted server bind while old connections sit in
+        # TIME_WAIT. Never SO_REUSEPORT: two servers could then share a port silently.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(LISTEN_BACKLOG)
+    except OSError:
+        listener.close()
+        raise
+    listener.setblocking(False)
+    return listener
+
+
+def url_of(host: str, port: int) -> str:
+    """``http://HOST:PORT/``, with an IPv6 address in brackets."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
 
 
 def raise_open_file_limit() -> None:

@@ -1,0 +1,212 @@
+"""The capture relay: ``python -m henaserver relay --listen HOST:PORT --to HOST:PORT``.
+
+A learner's own server cannot record its traffic, so the relay stands in front of it:
+it owns the port the browser talks to, opens one connection to the learner's server per
+browser connection, forwards every byte both ways unchanged and in order, and writes
+the same traffic events as henaserver (docs/events.md), naming what the server did wrong
+(``responses.MISTAKES``). One relayed connection is ``relay_connection.py``; this module
+listens, accepts and runs the loop, like ``server.py`` and for the same reasons: one
+thread, a selector, nothing that blocks.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import socket
+import time
+from typing import Final
+
+from .capture import (
+    ConnectionClose,
+    ConnectionOpen,
+    EventSink,
+    Exchange,
+    ServerListening,
+    ServerStats,
+    ServerStopping,
+    Stats,
+    Stream,
+)
+from .relay_connection import RelayedConnection
+from .server import Listening, StopReason
+
+# Timeouts and held exchanges are checked this often (GRACE_SECONDS is 0.1 s).
+TICK_SECONDS: Final = 0.05
+STATS_SECONDS: Final = 1.0
+ACCEPT_BATCH: Final = 16
+
+
+def upstream_address(text: str) -> tuple[str, int] | str:
+    """``--to``: ``HOST:PORT``, or ``unix:PATH`` for a server reached through a Unix
+    socket (a sandbox with no network of its own: docs/relay.md)."""
+    if text.startswith("unix:"):
+        if not text[5:]:
+            raise ValueError(f"{text!r} names no socket path (unix:PATH)")
+        return text[5:]
+    return split_address(text)
+
+
+def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, bool]:
+    """A non-blocking socket connecting to the server, and whether it failed at once.
+
+    A TCP connect returns at once and its result arrives as writability
+    (``RelayedConnection.on_upstream_connected``); a Unix socket's may fail on the spot
+    (no such file: ENOENT, nobody listening: ECONNREFUSED)."""
+    if isinstance(address, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    else:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setblocking(False)
+    error = sock.connect_ex(address)
+    return sock, error not in (0, errno.EINPROGRESS, errno.EAGAIN)
+
+
+def split_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``[IPv6]:PORT``) -> (host, port); ValueError if malformed."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class Relay(Listening):
+    def __init__(self, upstream: tuple[str, int] | str, *, sink: EventSink | None,
+                 body_cap: int, response_timeout: float, idle_timeout: float = 60.0
+                 ) -> None:
+        super().__init__()
+        self.upstream = upstream
+        self.sink = sink
+        self.body_cap = body_cap
+        self.response_timeout = response_timeout
+        self.idle_timeout = idle_timeout
+        self.stats = Stats()
+        self.selector = selectors.DefaultSelector()
+        # Each pair has two sockets; each is registered with a (pair, side) key.
+        self.pairs: dict[int, RelayedConnection] = {}  # by connection id
+        self._interest: dict[socket.socket, int] = {}
+        self._next_id = 1
+
+    def serve(self) -> StopReason:
+        assert self.listener is not None, "bind() first"
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._emit(ServerListening(self.address[0], self.address[1], self.url, os.getpid(),
+                                   "", "relay", self.body_cap), force=True)
+        last_tick = last_stats = time.monotonic()
+        published = Stats()
+        while self._stop_reason is None:
+            for key, mask in self.selector.select(TICK_SECONDS):
+                if key.data == "accept":
+                    self._accept()
+                elif key.data == "wake":
+                    self._drain_wakeups()
+                else:
+                    pair, side = key.data
+                    self._dispatch(pair, side, mask)
+            now = time.monotonic()
+            if now - last_tick >= TICK_SECONDS:
+                last_tick = now
+                wall = time.time()
+                for pair in list(self.pairs.values()):
+                    pair.check_timeout(wall)
+            if now - last_stats >= STATS_SECONDS and self.stats != published:
+                last_stats, published = now, Stats(**vars(self.stats))
+                self._emit_stats()
+        for pair in list(self.pairs.values()):
+            pair._close("server stopping")
+        self._emit_stats()
+        self._emit(ServerStopping(self._stop_reason), force=True)
+        if self.sink is not None:
+            self.sink.close()
+        self.selector.close()
+        self.listener.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        return self._stop_reason
+
+    def _accept(self) -> None:
+        assert self.listener is not None
+        for _ in range(ACCEPT_BATCH):
+            try:
+                client, peer = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # out of descriptors: try again on the next tick
+                if error.errno in (errno.EMFILE, errno.ENFILE):
+                    return
+                raise
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            upstream, failed = open_upstream(self.upstream)
+            conn_id, self._next_id = self._next_id, self._next_id + 1
+            peer_text = f"{peer[0]}:{peer[1]}"
+            pair = RelayedConnection(self, client, upstream, conn_id, peer_text, time.time())
+            pair.refused = failed  # then the relay answers 502 to its first request
+            self.pairs[conn_id] = pair
+            self.stats.connections += 1
+            self._emit(ConnectionOpen(conn_id, peer_text))
+            self.watch(pair)
+
+    def _dispatch(self, pair: RelayedConnection, side: str, mask: int) -> None:
+        if pair.closed:
+            return
+        if side == "upstream" and not pair.connected and not pair.refused:
+            pair.on_upstream_connected()
+        elif mask & selectors.EVENT_READ:
+            if side == "client":
+                pair.on_client_readable()
+            else:
+                pair.on_upstream_readable()
+        if not pair.closed and mask & selectors.EVENT_WRITE:
+            pair.on_writable()
+
+    # --- the RelayHost of every pair ----------------------------------------------------
+
+    def watch(self, pair: RelayedConnection) -> None:
+        for sock, side, flags in zip((pair.client, pair.upstream), ("client", "upstream"),
+                                     pair.wants(), strict=True):
+            events = ((selectors.EVENT_READ if flags & 1 else 0)
+                      | (selectors.EVENT_WRITE if flags & 2 else 0))
+            before = self._interest.get(sock)
+            if before == events:
+                continue
+            if not events:
+                if before:
+                    self.selector.unregister(sock)
+                self._interest[sock] = 0
+            elif before:
+                self.selector.modify(sock, events, (pair, side))
+            else:
+                self.selector.register(sock, events, (pair, side))
+            self._interest[sock] = events
+
+    def exchange_done(self, exchange: Exchange) -> None:
+        self.stats.exchanges += 1
+        if exchange.outcome != "complete" or exchange.mistake or (exchange.status or 0) >= 400:
+            self.stats.errors += 1
+        self._emit(exchange._replace(number=self.stats.exchanges))
+
+    def stream(self, record: Stream) -> None:
+        self._emit(record)
+
+    def closed(self, pair: RelayedConnection, event: ConnectionClose) -> None:
+        for sock in (pair.client, pair.upstream):
+            if self._interest.pop(sock, 0):
+                self.selector.unregister(sock)
+        self.pairs.pop(pair.id, None)
+        self._emit(event)
+
+    def _emit(self, event: ServerListening | ServerStopping | ServerStats | ConnectionOpen
+              | ConnectionClose | Exchange | Stream, *, force: bool = False) -> None:
+        if self.sink is not None:
+            self.sink.emit(event, force=force)
+
+    def _emit_stats(self) -> None:
+        s = self.stats
+        dropped = self.sink.dropped_total if self.sink is not None else 0
+        self._emit(ServerStats(s.connections, s.exchanges, s.errors, s.bytes_in,
+                               s.bytes_out, dropped, 0), force=True)
