@@ -406,3 +406,65 @@ def test_leftovers_find_program_sandbox(isolated, rec, make_spec):
         assert not rec.exits[0].requested  # the earlier owner sees it ended
     finally:
         earlier.stop_all()
+
+
+# ----- the launcher's forwarder ------------------------------------------------------
+
+def test_forwarder_copies_bytes_unchanged_both_ways(isolated, sup, rec, make_spec):
+    # 3 MB up and the same 3 MB back on one connection, through the relay, the Unix
+    # socket and the launcher, to a program bound to ::1 only (the forwarder connects
+    # to the address the program listens on, found in /proc/net/tcp6).
+    spec = make_spec("""\
+        import os, socket
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", int(os.environ["PORT"])))
+        s.listen()
+        while True:
+            c, _ = s.accept()
+            head = b""
+            while b"\\r\\n\\r\\n" not in head:
+                head += c.recv(65536)
+            head, body = head.split(b"\\r\\n\\r\\n", 1)
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\\r\\n")[0])
+            while len(body) < length:
+                body += c.recv(65536)
+            c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % length + body)
+            c.close()
+        """)
+    sup.start_program("p", spec)
+    assert rec.of("program.listening")[0]["address"] == "::1"
+    body = os.urandom(3 * 2**20)
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    answer = http_get(spec.port, head + body)
+    assert answer == b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+
+
+def test_a_close_without_answer_reaches_the_relay_as_eof(isolated, sup, rec, make_spec):
+    spec = make_spec(SERVE.replace("    c.sendall(", "    0 and c.sendall("))
+    sup.start_program("p", spec)
+    answer = http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    rec.wait_for(lambda: rec.of("exchange"))
+    [exchange] = rec.of("exchange")
+    # The browser gets nothing, as from the program itself; the relay names it.
+    assert answer == b"" and exchange["response_b64"] == ""
+    assert exchange["outcome"] == "server_closed"
+    assert exchange["mistake"] == "closed_without_response"
+    assert base64.b64decode(exchange["request_b64"]) == b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+# ----- without isolation (no bwrap here): only where the site allows it --------------
+
+def test_without_bwrap_the_program_runs_on_an_internal_port(sup, rec, make_spec):
+    # Another program of this host listening is not taken for the learner's.
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        spec = make_spec(SERVE, bwrap="/nonexistent/bwrap")
+        assert programs.isolation_missing(spec.bwrap) == "no bwrap"
+        child = sup.start_program("p", spec)
+    inner = rec.of("program.listening")[0]["port"]
+    assert inner != spec.port and ("stdout", f"listening on {inner}") in rec.lines
+    assert http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"hello")
+    if os.geteuid() == 0:  # as root it still never runs as root
+        assert child.pid in uid_processes(spec.uid)
+    sup.stop("p")
