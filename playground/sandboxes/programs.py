@@ -27,6 +27,9 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..refusals import Message
+from .exits import PROGRAM_ENDED, ExitInfo
+
 # Where things are inside the sandbox.
 INSIDE = "/sandbox"
 INSIDE_FILES = f"{INSIDE}/files"
@@ -96,6 +99,15 @@ def isolation_missing(bwrap: str) -> str | None:
         return "no bwrap"
     if os.geteuid() != 0:
         return "not root"
+    return None
+
+
+def exit_outcome(info: ExitInfo) -> Message | None:
+    """A program that ended by itself with code 0 finished as it meant to (the sandbox
+    is *stopped*, as modes.exit_outcome says for the once mode); any other end is a
+    crash, described by ``info.message()`` and its console (``info.stderr_tail``)."""
+    if info.program and info.returncode == 0 and not info.requested:
+        return Message(PROGRAM_ENDED)
     return None
 
 

@@ -280,7 +280,7 @@ class Supervisor(Children):
                 self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
                 self._spawn(child, self._read_lines, relay.stdout, "relay", child.relay_tail)
                 self._spawn(child, self._read_lines, relay.stderr, "relay", child.relay_tail)
-                self._spawn(child, self._wait_relay)
+                self._spawn(child, self._wait_relay, child.drain[-1])
         if ended:
             relay.kill()
             relay.communicate()

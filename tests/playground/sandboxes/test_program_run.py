@@ -26,7 +26,7 @@ from testkit.services import unavailable
 from testkit.waiting import wait_until
 
 from playground.sandboxes import leftovers, programs
-from playground.sandboxes.exits import CPU_USED, PROGRAM_SYNTAX_ERROR, StartError
+from playground.sandboxes.exits import CPU_USED, PROGRAM_SYNTAX_ERROR, RELAY_STOPPED, StartError
 from playground.sandboxes.programs import ProgramLimits, ProgramSpec, bwrap_argv
 from playground.sandboxes.supervisor import Supervisor
 
@@ -468,3 +468,48 @@ def test_without_bwrap_the_program_runs_on_an_internal_port(sup, rec, make_spec)
     if os.geteuid() == 0:  # as root it still never runs as root
         assert child.pid in uid_processes(spec.uid)
     sup.stop("p")
+
+
+# ----- a program that ends by itself after it listened -------------------------------
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_program_that_ends_by_itself(isolated, sup, rec, make_spec, code):
+    end = f"    c.close()\n    print('bye')\n    raise SystemExit({code})\n"
+    spec = make_spec(SERVE.replace("    c.close()\n", end))
+    sup.start_program("p", spec)
+    assert http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"hello")
+    rec.wait_for(lambda: rec.exits)
+    [info] = rec.exits
+    assert info.program and not info.requested and info.returncode == code
+    assert info.stderr_tail[-1] == "bye"  # the console's last line, for the card
+    assert str(info.message()) == f"exit code {code}"
+    outcome = programs.exit_outcome(info)
+    assert (str(outcome) if outcome else None) == (
+        "your program ended by itself (exit code 0)" if code == 0 else None)
+    # Its relay went with it: the port is free again.
+    wait_until(lambda: sup.get("p") is None, 10, "the child gone")
+    with socket.socket() as probe:  # (as servers do: the relay's TIME_WAITs stay)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", spec.port))
+
+
+def test_the_relay_ending_by_itself_ends_the_program(isolated, sup, rec, make_spec):
+    spec = make_spec(SERVE)
+    child = sup.start_program("p", spec)
+    child.relay.kill()
+    rec.wait_for(lambda: rec.exits)
+    [info] = rec.exits
+    assert not info.requested and info.stop_reason == RELAY_STOPPED
+    assert info.returncode == -15  # the launcher ended the program (its stdin EOF)
+    assert sup.get("p") is None
+
+
+def test_a_taken_port_is_port_in_use_and_the_program_ends(isolated, sup, make_spec):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        spec = make_spec(SERVE, port=holder.getsockname()[1])
+        with pytest.raises(StartError) as caught:
+            sup.start_program("p", spec)
+    assert caught.value.reason == "port_in_use" and caught.value.status == 409
+    assert sup.get("p") is None
