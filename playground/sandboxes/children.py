@@ -21,6 +21,7 @@ from typing import Any
 
 from .exits import RELAY_STOPPED, ExitInfo
 from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
+from .programs import end_every_process_of
 
 log = logging.getLogger("playground.sandboxes.supervisor")
 
@@ -107,6 +108,7 @@ class Child:
     syntax_error: dict[str, Any] | None = None  # its `program.syntax_error`
     program_exit: int | None = None  # the returncode in its `program.exited`
     cpu_seconds: int | None = None  # the program's CPU limit, for its exit message
+    uid: int | None = None  # the program's own uid, cleared of processes at its end
 
     @property
     def is_program(self) -> bool:
@@ -194,6 +196,8 @@ class Children:
 
     def _wait(self, child: Child) -> None:
         returncode = child.popen.wait()
+        if child.uid is not None:
+            end_every_process_of(child.uid)
         child.ended.set()
         with self._lock:  # start_program adds no relay once `ended` is set
             relay, threads = child.relay, list(child.threads)

@@ -229,14 +229,26 @@ class Forwarder:
             one.sock.close()
 
 
-def forward(status: Status, path: str, port: int, family: int, address: str) -> None:
+def unix_listener(fd: int | None, path: str | None) -> socket.socket:
+    """The socket the relay connects to: given, already listening (``--socket-fd``:
+    the playground's way), or bound here at ``path`` (mode 0666: the relay outside
+    may run as another uid)."""
+    if fd is not None:
+        return socket.socket(fileno=fd)
+    assert path is not None
+    if os.path.lexists(path):
+        os.unlink(path)  # an earlier run's
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o666)
+    listener.listen(128)
+    return listener
+
+
+def forward(status: Status, fd: int | None, path: str | None, port: int, family: int,
+            address: str) -> None:
     try:
-        if os.path.lexists(path):
-            os.unlink(path)  # an earlier run's
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        os.chmod(path, 0o666)
-        listener.listen(128)
+        listener = unix_listener(fd, path)
     except OSError as error:
         status.say("program.forward_failed", message=str(error))
         return
@@ -274,7 +286,9 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="launcher")
     parser.add_argument("--status-fd", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--socket", required=True)
+    way = parser.add_mutually_exclusive_group(required=True)
+    way.add_argument("--socket-fd", type=int, help="a listening Unix socket to accept on")
+    way.add_argument("--socket", help="where to bind the Unix socket")
     parser.add_argument("--main", required=True)
     parser.add_argument("--own-sockets", action="store_true",
                         help="count only the program's sockets (no network namespace)")
@@ -297,7 +311,8 @@ def main(argv: list[str]) -> None:
         if args.port in ports:
             family, address = ports[args.port]
             threading.Thread(target=forward, daemon=True,
-                             args=(status, args.socket, args.port, family, address)).start()
+                             args=(status, args.socket_fd, args.socket, args.port, family,
+                                   address)).start()
             break
         if ports and set(ports) != reported:
             reported = set(ports)

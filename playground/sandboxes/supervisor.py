@@ -188,22 +188,25 @@ class Supervisor(Children):
         isolated = programs.isolation_missing(spec.bwrap) is None
         owner = spec.uid if os.geteuid() == 0 else None  # never run a program as root
         programs.prepare(spec, owner=owner)
+        listener = programs.listen_socket(spec)
         read_fd, write_fd = os.pipe()
+        fds: tuple[int, ...] = (write_fd, listener.detach())
         if isolated:
-            hosts_fd = programs.hosts_pipe()
-            fds: tuple[int, ...] = (write_fd, hosts_fd)
-            cmd = programs.bwrap_argv(spec, status_fd=write_fd, hosts_fd=hosts_fd)
+            fds += (programs.hosts_pipe(),)
+            cmd = programs.bwrap_argv(spec, status_fd=fds[0], socket_fd=fds[1],
+                                      hosts_fd=fds[2])
             env, cwd = child_environment(spec.files), None
         else:  # no namespace: the program listens on an internal port of this host
-            port = free_port()
-            fds = (write_fd,)
-            cmd = programs.launcher_argv(spec, status_fd=write_fd, port=port,
-                                         socket_path=spec.socket_path, isolated=False)
-            env, cwd = programs.environment(spec, port=port, inside=False), spec.files
+            cmd = programs.launcher_argv(spec, status_fd=fds[0], port=free_port(),
+                                         socket_fd=fds[1], isolated=False)
+            env = programs.environment(spec, port=int(cmd[cmd.index("--port") + 1]),
+                                       inside=False)
+            cwd = spec.files
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
         popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
         child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
-                      root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds)
+                      root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds,
+                      uid=owner)
         self._register(child, read_fd)
 
         deadline = time.monotonic() + self.start_timeout
