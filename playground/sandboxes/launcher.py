@@ -48,6 +48,10 @@ LISTEN = "0A"  # a socket's state in /proc/net/tcp: TCP_LISTEN
 RECV_SIZE = 65536
 # Bytes held for a side that does not read before we stop reading from the other.
 MAX_BUFFER = 1 << 20
+# Seconds we wait, after the program exited, for its last bytes to reach the relay (a
+# program that answers and exits must be heard): usually milliseconds.
+FLUSH_WAIT = 2.0
+FORWARDERS: list[Forwarder] = []
 
 
 class Status:
@@ -151,6 +155,13 @@ class Forwarder:
         self.selector = selectors.DefaultSelector()
         listener.setblocking(False)
         self.selector.register(listener, selectors.EVENT_READ, None)
+        self.programs: set[Side] = set()  # the program's side of each connection
+        self.accepted = 0  # connections the relay made (one per browser connection)
+
+    def flushed(self) -> bool:
+        """Whether every connection's program side ended and all it sent was passed
+        on (read from another thread: a snapshot is enough)."""
+        return all(side.eof and side.peer.shut for side in list(self.programs))
 
     def run(self) -> None:
         while True:
@@ -165,6 +176,7 @@ class Forwarder:
             client, _ = self.listener.accept()
         except OSError:
             return
+        self.accepted += 1
         family, address, port = self.target
         program = socket.socket(family, socket.SOCK_STREAM)
         program.setblocking(False)
@@ -178,6 +190,7 @@ class Forwarder:
         program.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         a, b = Side(client), Side(program, connecting=True)
         a.peer, b.peer = b, a
+        self.programs.add(b)
         self.want(a)
         self.want(b)
 
@@ -224,6 +237,7 @@ class Forwarder:
 
     def close(self, side: Side) -> None:
         for one in (side, side.peer):
+            self.programs.discard(one)
             if one.sock in self.selector.get_map():
                 self.selector.unregister(one.sock)
             one.sock.close()
@@ -252,8 +266,10 @@ def forward(status: Status, fd: int | None, path: str | None, port: int, family:
     except OSError as error:
         status.say("program.forward_failed", message=str(error))
         return
+    forwarder = Forwarder(listener, family, address, port)
+    FORWARDERS.append(forwarder)
     status.say("program.listening", port=port, address=address)
-    Forwarder(listener, family, address, port).run()
+    forwarder.run()
 
 
 def end_at_stdin_eof(program: subprocess.Popen[bytes]) -> None:
@@ -319,7 +335,11 @@ def main(argv: list[str]) -> None:
             status.say("program.listens_elsewhere", ports=sorted(ports), port=args.port)
         time.sleep(POLL)
     code = program.wait()
-    status.say("program.exited", returncode=code)
+    deadline = time.monotonic() + FLUSH_WAIT
+    while time.monotonic() < deadline and not all(f.flushed() for f in FORWARDERS):
+        time.sleep(0.005)
+    status.say("program.exited", returncode=code,
+               connections=sum(f.accepted for f in FORWARDERS))
     os._exit(code if code >= 0 else 128 - code)
 
 

@@ -308,7 +308,7 @@ class Supervisor(Children):
             port=child.requested_port, seconds=self.start_timeout,
             console=tuple(child.console_tail), elsewhere=elsewhere,
             syntax_error=child.syntax_error,
-            exit=child.exit_info if exited and relay_exit is None else None,
+            exit=child.exit_info if exited else None,  # the program's end comes first
             relay_exit=relay_exit, relay_failed=child.start_failed)
 
     # ----- stop ----------------------------------------------------------------------

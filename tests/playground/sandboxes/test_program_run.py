@@ -551,3 +551,15 @@ def test_leftovers_find_a_program_without_bwrap(sup, make_spec):
                      bwrap="/nonexistent/bwrap")
     child = sup.start_program("p", spec)
     assert sorted(leftovers.serving(spec.files)) == sorted([child.pid, child.relay.pid])
+
+
+def test_a_socket_path_too_long_is_refused_before_anything_runs(sup, folders, make_spec):
+    files, run = folders
+    deep = run / ("d" * 100)
+    spec = make_spec(SERVE)
+    spec = ProgramSpec(**{**spec.__dict__, "run_dir": str(deep)})
+    with pytest.raises(StartError) as caught:
+        sup.start_program("p", spec)
+    assert caught.value.reason == "exited"
+    assert "longer than the 107 a Unix socket allows" in str(caught.value)
+    assert not deep.exists() and sup.get("p") is None
