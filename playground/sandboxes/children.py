@@ -152,7 +152,11 @@ class Children:
             child.drain.append(thread)
         thread.start()
 
-    def _read_events(self, child: Child, stream: Any) -> None:
+    def _read_events(self, child: Child, stream: Any, prefix: str = "") -> None:
+        """Hand each event on. With ``prefix`` (a launcher's status pipe: "program."),
+        only events of that name: the program runs as the launcher's uid, so a line
+        there is never proof of anything else (a forged `server.listening` or
+        `exchange` is dropped)."""
         with stream:
             for raw, length in bounded_lines(stream, MAX_EVENT_LINE):
                 try:  # a line cut at the bound is unreadable (b"" does not parse)
@@ -164,6 +168,9 @@ class Children:
                 if not isinstance(event, dict):
                     continue
                 kind = event.get("type")
+                if not str(kind).startswith(prefix):
+                    log.warning("sandbox %s: %r is not a %s event", child.key, kind, prefix)
+                    continue
                 if kind == "server.listening" and child.listening is None:
                     child.listening = event
                     child.settled.set()

@@ -28,6 +28,7 @@ stderr: they are the learner's console. It reads stdin with ``os.read`` and leav
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import selectors
@@ -298,7 +299,18 @@ def end(program: subprocess.Popen[bytes]) -> None:
     os._exit(0)
 
 
+def not_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: the program runs as our uid, and could otherwise open our
+    status pipe through /proc/OUR_PID/fd (and write events in our name) or ptrace us.
+    What it could still write is filtered by the supervisor (only ``program.*``)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass  # not Linux: nothing of this applies
+
+
 def main(argv: list[str]) -> None:
+    not_dumpable()
     parser = argparse.ArgumentParser(prog="launcher")
     parser.add_argument("--status-fd", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)

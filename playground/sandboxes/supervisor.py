@@ -206,8 +206,11 @@ class Supervisor(Children):
         popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
         child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
                       root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds,
-                      uid=owner)
-        self._register(child, read_fd)
+                      # Under bwrap the pid namespace takes everything with it; without,
+                      # the uid is swept (never under bwrap: a newer start of the same
+                      # sandbox, in another process, may already run as that uid).
+                      uid=None if isolated else owner)
+        self._register(child, read_fd, prefix="program.")
 
         deadline = time.monotonic() + self.start_timeout
         child.settled.wait(self.start_timeout)
@@ -248,9 +251,10 @@ class Supervisor(Children):
             for fd in fds:
                 os.close(fd)
 
-    def _register(self, child: Child, read_fd: int) -> None:
+    def _register(self, child: Child, read_fd: int, prefix: str = "") -> None:
         """Make ``child`` the one of its key and start its threads; if another thread's
-        start of this key registered first, kill ours and raise ValueError."""
+        start of this key registered first, kill ours and raise ValueError. ``prefix``:
+        the only events its pipe may carry (``_read_events``)."""
         with self._lock:
             other = self._children.get(child.key)
             won = other is None or other.state == "exited"
@@ -261,7 +265,7 @@ class Supervisor(Children):
             child.popen.communicate()  # reaps it and closes its pipes
             os.close(read_fd)
             raise ValueError(f"sandbox {child.key} is already running")
-        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
+        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"), prefix)
         self._spawn(child, self._read_lines, child.popen.stdout, "stdout", child.stdout_tail)
         self._spawn(child, self._read_lines, child.popen.stderr, "stderr", child.stderr_tail)
         self._spawn(child, self._wait)

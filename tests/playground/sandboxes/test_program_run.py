@@ -563,3 +563,53 @@ def test_a_socket_path_too_long_is_refused_before_anything_runs(sup, folders, ma
     assert caught.value.reason == "exited"
     assert "longer than the 107 a Unix socket allows" in str(caught.value)
     assert not deep.exists() and sup.get("p") is None
+
+
+def test_the_program_cannot_speak_for_its_launcher(isolated, rec, make_spec):
+    # The program runs as the launcher's uid: through /proc/LAUNCHER/fd it could write
+    # on the status pipe, as the launcher. The launcher is not dumpable (so /proc
+    # refuses), and the supervisor takes only program.* events from that pipe.
+    supervisor = Supervisor(on_event=rec.on_event, on_output=rec.on_output,
+                            cwd=str(REPO), start_timeout=1.5)
+    forged = ('{"type": "server.listening", "port": 1, "url": "x"}\\n'
+              '{"type": "exchange", "conn": 1, "status": 200}\\n')
+    spec = make_spec(f"""\
+        import os, time
+        launcher = os.getppid()
+        try:
+            for fd in os.listdir(f"/proc/{{launcher}}/fd"):
+                try:
+                    with open(f"/proc/{{launcher}}/fd/{{fd}}", "w") as pipe:
+                        pipe.write({forged!r})
+                    print("wrote on", fd)
+                except OSError as error:
+                    print("could not write on", fd, error)
+        except OSError as error:
+            print("refused:", error)
+        time.sleep(60)
+        """)
+    with pytest.raises(StartError) as caught:
+        supervisor.start_program("p", spec)
+    assert caught.value.reason == "timeout"
+    assert any(line.startswith("refused: [Errno 13]") for line in caught.value.stderr_tail)
+    assert not rec.of("server.listening") and not rec.of("exchange")
+
+
+def test_a_launcher_pipe_carries_only_program_events(rec):
+    # The second guard of the test above: whatever reaches the launcher's pipe, only
+    # program.* events count.
+    from playground.sandboxes.children import Child
+
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    child = Child(key="k", popen=proc, host="127.0.0.1", requested_port=0, root="/")
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b'{"type": "server.listening", "port": 1}\n'
+                       b'{"type": "exchange", "conn": 1}\n'
+                       b'{"type": "program.listening", "port": 2}\n')
+    os.close(write_fd)
+    Supervisor(on_event=rec.on_event)._read_events(child, os.fdopen(read_fd, "rb"),
+                                                   "program.")
+    assert [e["type"] for _k, _t, e in rec.events] == ["program.listening"]
+    assert child.listening is None and child.program == {"type": "program.listening",
+                                                         "port": 2}
