@@ -26,11 +26,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import queue
 import shutil
 import socket
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..refusals import Message
 from .exits import PROGRAM_ENDED, ExitInfo
@@ -54,9 +58,11 @@ MAX_SOCKET_PATH = 107
 @dataclass(frozen=True)
 class ProgramLimits:
     """The program's rlimits (``prlimit`` inside, for the program only: the launcher
-    that reports on it is not limited). Defaults measured in the design: ``data``, not
-    ``as`` (glibc's arenas would allow 6 threads), 1 MiB stacks (200 threads fit),
-    processes per uid (threads count too)."""
+    that reports on it is not limited). Defaults measured in the design: ``data`` for
+    the heap, 1 MiB stacks (200 threads fit), processes per uid (threads count too).
+    ``address`` too, because shared anonymous memory (``mmap(-1, 2 GB)``, memfds) is
+    not counted by ``data`` (C measured 512 MB touched); with MALLOC_ARENA_MAX=2 in the
+    environment glibc's 64 MiB arenas per thread no longer eat it (200 threads fit)."""
 
     cpu_seconds: int = 60
     data_bytes: int = 256 * 2**20
@@ -64,6 +70,7 @@ class ProgramLimits:
     processes: int = 64
     open_files: int = 256
     file_bytes: int = 64 * 2**20
+    address_bytes: int = 512 * 2**20
 
     def prlimit_argv(self) -> list[str]:
         # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
@@ -71,7 +78,8 @@ class ProgramLimits:
         return ["prlimit", f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 1}",
                 f"--data={self.data_bytes}", f"--stack={self.stack_bytes}",
                 f"--nproc={self.processes}", f"--nofile={self.open_files}",
-                f"--fsize={self.file_bytes}", "--core=0", "--"]
+                f"--fsize={self.file_bytes}", f"--as={self.address_bytes}", "--core=0",
+                "--"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,7 @@ def environment(spec: ProgramSpec, *, port: int, inside: bool = True) -> dict[st
         "PORT": str(port), "HOST": INSIDE_HOST if inside else "127.0.0.1",
         "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
         "PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "MALLOC_ARENA_MAX": "2",  # see ProgramLimits: threads fit under --as
     }
     if spec.with_henaserver:
         env["PYTHONPATH"] = INSIDE_LIB if inside else os.path.dirname(henaserver_dir())
@@ -181,7 +190,16 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
         argv += ["--ro-bind", henaserver_dir(), f"{INSIDE_LIB}/henaserver"]
     argv += [
         "--chdir", INSIDE_FILES, "--dev", "/dev", "--proc", "/proc", "--remount-ro", "/",
-        "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+        # /dev is a tmpfs of its own (memory nobody bounds): read-only too (its device
+        # nodes still work).
+        "--remount-ro", "/dev",
+        # No user namespace inside: "root" in one could mount a tmpfs (memory again)
+        # and reach much more of the kernel.
+        "--unshare-all", "--unshare-user", "--disable-userns", "--new-session",
+        # Killing bwrap kills the whole sandbox at once. It is PR_SET_PDEATHSIG, which
+        # fires when the *thread* that started bwrap ends: start it only from a thread
+        # that lives as long as the process (``spawn``).
+        "--die-with-parent", "--clearenv",
     ]
     for name, value in environment(spec, port=spec.port).items():
         argv += ["--setenv", name, value]
@@ -247,3 +265,47 @@ def end_every_process_of(uid: int) -> None:
     subprocess.run(["/usr/bin/kill", "-KILL", "-1"], user=uid, group=uid,
                    extra_groups=[], env={}, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+class _Spawner:
+    """One thread, alive as long as the process, that starts every bwrap.
+
+    bwrap's ``--die-with-parent`` is PR_SET_PDEATHSIG, which the kernel fires when the
+    *thread* that forked bwrap exits, not the process: started from a request's thread
+    (daphne runs each sync view in a worker thread), the sandbox died with the request.
+    A daemon thread that never returns ends only with the process, when the sandbox
+    must end anyway."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any],
+                                           threading.Event]] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def call(self, job: Callable[[], Any]) -> Any:
+        with self.lock:  # one per process (a fork gets its own)
+            if self.thread is None or self.pid != os.getpid():
+                self.thread = threading.Thread(target=self.serve, daemon=True,
+                                               name="program-spawner")
+                self.pid = os.getpid()
+                self.thread.start()
+        result: list[Any] = []
+        done = threading.Event()
+        self.jobs.put((job, result, done))
+        done.wait()
+        if isinstance(result[0], BaseException):
+            raise result[0]
+        return result[0]
+
+    def serve(self) -> None:
+        while True:
+            job, result, done = self.jobs.get()
+            try:
+                result.append(job())
+            except BaseException as error:  # handed to the caller, raised there
+                result.append(error)
+            done.set()
+
+
+spawn = _Spawner().call

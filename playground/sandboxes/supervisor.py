@@ -203,7 +203,8 @@ class Supervisor(Children):
                                        inside=False)
             cwd = spec.files
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
-        popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
+        popen = programs.spawn(  # bwrap: from a thread that lives as long as we do
+            lambda: self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids))
         child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
                       root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds,
                       # Under bwrap the pid namespace takes everything with it; without,

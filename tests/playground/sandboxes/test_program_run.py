@@ -168,9 +168,11 @@ def test_program_builds_bwrap_line():
     command = argv[argv.index("--clearenv") + 1:]
 
     assert argv[0] == "bwrap"
-    for option in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
+    for option in ("--unshare-all", "--unshare-user", "--disable-userns", "--new-session",
+                   "--die-with-parent", "--clearenv"):
         assert option in argv
-    assert argv[argv.index("--remount-ro") + 1] == "/"
+    assert "--die-with-parent" in argv  # started from a lasting thread: see the next test
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--remount-ro"] == ["/", "/dev"]
     # Only the files folder is writable; /usr and the launcher read-only. The run
     # folder is not there at all: the launcher gets the socket as a descriptor.
     binds = [tuple(argv[i + 1:i + 3]) for i, a in enumerate(argv) if a == "--bind"]
@@ -182,23 +184,39 @@ def test_program_builds_bwrap_line():
     env = {command[i + 1]: command[i + 2] for i, a in enumerate(command) if a == "--setenv"}
     assert env == {"PORT": "8123", "HOST": "0.0.0.0", "PYTHONUNBUFFERED": "1",
                    "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin",
-                   "HOME": "/sandbox/files", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+                   "HOME": "/sandbox/files", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                   "MALLOC_ARENA_MAX": "2"}
     launcher = command[len(env) * 3:]
     assert launcher[:2] == ["/usr/bin/python3", "/sandbox/launcher.py"]
     assert launcher[launcher.index("--status-fd") + 1] == "5"
     assert launcher[launcher.index("--port") + 1] == "8123"
     assert launcher[launcher.index("--socket-fd") + 1] == "7"
     prlimit = launcher[launcher.index("--") + 1:]
-    assert prlimit[:9] == ["prlimit", "--cpu=5:6", "--data=268435456", "--stack=1048576",
-                           "--nproc=32", "--nofile=256", "--fsize=67108864", "--core=0",
-                           "--"]
-    assert prlimit[9:] == ["/usr/bin/python3", "main.py", "8123", "0.0.0.0"]
+    assert prlimit[:10] == ["prlimit", "--cpu=5:6", "--data=268435456", "--stack=1048576",
+                            "--nproc=32", "--nofile=256", "--fsize=67108864",
+                            "--as=536870912", "--core=0", "--"]
+    assert prlimit[10:] == ["/usr/bin/python3", "main.py", "8123", "0.0.0.0"]
 
     starter = bwrap_argv(ProgramSpec(**{**spec.__dict__, "with_henaserver": True}),
                          status_fd=5, hosts_fd=6, socket_fd=7)
     assert (programs.henaserver_dir(), "/sandbox/lib/henaserver") in [
         tuple(starter[i + 1:i + 3]) for i, a in enumerate(starter) if a == "--ro-bind"]
     assert starter[starter.index("PYTHONPATH") + 1] == "/sandbox/lib"
+
+
+def test_a_program_outlives_the_thread_that_started_it(isolated, sup, make_spec):
+    # Under daphne a start runs in a request's thread, which then ends. bwrap's
+    # --die-with-parent (PR_SET_PDEATHSIG) killed the sandbox right then, until bwrap
+    # was started from a thread that lasts (programs.spawn).
+    spec = make_spec(SERVE)
+    starter = threading.Thread(target=sup.start_program, args=("p", spec))
+    starter.start()
+    starter.join()
+    wait_until(lambda: sup.get("p") and sup.get("p").state == "running", 10, "running")
+    # Some time for a death signal to land and the sandbox to go: a thread that
+    # ended is an event that has happened, but its effect has no event to await.
+    threading.Event().wait(0.3)
+    assert http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"hello")
 
 
 # ----- 2. served through the relay ---------------------------------------------------
