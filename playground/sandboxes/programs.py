@@ -29,6 +29,7 @@ import os
 import queue
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 from collections.abc import Callable
@@ -168,13 +169,14 @@ def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int,
 
 
 def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
-               socket_fd: int | None = None) -> list[str]:
+               socket_fd: int | None = None, seccomp_fd: int | None = None) -> list[str]:
     """The whole command: bwrap, then the launcher inside it. ``status_fd`` is the write
     end of the launcher's status pipe, ``hosts_fd`` a readable fd holding ``HOSTS`` and
     ``socket_fd`` the listening Unix socket (``listen_socket``); all passed to bwrap
     with ``pass_fds``. Without ``socket_fd`` (tools, benchmarks: never for a learner,
     see the module docstring) the run folder is bound at /sandbox/run and the launcher
-    binds the socket there."""
+    binds the socket there. ``seccomp_fd``: a readable fd holding ``seccomp_filter()``
+    (bwrap applies it to the launcher and the program)."""
     argv = [
         spec.bwrap,
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
@@ -201,6 +203,8 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
         # that lives as long as the process (``spawn``).
         "--die-with-parent", "--clearenv",
     ]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     for name, value in environment(spec, port=spec.port).items():
         argv += ["--setenv", name, value]
     return argv + launcher_argv(spec, status_fd=status_fd, port=spec.port,
@@ -237,14 +241,53 @@ def listen_socket(spec: ProgramSpec) -> socket.socket:
     return listener
 
 
-def hosts_pipe() -> int:
-    """A readable fd holding ``HOSTS`` (bwrap's ``--ro-bind-data``: no file to keep)."""
+def data_pipe(data: bytes) -> int:
+    """A readable fd holding ``data`` (bwrap reads ``--ro-bind-data`` and ``--seccomp``
+    from one: no file to keep)."""
     read_fd, write_fd = os.pipe()
     try:
-        os.write(write_fd, HOSTS)  # far below a pipe's buffer: never blocks
+        os.write(write_fd, data)  # far below a pipe's buffer: never blocks
     finally:
         os.close(write_fd)
     return read_fd
+
+
+def hosts_pipe() -> int:
+    """A readable fd holding ``HOSTS``."""
+    return data_pipe(HOSTS)
+
+
+# Memory no rlimit counts, and no process: memfds written to (never mapped) and System
+# V shared memory segments live in the kernel's shmem, charged to nobody (C measured
+# 1.2 GB each under --data=256MiB --as=512MiB). Without a memory cgroup, the program is
+# refused the two system calls that make them (EPERM). A seccomp filter, classic BPF:
+# the architecture must be the one we know (else every call fails: a filter for
+# another machine's numbers would let them through), x32 calls are refused.
+_SECCOMP = {  # machine: (AUDIT_ARCH_*, memfd_create, shmget)
+    "x86_64": (0xC000003E, 319, 29),
+    "aarch64": (0xC00000B7, 279, 194),
+}
+
+
+def seccomp_filter() -> bytes | None:
+    """The filter (struct sock_filter[]), or None on an unknown machine."""
+    known = _SECCOMP.get(os.uname().machine)
+    if known is None:
+        return None
+    arch, memfd_create, shmget = known
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K
+    allow, refuse = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, RET_ERRNO | EPERM
+    program = [
+        (load, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, 5, arch),  # another architecture: refuse
+        (load, 0, 0, 0),  # seccomp_data.nr
+        (jge, 3, 0, 0x40000000),  # x32 numbers: refuse
+        (jeq, 2, 0, memfd_create),
+        (jeq, 1, 0, shmget),
+        (ret, 0, 0, allow),
+        (ret, 0, 0, refuse),
+    ]
+    return b"".join(struct.pack("=HBBI", *insn) for insn in program)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -646,3 +646,27 @@ def test_henaserver_itself_as_the_program(isolated, sup, rec, make_spec):
                                  b"Connection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"<h1>hi</h1>")
     assert b"Server: henaserver" in answer
+
+
+def test_memory_no_rlimit_counts_is_refused(isolated, sup, make_spec):
+    # memfds and System V segments are memory charged to no process (C's hostile
+    # tests show 1.2 GB of each): the seccomp filter refuses the calls that make them.
+    spec = make_spec("""\
+        import ctypes, os, socket
+        try:
+            os.memfd_create("x")
+            print("memfd made")
+        except OSError as error:
+            print("memfd:", error.errno)
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("shmget:", libc.shmget(0, 2**20, 0o1600), ctypes.get_errno())
+        s = socket.socket()
+        s.bind(("", int(os.environ["PORT"])))
+        s.listen()
+        s.accept()
+        """)
+    sup.start_program("p", spec)
+    child = sup.get("p")
+    wait_until(lambda: len(child.console_tail) >= 2, 10, "the program's two lines")
+    assert list(child.console_tail)[:2] == ["memfd: 1", "shmget: -1 1"]  # EPERM
+    assert programs.seccomp_filter() is not None  # this machine's numbers are known
