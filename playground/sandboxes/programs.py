@@ -24,6 +24,7 @@ Inside the sandbox (paths as the program sees them):
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import queue
@@ -52,6 +53,7 @@ SOCKET_NAME = "program.sock"
 INSIDE_HOST = "0.0.0.0"
 HOSTS = b"127.0.0.1 localhost\n::1 localhost\n"
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
+NOBODY = 65534  # the uid isolation_missing tries bwrap as
 # The longest path a Unix socket may have (sun_path is 108 bytes with its NUL).
 MAX_SOCKET_PATH = 107
 
@@ -106,13 +108,34 @@ class ProgramSpec:
 
 def isolation_missing(bwrap: str) -> str | None:
     """None when programs can run isolated here, else why not, in a few words (for
-    logs and the page): bwrap must exist, and we must be root to run each program as
-    its own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb
-    would count, and starve, the playground's processes)."""
-    if shutil.which(bwrap) is None:
+    logs and the page): bwrap must exist, we must be root to run each program as its
+    own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb would
+    count, and starve, the playground's processes), and bwrap must be able to make its
+    namespaces as an unprivileged uid (a kernel may forbid that)."""
+    path = shutil.which(bwrap)
+    if path is None:
         return "no bwrap"
     if os.geteuid() != 0:
         return "not root"
+    return _bwrap_fails(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _bwrap_fails(path: str) -> str | None:
+    """Run ``path`` once as nobody with the namespaces a program gets: None if it
+    works, else its first line of complaint (checked once per process)."""
+    try:
+        done = subprocess.run(
+            [path, "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
+             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+             "--unshare-all", "--unshare-user", "--disable-userns", "--", "/usr/bin/true"],
+            user=NOBODY, group=NOBODY, extra_groups=[], env={}, stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap does not run: {error}"
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"bwrap does not work here: {why[0] if why else done.returncode}"
     return None
 
 
