@@ -74,6 +74,9 @@ class ProgramLimits:
     open_files: int = 256
     file_bytes: int = 64 * 2**20
     address_bytes: int = 512 * 2**20
+    # The whole sandbox's memory and tasks, where a control group can be made
+    # (cgroups.py): rlimits alone allow processes x data.
+    memory_bytes: int = 512 * 2**20
 
     def prlimit_argv(self) -> list[str]:
         # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
@@ -192,14 +195,16 @@ def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int,
 
 
 def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
-               socket_fd: int | None = None, seccomp_fd: int | None = None) -> list[str]:
+               socket_fd: int | None = None, seccomp_fd: int | None = None,
+               block_fd: int | None = None) -> list[str]:
     """The whole command: bwrap, then the launcher inside it. ``status_fd`` is the write
     end of the launcher's status pipe, ``hosts_fd`` a readable fd holding ``HOSTS`` and
     ``socket_fd`` the listening Unix socket (``listen_socket``); all passed to bwrap
     with ``pass_fds``. Without ``socket_fd`` (tools, benchmarks: never for a learner,
     see the module docstring) the run folder is bound at /sandbox/run and the launcher
     binds the socket there. ``seccomp_fd``: a readable fd holding ``seccomp_filter()``
-    (bwrap applies it to the launcher and the program)."""
+    (bwrap applies it to the launcher and the program). ``block_fd``: bwrap waits for
+    a byte there before it runs the launcher (time to put it in a control group)."""
     argv = [
         spec.bwrap,
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
@@ -228,6 +233,8 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
     ]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
+    if block_fd is not None:
+        argv += ["--block-fd", str(block_fd)]
     for name, value in environment(spec, port=spec.port).items():
         argv += ["--setenv", name, value]
     return argv + launcher_argv(spec, status_fd=status_fd, port=spec.port,
