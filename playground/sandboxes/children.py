@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cgroups import Bound
+from .confine import end_every_process_of
 from .exits import RELAY_STOPPED, ExitInfo
 from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
-from .programs import end_every_process_of
 
 log = logging.getLogger("playground.sandboxes.supervisor")
 

@@ -53,7 +53,7 @@ import time
 from typing import Any, NoReturn
 
 from ..refusals import Message
-from . import cgroups, programs
+from . import programs
 from .children import (
     LINES_GRACE,
     STOP_GRACE,
@@ -75,7 +75,7 @@ from .exits import (
     program_start_error,
     start_error,
 )
-from .programs import MAX_SOCKET_PATH, ProgramSpec, free_port
+from .programs import MAX_SOCKET_PATH, ProgramSpec
 
 __all__ = ["LINES_GRACE", "STOP_GRACE", "TAIL_LINES", "TAIL_WAIT", "TRAFFIC_EVENTS",
            "Child", "Supervisor", "child_environment"]
@@ -191,48 +191,30 @@ class Supervisor(Children):
         isolated = programs.isolation_missing(spec.bwrap) is None
         owner = spec.uid if os.geteuid() == 0 else None  # never run a program as root
         programs.prepare(spec, owner=owner)
-        listener = programs.listen_socket(spec)
         read_fd, write_fd = os.pipe()
-        socket_fd = listener.detach()
-        fds: tuple[int, ...] = (write_fd, socket_fd)
-        bound = block_fd = None
-        if isolated:
-            hosts_fd = programs.hosts_pipe()
-            fds += (hosts_fd,)
-            seccomp = programs.seccomp_filter()
-            seccomp_fd = programs.data_pipe(seccomp) if seccomp is not None else None
-            fds += () if seccomp_fd is None else (seccomp_fd,)
-            bound = cgroups.Bound.make(f"uid-{spec.uid}", spec.limits.memory_bytes,
-                                       spec.limits.processes) if owner else None
-            if bound is not None:
-                blocked_fd, block_fd = os.pipe()
-                fds += (blocked_fd,)
-            cmd = programs.bwrap_argv(spec, status_fd=write_fd, socket_fd=socket_fd,
-                                      hosts_fd=hosts_fd, seccomp_fd=seccomp_fd,
-                                      block_fd=blocked_fd if bound else None)
-            env, cwd = child_environment(spec.files), None
-        else:  # no namespace: the program listens on an internal port of this host
-            cmd = programs.launcher_argv(spec, status_fd=write_fd, port=free_port(),
-                                         socket_fd=socket_fd, isolated=False)
-            env = programs.environment(spec, port=int(cmd[cmd.index("--port") + 1]),
-                                       inside=False)
-            cwd = spec.files
+        try:
+            plan = programs.plan(spec, isolated=isolated, owner=owner, status_fd=write_fd)
+        except OSError:  # e.g. the socket could not be bound
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
         try:
             popen = programs.spawn(  # bwrap: from a thread that lives as long as we do
-                lambda: self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids))
-            if bound is not None:  # bwrap waits on block_fd: in the group, then go
-                bound.enter(popen.pid)
+                lambda: self._popen(plan.cmd, read_fd, plan.fds, cwd=plan.cwd,
+                                    env=plan.env, **ids))
+            if plan.bound is not None:  # bwrap waits on block_fd: in the group, then go
+                plan.bound.enter(popen.pid)
         finally:
-            if block_fd is not None:
-                os.write(block_fd, b"go")
-                os.close(block_fd)
+            if plan.block_fd is not None:
+                os.write(plan.block_fd, b"go")
+                os.close(plan.block_fd)
         child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
                       root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds,
                       # Under bwrap the pid namespace takes everything with it; without,
                       # the uid is swept (never under bwrap: a newer start of the same
                       # sandbox, in another process, may already run as that uid).
-                      uid=None if isolated else owner, bound=bound)
+                      uid=None if isolated else owner, bound=plan.bound)
         self._register(child, read_fd, prefix="program.")
 
         deadline = time.monotonic() + self.start_timeout
