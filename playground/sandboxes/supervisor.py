@@ -204,7 +204,10 @@ class Supervisor(Children):
                 lambda: self._popen(plan.cmd, read_fd, plan.fds, cwd=plan.cwd,
                                     env=plan.env, **ids))
             if plan.bound is not None:  # bwrap waits on block_fd: in the group, then go
-                plan.bound.enter(popen.pid)
+                try:
+                    plan.bound.enter(popen.pid)
+                except OSError as error:  # run it all the same, with its rlimits
+                    log.warning("sandbox %s: not in its control group: %s", key, error)
         finally:
             if plan.block_fd is not None:
                 os.write(plan.block_fd, b"go")
