@@ -40,8 +40,6 @@ the readers (the child would block on a full pipe).
 
 from __future__ import annotations
 
-import collections
-import json
 import logging
 import os
 import signal
@@ -49,97 +47,33 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from ..refusals import Message
+from .children import (
+    LINES_GRACE,
+    STOP_GRACE,
+    TAIL_LINES,
+    TAIL_WAIT,
+    TRAFFIC_EVENTS,
+    Child,
+    Children,
+    EventCallback,
+    ExitCallback,
+    OutputCallback,
+    child_environment,
+)
 from .exits import TIMEOUT, ExitInfo, StartError, start_error
-from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
+
+__all__ = ["LINES_GRACE", "STOP_GRACE", "TAIL_LINES", "TAIL_WAIT", "TRAFFIC_EVENTS",
+           "Child", "Supervisor", "child_environment"]
 
 log = logging.getLogger(__name__)
 
-# How many lines of stdout/stderr we keep per child: enough for a traceback, bounded so a
-# chatty child cannot grow our memory.
-TAIL_LINES = 40
 # Seconds a child gets to report `server.listening` before we give up and kill it.
 DEFAULT_START_TIMEOUT = 10.0
-# Seconds a child gets to exit after stdin EOF, then after SIGTERM, before SIGKILL.
-STOP_GRACE = 3.0
-# Events that mean someone reached the server (`server.stats` is sent only while its
-# counters change); `Child.active_at` follows them.
-TRAFFIC_EVENTS = frozenset({"connection.open", "exchange", "connection.close",
-                            "server.stats"})
-# Seconds a stop waits, after the child ended, for its last events to be handed on.
-TAIL_WAIT = 30.0
-# Seconds the stdout/stderr readers get to drain after the child exited (a grandchild
-# could hold those pipes open). The events reader gets no limit: only the child holds
-# its pipe, and its events must all be handed on before a stop returns.
-LINES_GRACE = 2.0
-
-EventCallback = Callable[[str, dict[str, Any], str], None]
-OutputCallback = Callable[[str, str, str], None]
-ExitCallback = Callable[[str, ExitInfo], None]
 
 
-def child_environment(home: str) -> dict[str, str]:
-    """The whole environment of a child: a few harmless variables, never ours.
-
-    The playground's environment holds its secrets (DJANGO_SECRET_KEY, DATABASE_URL with
-    its password, REDIS_URL); a learner's server, and whatever it runs, must not see
-    them. HOME is the sandbox's own folder, so nothing in the child looks in ours.
-    """
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": home,
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
-@dataclass
-class Child:
-    """One running henaserver. Read-only for callers; the supervisor owns it."""
-
-    key: str
-    popen: subprocess.Popen[bytes]
-    host: str
-    requested_port: int
-    root: str
-    tag: str = ""  # the caller's name for this start (the playground: its claim)
-    started_at: float = field(default_factory=time.time)
-    listening: dict[str, Any] | None = None  # the `server.listening` event
-    start_failed: dict[str, Any] | None = None  # the `server.start_failed` event
-    stop_reason: str | None = None  # the `server.stopping` event's reason
-    stats: dict[str, Any] = field(default_factory=dict)  # latest `server.stats`
-    # time.time() of its last traffic event (the playground's idle culling reads it).
-    active_at: float = 0.0
-    stdout_tail: collections.deque[str] = field(
-        default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
-    stderr_tail: collections.deque[str] = field(
-        default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
-    exit_info: ExitInfo | None = None
-    # "starting" -> "running" -> ("stopping") -> "exited"; guarded by Supervisor._lock.
-    state: str = "starting"
-    settled: threading.Event = field(default_factory=threading.Event)  # listening or exited
-    exited: threading.Event = field(default_factory=threading.Event)  # and drained
-    ended: threading.Event = field(default_factory=threading.Event)  # the process is gone
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    @property
-    def port(self) -> int:
-        if self.listening and isinstance(self.listening.get("port"), int):
-            return int(self.listening["port"])
-        return self.requested_port
-
-
-class Supervisor:
+class Supervisor(Children):
     """Owns the children of one process, keyed by a caller-chosen string."""
 
     def __init__(
@@ -294,106 +228,3 @@ class Supervisor:
         for child in children:
             if not child.exited.wait(max(0.0, deadline - time.monotonic())):
                 self._kill(child)
-
-    # ----- threads -------------------------------------------------------------------
-
-    def _spawn(self, child: Child, target: Callable[..., None], *args: Any) -> None:
-        # daemon=True is essential: see the module docstring.
-        name = f"sandbox-{child.key}-{target.__name__.strip('_')}"
-        thread = threading.Thread(target=target, args=(child, *args), name=name, daemon=True)
-        child.threads.append(thread)
-        thread.start()
-
-    def _read_events(self, child: Child, stream: Any) -> None:
-        with stream:
-            for raw, length in bounded_lines(stream, MAX_EVENT_LINE):
-                try:  # a line cut at the bound is unreadable (b"" does not parse)
-                    event = json.loads(raw if length == len(raw) else b"")
-                except ValueError:
-                    log.warning("sandbox %s: unreadable event line of %d bytes %r",
-                                child.key, length, raw[:200])
-                    continue
-                if not isinstance(event, dict):
-                    continue
-                kind = event.get("type")
-                if kind == "server.listening" and child.listening is None:
-                    child.listening = event
-                    child.settled.set()
-                elif kind == "server.start_failed":
-                    child.start_failed = event  # settled when it exits, just after
-                elif kind == "server.stopping":
-                    child.stop_reason = str(event.get("reason") or "")
-                elif kind == "server.stats":
-                    child.stats = event
-                if kind in TRAFFIC_EVENTS:
-                    child.active_at = time.time()
-                self._call(self.on_event, child.key, event, child.tag)
-
-    def _read_lines(self, child: Child, stream: Any, name: str,
-                    tail: collections.deque[str]) -> None:
-        with stream:
-            for raw, length in bounded_lines(stream, MAX_CONSOLE_LINE):
-                line = console_line(raw, length)
-                tail.append(line)
-                if self.on_output is not None:
-                    self._call(self.on_output, child.key, name, line)
-
-    def _wait(self, child: Child) -> None:
-        returncode = child.popen.wait()
-        child.ended.set()
-        # Let the readers drain what the child wrote before it died (they end at EOF).
-        # The events reader (the first thread) is joined without a limit: a stop must
-        # not return while the old server's last events are still on their way.
-        for index, thread in enumerate(child.threads):
-            if thread is not threading.current_thread():
-                thread.join(timeout=None if index == 0 else LINES_GRACE)
-        with self._lock:
-            was = child.state
-            child.state = "exited"
-            info = ExitInfo(
-                pid=child.pid,
-                returncode=returncode,
-                requested=(was == "stopping"),
-                stderr_tail=tuple(child.stderr_tail),
-                stdout_tail=tuple(child.stdout_tail),
-                stop_reason=child.stop_reason,
-            )
-            child.exit_info = info
-            if self._children.get(child.key) is child:
-                del self._children[child.key]
-        self._close_stdin(child)
-        if was in ("running", "stopping"):
-            if not info.requested:
-                log.warning("sandbox %s: pid %s crashed, %s", child.key, child.pid,
-                            info.describe())
-            self._call(self.on_exit, child.key, info)
-        child.exited.set()
-        child.settled.set()
-
-    # ----- helpers -------------------------------------------------------------------
-
-    def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
-        if callback is None:
-            return
-        try:
-            callback(*args)
-        except Exception:
-            log.exception("supervisor callback %r failed", callback)
-
-    @staticmethod
-    def _close_stdin(child: Child) -> None:
-        try:
-            if child.popen.stdin and not child.popen.stdin.closed:
-                child.popen.stdin.close()
-        except OSError:
-            pass  # already gone: the child has exited
-
-    @staticmethod
-    def _signal(child: Child, sig: signal.Signals) -> None:
-        try:
-            child.popen.send_signal(sig)
-        except ProcessLookupError:
-            pass
-
-    def _kill(self, child: Child) -> None:
-        self._signal(child, signal.SIGKILL)
