@@ -17,7 +17,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='sandbox',
             name='kind',
-            field=models.CharField(choices=[('henaserver', 'Henaserver'), ('program', 'Program')], db_default='henaserver', default='henaserver', max_length=20),
+            field=models.CharField(
+                choices=[('henaserver', 'Henaserver'), ('program', 'Program')],
+                db_default='henaserver', default='henaserver', max_length=20),
         ),
         migrations.AddField(
             model_name='sandbox',
