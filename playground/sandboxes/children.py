@@ -90,6 +90,27 @@ class Child:
     exited: threading.Event = field(default_factory=threading.Event)  # and drained
     ended: threading.Event = field(default_factory=threading.Event)  # the process is gone
     threads: list[threading.Thread] = field(default_factory=list)
+    # Readers joined without a time limit before `exited` (their events must all be
+    # handed on before a stop returns): the events readers.
+    drain: list[threading.Thread] = field(default_factory=list)
+    # stdout and stderr lines in the order they came (a program's console).
+    console_tail: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
+    # A program sandbox (Supervisor.start_program): `popen` is bwrap (or the launcher),
+    # `relay` the capture relay in front of it, started once the program listens.
+    relay: subprocess.Popen[bytes] | None = None
+    relay_ended: threading.Event = field(default_factory=threading.Event)
+    relay_tail: collections.deque[str] = field(  # its own output: logs, not the console
+        default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
+    program: dict[str, Any] | None = None  # the launcher's `program.listening`
+    elsewhere: dict[str, Any] | None = None  # its `program.listens_elsewhere`
+    syntax_error: dict[str, Any] | None = None  # its `program.syntax_error`
+    program_exit: int | None = None  # the returncode in its `program.exited`
+    cpu_seconds: int | None = None  # the program's CPU limit, for its exit message
+
+    @property
+    def is_program(self) -> bool:
+        return self.cpu_seconds is not None
 
     @property
     def pid(self) -> int:
@@ -119,6 +140,8 @@ class Children:
         name = f"sandbox-{child.key}-{target.__name__.strip('_')}"
         thread = threading.Thread(target=target, args=(child, *args), name=name, daemon=True)
         child.threads.append(thread)
+        if target == self._read_events:
+            child.drain.append(thread)
         thread.start()
 
     def _read_events(self, child: Child, stream: Any) -> None:
@@ -142,6 +165,16 @@ class Children:
                     child.stop_reason = str(event.get("reason") or "")
                 elif kind == "server.stats":
                     child.stats = event
+                elif kind == "program.listening" and child.program is None:
+                    child.program = event
+                    child.settled.set()
+                elif kind == "program.listens_elsewhere" and child.elsewhere is None:
+                    child.elsewhere = event
+                    child.settled.set()
+                elif kind == "program.syntax_error":
+                    child.syntax_error = event
+                elif kind == "program.exited" and isinstance(event.get("returncode"), int):
+                    child.program_exit = event["returncode"]
                 if kind in TRAFFIC_EVENTS:
                     child.active_at = time.time()
                 self._call(self.on_event, child.key, event, child.tag)
@@ -152,18 +185,28 @@ class Children:
             for raw, length in bounded_lines(stream, MAX_CONSOLE_LINE):
                 line = console_line(raw, length)
                 tail.append(line)
+                if tail is child.relay_tail:  # the relay's own words: ours, not theirs
+                    log.info("sandbox %s: relay: %s", child.key, line)
+                    continue
+                child.console_tail.append(line)
                 if self.on_output is not None:
                     self._call(self.on_output, child.key, name, line)
 
     def _wait(self, child: Child) -> None:
         returncode = child.popen.wait()
         child.ended.set()
+        with self._lock:  # start_program adds no relay once `ended` is set
+            relay, threads = child.relay, list(child.threads)
+        if relay is not None:  # a program's relay has nobody behind it any more
+            self._end_relay(child, STOP_GRACE)
         # Let the readers drain what the child wrote before it died (they end at EOF).
-        # The events reader (the first thread) is joined without a limit: a stop must
-        # not return while the old server's last events are still on their way.
-        for index, thread in enumerate(child.threads):
+        # The events readers are joined without a limit: a stop must not return while
+        # the old server's last events are still on their way.
+        for thread in threads:
             if thread is not threading.current_thread():
-                thread.join(timeout=None if index == 0 else LINES_GRACE)
+                thread.join(timeout=None if thread in child.drain else LINES_GRACE)
+        if child.program_exit is not None:  # the program's own code, not the launcher's
+            returncode = child.program_exit
         with self._lock:
             was = child.state
             child.state = "exited"
@@ -171,9 +214,12 @@ class Children:
                 pid=child.pid,
                 returncode=returncode,
                 requested=(was == "stopping"),
-                stderr_tail=tuple(child.stderr_tail),
+                # A program's console is both streams, in order.
+                stderr_tail=tuple(child.console_tail if child.is_program
+                                  else child.stderr_tail),
                 stdout_tail=tuple(child.stdout_tail),
                 stop_reason=child.stop_reason,
+                cpu_seconds=child.cpu_seconds,
             )
             child.exit_info = info
             if self._children.get(child.key) is child:
@@ -187,6 +233,35 @@ class Children:
         child.exited.set()
         child.settled.set()
 
+    def _wait_relay(self, child: Child) -> None:
+        """A program's relay ended: by our stop, or by itself (our fault, never the
+        learner's), which ends the program too."""
+        assert child.relay is not None
+        child.relay.wait()
+        child.relay_ended.set()
+        child.settled.set()  # a start waiting for its `server.listening` learns it failed
+        if child.state == "running":
+            log.warning("sandbox %s: the capture relay stopped (%s): %s", child.key,
+                        child.relay.returncode, " | ".join(child.relay_tail))
+            self._close_stdin(child)
+
+    def _end_relay(self, child: Child, timeout: float) -> None:
+        """Stop a program's relay (stdin EOF: it closes its connections, reporting each,
+        and exits), SIGTERM and SIGKILL if it does not."""
+        relay = child.relay
+        if relay is None:
+            return
+        for sig in (None, signal.SIGTERM, signal.SIGKILL):
+            if sig is None:
+                self._close_stdin_of(relay)
+            else:
+                try:
+                    relay.send_signal(sig)
+                except ProcessLookupError:
+                    pass
+            if child.relay_ended.wait(timeout):
+                return
+
     # ----- helpers -------------------------------------------------------------------
 
     def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
@@ -197,11 +272,15 @@ class Children:
         except Exception:
             log.exception("supervisor callback %r failed", callback)
 
+    @classmethod
+    def _close_stdin(cls, child: Child) -> None:
+        cls._close_stdin_of(child.popen)
+
     @staticmethod
-    def _close_stdin(child: Child) -> None:
+    def _close_stdin_of(popen: subprocess.Popen[bytes]) -> None:
         try:
-            if child.popen.stdin and not child.popen.stdin.closed:
-                child.popen.stdin.close()
+            if popen.stdin and not popen.stdin.closed:
+                popen.stdin.close()
         except OSError:
             pass  # already gone: the child has exited
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,3 +156,37 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int) -> list[str]
     socket_path = f"{INSIDE_RUN}/{SOCKET_NAME}"
     return argv + launcher_argv(spec, status_fd=status_fd, port=spec.port,
                                 socket_path=socket_path)
+
+
+def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
+    """Make the run folder and hand both folders to ``owner`` (the sandbox's uid; None
+    without isolation): uploads made the files root's, and the program must write
+    them. The run folder is 0711: the socket's path is known only to us."""
+    os.makedirs(spec.run_dir, mode=0o711, exist_ok=True)
+    os.chmod(spec.run_dir, 0o711)
+    if os.path.lexists(spec.socket_path):
+        os.unlink(spec.socket_path)  # an earlier run's: the relay must not reach it
+    if owner is None:
+        return
+    for top in (spec.files, spec.run_dir):
+        os.chown(top, owner, owner)
+        for folder, dirs, names in os.walk(top):
+            for name in dirs + names:
+                os.chown(os.path.join(folder, name), owner, owner, follow_symlinks=False)
+
+
+def hosts_pipe() -> int:
+    """A readable fd holding ``HOSTS`` (bwrap's ``--ro-bind-data``: no file to keep)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, HOSTS)  # far below a pipe's buffer: never blocks
+    finally:
+        os.close(write_fd)
+    return read_fd
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` now (only a hint: for the program without isolation)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

@@ -47,8 +47,10 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any, NoReturn
 
 from ..refusals import Message
+from . import programs
 from .children import (
     LINES_GRACE,
     STOP_GRACE,
@@ -62,7 +64,15 @@ from .children import (
     OutputCallback,
     child_environment,
 )
-from .exits import TIMEOUT, ExitInfo, StartError, start_error
+from .exits import (
+    SOCKET_PATH_TOO_LONG,
+    TIMEOUT,
+    ExitInfo,
+    StartError,
+    program_start_error,
+    start_error,
+)
+from .programs import MAX_SOCKET_PATH, ProgramSpec, free_port
 
 __all__ = ["LINES_GRACE", "STOP_GRACE", "TAIL_LINES", "TAIL_WAIT", "TRAFFIC_EVENTS",
            "Child", "Supervisor", "child_environment"]
@@ -122,47 +132,19 @@ class Supervisor(Children):
         report in time. Raises ValueError if ``key`` already has a live child (checked
         again when the new one is registered: two threads may start one key at once).
         """
-        with self._lock:
-            old = self._children.get(key)
-            if old and old.state != "exited":
-                raise ValueError(f"sandbox {key} is already running (pid {old.pid})")
-
+        self._check_free(key)
         read_fd, write_fd = os.pipe()
         cmd = [
             self.python, "-u", "-m", "henaserver",
             "--root", root, "--host", host, "--port", str(port),
             "--events-fd", str(write_fd), "--exit-on-stdin-eof", *self.extra_args, *args,
         ]
-        env = child_environment(root)  # never os.environ: it holds the playground's secrets
-        try:
-            popen = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(write_fd,), close_fds=True, start_new_session=True,
-                cwd=self.cwd, env=env,
-            )
-        except OSError:
-            os.close(read_fd)
-            raise
-        finally:
-            # Only the child may hold the write end, or we would never see EOF.
-            os.close(write_fd)
-
+        # never os.environ: it holds the playground's secrets
+        popen = self._popen(cmd, read_fd, (write_fd,), cwd=self.cwd,
+                            env=child_environment(root))
         child = Child(key=key, popen=popen, host=host, requested_port=port, root=root,
                       tag=tag)
-        with self._lock:
-            other = self._children.get(key)
-            won = other is None or other.state == "exited"
-            if won:
-                self._children[key] = child
-        if not won:  # another thread's start of this key registered first
-            popen.kill()
-            popen.communicate()  # reaps it and closes its pipes
-            os.close(read_fd)
-            raise ValueError(f"sandbox {key} is already running")
-        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
-        self._spawn(child, self._read_lines, popen.stdout, "stdout", child.stdout_tail)
-        self._spawn(child, self._read_lines, popen.stderr, "stderr", child.stderr_tail)
-        self._spawn(child, self._wait)
+        self._register(child, read_fd)
 
         child.settled.wait(self.start_timeout)
         with self._lock:
@@ -183,6 +165,150 @@ class Supervisor(Children):
             child.pid, child.popen.returncode or 0, False, tuple(child.stderr_tail), ())
         raise start_error(info, child.start_failed, child.requested_port)
 
+    def start_program(self, key: str, spec: ProgramSpec, *, tag: str = "",
+                      relay_args: tuple[str, ...] = ()) -> Child:
+        """Start a learner's program (programs.py, docs/program-sandboxes.md) behind a
+        capture relay, with the contract of ``start``: it blocks until the relay
+        reports `server.listening` on ``spec.host:spec.port``.
+
+        The program runs under bwrap as ``spec.uid`` (or, when ``isolation_missing``,
+        the launcher runs it here on an internal port). Once the launcher reports
+        ``program.listening``, the relay starts (``relay_args``: more relay options),
+        so a browser never reaches a relay with nobody behind it. ``on_event`` gets the
+        launcher's ``program.*`` events and the relay's, with this child's tag; the
+        program's stdout and stderr go to ``on_output``. StartError reasons:
+        ``elsewhere`` (it listens on other ports), ``timeout``, ``exited`` (a syntax
+        error's line and offset are in the message's params), ``port_in_use``.
+        """
+        self._check_free(key)
+        path = spec.socket_path.encode()
+        if len(path) > MAX_SOCKET_PATH:
+            raise StartError("exited", Message(SOCKET_PATH_TOO_LONG, length=len(path),
+                                               limit=MAX_SOCKET_PATH))
+        isolated = programs.isolation_missing(spec.bwrap) is None
+        owner = spec.uid if os.geteuid() == 0 else None  # never run a program as root
+        programs.prepare(spec, owner=owner)
+        read_fd, write_fd = os.pipe()
+        if isolated:
+            hosts_fd = programs.hosts_pipe()
+            fds: tuple[int, ...] = (write_fd, hosts_fd)
+            cmd = programs.bwrap_argv(spec, status_fd=write_fd, hosts_fd=hosts_fd)
+            env, cwd = child_environment(spec.files), None
+        else:  # no namespace: the program listens on an internal port of this host
+            port = free_port()
+            fds = (write_fd,)
+            cmd = programs.launcher_argv(spec, status_fd=write_fd, port=port,
+                                         socket_path=spec.socket_path,
+                                         launcher=programs.LAUNCHER, host="127.0.0.1")
+            env, cwd = programs.environment(spec, port=port, inside=False), spec.files
+        ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
+        popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
+        child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
+                      root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds)
+        self._register(child, read_fd)
+
+        deadline = time.monotonic() + self.start_timeout
+        child.settled.wait(self.start_timeout)
+        if child.program is None:
+            self._fail_program(child, isolated)
+        child.settled.clear()  # now for the relay's `server.listening`
+        self._start_relay(child, spec, relay_args)
+        child.settled.wait(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            if (child.state == "starting" and child.listening is not None
+                    and not child.relay_ended.is_set()):
+                child.state = "running"
+                log.info("sandbox %s: program (pid %s) behind relay %s", key, child.pid,
+                         child.listening.get("url"))
+                return child
+        self._fail_program(child, isolated)
+
+    # ----- start helpers -------------------------------------------------------------
+
+    def _check_free(self, key: str) -> None:
+        with self._lock:
+            old = self._children.get(key)
+            if old and old.state != "exited":
+                raise ValueError(f"sandbox {key} is already running (pid {old.pid})")
+
+    @staticmethod
+    def _popen(cmd: list[str], read_fd: int, fds: tuple[int, ...],
+               **options: Any) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=fds, close_fds=True, start_new_session=True, **options)
+        except OSError:
+            os.close(read_fd)
+            raise
+        finally:
+            # Only the child may hold the write end, or we would never see EOF.
+            for fd in fds:
+                os.close(fd)
+
+    def _register(self, child: Child, read_fd: int) -> None:
+        """Make ``child`` the one of its key and start its threads; if another thread's
+        start of this key registered first, kill ours and raise ValueError."""
+        with self._lock:
+            other = self._children.get(child.key)
+            won = other is None or other.state == "exited"
+            if won:
+                self._children[child.key] = child
+        if not won:
+            child.popen.kill()
+            child.popen.communicate()  # reaps it and closes its pipes
+            os.close(read_fd)
+            raise ValueError(f"sandbox {child.key} is already running")
+        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
+        self._spawn(child, self._read_lines, child.popen.stdout, "stdout", child.stdout_tail)
+        self._spawn(child, self._read_lines, child.popen.stderr, "stderr", child.stderr_tail)
+        self._spawn(child, self._wait)
+
+    def _start_relay(self, child: Child, spec: ProgramSpec,
+                     relay_args: tuple[str, ...]) -> None:
+        """The capture relay in front of a program that listens: the public port."""
+        read_fd, write_fd = os.pipe()
+        address = f"[{spec.host}]" if ":" in spec.host else spec.host
+        cmd = [self.python, "-u", "-m", "henaserver", "relay",
+               "--listen", f"{address}:{spec.port}", "--to", f"unix:{spec.socket_path}",
+               "--events-fd", str(write_fd), "--exit-on-stdin-eof", *relay_args]
+        relay = self._popen(cmd, read_fd, (write_fd,), cwd=self.cwd,
+                            env=child_environment(spec.files))
+        with self._lock:  # _wait ends a relay it sees; one added after `ended`, we end
+            ended = child.ended.is_set()
+            if not ended:
+                child.relay = relay
+                self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
+                self._spawn(child, self._read_lines, relay.stdout, "relay", child.relay_tail)
+                self._spawn(child, self._read_lines, relay.stderr, "relay", child.relay_tail)
+                self._spawn(child, self._wait_relay)
+        if ended:
+            relay.kill()
+            relay.communicate()
+            os.close(read_fd)
+
+    def _fail_program(self, child: Child, isolated: bool) -> NoReturn:
+        """End a program that did not start (its relay too) and say why."""
+        elsewhere = child.elsewhere if child.program is None else None
+        exited = child.state == "exited" or child.popen.poll() is not None
+        relay_exit = None
+        if child.relay is not None and child.relay_ended.is_set():
+            relay_exit = ExitInfo(child.relay.pid, child.relay.returncode or 0, False,
+                                  tuple(child.relay_tail), ())
+        if isolated:
+            self._kill(child)  # bwrap: its namespace, and all in it, dies at once
+        else:
+            self._close_stdin(child)  # the launcher ends the program's process group
+        if not child.exited.wait(2 * STOP_GRACE):  # the launcher's grace is shorter
+            self._kill(child)
+            child.exited.wait(STOP_GRACE)
+        raise program_start_error(
+            port=child.requested_port, seconds=self.start_timeout,
+            console=tuple(child.console_tail), elsewhere=elsewhere,
+            syntax_error=child.syntax_error,
+            exit=child.exit_info if exited and relay_exit is None else None,
+            relay_exit=relay_exit, relay_failed=child.start_failed)
+
     # ----- stop ----------------------------------------------------------------------
 
     def stop(self, key: str, timeout: float = STOP_GRACE,
@@ -198,6 +324,9 @@ class Supervisor(Children):
             if child is None or child.state == "exited" or tag not in (None, child.tag):
                 return None
             child.state = "stopping"
+        # A program's relay first: it reports each connection's close, then the
+        # launcher ends the program (its namespace goes with it).
+        self._end_relay(child, timeout)
         self._close_stdin(child)
         if not child.ended.wait(timeout):
             log.warning("sandbox %s: pid %s ignored stdin EOF; SIGTERM", key, child.pid)
@@ -223,6 +352,8 @@ class Supervisor(Children):
             for child in children:
                 child.state = "stopping"
         for child in children:
+            if child.relay is not None and child.relay.stdin:
+                self._close_stdin_of(child.relay)
             self._close_stdin(child)
         deadline = time.monotonic() + timeout
         for child in children:
