@@ -26,7 +26,7 @@ from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
 from . import modes, programs, starters
-from .exits import PROGRAM_SYNTAX_ERROR, ExitInfo
+from .exits import PROGRAM_SYNTAX_ERROR, ExitInfo, StartError
 
 HENASERVER, PROGRAM = Sandbox.Kind.HENASERVER, Sandbox.Kind.PROGRAM
 KINDS = tuple(Sandbox.Kind.values)
@@ -254,7 +254,16 @@ def run_dir(sandbox: Sandbox) -> Path:
 
 
 def spec(sandbox: Sandbox) -> programs.ProgramSpec:
-    """What ``Supervisor.start_program`` runs for this row, from the settings."""
+    """What ``Supervisor.start_program`` runs for this row, from the settings, once
+    ``check_startable`` agrees: its refusal is raised as a StartError, so that a start
+    already holding the claim (a resume after an autoreload, sandboxes/boot.py, where
+    the settings may have changed) records why on the row."""
+    try:
+        check_startable(sandbox)
+    except Refusal as refusal:
+        error = StartError("refused", refusal.message)
+        error.status = refusal.status
+        raise error from None
     starter = starters.get(sandbox.starter)
     return programs.ProgramSpec(
         files=str(root_of(sandbox)), run_dir=str(run_dir(sandbox)),

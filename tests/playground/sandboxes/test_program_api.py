@@ -12,10 +12,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import management
 from django.db import connection
+from django.utils import timezone
 
 from playground.files.storage import root_of
 from playground.models import Sandbox
-from playground.sandboxes import starters
+from playground.sandboxes import boot, program_kind, starters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -294,6 +295,21 @@ def test_a_program_made_before_is_not_started_once_refused(client, free_port, se
     response = client.post(sb["links"]["start"], content_type="application/json")
     assert response.status_code == 403, response.content
     assert Sandbox.objects.get(pk=sb["id"]).status == "stopped"
+
+
+def test_a_resume_refused_by_the_policy_says_why_on_the_row(client, free_port, settings,
+                                                            tmp_path):
+    """After an autoreload the new worker starts the rows it should resume (boot.py),
+    with settings that may have changed: the refusal is recorded, never a row stuck
+    starting under a claim nobody serves."""
+    sb = create_program(client, free_port, source=LOOP).json()
+    Sandbox.objects.filter(pk=sb["id"]).update(resume=True, stopped_at=timezone.now())
+    settings.PLAYGROUND_BWRAP = str(tmp_path / "no-such-bwrap")
+    settings.PLAYGROUND_PRODUCTION = True
+    assert boot.resume() == 0
+    row = Sandbox.objects.get(pk=sb["id"])
+    assert (row.status, row.claim, row.run_by) == ("stopped", "", "")
+    assert row.message == program_kind.NOT_OFFERED
 
 
 def test_start_without_a_main_file_says_so(client, free_port):
