@@ -90,6 +90,21 @@ class Sandbox(models.Model):
     viewed_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(null=True, blank=True)
 
+    # What serves the port (docs/program-sandboxes.md): henaserver, or the learner's own
+    # program behind the capture relay. A program's source is a file of the sandbox
+    # (``main_file``, its working directory's main file), so the files API, the quota and
+    # atomic writes cover it; ``starter`` is the starter it began from (blank: none).
+    # A program sandbox has no henaserver mode: its ``mode`` is "program" (what its runs
+    # record). db_default: rows inserted by the previous release (see above).
+    class Kind(models.TextChoices):
+        HENASERVER = "henaserver"
+        PROGRAM = "program"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.HENASERVER,
+                            db_default=Kind.HENASERVER)
+    main_file = models.CharField(max_length=255, default="main.py", db_default="main.py")
+    starter = models.CharField(max_length=40, blank=True, default="", db_default="")
+
     class Meta:
         ordering = ["created_at", "id"]
 
@@ -100,6 +115,10 @@ class Sandbox(models.Model):
     def key(self) -> str:
         """The supervisor's name for this sandbox's process."""
         return str(self.pk)
+
+    @property
+    def is_program(self) -> bool:
+        return self.kind == self.Kind.PROGRAM
 
     @property
     def is_live(self) -> bool:

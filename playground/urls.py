@@ -22,6 +22,7 @@ sandbox_api = [
     path("restart/", sandboxes_api.sandbox_restart, name="api-restart"),
     path("mode/", sandboxes_api.sandbox_mode, name="api-mode"),
     path("rules/", sandboxes_api.sandbox_rules, name="api-rules"),
+    path("program/", sandboxes_api.sandbox_program, name="api-program"),
     path("starter/", files_api.starter_site, name="api-starter"),
     path("files/", files_api.file_list, name="api-files"),
     path("files/<path:path>", files_api.file_detail, name="api-file"),

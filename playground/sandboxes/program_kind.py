@@ -1,0 +1,265 @@
+"""The program kind in the site: a sandbox whose port is served by the learner's own
+program behind the capture relay (docs/program-sandboxes.md, docs/api.md).
+
+What is here: the policy (without isolation, programs are offered only to a single
+local user), reading a create or a ``PUT .../program/`` body, writing the main file,
+the ``ProgramSpec`` a start hands to the Supervisor, and how a program's end and its
+syntax error are told. Running it is ``programs.py`` and ``Supervisor.start_program``.
+
+The program's source is a file of the sandbox (its working directory's ``main_file``),
+so it is written like any upload: ``SiteFiles.write_many`` (per-file and per-sandbox
+limits, the owner's quota, a temporary file moved into place atomically). A program
+reads it only when it starts: an edit while it runs takes effect at the next restart.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import get_language, gettext, gettext_noop
+
+from ..files.safepaths import check_relpath
+from ..files.storage import files_of, root_of
+from ..models import Sandbox
+from ..refusals import Message, Refusal, Size
+from . import modes, programs, starters
+from .exits import ExitInfo, describe_returncode
+
+HENASERVER, PROGRAM = Sandbox.Kind.HENASERVER, Sandbox.Kind.PROGRAM
+KINDS = tuple(Sandbox.Kind.values)
+# A program sandbox's ``mode`` column, so its runs say what served them (runs.js).
+PROGRAM_MODE = "program"
+DEFAULT_MAIN_FILE = "main.py"
+
+UNKNOWN_KIND = gettext_noop("unknown kind %(kind)s; choose one of %(choices)s")
+NOT_OFFERED = gettext_noop(
+    "programs cannot run on this playground: %(why)s, and without isolation they are "
+    "offered only to a single local user (not with logins, not in production)")
+UNISOLATED = gettext_noop(
+    "your program runs without isolation here (%(why)s): it can reach the network and "
+    "write outside its folder, as you can")
+# A few words each, shown inside the sentences above. programs.isolation_missing's
+# reasons (English), as the page words them; another reason is shown as it is.
+WHY = {"no bwrap": gettext_noop("bubblewrap (bwrap) is not installed"),
+       "not root": gettext_noop("the playground does not run as root, so it cannot give "
+                                "each program its own user")}
+BOTH_SOURCES = gettext_noop('send "source" or "starter", not both')
+NOT_TEXT = gettext_noop("%(field)s must be a string")
+UNKNOWN_STARTER = gettext_noop("there is no starter %(starter)s")
+NOT_PYTHON = gettext_noop("the main file %(name)s must be a Python file (ending in .py)")
+TOO_LARGE = gettext_noop("the program is %(size)s; the limit per file is %(limit)s")
+NO_MODE = gettext_noop("a program sandbox has no mode or rules: your program decides how it "
+                       "answers; edit it instead")
+NOT_A_PROGRAM = gettext_noop("this sandbox runs henaserver, not a program of yours")
+NO_MAIN_FILE = gettext_noop("there is no %(name)s in this sandbox to run: write it in the "
+                            "editor or upload it")
+SAVED_RUNNING = gettext_noop("saved; your program is running the version before: restart "
+                             "it to run this one")
+EXITED = gettext_noop("your program exited (%(exit)s); its last output: %(last)s")
+EXITED_SILENTLY = gettext_noop("your program exited (%(exit)s) without a word of output")
+STOPPED_ITSELF = gettext_noop("stopped: your program exited by itself (exit code 0)")
+
+
+# ----- isolation and the policy (issue 13 point 5) ---------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _missing(bwrap: str) -> str | None:
+    return programs.isolation_missing(bwrap)
+
+
+def isolation() -> str | None:
+    """None when programs run under bubblewrap here, else why not (English, a key of
+    ``WHY``). Asked once per bwrap path: the machine does not change under us."""
+    return _missing(settings.PLAYGROUND_BWRAP)
+
+
+def offered_unisolated() -> bool:
+    """Programs without isolation are for one local user: never behind logins (a class)
+    or in production."""
+    return not (settings.PLAYGROUND_REQUIRE_LOGIN or settings.PLAYGROUND_PRODUCTION)
+
+
+def _why(reason: str) -> Message | str:
+    return Message(WHY[reason]) if reason in WHY else reason
+
+
+def check_offered() -> None:
+    """Refuse (403) to create or start a program where it would run unisolated and more
+    than one local user may reach the playground."""
+    reason = isolation()
+    if reason is not None and not offered_unisolated():
+        raise Refusal(NOT_OFFERED, why=_why(reason)).answer(403, isolation=reason)
+
+
+def isolation_note(sandbox: Sandbox) -> str | None:
+    """For the card: why this program runs without isolation, in the active language
+    (None: isolated, or not a program)."""
+    reason = isolation() if sandbox.is_program else None
+    if reason is None:
+        return None
+    return Message(UNISOLATED, why=_why(reason)).translate(gettext)
+
+
+# ----- reading the learner's input -------------------------------------------------------
+
+
+def parse_kind(body: dict[str, Any]) -> str:
+    kind = body.get("kind", HENASERVER)
+    if kind not in KINDS:
+        raise Refusal(UNKNOWN_KIND, kind=repr(kind), choices=", ".join(KINDS)).answer(
+            field="kind")
+    return kind
+
+
+def parse_main_file(value: object) -> str:
+    """A main file's name, checked like any file name (safepaths), ending in .py."""
+    if value is None:
+        return DEFAULT_MAIN_FILE
+    if not isinstance(value, str):
+        raise Refusal(NOT_TEXT, field="main_file").answer(field="main_file")
+    try:
+        check_relpath(value)
+    except Refusal as refusal:
+        raise refusal.answer(field="main_file") from None
+    if not value.endswith(".py") or value == ".py":
+        raise Refusal(NOT_PYTHON, name=repr(value)).answer(field="main_file")
+    return value
+
+
+def parse_source(value: object) -> bytes:
+    """The program's text as UTF-8 bytes, bounded like one uploaded file (before the
+    sandbox's and the owner's quotas, checked as it is written)."""
+    if not isinstance(value, str):
+        raise Refusal(NOT_TEXT, field="source").answer(field="source")
+    data = value.encode("utf-8")
+    limit = settings.PLAYGROUND_MAX_FILE_BYTES
+    if len(data) > limit:
+        raise Refusal(TOO_LARGE, size=Size(len(data)), limit=Size(limit)).answer(
+            413, field="source")
+    return data
+
+
+def parse_create(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A create body's program part, checked before anything is created: None for a
+    henaserver sandbox, else the row's fields and what to write (``files``)."""
+    if parse_kind(body) != PROGRAM:
+        return None
+    check_offered()
+    if "mode" in body or "rules" in body:
+        raise Refusal(NO_MODE).answer(409, field="mode")
+    if body.get("source") is not None and body.get("starter") is not None:
+        raise Refusal(BOTH_SOURCES).answer(field="starter")
+    fields = {"kind": PROGRAM, "mode": PROGRAM_MODE, "starter": ""}
+    files: list[tuple[str, list[bytes]]] = []
+    starter_id = body.get("starter")
+    if starter_id is not None:
+        starter = starters.get(starter_id)
+        if starter is None:
+            raise Refusal(UNKNOWN_STARTER, starter=repr(starter_id)).answer(field="starter")
+        main_file = parse_main_file(body.get("main_file", starter.main_file))
+        source = starters.source(starter.id, get_language())
+        fields["starter"] = starter.id
+        files = [(main_file, [parse_source(source)]), *starters.files(starter.id)]
+    else:
+        main_file = parse_main_file(body.get("main_file"))
+        if body.get("source") is not None:
+            files = [(main_file, [parse_source(body["source"])])]
+    fields["main_file"] = main_file
+    return {"fields": fields, "files": files}
+
+
+def refuse_mode(sandbox: Sandbox) -> None:
+    """``mode`` and ``rules`` are henaserver's: 409 for a program sandbox."""
+    if sandbox.is_program:
+        raise Refusal(NO_MODE).answer(409)
+
+
+# ----- the main file ---------------------------------------------------------------------
+
+
+def write(sandbox: Sandbox, files: list[tuple[str, list[bytes]]]) -> list[str]:
+    """Write a program's files all or none (limits, quota, atomic: SiteFiles)."""
+    return files_of(sandbox).write_many(files) if files else []
+
+
+def program_json(sandbox: Sandbox) -> dict[str, Any]:
+    """``GET .../program/``: the main file's name and text (null when it is missing or
+    not UTF-8 text; the files API still has its bytes)."""
+    if not sandbox.is_program:
+        raise Refusal(NOT_A_PROGRAM).answer(409)
+    path = root_of(sandbox) / sandbox.main_file
+    try:
+        source: str | None = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        source = None
+    return {"main_file": sandbox.main_file, "source": source, "starter": sandbox.starter}
+
+
+def replace(sandbox: Sandbox, body: dict[str, Any], running: bool) -> dict[str, Any]:
+    """``PUT .../program/``: ``{"source", "main_file"?}``. Allowed while the program runs;
+    it reads its file at start, so ``restart_needed`` says the edit waits for a restart."""
+    if not sandbox.is_program:
+        raise Refusal(NOT_A_PROGRAM).answer(409)
+    main_file = parse_main_file(body.get("main_file", sandbox.main_file))
+    write(sandbox, [(main_file, [parse_source(body.get("source"))])])
+    if main_file != sandbox.main_file:
+        sandbox.main_file = main_file
+        sandbox.save(update_fields=["main_file"])
+    return {**program_json(sandbox), "restart_needed": running,
+            "notice": gettext(SAVED_RUNNING) if running else ""}
+
+
+def check_startable(sandbox: Sandbox) -> None:
+    """Before a program's start: the policy, and a main file to run."""
+    check_offered()
+    if not (root_of(sandbox) / sandbox.main_file).is_file():
+        raise Refusal(NO_MAIN_FILE, name=sandbox.main_file).answer(409)
+
+
+# ----- running it ------------------------------------------------------------------------
+
+
+def run_dir(sandbox: Sandbox):
+    """Holds the program's Unix socket: beside its files, never inside (so the socket
+    never shows in the file list), in the sandbox's private folder."""
+    return modes.config_dir(sandbox) / "run"
+
+
+def spec(sandbox: Sandbox) -> programs.ProgramSpec:
+    """What ``Supervisor.start_program`` runs for this row, from the settings."""
+    starter = starters.get(sandbox.starter)
+    folder = run_dir(sandbox)
+    folder.mkdir(parents=True, exist_ok=True)
+    return programs.ProgramSpec(
+        files=str(root_of(sandbox)), run_dir=str(folder), main_file=sandbox.main_file,
+        host=settings.PLAYGROUND_BIND_HOST, port=sandbox.port,
+        uid=settings.PLAYGROUND_PROGRAM_UID_BASE + sandbox.pk,
+        python=settings.PLAYGROUND_PROGRAM_PYTHON, bwrap=settings.PLAYGROUND_BWRAP,
+        limits=programs.ProgramLimits(**settings.PLAYGROUND_PROGRAM_LIMITS),
+        with_henaserver=bool(starter is not None and starter.with_henaserver))
+
+
+def exit_outcome(info: ExitInfo) -> tuple[bool, Message]:
+    """How a running program's own end is told: (crashed?, message). Exit code 0 is a
+    program that chose to stop (the tutorial's "answer once" server): stopped. Anything
+    else is "exited with code N" and its last output (point 7)."""
+    if info.returncode == 0:
+        return False, Message(STOPPED_ITSELF)
+    last = (info.stderr_tail or info.stdout_tail or ("",))[-1]
+    exit = describe_returncode(info.returncode)
+    if not last:
+        return True, Message(EXITED_SILENTLY, exit=exit)
+    return True, Message(EXITED, exit=exit, last=last)
+
+
+def program_error(sandbox: Sandbox) -> dict[str, Any] | None:
+    """The syntax error that stopped the last start, for the editor to mark: ``{line,
+    offset, message}`` from the start failure's parameters, else None."""
+    params = sandbox.message_params or {}
+    if not sandbox.is_program or not isinstance(params.get("line"), int):
+        return None
+    return {"line": params["line"], "offset": params.get("offset"),
+            "message": params.get("error", "")}
