@@ -22,22 +22,25 @@ export function initProgram(panel, card) {
   let saved = null; // the text as last loaded or saved
   let mainFile = panel.dataset.mainFile || "main.py";
   let shownError = null; // JSON of the program_error on show, to redraw only on change
-  let pendingRestart = false; // saved while running: the running program is older
+  let pendingRestart = ""; // saved while running: the server's notice that it is older
 
   const editor = new CodeEditor($("program-editor"), { onChange: showState });
   const dirty = () => saved !== null && editor.value !== saved;
 
   function showState() {
     if (dirty()) state.textContent = gettext("Unsaved changes");
-    else if (pendingRestart) state.textContent = gettext("Saved. The running program is the previous version: restart to run this one.");
+    else if (pendingRestart) state.textContent = pendingRestart;
     else state.textContent = "";
-    state.classList.toggle("warn", dirty() || pendingRestart);
+    state.classList.toggle("warn", Boolean(dirty() || pendingRestart));
   }
 
   async function load() {
     try {
       const data = await api("GET", url);
-      saved = data.source;
+      if (data.source === null) {
+        message(L10N.f(gettext("%(path)s is not UTF-8 text: replace it in the files below, or write a new program here."), { path: data.main_file }), "error");
+      }
+      saved = data.source || "";
       mainFile = data.main_file || mainFile;
       fileName.textContent = mainFile;
       editor.value = saved;
@@ -52,9 +55,9 @@ export function initProgram(panel, card) {
     const text = editor.value;
     saveButton.disabled = restartButton.disabled = true;
     try {
-      await api("PUT", url, { main_file: mainFile, source: text });
+      const data = await api("PUT", url, { main_file: mainFile, source: text });
       saved = text;
-      pendingRestart = card.sandbox.status === "running";
+      pendingRestart = (data.restart_needed && data.notice) || "";
       // The marks were for the text the program ran: after a save they may point at the
       // wrong lines; the next start marks again.
       editor.mark([]);
@@ -70,7 +73,7 @@ export function initProgram(panel, card) {
 
   async function saveAndRestart() {
     if (!(await save())) return;
-    pendingRestart = false;
+    pendingRestart = "";
     showState();
     const running = card.sandbox.status === "running";
     await card.act(running ? "restart" : "start", running ? gettext("Restarting…") : gettext("Starting…"));
@@ -82,7 +85,6 @@ export function initProgram(panel, card) {
   // The sandbox's JSON changed (the page polls it): mark the error's line, if any.
   function update(sb) {
     card.update(sb);
-    if (sb.status === "running" && !dirty() && !pendingRestart) showState();
     showError(sb);
   }
 
