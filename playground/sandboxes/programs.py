@@ -123,11 +123,15 @@ def environment(spec: ProgramSpec, *, port: int, inside: bool = True) -> dict[st
 
 
 def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int, socket_path: str,
-                  launcher: str = INSIDE_LAUNCHER, host: str = INSIDE_HOST) -> list[str]:
-    """The launcher and, after ``--``, the program under its limits."""
+                  isolated: bool = True) -> list[str]:
+    """The launcher and, after ``--``, the program under its limits. Without isolation
+    (no bwrap) the launcher is run from here, the program listens on 127.0.0.1 and an
+    internal ``port`` of this host, and only its own sockets count."""
+    launcher, host = (INSIDE_LAUNCHER, INSIDE_HOST) if isolated else (LAUNCHER, "127.0.0.1")
     return [
         spec.python, launcher, "--status-fd", str(status_fd), "--port", str(port),
         "--socket", socket_path, "--main", spec.main_file,
+        *(() if isolated else ("--own-sockets",)),
         "--", *spec.limits.prlimit_argv(), spec.python, spec.main_file, str(port), host,
     ]
 

@@ -198,8 +198,7 @@ class Supervisor(Children):
             port = free_port()
             fds = (write_fd,)
             cmd = programs.launcher_argv(spec, status_fd=write_fd, port=port,
-                                         socket_path=spec.socket_path,
-                                         launcher=programs.LAUNCHER, host="127.0.0.1")
+                                         socket_path=spec.socket_path, isolated=False)
             env, cwd = programs.environment(spec, port=port, inside=False), spec.files
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
         popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
