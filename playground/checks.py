@@ -70,3 +70,4 @@ def program_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | War
             f"PLAYGROUND_PROGRAM_LIMITS names no such limit: {', '.join(unknown)}",
             hint=f"Known: {', '.join(sorted(known))}.", id="playground.E001"))
     return problems
+

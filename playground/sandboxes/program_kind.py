@@ -15,6 +15,7 @@ reads it only when it starts: an edit while it runs takes effect at the next res
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -25,7 +26,7 @@ from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
 from . import modes, programs, starters
-from .exits import ExitInfo, describe_returncode
+from .exits import PROGRAM_SYNTAX_ERROR, ExitInfo
 
 HENASERVER, PROGRAM = Sandbox.Kind.HENASERVER, Sandbox.Kind.PROGRAM
 KINDS = tuple(Sandbox.Kind.values)
@@ -57,6 +58,9 @@ NO_MAIN_FILE = gettext_noop("there is no %(name)s in this sandbox to run: write 
                             "editor or upload it")
 SAVED_RUNNING = gettext_noop("saved; your program is running the version before: restart "
                              "it to run this one")
+UNREACHABLE = gettext_noop(
+    "the playground cannot run programs: their users cannot reach the folder %(folder)s "
+    "(it is not open to others; the playground's administrator can run chmod o+x on it)")
 EXITED = gettext_noop("your program exited (%(exit)s); its last output: %(last)s")
 EXITED_SILENTLY = gettext_noop("your program exited (%(exit)s) without a word of output")
 STOPPED_ITSELF = gettext_noop("stopped: your program exited by itself (exit code 0)")
@@ -213,28 +217,48 @@ def replace(sandbox: Sandbox, body: dict[str, Any], running: bool) -> dict[str, 
 
 
 def check_startable(sandbox: Sandbox) -> None:
-    """Before a program's start: the policy, and a main file to run."""
+    """Before a program's start: the policy, a main file to run, and folders its uid
+    can reach (else bwrap would only say "Can't find source path")."""
     check_offered()
     if not (root_of(sandbox) / sandbox.main_file).is_file():
         raise Refusal(NO_MAIN_FILE, name=sandbox.main_file).answer(409)
+    if isolation() is None:
+        for folder in (root_of(sandbox), run_dir(sandbox)):
+            closed = closed_to_others(folder)
+            if closed is not None:
+                raise Refusal(UNREACHABLE, folder=str(closed)).answer(503)
+
+
+def closed_to_others(path: Path) -> Path | None:
+    """The first folder above ``path`` that another uid cannot pass through (no o+x),
+    or None. The program's uid owns only its own two folders (programs.prepare); it is
+    in no group of ours (``extra_groups=()``), so only the "others" bits apply."""
+    for folder in reversed(path.parents):
+        try:
+            mode = folder.stat().st_mode
+        except FileNotFoundError:
+            return None  # made later, with the default 0755
+        if not mode & 0o001:
+            return folder
+    return None
 
 
 # ----- running it ------------------------------------------------------------------------
 
 
-def run_dir(sandbox: Sandbox):
+def run_dir(sandbox: Sandbox) -> Path:
     """Holds the program's Unix socket: beside its files, never inside (so the socket
-    never shows in the file list), in the sandbox's private folder."""
+    never shows in the file list), in the sandbox's private folder (made, and handed to
+    the program's uid, by programs.prepare)."""
     return modes.config_dir(sandbox) / "run"
 
 
 def spec(sandbox: Sandbox) -> programs.ProgramSpec:
     """What ``Supervisor.start_program`` runs for this row, from the settings."""
     starter = starters.get(sandbox.starter)
-    folder = run_dir(sandbox)
-    folder.mkdir(parents=True, exist_ok=True)
     return programs.ProgramSpec(
-        files=str(root_of(sandbox)), run_dir=str(folder), main_file=sandbox.main_file,
+        files=str(root_of(sandbox)), run_dir=str(run_dir(sandbox)),
+        main_file=sandbox.main_file,
         host=settings.PLAYGROUND_BIND_HOST, port=sandbox.port,
         uid=settings.PLAYGROUND_PROGRAM_UID_BASE + sandbox.pk,
         python=settings.PLAYGROUND_PROGRAM_PYTHON, bwrap=settings.PLAYGROUND_BWRAP,
@@ -248,8 +272,9 @@ def exit_outcome(info: ExitInfo) -> tuple[bool, Message]:
     else is "exited with code N" and its last output (point 7)."""
     if info.returncode == 0:
         return False, Message(STOPPED_ITSELF)
+    # A program's stderr_tail is its console, both streams in order (exits.ExitInfo).
     last = (info.stderr_tail or info.stdout_tail or ("",))[-1]
-    exit = describe_returncode(info.returncode)
+    exit = info.message()  # SIGXCPU: "used its N s of CPU"
     if not last:
         return True, Message(EXITED_SILENTLY, exit=exit)
     return True, Message(EXITED, exit=exit, last=last)
@@ -257,9 +282,10 @@ def exit_outcome(info: ExitInfo) -> tuple[bool, Message]:
 
 def program_error(sandbox: Sandbox) -> dict[str, Any] | None:
     """The syntax error that stopped the last start, for the editor to mark: ``{line,
-    offset, message}`` from the start failure's parameters, else None."""
+    offset, message}`` (the launcher's ``program.syntax_error``, kept in the start
+    failure's parameters: exits.program_start_error), else None."""
     params = sandbox.message_params or {}
-    if not sandbox.is_program or not isinstance(params.get("line"), int):
+    if not sandbox.is_program or sandbox.message != PROGRAM_SYNTAX_ERROR:
         return None
-    return {"line": params["line"], "offset": params.get("offset"),
-            "message": params.get("error", "")}
+    return {"line": params.get("line"), "offset": params.get("offset"),
+            "message": params.get("message", "")}

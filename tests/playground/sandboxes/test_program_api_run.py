@@ -1,0 +1,198 @@
+"""Starting, stopping and restarting a program sandbox through the JSON API: the
+learner's program under the real bubblewrap behind the real capture relay (issue 13
+points 1, 3, 5 and 7; docs/api.md "Program sandboxes"). What a start's refusals say,
+how the card tells a program's own end, the syntax error for the editor.
+
+transaction=True: the supervisor's threads write to the database too.
+"""
+
+import socket
+import textwrap
+
+import pytest
+from testkit.program_api import (
+    api_create,
+    api_post,
+    api_put,
+    get_json,
+    isolation_or_skip,
+    reachable_folder,
+    wait_status,
+)
+
+from playground.models import Sandbox
+from playground.sandboxes import runtime
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# A tutorial-style loop: answers every request with its own bytes, prints its port.
+ECHO = textwrap.dedent('''\
+    import os, socket, sys
+    port = int(sys.argv[1])
+    s = socket.socket()
+    s.bind(("", port))
+    s.listen()
+    print("listening on", port, "PORT", os.environ["PORT"])
+    while True:
+        c, _ = s.accept()
+        data = c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(data) + data)
+        c.close()
+    ''')
+# Answers one request, says goodbye on stdout, then exits with the code in argv.
+ONCE_THEN = textwrap.dedent('''\
+    import socket, sys
+    s = socket.socket()
+    s.bind(("", int(sys.argv[1])))
+    s.listen()
+    c, _ = s.accept()
+    c.recv(65536)
+    c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok")
+    c.close()
+    print("bye from the program")
+    sys.exit(CODE)
+    ''')
+
+
+@pytest.fixture(autouse=True)
+def isolated(playground_settings):
+    """The real bubblewrap, as root (skipped here without it, failed on CI)."""
+    isolation_or_skip()
+    settings = playground_settings
+    settings.PLAYGROUND_START_TIMEOUT = 10
+    with reachable_folder() as folder:
+        settings.PLAYGROUND_DATA_DIR = folder / "data"
+        yield settings
+        runtime.stop_all()  # before its folder goes
+
+
+def ask(port: int, request: bytes = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n") -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_a_program_runs_behind_the_relay_and_stops(client, free_port):
+    sb = api_create(client, free_port, source=ECHO)
+    response = api_post(client, sb["links"]["start"])
+    assert response.status_code == 200, response.content
+    running = response.json()
+    assert (running["status"], running["kind"]) == ("running", "program")
+    request = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert ask(free_port, request).endswith(b"\r\n\r\n" + request)
+    # The relay's exchange, with the exact bytes, in the sandbox's history.
+    exchanges = get_json(client, sb["links"]["exchanges"], lambda d: d["exchanges"])
+    assert exchanges["exchanges"][0]["target"] == "/hello"
+    stopped = api_post(client, sb["links"]["stop"]).json()
+    assert (stopped["status"], stopped["pid"]) == ("stopped", None)
+    with pytest.raises(OSError):
+        ask(free_port)
+
+
+def test_a_data_folder_closed_to_others_is_said_at_start(client, free_port, settings,
+                                                         tmp_path):
+    """pytest's own tmp folder is under /tmp/pytest-of-root (0700): the program's uid
+    could not reach it, and the answer says which folder, not bwrap's riddle."""
+    settings.PLAYGROUND_DATA_DIR = tmp_path / "data"
+    sb = api_create(client, free_port, source=ECHO)
+    response = api_post(client, sb["links"]["start"])
+    assert response.status_code == 503, response.content
+    closed = next(p for p in reversed(tmp_path.parents) if not p.stat().st_mode & 0o001)
+    assert response.json()["error"] == (
+        f"the playground cannot run programs: their users cannot reach the folder {closed} "
+        "(it is not open to others; the playground's administrator can run chmod o+x on it)")
+    assert Sandbox.objects.get(pk=sb["id"]).status == "stopped"
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", "your program exited (exit code 3); its last output: bye from the program"),
+    ("ja", "プログラムが終了しました（終了コード 3）。最後の出力: bye from the program"),
+])
+def test_a_program_that_exits_shows_its_code_and_last_output(client, free_port, language,
+                                                              expected, compiled_translations):
+    sb = api_create(client, free_port, source=ONCE_THEN.replace("CODE", "3"))
+    assert api_post(client, sb["links"]["start"]).json()["status"] == "running"
+    assert ask(free_port).endswith(b"ok")
+    crashed = wait_status(client, sb["links"]["self"], "crashed")
+    assert crashed["exit_code"] == 3
+    assert "bye from the program" in crashed["stderr_tail"]
+    shown = client.get(sb["links"]["self"], HTTP_ACCEPT_LANGUAGE=language).json()
+    # The exit code is said once: no "(exit code 3)" added after the sentence.
+    assert shown["message"] == shown["problem"] == expected
+
+
+def test_a_program_that_exits_0_by_itself_is_stopped(client, free_port):
+    """The tutorial's "answer once" server: its end is no crash."""
+    sb = api_create(client, free_port, source=ONCE_THEN.replace("CODE", "0"))
+    api_post(client, sb["links"]["start"])
+    assert ask(free_port).endswith(b"ok")
+    stopped = wait_status(client, sb["links"]["self"], "stopped")
+    assert (stopped["message"], stopped["exit_code"]) == (
+        "stopped: your program exited by itself (exit code 0)", None)
+
+
+def test_a_syntax_error_is_shown_for_the_editor(client, free_port):
+    broken = 'import sys\nprint("hi"\nport = int(sys.argv[1])\n'
+    sb = api_create(client, free_port, source=broken)
+    response = api_post(client, sb["links"]["start"])
+    assert response.status_code == 503, response.content
+    failed = response.json()["sandbox"]
+    assert failed["program_error"]["line"] == 2
+    assert isinstance(failed["program_error"]["offset"], int)
+    assert "never closed" in failed["program_error"]["message"]
+    assert any("SyntaxError" in line for line in failed["stderr_tail"])
+    assert client.get(sb["links"]["self"]).json()["program_error"] == \
+        failed["program_error"]
+    # Fixed and started again: nothing left to mark.
+    api_put(client, sb["links"]["program"], {"source": ECHO})
+    running = api_post(client, sb["links"]["start"]).json()
+    assert (running["status"], running["program_error"]) == ("running", None)
+
+
+def test_a_program_on_another_port_is_refused_with_a_conflict(client, free_port):
+    elsewhere = ECHO.replace("port = int(sys.argv[1])", "port = 1 + int(sys.argv[1])")
+    sb = api_create(client, free_port, source=elsewhere)
+    response = api_post(client, sb["links"]["start"])
+    assert response.status_code == 409, response.content
+    assert response.json()["error"].startswith(f"your program listens on port {free_port + 1}, "
+                                               f"but this sandbox's port is {free_port}")
+    assert response.json()["sandbox"]["status"] == "stopped"
+
+
+def test_an_edit_while_running_waits_for_the_restart(client, free_port):
+    sb = api_create(client, free_port, source=ECHO)
+    api_post(client, sb["links"]["start"])
+    second = ECHO.replace('c.sendall(b"HTTP/1.1 200 OK', 'c.sendall(b"HTTP/1.1 201 Created')
+    saved = api_put(client, sb["links"]["program"], {"source": second}).json()
+    assert (saved["restart_needed"], saved["notice"]) == (
+        True, "saved; your program is running the version before: restart it to run this "
+              "one")
+    assert ask(free_port).startswith(b"HTTP/1.1 200 OK")  # still the old one
+    restarted = api_post(client, sb["links"]["restart"]).json()
+    assert restarted["status"] == "running"
+    assert ask(free_port).startswith(b"HTTP/1.1 201 Created")
+
+
+def test_the_loop_starter_runs_in_one_click(client, free_port, playground_settings):
+    playground_settings.PLAYGROUND_MAX_FILE_BYTES = 10**6
+    playground_settings.PLAYGROUND_MAX_SANDBOX_BYTES = 10**6
+    sb = api_create(client, free_port, starter="loop")
+    running = api_post(client, sb["links"]["start"]).json()
+    assert running["status"] == "running", running
+    assert ask(free_port).startswith(b"HTTP/1.")
+
+
+def test_unisolated_programs_run_for_a_local_user(client, free_port, playground_settings):
+    """No bwrap, no logins, not production: the program runs here, and the card says
+    it is not isolated."""
+    playground_settings.PLAYGROUND_BWRAP = "/no/such/bwrap"
+    sb = api_create(client, free_port, source=ECHO)
+    response = api_post(client, sb["links"]["start"])
+    assert response.status_code == 200, response.content
+    running = response.json()
+    assert running["status"] == "running", running
+    assert running["isolation"].startswith("your program runs without isolation here")
+    assert ask(free_port).startswith(b"HTTP/1.1 200 OK")
