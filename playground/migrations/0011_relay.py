@@ -22,7 +22,8 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='StreamRecord',
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True,
+                                           serialize=False, verbose_name='ID')),
                 ('conn', models.IntegerField()),
                 ('direction', models.CharField(max_length=10)),
                 ('reason', models.CharField(blank=True, max_length=300)),
@@ -30,8 +31,11 @@ class Migration(migrations.Migration):
                 ('length', models.BigIntegerField()),
                 ('truncated', models.BooleanField(default=False)),
                 ('time_us', models.BigIntegerField()),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='streams', to='playground.run')),
-                ('sandbox', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='streams', to='playground.sandbox')),
+                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
+                                          related_name='streams', to='playground.run')),
+                ('sandbox', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
+                                              related_name='streams',
+                                              to='playground.sandbox')),
             ],
             options={
                 'ordering': ['sandbox', 'id'],

@@ -70,8 +70,7 @@ def waiting_item(event: dict[str, Any]) -> dict[str, Any]:
 
     return {"conn": number("conn"), "index": number("index"),
             "method": short("method", 40), "target": short("target", 1024),
-            "since_us": number("since"), "timeout_s": event.get("timeout")
-            if isinstance(event.get("timeout"), (int, float)) else None}
+            "since_us": number("since"), "timeout_ms": number("timeout_ms")}
 
 
 def newest_summaries(rows: list[Exchange]) -> list[dict[str, Any]]:

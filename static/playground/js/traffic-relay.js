@@ -63,7 +63,7 @@ export class Waiting {
       const seconds = Math.max(0, Math.floor((now - row.since) / 1e6));
       // The relay answers 504 at its timeout; a row left far past it lost its end
       // (the relay stopped): it goes rather than tick for ever.
-      const limit = row.item.timeout_s;
+      const limit = row.item.timeout_ms == null ? null : row.item.timeout_ms / 1000;
       if (limit != null && seconds > limit + 30) { row.tr.remove(); this.rows.delete(k); continue; }
       row.cell.textContent = L10N.f(gettext("no response yet (%(s)s s)"), { s: seconds });
       if (limit != null) {
