@@ -27,9 +27,10 @@ from .capture import (
     ServerStats,
     ServerStopping,
     Stats,
-    Stream,
 )
+from .relay_bounds import check, make_room
 from .relay_connection import RelayedConnection
+from .relay_events import ExchangeWaiting, RelayLimits, Stream
 from .server import Listening, StopReason
 
 # Timeouts and held exchanges are checked this often (GRACE_SECONDS is 0.1 s).
@@ -75,14 +76,13 @@ def split_address(text: str) -> tuple[str, int]:
 
 class Relay(Listening):
     def __init__(self, upstream: tuple[str, int] | str, *, sink: EventSink | None,
-                 body_cap: int, response_timeout: float, idle_timeout: float = 60.0
-                 ) -> None:
+                 body_cap: int, limits: RelayLimits | None = None) -> None:
         super().__init__()
         self.upstream = upstream
         self.sink = sink
         self.body_cap = body_cap
-        self.response_timeout = response_timeout
-        self.idle_timeout = idle_timeout
+        self.limits = limits or RelayLimits()
+        self.accepting = False  # the listener is registered (not while full)
         self.stats = Stats()
         self.selector = selectors.DefaultSelector()
         # Each pair has two sockets; each is registered with a (pair, side) key.
@@ -92,7 +92,7 @@ class Relay(Listening):
 
     def serve(self) -> StopReason:
         assert self.listener is not None, "bind() first"
-        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self._accepting(True)
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._emit(ServerListening(self.address[0], self.address[1], self.url, os.getpid(),
                                    "", "relay", self.body_cap), force=True)
@@ -112,7 +112,10 @@ class Relay(Listening):
                 last_tick = now
                 wall = time.time()
                 for pair in list(self.pairs.values()):
-                    pair.check_timeout(wall)
+                    check(pair, wall)
+                if not self.accepting and (len(self.pairs) < self.limits.max_connections
+                                           or make_room(list(self.pairs.values()))):
+                    self._accepting(True)  # room again: the backlog's turn
             if now - last_stats >= STATS_SECONDS and self.stats != published:
                 last_stats, published = now, Stats(**vars(self.stats))
                 self._emit_stats()
@@ -128,9 +131,24 @@ class Relay(Listening):
         self._wake_w.close()
         return self._stop_reason
 
+    def _accepting(self, on: bool) -> None:
+        """Watch the listener or not: while full, new connections wait in the kernel's
+        backlog (the browser sees a slow connect, never a reset)."""
+        assert self.listener is not None
+        if on != self.accepting:
+            if on:
+                self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+            else:
+                self.selector.unregister(self.listener)
+            self.accepting = on
+
     def _accept(self) -> None:
         assert self.listener is not None
         for _ in range(ACCEPT_BATCH):
+            if len(self.pairs) >= self.limits.max_connections \
+                    and not make_room(list(self.pairs.values())):
+                self._accepting(False)  # every one owes something: accept later
+                return
             try:
                 client, peer = self.listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -190,7 +208,7 @@ class Relay(Listening):
             self.stats.errors += 1
         self._emit(exchange._replace(number=self.stats.exchanges))
 
-    def stream(self, record: Stream) -> None:
+    def stream(self, record: Stream | ExchangeWaiting) -> None:
         self._emit(record)
 
     def closed(self, pair: RelayedConnection, event: ConnectionClose) -> None:
@@ -199,9 +217,12 @@ class Relay(Listening):
                 self.selector.unregister(sock)
         self.pairs.pop(pair.id, None)
         self._emit(event)
+        if not self.accepting and self._stop_reason is None:
+            self._accepting(True)  # room again
 
     def _emit(self, event: ServerListening | ServerStopping | ServerStats | ConnectionOpen
-              | ConnectionClose | Exchange | Stream, *, force: bool = False) -> None:
+              | ConnectionClose | Exchange | Stream | ExchangeWaiting, *, force: bool = False
+              ) -> None:
         if self.sink is not None:
             self.sink.emit(event, force=force)
 

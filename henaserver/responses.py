@@ -33,8 +33,9 @@ BODY_TOO_LONG: Final = "body_too_long"
 NEVER_ANSWERED: Final = "never_answered"
 BARE_LF: Final = "bare_lf"
 NOT_LISTENING: Final = "not_listening"
+NOT_ACCEPTING: Final = "not_accepting"
 MISTAKES: Final = (CLOSED_WITHOUT_RESPONSE, NO_STATUS_LINE, BODY_TOO_SHORT, BODY_TOO_LONG,
-                   NEVER_ANSWERED, BARE_LF, NOT_LISTENING)
+                   NEVER_ANSWERED, BARE_LF, NOT_LISTENING, NOT_ACCEPTING)
 
 # status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4).
 # Lenient on the reason (any bytes but CR/LF), strict on version and code.

@@ -212,6 +212,10 @@ class Exchange(models.Model):
     status = models.IntegerField(null=True)
     outcome = models.CharField(max_length=20)
     reason = models.CharField(max_length=300, blank=True)
+    # From the capture relay only (docs/events.md ``mistake``): what the learner's own
+    # server did wrong, a name of traffic/mistakes.py; "" from henaserver. db_default:
+    # rows inserted by the release before (a rolling upgrade) get "".
+    mistake = models.CharField(max_length=40, blank=True, default="", db_default="")
     content_type = models.CharField(max_length=200, blank=True)  # of the response
     request_length = models.BigIntegerField()
     response_length = models.BigIntegerField()
@@ -233,3 +237,26 @@ class Exchange(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.method} {self.target} -> {self.status}"
+
+
+class StreamRecord(models.Model):
+    """Bytes the capture relay forwarded that belong to no exchange (its ``stream``
+    event, docs/events.md): what followed a request that is not HTTP, what a server
+    sent after an answer with no status line. Kept as they came, the newest
+    traffic/streams.KEEP per sandbox; written only by the ingest writer."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="streams")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="streams")
+    conn = models.IntegerField()
+    direction = models.CharField(max_length=10)  # to_server | to_client
+    reason = models.CharField(max_length=300, blank=True)
+    data = models.BinaryField()  # up to the relay's body_cap bytes
+    length = models.BigIntegerField()  # how many bytes there were
+    truncated = models.BooleanField(default=False)
+    time_us = models.BigIntegerField()  # when the relay recorded them
+
+    class Meta:
+        ordering = ["sandbox", "id"]
+
+    def __str__(self) -> str:
+        return f"stream {self.direction} conn {self.conn} ({self.length} B)"

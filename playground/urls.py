@@ -29,6 +29,7 @@ sandbox_api = [
     path("compose/", compose_api.compose, name="api-compose"),
     path("exchanges/", traffic_api.exchange_list, name="api-exchanges"),
     path("runs/", traffic_api.run_list, name="api-runs"),
+    path("streams/", traffic_api.stream_list, name="api-streams"),
     re_path(rf"^exchanges/{SEQ}/(?P<part>request|response)\.raw$",
             traffic_api.exchange_raw, name="api-exchange-raw"),
     path("exchanges/export.har", traffic_api.har, name="api-export-har"),

@@ -7,6 +7,12 @@ const node = document.getElementById("outcomes-data");
 export const COMPLETE = "complete";
 export const OUTCOME_TEXT = Object.freeze(node ? JSON.parse(node.textContent) : {});
 
+// What a learner's own server did wrong (the capture relay's `mistake`), with labels from
+// playground/traffic/mistakes.py in the block "mistakes-data"; the explanation and the
+// RFC section are the glossary's (explain.js describeMistake).
+const mistakesNode = document.getElementById("mistakes-data");
+export const MISTAKE_TEXT = Object.freeze(mistakesNode ? JSON.parse(mistakesNode.textContent) : {});
+
 export function isOutcome(name) {
   return Object.hasOwn(OUTCOME_TEXT, name);
 }
