@@ -26,7 +26,7 @@ from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
 from . import modes, programs, starters
-from .exits import PROGRAM_SYNTAX_ERROR, ExitInfo, StartError
+from .exits import PROGRAM_SYNTAX_ERROR, RELAY_STOPPED, ExitInfo, StartError
 
 HENASERVER, PROGRAM = Sandbox.Kind.HENASERVER, Sandbox.Kind.PROGRAM
 KINDS = tuple(Sandbox.Kind.values)
@@ -63,7 +63,9 @@ UNREACHABLE = gettext_noop(
     "(it is not open to others; the playground's administrator can run chmod o+x on it)")
 EXITED = gettext_noop("your program exited (%(exit)s); its last output: %(last)s")
 EXITED_SILENTLY = gettext_noop("your program exited (%(exit)s) without a word of output")
-STOPPED_ITSELF = gettext_noop("stopped: your program exited by itself (exit code 0)")
+RELAY_GONE = gettext_noop("stopped: the playground's capture relay stopped because of an "
+                          "error on its side, so your program was stopped too; the details "
+                          "are in the playground's log. Start it again")
 
 
 # ----- isolation and the policy (issue 13 point 5) ---------------------------------------
@@ -275,18 +277,23 @@ def spec(sandbox: Sandbox) -> programs.ProgramSpec:
         with_henaserver=bool(starter is not None and starter.with_henaserver))
 
 
-def exit_outcome(info: ExitInfo) -> tuple[bool, Message]:
-    """How a running program's own end is told: (crashed?, message). Exit code 0 is a
-    program that chose to stop (the tutorial's "answer once" server): stopped. Anything
-    else is "exited with code N" and its last output (point 7)."""
-    if info.returncode == 0:
-        return False, Message(STOPPED_ITSELF)
-    # A program's stderr_tail is its console, both streams in order (exits.ExitInfo).
+def expected_end(info: ExitInfo) -> Message | None:
+    """A running program's end that is no crash of the learner's, and its message: exit
+    code 0 (programs.exit_outcome: the tutorial's "answer once" server), or our relay
+    ending by itself (exits.RELAY_STOPPED), which takes the program with it."""
+    if info.stop_reason == RELAY_STOPPED:
+        return Message(RELAY_GONE)
+    return programs.exit_outcome(info)
+
+
+def crash_message(info: ExitInfo) -> Message:
+    """A program's own end otherwise: "exited (exit code N)" and its last output (point
+    7). Its stderr_tail is its console, both streams in order (exits.ExitInfo)."""
     last = (info.stderr_tail or info.stdout_tail or ("",))[-1]
-    exit = info.message()  # SIGXCPU: "used its N s of CPU"
+    exit = info.message()  # at the CPU limit: "used its N s of CPU"
     if not last:
-        return True, Message(EXITED_SILENTLY, exit=exit)
-    return True, Message(EXITED, exit=exit, last=last)
+        return Message(EXITED_SILENTLY, exit=exit)
+    return Message(EXITED, exit=exit, last=last)
 
 
 def program_error(sandbox: Sandbox) -> dict[str, Any] | None:

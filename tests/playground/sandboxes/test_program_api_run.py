@@ -131,7 +131,7 @@ def test_a_program_that_exits_0_by_itself_is_stopped(client, free_port):
     assert ask(free_port).endswith(b"ok")
     stopped = wait_status(client, sb["links"]["self"], "stopped")
     assert (stopped["message"], stopped["exit_code"]) == (
-        "stopped: your program exited by itself (exit code 0)", None)
+        "your program ended by itself (exit code 0)", None)
 
 
 def test_a_syntax_error_is_shown_for_the_editor(client, free_port):
@@ -181,8 +181,22 @@ def test_the_loop_starter_runs_in_one_click(client, free_port, playground_settin
     playground_settings.PLAYGROUND_MAX_SANDBOX_BYTES = 10**6
     sb = api_create(client, free_port, starter="loop")
     running = api_post(client, sb["links"]["start"]).json()
-    assert running["status"] == "running", running
-    assert ask(free_port).startswith(b"HTTP/1.")
+    assert (running["status"], running["kind"]) == ("running", "program")
+    answer = ask(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Server: henaserver" not in answer  # the learner's loop, not henaserver
+
+
+def test_the_relay_ending_alone_is_said_as_ours(client, free_port):
+    """Our relay dying is no crash of the learner's program: the card says whose."""
+    sb = api_create(client, free_port, source=ECHO)
+    api_post(client, sb["links"]["start"])
+    relay = runtime.supervisor().get(str(sb["id"])).relay
+    relay.kill()
+    stopped = wait_status(client, sb["links"]["self"], "stopped")
+    assert stopped["message"].startswith("stopped: the playground's capture relay stopped "
+                                         "because of an error on its side")
+    assert stopped["exit_code"] is None
 
 
 def test_unisolated_programs_run_for_a_local_user(client, free_port, playground_settings):
