@@ -6,7 +6,6 @@ how the card tells a program's own end, the syntax error for the editor.
 transaction=True: the supervisor's threads write to the database too.
 """
 
-import socket
 import textwrap
 
 import pytest
@@ -66,30 +65,24 @@ def isolated(playground_settings):
         runtime.stop_all()  # before its folder goes
 
 
-def ask(port: int, request: bytes = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n") -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    return received
+REQUEST = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-def test_a_program_runs_behind_the_relay_and_stops(client, free_port):
+def test_a_program_runs_behind_the_relay_and_stops(raw_send, client, free_port):
     sb = api_create(client, free_port, source=ECHO)
     response = api_post(client, sb["links"]["start"])
     assert response.status_code == 200, response.content
     running = response.json()
     assert (running["status"], running["kind"]) == ("running", "program")
     request = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-    assert ask(free_port, request).endswith(b"\r\n\r\n" + request)
+    assert raw_send(free_port, request).endswith(b"\r\n\r\n" + request)
     # The relay's exchange, with the exact bytes, in the sandbox's history.
     exchanges = get_json(client, sb["links"]["exchanges"], lambda d: d["exchanges"])
     assert exchanges["exchanges"][0]["target"] == "/hello"
     stopped = api_post(client, sb["links"]["stop"]).json()
     assert (stopped["status"], stopped["pid"]) == ("stopped", None)
     with pytest.raises(OSError):
-        ask(free_port)
+        raw_send(free_port, REQUEST)
 
 
 def test_a_data_folder_closed_to_others_is_said_at_start(client, free_port, settings,
@@ -111,11 +104,12 @@ def test_a_data_folder_closed_to_others_is_said_at_start(client, free_port, sett
     ("en", "your program exited (exit code 3); its last output: bye from the program"),
     ("ja", "プログラムが終了しました（終了コード 3）。最後の出力: bye from the program"),
 ])
-def test_a_program_that_exits_shows_its_code_and_last_output(client, free_port, language,
-                                                              expected, compiled_translations):
+def test_a_program_that_exits_shows_its_code_and_last_output(raw_send, client, free_port,
+                                                              language, expected,
+                                                              compiled_translations):
     sb = api_create(client, free_port, source=ONCE_THEN.replace("CODE", "3"))
     assert api_post(client, sb["links"]["start"]).json()["status"] == "running"
-    assert ask(free_port).endswith(b"ok")
+    assert raw_send(free_port, REQUEST).endswith(b"ok")
     crashed = wait_status(client, sb["links"]["self"], "crashed")
     assert crashed["exit_code"] == 3
     assert "bye from the program" in crashed["stderr_tail"]
@@ -124,11 +118,11 @@ def test_a_program_that_exits_shows_its_code_and_last_output(client, free_port, 
     assert shown["message"] == shown["problem"] == expected
 
 
-def test_a_program_that_exits_0_by_itself_is_stopped(client, free_port):
+def test_a_program_that_exits_0_by_itself_is_stopped(raw_send, client, free_port):
     """The tutorial's "answer once" server: its end is no crash."""
     sb = api_create(client, free_port, source=ONCE_THEN.replace("CODE", "0"))
     api_post(client, sb["links"]["start"])
-    assert ask(free_port).endswith(b"ok")
+    assert raw_send(free_port, REQUEST).endswith(b"ok")
     stopped = wait_status(client, sb["links"]["self"], "stopped")
     assert (stopped["message"], stopped["exit_code"]) == (
         "your program ended by itself (exit code 0)", None)
@@ -162,7 +156,7 @@ def test_a_program_on_another_port_is_refused_with_a_conflict(client, free_port)
     assert response.json()["sandbox"]["status"] == "stopped"
 
 
-def test_an_edit_while_running_waits_for_the_restart(client, free_port):
+def test_an_edit_while_running_waits_for_the_restart(raw_send, client, free_port):
     sb = api_create(client, free_port, source=ECHO)
     api_post(client, sb["links"]["start"])
     second = ECHO.replace('c.sendall(b"HTTP/1.1 200 OK', 'c.sendall(b"HTTP/1.1 201 Created')
@@ -170,19 +164,20 @@ def test_an_edit_while_running_waits_for_the_restart(client, free_port):
     assert (saved["restart_needed"], saved["notice"]) == (
         True, "saved; your program is running the version before: restart it to run this "
               "one")
-    assert ask(free_port).startswith(b"HTTP/1.1 200 OK")  # still the old one
+    assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 200 OK")  # still the old one
     restarted = api_post(client, sb["links"]["restart"]).json()
     assert restarted["status"] == "running"
-    assert ask(free_port).startswith(b"HTTP/1.1 201 Created")
+    assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 201 Created")
 
 
-def test_the_loop_starter_runs_in_one_click(client, free_port, playground_settings):
+def test_the_loop_starter_runs_in_one_click(raw_send, client, free_port,
+                                            playground_settings):
     playground_settings.PLAYGROUND_MAX_FILE_BYTES = 10**6
     playground_settings.PLAYGROUND_MAX_SANDBOX_BYTES = 10**6
     sb = api_create(client, free_port, starter="loop")
     running = api_post(client, sb["links"]["start"]).json()
     assert (running["status"], running["kind"]) == ("running", "program")
-    answer = ask(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answer = raw_send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"Server: henaserver" not in answer  # the learner's loop, not henaserver
 
@@ -199,7 +194,8 @@ def test_the_relay_ending_alone_is_said_as_ours(client, free_port):
     assert stopped["exit_code"] is None
 
 
-def test_unisolated_programs_run_for_a_local_user(client, free_port, playground_settings):
+def test_unisolated_programs_run_for_a_local_user(raw_send, client, free_port,
+                                                 playground_settings):
     """No bwrap, no logins, not production: the program runs here, and the card says
     it is not isolated."""
     playground_settings.PLAYGROUND_BWRAP = "/no/such/bwrap"
@@ -209,4 +205,4 @@ def test_unisolated_programs_run_for_a_local_user(client, free_port, playground_
     running = response.json()
     assert running["status"] == "running", running
     assert running["isolation"].startswith("your program runs without isolation here")
-    assert ask(free_port).startswith(b"HTTP/1.1 200 OK")
+    assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 200 OK")
