@@ -46,6 +46,7 @@ UNISOLATED = gettext_noop(
 WHY = {"no bwrap": gettext_noop("bubblewrap (bwrap) is not installed"),
        "not root": gettext_noop("the playground does not run as root, so it cannot give "
                                 "each program its own user")}
+PROGRAM_ONLY = gettext_noop('%(field)s is for a program sandbox: send "kind": "program" too')
 BOTH_SOURCES = gettext_noop('send "source" or "starter", not both')
 NOT_TEXT = gettext_noop("%(field)s must be a string")
 UNKNOWN_STARTER = gettext_noop("there is no starter %(starter)s")
@@ -152,6 +153,9 @@ def parse_create(body: dict[str, Any]) -> dict[str, Any] | None:
     """A create body's program part, checked before anything is created: None for a
     henaserver sandbox, else the row's fields and what to write (``files``)."""
     if parse_kind(body) != PROGRAM:
+        for field in ("source", "starter", "main_file"):
+            if field in body:  # never dropped unseen: the learner meant a program
+                raise Refusal(PROGRAM_ONLY, field=field).answer(field="kind")
         return None
     check_offered()
     if "mode" in body or "rules" in body:

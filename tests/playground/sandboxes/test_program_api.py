@@ -121,6 +121,10 @@ def test_a_henaserver_sandbox_says_its_kind(client, free_port):
 
 @pytest.mark.parametrize("fields, status, field, english", [
     ({"kind": "php"}, 400, "kind", "unknown kind 'php'; choose one of henaserver, program"),
+    ({"starter": "loop"}, 400, "kind",
+     'starter is for a program sandbox: send "kind": "program" too'),
+    ({"kind": "henaserver", "source": "x"}, 400, "kind",
+     'source is for a program sandbox: send "kind": "program" too'),
     ({"kind": "program", "starter": "nope"}, 400, "starter", "there is no starter 'nope'"),
     ({"kind": "program", "starter": 7}, 400, "starter", "there is no starter 7"),
     ({"kind": "program", "source": "x", "starter": "loop"}, 400, "starter",

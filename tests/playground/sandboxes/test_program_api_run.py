@@ -6,6 +6,7 @@ how the card tells a program's own end, the syntax error for the editor.
 transaction=True: the supervisor's threads write to the database too.
 """
 
+import socket
 import textwrap
 
 import pytest
@@ -206,3 +207,66 @@ def test_unisolated_programs_run_for_a_local_user(raw_send, client, free_port,
     assert running["status"] == "running", running
     assert running["isolation"].startswith("your program runs without isolation here")
     assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 200 OK")
+
+
+# Answers each request with facts about itself: its uid, its Python, its limits.
+WHO = textwrap.dedent('''\
+    import os, resource, socket, sys
+    s = socket.socket()
+    s.bind(("", int(sys.argv[1])))
+    s.listen()
+    while True:
+        c, _ = s.accept()
+        c.recv(65536)
+        facts = "uid=%d python=%s cpu=%d" % (os.getuid(), sys.executable,
+                                            resource.getrlimit(resource.RLIMIT_CPU)[0])
+        body = facts.encode()
+        c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+        c.close()
+    ''')
+# Listens, then spins on the CPU at the first request.
+SPIN = textwrap.dedent('''\
+    import socket, sys
+    s = socket.socket()
+    s.bind(("", int(sys.argv[1])))
+    s.listen()
+    c, _ = s.accept()
+    print("spinning")
+    while True:
+        pass
+    ''')
+
+
+def test_the_settings_reach_the_program(raw_send, client, free_port, playground_settings):
+    """Its uid (base + id), its interpreter and its limits come from the settings."""
+    playground_settings.PLAYGROUND_PROGRAM_UID_BASE = 300000
+    playground_settings.PLAYGROUND_PROGRAM_LIMITS = {"cpu_seconds": 7}
+    sb = api_create(client, free_port, source=WHO)
+    assert api_post(client, sb["links"]["start"]).json()["status"] == "running"
+    facts = raw_send(free_port, REQUEST).partition(b"\r\n\r\n")[2].decode()
+    assert facts == f"uid={300000 + sb['id']} python=/usr/bin/python3 cpu=7"
+
+
+def test_the_cpu_limit_is_said_on_the_card(client, free_port, playground_settings):
+    playground_settings.PLAYGROUND_PROGRAM_LIMITS = {"cpu_seconds": 1}
+    sb = api_create(client, free_port, source=SPIN)
+    api_post(client, sb["links"]["start"])
+    with socket.create_connection(("127.0.0.1", free_port)) as sock:
+        sock.sendall(REQUEST)  # then it spins, and is never answered
+        crashed = wait_status(client, sb["links"]["self"], "crashed", timeout=30)
+    assert crashed["message"] == ("your program exited (used its 1 s of CPU (killed by "
+                                  "signal SIGXCPU, exit code -24)); its last output: "
+                                  "spinning")
+
+
+def test_the_henaserver_starter_runs_henaserver(raw_send, client, free_port,
+                                                playground_settings):
+    """The starter that runs the playground's own server gets the package bound in."""
+    playground_settings.PLAYGROUND_MAX_FILE_BYTES = 10**6
+    playground_settings.PLAYGROUND_MAX_SANDBOX_BYTES = 10**6
+    sb = api_create(client, free_port, starter="henaserver")
+    running = api_post(client, sb["links"]["start"])
+    assert running.status_code == 200, running.content
+    answer = raw_send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nServer: henaserver" in answer
