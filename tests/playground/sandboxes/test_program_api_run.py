@@ -10,6 +10,8 @@ import socket
 import textwrap
 
 import pytest
+from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+from testkit.ports import free_port as free_ports_for_daphne
 from testkit.program_api import (
     api_create,
     api_post,
@@ -270,3 +272,27 @@ def test_the_henaserver_starter_runs_henaserver(raw_send, client, free_port,
     answer = raw_send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\nServer: henaserver" in answer
+
+
+def test_under_daphne_a_program_outlives_its_start_request(raw_send, free_port):
+    """In a real playground process each request's view runs in a worker thread that
+    ends with the request (the test client runs views on this thread, so the tests
+    above cannot see it): nothing tied to that thread may end the program."""
+    with reachable_folder() as folder:
+        env = playground_env(folder, PLAYGROUND_PORT_RANGE=f"{free_port}-{free_port}")
+        migrate(env)
+        site = Daphne("A", env, folder, free_ports_for_daphne())
+        try:
+            browser = Browser()
+            status, sb = browser.call(site, "POST", "/api/sandboxes/", {
+                "name": "mine", "port": free_port, "kind": "program", "source": ECHO})
+            assert status == 201, sb
+            status, running = browser.call(site, "POST", sb["links"]["start"])
+            assert (status, running["status"]) == (200, "running"), running
+            for _ in range(3):  # requests of their own, in threads that end in turn
+                assert browser.call(site, "GET", sb["links"]["self"])[1]["status"] == \
+                    "running"
+            assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 200 OK")
+            assert browser.call(site, "GET", sb["links"]["self"])[1]["status"] == "running"
+        finally:
+            site.close()
