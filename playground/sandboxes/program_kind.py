@@ -110,6 +110,17 @@ def isolation_note(sandbox: Sandbox) -> str | None:
     return Message(UNISOLATED, why=_why(reason)).translate(gettext)
 
 
+def offer_json() -> dict[str, Any]:
+    """For the create form (``GET /api/sandboxes/``): may programs be created here, and
+    if they would run unisolated or are refused, the sentence that says why."""
+    reason = isolation()
+    if reason is None:
+        return {"offered": True, "isolated": True, "why": None}
+    offered = offered_unisolated()
+    message = Message(UNISOLATED if offered else NOT_OFFERED, why=_why(reason))
+    return {"offered": offered, "isolated": False, "why": message.translate(gettext)}
+
+
 # ----- reading the learner's input -------------------------------------------------------
 
 

@@ -259,6 +259,8 @@ def test_unisolated_programs_are_offered_to_a_single_local_user(client, free_por
     assert japanese.json()["isolation"] == (
         "このプログラムは隔離されずに動きます（bubblewrap (bwrap) がインストールされていません）。"
         "あなたと同じように、ネットワークにつながり、自分のフォルダーの外にも書き込めます")
+    assert client.get(LIST).json()["programs"] == {
+        "offered": True, "isolated": False, "why": response.json()["isolation"]}
     # A henaserver sandbox is henaserver, isolated or not: nothing to say.
     other = create(client, free_port + 1 if free_port < 65535 else free_port - 1).json()
     assert other.get("isolation") is None
@@ -283,6 +285,9 @@ def test_unisolated_programs_are_refused_to_a_class(client, free_port, no_bwrap,
             assert "bubblewrap (bwrap) がインストールされていません" in body["error"]
             assert "プログラム" in body["error"]
     assert Sandbox.objects.count() == 0
+    offer = client.get(LIST).json()["programs"]
+    assert (offer["offered"], offer["isolated"]) == (False, False)
+    assert offer["why"].startswith("programs cannot run on this playground")
     # henaserver sandboxes are not concerned.
     assert create(client, free_port).status_code == 201
 
@@ -335,9 +340,11 @@ def test_the_system_check_says_programs_are_unisolated(no_bwrap, capsys, require
     assert warning in output.out + output.err
 
 
-def test_the_system_check_is_quiet_with_bubblewrap(capsys, settings):
+def test_the_system_check_is_quiet_with_bubblewrap(client, capsys, settings):
     if os.geteuid() != 0:
         pytest.skip("isolation needs root here (docs/program-sandboxes.md)")
+    assert client.get(LIST).json()["programs"] == {"offered": True, "isolated": True,
+                                                   "why": None}
     management.call_command("check")
     output = capsys.readouterr()
     assert "W002" not in output.out + output.err and "W003" not in output.out + output.err
