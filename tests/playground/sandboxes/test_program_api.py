@@ -192,6 +192,13 @@ def test_read_and_replace_the_program(client, free_port):
     assert files_of(sb) == {"main.py": new.encode()}
 
 
+def test_a_main_file_that_is_not_text_reads_as_null(client, free_port):
+    sb = create_program(client, free_port, source=LOOP).json()
+    client.put(f"{sb['links']['files']}main.py", b"\xff\xfe\x00binary",
+               content_type="application/octet-stream")
+    assert client.get(sb["links"]["program"]).json()["source"] is None
+
+
 def test_replace_with_another_main_file(client, free_port):
     sb = create_program(client, free_port, source=LOOP).json()
     response = put(client, sb["links"]["program"], {"source": "x = 1\n", "main_file": "app.py"})
