@@ -15,13 +15,14 @@ reads it only when it starts: an edit while it runs takes effect at the next res
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import get_language, gettext, gettext_noop
 
-from ..files.safepaths import check_relpath
+from ..files.safepaths import UnsafePath, check_relpath
 from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
@@ -211,12 +212,22 @@ def program_json(sandbox: Sandbox) -> dict[str, Any]:
     not UTF-8 text; the files API still has its bytes)."""
     if not sandbox.is_program:
         raise Refusal(NOT_A_PROGRAM).answer(409)
-    path = root_of(sandbox) / sandbox.main_file
     try:
-        source: str | None = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        source: str | None = read_main_file(sandbox).decode("utf-8")
+    except (OSError, UnicodeDecodeError, UnsafePath):
         source = None
     return {"main_file": sandbox.main_file, "source": source, "starter": sandbox.starter}
+
+
+def read_main_file(sandbox: Sandbox) -> bytes:
+    """The main file's bytes, read as the playground (root) reads a learner's files:
+    the program runs as its own uid and writes in this folder, so a symlink it planted
+    (main.py -> /work/main/data/secret_key) must never be followed out of it
+    (safepaths.resolve_under), nor swapped in at the last moment (O_NOFOLLOW)."""
+    path = files_of(sandbox, for_writing=False).file_path(sandbox.main_file)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as file:
+        return file.read(settings.PLAYGROUND_MAX_FILE_BYTES + 1)
 
 
 def replace(sandbox: Sandbox, body: dict[str, Any], running: bool) -> dict[str, Any]:
@@ -237,8 +248,10 @@ def check_startable(sandbox: Sandbox) -> None:
     """Before a program's start: the policy, a main file to run, and folders its uid
     can reach (else bwrap would only say "Can't find source path")."""
     check_offered()
-    if not (root_of(sandbox) / sandbox.main_file).is_file():
-        raise Refusal(NO_MAIN_FILE, name=sandbox.main_file).answer(409)
+    try:
+        files_of(sandbox, for_writing=False).file_path(sandbox.main_file)
+    except (FileNotFoundError, UnsafePath):
+        raise Refusal(NO_MAIN_FILE, name=sandbox.main_file).answer(409) from None
     if isolation() is None:
         for folder in (root_of(sandbox), run_dir(sandbox)):
             closed = closed_to_others(folder)

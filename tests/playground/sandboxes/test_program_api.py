@@ -199,6 +199,21 @@ def test_a_main_file_that_is_not_text_reads_as_null(client, free_port):
     assert client.get(sb["links"]["program"]).json()["source"] is None
 
 
+def test_a_planted_symlink_is_never_followed_out(client, free_port, tmp_path):
+    """The program runs as its own uid and writes in its folder: a main.py it made a
+    symlink to a secret of the playground's must not be read for it."""
+    secret = tmp_path / "secret_key"
+    secret.write_text("the playground's secret")
+    sb = create_program(client, free_port, source=LOOP).json()
+    main = root_of(Sandbox.objects.get(pk=sb["id"])) / "main.py"
+    main.unlink()
+    main.symlink_to(secret)
+    assert client.get(sb["links"]["program"]).json()["source"] is None
+    response = client.post(sb["links"]["start"], content_type="application/json")
+    assert response.status_code == 409  # no main file of its own to run
+    assert secret.read_text() == "the playground's secret"
+
+
 def test_replace_with_another_main_file(client, free_port):
     sb = create_program(client, free_port, source=LOOP).json()
     response = put(client, sb["links"]["program"], {"source": "x = 1\n", "main_file": "app.py"})
