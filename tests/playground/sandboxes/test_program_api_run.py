@@ -27,20 +27,28 @@ from playground.sandboxes import runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# A tutorial-style loop: answers every request with its own bytes, prints its port.
-ECHO = textwrap.dedent('''\
-    import os, socket, sys
-    port = int(sys.argv[1])
-    s = socket.socket()
-    s.bind(("", port))
-    s.listen()
-    print("listening on", port, "PORT", os.environ["PORT"])
-    while True:
-        c, _ = s.accept()
-        data = c.recv(65536)
-        c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(data) + data)
-        c.close()
-    ''')
+
+def loop(body: str) -> str:
+    """A tutorial-style loop program: answers every request with 200 and ``body`` (an
+    expression; ``data`` is the request's bytes), prints its port."""
+    return textwrap.dedent('''\
+        import os, resource, socket, sys
+        port = int(sys.argv[1])
+        s = socket.socket()
+        s.bind(("", port))
+        s.listen()
+        print("listening on", port, "PORT", os.environ["PORT"])
+        while True:
+            c, _ = s.accept()
+            data = c.recv(65536)
+            body = BODY
+            c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+            c.close()
+        ''').replace("BODY", body)
+
+
+# Answers every request with its own bytes.
+ECHO = loop("data")
 # Answers one request, says goodbye on stdout, then exits with the code in argv.
 ONCE_THEN = textwrap.dedent('''\
     import socket, sys
@@ -151,6 +159,7 @@ def test_a_syntax_error_is_shown_for_the_editor(client, free_port):
 
 def test_a_program_on_another_port_is_refused_with_a_conflict(client, free_port):
     elsewhere = ECHO.replace("port = int(sys.argv[1])", "port = 1 + int(sys.argv[1])")
+    assert elsewhere != ECHO
     sb = api_create(client, free_port, source=elsewhere)
     response = api_post(client, sb["links"]["start"])
     assert response.status_code == 409, response.content
@@ -163,6 +172,7 @@ def test_an_edit_while_running_waits_for_the_restart(raw_send, client, free_port
     sb = api_create(client, free_port, source=ECHO)
     api_post(client, sb["links"]["start"])
     second = ECHO.replace('c.sendall(b"HTTP/1.1 200 OK', 'c.sendall(b"HTTP/1.1 201 Created')
+    assert second != ECHO
     saved = api_put(client, sb["links"]["program"], {"source": second}).json()
     assert (saved["restart_needed"], saved["notice"]) == (
         True, "saved; your program is running the version before: restart it to run this "
@@ -212,20 +222,8 @@ def test_unisolated_programs_run_for_a_local_user(raw_send, client, free_port,
 
 
 # Answers each request with facts about itself: its uid, its Python, its limits.
-WHO = textwrap.dedent('''\
-    import os, resource, socket, sys
-    s = socket.socket()
-    s.bind(("", int(sys.argv[1])))
-    s.listen()
-    while True:
-        c, _ = s.accept()
-        c.recv(65536)
-        facts = "uid=%d python=%s cpu=%d" % (os.getuid(), sys.executable,
-                                            resource.getrlimit(resource.RLIMIT_CPU)[0])
-        body = facts.encode()
-        c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
-        c.close()
-    ''')
+WHO = loop('("uid=%d python=%s cpu=%d" % (os.getuid(), sys.executable, '
+           'resource.getrlimit(resource.RLIMIT_CPU)[0])).encode()')
 # Listens, then spins on the CPU at the first request.
 SPIN = textwrap.dedent('''\
     import socket, sys
