@@ -40,6 +40,7 @@ PROGRAM_TIMEOUT = gettext_noop("your program did not listen on port %(port)s wit
                                "%(seconds)s s")
 PROGRAM_SYNTAX_ERROR = gettext_noop("syntax error on line %(line)s: %(message)s")
 PROGRAM_EXITED = gettext_noop("your program ended before it listened (%(exit)s): %(last)s")
+PROGRAM_ENDED = gettext_noop("your program ended by itself (exit code 0)")
 RELAY_FAILED = gettext_noop("the capture relay could not start (%(exit)s)")
 SOCKET_PATH_TOO_LONG = gettext_noop(
     "the sandbox's socket path is %(length)s bytes, longer than the %(limit)s a Unix "
@@ -47,6 +48,9 @@ SOCKET_PATH_TOO_LONG = gettext_noop(
 
 # henaserver's `server.stopping` reasons (docs/events.md) that the playground acts on.
 ONE_REQUEST_SERVED = "one request served"
+# ExitInfo.stop_reason of a program whose capture relay ended by itself (our fault, not
+# the learner's: the relay's output is in the log).
+RELAY_STOPPED = "the capture relay stopped"
 # henaserver's `server.start_failed` reason for a port that another program holds.
 ADDRESS_IN_USE = "address_in_use"
 
@@ -140,11 +144,12 @@ def program_start_error(*, port: int, seconds: float, console: tuple[str, ...],
                         elsewhere: dict[str, Any] | None,
                         syntax_error: dict[str, Any] | None, exit: ExitInfo | None,
                         relay_exit: ExitInfo | None,
-                        relay_failed: dict[str, Any] | None) -> StartError:
+                        relay_failed: dict[str, Any] | None,
+                        listened: bool = False) -> StartError:
     """Why a program sandbox did not start (Supervisor.start_program), from what its
     launcher and relay reported: ``exit`` is the program's end if it ended,
     ``relay_exit`` the relay's; ``console`` the program's last lines (both streams),
-    which the error carries as its ``stderr_tail``."""
+    which the error carries as its ``stderr_tail``; ``listened``: the program did."""
     if elsewhere is not None:
         ports = ", ".join(str(p) for p in elsewhere.get("ports") or ())
         return StartError("elsewhere", Message(PROGRAM_ELSEWHERE, ports=ports, port=port),
@@ -163,5 +168,7 @@ def program_start_error(*, port: int, seconds: float, console: tuple[str, ...],
             return start_error(relay_exit, relay_failed, port)
         return StartError("exited", Message(RELAY_FAILED, exit=relay_exit.message()),
                           relay_exit.returncode, relay_exit.stderr_tail)
+    if listened:  # the program did, its relay (ours) did not say so in time
+        return StartError("timeout", Message(TIMEOUT, seconds=f"{seconds:g}"), None, console)
     return StartError("timeout", Message(PROGRAM_TIMEOUT, port=port, seconds=f"{seconds:g}"),
                       None, console)
