@@ -26,6 +26,8 @@ def list_payload(request: HttpRequest) -> dict:
             "max_sandboxes": settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER,
             "port_range": list(settings.PLAYGROUND_PORT_RANGE),
         },
+        # Whether the create form offers the program kind, and why not / why unisolated.
+        "programs": program_kind.offer_json(),
     }
     if request.GET.get("suggest"):
         data["suggested_port"] = lifecycle.suggest_port(request)

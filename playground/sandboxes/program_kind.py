@@ -15,18 +15,19 @@ reads it only when it starts: an edit while it runs takes effect at the next res
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import get_language, gettext, gettext_noop
 
-from ..files.safepaths import check_relpath
+from ..files.safepaths import UnsafePath, check_relpath
 from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
 from . import modes, programs, starters
-from .exits import PROGRAM_SYNTAX_ERROR, ExitInfo
+from .exits import PROGRAM_SYNTAX_ERROR, RELAY_STOPPED, ExitInfo, StartError
 
 HENASERVER, PROGRAM = Sandbox.Kind.HENASERVER, Sandbox.Kind.PROGRAM
 KINDS = tuple(Sandbox.Kind.values)
@@ -46,6 +47,7 @@ UNISOLATED = gettext_noop(
 WHY = {"no bwrap": gettext_noop("bubblewrap (bwrap) is not installed"),
        "not root": gettext_noop("the playground does not run as root, so it cannot give "
                                 "each program its own user")}
+PROGRAM_ONLY = gettext_noop('%(field)s is for a program sandbox: send "kind": "program" too')
 BOTH_SOURCES = gettext_noop('send "source" or "starter", not both')
 NOT_TEXT = gettext_noop("%(field)s must be a string")
 UNKNOWN_STARTER = gettext_noop("there is no starter %(starter)s")
@@ -63,7 +65,9 @@ UNREACHABLE = gettext_noop(
     "(it is not open to others; the playground's administrator can run chmod o+x on it)")
 EXITED = gettext_noop("your program exited (%(exit)s); its last output: %(last)s")
 EXITED_SILENTLY = gettext_noop("your program exited (%(exit)s) without a word of output")
-STOPPED_ITSELF = gettext_noop("stopped: your program exited by itself (exit code 0)")
+RELAY_GONE = gettext_noop("stopped: the playground's capture relay stopped because of an "
+                          "error on its side, so your program was stopped too; the details "
+                          "are in the playground's log. Start it again")
 
 
 # ----- isolation and the policy (issue 13 point 5) ---------------------------------------
@@ -105,6 +109,17 @@ def isolation_note(sandbox: Sandbox) -> str | None:
     if reason is None:
         return None
     return Message(UNISOLATED, why=_why(reason)).translate(gettext)
+
+
+def offer_json() -> dict[str, Any]:
+    """For the create form (``GET /api/sandboxes/``): may programs be created here, and
+    if they would run unisolated or are refused, the sentence that says why."""
+    reason = isolation()
+    if reason is None:
+        return {"offered": True, "isolated": True, "why": None}
+    offered = offered_unisolated()
+    message = Message(UNISOLATED if offered else NOT_OFFERED, why=_why(reason))
+    return {"offered": offered, "isolated": False, "why": message.translate(gettext)}
 
 
 # ----- reading the learner's input -------------------------------------------------------
@@ -150,6 +165,9 @@ def parse_create(body: dict[str, Any]) -> dict[str, Any] | None:
     """A create body's program part, checked before anything is created: None for a
     henaserver sandbox, else the row's fields and what to write (``files``)."""
     if parse_kind(body) != PROGRAM:
+        for field in ("source", "starter", "main_file"):
+            if field in body:  # never dropped unseen: the learner meant a program
+                raise Refusal(PROGRAM_ONLY, field=field).answer(field="kind")
         return None
     check_offered()
     if "mode" in body or "rules" in body:
@@ -194,12 +212,22 @@ def program_json(sandbox: Sandbox) -> dict[str, Any]:
     not UTF-8 text; the files API still has its bytes)."""
     if not sandbox.is_program:
         raise Refusal(NOT_A_PROGRAM).answer(409)
-    path = root_of(sandbox) / sandbox.main_file
     try:
-        source: str | None = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        source: str | None = read_main_file(sandbox).decode("utf-8")
+    except (OSError, UnicodeDecodeError, UnsafePath):
         source = None
     return {"main_file": sandbox.main_file, "source": source, "starter": sandbox.starter}
+
+
+def read_main_file(sandbox: Sandbox) -> bytes:
+    """The main file's bytes, read as the playground (root) reads a learner's files:
+    the program runs as its own uid and writes in this folder, so a symlink it planted
+    (main.py -> /work/main/data/secret_key) must never be followed out of it
+    (safepaths.resolve_under), nor swapped in at the last moment (O_NOFOLLOW)."""
+    path = files_of(sandbox, for_writing=False).file_path(sandbox.main_file)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as file:
+        return file.read(settings.PLAYGROUND_MAX_FILE_BYTES + 1)
 
 
 def replace(sandbox: Sandbox, body: dict[str, Any], running: bool) -> dict[str, Any]:
@@ -220,8 +248,10 @@ def check_startable(sandbox: Sandbox) -> None:
     """Before a program's start: the policy, a main file to run, and folders its uid
     can reach (else bwrap would only say "Can't find source path")."""
     check_offered()
-    if not (root_of(sandbox) / sandbox.main_file).is_file():
-        raise Refusal(NO_MAIN_FILE, name=sandbox.main_file).answer(409)
+    try:
+        files_of(sandbox, for_writing=False).file_path(sandbox.main_file)
+    except (FileNotFoundError, UnsafePath):
+        raise Refusal(NO_MAIN_FILE, name=sandbox.main_file).answer(409) from None
     if isolation() is None:
         for folder in (root_of(sandbox), run_dir(sandbox)):
             closed = closed_to_others(folder)
@@ -254,7 +284,16 @@ def run_dir(sandbox: Sandbox) -> Path:
 
 
 def spec(sandbox: Sandbox) -> programs.ProgramSpec:
-    """What ``Supervisor.start_program`` runs for this row, from the settings."""
+    """What ``Supervisor.start_program`` runs for this row, from the settings, once
+    ``check_startable`` agrees: its refusal is raised as a StartError, so that a start
+    already holding the claim (a resume after an autoreload, sandboxes/boot.py, where
+    the settings may have changed) records why on the row."""
+    try:
+        check_startable(sandbox)
+    except Refusal as refusal:
+        error = StartError("refused", refusal.message)
+        error.status = refusal.status
+        raise error from None
     starter = starters.get(sandbox.starter)
     return programs.ProgramSpec(
         files=str(root_of(sandbox)), run_dir=str(run_dir(sandbox)),
@@ -266,18 +305,23 @@ def spec(sandbox: Sandbox) -> programs.ProgramSpec:
         with_henaserver=bool(starter is not None and starter.with_henaserver))
 
 
-def exit_outcome(info: ExitInfo) -> tuple[bool, Message]:
-    """How a running program's own end is told: (crashed?, message). Exit code 0 is a
-    program that chose to stop (the tutorial's "answer once" server): stopped. Anything
-    else is "exited with code N" and its last output (point 7)."""
-    if info.returncode == 0:
-        return False, Message(STOPPED_ITSELF)
-    # A program's stderr_tail is its console, both streams in order (exits.ExitInfo).
+def expected_end(info: ExitInfo) -> Message | None:
+    """A running program's end that is no crash of the learner's, and its message: exit
+    code 0 (programs.exit_outcome: the tutorial's "answer once" server), or our relay
+    ending by itself (exits.RELAY_STOPPED), which takes the program with it."""
+    if info.stop_reason == RELAY_STOPPED:
+        return Message(RELAY_GONE)
+    return programs.exit_outcome(info)
+
+
+def crash_message(info: ExitInfo) -> Message:
+    """A program's own end otherwise: "exited (exit code N)" and its last output (point
+    7). Its stderr_tail is its console, both streams in order (exits.ExitInfo)."""
     last = (info.stderr_tail or info.stdout_tail or ("",))[-1]
-    exit = info.message()  # SIGXCPU: "used its N s of CPU"
+    exit = info.message()  # at the CPU limit: "used its N s of CPU"
     if not last:
-        return True, Message(EXITED_SILENTLY, exit=exit)
-    return True, Message(EXITED, exit=exit, last=last)
+        return Message(EXITED_SILENTLY, exit=exit)
+    return Message(EXITED, exit=exit, last=last)
 
 
 def program_error(sandbox: Sandbox) -> dict[str, Any] | None:

@@ -138,8 +138,7 @@ def record_exit(key: str, info: ExitInfo) -> None:
     rows = Sandbox.objects.filter(pk=int(key), pid=info.pid)
     if rows.filter(kind=Sandbox.Kind.PROGRAM).exists():
         # A learner's program: its own exit is its outcome, told with its last output.
-        crashed, message = program_kind.exit_outcome(info)
-        expected = None if crashed else message
+        expected, message = program_kind.expected_end(info), program_kind.crash_message(info)
     else:
         # e.g. the "once" mode exits after one request: no crash.
         expected = modes.exit_outcome(info)

@@ -12,10 +12,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import management
 from django.db import connection
+from django.utils import timezone
 
 from playground.files.storage import root_of
 from playground.models import Sandbox
-from playground.sandboxes import starters
+from playground.sandboxes import boot, program_kind, starters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,6 +121,10 @@ def test_a_henaserver_sandbox_says_its_kind(client, free_port):
 
 @pytest.mark.parametrize("fields, status, field, english", [
     ({"kind": "php"}, 400, "kind", "unknown kind 'php'; choose one of henaserver, program"),
+    ({"starter": "loop"}, 400, "kind",
+     'starter is for a program sandbox: send "kind": "program" too'),
+    ({"kind": "henaserver", "source": "x"}, 400, "kind",
+     'source is for a program sandbox: send "kind": "program" too'),
     ({"kind": "program", "starter": "nope"}, 400, "starter", "there is no starter 'nope'"),
     ({"kind": "program", "starter": 7}, 400, "starter", "there is no starter 7"),
     ({"kind": "program", "source": "x", "starter": "loop"}, 400, "starter",
@@ -185,6 +190,28 @@ def test_read_and_replace_the_program(client, free_port):
     assert response.json() == {"main_file": "main.py", "source": new, "starter": "",
                                "restart_needed": False, "notice": ""}
     assert files_of(sb) == {"main.py": new.encode()}
+
+
+def test_a_main_file_that_is_not_text_reads_as_null(client, free_port):
+    sb = create_program(client, free_port, source=LOOP).json()
+    client.put(f"{sb['links']['files']}main.py", b"\xff\xfe\x00binary",
+               content_type="application/octet-stream")
+    assert client.get(sb["links"]["program"]).json()["source"] is None
+
+
+def test_a_planted_symlink_is_never_followed_out(client, free_port, tmp_path):
+    """The program runs as its own uid and writes in its folder: a main.py it made a
+    symlink to a secret of the playground's must not be read for it."""
+    secret = tmp_path / "secret_key"
+    secret.write_text("the playground's secret")
+    sb = create_program(client, free_port, source=LOOP).json()
+    main = root_of(Sandbox.objects.get(pk=sb["id"])) / "main.py"
+    main.unlink()
+    main.symlink_to(secret)
+    assert client.get(sb["links"]["program"]).json()["source"] is None
+    response = client.post(sb["links"]["start"], content_type="application/json")
+    assert response.status_code == 409  # no main file of its own to run
+    assert secret.read_text() == "the playground's secret"
 
 
 def test_replace_with_another_main_file(client, free_port):
@@ -254,6 +281,8 @@ def test_unisolated_programs_are_offered_to_a_single_local_user(client, free_por
     assert japanese.json()["isolation"] == (
         "このプログラムは隔離されずに動きます（bubblewrap (bwrap) がインストールされていません）。"
         "あなたと同じように、ネットワークにつながり、自分のフォルダーの外にも書き込めます")
+    assert client.get(LIST).json()["programs"] == {
+        "offered": True, "isolated": False, "why": response.json()["isolation"]}
     # A henaserver sandbox is henaserver, isolated or not: nothing to say.
     other = create(client, free_port + 1 if free_port < 65535 else free_port - 1).json()
     assert other.get("isolation") is None
@@ -278,6 +307,9 @@ def test_unisolated_programs_are_refused_to_a_class(client, free_port, no_bwrap,
             assert "bubblewrap (bwrap) がインストールされていません" in body["error"]
             assert "プログラム" in body["error"]
     assert Sandbox.objects.count() == 0
+    offer = client.get(LIST).json()["programs"]
+    assert (offer["offered"], offer["isolated"]) == (False, False)
+    assert offer["why"].startswith("programs cannot run on this playground")
     # henaserver sandboxes are not concerned.
     assert create(client, free_port).status_code == 201
 
@@ -294,6 +326,21 @@ def test_a_program_made_before_is_not_started_once_refused(client, free_port, se
     response = client.post(sb["links"]["start"], content_type="application/json")
     assert response.status_code == 403, response.content
     assert Sandbox.objects.get(pk=sb["id"]).status == "stopped"
+
+
+def test_a_resume_refused_by_the_policy_says_why_on_the_row(client, free_port, settings,
+                                                            tmp_path):
+    """After an autoreload the new worker starts the rows it should resume (boot.py),
+    with settings that may have changed: the refusal is recorded, never a row stuck
+    starting under a claim nobody serves."""
+    sb = create_program(client, free_port, source=LOOP).json()
+    Sandbox.objects.filter(pk=sb["id"]).update(resume=True, stopped_at=timezone.now())
+    settings.PLAYGROUND_BWRAP = str(tmp_path / "no-such-bwrap")
+    settings.PLAYGROUND_PRODUCTION = True
+    assert boot.resume() == 0
+    row = Sandbox.objects.get(pk=sb["id"])
+    assert (row.status, row.claim, row.run_by) == ("stopped", "", "")
+    assert row.message == program_kind.NOT_OFFERED
 
 
 def test_start_without_a_main_file_says_so(client, free_port):
@@ -315,9 +362,11 @@ def test_the_system_check_says_programs_are_unisolated(no_bwrap, capsys, require
     assert warning in output.out + output.err
 
 
-def test_the_system_check_is_quiet_with_bubblewrap(capsys, settings):
+def test_the_system_check_is_quiet_with_bubblewrap(client, capsys, settings):
     if os.geteuid() != 0:
         pytest.skip("isolation needs root here (docs/program-sandboxes.md)")
+    assert client.get(LIST).json()["programs"] == {"offered": True, "isolated": True,
+                                                   "why": None}
     management.call_command("check")
     output = capsys.readouterr()
     assert "W002" not in output.out + output.err and "W003" not in output.out + output.err

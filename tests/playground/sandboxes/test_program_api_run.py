@@ -10,6 +10,8 @@ import socket
 import textwrap
 
 import pytest
+from testkit.playgrounds import Browser, Daphne, migrate, playground_env
+from testkit.ports import free_port as free_ports_for_daphne
 from testkit.program_api import (
     api_create,
     api_post,
@@ -66,30 +68,24 @@ def isolated(playground_settings):
         runtime.stop_all()  # before its folder goes
 
 
-def ask(port: int, request: bytes = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n") -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    return received
+REQUEST = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-def test_a_program_runs_behind_the_relay_and_stops(client, free_port):
+def test_a_program_runs_behind_the_relay_and_stops(raw_send, client, free_port):
     sb = api_create(client, free_port, source=ECHO)
     response = api_post(client, sb["links"]["start"])
     assert response.status_code == 200, response.content
     running = response.json()
     assert (running["status"], running["kind"]) == ("running", "program")
     request = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-    assert ask(free_port, request).endswith(b"\r\n\r\n" + request)
+    assert raw_send(free_port, request).endswith(b"\r\n\r\n" + request)
     # The relay's exchange, with the exact bytes, in the sandbox's history.
     exchanges = get_json(client, sb["links"]["exchanges"], lambda d: d["exchanges"])
     assert exchanges["exchanges"][0]["target"] == "/hello"
     stopped = api_post(client, sb["links"]["stop"]).json()
     assert (stopped["status"], stopped["pid"]) == ("stopped", None)
     with pytest.raises(OSError):
-        ask(free_port)
+        raw_send(free_port, REQUEST)
 
 
 def test_a_data_folder_closed_to_others_is_said_at_start(client, free_port, settings,
@@ -111,11 +107,12 @@ def test_a_data_folder_closed_to_others_is_said_at_start(client, free_port, sett
     ("en", "your program exited (exit code 3); its last output: bye from the program"),
     ("ja", "プログラムが終了しました（終了コード 3）。最後の出力: bye from the program"),
 ])
-def test_a_program_that_exits_shows_its_code_and_last_output(client, free_port, language,
-                                                              expected, compiled_translations):
+def test_a_program_that_exits_shows_its_code_and_last_output(raw_send, client, free_port,
+                                                              language, expected,
+                                                              compiled_translations):
     sb = api_create(client, free_port, source=ONCE_THEN.replace("CODE", "3"))
     assert api_post(client, sb["links"]["start"]).json()["status"] == "running"
-    assert ask(free_port).endswith(b"ok")
+    assert raw_send(free_port, REQUEST).endswith(b"ok")
     crashed = wait_status(client, sb["links"]["self"], "crashed")
     assert crashed["exit_code"] == 3
     assert "bye from the program" in crashed["stderr_tail"]
@@ -124,14 +121,14 @@ def test_a_program_that_exits_shows_its_code_and_last_output(client, free_port, 
     assert shown["message"] == shown["problem"] == expected
 
 
-def test_a_program_that_exits_0_by_itself_is_stopped(client, free_port):
+def test_a_program_that_exits_0_by_itself_is_stopped(raw_send, client, free_port):
     """The tutorial's "answer once" server: its end is no crash."""
     sb = api_create(client, free_port, source=ONCE_THEN.replace("CODE", "0"))
     api_post(client, sb["links"]["start"])
-    assert ask(free_port).endswith(b"ok")
+    assert raw_send(free_port, REQUEST).endswith(b"ok")
     stopped = wait_status(client, sb["links"]["self"], "stopped")
     assert (stopped["message"], stopped["exit_code"]) == (
-        "stopped: your program exited by itself (exit code 0)", None)
+        "your program ended by itself (exit code 0)", None)
 
 
 def test_a_syntax_error_is_shown_for_the_editor(client, free_port):
@@ -162,7 +159,7 @@ def test_a_program_on_another_port_is_refused_with_a_conflict(client, free_port)
     assert response.json()["sandbox"]["status"] == "stopped"
 
 
-def test_an_edit_while_running_waits_for_the_restart(client, free_port):
+def test_an_edit_while_running_waits_for_the_restart(raw_send, client, free_port):
     sb = api_create(client, free_port, source=ECHO)
     api_post(client, sb["links"]["start"])
     second = ECHO.replace('c.sendall(b"HTTP/1.1 200 OK', 'c.sendall(b"HTTP/1.1 201 Created')
@@ -170,22 +167,38 @@ def test_an_edit_while_running_waits_for_the_restart(client, free_port):
     assert (saved["restart_needed"], saved["notice"]) == (
         True, "saved; your program is running the version before: restart it to run this "
               "one")
-    assert ask(free_port).startswith(b"HTTP/1.1 200 OK")  # still the old one
+    assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 200 OK")  # still the old one
     restarted = api_post(client, sb["links"]["restart"]).json()
     assert restarted["status"] == "running"
-    assert ask(free_port).startswith(b"HTTP/1.1 201 Created")
+    assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 201 Created")
 
 
-def test_the_loop_starter_runs_in_one_click(client, free_port, playground_settings):
+def test_the_loop_starter_runs_in_one_click(raw_send, client, free_port,
+                                            playground_settings):
     playground_settings.PLAYGROUND_MAX_FILE_BYTES = 10**6
     playground_settings.PLAYGROUND_MAX_SANDBOX_BYTES = 10**6
     sb = api_create(client, free_port, starter="loop")
     running = api_post(client, sb["links"]["start"]).json()
-    assert running["status"] == "running", running
-    assert ask(free_port).startswith(b"HTTP/1.")
+    assert (running["status"], running["kind"]) == ("running", "program")
+    answer = raw_send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Server: henaserver" not in answer  # the learner's loop, not henaserver
 
 
-def test_unisolated_programs_run_for_a_local_user(client, free_port, playground_settings):
+def test_the_relay_ending_alone_is_said_as_ours(client, free_port):
+    """Our relay dying is no crash of the learner's program: the card says whose."""
+    sb = api_create(client, free_port, source=ECHO)
+    api_post(client, sb["links"]["start"])
+    relay = runtime.supervisor().get(str(sb["id"])).relay
+    relay.kill()
+    stopped = wait_status(client, sb["links"]["self"], "stopped")
+    assert stopped["message"].startswith("stopped: the playground's capture relay stopped "
+                                         "because of an error on its side")
+    assert stopped["exit_code"] is None
+
+
+def test_unisolated_programs_run_for_a_local_user(raw_send, client, free_port,
+                                                 playground_settings):
     """No bwrap, no logins, not production: the program runs here, and the card says
     it is not isolated."""
     playground_settings.PLAYGROUND_BWRAP = "/no/such/bwrap"
@@ -195,4 +208,91 @@ def test_unisolated_programs_run_for_a_local_user(client, free_port, playground_
     running = response.json()
     assert running["status"] == "running", running
     assert running["isolation"].startswith("your program runs without isolation here")
-    assert ask(free_port).startswith(b"HTTP/1.1 200 OK")
+    assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 200 OK")
+
+
+# Answers each request with facts about itself: its uid, its Python, its limits.
+WHO = textwrap.dedent('''\
+    import os, resource, socket, sys
+    s = socket.socket()
+    s.bind(("", int(sys.argv[1])))
+    s.listen()
+    while True:
+        c, _ = s.accept()
+        c.recv(65536)
+        facts = "uid=%d python=%s cpu=%d" % (os.getuid(), sys.executable,
+                                            resource.getrlimit(resource.RLIMIT_CPU)[0])
+        body = facts.encode()
+        c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+        c.close()
+    ''')
+# Listens, then spins on the CPU at the first request.
+SPIN = textwrap.dedent('''\
+    import socket, sys
+    s = socket.socket()
+    s.bind(("", int(sys.argv[1])))
+    s.listen()
+    c, _ = s.accept()
+    print("spinning")
+    while True:
+        pass
+    ''')
+
+
+def test_the_settings_reach_the_program(raw_send, client, free_port, playground_settings):
+    """Its uid (base + id), its interpreter and its limits come from the settings."""
+    playground_settings.PLAYGROUND_PROGRAM_UID_BASE = 300000
+    playground_settings.PLAYGROUND_PROGRAM_LIMITS = {"cpu_seconds": 7}
+    sb = api_create(client, free_port, source=WHO)
+    assert api_post(client, sb["links"]["start"]).json()["status"] == "running"
+    facts = raw_send(free_port, REQUEST).partition(b"\r\n\r\n")[2].decode()
+    assert facts == f"uid={300000 + sb['id']} python=/usr/bin/python3 cpu=7"
+
+
+def test_the_cpu_limit_is_said_on_the_card(client, free_port, playground_settings):
+    playground_settings.PLAYGROUND_PROGRAM_LIMITS = {"cpu_seconds": 1}
+    sb = api_create(client, free_port, source=SPIN)
+    api_post(client, sb["links"]["start"])
+    with socket.create_connection(("127.0.0.1", free_port)) as sock:
+        sock.sendall(REQUEST)  # then it spins, and is never answered
+        crashed = wait_status(client, sb["links"]["self"], "crashed", timeout=30)
+    assert crashed["message"] == ("your program exited (used its 1 s of CPU (killed by "
+                                  "signal SIGXCPU, exit code -24)); its last output: "
+                                  "spinning")
+
+
+def test_the_henaserver_starter_runs_henaserver(raw_send, client, free_port,
+                                                playground_settings):
+    """The starter that runs the playground's own server gets the package bound in."""
+    playground_settings.PLAYGROUND_MAX_FILE_BYTES = 10**6
+    playground_settings.PLAYGROUND_MAX_SANDBOX_BYTES = 10**6
+    sb = api_create(client, free_port, starter="henaserver")
+    running = api_post(client, sb["links"]["start"])
+    assert running.status_code == 200, running.content
+    answer = raw_send(free_port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nServer: henaserver" in answer
+
+
+def test_under_daphne_a_program_outlives_its_start_request(raw_send, free_port):
+    """In a real playground process each request's view runs in a worker thread that
+    ends with the request (the test client runs views on this thread, so the tests
+    above cannot see it): nothing tied to that thread may end the program."""
+    with reachable_folder() as folder:
+        env = playground_env(folder, PLAYGROUND_PORT_RANGE=f"{free_port}-{free_port}")
+        migrate(env)
+        site = Daphne("A", env, folder, free_ports_for_daphne())
+        try:
+            browser = Browser()
+            status, sb = browser.call(site, "POST", "/api/sandboxes/", {
+                "name": "mine", "port": free_port, "kind": "program", "source": ECHO})
+            assert status == 201, sb
+            status, running = browser.call(site, "POST", sb["links"]["start"])
+            assert (status, running["status"]) == (200, "running"), running
+            for _ in range(3):  # requests of their own, in threads that end in turn
+                assert browser.call(site, "GET", sb["links"]["self"])[1]["status"] == \
+                    "running"
+            assert raw_send(free_port, REQUEST).startswith(b"HTTP/1.1 200 OK")
+            assert browser.call(site, "GET", sb["links"]["self"])[1]["status"] == "running"
+        finally:
+            site.close()
