@@ -130,6 +130,17 @@ def send(port: int, *parts: bytes, half_close: bool = True) -> bytes:
     return received
 
 
+def not_http_then_more(relay: RelayRun) -> None:
+    """Bytes that are not HTTP (an exchange, answered by the server), then more bytes
+    on the same connection: a ``stream`` record."""
+    with socket.create_connection(("127.0.0.1", relay.port)) as sock:
+        sock.sendall(NOT_HTTP)
+        sock.settimeout(10)
+        assert sock.recv(65536) == OK
+        sock.sendall(AFTER)
+        relay.wait("stream", 1)
+
+
 @pytest.fixture(scope="module")
 def relay_events(tmp_path_factory):
     """The events of a relay session: bare LF, a short body, bytes that are not HTTP
@@ -138,12 +149,7 @@ def relay_events(tmp_path_factory):
     try:
         assert send(relay.port, b"GET /barelf HTTP/1.1\r\nHost: a\r\n\r\n") == BARE_LF
         assert send(relay.port, b"GET /short HTTP/1.1\r\nHost: a\r\n\r\n") == SHORT
-        with socket.create_connection(("127.0.0.1", relay.port)) as sock:
-            sock.sendall(NOT_HTTP)
-            sock.settimeout(10)
-            assert sock.recv(65536) == OK
-            sock.sendall(AFTER)
-            relay.wait("stream", 1)
+        not_http_then_more(relay)
         assert b" 504 " in send(relay.port, b"GET /silent HTTP/1.1\r\nHost: a\r\n\r\n",
                                  half_close=False)
         relay.wait("exchange", 4)
@@ -226,12 +232,7 @@ def _ingest(relay: RelayRun, sandbox: dict, exchanges: int) -> None:
 def test_the_api_lists_exports_and_dumps_a_relay_stream(client, owned_relay):
     sandbox, relay = owned_relay
     send(relay.port, b"GET /barelf?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
-    with socket.create_connection(("127.0.0.1", relay.port)) as sock:
-        sock.sendall(NOT_HTTP)
-        sock.settimeout(10)
-        assert sock.recv(65536) == OK
-        sock.sendall(AFTER)
-        relay.wait("stream", 1)
+    not_http_then_more(relay)
     _ingest(relay, sandbox, 2)
     links = sandbox["links"]
     items = client.get(links["exchanges"]).json()["exchanges"]
