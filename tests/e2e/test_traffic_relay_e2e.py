@@ -92,8 +92,7 @@ def test_a_relay_mistake_a_stream_and_a_waiting_request_are_shown(
     # ticks each second, and goes when its exchange arrives.
     page.evaluate("""async () => {
       const { Waiting } = await import("/static/playground/js/traffic-relay.js");
-      const cols = document.querySelectorAll("#traffic-table thead th").length;
-      window.testWaiting = new Waiting(document.getElementById("waiting-rows"), cols);
+      window.testWaiting = new Waiting(document.getElementById("waiting-rows"));
       window.testWaiting.add([{conn: 9, index: 0, method: "GET", target: "/slow",
                                since_us: (Date.now() - 3000) * 1000, timeout_ms: 10000}]);
     }""")
