@@ -24,7 +24,8 @@ from henaserver.responses import MISTAKES as RELAY_MISTAKES
 from playground.compose import composer
 from playground.models import Exchange, Sandbox, StreamRecord
 from playground.traffic import mistakes, outcomes, streams
-from playground.traffic.ingest import ingestor
+from playground.traffic.ingest import Ingestor, ingestor
+from playground.traffic.messages import Pending
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -172,9 +173,12 @@ def test_mistakes_outcomes_and_streams_are_stored(relay_events, make_ingestor):
     sandbox = Sandbox.objects.create(name="r", port=18321, owner_token="t")
     sink = Sink()
     ing = make_ingestor(sink)
-    for event in relay_events:
-        ing.event(sandbox.key, event)
-    assert ing.sync()
+    # Up to the announcement in one batch, the rest (its 504 among them) in another.
+    split = next(i for i, e in enumerate(relay_events) if e["type"] == "exchange.waiting")
+    for part in (relay_events[:split + 1], relay_events[split + 1:]):
+        for event in part:
+            ing.event(sandbox.key, event)
+        assert ing.sync()
     rows = {row.target: row for row in Exchange.objects.filter(sandbox=sandbox)}
     assert rows["/barelf"].mistake == "bare_lf" and rows["/barelf"].outcome == "complete"
     assert bytes(rows["/barelf"].response_raw) == BARE_LF
@@ -198,6 +202,16 @@ def test_mistakes_outcomes_and_streams_are_stored(relay_events, make_ingestor):
     assert waiting == [{"conn": silent["conn"], "index": 0, "method": "GET",
                         "target": "/silent", "since_us": silent["times"]["request_complete"],
                         "timeout_ms": 1000}]
+
+
+def test_a_request_answered_within_the_batch_is_not_pushed_as_waiting(relay_events):
+    # The announcement and its 504 in one batch: the viewer would get the exchange
+    # first, then a waiting row that nothing would end.
+    batch = Pending()
+    for event in relay_events:
+        Ingestor._collect(batch, event)
+    assert batch.waiting == []
+    assert any(e.get("mistake") == "never_answered" for e in batch.exchanges)
 
 
 def test_streams_are_bounded_per_sandbox(relay_events, make_ingestor):
