@@ -23,10 +23,10 @@ pytestmark = pytest.mark.browser
 WORDS = {
     "en": {"tag": "body shorter than announced", "outcome": "closed by the server",
            "explain": "fewer body bytes", "waiting": "no response yet (",
-           "streams": "Bytes outside any exchange"},
+           "streams": "Bytes outside any exchange", "no_response": "no response"},
     "ja": {"tag": "ボディが宣言より短い", "outcome": "サーバーが切断",
            "explain": "Content-Length で知らせたより少ない", "waiting": "まだ応答なし（",
-           "streams": "どのやり取りにも属さないバイト列"},
+           "streams": "どのやり取りにも属さないバイト列", "no_response": "応答なし"},
 }
 STREAM = b"\x16\x03\x01 not HTTP\r\n"
 
@@ -103,4 +103,11 @@ def test_a_relay_mistake_a_stream_and_a_waiting_request_are_shown(
                            ".textContent !== t", arg=first, timeout=5_000)
     page.evaluate("() => window.testWaiting.answered([{conn: 9, index: 0}])")
     assert page.locator("#waiting-rows tr").count() == 0
+    # A relay exchange that ended with no answer is not called "(record-only)".
+    said = page.evaluate("""async () => {
+      const { outcomeText } = await import("/static/playground/js/outcomes.js");
+      return [outcomeText({outcome: "no_response", reason: "server gone"}),
+              outcomeText({outcome: "no_response", reason: "record-only mode: nothing is sent"})];
+    }""")
+    assert said[0] == words["no_response"] and said[1] != said[0]
     assert errors == []
