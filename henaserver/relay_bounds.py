@@ -75,11 +75,20 @@ def not_accepted(pair: RelayedConnection, seconds: float) -> None:
     """The connect did not complete: the server listens but does not accept (its
     backlog is full: busy with another connection?). 502 to the first request."""
     pair.refused = True
-    pair.refusal = (f"the server did not accept the connection within {seconds:g} s",
-                    named.NOT_ACCEPTING, f"The server did not accept the connection within "
-                    f"{seconds:g} seconds: is it busy with another one?")
+    pair.refusal = not_accepting(seconds)
     pair._answer_refused()
     pair.host.watch(pair)
+
+
+def not_accepting(seconds: float | None) -> tuple[str, str, str]:
+    """The refusal (reason, mistake, the 502's text) for a server that listens but does
+    not accept: within ``seconds`` (TCP), or None: its queue was full (a Unix socket
+    says so at once)."""
+    within = "its queue of connections is full" if seconds is None else \
+        f"within {seconds:g} s"
+    return (f"the server did not accept the connection: {within}", named.NOT_ACCEPTING,
+            f"The server did not accept the connection ({within}): is it busy with "
+            f"another one?")
 
 
 def head_too_slow(pair: RelayedConnection, now: float, seconds: float) -> None:
