@@ -22,8 +22,8 @@ pytestmark = pytest.mark.browser
 # The mistake's label is read from the traffic page's own data (traffic/mistakes.py,
 # in the page's language) and must be in that language.
 WORDS = {
-    "en": {"locale": "en-US", "comment": "# Starter \"loop\"", "line": "Line 3"},
-    "ja": {"locale": "ja-JP", "comment": "# スターター「loop」", "line": "3 行目"},
+    "en": {"locale": "en-US", "comment": "# Starter \"loop\"", "line": "Line {n}"},
+    "ja": {"locale": "ja-JP", "comment": "# スターター「loop」", "line": "{n} 行目"},
 }
 # The loop starter's head lines end in \r\n" (in the source: backslash r backslash n):
 # breaking them is the edit the issue asks for. The request's split(b"\r\n") stays.
@@ -78,6 +78,7 @@ def _run_starter(page, starter):
     """Home page -> "your own program" -> the starter's Run: lands on its page."""
     page.check("input[name=kind][value=program]")
     assert page.is_visible("#starter-list") and not page.is_visible("#create-button")
+    assert not page.is_visible("#create-mode")  # henaserver's, not a program's
     page.click(f"#starter-list button[data-starter={starter}]")
     page.wait_for_url(re.compile(r"/sandboxes/\d+/$"), timeout=30_000)
 
@@ -159,25 +160,33 @@ def test_a_syntax_error_marks_its_line(browser, program_playground, language):
     _run_starter(page, "loop")
     _running(page)
     page.wait_for_function("() => document.getElementById('program-text').value.length > 0")
-    lines = page.input_value("#program-text").split("\n")
-    lines[2] = 'print("never closed"'  # line 3: a comment's line in the starter
-    page.fill("#program-text", "\n".join(lines))
+    lines = page.input_value("#program-text").rstrip("\n").split("\n")
+    # The last line, far below the editor's first screen: going there scrolls.
+    lines.append('print("never closed"')
+    n = len(lines)
+    page.fill("#program-text", "\n".join(lines) + "\n")
     page.click("#program-save-restart")
 
-    # The start fails; the editor marks line 3 and says why, in the page's language.
+    # The start fails; the editor marks the line and says why, in the page's language.
     page.wait_for_selector("#program-error:not([hidden])", timeout=30_000)
-    assert words["line"] in page.inner_text("#program-error")
-    assert page.locator(".gutter .ln.marked").all_inner_texts() == ["3"]
+    assert words["line"].format(n=n) in page.inner_text("#program-error")
+    assert page.locator(".gutter .ln.marked").all_inner_texts() == [str(n)]
     assert page.locator(".marks .band").count() == 1
     page.click("#program-error button")
     assert page.evaluate("document.activeElement.id") == "program-text"
+    # Scrolled to it: the band over the text and the gutter's number share a line.
+    band = page.locator(".marks .band").bounding_box()
+    number = page.locator(".gutter .ln.marked").bounding_box()
+    text = page.locator("#program-text").bounding_box()
+    assert text["y"] <= band["y"] and band["y"] + band["height"] <= text["y"] + text["height"]
+    assert abs(band["y"] - number["y"]) <= 1 and abs(band["height"] - number["height"]) <= 1
     # The console has Python's own words for it.
-    assert "SyntaxError" in page.inner_text("#console") or \
-        "SyntaxError" in page.inner_text("#sandbox-card")
+    page.wait_for_function("() => document.getElementById('console').textContent"
+                           ".includes('SyntaxError')")
 
     # Fixed and saved: the mark goes with the text it was about.
-    lines[2] = 'print("closed")'
-    page.fill("#program-text", "\n".join(lines))
+    lines[-1] = 'print("closed")'
+    page.fill("#program-text", "\n".join(lines) + "\n")
     page.click("#program-save")
     page.wait_for_function("() => !document.querySelector('.gutter .ln.marked')")
     assert errors == []
