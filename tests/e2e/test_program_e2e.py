@@ -191,3 +191,33 @@ def test_a_syntax_error_marks_its_line(browser, program_playground, language):
     page.wait_for_function("() => !document.querySelector('.gutter .ln.marked')")
     assert errors == []
     context.close()
+
+
+SMALL_SERVER = """import os, socket
+s = socket.socket()
+s.bind(("", int(os.environ["PORT"])))
+s.listen()
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 7\\r\\nConnection: close\\r\\n\\r\\nwritten")
+    c.close()
+"""
+
+
+def test_an_empty_program_written_in_the_editor(browser, program_playground):
+    context, page, errors = _new_page(browser, program_playground, "en")
+    page.check("input[name=kind][value=program]")
+    page.click("#starter-list button[data-starter='']")
+    page.wait_for_url(re.compile(r"/sandboxes/\d+/$"), timeout=30_000)
+    page.wait_for_function("() => document.getElementById('program-text').value.length > 0")
+    assert page.input_value("#program-text").startswith("# Your server.")
+    assert page.get_attribute("#sandbox-card .card", "data-status") == "stopped"
+    page.fill("#program-text", SMALL_SERVER)
+    page.click("#program-save-restart")  # stopped: saves, then starts
+    sandbox = _running(page)
+    site = context.new_page()
+    site.goto(sandbox["url"])
+    assert site.inner_text("body") == "written"
+    assert errors == []
+    context.close()
