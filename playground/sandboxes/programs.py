@@ -24,6 +24,7 @@ Inside the sandbox (paths as the program sees them):
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import queue
@@ -52,6 +53,7 @@ SOCKET_NAME = "program.sock"
 INSIDE_HOST = "0.0.0.0"
 HOSTS = b"127.0.0.1 localhost\n::1 localhost\n"
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
+NOBODY = 65534  # the uid isolation_missing tries bwrap as
 # The longest path a Unix socket may have (sun_path is 108 bytes with its NUL).
 MAX_SOCKET_PATH = 107
 
@@ -106,13 +108,34 @@ class ProgramSpec:
 
 def isolation_missing(bwrap: str) -> str | None:
     """None when programs can run isolated here, else why not, in a few words (for
-    logs and the page): bwrap must exist, and we must be root to run each program as
-    its own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb
-    would count, and starve, the playground's processes)."""
-    if shutil.which(bwrap) is None:
+    logs and the page): bwrap must exist, we must be root to run each program as its
+    own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb would
+    count, and starve, the playground's processes), and bwrap must be able to make its
+    namespaces as an unprivileged uid (a kernel may forbid that)."""
+    path = shutil.which(bwrap)
+    if path is None:
         return "no bwrap"
     if os.geteuid() != 0:
         return "not root"
+    return _bwrap_fails(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _bwrap_fails(path: str) -> str | None:
+    """Run ``path`` once as nobody with the namespaces a program gets: None if it
+    works, else its first line of complaint (checked once per process)."""
+    try:
+        done = subprocess.run(
+            [path, "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
+             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+             "--unshare-all", "--unshare-user", "--disable-userns", "--", "/usr/bin/true"],
+            user=NOBODY, group=NOBODY, extra_groups=[], env={}, stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap does not run: {error}"
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"bwrap does not work here: {why[0] if why else done.returncode}"
     return None
 
 
@@ -215,15 +238,22 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
 def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
     """Make the run folder (ours alone, 0700) and hand the files to ``owner`` (the
     sandbox's uid; None without isolation): uploads made them root's, and the program
-    must write them."""
+    must write them.
+
+    The folder is the program's while it runs: it could swap a subfolder for a symlink
+    to /etc while we walk it. So nothing of the uid runs first (an earlier run's, in
+    any playground process, is ended), and the walk goes by directory descriptors
+    (``os.fwalk``, which never follows a symlink), changing each entry relative to
+    its folder's descriptor."""
     os.makedirs(spec.run_dir, mode=0o700, exist_ok=True)
     os.chmod(spec.run_dir, 0o700)
     if owner is None:
         return
-    os.chown(spec.files, owner, owner)
-    for folder, dirs, names in os.walk(spec.files):
-        for name in dirs + names:
-            os.chown(os.path.join(folder, name), owner, owner, follow_symlinks=False)
+    end_every_process_of(owner)
+    for _folder, _dirs, names, folder_fd in os.fwalk(spec.files, follow_symlinks=False):
+        os.chown(folder_fd, owner, owner)
+        for name in names:
+            os.chown(name, owner, owner, dir_fd=folder_fd, follow_symlinks=False)
 
 
 def listen_socket(spec: ProgramSpec) -> socket.socket:

@@ -670,3 +670,33 @@ def test_memory_no_rlimit_counts_is_refused(isolated, sup, make_spec):
     wait_until(lambda: len(child.console_tail) >= 2, 10, "the program's two lines")
     assert list(child.console_tail)[:2] == ["memfd: 1", "shmget: -1 1"]  # EPERM
     assert programs.seccomp_filter() is not None  # this machine's numbers are known
+
+
+def test_isolation_missing_says_why(folders):
+    assert programs.isolation_missing("/nonexistent/bwrap") == "no bwrap"
+    if os.geteuid() != 0:
+        assert programs.isolation_missing("bwrap") == "not root"
+        return
+    # A bwrap the kernel does not let make namespaces (as some distributions ship):
+    # found by trying it once, not at each start.
+    broken = folders[0] / "bwrap"  # where nobody may run it
+    broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
+                      "exit 1\n")
+    broken.chmod(0o755)
+    assert programs.isolation_missing(str(broken)) == (
+        "bwrap does not work here: bwrap: No permissions to create new namespace")
+
+
+def test_nothing_of_the_uid_runs_while_its_folder_is_prepared(isolated, sup, make_spec):
+    # The folder is handed to the uid by a walk as root: whatever of that uid could
+    # still run (an earlier run's, anywhere) could swap a subfolder for a symlink to
+    # /etc under the walk. It is ended first.
+    spec = make_spec(SERVE)
+    earlier = subprocess.Popen(["/usr/bin/sleep", "60"], user=spec.uid, group=spec.uid,
+                               extra_groups=[])
+    try:
+        sup.start_program("p", spec)
+        assert earlier.wait(10) == -signal.SIGKILL
+    finally:
+        earlier.kill()
+        earlier.wait()
