@@ -51,7 +51,7 @@ def upstream_address(text: str) -> tuple[str, int] | str:
 
 def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, str | None]:
     """A non-blocking socket connecting to the server, and why it failed at once: None,
-    ``"refused"`` or ``"full"``.
+    ``"refused"`` or ``"queue_full"``.
 
     A TCP connect returns at once and its result arrives as writability
     (``RelayedConnection.on_upstream_connected``); a Unix socket's may fail on the spot
@@ -66,7 +66,7 @@ def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, str | 
     sock.setblocking(False)
     error = sock.connect_ex(address)
     if error == errno.EAGAIN and isinstance(address, str):
-        return sock, "full"
+        return sock, "queue_full"
     return sock, None if error in (0, errno.EINPROGRESS, errno.EAGAIN) else "refused"
 
 
@@ -168,7 +168,7 @@ class Relay(Listening):
             peer_text = f"{peer[0]}:{peer[1]}"
             pair = RelayedConnection(self, client, upstream, conn_id, peer_text, time.time())
             pair.refused = failed is not None  # the relay answers 502 to its first request
-            if failed == "full":
+            if failed == "queue_full":
                 pair.refusal = not_accepting(None)
             self.pairs[conn_id] = pair
             self.stats.connections += 1

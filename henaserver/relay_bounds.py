@@ -18,6 +18,8 @@ from .relay_exchange import Waiting, relay_error
 
 def check(pair: RelayedConnection, now: float) -> None:
     """Every bound of one connection, at wall-clock time ``now``."""
+    if pair.closed:  # closed earlier in the same tick (to make room, say)
+        return
     limits = pair.host.limits
     if pair.held is not None and now >= pair.held[2]:
         pair._release_held()
@@ -36,7 +38,7 @@ def check(pair: RelayedConnection, now: float) -> None:
         if now - since >= limits.response_timeout:
             pair._never_answered(now)
         return
-    if pair.closed or pair.closing is not None:
+    if pair.closing is not None:
         return
     partial = pair.parser.has_partial_request and not pair.raw_requests
     if (partial and pair.head_time is None and pair.first_byte is not None
