@@ -28,7 +28,7 @@ from .capture import (
     ServerStopping,
     Stats,
 )
-from .relay_bounds import check, make_room
+from .relay_bounds import check, make_room, not_accepting
 from .relay_connection import RelayedConnection
 from .relay_events import ExchangeWaiting, RelayLimits, Stream
 from .server import Listening, StopReason
@@ -49,12 +49,14 @@ def upstream_address(text: str) -> tuple[str, int] | str:
     return split_address(text)
 
 
-def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, bool]:
-    """A non-blocking socket connecting to the server, and whether it failed at once.
+def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, str | None]:
+    """A non-blocking socket connecting to the server, and why it failed at once: None,
+    ``"refused"`` or ``"queue_full"``.
 
     A TCP connect returns at once and its result arrives as writability
     (``RelayedConnection.on_upstream_connected``); a Unix socket's may fail on the spot
-    (no such file: ENOENT, nobody listening: ECONNREFUSED)."""
+    (no such file: ENOENT, nobody listening: ECONNREFUSED), or find the server's queue
+    of connections full (EAGAIN: it listens but does not accept)."""
     if isinstance(address, str):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     else:
@@ -63,7 +65,9 @@ def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, bool]:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     error = sock.connect_ex(address)
-    return sock, error not in (0, errno.EINPROGRESS, errno.EAGAIN)
+    if error == errno.EAGAIN and isinstance(address, str):
+        return sock, "queue_full"
+    return sock, None if error in (0, errno.EINPROGRESS, errno.EAGAIN) else "refused"
 
 
 def split_address(text: str) -> tuple[str, int]:
@@ -163,7 +167,9 @@ class Relay(Listening):
             conn_id, self._next_id = self._next_id, self._next_id + 1
             peer_text = f"{peer[0]}:{peer[1]}"
             pair = RelayedConnection(self, client, upstream, conn_id, peer_text, time.time())
-            pair.refused = failed  # then the relay answers 502 to its first request
+            pair.refused = failed is not None  # the relay answers 502 to its first request
+            if failed == "queue_full":
+                pair.refusal = not_accepting(None)
             self.pairs[conn_id] = pair
             self.stats.connections += 1
             self._emit(ConnectionOpen(conn_id, peer_text))

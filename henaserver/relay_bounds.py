@@ -18,6 +18,8 @@ from .relay_exchange import Waiting, relay_error
 
 def check(pair: RelayedConnection, now: float) -> None:
     """Every bound of one connection, at wall-clock time ``now``."""
+    if pair.closed:  # closed earlier in the same tick (to make room, say)
+        return
     limits = pair.host.limits
     if pair.held is not None and now >= pair.held[2]:
         pair._release_held()
@@ -36,7 +38,7 @@ def check(pair: RelayedConnection, now: float) -> None:
         if now - since >= limits.response_timeout:
             pair._never_answered(now)
         return
-    if pair.closed or pair.closing is not None:
+    if pair.closing is not None:
         return
     partial = pair.parser.has_partial_request and not pair.raw_requests
     if (partial and pair.head_time is None and pair.first_byte is not None
@@ -75,11 +77,20 @@ def not_accepted(pair: RelayedConnection, seconds: float) -> None:
     """The connect did not complete: the server listens but does not accept (its
     backlog is full: busy with another connection?). 502 to the first request."""
     pair.refused = True
-    pair.refusal = (f"the server did not accept the connection within {seconds:g} s",
-                    named.NOT_ACCEPTING, f"The server did not accept the connection within "
-                    f"{seconds:g} seconds: is it busy with another one?")
+    pair.refusal = not_accepting(seconds)
     pair._answer_refused()
     pair.host.watch(pair)
+
+
+def not_accepting(seconds: float | None) -> tuple[str, str, str]:
+    """The refusal (reason, mistake, the 502's text) for a server that listens but does
+    not accept: within ``seconds`` (TCP), or None: its queue was full (a Unix socket
+    says so at once)."""
+    within = "its queue of connections is full" if seconds is None else \
+        f"within {seconds:g} s"
+    return (f"the server did not accept the connection: {within}", named.NOT_ACCEPTING,
+            f"The server did not accept the connection ({within}): is it busy with "
+            f"another one?")
 
 
 def head_too_slow(pair: RelayedConnection, now: float, seconds: float) -> None:

@@ -15,10 +15,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import lifecycle, modes, starters
-from .programs import ProgramLimits
 from .api import list_payload
 from .ownership import owner_fields, page_sandbox
 from .presenters import to_json
+from .programs import ProgramLimits
 
 
 @ensure_csrf_cookie

@@ -238,15 +238,22 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
 def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
     """Make the run folder (ours alone, 0700) and hand the files to ``owner`` (the
     sandbox's uid; None without isolation): uploads made them root's, and the program
-    must write them."""
+    must write them.
+
+    The folder is the program's while it runs: it could swap a subfolder for a symlink
+    to /etc while we walk it. So nothing of the uid runs first (an earlier run's, in
+    any playground process, is ended), and the walk goes by directory descriptors
+    (``os.fwalk``, which never follows a symlink), changing each entry relative to
+    its folder's descriptor."""
     os.makedirs(spec.run_dir, mode=0o700, exist_ok=True)
     os.chmod(spec.run_dir, 0o700)
     if owner is None:
         return
-    os.chown(spec.files, owner, owner)
-    for folder, dirs, names in os.walk(spec.files):
-        for name in dirs + names:
-            os.chown(os.path.join(folder, name), owner, owner, follow_symlinks=False)
+    end_every_process_of(owner)
+    for _folder, _dirs, names, folder_fd in os.fwalk(spec.files, follow_symlinks=False):
+        os.chown(folder_fd, owner, owner)
+        for name in names:
+            os.chown(name, owner, owner, dir_fd=folder_fd, follow_symlinks=False)
 
 
 def listen_socket(spec: ProgramSpec) -> socket.socket:

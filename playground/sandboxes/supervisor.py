@@ -1,4 +1,5 @@
-"""Start, watch and stop henaserver child processes.
+"""Start, watch and stop henaserver child processes, and learners' own programs
+(``start_program``: the program under bwrap behind the capture relay, programs.py).
 
 Plain Python on purpose (no Django imports): it is tested on its own with real
 subprocesses, and the Django side (``runtime.py``) only plugs callbacks in.
@@ -8,7 +9,9 @@ How a child is run, and why (see /work/shared/NOTES.md):
 * ``python -u -m henaserver ... --exit-on-stdin-eof`` with ``stdin=PIPE``: the kernel
   closes that pipe however the playground dies (Ctrl+C, autoreload, ``kill -9``), so the
   child never outlives us. ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread*
-  that created the child exits, and Django runs each request in a worker thread.
+  that created the child exits, and Django runs each request in a worker thread. (bwrap
+  sets it on itself for ``--die-with-parent``: it is started from one lasting thread,
+  ``programs.spawn``.)
 * ``start_new_session=True``: Ctrl+C in the runserver terminal is not delivered to the
   children directly, so they are stopped by us (stdin EOF), not half by the terminal.
 * Events arrive as JSON lines on an inherited pipe (``--events-fd``). ``start()`` waits

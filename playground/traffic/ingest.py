@@ -196,6 +196,9 @@ class Ingestor:
         kind = event.get("type")
         if kind == "exchange":
             p.exchanges.append(event)
+            if p.waiting:  # answered within this batch: nothing is waiting any more
+                p.waiting = [w for w in p.waiting if (w["conn"], w["index"])
+                             != (event.get("conn"), event.get("index"))]
         elif kind == "server.stats":
             p.stats = event
         elif kind == "stream":  # the capture relay's bytes outside exchanges

@@ -20,6 +20,7 @@ MISTAKES: dict[str, str] = {
     "never_answered": gettext_noop("never answered"),
     "bare_lf": gettext_noop("LF without CR"),
     "not_listening": gettext_noop("nothing listening"),
+    "not_accepting": gettext_noop("connection not accepted"),
 }
 
 # A name this list does not know yet (a newer relay) is kept as it came, if it is one.

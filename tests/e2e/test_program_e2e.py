@@ -12,7 +12,9 @@ import re
 import shutil
 
 import pytest
+from testkit.program_api import reachable_folder
 from testkit.services import unavailable
+from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -20,8 +22,8 @@ pytestmark = pytest.mark.browser
 # The mistake's label is read from the traffic page's own data (traffic/mistakes.py,
 # in the page's language) and must be in that language.
 WORDS = {
-    "en": {"locale": "en-US", "comment": "# Starter \"loop\"", "line": "Line 3"},
-    "ja": {"locale": "ja-JP", "comment": "# スターター「loop」", "line": "3 行目"},
+    "en": {"locale": "en-US", "comment": "# Starter \"loop\"", "line": "Line {n}"},
+    "ja": {"locale": "ja-JP", "comment": "# スターター「loop」", "line": "{n} 行目"},
 }
 # The loop starter's head lines end in \r\n" (in the source: backslash r backslash n):
 # breaking them is the edit the issue asks for. The request's split(b"\r\n") stays.
@@ -41,15 +43,24 @@ def isolation():
 
 
 @pytest.fixture
-def program_playground(playground_factory, isolation):
-    """A playground whose data folder the sandbox's uid can reach (pytest's tmp folder
-    is root's alone, 0700: bwrap, run as the sandbox's uid, could not bind it)."""
+def tmp_path():
+    """This module's playgrounds live in a folder a program's own uid can reach: bwrap,
+    run as that uid, cannot bind a folder under pytest's /tmp/pytest-of-root, which
+    every pytest run on the machine sets back to 0700."""
+    with reachable_folder() as folder:
+        yield folder
+
+
+@pytest.fixture
+def program_playground(playground_factory, isolation, monkeypatch, free_port):
+    """A playground (in ``tmp_path`` above) whose one port is a free one the OS chose:
+    the default range's first port, which the form suggests, is what every other
+    playground on this machine suggests too, and another test's browser opening it
+    would reach this test's program."""
+    monkeypatch.setenv("PLAYGROUND_PORT_RANGE", f"{free_port}-{free_port}")
     site = playground_factory()
-    path = site.tmp
-    while path != path.parent:
-        if path.stat().st_mode & 0o011 != 0o011:
-            path.chmod(path.stat().st_mode | 0o011)  # traverse only: nothing listed
-        path = path.parent
+    LOG[0] = lambda: "\n".join(line for line in site.output().splitlines()
+                                if "HTTP GET" not in line)[-5000:]
     return site
 
 
@@ -67,19 +78,30 @@ def _run_starter(page, starter):
     """Home page -> "your own program" -> the starter's Run: lands on its page."""
     page.check("input[name=kind][value=program]")
     assert page.is_visible("#starter-list") and not page.is_visible("#create-button")
+    assert not page.is_visible("#create-mode")  # henaserver's, not a program's
     page.click(f"#starter-list button[data-starter={starter}]")
     page.wait_for_url(re.compile(r"/sandboxes/\d+/$"), timeout=30_000)
 
 
-def _running_pid(page, other_than=None) -> str:
-    """Wait for the card to say running (with a pid other than ``other_than``)."""
-    page.wait_for_function(
-        """(old) => { const c = document.querySelector('#sandbox-card .card');
-                      return c && c.dataset.status === 'running' &&
-                             /\\d/.test(c.querySelector('.facts').textContent) &&
-                             !c.querySelector('.facts').textContent.includes('pid ' + old); }""",
-        arg=str(other_than), timeout=30_000)
-    return page.inner_text("#sandbox-card .facts")
+LOG = [lambda: ""]
+
+
+def _running(page, other_than=None) -> dict:
+    """Wait until the sandbox of this page runs (a process other than ``other_than``),
+    asked as the page's own script asks (its api()); then the card says so too."""
+    url = page.get_attribute("#sandbox-card", "data-sandbox-url")
+
+    last = {}
+
+    def running():
+        last.update(page.evaluate("(url) => PG.api('GET', url)", url))
+        return dict(last) if last["status"] == "running" and last["pid"] != other_than \
+            else None
+    sandbox = wait_until(running, 30, "the program to run", explain=lambda: str(
+        {k: last.get(k) for k in ("status", "problem", "stderr_tail", "port")})
+        + page.inner_text("#messages") + LOG[0]())
+    page.wait_for_selector("#sandbox-card .card[data-status=running]")
+    return sandbox
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
@@ -88,17 +110,16 @@ def test_loop_starter_then_break_crlf_and_the_relay_names_it(browser, program_pl
     words = WORDS[language]
     context, page, errors = _new_page(browser, program_playground, language)
     _run_starter(page, "loop")
-    facts = _running_pid(page)
+    sandbox = _running(page)
     # The program's page: its source in the page's language, its console live.
     page.wait_for_function("() => document.getElementById('program-text').value.length > 0")
     source = page.input_value("#program-text")
     assert source.startswith(words["comment"])
     assert len(HEAD_LINE_END.findall(source)) == 5
     page.wait_for_function(
-        "() => /=== listening on port \\d+ ===/.test(document.getElementById('console').textContent)",
-        timeout=15_000)
-    sandbox_url = page.get_attribute("#sandbox-card a.open", "href")
-    traffic_url = page.get_attribute("#sandbox-card a.traffic", "href")
+        "(port) => document.getElementById('console').textContent"
+        ".includes(`=== listening on port ${port} ===`)", arg=sandbox["port"], timeout=15_000)
+    sandbox_url, traffic_url = sandbox["url"], sandbox["links"]["traffic"]
 
     # The traffic page in a second tab, the sandbox itself in a third.
     traffic = context.new_page()
@@ -115,7 +136,7 @@ def test_loop_starter_then_break_crlf_and_the_relay_names_it(browser, program_pl
     page.fill("#program-text", HEAD_LINE_END.sub('\\\\n"\n', source))
     assert page.input_value("#program-text").count('\\r\\n"\n') == 0
     page.click("#program-save-restart")
-    _running_pid(page, other_than=re.search(r"\d{2,}", facts.split("·")[1]).group())
+    _running(page, other_than=sandbox["pid"])
 
     site.reload()
     assert "Hello from your server" in site.inner_text("h1")  # browsers accept bare LF
@@ -136,29 +157,67 @@ def test_loop_starter_then_break_crlf_and_the_relay_names_it(browser, program_pl
 def test_a_syntax_error_marks_its_line(browser, program_playground, language):
     words = WORDS[language]
     context, page, errors = _new_page(browser, program_playground, language)
-    _run_starter(page, "once")
-    _running_pid(page)
+    _run_starter(page, "loop")
+    _running(page)
     page.wait_for_function("() => document.getElementById('program-text').value.length > 0")
-    lines = page.input_value("#program-text").split("\n")
-    lines[2] = 'print("never closed"'  # line 3
-    page.fill("#program-text", "\n".join(lines))
+    lines = page.input_value("#program-text").rstrip("\n").split("\n")
+    # The last line, far below the editor's first screen: going there scrolls.
+    lines.append('print("never closed"')
+    n = len(lines)
+    page.fill("#program-text", "\n".join(lines) + "\n")
     page.click("#program-save-restart")
 
-    # The start fails; the editor marks line 3 and says why, in the page's language.
+    # The start fails; the editor marks the line and says why, in the page's language.
     page.wait_for_selector("#program-error:not([hidden])", timeout=30_000)
-    assert words["line"] in page.inner_text("#program-error")
-    assert page.locator(".gutter .ln.marked").all_inner_texts() == ["3"]
+    assert words["line"].format(n=n) in page.inner_text("#program-error")
+    assert page.locator(".gutter .ln.marked").all_inner_texts() == [str(n)]
     assert page.locator(".marks .band").count() == 1
     page.click("#program-error button")
     assert page.evaluate("document.activeElement.id") == "program-text"
+    # Scrolled to it: the band over the text and the gutter's number share a line.
+    band = page.locator(".marks .band").bounding_box()
+    number = page.locator(".gutter .ln.marked").bounding_box()
+    text = page.locator("#program-text").bounding_box()
+    assert text["y"] <= band["y"] and band["y"] + band["height"] <= text["y"] + text["height"]
+    assert abs(band["y"] - number["y"]) <= 1 and abs(band["height"] - number["height"]) <= 1
     # The console has Python's own words for it.
-    assert "SyntaxError" in page.inner_text("#console") or \
-        "SyntaxError" in page.inner_text("#sandbox-card")
+    page.wait_for_function("() => document.getElementById('console').textContent"
+                           ".includes('SyntaxError')")
 
     # Fixed and saved: the mark goes with the text it was about.
-    lines[2] = 'print("closed")'
-    page.fill("#program-text", "\n".join(lines))
+    lines[-1] = 'print("closed")'
+    page.fill("#program-text", "\n".join(lines) + "\n")
     page.click("#program-save")
     page.wait_for_function("() => !document.querySelector('.gutter .ln.marked')")
+    assert errors == []
+    context.close()
+
+
+SMALL_SERVER = """import os, socket
+s = socket.socket()
+s.bind(("", int(os.environ["PORT"])))
+s.listen()
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 7\\r\\nConnection: close\\r\\n\\r\\nwritten")
+    c.close()
+"""
+
+
+def test_an_empty_program_written_in_the_editor(browser, program_playground):
+    context, page, errors = _new_page(browser, program_playground, "en")
+    page.check("input[name=kind][value=program]")
+    page.click("#starter-list button[data-starter='']")
+    page.wait_for_url(re.compile(r"/sandboxes/\d+/$"), timeout=30_000)
+    page.wait_for_function("() => document.getElementById('program-text').value.length > 0")
+    assert page.input_value("#program-text").startswith("# Your server.")
+    assert page.get_attribute("#sandbox-card .card", "data-status") == "stopped"
+    page.fill("#program-text", SMALL_SERVER)
+    page.click("#program-save-restart")  # stopped: saves, then starts
+    sandbox = _running(page)
+    site = context.new_page()
+    site.goto(sandbox["url"])
+    assert site.inner_text("body") == "written"
     assert errors == []
     context.close()

@@ -153,3 +153,25 @@ def test_at_max_connections_owing_ones_are_kept_and_the_next_waits(relays, silen
     assert len(closes) >= 1 and opens[2]["time"] >= min(e["time"] for e in closes)
     assert not any(e["reason"] == "closed to make room" for e in closes)
     assert third.read_response().status == 504
+
+
+def test_a_unix_socket_server_whose_queue_is_full_gets_502_not_accepting(relays, tmp_path):
+    # A Unix socket says "queue full" at once (EAGAIN): before, the relay took that
+    # for a connect in progress and the browser got a reset.
+    path = str(tmp_path / "full.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(0)
+    filler = socket.socket(socket.AF_UNIX)
+    try:
+        filler.connect(path)  # takes the one place in the queue; never accepted
+        relay = relays(f"unix:{path}")
+        raw = relay.raw()
+        raw.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        response = raw.read_response()
+        assert response.status == 502 and b"queue of connections is full" in response.body
+        exchange = relay.wait_for(lambda e: e["type"] == "exchange", "the 502")[0]
+        assert exchange["mistake"] == "not_accepting"
+    finally:
+        filler.close()
+        listener.close()

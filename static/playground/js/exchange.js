@@ -6,7 +6,7 @@ import { gettext, interpolate, L10N, formatSize, formatMicros } from "./i18n-hel
 import { el, message, copyText } from "./dom.js";
 import { fetchRaw } from "./api.js";
 import * as bytesView from "./bytes.js";
-import { COMPLETE, OUTCOME_TEXT, MISTAKE_TEXT } from "./outcomes.js";
+import { COMPLETE, MISTAKE_TEXT, outcomeText } from "./outcomes.js";
 
 // Bytes rendered at first: enough for any head and a page of body. "Load full" renders
 // everything the server recorded (bodies are recorded up to its body_cap, 64 KiB).
@@ -244,7 +244,7 @@ export class ExchangeView {
 export function describeOutcome(item) {
   const parts = [];
   if (item.status != null) parts.push(interpolate(gettext("status %s"), [item.status]));
-  if (item.outcome !== COMPLETE) parts.push(OUTCOME_TEXT[item.outcome] || item.outcome);
+  if (item.outcome !== COMPLETE) parts.push(outcomeText(item));
   if (item.mistake) parts.push(MISTAKE_TEXT[item.mistake] || item.mistake);
   if (item.reason) parts.push(item.reason);
   return parts.join(" · ") || gettext("no status");

@@ -87,14 +87,20 @@ $("starter-list").addEventListener("click", async (event) => {
   const label = target.textContent;
   for (const b of buttons) b.disabled = true;
   target.textContent = gettext("Creating…");
+  // No starter: an empty program, a first comment in the page's language; not started
+  // (it would not listen yet), the editor is where it begins.
+  const starter = target.dataset.starter;
+  const body = { name: form.elements.name.value.trim(), port: Number(form.elements.port.value),
+                 kind: "program" };
+  if (starter) body.starter = starter;
+  else body.source = gettext("# Your server. It must listen on the port in PORT (also sys.argv[1]): see “How your program runs” below.") + "\n";
   try {
-    const sb = await api("POST", form.dataset.createUrl, {
-      name: form.elements.name.value.trim(), port: Number(form.elements.port.value),
-      kind: "program", starter: target.dataset.starter,
-    });
+    const sb = await api("POST", form.dataset.createUrl, body);
     render({ sandboxes: [...[...cards.values()].map((c) => c.sandbox), sb] });
-    target.textContent = gettext("Starting…");
-    await cards.get(sb.id).act("start", gettext("Starting…"));
+    if (starter) {
+      target.textContent = gettext("Starting…");
+      await cards.get(sb.id).act("start", gettext("Starting…"));
+    }
     window.location.href = sb.links.page;
   } catch (err) {
     message(interpolate(gettext("Could not create the sandbox: %s"), [err.message]), "error");

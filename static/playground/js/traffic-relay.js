@@ -13,9 +13,9 @@ import * as bytesView from "./bytes.js";
 const key = (conn, index) => conn + "." + index;
 
 export class Waiting {
-  constructor(tbody, columns) {
+  constructor(tbody) {
     this.tbody = tbody; // a tbody of its own, after the list's
-    this.columns = columns;
+    this.columns = tbody.closest("table").querySelectorAll("thead th").length;
     this.rows = new Map(); // "conn.index" -> {tr, item, cell}
     setInterval(() => this.tick(), 1000);
   }
@@ -80,6 +80,7 @@ export class Streams {
     this.list = panel.querySelector(".streams-list");
     this.loading = null;
     this.again = false;
+    this.load();
   }
 
   // Read the stored records again (one request at a time, once more if asked meanwhile).

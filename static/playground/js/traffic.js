@@ -30,9 +30,8 @@ const runsData = JSON.parse($("runs-data").textContent);
 const runs = new Runs(root.dataset.runsUrl, $("traffic-table").querySelectorAll("thead th").length);
 runs.retention = runsData.retention; // until the runs API answers
 runs.reasons = runsData.reasons;
-// The capture relay's extras (a learner's own server): unanswered requests, stream records.
-const waiting = new Waiting($("waiting-rows"), $("traffic-table").querySelectorAll("thead th").length);
-const streams = new Streams($("streams"), root.dataset.streamsUrl);
+const waiting = new Waiting($("waiting-rows")); // the capture relay's unanswered requests
+const streams = new Streams($("streams"), root.dataset.streamsUrl); // its bytes outside exchanges
 const explain = explainer(detailPanel.dataset.glossaryUrl);
 const detail = new ExchangeView(detailPanel, root.dataset.exchangesUrl, explain);
 explain.load();
@@ -299,8 +298,7 @@ const handlers = {
   stats: showStats,
   status(msg) { if (showStatus(msg)) deleted = true; },
   console(msg) { addConsole(msg.lines, msg.skipped, msg.tail); },
-  waiting(msg) { waiting.add(msg.items); },
-  streams() { streams.load(); },
+  waiting(msg) { waiting.add(msg.items); }, streams() { streams.load(); },
   run(msg) {
     // A run started or ended: the earlier runs' rows stay; the dividers and the export's
     // choice say what is new, and this run's counts start from the run's own. A start
@@ -393,7 +391,6 @@ deleted = showStatus(initial);
 showCounts();
 connect();
 loadRuns();
-streams.load();
 
 // parts/composer.html and the export links, when the page has them.
 if ($("composer")) initComposer($("composer"), detailPanel);

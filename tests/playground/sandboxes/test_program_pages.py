@@ -5,6 +5,7 @@ sandbox's page (editor, help with its port and limits, console) in both language
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,9 +31,9 @@ def test_home_offers_the_kind_and_every_starter_in_order(client):
     html = client.get("/").content.decode()
     assert 'name="kind" value="henaserver" checked' in html
     assert 'name="kind" value="program"' in html
-    listed = re.findall(r'<li data-starter="([a-z-]+)">', html)
+    listed = re.findall(r'<li data-starter="([a-z-]*)">', html)
     assert listed == ["save-request", "saved-response", "once", "loop", "static", "threads",
-                      "henaserver"]
+                      "henaserver", ""]  # the last: an empty program
     assert html.count('<button type="button" class="btn primary" data-starter=') == 7
     assert "Loop: answer every request" in html
 
@@ -85,3 +86,20 @@ def test_the_page_says_when_programs_run_unisolated(client, free_port, roomy, se
     html = client.get(sb["links"]["page"]).content.decode()
     assert 'id="program-isolation"' in html
     assert "without isolation" in html and "bubblewrap (bwrap) is not installed" in html
+
+
+def test_the_form_says_why_programs_are_unisolated_or_refused(client, settings, tmp_path):
+    settings.PLAYGROUND_BWRAP = str(tmp_path / "no-such-bwrap")
+    html = client.get("/").content.decode()
+    assert 'value="program" form="create-form">' in html  # offered: a single local user
+    assert 'id="programs-why"' in html and "without isolation" in html
+    settings.PLAYGROUND_REQUIRE_LOGIN = True
+    client.force_login(get_user_model().objects.create_user("learner", password="x"))
+    html = client.get("/").content.decode()
+    assert 'value="program" form="create-form" disabled>' in html
+    assert "programs cannot run on this playground" in html
+
+
+def test_the_form_says_nothing_more_with_isolation(client):
+    html = client.get("/").content.decode()
+    assert 'id="programs-why"' not in html and 'form="create-form" disabled' not in html

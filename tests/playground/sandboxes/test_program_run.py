@@ -685,3 +685,18 @@ def test_isolation_missing_says_why(folders):
     broken.chmod(0o755)
     assert programs.isolation_missing(str(broken)) == (
         "bwrap does not work here: bwrap: No permissions to create new namespace")
+
+
+def test_nothing_of_the_uid_runs_while_its_folder_is_prepared(isolated, sup, make_spec):
+    # The folder is handed to the uid by a walk as root: whatever of that uid could
+    # still run (an earlier run's, anywhere) could swap a subfolder for a symlink to
+    # /etc under the walk. It is ended first.
+    spec = make_spec(SERVE)
+    earlier = subprocess.Popen(["/usr/bin/sleep", "60"], user=spec.uid, group=spec.uid,
+                               extra_groups=[])
+    try:
+        sup.start_program("p", spec)
+        assert earlier.wait(10) == -signal.SIGKILL
+    finally:
+        earlier.kill()
+        earlier.wait()
