@@ -186,7 +186,7 @@ def _limits(text: str) -> dict[str, int]:
 
 # The rlimits of a program (prlimit inside the sandbox), as overrides of the defaults in
 # sandboxes/programs.py: cpu_seconds, data_bytes, stack_bytes, processes, open_files,
-# file_bytes.
+# file_bytes, address_bytes.
 PLAYGROUND_PROGRAM_LIMITS = _limits(os.environ.get("PLAYGROUND_PROGRAM_LIMITS", ""))
 
 # ----- budgets and culling (sandboxes/budgets.py, culling.py; docs/security.md) --------
