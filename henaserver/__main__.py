@@ -21,6 +21,7 @@ from .http import HTTPError
 from .limits import DEFAULT_LIMITS, Limits
 from .modes import FULL, MODES, build_handler, policy_for
 from .relay import Relay, split_address, upstream_address
+from .relay_events import RelayLimits
 from .server import Server, StopReason, limit_resources
 
 # The signals that stop the server cleanly, and the stop reason each gives.
@@ -220,14 +221,36 @@ def build_relay_parser() -> argparse.ArgumentParser:
                              "nothing listens there each browser connection gets a 502 "
                              "answer from the relay")
     add_capture_options(parser.add_argument_group("traffic capture"))
-    parser.add_argument("--response-timeout", type=float, metavar="SECONDS", default=10.0,
+    limits, given = parser.add_argument_group("limits"), RelayLimits()
+    limits.add_argument("--response-timeout", type=float, metavar="SECONDS",
+                        default=given.response_timeout,
                         help="a request the server has not answered for this long gets "
                              "a 504 from the relay, recorded as never_answered "
                              "(default: %(default)s)")
-    parser.add_argument("--idle-timeout", type=float, metavar="SECONDS", default=60.0,
+    limits.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                        default=given.idle_timeout,
                         help="a connection with nothing owed either way and no byte in "
                              "either direction for this long is closed (a request begun "
                              "and stopped is recorded as timed_out) (default: %(default)s)")
+    limits.add_argument("--header-timeout", type=float, metavar="SECONDS",
+                        default=given.header_timeout,
+                        help="time to send a whole request head, from its first byte, "
+                             "before a 408 from the relay (default: %(default)s)")
+    limits.add_argument("--connect-timeout", type=float, metavar="SECONDS",
+                        default=given.connect_timeout,
+                        help="time for the server to accept a connection before a 502 "
+                             "from the relay, recorded as not_accepting (default: "
+                             "%(default)s)")
+    limits.add_argument("--max-connections", type=int, metavar="N",
+                        default=given.max_connections,
+                        help="open browser connections; at the limit a new one makes room "
+                             "by closing the quietest that owes nothing, else waits to be "
+                             "accepted (default: %(default)s)")
+    limits.add_argument("--waiting-after", type=float, metavar="SECONDS",
+                        default=given.waiting_after,
+                        help="a request unanswered this long is announced with an "
+                             "exchange.waiting event; 0: every request (default: "
+                             "%(default)s)")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when standard input closes")
     return parser
@@ -240,16 +263,19 @@ def relay_main(argv: list[str]) -> int:
         upstream = upstream_address(args.to)
     except ValueError as error:
         return fail(str(error))
-    if args.response_timeout <= 0 or args.idle_timeout <= 0:
-        return fail("--response-timeout and --idle-timeout must be positive numbers")
+    limits = RelayLimits(args.response_timeout, args.idle_timeout, args.header_timeout,
+                         args.connect_timeout, args.max_connections, args.waiting_after)
+    if min(limits.response_timeout, limits.idle_timeout, limits.header_timeout,
+           limits.connect_timeout, limits.max_connections) <= 0 or limits.waiting_after < 0:
+        return fail("the timeouts and --max-connections must be positive numbers, "
+                    "--waiting-after 0 or more")
     try:
         stream = open_stream(args.events, args.events_fd)
     except OSError as error:
         return fail(f"cannot open the event stream: {error.strerror}")
     console: TextIO = sys.stderr if args.events == "-" else sys.stdout
     sink = EventSink(stream, args.event_queue) if stream is not None else None
-    relay = Relay(upstream, sink=sink, body_cap=args.body_cap,
-                  response_timeout=args.response_timeout, idle_timeout=args.idle_timeout)
+    relay = Relay(upstream, sink=sink, body_cap=args.body_cap, limits=limits)
     return run(relay, host, port, sink, exit_on_stdin_eof=args.exit_on_stdin_eof,
                console=console, name="henaserver relay", serving="listening at",
                after=f" -> {args.to}")

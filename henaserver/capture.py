@@ -28,6 +28,8 @@ from json.encoder import encode_basestring_ascii as json_string
 from operator import call
 from typing import IO, Any, Final, NamedTuple, get_args, get_type_hints
 
+from .relay_events import ExchangeWaiting, Stream
+
 SCHEMA_VERSION: Final = 1
 # The writer thread's rhythm: how often it writes while events flow, and how many empty
 # polls (here 100 ms) before it sleeps until woken. Events wait at most ~5 ms.
@@ -152,18 +154,8 @@ class Exchange(NamedTuple):
     type: str = "exchange"
 
 
-class Stream(NamedTuple):  # relayed bytes that are not HTTP, kept as they are
-    conn: int
-    direction: str  # "to_server" or "to_client"
-    reason: str
-    data: bytes
-    length: int
-    truncated: bool
-    type: str = "stream"
-
-
 Event = (ServerStartFailed | ServerListening | ServerStopping | ConnectionOpen
-         | ConnectionClose | ServerStats | EventsDropped | Exchange | Stream)
+         | ConnectionClose | ServerStats | EventsDropped | Exchange | Stream | ExchangeWaiting)
 # The events an events.dropped report goes before (EventSink._drain): a set, looked up
 # once per event, where an isinstance on a union built each time cost the writer more.
 REPORT_DROPS_BEFORE: Final = frozenset({ServerStats, ServerStopping})

@@ -27,9 +27,10 @@ from .capture import (
     ServerStats,
     ServerStopping,
     Stats,
-    Stream,
 )
+from .relay_bounds import check, make_room, not_accepting
 from .relay_connection import RelayedConnection
+from .relay_events import ExchangeWaiting, RelayLimits, Stream
 from .server import Listening, StopReason
 
 # Timeouts and held exchanges are checked this often (GRACE_SECONDS is 0.1 s).
@@ -48,12 +49,14 @@ def upstream_address(text: str) -> tuple[str, int] | str:
     return split_address(text)
 
 
-def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, bool]:
-    """A non-blocking socket connecting to the server, and whether it failed at once.
+def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, str | None]:
+    """A non-blocking socket connecting to the server, and why it failed at once: None,
+    ``"refused"`` or ``"queue_full"``.
 
     A TCP connect returns at once and its result arrives as writability
     (``RelayedConnection.on_upstream_connected``); a Unix socket's may fail on the spot
-    (no such file: ENOENT, nobody listening: ECONNREFUSED)."""
+    (no such file: ENOENT, nobody listening: ECONNREFUSED), or find the server's queue
+    of connections full (EAGAIN: it listens but does not accept)."""
     if isinstance(address, str):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     else:
@@ -62,7 +65,9 @@ def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, bool]:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     error = sock.connect_ex(address)
-    return sock, error not in (0, errno.EINPROGRESS, errno.EAGAIN)
+    if error == errno.EAGAIN and isinstance(address, str):
+        return sock, "queue_full"
+    return sock, None if error in (0, errno.EINPROGRESS, errno.EAGAIN) else "refused"
 
 
 def split_address(text: str) -> tuple[str, int]:
@@ -75,14 +80,13 @@ def split_address(text: str) -> tuple[str, int]:
 
 class Relay(Listening):
     def __init__(self, upstream: tuple[str, int] | str, *, sink: EventSink | None,
-                 body_cap: int, response_timeout: float, idle_timeout: float = 60.0
-                 ) -> None:
+                 body_cap: int, limits: RelayLimits | None = None) -> None:
         super().__init__()
         self.upstream = upstream
         self.sink = sink
         self.body_cap = body_cap
-        self.response_timeout = response_timeout
-        self.idle_timeout = idle_timeout
+        self.limits = limits or RelayLimits()
+        self.accepting = False  # the listener is registered (not while full)
         self.stats = Stats()
         self.selector = selectors.DefaultSelector()
         # Each pair has two sockets; each is registered with a (pair, side) key.
@@ -92,7 +96,7 @@ class Relay(Listening):
 
     def serve(self) -> StopReason:
         assert self.listener is not None, "bind() first"
-        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self._accepting(True)
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._emit(ServerListening(self.address[0], self.address[1], self.url, os.getpid(),
                                    "", "relay", self.body_cap), force=True)
@@ -112,7 +116,10 @@ class Relay(Listening):
                 last_tick = now
                 wall = time.time()
                 for pair in list(self.pairs.values()):
-                    pair.check_timeout(wall)
+                    check(pair, wall)
+                if not self.accepting and (len(self.pairs) < self.limits.max_connections
+                                           or make_room(list(self.pairs.values()))):
+                    self._accepting(True)  # room again: the backlog's turn
             if now - last_stats >= STATS_SECONDS and self.stats != published:
                 last_stats, published = now, Stats(**vars(self.stats))
                 self._emit_stats()
@@ -128,9 +135,24 @@ class Relay(Listening):
         self._wake_w.close()
         return self._stop_reason
 
+    def _accepting(self, on: bool) -> None:
+        """Watch the listener or not: while full, new connections wait in the kernel's
+        backlog (the browser sees a slow connect, never a reset)."""
+        assert self.listener is not None
+        if on != self.accepting:
+            if on:
+                self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+            else:
+                self.selector.unregister(self.listener)
+            self.accepting = on
+
     def _accept(self) -> None:
         assert self.listener is not None
         for _ in range(ACCEPT_BATCH):
+            if len(self.pairs) >= self.limits.max_connections \
+                    and not make_room(list(self.pairs.values())):
+                self._accepting(False)  # every one owes something: accept later
+                return
             try:
                 client, peer = self.listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -145,7 +167,9 @@ class Relay(Listening):
             conn_id, self._next_id = self._next_id, self._next_id + 1
             peer_text = f"{peer[0]}:{peer[1]}"
             pair = RelayedConnection(self, client, upstream, conn_id, peer_text, time.time())
-            pair.refused = failed  # then the relay answers 502 to its first request
+            pair.refused = failed is not None  # the relay answers 502 to its first request
+            if failed == "queue_full":
+                pair.refusal = not_accepting(None)
             self.pairs[conn_id] = pair
             self.stats.connections += 1
             self._emit(ConnectionOpen(conn_id, peer_text))
@@ -190,7 +214,7 @@ class Relay(Listening):
             self.stats.errors += 1
         self._emit(exchange._replace(number=self.stats.exchanges))
 
-    def stream(self, record: Stream) -> None:
+    def stream(self, record: Stream | ExchangeWaiting) -> None:
         self._emit(record)
 
     def closed(self, pair: RelayedConnection, event: ConnectionClose) -> None:
@@ -199,9 +223,12 @@ class Relay(Listening):
                 self.selector.unregister(sock)
         self.pairs.pop(pair.id, None)
         self._emit(event)
+        if not self.accepting and self._stop_reason is None:
+            self._accepting(True)  # room again
 
     def _emit(self, event: ServerListening | ServerStopping | ServerStats | ConnectionOpen
-              | ConnectionClose | Exchange | Stream, *, force: bool = False) -> None:
+              | ConnectionClose | Exchange | Stream | ExchangeWaiting, *, force: bool = False
+              ) -> None:
         if self.sink is not None:
             self.sink.emit(event, force=force)
 

@@ -20,11 +20,12 @@ from collections import deque
 from typing import Final, Protocol
 
 from . import responses as named  # the mistakes: named.BODY_TOO_LONG ...
-from .capture import ConnectionClose, Exchange, Stats, Stream
+from .capture import ConnectionClose, Exchange, Stats
 from .connection import PEER_GONE, RECV_SIZE  # as henaserver reads and names resets
 from .exchange import capped_request
 from .http import HTTPError, RefusedRequest, Request, RequestHead
 from .parser import NEED_DATA, RequestParser
+from .relay_events import ExchangeWaiting, RelayLimits, Stream
 from .relay_exchange import Waiting, exchange_of, relay_error
 from .responses import Response, ResponseReader
 
@@ -40,15 +41,14 @@ class RelayHost(Protocol):
 
     stats: Stats
     body_cap: int
-    response_timeout: float
-    idle_timeout: float
+    limits: RelayLimits
 
     def watch(self, pair: RelayedConnection) -> None:
         """Wait for the readiness ``pair.wants`` says, on both its sockets."""
     def exchange_done(self, exchange: Exchange) -> None:
         """Record an exchange that has ended."""
-    def stream(self, record: Stream) -> None:
-        """Record bytes that belong to no exchange."""
+    def stream(self, record: Stream | ExchangeWaiting) -> None:
+        """Record bytes that belong to no exchange, or a request still unanswered."""
     def closed(self, pair: RelayedConnection, event: ConnectionClose) -> None:
         """Forget a closed pair and record why."""
 
@@ -66,6 +66,9 @@ class RelayedConnection:
         self.raw_responses = False  # the reader gave up: the server's bytes are a stream
         self.connected = False
         self.refused = False
+        # Why there is no server connection: the reason, the mistake, the 502's text.
+        self.refusal = ("connection to the server refused", named.NOT_LISTENING,
+                        "Nothing is listening at the server's address: is it running?")
         self.client_eof = self.upstream_eof = False
         self.waiting: deque[Waiting] = deque()
         self.held: tuple[Waiting, Exchange, float] | None = None  # see GRACE_SECONDS
@@ -133,23 +136,6 @@ class RelayedConnection:
 
     def on_writable(self) -> None:
         self._flush()
-
-    def check_timeout(self, now: float) -> None:
-        """Emit a held exchange after its grace; give up on a server that never answers."""
-        if self.held is not None and now >= self.held[2]:
-            self._release_held()
-        if self.waiting and self.waiting[0].request_complete is not None:
-            since = max(self.waiting[0].request_complete, self.last_upstream)
-            if now - since >= self.host.response_timeout:
-                self._never_answered(now)
-        elif not self.waiting and not self.closed and self.closing is None:
-            # Nothing owed either way: else a peer that never closes holds it for ever.
-            quiet = now - max(self.last_client, self.last_upstream)
-            if quiet >= self.host.idle_timeout and not self.to_client:
-                if self.parser.has_partial_request and not self.raw_requests:
-                    self._client_closed_partial(now, "timed_out", "the request stopped "
-                                                f"arriving for {quiet:.0f} s")
-                self._close("idle timeout")
 
     # --- the browser's side: requests ---------------------------------------------------
 
@@ -281,7 +267,7 @@ class RelayedConnection:
     def _never_answered(self, now: float) -> None:
         current = self.waiting.popleft()
         partial = self.reader.partial()
-        seconds = self.host.response_timeout
+        seconds = self.host.limits.response_timeout
         if partial.length:  # it began an answer, then stopped: the browser got that much
             self._emit(current, partial.status, "timed_out", f"no byte from the server "
                        f"for {seconds:g} s", partial.raw, named.BODY_TOO_SHORT, now,
@@ -303,11 +289,10 @@ class RelayedConnection:
         now = time.time()
         current = self.waiting.popleft() if self.waiting else Waiting(
             self.next_index, None, self.parser.received, self.first_byte, None, now)
-        answer = relay_error(502, "Bad Gateway", "Nothing is listening at the server's "
-                             "address: is it running? (henaserver relay)")
+        reason, mistake, text = self.refusal
+        answer = relay_error(502, "Bad Gateway", f"{text} (henaserver relay)")
         self.to_client += answer  # the relay's own answer
-        self._emit(current, 502, "rejected", "connection to the server refused", answer,
-                   named.NOT_LISTENING, now)
+        self._emit(current, 502, "rejected", reason, answer, mistake, now)
         self.waiting.clear()
         self._close_after_flush("server not listening")
 

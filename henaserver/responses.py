@@ -33,8 +33,9 @@ BODY_TOO_LONG: Final = "body_too_long"
 NEVER_ANSWERED: Final = "never_answered"
 BARE_LF: Final = "bare_lf"
 NOT_LISTENING: Final = "not_listening"
+NOT_ACCEPTING: Final = "not_accepting"
 MISTAKES: Final = (CLOSED_WITHOUT_RESPONSE, NO_STATUS_LINE, BODY_TOO_SHORT, BODY_TOO_LONG,
-                   NEVER_ANSWERED, BARE_LF, NOT_LISTENING)
+                   NEVER_ANSWERED, BARE_LF, NOT_LISTENING, NOT_ACCEPTING)
 
 # status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4).
 # Lenient on the reason (any bytes but CR/LF), strict on version and code.
@@ -42,6 +43,10 @@ STATUS_LINE: Final = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})(?: [^\r\n]*)?\r?
 STATUS_START: Final = b"HTTP/"
 # A head that never ends is not a response: past this, the bytes are called what they are.
 MAX_HEAD: Final = 64 * 1024
+# A framing field's line (names are case-insensitive; whitespace around the name is
+# tolerated, as a lenient reader does).
+FRAMING_FIELD: Final = re.compile(rb"\n[ \t]*(content-length|transfer-encoding)[ \t]*:"
+                                  rb"([^\n]*)", re.IGNORECASE)
 # A LF with no CR before it (RFC 9112 section 2.2: a sender MUST use CRLF).
 BARE_LF_AT: Final = re.compile(rb"(?<!\r)\n")
 
@@ -280,11 +285,12 @@ def status_of(head: bytes | bytearray, start: int = 0) -> int | None:
 
 
 def header_fields(head: bytes) -> dict[str, str]:
-    """Field values by lower-case name (the last line of a name wins: this is for
-    finding the framing, and a server sending two different lengths is wrong anyway)."""
+    """The framing fields' values by lower-case name: ``content-length`` and
+    ``transfer-encoding`` (the last line of a name wins: this is for finding the
+    framing, and a server sending two different lengths is wrong anyway). One regular
+    expression over the head instead of decoding every field: the relay reads a head
+    per response, and only these two say where it ends."""
     fields: dict[str, str] = {}
-    for line in head.split(b"\n")[1:]:
-        name, colon, value = line.partition(b":")
-        if colon:
-            fields[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
+    for name, value in FRAMING_FIELD.findall(head):
+        fields[name.decode("latin-1").lower()] = value.strip().decode("latin-1")
     return fields

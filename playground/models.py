@@ -90,6 +90,21 @@ class Sandbox(models.Model):
     viewed_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(null=True, blank=True)
 
+    # What serves the port (docs/program-sandboxes.md): henaserver, or the learner's own
+    # program behind the capture relay. A program's source is a file of the sandbox
+    # (``main_file``, its working directory's main file), so the files API, the quota and
+    # atomic writes cover it; ``starter`` is the starter it began from (blank: none).
+    # A program sandbox has no henaserver mode: its ``mode`` is "program" (what its runs
+    # record). db_default: rows inserted by the previous release (see above).
+    class Kind(models.TextChoices):
+        HENASERVER = "henaserver"
+        PROGRAM = "program"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.HENASERVER,
+                            db_default=Kind.HENASERVER)
+    main_file = models.CharField(max_length=255, default="main.py", db_default="main.py")
+    starter = models.CharField(max_length=40, blank=True, default="", db_default="")
+
     class Meta:
         ordering = ["created_at", "id"]
 
@@ -100,6 +115,10 @@ class Sandbox(models.Model):
     def key(self) -> str:
         """The supervisor's name for this sandbox's process."""
         return str(self.pk)
+
+    @property
+    def is_program(self) -> bool:
+        return self.kind == self.Kind.PROGRAM
 
     @property
     def is_live(self) -> bool:
@@ -193,6 +212,10 @@ class Exchange(models.Model):
     status = models.IntegerField(null=True)
     outcome = models.CharField(max_length=20)
     reason = models.CharField(max_length=300, blank=True)
+    # From the capture relay only (docs/events.md ``mistake``): what the learner's own
+    # server did wrong, a name of traffic/mistakes.py; "" from henaserver. db_default:
+    # rows inserted by the release before (a rolling upgrade) get "".
+    mistake = models.CharField(max_length=40, blank=True, default="", db_default="")
     content_type = models.CharField(max_length=200, blank=True)  # of the response
     request_length = models.BigIntegerField()
     response_length = models.BigIntegerField()
@@ -214,3 +237,26 @@ class Exchange(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.method} {self.target} -> {self.status}"
+
+
+class StreamRecord(models.Model):
+    """Bytes the capture relay forwarded that belong to no exchange (its ``stream``
+    event, docs/events.md): what followed a request that is not HTTP, what a server
+    sent after an answer with no status line. Kept as they came, the newest
+    traffic/streams.KEEP per sandbox; written only by the ingest writer."""
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="streams")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="streams")
+    conn = models.IntegerField()
+    direction = models.CharField(max_length=10)  # to_server | to_client
+    reason = models.CharField(max_length=300, blank=True)
+    data = models.BinaryField()  # up to the relay's body_cap bytes
+    length = models.BigIntegerField()  # how many bytes there were
+    truncated = models.BooleanField(default=False)
+    time_us = models.BigIntegerField()  # when the relay recorded them
+
+    class Meta:
+        ordering = ["sandbox", "id"]
+
+    def __str__(self) -> str:
+        return f"stream {self.direction} conn {self.conn} ({self.length} B)"

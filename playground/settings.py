@@ -8,6 +8,7 @@ environment variables only. The PLAYGROUND_* limits are documented in docs/api.m
 import ipaddress
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -155,6 +156,38 @@ PLAYGROUND_CHILD_FILES = _env_int("PLAYGROUND_CHILD_FILES", 256)
 # CPU seconds over the server's whole life (RLIMIT_CPU is not a rate): a lesson uses a
 # few seconds, a wrk run a minute; an hour only ends a runaway. 0 = no limit.
 PLAYGROUND_CHILD_CPU_SECONDS = _env_int("PLAYGROUND_CHILD_CPU_SECONDS", 3600)
+
+# ----- program sandboxes (docs/program-sandboxes.md, sandboxes/program_kind.py) -------
+# A learner's program runs under bubblewrap, as uid PLAYGROUND_PROGRAM_UID_BASE + the
+# sandbox's id (one uid each: RLIMIT_NPROC counts per uid, so one fork bomb cannot starve
+# the other sandboxes), with Debian's Python: the interpreter must live under /usr, the
+# only system folder bound into the sandbox (pyenv's, under /root, cannot be bound).
+# Without bwrap (or without root) programs run unisolated, offered only to a single
+# local user: never with PLAYGROUND_REQUIRE_LOGIN or PLAYGROUND_PRODUCTION.
+PLAYGROUND_BWRAP = (os.environ.get("PLAYGROUND_BWRAP", "").strip() or shutil.which("bwrap")
+                    or "bwrap")
+PLAYGROUND_PROGRAM_PYTHON = os.environ.get("PLAYGROUND_PROGRAM_PYTHON",
+                                           "").strip() or "/usr/bin/python3"
+PLAYGROUND_PROGRAM_UID_BASE = _env_int("PLAYGROUND_PROGRAM_UID_BASE", 200000)
+
+
+def _limits(text: str) -> dict[str, int]:
+    """``cpu_seconds=30,open_files=128``: overrides of programs.ProgramLimits, the one home
+    of the defaults and their reasons (names checked by checks.program_limits)."""
+    result = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if not value.strip().isdigit():
+            raise ImproperlyConfigured(f"PLAYGROUND_PROGRAM_LIMITS: {item!r} is not like "
+                                       "cpu_seconds=60")
+        result[name.strip()] = int(value)
+    return result
+
+
+# The rlimits of a program (prlimit inside the sandbox), as overrides of the defaults in
+# sandboxes/programs.py: cpu_seconds, data_bytes, stack_bytes, processes, open_files,
+# file_bytes, address_bytes.
+PLAYGROUND_PROGRAM_LIMITS = _limits(os.environ.get("PLAYGROUND_PROGRAM_LIMITS", ""))
 
 # ----- budgets and culling (sandboxes/budgets.py, culling.py; docs/security.md) --------
 # Dropping cookies makes a new anonymous owner: these budgets do not reset with it.

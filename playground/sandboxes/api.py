@@ -1,5 +1,5 @@
 """The sandboxes' JSON API (docs/api.md): list and create, show and delete, start, stop
-and restart, and each sandbox's mode and rules.
+and restart, each sandbox's mode and rules, and a program sandbox's program.
 
 Thin views: ownership in ownership.py, processes in lifecycle.py, the JSON shape in
 presenters.py; refusals become ``{"error": ...}`` in errors.api.
@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 
 from ..errors import api, json_body
 from ..models import Sandbox
-from . import lifecycle, modes
+from . import lifecycle, modes, program_kind
 from .ownership import get_owned, owned
 from .presenters import to_json
 from .runtime import is_running
@@ -26,6 +26,8 @@ def list_payload(request: HttpRequest) -> dict:
             "max_sandboxes": settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER,
             "port_range": list(settings.PLAYGROUND_PORT_RANGE),
         },
+        # Whether the create form offers the program kind, and why not / why unisolated.
+        "programs": program_kind.offer_json(),
     }
     if request.GET.get("suggest"):
         data["suggested_port"] = lifecycle.suggest_port(request)
@@ -37,9 +39,12 @@ def sandbox_list(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         return JsonResponse(list_payload(request))
     body = json_body(request)
-    mode = modes.parse_mode(body)  # checked before anything is created
-    sandbox = lifecycle.create(request, body.get("name"), body.get("port"))
-    modes.save(sandbox, mode)
+    # Both checked before anything is created.
+    program = program_kind.parse_create(body)
+    mode = modes.parse_mode(body) if program is None else None
+    sandbox = lifecycle.create(request, body.get("name"), body.get("port"), program)
+    if mode is not None:
+        modes.save(sandbox, mode)
     return JsonResponse(to_json(request, sandbox), status=201)
 
 
@@ -89,6 +94,7 @@ def start_or_explain(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
 @api("GET", "PUT")
 def sandbox_mode(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     sandbox = get_owned(request, sandbox_id)
+    program_kind.refuse_mode(sandbox)
     restarted = False
     if request.method == "PUT":
         fields = modes.parse_mode(json_body(request), sandbox)
@@ -104,7 +110,22 @@ def sandbox_mode(request: HttpRequest, sandbox_id: int) -> JsonResponse:
 @api("GET", "PUT")
 def sandbox_rules(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     sandbox = get_owned(request, sandbox_id)
+    program_kind.refuse_mode(sandbox)
     if request.method == "PUT":
         modes.save(sandbox, {"rules": modes.parse_rules(json_body(request))})
     return JsonResponse({"rules": modes.rules_json(sandbox),
                          "file": "rules.json", "restart_needed": False})
+
+
+# ----- a program sandbox's program ---------------------------------------------------------
+# The main file, read and replaced as text; the program reads it when it starts, so an
+# edit while it runs waits for a restart (the answer says so: ``restart_needed``).
+
+
+@api("GET", "PUT")
+def sandbox_program(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    sandbox = get_owned(request, sandbox_id)
+    if request.method == "PUT":
+        return JsonResponse(program_kind.replace(sandbox, json_body(request),
+                                                 is_running(sandbox)))
+    return JsonResponse(program_kind.program_json(sandbox))

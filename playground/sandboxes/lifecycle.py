@@ -34,7 +34,7 @@ from ..files.storage import root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal
 from ..traffic.ingest import ingestor
-from . import budgets, claims, control, heartbeat, leftovers, modes, ports
+from . import budgets, claims, control, heartbeat, leftovers, modes, ports, program_kind
 from .exits import StartError
 from .ownership import NO_SUCH_SANDBOX, owned, owner_fields
 from .runtime import message_fields, record_exit, supervisor
@@ -99,7 +99,10 @@ def check_port(request: HttpRequest, port: object, sandbox: Sandbox | None = Non
 # ----- create, start, stop, delete -----------------------------------------------------
 
 
-def create(request: HttpRequest, name: object, port: object) -> Sandbox:
+def create(request: HttpRequest, name: object, port: object,
+           program: dict[str, Any] | None = None) -> Sandbox:
+    """A new stopped sandbox; ``program``: program_kind.parse_create's fields and files
+    (written all or none: if they do not fit, the sandbox is not created either)."""
     if not isinstance(name, str) or not name.strip():
         raise Refusal(NO_NAME).answer(field="name")
     name = name.strip()
@@ -117,13 +120,19 @@ def create(request: HttpRequest, name: object, port: object) -> Sandbox:
             if "user" not in owner:  # anonymous: the address's budget too
                 budgets.check_create(address, network)
             sandbox = Sandbox.objects.create(name=name, port=number, client_address=address,
-                                             client_network=network, **owner)
+                                             client_network=network, **owner,
+                                             **(program or {}).get("fields", {}))
     except IntegrityError:  # another request took the port a moment ago
         raise Refusal(PORT_TAKEN, port=number, name="").answer(field="port") from None
     root = root_of(sandbox)
     if root.exists():  # left over from an earlier database
         shutil.rmtree(root)
     root.mkdir(parents=True)
+    try:
+        program_kind.write(sandbox, (program or {}).get("files", []))
+    except BaseException:
+        sandbox.delete()
+        raise
     return sandbox
 
 
@@ -143,6 +152,8 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
     if sandbox.port in own_ports(request):
         raise Refusal(OWN_PORT, port=sandbox.port).answer(409)
     root_of(sandbox).mkdir(parents=True, exist_ok=True)
+    if sandbox.is_program:
+        program_kind.check_startable(sandbox)
     control.ensure_listening(stop_if_mine)  # so another process can ask us to stop it
     with launching() as token:
         claim = claims.take(sandbox.pk, settings.PLAYGROUND_MAX_RUNNING_SANDBOXES, _held,
@@ -209,9 +220,7 @@ def _launch(sandbox: Sandbox, claim: claims.Claim) -> Sandbox:
         if not _clear_leftovers(sandbox, claim):
             return _outcome(sandbox)  # stopped (and maybe started again) meanwhile
         try:
-            child = supervisor().start(
-                key, root=str(root_of(sandbox)), host=settings.PLAYGROUND_BIND_HOST,
-                port=sandbox.port, args=modes.henaserver_args(sandbox), tag=claim.token)
+            child = _start_child(sandbox, claim.token)
             break
         except ValueError:  # a child of an older claim registered first: retry
             if attempt == 2:
@@ -231,6 +240,16 @@ def _launch(sandbox: Sandbox, claim: claims.Claim) -> Sandbox:
         record_exit(key, child.exit_info)
     sandbox.refresh_from_db()
     return sandbox
+
+
+def _start_child(sandbox: Sandbox, tag: str) -> Any:
+    """The sandbox's server: henaserver in its mode, or the learner's program behind the
+    capture relay (docs/program-sandboxes.md)."""
+    if sandbox.is_program:
+        return supervisor().start_program(sandbox.key, program_kind.spec(sandbox), tag=tag)
+    return supervisor().start(
+        sandbox.key, root=str(root_of(sandbox)), host=settings.PLAYGROUND_BIND_HOST,
+        port=sandbox.port, args=modes.henaserver_args(sandbox), tag=tag)
 
 
 def _failed(sandbox: Sandbox, claim: claims.Claim, exc: StartError) -> Sandbox:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from ..models import Sandbox
 from ..refusals import Message
+from . import program_kind
 from .exits import states_exit_code
 
 DELETED_MESSAGE = gettext_noop("this sandbox was deleted")
@@ -27,7 +28,11 @@ LINKS = {
     "restart": "api-restart", "files": "api-files", "starter": "api-starter",
     "page": "sandbox-page", "traffic": "traffic-page", "exchanges": "api-exchanges",
     "mode": "api-mode", "rules": "api-rules", "compose": "api-compose",
+    "program": "api-program",
 }
+# Links a sandbox of each kind does not have: a program has no henaserver mode or rules;
+# henaserver has no program to edit.
+NOT_LINKED = {Sandbox.Kind.HENASERVER: {"program"}, Sandbox.Kind.PROGRAM: {"mode", "rules"}}
 
 
 def sandbox_host(request: HttpRequest) -> str:
@@ -76,7 +81,7 @@ def status_facts(sandbox: Sandbox | None) -> dict[str, Any]:
     viewer words it with ``status_json`` in their own language."""
     if sandbox is None:
         return {"status": "deleted", "pid": None, "exit_code": None, "stderr_tail": [],
-                "message": Message(DELETED_MESSAGE).to_json()}
+                "message": Message(DELETED_MESSAGE).to_json(), "program_error": None}
     message = stored_message(sandbox)
     return {
         "status": sandbox.status,
@@ -84,6 +89,8 @@ def status_facts(sandbox: Sandbox | None) -> dict[str, Any]:
         "exit_code": sandbox.exit_code,
         "stderr_tail": sandbox.stderr_tail.splitlines() if sandbox.stderr_tail else [],
         "message": message.to_json() if message is not None else None,
+        # A program's syntax error, for the editor to mark its line (live too).
+        "program_error": program_kind.program_error(sandbox),
     }
 
 
@@ -116,5 +123,11 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         "bytes_in": sandbox.bytes_in,
         "bytes_out": sandbox.bytes_out,
         "mode": sandbox.mode,
-        "links": {key: reverse(f"playground:{name}", args=[pk]) for key, name in LINKS.items()},
+        "kind": sandbox.kind,
+        "main_file": sandbox.main_file if sandbox.is_program else None,
+        "starter": sandbox.starter if sandbox.is_program else None,
+        # Why a program runs unisolated here (null: isolated, or not a program).
+        "isolation": program_kind.isolation_note(sandbox),
+        "links": {key: reverse(f"playground:{name}", args=[pk]) for key, name in LINKS.items()
+                  if key not in NOT_LINKED[sandbox.kind]},
     }

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_noop
 from ..models import Sandbox
 from ..refusals import Message
 from ..traffic.ingest import ingestor
-from . import heartbeat, modes
+from . import heartbeat, modes, program_kind
 from .exits import ExitInfo, describe_returncode
 from .supervisor import Supervisor
 
@@ -136,8 +136,14 @@ def record_exit(key: str, info: ExitInfo) -> None:
         return
     # Filter on the pid: if the learner already started a new process, leave it alone.
     rows = Sandbox.objects.filter(pk=int(key), pid=info.pid)
-    expected = modes.exit_outcome(info)
-    if expected is not None:  # e.g. the "once" mode exits after one request: no crash
+    if rows.filter(kind=Sandbox.Kind.PROGRAM).exists():
+        # A learner's program: its own exit is its outcome, told with its last output.
+        expected, message = program_kind.expected_end(info), program_kind.crash_message(info)
+    else:
+        # e.g. the "once" mode exits after one request: no crash.
+        expected = modes.exit_outcome(info)
+        message = Message(CRASHED_MESSAGE, exit=describe_returncode(info.returncode))
+    if expected is not None:
         rows.update(status=Status.STOPPED, pid=None, exit_code=None, stderr_tail="",
                     claim="", run_by="", stopped_at=timezone.now(),
                     **message_fields(expected))
@@ -145,8 +151,7 @@ def record_exit(key: str, info: ExitInfo) -> None:
         rows.update(status=Status.CRASHED, pid=None, exit_code=info.returncode,
                     claim="", run_by="",
                     stderr_tail="\n".join(info.stderr_tail), stopped_at=timezone.now(),
-                    **message_fields(Message(CRASHED_MESSAGE,
-                                             exit=describe_returncode(info.returncode))))
+                    **message_fields(message))
     ingestor().status(key)
 
 

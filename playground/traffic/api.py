@@ -19,7 +19,7 @@ from ..errors import ApiError, api
 from ..models import Exchange, Sandbox
 from ..sandboxes.ownership import get_owned
 from ..sandboxes.presenters import sandbox_host, sandbox_url
-from . import exchanges, exports, filters, pages, runs
+from . import exchanges, exports, filters, pages, runs, streams
 from .ingest import ingestor
 
 # Rows whose bytes are loaded per query while exporting: bounds memory per step.
@@ -119,6 +119,14 @@ def exchange_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
 
 
 @api("GET")
+def stream_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
+    """The capture relay's stored ``stream`` records (bytes outside any exchange), oldest
+    first, each with the first streams.PREVIEW bytes (docs/api.md)."""
+    sandbox = get_owned(request, sandbox_id)
+    return JsonResponse({"streams": streams.newest(sandbox.pk), "keep": streams.KEEP})
+
+
+@api("GET")
 def exchange_raw(request: HttpRequest, sandbox_id: int, seq: int, part: str) -> HttpResponse:
     """The exact recorded bytes of the request or the response."""
     sandbox = get_owned(request, sandbox_id)
@@ -215,6 +223,10 @@ def har(request: HttpRequest, sandbox_id: int) -> HttpResponse:
 @api("GET")
 def raw_dump(request: HttpRequest, sandbox_id: int) -> HttpResponse:
     sandbox = get_owned(request, sandbox_id)
-    rows = list(_filtered(sandbox, request.GET.get("filter", ""),
-                          _run_param(request, sandbox, "current")))
-    return download(exports.raw_dump(rows), f"sandbox-{sandbox.pk}-exchanges.raw")
+    run, text = _run_param(request, sandbox, "current"), request.GET.get("filter", "")
+    rows = list(_filtered(sandbox, text, run))
+    # The relay's stream records follow, unfiltered: bytes outside exchanges have no
+    # method, path or status to match (with a filter, only exchanges are wanted).
+    extra = b"" if text.strip() else streams.dump(sandbox.pk, run)
+    return download(exports.raw_dump(rows) + extra,
+                    f"sandbox-{sandbox.pk}-exchanges.raw")

@@ -167,6 +167,12 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         if event.get("console"):
             await self.send_json({"type": "console", "lines": event["console"],
                                   "skipped": event.get("console_skipped", 0)})
+        # The capture relay: requests still unanswered (live only), and new stream
+        # records (the page reads them from the streams API).
+        if event.get("waiting"):
+            await self.send_json({"type": "waiting", "items": event["waiting"]})
+        if event.get("streams"):
+            await self.send_json({"type": "streams", "count": event["streams"]})
 
     async def _exchanges(self, event: dict[str, Any]) -> None:
         first, last = event["first_seq"], event["last_seq"]

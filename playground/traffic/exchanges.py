@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 from ..models import Exchange, Run, Sandbox
-from . import heads, runs
+from . import heads, mistakes, runs
 from .outcomes import OUTCOMES
 
 # Fields a summary is built from: read with .values() so no raw bytes are loaded.
@@ -24,7 +24,7 @@ SUMMARY_FIELDS = (
     "seq", "conn", "conn_index", "client", "method", "target", "version", "status",
     "outcome", "reason", "content_type", "request_length", "response_length",
     "request_truncated", "response_truncated", "times", "started_us", "duration_us",
-    "run__number",
+    "run__number", "mistake",
 )
 # One page of history (API and websocket backfill): small enough to keep each websocket
 # frame and each query short, large enough that a full retention window is 10 pages.
@@ -79,6 +79,7 @@ def from_event(sandbox_id: int, seq: int, event: dict[str, Any], run: Run) -> Ex
         target=_text(event.get("target"), 8192), version=_text(event.get("version"), 20),
         status=_int(event.get("status")), outcome=outcome,
         reason=_text(event.get("reason"), 300),
+        mistake=mistakes.clean(event.get("mistake")),
         content_type=response_content_type(response_raw),
         request_length=_int(event.get("request_length")) or len(request_raw),
         response_length=_int(event.get("response_length")) or len(response_raw),
@@ -146,6 +147,8 @@ def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
         "response_truncated": get("response_truncated"),
         "times": get("times"), "started_us": get("started_us"),
         "duration_us": get("duration_us"),
+        # From the capture relay: what the learner's server did wrong (mistakes.py).
+        "mistake": get("mistake") or None,
     }
 
 

@@ -44,8 +44,8 @@ from django.db.models.functions import Greatest
 from ..models import Exchange, Sandbox
 from ..refusals import Message
 from ..sandboxes.presenters import status_facts
-from . import exchanges, live, redaction, retention, runs
-from .messages import Lines, Pending, console, newest_summaries
+from . import exchanges, live, redaction, retention, runs, streams
+from .messages import Lines, Pending, console, newest_summaries, waiting_item
 from .queues import ByteQueue
 from .runbook import RunBook, add_lost, claim_of, newer_base, newest_id, refusal_reason
 
@@ -98,7 +98,8 @@ class Ingestor:
         which run it belongs to). Waits while the queue is full: the back pressure that
         makes henaserver, not us, drop (and count) events."""
         size = EVENT_OVERHEAD + retention.b64_len(event.get("request_b64")) \
-            + retention.b64_len(event.get("response_b64"))
+            + retention.b64_len(event.get("response_b64")) \
+            + retention.b64_len(event.get("data_b64"))
         self._queue.put(("event", key, (tag, event)), size)
 
     def output(self, key: str, stream: str, line: str) -> None:
@@ -195,8 +196,15 @@ class Ingestor:
         kind = event.get("type")
         if kind == "exchange":
             p.exchanges.append(event)
+            if p.waiting:  # answered within this batch: nothing is waiting any more
+                p.waiting = [w for w in p.waiting if (w["conn"], w["index"])
+                             != (event.get("conn"), event.get("index"))]
         elif kind == "server.stats":
             p.stats = event
+        elif kind == "stream":  # the capture relay's bytes outside exchanges
+            p.streams.append(event)
+        elif kind == "exchange.waiting":  # the relay: a request still unanswered
+            p.waiting.append(waiting_item(event))
 
     def _flush_all(self, pending: dict[tuple[str, str], Pending]) -> None:
         with self._lock:
@@ -221,9 +229,10 @@ class Ingestor:
                 connection.close()
 
     def _flush(self, sid: int, tag: str, p: Pending) -> None:
-        if not p.exchanges and p.stats is None:
-            if p.lines:  # console only (or a connection event): no database work
-                self.publish(sid, {"type": "traffic.batch", **console(p)})
+        if not p.exchanges and p.stats is None and not p.streams:
+            if p.lines or p.waiting:  # console, waiting rows: no database work
+                self.publish(sid, {"type": "traffic.batch", **console(p),
+                                   "waiting": p.waiting})
             return
         try:
             with transaction.atomic():
@@ -259,6 +268,10 @@ class Ingestor:
         message["stats"] = self._stats_message(sid, p.stats)
         if p.lines:
             message.update(console(p))
+        if p.waiting:
+            message["waiting"] = p.waiting
+        if p.streams:
+            message["streams"] = len(p.streams)
         self.publish(sid, message)
 
     def _store(self, sid: int, tag: str, p: Pending, stored: bool = True
@@ -290,6 +303,7 @@ class Ingestor:
             new = [redaction.redact_exchange(exchanges.from_event(sid, seqs[i], events[i], run))
                    for i in range(start, len(events))]
             exchanges.insert(new)
+            streams.store(sid, run, p.streams)
             run.stored += len(new)
             run.removed += start  # older than the window already: removed at once
         server = int((p.stats or {}).get("exchanges") or 0)

@@ -37,6 +37,8 @@ class Pending:
 
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] | None = None
+    streams: list[dict[str, Any]] = field(default_factory=list)  # the relay's `stream`s
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # waiting_item()s
     lines: collections.deque = field(
         default_factory=lambda: collections.deque(maxlen=CONSOLE_LINES))
     lines_seen: int = 0
@@ -52,6 +54,23 @@ class Lines:
     lines: collections.deque = field(
         default_factory=lambda: collections.deque(maxlen=CONSOLE_LINES))
     seen: int = 0
+
+
+def waiting_item(event: dict[str, Any]) -> dict[str, Any]:
+    """The relay's ``exchange.waiting`` event (docs/events.md) as the page's pending
+    row: a whole request forwarded, no answer yet. Live only, never stored: the
+    exchange that ends it (answered, or the relay's ``never_answered``) replaces it."""
+    def short(name: str, limit: int) -> str | None:
+        value = event.get(name)
+        return value[:limit] if isinstance(value, str) else None
+
+    def number(name: str) -> int | None:
+        value = event.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return {"conn": number("conn"), "index": number("index"),
+            "method": short("method", 40), "target": short("target", 1024),
+            "since_us": number("since"), "timeout_ms": number("timeout_ms")}
 
 
 def newest_summaries(rows: list[Exchange]) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ OUTCOMES: dict[str, str] = {
     "timed_out": gettext_noop("timed out"),
     "client_closed": gettext_noop("closed by the client"),
     "no_response": gettext_noop("no response (record-only)"),
+    # From the capture relay: the learner's server closed before its answer was whole.
+    "server_closed": gettext_noop("closed by the server"),
 }
 
 

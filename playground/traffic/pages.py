@@ -15,7 +15,7 @@ from ..compose import composer, presets
 from ..sandboxes.modes import MODE_INFO
 from ..sandboxes.ownership import page_sandbox
 from ..sandboxes.presenters import sandbox_url, to_json
-from . import outcomes, runs
+from . import mistakes, outcomes, runs
 
 # The page renders this many rows at most; older ones stay reachable through the API.
 DOM_ROWS = 1000
@@ -31,6 +31,7 @@ def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
         "dom_rows": DOM_ROWS,
         "composer": composer_data(request, sandbox),
         "outcomes": outcomes.labels(),
+        "mistakes": mistakes.labels(),
         "runs": runs_data(),
     })
 

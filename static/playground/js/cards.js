@@ -118,7 +118,10 @@ export class Card {
     this.open.classList.toggle("disabled", !running);
     this.open.setAttribute("aria-disabled", String(!running));
     this.open.tabIndex = running ? 0 : -1;
-    if (this.files) this.files.href = sb.links.page;
+    if (this.files) {
+      this.files.href = sb.links.page;
+      this.files.textContent = sb.kind === "program" ? gettext("Program") : gettext("Files");
+    }
     this.traffic.href = sb.links.traffic;
 
     // The server words it, exit code included when the message lacks it (to_json).

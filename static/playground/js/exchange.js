@@ -6,7 +6,7 @@ import { gettext, interpolate, L10N, formatSize, formatMicros } from "./i18n-hel
 import { el, message, copyText } from "./dom.js";
 import { fetchRaw } from "./api.js";
 import * as bytesView from "./bytes.js";
-import { COMPLETE, OUTCOME_TEXT } from "./outcomes.js";
+import { COMPLETE, MISTAKE_TEXT, outcomeText } from "./outcomes.js";
 
 // Bytes rendered at first: enough for any head and a page of body. "Load full" renders
 // everything the server recorded (bodies are recorded up to its body_cap, 64 KiB).
@@ -51,6 +51,7 @@ export class ExchangeView {
       L10N.f(item.index > 0 ? gettext("connection %(conn)s, request %(n)s on it (keep-alive reuse)")
         : gettext("connection %(conn)s, request %(n)s on it"), { conn: item.conn, n: item.index + 1 }) +
       " · " + interpolate(gettext("from %s"), [item.client]);
+    this.renderMistake(item);
     this.renderTiming(item.times);
     // Both parts are fetched once, here. export.js and composer.js add their buttons
     // (curl, files, re-send) for this item; composer.js re-sends the request bytes from
@@ -169,6 +170,20 @@ export class ExchangeView {
     }
   }
 
+  // The capture relay's `mistake`: its label, the glossary's explanation in the page's
+  // language and the RFC section, above the timing.
+  renderMistake(item) {
+    const box = this.panel.querySelector("#detail-mistake");
+    if (!box) return;
+    box.textContent = "";
+    box.hidden = !item.mistake;
+    if (!item.mistake) return;
+    box.dataset.mistake = item.mistake;
+    box.append(el("strong", "mistake-name", interpolate(gettext("Your server's mistake: %s"),
+                                                        [MISTAKE_TEXT[item.mistake] || item.mistake])));
+    if (this.explain) this.explain.describeMistake(box, item.mistake);
+  }
+
   renderTiming(times) {
     const box = this.panel.querySelector("#timing");
     box.textContent = "";
@@ -229,7 +244,8 @@ export class ExchangeView {
 export function describeOutcome(item) {
   const parts = [];
   if (item.status != null) parts.push(interpolate(gettext("status %s"), [item.status]));
-  if (item.outcome !== COMPLETE) parts.push(OUTCOME_TEXT[item.outcome] || item.outcome);
+  if (item.outcome !== COMPLETE) parts.push(outcomeText(item));
+  if (item.mistake) parts.push(MISTAKE_TEXT[item.mistake] || item.mistake);
   if (item.reason) parts.push(item.reason);
   return parts.join(" · ") || gettext("no status");
 }

@@ -206,5 +206,16 @@ export function explainer(glossaryUrl) {
     glossary ? job() : (pending.push(job), load());
   }
 
-  return { load, decorateRaw, decorateDecoded };
+  // A mistake the capture relay named (glossary "mistakes"): its explanation in the
+  // page's language and the RFC link, appended to `box`.
+  function describeMistake(box, name) {
+    const job = () => {
+      const entry = glossary.mistakes && glossary.mistakes[name];
+      if (!entry || box.dataset.mistake !== name) return;
+      box.append(" ", el("span", "mistake-text", entry[L10N.short] || entry.en), " ", link(entry));
+    };
+    glossary ? job() : (pending.push(job), load());
+  }
+
+  return { load, decorateRaw, decorateDecoded, describeMistake };
 }

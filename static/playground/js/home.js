@@ -68,6 +68,47 @@ form.addEventListener("submit", async (event) => {
   form.elements.name.value = "site-" + (cards.size + 1);
 });
 
+// The kind: henaserver (the form as it was) or a program (the starter list, one click
+// each: create with that starter, start, then open its editor, start failed or not).
+const starters = $("starters");
+function showKind() {
+  const program = document.querySelector("input[name=kind]:checked").value === "program";
+  starters.hidden = !program;
+  $("create-button").hidden = program;
+  $("create-mode-label").hidden = program;
+}
+for (const radio of document.querySelectorAll("input[name=kind]")) radio.addEventListener("change", showKind);
+showKind();
+
+$("starter-list").addEventListener("click", async (event) => {
+  const target = event.target.closest("button[data-starter]");
+  if (!target) return;
+  const buttons = starters.querySelectorAll("button[data-starter]");
+  const label = target.textContent;
+  for (const b of buttons) b.disabled = true;
+  target.textContent = gettext("Creating…");
+  // No starter: an empty program, a first comment in the page's language; not started
+  // (it would not listen yet), the editor is where it begins.
+  const starter = target.dataset.starter;
+  const body = { name: form.elements.name.value.trim(), port: Number(form.elements.port.value),
+                 kind: "program" };
+  if (starter) body.starter = starter;
+  else body.source = gettext("# Your server. It must listen on the port in PORT (also sys.argv[1]): see “How your program runs” below.") + "\n";
+  try {
+    const sb = await api("POST", form.dataset.createUrl, body);
+    render({ sandboxes: [...[...cards.values()].map((c) => c.sandbox), sb] });
+    if (starter) {
+      target.textContent = gettext("Starting…");
+      await cards.get(sb.id).act("start", gettext("Starting…"));
+    }
+    window.location.href = sb.links.page;
+  } catch (err) {
+    message(interpolate(gettext("Could not create the sandbox: %s"), [err.message]), "error");
+    for (const b of buttons) b.disabled = false;
+    target.textContent = label;
+  }
+});
+
 render(JSON.parse($("initial-data").textContent));
 poll(() => refresh(false), 1000);
 

@@ -2,7 +2,7 @@
 // captured goes in through textContent.
 import { gettext, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
 import { el } from "./dom.js";
-import { COMPLETE, OUTCOME_TEXT } from "./outcomes.js";
+import { COMPLETE, MISTAKE_TEXT, outcomeText } from "./outcomes.js";
 
 // Local time of day with milliseconds, in the page's language. L10N keeps one
 // Intl formatter: toLocaleTimeString builds one per call, which under a flood cost
@@ -23,8 +23,16 @@ export function row(item) {
   const status = el("td", "status");
   status.append(el("span", "code", item.status == null ? "—" : String(item.status)));
   if (item.outcome !== COMPLETE) {
-    const tag = el("span", "outcome-tag", OUTCOME_TEXT[item.outcome] || item.outcome);
+    const tag = el("span", "outcome-tag", outcomeText(item));
     if (item.reason) tag.title = item.reason;
+    status.append(tag);
+  }
+  if (item.mistake) {
+    // The capture relay named what the learner's server did wrong.
+    tr.classList.add("has-mistake");
+    const tag = el("span", "mistake-tag", MISTAKE_TEXT[item.mistake] || item.mistake);
+    tag.dataset.mistake = item.mistake;
+    tag.title = gettext("what your server did wrong (open the row for why)");
     status.append(tag);
   }
   const size = el("td", "num", formatSize(item.response_length));

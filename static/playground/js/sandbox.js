@@ -1,5 +1,5 @@
 // Sandbox screen: its card (status, buttons) kept fresh by polling, the files panel, and
-// the mode and response rules editors.
+// the mode and response rules editors, or a program sandbox's editor and console.
 import { gettext } from "./i18n-helpers.js";
 import { $, message, screenReady } from "./dom.js";
 import { api, poll } from "./api.js";
@@ -7,6 +7,7 @@ import { Card, listenToCards } from "./cards.js";
 import { filesPanel } from "./files.js";
 import { initModes } from "./modes.js";
 import { initRules } from "./rules.js";
+import { initProgram } from "./program.js";
 
 const holder = $("sandbox-card");
 const url = holder.dataset.sandboxUrl;
@@ -17,9 +18,14 @@ const card = new Card(JSON.parse($("initial-data").textContent), {
 holder.append(card.root);
 listenToCards(holder);
 
+// A program sandbox's editor, help and console (parts/program.html); it updates the card.
+const program = $("program-panel") ? initProgram($("program-panel"), card) : null;
+
 poll(async () => {
   try {
-    card.update(await api("GET", url));
+    const sb = await api("GET", url);
+    if (program) program.update(sb);
+    else card.update(sb);
   } catch (err) {
     if (err.status === 404) {
       message(gettext("This sandbox no longer exists."), "error");

@@ -18,6 +18,7 @@ import { initExports } from "./export.js";
 import { Runs } from "./runs.js";
 import { showSentences, showOlder } from "./counts.js";
 import { addConsole } from "./server-console.js";
+import { Waiting, Streams } from "./traffic-relay.js";
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
@@ -29,6 +30,8 @@ const runsData = JSON.parse($("runs-data").textContent);
 const runs = new Runs(root.dataset.runsUrl, $("traffic-table").querySelectorAll("thead th").length);
 runs.retention = runsData.retention; // until the runs API answers
 runs.reasons = runsData.reasons;
+const waiting = new Waiting($("waiting-rows")); // the capture relay's unanswered requests
+const streams = new Streams($("streams"), root.dataset.streamsUrl); // its bytes outside exchanges
 const explain = explainer(detailPanel.dataset.glossaryUrl);
 const detail = new ExchangeView(detailPanel, root.dataset.exchangesUrl, explain);
 explain.load();
@@ -280,6 +283,7 @@ const handlers = {
     // sentences say how many and why, so they are not "missed" here. `not_pushed` rows
     // are stored but were not sent to this page (a flood's batch sends its newest).
     if (msg.not_pushed) state.notPushed += msg.not_pushed;
+    waiting.answered(msg.items);
     for (const item of msg.items) {
       if (item.seq <= state.lastSeq) continue; // never twice, even across reconnects
       state.lastSeq = item.seq;
@@ -294,12 +298,14 @@ const handlers = {
   stats: showStats,
   status(msg) { if (showStatus(msg)) deleted = true; },
   console(msg) { addConsole(msg.lines, msg.skipped, msg.tail); },
+  waiting(msg) { waiting.add(msg.items); }, streams() { streams.load(); },
   run(msg) {
     // A run started or ended: the earlier runs' rows stay; the dividers and the export's
     // choice say what is new, and this run's counts start from the run's own. A start
     // also closes the run before it (a restart sends no separate end): the runs API,
     // read again, has every run's final facts.
     const isNew = runs.loaded && !runs.byNumber.has(msg.run.number);
+    waiting.clear(); // its server is gone or new: nothing it was asked is owed any more
     runs.update(msg.run);
     if (msg.run.number === runs.thisRun() && state.stats && state.stats.counts) {
       state.stats.counts.run = msg.run.counts;

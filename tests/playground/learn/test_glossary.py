@@ -124,7 +124,8 @@ def all_entries(glossary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return ([(f"headers[{key}]", entry) for key, entry in glossary["headers"].items()]
             + [(f"statuses[{key}]", entry) for key, entry in glossary["statuses"].items()]
             + [(f"request_line[{key}]", entry)
-               for key, entry in glossary["request_line"].items()])
+               for key, entry in glossary["request_line"].items()]
+            + [(f"mistakes[{key}]", entry) for key, entry in glossary["mistakes"].items()])
 
 
 def header_names(head: str) -> set[str]:

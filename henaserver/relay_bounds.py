@@ -1,0 +1,115 @@
+"""The relay's bounds: how long each thing may take and how many connections it keeps.
+
+Without them a browser that trickles its request, a server that never accepts, or a
+thousand idle keep-alive connections would each hold the relay's sockets for ever. The
+rules are henaserver's where they apply (``--header-timeout``, ``--max-connections``:
+``limits.py``, ``pace.py``), and what only a relay meets has its own (a connect that
+hangs, a server that does not answer). ``check`` runs for every connection on each tick
+of the relay's loop (``relay.TICK_SECONDS``).
+"""
+
+from __future__ import annotations
+
+from . import responses as named
+from .relay_connection import RelayedConnection
+from .relay_events import ExchangeWaiting
+from .relay_exchange import Waiting, relay_error
+
+
+def check(pair: RelayedConnection, now: float) -> None:
+    """Every bound of one connection, at wall-clock time ``now``."""
+    if pair.closed:  # closed earlier in the same tick (to make room, say)
+        return
+    limits = pair.host.limits
+    if pair.held is not None and now >= pair.held[2]:
+        pair._release_held()
+    if not pair.connected and not pair.refused:
+        if now - pair.accepted >= limits.connect_timeout:
+            not_accepted(pair, limits.connect_timeout)
+        return
+    for record in pair.waiting:
+        if (not record.announced and record.request_complete is not None
+                and record.response_start is None
+                and now - record.request_complete >= limits.waiting_after):
+            record.announced = True
+            announce(pair, record)
+    if pair.waiting and pair.waiting[0].request_complete is not None:
+        since = max(pair.waiting[0].request_complete, pair.last_upstream)
+        if now - since >= limits.response_timeout:
+            pair._never_answered(now)
+        return
+    if pair.closing is not None:
+        return
+    partial = pair.parser.has_partial_request and not pair.raw_requests
+    if (partial and pair.head_time is None and pair.first_byte is not None
+            and now - pair.first_byte >= limits.header_timeout):
+        head_too_slow(pair, now, limits.header_timeout)
+    elif not pair.waiting:
+        # Nothing owed either way: else a peer that never closes holds it for ever.
+        quiet = now - max(pair.last_client, pair.last_upstream)
+        if quiet >= limits.idle_timeout and not pair.to_client:
+            if partial:
+                pair._client_closed_partial(now, "timed_out", "the request stopped "
+                                            f"arriving for {quiet:.0f} s")
+            pair._close("idle timeout")
+
+
+def owes_nothing(pair: RelayedConnection) -> bool:
+    """Nothing to answer, nothing to deliver, nothing begun: closing it loses nothing
+    (a browser opens a new connection for its next request). A held exchange is whole
+    (closing releases it)."""
+    return (pair.connected and not pair.waiting
+            and not pair.to_client and not pair.to_upstream and pair.closing is None
+            and not pair.parser.has_partial_request and not pair.raw_requests)
+
+
+def make_room(pairs: list[RelayedConnection]) -> bool:
+    """At ``max_connections``: close the pair quiet the longest that owes nothing;
+    False if every one owes something (then the relay stops accepting for a while)."""
+    idle = [pair for pair in pairs if owes_nothing(pair)]
+    if not idle:
+        return False
+    min(idle, key=lambda p: max(p.last_client, p.last_upstream))._close("closed to make room")
+    return True
+
+
+def not_accepted(pair: RelayedConnection, seconds: float) -> None:
+    """The connect did not complete: the server listens but does not accept (its
+    backlog is full: busy with another connection?). 502 to the first request."""
+    pair.refused = True
+    pair.refusal = not_accepting(seconds)
+    pair._answer_refused()
+    pair.host.watch(pair)
+
+
+def not_accepting(seconds: float | None) -> tuple[str, str, str]:
+    """The refusal (reason, mistake, the 502's text) for a server that listens but does
+    not accept: within ``seconds`` (TCP), or None: its queue was full (a Unix socket
+    says so at once)."""
+    within = "its queue of connections is full" if seconds is None else \
+        f"within {seconds:g} s"
+    return (f"the server did not accept the connection: {within}", named.NOT_ACCEPTING,
+            f"The server did not accept the connection ({within}): is it busy with "
+            f"another one?")
+
+
+def head_too_slow(pair: RelayedConnection, now: float, seconds: float) -> None:
+    """The browser's request head is not whole after ``seconds``: 408 from the relay,
+    recorded as henaserver records it (``timed_out``), and the connection closes."""
+    record = Waiting(pair.next_index, None, pair.parser.received, pair.first_byte, None, None)
+    pair.next_index += 1
+    answer = relay_error(408, "Request Timeout", f"The request head did not arrive within "
+                         f"{seconds:g} seconds.")
+    pair.to_client += answer
+    pair._emit(record, 408, "timed_out", f"the request head took longer than {seconds:g} s",
+               answer, None, now)
+    pair._close_after_flush("header timeout")
+
+
+def announce(pair: RelayedConnection, record: Waiting) -> None:
+    """A whole request forwarded, its answer not begun: ``exchange.waiting``."""
+    head = record.request.head if record.request else None
+    pair.host.stream(ExchangeWaiting(
+        pair.id, record.index, head.method if head else None, head.target if head else None,
+        round((record.request_complete or 0) * 1e6),
+        round(pair.host.limits.response_timeout * 1000)))
