@@ -9,23 +9,34 @@ Inside the sandbox (paths as the program sees them):
 * ``/usr`` read-only (the interpreter must live there: ``python`` is a setting, never
   ``sys.executable``, which may be in a folder the sandbox's uid cannot read);
 * ``/sandbox/files``, the sandbox's folder, writable, the program's working directory;
-* ``/sandbox/run``, outside the files, writable: the launcher's Unix socket
-  ``program.sock``, the relay's way in (the program has its own network: nothing else
-  reaches it, and it reaches nothing);
 * ``/sandbox/launcher.py`` (launcher.py, read-only), which starts the program under
-  ``prlimit``, reports what it listens on, and forwards the socket to it;
+  ``prlimit``, reports what it listens on, and forwards a Unix socket to it: the
+  relay's way in (the program has its own network: nothing else reaches it, and it
+  reaches nothing). The supervisor binds that socket, ``RUN/program.sock``, outside and
+  passes the listening descriptor in (``socket_fd``): the run folder is never in the
+  sandbox. Were it bound in (writable, for the launcher to bind the socket there), the
+  program could replace ``program.sock`` with a symlink to any Unix socket of the host
+  (a database's), and the relay, outside, would connect to it (seen: the relay
+  answered with a root-only socket's bytes);
 * ``/etc/hosts`` with ``localhost`` only, so ``bind(("localhost", port))`` works;
 * the rest of ``/`` is bwrap's empty tmpfs, then remounted read-only.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import queue
 import shutil
 import socket
+import struct
+import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..refusals import Message
 from .exits import PROGRAM_ENDED, ExitInfo
@@ -42,6 +53,7 @@ SOCKET_NAME = "program.sock"
 INSIDE_HOST = "0.0.0.0"
 HOSTS = b"127.0.0.1 localhost\n::1 localhost\n"
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
+NOBODY = 65534  # the uid isolation_missing tries bwrap as
 # The longest path a Unix socket may have (sun_path is 108 bytes with its NUL).
 MAX_SOCKET_PATH = 107
 
@@ -49,9 +61,11 @@ MAX_SOCKET_PATH = 107
 @dataclass(frozen=True)
 class ProgramLimits:
     """The program's rlimits (``prlimit`` inside, for the program only: the launcher
-    that reports on it is not limited). Defaults measured in the design: ``data``, not
-    ``as`` (glibc's arenas would allow 6 threads), 1 MiB stacks (200 threads fit),
-    processes per uid (threads count too)."""
+    that reports on it is not limited). Defaults measured in the design: ``data`` for
+    the heap, 1 MiB stacks (200 threads fit), processes per uid (threads count too).
+    ``address`` too, because shared anonymous memory (``mmap(-1, 2 GB)``, memfds) is
+    not counted by ``data`` (C measured 512 MB touched); with MALLOC_ARENA_MAX=2 in the
+    environment glibc's 64 MiB arenas per thread no longer eat it (200 threads fit)."""
 
     cpu_seconds: int = 60
     data_bytes: int = 256 * 2**20
@@ -59,6 +73,7 @@ class ProgramLimits:
     processes: int = 64
     open_files: int = 256
     file_bytes: int = 64 * 2**20
+    address_bytes: int = 512 * 2**20
 
     def prlimit_argv(self) -> list[str]:
         # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
@@ -66,7 +81,8 @@ class ProgramLimits:
         return ["prlimit", f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 1}",
                 f"--data={self.data_bytes}", f"--stack={self.stack_bytes}",
                 f"--nproc={self.processes}", f"--nofile={self.open_files}",
-                f"--fsize={self.file_bytes}", "--core=0", "--"]
+                f"--fsize={self.file_bytes}", f"--as={self.address_bytes}", "--core=0",
+                "--"]
 
 
 @dataclass(frozen=True)
@@ -92,13 +108,34 @@ class ProgramSpec:
 
 def isolation_missing(bwrap: str) -> str | None:
     """None when programs can run isolated here, else why not, in a few words (for
-    logs and the page): bwrap must exist, and we must be root to run each program as
-    its own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb
-    would count, and starve, the playground's processes)."""
-    if shutil.which(bwrap) is None:
+    logs and the page): bwrap must exist, we must be root to run each program as its
+    own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb would
+    count, and starve, the playground's processes), and bwrap must be able to make its
+    namespaces as an unprivileged uid (a kernel may forbid that)."""
+    path = shutil.which(bwrap)
+    if path is None:
         return "no bwrap"
     if os.geteuid() != 0:
         return "not root"
+    return _bwrap_fails(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _bwrap_fails(path: str) -> str | None:
+    """Run ``path`` once as nobody with the namespaces a program gets: None if it
+    works, else its first line of complaint (checked once per process)."""
+    try:
+        done = subprocess.run(
+            [path, "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
+             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+             "--unshare-all", "--unshare-user", "--disable-userns", "--", "/usr/bin/true"],
+            user=NOBODY, group=NOBODY, extra_groups=[], env={}, stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap does not run: {error}"
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"bwrap does not work here: {why[0] if why else done.returncode}"
     return None
 
 
@@ -128,30 +165,41 @@ def environment(spec: ProgramSpec, *, port: int, inside: bool = True) -> dict[st
         "PORT": str(port), "HOST": INSIDE_HOST if inside else "127.0.0.1",
         "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
         "PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "MALLOC_ARENA_MAX": "2",  # see ProgramLimits: threads fit under --as
     }
     if spec.with_henaserver:
         env["PYTHONPATH"] = INSIDE_LIB if inside else os.path.dirname(henaserver_dir())
     return env
 
 
-def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int, socket_path: str,
+def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int,
+                  socket_fd: int | None = None, socket_path: str | None = None,
                   isolated: bool = True) -> list[str]:
-    """The launcher and, after ``--``, the program under its limits. Without isolation
-    (no bwrap) the launcher is run from here, the program listens on 127.0.0.1 and an
-    internal ``port`` of this host, and only its own sockets count."""
+    """The launcher and, after ``--``, the program under its limits. The launcher
+    accepts on ``socket_fd`` (a listening Unix socket) or binds ``socket_path``.
+    Without isolation (no bwrap) the launcher is run from here, the program listens
+    on 127.0.0.1 and an internal ``port`` of this host, and only its own sockets
+    count."""
     launcher, host = (INSIDE_LAUNCHER, INSIDE_HOST) if isolated else (LAUNCHER, "127.0.0.1")
+    way = ["--socket-fd", str(socket_fd)] if socket_fd is not None else [
+        "--socket", str(socket_path)]
     return [
         spec.python, launcher, "--status-fd", str(status_fd), "--port", str(port),
-        "--socket", socket_path, "--main", spec.main_file,
+        *way, "--main", spec.main_file,
         *(() if isolated else ("--own-sockets",)),
         "--", *spec.limits.prlimit_argv(), spec.python, spec.main_file, str(port), host,
     ]
 
 
-def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int) -> list[str]:
+def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
+               socket_fd: int | None = None, seccomp_fd: int | None = None) -> list[str]:
     """The whole command: bwrap, then the launcher inside it. ``status_fd`` is the write
-    end of the launcher's status pipe and ``hosts_fd`` a readable fd holding ``HOSTS``
-    (both passed to bwrap with ``pass_fds``)."""
+    end of the launcher's status pipe, ``hosts_fd`` a readable fd holding ``HOSTS`` and
+    ``socket_fd`` the listening Unix socket (``listen_socket``); all passed to bwrap
+    with ``pass_fds``. Without ``socket_fd`` (tools, benchmarks: never for a learner,
+    see the module docstring) the run folder is bound at /sandbox/run and the launcher
+    binds the socket there. ``seccomp_fd``: a readable fd holding ``seccomp_filter()``
+    (bwrap applies it to the launcher and the program)."""
     argv = [
         spec.bwrap,
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
@@ -159,46 +207,117 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int) -> list[str]
         "--symlink", "usr/sbin", "/sbin",
         "--ro-bind-data", str(hosts_fd), "/etc/hosts",
         "--ro-bind", LAUNCHER, INSIDE_LAUNCHER,
-        "--bind", spec.files, INSIDE_FILES, "--bind", spec.run_dir, INSIDE_RUN,
+        "--bind", spec.files, INSIDE_FILES,
     ]
+    if socket_fd is None:
+        argv += ["--bind", spec.run_dir, INSIDE_RUN]
     if spec.with_henaserver:
         argv += ["--ro-bind", henaserver_dir(), f"{INSIDE_LIB}/henaserver"]
     argv += [
         "--chdir", INSIDE_FILES, "--dev", "/dev", "--proc", "/proc", "--remount-ro", "/",
-        "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+        # /dev is a tmpfs of its own (memory nobody bounds): read-only too (its device
+        # nodes still work).
+        "--remount-ro", "/dev",
+        # No user namespace inside: "root" in one could mount a tmpfs (memory again)
+        # and reach much more of the kernel.
+        "--unshare-all", "--unshare-user", "--disable-userns", "--new-session",
+        # Killing bwrap kills the whole sandbox at once. It is PR_SET_PDEATHSIG, which
+        # fires when the *thread* that started bwrap ends: start it only from a thread
+        # that lives as long as the process (``spawn``).
+        "--die-with-parent", "--clearenv",
     ]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     for name, value in environment(spec, port=spec.port).items():
         argv += ["--setenv", name, value]
-    socket_path = f"{INSIDE_RUN}/{SOCKET_NAME}"
     return argv + launcher_argv(spec, status_fd=status_fd, port=spec.port,
-                                socket_path=socket_path)
+                                socket_fd=socket_fd,
+                                socket_path=f"{INSIDE_RUN}/{SOCKET_NAME}")
 
 
 def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
-    """Make the run folder and hand both folders to ``owner`` (the sandbox's uid; None
-    without isolation): uploads made the files root's, and the program must write
-    them. The run folder is 0711: the socket's path is known only to us."""
-    os.makedirs(spec.run_dir, mode=0o711, exist_ok=True)
-    os.chmod(spec.run_dir, 0o711)
-    if os.path.lexists(spec.socket_path):
-        os.unlink(spec.socket_path)  # an earlier run's: the relay must not reach it
+    """Make the run folder (ours alone, 0700) and hand the files to ``owner`` (the
+    sandbox's uid; None without isolation): uploads made them root's, and the program
+    must write them.
+
+    The folder is the program's while it runs: it could swap a subfolder for a symlink
+    to /etc while we walk it. So nothing of the uid runs first (an earlier run's, in
+    any playground process, is ended), and the walk goes by directory descriptors
+    (``os.fwalk``, which never follows a symlink), changing each entry relative to
+    its folder's descriptor."""
+    os.makedirs(spec.run_dir, mode=0o700, exist_ok=True)
+    os.chmod(spec.run_dir, 0o700)
     if owner is None:
         return
-    for top in (spec.files, spec.run_dir):
-        os.chown(top, owner, owner)
-        for folder, dirs, names in os.walk(top):
-            for name in dirs + names:
-                os.chown(os.path.join(folder, name), owner, owner, follow_symlinks=False)
+    end_every_process_of(owner)
+    for _folder, _dirs, names, folder_fd in os.fwalk(spec.files, follow_symlinks=False):
+        os.chown(folder_fd, owner, owner)
+        for name in names:
+            os.chown(name, owner, owner, dir_fd=folder_fd, follow_symlinks=False)
 
 
-def hosts_pipe() -> int:
-    """A readable fd holding ``HOSTS`` (bwrap's ``--ro-bind-data``: no file to keep)."""
+def listen_socket(spec: ProgramSpec) -> socket.socket:
+    """The relay's way to the program: a Unix socket bound at ``spec.socket_path``
+    (an earlier run's is replaced), listening; its descriptor goes to the launcher."""
+    if os.path.lexists(spec.socket_path):
+        os.unlink(spec.socket_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(spec.socket_path)
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def data_pipe(data: bytes) -> int:
+    """A readable fd holding ``data`` (bwrap reads ``--ro-bind-data`` and ``--seccomp``
+    from one: no file to keep)."""
     read_fd, write_fd = os.pipe()
     try:
-        os.write(write_fd, HOSTS)  # far below a pipe's buffer: never blocks
+        os.write(write_fd, data)  # far below a pipe's buffer: never blocks
     finally:
         os.close(write_fd)
     return read_fd
+
+
+def hosts_pipe() -> int:
+    """A readable fd holding ``HOSTS``."""
+    return data_pipe(HOSTS)
+
+
+# Memory no rlimit counts, and no process: memfds written to (never mapped) and System
+# V shared memory segments live in the kernel's shmem, charged to nobody (C measured
+# 1.2 GB each under --data=256MiB --as=512MiB). Without a memory cgroup, the program is
+# refused the two system calls that make them (EPERM). A seccomp filter, classic BPF:
+# the architecture must be the one we know (else every call fails: a filter for
+# another machine's numbers would let them through), x32 calls are refused.
+_SECCOMP = {  # machine: (AUDIT_ARCH_*, memfd_create, shmget)
+    "x86_64": (0xC000003E, 319, 29),
+    "aarch64": (0xC00000B7, 279, 194),
+}
+
+
+def seccomp_filter() -> bytes | None:
+    """The filter (struct sock_filter[]), or None on an unknown machine."""
+    known = _SECCOMP.get(os.uname().machine)
+    if known is None:
+        return None
+    arch, memfd_create, shmget = known
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K
+    allow, refuse = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, RET_ERRNO | EPERM
+    program = [
+        (load, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, 5, arch),  # another architecture: refuse
+        (load, 0, 0, 0),  # seccomp_data.nr
+        (jge, 3, 0, 0x40000000),  # x32 numbers: refuse
+        (jeq, 2, 0, memfd_create),
+        (jeq, 1, 0, shmget),
+        (ret, 0, 0, allow),
+        (ret, 0, 0, refuse),
+    ]
+    return b"".join(struct.pack("=HBBI", *insn) for insn in program)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -206,3 +325,60 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def end_every_process_of(uid: int) -> None:
+    """SIGKILL whatever still runs as the sandbox's own uid (nothing else runs as it):
+    under bwrap the pid namespace ends them already; without it, a ``setsid``
+    grandchild would outlive its launcher. ``kill -KILL -1`` run *as that uid* signals
+    every process of the uid but itself, in one system call (a fork bomb cannot
+    outrun it). Only for root, which may take the uid."""
+    if os.geteuid() != 0:
+        return
+    subprocess.run(["/usr/bin/kill", "-KILL", "-1"], user=uid, group=uid,
+                   extra_groups=[], env={}, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+class _Spawner:
+    """One thread, alive as long as the process, that starts every bwrap.
+
+    bwrap's ``--die-with-parent`` is PR_SET_PDEATHSIG, which the kernel fires when the
+    *thread* that forked bwrap exits, not the process: started from a request's thread
+    (daphne runs each sync view in a worker thread), the sandbox died with the request.
+    A daemon thread that never returns ends only with the process, when the sandbox
+    must end anyway."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any],
+                                           threading.Event]] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def call(self, job: Callable[[], Any]) -> Any:
+        with self.lock:  # one per process (a fork gets its own)
+            if self.thread is None or self.pid != os.getpid():
+                self.thread = threading.Thread(target=self.serve, daemon=True,
+                                               name="program-spawner")
+                self.pid = os.getpid()
+                self.thread.start()
+        result: list[Any] = []
+        done = threading.Event()
+        self.jobs.put((job, result, done))
+        done.wait()
+        if isinstance(result[0], BaseException):
+            raise result[0]
+        return result[0]
+
+    def serve(self) -> None:
+        while True:
+            job, result, done = self.jobs.get()
+            try:
+                result.append(job())
+            except BaseException as error:  # handed to the caller, raised there
+                result.append(error)
+            done.set()
+
+
+spawn = _Spawner().call

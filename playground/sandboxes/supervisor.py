@@ -1,4 +1,5 @@
-"""Start, watch and stop henaserver child processes.
+"""Start, watch and stop henaserver child processes, and learners' own programs
+(``start_program``: the program under bwrap behind the capture relay, programs.py).
 
 Plain Python on purpose (no Django imports): it is tested on its own with real
 subprocesses, and the Django side (``runtime.py``) only plugs callbacks in.
@@ -8,7 +9,9 @@ How a child is run, and why (see /work/shared/NOTES.md):
 * ``python -u -m henaserver ... --exit-on-stdin-eof`` with ``stdin=PIPE``: the kernel
   closes that pipe however the playground dies (Ctrl+C, autoreload, ``kill -9``), so the
   child never outlives us. ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread*
-  that created the child exits, and Django runs each request in a worker thread.
+  that created the child exits, and Django runs each request in a worker thread. (bwrap
+  sets it on itself for ``--die-with-parent``: it is started from one lasting thread,
+  ``programs.spawn``.)
 * ``start_new_session=True``: Ctrl+C in the runserver terminal is not delivered to the
   children directly, so they are stopped by us (stdin EOF), not half by the terminal.
 * Events arrive as JSON lines on an inherited pipe (``--events-fd``). ``start()`` waits
@@ -188,23 +191,33 @@ class Supervisor(Children):
         isolated = programs.isolation_missing(spec.bwrap) is None
         owner = spec.uid if os.geteuid() == 0 else None  # never run a program as root
         programs.prepare(spec, owner=owner)
+        listener = programs.listen_socket(spec)
         read_fd, write_fd = os.pipe()
+        fds: tuple[int, ...] = (write_fd, listener.detach())
         if isolated:
-            hosts_fd = programs.hosts_pipe()
-            fds: tuple[int, ...] = (write_fd, hosts_fd)
-            cmd = programs.bwrap_argv(spec, status_fd=write_fd, hosts_fd=hosts_fd)
+            fds += (programs.hosts_pipe(),)
+            seccomp = programs.seccomp_filter()
+            if seccomp is not None:
+                fds += (programs.data_pipe(seccomp),)
+            cmd = programs.bwrap_argv(spec, status_fd=fds[0], socket_fd=fds[1],
+                                      hosts_fd=fds[2], seccomp_fd=fds[3] if seccomp else None)
             env, cwd = child_environment(spec.files), None
         else:  # no namespace: the program listens on an internal port of this host
-            port = free_port()
-            fds = (write_fd,)
-            cmd = programs.launcher_argv(spec, status_fd=write_fd, port=port,
-                                         socket_path=spec.socket_path, isolated=False)
-            env, cwd = programs.environment(spec, port=port, inside=False), spec.files
+            cmd = programs.launcher_argv(spec, status_fd=fds[0], port=free_port(),
+                                         socket_fd=fds[1], isolated=False)
+            env = programs.environment(spec, port=int(cmd[cmd.index("--port") + 1]),
+                                       inside=False)
+            cwd = spec.files
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
-        popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
+        popen = programs.spawn(  # bwrap: from a thread that lives as long as we do
+            lambda: self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids))
         child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
-                      root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds)
-        self._register(child, read_fd)
+                      root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds,
+                      # Under bwrap the pid namespace takes everything with it; without,
+                      # the uid is swept (never under bwrap: a newer start of the same
+                      # sandbox, in another process, may already run as that uid).
+                      uid=None if isolated else owner)
+        self._register(child, read_fd, prefix="program.")
 
         deadline = time.monotonic() + self.start_timeout
         child.settled.wait(self.start_timeout)
@@ -245,9 +258,10 @@ class Supervisor(Children):
             for fd in fds:
                 os.close(fd)
 
-    def _register(self, child: Child, read_fd: int) -> None:
+    def _register(self, child: Child, read_fd: int, prefix: str = "") -> None:
         """Make ``child`` the one of its key and start its threads; if another thread's
-        start of this key registered first, kill ours and raise ValueError."""
+        start of this key registered first, kill ours and raise ValueError. ``prefix``:
+        the only events its pipe may carry (``_read_events``)."""
         with self._lock:
             other = self._children.get(child.key)
             won = other is None or other.state == "exited"
@@ -258,7 +272,7 @@ class Supervisor(Children):
             child.popen.communicate()  # reaps it and closes its pipes
             os.close(read_fd)
             raise ValueError(f"sandbox {child.key} is already running")
-        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
+        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"), prefix)
         self._spawn(child, self._read_lines, child.popen.stdout, "stdout", child.stdout_tail)
         self._spawn(child, self._read_lines, child.popen.stderr, "stderr", child.stderr_tail)
         self._spawn(child, self._wait)
@@ -305,8 +319,9 @@ class Supervisor(Children):
             port=child.requested_port, seconds=self.start_timeout,
             console=tuple(child.console_tail), elsewhere=elsewhere,
             syntax_error=child.syntax_error,
-            exit=child.exit_info if exited and relay_exit is None else None,
-            relay_exit=relay_exit, relay_failed=child.start_failed)
+            exit=child.exit_info if exited else None,  # the program's end comes first
+            relay_exit=relay_exit, relay_failed=child.start_failed,
+            listened=child.program is not None)
 
     # ----- stop ----------------------------------------------------------------------
 

@@ -164,39 +164,59 @@ def test_program_builds_bwrap_line():
     spec = ProgramSpec(files="/data/sites/7", run_dir="/data/config/7/run",
                        main_file="main.py", host="127.0.0.1", port=8123, uid=200007,
                        limits=ProgramLimits(cpu_seconds=5, processes=32))
-    argv = bwrap_argv(spec, status_fd=5, hosts_fd=6)
+    argv = bwrap_argv(spec, status_fd=5, hosts_fd=6, socket_fd=7)
     command = argv[argv.index("--clearenv") + 1:]
 
     assert argv[0] == "bwrap"
-    for option in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
+    for option in ("--unshare-all", "--unshare-user", "--disable-userns", "--new-session",
+                   "--die-with-parent", "--clearenv"):
         assert option in argv
-    assert argv[argv.index("--remount-ro") + 1] == "/"
-    # Only the files and run folders are writable; /usr and the launcher read-only.
+    assert "--die-with-parent" in argv  # started from a lasting thread: see the next test
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--remount-ro"] == ["/", "/dev"]
+    # Only the files folder is writable; /usr and the launcher read-only. The run
+    # folder is not there at all: the launcher gets the socket as a descriptor.
     binds = [tuple(argv[i + 1:i + 3]) for i, a in enumerate(argv) if a == "--bind"]
-    assert binds == [("/data/sites/7", "/sandbox/files"),
-                     ("/data/config/7/run", "/sandbox/run")]
+    assert binds == [("/data/sites/7", "/sandbox/files")]
+    assert "/data/config/7/run" not in " ".join(argv)
     ro = [tuple(argv[i + 1:i + 3]) for i, a in enumerate(argv) if a == "--ro-bind"]
     assert ro == [("/usr", "/usr"), (programs.LAUNCHER, "/sandbox/launcher.py")]
     assert argv[argv.index("--ro-bind-data") + 1:][:2] == ["6", "/etc/hosts"]
     env = {command[i + 1]: command[i + 2] for i, a in enumerate(command) if a == "--setenv"}
     assert env == {"PORT": "8123", "HOST": "0.0.0.0", "PYTHONUNBUFFERED": "1",
                    "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin",
-                   "HOME": "/sandbox/files", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+                   "HOME": "/sandbox/files", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                   "MALLOC_ARENA_MAX": "2"}
     launcher = command[len(env) * 3:]
     assert launcher[:2] == ["/usr/bin/python3", "/sandbox/launcher.py"]
     assert launcher[launcher.index("--status-fd") + 1] == "5"
     assert launcher[launcher.index("--port") + 1] == "8123"
+    assert launcher[launcher.index("--socket-fd") + 1] == "7"
     prlimit = launcher[launcher.index("--") + 1:]
-    assert prlimit[:9] == ["prlimit", "--cpu=5:6", "--data=268435456", "--stack=1048576",
-                           "--nproc=32", "--nofile=256", "--fsize=67108864", "--core=0",
-                           "--"]
-    assert prlimit[9:] == ["/usr/bin/python3", "main.py", "8123", "0.0.0.0"]
+    assert prlimit[:10] == ["prlimit", "--cpu=5:6", "--data=268435456", "--stack=1048576",
+                            "--nproc=32", "--nofile=256", "--fsize=67108864",
+                            "--as=536870912", "--core=0", "--"]
+    assert prlimit[10:] == ["/usr/bin/python3", "main.py", "8123", "0.0.0.0"]
 
     starter = bwrap_argv(ProgramSpec(**{**spec.__dict__, "with_henaserver": True}),
-                         status_fd=5, hosts_fd=6)
+                         status_fd=5, hosts_fd=6, socket_fd=7)
     assert (programs.henaserver_dir(), "/sandbox/lib/henaserver") in [
         tuple(starter[i + 1:i + 3]) for i, a in enumerate(starter) if a == "--ro-bind"]
     assert starter[starter.index("PYTHONPATH") + 1] == "/sandbox/lib"
+
+
+def test_a_program_outlives_the_thread_that_started_it(isolated, sup, make_spec):
+    # Under daphne a start runs in a request's thread, which then ends. bwrap's
+    # --die-with-parent (PR_SET_PDEATHSIG) killed the sandbox right then, until bwrap
+    # was started from a thread that lasts (programs.spawn).
+    spec = make_spec(SERVE)
+    starter = threading.Thread(target=sup.start_program, args=("p", spec))
+    starter.start()
+    starter.join()
+    wait_until(lambda: sup.get("p") and sup.get("p").state == "running", 10, "running")
+    # Some time for a death signal to land and the sandbox to go: a thread that
+    # ended is an event that has happened, but its effect has no event to await.
+    threading.Event().wait(0.3)
+    assert http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"hello")
 
 
 # ----- 2. served through the relay ---------------------------------------------------
@@ -513,3 +533,170 @@ def test_a_taken_port_is_port_in_use_and_the_program_ends(isolated, sup, make_sp
             sup.start_program("p", spec)
     assert caught.value.reason == "port_in_use" and caught.value.status == 409
     assert sup.get("p") is None
+
+
+def test_the_program_cannot_point_the_relay_at_another_socket(isolated, sup, folders,
+                                                              make_spec):
+    # Were the run folder bound in, the program could swap program.sock for a symlink
+    # to any Unix socket of the host, and the relay (outside, as the playground) would
+    # connect there: it answered with a root-only socket's bytes before the fix.
+    files, run = folders
+    secret = files.parent / "secret.sock"
+    attempt = "".join(
+        f"try:\n    os.symlink({str(secret)!r}, {path!r} + '.x')\n"
+        f"    os.replace({path!r} + '.x', {path!r})\n    print('replaced')\n"
+        f"except OSError as error:\n    print('refused', error)\n"
+        for path in ("/sandbox/run/program.sock", str(run / "program.sock")))
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(secret))
+        server.listen()
+        server.settimeout(0.2)
+        wait = ("import time\nfor _ in range(500):  # until the launcher made its socket\n"
+                "    if not os.path.isdir('/sandbox/run') or "
+                "os.path.exists('/sandbox/run/program.sock'):\n        break\n"
+                "    time.sleep(0.01)\n")
+        spec = make_spec(SERVE.replace("while True:", wait + attempt + "while True:"))
+        sup.start_program("p", spec)
+        answer = http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        with pytest.raises(TimeoutError):
+            server.accept()  # nothing reached the host's socket
+    assert answer.endswith(b"hello")
+    assert not (run / "program.sock").is_symlink()
+
+
+def test_leftovers_find_a_program_without_bwrap(sup, make_spec):
+    spec = make_spec(STUBBORN.replace('os.environ["PORT"]', "__import__('sys').argv[1]"),
+                     bwrap="/nonexistent/bwrap")
+    child = sup.start_program("p", spec)
+    assert sorted(leftovers.serving(spec.files)) == sorted([child.pid, child.relay.pid])
+
+
+def test_a_socket_path_too_long_is_refused_before_anything_runs(sup, folders, make_spec):
+    files, run = folders
+    deep = run / ("d" * 100)
+    spec = make_spec(SERVE)
+    spec = ProgramSpec(**{**spec.__dict__, "run_dir": str(deep)})
+    with pytest.raises(StartError) as caught:
+        sup.start_program("p", spec)
+    assert caught.value.reason == "exited"
+    assert "longer than the 107 a Unix socket allows" in str(caught.value)
+    assert not deep.exists() and sup.get("p") is None
+
+
+def test_the_program_cannot_speak_for_its_launcher(isolated, rec, make_spec):
+    # The program runs as the launcher's uid: through /proc/LAUNCHER/fd it could write
+    # on the status pipe, as the launcher. The launcher is not dumpable (so /proc
+    # refuses), and the supervisor takes only program.* events from that pipe.
+    supervisor = Supervisor(on_event=rec.on_event, on_output=rec.on_output,
+                            cwd=str(REPO), start_timeout=1.5)
+    forged = ('{"type": "server.listening", "port": 1, "url": "x"}\\n'
+              '{"type": "exchange", "conn": 1, "status": 200}\\n')
+    spec = make_spec(f"""\
+        import os, time
+        launcher = os.getppid()
+        try:
+            for fd in os.listdir(f"/proc/{{launcher}}/fd"):
+                try:
+                    with open(f"/proc/{{launcher}}/fd/{{fd}}", "w") as pipe:
+                        pipe.write({forged!r})
+                    print("wrote on", fd)
+                except OSError as error:
+                    print("could not write on", fd, error)
+        except OSError as error:
+            print("refused:", error)
+        time.sleep(60)
+        """)
+    with pytest.raises(StartError) as caught:
+        supervisor.start_program("p", spec)
+    assert caught.value.reason == "timeout"
+    assert any(line.startswith("refused: [Errno 13]") for line in caught.value.stderr_tail)
+    assert not rec.of("server.listening") and not rec.of("exchange")
+
+
+def test_a_launcher_pipe_carries_only_program_events(rec):
+    # The second guard of the test above: whatever reaches the launcher's pipe, only
+    # program.* events count.
+    from playground.sandboxes.children import Child
+
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    child = Child(key="k", popen=proc, host="127.0.0.1", requested_port=0, root="/")
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b'{"type": "server.listening", "port": 1}\n'
+                       b'{"type": "exchange", "conn": 1}\n'
+                       b'{"type": "program.listening", "port": 2}\n')
+    os.close(write_fd)
+    Supervisor(on_event=rec.on_event)._read_events(child, os.fdopen(read_fd, "rb"),
+                                                   "program.")
+    assert [e["type"] for _k, _t, e in rec.events] == ["program.listening"]
+    assert child.listening is None and child.program == {"type": "program.listening",
+                                                         "port": 2}
+
+
+def test_henaserver_itself_as_the_program(isolated, sup, rec, make_spec):
+    # The "henaserver itself" starter: the package bound read-only, on PYTHONPATH.
+    spec = make_spec("""\
+        import os
+        from henaserver.__main__ import main
+        main(["--root", ".", "--host", os.environ["HOST"], "--port", os.environ["PORT"]])
+        """, with_henaserver=True)
+    (Path(spec.files) / "index.html").write_text("<h1>hi</h1>")
+    sup.start_program("p", spec)
+    answer = http_get(spec.port, b"GET /index.html HTTP/1.1\r\nHost: x\r\n"
+                                 b"Connection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"<h1>hi</h1>")
+    assert b"Server: henaserver" in answer
+
+
+def test_memory_no_rlimit_counts_is_refused(isolated, sup, make_spec):
+    # memfds and System V segments are memory charged to no process (C's hostile
+    # tests show 1.2 GB of each): the seccomp filter refuses the calls that make them.
+    spec = make_spec("""\
+        import ctypes, os, socket
+        try:
+            os.memfd_create("x")
+            print("memfd made")
+        except OSError as error:
+            print("memfd:", error.errno)
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("shmget:", libc.shmget(0, 2**20, 0o1600), ctypes.get_errno())
+        s = socket.socket()
+        s.bind(("", int(os.environ["PORT"])))
+        s.listen()
+        s.accept()
+        """)
+    sup.start_program("p", spec)
+    child = sup.get("p")
+    wait_until(lambda: len(child.console_tail) >= 2, 10, "the program's two lines")
+    assert list(child.console_tail)[:2] == ["memfd: 1", "shmget: -1 1"]  # EPERM
+    assert programs.seccomp_filter() is not None  # this machine's numbers are known
+
+
+def test_isolation_missing_says_why(folders):
+    assert programs.isolation_missing("/nonexistent/bwrap") == "no bwrap"
+    if os.geteuid() != 0:
+        assert programs.isolation_missing("bwrap") == "not root"
+        return
+    # A bwrap the kernel does not let make namespaces (as some distributions ship):
+    # found by trying it once, not at each start.
+    broken = folders[0] / "bwrap"  # where nobody may run it
+    broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
+                      "exit 1\n")
+    broken.chmod(0o755)
+    assert programs.isolation_missing(str(broken)) == (
+        "bwrap does not work here: bwrap: No permissions to create new namespace")
+
+
+def test_nothing_of_the_uid_runs_while_its_folder_is_prepared(isolated, sup, make_spec):
+    # The folder is handed to the uid by a walk as root: whatever of that uid could
+    # still run (an earlier run's, anywhere) could swap a subfolder for a symlink to
+    # /etc under the walk. It is ended first.
+    spec = make_spec(SERVE)
+    earlier = subprocess.Popen(["/usr/bin/sleep", "60"], user=spec.uid, group=spec.uid,
+                               extra_groups=[])
+    try:
+        sup.start_program("p", spec)
+        assert earlier.wait(10) == -signal.SIGKILL
+    finally:
+        earlier.kill()
+        earlier.wait()
