@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 from types import FrameType
-from typing import Protocol, TextIO
+from typing import Final, Protocol, TextIO
 
 from .capture import EventSink, ServerStartFailed, open_stream
 from .http import HTTPError
@@ -207,6 +207,24 @@ def run(target: Serving, host: str, port: int, sink: EventSink | None, *,
     return 0
 
 
+# Each RelayLimits field is an option of the same name (``--response-timeout`` ...).
+RELAY_LIMIT_HELP: Final = {
+    "response_timeout": "a request the server has not answered for this long gets a 504 "
+                        "from the relay, recorded as never_answered",
+    "idle_timeout": "a connection with nothing owed either way and no byte in either "
+                    "direction for this long is closed (a request begun and stopped is "
+                    "recorded as timed_out)",
+    "header_timeout": "time to send a whole request head, from its first byte, before a "
+                      "408 from the relay",
+    "connect_timeout": "time for the server to accept a connection before a 502 from the "
+                       "relay, recorded as not_accepting",
+    "max_connections": "open browser connections; at the limit a new one makes room by "
+                       "closing the quietest that owes nothing, else waits to be accepted",
+    "waiting_after": "a request unanswered this long is announced with an "
+                     "exchange.waiting event; 0: every request",
+}
+
+
 def build_relay_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m henaserver relay",
@@ -221,36 +239,12 @@ def build_relay_parser() -> argparse.ArgumentParser:
                              "nothing listens there each browser connection gets a 502 "
                              "answer from the relay")
     add_capture_options(parser.add_argument_group("traffic capture"))
-    limits, given = parser.add_argument_group("limits"), RelayLimits()
-    limits.add_argument("--response-timeout", type=float, metavar="SECONDS",
-                        default=given.response_timeout,
-                        help="a request the server has not answered for this long gets "
-                             "a 504 from the relay, recorded as never_answered "
-                             "(default: %(default)s)")
-    limits.add_argument("--idle-timeout", type=float, metavar="SECONDS",
-                        default=given.idle_timeout,
-                        help="a connection with nothing owed either way and no byte in "
-                             "either direction for this long is closed (a request begun "
-                             "and stopped is recorded as timed_out) (default: %(default)s)")
-    limits.add_argument("--header-timeout", type=float, metavar="SECONDS",
-                        default=given.header_timeout,
-                        help="time to send a whole request head, from its first byte, "
-                             "before a 408 from the relay (default: %(default)s)")
-    limits.add_argument("--connect-timeout", type=float, metavar="SECONDS",
-                        default=given.connect_timeout,
-                        help="time for the server to accept a connection before a 502 "
-                             "from the relay, recorded as not_accepting (default: "
-                             "%(default)s)")
-    limits.add_argument("--max-connections", type=int, metavar="N",
-                        default=given.max_connections,
-                        help="open browser connections; at the limit a new one makes room "
-                             "by closing the quietest that owes nothing, else waits to be "
-                             "accepted (default: %(default)s)")
-    limits.add_argument("--waiting-after", type=float, metavar="SECONDS",
-                        default=given.waiting_after,
-                        help="a request unanswered this long is announced with an "
-                             "exchange.waiting event; 0: every request (default: "
-                             "%(default)s)")
+    limits = parser.add_argument_group("limits")
+    for field, text in RELAY_LIMIT_HELP.items():  # RelayLimits' fields, in its order
+        default = getattr(RelayLimits(), field)
+        limits.add_argument("--" + field.replace("_", "-"), type=type(default),
+                            metavar="N" if isinstance(default, int) else "SECONDS",
+                            default=default, help=text + " (default: %(default)s)")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when standard input closes")
     return parser
@@ -263,8 +257,7 @@ def relay_main(argv: list[str]) -> int:
         upstream = upstream_address(args.to)
     except ValueError as error:
         return fail(str(error))
-    limits = RelayLimits(args.response_timeout, args.idle_timeout, args.header_timeout,
-                         args.connect_timeout, args.max_connections, args.waiting_after)
+    limits = RelayLimits(**{field: getattr(args, field) for field in RELAY_LIMIT_HELP})
     if min(limits.response_timeout, limits.idle_timeout, limits.header_timeout,
            limits.connect_timeout, limits.max_connections) <= 0 or limits.waiting_after < 0:
         return fail("the timeouts and --max-connections must be positive numbers, "

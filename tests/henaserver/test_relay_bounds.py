@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from relaykit import BadServer, decoded, start_relay
-from support import ServerProcess
+from support import ServerProcess, assert_one_line_failure, run
 
 REQUEST = b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n"
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -175,3 +175,11 @@ def test_a_unix_socket_server_whose_queue_is_full_gets_502_not_accepting(relays,
     finally:
         filler.close()
         listener.close()
+
+
+@pytest.mark.parametrize("option", ["--max-connections", "--header-timeout",
+                                    "--connect-timeout", "--response-timeout"])
+def test_a_bound_that_is_not_positive_is_one_clear_line(option):
+    result = run("relay", "--listen", "127.0.0.1:0", "--to", "127.0.0.1:1", option, "0")
+    assert_one_line_failure(result, "positive")
+    assert option in run("relay", "--help").stdout
