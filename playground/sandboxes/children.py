@@ -252,6 +252,7 @@ class Children:
                 stdout_tail=tuple(child.stdout_tail),
                 stop_reason=child.stop_reason,
                 cpu_seconds=child.cpu_seconds,
+                errors_tail=tuple(child.stderr_tail) if child.is_program else (),
             )
             child.exit_info = info
             if self._children.get(child.key) is child:
