@@ -80,12 +80,22 @@ def test_the_program_page_in_japanese(client, free_port, roomy, compiled_transla
 
 
 def test_the_page_says_when_programs_run_unisolated(client, free_port, roomy, settings,
-                                                     tmp_path):
+                                                     tmp_path, compiled_translations):
     settings.PLAYGROUND_BWRAP = str(tmp_path / "no-such-bwrap")
     sb = program(client, free_port)
     html = client.get(sb["links"]["page"]).content.decode()
     assert 'id="program-isolation"' in html
     assert "without isolation" in html and "bubblewrap (bwrap) is not installed" in html
+    # The help claims nothing the warning denies: PORT is not the sandbox's port (the
+    # relay's) but an internal one, and it has the network and the disk.
+    help_text = re.sub(r"\s+", " ", html[html.index('id="program-help"'):])
+    assert "No network" not in help_text and "only in its own folder" not in help_text
+    assert f"that is not <code>{free_port}</code>" in help_text
+    assert f"here <code>{free_port}</code>" not in help_text
+    html = client.get(sb["links"]["page"], HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    help_text = re.sub(r"\s+", " ", html[html.index('id="program-help"'):])
+    assert "ネットワークはありません" not in help_text
+    assert f"<code>{free_port}</code> ではありません" in help_text
 
 
 def test_the_form_says_why_programs_are_unisolated_or_refused(client, settings, tmp_path):
