@@ -19,7 +19,7 @@ from ..errors import ApiError, api, json_body
 from ..refusals import human_bytes
 from ..sandboxes.ownership import get_owned
 from . import starter
-from .safepaths import BROKEN_UTF8, UnsafePath
+from .safepaths import BROKEN_UTF8, UnsafePath, open_regular
 from .sitefiles import CHUNK, guess_type
 from .storage import files_of, limits
 
@@ -132,7 +132,12 @@ def file_detail(request: HttpRequest, sandbox_id: int, path: str):
         raise missing from None
     # Sent as a download, never rendered: an uploaded page must not run scripts on the
     # playground's own origin (the browser editor reads it with fetch()).
-    response = FileResponse(open(real, "rb"), content_type=guess_type(path),
+    # open_regular: the program of a program sandbox may swap it for a symlink or FIFO.
+    try:
+        opened = os.fdopen(open_regular(files.root, real), "rb")
+    except FileNotFoundError:
+        raise missing from None
+    response = FileResponse(opened, content_type=guess_type(path),
                             as_attachment=True, filename=os.path.basename(path))
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

@@ -9,6 +9,7 @@ drops ``..``, which hides the mistake from the learner).
 from __future__ import annotations
 
 import os
+import stat
 
 from ..refusals import Refusal, gettext_noop
 
@@ -112,3 +113,35 @@ def resolve_under(root: str | os.PathLike[str], name: str, existing: bool = Fals
 def relpath_of(root: str | os.PathLike[str], path: str) -> str:
     """``path`` (inside ``root``) as the ``a/b.txt`` form the API uses."""
     return os.path.relpath(path, os.path.realpath(root)).replace(os.sep, "/")
+
+
+def open_regular(root: str | os.PathLike[str], path: str) -> int:
+    """A read descriptor for ``path``, a regular file inside ``root`` as
+    ``resolve_under`` returned it (symlinks already resolved), or FileNotFoundError.
+
+    Between that check and this open, a learner's program writing in its folder (it runs
+    while the playground reads) may swap a folder or the file for a symlink, which the
+    playground (root) would follow anywhere, or for a FIFO, whose open blocks the
+    reading thread forever. So every component is opened from the real root down without
+    following symlinks, the file without blocking, and only a regular file is kept."""
+    real_root = os.path.realpath(root)
+    parts = os.path.relpath(path, real_root).split(os.sep)
+    if not os.path.isabs(path) or parts[0] in ("..", "."):
+        raise FileNotFoundError(path)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    folder = os.open(real_root, flags | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=folder)
+    except OSError as error:  # ELOOP (a symlink), ENOTDIR, ENOENT...
+        raise FileNotFoundError(path) from error
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileNotFoundError(path)
+    os.set_blocking(fd, True)
+    return fd

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..refusals import Phrase, Refusal, Size, gettext_noop
-from . import atomic
+from . import atomic, safepaths
 from .safepaths import TEMP_PREFIX, UnsafePath, check_relpath, relpath_of, resolve_under
 
 CHUNK = 64 * 1024
@@ -91,14 +91,14 @@ def guess_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def is_text(path: str, mime: str) -> bool:
+def is_text(path: str, mime: str, root: str) -> bool:
     """Whether the browser editor should offer to open the file."""
     if mime.startswith("text/") or mime in TEXT_TYPES:
         return True
     if mime != "application/octet-stream":
         return False  # images, archives, fonts...
-    try:
-        with open(path, "rb") as f:
+    try:  # a program may swap it meanwhile: open_regular
+        with os.fdopen(safepaths.open_regular(root, path), "rb") as f:
             head = f.read(1024)
         head.decode("utf-8")
     except (OSError, UnicodeDecodeError):
@@ -121,14 +121,13 @@ class SiteFiles:
         """Every regular file and folder under the root, symlinks not followed."""
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames.sort()
-            for name in dirnames:
+            for name in dirnames + [n for n in sorted(filenames) if not n.startswith(TEMP_PREFIX)]:
                 path = os.path.join(dirpath, name)
-                yield path, os.lstat(path)
-            for name in sorted(filenames):
-                if name.startswith(TEMP_PREFIX):
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:  # a program sandbox's program deleted it meanwhile
                     continue
-                path = os.path.join(dirpath, name)
-                yield path, os.lstat(path)
+                yield path, st
 
     def entries(self) -> list[dict[str, Any]]:
         """The tree as a flat, sorted list: folders and files with size and type."""
@@ -140,7 +139,7 @@ class SiteFiles:
             elif stat.S_ISREG(st.st_mode):
                 mime = guess_type(rel)
                 out.append({"path": rel, "kind": "file", "size": st.st_size, "type": mime,
-                            "text": is_text(path, mime), "modified": st.st_mtime})
+                            "text": is_text(path, mime, self.root), "modified": st.st_mtime})
         out.sort(key=lambda e: e["path"].split("/"))
         return out
 

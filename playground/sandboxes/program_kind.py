@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import get_language, gettext, gettext_noop
 
-from ..files.safepaths import UnsafePath, check_relpath
+from ..files.safepaths import UnsafePath, check_relpath, open_regular
 from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
@@ -223,9 +223,9 @@ def read_main_file(sandbox: Sandbox) -> bytes:
     """The main file's bytes, read as the playground (root) reads a learner's files:
     the program runs as its own uid and writes in this folder, so a symlink it planted
     (main.py -> /work/main/data/secret_key) must never be followed out of it
-    (safepaths.resolve_under), nor swapped in at the last moment (O_NOFOLLOW)."""
-    path = files_of(sandbox, for_writing=False).file_path(sandbox.main_file)
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    (safepaths.resolve_under), nor swapped in at the last moment (open_regular)."""
+    files = files_of(sandbox, for_writing=False)
+    fd = open_regular(files.root, files.file_path(sandbox.main_file))  # nor a FIFO
     with os.fdopen(fd, "rb") as file:
         return file.read(settings.PLAYGROUND_MAX_FILE_BYTES + 1)
 
