@@ -9,6 +9,7 @@ drops ``..``, which hides the mistake from the learner).
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 
 from ..refusals import Refusal, gettext_noop
@@ -28,6 +29,8 @@ MISLEADING = {chr(c) for c in range(0x80, 0xA0)} | {
     *map(chr, range(0x2066, 0x206A))}
 
 
+FOLDER_MOVED = gettext_noop("the folder %(name)s changed while the playground wrote in it "
+                            "(your program may be moving it); try again")
 BROKEN_UTF8 = gettext_noop("the name %(name)s is not valid text (a broken UTF-8 sequence)")
 
 
@@ -103,7 +106,10 @@ def resolve_under(root: str | os.PathLike[str], name: str, existing: bool = Fals
     """
     segments = check_relpath(name, existing)
     real_root = os.path.realpath(root)
-    target = os.path.realpath(os.path.join(real_root, *segments))
+    try:
+        target = os.path.realpath(os.path.join(real_root, *segments))
+    except OSError:  # a symlink that a running program made a folder again meanwhile
+        raise UnsafePath(FOLDER_MOVED, name=repr(name[:80])) from None
     if target == real_root or os.path.commonpath([real_root, target]) != real_root:
         raise UnsafePath(gettext_noop("the path %(name)s leads outside the site's folder"),
                          name=repr(name[:80]))
@@ -145,3 +151,49 @@ def open_regular(root: str | os.PathLike[str], path: str) -> int:
         raise FileNotFoundError(path)
     os.set_blocking(fd, True)
     return fd
+
+
+def pin_folder(root: str | os.PathLike[str], path: str) -> tuple[int, str]:
+    """A descriptor of the folder ``path`` (inside ``root``, as ``resolve_under``
+    returned it) and the ``/proc/self/fd/N`` path that names that very folder while the
+    descriptor is open, or FileNotFoundError. Writes and deletes go through it: a
+    program swapping a folder of its own for a symlink meanwhile cannot send root's
+    rename or unlink anywhere else (open_regular says why). Close the descriptor after.
+    UnsafePath (400) when a folder on the way is a symlink now, or gone."""
+    real_root = os.path.realpath(root)
+    rel = os.path.relpath(path, real_root)
+    if not os.path.isabs(path) or rel.split(os.sep)[0] == "..":
+        raise FileNotFoundError(path)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_DIRECTORY
+    folder = os.open(real_root, flags)
+    try:
+        for part in [] if rel == "." else rel.split(os.sep):
+            inner = os.open(part, flags, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+    except OSError as error:  # a symlink now (ELOOP, ENOTDIR), or gone
+        os.close(folder)
+        raise UnsafePath(FOLDER_MOVED, name=repr(rel[:80])) from error
+    return folder, f"/proc/self/fd/{folder}"
+
+
+def unpin(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+    fds.clear()
+
+
+def remove_under(root: str | os.PathLike[str], path: str) -> None:
+    """Delete the file or folder ``path`` (inside ``root``, from ``resolve_under``)
+    through its pinned parent folder (pin_folder), or FileNotFoundError."""
+    fd, folder = pin_folder(root, os.path.dirname(path))
+    try:
+        pinned = os.path.join(folder, os.path.basename(path))
+        if os.path.islink(pinned) or os.path.isfile(pinned):
+            os.unlink(pinned)
+        elif os.path.isdir(pinned):
+            shutil.rmtree(pinned)  # fd-based: it follows no symlink inside
+        else:
+            raise FileNotFoundError(path)
+    finally:
+        os.close(fd)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import mimetypes
 import os
-import shutil
 import stat
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -252,13 +251,7 @@ class SiteFiles:
 
     def delete(self, name: str) -> None:
         """Delete a file, or a folder with everything in it."""
-        path = resolve_under(self.root, name, existing=True)
-        if os.path.islink(path) or os.path.isfile(path):
-            os.unlink(path)
-        elif os.path.isdir(path):
-            shutil.rmtree(path)
-        else:
-            raise FileNotFoundError(name)
+        safepaths.remove_under(self.root, resolve_under(self.root, name, existing=True))
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -293,6 +286,7 @@ class _Batch:
                 self.sizes[path] = st.st_size
         self.pending: dict[str, tuple[str, str]] = {}  # target -> (temp path, name)
         self.created_dirs: list[str] = []
+        self.pinned: list[int] = []  # folders the temps are in (safepaths.pin_folder)
 
     def _total(self) -> int:
         return sum(self.sizes.values())
@@ -332,7 +326,9 @@ class _Batch:
                              "one too many"), limit=self.limits.max_files, name=repr(name))
         old = self.sizes.pop(target, 0)
         base_total = self._total()
-        out, temp = atomic.new_temp(parent)
+        fd, pinned = safepaths.pin_folder(self.files.root, parent)
+        self.pinned.append(fd)
+        out, temp = atomic.new_temp(pinned)  # renamed to the pinned folder's target too
         if target in self.pending:
             os.unlink(self.pending.pop(target)[0])
         self.pending[target] = (temp, name)
@@ -362,9 +358,11 @@ class _Batch:
             self._check_again(limits)
             names = []
             for target, (temp, name) in self.pending.items():
-                atomic.replace(temp, target)
+                atomic.replace(temp, os.path.join(os.path.dirname(temp),
+                                                  os.path.basename(target)))
                 names.append(name)
         self.pending.clear()
+        safepaths.unpin(self.pinned)
         return names
 
     def _check_again(self, limits: Limits) -> None:
@@ -391,6 +389,7 @@ class _Batch:
             except FileNotFoundError:
                 pass
         self.pending.clear()
+        safepaths.unpin(self.pinned)
         for path in reversed(self.created_dirs):
             try:
                 os.rmdir(path)  # only if still empty

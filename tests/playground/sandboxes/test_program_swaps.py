@@ -6,10 +6,12 @@ playground's thread forever). Here a thread of the test does the swapping, as fa
 hostile program would, and the API must never follow, never block.
 """
 
+import ctypes
 import os
 import threading
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from playground.files.storage import root_of
 from playground.models import Sandbox
@@ -149,3 +151,42 @@ def test_the_file_list_survives_files_coming_and_going(client, sandbox):
     with Swapper(root, "c.txt", "c.txt.1", "c.txt.2"):
         for _ in range(TRIES):
             assert client.get(data["links"]["files"]).status_code == 200
+
+
+class Exchanger(Swapper):
+    """Exchanges ``name`` and ``other`` in one step, again and again (renameat2's
+    RENAME_EXCHANGE: a program can call it with ctypes), so ``name`` is now a real
+    folder, now a symlink, and never missing."""
+
+    def __init__(self, folder, name, other):
+        super().__init__(folder, name, other, other)
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def run(self):
+        name, other, _ = (os.fsencode(p) for p in self.paths)
+        while not self.stopping.is_set():
+            assert self.libc.renameat2(-100, name, -100, other, 2) == 0, ctypes.get_errno()
+
+
+def test_a_write_or_delete_never_lands_outside(client, sandbox, tmp_path):
+    """The playground (root) writes an upload, a program, or deletes a file, in a folder
+    the program swaps for a symlink to elsewhere: never elsewhere."""
+    data, root = sandbox
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_bytes(SECRET)
+    os.mkdir(os.path.join(root, "d"))
+    os.symlink(outside, os.path.join(root, "d.link"))
+    files = data["links"]["files"]
+    with Exchanger(root, "d", "d.link"):
+        for n in range(TRIES):
+            upload = client.post(files, {"files": SimpleUploadedFile("d/up.txt", b"up")})
+            put = client.put(data["links"]["program"],
+                             {"main_file": "d/app.py", "source": "print(1)\n"},
+                             content_type="application/json")
+            client.post(files, {"files": SimpleUploadedFile("d/keep.txt", b"k")})
+            gone = client.delete(files + "d/keep.txt")
+            for response in (upload, put, gone):
+                assert response.status_code < 500, response.content
+            assert sorted(os.listdir(outside)) == ["keep.txt"], n
+    assert (outside / "keep.txt").read_bytes() == SECRET
