@@ -197,3 +197,12 @@ def remove_under(root: str | os.PathLike[str], path: str) -> None:
             raise FileNotFoundError(path)
     finally:
         os.close(fd)
+
+
+def mkdir_under(root: str | os.PathLike[str], path: str) -> None:
+    """``os.mkdir(path)`` in its pinned parent folder (pin_folder)."""
+    fd, _folder = pin_folder(root, os.path.dirname(path))
+    try:
+        os.mkdir(os.path.basename(path), dir_fd=fd)
+    finally:
+        os.close(fd)

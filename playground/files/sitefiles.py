@@ -307,7 +307,7 @@ class _Batch:
             missing.append(parent)
             parent = os.path.dirname(parent)
         for path in reversed(missing):
-            os.mkdir(path)
+            safepaths.mkdir_under(self.files.root, path)
             self.created_dirs.append(path)
         return target
 

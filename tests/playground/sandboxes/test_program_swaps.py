@@ -181,6 +181,7 @@ def test_a_write_or_delete_never_lands_outside(client, sandbox, tmp_path):
     with Exchanger(root, "d", "d.link"):
         for n in range(TRIES):
             upload = client.post(files, {"files": SimpleUploadedFile("d/up.txt", b"up")})
+            client.post(files, {"files": SimpleUploadedFile(f"d/new{n}/up.txt", b"up")})
             put = client.put(data["links"]["program"],
                              {"main_file": "d/app.py", "source": "print(1)\n"},
                              content_type="application/json")
