@@ -113,3 +113,13 @@ def test_the_form_says_why_programs_are_unisolated_or_refused(client, settings, 
 def test_the_form_says_nothing_more_with_isolation(client):
     html = client.get("/").content.decode()
     assert 'id="programs-why"' not in html and 'form="create-form" disabled' not in html
+
+
+def test_the_footer_does_not_call_every_sandbox_henaserver(client, free_port, roomy,
+                                                           compiled_translations):
+    sb = program(client, free_port)
+    for language, words in (("en", "your own program behind the capture relay"),
+                            ("ja", "キャプチャリレーの後ろで動くあなたのプログラム")):
+        html = client.get(sb["links"]["page"], HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        footer = re.sub(r"\s+", " ", html[html.index('<footer'):])
+        assert words in footer
