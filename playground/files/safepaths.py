@@ -177,10 +177,11 @@ def pin_folder(root: str | os.PathLike[str], path: str) -> tuple[int, str]:
     return folder, f"/proc/self/fd/{folder}"
 
 
-def unpin(fds: list[int]) -> None:
-    for fd in fds:
+def unpin(pinned: dict[str, tuple[int, str]]) -> None:
+    """Close the descriptors of pin_folder's folders."""
+    for fd, _path in pinned.values():
         os.close(fd)
-    fds.clear()
+    pinned.clear()
 
 
 def remove_under(root: str | os.PathLike[str], path: str) -> None:

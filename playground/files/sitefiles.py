@@ -286,7 +286,7 @@ class _Batch:
                 self.sizes[path] = st.st_size
         self.pending: dict[str, tuple[str, str]] = {}  # target -> (temp path, name)
         self.created_dirs: list[str] = []
-        self.pinned: list[int] = []  # folders the temps are in (safepaths.pin_folder)
+        self.pinned: dict[str, tuple[int, str]] = {}  # the temps' folders (pin_folder)
 
     def _total(self) -> int:
         return sum(self.sizes.values())
@@ -326,9 +326,9 @@ class _Batch:
                              "one too many"), limit=self.limits.max_files, name=repr(name))
         old = self.sizes.pop(target, 0)
         base_total = self._total()
-        fd, pinned = safepaths.pin_folder(self.files.root, parent)
-        self.pinned.append(fd)
-        out, temp = atomic.new_temp(pinned)  # renamed to the pinned folder's target too
+        if parent not in self.pinned:  # one descriptor per folder, however many files
+            self.pinned[parent] = safepaths.pin_folder(self.files.root, parent)
+        out, temp = atomic.new_temp(self.pinned[parent][1])  # renamed in that folder too
         if target in self.pending:
             os.unlink(self.pending.pop(target)[0])
         self.pending[target] = (temp, name)
