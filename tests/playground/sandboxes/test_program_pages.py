@@ -123,3 +123,12 @@ def test_the_footer_does_not_call_every_sandbox_henaserver(client, free_port, ro
         html = client.get(sb["links"]["page"], HTTP_ACCEPT_LANGUAGE=language).content.decode()
         footer = re.sub(r"\s+", " ", html[html.index('<footer'):])
         assert words in footer
+
+
+def test_the_traffic_page_s_console_is_the_program_s(client, free_port, roomy,
+                                                     compiled_translations):
+    sb = program(client, free_port)
+    html = client.get(sb["links"]["traffic"]).content.decode()
+    assert "what your program prints" in html and "what henaserver prints" not in html
+    html = client.get(sb["links"]["traffic"], HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "プログラムが出力する内容" in html
