@@ -27,6 +27,23 @@ TIMEOUT = gettext_noop("the server did not report that it was listening within %
 NO_ERROR_MESSAGE = gettext_noop("no error message")
 KILLED_BY_SIGNAL = gettext_noop("killed by signal %(signal)s (exit code %(code)s)")
 EXIT_CODE = gettext_noop("exit code %(code)s")
+# A program sandbox (programs.py) ended by its CPU limit: the kernel's SIGXCPU at the
+# soft limit (prlimit --cpu=N:N+1), so not a bare SIGKILL.
+CPU_USED = gettext_noop("used its %(seconds)s s of CPU (killed by signal SIGXCPU, exit code "
+                        "%(code)s)")
+
+# Why a program sandbox did not start (Supervisor.start_program).
+PROGRAM_ELSEWHERE = gettext_noop(
+    "your program listens on port %(ports)s, but this sandbox's port is %(port)s: read "
+    "the port from PORT (or sys.argv[1])")
+PROGRAM_TIMEOUT = gettext_noop("your program did not listen on port %(port)s within "
+                               "%(seconds)s s")
+PROGRAM_SYNTAX_ERROR = gettext_noop("syntax error on line %(line)s: %(message)s")
+PROGRAM_EXITED = gettext_noop("your program ended before it listened (%(exit)s): %(last)s")
+RELAY_FAILED = gettext_noop("the capture relay could not start (%(exit)s)")
+SOCKET_PATH_TOO_LONG = gettext_noop(
+    "the sandbox's socket path is %(length)s bytes, longer than the %(limit)s a Unix "
+    "socket allows: use a shorter PLAYGROUND_DATA_DIR")
 
 # henaserver's `server.stopping` reasons (docs/events.md) that the playground acts on.
 ONE_REQUEST_SERVED = "one request served"
@@ -34,8 +51,11 @@ ONE_REQUEST_SERVED = "one request served"
 ADDRESS_IN_USE = "address_in_use"
 
 
-def describe_returncode(returncode: int) -> Message:
-    """How a process ended, for people: 'exit code 1', 'killed by signal SIGKILL ...'."""
+def describe_returncode(returncode: int, cpu_seconds: int | None = None) -> Message:
+    """How a process ended, for people: 'exit code 1', 'killed by signal SIGKILL ...';
+    for a program with a CPU limit of ``cpu_seconds``, SIGXCPU says it used them."""
+    if cpu_seconds is not None and returncode == -signal.SIGXCPU:
+        return Message(CPU_USED, seconds=cpu_seconds, code=returncode)
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -47,7 +67,7 @@ def describe_returncode(returncode: int) -> Message:
 
 def states_exit_code(message: Message) -> bool:
     """True when ``message`` already says the exit code (so a page does not add it)."""
-    return message.template in (EXIT_CODE, KILLED_BY_SIGNAL) or any(
+    return message.template in (EXIT_CODE, KILLED_BY_SIGNAL, CPU_USED) or any(
         isinstance(value, Message) and states_exit_code(value)
         for value in message.params.values())
 
@@ -62,16 +82,28 @@ class ExitInfo:
     stderr_tail: tuple[str, ...]
     stdout_tail: tuple[str, ...]
     stop_reason: str | None = None  # its `server.stopping` reason, if it said one
+    # A program sandbox's CPU limit (None for henaserver): its returncode is then the
+    # program's (`program.exited`), and ``stderr_tail`` its console (both streams).
+    cpu_seconds: int | None = None
+
+    @property
+    def program(self) -> bool:
+        return self.cpu_seconds is not None
+
+    def message(self) -> Message:
+        """How it ended, for pages (shown in the viewer's language)."""
+        return describe_returncode(self.returncode, self.cpu_seconds)
 
     def describe(self) -> str:
         """In English, for logs: 'killed by signal SIGKILL (exit code -9)'. Pages use
-        ``describe_returncode`` (a Message, shown in the viewer's language)."""
-        return str(describe_returncode(self.returncode))
+        ``message()`` (a Message, shown in the viewer's language)."""
+        return str(self.message())
 
 
 class StartError(Refusal):
     """The child did not reach `listening`. ``reason`` is a short code for callers:
-    ``port_in_use``, ``exited`` or ``timeout``; the message says it for people."""
+    ``port_in_use``, ``exited`` or ``timeout``, and for a program ``elsewhere``; the
+    message says it for people."""
 
     def __init__(self, reason: str, message: Message, returncode: int | None = None,
                  stderr_tail: tuple[str, ...] = ()) -> None:
@@ -80,7 +112,7 @@ class StartError(Refusal):
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         # A port somebody else holds is a conflict the learner can fix; the rest is ours.
-        self.status = 409 if reason == "port_in_use" else 503
+        self.status = 409 if reason in ("port_in_use", "elsewhere") else 503
 
 
 def start_error(info: ExitInfo, failed: dict[str, Any] | None, port: int) -> StartError:
@@ -102,3 +134,34 @@ def start_error(info: ExitInfo, failed: dict[str, Any] | None, port: int) -> Sta
     exit = describe_returncode(info.returncode)
     return StartError("exited", Message(NOT_READY, exit=exit, last=last),
                       info.returncode, tail)
+
+
+def program_start_error(*, port: int, seconds: float, console: tuple[str, ...],
+                        elsewhere: dict[str, Any] | None,
+                        syntax_error: dict[str, Any] | None, exit: ExitInfo | None,
+                        relay_exit: ExitInfo | None,
+                        relay_failed: dict[str, Any] | None) -> StartError:
+    """Why a program sandbox did not start (Supervisor.start_program), from what its
+    launcher and relay reported: ``exit`` is the program's end if it ended,
+    ``relay_exit`` the relay's; ``console`` the program's last lines (both streams),
+    which the error carries as its ``stderr_tail``."""
+    if elsewhere is not None:
+        ports = ", ".join(str(p) for p in elsewhere.get("ports") or ())
+        return StartError("elsewhere", Message(PROGRAM_ELSEWHERE, ports=ports, port=port),
+                          None, console)
+    if exit is not None:
+        if syntax_error is not None:
+            message = Message(PROGRAM_SYNTAX_ERROR, line=syntax_error.get("line"),
+                              offset=syntax_error.get("offset"),
+                              message=str(syntax_error.get("message") or ""))
+        else:
+            last = console[-1] if console else Message(NO_ERROR_MESSAGE)
+            message = Message(PROGRAM_EXITED, exit=exit.message(), last=last)
+        return StartError("exited", message, exit.returncode, console)
+    if relay_exit is not None:
+        if relay_failed is not None:
+            return start_error(relay_exit, relay_failed, port)
+        return StartError("exited", Message(RELAY_FAILED, exit=relay_exit.message()),
+                          relay_exit.returncode, relay_exit.stderr_tail)
+    return StartError("timeout", Message(PROGRAM_TIMEOUT, port=port, seconds=f"{seconds:g}"),
+                      None, console)

@@ -40,8 +40,6 @@ the readers (the child would block on a full pipe).
 
 from __future__ import annotations
 
-import collections
-import json
 import logging
 import os
 import signal
@@ -49,97 +47,43 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from ..refusals import Message
-from .exits import TIMEOUT, ExitInfo, StartError, start_error
-from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
+from . import programs
+from .children import (
+    LINES_GRACE,
+    STOP_GRACE,
+    TAIL_LINES,
+    TAIL_WAIT,
+    TRAFFIC_EVENTS,
+    Child,
+    Children,
+    EventCallback,
+    ExitCallback,
+    OutputCallback,
+    child_environment,
+)
+from .exits import (
+    SOCKET_PATH_TOO_LONG,
+    TIMEOUT,
+    ExitInfo,
+    StartError,
+    program_start_error,
+    start_error,
+)
+from .programs import MAX_SOCKET_PATH, ProgramSpec, free_port
+
+__all__ = ["LINES_GRACE", "STOP_GRACE", "TAIL_LINES", "TAIL_WAIT", "TRAFFIC_EVENTS",
+           "Child", "Supervisor", "child_environment"]
 
 log = logging.getLogger(__name__)
 
-# How many lines of stdout/stderr we keep per child: enough for a traceback, bounded so a
-# chatty child cannot grow our memory.
-TAIL_LINES = 40
 # Seconds a child gets to report `server.listening` before we give up and kill it.
 DEFAULT_START_TIMEOUT = 10.0
-# Seconds a child gets to exit after stdin EOF, then after SIGTERM, before SIGKILL.
-STOP_GRACE = 3.0
-# Events that mean someone reached the server (`server.stats` is sent only while its
-# counters change); `Child.active_at` follows them.
-TRAFFIC_EVENTS = frozenset({"connection.open", "exchange", "connection.close",
-                            "server.stats"})
-# Seconds a stop waits, after the child ended, for its last events to be handed on.
-TAIL_WAIT = 30.0
-# Seconds the stdout/stderr readers get to drain after the child exited (a grandchild
-# could hold those pipes open). The events reader gets no limit: only the child holds
-# its pipe, and its events must all be handed on before a stop returns.
-LINES_GRACE = 2.0
-
-EventCallback = Callable[[str, dict[str, Any], str], None]
-OutputCallback = Callable[[str, str, str], None]
-ExitCallback = Callable[[str, ExitInfo], None]
 
 
-def child_environment(home: str) -> dict[str, str]:
-    """The whole environment of a child: a few harmless variables, never ours.
-
-    The playground's environment holds its secrets (DJANGO_SECRET_KEY, DATABASE_URL with
-    its password, REDIS_URL); a learner's server, and whatever it runs, must not see
-    them. HOME is the sandbox's own folder, so nothing in the child looks in ours.
-    """
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": home,
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
-@dataclass
-class Child:
-    """One running henaserver. Read-only for callers; the supervisor owns it."""
-
-    key: str
-    popen: subprocess.Popen[bytes]
-    host: str
-    requested_port: int
-    root: str
-    tag: str = ""  # the caller's name for this start (the playground: its claim)
-    started_at: float = field(default_factory=time.time)
-    listening: dict[str, Any] | None = None  # the `server.listening` event
-    start_failed: dict[str, Any] | None = None  # the `server.start_failed` event
-    stop_reason: str | None = None  # the `server.stopping` event's reason
-    stats: dict[str, Any] = field(default_factory=dict)  # latest `server.stats`
-    # time.time() of its last traffic event (the playground's idle culling reads it).
-    active_at: float = 0.0
-    stdout_tail: collections.deque[str] = field(
-        default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
-    stderr_tail: collections.deque[str] = field(
-        default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
-    exit_info: ExitInfo | None = None
-    # "starting" -> "running" -> ("stopping") -> "exited"; guarded by Supervisor._lock.
-    state: str = "starting"
-    settled: threading.Event = field(default_factory=threading.Event)  # listening or exited
-    exited: threading.Event = field(default_factory=threading.Event)  # and drained
-    ended: threading.Event = field(default_factory=threading.Event)  # the process is gone
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    @property
-    def port(self) -> int:
-        if self.listening and isinstance(self.listening.get("port"), int):
-            return int(self.listening["port"])
-        return self.requested_port
-
-
-class Supervisor:
+class Supervisor(Children):
     """Owns the children of one process, keyed by a caller-chosen string."""
 
     def __init__(
@@ -188,47 +132,19 @@ class Supervisor:
         report in time. Raises ValueError if ``key`` already has a live child (checked
         again when the new one is registered: two threads may start one key at once).
         """
-        with self._lock:
-            old = self._children.get(key)
-            if old and old.state != "exited":
-                raise ValueError(f"sandbox {key} is already running (pid {old.pid})")
-
+        self._check_free(key)
         read_fd, write_fd = os.pipe()
         cmd = [
             self.python, "-u", "-m", "henaserver",
             "--root", root, "--host", host, "--port", str(port),
             "--events-fd", str(write_fd), "--exit-on-stdin-eof", *self.extra_args, *args,
         ]
-        env = child_environment(root)  # never os.environ: it holds the playground's secrets
-        try:
-            popen = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(write_fd,), close_fds=True, start_new_session=True,
-                cwd=self.cwd, env=env,
-            )
-        except OSError:
-            os.close(read_fd)
-            raise
-        finally:
-            # Only the child may hold the write end, or we would never see EOF.
-            os.close(write_fd)
-
+        # never os.environ: it holds the playground's secrets
+        popen = self._popen(cmd, read_fd, (write_fd,), cwd=self.cwd,
+                            env=child_environment(root))
         child = Child(key=key, popen=popen, host=host, requested_port=port, root=root,
                       tag=tag)
-        with self._lock:
-            other = self._children.get(key)
-            won = other is None or other.state == "exited"
-            if won:
-                self._children[key] = child
-        if not won:  # another thread's start of this key registered first
-            popen.kill()
-            popen.communicate()  # reaps it and closes its pipes
-            os.close(read_fd)
-            raise ValueError(f"sandbox {key} is already running")
-        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
-        self._spawn(child, self._read_lines, popen.stdout, "stdout", child.stdout_tail)
-        self._spawn(child, self._read_lines, popen.stderr, "stderr", child.stderr_tail)
-        self._spawn(child, self._wait)
+        self._register(child, read_fd)
 
         child.settled.wait(self.start_timeout)
         with self._lock:
@@ -249,6 +165,150 @@ class Supervisor:
             child.pid, child.popen.returncode or 0, False, tuple(child.stderr_tail), ())
         raise start_error(info, child.start_failed, child.requested_port)
 
+    def start_program(self, key: str, spec: ProgramSpec, *, tag: str = "",
+                      relay_args: tuple[str, ...] = ()) -> Child:
+        """Start a learner's program (programs.py, docs/program-sandboxes.md) behind a
+        capture relay, with the contract of ``start``: it blocks until the relay
+        reports `server.listening` on ``spec.host:spec.port``.
+
+        The program runs under bwrap as ``spec.uid`` (or, when ``isolation_missing``,
+        the launcher runs it here on an internal port). Once the launcher reports
+        ``program.listening``, the relay starts (``relay_args``: more relay options),
+        so a browser never reaches a relay with nobody behind it. ``on_event`` gets the
+        launcher's ``program.*`` events and the relay's, with this child's tag; the
+        program's stdout and stderr go to ``on_output``. StartError reasons:
+        ``elsewhere`` (it listens on other ports), ``timeout``, ``exited`` (a syntax
+        error's line and offset are in the message's params), ``port_in_use``.
+        """
+        self._check_free(key)
+        path = spec.socket_path.encode()
+        if len(path) > MAX_SOCKET_PATH:
+            raise StartError("exited", Message(SOCKET_PATH_TOO_LONG, length=len(path),
+                                               limit=MAX_SOCKET_PATH))
+        isolated = programs.isolation_missing(spec.bwrap) is None
+        owner = spec.uid if os.geteuid() == 0 else None  # never run a program as root
+        programs.prepare(spec, owner=owner)
+        read_fd, write_fd = os.pipe()
+        if isolated:
+            hosts_fd = programs.hosts_pipe()
+            fds: tuple[int, ...] = (write_fd, hosts_fd)
+            cmd = programs.bwrap_argv(spec, status_fd=write_fd, hosts_fd=hosts_fd)
+            env, cwd = child_environment(spec.files), None
+        else:  # no namespace: the program listens on an internal port of this host
+            port = free_port()
+            fds = (write_fd,)
+            cmd = programs.launcher_argv(spec, status_fd=write_fd, port=port,
+                                         socket_path=spec.socket_path,
+                                         launcher=programs.LAUNCHER, host="127.0.0.1")
+            env, cwd = programs.environment(spec, port=port, inside=False), spec.files
+        ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
+        popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
+        child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
+                      root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds)
+        self._register(child, read_fd)
+
+        deadline = time.monotonic() + self.start_timeout
+        child.settled.wait(self.start_timeout)
+        if child.program is None:
+            self._fail_program(child, isolated)
+        child.settled.clear()  # now for the relay's `server.listening`
+        self._start_relay(child, spec, relay_args)
+        child.settled.wait(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            if (child.state == "starting" and child.listening is not None
+                    and not child.relay_ended.is_set()):
+                child.state = "running"
+                log.info("sandbox %s: program (pid %s) behind relay %s", key, child.pid,
+                         child.listening.get("url"))
+                return child
+        self._fail_program(child, isolated)
+
+    # ----- start helpers -------------------------------------------------------------
+
+    def _check_free(self, key: str) -> None:
+        with self._lock:
+            old = self._children.get(key)
+            if old and old.state != "exited":
+                raise ValueError(f"sandbox {key} is already running (pid {old.pid})")
+
+    @staticmethod
+    def _popen(cmd: list[str], read_fd: int, fds: tuple[int, ...],
+               **options: Any) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=fds, close_fds=True, start_new_session=True, **options)
+        except OSError:
+            os.close(read_fd)
+            raise
+        finally:
+            # Only the child may hold the write end, or we would never see EOF.
+            for fd in fds:
+                os.close(fd)
+
+    def _register(self, child: Child, read_fd: int) -> None:
+        """Make ``child`` the one of its key and start its threads; if another thread's
+        start of this key registered first, kill ours and raise ValueError."""
+        with self._lock:
+            other = self._children.get(child.key)
+            won = other is None or other.state == "exited"
+            if won:
+                self._children[child.key] = child
+        if not won:
+            child.popen.kill()
+            child.popen.communicate()  # reaps it and closes its pipes
+            os.close(read_fd)
+            raise ValueError(f"sandbox {child.key} is already running")
+        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
+        self._spawn(child, self._read_lines, child.popen.stdout, "stdout", child.stdout_tail)
+        self._spawn(child, self._read_lines, child.popen.stderr, "stderr", child.stderr_tail)
+        self._spawn(child, self._wait)
+
+    def _start_relay(self, child: Child, spec: ProgramSpec,
+                     relay_args: tuple[str, ...]) -> None:
+        """The capture relay in front of a program that listens: the public port."""
+        read_fd, write_fd = os.pipe()
+        address = f"[{spec.host}]" if ":" in spec.host else spec.host
+        cmd = [self.python, "-u", "-m", "henaserver", "relay",
+               "--listen", f"{address}:{spec.port}", "--to", f"unix:{spec.socket_path}",
+               "--events-fd", str(write_fd), "--exit-on-stdin-eof", *relay_args]
+        relay = self._popen(cmd, read_fd, (write_fd,), cwd=self.cwd,
+                            env=child_environment(spec.files))
+        with self._lock:  # _wait ends a relay it sees; one added after `ended`, we end
+            ended = child.ended.is_set()
+            if not ended:
+                child.relay = relay
+                self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
+                self._spawn(child, self._read_lines, relay.stdout, "relay", child.relay_tail)
+                self._spawn(child, self._read_lines, relay.stderr, "relay", child.relay_tail)
+                self._spawn(child, self._wait_relay)
+        if ended:
+            relay.kill()
+            relay.communicate()
+            os.close(read_fd)
+
+    def _fail_program(self, child: Child, isolated: bool) -> NoReturn:
+        """End a program that did not start (its relay too) and say why."""
+        elsewhere = child.elsewhere if child.program is None else None
+        exited = child.state == "exited" or child.popen.poll() is not None
+        relay_exit = None
+        if child.relay is not None and child.relay_ended.is_set():
+            relay_exit = ExitInfo(child.relay.pid, child.relay.returncode or 0, False,
+                                  tuple(child.relay_tail), ())
+        if isolated:
+            self._kill(child)  # bwrap: its namespace, and all in it, dies at once
+        else:
+            self._close_stdin(child)  # the launcher ends the program's process group
+        if not child.exited.wait(2 * STOP_GRACE):  # the launcher's grace is shorter
+            self._kill(child)
+            child.exited.wait(STOP_GRACE)
+        raise program_start_error(
+            port=child.requested_port, seconds=self.start_timeout,
+            console=tuple(child.console_tail), elsewhere=elsewhere,
+            syntax_error=child.syntax_error,
+            exit=child.exit_info if exited and relay_exit is None else None,
+            relay_exit=relay_exit, relay_failed=child.start_failed)
+
     # ----- stop ----------------------------------------------------------------------
 
     def stop(self, key: str, timeout: float = STOP_GRACE,
@@ -264,6 +324,9 @@ class Supervisor:
             if child is None or child.state == "exited" or tag not in (None, child.tag):
                 return None
             child.state = "stopping"
+        # A program's relay first: it reports each connection's close, then the
+        # launcher ends the program (its namespace goes with it).
+        self._end_relay(child, timeout)
         self._close_stdin(child)
         if not child.ended.wait(timeout):
             log.warning("sandbox %s: pid %s ignored stdin EOF; SIGTERM", key, child.pid)
@@ -289,111 +352,10 @@ class Supervisor:
             for child in children:
                 child.state = "stopping"
         for child in children:
+            if child.relay is not None and child.relay.stdin:
+                self._close_stdin_of(child.relay)
             self._close_stdin(child)
         deadline = time.monotonic() + timeout
         for child in children:
             if not child.exited.wait(max(0.0, deadline - time.monotonic())):
                 self._kill(child)
-
-    # ----- threads -------------------------------------------------------------------
-
-    def _spawn(self, child: Child, target: Callable[..., None], *args: Any) -> None:
-        # daemon=True is essential: see the module docstring.
-        name = f"sandbox-{child.key}-{target.__name__.strip('_')}"
-        thread = threading.Thread(target=target, args=(child, *args), name=name, daemon=True)
-        child.threads.append(thread)
-        thread.start()
-
-    def _read_events(self, child: Child, stream: Any) -> None:
-        with stream:
-            for raw, length in bounded_lines(stream, MAX_EVENT_LINE):
-                try:  # a line cut at the bound is unreadable (b"" does not parse)
-                    event = json.loads(raw if length == len(raw) else b"")
-                except ValueError:
-                    log.warning("sandbox %s: unreadable event line of %d bytes %r",
-                                child.key, length, raw[:200])
-                    continue
-                if not isinstance(event, dict):
-                    continue
-                kind = event.get("type")
-                if kind == "server.listening" and child.listening is None:
-                    child.listening = event
-                    child.settled.set()
-                elif kind == "server.start_failed":
-                    child.start_failed = event  # settled when it exits, just after
-                elif kind == "server.stopping":
-                    child.stop_reason = str(event.get("reason") or "")
-                elif kind == "server.stats":
-                    child.stats = event
-                if kind in TRAFFIC_EVENTS:
-                    child.active_at = time.time()
-                self._call(self.on_event, child.key, event, child.tag)
-
-    def _read_lines(self, child: Child, stream: Any, name: str,
-                    tail: collections.deque[str]) -> None:
-        with stream:
-            for raw, length in bounded_lines(stream, MAX_CONSOLE_LINE):
-                line = console_line(raw, length)
-                tail.append(line)
-                if self.on_output is not None:
-                    self._call(self.on_output, child.key, name, line)
-
-    def _wait(self, child: Child) -> None:
-        returncode = child.popen.wait()
-        child.ended.set()
-        # Let the readers drain what the child wrote before it died (they end at EOF).
-        # The events reader (the first thread) is joined without a limit: a stop must
-        # not return while the old server's last events are still on their way.
-        for index, thread in enumerate(child.threads):
-            if thread is not threading.current_thread():
-                thread.join(timeout=None if index == 0 else LINES_GRACE)
-        with self._lock:
-            was = child.state
-            child.state = "exited"
-            info = ExitInfo(
-                pid=child.pid,
-                returncode=returncode,
-                requested=(was == "stopping"),
-                stderr_tail=tuple(child.stderr_tail),
-                stdout_tail=tuple(child.stdout_tail),
-                stop_reason=child.stop_reason,
-            )
-            child.exit_info = info
-            if self._children.get(child.key) is child:
-                del self._children[child.key]
-        self._close_stdin(child)
-        if was in ("running", "stopping"):
-            if not info.requested:
-                log.warning("sandbox %s: pid %s crashed, %s", child.key, child.pid,
-                            info.describe())
-            self._call(self.on_exit, child.key, info)
-        child.exited.set()
-        child.settled.set()
-
-    # ----- helpers -------------------------------------------------------------------
-
-    def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
-        if callback is None:
-            return
-        try:
-            callback(*args)
-        except Exception:
-            log.exception("supervisor callback %r failed", callback)
-
-    @staticmethod
-    def _close_stdin(child: Child) -> None:
-        try:
-            if child.popen.stdin and not child.popen.stdin.closed:
-                child.popen.stdin.close()
-        except OSError:
-            pass  # already gone: the child has exited
-
-    @staticmethod
-    def _signal(child: Child, sig: signal.Signals) -> None:
-        try:
-            child.popen.send_signal(sig)
-        except ProcessLookupError:
-            pass
-
-    def _kill(self, child: Child) -> None:
-        self._signal(child, signal.SIGKILL)

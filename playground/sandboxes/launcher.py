@@ -1,0 +1,290 @@
+"""The launcher: runs INSIDE a program sandbox (bwrap), as the sandbox's uid, and starts
+the learner's program.
+
+Standard library only, one file: it is bound read-only into the sandbox and run by the
+system's Python there (docs/program-sandboxes.md). It
+
+* ``compile()``s the main file first and reports a syntax error with its line
+  (``program.syntax_error``), then runs the program anyway, so the learner's console
+  shows Python's own traceback;
+* watches its network namespace's ``/proc/net/tcp`` and ``tcp6``: the namespace is the
+  program's alone, so every listening socket there is the program's. It reports
+  ``program.listening`` (on PORT) or ``program.listens_elsewhere`` (on other ports);
+* forwards a Unix socket (``--socket``, mode 0666: the relay outside runs as another
+  uid) to the address the program listens on: bytes unchanged both ways, an EOF passed
+  on as ``shutdown(SHUT_WR)``. One ``selectors`` loop, so the forwarding costs the
+  sandbox's uid no threads (its process limit counts threads);
+* reports ``program.exited {returncode}`` when the program ends, then exits too: bwrap's
+  pid 1 follows and the kernel kills whatever is left in the pid namespace;
+* ends everything at EOF on its stdin (a pipe from the playground, closed by the kernel
+  however the playground dies): SIGTERM to the program's process group, a grace, exit.
+
+Facts are JSON lines on ``--status-fd``. The launcher prints nothing on stdout or
+stderr: they are the learner's console. It reads stdin with ``os.read`` and leaves with
+``os._exit``: a thread blocked in ``sys.stdin.buffer.read()`` at exit made Python abort
+("Fatal Python error: _enter_buffered_busy") on the learner's console.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+# Seconds between two looks at /proc/net/tcp while waiting for the program to listen.
+POLL = 0.02
+# Seconds the program gets to exit after SIGTERM (stdin EOF) before we exit anyway:
+# the namespace, and everything in it, dies with us.
+STOP_GRACE = 2.0
+LISTEN = "0A"  # a socket's state in /proc/net/tcp: TCP_LISTEN
+RECV_SIZE = 65536
+# Bytes held for a side that does not read before we stop reading from the other.
+MAX_BUFFER = 1 << 20
+
+
+class Status:
+    """JSON lines on the status pipe, one write each (so lines never interleave)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
+
+    def say(self, kind: str, **fields: Any) -> None:
+        line = json.dumps({"type": kind, "time": round(time.time(), 6), **fields}) + "\n"
+        with self.lock:
+            try:
+                os.write(self.fd, line.encode())
+            except OSError:
+                pass  # nobody reads any more: we are being stopped
+
+
+def syntax_error(main: str) -> dict[str, Any] | None:
+    """The main file's syntax error as {line, offset, message}, or None."""
+    try:
+        with open(main, "rb") as f:
+            compile(f.read(), main, "exec")
+    except SyntaxError as error:
+        return {"line": error.lineno, "offset": error.offset, "message": error.msg}
+    except (OSError, ValueError):
+        return None  # no such file, or a NUL byte: Python says so on the console
+    return None
+
+
+def listening() -> dict[int, tuple[int, str]]:
+    """{port: (family, address to connect to)} of every listening TCP socket here."""
+    found: dict[int, tuple[int, str]] = {}
+    for name, family in (("/proc/net/tcp", socket.AF_INET),
+                         ("/proc/net/tcp6", socket.AF_INET6)):
+        try:
+            with open(name) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 3 and fields[3] == LISTEN:
+                address, port = fields[1].rsplit(":", 1)
+                found.setdefault(int(port, 16), (family, connect_address(family, address)))
+    return found
+
+
+def connect_address(family: int, hex_address: str) -> str:
+    """Where to connect to reach a socket bound to ``hex_address`` (as /proc shows it:
+    32-bit words in host byte order): a wildcard means the loopback address."""
+    raw = b"".join(int(hex_address[i:i + 8], 16).to_bytes(4, sys.byteorder)
+                   for i in range(0, len(hex_address), 8))
+    text = socket.inet_ntop(family, raw)
+    if text in ("0.0.0.0", "::"):
+        return "127.0.0.1" if family == socket.AF_INET else "::1"
+    return text
+
+
+class Side:
+    """One socket of a forwarded connection and the bytes waiting to be written to it."""
+
+    def __init__(self, sock: socket.socket, connecting: bool = False) -> None:
+        self.sock = sock
+        self.out = bytearray()
+        self.peer: Side = self
+        self.eof = False  # it sent EOF: nothing more to read from it
+        self.shut = False  # we passed its peer's EOF on to it
+        self.connecting = connecting
+
+
+class Forwarder:
+    """Unix socket -> the program's TCP port, in one selectors loop."""
+
+    def __init__(self, listener: socket.socket, family: int, address: str,
+                 port: int) -> None:
+        self.listener = listener
+        self.target = (family, address, port)
+        self.selector = selectors.DefaultSelector()
+        listener.setblocking(False)
+        self.selector.register(listener, selectors.EVENT_READ, None)
+
+    def run(self) -> None:
+        while True:
+            for key, events in self.selector.select():
+                if key.data is None:
+                    self.accept()
+                else:
+                    self.step(key.data, events)
+
+    def accept(self) -> None:
+        try:
+            client, _ = self.listener.accept()
+        except OSError:
+            return
+        family, address, port = self.target
+        program = socket.socket(family, socket.SOCK_STREAM)
+        program.setblocking(False)
+        client.setblocking(False)
+        # Connecting without blocking: a program that never accepts fills its backlog,
+        # and a blocking connect would then stall every other connection.
+        if program.connect_ex((address, port)) not in (0, 115):  # 115: EINPROGRESS
+            client.close()
+            program.close()
+            return
+        program.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        a, b = Side(client), Side(program, connecting=True)
+        a.peer, b.peer = b, a
+        self.want(a)
+        self.want(b)
+
+    def step(self, side: Side, events: int) -> None:
+        try:
+            if side.connecting:
+                if side.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    return self.close(side)  # the program closed its socket meanwhile
+                side.connecting = False
+            if events & selectors.EVENT_READ and not side.eof:
+                data = side.sock.recv(RECV_SIZE)
+                if data:
+                    side.peer.out += data
+                else:
+                    side.eof = True
+            if events & selectors.EVENT_WRITE and side.out:
+                del side.out[:side.sock.send(side.out)]
+            for one in (side, side.peer):  # a peer's EOF, once its bytes are out
+                if one.peer.eof and not one.out and not one.shut and not one.connecting:
+                    one.shut = True
+                    one.sock.shutdown(socket.SHUT_WR)
+            if side.shut and side.peer.shut:
+                return self.close(side)
+            self.want(side)
+            self.want(side.peer)
+        except OSError:
+            self.close(side)
+
+    def want(self, side: Side) -> None:
+        """Register what ``side`` waits for: to read (unless its peer's buffer is
+        full), to write (while it has bytes to send, or to learn a connect's end)."""
+        events = 0
+        if not side.eof and not side.connecting and len(side.peer.out) < MAX_BUFFER:
+            events |= selectors.EVENT_READ
+        if side.out or side.connecting:
+            events |= selectors.EVENT_WRITE
+        if side.sock in self.selector.get_map():
+            if events:
+                self.selector.modify(side.sock, events, side)
+            else:
+                self.selector.unregister(side.sock)
+        elif events:
+            self.selector.register(side.sock, events, side)
+
+    def close(self, side: Side) -> None:
+        for one in (side, side.peer):
+            if one.sock in self.selector.get_map():
+                self.selector.unregister(one.sock)
+            one.sock.close()
+
+
+def forward(status: Status, path: str, port: int, family: int, address: str) -> None:
+    try:
+        if os.path.lexists(path):
+            os.unlink(path)  # an earlier run's
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        os.chmod(path, 0o666)
+        listener.listen(128)
+    except OSError as error:
+        status.say("program.forward_failed", message=str(error))
+        return
+    status.say("program.listening", port=port, address=address)
+    Forwarder(listener, family, address, port).run()
+
+
+def end_at_stdin_eof(program: subprocess.Popen[bytes]) -> None:
+    while True:
+        try:
+            if not os.read(0, 4096):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    try:
+        os.killpg(program.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        program.wait(STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    os._exit(0)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="launcher")
+    parser.add_argument("--status-fd", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--main", required=True)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    status = Status(args.status_fd)
+
+    error = syntax_error(args.main)
+    if error is not None:
+        status.say("program.syntax_error", **error)
+    program = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+    threading.Thread(target=end_at_stdin_eof, args=(program,), daemon=True).start()
+
+    reported: set[int] = set()
+    while program.poll() is None:
+        ports = listening()
+        if args.port in ports:
+            family, address = ports[args.port]
+            threading.Thread(target=forward, daemon=True,
+                             args=(status, args.socket, args.port, family, address)).start()
+            break
+        if ports and set(ports) != reported:
+            reported = set(ports)
+            status.say("program.listens_elsewhere", ports=sorted(ports), port=args.port)
+        time.sleep(POLL)
+    code = program.wait()
+    status.say("program.exited", returncode=code)
+    os._exit(code if code >= 0 else 128 - code)
+
+
+if __name__ == "__main__":
+    # Our own mistakes must not reach the learner's console (fd 2 stays theirs: the
+    # program inherits it); they go to the status pipe instead.
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the rest of our life)
+    try:
+        main(sys.argv[1:])
+    except BaseException as crash:  # noqa: BLE001
+        try:
+            os.write(int(sys.argv[sys.argv.index("--status-fd") + 1]), (json.dumps(
+                {"type": "program.launcher_failed", "message": repr(crash)}) + "\n").encode())
+        finally:
+            os._exit(70)

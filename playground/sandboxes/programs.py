@@ -1,0 +1,192 @@
+"""A learner's own program, run under bubblewrap: the command line and its limits.
+
+Plain Python (no Django): the site builds a ``ProgramSpec`` from a sandbox row and its
+settings, and the supervisor (``Supervisor.start_program``) runs ``bwrap_argv(spec)``.
+The design, and the experiments behind every option, are in docs/program-sandboxes.md.
+
+Inside the sandbox (paths as the program sees them):
+
+* ``/usr`` read-only (the interpreter must live there: ``python`` is a setting, never
+  ``sys.executable``, which may be in a folder the sandbox's uid cannot read);
+* ``/sandbox/files``, the sandbox's folder, writable, the program's working directory;
+* ``/sandbox/run``, outside the files, writable: the launcher's Unix socket
+  ``program.sock``, the relay's way in (the program has its own network: nothing else
+  reaches it, and it reaches nothing);
+* ``/sandbox/launcher.py`` (launcher.py, read-only), which starts the program under
+  ``prlimit``, reports what it listens on, and forwards the socket to it;
+* ``/etc/hosts`` with ``localhost`` only, so ``bind(("localhost", port))`` works;
+* the rest of ``/`` is bwrap's empty tmpfs, then remounted read-only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Where things are inside the sandbox.
+INSIDE = "/sandbox"
+INSIDE_FILES = f"{INSIDE}/files"
+INSIDE_RUN = f"{INSIDE}/run"
+INSIDE_LAUNCHER = f"{INSIDE}/launcher.py"
+INSIDE_LIB = f"{INSIDE}/lib"  # holds a read-only henaserver for the starter that runs it
+SOCKET_NAME = "program.sock"
+# What a program's HOST says: inside its own network only `lo` exists, so "", 0.0.0.0
+# and 127.0.0.1 are the same; 0.0.0.0 is what the tutorial's "" means.
+INSIDE_HOST = "0.0.0.0"
+HOSTS = b"127.0.0.1 localhost\n::1 localhost\n"
+LAUNCHER = str(Path(__file__).with_name("launcher.py"))
+# The longest path a Unix socket may have (sun_path is 108 bytes with its NUL).
+MAX_SOCKET_PATH = 107
+
+
+@dataclass(frozen=True)
+class ProgramLimits:
+    """The program's rlimits (``prlimit`` inside, for the program only: the launcher
+    that reports on it is not limited). Defaults measured in the design: ``data``, not
+    ``as`` (glibc's arenas would allow 6 threads), 1 MiB stacks (200 threads fit),
+    processes per uid (threads count too)."""
+
+    cpu_seconds: int = 60
+    data_bytes: int = 256 * 2**20
+    stack_bytes: int = 2**20
+    processes: int = 64
+    open_files: int = 256
+    file_bytes: int = 64 * 2**20
+
+    def prlimit_argv(self) -> list[str]:
+        # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
+        # before the hard limit's bare SIGKILL.
+        return ["prlimit", f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 1}",
+                f"--data={self.data_bytes}", f"--stack={self.stack_bytes}",
+                f"--nproc={self.processes}", f"--nofile={self.open_files}",
+                f"--fsize={self.file_bytes}", "--core=0", "--"]
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """Everything needed to run one program sandbox."""
+
+    files: str  # the sandbox's folder (the program's cwd, writable)
+    run_dir: str  # outside the files: holds program.sock
+    main_file: str  # relative to files, e.g. "main.py"
+    host: str  # where the relay listens (the public address)
+    port: int
+    uid: int  # PLAYGROUND_PROGRAM_UID_BASE + sandbox pk
+    python: str = "/usr/bin/python3"
+    bwrap: str = "bwrap"
+    limits: ProgramLimits = field(default_factory=ProgramLimits)
+    with_henaserver: bool = False  # bind henaserver read-only, PYTHONPATH (starter)
+
+    @property
+    def socket_path(self) -> str:
+        """The launcher's socket as seen from outside (the relay's ``--to unix:``)."""
+        return os.path.join(self.run_dir, SOCKET_NAME)
+
+
+def isolation_missing(bwrap: str) -> str | None:
+    """None when programs can run isolated here, else why not, in a few words (for
+    logs and the page): bwrap must exist, and we must be root to run each program as
+    its own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb
+    would count, and starve, the playground's processes)."""
+    if shutil.which(bwrap) is None:
+        return "no bwrap"
+    if os.geteuid() != 0:
+        return "not root"
+    return None
+
+
+def henaserver_dir() -> str:
+    """The henaserver package's folder, found without importing it (the playground
+    never imports henaserver: it runs it)."""
+    spec = importlib.util.find_spec("henaserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the henaserver package is not installed")
+    return str(next(iter(spec.submodule_search_locations)))
+
+
+def environment(spec: ProgramSpec, *, port: int, inside: bool = True) -> dict[str, str]:
+    """The program's whole environment (bwrap clears ours first). ``port`` is where the
+    program must listen: the sandbox's own port under bwrap, an internal one without."""
+    home = INSIDE_FILES if inside else spec.files
+    env = {
+        "PORT": str(port), "HOST": INSIDE_HOST if inside else "127.0.0.1",
+        "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+        "PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+    }
+    if spec.with_henaserver:
+        env["PYTHONPATH"] = INSIDE_LIB if inside else os.path.dirname(henaserver_dir())
+    return env
+
+
+def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int, socket_path: str,
+                  launcher: str = INSIDE_LAUNCHER, host: str = INSIDE_HOST) -> list[str]:
+    """The launcher and, after ``--``, the program under its limits."""
+    return [
+        spec.python, launcher, "--status-fd", str(status_fd), "--port", str(port),
+        "--socket", socket_path, "--main", spec.main_file,
+        "--", *spec.limits.prlimit_argv(), spec.python, spec.main_file, str(port), host,
+    ]
+
+
+def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int) -> list[str]:
+    """The whole command: bwrap, then the launcher inside it. ``status_fd`` is the write
+    end of the launcher's status pipe and ``hosts_fd`` a readable fd holding ``HOSTS``
+    (both passed to bwrap with ``pass_fds``)."""
+    argv = [
+        spec.bwrap,
+        "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
+        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/sbin", "/sbin",
+        "--ro-bind-data", str(hosts_fd), "/etc/hosts",
+        "--ro-bind", LAUNCHER, INSIDE_LAUNCHER,
+        "--bind", spec.files, INSIDE_FILES, "--bind", spec.run_dir, INSIDE_RUN,
+    ]
+    if spec.with_henaserver:
+        argv += ["--ro-bind", henaserver_dir(), f"{INSIDE_LIB}/henaserver"]
+    argv += [
+        "--chdir", INSIDE_FILES, "--dev", "/dev", "--proc", "/proc", "--remount-ro", "/",
+        "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+    ]
+    for name, value in environment(spec, port=spec.port).items():
+        argv += ["--setenv", name, value]
+    socket_path = f"{INSIDE_RUN}/{SOCKET_NAME}"
+    return argv + launcher_argv(spec, status_fd=status_fd, port=spec.port,
+                                socket_path=socket_path)
+
+
+def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
+    """Make the run folder and hand both folders to ``owner`` (the sandbox's uid; None
+    without isolation): uploads made the files root's, and the program must write
+    them. The run folder is 0711: the socket's path is known only to us."""
+    os.makedirs(spec.run_dir, mode=0o711, exist_ok=True)
+    os.chmod(spec.run_dir, 0o711)
+    if os.path.lexists(spec.socket_path):
+        os.unlink(spec.socket_path)  # an earlier run's: the relay must not reach it
+    if owner is None:
+        return
+    for top in (spec.files, spec.run_dir):
+        os.chown(top, owner, owner)
+        for folder, dirs, names in os.walk(top):
+            for name in dirs + names:
+                os.chown(os.path.join(folder, name), owner, owner, follow_symlinks=False)
+
+
+def hosts_pipe() -> int:
+    """A readable fd holding ``HOSTS`` (bwrap's ``--ro-bind-data``: no file to keep)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, HOSTS)  # far below a pipe's buffer: never blocks
+    finally:
+        os.close(write_fd)
+    return read_fd
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` now (only a hint: for the program without isolation)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
