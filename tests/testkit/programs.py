@@ -67,6 +67,23 @@ PRELUDE = textwrap.dedent("""\
 
 """)
 
+# A program that ignores SIGTERM and leaves a `setsid` grandchild that ignores it too (a
+# daemon the old way): Stop, and a killed playground, must end them all.
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if os.fork() == 0:  # a child that daemonises a grandchild the way servers used to
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        say("grandchild", os.getpid(), "in session", os.getsid(0))
+        while True:
+            time.sleep(1)
+    os._exit(0)
+say("stubborn parent ignores SIGTERM")
+serve()
+"""
+
 
 def need_isolation(bwrap: str = "bwrap") -> None:
     """Skip (fail under CI=true) when programs cannot be isolated here."""

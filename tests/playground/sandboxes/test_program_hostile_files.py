@@ -25,11 +25,12 @@ serve()
 """
 
 LOOKS = """
-try:
-    with open({secret!r}) as f:
-        say("secret:", f.read())
-except OSError as error:
-    say("secret: denied:", error)
+for name, path in (("secret", {secret!r}), ("database", {database!r})):
+    try:
+        with open(path) as f:
+            say(name + ":", f.read())
+    except OSError as error:
+        say(name + ": denied:", error)
 found = [os.path.join(folder, name) for folder, _dirs, names in os.walk("/")
          if not folder.startswith(("/proc", "/usr", "/sys")) for name in names
          if name == "secret_key"]
@@ -89,8 +90,12 @@ def test_cannot_write_outside_its_folder(free_ports):
 def test_cannot_read_our_secrets_or_see_our_processes(free_port, monkeypatch):
     monkeypatch.setenv("DJANGO_SECRET_KEY", "in-the-playgrounds-environment")
     with Programs() as programs:
-        key = programs.data / "secret_key"
-        spec = programs.spec("hostile", LOOKS.format(secret=str(key)), free_port)
+        key = programs.data / "secret_key"  # 0600, root's: as the real one
+        database = programs.data / "db.sqlite3"  # 0644: only the mounts keep it out
+        database.write_text("rows of every learner")
+        database.chmod(0o644)
+        source = LOOKS.format(secret=str(key), database=str(database))
+        spec = programs.spec("hostile", source, free_port)
 
         programs.supervisor.start_program("hostile", spec)
 
@@ -98,7 +103,9 @@ def test_cannot_read_our_secrets_or_see_our_processes(free_port, monkeypatch):
         console = programs.console.text("hostile")
         assert programs.secret not in console
         assert "in-the-playgrounds-environment" not in console
+        assert "rows of every learner" not in console
         assert "secret: denied: [Errno 2] No such file or directory" in console
+        assert "database: denied: [Errno 2] No such file or directory" in console
         assert "secret_key files seen: []" in console
         # Exactly the program's environment (bwrap adds PWD), nothing of ours.
         expected = sorted([*environment(spec, port=spec.port), "PWD"])

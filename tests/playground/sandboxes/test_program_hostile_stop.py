@@ -2,22 +2,7 @@
 point 5). Real bwrap, real launcher, real relay; what is left is read from /proc.
 """
 
-from testkit.programs import Programs, processes_of
-
-STUBBORN = """
-import signal, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-if os.fork() == 0:  # a child that daemonises a grandchild the way servers used to
-    os.setsid()
-    if os.fork() == 0:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        say("grandchild", os.getpid(), "in session", os.getsid(0))
-        while True:
-            time.sleep(1)
-    os._exit(0)
-say("stubborn parent ignores SIGTERM")
-serve()
-"""
+from testkit.programs import STUBBORN, Programs, processes_of
 
 # The launcher holds the status pipe's write end (the supervisor reads the launcher's
 # facts from it). The program shares its uid and pid namespace: pidfd_getfd (Linux
