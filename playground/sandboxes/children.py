@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exits import ExitInfo
+from .exits import RELAY_STOPPED, ExitInfo
 from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
 
 log = logging.getLogger("playground.sandboxes.supervisor")
@@ -233,17 +233,21 @@ class Children:
         child.exited.set()
         child.settled.set()
 
-    def _wait_relay(self, child: Child) -> None:
+    def _wait_relay(self, child: Child, events: threading.Thread) -> None:
         """A program's relay ended: by our stop, or by itself (our fault, never the
-        learner's), which ends the program too."""
+        learner's: ``RELAY_STOPPED``), which ends the program too. ``events`` is its
+        events reader: what it said (``server.start_failed``) is read before anyone
+        learns it ended."""
         assert child.relay is not None
         child.relay.wait()
-        child.relay_ended.set()
-        child.settled.set()  # a start waiting for its `server.listening` learns it failed
-        if child.state == "running":
+        events.join()  # only the relay held that pipe: it is at EOF
+        if child.state == "running" and not child.ended.is_set():
             log.warning("sandbox %s: the capture relay stopped (%s): %s", child.key,
                         child.relay.returncode, " | ".join(child.relay_tail))
+            child.stop_reason = RELAY_STOPPED
             self._close_stdin(child)
+        child.relay_ended.set()
+        child.settled.set()  # a start waiting for its `server.listening` learns it failed
 
     def _end_relay(self, child: Child, timeout: float) -> None:
         """Stop a program's relay (stdin EOF: it closes its connections, reporting each,

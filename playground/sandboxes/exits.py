@@ -40,6 +40,7 @@ PROGRAM_TIMEOUT = gettext_noop("your program did not listen on port %(port)s wit
                                "%(seconds)s s")
 PROGRAM_SYNTAX_ERROR = gettext_noop("syntax error on line %(line)s: %(message)s")
 PROGRAM_EXITED = gettext_noop("your program ended before it listened (%(exit)s): %(last)s")
+PROGRAM_ENDED = gettext_noop("your program ended by itself (exit code 0)")
 RELAY_FAILED = gettext_noop("the capture relay could not start (%(exit)s)")
 SOCKET_PATH_TOO_LONG = gettext_noop(
     "the sandbox's socket path is %(length)s bytes, longer than the %(limit)s a Unix "
@@ -47,6 +48,9 @@ SOCKET_PATH_TOO_LONG = gettext_noop(
 
 # henaserver's `server.stopping` reasons (docs/events.md) that the playground acts on.
 ONE_REQUEST_SERVED = "one request served"
+# ExitInfo.stop_reason of a program whose capture relay ended by itself (our fault, not
+# the learner's: the relay's output is in the log).
+RELAY_STOPPED = "the capture relay stopped"
 # henaserver's `server.start_failed` reason for a port that another program holds.
 ADDRESS_IN_USE = "address_in_use"
 

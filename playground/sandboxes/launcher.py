@@ -78,8 +78,29 @@ def syntax_error(main: str) -> dict[str, Any] | None:
     return None
 
 
-def listening() -> dict[int, tuple[int, str]]:
-    """{port: (family, address to connect to)} of every listening TCP socket here."""
+def sockets_of(session: int) -> set[str]:
+    """The socket inodes the processes of ``session`` hold (the program without bwrap
+    shares the host's network: only its own sockets are its)."""
+    inodes = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) != session:
+                    continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                link = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+    return inodes
+
+
+def listening(only: set[str] | None = None) -> dict[int, tuple[int, str]]:
+    """{port: (family, address to connect to)} of every listening TCP socket here (with
+    ``only``: of those sockets, by inode)."""
     found: dict[int, tuple[int, str]] = {}
     for name, family in (("/proc/net/tcp", socket.AF_INET),
                          ("/proc/net/tcp6", socket.AF_INET6)):
@@ -90,7 +111,8 @@ def listening() -> dict[int, tuple[int, str]]:
             continue
         for row in rows:
             fields = row.split()
-            if len(fields) > 3 and fields[3] == LISTEN:
+            if len(fields) > 9 and fields[3] == LISTEN and (only is None
+                                                             or fields[9] in only):
                 address, port = fields[1].rsplit(":", 1)
                 found.setdefault(int(port, 16), (family, connect_address(family, address)))
     return found
@@ -231,6 +253,12 @@ def end_at_stdin_eof(program: subprocess.Popen[bytes]) -> None:
             continue
         except OSError:
             break
+    end(program)
+
+
+def end(program: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the program's process group, a grace, then exit (under bwrap the
+    namespace, and whatever is left in it, dies with us)."""
     try:
         os.killpg(program.pid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
@@ -248,6 +276,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--socket", required=True)
     parser.add_argument("--main", required=True)
+    parser.add_argument("--own-sockets", action="store_true",
+                        help="count only the program's sockets (no network namespace)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -258,10 +288,12 @@ def main(argv: list[str]) -> None:
         status.say("program.syntax_error", **error)
     program = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
     threading.Thread(target=end_at_stdin_eof, args=(program,), daemon=True).start()
+    # SIGTERM (a leftover being ended, leftovers.py) ends the program as stdin EOF does.
+    signal.signal(signal.SIGTERM, lambda number, frame: end(program))
 
     reported: set[int] = set()
     while program.poll() is None:
-        ports = listening()
+        ports = listening(sockets_of(program.pid) if args.own_sockets else None)
         if args.port in ports:
             family, address = ports[args.port]
             threading.Thread(target=forward, daemon=True,

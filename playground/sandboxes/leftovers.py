@@ -1,6 +1,13 @@
 """henaserver processes on this host, found through /proc: is a pid a sandbox's server,
 which servers serve a folder, and ending those nobody should be running.
 
+A program sandbox (programs.py) is two processes: bwrap (the row's pid; its argv binds
+the folder at /sandbox/files and runs the launcher with ``--port``), or the launcher
+itself when there is no isolation (its working directory is the folder), and the
+capture relay in front of it (``henaserver relay --to unix:RUN/program.sock``, the
+launcher's ``--socket``). Ending bwrap ends all that runs inside it; the relay holds
+the sandbox's port, so it is found and ended as well.
+
 Plain Python (no Django): every playground process runs on the sandboxes' host (their
 ports are on it), so a process table is a fact all of them can read. Used when a claim
 is taken (sandboxes/claims.py): whatever still serves the sandbox's folder belongs to an
@@ -18,6 +25,13 @@ import os
 import signal
 import time
 from collections.abc import Iterable
+
+from . import programs
+
+# How a program sandbox's bwrap names its folders and launcher (programs.bwrap_argv).
+INSIDE_FILES = os.fsencode(programs.INSIDE_FILES)
+INSIDE_RUN = os.fsencode(programs.INSIDE_RUN)
+INSIDE_LAUNCHER = os.fsencode(programs.INSIDE_LAUNCHER)
 
 # Whether this host has a Linux-style process table (checked once: it does not come
 # and go while the playground runs).
@@ -44,27 +58,77 @@ def _option(args: list[bytes], name: bytes) -> bytes | None:
     return next((b for a, b in zip(args, args[1:], strict=False) if a == name), None)
 
 
+def _is_program(args: list[bytes]) -> bool:
+    """bwrap running the launcher, or the launcher itself (programs.launcher_argv)."""
+    return (any(a.endswith(b"/launcher.py") for a in args[:3])
+            or (os.path.basename(args[0]) == b"bwrap" and INSIDE_LAUNCHER in args)) and (
+        b"--socket" in args)
+
+
 def is_sandbox_server(pid: int | None, port: int) -> bool:
-    """True if ``pid`` is a live (not zombie) ``henaserver`` serving ``port`` here."""
+    """True if ``pid`` is a live (not zombie) ``henaserver``, or a program sandbox's
+    bwrap, serving ``port`` here."""
     if not pid:
         return False
     args = _cmdline(pid)
-    return (args is not None and b"henaserver" in args
+    return (args is not None and (b"henaserver" in args or _is_program(args))
             and _option(args, b"--port") == str(port).encode())
 
 
+def _program_root(pid: int, args: list[bytes]) -> bytes | None:
+    """The folder a program sandbox's process serves: bwrap's ``--bind ROOT
+    /sandbox/files``; the launcher's working directory when it runs without bwrap."""
+    if os.path.basename(args[0]) == b"bwrap":
+        return next((src for flag, src, dst in zip(args, args[1:], args[2:], strict=False)
+                     if flag == b"--bind" and dst == INSIDE_FILES), None)
+    try:
+        return os.fsencode(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
+def _socket_outside(args: list[bytes]) -> bytes | None:
+    """The launcher's socket as the relay names it (``unix:PATH``)."""
+    inside = _option(args, b"--socket")
+    if inside is None or os.path.basename(args[0]) != b"bwrap":
+        return inside
+    run = next((src for flag, src, dst in zip(args, args[1:], args[2:], strict=False)
+                if flag == b"--bind" and dst == INSIDE_RUN), None)
+    return None if run is None else os.path.join(run, os.path.basename(inside))
+
+
 def serving(root: str) -> list[int]:
-    """Pids of the live henaserver processes whose document root is ``root``."""
+    """Pids of the live henaserver processes whose document root is ``root``, and of
+    the program sandboxes' processes (bwrap or launcher, and relay) serving it."""
     if not HAS_PROC:
         return []
     wanted = os.fsencode(root)
-    found = []
+    found, relays, sockets = [], {}, set()
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            args = _cmdline(int(entry))
-            if args and b"henaserver" in args and _option(args, b"--root") == wanted:
-                found.append(int(entry))
-    return found
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        args = _cmdline(pid)
+        if not args:
+            continue
+        if b"henaserver" in args and _option(args, b"--root") == wanted:
+            found.append(pid)
+        elif b"relay" in args and b"henaserver" in args:
+            relays[pid] = _option(args, b"--to")
+        elif _is_program(args) and _program_root(pid, args) == wanted:
+            found.append(pid)
+            sockets.add(b"unix:" + (_socket_outside(args) or b"?"))
+    # bwrap's own pid 1 in the sandbox has the same arguments: its parent is enough.
+    found = [pid for pid in found if _parent(pid) not in found]
+    return found + [pid for pid, to in relays.items() if to in sockets]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def start_ticks(pid: int) -> int | None:

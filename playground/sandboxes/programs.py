@@ -27,6 +27,9 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..refusals import Message
+from .exits import PROGRAM_ENDED, ExitInfo
+
 # Where things are inside the sandbox.
 INSIDE = "/sandbox"
 INSIDE_FILES = f"{INSIDE}/files"
@@ -99,6 +102,15 @@ def isolation_missing(bwrap: str) -> str | None:
     return None
 
 
+def exit_outcome(info: ExitInfo) -> Message | None:
+    """A program that ended by itself with code 0 finished as it meant to (the sandbox
+    is *stopped*, as modes.exit_outcome says for the once mode); any other end is a
+    crash, described by ``info.message()`` and its console (``info.stderr_tail``)."""
+    if info.program and info.returncode == 0 and not info.requested:
+        return Message(PROGRAM_ENDED)
+    return None
+
+
 def henaserver_dir() -> str:
     """The henaserver package's folder, found without importing it (the playground
     never imports henaserver: it runs it)."""
@@ -123,11 +135,15 @@ def environment(spec: ProgramSpec, *, port: int, inside: bool = True) -> dict[st
 
 
 def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int, socket_path: str,
-                  launcher: str = INSIDE_LAUNCHER, host: str = INSIDE_HOST) -> list[str]:
-    """The launcher and, after ``--``, the program under its limits."""
+                  isolated: bool = True) -> list[str]:
+    """The launcher and, after ``--``, the program under its limits. Without isolation
+    (no bwrap) the launcher is run from here, the program listens on 127.0.0.1 and an
+    internal ``port`` of this host, and only its own sockets count."""
+    launcher, host = (INSIDE_LAUNCHER, INSIDE_HOST) if isolated else (LAUNCHER, "127.0.0.1")
     return [
         spec.python, launcher, "--status-fd", str(status_fd), "--port", str(port),
         "--socket", socket_path, "--main", spec.main_file,
+        *(() if isolated else ("--own-sockets",)),
         "--", *spec.limits.prlimit_argv(), spec.python, spec.main_file, str(port), host,
     ]
 

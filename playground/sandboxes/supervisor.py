@@ -198,8 +198,7 @@ class Supervisor(Children):
             port = free_port()
             fds = (write_fd,)
             cmd = programs.launcher_argv(spec, status_fd=write_fd, port=port,
-                                         socket_path=spec.socket_path,
-                                         launcher=programs.LAUNCHER, host="127.0.0.1")
+                                         socket_path=spec.socket_path, isolated=False)
             env, cwd = programs.environment(spec, port=port, inside=False), spec.files
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
         popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
@@ -281,7 +280,7 @@ class Supervisor(Children):
                 self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
                 self._spawn(child, self._read_lines, relay.stdout, "relay", child.relay_tail)
                 self._spawn(child, self._read_lines, relay.stderr, "relay", child.relay_tail)
-                self._spawn(child, self._wait_relay)
+                self._spawn(child, self._wait_relay, child.drain[-1])
         if ended:
             relay.kill()
             relay.communicate()
