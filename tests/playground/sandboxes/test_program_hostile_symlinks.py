@@ -7,7 +7,8 @@ moment ago may be a symlink to a host path by the time it opens it. The program 
 learns its folder's host path from /proc/1/cmdline (bwrap's argv) and swaps a name
 between a file and a symlink to the data folder's secret key as fast as it can, and a
 folder between a folder and a symlink to the data folder; the test drives the files
-API's own calls (``SiteFiles`` as ``files/api.py`` uses it) against it.
+API's own calls (``SiteFiles``, as ``files/api.py`` uses it: list, read, write,
+delete) against it.
 """
 
 from pathlib import Path
@@ -28,6 +29,8 @@ with open("page.txt", "w") as f:
     f.write("harmless")
 os.symlink(data + "/secret_key", "page.lnk")
 os.mkdir("sub")
+with open("sub/victim", "w") as f:  # so that "sub/victim" exists when checked
+    f.write("the program's own")
 os.symlink(data, "sub.lnk")
 
 
@@ -46,7 +49,7 @@ say("swapping under", host_files)
 serve()
 """
 
-ROUNDS = 3000
+ROUNDS = 1000
 
 
 def test_the_files_api_is_not_fooled_by_a_running_program(free_port):
@@ -57,20 +60,32 @@ def test_the_files_api_is_not_fooled_by_a_running_program(free_port):
                           Limits(max_file_bytes=2**20, max_sandbox_bytes=2**24,
                                  max_files=1000))
         secret = programs.secret.encode()
-        leaked = written_outside = 0
+        victim = programs.data / "victim"
+        victim.write_text("the playground's")
+        leaked = listed_outside = 0
         for _round in range(ROUNDS):
-            try:  # what GET .../files/page.txt does (files/api.py)
-                with open(files.file_path("page.txt"), "rb") as f:
+            try:  # GET .../files/page.txt
+                with files.open("page.txt") as f:
                     leaked += secret in f.read()
             except (OSError, UnsafePath):
                 pass  # refused (a 400), or gone (a 404): fine
-            try:  # what PUT .../files/sub/x.txt does
+            try:  # PUT .../files/sub/x.txt
                 files.write_many([("sub/x.txt", [b"from the playground"])])
             except (OSError, UnsafePath):
-                pass  # refused: fine
+                pass
+            try:  # DELETE .../files/sub/victim
+                files.delete("sub/victim")
+            except (OSError, UnsafePath):
+                pass
+            # GET .../files/: nothing of the data folder is listed
+            listed_outside += any(entry["path"].startswith("sub/s")  # secret_key, sandbox*
+                                  for entry in files.entries())
         written_outside = (programs.data / "x.txt").exists()
+        deleted_outside = not victim.exists()
         programs.stop("swapper")
-        assert (leaked, written_outside) == (0, False), (
-            f"the secret key was read for the program {leaked} times; the playground "
-            f"wrote in the data folder for it: {written_outside}")
+        assert (leaked, written_outside, deleted_outside, listed_outside) == (
+            0, False, False, 0), (
+            f"for the program, the playground read the secret key {leaked} times, wrote "
+            f"in the data folder: {written_outside}, deleted there: {deleted_outside}, "
+            f"listed it {listed_outside} times")
         assert Path(programs.data / "secret_key").read_bytes() == secret
