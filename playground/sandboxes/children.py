@@ -21,6 +21,7 @@ from typing import Any
 
 from .exits import RELAY_STOPPED, ExitInfo
 from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
+from .programs import end_every_process_of
 
 log = logging.getLogger("playground.sandboxes.supervisor")
 
@@ -39,6 +40,9 @@ TAIL_WAIT = 30.0
 # could hold those pipes open). The events reader gets no limit: only the child holds
 # its pipe, and its events must all be handed on before a stop returns.
 LINES_GRACE = 2.0
+# Seconds a program's relay gets, after the program ended by itself, to pass on what
+# its connections still carry (an answer sent just before the exit) before it stops.
+RELAY_DRAIN = 2.0
 
 EventCallback = Callable[[str, dict[str, Any], str], None]
 OutputCallback = Callable[[str, str, str], None]
@@ -107,6 +111,10 @@ class Child:
     syntax_error: dict[str, Any] | None = None  # its `program.syntax_error`
     program_exit: int | None = None  # the returncode in its `program.exited`
     cpu_seconds: int | None = None  # the program's CPU limit, for its exit message
+    uid: int | None = None  # the program's own uid, cleared of processes at its end
+    connections: int = 0  # open connections, from connection.open/close events
+    opened: int = 0  # connections opened in all, from connection.open events
+    forwarded: int = 0  # connections its launcher accepted (`program.exited`)
 
     @property
     def is_program(self) -> bool:
@@ -144,7 +152,11 @@ class Children:
             child.drain.append(thread)
         thread.start()
 
-    def _read_events(self, child: Child, stream: Any) -> None:
+    def _read_events(self, child: Child, stream: Any, prefix: str = "") -> None:
+        """Hand each event on. With ``prefix`` (a launcher's status pipe: "program."),
+        only events of that name: the program runs as the launcher's uid, so a line
+        there is never proof of anything else (a forged `server.listening` or
+        `exchange` is dropped)."""
         with stream:
             for raw, length in bounded_lines(stream, MAX_EVENT_LINE):
                 try:  # a line cut at the bound is unreadable (b"" does not parse)
@@ -156,6 +168,9 @@ class Children:
                 if not isinstance(event, dict):
                     continue
                 kind = event.get("type")
+                if not str(kind).startswith(prefix):
+                    log.warning("sandbox %s: %r is not a %s event", child.key, kind, prefix)
+                    continue
                 if kind == "server.listening" and child.listening is None:
                     child.listening = event
                     child.settled.set()
@@ -175,6 +190,12 @@ class Children:
                     child.syntax_error = event
                 elif kind == "program.exited" and isinstance(event.get("returncode"), int):
                     child.program_exit = event["returncode"]
+                    child.forwarded = int(event.get("connections") or 0)
+                if kind == "connection.open":
+                    child.connections += 1
+                    child.opened += 1
+                elif kind == "connection.close":
+                    child.connections -= 1
                 if kind in TRAFFIC_EVENTS:
                     child.active_at = time.time()
                 self._call(self.on_event, child.key, event, child.tag)
@@ -194,10 +215,15 @@ class Children:
 
     def _wait(self, child: Child) -> None:
         returncode = child.popen.wait()
+        if child.uid is not None:
+            end_every_process_of(child.uid)
         child.ended.set()
         with self._lock:  # start_program adds no relay once `ended` is set
             relay, threads = child.relay, list(child.threads)
         if relay is not None:  # a program's relay has nobody behind it any more
+            if child.state == "running":  # it ended by itself: let its last words out
+                threads[0].join()  # the launcher's status (its pipe is at EOF now)
+                self._drain_relay(child)
             self._end_relay(child, STOP_GRACE)
         # Let the readers drain what the child wrote before it died (they end at EOF).
         # The events readers are joined without a limit: a stop must not return while
@@ -232,6 +258,16 @@ class Children:
             self._call(self.on_exit, child.key, info)
         child.exited.set()
         child.settled.set()
+
+    @staticmethod
+    def _drain_relay(child: Child) -> None:
+        """Wait (RELAY_DRAIN at most) until the relay reported every connection the
+        launcher forwarded, and closed them all: what the program sent just before it
+        exited reaches the browser and the traffic view."""
+        deadline = time.monotonic() + RELAY_DRAIN
+        while time.monotonic() < deadline and (child.opened < child.forwarded
+                                               or child.connections > 0):
+            time.sleep(0.01)
 
     def _wait_relay(self, child: Child, events: threading.Thread) -> None:
         """A program's relay ended: by our stop, or by itself (our fault, never the

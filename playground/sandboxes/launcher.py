@@ -28,6 +28,7 @@ stderr: they are the learner's console. It reads stdin with ``os.read`` and leav
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import selectors
@@ -48,6 +49,10 @@ LISTEN = "0A"  # a socket's state in /proc/net/tcp: TCP_LISTEN
 RECV_SIZE = 65536
 # Bytes held for a side that does not read before we stop reading from the other.
 MAX_BUFFER = 1 << 20
+# Seconds we wait, after the program exited, for its last bytes to reach the relay (a
+# program that answers and exits must be heard): usually milliseconds.
+FLUSH_WAIT = 2.0
+FORWARDERS: list[Forwarder] = []
 
 
 class Status:
@@ -151,6 +156,13 @@ class Forwarder:
         self.selector = selectors.DefaultSelector()
         listener.setblocking(False)
         self.selector.register(listener, selectors.EVENT_READ, None)
+        self.programs: set[Side] = set()  # the program's side of each connection
+        self.accepted = 0  # connections the relay made (one per browser connection)
+
+    def flushed(self) -> bool:
+        """Whether every connection's program side ended and all it sent was passed
+        on (read from another thread: a snapshot is enough)."""
+        return all(side.eof and side.peer.shut for side in list(self.programs))
 
     def run(self) -> None:
         while True:
@@ -165,6 +177,7 @@ class Forwarder:
             client, _ = self.listener.accept()
         except OSError:
             return
+        self.accepted += 1
         family, address, port = self.target
         program = socket.socket(family, socket.SOCK_STREAM)
         program.setblocking(False)
@@ -178,6 +191,7 @@ class Forwarder:
         program.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         a, b = Side(client), Side(program, connecting=True)
         a.peer, b.peer = b, a
+        self.programs.add(b)
         self.want(a)
         self.want(b)
 
@@ -224,24 +238,39 @@ class Forwarder:
 
     def close(self, side: Side) -> None:
         for one in (side, side.peer):
+            self.programs.discard(one)
             if one.sock in self.selector.get_map():
                 self.selector.unregister(one.sock)
             one.sock.close()
 
 
-def forward(status: Status, path: str, port: int, family: int, address: str) -> None:
+def unix_listener(fd: int | None, path: str | None) -> socket.socket:
+    """The socket the relay connects to: given, already listening (``--socket-fd``:
+    the playground's way), or bound here at ``path`` (mode 0666: the relay outside
+    may run as another uid)."""
+    if fd is not None:
+        return socket.socket(fileno=fd)
+    assert path is not None
+    if os.path.lexists(path):
+        os.unlink(path)  # an earlier run's
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o666)
+    listener.listen(128)
+    return listener
+
+
+def forward(status: Status, fd: int | None, path: str | None, port: int, family: int,
+            address: str) -> None:
     try:
-        if os.path.lexists(path):
-            os.unlink(path)  # an earlier run's
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        os.chmod(path, 0o666)
-        listener.listen(128)
+        listener = unix_listener(fd, path)
     except OSError as error:
         status.say("program.forward_failed", message=str(error))
         return
+    forwarder = Forwarder(listener, family, address, port)
+    FORWARDERS.append(forwarder)
     status.say("program.listening", port=port, address=address)
-    Forwarder(listener, family, address, port).run()
+    forwarder.run()
 
 
 def end_at_stdin_eof(program: subprocess.Popen[bytes]) -> None:
@@ -270,11 +299,24 @@ def end(program: subprocess.Popen[bytes]) -> None:
     os._exit(0)
 
 
+def not_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: the program runs as our uid, and could otherwise open our
+    status pipe through /proc/OUR_PID/fd (and write events in our name) or ptrace us.
+    What it could still write is filtered by the supervisor (only ``program.*``)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass  # not Linux: nothing of this applies
+
+
 def main(argv: list[str]) -> None:
+    not_dumpable()
     parser = argparse.ArgumentParser(prog="launcher")
     parser.add_argument("--status-fd", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--socket", required=True)
+    way = parser.add_mutually_exclusive_group(required=True)
+    way.add_argument("--socket-fd", type=int, help="a listening Unix socket to accept on")
+    way.add_argument("--socket", help="where to bind the Unix socket")
     parser.add_argument("--main", required=True)
     parser.add_argument("--own-sockets", action="store_true",
                         help="count only the program's sockets (no network namespace)")
@@ -297,14 +339,19 @@ def main(argv: list[str]) -> None:
         if args.port in ports:
             family, address = ports[args.port]
             threading.Thread(target=forward, daemon=True,
-                             args=(status, args.socket, args.port, family, address)).start()
+                             args=(status, args.socket_fd, args.socket, args.port, family,
+                                   address)).start()
             break
         if ports and set(ports) != reported:
             reported = set(ports)
             status.say("program.listens_elsewhere", ports=sorted(ports), port=args.port)
         time.sleep(POLL)
     code = program.wait()
-    status.say("program.exited", returncode=code)
+    deadline = time.monotonic() + FLUSH_WAIT
+    while time.monotonic() < deadline and not all(f.flushed() for f in FORWARDERS):
+        time.sleep(0.005)
+    status.say("program.exited", returncode=code,
+               connections=sum(f.accepted for f in FORWARDERS))
     os._exit(code if code >= 0 else 128 - code)
 
 

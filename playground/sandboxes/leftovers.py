@@ -4,9 +4,10 @@ which servers serve a folder, and ending those nobody should be running.
 A program sandbox (programs.py) is two processes: bwrap (the row's pid; its argv binds
 the folder at /sandbox/files and runs the launcher with ``--port``), or the launcher
 itself when there is no isolation (its working directory is the folder), and the
-capture relay in front of it (``henaserver relay --to unix:RUN/program.sock``, the
-launcher's ``--socket``). Ending bwrap ends all that runs inside it; the relay holds
-the sandbox's port, so it is found and ended as well.
+capture relay in front of it (``henaserver relay --to unix:RUN/program.sock``: the
+Unix socket whose listening descriptor the launcher holds, named in /proc/net/unix).
+Ending bwrap ends all that runs inside it; the relay holds the sandbox's port, so it
+is found and ended as well.
 
 Plain Python (no Django): every playground process runs on the sandboxes' host (their
 ports are on it), so a process table is a fact all of them can read. Used when a claim
@@ -30,7 +31,6 @@ from . import programs
 
 # How a program sandbox's bwrap names its folders and launcher (programs.bwrap_argv).
 INSIDE_FILES = os.fsencode(programs.INSIDE_FILES)
-INSIDE_RUN = os.fsencode(programs.INSIDE_RUN)
 INSIDE_LAUNCHER = os.fsencode(programs.INSIDE_LAUNCHER)
 
 # Whether this host has a Linux-style process table (checked once: it does not come
@@ -62,7 +62,7 @@ def _is_program(args: list[bytes]) -> bool:
     """bwrap running the launcher, or the launcher itself (programs.launcher_argv)."""
     return (any(a.endswith(b"/launcher.py") for a in args[:3])
             or (os.path.basename(args[0]) == b"bwrap" and INSIDE_LAUNCHER in args)) and (
-        b"--socket" in args)
+        b"--socket-fd" in args or b"--socket" in args)
 
 
 def is_sandbox_server(pid: int | None, port: int) -> bool:
@@ -87,14 +87,32 @@ def _program_root(pid: int, args: list[bytes]) -> bytes | None:
         return None
 
 
-def _socket_outside(args: list[bytes]) -> bytes | None:
-    """The launcher's socket as the relay names it (``unix:PATH``)."""
-    inside = _option(args, b"--socket")
-    if inside is None or os.path.basename(args[0]) != b"bwrap":
-        return inside
-    run = next((src for flag, src, dst in zip(args, args[1:], args[2:], strict=False)
-                if flag == b"--bind" and dst == INSIDE_RUN), None)
-    return None if run is None else os.path.join(run, os.path.basename(inside))
+def _unix_paths() -> dict[str, bytes]:
+    """{socket inode: path} of the bound Unix sockets of this network namespace."""
+    found = {}
+    try:
+        with open("/proc/net/unix", "rb") as f:
+            for row in f.read().splitlines()[1:]:
+                fields = row.split(maxsplit=7)
+                if len(fields) == 8:
+                    found[fields[6].decode()] = fields[7]
+    except OSError:
+        pass
+    return found
+
+
+def _sockets(pids: Iterable[int]) -> set[str]:
+    """The socket inodes ``pids`` hold."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            continue
+    return inodes
 
 
 def serving(root: str) -> list[int]:
@@ -103,7 +121,10 @@ def serving(root: str) -> list[int]:
     if not HAS_PROC:
         return []
     wanted = os.fsencode(root)
-    found, relays, sockets = [], {}, set()
+    found: list[int] = []
+    programs_found: list[int] = []
+    relays: dict[int, bytes | None] = {}
+    parents: dict[int, int | None] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -111,16 +132,22 @@ def serving(root: str) -> list[int]:
         args = _cmdline(pid)
         if not args:
             continue
+        parents[pid] = _parent(pid)
         if b"henaserver" in args and _option(args, b"--root") == wanted:
             found.append(pid)
         elif b"relay" in args and b"henaserver" in args:
             relays[pid] = _option(args, b"--to")
         elif _is_program(args) and _program_root(pid, args) == wanted:
-            found.append(pid)
-            sockets.add(b"unix:" + (_socket_outside(args) or b"?"))
+            programs_found.append(pid)
     # bwrap's own pid 1 in the sandbox has the same arguments: its parent is enough.
-    found = [pid for pid in found if _parent(pid) not in found]
-    return found + [pid for pid, to in relays.items() if to in sockets]
+    tops = [pid for pid in programs_found if parents.get(pid) not in programs_found]
+    # The relays that forward to a socket those processes (or their children) hold.
+    family = set(tops)
+    while more := {pid for pid, parent in parents.items() if parent in family} - family:
+        family |= more
+    paths = _unix_paths()
+    targets = {b"unix:" + paths[i] for i in _sockets(family) if i in paths}
+    return found + tops + [pid for pid, to in relays.items() if to in targets]
 
 
 def _parent(pid: int) -> int | None:

@@ -9,11 +9,15 @@ Inside the sandbox (paths as the program sees them):
 * ``/usr`` read-only (the interpreter must live there: ``python`` is a setting, never
   ``sys.executable``, which may be in a folder the sandbox's uid cannot read);
 * ``/sandbox/files``, the sandbox's folder, writable, the program's working directory;
-* ``/sandbox/run``, outside the files, writable: the launcher's Unix socket
-  ``program.sock``, the relay's way in (the program has its own network: nothing else
-  reaches it, and it reaches nothing);
 * ``/sandbox/launcher.py`` (launcher.py, read-only), which starts the program under
-  ``prlimit``, reports what it listens on, and forwards the socket to it;
+  ``prlimit``, reports what it listens on, and forwards a Unix socket to it: the
+  relay's way in (the program has its own network: nothing else reaches it, and it
+  reaches nothing). The supervisor binds that socket, ``RUN/program.sock``, outside and
+  passes the listening descriptor in (``socket_fd``): the run folder is never in the
+  sandbox. Were it bound in (writable, for the launcher to bind the socket there), the
+  program could replace ``program.sock`` with a symlink to any Unix socket of the host
+  (a database's), and the relay, outside, would connect to it (seen: the relay
+  answered with a root-only socket's bytes);
 * ``/etc/hosts`` with ``localhost`` only, so ``bind(("localhost", port))`` works;
 * the rest of ``/`` is bwrap's empty tmpfs, then remounted read-only.
 """
@@ -24,6 +28,7 @@ import importlib.util
 import os
 import shutil
 import socket
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,24 +139,33 @@ def environment(spec: ProgramSpec, *, port: int, inside: bool = True) -> dict[st
     return env
 
 
-def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int, socket_path: str,
+def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int,
+                  socket_fd: int | None = None, socket_path: str | None = None,
                   isolated: bool = True) -> list[str]:
-    """The launcher and, after ``--``, the program under its limits. Without isolation
-    (no bwrap) the launcher is run from here, the program listens on 127.0.0.1 and an
-    internal ``port`` of this host, and only its own sockets count."""
+    """The launcher and, after ``--``, the program under its limits. The launcher
+    accepts on ``socket_fd`` (a listening Unix socket) or binds ``socket_path``.
+    Without isolation (no bwrap) the launcher is run from here, the program listens
+    on 127.0.0.1 and an internal ``port`` of this host, and only its own sockets
+    count."""
     launcher, host = (INSIDE_LAUNCHER, INSIDE_HOST) if isolated else (LAUNCHER, "127.0.0.1")
+    way = ["--socket-fd", str(socket_fd)] if socket_fd is not None else [
+        "--socket", str(socket_path)]
     return [
         spec.python, launcher, "--status-fd", str(status_fd), "--port", str(port),
-        "--socket", socket_path, "--main", spec.main_file,
+        *way, "--main", spec.main_file,
         *(() if isolated else ("--own-sockets",)),
         "--", *spec.limits.prlimit_argv(), spec.python, spec.main_file, str(port), host,
     ]
 
 
-def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int) -> list[str]:
+def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
+               socket_fd: int | None = None) -> list[str]:
     """The whole command: bwrap, then the launcher inside it. ``status_fd`` is the write
-    end of the launcher's status pipe and ``hosts_fd`` a readable fd holding ``HOSTS``
-    (both passed to bwrap with ``pass_fds``)."""
+    end of the launcher's status pipe, ``hosts_fd`` a readable fd holding ``HOSTS`` and
+    ``socket_fd`` the listening Unix socket (``listen_socket``); all passed to bwrap
+    with ``pass_fds``. Without ``socket_fd`` (tools, benchmarks: never for a learner,
+    see the module docstring) the run folder is bound at /sandbox/run and the launcher
+    binds the socket there."""
     argv = [
         spec.bwrap,
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
@@ -159,8 +173,10 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int) -> list[str]
         "--symlink", "usr/sbin", "/sbin",
         "--ro-bind-data", str(hosts_fd), "/etc/hosts",
         "--ro-bind", LAUNCHER, INSIDE_LAUNCHER,
-        "--bind", spec.files, INSIDE_FILES, "--bind", spec.run_dir, INSIDE_RUN,
+        "--bind", spec.files, INSIDE_FILES,
     ]
+    if socket_fd is None:
+        argv += ["--bind", spec.run_dir, INSIDE_RUN]
     if spec.with_henaserver:
         argv += ["--ro-bind", henaserver_dir(), f"{INSIDE_LIB}/henaserver"]
     argv += [
@@ -169,26 +185,38 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int) -> list[str]
     ]
     for name, value in environment(spec, port=spec.port).items():
         argv += ["--setenv", name, value]
-    socket_path = f"{INSIDE_RUN}/{SOCKET_NAME}"
     return argv + launcher_argv(spec, status_fd=status_fd, port=spec.port,
-                                socket_path=socket_path)
+                                socket_fd=socket_fd,
+                                socket_path=f"{INSIDE_RUN}/{SOCKET_NAME}")
 
 
 def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
-    """Make the run folder and hand both folders to ``owner`` (the sandbox's uid; None
-    without isolation): uploads made the files root's, and the program must write
-    them. The run folder is 0711: the socket's path is known only to us."""
-    os.makedirs(spec.run_dir, mode=0o711, exist_ok=True)
-    os.chmod(spec.run_dir, 0o711)
-    if os.path.lexists(spec.socket_path):
-        os.unlink(spec.socket_path)  # an earlier run's: the relay must not reach it
+    """Make the run folder (ours alone, 0700) and hand the files to ``owner`` (the
+    sandbox's uid; None without isolation): uploads made them root's, and the program
+    must write them."""
+    os.makedirs(spec.run_dir, mode=0o700, exist_ok=True)
+    os.chmod(spec.run_dir, 0o700)
     if owner is None:
         return
-    for top in (spec.files, spec.run_dir):
-        os.chown(top, owner, owner)
-        for folder, dirs, names in os.walk(top):
-            for name in dirs + names:
-                os.chown(os.path.join(folder, name), owner, owner, follow_symlinks=False)
+    os.chown(spec.files, owner, owner)
+    for folder, dirs, names in os.walk(spec.files):
+        for name in dirs + names:
+            os.chown(os.path.join(folder, name), owner, owner, follow_symlinks=False)
+
+
+def listen_socket(spec: ProgramSpec) -> socket.socket:
+    """The relay's way to the program: a Unix socket bound at ``spec.socket_path``
+    (an earlier run's is replaced), listening; its descriptor goes to the launcher."""
+    if os.path.lexists(spec.socket_path):
+        os.unlink(spec.socket_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(spec.socket_path)
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def hosts_pipe() -> int:
@@ -206,3 +234,16 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def end_every_process_of(uid: int) -> None:
+    """SIGKILL whatever still runs as the sandbox's own uid (nothing else runs as it):
+    under bwrap the pid namespace ends them already; without it, a ``setsid``
+    grandchild would outlive its launcher. ``kill -KILL -1`` run *as that uid* signals
+    every process of the uid but itself, in one system call (a fork bomb cannot
+    outrun it). Only for root, which may take the uid."""
+    if os.geteuid() != 0:
+        return
+    subprocess.run(["/usr/bin/kill", "-KILL", "-1"], user=uid, group=uid,
+                   extra_groups=[], env={}, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

@@ -188,23 +188,29 @@ class Supervisor(Children):
         isolated = programs.isolation_missing(spec.bwrap) is None
         owner = spec.uid if os.geteuid() == 0 else None  # never run a program as root
         programs.prepare(spec, owner=owner)
+        listener = programs.listen_socket(spec)
         read_fd, write_fd = os.pipe()
+        fds: tuple[int, ...] = (write_fd, listener.detach())
         if isolated:
-            hosts_fd = programs.hosts_pipe()
-            fds: tuple[int, ...] = (write_fd, hosts_fd)
-            cmd = programs.bwrap_argv(spec, status_fd=write_fd, hosts_fd=hosts_fd)
+            fds += (programs.hosts_pipe(),)
+            cmd = programs.bwrap_argv(spec, status_fd=fds[0], socket_fd=fds[1],
+                                      hosts_fd=fds[2])
             env, cwd = child_environment(spec.files), None
         else:  # no namespace: the program listens on an internal port of this host
-            port = free_port()
-            fds = (write_fd,)
-            cmd = programs.launcher_argv(spec, status_fd=write_fd, port=port,
-                                         socket_path=spec.socket_path, isolated=False)
-            env, cwd = programs.environment(spec, port=port, inside=False), spec.files
+            cmd = programs.launcher_argv(spec, status_fd=fds[0], port=free_port(),
+                                         socket_fd=fds[1], isolated=False)
+            env = programs.environment(spec, port=int(cmd[cmd.index("--port") + 1]),
+                                       inside=False)
+            cwd = spec.files
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
         popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
         child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
-                      root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds)
-        self._register(child, read_fd)
+                      root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds,
+                      # Under bwrap the pid namespace takes everything with it; without,
+                      # the uid is swept (never under bwrap: a newer start of the same
+                      # sandbox, in another process, may already run as that uid).
+                      uid=None if isolated else owner)
+        self._register(child, read_fd, prefix="program.")
 
         deadline = time.monotonic() + self.start_timeout
         child.settled.wait(self.start_timeout)
@@ -245,9 +251,10 @@ class Supervisor(Children):
             for fd in fds:
                 os.close(fd)
 
-    def _register(self, child: Child, read_fd: int) -> None:
+    def _register(self, child: Child, read_fd: int, prefix: str = "") -> None:
         """Make ``child`` the one of its key and start its threads; if another thread's
-        start of this key registered first, kill ours and raise ValueError."""
+        start of this key registered first, kill ours and raise ValueError. ``prefix``:
+        the only events its pipe may carry (``_read_events``)."""
         with self._lock:
             other = self._children.get(child.key)
             won = other is None or other.state == "exited"
@@ -258,7 +265,7 @@ class Supervisor(Children):
             child.popen.communicate()  # reaps it and closes its pipes
             os.close(read_fd)
             raise ValueError(f"sandbox {child.key} is already running")
-        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"))
+        self._spawn(child, self._read_events, os.fdopen(read_fd, "rb"), prefix)
         self._spawn(child, self._read_lines, child.popen.stdout, "stdout", child.stdout_tail)
         self._spawn(child, self._read_lines, child.popen.stderr, "stderr", child.stderr_tail)
         self._spawn(child, self._wait)
@@ -305,7 +312,7 @@ class Supervisor(Children):
             port=child.requested_port, seconds=self.start_timeout,
             console=tuple(child.console_tail), elsewhere=elsewhere,
             syntax_error=child.syntax_error,
-            exit=child.exit_info if exited and relay_exit is None else None,
+            exit=child.exit_info if exited else None,  # the program's end comes first
             relay_exit=relay_exit, relay_failed=child.start_failed)
 
     # ----- stop ----------------------------------------------------------------------

@@ -164,17 +164,18 @@ def test_program_builds_bwrap_line():
     spec = ProgramSpec(files="/data/sites/7", run_dir="/data/config/7/run",
                        main_file="main.py", host="127.0.0.1", port=8123, uid=200007,
                        limits=ProgramLimits(cpu_seconds=5, processes=32))
-    argv = bwrap_argv(spec, status_fd=5, hosts_fd=6)
+    argv = bwrap_argv(spec, status_fd=5, hosts_fd=6, socket_fd=7)
     command = argv[argv.index("--clearenv") + 1:]
 
     assert argv[0] == "bwrap"
     for option in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
         assert option in argv
     assert argv[argv.index("--remount-ro") + 1] == "/"
-    # Only the files and run folders are writable; /usr and the launcher read-only.
+    # Only the files folder is writable; /usr and the launcher read-only. The run
+    # folder is not there at all: the launcher gets the socket as a descriptor.
     binds = [tuple(argv[i + 1:i + 3]) for i, a in enumerate(argv) if a == "--bind"]
-    assert binds == [("/data/sites/7", "/sandbox/files"),
-                     ("/data/config/7/run", "/sandbox/run")]
+    assert binds == [("/data/sites/7", "/sandbox/files")]
+    assert "/data/config/7/run" not in " ".join(argv)
     ro = [tuple(argv[i + 1:i + 3]) for i, a in enumerate(argv) if a == "--ro-bind"]
     assert ro == [("/usr", "/usr"), (programs.LAUNCHER, "/sandbox/launcher.py")]
     assert argv[argv.index("--ro-bind-data") + 1:][:2] == ["6", "/etc/hosts"]
@@ -186,6 +187,7 @@ def test_program_builds_bwrap_line():
     assert launcher[:2] == ["/usr/bin/python3", "/sandbox/launcher.py"]
     assert launcher[launcher.index("--status-fd") + 1] == "5"
     assert launcher[launcher.index("--port") + 1] == "8123"
+    assert launcher[launcher.index("--socket-fd") + 1] == "7"
     prlimit = launcher[launcher.index("--") + 1:]
     assert prlimit[:9] == ["prlimit", "--cpu=5:6", "--data=268435456", "--stack=1048576",
                            "--nproc=32", "--nofile=256", "--fsize=67108864", "--core=0",
@@ -193,7 +195,7 @@ def test_program_builds_bwrap_line():
     assert prlimit[9:] == ["/usr/bin/python3", "main.py", "8123", "0.0.0.0"]
 
     starter = bwrap_argv(ProgramSpec(**{**spec.__dict__, "with_henaserver": True}),
-                         status_fd=5, hosts_fd=6)
+                         status_fd=5, hosts_fd=6, socket_fd=7)
     assert (programs.henaserver_dir(), "/sandbox/lib/henaserver") in [
         tuple(starter[i + 1:i + 3]) for i, a in enumerate(starter) if a == "--ro-bind"]
     assert starter[starter.index("PYTHONPATH") + 1] == "/sandbox/lib"
@@ -513,3 +515,101 @@ def test_a_taken_port_is_port_in_use_and_the_program_ends(isolated, sup, make_sp
             sup.start_program("p", spec)
     assert caught.value.reason == "port_in_use" and caught.value.status == 409
     assert sup.get("p") is None
+
+
+def test_the_program_cannot_point_the_relay_at_another_socket(isolated, sup, folders,
+                                                              make_spec):
+    # Were the run folder bound in, the program could swap program.sock for a symlink
+    # to any Unix socket of the host, and the relay (outside, as the playground) would
+    # connect there: it answered with a root-only socket's bytes before the fix.
+    files, run = folders
+    secret = files.parent / "secret.sock"
+    attempt = "".join(
+        f"try:\n    os.symlink({str(secret)!r}, {path!r} + '.x')\n"
+        f"    os.replace({path!r} + '.x', {path!r})\n    print('replaced')\n"
+        f"except OSError as error:\n    print('refused', error)\n"
+        for path in ("/sandbox/run/program.sock", str(run / "program.sock")))
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(secret))
+        server.listen()
+        server.settimeout(0.2)
+        wait = ("import time\nfor _ in range(500):  # until the launcher made its socket\n"
+                "    if not os.path.isdir('/sandbox/run') or "
+                "os.path.exists('/sandbox/run/program.sock'):\n        break\n"
+                "    time.sleep(0.01)\n")
+        spec = make_spec(SERVE.replace("while True:", wait + attempt + "while True:"))
+        sup.start_program("p", spec)
+        answer = http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        with pytest.raises(TimeoutError):
+            server.accept()  # nothing reached the host's socket
+    assert answer.endswith(b"hello")
+    assert not (run / "program.sock").is_symlink()
+
+
+def test_leftovers_find_a_program_without_bwrap(sup, make_spec):
+    spec = make_spec(STUBBORN.replace('os.environ["PORT"]', "__import__('sys').argv[1]"),
+                     bwrap="/nonexistent/bwrap")
+    child = sup.start_program("p", spec)
+    assert sorted(leftovers.serving(spec.files)) == sorted([child.pid, child.relay.pid])
+
+
+def test_a_socket_path_too_long_is_refused_before_anything_runs(sup, folders, make_spec):
+    files, run = folders
+    deep = run / ("d" * 100)
+    spec = make_spec(SERVE)
+    spec = ProgramSpec(**{**spec.__dict__, "run_dir": str(deep)})
+    with pytest.raises(StartError) as caught:
+        sup.start_program("p", spec)
+    assert caught.value.reason == "exited"
+    assert "longer than the 107 a Unix socket allows" in str(caught.value)
+    assert not deep.exists() and sup.get("p") is None
+
+
+def test_the_program_cannot_speak_for_its_launcher(isolated, rec, make_spec):
+    # The program runs as the launcher's uid: through /proc/LAUNCHER/fd it could write
+    # on the status pipe, as the launcher. The launcher is not dumpable (so /proc
+    # refuses), and the supervisor takes only program.* events from that pipe.
+    supervisor = Supervisor(on_event=rec.on_event, on_output=rec.on_output,
+                            cwd=str(REPO), start_timeout=1.5)
+    forged = ('{"type": "server.listening", "port": 1, "url": "x"}\\n'
+              '{"type": "exchange", "conn": 1, "status": 200}\\n')
+    spec = make_spec(f"""\
+        import os, time
+        launcher = os.getppid()
+        try:
+            for fd in os.listdir(f"/proc/{{launcher}}/fd"):
+                try:
+                    with open(f"/proc/{{launcher}}/fd/{{fd}}", "w") as pipe:
+                        pipe.write({forged!r})
+                    print("wrote on", fd)
+                except OSError as error:
+                    print("could not write on", fd, error)
+        except OSError as error:
+            print("refused:", error)
+        time.sleep(60)
+        """)
+    with pytest.raises(StartError) as caught:
+        supervisor.start_program("p", spec)
+    assert caught.value.reason == "timeout"
+    assert any(line.startswith("refused: [Errno 13]") for line in caught.value.stderr_tail)
+    assert not rec.of("server.listening") and not rec.of("exchange")
+
+
+def test_a_launcher_pipe_carries_only_program_events(rec):
+    # The second guard of the test above: whatever reaches the launcher's pipe, only
+    # program.* events count.
+    from playground.sandboxes.children import Child
+
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    child = Child(key="k", popen=proc, host="127.0.0.1", requested_port=0, root="/")
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b'{"type": "server.listening", "port": 1}\n'
+                       b'{"type": "exchange", "conn": 1}\n'
+                       b'{"type": "program.listening", "port": 2}\n')
+    os.close(write_fd)
+    Supervisor(on_event=rec.on_event)._read_events(child, os.fdopen(read_fd, "rb"),
+                                                   "program.")
+    assert [e["type"] for _k, _t, e in rec.events] == ["program.listening"]
+    assert child.listening is None and child.program == {"type": "program.listening",
+                                                         "port": 2}
