@@ -1,7 +1,8 @@
 """A hostile program cannot turn its relay against the host (issue 13, point 5).
 
 The relay runs outside, as the playground's user, and connects to the launcher's Unix
-socket in the sandbox's run folder once per client. A program that could change what
+socket in the sandbox's run folder once per client (the supervisor binds it and passes
+the listening descriptor in: the run folder is not in the sandbox's world). A program that could change what
 that path names (replace the socket by a symlink to a host socket whose path it learns
 from /proc/1/cmdline, say) would have every client of its public port, the learner
 included, forwarded by the playground's user to that socket: a database's, a
@@ -16,8 +17,10 @@ from testkit.programs import Programs
 SWAP = """
 import threading, time
 threading.Thread(target=serve, daemon=True).start()
-path = "/sandbox/run/program.sock"
-while not os.path.exists(path):
+path = "/sandbox/run/program.sock"  # where the launcher's socket was once bound
+for _ in range(100):
+    if os.path.lexists(path):
+        break
     time.sleep(0.01)
 try:
     os.unlink(path)
@@ -40,6 +43,7 @@ def test_cannot_point_its_relay_at_a_host_socket(free_port):
             victim.settimeout(1)
             programs.start("swapper", SWAP.format(victim=victim_path), free_port)
             programs.console.wait_line("swapper", "swap done")
+            assert "swap denied:" in programs.console.text("swapper")
 
             # A client of the sandbox's public port, as the learner's browser would be.
             with socket.create_connection(("127.0.0.1", free_port), timeout=5) as client:
