@@ -1,13 +1,13 @@
 """A hostile program cannot turn its relay against the host (issue 13, point 5).
 
 The relay runs outside, as the playground's user, and connects to the launcher's Unix
-socket in the sandbox's run folder once per client (the supervisor binds it and passes
-the listening descriptor in: the run folder is not in the sandbox's world). A program that could change what
+socket in the sandbox's run folder once per client. A program that could change what
 that path names (replace the socket by a symlink to a host socket whose path it learns
 from /proc/1/cmdline, say) would have every client of its public port, the learner
 included, forwarded by the playground's user to that socket: a database's, a
-container runtime's, another sandbox's. Here a real Unix server of the test stands for
-such a socket.
+container runtime's, another sandbox's. The supervisor therefore binds the socket
+itself and passes the listening descriptor in: the run folder is not in the
+sandbox's world. Here a real Unix server of the test stands for the host's socket.
 """
 
 import socket

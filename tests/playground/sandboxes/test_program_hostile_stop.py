@@ -70,3 +70,35 @@ def test_cannot_take_the_launchers_status_pipe(free_port):
         assert forged == [], forged
         assert "took the launcher's pipes: []" in console, console
         assert "launcher's memory: denied:" in console, console
+
+
+KILL_LAUNCHER = """
+import signal, threading, time
+threading.Thread(target=serve, daemon=True).start()
+time.sleep(0.2)
+say("sending {signal_name} to the launcher")
+os.kill(os.getppid(), signal.{signal_name})
+while True:
+    time.sleep(1)
+"""
+
+
+def test_killing_its_launcher_ends_its_sandbox(free_port):
+    with Programs() as programs:
+        programs.start("killer", KILL_LAUNCHER.format(signal_name="SIGKILL"), free_port)
+
+        info = programs.console.wait_exit("killer")
+        assert not info.requested, info  # it ended by itself: a crash, on the card
+        assert info.describe() == "exit code 137", info  # bwrap's: 128 + SIGKILL
+        assert "sending SIGKILL to the launcher" in info.stderr_tail  # the console
+        programs.assert_gone("killer")
+
+
+def test_freezing_its_launcher_does_not_survive_stop(free_port):
+    with Programs() as programs:
+        programs.start("freezer", KILL_LAUNCHER.format(signal_name="SIGSTOP"), free_port)
+        programs.console.wait_line("freezer", "to the launcher")
+
+        info = programs.stop("freezer")  # the launcher cannot read its stdin EOF
+
+        assert info is not None and info.requested, info
