@@ -65,6 +65,30 @@ except OSError as error:
 serve()
 """
 
+# A user namespace of its own gives the program every capability there, enough to
+# mount a tmpfs: memory that no rlimit counts (500 MB were written so under all the
+# limits, --as included, before bwrap's --disable-userns).
+PRIVATE_TMPFS = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
+uid, gid = os.getuid(), os.getgid()
+if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+    say("unshare denied:", os.strerror(ctypes.get_errno()))
+else:
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"0 {uid} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"0 {gid} 1")
+    if libc.mount(b"none", b"/sandbox", b"tmpfs", 0, b"size=1g") != 0:
+        say("mount denied:", os.strerror(ctypes.get_errno()))
+    else:
+        say("MOUNTED a tmpfs of its own")
+serve()
+"""
+
 BUSY = """
 import threading
 threading.Thread(target=serve, daemon=True).start()
@@ -134,3 +158,14 @@ def test_busy_loop_uses_its_cpu_and_is_ended(free_port):
         # What the card says (English here; pages show it in the viewer's language).
         assert f"used its {SMALL_LIMITS.cpu_seconds} s of CPU" in info.describe()
         programs.assert_gone("busy")
+
+
+def test_cannot_mount_a_tmpfs_of_its_own(free_port):
+    with Programs() as programs:
+        programs.start("mounter", PRIVATE_TMPFS, free_port)
+
+        programs.console.wait_line("mounter", "serving")
+        console = programs.console.text("mounter")
+        assert "MOUNTED" not in console, console
+        assert "unshare denied:" in console, console
+        programs.stop("mounter")
