@@ -144,11 +144,12 @@ def program_start_error(*, port: int, seconds: float, console: tuple[str, ...],
                         elsewhere: dict[str, Any] | None,
                         syntax_error: dict[str, Any] | None, exit: ExitInfo | None,
                         relay_exit: ExitInfo | None,
-                        relay_failed: dict[str, Any] | None) -> StartError:
+                        relay_failed: dict[str, Any] | None,
+                        listened: bool = False) -> StartError:
     """Why a program sandbox did not start (Supervisor.start_program), from what its
     launcher and relay reported: ``exit`` is the program's end if it ended,
     ``relay_exit`` the relay's; ``console`` the program's last lines (both streams),
-    which the error carries as its ``stderr_tail``."""
+    which the error carries as its ``stderr_tail``; ``listened``: the program did."""
     if elsewhere is not None:
         ports = ", ".join(str(p) for p in elsewhere.get("ports") or ())
         return StartError("elsewhere", Message(PROGRAM_ELSEWHERE, ports=ports, port=port),
@@ -167,5 +168,7 @@ def program_start_error(*, port: int, seconds: float, console: tuple[str, ...],
             return start_error(relay_exit, relay_failed, port)
         return StartError("exited", Message(RELAY_FAILED, exit=relay_exit.message()),
                           relay_exit.returncode, relay_exit.stderr_tail)
+    if listened:  # the program did, its relay (ours) did not say so in time
+        return StartError("timeout", Message(TIMEOUT, seconds=f"{seconds:g}"), None, console)
     return StartError("timeout", Message(PROGRAM_TIMEOUT, port=port, seconds=f"{seconds:g}"),
                       None, console)

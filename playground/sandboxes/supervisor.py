@@ -313,7 +313,8 @@ class Supervisor(Children):
             console=tuple(child.console_tail), elsewhere=elsewhere,
             syntax_error=child.syntax_error,
             exit=child.exit_info if exited else None,  # the program's end comes first
-            relay_exit=relay_exit, relay_failed=child.start_failed)
+            relay_exit=relay_exit, relay_failed=child.start_failed,
+            listened=child.program is not None)
 
     # ----- stop ----------------------------------------------------------------------
 

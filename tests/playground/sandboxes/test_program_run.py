@@ -613,3 +613,18 @@ def test_a_launcher_pipe_carries_only_program_events(rec):
     assert [e["type"] for _k, _t, e in rec.events] == ["program.listening"]
     assert child.listening is None and child.program == {"type": "program.listening",
                                                          "port": 2}
+
+
+def test_henaserver_itself_as_the_program(isolated, sup, rec, make_spec):
+    # The "henaserver itself" starter: the package bound read-only, on PYTHONPATH.
+    spec = make_spec("""\
+        import os
+        from henaserver.__main__ import main
+        main(["--root", ".", "--host", os.environ["HOST"], "--port", os.environ["PORT"]])
+        """, with_henaserver=True)
+    (Path(spec.files) / "index.html").write_text("<h1>hi</h1>")
+    sup.start_program("p", spec)
+    answer = http_get(spec.port, b"GET /index.html HTTP/1.1\r\nHost: x\r\n"
+                                 b"Connection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"<h1>hi</h1>")
+    assert b"Server: henaserver" in answer
