@@ -218,6 +218,8 @@ class Children:
         if child.uid is not None:
             end_every_process_of(child.uid)
         child.ended.set()
+        if child.is_program:  # whatever may be left inside ends at the launcher's EOF
+            self._close_stdin(child)
         with self._lock:  # start_program adds no relay once `ended` is set
             relay, threads = child.relay, list(child.threads)
         if relay is not None:  # a program's relay has nobody behind it any more

@@ -26,11 +26,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import queue
 import shutil
 import socket
+import struct
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..refusals import Message
 from .exits import PROGRAM_ENDED, ExitInfo
@@ -54,9 +59,11 @@ MAX_SOCKET_PATH = 107
 @dataclass(frozen=True)
 class ProgramLimits:
     """The program's rlimits (``prlimit`` inside, for the program only: the launcher
-    that reports on it is not limited). Defaults measured in the design: ``data``, not
-    ``as`` (glibc's arenas would allow 6 threads), 1 MiB stacks (200 threads fit),
-    processes per uid (threads count too)."""
+    that reports on it is not limited). Defaults measured in the design: ``data`` for
+    the heap, 1 MiB stacks (200 threads fit), processes per uid (threads count too).
+    ``address`` too, because shared anonymous memory (``mmap(-1, 2 GB)``, memfds) is
+    not counted by ``data`` (C measured 512 MB touched); with MALLOC_ARENA_MAX=2 in the
+    environment glibc's 64 MiB arenas per thread no longer eat it (200 threads fit)."""
 
     cpu_seconds: int = 60
     data_bytes: int = 256 * 2**20
@@ -64,6 +71,7 @@ class ProgramLimits:
     processes: int = 64
     open_files: int = 256
     file_bytes: int = 64 * 2**20
+    address_bytes: int = 512 * 2**20
 
     def prlimit_argv(self) -> list[str]:
         # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
@@ -71,7 +79,8 @@ class ProgramLimits:
         return ["prlimit", f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 1}",
                 f"--data={self.data_bytes}", f"--stack={self.stack_bytes}",
                 f"--nproc={self.processes}", f"--nofile={self.open_files}",
-                f"--fsize={self.file_bytes}", "--core=0", "--"]
+                f"--fsize={self.file_bytes}", f"--as={self.address_bytes}", "--core=0",
+                "--"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,7 @@ def environment(spec: ProgramSpec, *, port: int, inside: bool = True) -> dict[st
         "PORT": str(port), "HOST": INSIDE_HOST if inside else "127.0.0.1",
         "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
         "PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "MALLOC_ARENA_MAX": "2",  # see ProgramLimits: threads fit under --as
     }
     if spec.with_henaserver:
         env["PYTHONPATH"] = INSIDE_LIB if inside else os.path.dirname(henaserver_dir())
@@ -159,13 +169,14 @@ def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int,
 
 
 def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
-               socket_fd: int | None = None) -> list[str]:
+               socket_fd: int | None = None, seccomp_fd: int | None = None) -> list[str]:
     """The whole command: bwrap, then the launcher inside it. ``status_fd`` is the write
     end of the launcher's status pipe, ``hosts_fd`` a readable fd holding ``HOSTS`` and
     ``socket_fd`` the listening Unix socket (``listen_socket``); all passed to bwrap
     with ``pass_fds``. Without ``socket_fd`` (tools, benchmarks: never for a learner,
     see the module docstring) the run folder is bound at /sandbox/run and the launcher
-    binds the socket there."""
+    binds the socket there. ``seccomp_fd``: a readable fd holding ``seccomp_filter()``
+    (bwrap applies it to the launcher and the program)."""
     argv = [
         spec.bwrap,
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
@@ -181,8 +192,19 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
         argv += ["--ro-bind", henaserver_dir(), f"{INSIDE_LIB}/henaserver"]
     argv += [
         "--chdir", INSIDE_FILES, "--dev", "/dev", "--proc", "/proc", "--remount-ro", "/",
-        "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+        # /dev is a tmpfs of its own (memory nobody bounds): read-only too (its device
+        # nodes still work).
+        "--remount-ro", "/dev",
+        # No user namespace inside: "root" in one could mount a tmpfs (memory again)
+        # and reach much more of the kernel.
+        "--unshare-all", "--unshare-user", "--disable-userns", "--new-session",
+        # Killing bwrap kills the whole sandbox at once. It is PR_SET_PDEATHSIG, which
+        # fires when the *thread* that started bwrap ends: start it only from a thread
+        # that lives as long as the process (``spawn``).
+        "--die-with-parent", "--clearenv",
     ]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     for name, value in environment(spec, port=spec.port).items():
         argv += ["--setenv", name, value]
     return argv + launcher_argv(spec, status_fd=status_fd, port=spec.port,
@@ -219,14 +241,53 @@ def listen_socket(spec: ProgramSpec) -> socket.socket:
     return listener
 
 
-def hosts_pipe() -> int:
-    """A readable fd holding ``HOSTS`` (bwrap's ``--ro-bind-data``: no file to keep)."""
+def data_pipe(data: bytes) -> int:
+    """A readable fd holding ``data`` (bwrap reads ``--ro-bind-data`` and ``--seccomp``
+    from one: no file to keep)."""
     read_fd, write_fd = os.pipe()
     try:
-        os.write(write_fd, HOSTS)  # far below a pipe's buffer: never blocks
+        os.write(write_fd, data)  # far below a pipe's buffer: never blocks
     finally:
         os.close(write_fd)
     return read_fd
+
+
+def hosts_pipe() -> int:
+    """A readable fd holding ``HOSTS``."""
+    return data_pipe(HOSTS)
+
+
+# Memory no rlimit counts, and no process: memfds written to (never mapped) and System
+# V shared memory segments live in the kernel's shmem, charged to nobody (C measured
+# 1.2 GB each under --data=256MiB --as=512MiB). Without a memory cgroup, the program is
+# refused the two system calls that make them (EPERM). A seccomp filter, classic BPF:
+# the architecture must be the one we know (else every call fails: a filter for
+# another machine's numbers would let them through), x32 calls are refused.
+_SECCOMP = {  # machine: (AUDIT_ARCH_*, memfd_create, shmget)
+    "x86_64": (0xC000003E, 319, 29),
+    "aarch64": (0xC00000B7, 279, 194),
+}
+
+
+def seccomp_filter() -> bytes | None:
+    """The filter (struct sock_filter[]), or None on an unknown machine."""
+    known = _SECCOMP.get(os.uname().machine)
+    if known is None:
+        return None
+    arch, memfd_create, shmget = known
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K
+    allow, refuse = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, RET_ERRNO | EPERM
+    program = [
+        (load, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, 5, arch),  # another architecture: refuse
+        (load, 0, 0, 0),  # seccomp_data.nr
+        (jge, 3, 0, 0x40000000),  # x32 numbers: refuse
+        (jeq, 2, 0, memfd_create),
+        (jeq, 1, 0, shmget),
+        (ret, 0, 0, allow),
+        (ret, 0, 0, refuse),
+    ]
+    return b"".join(struct.pack("=HBBI", *insn) for insn in program)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -247,3 +308,47 @@ def end_every_process_of(uid: int) -> None:
     subprocess.run(["/usr/bin/kill", "-KILL", "-1"], user=uid, group=uid,
                    extra_groups=[], env={}, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+class _Spawner:
+    """One thread, alive as long as the process, that starts every bwrap.
+
+    bwrap's ``--die-with-parent`` is PR_SET_PDEATHSIG, which the kernel fires when the
+    *thread* that forked bwrap exits, not the process: started from a request's thread
+    (daphne runs each sync view in a worker thread), the sandbox died with the request.
+    A daemon thread that never returns ends only with the process, when the sandbox
+    must end anyway."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any],
+                                           threading.Event]] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def call(self, job: Callable[[], Any]) -> Any:
+        with self.lock:  # one per process (a fork gets its own)
+            if self.thread is None or self.pid != os.getpid():
+                self.thread = threading.Thread(target=self.serve, daemon=True,
+                                               name="program-spawner")
+                self.pid = os.getpid()
+                self.thread.start()
+        result: list[Any] = []
+        done = threading.Event()
+        self.jobs.put((job, result, done))
+        done.wait()
+        if isinstance(result[0], BaseException):
+            raise result[0]
+        return result[0]
+
+    def serve(self) -> None:
+        while True:
+            job, result, done = self.jobs.get()
+            try:
+                result.append(job())
+            except BaseException as error:  # handed to the caller, raised there
+                result.append(error)
+            done.set()
+
+
+spawn = _Spawner().call

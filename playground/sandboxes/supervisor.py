@@ -193,8 +193,11 @@ class Supervisor(Children):
         fds: tuple[int, ...] = (write_fd, listener.detach())
         if isolated:
             fds += (programs.hosts_pipe(),)
+            seccomp = programs.seccomp_filter()
+            if seccomp is not None:
+                fds += (programs.data_pipe(seccomp),)
             cmd = programs.bwrap_argv(spec, status_fd=fds[0], socket_fd=fds[1],
-                                      hosts_fd=fds[2])
+                                      hosts_fd=fds[2], seccomp_fd=fds[3] if seccomp else None)
             env, cwd = child_environment(spec.files), None
         else:  # no namespace: the program listens on an internal port of this host
             cmd = programs.launcher_argv(spec, status_fd=fds[0], port=free_port(),
@@ -203,7 +206,8 @@ class Supervisor(Children):
                                        inside=False)
             cwd = spec.files
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
-        popen = self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids)
+        popen = programs.spawn(  # bwrap: from a thread that lives as long as we do
+            lambda: self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids))
         child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
                       root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds,
                       # Under bwrap the pid namespace takes everything with it; without,

@@ -168,9 +168,11 @@ def test_program_builds_bwrap_line():
     command = argv[argv.index("--clearenv") + 1:]
 
     assert argv[0] == "bwrap"
-    for option in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
+    for option in ("--unshare-all", "--unshare-user", "--disable-userns", "--new-session",
+                   "--die-with-parent", "--clearenv"):
         assert option in argv
-    assert argv[argv.index("--remount-ro") + 1] == "/"
+    assert "--die-with-parent" in argv  # started from a lasting thread: see the next test
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--remount-ro"] == ["/", "/dev"]
     # Only the files folder is writable; /usr and the launcher read-only. The run
     # folder is not there at all: the launcher gets the socket as a descriptor.
     binds = [tuple(argv[i + 1:i + 3]) for i, a in enumerate(argv) if a == "--bind"]
@@ -182,23 +184,39 @@ def test_program_builds_bwrap_line():
     env = {command[i + 1]: command[i + 2] for i, a in enumerate(command) if a == "--setenv"}
     assert env == {"PORT": "8123", "HOST": "0.0.0.0", "PYTHONUNBUFFERED": "1",
                    "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin",
-                   "HOME": "/sandbox/files", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+                   "HOME": "/sandbox/files", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                   "MALLOC_ARENA_MAX": "2"}
     launcher = command[len(env) * 3:]
     assert launcher[:2] == ["/usr/bin/python3", "/sandbox/launcher.py"]
     assert launcher[launcher.index("--status-fd") + 1] == "5"
     assert launcher[launcher.index("--port") + 1] == "8123"
     assert launcher[launcher.index("--socket-fd") + 1] == "7"
     prlimit = launcher[launcher.index("--") + 1:]
-    assert prlimit[:9] == ["prlimit", "--cpu=5:6", "--data=268435456", "--stack=1048576",
-                           "--nproc=32", "--nofile=256", "--fsize=67108864", "--core=0",
-                           "--"]
-    assert prlimit[9:] == ["/usr/bin/python3", "main.py", "8123", "0.0.0.0"]
+    assert prlimit[:10] == ["prlimit", "--cpu=5:6", "--data=268435456", "--stack=1048576",
+                            "--nproc=32", "--nofile=256", "--fsize=67108864",
+                            "--as=536870912", "--core=0", "--"]
+    assert prlimit[10:] == ["/usr/bin/python3", "main.py", "8123", "0.0.0.0"]
 
     starter = bwrap_argv(ProgramSpec(**{**spec.__dict__, "with_henaserver": True}),
                          status_fd=5, hosts_fd=6, socket_fd=7)
     assert (programs.henaserver_dir(), "/sandbox/lib/henaserver") in [
         tuple(starter[i + 1:i + 3]) for i, a in enumerate(starter) if a == "--ro-bind"]
     assert starter[starter.index("PYTHONPATH") + 1] == "/sandbox/lib"
+
+
+def test_a_program_outlives_the_thread_that_started_it(isolated, sup, make_spec):
+    # Under daphne a start runs in a request's thread, which then ends. bwrap's
+    # --die-with-parent (PR_SET_PDEATHSIG) killed the sandbox right then, until bwrap
+    # was started from a thread that lasts (programs.spawn).
+    spec = make_spec(SERVE)
+    starter = threading.Thread(target=sup.start_program, args=("p", spec))
+    starter.start()
+    starter.join()
+    wait_until(lambda: sup.get("p") and sup.get("p").state == "running", 10, "running")
+    # Some time for a death signal to land and the sandbox to go: a thread that
+    # ended is an event that has happened, but its effect has no event to await.
+    threading.Event().wait(0.3)
+    assert http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"hello")
 
 
 # ----- 2. served through the relay ---------------------------------------------------
@@ -628,3 +646,27 @@ def test_henaserver_itself_as_the_program(isolated, sup, rec, make_spec):
                                  b"Connection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"<h1>hi</h1>")
     assert b"Server: henaserver" in answer
+
+
+def test_memory_no_rlimit_counts_is_refused(isolated, sup, make_spec):
+    # memfds and System V segments are memory charged to no process (C's hostile
+    # tests show 1.2 GB of each): the seccomp filter refuses the calls that make them.
+    spec = make_spec("""\
+        import ctypes, os, socket
+        try:
+            os.memfd_create("x")
+            print("memfd made")
+        except OSError as error:
+            print("memfd:", error.errno)
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("shmget:", libc.shmget(0, 2**20, 0o1600), ctypes.get_errno())
+        s = socket.socket()
+        s.bind(("", int(os.environ["PORT"])))
+        s.listen()
+        s.accept()
+        """)
+    sup.start_program("p", spec)
+    child = sup.get("p")
+    wait_until(lambda: len(child.console_tail) >= 2, 10, "the program's two lines")
+    assert list(child.console_tail)[:2] == ["memfd: 1", "shmget: -1 1"]  # EPERM
+    assert programs.seccomp_filter() is not None  # this machine's numbers are known
