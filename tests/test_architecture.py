@@ -21,6 +21,7 @@ SHELL_CORE = {"playground.models", "playground.refusals", "playground.errors",
 # Modules that stay Django-free (tested on their own, with real processes and bytes).
 DJANGO_FREE = {"playground.refusals", "playground.sandboxes.supervisor",
                "playground.sandboxes.children", "playground.sandboxes.programs",
+               "playground.sandboxes.cgroups", "playground.sandboxes.confine",
                "playground.sandboxes.exits", "playground.sandboxes.pipes",
                "playground.sandboxes.ports",
                "playground.files.safepaths", "playground.files.sitefiles",

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cgroups import Bound
+from .confine import end_every_process_of
 from .exits import RELAY_STOPPED, ExitInfo
 from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
-from .programs import end_every_process_of
 
 log = logging.getLogger("playground.sandboxes.supervisor")
 
@@ -112,6 +113,7 @@ class Child:
     program_exit: int | None = None  # the returncode in its `program.exited`
     cpu_seconds: int | None = None  # the program's CPU limit, for its exit message
     uid: int | None = None  # the program's own uid, cleared of processes at its end
+    bound: Bound | None = None  # the program sandbox's control group, removed at its end
     connections: int = 0  # open connections, from connection.open/close events
     opened: int = 0  # connections opened in all, from connection.open events
     forwarded: int = 0  # connections its launcher accepted (`program.exited`)
@@ -217,6 +219,8 @@ class Children:
         returncode = child.popen.wait()
         if child.uid is not None:
             end_every_process_of(child.uid)
+        if child.bound is not None:
+            child.bound.remove()
         child.ended.set()
         if child.is_program:  # whatever may be left inside ends at the launcher's EOF
             self._close_stdin(child)

@@ -24,20 +24,23 @@ Inside the sandbox (paths as the program sees them):
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
-import queue
 import shutil
 import socket
-import struct
 import subprocess
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..refusals import Message
+from .cgroups import Bound
+
+# (also named here, as before confine.py existed: callers use programs.spawn ...)
+from .confine import data_pipe as data_pipe
+from .confine import end_every_process_of as end_every_process_of
+from .confine import seccomp_filter as seccomp_filter
+from .confine import spawn as spawn
 from .exits import PROGRAM_ENDED, ExitInfo
 
 # Where things are inside the sandbox.
@@ -52,6 +55,7 @@ SOCKET_NAME = "program.sock"
 INSIDE_HOST = "0.0.0.0"
 HOSTS = b"127.0.0.1 localhost\n::1 localhost\n"
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
+NOBODY = 65534  # the uid isolation_missing tries bwrap as
 # The longest path a Unix socket may have (sun_path is 108 bytes with its NUL).
 MAX_SOCKET_PATH = 107
 
@@ -72,6 +76,9 @@ class ProgramLimits:
     open_files: int = 256
     file_bytes: int = 64 * 2**20
     address_bytes: int = 512 * 2**20
+    # The whole sandbox's memory and tasks, where a control group can be made
+    # (cgroups.py): rlimits alone allow processes x data.
+    memory_bytes: int = 512 * 2**20
 
     def prlimit_argv(self) -> list[str]:
         # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
@@ -106,13 +113,34 @@ class ProgramSpec:
 
 def isolation_missing(bwrap: str) -> str | None:
     """None when programs can run isolated here, else why not, in a few words (for
-    logs and the page): bwrap must exist, and we must be root to run each program as
-    its own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb
-    would count, and starve, the playground's processes)."""
-    if shutil.which(bwrap) is None:
+    logs and the page): bwrap must exist, we must be root to run each program as its
+    own uid (RLIMIT_NPROC counts per uid; as the playground's own uid a fork bomb would
+    count, and starve, the playground's processes), and bwrap must be able to make its
+    namespaces as an unprivileged uid (a kernel may forbid that)."""
+    path = shutil.which(bwrap)
+    if path is None:
         return "no bwrap"
     if os.geteuid() != 0:
         return "not root"
+    return _bwrap_fails(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _bwrap_fails(path: str) -> str | None:
+    """Run ``path`` once as nobody with the namespaces a program gets: None if it
+    works, else its first line of complaint (checked once per process)."""
+    try:
+        done = subprocess.run(
+            [path, "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
+             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+             "--unshare-all", "--unshare-user", "--disable-userns", "--", "/usr/bin/true"],
+            user=NOBODY, group=NOBODY, extra_groups=[], env={}, stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap does not run: {error}"
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"bwrap does not work here: {why[0] if why else done.returncode}"
     return None
 
 
@@ -169,14 +197,16 @@ def launcher_argv(spec: ProgramSpec, *, status_fd: int, port: int,
 
 
 def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
-               socket_fd: int | None = None, seccomp_fd: int | None = None) -> list[str]:
+               socket_fd: int | None = None, seccomp_fd: int | None = None,
+               block_fd: int | None = None) -> list[str]:
     """The whole command: bwrap, then the launcher inside it. ``status_fd`` is the write
     end of the launcher's status pipe, ``hosts_fd`` a readable fd holding ``HOSTS`` and
     ``socket_fd`` the listening Unix socket (``listen_socket``); all passed to bwrap
     with ``pass_fds``. Without ``socket_fd`` (tools, benchmarks: never for a learner,
     see the module docstring) the run folder is bound at /sandbox/run and the launcher
     binds the socket there. ``seccomp_fd``: a readable fd holding ``seccomp_filter()``
-    (bwrap applies it to the launcher and the program)."""
+    (bwrap applies it to the launcher and the program). ``block_fd``: bwrap waits for
+    a byte there before it runs the launcher (time to put it in a control group)."""
     argv = [
         spec.bwrap,
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
@@ -205,6 +235,8 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
     ]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
+    if block_fd is not None:
+        argv += ["--block-fd", str(block_fd)]
     for name, value in environment(spec, port=spec.port).items():
         argv += ["--setenv", name, value]
     return argv + launcher_argv(spec, status_fd=status_fd, port=spec.port,
@@ -215,15 +247,22 @@ def bwrap_argv(spec: ProgramSpec, *, status_fd: int, hosts_fd: int,
 def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
     """Make the run folder (ours alone, 0700) and hand the files to ``owner`` (the
     sandbox's uid; None without isolation): uploads made them root's, and the program
-    must write them."""
+    must write them.
+
+    The folder is the program's while it runs: it could swap a subfolder for a symlink
+    to /etc while we walk it. So nothing of the uid runs first (an earlier run's, in
+    any playground process, is ended), and the walk goes by directory descriptors
+    (``os.fwalk``, which never follows a symlink), changing each entry relative to
+    its folder's descriptor."""
     os.makedirs(spec.run_dir, mode=0o700, exist_ok=True)
     os.chmod(spec.run_dir, 0o700)
     if owner is None:
         return
-    os.chown(spec.files, owner, owner)
-    for folder, dirs, names in os.walk(spec.files):
-        for name in dirs + names:
-            os.chown(os.path.join(folder, name), owner, owner, follow_symlinks=False)
+    end_every_process_of(owner)
+    for _folder, _dirs, names, folder_fd in os.fwalk(spec.files, follow_symlinks=False):
+        os.chown(folder_fd, owner, owner)
+        for name in names:
+            os.chown(name, owner, owner, dir_fd=folder_fd, follow_symlinks=False)
 
 
 def listen_socket(spec: ProgramSpec) -> socket.socket:
@@ -241,55 +280,6 @@ def listen_socket(spec: ProgramSpec) -> socket.socket:
     return listener
 
 
-def data_pipe(data: bytes) -> int:
-    """A readable fd holding ``data`` (bwrap reads ``--ro-bind-data`` and ``--seccomp``
-    from one: no file to keep)."""
-    read_fd, write_fd = os.pipe()
-    try:
-        os.write(write_fd, data)  # far below a pipe's buffer: never blocks
-    finally:
-        os.close(write_fd)
-    return read_fd
-
-
-def hosts_pipe() -> int:
-    """A readable fd holding ``HOSTS``."""
-    return data_pipe(HOSTS)
-
-
-# Memory no rlimit counts, and no process: memfds written to (never mapped) and System
-# V shared memory segments live in the kernel's shmem, charged to nobody (C measured
-# 1.2 GB each under --data=256MiB --as=512MiB). Without a memory cgroup, the program is
-# refused the two system calls that make them (EPERM). A seccomp filter, classic BPF:
-# the architecture must be the one we know (else every call fails: a filter for
-# another machine's numbers would let them through), x32 calls are refused.
-_SECCOMP = {  # machine: (AUDIT_ARCH_*, memfd_create, shmget)
-    "x86_64": (0xC000003E, 319, 29),
-    "aarch64": (0xC00000B7, 279, 194),
-}
-
-
-def seccomp_filter() -> bytes | None:
-    """The filter (struct sock_filter[]), or None on an unknown machine."""
-    known = _SECCOMP.get(os.uname().machine)
-    if known is None:
-        return None
-    arch, memfd_create, shmget = known
-    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K
-    allow, refuse = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, RET_ERRNO | EPERM
-    program = [
-        (load, 0, 0, 4),  # seccomp_data.arch
-        (jeq, 0, 5, arch),  # another architecture: refuse
-        (load, 0, 0, 0),  # seccomp_data.nr
-        (jge, 3, 0, 0x40000000),  # x32 numbers: refuse
-        (jeq, 2, 0, memfd_create),
-        (jeq, 1, 0, shmget),
-        (ret, 0, 0, allow),
-        (ret, 0, 0, refuse),
-    ]
-    return b"".join(struct.pack("=HBBI", *insn) for insn in program)
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free on ``host`` now (only a hint: for the program without isolation)."""
     with socket.socket() as probe:
@@ -297,58 +287,50 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def end_every_process_of(uid: int) -> None:
-    """SIGKILL whatever still runs as the sandbox's own uid (nothing else runs as it):
-    under bwrap the pid namespace ends them already; without it, a ``setsid``
-    grandchild would outlive its launcher. ``kill -KILL -1`` run *as that uid* signals
-    every process of the uid but itself, in one system call (a fork bomb cannot
-    outrun it). Only for root, which may take the uid."""
-    if os.geteuid() != 0:
-        return
-    subprocess.run(["/usr/bin/kill", "-KILL", "-1"], user=uid, group=uid,
-                   extra_groups=[], env={}, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+def hosts_pipe() -> int:
+    """A readable fd holding ``HOSTS``."""
+    return data_pipe(HOSTS)
 
 
-class _Spawner:
-    """One thread, alive as long as the process, that starts every bwrap.
+@dataclass
+class Plan:
+    """How to start one program sandbox (``plan``): the command, the descriptors to
+    pass (the status pipe's write end first), its environment and folder, and its
+    control group with the pipe that releases bwrap once it is inside."""
 
-    bwrap's ``--die-with-parent`` is PR_SET_PDEATHSIG, which the kernel fires when the
-    *thread* that forked bwrap exits, not the process: started from a request's thread
-    (daphne runs each sync view in a worker thread), the sandbox died with the request.
-    A daemon thread that never returns ends only with the process, when the sandbox
-    must end anyway."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any],
-                                           threading.Event]] = queue.SimpleQueue()
-        self.thread: threading.Thread | None = None
-        self.pid = 0
-
-    def call(self, job: Callable[[], Any]) -> Any:
-        with self.lock:  # one per process (a fork gets its own)
-            if self.thread is None or self.pid != os.getpid():
-                self.thread = threading.Thread(target=self.serve, daemon=True,
-                                               name="program-spawner")
-                self.pid = os.getpid()
-                self.thread.start()
-        result: list[Any] = []
-        done = threading.Event()
-        self.jobs.put((job, result, done))
-        done.wait()
-        if isinstance(result[0], BaseException):
-            raise result[0]
-        return result[0]
-
-    def serve(self) -> None:
-        while True:
-            job, result, done = self.jobs.get()
-            try:
-                result.append(job())
-            except BaseException as error:  # handed to the caller, raised there
-                result.append(error)
-            done.set()
+    cmd: list[str]
+    fds: tuple[int, ...]
+    env: dict[str, str]
+    cwd: str | None
+    bound: Bound | None = None
+    block_fd: int | None = None  # write a byte once bwrap is in ``bound``
 
 
-spawn = _Spawner().call
+def plan(spec: ProgramSpec, *, isolated: bool, owner: int | None,
+         status_fd: int) -> Plan:
+    """Bind the relay's socket and gather what bwrap (or, without isolation, the
+    launcher) gets. Every descriptor in ``fds`` is the child's: the caller closes
+    them once it started (Supervisor._popen does)."""
+    socket_fd = listen_socket(spec).detach()
+    if not isolated:  # no namespace: the program listens on an internal port here
+        port = free_port()
+        return Plan(launcher_argv(spec, status_fd=status_fd, port=port,
+                                  socket_fd=socket_fd, isolated=False),
+                    (status_fd, socket_fd), environment(spec, port=port, inside=False),
+                    spec.files)
+    hosts_fd = hosts_pipe()
+    fds: tuple[int, ...] = (status_fd, socket_fd, hosts_fd)
+    seccomp = seccomp_filter()
+    seccomp_fd = None if seccomp is None else data_pipe(seccomp)
+    fds += () if seccomp_fd is None else (seccomp_fd,)
+    bound = None if owner is None else Bound.make(
+        f"uid-{spec.uid}", spec.limits.memory_bytes, spec.limits.processes)
+    blocked_fd = block_fd = None
+    if bound is not None:
+        blocked_fd, block_fd = os.pipe()
+        fds += (blocked_fd,)
+    cmd = bwrap_argv(spec, status_fd=status_fd, socket_fd=socket_fd, hosts_fd=hosts_fd,
+                     seccomp_fd=seccomp_fd, block_fd=blocked_fd)
+    # bwrap's own environment: it clears it for the launcher (--clearenv).
+    return Plan(cmd, fds, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, None, bound,
+                block_fd)

@@ -1,4 +1,5 @@
-"""Start, watch and stop henaserver child processes.
+"""Start, watch and stop henaserver child processes, and learners' own programs
+(``start_program``: the program under bwrap behind the capture relay, programs.py).
 
 Plain Python on purpose (no Django imports): it is tested on its own with real
 subprocesses, and the Django side (``runtime.py``) only plugs callbacks in.
@@ -8,7 +9,9 @@ How a child is run, and why (see /work/shared/NOTES.md):
 * ``python -u -m henaserver ... --exit-on-stdin-eof`` with ``stdin=PIPE``: the kernel
   closes that pipe however the playground dies (Ctrl+C, autoreload, ``kill -9``), so the
   child never outlives us. ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread*
-  that created the child exits, and Django runs each request in a worker thread.
+  that created the child exits, and Django runs each request in a worker thread. (bwrap
+  sets it on itself for ``--die-with-parent``: it is started from one lasting thread,
+  ``programs.spawn``.)
 * ``start_new_session=True``: Ctrl+C in the runserver terminal is not delivered to the
   children directly, so they are stopped by us (stdin EOF), not half by the terminal.
 * Events arrive as JSON lines on an inherited pipe (``--events-fd``). ``start()`` waits
@@ -72,7 +75,7 @@ from .exits import (
     program_start_error,
     start_error,
 )
-from .programs import MAX_SOCKET_PATH, ProgramSpec, free_port
+from .programs import MAX_SOCKET_PATH, ProgramSpec
 
 __all__ = ["LINES_GRACE", "STOP_GRACE", "TAIL_LINES", "TAIL_WAIT", "TRAFFIC_EVENTS",
            "Child", "Supervisor", "child_environment"]
@@ -188,32 +191,30 @@ class Supervisor(Children):
         isolated = programs.isolation_missing(spec.bwrap) is None
         owner = spec.uid if os.geteuid() == 0 else None  # never run a program as root
         programs.prepare(spec, owner=owner)
-        listener = programs.listen_socket(spec)
         read_fd, write_fd = os.pipe()
-        fds: tuple[int, ...] = (write_fd, listener.detach())
-        if isolated:
-            fds += (programs.hosts_pipe(),)
-            seccomp = programs.seccomp_filter()
-            if seccomp is not None:
-                fds += (programs.data_pipe(seccomp),)
-            cmd = programs.bwrap_argv(spec, status_fd=fds[0], socket_fd=fds[1],
-                                      hosts_fd=fds[2], seccomp_fd=fds[3] if seccomp else None)
-            env, cwd = child_environment(spec.files), None
-        else:  # no namespace: the program listens on an internal port of this host
-            cmd = programs.launcher_argv(spec, status_fd=fds[0], port=free_port(),
-                                         socket_fd=fds[1], isolated=False)
-            env = programs.environment(spec, port=int(cmd[cmd.index("--port") + 1]),
-                                       inside=False)
-            cwd = spec.files
+        try:
+            plan = programs.plan(spec, isolated=isolated, owner=owner, status_fd=write_fd)
+        except OSError:  # e.g. the socket could not be bound
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
         ids = {} if owner is None else {"user": owner, "group": owner, "extra_groups": []}
-        popen = programs.spawn(  # bwrap: from a thread that lives as long as we do
-            lambda: self._popen(cmd, read_fd, fds, cwd=cwd, env=env, **ids))
+        try:
+            popen = programs.spawn(  # bwrap: from a thread that lives as long as we do
+                lambda: self._popen(plan.cmd, read_fd, plan.fds, cwd=plan.cwd,
+                                    env=plan.env, **ids))
+            if plan.bound is not None:  # bwrap waits on block_fd: in the group, then go
+                plan.bound.enter(popen.pid)
+        finally:
+            if plan.block_fd is not None:
+                os.write(plan.block_fd, b"go")
+                os.close(plan.block_fd)
         child = Child(key=key, popen=popen, host=spec.host, requested_port=spec.port,
                       root=spec.files, tag=tag, cpu_seconds=spec.limits.cpu_seconds,
                       # Under bwrap the pid namespace takes everything with it; without,
                       # the uid is swept (never under bwrap: a newer start of the same
                       # sandbox, in another process, may already run as that uid).
-                      uid=None if isolated else owner)
+                      uid=None if isolated else owner, bound=plan.bound)
         self._register(child, read_fd, prefix="program.")
 
         deadline = time.monotonic() + self.start_timeout

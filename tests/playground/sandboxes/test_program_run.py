@@ -25,7 +25,7 @@ import pytest
 from testkit.services import unavailable
 from testkit.waiting import wait_until
 
-from playground.sandboxes import leftovers, programs
+from playground.sandboxes import cgroups, leftovers, programs
 from playground.sandboxes.exits import CPU_USED, PROGRAM_SYNTAX_ERROR, RELAY_STOPPED, StartError
 from playground.sandboxes.programs import ProgramLimits, ProgramSpec, bwrap_argv
 from playground.sandboxes.supervisor import Supervisor
@@ -147,6 +147,10 @@ def make_spec(folders, free_port):
     for uid in uids:  # whatever happened, nothing of the sandbox's uid may remain
         wait_until(lambda uid=uid: not uid_processes(uid), 10,
                    f"no process of uid {uid} left")
+        # The group of a sandbox whose playground was killed stays until the next
+        # start of that sandbox (cgroups._fresh): the tests' uids do not come back.
+        cgroups.Bound([f"{cgroups.ROOT}/{h}/{cgroups.PARENT}/uid-{uid}"
+                       for h in ("memory", "pids")]).remove()
 
 
 def http_get(port: int, request: bytes) -> bytes:
@@ -670,3 +674,70 @@ def test_memory_no_rlimit_counts_is_refused(isolated, sup, make_spec):
     wait_until(lambda: len(child.console_tail) >= 2, 10, "the program's two lines")
     assert list(child.console_tail)[:2] == ["memfd: 1", "shmget: -1 1"]  # EPERM
     assert programs.seccomp_filter() is not None  # this machine's numbers are known
+
+
+def test_isolation_missing_says_why(folders):
+    assert programs.isolation_missing("/nonexistent/bwrap") == "no bwrap"
+    if os.geteuid() != 0:
+        assert programs.isolation_missing("bwrap") == "not root"
+        return
+    # A bwrap the kernel does not let make namespaces (as some distributions ship):
+    # found by trying it once, not at each start.
+    broken = folders[0] / "bwrap"  # where nobody may run it
+    broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
+                      "exit 1\n")
+    broken.chmod(0o755)
+    assert programs.isolation_missing(str(broken)) == (
+        "bwrap does not work here: bwrap: No permissions to create new namespace")
+
+
+def test_nothing_of_the_uid_runs_while_its_folder_is_prepared(isolated, sup, make_spec):
+    # The folder is handed to the uid by a walk as root: whatever of that uid could
+    # still run (an earlier run's, anywhere) could swap a subfolder for a symlink to
+    # /etc under the walk. It is ended first.
+    spec = make_spec(SERVE)
+    earlier = subprocess.Popen(["/usr/bin/sleep", "60"], user=spec.uid, group=spec.uid,
+                               extra_groups=[])
+    try:
+        sup.start_program("p", spec)
+        assert earlier.wait(10) == -signal.SIGKILL
+    finally:
+        earlier.kill()
+        earlier.wait()
+
+
+def test_the_sandbox_as_a_whole_is_bounded(isolated, sup, make_spec):
+    # rlimits bound each process (here 150 MB is under --data); four of them would be
+    # 600 MB: the sandbox's control group holds them to its 300 MB, killing some.
+    if cgroups.Bound.make("probe", 2**20, 1) is None:
+        unavailable("a cgroup tree", "the sandbox's memory cannot be bounded as a whole")
+    cgroups.Bound([f"{cgroups.ROOT}/{h}/{cgroups.PARENT}/probe"
+                   for h in ("memory", "pids")]).remove()
+    spec = make_spec("""\
+        import os, socket, time
+        children = []
+        for n in range(4):
+            pid = os.fork()
+            if pid == 0:
+                held = bytearray(150 * 2**20)
+                for page in range(0, len(held), 4096):
+                    held[page] = 1
+                time.sleep(60)
+            children.append(pid)
+        s = socket.socket()
+        s.bind(("", int(os.environ["PORT"])))
+        s.listen()
+        for _child in children:  # in the order they end
+            print("child ended:", os.wait()[1])
+        """, limits=ProgramLimits(memory_bytes=300 * 2**20))
+    sup.start_program("p", spec)
+    child = sup.get("p")
+    group = f"{cgroups.ROOT}/memory/{cgroups.PARENT}/uid-{spec.uid}"
+    assert os.path.isdir(group) and child.bound is not None
+    wait_until(lambda: "child ended: 9" in child.console_tail, 30, "a child killed",
+               explain=lambda: f"console {list(child.console_tail)} oom_kills "
+                               f"{child.bound.oom_kills()} tree in group " + open(
+                                   f"{group}/cgroup.procs").read().replace("\n", " "))
+    assert child.bound.oom_kills() > 0
+    sup.stop("p")
+    assert not os.path.exists(group)  # removed with the sandbox
