@@ -122,6 +122,7 @@ for _child in range(5):
             os.write(report, b"%d\\n" % (size // 2**20))
         except OSError:
             os.write(report, b"0\\n")
+        os.close(report)  # a child killed before it wrote closes its end too: EOF
         time.sleep(60)
         os._exit(0)
 os.close(report)
