@@ -204,7 +204,14 @@ class Supervisor(Children):
                 lambda: self._popen(plan.cmd, read_fd, plan.fds, cwd=plan.cwd,
                                     env=plan.env, **ids))
             if plan.bound is not None:  # bwrap waits on block_fd: in the group, then go
-                plan.bound.enter(popen.pid)
+                try:
+                    plan.bound.enter(popen.pid)
+                except OSError as error:  # run it all the same, with its rlimits
+                    log.warning("sandbox %s: not in its control group: %s", key, error)
+        except BaseException:
+            if plan.bound is not None:
+                plan.bound.remove()
+            raise
         finally:
             if plan.block_fd is not None:
                 os.write(plan.block_fd, b"go")
@@ -215,7 +222,12 @@ class Supervisor(Children):
                       # the uid is swept (never under bwrap: a newer start of the same
                       # sandbox, in another process, may already run as that uid).
                       uid=None if isolated else owner, bound=plan.bound)
-        self._register(child, read_fd, prefix="program.")
+        try:
+            self._register(child, read_fd, prefix="program.")
+        except ValueError:  # another start of this key won
+            if plan.bound is not None:
+                plan.bound.remove()
+            raise
 
         deadline = time.monotonic() + self.start_timeout
         child.settled.wait(self.start_timeout)
