@@ -25,7 +25,8 @@ DJANGO_FREE = {"playground.refusals", "playground.sandboxes.supervisor",
                "playground.sandboxes.exits", "playground.sandboxes.pipes",
                "playground.sandboxes.ports",
                "playground.files.safepaths", "playground.files.sitefiles",
-               "playground.files.atomic", "playground.compose.composer",
+               "playground.files.atomic", "playground.files.beneath",
+               "playground.files.batch", "playground.compose.composer",
                "playground.traffic.heads", "playground.traffic.exports"}
 
 
