@@ -126,13 +126,13 @@ def file_detail(request: HttpRequest, sandbox_id: int, path: str):
         except FileNotFoundError:
             raise missing from None
         return JsonResponse({"deleted": path})
-    try:
-        real = files.file_path(path)
+    try:  # opened beneath the root, never by a path a running program could swap
+        opened = files.open(path)
     except FileNotFoundError:
         raise missing from None
     # Sent as a download, never rendered: an uploaded page must not run scripts on the
     # playground's own origin (the browser editor reads it with fetch()).
-    response = FileResponse(open(real, "rb"), content_type=guess_type(path),
+    response = FileResponse(opened, content_type=guess_type(path),
                             as_attachment=True, filename=os.path.basename(path))
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

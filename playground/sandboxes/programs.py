@@ -79,6 +79,11 @@ class ProgramLimits:
     # The whole sandbox's memory and tasks, where a control group can be made
     # (cgroups.py): rlimits alone allow processes x data.
     memory_bytes: int = 512 * 2**20
+    # The folder as a whole (folder_watch.py): file_bytes bounds each file only, and
+    # open_files only the open ones; past these the sandbox is ended (a bound, checked
+    # every half second, not a quota).
+    folder_bytes: int = 256 * 2**20
+    folder_entries: int = 10_000
 
     def prlimit_argv(self) -> list[str]:
         # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
