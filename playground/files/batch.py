@@ -159,7 +159,7 @@ class Batch:
     def _check_again(self, limits: Limits) -> None:
         now: dict[str, int] = {path: st.st_size for path, st, _d, _n in self.files._walk()
                                if stat.S_ISREG(st.st_mode)}
-        staged = {target: os.stat(temp, dir_fd=folder).st_size
+        staged = {target: os.stat(temp, dir_fd=folder, follow_symlinks=False).st_size
                   for target, (folder, temp, _f, _n) in self.pending.items()}
         now.update(staged)  # a staged file replaces the one of the same name
         if len(now) > limits.max_files:

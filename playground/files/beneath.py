@@ -130,8 +130,11 @@ def replace(folder: int, temp: str, name: str) -> None:
         old = os.stat(name, dir_fd=folder, follow_symlinks=False).st_mtime_ns
     except FileNotFoundError:
         old = None
-    if old is not None and os.stat(temp, dir_fd=folder).st_mtime_ns <= old:
-        os.utime(temp, ns=(old + 1000, old + 1000), dir_fd=folder)
+    # Neither call follows a symlink: the folder's owner may have swapped ``temp`` for
+    # one meanwhile (then it is moved as a name, like anything else of theirs).
+    if old is not None and os.stat(temp, dir_fd=folder,
+                                   follow_symlinks=False).st_mtime_ns <= old:
+        os.utime(temp, ns=(old + 1000, old + 1000), dir_fd=folder, follow_symlinks=False)
     os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
 
 
