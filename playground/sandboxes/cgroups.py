@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,48 @@ class Bound:
                         pass  # gone meanwhile
             moved |= members
         raise OSError(f"the processes of {pid} kept changing")
+
+    def members(self) -> set[int]:
+        """The pids in the group now."""
+        found: set[int] = set()
+        for folder in self.folders:
+            try:
+                found |= {int(pid) for pid in _read(folder, "cgroup.procs").split()}
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def end(self, wait: float = 2.0) -> None:
+        """SIGKILL whatever is still in the group, then remove it: the end of a sandbox.
+        Ending bwrap normally ends its namespace and all in it, but bwrap's pid 1 there
+        runs as the program's uid and is dumpable: a program may rewrite its code
+        (/proc/1/mem) to undo --die-with-parent and live on after Stop (review; seen:
+        test_program_hostile_init.py). The group holds every process of this run (and
+        of no other run: its name is this run's, ``programs.plan``)."""
+        deadline = time.monotonic() + wait
+        while (members := self.members()) and time.monotonic() < deadline:
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+        self.remove(wait)
+
+    @staticmethod
+    def sweep(prefix: str) -> None:
+        """Remove the empty groups whose name starts with ``prefix`` (earlier runs'
+        left by a playground that was killed; a busy one stays)."""
+        for folder in (f"{ROOT}/{PARENT}", f"{ROOT}/memory/{PARENT}", f"{ROOT}/pids/{PARENT}"):
+            try:
+                names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+            except OSError:
+                continue
+            for name in names:
+                try:
+                    os.rmdir(f"{folder}/{name}")
+                except OSError:
+                    pass
 
     def oom_kills(self) -> int:
         """How many of its processes the kernel killed for the group's memory (v1

@@ -222,7 +222,7 @@ class Children:
         if child.uid is not None:
             end_every_process_of(child.uid)
         if child.bound is not None:
-            child.bound.remove()
+            child.bound.end()  # and whatever of it outlived bwrap (cgroups.py)
         child.ended.set()
         if child.is_program:  # whatever may be left inside ends at the launcher's EOF
             self._close_stdin(child)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -328,8 +329,11 @@ def plan(spec: ProgramSpec, *, isolated: bool, owner: int | None,
     seccomp = seccomp_filter()
     seccomp_fd = None if seccomp is None else data_pipe(seccomp)
     fds += () if seccomp_fd is None else (seccomp_fd,)
+    if owner is not None:  # a name of this run's own: its end kills all in it (Bound.end)
+        Bound.sweep(f"uid-{spec.uid}-")
     bound = None if owner is None else Bound.make(
-        f"uid-{spec.uid}", spec.limits.memory_bytes, spec.limits.processes)
+        f"uid-{spec.uid}-{os.getpid()}-{secrets.token_hex(4)}", spec.limits.memory_bytes,
+        spec.limits.processes)
     blocked_fd = block_fd = None
     if bound is not None:
         blocked_fd, block_fd = os.pipe()
