@@ -12,7 +12,6 @@ control group once bwrap has gone.
 import platform
 
 import pytest
-
 from testkit.programs import Programs, processes_of
 
 HIJACK_INIT = """
