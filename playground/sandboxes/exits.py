@@ -52,6 +52,10 @@ SOCKET_PATH_TOO_LONG = gettext_noop(
     "the sandbox's socket path is %(length)s bytes, longer than the %(limit)s a Unix "
     "socket allows: use a shorter PLAYGROUND_DATA_DIR")
 
+UID_TAKEN = gettext_noop(
+    "the program's user id %(uid)s is also %(who)s on this machine, so it was not "
+    "started: set PLAYGROUND_PROGRAM_UID_BASE clear of users, groups and their "
+    "subordinate ids (/etc/subuid, /etc/subgid)")
 # henaserver's `server.stopping` reasons (docs/events.md) that the playground acts on.
 ONE_REQUEST_SERVED = "one request served"
 # ExitInfo.stop_reason of a program whose capture relay ended by itself (our fault, not

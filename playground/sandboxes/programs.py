@@ -25,8 +25,10 @@ Inside the sandbox (paths as the program sees them):
 from __future__ import annotations
 
 import functools
+import grp
 import importlib.util
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -42,7 +44,7 @@ from .confine import data_pipe as data_pipe
 from .confine import end_every_process_of as end_every_process_of
 from .confine import seccomp_filter as seccomp_filter
 from .confine import spawn as spawn
-from .exits import PROGRAM_ENDED, ExitInfo
+from .exits import PROGRAM_ENDED, UID_TAKEN, ExitInfo, StartError
 
 # Where things are inside the sandbox.
 INSIDE = "/sandbox"
@@ -264,11 +266,40 @@ def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
     os.chmod(spec.run_dir, 0o700)
     if owner is None:
         return
+    who = id_owner(owner)
+    if who is not None:  # never kill, chown to, or run as someone else's id
+        raise StartError("exited", Message(UID_TAKEN, uid=owner, who=who))
     end_every_process_of(owner)
     for _folder, _dirs, names, folder_fd in os.fwalk(spec.files, follow_symlinks=False):
         os.chown(folder_fd, owner, owner)
         for name in names:
             os.chown(name, owner, owner, dir_fd=folder_fd, follow_symlinks=False)
+
+
+def id_owner(uid: int) -> str | None:
+    """Who else has ``uid`` as a user or group id here, in a few English words, or
+    None. A sandbox's id must be nobody's: its start kills every process of the id and
+    hands it the folder (review: the default base, 200000, lies in the second user's
+    subordinate ids on a Debian with rootless containers: 165536-231071)."""
+    try:
+        return f"the user {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        pass
+    try:
+        return f"the group {grp.getgrgid(uid).gr_name}"
+    except KeyError:
+        pass
+    for path in ("/etc/subuid", "/etc/subgid"):
+        try:
+            with open(path) as f:
+                rows = [line.strip().split(":") for line in f]
+        except OSError:
+            continue
+        for row in rows:
+            if len(row) == 3 and row[1].isdigit() and row[2].isdigit() and (
+                    int(row[1]) <= uid < int(row[1]) + int(row[2])):
+                return f"a subordinate id of {row[0]} ({path})"
+    return None
 
 
 def listen_socket(spec: ProgramSpec) -> socket.socket:
