@@ -87,6 +87,9 @@ class ProgramLimits:
     # every half second, not a quota).
     folder_bytes: int = 256 * 2**20
     folder_entries: int = 10_000
+    # Percent of one core the sandbox as a whole may use (a control group's cpu quota,
+    # where there is one; 0: no cap). cpu_seconds is a budget per process only.
+    cpu_percent: int = 50
 
     def prlimit_argv(self) -> list[str]:
         # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
@@ -364,7 +367,7 @@ def plan(spec: ProgramSpec, *, isolated: bool, owner: int | None,
         Bound.sweep(f"uid-{spec.uid}-")
     bound = None if owner is None else Bound.make(
         f"uid-{spec.uid}-{os.getpid()}-{secrets.token_hex(4)}", spec.limits.memory_bytes,
-        spec.limits.processes)
+        spec.limits.processes, spec.limits.cpu_percent)
     blocked_fd = block_fd = None
     if bound is not None:
         blocked_fd, block_fd = os.pipe()
