@@ -713,8 +713,10 @@ def test_the_sandbox_as_a_whole_is_bounded(isolated, sup, make_spec):
         """, limits=ProgramLimits(memory_bytes=300 * 2**20))
     sup.start_program("p", spec)
     child = sup.get("p")
-    group = f"{cgroups.ROOT}/memory/{cgroups.PARENT}/uid-{spec.uid}"
-    assert os.path.isdir(group) and child.bound is not None
+    assert child.bound is not None
+    group = child.bound.folders[0]  # uid-<uid>-<pid>-<token>: this run's own
+    assert group.startswith(f"{cgroups.ROOT}/memory/{cgroups.PARENT}/uid-{spec.uid}-")
+    assert os.path.isdir(group)
     wait_until(lambda: "child ended: 9" in child.console_tail, 30, "a child killed",
                explain=lambda: f"console {list(child.console_tail)} oom_kills "
                                f"{child.bound.oom_kills()} tree in group " + open(
