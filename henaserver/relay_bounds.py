@@ -27,18 +27,23 @@ def check(pair: RelayedConnection, now: float) -> None:
         if now - pair.accepted >= limits.connect_timeout:
             not_accepted(pair, limits.connect_timeout)
         return
+    if pair.to_client and now - pair.last_sent >= limits.idle_timeout:
+        pair._close("client not reading")  # else a browser that never reads holds it
+        return
     for record in pair.waiting:
         if (not record.announced and record.request_complete is not None
                 and record.response_start is None
                 and now - record.request_complete >= limits.waiting_after):
             record.announced = True
             announce(pair, record)
-    if pair.waiting and pair.waiting[0].request_complete is not None:
-        since = max(pair.waiting[0].request_complete, pair.last_upstream)
-        if now - since >= limits.response_timeout:
-            pair._never_answered(now)
-        return
     if pair.closing is not None:
+        return  # answered already (504, 502, 408): its last bytes are on their way
+    if pair.waiting and pair.waiting[0].request_complete is not None:
+        # While bytes wait for the browser the relay does not read the server (back-
+        # pressure): the browser is the slow one then, not the server.
+        since = max(pair.waiting[0].request_complete, pair.last_upstream, pair.last_sent)
+        if not pair.to_client and now - since >= limits.response_timeout:
+            pair._never_answered(now)
         return
     partial = pair.parser.has_partial_request and not pair.raw_requests
     if (partial and pair.head_time is None and pair.first_byte is not None

@@ -76,6 +76,7 @@ class RelayedConnection:
         self.first_byte: float | None = None
         self.head_time: float | None = None
         self.last_upstream = self.last_client = now
+        self.last_sent = now  # when bytes last went to the browser (relay_bounds.check)
         self.bytes_in = self.bytes_out = 0
         self.closed = False
         self.closing: str | None = None  # the reason to close once the browser has all
@@ -118,6 +119,8 @@ class RelayedConnection:
             self.last_client = now
             self.to_upstream += data
             self._read_requests(data, now)
+            if self.refused:  # after every request in data is read: one answer for all
+                self._answer_refused()
         self._flush()
 
     def on_upstream_readable(self) -> None:
@@ -161,8 +164,6 @@ class RelayedConnection:
                                             reason=f"not a request henaserver can read: "
                                                    f"{error.reason}"))
                 self.next_index += 1
-                if self.refused:
-                    self._answer_refused()
                 return
             if event is NEED_DATA:
                 return
@@ -174,8 +175,6 @@ class RelayedConnection:
                 self.next_index += 1
                 self.first_byte = now if self.parser.has_partial_request else None
                 self.head_time = None
-                if self.refused:
-                    self._answer_refused()
 
     def _client_closed(self, now: float) -> None:
         if self.parser.has_partial_request and not self.raw_requests:
@@ -184,7 +183,8 @@ class RelayedConnection:
         # Nothing to wait for: close. But bytes that are not HTTP may be owed an answer
         # (netcat half-closes after them): the server's close or the idle timeout ends it.
         if self.refused or not (self.waiting or self.raw_requests):
-            self._close("client closed")
+            # A half-close: the browser may still read what the relay holds for it.
+            self._close_after_flush(self.closing or "client closed")
 
     def _client_closed_partial(self, now: float, outcome: str, reason: str) -> None:
         """Record the request the browser had begun, as far as it came."""
@@ -278,14 +278,14 @@ class RelayedConnection:
             self.to_client += answer  # the relay's own answer
             self._emit(current, 504, "timed_out", f"no answer within {seconds:g} s",
                        answer, named.NEVER_ANSWERED, now)
-        self.waiting.clear()
+        # Requests pipelined behind it are recorded as the connection closes (_close).
         self._close_after_flush("response timeout")
 
     def _answer_refused(self) -> None:
         """Nothing listens at the server's address: answer 502 to the first request
         (or the bytes that are not one), record it, and close."""
-        if not self.waiting and not self.raw_requests:
-            return  # wait for a request to answer
+        if self.closing is not None or (not self.waiting and not self.raw_requests):
+            return  # answered already, or wait for a request to answer
         now = time.time()
         current = self.waiting.popleft() if self.waiting else Waiting(
             self.next_index, None, self.parser.received, self.first_byte, None, now)
@@ -293,7 +293,7 @@ class RelayedConnection:
         answer = relay_error(502, "Bad Gateway", f"{text} (henaserver relay)")
         self.to_client += answer  # the relay's own answer
         self._emit(current, 502, "rejected", reason, answer, mistake, now)
-        self.waiting.clear()
+        # Requests pipelined behind it are recorded as the connection closes (_close).
         self._close_after_flush("server not listening")
 
     # --- events -------------------------------------------------------------------------
@@ -346,7 +346,8 @@ class RelayedConnection:
                 self._close("client gone" if counts else "server gone")
                 return
             del buffer[:sent]
-            if counts:
+            if counts and sent:
+                self.last_sent = time.time()
                 self.bytes_out += sent
                 self.host.stats.bytes_out += sent
         if self.client_eof and self.connected and not self.to_upstream:

@@ -1,0 +1,169 @@
+"""Review of the relay (issue 13): bytes the relay has already read from the server are
+delivered even when the browser half-closes, a browser that reads slowly is not blamed
+on the server, and requests pipelined behind one that gets the relay's own answer are
+recorded, not dropped."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from relaykit import BadServer, start_relay
+from support import ServerProcess
+
+from henaserver.relay import Relay, split_address
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+
+
+@pytest.fixture
+def behind() -> Iterator[Callable[..., tuple[BadServer, ServerProcess]]]:
+    started: list[tuple[BadServer, ServerProcess]] = []
+
+    def start(script: Callable[[socket.socket, bytes], None], *options: str,
+              hold: bool = False) -> tuple[BadServer, ServerProcess]:
+        bad = BadServer(script, hold=hold)
+        relay = start_relay(bad.address, *options)
+        started.append((bad, relay))
+        return bad, relay
+
+    yield start
+    for bad, relay in started:
+        relay.finish()
+        bad.stop()
+
+
+def slow_reader(relay: ServerProcess) -> socket.socket:
+    """A browser with a tiny receive buffer: what the relay sends it waits in the relay."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect((relay.host, relay.port))
+    return sock
+
+
+def read_all(sock: socket.socket) -> bytes:
+    received = bytearray()
+    while data := sock.recv(65536):
+        received += data
+    return bytes(received)
+
+
+def address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+@pytest.fixture
+def relay_here() -> Iterator[Callable[[str], Relay]]:
+    """The real relay in a thread of this process (no events): the test can reach the
+    socket it accepted, to make its send buffer small and fixed."""
+    started: list[tuple[Relay, threading.Thread]] = []
+
+    def start(to: str) -> Relay:
+        relay = Relay(split_address(to), sink=None, body_cap=65536)
+        relay.bind("127.0.0.1", 0)
+        thread = threading.Thread(target=relay.serve, daemon=True)
+        thread.start()
+        started.append((relay, thread))
+        return relay
+
+    yield start
+    for relay, thread in started:
+        relay.stop("SIGTERM")
+        thread.join(5)
+
+
+def test_a_half_close_after_the_answer_was_read_delivers_all_of_it(relay_here):
+    body = b"x" * 200_000
+    sent = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    bad = BadServer(lambda sock, received: sock.sendall(sent), hold=True)
+    try:
+        relay = relay_here(bad.address)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(relay.address)
+        assert wait_until(lambda: relay.pairs)
+        pair = next(iter(relay.pairs.values()))
+        # Small and fixed: most of the answer waits in the relay, not in the kernel.
+        pair.client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        sock.sendall(REQUEST)
+        # The relay has read the whole answer from the server (nothing waits for one)
+        # and still holds most of it for this browser, which now half-closes.
+        assert wait_until(lambda: pair.next_index == 1 and not pair.waiting
+                          and pair.held is None)
+        assert pair.to_client
+        sock.shutdown(socket.SHUT_WR)
+        assert read_all(sock) == sent
+        sock.close()
+    finally:
+        bad.stop()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> object:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return result
+
+
+def test_a_browser_that_pauses_reading_is_not_a_server_that_never_answered(behind):
+    body = b"y" * 40_000_000
+    sent = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    _, relay = behind(lambda sock, received: sock.sendall(sent), "--response-timeout",
+                      "0.5", hold=True)
+    sock = slow_reader(relay)
+    sock.sendall(REQUEST)
+    time.sleep(1.5)  # the browser reads nothing (a background tab): the server waits
+    received = bytearray()
+    while len(received) < len(sent):
+        data = sock.recv(65536)
+        if not data:
+            break
+        received += data
+    assert bytes(received) == sent
+    exchange = relay.exchanges(address(sock))[0]
+    assert (exchange["outcome"], exchange["mistake"]) == ("complete", None)
+    sock.close()
+
+
+def test_requests_pipelined_behind_a_never_answered_one_are_recorded(behind):
+    _, relay = behind(lambda sock, received: None, "--response-timeout", "0.3", hold=True)
+    raw = relay.raw()
+    second = b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n"
+    raw.send(REQUEST + second)
+    answer = raw.read_to_eof()
+    assert answer.startswith(b"HTTP/1.1 504 ")
+    exchanges = relay.exchanges(raw.address, count=2)
+    assert [e["target"] for e in exchanges] == ["/", "/two"]
+    assert exchanges[0]["mistake"] == "never_answered"
+    assert exchanges[1]["status"] is None
+
+
+def test_pipelined_requests_to_a_server_not_listening_get_one_502(free_port):
+    relay = start_relay(f"127.0.0.1:{free_port}")
+    try:
+        raw = relay.raw()
+        raw.send(REQUEST + b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n")
+        answer = raw.read_to_eof()
+        assert answer.count(b"HTTP/1.1 502 ") == 1
+        exchanges = relay.exchanges(raw.address, count=2)
+        assert [(e["target"], e["status"]) for e in exchanges] == [("/", 502), ("/two", None)]
+    finally:
+        relay.finish()
+
+
+def test_a_browser_that_never_reads_is_closed_after_the_idle_timeout(behind):
+    body = b"z" * 40_000_000
+    sent = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    _, relay = behind(lambda sock, received: sock.sendall(sent), "--idle-timeout", "0.5",
+                      hold=True)
+    sock = slow_reader(relay)
+    sock.sendall(REQUEST)
+    closed = relay.connection_event("close", address(sock))
+    assert closed["reason"] == "client not reading"
+    sock.close()
