@@ -31,6 +31,11 @@ from .responses import Response, ResponseReader
 
 # Bytes waiting to be written to one side before the relay stops reading the other.
 MAX_BUFFER: Final = 256 * 1024
+# Whole requests forwarded and not yet answered before the relay stops reading the
+# browser: each is recorded (its head whole, its body cut at the body cap) until its
+# answer comes, so a browser pipelining to a server that never answers would else grow
+# the relay without bound. Browsers do not pipeline; a few is plenty.
+MAX_WAITING: Final = 32
 # How long a finished response waits for more bytes from the server before its event is
 # sent: bytes past its end within this time are named ``body_too_long``.
 GRACE_SECONDS: Final = 0.1
@@ -86,7 +91,8 @@ class RelayedConnection:
     def wants(self) -> tuple[int, int]:
         """(read client?, write client?) and (read upstream?, write upstream?) as flags:
         bit 1 read, bit 2 write."""
-        client = ((not self.client_eof and len(self.to_upstream) < MAX_BUFFER)
+        client = ((not self.client_eof and len(self.to_upstream) < MAX_BUFFER
+                   and len(self.waiting) < MAX_WAITING)
                   | (bool(self.to_client) << 1))
         if not self.connected:
             return client, (0 if self.refused else 2)
@@ -170,8 +176,11 @@ class RelayedConnection:
             if isinstance(event, RequestHead):
                 self.head_time = now
             elif isinstance(event, Request):
-                self.waiting.append(Waiting(self.next_index, event, event.raw,
-                                            self.first_byte, self.head_time, now))
+                # Only what the record keeps: the head, the bytes up to the body cap.
+                self.waiting.append(Waiting(
+                    self.next_index, Request(event.head, b"", b""),
+                    capped_request(event.raw, self.host.body_cap), self.first_byte,
+                    self.head_time, now, length=len(event.raw)))
                 self.next_index += 1
                 self.first_byte = now if self.parser.has_partial_request else None
                 self.head_time = None

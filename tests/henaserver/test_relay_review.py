@@ -167,3 +167,37 @@ def test_a_browser_that_never_reads_is_closed_after_the_idle_timeout(behind):
     closed = relay.connection_event("close", address(sock))
     assert closed["reason"] == "client not reading"
     sock.close()
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_requests_piling_up_unanswered_do_not_grow_the_relay_without_bound(behind):
+    def swallow(sock: socket.socket, received: bytes) -> None:
+        while sock.recv(1 << 20):  # reads every byte, answers nothing
+            pass
+
+    _, relay = behind(swallow, "--response-timeout", "60")
+    body = b"p" * 1_000_000
+    post = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    before = rss_bytes(relay.proc.pid)
+    raw = relay.raw()
+
+    def send() -> None:
+        try:
+            for _ in range(300):  # 300 MB of whole requests, none answered
+                raw.sock.sendall(post)
+        except OSError:
+            pass
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    sender.join(8)  # done, or held back by the relay (back-pressure: sendall times out)
+    grown = rss_bytes(relay.proc.pid) - before
+    raw.sock.close()
+    assert grown < 64 * 2**20, f"the relay grew by {grown / 2**20:.0f} MiB"
