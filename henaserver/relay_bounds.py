@@ -43,7 +43,7 @@ def check(pair: RelayedConnection, now: float) -> None:
         # pressure): the browser is the slow one then, not the server.
         since = max(pair.waiting[0].request_complete, pair.last_upstream, pair.last_sent)
         if not pair.to_client and now - since >= limits.response_timeout:
-            pair._never_answered(now)
+            never_answered(pair, now)
         return
     partial = pair.parser.has_partial_request and not pair.raw_requests
     if (partial and pair.head_time is None and pair.first_byte is not None
@@ -101,8 +101,7 @@ def not_accepting(seconds: float | None) -> tuple[str, str, str]:
 def head_too_slow(pair: RelayedConnection, now: float, seconds: float) -> None:
     """The browser's request head is not whole after ``seconds``: 408 from the relay,
     recorded as henaserver records it (``timed_out``), and the connection closes."""
-    record = Waiting(pair.next_index, None, pair.parser.received, pair.first_byte, None, None)
-    pair.next_index += 1
+    record = pair.partial_request()
     answer = relay_error(408, "Request Timeout", f"The request head did not arrive within "
                          f"{seconds:g} seconds.")
     pair.to_client += answer
@@ -118,3 +117,24 @@ def announce(pair: RelayedConnection, record: Waiting) -> None:
         pair.id, record.index, head.method if head else None, head.target if head else None,
         round((record.request_complete or 0) * 1e6),
         round(pair.host.limits.response_timeout * 1000)))
+
+
+def never_answered(pair: RelayedConnection, now: float) -> None:
+    """No byte from the server for ``--response-timeout`` while a request waits: 504
+    from the relay (``never_answered``), or, if it began an answer and stopped, what
+    came is the answer (``body_too_short``). The connection closes."""
+    current = pair.waiting.popleft()
+    partial = pair.reader.partial()
+    seconds = pair.host.limits.response_timeout
+    if partial.length:  # it began an answer, then stopped: the browser got that much
+        pair._emit(current, partial.status, "timed_out", f"no byte from the server "
+                   f"for {seconds:g} s", partial.raw, named.BODY_TOO_SHORT, now,
+                   partial.length)
+    else:
+        answer = relay_error(504, "Gateway Timeout", f"The server did not answer "
+                             f"within {seconds:g} seconds (henaserver relay).")
+        pair.to_client += answer  # the relay's own answer
+        pair._emit(current, 504, "timed_out", f"no answer within {seconds:g} s",
+                   answer, named.NEVER_ANSWERED, now)
+    # Requests pipelined behind it are recorded as the connection closes (_close).
+    pair._close_after_flush("response timeout")

@@ -186,21 +186,29 @@ class RelayedConnection:
                 self.head_time = None
 
     def _client_closed(self, now: float) -> None:
+        owed = self.waiting or self.raw_requests
         if self.parser.has_partial_request and not self.raw_requests:
             self._client_closed_partial(now, "client_closed", "the client closed "
                                         "mid-request")
         # Nothing to wait for: close. But bytes that are not HTTP may be owed an answer
         # (netcat half-closes after them): the server's close or the idle timeout ends it.
-        if self.refused or not (self.waiting or self.raw_requests):
+        if self.refused or not owed:
             # A half-close: the browser may still read what the relay holds for it.
             self._close_after_flush(self.closing or "client closed")
 
     def _client_closed_partial(self, now: float, outcome: str, reason: str) -> None:
-        """Record the request the browser had begun, as far as it came."""
+        """Record the request the browser had begun, as far as it came. It is
+        recorded once: any bytes the browser still sends are a stream."""
+        self._emit(self.partial_request(), None, outcome, reason, b"", None, now)
+
+    def partial_request(self) -> Waiting:
+        """The request the browser has begun, as a record (the parser stops here: what
+        the browser sends after it is kept as stream records)."""
         record = Waiting(self.next_index, None, self.parser.received, self.first_byte,
                          self.head_time, None)
         self.next_index += 1
-        self._emit(record, None, outcome, reason, b"", None, now)
+        self.raw_requests = True
+        return record
 
     # --- the server's side: responses ---------------------------------------------------
 
@@ -219,6 +227,14 @@ class RelayedConnection:
             if not self.reader.buffered and not self.upstream_eof:
                 return  # still within its grace: more may come
             self._release_held()
+        if (not self.waiting and (self.reader.buffered or self.upstream_eof)
+                and self.held is None and self.parser.has_partial_request
+                and not self.raw_requests):
+            # The server answers (or closes) before the request is whole (it read only
+            # its head, a single recv): the answer to the request as far as it came.
+            record = self.partial_request()
+            record.reason = "the server answered before the request was whole"
+            self.waiting.append(record)
         while self.waiting:
             current = self.waiting[0]
             if current.response_start is None and self.reader.started:
@@ -272,23 +288,6 @@ class RelayedConnection:
                                    response_truncated=len(response) < length,
                                    mistake=named.BODY_TOO_LONG)
         self.host.exchange_done(event)
-
-    def _never_answered(self, now: float) -> None:
-        current = self.waiting.popleft()
-        partial = self.reader.partial()
-        seconds = self.host.limits.response_timeout
-        if partial.length:  # it began an answer, then stopped: the browser got that much
-            self._emit(current, partial.status, "timed_out", f"no byte from the server "
-                       f"for {seconds:g} s", partial.raw, named.BODY_TOO_SHORT, now,
-                       partial.length)
-        else:
-            answer = relay_error(504, "Gateway Timeout", f"The server did not answer "
-                                 f"within {seconds:g} seconds (henaserver relay).")
-            self.to_client += answer  # the relay's own answer
-            self._emit(current, 504, "timed_out", f"no answer within {seconds:g} s",
-                       answer, named.NEVER_ANSWERED, now)
-        # Requests pipelined behind it are recorded as the connection closes (_close).
-        self._close_after_flush("response timeout")
 
     def _answer_refused(self) -> None:
         """Nothing listens at the server's address: answer 502 to the first request
@@ -381,6 +380,8 @@ class RelayedConnection:
             return
         self._release_held()
         outcome = "client_closed" if reason.startswith("client") else "no_response"
+        if self.parser.has_partial_request and not self.raw_requests:
+            self.waiting.append(self.partial_request())  # as far as it came
         for record in self.waiting:  # answers cut off, or that never came
             # The first may have part of its answer: what the server sent is kept.
             partial = self.reader.partial()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from relaykit import BadServer, start_relay
+from relaykit import BadServer, decoded, start_relay
 from support import ServerProcess
 
 from henaserver.relay import Relay, split_address
@@ -201,3 +201,29 @@ def test_requests_piling_up_unanswered_do_not_grow_the_relay_without_bound(behin
     grown = rss_bytes(relay.proc.pid) - before
     raw.sock.close()
     assert grown < 64 * 2**20, f"the relay grew by {grown / 2**20:.0f} MiB"
+
+
+POST_HEAD = b"POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n"
+
+
+@pytest.mark.parametrize(("sent", "status", "outcome", "mistake"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 200,
+     "complete", None),
+    (b"", None, "server_closed", "closed_without_response"),
+])
+def test_a_server_that_answers_before_the_request_is_whole_is_recorded(
+        behind, sent, status, outcome, mistake):
+    # The tutorial's servers read once (recv(1024)) and answer: a body still coming
+    # is not read. The answer is this request's, not bytes with no request waiting.
+    _, relay = behind(lambda sock, received: sock.sendall(sent))
+    raw = relay.raw()
+    raw.send(POST_HEAD)  # the body never comes
+    assert raw.read_to_eof() == sent
+    exchange = relay.exchanges(raw.address)[0]
+    assert (exchange["method"], exchange["target"]) == ("POST", "/form")
+    assert decoded(exchange, "request") == POST_HEAD
+    assert decoded(exchange, "response") == sent
+    assert (exchange["status"], exchange["outcome"], exchange["mistake"]) == \
+        (status, outcome, mistake)
+    assert not [e for e in relay.events() if e["type"] == "stream"]
+    raw.sock.close()
