@@ -176,11 +176,12 @@ class RelayedConnection:
             if isinstance(event, RequestHead):
                 self.head_time = now
             elif isinstance(event, Request):
-                # Only what the record keeps: the head, the bytes up to the body cap.
-                self.waiting.append(Waiting(
-                    self.next_index, Request(event.head, b"", b""),
-                    capped_request(event.raw, self.host.body_cap), self.first_byte,
-                    self.head_time, now, length=len(event.raw)))
+                raw, length = event.raw, len(event.raw)
+                if length > self.host.body_cap:  # only what the record will keep
+                    event = Request(event.head, b"", b"")
+                    raw = capped_request(raw, self.host.body_cap)
+                self.waiting.append(Waiting(self.next_index, event, raw, self.first_byte,
+                                            self.head_time, now, length=length))
                 self.next_index += 1
                 self.first_byte = now if self.parser.has_partial_request else None
                 self.head_time = None
