@@ -64,7 +64,10 @@ def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, str | 
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
-    error = sock.connect_ex(address)
+    try:
+        error = sock.connect_ex(address)
+    except OSError as failed:  # e.g. a Unix path too long: nothing can listen there
+        error = failed.errno or errno.ECONNREFUSED
     if error == errno.EAGAIN and isinstance(address, str):
         return sock, "queue_full"
     return sock, None if error in (0, errno.EINPROGRESS, errno.EAGAIN) else "refused"
@@ -159,11 +162,17 @@ class Relay(Listening):
                 return
             except OSError as error:  # out of descriptors: try again on the next tick
                 if error.errno in (errno.EMFILE, errno.ENFILE):
+                    self._accepting(False)  # not a busy loop meanwhile
                     return
                 raise
-            client.setblocking(False)
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            upstream, failed = open_upstream(self.upstream)
+            try:
+                client.setblocking(False)
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                upstream, failed = open_upstream(self.upstream)
+            except OSError:  # no descriptor left for the server's side (or a reset)
+                client.close()  # the browser sees a close, the relay lives on
+                self._accepting(False)  # until the next tick (not a busy loop meanwhile)
+                return
             conn_id, self._next_id = self._next_id, self._next_id + 1
             peer_text = f"{peer[0]}:{peer[1]}"
             pair = RelayedConnection(self, client, upstream, conn_id, peer_text, time.time())

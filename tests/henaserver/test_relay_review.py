@@ -5,7 +5,11 @@ recorded, not dropped."""
 
 from __future__ import annotations
 
+import re
+import resource
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -227,3 +231,34 @@ def test_a_server_that_answers_before_the_request_is_whole_is_recorded(
         (status, outcome, mistake)
     assert not [e for e in relay.events() if e["type"] == "stream"]
     raw.sock.close()
+
+
+@pytest.mark.parametrize("to", ["tcp", "unix"])
+def test_running_out_of_descriptors_or_a_bad_path_does_not_end_the_relay(free_port, tmp_path,
+                                                                          to):
+    # The relay's descriptors are fewer than its connections need (each takes two):
+    # whichever of accept() or the server's socket() fails, the relay lives on.
+    upstream = f"127.0.0.1:{free_port}" if to == "tcp" else f"unix:{tmp_path}/{'x' * 200}"
+    for descriptors in (22, 23, 24, 25):  # both parities: which call runs out varies
+        limit = (descriptors, descriptors)
+        proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "henaserver", "relay", "--listen", "127.0.0.1:0",
+             "--to", upstream], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=lambda limit=limit: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
+        try:
+            assert proc.stdout is not None
+            port = int(re.search(rb":(\d+)/", proc.stdout.readline())[1])  # type: ignore[index]
+            socks = [socket.create_connection(("127.0.0.1", port), timeout=5)
+                     for _ in range(12)]
+            for sock in socks:
+                sock.close()
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(REQUEST)
+                answer = read_all(sock)
+            assert answer.startswith(b"HTTP/1.1 502 "), (descriptors, answer,
+                                                         proc.stderr.read1())  # type: ignore[union-attr]
+            assert proc.poll() is None
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
