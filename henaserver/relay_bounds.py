@@ -11,7 +11,7 @@ of the relay's loop (``relay.TICK_SECONDS``).
 from __future__ import annotations
 
 from . import responses as named
-from .relay_connection import RelayedConnection
+from .relay_connection import MAX_BUFFER, MAX_WAITING, RelayedConnection
 from .relay_events import ExchangeWaiting
 from .relay_exchange import Waiting, relay_error
 
@@ -138,3 +138,17 @@ def never_answered(pair: RelayedConnection, now: float) -> None:
                    answer, named.NEVER_ANSWERED, now)
     # Requests pipelined behind it are recorded as the connection closes (_close).
     pair._close_after_flush("response timeout")
+
+
+def wants(pair: RelayedConnection) -> tuple[int, int]:
+    """Which readiness the loop waits for on the pair's two sockets (back-pressure lives
+    here): (client, upstream) flags, bit 1 read, bit 2 write. A side is not read while
+    the buffer it fills is full (or, the browser, while MAX_WAITING requests wait)."""
+    client = ((not pair.client_eof and len(pair.to_upstream) < MAX_BUFFER
+               and len(pair.waiting) < MAX_WAITING)
+              | (bool(pair.to_client) << 1))
+    if not pair.connected:
+        return client, (0 if pair.refused else 2)
+    upstream = ((not pair.upstream_eof and len(pair.to_client) < MAX_BUFFER)
+                | (bool(pair.to_upstream) << 1))
+    return client, upstream

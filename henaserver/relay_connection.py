@@ -49,13 +49,15 @@ class RelayHost(Protocol):
     limits: RelayLimits
 
     def watch(self, pair: RelayedConnection) -> None:
-        """Wait for the readiness ``pair.wants`` says, on both its sockets."""
+        """Wait for the readiness ``wants(pair)`` says, on both its sockets."""
     def exchange_done(self, exchange: Exchange) -> None:
         """Record an exchange that has ended."""
     def stream(self, record: Stream | ExchangeWaiting) -> None:
         """Record bytes that belong to no exchange, or a request still unanswered."""
     def closed(self, pair: RelayedConnection, event: ConnectionClose) -> None:
         """Forget a closed pair and record why."""
+    def linger(self, sock: socket.socket) -> None:
+        """Close the browser's socket once it has stopped sending (a lingering close)."""
 
 
 class RelayedConnection:
@@ -75,6 +77,8 @@ class RelayedConnection:
         self.refusal = ("connection to the server refused", named.NOT_LISTENING,
                         "Nothing is listening at the server's address: is it running?")
         self.client_eof = self.upstream_eof = False
+        self.browser_eof = False  # the browser's end of stream was read (not just unread)
+        self.server_reset = False  # sending to the server failed: it is not sent to again
         self.waiting: deque[Waiting] = deque()
         self.held: tuple[Waiting, Exchange, float] | None = None  # see GRACE_SECONDS
         self.next_index = 0
@@ -85,20 +89,6 @@ class RelayedConnection:
         self.bytes_in = self.bytes_out = 0
         self.closed = False
         self.closing: str | None = None  # the reason to close once the browser has all
-
-    # --- which readiness the loop waits for (back-pressure lives here) ----------------
-
-    def wants(self) -> tuple[int, int]:
-        """(read client?, write client?) and (read upstream?, write upstream?) as flags:
-        bit 1 read, bit 2 write."""
-        client = ((not self.client_eof and len(self.to_upstream) < MAX_BUFFER
-                   and len(self.waiting) < MAX_WAITING)
-                  | (bool(self.to_client) << 1))
-        if not self.connected:
-            return client, (0 if self.refused else 2)
-        upstream = ((not self.upstream_eof and len(self.to_client) < MAX_BUFFER)
-                    | (bool(self.to_upstream) << 1))
-        return client, upstream
 
     # --- readiness ----------------------------------------------------------------------
 
@@ -117,7 +107,7 @@ class RelayedConnection:
         if data is None:
             return
         if not data:
-            self.client_eof = True
+            self.client_eof = self.browser_eof = True
             self._client_closed(now)
         else:
             self.bytes_in += len(data)
@@ -348,12 +338,16 @@ class RelayedConnection:
             if not buffer or (sock is self.upstream and not self.connected):
                 continue
             try:
-                sent = sock.send(buffer)
+                sent = sock.send(buffer) if counts or not self.server_reset else len(buffer)
             except BlockingIOError:
                 continue
             except (*PEER_GONE, OSError):
-                self._close("client gone" if counts else "server gone")
-                return
+                if counts or self.upstream_eof:
+                    self._close("client gone" if counts else "server gone")
+                    return
+                # The server reset (it closed before reading everything): what it sent
+                # before is still read and delivered; what the browser sends goes nowhere.
+                self.server_reset, sent = True, len(buffer)
             del buffer[:sent]
             if counts and sent:
                 self.last_sent = time.time()
@@ -392,5 +386,8 @@ class RelayedConnection:
         self.closed = True
         self.host.closed(self, ConnectionClose(self.id, self.next_index, reason,
                                                self.bytes_in, self.bytes_out))
-        for sock in (self.client, self.upstream):
-            sock.close()
+        self.upstream.close()
+        if self.browser_eof:
+            self.client.close()
+        else:  # it may still be sending: closing now would reset it, answer unread
+            self.host.linger(self.client)

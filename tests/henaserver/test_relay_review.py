@@ -262,3 +262,29 @@ def test_running_out_of_descriptors_or_a_bad_path_does_not_end_the_relay(free_po
         finally:
             proc.terminate()
             proc.communicate(timeout=10)
+
+
+def test_an_answer_before_an_upload_ends_reaches_the_browser(behind):
+    # A learner's server reads the head once, answers and closes with the upload
+    # unread: its kernel resets the relay's connection. The answer read before the
+    # reset still goes to the browser, and the relay's close does not reset the
+    # browser (it lingers, reading what the browser still sends, as henaserver does).
+    sent = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    _, relay = behind(lambda sock, received: sock.sendall(sent))
+    body = b"b" * 2_000_000
+    upload = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    for _ in range(5):
+        raw = relay.raw()
+        sender = threading.Thread(target=lambda: _send_quietly(raw.sock, upload),
+                                  daemon=True)
+        sender.start()
+        assert raw.read_to_eof() == sent
+        sender.join(5)
+        raw.sock.close()
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass  # the relay stops reading once it has closed: that is fine here
