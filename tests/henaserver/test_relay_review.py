@@ -23,23 +23,6 @@ from henaserver.relay import Relay, split_address
 REQUEST = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 
 
-@pytest.fixture
-def behind() -> Iterator[Callable[..., tuple[BadServer, ServerProcess]]]:
-    started: list[tuple[BadServer, ServerProcess]] = []
-
-    def start(script: Callable[[socket.socket, bytes], None], *options: str,
-              hold: bool = False) -> tuple[BadServer, ServerProcess]:
-        bad = BadServer(script, hold=hold)
-        relay = start_relay(bad.address, *options)
-        started.append((bad, relay))
-        return bad, relay
-
-    yield start
-    for bad, relay in started:
-        relay.finish()
-        bad.stop()
-
-
 def slow_reader(relay: ServerProcess) -> socket.socket:
     """A browser with a tiny receive buffer: what the relay sends it waits in the relay."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -275,7 +258,7 @@ def test_an_answer_before_an_upload_ends_reaches_the_browser(behind):
     upload = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     for _ in range(5):
         raw = relay.raw()
-        sender = threading.Thread(target=lambda: _send_quietly(raw.sock, upload),
+        sender = threading.Thread(target=_send_quietly, args=(raw.sock, upload),
                                   daemon=True)
         sender.start()
         assert raw.read_to_eof() == sent
