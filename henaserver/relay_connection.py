@@ -158,7 +158,7 @@ class RelayedConnection:
                 self.waiting.append(Waiting(self.next_index, None, self.parser.received,
                                             self.first_byte, self.head_time, now,
                                             reason=f"not a request henaserver can read: "
-                                                   f"{error.reason}"))
+                                                   f"{error.reason}", unreadable=True))
                 self.next_index += 1
                 return
             if event is NEED_DATA:
@@ -240,7 +240,10 @@ class RelayedConnection:
             # server_closed: it closed before its answer was whole (or began). An
             # answer with no status line has no end to miss: what came is the answer.
             whole = response.complete or response.mistake == named.NO_STATUS_LINE
-            outcome = "complete" if whole else "server_closed"
+            # A request the parser could not read, answered whole, is what henaserver
+            # calls rejected: the same request gives the same outcome either way.
+            outcome = ("rejected" if current.unreadable else "complete") if whole \
+                else "server_closed"
             event = self._event(current, response.status, outcome, current.reason,
                                 response.raw,
                                 response.mistake, now, response.length)

@@ -22,6 +22,7 @@ class Waiting:
     request_complete: float | None
     response_start: float | None = None
     reason: str | None = None  # why the request is not one the parser could read
+    unreadable: bool = False  # the parser refused it: answered whole, it is `rejected`
     announced: bool = False  # its exchange.waiting was sent (relay_bounds.check)
     # Bytes past the response's end, before the next one began: body_too_long.
     extra: list[bytes] = field(default_factory=list)
