@@ -28,7 +28,8 @@ from .capture import (
     ServerStopping,
     Stats,
 )
-from .relay_bounds import check, make_room, not_accepting
+from .connection import RECV_SIZE
+from .relay_bounds import check, make_room, not_accepting, wants
 from .relay_connection import RelayedConnection
 from .relay_events import ExchangeWaiting, RelayLimits, Stream
 from .server import Listening, StopReason
@@ -37,6 +38,9 @@ from .server import Listening, StopReason
 TICK_SECONDS: Final = 0.05
 STATS_SECONDS: Final = 1.0
 ACCEPT_BATCH: Final = 16
+# A closed browser connection is read (and what comes dropped) this long at most before
+# its socket is closed, as henaserver's own lingering close (connection.py).
+LINGER_SECONDS: Final = 2.0
 
 
 def upstream_address(text: str) -> tuple[str, int] | str:
@@ -64,7 +68,10 @@ def open_upstream(address: tuple[str, int] | str) -> tuple[socket.socket, str | 
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
-    error = sock.connect_ex(address)
+    try:
+        error = sock.connect_ex(address)
+    except OSError as failed:  # e.g. a Unix path too long: nothing can listen there
+        error = failed.errno or errno.ECONNREFUSED
     if error == errno.EAGAIN and isinstance(address, str):
         return sock, "queue_full"
     return sock, None if error in (0, errno.EINPROGRESS, errno.EAGAIN) else "refused"
@@ -92,6 +99,7 @@ class Relay(Listening):
         # Each pair has two sockets; each is registered with a (pair, side) key.
         self.pairs: dict[int, RelayedConnection] = {}  # by connection id
         self._interest: dict[socket.socket, int] = {}
+        self.lingering: dict[socket.socket, float] = {}  # browser sockets closing: until
         self._next_id = 1
 
     def serve(self) -> StopReason:
@@ -108,6 +116,8 @@ class Relay(Listening):
                     self._accept()
                 elif key.data == "wake":
                     self._drain_wakeups()
+                elif key.data == "linger":
+                    self._drain(key.fileobj)  # type: ignore[arg-type]
                 else:
                     pair, side = key.data
                     self._dispatch(pair, side, mask)
@@ -117,6 +127,8 @@ class Relay(Listening):
                 wall = time.time()
                 for pair in list(self.pairs.values()):
                     check(pair, wall)
+                for sock in [s for s, until in self.lingering.items() if now >= until]:
+                    self._end_linger(sock)
                 if not self.accepting and (len(self.pairs) < self.limits.max_connections
                                            or make_room(list(self.pairs.values()))):
                     self._accepting(True)  # room again: the backlog's turn
@@ -125,6 +137,8 @@ class Relay(Listening):
                 self._emit_stats()
         for pair in list(self.pairs.values()):
             pair._close("server stopping")
+        for sock in list(self.lingering):
+            self._end_linger(sock)
         self._emit_stats()
         self._emit(ServerStopping(self._stop_reason), force=True)
         if self.sink is not None:
@@ -159,11 +173,17 @@ class Relay(Listening):
                 return
             except OSError as error:  # out of descriptors: try again on the next tick
                 if error.errno in (errno.EMFILE, errno.ENFILE):
+                    self._accepting(False)  # not a busy loop meanwhile
                     return
                 raise
-            client.setblocking(False)
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            upstream, failed = open_upstream(self.upstream)
+            try:
+                client.setblocking(False)
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                upstream, failed = open_upstream(self.upstream)
+            except OSError:  # no descriptor left for the server's side (or a reset)
+                client.close()  # the browser sees a close, the relay lives on
+                self._accepting(False)  # until the next tick (not a busy loop meanwhile)
+                return
             conn_id, self._next_id = self._next_id, self._next_id + 1
             peer_text = f"{peer[0]}:{peer[1]}"
             pair = RelayedConnection(self, client, upstream, conn_id, peer_text, time.time())
@@ -192,7 +212,7 @@ class Relay(Listening):
 
     def watch(self, pair: RelayedConnection) -> None:
         for sock, side, flags in zip((pair.client, pair.upstream), ("client", "upstream"),
-                                     pair.wants(), strict=True):
+                                     wants(pair), strict=True):
             events = ((selectors.EVENT_READ if flags & 1 else 0)
                       | (selectors.EVENT_WRITE if flags & 2 else 0))
             before = self._interest.get(sock)
@@ -225,6 +245,39 @@ class Relay(Listening):
         self._emit(event)
         if not self.accepting and self._stop_reason is None:
             self._accepting(True)  # room again
+
+    def linger(self, sock: socket.socket) -> None:
+        """Closing a socket whose browser is still sending resets the connection, and a
+        reset can make the browser lose the answer it has not read yet (a learner's
+        server that answers and closes before reading a whole upload). So: FIN after the
+        answer, then read and drop what the browser still sends, until it closes or
+        LINGER_SECONDS pass."""
+        if self._stop_reason is not None or len(self.lingering) >= \
+                self.limits.max_connections:
+            sock.close()
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            sock.close()
+            return
+        self.lingering[sock] = time.monotonic() + LINGER_SECONDS
+        self.selector.register(sock, selectors.EVENT_READ, "linger")
+
+    def _drain(self, sock: socket.socket) -> None:
+        try:
+            if sock.recv(RECV_SIZE):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._end_linger(sock)
+
+    def _end_linger(self, sock: socket.socket) -> None:
+        self.lingering.pop(sock, None)
+        self.selector.unregister(sock)
+        sock.close()
 
     def _emit(self, event: ServerListening | ServerStopping | ServerStats | ConnectionOpen
               | ConnectionClose | Exchange | Stream | ExchangeWaiting, *, force: bool = False

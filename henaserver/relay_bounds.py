@@ -11,7 +11,7 @@ of the relay's loop (``relay.TICK_SECONDS``).
 from __future__ import annotations
 
 from . import responses as named
-from .relay_connection import RelayedConnection
+from .relay_connection import MAX_BUFFER, MAX_WAITING, RelayedConnection
 from .relay_events import ExchangeWaiting
 from .relay_exchange import Waiting, relay_error
 
@@ -27,18 +27,23 @@ def check(pair: RelayedConnection, now: float) -> None:
         if now - pair.accepted >= limits.connect_timeout:
             not_accepted(pair, limits.connect_timeout)
         return
+    if pair.to_client and now - pair.last_sent >= limits.idle_timeout:
+        pair._close("client not reading")  # else a browser that never reads holds it
+        return
     for record in pair.waiting:
         if (not record.announced and record.request_complete is not None
                 and record.response_start is None
                 and now - record.request_complete >= limits.waiting_after):
             record.announced = True
             announce(pair, record)
-    if pair.waiting and pair.waiting[0].request_complete is not None:
-        since = max(pair.waiting[0].request_complete, pair.last_upstream)
-        if now - since >= limits.response_timeout:
-            pair._never_answered(now)
-        return
     if pair.closing is not None:
+        return  # answered already (504, 502, 408): its last bytes are on their way
+    if pair.waiting and pair.waiting[0].request_complete is not None:
+        # While bytes wait for the browser the relay does not read the server (back-
+        # pressure): the browser is the slow one then, not the server.
+        since = max(pair.waiting[0].request_complete, pair.last_upstream, pair.last_sent)
+        if not pair.to_client and now - since >= limits.response_timeout:
+            never_answered(pair, now)
         return
     partial = pair.parser.has_partial_request and not pair.raw_requests
     if (partial and pair.head_time is None and pair.first_byte is not None
@@ -96,8 +101,7 @@ def not_accepting(seconds: float | None) -> tuple[str, str, str]:
 def head_too_slow(pair: RelayedConnection, now: float, seconds: float) -> None:
     """The browser's request head is not whole after ``seconds``: 408 from the relay,
     recorded as henaserver records it (``timed_out``), and the connection closes."""
-    record = Waiting(pair.next_index, None, pair.parser.received, pair.first_byte, None, None)
-    pair.next_index += 1
+    record = pair.partial_request()
     answer = relay_error(408, "Request Timeout", f"The request head did not arrive within "
                          f"{seconds:g} seconds.")
     pair.to_client += answer
@@ -113,3 +117,38 @@ def announce(pair: RelayedConnection, record: Waiting) -> None:
         pair.id, record.index, head.method if head else None, head.target if head else None,
         round((record.request_complete or 0) * 1e6),
         round(pair.host.limits.response_timeout * 1000)))
+
+
+def never_answered(pair: RelayedConnection, now: float) -> None:
+    """No byte from the server for ``--response-timeout`` while a request waits: 504
+    from the relay (``never_answered``), or, if it began an answer and stopped, what
+    came is the answer (``body_too_short``). The connection closes."""
+    current = pair.waiting.popleft()
+    partial = pair.reader.partial()
+    seconds = pair.host.limits.response_timeout
+    if partial.length:  # it began an answer, then stopped: the browser got that much
+        pair._emit(current, partial.status, "timed_out", f"no byte from the server "
+                   f"for {seconds:g} s", partial.raw, named.BODY_TOO_SHORT, now,
+                   partial.length)
+    else:
+        answer = relay_error(504, "Gateway Timeout", f"The server did not answer "
+                             f"within {seconds:g} seconds (henaserver relay).")
+        pair.to_client += answer  # the relay's own answer
+        pair._emit(current, 504, "timed_out", f"no answer within {seconds:g} s",
+                   answer, named.NEVER_ANSWERED, now)
+    # Requests pipelined behind it are recorded as the connection closes (_close).
+    pair._close_after_flush("response timeout")
+
+
+def wants(pair: RelayedConnection) -> tuple[int, int]:
+    """Which readiness the loop waits for on the pair's two sockets (back-pressure lives
+    here): (client, upstream) flags, bit 1 read, bit 2 write. A side is not read while
+    the buffer it fills is full (or, the browser, while MAX_WAITING requests wait)."""
+    client = ((not pair.client_eof and len(pair.to_upstream) < MAX_BUFFER
+               and len(pair.waiting) < MAX_WAITING)
+              | (bool(pair.to_client) << 1))
+    if not pair.connected:
+        return client, (0 if pair.refused else 2)
+    upstream = ((not pair.upstream_eof and len(pair.to_client) < MAX_BUFFER)
+                | (bool(pair.to_upstream) << 1))
+    return client, upstream

@@ -31,6 +31,11 @@ from .responses import Response, ResponseReader
 
 # Bytes waiting to be written to one side before the relay stops reading the other.
 MAX_BUFFER: Final = 256 * 1024
+# Whole requests forwarded and not yet answered before the relay stops reading the
+# browser: each is recorded (its head whole, its body cut at the body cap) until its
+# answer comes, so a browser pipelining to a server that never answers would else grow
+# the relay without bound. Browsers do not pipeline; a few is plenty.
+MAX_WAITING: Final = 32
 # How long a finished response waits for more bytes from the server before its event is
 # sent: bytes past its end within this time are named ``body_too_long``.
 GRACE_SECONDS: Final = 0.1
@@ -44,13 +49,15 @@ class RelayHost(Protocol):
     limits: RelayLimits
 
     def watch(self, pair: RelayedConnection) -> None:
-        """Wait for the readiness ``pair.wants`` says, on both its sockets."""
+        """Wait for the readiness ``wants(pair)`` says, on both its sockets."""
     def exchange_done(self, exchange: Exchange) -> None:
         """Record an exchange that has ended."""
     def stream(self, record: Stream | ExchangeWaiting) -> None:
         """Record bytes that belong to no exchange, or a request still unanswered."""
     def closed(self, pair: RelayedConnection, event: ConnectionClose) -> None:
         """Forget a closed pair and record why."""
+    def linger(self, sock: socket.socket) -> None:
+        """Close the browser's socket once it has stopped sending (a lingering close)."""
 
 
 class RelayedConnection:
@@ -70,28 +77,18 @@ class RelayedConnection:
         self.refusal = ("connection to the server refused", named.NOT_LISTENING,
                         "Nothing is listening at the server's address: is it running?")
         self.client_eof = self.upstream_eof = False
+        self.browser_eof = False  # the browser's end of stream was read (not just unread)
+        self.server_reset = False  # sending to the server failed: it is not sent to again
         self.waiting: deque[Waiting] = deque()
         self.held: tuple[Waiting, Exchange, float] | None = None  # see GRACE_SECONDS
         self.next_index = 0
         self.first_byte: float | None = None
         self.head_time: float | None = None
         self.last_upstream = self.last_client = now
+        self.last_sent = now  # when bytes last went to the browser (relay_bounds.check)
         self.bytes_in = self.bytes_out = 0
         self.closed = False
         self.closing: str | None = None  # the reason to close once the browser has all
-
-    # --- which readiness the loop waits for (back-pressure lives here) ----------------
-
-    def wants(self) -> tuple[int, int]:
-        """(read client?, write client?) and (read upstream?, write upstream?) as flags:
-        bit 1 read, bit 2 write."""
-        client = ((not self.client_eof and len(self.to_upstream) < MAX_BUFFER)
-                  | (bool(self.to_client) << 1))
-        if not self.connected:
-            return client, (0 if self.refused else 2)
-        upstream = ((not self.upstream_eof and len(self.to_client) < MAX_BUFFER)
-                    | (bool(self.to_upstream) << 1))
-        return client, upstream
 
     # --- readiness ----------------------------------------------------------------------
 
@@ -110,7 +107,7 @@ class RelayedConnection:
         if data is None:
             return
         if not data:
-            self.client_eof = True
+            self.client_eof = self.browser_eof = True
             self._client_closed(now)
         else:
             self.bytes_in += len(data)
@@ -118,6 +115,8 @@ class RelayedConnection:
             self.last_client = now
             self.to_upstream += data
             self._read_requests(data, now)
+            if self.refused:  # after every request in data is read: one answer for all
+                self._answer_refused()
         self._flush()
 
     def on_upstream_readable(self) -> None:
@@ -159,39 +158,48 @@ class RelayedConnection:
                 self.waiting.append(Waiting(self.next_index, None, self.parser.received,
                                             self.first_byte, self.head_time, now,
                                             reason=f"not a request henaserver can read: "
-                                                   f"{error.reason}"))
+                                                   f"{error.reason}", unreadable=True))
                 self.next_index += 1
-                if self.refused:
-                    self._answer_refused()
                 return
             if event is NEED_DATA:
                 return
             if isinstance(event, RequestHead):
                 self.head_time = now
             elif isinstance(event, Request):
-                self.waiting.append(Waiting(self.next_index, event, event.raw,
-                                            self.first_byte, self.head_time, now))
+                raw, length = event.raw, len(event.raw)
+                if length > self.host.body_cap:  # only what the record will keep
+                    event = Request(event.head, b"", b"")
+                    raw = capped_request(raw, self.host.body_cap)
+                self.waiting.append(Waiting(self.next_index, event, raw, self.first_byte,
+                                            self.head_time, now, length=length))
                 self.next_index += 1
                 self.first_byte = now if self.parser.has_partial_request else None
                 self.head_time = None
-                if self.refused:
-                    self._answer_refused()
 
     def _client_closed(self, now: float) -> None:
+        owed = self.waiting or self.raw_requests
         if self.parser.has_partial_request and not self.raw_requests:
             self._client_closed_partial(now, "client_closed", "the client closed "
                                         "mid-request")
         # Nothing to wait for: close. But bytes that are not HTTP may be owed an answer
         # (netcat half-closes after them): the server's close or the idle timeout ends it.
-        if self.refused or not (self.waiting or self.raw_requests):
-            self._close("client closed")
+        if self.refused or not owed:
+            # A half-close: the browser may still read what the relay holds for it.
+            self._close_after_flush(self.closing or "client closed")
 
     def _client_closed_partial(self, now: float, outcome: str, reason: str) -> None:
-        """Record the request the browser had begun, as far as it came."""
+        """Record the request the browser had begun, as far as it came. It is
+        recorded once: any bytes the browser still sends are a stream."""
+        self._emit(self.partial_request(), None, outcome, reason, b"", None, now)
+
+    def partial_request(self) -> Waiting:
+        """The request the browser has begun, as a record (the parser stops here: what
+        the browser sends after it is kept as stream records)."""
         record = Waiting(self.next_index, None, self.parser.received, self.first_byte,
                          self.head_time, None)
         self.next_index += 1
-        self._emit(record, None, outcome, reason, b"", None, now)
+        self.raw_requests = True
+        return record
 
     # --- the server's side: responses ---------------------------------------------------
 
@@ -210,6 +218,14 @@ class RelayedConnection:
             if not self.reader.buffered and not self.upstream_eof:
                 return  # still within its grace: more may come
             self._release_held()
+        if (not self.waiting and (self.reader.buffered or self.upstream_eof)
+                and self.held is None and self.parser.has_partial_request
+                and not self.raw_requests):
+            # The server answers (or closes) before the request is whole (it read only
+            # its head, a single recv): the answer to the request as far as it came.
+            record = self.partial_request()
+            record.reason = "the server answered before the request was whole"
+            self.waiting.append(record)
         while self.waiting:
             current = self.waiting[0]
             if current.response_start is None and self.reader.started:
@@ -224,7 +240,10 @@ class RelayedConnection:
             # server_closed: it closed before its answer was whole (or began). An
             # answer with no status line has no end to miss: what came is the answer.
             whole = response.complete or response.mistake == named.NO_STATUS_LINE
-            outcome = "complete" if whole else "server_closed"
+            # A request the parser could not read, answered whole, is what henaserver
+            # calls rejected: the same request gives the same outcome either way.
+            outcome = ("rejected" if current.unreadable else "complete") if whole \
+                else "server_closed"
             event = self._event(current, response.status, outcome, current.reason,
                                 response.raw,
                                 response.mistake, now, response.length)
@@ -264,28 +283,11 @@ class RelayedConnection:
                                    mistake=named.BODY_TOO_LONG)
         self.host.exchange_done(event)
 
-    def _never_answered(self, now: float) -> None:
-        current = self.waiting.popleft()
-        partial = self.reader.partial()
-        seconds = self.host.limits.response_timeout
-        if partial.length:  # it began an answer, then stopped: the browser got that much
-            self._emit(current, partial.status, "timed_out", f"no byte from the server "
-                       f"for {seconds:g} s", partial.raw, named.BODY_TOO_SHORT, now,
-                       partial.length)
-        else:
-            answer = relay_error(504, "Gateway Timeout", f"The server did not answer "
-                                 f"within {seconds:g} seconds (henaserver relay).")
-            self.to_client += answer  # the relay's own answer
-            self._emit(current, 504, "timed_out", f"no answer within {seconds:g} s",
-                       answer, named.NEVER_ANSWERED, now)
-        self.waiting.clear()
-        self._close_after_flush("response timeout")
-
     def _answer_refused(self) -> None:
         """Nothing listens at the server's address: answer 502 to the first request
         (or the bytes that are not one), record it, and close."""
-        if not self.waiting and not self.raw_requests:
-            return  # wait for a request to answer
+        if self.closing is not None or (not self.waiting and not self.raw_requests):
+            return  # answered already, or wait for a request to answer
         now = time.time()
         current = self.waiting.popleft() if self.waiting else Waiting(
             self.next_index, None, self.parser.received, self.first_byte, None, now)
@@ -293,7 +295,7 @@ class RelayedConnection:
         answer = relay_error(502, "Bad Gateway", f"{text} (henaserver relay)")
         self.to_client += answer  # the relay's own answer
         self._emit(current, 502, "rejected", reason, answer, mistake, now)
-        self.waiting.clear()
+        # Requests pipelined behind it are recorded as the connection closes (_close).
         self._close_after_flush("server not listening")
 
     # --- events -------------------------------------------------------------------------
@@ -339,14 +341,19 @@ class RelayedConnection:
             if not buffer or (sock is self.upstream and not self.connected):
                 continue
             try:
-                sent = sock.send(buffer)
+                sent = sock.send(buffer) if counts or not self.server_reset else len(buffer)
             except BlockingIOError:
                 continue
             except (*PEER_GONE, OSError):
-                self._close("client gone" if counts else "server gone")
-                return
+                if counts or self.upstream_eof:
+                    self._close("client gone" if counts else "server gone")
+                    return
+                # The server reset (it closed before reading everything): what it sent
+                # before is still read and delivered; what the browser sends goes nowhere.
+                self.server_reset, sent = True, len(buffer)
             del buffer[:sent]
-            if counts:
+            if counts and sent:
+                self.last_sent = time.time()
                 self.bytes_out += sent
                 self.host.stats.bytes_out += sent
         if self.client_eof and self.connected and not self.to_upstream:
@@ -371,6 +378,8 @@ class RelayedConnection:
             return
         self._release_held()
         outcome = "client_closed" if reason.startswith("client") else "no_response"
+        if self.parser.has_partial_request and not self.raw_requests:
+            self.waiting.append(self.partial_request())  # as far as it came
         for record in self.waiting:  # answers cut off, or that never came
             # The first may have part of its answer: what the server sent is kept.
             partial = self.reader.partial()
@@ -380,5 +389,8 @@ class RelayedConnection:
         self.closed = True
         self.host.closed(self, ConnectionClose(self.id, self.next_index, reason,
                                                self.bytes_in, self.bytes_out))
-        for sock in (self.client, self.upstream):
-            sock.close()
+        self.upstream.close()
+        if self.browser_eof:
+            self.client.close()
+        else:  # it may still be sending: closing now would reset it, answer unread
+            self.host.linger(self.client)

@@ -16,15 +16,17 @@ class Waiting:
 
     index: int
     request: Request | None  # None: the request was cut off or could not be parsed
-    raw: bytes
+    raw: bytes  # as recorded: capped (capped_request) when ``length`` says more came
     first_byte: float | None
     head_complete: float | None
     request_complete: float | None
     response_start: float | None = None
     reason: str | None = None  # why the request is not one the parser could read
+    unreadable: bool = False  # the parser refused it: answered whole, it is `rejected`
     announced: bool = False  # its exchange.waiting was sent (relay_bounds.check)
     # Bytes past the response's end, before the next one began: body_too_long.
     extra: list[bytes] = field(default_factory=list)
+    length: int = -1  # all the request's bytes (-1: len(raw))
 
 
 def relay_error(status: int, phrase: str, text: str) -> bytes:
@@ -47,10 +49,11 @@ def exchange_of(record: Waiting, *, conn: int, client: str, accepted: float,
     method, target, version = ((head.method, head.target, head.version) if head
                                else peek_request_line(record.raw) or (None, None, None))
     sent = capped_request(record.raw, body_cap)
+    length = len(record.raw) if record.length < 0 else record.length
     kept = capped_request(response, body_cap)
     start = record.response_start
     return Exchange(conn, record.index, client, method, target, version, status, outcome,
-                    reason, sent, len(record.raw), len(sent) < len(record.raw), kept,
+                    reason, sent, length, len(sent) < length, kept,
                     response_length, len(kept) < response_length,
                     Times(accepted, record.first_byte, record.head_complete,
                           record.request_complete, start, None if start is None else now),

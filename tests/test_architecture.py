@@ -22,10 +22,12 @@ SHELL_CORE = {"playground.models", "playground.refusals", "playground.errors",
 DJANGO_FREE = {"playground.refusals", "playground.sandboxes.supervisor",
                "playground.sandboxes.children", "playground.sandboxes.programs",
                "playground.sandboxes.cgroups", "playground.sandboxes.confine",
+               "playground.sandboxes.folder_watch",
                "playground.sandboxes.exits", "playground.sandboxes.pipes",
                "playground.sandboxes.ports",
                "playground.files.safepaths", "playground.files.sitefiles",
-               "playground.files.atomic", "playground.compose.composer",
+               "playground.files.atomic", "playground.files.beneath",
+               "playground.files.batch", "playground.compose.composer",
                "playground.traffic.heads", "playground.traffic.exports"}
 
 

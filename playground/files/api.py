@@ -19,7 +19,7 @@ from ..errors import ApiError, api, json_body
 from ..refusals import human_bytes
 from ..sandboxes.ownership import get_owned
 from . import starter
-from .safepaths import BROKEN_UTF8, UnsafePath, open_regular
+from .safepaths import BROKEN_UTF8, UnsafePath
 from .sitefiles import CHUNK, guess_type
 from .storage import files_of, limits
 
@@ -126,17 +126,12 @@ def file_detail(request: HttpRequest, sandbox_id: int, path: str):
         except FileNotFoundError:
             raise missing from None
         return JsonResponse({"deleted": path})
-    try:
-        real = files.file_path(path)
+    try:  # opened beneath the root, never by a path a running program could swap
+        opened = files.open(path)
     except FileNotFoundError:
         raise missing from None
     # Sent as a download, never rendered: an uploaded page must not run scripts on the
     # playground's own origin (the browser editor reads it with fetch()).
-    # open_regular: the program of a program sandbox may swap it for a symlink or FIFO.
-    try:
-        opened = os.fdopen(open_regular(files.root, real), "rb")
-    except FileNotFoundError:
-        raise missing from None
     response = FileResponse(opened, content_type=guess_type(path),
                             as_attachment=True, filename=os.path.basename(path))
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

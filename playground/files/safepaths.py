@@ -9,8 +9,6 @@ drops ``..``, which hides the mistake from the learner).
 from __future__ import annotations
 
 import os
-import shutil
-import stat
 
 from ..refusals import Refusal, gettext_noop
 
@@ -120,90 +118,3 @@ def relpath_of(root: str | os.PathLike[str], path: str) -> str:
     """``path`` (inside ``root``) as the ``a/b.txt`` form the API uses."""
     return os.path.relpath(path, os.path.realpath(root)).replace(os.sep, "/")
 
-
-def open_regular(root: str | os.PathLike[str], path: str) -> int:
-    """A read descriptor for ``path``, a regular file inside ``root`` as
-    ``resolve_under`` returned it (symlinks already resolved), or FileNotFoundError.
-
-    Between that check and this open, a learner's program writing in its folder (it runs
-    while the playground reads) may swap a folder or the file for a symlink, which the
-    playground (root) would follow anywhere, or for a FIFO, whose open blocks the
-    reading thread forever. So every component is opened from the real root down without
-    following symlinks, the file without blocking, and only a regular file is kept."""
-    real_root = os.path.realpath(root)
-    parts = os.path.relpath(path, real_root).split(os.sep)
-    if not os.path.isabs(path) or parts[0] in ("..", "."):
-        raise FileNotFoundError(path)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    folder = os.open(real_root, flags | os.O_DIRECTORY)
-    try:
-        for part in parts[:-1]:
-            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=folder)
-            os.close(folder)
-            folder = inner
-        fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=folder)
-    except OSError as error:  # ELOOP (a symlink), ENOTDIR, ENOENT...
-        raise FileNotFoundError(path) from error
-    finally:
-        os.close(folder)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise FileNotFoundError(path)
-    os.set_blocking(fd, True)
-    return fd
-
-
-def pin_folder(root: str | os.PathLike[str], path: str) -> tuple[int, str]:
-    """A descriptor of the folder ``path`` (inside ``root``, as ``resolve_under``
-    returned it) and the ``/proc/self/fd/N`` path that names that very folder while the
-    descriptor is open, or FileNotFoundError. Writes and deletes go through it: a
-    program swapping a folder of its own for a symlink meanwhile cannot send root's
-    rename or unlink anywhere else (open_regular says why). Close the descriptor after.
-    UnsafePath (400) when a folder on the way is a symlink now, or gone."""
-    real_root = os.path.realpath(root)
-    rel = os.path.relpath(path, real_root)
-    if not os.path.isabs(path) or rel.split(os.sep)[0] == "..":
-        raise FileNotFoundError(path)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_DIRECTORY
-    folder = os.open(real_root, flags)
-    try:
-        for part in [] if rel == "." else rel.split(os.sep):
-            inner = os.open(part, flags, dir_fd=folder)
-            os.close(folder)
-            folder = inner
-    except OSError as error:  # a symlink now (ELOOP, ENOTDIR), or gone
-        os.close(folder)
-        raise UnsafePath(FOLDER_MOVED, name=repr(rel[:80])) from error
-    return folder, f"/proc/self/fd/{folder}"
-
-
-def unpin(pinned: dict[str, tuple[int, str]]) -> None:
-    """Close the descriptors of pin_folder's folders."""
-    for fd, _path in pinned.values():
-        os.close(fd)
-    pinned.clear()
-
-
-def remove_under(root: str | os.PathLike[str], path: str) -> None:
-    """Delete the file or folder ``path`` (inside ``root``, from ``resolve_under``)
-    through its pinned parent folder (pin_folder), or FileNotFoundError."""
-    fd, folder = pin_folder(root, os.path.dirname(path))
-    try:
-        pinned = os.path.join(folder, os.path.basename(path))
-        if os.path.islink(pinned) or os.path.isfile(pinned):
-            os.unlink(pinned)
-        elif os.path.isdir(pinned):
-            shutil.rmtree(pinned)  # fd-based: it follows no symlink inside
-        else:
-            raise FileNotFoundError(path)
-    finally:
-        os.close(fd)
-
-
-def mkdir_under(root: str | os.PathLike[str], path: str) -> None:
-    """``os.mkdir(path)`` in its pinned parent folder (pin_folder)."""
-    fd, _folder = pin_folder(root, os.path.dirname(path))
-    try:
-        os.mkdir(os.path.basename(path), dir_fd=fd)
-    finally:
-        os.close(fd)

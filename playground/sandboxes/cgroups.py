@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ ROOT = "/sys/fs/cgroup"
 PARENT = "henaserver-playground"  # our groups, one per sandbox, under this one
 # Tasks of bwrap itself and of the launcher, on top of the program's own limit.
 OWN_TASKS = 8
+PERIOD_US = 100_000  # the cpu controller's period; the quota is a share of it
 
 
 class Bound:
@@ -35,16 +37,20 @@ class Bound:
         self.folders = folders
 
     @classmethod
-    def make(cls, name: str, memory_bytes: int, tasks: int) -> Bound | None:
+    def make(cls, name: str, memory_bytes: int, tasks: int,
+             cpu_percent: int = 0) -> Bound | None:
         """The group ``name`` with these limits, made anew; None if this host has no
-        cgroup tree we may write (then the reason is logged once)."""
+        cgroup tree we may write (then the reason is logged once). ``cpu_percent``
+        (of one core, 0: no cap) where a cpu controller is there: RLIMIT_CPU is a budget
+        per process, and a program that starts a new busy child whenever one is killed
+        at its limit would take every core for as long as it runs (review)."""
         if os.geteuid() != 0:
             return None
         try:
             if os.path.exists(f"{ROOT}/cgroup.controllers"):
-                return cls._make_v2(name, memory_bytes, tasks + OWN_TASKS)
+                return cls._make_v2(name, memory_bytes, tasks + OWN_TASKS, cpu_percent)
             if os.path.isdir(f"{ROOT}/memory") and os.path.isdir(f"{ROOT}/pids"):
-                return cls._make_v1(name, memory_bytes, tasks + OWN_TASKS)
+                return cls._make_v1(name, memory_bytes, tasks + OWN_TASKS, cpu_percent)
         except OSError as error:
             _unavailable(str(error))
             return None
@@ -52,11 +58,16 @@ class Bound:
         return None
 
     @classmethod
-    def _make_v1(cls, name: str, memory_bytes: int, tasks: int) -> Bound:
+    def _make_v1(cls, name: str, memory_bytes: int, tasks: int, cpu_percent: int) -> Bound:
         memory = _fresh(f"{ROOT}/memory/{PARENT}/{name}")
         pids = _fresh(f"{ROOT}/pids/{PARENT}/{name}")
         bound = cls([memory, pids])
         try:
+            if cpu_percent and os.path.isdir(f"{ROOT}/cpu"):
+                cpu = _fresh(f"{ROOT}/cpu/{PARENT}/{name}")
+                bound.folders.append(cpu)
+                _write(cpu, "cpu.cfs_period_us", PERIOD_US)
+                _write(cpu, "cpu.cfs_quota_us", PERIOD_US * cpu_percent // 100)
             _write(memory, "memory.limit_in_bytes", memory_bytes)
             if os.path.exists(f"{memory}/memory.memsw.limit_in_bytes"):  # no swap either
                 _write(memory, "memory.memsw.limit_in_bytes", memory_bytes)
@@ -67,11 +78,15 @@ class Bound:
         return bound
 
     @classmethod
-    def _make_v2(cls, name: str, memory_bytes: int, tasks: int) -> Bound:
+    def _make_v2(cls, name: str, memory_bytes: int, tasks: int, cpu_percent: int) -> Bound:
         parent = f"{ROOT}/{PARENT}"
         os.makedirs(parent, exist_ok=True)
         for folder in (ROOT, parent):  # let our groups have the two controllers
             _write(folder, "cgroup.subtree_control", "+memory +pids")
+            try:  # cpu too, where the kernel offers it (optional)
+                _write(folder, "cgroup.subtree_control", "+cpu")
+            except OSError:
+                pass
         group = _fresh(f"{parent}/{name}")
         bound = cls([group])
         try:
@@ -79,6 +94,8 @@ class Bound:
             if os.path.exists(f"{group}/memory.swap.max"):
                 _write(group, "memory.swap.max", 0)
             _write(group, "pids.max", tasks)
+            if cpu_percent and os.path.exists(f"{group}/cpu.max"):
+                _write(group, "cpu.max", f"{PERIOD_US * cpu_percent // 100} {PERIOD_US}")
         except OSError:
             bound.remove()
             raise
@@ -101,6 +118,49 @@ class Bound:
                         pass  # gone meanwhile
             moved |= members
         raise OSError(f"the processes of {pid} kept changing")
+
+    def members(self) -> set[int]:
+        """The pids in the group now."""
+        found: set[int] = set()
+        for folder in self.folders:
+            try:
+                found |= {int(pid) for pid in _read(folder, "cgroup.procs").split()}
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def end(self, wait: float = 2.0) -> None:
+        """SIGKILL whatever is still in the group, then remove it: the end of a sandbox.
+        Ending bwrap normally ends its namespace and all in it, but bwrap's pid 1 there
+        runs as the program's uid and is dumpable: a program may rewrite its code
+        (/proc/1/mem) to undo --die-with-parent and live on after Stop (review; seen:
+        test_program_hostile_init.py). The group holds every process of this run (and
+        of no other run: its name is this run's, ``programs.plan``)."""
+        deadline = time.monotonic() + wait
+        while (members := self.members()) and time.monotonic() < deadline:
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+        self.remove(wait)
+
+    @staticmethod
+    def sweep(prefix: str) -> None:
+        """Remove the empty groups whose name starts with ``prefix`` (earlier runs'
+        left by a playground that was killed; a busy one stays)."""
+        for folder in (f"{ROOT}/{PARENT}", *(f"{ROOT}/{h}/{PARENT}"
+                                            for h in ("memory", "pids", "cpu"))):
+            try:
+                names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+            except OSError:
+                continue
+            for name in names:
+                try:
+                    os.rmdir(f"{folder}/{name}")
+                except OSError:
+                    pass
 
     def oom_kills(self) -> int:
         """How many of its processes the kernel killed for the group's memory (v1

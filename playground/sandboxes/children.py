@@ -21,7 +21,7 @@ from typing import Any
 
 from .cgroups import Bound
 from .confine import end_every_process_of
-from .exits import RELAY_STOPPED, ExitInfo
+from .exits import FOLDER_FULL, RELAY_STOPPED, ExitInfo
 from .pipes import MAX_CONSOLE_LINE, MAX_EVENT_LINE, bounded_lines, console_line
 
 log = logging.getLogger("playground.sandboxes.supervisor")
@@ -112,6 +112,7 @@ class Child:
     syntax_error: dict[str, Any] | None = None  # its `program.syntax_error`
     program_exit: int | None = None  # the returncode in its `program.exited`
     cpu_seconds: int | None = None  # the program's CPU limit, for its exit message
+    folder_bounds: tuple[int, int] | None = None  # its folder's (bytes, entries)
     uid: int | None = None  # the program's own uid, cleared of processes at its end
     bound: Bound | None = None  # the program sandbox's control group, removed at its end
     connections: int = 0  # open connections, from connection.open/close events
@@ -178,8 +179,9 @@ class Children:
                     child.settled.set()
                 elif kind == "server.start_failed":
                     child.start_failed = event  # settled when it exits, just after
-                elif kind == "server.stopping":
-                    child.stop_reason = str(event.get("reason") or "")
+                elif kind == "server.stopping" and child.stop_reason != FOLDER_FULL:
+                    child.stop_reason = str(event.get("reason") or "")  # (the relay's
+                    # stop after folder_watch ended the program is not the reason)
                 elif kind == "server.stats":
                     child.stats = event
                 elif kind == "program.listening" and child.program is None:
@@ -220,7 +222,7 @@ class Children:
         if child.uid is not None:
             end_every_process_of(child.uid)
         if child.bound is not None:
-            child.bound.remove()
+            child.bound.end()  # and whatever of it outlived bwrap (cgroups.py)
         child.ended.set()
         if child.is_program:  # whatever may be left inside ends at the launcher's EOF
             self._close_stdin(child)
@@ -253,6 +255,7 @@ class Children:
                 stop_reason=child.stop_reason,
                 cpu_seconds=child.cpu_seconds,
                 errors_tail=tuple(child.stderr_tail) if child.is_program else (),
+                folder_bounds=child.folder_bounds,
             )
             child.exit_info = info
             if self._children.get(child.key) is child:

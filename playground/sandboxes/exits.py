@@ -40,12 +40,22 @@ PROGRAM_TIMEOUT = gettext_noop("your program did not listen on port %(port)s wit
                                "%(seconds)s s")
 PROGRAM_SYNTAX_ERROR = gettext_noop("syntax error on line %(line)s: %(message)s")
 PROGRAM_EXITED = gettext_noop("your program ended before it listened (%(exit)s): %(last)s")
+# ExitInfo.stop_reason of a program ended for what it wrote in its folder
+# (folder_watch.py), and what the card says then.
+FOLDER_FULL = "folder full"
+FOLDER_FULL_TEXT = gettext_noop(
+    "your program wrote more than its folder may hold (%(megabytes)s MiB, %(files)s "
+    "files) and was stopped; delete files to make room")
 PROGRAM_ENDED = gettext_noop("your program ended by itself (exit code 0)")
 RELAY_FAILED = gettext_noop("the capture relay could not start (%(exit)s)")
 SOCKET_PATH_TOO_LONG = gettext_noop(
     "the sandbox's socket path is %(length)s bytes, longer than the %(limit)s a Unix "
     "socket allows: use a shorter PLAYGROUND_DATA_DIR")
 
+UID_TAKEN = gettext_noop(
+    "the program's user id %(uid)s is also %(who)s on this machine, so it was not "
+    "started: set PLAYGROUND_PROGRAM_UID_BASE clear of users, groups and their "
+    "subordinate ids (/etc/subuid, /etc/subgid)")
 # henaserver's `server.stopping` reasons (docs/events.md) that the playground acts on.
 ONE_REQUEST_SERVED = "one request served"
 # ExitInfo.stop_reason of a program whose capture relay ended by itself (our fault, not
@@ -91,6 +101,8 @@ class ExitInfo:
     cpu_seconds: int | None = None
     # A program's stderr alone (its console mixes both streams): see ``last_output``.
     errors_tail: tuple[str, ...] = ()
+    # A program ended by folder_watch (stop_reason FOLDER_FULL): its folder's bounds.
+    folder_bounds: tuple[int, int] | None = None
 
     @property
     def program(self) -> bool:
@@ -98,6 +110,9 @@ class ExitInfo:
 
     def message(self) -> Message:
         """How it ended, for pages (shown in the viewer's language)."""
+        if self.stop_reason == FOLDER_FULL and self.folder_bounds is not None:
+            return Message(FOLDER_FULL_TEXT, megabytes=self.folder_bounds[0] // 2**20,
+                           files=self.folder_bounds[1])
         return describe_returncode(self.returncode, self.cpu_seconds)
 
     def describe(self) -> str:

@@ -15,14 +15,13 @@ reads it only when it starts: an edit while it runs takes effect at the next res
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import get_language, gettext, gettext_noop
 
-from ..files.safepaths import UnsafePath, check_relpath, open_regular
+from ..files.safepaths import UnsafePath, check_relpath
 from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
@@ -222,11 +221,10 @@ def program_json(sandbox: Sandbox) -> dict[str, Any]:
 def read_main_file(sandbox: Sandbox) -> bytes:
     """The main file's bytes, read as the playground (root) reads a learner's files:
     the program runs as its own uid and writes in this folder, so a symlink it planted
-    (main.py -> /work/main/data/secret_key) must never be followed out of it
-    (safepaths.resolve_under), nor swapped in at the last moment (open_regular)."""
-    files = files_of(sandbox, for_writing=False)
-    fd = open_regular(files.root, files.file_path(sandbox.main_file))  # nor a FIFO
-    with os.fdopen(fd, "rb") as file:
+    (main.py -> /work/main/data/secret_key) must never be followed out of it, nor a
+    folder on the way swapped for one meanwhile: ``SiteFiles.open`` walks from the
+    root's descriptor (files/beneath.py; O_NOFOLLOW on the last name was not enough)."""
+    with files_of(sandbox, for_writing=False).open(sandbox.main_file) as file:
         return file.read(settings.PLAYGROUND_MAX_FILE_BYTES + 1)
 
 

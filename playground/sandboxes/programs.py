@@ -25,8 +25,11 @@ Inside the sandbox (paths as the program sees them):
 from __future__ import annotations
 
 import functools
+import grp
 import importlib.util
 import os
+import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -41,7 +44,7 @@ from .confine import data_pipe as data_pipe
 from .confine import end_every_process_of as end_every_process_of
 from .confine import seccomp_filter as seccomp_filter
 from .confine import spawn as spawn
-from .exits import PROGRAM_ENDED, ExitInfo
+from .exits import PROGRAM_ENDED, UID_TAKEN, ExitInfo, StartError
 
 # Where things are inside the sandbox.
 INSIDE = "/sandbox"
@@ -79,6 +82,14 @@ class ProgramLimits:
     # The whole sandbox's memory and tasks, where a control group can be made
     # (cgroups.py): rlimits alone allow processes x data.
     memory_bytes: int = 512 * 2**20
+    # The folder as a whole (folder_watch.py): file_bytes bounds each file only, and
+    # open_files only the open ones; past these the sandbox is ended (a bound, checked
+    # every half second, not a quota).
+    folder_bytes: int = 256 * 2**20
+    folder_entries: int = 10_000
+    # Percent of one core the sandbox as a whole may use (a control group's cpu quota,
+    # where there is one; 0: no cap). cpu_seconds is a budget per process only.
+    cpu_percent: int = 50
 
     def prlimit_argv(self) -> list[str]:
         # CPU as soft:hard = N:N+1, so the program gets SIGXCPU ("used its N s of CPU")
@@ -258,11 +269,40 @@ def prepare(spec: ProgramSpec, *, owner: int | None) -> None:
     os.chmod(spec.run_dir, 0o700)
     if owner is None:
         return
+    who = id_owner(owner)
+    if who is not None:  # never kill, chown to, or run as someone else's id
+        raise StartError("exited", Message(UID_TAKEN, uid=owner, who=who))
     end_every_process_of(owner)
     for _folder, _dirs, names, folder_fd in os.fwalk(spec.files, follow_symlinks=False):
         os.chown(folder_fd, owner, owner)
         for name in names:
             os.chown(name, owner, owner, dir_fd=folder_fd, follow_symlinks=False)
+
+
+def id_owner(uid: int) -> str | None:
+    """Who else has ``uid`` as a user or group id here, in a few English words, or
+    None. A sandbox's id must be nobody's: its start kills every process of the id and
+    hands it the folder (review: the default base, 200000, lies in the second user's
+    subordinate ids on a Debian with rootless containers: 165536-231071)."""
+    try:
+        return f"the user {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        pass
+    try:
+        return f"the group {grp.getgrgid(uid).gr_name}"
+    except KeyError:
+        pass
+    for path in ("/etc/subuid", "/etc/subgid"):
+        try:
+            with open(path) as f:
+                rows = [line.strip().split(":") for line in f]
+        except OSError:
+            continue
+        for row in rows:
+            if len(row) == 3 and row[1].isdigit() and row[2].isdigit() and (
+                    int(row[1]) <= uid < int(row[1]) + int(row[2])):
+                return f"a subordinate id of {row[0]} ({path})"
+    return None
 
 
 def listen_socket(spec: ProgramSpec) -> socket.socket:
@@ -323,8 +363,11 @@ def plan(spec: ProgramSpec, *, isolated: bool, owner: int | None,
     seccomp = seccomp_filter()
     seccomp_fd = None if seccomp is None else data_pipe(seccomp)
     fds += () if seccomp_fd is None else (seccomp_fd,)
+    if owner is not None:  # a name of this run's own: its end kills all in it (Bound.end)
+        Bound.sweep(f"uid-{spec.uid}-")
     bound = None if owner is None else Bound.make(
-        f"uid-{spec.uid}", spec.limits.memory_bytes, spec.limits.processes)
+        f"uid-{spec.uid}-{os.getpid()}-{secrets.token_hex(4)}", spec.limits.memory_bytes,
+        spec.limits.processes, spec.limits.cpu_percent)
     blocked_fd = block_fd = None
     if bound is not None:
         blocked_fd, block_fd = os.pipe()

@@ -53,7 +53,7 @@ import time
 from typing import Any, NoReturn
 
 from ..refusals import Message
-from . import programs
+from . import folder_watch, programs
 from .children import (
     LINES_GRACE,
     STOP_GRACE,
@@ -68,6 +68,7 @@ from .children import (
     child_environment,
 )
 from .exits import (
+    FOLDER_FULL,
     SOCKET_PATH_TOO_LONG,
     TIMEOUT,
     ExitInfo,
@@ -221,13 +222,16 @@ class Supervisor(Children):
                       # Under bwrap the pid namespace takes everything with it; without,
                       # the uid is swept (never under bwrap: a newer start of the same
                       # sandbox, in another process, may already run as that uid).
-                      uid=None if isolated else owner, bound=plan.bound)
+                      uid=None if isolated else owner, bound=plan.bound,
+                      folder_bounds=(spec.limits.folder_bytes, spec.limits.folder_entries))
         try:
             self._register(child, read_fd, prefix="program.")
         except ValueError:  # another start of this key won
             if plan.bound is not None:
                 plan.bound.remove()
             raise
+        folder_watch.start(key, spec.files, child.folder_bounds, child.ended,  # its disk
+                           lambda used, n: self._folder_full(child, isolated, used, n))
 
         deadline = time.monotonic() + self.start_timeout
         child.settled.wait(self.start_timeout)
@@ -246,6 +250,17 @@ class Supervisor(Children):
         self._fail_program(child, isolated)
 
     # ----- start helpers -------------------------------------------------------------
+
+    def _folder_full(self, child: Child, isolated: bool, used: int, entries: int) -> None:
+        """A program wrote past its folder's bounds (folder_watch): end its sandbox."""
+        log.warning("sandbox %s: folder of %d bytes, %d entries, over %s: ended",
+                    child.key, used, entries, child.folder_bounds)
+        child.stop_reason = FOLDER_FULL
+        if isolated:
+            self._kill(child)  # bwrap: the namespace, and all in it
+        else:  # no namespace: the launcher ends the program's group, the uid is swept
+            self._close_stdin(child)
+            child.ended.wait(STOP_GRACE) or self._kill(child)
 
     def _check_free(self, key: str) -> None:
         with self._lock:

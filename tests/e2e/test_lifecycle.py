@@ -70,8 +70,13 @@ def test_an_edit_under_autoreload_resumes_the_running_sandboxes(playground_facto
             return None
 
     wait_until(resumed, 30, "the sandbox's port to answer again", explain=site.output)
-    status, after = api.call("GET", sb["links"]["self"])
-    assert status == 200  # the same browser session still owns it
+
+    def settled() -> dict | None:  # the port answers a moment before the row says so
+        status, row = api.call("GET", sb["links"]["self"])
+        assert status == 200  # the same browser session still owns it
+        return row if row["status"] != "starting" else None
+
+    after = wait_until(settled, 15, "the resumed start to be recorded", explain=site.output)
     assert after["status"] == "running" and after["pid"] not in (None, sb["pid"]), after
     assert after["port"] == sb["port"]
     assert recorded(), "the history before the edit is gone"

@@ -8,11 +8,13 @@ The fixtures run the REAL server, ``python -m henaserver --port 0 ...``, in a ch
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from relaykit import BadServer, start_relay
 from support import (
     BIG_SIZE,
     INDEX_CSS,
@@ -97,3 +99,21 @@ def docroot(tmp_path_factory: pytest.TempPathFactory, outside: Path) -> Path:
     (root / "link-in.css").symlink_to(root / "index.css")
     (root / "mutable").mkdir()
     return root
+
+
+@pytest.fixture
+def behind() -> Iterator[Callable[..., tuple[BadServer, ServerProcess]]]:
+    """``behind(script, *relay_options, hold=False)``: a bad server and a relay to it."""
+    started: list[tuple[BadServer, ServerProcess]] = []
+
+    def start(script: Callable[[socket.socket, bytes], None], *options: str,
+              hold: bool = False) -> tuple[BadServer, ServerProcess]:
+        bad = BadServer(script, hold=hold)
+        relay = start_relay(bad.address, *options)
+        started.append((bad, relay))
+        return bad, relay
+
+    yield start
+    for bad, relay in started:
+        relay.finish()
+        bad.stop()

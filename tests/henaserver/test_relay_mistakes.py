@@ -6,32 +6,14 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from relaykit import BadServer, decoded, start_relay
+from relaykit import decoded, start_relay
 from support import ServerProcess
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
-
-
-@pytest.fixture
-def behind() -> Iterator[Callable[..., tuple[BadServer, ServerProcess]]]:
-    """``behind(script, *relay_options, hold=False)``: a bad server and a relay to it."""
-    started: list[tuple[BadServer, ServerProcess]] = []
-
-    def start(script: Callable[[socket.socket, bytes], None], *options: str,
-              hold: bool = False) -> tuple[BadServer, ServerProcess]:
-        bad = BadServer(script, hold=hold)
-        relay = start_relay(bad.address, *options)
-        started.append((bad, relay))
-        return bad, relay
-
-    yield start
-    for bad, relay in started:
-        relay.finish()
-        bad.stop()
 
 
 def sends(data: bytes) -> Callable[[socket.socket, bytes], None]:

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from testkit.programs import processes_of
 from testkit.services import unavailable
 from testkit.waiting import wait_until
 
@@ -47,26 +48,6 @@ while True:
     c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\nConnection: close\\r\\n\\r\\nhello")
     c.close()
 """
-
-
-def uid_processes(uid: int) -> list[int]:
-    """Pids of the live processes of ``uid``, from /proc."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                status = f.read()
-        except OSError:
-            continue
-        uids = next((line.split()[1:] for line in status.splitlines()
-                     if line.startswith("Uid:")), [])
-        state = next((line.split()[1] for line in status.splitlines()
-                      if line.startswith("State:")), "")
-        if str(uid) in uids and state not in ("Z", "X"):
-            found.append(int(entry))
-    return found
 
 
 class Recorder:
@@ -145,7 +126,7 @@ def make_spec(folders, free_port):
 
     yield make
     for uid in uids:  # whatever happened, nothing of the sandbox's uid may remain
-        wait_until(lambda uid=uid: not uid_processes(uid), 10,
+        wait_until(lambda uid=uid: not processes_of(uid), 10,
                    f"no process of uid {uid} left")
         # The group of a sandbox whose playground was killed stays until the next
         # start of that sandbox (cgroups._fresh): the tests' uids do not come back.
@@ -241,7 +222,7 @@ def test_program_serves_through_relay(isolated, sup, rec, make_spec):
     assert rec.of("program.listening")[0]["port"] == spec.port
     assert ("stdout", f"listening on {spec.port}") in rec.lines
     # The program runs as the sandbox's uid, in bwrap (the child's pid).
-    assert child.pid in uid_processes(spec.uid)
+    assert child.pid in processes_of(spec.uid)
     assert os.stat(spec.files).st_uid == spec.uid
 
     info = sup.stop("p")
@@ -400,13 +381,13 @@ def test_no_orphans(isolated, make_spec):
                               stdout=subprocess.PIPE, text=True)
     try:
         bwrap, relay = map(int, parent.stdout.readline().split())
-        wait_until(lambda: len(uid_processes(spec.uid)) >= 4, 10,
+        wait_until(lambda: len(processes_of(spec.uid)) >= 4, 10,
                    "bwrap, its init, the launcher, the program and its grandchild")
     finally:
         parent.send_signal(signal.SIGKILL)  # the playground dies without a word
         parent.wait()
         parent.stdout.close()
-    wait_until(lambda: not uid_processes(spec.uid), 10, "no process of the uid left")
+    wait_until(lambda: not processes_of(spec.uid), 10, "no process of the uid left")
     wait_until(lambda: not leftovers.alive(relay), 10, "the relay gone")
     assert not leftovers.alive(bwrap)
 
@@ -424,7 +405,7 @@ def test_leftovers_find_program_sandbox(isolated, rec, make_spec):
         assert leftovers.serving(str(Path(spec.files).parent)) == []
 
         leftovers.end(found, wait=0)
-        wait_until(lambda: not uid_processes(spec.uid), 10, "no process of the uid left")
+        wait_until(lambda: not processes_of(spec.uid), 10, "no process of the uid left")
         assert not leftovers.alive(child.relay.pid)
         rec.wait_for(lambda: rec.exits)
         assert not rec.exits[0].requested  # the earlier owner sees it ended
@@ -490,7 +471,7 @@ def test_without_bwrap_the_program_runs_on_an_internal_port(sup, rec, make_spec)
     assert inner != spec.port and ("stdout", f"listening on {inner}") in rec.lines
     assert http_get(spec.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").endswith(b"hello")
     if os.geteuid() == 0:  # as root it still never runs as root
-        assert child.pid in uid_processes(spec.uid)
+        assert child.pid in processes_of(spec.uid)
     sup.stop("p")
 
 
@@ -732,8 +713,10 @@ def test_the_sandbox_as_a_whole_is_bounded(isolated, sup, make_spec):
         """, limits=ProgramLimits(memory_bytes=300 * 2**20))
     sup.start_program("p", spec)
     child = sup.get("p")
-    group = f"{cgroups.ROOT}/memory/{cgroups.PARENT}/uid-{spec.uid}"
-    assert os.path.isdir(group) and child.bound is not None
+    assert child.bound is not None
+    group = child.bound.folders[0]  # uid-<uid>-<pid>-<token>: this run's own
+    assert group.startswith(f"{cgroups.ROOT}/memory/{cgroups.PARENT}/uid-{spec.uid}-")
+    assert os.path.isdir(group)
     wait_until(lambda: "child ended: 9" in child.console_tail, 30, "a child killed",
                explain=lambda: f"console {list(child.console_tail)} oom_kills "
                                f"{child.bound.oom_kills()} tree in group " + open(

@@ -6,8 +6,10 @@ when", below the browser)."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -130,3 +132,54 @@ def test_the_loop_with_its_crlf_broken_is_named(run):
     port, _files, rec = run("loop", source)
     assert b"Hello from your server" in get(port)  # a browser would show it all the same
     assert rec.exchanges(1)[-1]["mistake"] == "bare_lf"
+
+
+# Pipelined on one connection: a page, a HEAD, a 404, a body the server refuses, a
+# conditional request, a malformed request line last (answered 400 and closed).
+SAME_REQUESTS = (b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"HEAD /index.css HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                 b"GET /index.css HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"nope\"\r\n\r\n"
+                 b"GET  /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+DATE = re.compile(rb"\r\nDate: [^\r\n]*")
+
+
+def talk(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_henaserver_as_a_program_records_what_henaserver_records(run, free_ports):
+    """The issue's proof that the relay changes nothing: the "henaserver itself"
+    starter, under bwrap behind the launcher's forwarder and the capture relay, and
+    henaserver run directly on the same folder, given the same bytes, answer the same
+    bytes and are recorded as the same exchanges (Date aside)."""
+    port, files, rec = run("henaserver")
+    relayed_answer = talk(port, SAME_REQUESTS)
+    relayed = rec.exchanges(6)
+
+    direct_port = free_ports(1)[0]  # ``free_port`` is the program's (the same fixture)
+    direct_rec = Recorder()
+    direct = Supervisor(on_event=direct_rec.on_event, on_output=direct_rec.on_output,
+                        on_exit=direct_rec.on_exit, cwd=str(REPO), extra_args=())
+    try:
+        direct.start("direct", root=str(files), host="127.0.0.1", port=direct_port)
+        direct_answer = talk(direct_port, SAME_REQUESTS)
+        direct_exchanges = direct_rec.exchanges(6)
+    finally:
+        direct.stop_all()
+
+    assert relayed_answer.count(b"HTTP/1.1 ") == 6
+    assert DATE.sub(b"", relayed_answer) == DATE.sub(b"", direct_answer)
+    for mine, theirs in zip(relayed, direct_exchanges, strict=True):
+        for key in ("request_b64", "method", "target", "version", "status", "outcome",
+                    "request_length", "response_length"):
+            assert mine[key] == theirs[key], key
+        assert (DATE.sub(b"", base64.b64decode(mine["response_b64"]))
+                == DATE.sub(b"", base64.b64decode(theirs["response_b64"])))
+        assert mine["mistake"] is None
