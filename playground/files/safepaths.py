@@ -27,6 +27,8 @@ MISLEADING = {chr(c) for c in range(0x80, 0xA0)} | {
     *map(chr, range(0x2066, 0x206A))}
 
 
+FOLDER_MOVED = gettext_noop("the folder %(name)s changed while the playground wrote in it "
+                            "(your program may be moving it); try again")
 BROKEN_UTF8 = gettext_noop("the name %(name)s is not valid text (a broken UTF-8 sequence)")
 
 
@@ -102,7 +104,10 @@ def resolve_under(root: str | os.PathLike[str], name: str, existing: bool = Fals
     """
     segments = check_relpath(name, existing)
     real_root = os.path.realpath(root)
-    target = os.path.realpath(os.path.join(real_root, *segments))
+    try:
+        target = os.path.realpath(os.path.join(real_root, *segments))
+    except OSError:  # a symlink that a running program made a folder again meanwhile
+        raise UnsafePath(FOLDER_MOVED, name=repr(name[:80])) from None
     if target == real_root or os.path.commonpath([real_root, target]) != real_root:
         raise UnsafePath(gettext_noop("the path %(name)s leads outside the site's folder"),
                          name=repr(name[:80]))
@@ -112,3 +117,4 @@ def resolve_under(root: str | os.PathLike[str], name: str, existing: bool = Fals
 def relpath_of(root: str | os.PathLike[str], path: str) -> str:
     """``path`` (inside ``root``) as the ``a/b.txt`` form the API uses."""
     return os.path.relpath(path, os.path.realpath(root)).replace(os.sep, "/")
+

@@ -254,6 +254,7 @@ class Children:
                 stdout_tail=tuple(child.stdout_tail),
                 stop_reason=child.stop_reason,
                 cpu_seconds=child.cpu_seconds,
+                errors_tail=tuple(child.stderr_tail) if child.is_program else (),
                 folder_bounds=child.folder_bounds,
             )
             child.exit_info = info

@@ -99,6 +99,8 @@ class ExitInfo:
     # A program sandbox's CPU limit (None for henaserver): its returncode is then the
     # program's (`program.exited`), and ``stderr_tail`` its console (both streams).
     cpu_seconds: int | None = None
+    # A program's stderr alone (its console mixes both streams): see ``last_output``.
+    errors_tail: tuple[str, ...] = ()
     # A program ended by folder_watch (stop_reason FOLDER_FULL): its folder's bounds.
     folder_bounds: tuple[int, int] | None = None
 
@@ -134,6 +136,18 @@ class StartError(Refusal):
         self.status = 409 if reason in ("port_in_use", "elsewhere") else 503
 
 
+def last_output(console: tuple[str, ...] | list[str], errors: tuple[str, ...],
+                returncode: int | None) -> str:
+    """The line a program's end is told with (issue 13 point 7): on a failing exit, the
+    last line its stderr got (a traceback's last line says why it died), else the
+    console's last line ("" if it said nothing). Not simply the console's last line:
+    stdout and stderr are two pipes read by two threads, so a print just before a crash
+    can land in the console after the traceback."""
+    if errors and returncode != 0:
+        return errors[-1]
+    return console[-1] if console else ""
+
+
 def start_error(info: ExitInfo, failed: dict[str, Any] | None, port: int) -> StartError:
     """Why a child exited before listening on ``port``: its ``server.start_failed``
     event (``failed``) says so (docs/events.md); without one, its exit status and last
@@ -160,11 +174,13 @@ def program_start_error(*, port: int, seconds: float, console: tuple[str, ...],
                         syntax_error: dict[str, Any] | None, exit: ExitInfo | None,
                         relay_exit: ExitInfo | None,
                         relay_failed: dict[str, Any] | None,
-                        listened: bool = False) -> StartError:
+                        listened: bool = False,
+                        errors: tuple[str, ...] = ()) -> StartError:
     """Why a program sandbox did not start (Supervisor.start_program), from what its
     launcher and relay reported: ``exit`` is the program's end if it ended,
     ``relay_exit`` the relay's; ``console`` the program's last lines (both streams),
-    which the error carries as its ``stderr_tail``; ``listened``: the program did."""
+    which the error carries as its ``stderr_tail``, and ``errors`` its stderr alone
+    (``last_output``); ``listened``: the program did."""
     if elsewhere is not None:
         ports = ", ".join(str(p) for p in elsewhere.get("ports") or ())
         return StartError("elsewhere", Message(PROGRAM_ELSEWHERE, ports=ports, port=port),
@@ -175,7 +191,8 @@ def program_start_error(*, port: int, seconds: float, console: tuple[str, ...],
                               offset=syntax_error.get("offset"),
                               message=str(syntax_error.get("message") or ""))
         else:
-            last = console[-1] if console else Message(NO_ERROR_MESSAGE)
+            last = (last_output(console, errors, exit.returncode)
+                    or Message(NO_ERROR_MESSAGE))
             message = Message(PROGRAM_EXITED, exit=exit.message(), last=last)
         return StartError("exited", message, exit.returncode, console)
     if relay_exit is not None:

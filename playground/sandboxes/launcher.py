@@ -75,11 +75,20 @@ def syntax_error(main: str) -> dict[str, Any] | None:
     """The main file's syntax error as {line, offset, message}, or None."""
     try:
         with open(main, "rb") as f:
-            compile(f.read(), main, "exec")
+            source = f.read()
+        compile(source, main, "exec")
     except SyntaxError as error:
         return {"line": error.lineno, "offset": error.offset, "message": error.msg}
-    except (OSError, ValueError):
-        return None  # no such file, or a NUL byte: Python says so on the console
+    except ValueError as error:
+        # A NUL byte. Python 3.11 runs such a file up to the NUL without a word and
+        # exits 0 (3.12 calls it a SyntaxError): say where it is, as a syntax error.
+        at = source.find(b"\0")
+        before = source[:at] if at >= 0 else b""
+        line = before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")
+        return {"line": before.count(b"\n") + 1, "offset": len(line) + 1,
+                "message": str(error)}
+    except OSError:
+        return None  # no such file: Python says so on the console
     return None
 
 

@@ -26,7 +26,7 @@ from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
 from . import modes, programs, starters
-from .exits import PROGRAM_SYNTAX_ERROR, RELAY_STOPPED, ExitInfo, StartError
+from .exits import PROGRAM_SYNTAX_ERROR, RELAY_STOPPED, ExitInfo, StartError, last_output
 
 HENASERVER, PROGRAM = Sandbox.Kind.HENASERVER, Sandbox.Kind.PROGRAM
 KINDS = tuple(Sandbox.Kind.values)
@@ -314,8 +314,10 @@ def expected_end(info: ExitInfo) -> Message | None:
 
 def crash_message(info: ExitInfo) -> Message:
     """A program's own end otherwise: "exited (exit code N)" and its last output (point
-    7). Its stderr_tail is its console, both streams in order (exits.ExitInfo)."""
-    last = (info.stderr_tail or info.stdout_tail or ("",))[-1]
+    7). Its stderr_tail is its console, both streams (exits.ExitInfo); the line told
+    is its stderr's last on a failing exit (exits.last_output)."""
+    last = last_output(info.stderr_tail or info.stdout_tail, info.errors_tail,
+                       info.returncode)
     exit = info.message()  # at the CPU limit: "used its N s of CPU"
     if not last:
         return Message(EXITED_SILENTLY, exit=exit)

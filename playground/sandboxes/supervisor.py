@@ -346,7 +346,7 @@ class Supervisor(Children):
             syntax_error=child.syntax_error,
             exit=child.exit_info if exited else None,  # the program's end comes first
             relay_exit=relay_exit, relay_failed=child.start_failed,
-            listened=child.program is not None)
+            listened=child.program is not None, errors=tuple(child.stderr_tail))
 
     # ----- stop ----------------------------------------------------------------------
 

@@ -183,6 +183,21 @@ def test_a_syntax_error_marks_its_line(browser, program_playground, language):
     # The console has Python's own words for it.
     page.wait_for_function("() => document.getElementById('console').textContent"
                            ".includes('SyntaxError')")
+    # The card's tail is the program's console (both streams), and says so.
+    summary = page.inner_text("#sandbox-card details.stderr summary")
+    assert summary == {"en": "Last lines your program printed (stdout and stderr)",
+                       "ja": "プログラムが出力した最後の数行（stdout と stderr）"}[language]
+
+    # Another line edited, the error kept: Save clears the marks, the new start's
+    # failure marks the line again (the same error as before, but a new start).
+    lines[0] += "  "
+    page.fill("#program-text", "\n".join(lines) + "\n")
+    page.click("#program-save-restart")
+    page.wait_for_function("() => !document.querySelector('.gutter .ln.marked')")  # saved
+    page.wait_for_function("(n) => [...document.querySelectorAll('.gutter .ln.marked')]"
+                           ".map((e) => e.textContent).join() === String(n)", arg=n,
+                           timeout=30_000)
+    assert page.locator(".marks .band").count() == 1
 
     # Fixed and saved: the mark goes with the text it was about.
     lines[-1] = 'print("closed")'

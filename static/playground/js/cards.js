@@ -56,9 +56,9 @@ export class Card {
     this.problem = el("div", "problem");
     this.problemText = el("p", "problem-text");
     this.stderr = el("details", "stderr");
-    const summary = el("summary", "", gettext("Last lines the server wrote to stderr"));
+    this.stderrSummary = el("summary", "", gettext("Last lines the server wrote to stderr"));
     this.stderrText = el("pre");
-    this.stderr.append(summary, this.stderrText);
+    this.stderr.append(this.stderrSummary, this.stderrText);
     this.problem.append(this.problemText, this.stderr);
 
     const actions = el("div", "actions");
@@ -132,6 +132,10 @@ export class Card {
     this.problem.classList.toggle("bad", sb.status === "crashed" || sb.exit_code !== null);
     this.stderr.hidden = !sb.stderr_tail.length;
     this.stderrText.textContent = sb.stderr_tail.join("\n");
+    // A program's tail is its console: stdout and stderr both.
+    this.stderrSummary.textContent = sb.kind === "program"
+      ? gettext("Last lines your program printed (stdout and stderr)")
+      : gettext("Last lines the server wrote to stderr");
     if (sb.status === "crashed" && !this.stderrShown) {
       this.stderr.open = true;
       this.stderrShown = true;

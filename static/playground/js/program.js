@@ -21,7 +21,7 @@ export function initProgram(panel, card) {
   const fileName = $("program-file");
   let saved = null; // the text as last loaded or saved
   let mainFile = panel.dataset.mainFile || "main.py";
-  let shownError = null; // JSON of the program_error on show, to redraw only on change
+  let shownError = null; // JSON of the program_error shown (and its start's end), to redraw only on change
   let pendingRestart = ""; // saved while running: the server's notice that it is older
 
   const editor = new CodeEditor($("program-editor"), { onChange: showState });
@@ -90,7 +90,9 @@ export function initProgram(panel, card) {
 
   function showError(sb) {
     const error = sb.program_error || null;
-    const key = JSON.stringify(error);
+    // Each failed start has its own stopped_at: the same error again after a save
+    // (which cleared the marks) is marked again.
+    const key = JSON.stringify([error, error && sb.stopped_at]);
     if (key === shownError || saved === null) return;
     shownError = key;
     problem.replaceChildren();

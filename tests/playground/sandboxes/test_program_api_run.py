@@ -129,6 +129,26 @@ def test_a_program_that_exits_shows_its_code_and_last_output(raw_send, client, f
     assert shown["message"] == shown["problem"] == expected
 
 
+def test_a_crash_on_the_card_names_the_exception(raw_send, client, free_port):
+    """The exception's line is told even when a print reaches the console after it
+    (stdout and stderr are two pipes: exits.last_output)."""
+    source = ONCE_THEN.replace('print("bye from the program")', textwrap.dedent("""\
+        import time, traceback
+        try:
+            int("x")
+        except ValueError:
+            traceback.print_exc()
+        time.sleep(0.2)
+        print("bye from the program")"""))
+    sb = api_create(client, free_port, source=source.replace("CODE", "4"))
+    assert api_post(client, sb["links"]["start"]).json()["status"] == "running"
+    assert raw_send(free_port, REQUEST).endswith(b"ok")
+    crashed = wait_status(client, sb["links"]["self"], "crashed")
+    assert crashed["stderr_tail"][-1] == "bye from the program"
+    assert crashed["message"] == ("your program exited (exit code 4); its last output: "
+                                  "ValueError: invalid literal for int() with base 10: 'x'")
+
+
 def test_a_program_that_exits_0_by_itself_is_stopped(raw_send, client, free_port):
     """The tutorial's "answer once" server: its end is no crash."""
     sb = api_create(client, free_port, source=ONCE_THEN.replace("CODE", "0"))

@@ -80,12 +80,22 @@ def test_the_program_page_in_japanese(client, free_port, roomy, compiled_transla
 
 
 def test_the_page_says_when_programs_run_unisolated(client, free_port, roomy, settings,
-                                                     tmp_path):
+                                                     tmp_path, compiled_translations):
     settings.PLAYGROUND_BWRAP = str(tmp_path / "no-such-bwrap")
     sb = program(client, free_port)
     html = client.get(sb["links"]["page"]).content.decode()
     assert 'id="program-isolation"' in html
     assert "without isolation" in html and "bubblewrap (bwrap) is not installed" in html
+    # The help claims nothing the warning denies: PORT is not the sandbox's port (the
+    # relay's) but an internal one, and it has the network and the disk.
+    help_text = re.sub(r"\s+", " ", html[html.index('id="program-help"'):])
+    assert "No network" not in help_text and "only in its own folder" not in help_text
+    assert f"that is not <code>{free_port}</code>" in help_text
+    assert f"here <code>{free_port}</code>" not in help_text
+    html = client.get(sb["links"]["page"], HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    help_text = re.sub(r"\s+", " ", html[html.index('id="program-help"'):])
+    assert "ネットワークはありません" not in help_text
+    assert f"<code>{free_port}</code> ではありません" in help_text
 
 
 def test_the_form_says_why_programs_are_unisolated_or_refused(client, settings, tmp_path):
@@ -103,3 +113,22 @@ def test_the_form_says_why_programs_are_unisolated_or_refused(client, settings, 
 def test_the_form_says_nothing_more_with_isolation(client):
     html = client.get("/").content.decode()
     assert 'id="programs-why"' not in html and 'form="create-form" disabled' not in html
+
+
+def test_the_footer_does_not_call_every_sandbox_henaserver(client, free_port, roomy,
+                                                           compiled_translations):
+    sb = program(client, free_port)
+    for language, words in (("en", "your own program behind the capture relay"),
+                            ("ja", "キャプチャリレーの後ろで動くあなたのプログラム")):
+        html = client.get(sb["links"]["page"], HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        footer = re.sub(r"\s+", " ", html[html.index('<footer'):])
+        assert words in footer
+
+
+def test_the_traffic_page_s_console_is_the_program_s(client, free_port, roomy,
+                                                     compiled_translations):
+    sb = program(client, free_port)
+    html = client.get(sb["links"]["traffic"]).content.decode()
+    assert "what your program prints" in html and "what henaserver prints" not in html
+    html = client.get(sb["links"]["traffic"], HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "プログラムが出力する内容" in html

@@ -724,3 +724,65 @@ def test_the_sandbox_as_a_whole_is_bounded(isolated, sup, make_spec):
     assert child.bound.oom_kills() > 0
     sup.stop("p")
     assert not os.path.exists(group)  # removed with the sandbox
+
+
+# ----- review: what a beginner's end is told with (issue 13 point 7) ----------------
+
+def test_a_nul_byte_is_named_as_a_syntax_error(isolated, sup, make_spec):
+    """Python 3.11 runs a file up to its first NUL without a word and exits 0: the
+    learner would read "ended before it listened (exit code 0): no error message"."""
+    spec = make_spec('import os\nx = "a\x00"\n')
+    with pytest.raises(StartError) as caught:
+        sup.start_program("p", spec)
+    error = caught.value
+    assert error.message.template == PROGRAM_SYNTAX_ERROR
+    assert (error.message.params["line"], error.message.params["offset"]) == (2, 7)
+    assert "null bytes" in error.message.params["message"]
+
+
+def test_a_crash_is_told_by_its_traceback_not_an_earlier_print(isolated, sup, make_spec):
+    """stdout and stderr are two pipes read by two threads: the last line of the console
+    is not always the last the program wrote. A failing exit is told with its stderr's
+    last line, the exception, whatever the order the console got them in."""
+    spec = make_spec("""\
+        import sys, time, traceback
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            traceback.print_exc()
+        time.sleep(0.2)  # this print surely comes last
+        print("bye")
+        sys.exit(1)
+        """)
+    with pytest.raises(StartError) as caught:
+        sup.start_program("p", spec)
+    assert str(caught.value) == ("your program ended before it listened (exit code 1): "
+                                 "ZeroDivisionError: division by zero")
+    # The race itself: a print just before the crash, many times.
+    spec = make_spec('print("starting up")\nx = 1 / 0\n')
+    for _ in range(10):
+        with pytest.raises(StartError) as caught:
+            sup.start_program("p", spec)
+        assert str(caught.value).endswith("ZeroDivisionError: division by zero")
+
+
+def test_a_running_program_s_crash_names_its_exception(isolated, sup, rec, make_spec):
+    spec = make_spec(SERVE.replace("while True:", """\
+import sys, time, traceback
+c, _ = s.accept()
+try:
+    int("x")
+except ValueError:
+    traceback.print_exc()
+time.sleep(0.2)
+print("bye")
+sys.exit(2)
+while True:"""))
+    sup.start_program("p", spec)
+    with socket.create_connection(("127.0.0.1", spec.port), timeout=10) as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        conn.recv(100)
+    rec.wait_for(lambda: rec.exits)
+    info = rec.exits[0]
+    assert info.returncode == 2 and info.stderr_tail[-1] == "bye"
+    assert info.errors_tail[-1].startswith("ValueError: invalid literal")
