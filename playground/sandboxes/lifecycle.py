@@ -153,7 +153,7 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
         raise Refusal(OWN_PORT, port=sandbox.port).answer(409)
     root_of(sandbox).mkdir(parents=True, exist_ok=True)
     if sandbox.is_program:
-        program_kind.check_startable(sandbox)
+        program_kind.check_startable(sandbox, request)
     control.ensure_listening(stop_if_mine)  # so another process can ask us to stop it
     with launching() as token:
         claim = claims.take(sandbox.pk, settings.PLAYGROUND_MAX_RUNNING_SANDBOXES, _held,
