@@ -325,6 +325,7 @@ def stop(sandbox: Sandbox, message: Message | None = None,
     else:
         end(sandbox.pk, released)
         ingestor().status(sandbox.key)
+    program_kind.end_survivors(sandbox.pk, sandbox.is_program)  # what outlived bwrap
     try:
         sandbox.refresh_from_db()
     except Sandbox.DoesNotExist:
@@ -385,9 +386,11 @@ def _deleted(sender: Any, instance: Sandbox, **kwargs: Any) -> None:
                 if instance.is_live else None)
     # Taken now: Django sets the instance's pk to None once the deletion is done.
     sandbox_id, folders = instance.pk, (root_of(instance), modes.config_dir(instance))
+    program = instance.is_program
 
     def clean_up() -> None:
         end(sandbox_id, released)
+        program_kind.end_survivors(sandbox_id, program, deleted=True)  # then its folder
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
         ingestor().status(str(sandbox_id))  # its traffic page's viewers learn it is gone

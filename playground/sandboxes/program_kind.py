@@ -15,10 +15,12 @@ reads it only when it starts: an edit while it runs takes effect at the next res
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import get_language, gettext, gettext_noop
 
@@ -323,6 +325,32 @@ def spec(sandbox: Sandbox) -> programs.ProgramSpec:
         python=settings.PLAYGROUND_PROGRAM_PYTHON, bwrap=settings.PLAYGROUND_BWRAP,
         limits=programs.ProgramLimits(**settings.PLAYGROUND_PROGRAM_LIMITS),
         with_henaserver=bool(starter is not None and starter.with_henaserver))
+
+
+def end_survivors(sandbox_id: int, program: bool, *, deleted: bool = False) -> None:
+    """Once nothing of a program sandbox may run (stopped, or its row deleted): end
+    every process of its uid (programs.end_every_process_of). Under bwrap the pid
+    namespace and the run's control group end them; without a control group, a program
+    that took over bwrap's pid 1 (docs/security.md) left survivors until the sandbox's
+    next start, and for ever once deleted (review).
+
+    After a stop only while the row, locked, has no claim: a start takes one (in this
+    or another playground process) before it runs anything as the uid, and its own
+    ``programs.prepare`` sweeps first, so a newer run is never hit. A deleted row's id
+    is never given again (AUTOINCREMENT, sequences): its uid is nobody's any more.
+    Only for a program sandbox (``program``), as root, and never for an id that is
+    someone else's (programs.id_owner)."""
+    uid = settings.PLAYGROUND_PROGRAM_UID_BASE + sandbox_id
+    if not program or os.geteuid() != 0 or programs.id_owner(uid) is not None:
+        return
+    if deleted:
+        programs.end_every_process_of(uid)
+        return
+    with transaction.atomic():
+        row = Sandbox.objects.select_for_update().filter(pk=sandbox_id) \
+            .values_list("kind", "claim").first()
+        if row == (PROGRAM, ""):
+            programs.end_every_process_of(uid)
 
 
 def expected_end(info: ExitInfo) -> Message | None:
