@@ -20,6 +20,10 @@ from testkit.programs import processes_of, wait_none_of
 from testkit.services import unavailable
 from testkit.waiting import wait_until
 
+from playground.models import Sandbox
+from playground.sandboxes import heartbeat, runtime
+from playground.sandboxes.exits import ExitInfo
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = "/api/sandboxes/"
@@ -99,4 +103,33 @@ def test_a_henaserver_sandbox_ends_nothing_of_that_uid(client, free_port, surviv
     uid = survivor(sb["id"])
     client.post(sb["links"]["stop"], content_type="application/json")
     assert client.delete(sb["links"]["self"]).status_code == 200
+    assert len(processes_of(uid)) == 2
+
+
+def test_a_program_that_ended_by_itself_leaves_no_process_of_its_uid(client, free_port,
+                                                                     survivor):
+    """The supervisor's report of a run that ended by itself (runtime.record_exit, as
+    ``on_exit`` calls it) sweeps the uid once the row is no longer live."""
+    sb = create(client, free_port, "program")
+    uid = survivor(sb["id"])
+    Sandbox.objects.filter(pk=sb["id"]).update(status="running", pid=4242, claim="c",
+                                               run_by=heartbeat.me())
+    runtime.record_exit(str(sb["id"]), ExitInfo(pid=4242, returncode=1, requested=False,
+                                                stderr_tail=("boom",), stdout_tail=(),
+                                                cpu_seconds=60))
+    assert Sandbox.objects.get(pk=sb["id"]).status == "crashed"
+    wait_none_of(uid)
+
+
+def test_a_newer_run_of_the_uid_is_left_alone(client, free_port, survivor):
+    """A run that ended after a newer start claimed the row (another process's, say):
+    the uid now runs the newer program, which is not to be killed."""
+    sb = create(client, free_port, "program")
+    uid = survivor(sb["id"])
+    Sandbox.objects.filter(pk=sb["id"]).update(status="starting", pid=None, claim="newer",
+                                               run_by=heartbeat.me())
+    runtime.record_exit(str(sb["id"]), ExitInfo(pid=4242, returncode=1, requested=False,
+                                                stderr_tail=(), stdout_tail=(),
+                                                cpu_seconds=60))
+    assert Sandbox.objects.get(pk=sb["id"]).claim == "newer"
     assert len(processes_of(uid)) == 2
