@@ -27,7 +27,7 @@ def list_payload(request: HttpRequest) -> dict:
             "port_range": list(settings.PLAYGROUND_PORT_RANGE),
         },
         # Whether the create form offers the program kind, and why not / why unisolated.
-        "programs": program_kind.offer_json(),
+        "programs": program_kind.offer_json(request),
     }
     if request.GET.get("suggest"):
         data["suggested_port"] = lifecycle.suggest_port(request)
@@ -40,7 +40,7 @@ def sandbox_list(request: HttpRequest) -> JsonResponse:
         return JsonResponse(list_payload(request))
     body = json_body(request)
     # Both checked before anything is created.
-    program = program_kind.parse_create(body)
+    program = program_kind.parse_create(request, body)
     mode = modes.parse_mode(body) if program is None else None
     sandbox = lifecycle.create(request, body.get("name"), body.get("port"), program)
     if mode is not None:

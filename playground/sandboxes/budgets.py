@@ -94,10 +94,24 @@ UNKNOWN = "unknown"
 def client_address(meta: Mapping[str, Any]) -> str:
     """The address a request's budget is counted against (``request.META``): never
     empty (``UNKNOWN`` when it cannot be told)."""
+    return _budget_key(_client(meta))
+
+
+def is_local(meta: Mapping[str, Any]) -> bool:
+    """Does the request come from this machine (the client, by ``client_address``'s
+    rule, is a loopback address)? Read before the /64 of the budget key, which would
+    turn ``::1`` into ``::/64``. A client that cannot be told is not local."""
+    address = _parse(_client(meta))
+    return address is not None and address.is_loopback
+
+
+def _client(meta: Mapping[str, Any]) -> str:
+    """The client's hop as written (``""`` when it cannot be told): REMOTE_ADDR, or
+    the first untrusted hop of the header, walking from the right."""
     remote = str(meta.get("REMOTE_ADDR") or "")
     header = settings.PLAYGROUND_CLIENT_ADDRESS_HEADER
     if not header:
-        return _budget_key(remote)
+        return remote
     listed = str(meta.get("HTTP_" + header.upper().replace("-", "_")) or "")
     # Django joins repeated header lines with ",": one list either way.
     hops = [entry.strip() for entry in listed.split(",") if entry.strip()] + [remote]
@@ -108,17 +122,17 @@ def client_address(meta: Mapping[str, Any]) -> str:
             # A peer without an address: a Unix socket, which only a proxy on this host
             # reaches. A trusted hop: what it wrote is read.
             if depth == len(hops) - 1:
-                return UNKNOWN  # it wrote nothing
+                return ""  # it wrote nothing
             right = hop
             continue
         if address is None:
             # Not an address where a trusted proxy should have written one: count it
             # against the hop that handed it on.
-            return _budget_key(right)
+            return right
         if depth == len(hops) - 1 or not _trusted(address, depth):
-            return _budget_key(hop)
+            return hop
         right = hop
-    return _budget_key(remote)  # not reached: the loop returns at the last hop
+    return remote  # not reached: the loop returns at the last hop
 
 
 def network_of(key: str) -> str:

@@ -153,7 +153,7 @@ def start(request: HttpRequest, sandbox: Sandbox) -> Sandbox:
         raise Refusal(OWN_PORT, port=sandbox.port).answer(409)
     root_of(sandbox).mkdir(parents=True, exist_ok=True)
     if sandbox.is_program:
-        program_kind.check_startable(sandbox)
+        program_kind.check_startable(sandbox, request)
     control.ensure_listening(stop_if_mine)  # so another process can ask us to stop it
     with launching() as token:
         claim = claims.take(sandbox.pk, settings.PLAYGROUND_MAX_RUNNING_SANDBOXES, _held,
@@ -325,6 +325,7 @@ def stop(sandbox: Sandbox, message: Message | None = None,
     else:
         end(sandbox.pk, released)
         ingestor().status(sandbox.key)
+    program_kind.end_survivors(sandbox.pk, sandbox.is_program)  # what outlived bwrap
     try:
         sandbox.refresh_from_db()
     except Sandbox.DoesNotExist:
@@ -385,9 +386,11 @@ def _deleted(sender: Any, instance: Sandbox, **kwargs: Any) -> None:
                 if instance.is_live else None)
     # Taken now: Django sets the instance's pk to None once the deletion is done.
     sandbox_id, folders = instance.pk, (root_of(instance), modes.config_dir(instance))
+    program = instance.is_program
 
     def clean_up() -> None:
         end(sandbox_id, released)
+        program_kind.end_survivors(sandbox_id, program, deleted=True)  # then its folder
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
         ingestor().status(str(sandbox_id))  # its traffic page's viewers learn it is gone

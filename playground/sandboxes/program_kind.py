@@ -15,17 +15,20 @@ reads it only when it starts: an edit while it runs takes effect at the next res
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils.translation import get_language, gettext, gettext_noop
 
 from ..files.safepaths import UnsafePath, check_relpath
 from ..files.storage import files_of, root_of
 from ..models import Sandbox
 from ..refusals import Message, Refusal, Size
-from . import modes, programs, starters
+from . import budgets, modes, programs, starters
 from .exits import PROGRAM_SYNTAX_ERROR, RELAY_STOPPED, ExitInfo, StartError, last_output
 
 HENASERVER, PROGRAM = Sandbox.Kind.HENASERVER, Sandbox.Kind.PROGRAM
@@ -38,6 +41,10 @@ UNKNOWN_KIND = gettext_noop("unknown kind %(kind)s; choose one of %(choices)s")
 NOT_OFFERED = gettext_noop(
     "programs cannot run on this playground: %(why)s, and without isolation they are "
     "offered only to a single local user (not with logins, not in production)")
+NOT_LOCAL = gettext_noop(
+    "programs cannot run for you on this playground: %(why)s, and without isolation "
+    "they are offered only to a user on the playground's own computer (you reach it "
+    "over the network)")
 UNISOLATED = gettext_noop(
     "your program runs without isolation here (%(why)s): it can reach the network and "
     "write outside its folder, as you can")
@@ -85,7 +92,7 @@ def isolation() -> str | None:
 
 def offered_unisolated() -> bool:
     """Programs without isolation are for one local user: never behind logins (a class)
-    or in production."""
+    or in production. Each request must come from this machine too (``_refusal``)."""
     return not (settings.PLAYGROUND_REQUIRE_LOGIN or settings.PLAYGROUND_PRODUCTION)
 
 
@@ -93,12 +100,27 @@ def _why(reason: str) -> Message | str:
     return Message(WHY[reason]) if reason in WHY else reason
 
 
-def check_offered() -> None:
-    """Refuse (403) to create or start a program where it would run unisolated and more
-    than one local user may reach the playground."""
+def _refusal(reason: str, request: HttpRequest | None) -> Refusal | None:
+    """Why an unisolated program is not for this request, or None. A playground without
+    logins or production settings may still listen on the network (``make run
+    HOST=0.0.0.0``): anyone reaching it would run code as we can. So the request must
+    come from the machine itself (budgets.is_local: the one rule for a client's address,
+    proxies included). None for ``request`` (a resume after an autoreload): the
+    settings alone."""
+    if not offered_unisolated():
+        return Refusal(NOT_OFFERED, why=_why(reason))
+    if request is not None and not budgets.is_local(request.META):
+        return Refusal(NOT_LOCAL, why=_why(reason))
+    return None
+
+
+def check_offered(request: HttpRequest | None) -> None:
+    """Refuse (403) to create or start a program where it would run unisolated and
+    anyone but a single local user may reach the playground."""
     reason = isolation()
-    if reason is not None and not offered_unisolated():
-        raise Refusal(NOT_OFFERED, why=_why(reason)).answer(403, isolation=reason)
+    refusal = None if reason is None else _refusal(reason, request)
+    if refusal is not None:
+        raise refusal.answer(403, isolation=reason)
 
 
 def isolation_note(sandbox: Sandbox) -> str | None:
@@ -110,15 +132,16 @@ def isolation_note(sandbox: Sandbox) -> str | None:
     return Message(UNISOLATED, why=_why(reason)).translate(gettext)
 
 
-def offer_json() -> dict[str, Any]:
-    """For the create form (``GET /api/sandboxes/``): may programs be created here, and
-    if they would run unisolated or are refused, the sentence that says why."""
+def offer_json(request: HttpRequest) -> dict[str, Any]:
+    """For the create form (``GET /api/sandboxes/``): may this client create programs
+    here, and if they would run unisolated or are refused, the sentence that says why."""
     reason = isolation()
     if reason is None:
         return {"offered": True, "isolated": True, "why": None}
-    offered = offered_unisolated()
-    message = Message(UNISOLATED if offered else NOT_OFFERED, why=_why(reason))
-    return {"offered": offered, "isolated": False, "why": message.translate(gettext)}
+    refusal = _refusal(reason, request)
+    message = refusal.message if refusal is not None else Message(UNISOLATED, why=_why(reason))
+    return {"offered": refusal is None, "isolated": False,
+            "why": message.translate(gettext)}
 
 
 # ----- reading the learner's input -------------------------------------------------------
@@ -160,7 +183,7 @@ def parse_source(value: object) -> bytes:
     return data
 
 
-def parse_create(body: dict[str, Any]) -> dict[str, Any] | None:
+def parse_create(request: HttpRequest, body: dict[str, Any]) -> dict[str, Any] | None:
     """A create body's program part, checked before anything is created: None for a
     henaserver sandbox, else the row's fields and what to write (``files``)."""
     if parse_kind(body) != PROGRAM:
@@ -168,7 +191,7 @@ def parse_create(body: dict[str, Any]) -> dict[str, Any] | None:
             if field in body:  # never dropped unseen: the learner meant a program
                 raise Refusal(PROGRAM_ONLY, field=field).answer(field="kind")
         return None
-    check_offered()
+    check_offered(request)
     if "mode" in body or "rules" in body:
         raise Refusal(NO_MODE).answer(409, field="mode")
     if body.get("source") is not None and body.get("starter") is not None:
@@ -242,10 +265,11 @@ def replace(sandbox: Sandbox, body: dict[str, Any], running: bool) -> dict[str, 
             "notice": gettext(SAVED_RUNNING) if running else ""}
 
 
-def check_startable(sandbox: Sandbox) -> None:
-    """Before a program's start: the policy, a main file to run, and folders its uid
-    can reach (else bwrap would only say "Can't find source path")."""
-    check_offered()
+def check_startable(sandbox: Sandbox, request: HttpRequest | None = None) -> None:
+    """Before a program's start: the policy (for ``request``'s client when there is
+    one), a main file to run, and folders its uid can reach (else bwrap would only say
+    "Can't find source path")."""
+    check_offered(request)
     try:
         files_of(sandbox, for_writing=False).file_path(sandbox.main_file)
     except (FileNotFoundError, UnsafePath):
@@ -301,6 +325,32 @@ def spec(sandbox: Sandbox) -> programs.ProgramSpec:
         python=settings.PLAYGROUND_PROGRAM_PYTHON, bwrap=settings.PLAYGROUND_BWRAP,
         limits=programs.ProgramLimits(**settings.PLAYGROUND_PROGRAM_LIMITS),
         with_henaserver=bool(starter is not None and starter.with_henaserver))
+
+
+def end_survivors(sandbox_id: int, program: bool, *, deleted: bool = False) -> None:
+    """Once nothing of a program sandbox may run (stopped, or its row deleted): end
+    every process of its uid (programs.end_every_process_of). Under bwrap the pid
+    namespace and the run's control group end them; without a control group, a program
+    that took over bwrap's pid 1 (docs/security.md) left survivors until the sandbox's
+    next start, and for ever once deleted (review).
+
+    After a stop only while the row, locked, has no claim: a start takes one (in this
+    or another playground process) before it runs anything as the uid, and its own
+    ``programs.prepare`` sweeps first, so a newer run is never hit. A deleted row's id
+    is never given again (AUTOINCREMENT, sequences): its uid is nobody's any more.
+    Only for a program sandbox (``program``), as root, and never for an id that is
+    someone else's (programs.id_owner)."""
+    uid = settings.PLAYGROUND_PROGRAM_UID_BASE + sandbox_id
+    if not program or os.geteuid() != 0 or programs.id_owner(uid) is not None:
+        return
+    if deleted:
+        programs.end_every_process_of(uid)
+        return
+    with transaction.atomic():
+        row = Sandbox.objects.select_for_update().filter(pk=sandbox_id) \
+            .values_list("kind", "claim").first()
+        if row == (PROGRAM, ""):
+            programs.end_every_process_of(uid)
 
 
 def expected_end(info: ExitInfo) -> Message | None:

@@ -136,7 +136,8 @@ def record_exit(key: str, info: ExitInfo) -> None:
         return
     # Filter on the pid: if the learner already started a new process, leave it alone.
     rows = Sandbox.objects.filter(pk=int(key), pid=info.pid)
-    if rows.filter(kind=Sandbox.Kind.PROGRAM).exists():
+    program = rows.filter(kind=Sandbox.Kind.PROGRAM).exists()
+    if program:
         # A learner's program: its own exit is its outcome, told with its last output.
         expected, message = program_kind.expected_end(info), program_kind.crash_message(info)
     else:
@@ -152,6 +153,9 @@ def record_exit(key: str, info: ExitInfo) -> None:
                     claim="", run_by="",
                     stderr_tail="\n".join(info.stderr_tail), stopped_at=timezone.now(),
                     **message_fields(message))
+    # What outlived its bwrap where no control group took it (only if no start has
+    # claimed the row since: program_kind.end_survivors).
+    program_kind.end_survivors(int(key), program)
     ingestor().status(key)
 
 
