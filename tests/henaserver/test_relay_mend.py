@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from relaykit import decoded
+
+from henaserver.http import Request
+from henaserver.parser import NEED_DATA, RequestParser
+from henaserver.relay_events import RECORDING
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 
@@ -82,3 +87,45 @@ def test_a_5_mb_upload_is_one_exchange_and_the_connection_goes_on(behind):
     assert decoded(upload_event, "response") == first
     assert (next_event["target"], decoded(next_event, "request")) == ("/next", after)
     assert [e for e in relay.events() if e["type"] == "stream"] == []
+
+
+def test_a_head_over_henaserver_s_own_limits_is_still_an_exchange(behind):
+    # henaserver answers 431 over 32 KiB of head; a learner's server may accept it,
+    # and the relay records what it is given (up to the response reader's 64 KiB).
+    request = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"b" * 40_000 + b"\r\n\r\n"
+    sent = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    _, relay = behind(lambda sock, received: sock.sendall(sent))
+    raw = relay.raw()
+    raw.send(request)
+    assert raw.read_to_eof() == sent
+    exchange = relay.exchanges(raw.address)[0]
+    raw.sock.close()
+    assert (exchange["method"], exchange["reason"]) == ("GET", None)
+    assert decoded(exchange, "request") == request
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_the_recording_parser_keeps_a_body_only_up_to_its_cap(chunked):
+    # Sans-IO: 10 MiB of body cost the parser the cap, not 10 MiB; the whole length
+    # is still known, and the next request is found where this one ends.
+    body = b"x" * (10 * 2**20)
+    if chunked:
+        head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        message = head + b"".join(b"%x\r\n%s\r\n" % (2**16, body[i:i + 2**16])
+                                  for i in range(0, len(body), 2**16)) + b"0\r\n\r\n"
+    else:
+        head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
+        message = head + body
+    parser = RequestParser(RECORDING, keep_body=100)
+    requests = []
+    stream = message + b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    for i in range(0, len(stream), 65536):
+        parser.feed(stream[i:i + 65536])
+        while (event := parser.next_event()) is not NEED_DATA:
+            if isinstance(event, Request):
+                requests.append((event, parser.last_length))
+            assert len(parser.received) <= len(head) + 100 + 65536
+    (upload, length), (following, _) = requests
+    assert (upload.raw, len(upload.body), length) == (message[:len(head) + 100], 100,
+                                                       len(message))
+    assert following.head.target == "/next"
