@@ -108,11 +108,11 @@ def test_a_relay_mistake_a_stream_and_a_waiting_request_are_shown(
       const row = (conn) => ({conn, index: 0, method: "GET", target: "/r" + conn,
                               since_us: Date.now() * 1000, timeout_ms: 10000});
       window.testWaiting.add([row(7), row(8)]);
-      window.testWaiting.replace([row(8)]);
+      window.testWaiting.add([row(8)], true);
     }""")
     assert page.locator("#waiting-rows tr").evaluate_all(
         "(rows) => rows.map((r) => r.dataset.waiting)") == ["8.0"]
-    page.evaluate("() => window.testWaiting.replace([])")
+    page.evaluate("() => window.testWaiting.add([], true)")
     assert page.locator("#waiting-rows tr").count() == 0
     # A relay exchange that ended with no answer is not called "(record-only)".
     said = page.evaluate("""async () => {

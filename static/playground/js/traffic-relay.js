@@ -22,8 +22,15 @@ export class Waiting {
     setInterval(() => this.tick(), 1000);
   }
 
-  // Items from the ingest writer (messages.waiting_item).
-  add(items) {
+  // Items from the ingest writer (messages.waiting_item); `replace`: they are the whole
+  // set still waiting (sent on connect), so rows whose end this page missed go.
+  add(items, replace = false) {
+    if (replace) {
+      const open = new Set(items.map((item) => key(item.conn, item.index)));
+      for (const [k, row] of this.rows) {
+        if (!open.has(k)) { row.tr.remove(); this.rows.delete(k); }
+      }
+    }
     for (const item of items) {
       if (item.conn == null || item.index == null) continue;
       const k = key(item.conn, item.index);
@@ -43,16 +50,6 @@ export class Waiting {
       this.rows.set(k, { tr, item, cell, since });
     }
     this.tick();
-  }
-
-  // The whole set still waiting (a page that connects or reconnects): rows whose end
-  // this page missed go.
-  replace(items) {
-    const open = new Set(items.map((item) => key(item.conn, item.index)));
-    for (const [k, row] of this.rows) {
-      if (!open.has(k)) { row.tr.remove(); this.rows.delete(k); }
-    }
-    this.add(items);
   }
 
   // An exchange arrived, or an `answered` message: the row waiting for it (same
