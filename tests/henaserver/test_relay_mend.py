@@ -17,10 +17,9 @@ from henaserver.relay_events import RECORDING
 REQUEST = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 
 
-def test_no_length_and_never_closed_is_its_own_mistake(behind):
-    # The tutorial's classic: no Content-Length, the socket left open. The browser
-    # cannot know where the body ends and spins; there was no length to fall short of.
-    sent = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>hello</h1>"
+def cut_off(behind, sent: bytes) -> dict:
+    """The exchange of a server that sends ``sent`` and then neither sends nor closes,
+    after the relay's response timeout (the browser gets ``sent``, then the close)."""
     _, relay = behind(lambda sock, received: sock.sendall(sent), "--response-timeout",
                       "0.5", hold=True)
     raw = relay.raw()
@@ -28,20 +27,21 @@ def test_no_length_and_never_closed_is_its_own_mistake(behind):
     assert raw.read_to_eof() == sent  # the relay closes at its timeout: the page ends
     exchange = relay.exchanges(raw.address)[0]
     raw.sock.close()
+    assert decoded(exchange, "response") == sent
+    return exchange
+
+
+def test_no_length_and_never_closed_is_its_own_mistake(behind):
+    # The tutorial's classic: no Content-Length, the socket left open. The browser
+    # cannot know where the body ends and spins; there was no length to fall short of.
+    exchange = cut_off(behind, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"
+                               b"<h1>hello</h1>")
     assert (exchange["mistake"], exchange["outcome"], exchange["status"]) == \
         ("no_length_never_closed", "timed_out", 200)
-    assert decoded(exchange, "response") == sent
 
 
 def test_a_short_content_length_never_closed_is_still_body_too_short(behind):
-    sent = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"
-    _, relay = behind(lambda sock, received: sock.sendall(sent), "--response-timeout",
-                      "0.5", hold=True)
-    raw = relay.raw()
-    raw.send(REQUEST)
-    assert raw.read_to_eof() == sent
-    exchange = relay.exchanges(raw.address)[0]
-    raw.sock.close()
+    exchange = cut_off(behind, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
     assert (exchange["mistake"], exchange["outcome"]) == ("body_too_short", "timed_out")
 
 

@@ -14,7 +14,7 @@ import socket
 
 import pytest
 from django.utils import translation
-from relay_run import AFTER, BARE_LF, NOT_HTTP, OK, REPO, SHORT, RelayRun, send
+from relay_run import AFTER, BARE_LF, NOT_HTTP, OK, REPO, SHORT, RelayRun, Sink, send
 
 from henaserver.responses import MISTAKES as RELAY_MISTAKES
 from playground.compose import composer
@@ -55,15 +55,6 @@ def relay_events(tmp_path_factory):
         return relay.events()
     finally:
         relay.stop()
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    def __call__(self, sandbox_id, message):
-        self.messages.append(message)
-        return True
 
 
 def test_mistakes_outcomes_and_streams_are_stored(relay_events, make_ingestor):

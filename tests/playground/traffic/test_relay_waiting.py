@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from relay_run import RelayRun, send
+from relay_run import RelayRun, Sink, send
 
 from playground.asgi import application
 from playground.models import Sandbox
@@ -39,15 +39,6 @@ def silent_events(tmp_path_factory):
     ended = next(e for e in events if e["type"] == "exchange" and e["target"] == "/silent")
     assert (ended["conn"], ended["index"]) == (waiting["conn"], waiting["index"])
     return ok, waiting, ended
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    def __call__(self, sandbox_id, message):
-        self.messages.append(message)
-        return True
 
 
 def test_a_waiting_row_ends_even_when_its_exchange_is_not_pushed(silent_events,
