@@ -65,12 +65,22 @@ class RequestParser:
     """
 
     limits: Limits = DEFAULT_LIMITS
+    # Body bytes kept per request (None: all). The relay (relay_connection.py) records
+    # requests it does not serve: it forwards every byte, keeps the first ones for the
+    # record and only counts the rest, so a 5 MB upload costs it no more than this.
+    # Then ``Request.raw`` holds the head and this many bytes of the body as received,
+    # ``Request.body`` at most this many decoded bytes, and ``last_length`` the whole.
+    keep_body: int | None = None
+    last_length: int = 0  # all the bytes of the request last returned, kept or not
     _buffer: bytearray = field(default_factory=bytearray)
     _part: int = _HEAD
     _head: RequestHead | None = None
     _raw: bytearray = field(default_factory=bytearray)  # this request's bytes so far
     _body: bytearray = field(default_factory=bytearray)
     _remaining: int = 0
+    _length: int = 0  # this request's bytes so far, kept or not
+    _body_length: int = 0  # its decoded body's bytes so far, kept or not
+    _keep_until: int = 0  # how long _raw may grow once the head is whole (keep_body)
     _trailer_bytes: int = 0
     _refused: RequestHead | None = None  # the head of a refused, still readable request
     # The request line once its LF has arrived and it passed (method, target, version),
@@ -97,8 +107,14 @@ class RequestParser:
 
     @property
     def received(self) -> bytes:
-        """The bytes of the request in progress, as received (for error reports)."""
+        """The bytes of the request in progress, as received (for error reports); with
+        ``keep_body``, its body only as far as kept."""
         return bytes(self._raw + self._buffer)
+
+    @property
+    def received_length(self) -> int:
+        """How many bytes of the request in progress have arrived, kept or not."""
+        return self._length + len(self._buffer)
 
     @property
     def head(self) -> RequestHead | None:
@@ -135,7 +151,11 @@ class RequestParser:
         """Move ``count`` bytes from the buffer into this request's raw bytes."""
         data = bytes(self._buffer[:count])
         del self._buffer[:count]
-        self._raw += data
+        self._length += count
+        if self._head is None or self.keep_body is None:
+            self._raw += data
+        elif len(self._raw) < self._keep_until:  # a body kept only up to keep_body
+            self._raw += data[:self._keep_until - len(self._raw)]
         self._searched = 0
         return data
 
@@ -207,6 +227,7 @@ class RequestParser:
 
     def _start_body(self, head: RequestHead) -> None:
         """Expect the body the head announced (RFC 9112 section 6.3)."""
+        self._keep_until = len(self._raw) + (self.keep_body or 0)
         if head.framing.kind == "chunked":
             self._part = _CHUNK_SIZE
         else:
@@ -227,7 +248,7 @@ class RequestParser:
                 if line is None:
                     return NEED_DATA
                 self._remaining = parse_chunk_size(line)
-                if len(self._body) + self._remaining > limits.max_body_bytes:
+                if self._body_length + self._remaining > limits.max_body_bytes:
                     raise HTTPError(413, f"request body over the limit of "
                                          f"{limits.max_body_bytes} bytes")
                 self._part = _CHUNK_DATA if self._remaining else _TRAILERS
@@ -259,7 +280,12 @@ class RequestParser:
     def _take_body(self) -> bool:
         """Take up to ``_remaining`` body bytes; True once all of them have arrived."""
         take = min(self._remaining, len(self._buffer))
-        self._body += self._take(take)
+        data = self._take(take)
+        self._body_length += take
+        if self.keep_body is None:
+            self._body += data
+        elif len(self._body) < self.keep_body:
+            self._body += data[:self.keep_body - len(self._body)]
         self._remaining -= take
         return self._remaining == 0
 
@@ -283,7 +309,9 @@ class RequestParser:
     def _finish(self) -> Request:
         assert self._head is not None
         request = Request(self._head, bytes(self._body), bytes(self._raw))
+        self.last_length = self._length
         self._part, self._head = _HEAD, None
         self._raw, self._body = bytearray(), bytearray()
+        self._length = self._body_length = 0
         self._trailer_bytes = 0
         return request

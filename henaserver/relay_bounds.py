@@ -122,14 +122,17 @@ def announce(pair: RelayedConnection, record: Waiting) -> None:
 def never_answered(pair: RelayedConnection, now: float) -> None:
     """No byte from the server for ``--response-timeout`` while a request waits: 504
     from the relay (``never_answered``), or, if it began an answer and stopped, what
-    came is the answer (``body_too_short``). The connection closes."""
+    came is the answer: ``body_too_short`` if its length said more was to come,
+    ``no_length_never_closed`` if it had no length (only a close could end it). The
+    connection closes."""
     current = pair.waiting.popleft()
+    mistake = named.NO_LENGTH_NEVER_CLOSED if pair.reader.until_close else \
+        named.BODY_TOO_SHORT
     partial = pair.reader.partial()
     seconds = pair.host.limits.response_timeout
     if partial.length:  # it began an answer, then stopped: the browser got that much
         pair._emit(current, partial.status, "timed_out", f"no byte from the server "
-                   f"for {seconds:g} s", partial.raw, named.BODY_TOO_SHORT, now,
-                   partial.length)
+                   f"for {seconds:g} s", partial.raw, mistake, now, partial.length)
     else:
         answer = relay_error(504, "Gateway Timeout", f"The server did not answer "
                              f"within {seconds:g} seconds (henaserver relay).")

@@ -25,7 +25,7 @@ from .connection import PEER_GONE, RECV_SIZE  # as henaserver reads and names re
 from .exchange import capped_request
 from .http import HTTPError, RefusedRequest, Request, RequestHead
 from .parser import NEED_DATA, RequestParser
-from .relay_events import ExchangeWaiting, RelayLimits, Stream
+from .relay_events import RECORDING, ExchangeWaiting, RelayLimits, Stream
 from .relay_exchange import Waiting, exchange_of, relay_error
 from .responses import Response, ResponseReader
 
@@ -67,7 +67,7 @@ class RelayedConnection:
         self.id, self.peer, self.accepted = conn_id, peer, now
         self.to_upstream = bytearray()
         self.to_client = bytearray()
-        self.parser = RequestParser()
+        self.parser = RequestParser(RECORDING, keep_body=host.body_cap)
         self.reader = ResponseReader(cap=host.body_cap)
         self.raw_requests = False  # the parser gave up: the browser's bytes are a stream
         self.raw_responses = False  # the reader gave up: the server's bytes are a stream
@@ -158,7 +158,8 @@ class RelayedConnection:
                 self.waiting.append(Waiting(self.next_index, None, self.parser.received,
                                             self.first_byte, self.head_time, now,
                                             reason=f"not a request henaserver can read: "
-                                                   f"{error.reason}", unreadable=True))
+                                                   f"{error.reason}", unreadable=True,
+                                            length=self.parser.received_length))
                 self.next_index += 1
                 return
             if event is NEED_DATA:
@@ -166,10 +167,9 @@ class RelayedConnection:
             if isinstance(event, RequestHead):
                 self.head_time = now
             elif isinstance(event, Request):
-                raw, length = event.raw, len(event.raw)
-                if length > self.host.body_cap:  # only what the record will keep
+                raw, length = event.raw, self.parser.last_length
+                if length > len(raw):  # its body was cut at the cap (keep_body)
                     event = Request(event.head, b"", b"")
-                    raw = capped_request(raw, self.host.body_cap)
                 self.waiting.append(Waiting(self.next_index, event, raw, self.first_byte,
                                             self.head_time, now, length=length))
                 self.next_index += 1
@@ -196,7 +196,7 @@ class RelayedConnection:
         """The request the browser has begun, as a record (the parser stops here: what
         the browser sends after it is kept as stream records)."""
         record = Waiting(self.next_index, None, self.parser.received, self.first_byte,
-                         self.head_time, None)
+                         self.head_time, None, length=self.parser.received_length)
         self.next_index += 1
         self.raw_requests = True
         return record
@@ -290,7 +290,8 @@ class RelayedConnection:
             return  # answered already, or wait for a request to answer
         now = time.time()
         current = self.waiting.popleft() if self.waiting else Waiting(
-            self.next_index, None, self.parser.received, self.first_byte, None, now)
+            self.next_index, None, self.parser.received, self.first_byte, None, now,
+            length=self.parser.received_length)
         reason, mistake, text = self.refusal
         answer = relay_error(502, "Bad Gateway", f"{text} (henaserver relay)")
         self.to_client += answer  # the relay's own answer

@@ -5,8 +5,10 @@ serializer handles these too (``capture.Event``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from typing import Final, NamedTuple
+
+from .limits import DEFAULT_LIMITS, KiB
 
 
 class Stream(NamedTuple):  # relayed bytes that are not HTTP, kept as they are
@@ -49,3 +51,14 @@ class RelayLimits:
     # announced (``exchange.waiting``), so the page can show it ticking. Not at once:
     # most answers come within milliseconds, and an event per request costs throughput.
     waiting_after: float = 1.0
+
+
+# The request parser's limits for a recorder. henaserver's own (limits.py) bound what it
+# serves: it must hold a body to answer it. The relay serves nothing: it forwards every
+# byte and keeps a body only up to the body cap (RequestParser.keep_body), so a body has
+# no size limit here (a 5 MB upload is one exchange, not "not a request henaserver can
+# read"), and a head may be as long as the response reader's (responses.MAX_HEAD): a
+# learner's server may well accept what henaserver would refuse.
+RECORDING: Final = replace(DEFAULT_LIMITS, max_body_bytes=2**62,
+                           max_request_line=64 * KiB, max_head_bytes=64 * KiB,
+                           max_header_count=1000)

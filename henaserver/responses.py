@@ -34,8 +34,12 @@ NEVER_ANSWERED: Final = "never_answered"
 BARE_LF: Final = "bare_lf"
 NOT_LISTENING: Final = "not_listening"
 NOT_ACCEPTING: Final = "not_accepting"
+# No Content-Length, not chunked, and the connection left open: the body ends only when
+# the server closes (rule 4 above), which it never did, so the browser spins for ever.
+NO_LENGTH_NEVER_CLOSED: Final = "no_length_never_closed"
 MISTAKES: Final = (CLOSED_WITHOUT_RESPONSE, NO_STATUS_LINE, BODY_TOO_SHORT, BODY_TOO_LONG,
-                   NEVER_ANSWERED, BARE_LF, NOT_LISTENING, NOT_ACCEPTING)
+                   NEVER_ANSWERED, BARE_LF, NOT_LISTENING, NOT_ACCEPTING,
+                   NO_LENGTH_NEVER_CLOSED)
 
 # status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4).
 # Lenient on the reason (any bytes but CR/LF), strict on version and code.
@@ -112,6 +116,12 @@ class ResponseReader:
     @property
     def buffered(self) -> int:
         return len(self._buffer)
+
+    @property
+    def until_close(self) -> bool:
+        """Whether the response in progress has neither length nor chunks: only the
+        server's close can end it."""
+        return self._part == _UNTIL_CLOSE
 
     @property
     def started(self) -> bool:

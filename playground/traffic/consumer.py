@@ -34,7 +34,7 @@ from ..language import request_language
 from ..models import Run, Sandbox
 from ..sandboxes import presence, presenters, runtime
 from ..sandboxes.ownership import owned_by
-from . import exchanges, live, runs
+from . import exchanges, ingest, live, runs
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,8 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         # records (the page reads them from the streams API).
         if event.get("waiting"):
             await self.send_json({"type": "waiting", "items": event["waiting"]})
+        if event.get("answered"):  # ended, even by an exchange not pushed (not_pushed)
+            await self.send_json({"type": "answered", "items": event["answered"]})
         if event.get("streams"):
             await self.send_json({"type": "streams", "count": event["streams"]})
 
@@ -240,8 +242,8 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             return runs.to_json(run)
 
     def _opening(self) -> list[dict[str, Any]]:
-        """Totals, status, the latest run and the console tail for a viewer that just
-        arrived."""
+        """Totals, status, the latest run, the relay's waiting requests and the console
+        tail for a viewer that just arrived."""
         sandbox = Sandbox.objects.get(pk=self.sandbox_id)
         lines = runtime.console_tail(sandbox)
         latest = sandbox.runs.order_by("-number").first()
@@ -252,6 +254,12 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             {"type": "stats", **exchanges.stats(sandbox)},
             {"type": "status", **status},
             *run,  # the latest run, so the page knows which is current without asking
+            # The capture relay's requests unanswered now (traffic/waiting.py), the
+            # whole set: a page that reconnects drops rows whose end it missed. After
+            # the replay and the run (which clears the rows): an exchange stored
+            # meanwhile ends its row in a live batch queued behind these.
+            {"type": "waiting", "replace": True,
+             "items": ingest.waiting_now(self.sandbox_id)},
             {"type": "console", "lines": lines, "skipped": 0, "tail": True},
         ]
 

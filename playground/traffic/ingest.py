@@ -48,6 +48,7 @@ from . import exchanges, live, redaction, retention, runs, streams
 from .messages import Lines, Pending, console, newest_summaries, waiting_item
 from .queues import ByteQueue
 from .runbook import RunBook, add_lost, claim_of, newer_base, newest_id, refusal_reason
+from .waiting import WaitingBoard
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Ingestor:
         # tag -> run, and the exchanges the database refused whose count is not written
         # yet (written with the run's next batch, or when the sandbox's status changes).
         self._book = RunBook()
+        self.waiting = WaitingBoard()  # the relay's unanswered requests (waiting.py)
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
 
@@ -229,6 +231,8 @@ class Ingestor:
                 connection.close()
 
     def _flush(self, sid: int, tag: str, p: Pending) -> None:
+        # Rows "no response yet" these exchanges end, however they reach the page.
+        answered = self.waiting.settle(sid, p.exchanges, p.waiting)
         if not p.exchanges and p.stats is None and not p.streams:
             if p.lines or p.waiting:  # console, waiting rows: no database work
                 self.publish(sid, {"type": "traffic.batch", **console(p),
@@ -253,6 +257,8 @@ class Ingestor:
                 p.committed = True
             except DatabaseError:
                 connection.close()  # a fresh connection for the next batch
+                if answered:
+                    self.publish(sid, {"type": "traffic.batch", "answered": answered})
                 return
         self._book.paid(sid, tag)  # committed with this batch
         if stored is None:
@@ -270,6 +276,8 @@ class Ingestor:
             message.update(console(p))
         if p.waiting:
             message["waiting"] = p.waiting
+        if answered:
+            message["answered"] = answered
         if p.streams:
             message["streams"] = len(p.streams)
         self.publish(sid, message)
@@ -344,12 +352,15 @@ class Ingestor:
             tag, upto = arg
             run = runs.begin(sid, upto, self._book.mine(sid))
             self._rates.pop(sid, None)  # the new server counts from zero
+            self.waiting.forget(sid)
             if run is not None:
                 self._book.note(sid, tag, run.pk)
                 self.publish(sid, {"type": "traffic.run", "run": run.pk})
         elif kind == "status":
             # status_facts of the row when the change was made, and the newest run then
             facts, upto = arg
+            if facts["status"] not in Sandbox.LIVE_STATUSES:
+                self.waiting.forget(sid)
             if facts["status"] == "deleted":  # forget it and tell its viewers
                 self._kept.pop(sid, None)
                 self._rates.pop(sid, None)
@@ -370,6 +381,13 @@ class Ingestor:
 
 _lock = threading.Lock()
 _ingestor: Ingestor | None = None
+
+
+def waiting_now(sid: int) -> list[dict[str, Any]]:
+    """The relay's requests still unanswered in this process (none if it ingests
+    nothing: a viewer in another process than its sandbox's sees new ones only)."""
+    current = _ingestor
+    return current.waiting.now(sid) if current is not None else []
 
 
 def ingestor() -> Ingestor:

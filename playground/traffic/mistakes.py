@@ -21,6 +21,7 @@ MISTAKES: dict[str, str] = {
     "bare_lf": gettext_noop("LF without CR"),
     "not_listening": gettext_noop("nothing listening"),
     "not_accepting": gettext_noop("connection not accepted"),
+    "no_length_never_closed": gettext_noop("no length, never closed"),
 }
 
 # A name this list does not know yet (a newer relay) is kept as it came, if it is one.

@@ -103,6 +103,17 @@ def test_a_relay_mistake_a_stream_and_a_waiting_request_are_shown(
                            ".textContent !== t", arg=first, timeout=5_000)
     page.evaluate("() => window.testWaiting.answered([{conn: 9, index: 0}])")
     assert page.locator("#waiting-rows tr").count() == 0
+    # On connect the page gets the whole set still waiting: rows not in it go.
+    page.evaluate("""() => {
+      const row = (conn) => ({conn, index: 0, method: "GET", target: "/r" + conn,
+                              since_us: Date.now() * 1000, timeout_ms: 10000});
+      window.testWaiting.add([row(7), row(8)]);
+      window.testWaiting.add([row(8)], true);
+    }""")
+    assert page.locator("#waiting-rows tr").evaluate_all(
+        "(rows) => rows.map((r) => r.dataset.waiting)") == ["8.0"]
+    page.evaluate("() => window.testWaiting.add([], true)")
+    assert page.locator("#waiting-rows tr").count() == 0
     # A relay exchange that ended with no answer is not called "(record-only)".
     said = page.evaluate("""async () => {
       const { outcomeText } = await import("/static/playground/js/outcomes.js");

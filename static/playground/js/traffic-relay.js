@@ -1,7 +1,9 @@
 // What only the capture relay sends (a learner's own server behind it, docs/relay.md):
 // - requests still waiting for their answer (`exchange.waiting` events, pushed live and
 //   never stored): a row each under the list, ticking "no response yet (N s)" until the
-//   exchange that ends it arrives (answered, or the relay's own 504 `never_answered`);
+//   exchange that ends it arrives (answered, or the relay's own 504 `never_answered`)
+//   or an `answered` message names it (its exchange was stored but not pushed here);
+//   on connect the playground sends the whole set still open (`replace`);
 // - `stream` records, bytes that belong to no exchange, read from the streams API and
 //   shown raw (CR and LF visible) under the list.
 // Everything captured goes in through textContent.
@@ -20,8 +22,15 @@ export class Waiting {
     setInterval(() => this.tick(), 1000);
   }
 
-  // Items from the ingest writer (messages.waiting_item).
-  add(items) {
+  // Items from the ingest writer (messages.waiting_item); `replace`: they are the whole
+  // set still waiting (sent on connect), so rows whose end this page missed go.
+  add(items, replace = false) {
+    if (replace) {
+      const open = new Set(items.map((item) => key(item.conn, item.index)));
+      for (const [k, row] of this.rows) {
+        if (!open.has(k)) { row.tr.remove(); this.rows.delete(k); }
+      }
+    }
     for (const item of items) {
       if (item.conn == null || item.index == null) continue;
       const k = key(item.conn, item.index);
@@ -43,7 +52,8 @@ export class Waiting {
     this.tick();
   }
 
-  // An exchange arrived: the row waiting for it (same connection and index) goes.
+  // An exchange arrived, or an `answered` message: the row waiting for it (same
+  // connection and index) goes.
   answered(items) {
     for (const item of items) {
       const k = key(item.conn, item.index);

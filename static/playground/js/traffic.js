@@ -297,8 +297,8 @@ const handlers = {
   },
   stats: showStats,
   status(msg) { if (showStatus(msg)) deleted = true; },
-  console(msg) { addConsole(msg.lines, msg.skipped, msg.tail); },
-  waiting(msg) { waiting.add(msg.items); }, streams() { streams.load(); },
+  console(msg) { addConsole(msg.lines, msg.skipped, msg.tail); }, streams() { streams.load(); },
+  waiting(msg) { waiting.add(msg.items, msg.replace); }, answered(msg) { waiting.answered(msg.items); },
   run(msg) {
     // A run started or ended: the earlier runs' rows stay; the dividers and the export's
     // choice say what is new, and this run's counts start from the run's own. A start
