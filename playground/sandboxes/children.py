@@ -98,8 +98,11 @@ class Child:
     # Readers joined without a time limit before `exited` (their events must all be
     # handed on before a stop returns): the events readers.
     drain: list[threading.Thread] = field(default_factory=list)
-    # stdout and stderr lines in the order they came (a program's console).
-    console_tail: collections.deque[str] = field(
+    # (stream, line) of stdout and stderr in the order their reader threads took them:
+    # the console a late viewer is shown (runtime.console_tail). Two pipes read by two
+    # threads cannot give the exact order the program wrote them in (a print just before
+    # a crash may land after the traceback); within one stream the order is exact.
+    console: collections.deque[tuple[str, str]] = field(
         default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
     # A program sandbox (Supervisor.start_program): `popen` is bwrap (or the launcher),
     # `relay` the capture relay in front of it, started once the program listens.
@@ -118,6 +121,11 @@ class Child:
     connections: int = 0  # open connections, from connection.open/close events
     opened: int = 0  # connections opened in all, from connection.open events
     forwarded: int = 0  # connections its launcher accepted (`program.exited`)
+
+    @property
+    def console_tail(self) -> tuple[str, ...]:
+        """The console's lines without their streams (a start error's tail)."""
+        return tuple(line for _, line in list(self.console))
 
     @property
     def is_program(self) -> bool:
@@ -213,7 +221,7 @@ class Children:
                 if tail is child.relay_tail:  # the relay's own words: ours, not theirs
                     log.info("sandbox %s: relay: %s", child.key, line)
                     continue
-                child.console_tail.append(line)
+                child.console.append((name, line))
                 if self.on_output is not None:
                     self._call(self.on_output, child.key, name, line)
 

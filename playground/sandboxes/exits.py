@@ -79,6 +79,15 @@ def describe_returncode(returncode: int, cpu_seconds: int | None = None) -> Mess
     return Message(EXIT_CODE, code=returncode)
 
 
+# Every sentence a StartError carries: a row stopped with one of these did not start,
+# and its page shows the sentence as an error (presenters' ``refused``), as it shows a
+# crash, even when no exit code came with it (a program listening elsewhere, a timeout).
+START_REFUSALS = frozenset({
+    PORT_IN_USE, START_FAILED, NOT_READY, TIMEOUT, PROGRAM_ELSEWHERE, PROGRAM_TIMEOUT,
+    PROGRAM_SYNTAX_ERROR, PROGRAM_EXITED, RELAY_FAILED, SOCKET_PATH_TOO_LONG, UID_TAKEN,
+})
+
+
 def states_exit_code(message: Message) -> bool:
     """True when ``message`` already says the exit code (so a page does not add it)."""
     return message.template in (EXIT_CODE, KILLED_BY_SIGNAL, CPU_USED) or any(

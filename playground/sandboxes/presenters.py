@@ -17,7 +17,7 @@ from django.utils.translation import gettext, gettext_noop
 from ..models import Sandbox
 from ..refusals import Message
 from . import program_kind
-from .exits import states_exit_code
+from .exits import START_REFUSALS, states_exit_code
 
 DELETED_MESSAGE = gettext_noop("this sandbox was deleted")
 WITH_EXIT_CODE = gettext_noop("(exit code %(code)s)")
@@ -100,7 +100,9 @@ def status_json(facts: dict[str, Any]) -> dict[str, Any]:
     data = facts.get("message")
     message = Message.from_json(data) if isinstance(data, dict) else None
     return {**facts, "message": message_for_people(message),
-            "problem": problem_for_people(message, facts.get("exit_code"))}
+            "problem": problem_for_people(message, facts.get("exit_code")),
+            # The message says why a start failed: an error, exit code or not.
+            "refused": message is not None and message.template in START_REFUSALS}
 
 
 def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:

@@ -182,12 +182,13 @@ def stop_all() -> None:
 
 
 def console_tail(sandbox: Sandbox) -> list[dict[str, str]]:
-    """The last lines of the server's stdout and stderr, for a viewer that just arrived
-    (the supervisor keeps them for a live child; a stopped one left its stderr here)."""
+    """The last lines of the server's stdout and stderr, for a viewer that just arrived,
+    in the order they came (the supervisor keeps them for a live child, Child.console:
+    two pipes, so only nearly the order they were written in; a stopped one left its
+    stderr here, a program its console)."""
     child = supervisor().get(sandbox.key)
     if child is not None:
-        return ([{"stream": "stdout", "text": t} for t in list(child.stdout_tail)] +
-                [{"stream": "stderr", "text": t} for t in list(child.stderr_tail)])
+        return [{"stream": stream, "text": text} for stream, text in list(child.console)]
     return [{"stream": "stderr", "text": t} for t in sandbox.stderr_tail.splitlines()]
 
 

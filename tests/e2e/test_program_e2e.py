@@ -236,3 +236,86 @@ def test_an_empty_program_written_in_the_editor(browser, program_playground):
     assert site.inner_text("body") == "written"
     assert errors == []
     context.close()
+
+
+# The site review's findings on the program page (issue 13, mend-ui).
+LISTEN = """import os, socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(os.environ.get("PORT", "0"))))
+s.listen()
+"""
+# Listens, then crashes a moment later (exit code 3).
+CRASHES_SOON = LISTEN + "time.sleep(1.5)\nsys.exit(3)\n"
+# Listens elsewhere: the start is refused (409).
+ELSEWHERE = LISTEN.replace('int(os.environ.get("PORT", "0"))', "9090") + \
+    "time.sleep(60)\n"
+# Listens, then writes to stdout and stderr by turns, far enough apart that their two
+# reader threads take them in that order; then waits.
+TAKES_TURNS = LISTEN + "".join(
+    f'print("{stream} {n}", file=sys.{stream}, flush=True)\ntime.sleep(0.4)\n'
+    for n in (1, 2) for stream in ("stdout", "stderr")) + "time.sleep(600)\n"
+
+
+def _empty_program(browser, site, language, source):
+    """An empty program sandbox, ``source`` written in its editor and saved (not run)."""
+    context, page, errors = _new_page(browser, site, language)
+    page.check("input[name=kind][value=program]")
+    page.click("#starter-list button[data-starter='']")
+    page.wait_for_url(re.compile(r"/sandboxes/\d+/$"), timeout=30_000)
+    page.wait_for_function("() => document.getElementById('program-text').value.length > 0")
+    page.fill("#program-text", source)
+    return context, page, errors
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_running_notice_goes_when_the_program_crashes(browser, program_playground,
+                                                         language):
+    context, page, errors = _empty_program(browser, program_playground, language,
+                                           CRASHES_SOON)
+    page.click("#program-save-restart")
+    notice = "#messages .notice.ok"
+    page.wait_for_selector(notice, timeout=30_000)  # "… is running at …"
+    page.wait_for_selector("#sandbox-card .card[data-status=crashed]", timeout=30_000)
+    # The notice said it runs; it does not any more (it used to stay until it faded).
+    assert page.locator(notice).count() == 0, page.inner_text("#messages")
+    assert page.locator("#sandbox-card .problem.bad").is_visible()
+    assert errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_listening_elsewhere_is_shown_as_an_error(browser, program_playground, language):
+    context, page, errors = _empty_program(browser, program_playground, language, ELSEWHERE)
+    page.click("#program-save-restart")
+    page.wait_for_selector("#messages .notice.error", timeout=30_000)  # the 409 itself
+    assert "9090" in page.inner_text("#messages")
+    # The card's own line says it too, as an error like the other failed starts.
+    problem = page.wait_for_selector("#sandbox-card .problem:not([hidden])")
+    assert "9090" in problem.inner_text()
+    assert "bad" in problem.get_attribute("class").split()
+    assert errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_a_late_viewer_sees_the_console_in_the_order_it_came(browser, program_playground,
+                                                            language):
+    context, page, errors = _empty_program(browser, program_playground, language,
+                                           TAKES_TURNS)
+    page.click("#program-save-restart")
+    _running(page)
+    page.wait_for_function("() => document.getElementById('console').textContent"
+                           ".includes('stderr 2')", timeout=15_000)
+    # Arrive late: the console is the tail the playground kept, in arrival order.
+    page.reload()
+    page.wait_for_function("() => document.getElementById('console').textContent"
+                           ".includes('stderr 2')", timeout=15_000)
+    lines = page.eval_on_selector_all(
+        "#console span.stdout, #console span.stderr",
+        "(spans) => spans.map((s) => [s.className, s.textContent.trim()])"
+        ".filter(([, text]) => /^std(out|err) [12]$/.test(text))")
+    assert lines == [["stdout", "stdout 1"], ["stderr", "stderr 1"],
+                     ["stdout", "stdout 2"], ["stderr", "stderr 2"]]
+    assert errors == []
+    context.close()

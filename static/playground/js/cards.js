@@ -129,7 +129,8 @@ export class Card {
     if (sb.status === "crashed" && !problem) problem = gettext("The server stopped unexpectedly.");
     this.problemText.textContent = problem;
     this.problem.hidden = !problem && !sb.stderr_tail.length;
-    this.problem.classList.toggle("bad", sb.status === "crashed" || sb.exit_code !== null);
+    // A refused start is an error too, with or without an exit code (docs/api.md).
+    this.problem.classList.toggle("bad", sb.status === "crashed" || sb.exit_code !== null || sb.refused);
     this.stderr.hidden = !sb.stderr_tail.length;
     this.stderrText.textContent = sb.stderr_tail.join("\n");
     // A program's tail is its console: stdout and stderr both.
@@ -139,6 +140,15 @@ export class Card {
     if (sb.status === "crashed" && !this.stderrShown) {
       this.stderr.open = true;
       this.stderrShown = true;
+    }
+
+    // "is running at …" is about the run it announced: once that run has crashed or
+    // ended (same started_at; a poll answered before the start has an older one), the
+    // notice goes and the card's problem line says why.
+    const notice = this.runningNotice;
+    if (notice && sb.started_at === notice.startedAt && !running && sb.status !== "starting") {
+      notice.item.remove();
+      this.runningNotice = null;
     }
 
     if (!this.busy) {
@@ -156,7 +166,8 @@ export class Card {
       this.setBusy(false);
       this.update(sb);
       if (action === "start") {
-        message(L10N.f(gettext("“%(name)s” is running at %(url)s"), { name: sb.name, url: sb.url }), "ok");
+        const item = message(L10N.f(gettext("“%(name)s” is running at %(url)s"), { name: sb.name, url: sb.url }), "ok");
+        this.runningNotice = { item, startedAt: sb.started_at };
       }
     } catch (err) {
       this.setBusy(false);

@@ -23,6 +23,7 @@ export function button(label, className, data) {
 }
 
 // Show a message at the top of the page. Errors stay until closed; others fade.
+// Returns the notice, for a caller that must take it back when it stops being true.
 export function message(text, kind) {
   const box = $("messages");
   const item = el("div", "notice " + (kind || "info"));
@@ -33,6 +34,7 @@ export function message(text, kind) {
   box.append(item);
   while (box.children.length > 4) box.firstElementChild.remove();
   if (kind !== "error") setTimeout(() => item.remove(), 6000);
+  return item;
 }
 
 // One listener for every message's close button (base.html's #messages).
