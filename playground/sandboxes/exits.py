@@ -79,12 +79,18 @@ def describe_returncode(returncode: int, cpu_seconds: int | None = None) -> Mess
     return Message(EXIT_CODE, code=returncode)
 
 
-# Every sentence a StartError carries: a row stopped with one of these did not start,
-# and its page shows the sentence as an error (presenters' ``refused``), as it shows a
-# crash, even when no exit code came with it (a program listening elsewhere, a timeout).
+# Our own failure to start a child (an exception in the playground, not the learner's).
+LAUNCH_FAILED = gettext_noop("the playground could not start the server because of an error "
+                             "on its side; the details are in its log")
+
+# Every sentence a StartError carries, and LAUNCH_FAILED: a row stopped with one of
+# these did not start, and its page shows the sentence as an error (presenters'
+# ``refused``), as it shows a crash, even when no exit code came with it (a program
+# listening elsewhere, a timeout, our own failure).
 START_REFUSALS = frozenset({
     PORT_IN_USE, START_FAILED, NOT_READY, TIMEOUT, PROGRAM_ELSEWHERE, PROGRAM_TIMEOUT,
     PROGRAM_SYNTAX_ERROR, PROGRAM_EXITED, RELAY_FAILED, SOCKET_PATH_TOO_LONG, UID_TAKEN,
+    LAUNCH_FAILED,
 })
 
 

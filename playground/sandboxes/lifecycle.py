@@ -35,7 +35,7 @@ from ..models import Sandbox
 from ..refusals import Message, Refusal
 from ..traffic.ingest import ingestor
 from . import budgets, claims, control, heartbeat, leftovers, modes, ports, program_kind
-from .exits import StartError
+from .exits import LAUNCH_FAILED, StartError
 from .ownership import NO_SUCH_SANDBOX, owned, owner_fields
 from .runtime import message_fields, record_exit, supervisor
 from .supervisor import STOP_GRACE
@@ -54,9 +54,6 @@ LONG_NAME = gettext_noop("the name is longer than 60 characters")
 TOO_MANY = gettext_noop("you already have %(limit)s sandboxes, the limit; delete one to "
                         "create another")
 STOPPED_MEANWHILE = gettext_noop("the sandbox was stopped while it was starting")
-LAUNCH_FAILED = gettext_noop("the playground could not start the server because of an error "
-                             "on its side; the details are in its log")
-
 # Claims this process is starting a child for (between the claim and the child's
 # registration in the Supervisor): bookkeeping of our own threads, never a lock.
 _launching: set[str] = set()

@@ -46,6 +46,7 @@ def test_a_start_that_cannot_launch_releases_the_claim_and_says_why(tmp_path, fr
         assert answer["sandbox"]["status"] == "stopped", answer  # the claim is given up
         row = browser.call(site, "GET", sandbox["links"]["self"])[1]
         assert row["status"] == "stopped" and row["message"] == LAUNCH_FAILED, row
+        assert row["refused"] is True, row  # the card shows it as an error, not in black
         assert "Traceback" in site.output()  # the details are in its log
 
         browser.opener.addheaders = [("Accept-Language", "ja")]
