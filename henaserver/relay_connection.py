@@ -240,9 +240,11 @@ class RelayedConnection:
             # server_closed: it closed before its answer was whole (or began). An
             # answer with no status line has no end to miss: what came is the answer.
             whole = response.complete or response.mistake == named.NO_STATUS_LINE
-            # A request the parser could not read, answered whole, is what henaserver
-            # calls rejected: the same request gives the same outcome either way.
-            outcome = ("rejected" if current.unreadable else "complete") if whole \
+            # A request the parser could not read, answered whole with an error, is
+            # what henaserver calls rejected: the same request gives the same outcome
+            # either way. Answered 2xx/3xx, the server took it: nobody rejected it.
+            rejected = current.unreadable and (response.status or 0) >= 400
+            outcome = ("rejected" if rejected else "complete") if whole \
                 else "server_closed"
             event = self._event(current, response.status, outcome, current.reason,
                                 response.raw,

@@ -129,3 +129,23 @@ def test_the_recording_parser_keeps_a_body_only_up_to_its_cap(chunked):
     assert (upload.raw, len(upload.body), length) == (message[:len(head) + 100], 100,
                                                        len(message))
     assert following.head.target == "/next"
+
+
+@pytest.mark.parametrize("sent, outcome", [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "complete"),
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno", "rejected"),
+])
+def test_an_unreadable_request_is_rejected_only_if_the_server_refused_it(behind, sent,
+                                                                         outcome):
+    # No Host: henaserver's parser cannot read it (400), but the tutorial's netcat test
+    # sends just that, and a learner's server that answers 200 rejected nothing (final
+    # review: it was `rejected`, and counted as an error).
+    request = b"GET / HTTP/1.1\r\n\r\n"
+    _, relay = behind(lambda sock, received: sock.sendall(sent))
+    raw = relay.raw()
+    raw.send(request)
+    assert raw.read_to_eof() == sent
+    exchange = relay.exchanges(raw.address)[0]
+    raw.sock.close()
+    assert exchange["reason"].startswith("not a request henaserver can read")
+    assert (exchange["outcome"], exchange["status"]) == (outcome, int(sent[9:12]))

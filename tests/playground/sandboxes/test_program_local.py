@@ -83,11 +83,18 @@ def test_a_program_made_locally_is_not_started_from_the_network(client, free_por
      "X-Forwarded-For", False),
     # Behind a Unix socket with no header written: cannot be told, so not local.
     ({"REMOTE_ADDR": ""}, "X-Forwarded-For", False),
+    # Behind a Unix socket, a local proxy wrote a local client.
+    ({"REMOTE_ADDR": "", "HTTP_X_FORWARDED_FOR": "127.0.0.1"}, "X-Forwarded-For", True),
+    # Count mode trusts the peer by position: a client on the network that reaches
+    # daphne directly and forges the header is still not this machine (final review).
+    ({"REMOTE_ADDR": "203.0.113.5", "HTTP_X_FORWARDED_FOR": "127.0.0.1"},
+     "X-Forwarded-For+count", False),
 ])
 def test_local_is_the_client_address_rule(client, free_port, no_bwrap, meta, header,
                                           local):
-    no_bwrap.PLAYGROUND_CLIENT_ADDRESS_HEADER = header
-    no_bwrap.PLAYGROUND_TRUSTED_PROXY_COUNT = 1 if meta["REMOTE_ADDR"] == "127.0.0.1" else 0
+    count = header.endswith("+count") or meta["REMOTE_ADDR"] in ("127.0.0.1", "")
+    no_bwrap.PLAYGROUND_CLIENT_ADDRESS_HEADER = header.removesuffix("+count")
+    no_bwrap.PLAYGROUND_TRUSTED_PROXY_COUNT = 1 if count else 0
     response = create_program(client, free_port, **meta)
     assert response.status_code == (201 if local else 403), response.content
 
