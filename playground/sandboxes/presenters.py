@@ -102,7 +102,9 @@ def status_json(facts: dict[str, Any]) -> dict[str, Any]:
     return {**facts, "message": message_for_people(message),
             "problem": problem_for_people(message, facts.get("exit_code")),
             # The message says why a start failed: an error, exit code or not.
-            "refused": message is not None and message.template in START_REFUSALS}
+            "refused": message is not None and (
+                message.template in START_REFUSALS
+                or message.template in program_kind.START_REFUSALS)}
 
 
 def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:

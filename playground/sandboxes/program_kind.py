@@ -71,6 +71,9 @@ UNREACHABLE = gettext_noop(
     "(it is not open to others; the playground's administrator can run chmod o+x on it)")
 EXITED = gettext_noop("your program exited (%(exit)s); its last output: %(last)s")
 EXITED_SILENTLY = gettext_noop("your program exited (%(exit)s) without a word of output")
+# The refusals ``spec`` raises as a StartError (a start already holding its claim):
+# stored on the row, they are shown as errors like exits.START_REFUSALS.
+START_REFUSALS = frozenset({NOT_OFFERED, NOT_LOCAL, NO_MAIN_FILE, UNREACHABLE})
 RELAY_GONE = gettext_noop("stopped: the playground's capture relay stopped because of an "
                           "error on its side, so your program was stopped too; the details "
                           "are in the playground's log. Start it again")

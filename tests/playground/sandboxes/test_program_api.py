@@ -341,6 +341,8 @@ def test_a_resume_refused_by_the_policy_says_why_on_the_row(client, free_port, s
     row = Sandbox.objects.get(pk=sb["id"])
     assert (row.status, row.claim, row.run_by) == ("stopped", "", "")
     assert row.message == program_kind.NOT_OFFERED
+    shown = client.get(sb["links"]["self"]).json()
+    assert shown["refused"] is True, shown  # the card shows it as an error, not in black
 
 
 def test_start_without_a_main_file_says_so(client, free_port):
