@@ -111,14 +111,3 @@ def send(port: int, *parts: bytes, half_close: bool = True) -> bytes:
         while chunk := sock.recv(65536):
             received += chunk
     return received
-
-
-class Sink:
-    """An ingestor's ``publish``: keeps every message sent to viewers."""
-
-    def __init__(self):
-        self.messages = []
-
-    def __call__(self, sandbox_id, message):
-        self.messages.append(message)
-        return True

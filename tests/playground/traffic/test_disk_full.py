@@ -9,19 +9,11 @@ import threading
 import pytest
 from django.db import connection
 from django.db.backends.signals import connection_created
+from testkit.viewers import Sink
 
 from playground.models import Exchange, Run, Sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    def __call__(self, sandbox_id, message):
-        self.messages.append(message)
-        return True
 
 
 @pytest.fixture

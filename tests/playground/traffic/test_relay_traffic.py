@@ -14,7 +14,8 @@ import socket
 
 import pytest
 from django.utils import translation
-from relay_run import AFTER, BARE_LF, NOT_HTTP, OK, REPO, SHORT, RelayRun, Sink, send
+from relay_run import AFTER, BARE_LF, NOT_HTTP, OK, REPO, SHORT, RelayRun, send
+from testkit.viewers import Sink
 
 from henaserver.responses import MISTAKES as RELAY_MISTAKES
 from playground.compose import composer

@@ -12,7 +12,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from relay_run import RelayRun, Sink, send
+from relay_run import RelayRun, send
+from testkit.viewers import Sink
 
 from playground.asgi import application
 from playground.models import Sandbox
