@@ -118,13 +118,12 @@ def _stage_state(stage: Stage, done: list[dict[str, Any]], facts: dict[str, Any]
     """pending | running | passed | failed | skipped (docs/api.md)."""
     if stage.number > facts["through"]:
         return "skipped"
-    if any(not outcome["passed"] for outcome in done) and (
-            len(done) >= len(stage.checks) or facts["state"] != "running"):
-        return "failed"
-    if len(done) >= len(stage.checks):
-        return "passed"
-    if facts["state"] != "running":
-        return "skipped"  # stopped, interrupted, or never begun: not checked
+    failed = any(not outcome["passed"] for outcome in done)
+    # Every check done (a stage without checks: once the run went through them all).
+    if len(done) >= len(stage.checks) and (done or facts["state"] in ("passed", "failed")):
+        return "failed" if failed else "passed"
+    if facts["state"] != "running":  # stopped, interrupted, or never begun
+        return "failed" if failed else "skipped"
     return "running" if stage.number == current else "pending"
 
 

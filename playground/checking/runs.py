@@ -227,6 +227,8 @@ def _run(active: Active) -> None:
             state = State.PASSED
         elif not runtime.is_running(Sandbox.objects.get(pk=active.sandbox_id)):
             message = Message(SERVER_ENDED)
+    except Refusal as refused:  # e.g. the run's files could not be written
+        message = refused.message
     except Exception as error:  # a bug: the run ends failed, never stays "running"
         log.exception("check run %s failed", active.run_id)
         message = Message(CRASHED, error=repr(error))

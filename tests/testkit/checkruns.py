@@ -44,3 +44,27 @@ def finished(client: Any, run: dict, timeout: float = 240.0, **headers: Any) -> 
 def outcomes(run: dict) -> list[dict]:
     """Every Outcome JSON of a RUN_JSON, in stage order."""
     return [check for stage in run["stages"] for check in stage["checks"]]
+
+
+def viewer(client: Any, sandbox_id: int, language: str = "en") -> Any:
+    """A WebsocketCommunicator on the sandbox's traffic websocket, as the owner's
+    browser (``client``'s session) in ``language``, against the real ASGI app."""
+    from channels.testing import WebsocketCommunicator
+
+    from playground.asgi import application
+
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"),
+               (b"accept-language", language.encode())]
+    session = client.cookies.get("sessionid")
+    if session is not None:
+        headers.append((b"cookie", f"sessionid={session.value}".encode()))
+    return WebsocketCommunicator(application, f"/ws/sandboxes/{sandbox_id}/",
+                                 headers=headers)
+
+
+async def next_checks(comm: Any, timeout: float = 30.0) -> dict:
+    """The next ``checks`` message's run (other messages are skipped)."""
+    while True:
+        message = await comm.receive_json_from(timeout)
+        if message["type"] == "checks":
+            return message["run"]

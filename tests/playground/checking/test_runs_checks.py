@@ -12,7 +12,7 @@ from testkit.checkruns import finished, outcomes, running_sandbox, start_run
 
 from playground.checking.stages import STAGES
 from playground.files.storage import root_of
-from playground.models import CheckPort, Exchange, Sandbox
+from playground.models import CheckPort, CheckRun, Exchange, Sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,3 +99,19 @@ def test_exchanges_keep_their_label_in_the_database(client, free_port):
     labels = set(Exchange.objects.filter(sandbox_id=sandbox["id"])
                  .values_list("check_label", flat=True))
     assert labels == {o["label"] for o in outcomes(run)}
+
+
+def test_the_newest_runs_are_kept_and_the_best_one(client, free_port, monkeypatch):
+    from playground.checking import runs
+
+    monkeypatch.setattr(runs, "KEEP_RUNS", 3)
+    sandbox = running_sandbox(client, free_port)
+    row = Sandbox.objects.get(pk=sandbox["id"])
+    for number, reached in [(1, 1), (2, 6), (3, 2), (4, 0)]:
+        CheckRun.objects.create(sandbox=row, number=number, through=6, reached=reached,
+                                state="failed", run_by="old")
+    run = finished(client, start_run(client, sandbox, through=1))
+    listed = client.get(sandbox["links"]["checks"]).json()
+    # The newest three (3, 4, 5) and the best (2); run 1 is gone.
+    assert [r["number"] for r in listed["runs"]] == [5, 4, 3, 2]
+    assert (listed["reached"], listed["best"], run["best"]) == (1, 6, 6)
