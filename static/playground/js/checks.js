@@ -5,7 +5,7 @@
 // with a caret on the byte (deeplink.js). The API and the run's JSON: docs/api.md,
 // "Checks"; progress arrives as "checks" messages on the page's websocket (live.js).
 // Everything the learner's server sent is shown with textContent only.
-import { gettext, L10N } from "./i18n-helpers.js";
+import { gettext, L10N, formatMicros } from "./i18n-helpers.js";
 import { el, message } from "./dom.js";
 import { api } from "./api.js";
 import { renderText } from "./bytes.js";
@@ -132,12 +132,16 @@ export function initChecks(panel, card, live, glossaryPage) {
     }
     if (!serving) return gettext("Start the sandbox (above) to check it: the checks talk to the running server.");
     if (starting) return gettext("Starting the checks…");
-    if (run) return L10N.f(gettext("Run %(number)s: %(state)s."), { number: run.number, state: RUN_STATE[run.state] || run.state });
+    if (run) {
+      const text = L10N.f(gettext("Run %(number)s: %(state)s."), { number: run.number, state: RUN_STATE[run.state] || run.state });
+      return run.message ? text + " " + run.message : text;
+    }
     return gettext("Not checked yet.");
   }
 
   function drawReached() {
     reachedBox.textContent = "";
+    delete reachedBox.dataset.reached; // only while a finished run is shown
     if (!run || running()) {
       if (best) reachedBox.append(L10N.f(gettext("best so far: stage %(best)s"), { best }));
       return;
@@ -161,26 +165,40 @@ export function initChecks(panel, card, live, glossaryPage) {
     item.dataset.stage = String(stage.number);
     item.dataset.state = run ? stageState : "pending";
     const details = el("details");
-    details.open = opened.has(stage.number) ? opened.get(stage.number) : stageState === "failed";
+    details.open = opened.has(stage.number) ? opened.get(stage.number)
+      : stageState === "failed" || stageState === "running";
     details.addEventListener("toggle", () => opened.set(stage.number, details.open));
     const summary = el("summary");
     summary.append(el("span", "stage-number", String(stage.number)), " ",
                    el("span", "stage-title", stage.title), " ");
     if (run) summary.append(el("span", "stage-state state-" + stageState, STAGE_STATE[stageState] || stageState));
+    if (run && stageState === "running" && stage.total) {
+      summary.append(" ", el("span", "muted", L10N.f(gettext("%(done)s of %(total)s checks"),
+                                                     { done: (stage.checks || []).length, total: stage.total })));
+    }
     details.append(summary, el("p", "muted stage-summary", stage.summary || ""));
     if (stage.rfc && stage.rfc.length) {
       const refs = el("p", "stage-rfc muted", gettext("Rests on:") + " ");
       stage.rfc.forEach((ref, i) => refs.append(i ? ", " : "", outLink(ref.label, ref.url)));
       details.append(refs);
     }
+    // Before any run, the stage list names the checks it will run.
     const checks = stage.checks || [];
     if (checks.length) {
       const ol = el("ol", "checks");
-      for (const outcome of checks) ol.append(checkItem(outcome));
+      for (const outcome of checks) ol.append(run ? checkItem(outcome) : plannedItem(outcome));
       details.append(ol);
     }
     item.append(details);
     return item;
+  }
+
+  function plannedItem(check) {
+    const li = el("li", "check planned");
+    li.dataset.label = check.label;
+    li.append(el("span", "check-mark muted", "·"), " ", el("span", "check-label", check.label), " ",
+              el("span", "check-title", check.title));
+    return li;
   }
 
   function checkItem(outcome) {
@@ -189,7 +207,7 @@ export function initChecks(panel, card, live, glossaryPage) {
     const head = el("div", "check-head");
     head.append(el("span", "check-mark", outcome.passed ? "✓" : "✗"), " ",
                 el("span", "check-label", outcome.label), " ", el("span", "check-title", outcome.title));
-    if (outcome.seconds != null) head.append(" ", el("span", "muted", L10N.f(gettext("%(s)s s"), { s: L10N.decimal(outcome.seconds) })));
+    if (outcome.seconds != null) head.append(" ", el("span", "muted", formatMicros(Math.round(outcome.seconds * 1e6))));
     const seqs = outcome.exchanges || [];
     if (seqs.length) {
       const links = el("span", "check-exchanges muted", " " + gettext("its requests:") + " ");
@@ -209,7 +227,7 @@ export function initChecks(panel, card, live, glossaryPage) {
       : latin1Bytes(failure.received || "");
     if (failure.expected || received.length) {
       const pair = el("div", "expected-received");
-      pair.append(column(gettext("Expected"), new TextEncoder().encode(failure.expected || ""), "expected"),
+      pair.append(column(gettext("Expected"), expectedBytes(failure.expected || ""), "expected"),
                   column(gettext("Received"), received, "received"));
       box.append(pair);
     }
@@ -308,5 +326,10 @@ function fromBase64(text) {
     return new Uint8Array(0);
   }
 }
+
+// The engine writes CR and LF in `expected` as the two characters \r and \n (so the
+// text reads like the starter's Python); shown like the received bytes, as ␍ and ␊.
+const expectedBytes = (text) => new TextEncoder().encode(
+  text.replace(/\\r/g, "\r").replace(/\\n/g, "\n"));
 
 const latin1Bytes = (text) => Uint8Array.from(text, (ch) => ch.charCodeAt(0) & 0xff);

@@ -71,7 +71,8 @@ export class ExchangeView {
       part.target.textContent = gettext("loading…");
       part.size.textContent = "";
     }
-    this.panel.scrollIntoView({ behavior: "smooth", block: "start" });
+    // With a mark, the caret is scrolled to once the bytes are drawn (render).
+    if (!mark) this.panel.scrollIntoView({ behavior: "smooth", block: "start" });
     await Promise.all(Object.values(this.parts).map((part) => this.load(part, item, raw[part.name])));
   }
 

@@ -47,5 +47,5 @@ def test_a_hint_links_to_its_rfc_section() -> None:
     html = _page("en")
     block = html[html.index('id="hint-bare-lf"'):]
     link = re.search(r'href="([^"]+)"[^>]*>([^<]+)</a>', block[block.index("<dd>"):])
-    assert link and link.groups() == ("https://www.rfc-editor.org/rfc/rfc9112#section-2.2",
-                                      "RFC 9112 §2.2")
+    assert link and link.groups() == ("https://www.rfc-editor.org/rfc/rfc9112#section-2.1",
+                                      "RFC 9112 §2.1")
