@@ -196,3 +196,110 @@ def test_loop_starter_checked_then_crlf_broken_and_the_caret_on_the_byte(
     assert entry.is_visible() and "\\r\\n" in entry.inner_text()
     assert errors == []
     context.close()
+
+
+# Records, at each change of the panel, how many checks it shows and whether the run is
+# still running (Stop shown): the progress as the learner saw it.
+WATCH_PANEL = """() => {
+  window.seen = [];
+  const panel = document.getElementById("checks-panel");
+  const note = () => window.seen.push([panel.querySelectorAll("li.check:not(.planned)").length,
+                                       !document.getElementById("checks-stop").hidden]);
+  new MutationObserver(note).observe(panel, {subtree: true, childList: true, attributes: true});
+}"""
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_progress_shows_as_checks_finish_and_the_rows_carry_their_check(
+        browser, shared_playground, start_in_page, language):
+    words = WORDS[language]
+    context, page, errors = _new_page(browser, shared_playground, language)
+    sandbox = start_in_page(page, "checked", page.input_value("#create-port"))
+    page.goto(shared_playground.base + sandbox["links"]["page"])
+    page.wait_for_selector("#sandbox-card .card[data-status=running]")
+    page.evaluate(WATCH_PANEL)
+    run = _check(page, 12)
+    assert run["reached"] == 12, _failed_checks(run)  # henaserver in full mode
+    total = sum(len(stage["checks"]) for stage in run["stages"])
+    seen = page.evaluate("window.seen")
+    # Checks appeared one after another while the run was still running: live.
+    while_running = [count for count, running in seen if running]
+    assert any(0 < count < total for count in while_running), seen
+    assert while_running == sorted(while_running)
+    assert seen[-1] == [total, False]
+    assert page.locator(".check-stage[data-state=passed]").count() == 12
+
+    # The traffic page: every exchange a check sent carries the label of the check that
+    # opened its connection (stages 1-3 judge one exchange together: all of them list it).
+    sent: dict[int, set[str]] = {}
+    for stage in run["stages"]:
+        for check in stage["checks"]:
+            for seq in check["exchanges"]:
+                sent.setdefault(seq, set()).add(check["label"])
+    assert len(sent) > 12
+    traffic = context.new_page()
+    traffic.on("pageerror", lambda exc: errors.append(str(exc)))
+    traffic.goto(shared_playground.base + sandbox["links"]["traffic"])
+    last = max(sent)
+    traffic.wait_for_selector(f"#traffic-table tr[data-seq='{last}']", timeout=15_000)
+    for seq, labels in sent.items():
+        row = traffic.locator(f"#traffic-table tr[data-seq='{seq}']")
+        label = row.get_attribute("data-check")
+        assert label in labels, (seq, labels)
+        assert row.locator(".check-tag").inner_text() == words["badge"].format(label=label)
+    assert traffic.locator("#traffic-table tr[data-check]").count() == len(sent)
+    assert errors == []
+    context.close()
+
+
+def test_stop_ends_a_run_that_would_take_long(browser, program_playground):
+    """A server that accepts and never answers: each check waits for its timeout. Stop
+    ends the run at once (within one check); the panel says so and can start again."""
+    words = WORDS["en"]
+    context, page, errors = _new_page(browser, program_playground, "en")
+    page.check("input[name=kind][value=program]")
+    page.click("#starter-list button[data-starter='']")
+    page.wait_for_url(re.compile(r"/sandboxes/\d+/$"), timeout=30_000)
+    page.wait_for_function("() => document.getElementById('program-text').value.length > 0")
+    page.fill("#program-text", SILENT)
+    page.click("#program-save-restart")
+    _running(page)
+    page.wait_for_selector("#checks-run:not([disabled])", timeout=15_000)
+    page.click("#checks-run")
+    page.wait_for_selector("#checks-stop:not([hidden])", timeout=15_000)
+    assert page.is_disabled("#checks-run")
+    page.click("#checks-stop")
+    # Ends: Stop goes, the panel says how it ended, and a new run may start.
+    page.wait_for_selector("#checks-reached[data-reached]", timeout=30_000)
+    assert page.is_hidden("#checks-stop") and page.is_enabled("#checks-run")
+    assert words["stopped"] in page.inner_text("#checks-state")
+    url = page.evaluate("() => PG.api('GET', document.querySelector('#sandbox-card')"
+                        ".dataset.sandboxUrl).then((sb) => sb.links.checks)")
+    run = page.evaluate("(url) => PG.api('GET', url)", url)["runs"][0]
+    assert run["state"] == "stopped" and run["reached"] == 0
+    checked = sum(len(stage["checks"]) for stage in run["stages"])
+    assert checked < sum(stage["total"] for stage in run["stages"])
+    assert page.locator(".check-stage[data-state=skipped]").count() >= 11
+    assert errors == []
+    context.close()
+
+
+def test_the_tour_offers_the_checks_of_its_step(browser, shared_playground):
+    """The "answer once" step: checks of stages 1-4 on the tour sandbox reach stage 3,
+    as the step says (its mode's row of docs/checks.md)."""
+    context, page, errors = _new_page(browser, shared_playground, "en")
+    page.goto(shared_playground.base + "/tour/")
+    step = page.locator("#step-one-request-then-exit")
+    step.locator("button.setup").click()
+    step.locator(".step-result:not([hidden])").wait_for(timeout=30_000)
+    checks = step.locator(".tour-checks")
+    assert checks.is_visible() and checks.get_attribute("data-reach") == "3"
+    checks.locator("button.check-stages").click()
+    page.wait_for_selector("#step-one-request-then-exit .tour-checks[data-reached]",
+                           timeout=(15 * 4 + 30) * 1000)
+    assert checks.get_attribute("data-reached") == "3"
+    assert "Stage reached: 3 of 4 (as this step expects)" in checks.inner_text()
+    details = checks.locator("a.checks-details").get_attribute("href")
+    assert re.fullmatch(r"/sandboxes/\d+/#checks-panel", details)
+    assert errors == []
+    context.close()
