@@ -162,6 +162,11 @@ def test_loop_starter_checked_then_crlf_broken_and_the_caret_on_the_byte(
     box = page.locator(f'li.check[data-label="{outcome["label"]}"] .check-failure')
     assert failure["message"] in box.inner_text()
     assert "␊" in box.locator(".received .bytes").inner_text()
+    # ... with the byte marked there too (the whole response: it is short).
+    assert len(received) < 2048
+    assert box.locator(".received .marked-byte").inner_text() == "␊"
+    assert box.locator(".received .marked-byte").get_attribute("data-offset") == \
+        str(failure["offset"])
     assert "␍␊" in box.locator(".expected .bytes").inner_text()
     hint = box.locator(".check-hint")
     assert hint.inner_text().startswith(words["hint"])

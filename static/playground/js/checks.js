@@ -228,7 +228,7 @@ export function initChecks(panel, card, live, glossaryPage) {
     if (failure.expected || received.length) {
       const pair = el("div", "expected-received");
       pair.append(column(gettext("Expected"), expectedBytes(failure.expected || ""), "expected"),
-                  column(gettext("Received"), received, "received"));
+                  column(gettext("Received"), received, "received", receivedMark(failure, received)));
       box.append(pair);
     }
     const where = el("p", "failure-where");
@@ -255,10 +255,10 @@ export function initChecks(panel, card, live, glossaryPage) {
     return box;
   }
 
-  function column(title, bytes, kind) {
+  function column(title, bytes, kind, mark = -1) {
     const col = el("div", "side " + kind);
     const pre = el("div", "bytes");
-    if (bytes.length) renderText(pre, bytes);
+    if (bytes.length) renderText(pre, bytes, mark);
     else pre.append(el("span", "muted", kind === "received" ? gettext("(nothing)") : "—"));
     col.append(el("h4", "", title), pre);
     return col;
@@ -325,6 +325,17 @@ function fromBase64(text) {
   } catch (err) {
     return new Uint8Array(0);
   }
+}
+
+// Where the failure's byte is in `received`, or -1. The engine sends the whole message
+// when it is shorter than RECEIVED_WINDOW, else a window around the byte that starts at
+// `received_start` (docs/checks.md); without that, a window is not marked.
+const RECEIVED_WINDOW = 2048;
+function receivedMark(failure, received) {
+  if (failure.offset == null) return -1;
+  const start = failure.received_start != null ? failure.received_start
+    : received.length < RECEIVED_WINDOW ? 0 : null;
+  return start == null ? -1 : failure.offset - start;
 }
 
 // The engine writes CR and LF in `expected` as the two characters \r and \n (so the
