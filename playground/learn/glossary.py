@@ -14,8 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+
+from ..traffic.mistakes import MISTAKES
 
 GLOSSARY_FILE = settings.BASE_DIR / "static" / "playground" / "data" / "glossary.json"
 
@@ -48,6 +50,17 @@ def link(data: dict[str, Any], entry: dict[str, Any]) -> tuple[str, str]:
     return url, url.split("/")[2] if url.startswith("https://") else url
 
 
+def _title(section: str, name: str, entry: dict[str, Any], language: str) -> str:
+    """What an entry is called: a header's name, a status with its phrase, a syntax
+    part's key; a mistake's label as the traffic view words it; a hint's name in the
+    page's language (``name_ja``)."""
+    if section == "mistakes":
+        return gettext(MISTAKES.get(name, entry["name"]))
+    if section == "hints" and language == "ja":
+        return str(entry.get("name_ja") or entry["name"])
+    return str(entry.get("name") or f"{name} {entry.get('phrase', '')}".strip())
+
+
 def sections(language: str) -> list[dict[str, Any]]:
     """The entries to show, section by section, in ``language`` ("ja" or "en")."""
     data = glossary()
@@ -56,8 +69,7 @@ def sections(language: str) -> list[dict[str, Any]]:
         entries = []
         for name, entry in data.get(key, {}).items():
             url, label = link(data, entry)
-            # Headers and hints have a name; a status its phrase; a syntax part its key.
-            title = entry.get("name") or f"{name} {entry.get('phrase', '')}".strip()
+            title = _title(key, name, entry, language)
             entries.append({"anchor": f"{prefix}-{name}", "title": title,
                             "text": entry.get(language) or entry["en"],
                             "url": url, "label": label})

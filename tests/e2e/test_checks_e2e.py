@@ -173,7 +173,8 @@ def test_loop_starter_checked_then_crlf_broken_and_the_caret_on_the_byte(
     glossary = hint.locator("a.hint-glossary").get_attribute("href")
     assert glossary.endswith("/glossary/#hint-bare-lf")
     assert hint.locator("a[href^='https://www.rfc-editor.org/rfc/rfc9112#section-']").count() == 1
-    page.locator("#checks-panel").screenshot(path=str(screenshot_dir / f"checks-failure-{language}.png"))
+    panel = page.locator("#checks-panel")
+    panel.screenshot(path=str(screenshot_dir / f"checks-failure-{language}.png"))
 
     # "Show the byte": the traffic page, the exchange open, the caret on the byte.
     with context.expect_page() as opened:
@@ -199,6 +200,7 @@ def test_loop_starter_checked_then_crlf_broken_and_the_caret_on_the_byte(
     traffic.goto(program_playground.base + glossary)
     entry = traffic.locator("#hint-bare-lf")
     assert entry.is_visible() and "\\r\\n" in entry.inner_text()
+    traffic.screenshot(path=str(screenshot_dir / f"glossary-{language}.png"))
     assert errors == []
     context.close()
 
@@ -216,12 +218,15 @@ WATCH_PANEL = """() => {
 
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_progress_shows_as_checks_finish_and_the_rows_carry_their_check(
-        browser, shared_playground, start_in_page, language):
+        browser, shared_playground, start_in_page, screenshot_dir, language):
     words = WORDS[language]
     context, page, errors = _new_page(browser, shared_playground, language)
     sandbox = start_in_page(page, "checked", page.input_value("#create-port"))
     page.goto(shared_playground.base + sandbox["links"]["page"])
     page.wait_for_selector("#sandbox-card .card[data-status=running]")
+    page.wait_for_selector("#checks-stages li.check-stage")
+    page.locator("#checks-panel").screenshot(
+        path=str(screenshot_dir / f"checks-before-{language}.png"))
     page.evaluate(WATCH_PANEL)
     run = _check(page, 12)
     assert run["reached"] == 12, _failed_checks(run)  # henaserver in full mode
@@ -253,6 +258,7 @@ def test_progress_shows_as_checks_finish_and_the_rows_carry_their_check(
         assert label in labels, (seq, labels)
         assert row.locator(".check-tag").inner_text() == words["badge"].format(label=label)
     assert traffic.locator("#traffic-table tr[data-check]").count() == len(sent)
+    traffic.screenshot(path=str(screenshot_dir / f"checks-badges-{language}.png"))
     assert errors == []
     context.close()
 
@@ -289,7 +295,7 @@ def test_stop_ends_a_run_that_would_take_long(browser, program_playground):
     context.close()
 
 
-def test_the_tour_offers_the_checks_of_its_step(browser, shared_playground):
+def test_the_tour_offers_the_checks_of_its_step(browser, shared_playground, screenshot_dir):
     """The "answer once" step: checks of stages 1-4 on the tour sandbox reach stage 3,
     as the step says (its mode's row of docs/checks.md)."""
     context, page, errors = _new_page(browser, shared_playground, "en")
@@ -306,5 +312,6 @@ def test_the_tour_offers_the_checks_of_its_step(browser, shared_playground):
     assert "Stage reached: 3 of 4 (as this step expects)" in checks.inner_text()
     details = checks.locator("a.checks-details").get_attribute("href")
     assert re.fullmatch(r"/sandboxes/\d+/#checks-panel", details)
+    step.screenshot(path=str(screenshot_dir / "checks-tour.png"))
     assert errors == []
     context.close()

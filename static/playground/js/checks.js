@@ -108,6 +108,14 @@ export function initChecks(panel, card, live, glossaryPage) {
   // ----- drawing --------------------------------------------------------------------
 
   function draw() {
+    drawControls();
+    drawReached();
+    drawStages();
+  }
+
+  // The buttons and the state line only: the page's poll calls this every second, so
+  // it never rebuilds the stages (a link there keeps its focus).
+  function drawControls() {
     const serving = sandbox.status === "running";
     runButton.disabled = starting || running() || !serving || !url();
     runButton.textContent = run ? gettext("Check again") : gettext("Check my server");
@@ -116,8 +124,6 @@ export function initChecks(panel, card, live, glossaryPage) {
     stopButton.disabled = stopping;
     stopButton.textContent = stopping ? gettext("Stopping…") : gettext("Stop the checks");
     state.textContent = stateText(serving);
-    drawReached();
-    drawStages();
   }
 
   function stateText(serving) {
@@ -300,7 +306,7 @@ export function initChecks(panel, card, live, glossaryPage) {
       const hadUrl = Boolean(url());
       sandbox = sb;
       if (!hadUrl && url()) load();
-      else draw();
+      else drawControls();
     },
   };
 }

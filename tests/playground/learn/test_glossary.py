@@ -372,6 +372,8 @@ def test_every_hint_the_checks_give_is_explained(glossary: dict[str, Any]) -> No
     assert set(glossary["hints"]) == keys
     for key, entry in glossary["hints"].items():
         assert entry.get("name"), key
+        # The glossary page names it in Japanese for a Japanese reader.
+        assert JAPANESE.search(entry.get("name_ja", "")) and entry["name_ja"] != entry["name"], key
         # The glossary links the RFC section the check's hint names (one source).
         link = glossary["rfc_base"] + entry["rfc"] + "#section-" + entry["section"]
         assert link == hints.HINTS[key].rfc[1], key

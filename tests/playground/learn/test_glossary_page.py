@@ -43,6 +43,18 @@ def test_every_entry_has_its_anchor_text_and_link(language: str) -> None:
 
 
 @pytest.mark.django_db
+def test_hints_and_mistakes_are_named_in_the_readers_language(compiled_translations) -> None:
+    html = _page("ja")
+    block = html[html.index('id="hint-bare-lf"'):]
+    assert GLOSSARY["hints"]["bare-lf"]["name_ja"] in block[:block.index("</dt>")]
+    block = html[html.index('id="mistake-bare_lf"'):]
+    assert "LF without CR" not in block[:block.index("</dt>")]
+    english = _page("en")
+    block = english[english.index('id="mistake-bare_lf"'):]
+    assert "LF without CR" in block[:block.index("</dt>")]
+
+
+@pytest.mark.django_db
 def test_a_hint_links_to_its_rfc_section() -> None:
     html = _page("en")
     block = html[html.index('id="hint-bare-lf"'):]
