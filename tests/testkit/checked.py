@@ -44,7 +44,7 @@ class Servers:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.scripted: list[Scripted] = []
+        self.scripts: list[Scripted] = []
 
     def _wait(self, process: subprocess.Popen[bytes], port: int, what: str) -> None:
         def ready() -> bool:
@@ -101,12 +101,12 @@ class Servers:
     def scripted(self, handler: Callable[[socket.socket, int], None]) -> Target:
         """A server calling ``handler(connection, number)`` for each connection (number
         0, 1, ...), each in a thread of its own; the connection is closed after."""
-        server = Scripted(handler, self.base / f"scripted-{len(self.scripted)}")
-        self.scripted.append(server)
+        server = Scripted(handler, self.base / f"scripted-{len(self.scripts)}")
+        self.scripts.append(server)
         return server.target
 
     def close(self) -> None:
-        for server in self.scripted:
+        for server in self.scripts:
             server.close()
         for process in self.processes:
             if process.poll() is None:
