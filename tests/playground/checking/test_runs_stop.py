@@ -15,7 +15,6 @@ from testkit.checkruns import finished, outcomes, start_run
 from testkit.program_api import api_create, api_post, isolation_or_skip, reachable_folder
 from testkit.waiting import wait_until
 
-from playground.checking.stages import STAGES
 from playground.files.storage import root_of
 from playground.models import CheckPort, CheckRun, Sandbox
 from playground.sandboxes import runtime
@@ -86,8 +85,10 @@ def test_one_run_at_a_time_stop_cancels_and_the_files_go(client, free_port):
     run = finished(client, run)
     assert run["state"] == "stopped"
     assert run["message"] == "stopped: the remaining checks were not run"
-    assert len(outcomes(run)) < sum(len(stage.checks) for stage in STAGES)
-    assert run["stages"][-1]["state"] == "skipped"
+    # The check under way (waiting for an answer that never comes, up to its 5 s) was
+    # cut short, not reported; no other began.
+    assert outcomes(run) == []
+    assert {stage["state"] for stage in run["stages"]} == {"skipped"}
     # Stop again: still 202, nothing changes.
     assert api_post(client, run["links"]["stop"]).status_code == 202
     assert client.get(run["links"]["self"]).json() == run
