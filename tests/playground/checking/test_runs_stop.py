@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 from testkit.checkruns import finished, outcomes, start_run
-from testkit.program_api import api_create, api_post, isolation_or_skip, reachable_folder
+from testkit.program_api import api_create, api_post, isolated_playground
 from testkit.waiting import wait_until
 
 from playground.files.storage import root_of
 from playground.models import CheckPort, CheckRun, Sandbox
-from playground.sandboxes import runtime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,13 +36,8 @@ SILENT = textwrap.dedent('''\
 @pytest.fixture(autouse=True)
 def isolated(playground_settings):
     """The real bubblewrap, as root (skipped here without it, failed on CI)."""
-    isolation_or_skip()
-    settings = playground_settings
-    settings.PLAYGROUND_START_TIMEOUT = 10
-    with reachable_folder() as folder:
-        settings.PLAYGROUND_DATA_DIR = folder / "data"
+    with isolated_playground(playground_settings) as settings:
         yield settings
-        runtime.stop_all()  # before its folder goes
 
 
 def files_in(folder: Path) -> dict[str, bytes]:
