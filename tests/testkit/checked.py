@@ -72,16 +72,19 @@ class Servers:
         self._wait(process, port, f"henaserver --mode {mode}")
         return Target("127.0.0.1", port, str(root))
 
-    def starter(self, starter_id: str, language: str = "en") -> Target:
-        """A starter as the playground lays it out and runs it; the docroot follows the
-        rule of docs/checks.md (``static/`` when the program has one)."""
+    def starter(self, starter_id: str, language: str = "en",
+                edit: Callable[[str], str] | None = None) -> Target:
+        """A starter as the playground lays it out and runs it (its source changed by
+        ``edit`` first, as a learner would); the docroot follows the rule of
+        docs/checks.md (``static/`` when the program has one)."""
         from playground.sandboxes import starters
 
         if not os.access(PROGRAM_PYTHON, os.X_OK):
             unavailable("the system Python", f"{PROGRAM_PYTHON} is what programs run with")
         folder = self.base / f"starter-{starter_id}-{language}-{len(self.processes)}"
         folder.mkdir(parents=True)
-        (folder / "main.py").write_text(starters.source(starter_id, language), "utf-8")
+        source = starters.source(starter_id, language)
+        (folder / "main.py").write_text(edit(source) if edit else source, "utf-8")
         for name, chunks in starters.files(starter_id):
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(b"".join(chunks))
