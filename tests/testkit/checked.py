@@ -17,25 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from playground.checking.engine import Target
-from testkit.ports import free_port
+from testkit.ports import free_port, listens
 from testkit.services import unavailable
 from testkit.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM_PYTHON = "/usr/bin/python3"
-
-
-def listens(port: int) -> bool:
-    """The port is in LISTEN state (/proc/net/tcp): a probe connection would be one
-    request too many for a server that answers only once."""
-    hex_port = f":{port:04X}"
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(name) as f:
-            for line in f.read().splitlines()[1:]:
-                fields = line.split()
-                if fields[1].endswith(hex_port) and fields[3] == "0A":
-                    return True
-    return False
 
 
 class Servers:
