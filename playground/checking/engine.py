@@ -34,11 +34,15 @@ log = logging.getLogger("playground.checking")
 
 # A whole stage never takes longer than this (the issue's "never stuck").
 STAGE_TIMEOUT = 15.0
+# A check still running this long after its deadline is failed and left behind.
+OVERRUN_GRACE = 1.0
 # How much of a failure's bytes an Outcome keeps.
 RECEIVED_CAP = 2048
 
 CHECK_CRASHED = gettext_noop("The check could not finish: %(error)s")
 CHECK_OVERRAN = gettext_noop("The check took longer than its %(seconds)s seconds.")
+STAGE_OVERRAN = gettext_noop("Not run: the stage's earlier checks used up its "
+                             "%(seconds)s seconds.")
 NO_FILES = gettext_noop("Could not write the check's files into %(folder)s: %(error)s")
 
 
@@ -61,7 +65,8 @@ def run(target: Target, *, through: int = 12,
         on_outcome: Callable[[Outcome], None] = _ignore,
         on_connect: Callable[[int, int, str], None] = _ignore,
         cancelled: threading.Event | None = None,
-        stages: Sequence[Stage] = STAGES) -> list[Outcome]:
+        stages: Sequence[Stage] = STAGES,
+        stage_timeout: float = STAGE_TIMEOUT) -> list[Outcome]:
     """Run stages 1..``through`` against ``target``; see the module docstring.
     Refusal when the files cannot be written into ``target.docroot``."""
     cancelled = cancelled or threading.Event()
@@ -77,7 +82,7 @@ def run(target: Target, *, through: int = 12,
         for stage in stages:
             if stage.number > through:
                 break
-            stage_end = time.monotonic() + STAGE_TIMEOUT
+            stage_end = time.monotonic() + stage_timeout
             for place, check in enumerate(stage.checks, start=1):
                 if cancelled.is_set():
                     return outcomes
@@ -85,7 +90,8 @@ def run(target: Target, *, through: int = 12,
                               label=f"{stage.number}.{place}",
                               deadline=min(time.monotonic() + check.timeout, stage_end),
                               on_connect=on_connect, cancelled=cancelled, shared=shared)
-                outcome = _run_check(stage, check, ctx)
+                outcome = (_run_check(stage, check, ctx) if ctx.remaining() > 0
+                           else _not_run(stage, check, ctx, stage_timeout))
                 if outcome is None:  # cancelled inside the check
                     return outcomes
                 outcomes.append(outcome)
@@ -116,7 +122,7 @@ def _run_check(stage: Stage, check: Check, ctx: Context) -> Outcome | None:
 
     worker = threading.Thread(target=body, name=f"check {ctx.label}", daemon=True)
     worker.start()
-    worker.join(max(0.0, ctx.deadline - time.monotonic()) + 2.0)
+    worker.join(max(0.0, ctx.deadline - time.monotonic()) + OVERRUN_GRACE)
     if worker.is_alive():
         ctx.close_all()
         result = {"failure": Failure(Message(CHECK_OVERRAN, seconds=check.timeout))}
@@ -129,6 +135,14 @@ def _run_check(stage: Stage, check: Check, ctx: Context) -> Outcome | None:
     return Outcome(stage=stage.number, check=check.slug, label=ctx.label,
                    title=Message(check.title), passed=failure is None, failure=failure,
                    sent=tuple(ctx.sent), seconds=round(time.monotonic() - started, 3))
+
+
+def _not_run(stage: Stage, check: Check, ctx: Context, seconds: float) -> Outcome:
+    """A check left no time by the checks before it in its stage."""
+    return Outcome(stage=stage.number, check=check.slug, label=ctx.label,
+                   title=Message(check.title), passed=False,
+                   failure=Failure(Message(STAGE_OVERRAN, seconds=seconds)), sent=(),
+                   seconds=0.0)
 
 
 def _console(target: Target) -> str:

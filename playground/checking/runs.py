@@ -16,6 +16,7 @@ that runs it, the engine's ``cancelled`` event, which ends the current check's w
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -149,6 +150,26 @@ def wait(run_id: int, timeout: float) -> bool:
         return True
     active.thread.join(timeout)
     return not active.thread.is_alive()
+
+
+# At exit (Ctrl+C, SIGTERM, the autoreloader's sys.exit(3)) the runs' daemon threads
+# would stop wherever they are, leaving their generated files in the sandboxes' folders:
+# each is cancelled and given this long to remove them (its check's read ends at once).
+EXIT_GRACE = 5.0
+
+
+def _cancel_all() -> None:
+    with _lock:
+        active = list(_active.values())
+    for run in active:
+        run.cancelled.set()
+    deadline = time.monotonic() + EXIT_GRACE
+    for run in active:
+        if run.thread is not None:
+            run.thread.join(max(0.0, deadline - time.monotonic()))
+
+
+atexit.register(_cancel_all)
 
 
 def _prune(sandbox_id: int) -> None:

@@ -115,3 +115,21 @@ def test_the_newest_runs_are_kept_and_the_best_one(client, free_port, monkeypatc
     # The newest three (3, 4, 5) and the best (2); run 1 is gone.
     assert [r["number"] for r in listed["runs"]] == [5, 4, 3, 2]
     assert (listed["reached"], listed["best"], run["best"]) == (1, 6, 6)
+
+
+def test_runs_belong_to_the_sandboxes_owner_and_move_with_it_at_login(client, free_port):
+    from django.contrib.auth import get_user_model
+
+    sandbox = running_sandbox(client, free_port)
+    finished(client, start_run(client, sandbox, through=1))
+    row = CheckRun.objects.get()
+    token = Sandbox.objects.get(pk=sandbox["id"]).owner_token
+    assert (row.user, row.owner_token) == (None, token) and token
+    get_user_model().objects.create_user("alice", password="correct horse")
+    done = client.post("/accounts/login/", {"username": "alice", "password": "correct horse",
+                                            "next": "/"})
+    assert done.status_code == 302
+    row.refresh_from_db()
+    assert (row.user.username, row.owner_token) == ("alice", "")
+    # The account sees the progress kept before it logged in.
+    assert client.get(sandbox["links"]["checks"]).json()["best"] == 1
