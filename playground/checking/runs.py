@@ -226,6 +226,8 @@ def _run(active: Active) -> None:
         run = CheckRun.objects.filter(pk=active.run_id).first()
         if sandbox is None or run is None:
             return  # deleted before the thread began
+        if run.stop_requested:  # stopped before this thread was registered
+            active.cancelled.set()
         if not runtime.is_running(sandbox):
             message = Message(NOT_RUNNING)
             return
