@@ -1,10 +1,11 @@
 """The JSON of check runs (docs/api.md, "Check my server"): RUN_JSON and Outcome JSON.
 
 Two steps, like a sandbox's status (sandboxes/presenters.py): ``run_facts`` is a run as
-data in no language (what the run thread publishes to viewers, and what the API words),
-and ``run_json`` words it in the active language: titles, failure messages and hints
-are msgids until here. A run's ``results`` hold each Outcome as ``outcome_data`` made
-it: every message as ``{"key", "params"}``, the received bytes as base64.
+data in no language (``as_sent``: as it was when a progress message was sent), and
+``run_json`` words it in the active language, per request or per viewer: titles,
+failure messages and hints are msgids until here. A run's ``results`` hold each
+Outcome as ``outcome_data`` made it: every message as ``{"key", "params"}``, the
+received bytes as base64.
 """
 
 from __future__ import annotations
@@ -168,6 +169,32 @@ def run_facts(run: CheckRun, best: int | None = None) -> dict[str, Any]:
         "message": message.to_json() if message else None,
         "results": list(run.results),
     }
+
+
+def reached(results: list[dict[str, Any]]) -> int:
+    """The highest N such that every check of stages 1..N ran and passed."""
+    passed: dict[int, int] = {}
+    for outcome in results:
+        if outcome["passed"]:
+            passed[outcome["stage"]] = passed.get(outcome["stage"], 0) + 1
+    n = 0
+    for stage in STAGES:
+        if passed.get(stage.number, 0) < len(stage.checks):
+            break
+        n = stage.number
+    return n
+
+
+def as_sent(run: CheckRun, state: str, count: int | None) -> dict[str, Any]:
+    """``run_facts`` as they were when a ``checks.progress`` message was sent: while
+    it ran, its first ``count`` outcomes (the row may be further on by the time a viewer
+    reads it: each message still shows one more outcome than the one before)."""
+    facts = run_facts(run)
+    if state != CheckRun.State.RUNNING or count is None:
+        return facts
+    results = facts["results"][:count]
+    return {**facts, "state": state, "ended_at": None, "message": None,
+            "results": results, "reached": reached(results)}
 
 
 def run_json(facts: dict[str, Any]) -> dict[str, Any]:

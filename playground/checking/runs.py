@@ -226,6 +226,8 @@ def _run(active: Active) -> None:
         run = CheckRun.objects.filter(pk=active.run_id).first()
         if sandbox is None or run is None:
             return  # deleted before the thread began
+        if run.stop_requested:  # stopped before this thread was registered
+            active.cancelled.set()
         if not runtime.is_running(sandbox):
             message = Message(NOT_RUNNING)
             return
@@ -277,13 +279,13 @@ def _record(active: Active, results: list[dict[str, Any]], outcome: engine.Outco
     """One finished check: into the row (with its exchanges' seqs), then to viewers."""
     results.append(present.outcome_data(outcome, _resolve(active, outcome)))
     updated = CheckRun.objects.filter(pk=active.run_id).update(
-        results=results, reached=reached(results))
+        results=results, reached=present.reached(results))
     if not updated:  # the sandbox (and its runs) was deleted: stop checking it
         active.cancelled.set()
         return
     if CheckRun.objects.filter(pk=active.run_id, stop_requested=True).exists():
         active.cancelled.set()  # a Stop from another process
-    _publish(active)
+    _publish(active, State.RUNNING, len(results))
 
 
 def _resolve(active: Active, outcome: engine.Outcome) -> dict[tuple[int, int], int]:
@@ -311,30 +313,16 @@ def _resolve(active: Active, outcome: engine.Outcome) -> dict[tuple[int, int], i
     return found
 
 
-def reached(results: list[dict[str, Any]]) -> int:
-    """The highest N such that every check of stages 1..N ran and passed."""
-    passed: dict[int, int] = {}
-    for outcome in results:
-        if outcome["passed"]:
-            passed[outcome["stage"]] = passed.get(outcome["stage"], 0) + 1
-    n = 0
-    for stage in STAGES:
-        if passed.get(stage.number, 0) < len(stage.checks):
-            break
-        n = stage.number
-    return n
-
-
 def _finish(active: Active, state: str, message: Message | None) -> None:
     """The run's end: its state and message, its ports forgotten, viewers told."""
     CheckRun.objects.filter(pk=active.run_id, state=State.RUNNING).update(
         state=state, ended_at=timezone.now(), **_message_fields(message))
     CheckPort.objects.filter(run_id=active.run_id).delete()
-    _publish(active)
+    _publish(active, state)
 
 
-def _publish(active: Active) -> None:
-    run = CheckRun.objects.filter(pk=active.run_id).first()
-    if run is not None:
-        live.publish(active.sandbox_id, {"type": "checks.progress",
-                                         "run": present.run_facts(run)})
+def _publish(active: Active, state: str, count: int | None = None) -> None:
+    """Tell the sandbox's viewers: a small message (the run's row holds the outcomes,
+    bytes and all), which each viewer's consumer reads and words (present.as_sent)."""
+    live.publish(active.sandbox_id, {"type": "checks.progress", "run": active.run_id,
+                                     "state": state, "count": count})

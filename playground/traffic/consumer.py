@@ -212,11 +212,11 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "status", **status})
 
     async def checks_progress(self, event: dict[str, Any]) -> None:
-        """A check of "Check my server" finished, or its run ended: the run as data
-        (checking/runs.py), worded in this viewer's language."""
-        with translation.override(self.language):  # no database: the run is data
-            run = checks.run_json(event["run"])
-        await self.send_json({"type": "checks", "run": run})
+        """A check of "Check my server" finished, or its run ended (checking/runs.py):
+        the run as it was then, read from its row, in this viewer's language."""
+        run = await database_sync_to_async(self._checks_json)(event)
+        if run is not None:
+            await self.send_json({"type": "checks", "run": run})
 
     async def _fill_gap(self, upto: int) -> None:
         """A viewer that missed whole batches (the channel layer drops messages for a
@@ -248,6 +248,13 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             return None
         with translation.override(self.language):
             return runs.to_json(run)
+
+    def _checks_json(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        run = CheckRun.objects.filter(pk=event["run"], sandbox_id=self.sandbox_id).first()
+        if run is None:  # deleted with its sandbox meanwhile
+            return None
+        with translation.override(self.language):
+            return checks.run_json(checks.as_sent(run, event["state"], event.get("count")))
 
     def _opening(self) -> list[dict[str, Any]]:
         """Totals, status, the latest run (and check run), the relay's waiting requests
