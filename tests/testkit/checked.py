@@ -17,25 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from playground.checking.engine import Target
-from testkit.ports import free_port
+from testkit.ports import free_port, listens
 from testkit.services import unavailable
 from testkit.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM_PYTHON = "/usr/bin/python3"
-
-
-def listens(port: int) -> bool:
-    """The port is in LISTEN state (/proc/net/tcp): a probe connection would be one
-    request too many for a server that answers only once."""
-    hex_port = f":{port:04X}"
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(name) as f:
-            for line in f.read().splitlines()[1:]:
-                fields = line.split()
-                if fields[1].endswith(hex_port) and fields[3] == "0A":
-                    return True
-    return False
 
 
 class Servers:
@@ -101,6 +88,18 @@ class Servers:
         docroot = folder / "static" if (folder / "static").is_dir() else folder
         return Target("127.0.0.1", port, str(docroot))
 
+    def relay(self, behind: Target) -> Target:
+        """The capture relay (``python -m henaserver relay``) in front of ``behind``, as
+        a program sandbox has it: the checks then talk to the relay."""
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "henaserver", "relay", "--listen", f"127.0.0.1:{port}",
+             "--to", f"{behind.host}:{behind.port}", "--exit-on-stdin-eof"], cwd=REPO,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(process)
+        wait_until(lambda: process.poll() is None and listens(port), 15, "the relay")
+        return Target("127.0.0.1", port, behind.docroot)
+
     def scripted(self, handler: Callable[[socket.socket, int], None]) -> Target:
         """A server calling ``handler(connection, number)`` for each connection (number
         0, 1, ...), each in a thread of its own; the connection is closed after."""
@@ -115,8 +114,9 @@ class Servers:
             if process.poll() is None:
                 process.kill()
             process.wait()
-            if process.stdout:
-                process.stdout.close()
+            for pipe in (process.stdout, process.stderr):
+                if pipe:
+                    pipe.close()
             if process.stdin:
                 process.stdin.close()
 

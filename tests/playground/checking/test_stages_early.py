@@ -65,6 +65,18 @@ def test_one_recv_that_answers_at_once_is_caught_between_pieces(servers, check):
         True] * 5
 
 
+def test_one_recv_behind_the_relay(servers, check):
+    # A program sandbox's server sits behind the capture relay, which turns a reset
+    # into a clean close: the answer that came before the request was whole shows it.
+    def one_recv(conn, number):
+        conn.recv(4096)
+        conn.sendall(OK_HEAD.encode() + b"Content-Length: 2\r\n\r\nhi")
+    outcomes = check(servers.relay(servers.scripted(one_recv)), 1)
+    assert outcomes["1.1"].failure.hint == "one-recv"
+    fixed = check(servers.relay(servers.starter("loop")), 1, 2, 3, 4)
+    assert failures(fixed) == {}
+
+
 def test_one_recv_after_the_whole_request_arrived_is_a_reset(servers, check):
     def late_one_recv(conn, number):
         # Wait until the whole request has arrived, then read only 4096 bytes of it:
