@@ -12,14 +12,10 @@ Stop, and the "check N.M" badge on the traffic rows a check sent.
 from __future__ import annotations
 
 import base64
-import os
 import re
-import shutil
 
 import pytest
-from testkit.program_api import reachable_folder
-from testkit.services import unavailable
-from testkit.waiting import wait_until
+from testkit.program_pages import reachable_tmp_path, running  # noqa: F401 (tmp_path)
 
 pytestmark = pytest.mark.browser
 
@@ -49,32 +45,6 @@ while True:
 """
 
 
-@pytest.fixture
-def isolation():
-    """Programs run under bubblewrap as their own uid: that needs both."""
-    if not shutil.which("bwrap"):
-        unavailable("bubblewrap", "apt-get install bubblewrap")
-    if os.geteuid() != 0:
-        unavailable("root", "a program runs as its own uid, which only root can give it")
-    if not os.access("/usr/bin/python3", os.X_OK):
-        unavailable("Debian's python3", "programs run with /usr/bin/python3")
-
-
-@pytest.fixture
-def tmp_path():
-    """A folder a program's own uid can reach (bwrap cannot bind one under pytest's
-    0700 /tmp/pytest-of-root)."""
-    with reachable_folder() as folder:
-        yield folder
-
-
-@pytest.fixture
-def program_playground(playground_factory, isolation, monkeypatch, free_port):
-    """A playground whose one port is a free one: no other test's browser reaches it."""
-    monkeypatch.setenv("PLAYGROUND_PORT_RANGE", f"{free_port}-{free_port}")
-    return playground_factory()
-
-
 def _new_page(browser, site, language):
     context = browser.new_context(locale=WORDS[language]["locale"],
                                   viewport={"width": 1200, "height": 900})
@@ -86,18 +56,7 @@ def _new_page(browser, site, language):
 
 
 def _running(page, other_than=None) -> dict:
-    """The page's sandbox once it runs (a process other than ``other_than``)."""
-    url = page.get_attribute("#sandbox-card", "data-sandbox-url")
-    last: dict = {}
-
-    def running():
-        last.update(page.evaluate("(url) => PG.api('GET', url)", url))
-        return dict(last) if last["status"] == "running" and last["pid"] != other_than \
-            else None
-    sandbox = wait_until(running, 30, "the sandbox to run", explain=lambda: str(
-        {k: last.get(k) for k in ("status", "problem", "stderr_tail")}))
-    page.wait_for_selector("#sandbox-card .card[data-status=running]")
-    return sandbox
+    return running(page, other_than)
 
 
 def _check(page, through: int) -> dict:
