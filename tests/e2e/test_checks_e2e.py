@@ -15,7 +15,7 @@ import base64
 import re
 
 import pytest
-from testkit.program_pages import reachable_tmp_path, running  # noqa: F401 (tmp_path)
+from testkit.program_pages import new_page, reachable_tmp_path, running  # noqa: F401 (tmp_path)
 
 pytestmark = pytest.mark.browser
 
@@ -46,13 +46,7 @@ while True:
 
 
 def _new_page(browser, site, language):
-    context = browser.new_context(locale=WORDS[language]["locale"],
-                                  viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/")
-    return context, page, errors
+    return new_page(browser, site, WORDS[language]["locale"])
 
 
 def _running(page, other_than=None) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from testkit.program_pages import log_of, reachable_tmp_path, running  # noqa: F401 (tmp_path)
+from testkit.program_pages import log_of, new_page, reachable_tmp_path, running  # noqa: F401 (tmp_path)
 
 pytestmark = pytest.mark.browser
 
@@ -27,14 +27,8 @@ HEAD_LINE_END = re.compile(r'\\r\\n"\n')
 
 
 def _new_page(browser, site, language):
-    context = browser.new_context(locale=WORDS[language]["locale"],
-                                  viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/")
     LOG[0] = lambda: log_of(site)
-    return context, page, errors
+    return new_page(browser, site, WORDS[language]["locale"])
 
 
 def _run_starter(page, starter):

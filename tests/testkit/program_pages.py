@@ -27,6 +27,17 @@ def reachable_tmp_path() -> Iterator[Path]:
         yield folder
 
 
+def new_page(browser: Any, site: Any, locale: str) -> tuple[Any, Any, list[str]]:
+    """A new browser session in ``locale`` on the site's home page: (context, page, the
+    page's uncaught exceptions)."""
+    context = browser.new_context(locale=locale, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(site.base + "/")
+    return context, page, errors
+
+
 def log_of(site: Any) -> str:
     """The end of a playground's console, without its access log: why a start failed."""
     return "\n".join(line for line in site.output().splitlines()
