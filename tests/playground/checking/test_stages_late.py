@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import unquote
 
 import pytest
-from testkit.checked import REPO, Servers, listens, read_head
-from testkit.ports import free_port
-from testkit.waiting import wait_until
+from testkit.checked import Servers, read_head
 
 from playground.checking import checks_guard as guard
 from playground.checking import checks_late as late
@@ -132,33 +128,11 @@ def test_single_threaded_starters_block_on_a_slow_client_and_threads_do_not(serv
     assert passed(outcomes) >= {"10.2", "10.3"} or failure(outcomes, "10.2").offset == 9
 
 
-@pytest.fixture
-def relay() -> Iterator[Callable[[Target], Target]]:
-    """relay(target) -> the same server behind henaserver's capture relay, as a program
-    sandbox is reached: the relay opens its own connection to the server per client, so
-    it must not hide (nor fake) a server that serves one connection at a time."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(target: Target) -> Target:
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "henaserver", "relay", "--listen", f"127.0.0.1:{port}",
-             "--to", f"{target.host}:{target.port}", "--exit-on-stdin-eof"], cwd=REPO,
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(process)
-        wait_until(lambda: process.poll() is None and listens(port), 15, "the relay")
-        return Target(target.host, port, target.docroot)
-    yield start
-    for process in started:
-        process.kill()
-        process.wait()
-        if process.stdin:
-            process.stdin.close()
-
-
-def test_behind_the_relay_one_at_a_time_still_fails_stage_9(servers, relay):
-    assert passed(run_stages(relay(servers.starter("threads")), 9)) == {"9.1", "9.2"}
-    outcomes = run_stages(relay(servers.starter("loop")), 9)
+def test_behind_the_relay_one_at_a_time_still_fails_stage_9(servers):
+    # As a program sandbox is reached: the relay opens its own connection to the server
+    # per client, so it must neither hide nor fake a one-at-a-time server.
+    assert passed(run_stages(servers.relay(servers.starter("threads")), 9)) == {"9.1", "9.2"}
+    outcomes = run_stages(servers.relay(servers.starter("loop")), 9)
     assert passed(outcomes) == set()
     assert {failure(outcomes, label).message.template for label in ("9.1", "9.2")} == {
         late.BLOCKED}
