@@ -8,7 +8,7 @@ from . import accounts, views
 from .checking import api as checking_api
 from .compose import api as compose_api
 from .files import api as files_api
-from .learn import tour
+from .learn import glossary, tour
 from .sandboxes import api as sandboxes_api
 from .sandboxes import pages as sandbox_pages
 from .traffic import api as traffic_api
@@ -55,6 +55,8 @@ playground_urls = [
     # The guided tour (learn/tour.py): its page and the one-click setup of each step.
     path("tour/", tour.tour_page, name="tour"),
     path("api/tour/steps/<slug:slug>/setup/", tour.tour_setup, name="api-tour-setup"),
+    # The glossary's entries as a page, each with an anchor (learn/glossary.py).
+    path("glossary/", glossary.glossary_page, name="glossary"),
     path("api/sandboxes/<int:sandbox_id>/", include(sandbox_api)),
 ]
 

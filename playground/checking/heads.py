@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from playground.refusals import Message, gettext_noop
+from playground.refusals import Message, Phrase, gettext_noop
 
 # A head longer than this without its empty line is judged as it is.
 MAX_HEAD = 64 * 1024
@@ -32,6 +32,10 @@ NO_COLON = gettext_noop("This header line has no colon: is it the body, sent wit
 BAD_NAME = gettext_noop("A header name may not contain this byte (byte %(offset)s); the "
                         "colon must follow the name directly.")
 BAD_VALUE = gettext_noop("A control character in a header value (byte %(offset)s).")
+DIGIT = Phrase(gettext_noop("a digit"))
+SPACE = Phrase(gettext_noop("a space"))
+REASON_SPACE = Phrase(gettext_noop("a space (before the reason phrase)"))
+TEXT = Phrase(gettext_noop("text (no control characters)"))
 NO_END = gettext_noop("The head never ended: no empty line (\\r\\n\\r\\n) after the header "
                       "lines.")
 
@@ -160,10 +164,10 @@ def _ending_problem(part: str, offset: int, content: bytes, ending: bytes) -> Pr
 def _status_problem(offset: int, line: bytes) -> Problem | None:
     """The first byte of ``line`` that the status-line grammar refuses:
     HTTP-version SP 3DIGIT SP reason-phrase (RFC 9112 §4)."""
-    grammar = [(b"H", "H"), (b"T", "T"), (b"T", "T"), (b"P", "P"), (b"/", "/"),
-               (DIGITS, "a digit"), (b".", "."), (DIGITS, "a digit"), (b" ", "a space"),
-               (DIGITS, "a digit"), (DIGITS, "a digit"), (DIGITS, "a digit"),
-               (b" ", "a space (before the reason phrase)")]
+    grammar: list[tuple[bytes | frozenset[int], str]] = [
+        (b"H", '"H"'), (b"T", '"T"'), (b"T", '"T"'), (b"P", '"P"'), (b"/", '"/"'),
+        (DIGITS, DIGIT), (b".", '"."'), (DIGITS, DIGIT), (b" ", SPACE),
+        (DIGITS, DIGIT), (DIGITS, DIGIT), (DIGITS, DIGIT), (b" ", REASON_SPACE)]
     for index, (allowed, expected) in enumerate(grammar):
         byte = line[index] if index < len(line) else None
         if byte is None or byte not in allowed:
@@ -175,7 +179,7 @@ def _status_problem(offset: int, line: bytes) -> Problem | None:
         if line[index] < 0x20 and line[index] != 0x09 or line[index] == 0x7F:
             at = offset + index
             return Problem("status-line", at, Message(BAD_STATUS, offset=at,
-                                                      expected="text"),
+                                                      expected=TEXT),
                            "HTTP/1.1 200 OK\\r\\n")
     return None
 

@@ -17,25 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from playground.checking.engine import Target
-from testkit.ports import free_port
+from testkit.ports import free_port, listens
 from testkit.services import unavailable
 from testkit.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM_PYTHON = "/usr/bin/python3"
-
-
-def listens(port: int) -> bool:
-    """The port is in LISTEN state (/proc/net/tcp): a probe connection would be one
-    request too many for a server that answers only once."""
-    hex_port = f":{port:04X}"
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(name) as f:
-            for line in f.read().splitlines()[1:]:
-                fields = line.split()
-                if fields[1].endswith(hex_port) and fields[3] == "0A":
-                    return True
-    return False
 
 
 class Servers:
@@ -72,16 +59,19 @@ class Servers:
         self._wait(process, port, f"henaserver --mode {mode}")
         return Target("127.0.0.1", port, str(root))
 
-    def starter(self, starter_id: str, language: str = "en") -> Target:
-        """A starter as the playground lays it out and runs it; the docroot follows the
-        rule of docs/checks.md (``static/`` when the program has one)."""
+    def starter(self, starter_id: str, language: str = "en",
+                edit: Callable[[str], str] | None = None) -> Target:
+        """A starter as the playground lays it out and runs it (its source changed by
+        ``edit`` first, as a learner would); the docroot follows the rule of
+        docs/checks.md (``static/`` when the program has one)."""
         from playground.sandboxes import starters
 
         if not os.access(PROGRAM_PYTHON, os.X_OK):
             unavailable("the system Python", f"{PROGRAM_PYTHON} is what programs run with")
         folder = self.base / f"starter-{starter_id}-{language}-{len(self.processes)}"
         folder.mkdir(parents=True)
-        (folder / "main.py").write_text(starters.source(starter_id, language), "utf-8")
+        source = starters.source(starter_id, language)
+        (folder / "main.py").write_text(edit(source) if edit else source, "utf-8")
         for name, chunks in starters.files(starter_id):
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(b"".join(chunks))
@@ -98,6 +88,18 @@ class Servers:
         docroot = folder / "static" if (folder / "static").is_dir() else folder
         return Target("127.0.0.1", port, str(docroot))
 
+    def relay(self, behind: Target) -> Target:
+        """The capture relay (``python -m henaserver relay``) in front of ``behind``, as
+        a program sandbox has it: the checks then talk to the relay."""
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "henaserver", "relay", "--listen", f"127.0.0.1:{port}",
+             "--to", f"{behind.host}:{behind.port}", "--exit-on-stdin-eof"], cwd=REPO,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(process)
+        wait_until(lambda: process.poll() is None and listens(port), 15, "the relay")
+        return Target("127.0.0.1", port, behind.docroot)
+
     def scripted(self, handler: Callable[[socket.socket, int], None]) -> Target:
         """A server calling ``handler(connection, number)`` for each connection (number
         0, 1, ...), each in a thread of its own; the connection is closed after."""
@@ -112,8 +114,9 @@ class Servers:
             if process.poll() is None:
                 process.kill()
             process.wait()
-            if process.stdout:
-                process.stdout.close()
+            for pipe in (process.stdout, process.stderr):
+                if pipe:
+                    pipe.close()
             if process.stdin:
                 process.stdin.close()
 

@@ -150,7 +150,7 @@ def _head_server(servers: Servers, head_answer: Callable[[bytes], bytes]) -> Tar
     (lambda body: response(b"", length=len(body)).replace(b"Content-Length: ", b"X-L: "),
      late.NO_LENGTH, b"\r\n"),  # the empty line, where it would go
     (lambda body: response(b"", length=0), late.LENGTH_DIFFERS, b"0\r\n"),
-])
+], ids=["status", "type", "no-length", "wrong-length"])
 def test_head_differs_from_get(servers, head_answer, template, at):
     outcomes = run_stages(_head_server(servers, head_answer), 7)
     wrong = failure(outcomes, "7.1")
