@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import quote
 
 from playground.refusals import Message, gettext_noop
 
@@ -244,12 +245,14 @@ def encoded(ctx: Context) -> list[Escape]:
 
 
 def absolute(ctx: Context) -> list[Escape]:
-    origin = f"http://{ctx.target.host}:{ctx.target.port}"
+    host = ctx.target.host
+    origin = f"http://{f'[{host}]' if ':' in host else host}:{ctx.target.port}"
     name = ctx.files.secret.name
     out = _secret_and_passwd(ctx, f"{origin}/../{name}", f"{origin}/{_climb(ctx)}etc/passwd")
     # "//etc/passwd": a path joined to the folder after dropping one "/" is still
-    # absolute, and os.path.join keeps the absolute one.
-    out += _secret_and_passwd(ctx, "/" + ctx.files.secret_path, "/" + PASSWD)
+    # absolute, and os.path.join keeps the absolute one. (The secret's path is
+    # percent-encoded: a folder's name may hold a space, which would end the target.)
+    out += _secret_and_passwd(ctx, "/" + quote(ctx.files.secret_path), "/" + PASSWD)
     return out
 
 

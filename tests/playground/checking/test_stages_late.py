@@ -128,6 +128,16 @@ def test_single_threaded_starters_block_on_a_slow_client_and_threads_do_not(serv
     assert passed(outcomes) >= {"10.2", "10.3"} or failure(outcomes, "10.2").offset == 9
 
 
+def test_behind_the_relay_one_at_a_time_still_fails_stage_9(servers):
+    # As a program sandbox is reached: the relay opens its own connection to the server
+    # per client, so it must neither hide nor fake a one-at-a-time server.
+    assert passed(run_stages(servers.relay(servers.starter("threads")), 9)) == {"9.1", "9.2"}
+    outcomes = run_stages(servers.relay(servers.starter("loop")), 9)
+    assert passed(outcomes) == set()
+    assert {failure(outcomes, label).message.template for label in ("9.1", "9.2")} == {
+        late.BLOCKED}
+
+
 # --- stage 7: HEAD ------------------------------------------------------------------
 
 def _head_server(servers: Servers, head_answer: Callable[[bytes], bytes]) -> Target:
