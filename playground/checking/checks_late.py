@@ -7,7 +7,8 @@
    (one accept(), then recv() until the request is whole) answers nobody else meanwhile.
 
 Stages 10-12 live in ``checks_guard.py`` (malformed requests, the folder's walls,
-conditional requests); this module gathers all six for ``stages.py``.
+conditional requests); this module gathers all six for ``stages.py``. Where a failure
+points (the status code, a header line, bytes after the end) is ``verdicts.py``.
 
 Every request here asks "Connection: close" unless the check is about the connection
 staying open, so a server that closes after each answer (the tutorial's) is judged on
@@ -26,10 +27,8 @@ from .checks_early import fetch, request
 from .client import CLOSED_EMPTY, RESET, SILENT, Conn, Response, window
 from .context import Check, Context
 from .results import CheckFailed, Failure
+from .verdicts import at_header, at_status, extra_bytes, status_line
 
-# How long to wait, after a head that must have no body, for body bytes that should
-# not come (a server that sends them sends them with the head, so this is generous).
-EXTRA_WAIT = 1.0
 # How long a server may take to close after answering a "Connection: close" request.
 CLOSE_WAIT = 3.0
 # Stage 9: how long the quick client waits for its answer while the slow one stalls.
@@ -76,41 +75,6 @@ NOT_ANSWERED = gettext_noop("While another client %(what)s, this request got no 
                             "%(reason)s")
 
 
-def header_offset(response: Response, name: str) -> int | None:
-    """Where the first header line named ``name`` starts in the response, or None."""
-    names = [key.lower() for key, _ in response.headers]
-    if name.lower() not in names:
-        return None
-    return response.head.header_offsets[names.index(name.lower())]
-
-
-def before_empty_line(response: Response) -> int:
-    """The offset of the empty line that ends the head: where a missing header goes."""
-    return max(0, response.head.end - 2)
-
-
-def at_header(response: Response, name: str, message: Message, expected: str) -> Failure:
-    """A failure about the header ``name`` (its line), or where it is missing."""
-    offset = header_offset(response, name)
-    if offset is None:
-        offset = before_empty_line(response)
-    return Failure(message, expected=expected, received=window(response.raw, offset),
-                   sent=response.sent, offset=offset)
-
-
-def extra_bytes(conn: Conn, response: Response, message: str,
-                seconds: float = EXTRA_WAIT) -> Failure | None:
-    """Bytes that followed a response that should have been the last thing sent, the
-    failure pointing at the first of them (offsets count in the response)."""
-    extra = conn.read_until_close(seconds)
-    if not extra:
-        return None
-    offset = len(response.raw)
-    return Failure(Message(message, extra=len(extra)), expected="(nothing)",
-                   received=window(response.raw + extra, offset), sent=response.sent,
-                   offset=offset)
-
-
 # --- stage 7: HEAD ------------------------------------------------------------------------
 
 def _head(ctx: Context) -> tuple[Conn, Response]:
@@ -123,10 +87,9 @@ def head_like_get(ctx: Context) -> Failure | None:
     got = fetch(ctx, ctx.files.html.path)
     _, head = _head(ctx)
     if head.status != got.status:
-        return Failure(Message(STATUS_DIFFERS, got=head.status_line.decode("latin-1"),
-                               expected=got.status_line.decode("latin-1")),
-                       expected=got.status_line.decode("latin-1") + "\\r\\n",
-                       received=window(head.raw, 9), sent=head.sent, offset=9)
+        return at_status(head, Message(STATUS_DIFFERS, got=status_line(head),
+                                       expected=status_line(got)),
+                         status_line(got) + "\\r\\n")
     get_type, head_type = got.header("Content-Type"), head.header("Content-Type")
     if head_type != get_type:
         return at_header(head, "Content-Type",
