@@ -144,6 +144,9 @@ def test_loop_starter_checked_then_crlf_broken_and_the_caret_on_the_byte(
     assert raw[failure["offset"]] == 0x0A and raw[failure["offset"] - 1] != 0x0D
     assert traffic.inner_text("#detail-title").startswith(f"#{failure['exchange']} ")
     assert not traffic.is_hidden("#detail-mark")
+    # Said right above the bytes too, where the page scrolled to.
+    said = traffic.inner_text("#part-response .part-size")
+    assert "▲" in said and f" {failure['offset']}" in said and outcome["label"] in said
     assert traffic.is_visible("#part-response .bytes .marked-byte")
     traffic.screenshot(path=str(screenshot_dir / f"checks-caret-{language}.png"))
     traffic.click("#detail button.tab[data-view=hex]")

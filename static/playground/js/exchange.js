@@ -121,6 +121,10 @@ export class ExchangeView {
     let size = formatSize(part.fullLength);
     if (part.truncated) size += " " + interpolate(gettext("(the server recorded the first %s)"), [formatSize(bytes.length)]);
     if (shown.length < bytes.length) size += " · " + interpolate(gettext("showing the first %s"), [formatSize(shown.length)]);
+    if (at >= 0 && at < bytes.length) {
+      size += " · " + L10N.f(gettext("▲ byte %(offset)s, marked by check %(check)s"),
+                             { offset: at, check: this.mark.check || "?" });
+    }
     part.size.textContent = size;
     part.loadFull.hidden = shown.length >= bytes.length;
     part.target.textContent = "";
