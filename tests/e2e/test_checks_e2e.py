@@ -247,6 +247,11 @@ def test_stop_ends_a_run_that_would_take_long(browser, program_playground):
     checked = sum(len(stage["checks"]) for stage in run["stages"])
     assert checked < sum(stage["total"] for stage in run["stages"])
     assert page.locator(".check-stage[data-state=skipped]").count() >= 11
+    # A stopped sandbox cannot be checked: the button waits, and the panel says why.
+    page.click("#sandbox-card button[data-action=stop]")
+    page.wait_for_selector("#sandbox-card .card[data-status=stopped]", timeout=15_000)
+    page.wait_for_selector("#checks-run[disabled]")
+    assert "Start the sandbox" in page.inner_text("#checks-state")
     assert errors == []
     context.close()
 
