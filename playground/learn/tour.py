@@ -127,7 +127,8 @@ STEPS: tuple[Step, ...] = (
         open_path="/index.html",
         checks_through=4, checks_reach=3,
         checks_note=_("Stages 1 to 3 pass on the first request. Stage 4 fails: nothing "
-                      "answers the next one."),
+                      "answers the next one. The checks use up its one answer: set the "
+                      "step up again before you open it in the browser."),
     ),
     Step(
         slug="loop",

@@ -21,9 +21,11 @@ pytestmark = pytest.mark.browser
 
 WORDS = {
     "en": {"locale": "en-US", "heading": "Check my server", "reached": "Stage reached: {r} of {t}",
-           "badge": "check {label}", "stopped": "stopped before the end", "hint": "Hint:"},
+           "badge": "check {label}", "stopped": "stopped before the end", "hint": "Hint:",
+           "tour": "Stage reached: 3 of 4 (as this step expects)"},
     "ja": {"locale": "ja-JP", "heading": "サーバーをチェック", "reached": "到達ステージ: {r} / {t}",
-           "badge": "チェック {label}", "stopped": "途中で停止しました", "hint": "ヒント:"},
+           "badge": "チェック {label}", "stopped": "途中で停止しました", "hint": "ヒント:",
+           "tour": "到達ステージ: 3 / 4 （このステップの想定どおり）"},
 }
 # The loop starter's head lines end in \r\n" (backslash r backslash n in its source):
 # made \n", its answers' head lines end in a bare LF.
@@ -256,10 +258,12 @@ def test_stop_ends_a_run_that_would_take_long(browser, program_playground):
     context.close()
 
 
-def test_the_tour_offers_the_checks_of_its_step(browser, shared_playground, screenshot_dir):
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_tour_offers_the_checks_of_its_step(browser, shared_playground, screenshot_dir,
+                                                language):
     """The "answer once" step: checks of stages 1-4 on the tour sandbox reach stage 3,
     as the step says (its mode's row of docs/checks.md)."""
-    context, page, errors = _new_page(browser, shared_playground, "en")
+    context, page, errors = _new_page(browser, shared_playground, language)
     page.goto(shared_playground.base + "/tour/")
     step = page.locator("#step-one-request-then-exit")
     step.locator("button.setup").click()
@@ -270,9 +274,9 @@ def test_the_tour_offers_the_checks_of_its_step(browser, shared_playground, scre
     page.wait_for_selector("#step-one-request-then-exit .tour-checks[data-reached]",
                            timeout=(15 * 4 + 30) * 1000)
     assert checks.get_attribute("data-reached") == "3"
-    assert "Stage reached: 3 of 4 (as this step expects)" in checks.inner_text()
+    assert WORDS[language]["tour"] in checks.inner_text()
     details = checks.locator("a.checks-details").get_attribute("href")
     assert re.fullmatch(r"/sandboxes/\d+/#checks-panel", details)
-    step.screenshot(path=str(screenshot_dir / "checks-tour.png"))
+    step.screenshot(path=str(screenshot_dir / f"checks-tour-{language}.png"))
     assert errors == []
     context.close()
