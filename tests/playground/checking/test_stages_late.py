@@ -18,7 +18,7 @@ from testkit.checked import Servers, read_head
 from playground.checking import checks_guard as guard
 from playground.checking import checks_late as late
 from playground.checking import engine
-from playground.checking.client import SILENT
+from playground.checking.client import RESET, SILENT
 from playground.checking.results import Failure, Outcome, Target
 from playground.checking.stages import stage
 
@@ -289,6 +289,20 @@ def test_no_answer_to_a_malformed_request_points_at_the_request_byte(servers):
         closed = failure(outcomes, label)
         assert closed.message.template == guard.NO_400 and closed.side == "request"
         assert closed.offset == offset_of(closed.received)
+
+
+def test_a_reset_on_a_malformed_request_is_no_one_recv_hint(servers):
+    def handler(conn: socket.socket, number: int) -> None:
+        if conn.recv(4) == b"GET/":
+            return  # closed with the rest unread: Linux sends RST
+        conn.sendall(response(b"", "400 Bad Request") if b"Accept :" in read_head(conn)
+                     else response())
+    outcomes = run_stages(servers.scripted(handler), 10)
+    reset = failure(outcomes, "10.1")
+    assert reset.message.template == guard.NO_400
+    assert reset.message.params["reason"].template == RESET
+    assert reset.hint == ""  # stage 1's "one recv()" says nothing about a malformed request
+    assert (reset.side, reset.offset) == ("request", 3)
 
 
 def test_a_400_and_then_nothing(servers):
