@@ -405,3 +405,29 @@ def test_a_304_for_any_validator(servers):
     assert outcomes["12.2"].passed
     any_match = failure(outcomes, "12.4")
     assert any_match.message.template == guard.NOT_200 and any_match.offset == 9
+
+
+LAST_MODIFIED = "Mon, 30 Nov 2026 12:00:00 GMT"
+
+
+@pytest.mark.parametrize("any_date", [False, True], ids=["compares", "any-date"])
+def test_last_modified_only(servers, any_date):
+    """No ETag: 12.2 asks nothing, 12.3 sends the date back, 12.4 an older date."""
+    holder: list[Target] = []
+
+    def answer(head: bytes, number: int) -> bytes | None:
+        since = b"If-Modified-Since: " + (b"" if any_date else LAST_MODIFIED.encode())
+        if since in head:
+            return b"HTTP/1.1 304 Not Modified\r\n\r\n"
+        return response(docroot_file(holder[0], head) or b"no", "200 OK",
+                        f"Last-Modified: {LAST_MODIFIED}")
+    holder.append(http_server(servers, answer))
+    outcomes = run_stages(holder[0], 12)
+    if not any_date:
+        assert passed(outcomes) == {"12.1", "12.2", "12.3", "12.4"}
+        return
+    older = failure(outcomes, "12.4")
+    assert older.message.template == guard.NOT_200
+    assert older.message.params == {"field": "If-Modified-Since",
+                                    "value": "Sun, 29 Nov 2026 12:00:00 GMT",
+                                    "got": "HTTP/1.1 304 Not Modified"}
