@@ -25,7 +25,7 @@ from .checks_early import fetch, request
 from .client import Conn, Response, window
 from .context import Check, Context
 from .results import CheckFailed, Failure
-from .verdicts import at_status, before_empty_line, extra_bytes, status_line
+from .verdicts import at_status, before_empty_line, extra_bytes, reworded, status_line
 
 PASSWD = "/etc/passwd"
 # A line of any passwd file: the superuser's (when the server's /etc is not ours).
@@ -63,11 +63,6 @@ NOT_200 = gettext_noop("%(field)s: %(value)s, which does not match the file, got
                        "\"%(got)s\": it should get 200 OK and the file.")
 WRONG_FILE = gettext_noop("%(field)s: %(value)s, which does not match the file, got a "
                           "body that is not the file.")
-
-
-def reworded(failed: CheckFailed, message: Message) -> CheckFailed:
-    """The same failure (its bytes and offset) with a sentence for this check."""
-    return CheckFailed(replace(failed.failure, message=message))
 
 
 # --- stage 10: malformed requests -------------------------------------------------------------
@@ -111,8 +106,8 @@ def _answers_400(make: Callable[[Context], Malformed], what: str) -> Callable[
                 raise  # a response that breaks a rule: its failure points at the byte
             # No response bytes: point at the request's byte that should have been refused.
             raise CheckFailed(replace(
-                failed.failure, message=Message(NO_400, what=Message(what),
-                                                reason=failed.failure.message),
+                reworded(failed, Message(NO_400, what=Message(what),
+                                         reason=failed.failure.message)).failure,
                 expected="HTTP/1.1 400 Bad Request\\r\\n", sent=sent, side="request",
                 offset=bad.offset, received=window(bad.data, bad.offset))) from None
         if response.status != 400:
@@ -120,9 +115,14 @@ def _answers_400(make: Callable[[Context], Malformed], what: str) -> Callable[
                                                got=status_line(response)),
                              "HTTP/1.1 400 Bad Request\\r\\n")
         conn.close()
+        after = None
         try:
-            fetch(ctx, ctx.files.html.path)
+            after = ctx.connect()
+            after.send(request(ctx, ctx.files.html.path))
+            after.read_response()
         except CheckFailed as failed:
+            if after is not None and after.received:
+                raise  # it answers, but breaks a rule of an earlier stage: that byte
             raise reworded(failed, Message(STOPPED_SERVING, what=Message(what),
                                            reason=failed.failure.message)) from None
         return None

@@ -27,7 +27,7 @@ from .checks_early import fetch, request
 from .client import CLOSED_EMPTY, RESET, SILENT, Conn, Response, window
 from .context import Check, Context
 from .results import CheckFailed, Failure
-from .verdicts import at_header, at_status, extra_bytes, status_line
+from .verdicts import at_header, at_status, extra_bytes, reworded, status_line
 
 # How long a server may take to close after answering a "Connection: close" request.
 CLOSE_WAIT = 3.0
@@ -131,12 +131,11 @@ def two_requests_one_connection(ctx: Context) -> Failure | None:
     except CheckFailed as failed:
         template = failed.failure.message.template
         if template in (CLOSED_EMPTY, RESET) or failed.failure.side == "request":
-            raise CheckFailed(replace(failed.failure, message=Message(CLOSED_AFTER_FIRST),
-                                      side="response", offset=None, hint="")) from None
+            raise CheckFailed(replace(reworded(failed, Message(CLOSED_AFTER_FIRST)).failure,
+                                      side="response", offset=None)) from None
         if template == SILENT:
             seconds = failed.failure.message.params.get("seconds", "")
-            raise CheckFailed(replace(failed.failure, message=Message(
-                NO_ANSWER_SECOND, seconds=seconds))) from None
+            raise reworded(failed, Message(NO_ANSWER_SECOND, seconds=seconds)) from None
         raise
     if second.body != second_file.content:
         return Failure(Message(NOT_SECOND, path=second_file.path),
@@ -184,7 +183,7 @@ def _quick_while_slow(ctx: Context, slow_part: bytes, what: str) -> Failure | No
         else:
             message = Message(NOT_ANSWERED, what=Message(what),
                               reason=failed.failure.message)
-        raise CheckFailed(replace(failed.failure, message=message)) from None
+        raise reworded(failed, message) from None
     finally:
         ctx.deadline = check_deadline
         slow.close()

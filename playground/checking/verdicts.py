@@ -5,10 +5,12 @@ counts from the first byte of the response, as the traffic view's raw view does.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from playground.refusals import Message
 
 from .client import Conn, Response, window
-from .results import Failure
+from .results import CheckFailed, Failure
 
 # How long to wait, after a response that must be the last thing sent (a HEAD's or a
 # 304's head), for bytes that should not come: a server that sends them sends them with
@@ -61,3 +63,10 @@ def extra_bytes(conn: Conn, response: Response, message: str,
     return Failure(Message(message, extra=len(extra)), expected="(nothing)",
                    received=window(response.raw + extra, offset), sent=response.sent,
                    offset=offset)
+
+
+def reworded(failed: CheckFailed, message: Message) -> CheckFailed:
+    """A connection that brought no answer, said for this check: the same exchange,
+    without the hint the client chose for an early stage (a reset is "one recv()" in
+    stage 1, not here)."""
+    return CheckFailed(replace(failed.failure, message=message, hint=""))

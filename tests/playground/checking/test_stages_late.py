@@ -18,7 +18,7 @@ from testkit.checked import Servers, read_head
 from playground.checking import checks_guard as guard
 from playground.checking import checks_late as late
 from playground.checking import engine
-from playground.checking.client import SILENT
+from playground.checking.client import RESET, SILENT
 from playground.checking.results import Failure, Outcome, Target
 from playground.checking.stages import stage
 
@@ -291,6 +291,20 @@ def test_no_answer_to_a_malformed_request_points_at_the_request_byte(servers):
         assert closed.offset == offset_of(closed.received)
 
 
+def test_a_reset_on_a_malformed_request_is_no_one_recv_hint(servers):
+    def handler(conn: socket.socket, number: int) -> None:
+        if conn.recv(4) == b"GET/":
+            return  # closed with the rest unread: Linux sends RST
+        conn.sendall(response(b"", "400 Bad Request") if b"Accept :" in read_head(conn)
+                     else response())
+    outcomes = run_stages(servers.scripted(handler), 10)
+    reset = failure(outcomes, "10.1")
+    assert reset.message.template == guard.NO_400
+    assert reset.message.params["reason"].template == RESET
+    assert reset.hint == ""  # stage 1's "one recv()" says nothing about a malformed request
+    assert (reset.side, reset.offset) == ("request", 3)
+
+
 def test_a_400_and_then_nothing(servers):
     holder: list[Target] = []
 
@@ -391,3 +405,29 @@ def test_a_304_for_any_validator(servers):
     assert outcomes["12.2"].passed
     any_match = failure(outcomes, "12.4")
     assert any_match.message.template == guard.NOT_200 and any_match.offset == 9
+
+
+LAST_MODIFIED = "Mon, 30 Nov 2026 12:00:00 GMT"
+
+
+@pytest.mark.parametrize("any_date", [False, True], ids=["compares", "any-date"])
+def test_last_modified_only(servers, any_date):
+    """No ETag: 12.2 asks nothing, 12.3 sends the date back, 12.4 an older date."""
+    holder: list[Target] = []
+
+    def answer(head: bytes, number: int) -> bytes | None:
+        since = b"If-Modified-Since: " + (b"" if any_date else LAST_MODIFIED.encode())
+        if since in head:
+            return b"HTTP/1.1 304 Not Modified\r\n\r\n"
+        return response(docroot_file(holder[0], head) or b"no", "200 OK",
+                        f"Last-Modified: {LAST_MODIFIED}")
+    holder.append(http_server(servers, answer))
+    outcomes = run_stages(holder[0], 12)
+    if not any_date:
+        assert passed(outcomes) == {"12.1", "12.2", "12.3", "12.4"}
+        return
+    older = failure(outcomes, "12.4")
+    assert older.message.template == guard.NOT_200
+    assert older.message.params == {"field": "If-Modified-Since",
+                                    "value": "Sun, 29 Nov 2026 12:00:00 GMT",
+                                    "got": "HTTP/1.1 304 Not Modified"}
