@@ -47,10 +47,10 @@ export function initChecks(panel, card, live, glossaryPage) {
       const data = await api("GET", url());
       stages = data.stages || [];
       best = data.best || 0;
+      fillThrough();
       // A message that arrived meanwhile may be newer than this answer: keep the newest.
       const newest = (data.runs || [])[0] || null;
-      if (newest && (!run || newest.id !== run.id || !running())) run = newest;
-      fillThrough();
+      if (newest && (!run || newer(newest, run))) run = newest;
       draw();
     } catch (err) {
       state.textContent = L10N.f(gettext("Could not load the checks: %(error)s"), { error: err.message });
@@ -94,11 +94,10 @@ export function initChecks(panel, card, live, glossaryPage) {
     }
   }
 
-  // A run's JSON (from the API or a "checks" message): an older run never replaces a
-  // newer one.
+  // A run's JSON (from the API or a "checks" message): an older view of the runs never
+  // replaces a newer one.
   function show(newRun) {
-    if (!newRun) return;
-    if (run && newRun.id < run.id) return;
+    if (!newRun || (run && !newer(newRun, run))) return;
     run = newRun;
     if (run.state !== "running") stopping = false;
     best = Math.max(best, run.best || 0, run.reached || 0);
@@ -129,7 +128,7 @@ export function initChecks(panel, card, live, glossaryPage) {
   function stateText(serving) {
     if (!url()) return gettext("Checks are not available here.");
     if (running()) {
-      const done = (run.stages || []).reduce((n, s) => n + (s.checks || []).length, 0);
+      const done = doneCount(run);
       const now = (run.stages || []).find((s) => s.state === "running");
       return now
         ? L10N.f(gettext("Checking stage %(stage)s of %(through)s… %(done)s checks done."),
@@ -310,6 +309,17 @@ export function initChecks(panel, card, live, glossaryPage) {
     },
   };
 }
+
+// Is `a` a later view than `b`: a later run, or the same run further on (more checks
+// done, or ended)?
+function newer(a, b) {
+  if (a.id !== b.id) return a.id > b.id;
+  const [doneA, doneB] = [doneCount(a), doneCount(b)];
+  return doneA > doneB || (doneA === doneB && (a.state !== "running" || b.state === "running"));
+}
+
+// How many checks of a run have finished.
+const doneCount = (run) => (run.stages || []).reduce((n, s) => n + (s.checks || []).length, 0);
 
 function outLink(text, href) {
   const a = el("a", "", text);
