@@ -217,6 +217,15 @@ def test_progress_shows_as_checks_finish_and_the_rows_carry_their_check(
         assert row.locator(".check-tag").inner_text() == words["badge"].format(label=label)
     assert traffic.locator("#traffic-table tr[data-check]").count() == len(sent)
     traffic.screenshot(path=str(screenshot_dir / f"checks-badges-{language}.png"))
+    # A link to an exchange no longer stored says so; one that makes no sense is ignored.
+    traffic.goto(shared_playground.base + sandbox["links"]["traffic"]
+                 + "?exchange=999999&mark=response:3&check=2.1")
+    traffic.wait_for_selector("#messages .notice.error")
+    assert "#999999" in traffic.inner_text("#messages") and traffic.is_hidden("#detail")
+    traffic.goto(shared_playground.base + sandbox["links"]["traffic"]
+                 + "?exchange=x&mark=side:-1")
+    traffic.wait_for_selector("#conn-state[data-state=live]")
+    assert traffic.is_hidden("#detail") and traffic.inner_text("#messages") == ""
     assert errors == []
     context.close()
 

@@ -30,7 +30,7 @@ export async function openLinked(detail, exchangesUrl, tbody) {
     const item = page.exchanges[0];
     if (!item || item.seq !== link.seq) {
       message(L10N.f(gettext("Exchange #%(seq)s is no longer stored: the oldest are removed first."),
-                     { seq: link.seq }), "error");
+                     { seq: String(link.seq) }), "error");
       return;
     }
     const row = tbody.querySelector(`tr[data-seq="${item.seq}"]`);
@@ -38,6 +38,6 @@ export async function openLinked(detail, exchangesUrl, tbody) {
     await detail.show(item, link.mark);
   } catch (err) {
     message(L10N.f(gettext("Could not open exchange #%(seq)s: %(error)s"),
-                   { seq: link.seq, error: err.message }), "error");
+                   { seq: String(link.seq), error: err.message }), "error");
   }
 }
