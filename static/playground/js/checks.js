@@ -3,7 +3,8 @@
 // message, expected against received (CR and LF visible), the hint with its glossary
 // entry and RFC section, and "Show the byte", the traffic page opened on the exchange
 // with a caret on the byte (deeplink.js). The API and the run's JSON: docs/api.md,
-// "Checks"; progress arrives as "checks" messages on the page's websocket (live.js).
+// "Check my server"; progress arrives as "checks" messages on the page's websocket
+// (live.js). What the stages check: docs/checks.md.
 // Everything the learner's server sent is shown with textContent only.
 import { gettext, L10N, formatMicros } from "./i18n-helpers.js";
 import { el, message } from "./dom.js";

@@ -38,8 +38,9 @@ async function setUp(step, button) {
 }
 
 // "Check stages 1 to N" (a step's .tour-checks): a run of the checks on the tour
-// sandbox (docs/api.md, "Checks"), followed here until it ends; every check is on the
-// sandbox page, which the result links to.
+// sandbox (docs/api.md, "Check my server"), followed here until it ends by asking the
+// API again (this page has no websocket); every check is on the sandbox page, which
+// the result links to.
 const POLL_MS = 700;
 async function check(step, button) {
   const box = step.querySelector(".tour-checks");
