@@ -154,6 +154,8 @@ def test_loop_starter_checked_then_crlf_broken_and_the_caret_on_the_byte(
     traffic.click("#detail button.tab[data-view=hex]")
     marks = traffic.locator("#part-response .bytes.view-hex .marked-byte")
     assert marks.all_inner_texts() == ["0a", "."]
+    traffic.locator("#part-response").screenshot(
+        path=str(screenshot_dir / f"checks-hex-{language}.png"))
     # The glossary entry the hint links to.
     traffic.goto(program_playground.base + glossary)
     entry = traffic.locator("#hint-bare-lf")
