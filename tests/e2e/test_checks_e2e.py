@@ -219,6 +219,16 @@ def test_progress_shows_as_checks_finish_and_the_rows_carry_their_check(
         assert row.locator(".check-tag").inner_text() == words["badge"].format(label=label)
     assert traffic.locator("#traffic-table tr[data-check]").count() == len(sent)
     traffic.screenshot(path=str(screenshot_dir / f"checks-badges-{language}.png"))
+    # The filter box finds a stage's exchanges: check:12 (filters.js, filters.json).
+    traffic.fill("#filter", "check:12")
+    stage12 = sorted(seq for seq, labels in sent.items()
+                     if any(label.startswith("12.") for label in labels))
+    traffic.wait_for_function("(n) => document.querySelectorAll('#traffic-table tr[data-seq]')"
+                              ".length === n", arg=len(stage12))
+    shown = traffic.eval_on_selector_all(
+        "#traffic-table tr[data-seq]",
+        "(rows) => rows.map((r) => [+r.dataset.seq, r.dataset.check])")
+    assert [seq for seq, _ in shown] == stage12 and all(c.startswith("12.") for _, c in shown)
     # A link to an exchange no longer stored says so; one that makes no sense is ignored.
     traffic.goto(shared_playground.base + sandbox["links"]["traffic"]
                  + "?exchange=999999&mark=response:3&check=2.1")
