@@ -140,3 +140,20 @@ def test_a_program_that_crashes_mid_run_fails_with_its_traceback(client, free_po
     assert "answered once" in console
     assert run["message"] == ("the server stopped during the checks; the checks after "
                               "that failed")
+
+
+def test_a_stop_from_another_process_ends_the_run_after_its_check(client, free_port):
+    """Another playground process cannot reach this one's thread: its Stop only sets
+    ``stop_requested`` (runs.stop, with no run of its own to cancel), which the run
+    reads after each check. Here: the check under way ends as it would have, is
+    reported, and nothing after it runs."""
+    sandbox = silent_program(client, free_port)
+    folder = root_of(Sandbox.objects.get(pk=sandbox["id"]))
+    before = files_in(folder)
+    run = start_run(client, sandbox)
+    wait_until(lambda: set(files_in(folder)) - set(before), 10, "the run's files")
+    assert CheckRun.objects.filter(pk=run["id"]).update(stop_requested=True) == 1
+    run = finished(client, run)
+    assert run["state"] == "stopped"
+    assert [o["label"] for o in outcomes(run)] == ["1.1"]
+    assert files_in(folder) == before
