@@ -306,16 +306,11 @@ def test_a_reset_on_a_malformed_request_is_no_one_recv_hint(servers):
 
 
 def test_a_400_and_then_nothing(servers):
-    holder: list[Target] = []
-
     def answer(head: bytes, number: int) -> bytes | None:
-        if number == 0:
-            server = servers.scripts[-1]
-            threading.Thread(target=server.close, daemon=True).start()  # stops listening
-            return response(b"bad", "400 Bad Request")
-        return response()
-    holder.append(http_server(servers, answer))
-    outcomes = run_stages(holder[0], 10)
+        # Stop listening before the 400 is sent: the next connection is refused.
+        servers.scripts[-1].close()
+        return response(b"bad", "400 Bad Request")
+    outcomes = run_stages(http_server(servers, answer), 10)
     stopped = failure(outcomes, "10.1")
     assert stopped.message.template == guard.STOPPED_SERVING
     assert "refused" in str(stopped.message)
