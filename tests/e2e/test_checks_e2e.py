@@ -22,10 +22,12 @@ pytestmark = pytest.mark.browser
 WORDS = {
     "en": {"locale": "en-US", "heading": "Check my server", "reached": "Stage reached: {r} of {t}",
            "badge": "check {label}", "stopped": "stopped before the end", "hint": "Hint:",
-           "tour": "Stage reached: 3 of 4 (as this step expects)"},
+           "tour": "Stage reached: 3 of 4 (as this step expects)",
+           "card": "checks: stage 12 reached"},
     "ja": {"locale": "ja-JP", "heading": "サーバーをチェック", "reached": "到達ステージ: {r} / {t}",
            "badge": "チェック {label}", "stopped": "途中で停止しました", "hint": "ヒント:",
-           "tour": "到達ステージ: 3 / 4 （このステップの想定どおり）"},
+           "tour": "到達ステージ: 3 / 4 （このステップの想定どおり）",
+           "card": "チェック: ステージ 12 まで到達"},
 }
 # The loop starter's head lines end in \r\n" (backslash r backslash n in its source):
 # made \n", its answers' head lines end in a bare LF.
@@ -198,6 +200,9 @@ def test_progress_shows_as_checks_finish_and_the_rows_carry_their_check(
     assert while_running == sorted(while_running)
     assert seen[-1] == [total, False]
     assert page.locator(".check-stage[data-state=passed]").count() == 12
+    # The sandbox's card (cards.js, here as on the home page) says how far its checks got.
+    page.wait_for_function("(text) => document.querySelector('#sandbox-card .facts')"
+                           ".textContent.includes(text)", arg=words["card"])
 
     # The traffic page: every exchange a check sent carries the label of the check that
     # opened its connection (stages 1-3 judge one exchange together: all of them list it).
