@@ -275,6 +275,7 @@ def test_no_answer_to_a_malformed_request_points_at_the_request_byte(servers, ch
         closed = failure(outcomes, label)
         assert closed.message.template == guard.NO_400 and closed.side == "request"
         assert closed.offset == offset_of(closed.received)
+        assert closed.sent == outcomes[label].sent[0]  # the malformed request's exchange
 
 
 def test_a_reset_on_a_malformed_request_is_no_one_recv_hint(servers, check):
