@@ -98,8 +98,8 @@ def _answers_400(make: Callable[[Context], Malformed], what: str) -> Callable[
     def check(ctx: Context) -> Failure | None:
         bad = make(ctx)
         conn = ctx.connect()
-        sent = conn.send(bad.data)
         try:
+            conn.send(bad.data)
             response = conn.read_response()
         except CheckFailed as failed:
             if conn.received:
@@ -108,7 +108,7 @@ def _answers_400(make: Callable[[Context], Malformed], what: str) -> Callable[
             raise CheckFailed(replace(
                 reworded(failed, Message(NO_400, what=Message(what),
                                          reason=failed.failure.message)).failure,
-                expected="HTTP/1.1 400 Bad Request\\r\\n", sent=sent, side="request",
+                expected="HTTP/1.1 400 Bad Request\\r\\n", side="request",
                 offset=bad.offset, received=window(bad.data, bad.offset))) from None
         if response.status != 400:
             return at_status(response, Message(NOT_400, what=Message(what),
