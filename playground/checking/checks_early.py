@@ -8,6 +8,7 @@ that it reads, heads and frames its answer right, and fails only at stage 4.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -76,6 +77,7 @@ class FirstExchange:
     response: Response | None = None
     read_failure: Failure | None = None  # reading the response broke a rule
     extra: bytes = b""                   # bytes after a Content-Length body
+    sent_at: float = 0.0                 # when the last piece was sent (monotonic)
 
 
 def _first_request(ctx: Context) -> bytes:
@@ -107,6 +109,7 @@ def _exchange_first(ctx: Context) -> FirstExchange:
         ends = (0, *PIECE_ENDS, len(data))
         pieces = [data[start:end] for start, end in zip(ends, ends[1:], strict=False)]
         first.sent = conn.send_pieces(pieces, GAP)
+        first.sent_at = time.monotonic()
     except CheckFailed as failed:
         first.failure = failed.failure
         first.sent = failed.failure.sent
@@ -144,17 +147,18 @@ def reads_whole_request(ctx: Context) -> Failure | None:
                        received=window(_received(first), None), sent=first.sent,
                        hint="one-recv")
     if not _received(first) and not conn.eof:
-        return Failure(Message(NO_END, seconds=STAGE_1[0].timeout), sent=first.sent)
+        waited = round(time.monotonic() - first.sent_at, 1)
+        return Failure(Message(NO_END, seconds=waited), sent=first.sent)
     return None
 
 
 # --- stage 2: the head -----------------------------------------------------------------
 
-CheckRun = Callable[[Context], Failure | None]
+CheckFunction = Callable[[Context], Failure | None]
 Pick = Callable[[Context], GeneratedFile]
 
 
-def _head_check(part: str) -> CheckRun:
+def _head_check(part: str) -> CheckFunction:
     def check(ctx: Context) -> Failure | None:
         first = first_exchange(ctx)
         if first.conn is None:
@@ -225,7 +229,7 @@ def answers_again(ctx: Context) -> Failure | None:
 
 # --- stage 5: files by path ----------------------------------------------------------------
 
-def _serves(pick: Pick) -> CheckRun:
+def _serves(pick: Pick) -> CheckFunction:
     def check(ctx: Context) -> Failure | None:
         file = pick(ctx)
         response = fetch(ctx, file.path)
@@ -262,7 +266,7 @@ def missing_is_404(ctx: Context) -> Failure | None:
 
 # --- stage 6: Content-Type ---------------------------------------------------------------
 
-def _typed(pick: Pick) -> CheckRun:
+def _typed(pick: Pick) -> CheckFunction:
     def check(ctx: Context) -> Failure | None:
         file = pick(ctx)
         response = fetch(ctx, file.path)

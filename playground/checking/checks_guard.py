@@ -21,13 +21,12 @@ from urllib.parse import quote
 
 from playground.refusals import Message, gettext_noop
 
-from .checks_early import USER_AGENT, fetch, request
-from .client import Response, window
+from .checks_early import fetch, request
+from .client import Conn, Response, window
 from .context import Check, Context
-from .results import CheckFailed, Failure, Sent
+from .results import CheckFailed, Failure
+from .verdicts import at_status, before_empty_line, extra_bytes, reworded, status_line
 
-# How long to wait, after a 304's head, for body bytes that should not come.
-EXTRA_WAIT = 1.0
 PASSWD = "/etc/passwd"
 # A line of any passwd file: the superuser's (when the server's /etc is not ours).
 ROOT_LINE = re.compile(rb"root:[^:\n]*:0:0:")
@@ -66,21 +65,6 @@ WRONG_FILE = gettext_noop("%(field)s: %(value)s, which does not match the file, 
                           "body that is not the file.")
 
 
-def status_failure(response: Response, message: Message, expected: str) -> Failure:
-    """A failure pointing at the status code (byte 9 of "HTTP/1.1 200 OK")."""
-    return Failure(message, expected=expected, received=window(response.raw, 9),
-                   sent=response.sent, offset=9)
-
-
-def got(response: Response) -> str:
-    return response.status_line.decode("latin-1")
-
-
-def reworded(failed: CheckFailed, message: Message) -> CheckFailed:
-    """The same failure (its bytes and offset) with a sentence for this check."""
-    return CheckFailed(replace(failed.failure, message=message))
-
-
 # --- stage 10: malformed requests -------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -97,8 +81,9 @@ def _bad_request_line(ctx: Context) -> Malformed:
 
 
 def _no_host(ctx: Context) -> Malformed:
-    data = (f"GET {ctx.files.html.path} HTTP/1.1\r\nUser-Agent: {USER_AGENT}\r\n"
-            "Connection: close\r\n\r\n").encode("latin-1")
+    good = request(ctx, ctx.files.html.path)
+    host_start = good.index(b"\r\nHost: ") + 2
+    data = good[:host_start] + good[good.index(b"\r\n", host_start) + 2:]
     return Malformed(data, len(data) - 2)  # the head ends, and no Host came
 
 
@@ -113,26 +98,31 @@ def _answers_400(make: Callable[[Context], Malformed], what: str) -> Callable[
     def check(ctx: Context) -> Failure | None:
         bad = make(ctx)
         conn = ctx.connect()
-        sent = conn.send(bad.data)
         try:
+            conn.send(bad.data)
             response = conn.read_response()
         except CheckFailed as failed:
             if conn.received:
                 raise  # a response that breaks a rule: its failure points at the byte
             # No response bytes: point at the request's byte that should have been refused.
             raise CheckFailed(replace(
-                failed.failure, message=Message(NO_400, what=Message(what),
-                                                reason=failed.failure.message),
-                expected="HTTP/1.1 400 Bad Request\\r\\n", sent=sent, side="request",
+                reworded(failed, Message(NO_400, what=Message(what),
+                                         reason=failed.failure.message)).failure,
+                expected="HTTP/1.1 400 Bad Request\\r\\n", side="request",
                 offset=bad.offset, received=window(bad.data, bad.offset))) from None
         if response.status != 400:
-            return status_failure(response, Message(NOT_400, what=Message(what),
-                                                    got=got(response)),
-                                  "HTTP/1.1 400 Bad Request\\r\\n")
+            return at_status(response, Message(NOT_400, what=Message(what),
+                                               got=status_line(response)),
+                             "HTTP/1.1 400 Bad Request\\r\\n")
         conn.close()
+        after = None
         try:
-            fetch(ctx, ctx.files.html.path)
+            after = ctx.connect()
+            after.send(request(ctx, ctx.files.html.path))
+            after.read_response()
         except CheckFailed as failed:
+            if after is not None and after.received:
+                raise  # it answers, but breaks a rule of an earlier stage: that byte
             raise reworded(failed, Message(STOPPED_SERVING, what=Message(what),
                                            reason=failed.failure.message)) from None
         return None
@@ -149,10 +139,15 @@ class Escape:
     secret: bool   # True: the run's secret; False: /etc/passwd
 
 
+# "../" beyond the folder's depth: a program in a sandbox may see its folder at another,
+# deeper path than the checker does, and a "../" too many stays at /.
+CLIMB_MARGIN = 6
+
+
 def _climb(ctx: Context) -> str:
-    """Enough "../" to reach / from the folder, wherever it is (more stay at /)."""
+    """Enough "../" to reach / from the folder, wherever the server sees it."""
     depth = len(os.path.realpath(ctx.target.docroot).strip("/").split("/"))
-    return "../" * (depth + 1)
+    return "../" * (depth + CLIMB_MARGIN)
 
 
 def _passwd_line() -> bytes:
@@ -176,12 +171,6 @@ def _leak_at(ctx: Context, escape: Escape, body: bytes) -> int | None:
     return at if at >= 0 else None
 
 
-def _raw_request(ctx: Context, target: str) -> bytes:
-    host = f"{ctx.target.host}:{ctx.target.port}"
-    return (f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
-            "Connection: close\r\n\r\n").encode("latin-1")
-
-
 def _stays_inside(escapes: Callable[[Context], list[Escape]]) -> Callable[
         [Context], Failure | None]:
     def check(ctx: Context) -> Failure | None:
@@ -195,7 +184,7 @@ def _stays_inside(escapes: Callable[[Context], list[Escape]]) -> Callable[
 
 def _try_escape(ctx: Context, escape: Escape) -> Failure | None:
     conn = ctx.connect()
-    conn.send(_raw_request(ctx, escape.target))
+    conn.send(request(ctx, escape.target))
     try:
         response = conn.read_response()
     except CheckFailed as failed:
@@ -214,9 +203,9 @@ def _try_escape(ctx: Context, escape: Escape) -> Failure | None:
                        received=window(response.raw, offset), sent=response.sent,
                        offset=offset)
     if response.status >= 500:
-        return status_failure(response, Message(FAILED_ON, path=escape.target,
-                                                got=got(response)),
-                              "HTTP/1.1 404 Not Found\\r\\n")
+        return at_status(response, Message(FAILED_ON, path=escape.target,
+                                           got=status_line(response)),
+                         "HTTP/1.1 404 Not Found\\r\\n")
     return None
 
 
@@ -262,7 +251,7 @@ def _validated(ctx: Context) -> Response:
     """A GET of the .html file that carries a validator, or CheckFailed saying so."""
     response = fetch(ctx, ctx.files.html.path)
     if response.header("ETag") is None and response.header("Last-Modified") is None:
-        offset = max(0, response.head.end - 2)
+        offset = before_empty_line(response)
         raise CheckFailed(Failure(Message(NO_VALIDATOR),
                                   expected="ETag: \"…\"\\r\\n  or  Last-Modified: …\\r\\n",
                                   received=window(response.raw, offset),
@@ -275,13 +264,11 @@ def has_validator(ctx: Context) -> Failure | None:
     return None
 
 
-def _conditional(ctx: Context, field: str, value: str) -> tuple[Response, Sent, bytes]:
-    """The .html file asked for with ``field: value``: the response, and any bytes
-    that followed it before the connection closed (within EXTRA_WAIT)."""
+def _conditional(ctx: Context, field: str, value: str) -> tuple[Conn, Response]:
+    """The .html file asked for with ``field: value``, on a connection of its own."""
     conn = ctx.connect()
-    sent = conn.send(request(ctx, ctx.files.html.path, extra=f"{field}: {value}\r\n"))
-    response = conn.read_response()
-    return response, sent, conn.read_until_close(EXTRA_WAIT)
+    conn.send(request(ctx, ctx.files.html.path, extra=f"{field}: {value}\r\n"))
+    return conn, conn.read_response()
 
 
 def _revalidates(field: str, validator: str) -> Callable[[Context], Failure | None]:
@@ -291,17 +278,12 @@ def _revalidates(field: str, validator: str) -> Callable[[Context], Failure | No
         value = _validated(ctx).header(validator)
         if value is None:
             return None
-        response, _, extra = _conditional(ctx, field, value)
+        conn, response = _conditional(ctx, field, value)
         if response.status != 304:
-            return status_failure(response, Message(NOT_304, field=field, value=value,
-                                                    got=got(response)),
-                                  "HTTP/1.1 304 Not Modified\\r\\n")
-        if extra:
-            offset = len(response.raw)
-            return Failure(Message(BODY_304, extra=len(extra)), expected="(nothing)",
-                           received=window(response.raw + extra, offset),
-                           sent=response.sent, offset=offset)
-        return None
+            return at_status(response, Message(NOT_304, field=field, value=value,
+                                               got=status_line(response)),
+                             "HTTP/1.1 304 Not Modified\\r\\n")
+        return extra_bytes(conn, response, BODY_304)
     return check
 
 
@@ -321,10 +303,10 @@ def changed_gets_file(ctx: Context) -> Failure | None:
         field, value = "If-None-Match", f'"chk-{ctx.files.token}-other"'
     else:
         field, value = "If-Modified-Since", _older(first.header("Last-Modified") or "")
-    response, _, _ = _conditional(ctx, field, value)
+    _, response = _conditional(ctx, field, value)
     if response.status != 200:
-        return status_failure(response, Message(NOT_200, field=field, value=value,
-                                                got=got(response)), "HTTP/1.1 200 OK\\r\\n")
+        return at_status(response, Message(NOT_200, field=field, value=value,
+                                           got=status_line(response)), "HTTP/1.1 200 OK\\r\\n")
     if response.body != ctx.files.html.content:
         offset = response.body_offset
         return Failure(Message(WRONG_FILE, field=field, value=value),

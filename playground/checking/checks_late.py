@@ -7,7 +7,8 @@
    (one accept(), then recv() until the request is whole) answers nobody else meanwhile.
 
 Stages 10-12 live in ``checks_guard.py`` (malformed requests, the folder's walls,
-conditional requests); this module gathers all six for ``stages.py``.
+conditional requests); this module gathers all six for ``stages.py``. Where a failure
+points (the status code, a header line, bytes after the end) is ``verdicts.py``.
 
 Every request here asks "Connection: close" unless the check is about the connection
 staying open, so a server that closes after each answer (the tutorial's) is judged on
@@ -26,10 +27,8 @@ from .checks_early import fetch, request
 from .client import CLOSED_EMPTY, RESET, SILENT, Conn, Response, window
 from .context import Check, Context
 from .results import CheckFailed, Failure
+from .verdicts import at_header, at_status, extra_bytes, reworded, status_line
 
-# How long to wait, after a head that must have no body, for body bytes that should
-# not come (a server that sends them sends them with the head, so this is generous).
-EXTRA_WAIT = 1.0
 # How long a server may take to close after answering a "Connection: close" request.
 CLOSE_WAIT = 3.0
 # Stage 9: how long the quick client waits for its answer while the slow one stalls.
@@ -76,41 +75,6 @@ NOT_ANSWERED = gettext_noop("While another client %(what)s, this request got no 
                             "%(reason)s")
 
 
-def header_offset(response: Response, name: str) -> int | None:
-    """Where the first header line named ``name`` starts in the response, or None."""
-    names = [key.lower() for key, _ in response.headers]
-    if name.lower() not in names:
-        return None
-    return response.head.header_offsets[names.index(name.lower())]
-
-
-def before_empty_line(response: Response) -> int:
-    """The offset of the empty line that ends the head: where a missing header goes."""
-    return max(0, response.head.end - 2)
-
-
-def at_header(response: Response, name: str, message: Message, expected: str) -> Failure:
-    """A failure about the header ``name`` (its line), or where it is missing."""
-    offset = header_offset(response, name)
-    if offset is None:
-        offset = before_empty_line(response)
-    return Failure(message, expected=expected, received=window(response.raw, offset),
-                   sent=response.sent, offset=offset)
-
-
-def extra_bytes(conn: Conn, response: Response, message: str,
-                seconds: float = EXTRA_WAIT) -> Failure | None:
-    """Bytes that followed a response that should have been the last thing sent, the
-    failure pointing at the first of them (offsets count in the response)."""
-    extra = conn.read_until_close(seconds)
-    if not extra:
-        return None
-    offset = len(response.raw)
-    return Failure(Message(message, extra=len(extra)), expected="(nothing)",
-                   received=window(response.raw + extra, offset), sent=response.sent,
-                   offset=offset)
-
-
 # --- stage 7: HEAD ------------------------------------------------------------------------
 
 def _head(ctx: Context) -> tuple[Conn, Response]:
@@ -123,10 +87,9 @@ def head_like_get(ctx: Context) -> Failure | None:
     got = fetch(ctx, ctx.files.html.path)
     _, head = _head(ctx)
     if head.status != got.status:
-        return Failure(Message(STATUS_DIFFERS, got=head.status_line.decode("latin-1"),
-                               expected=got.status_line.decode("latin-1")),
-                       expected=got.status_line.decode("latin-1") + "\\r\\n",
-                       received=window(head.raw, 9), sent=head.sent, offset=9)
+        return at_status(head, Message(STATUS_DIFFERS, got=status_line(head),
+                                       expected=status_line(got)),
+                         status_line(got) + "\\r\\n")
     get_type, head_type = got.header("Content-Type"), head.header("Content-Type")
     if head_type != get_type:
         return at_header(head, "Content-Type",
@@ -155,7 +118,8 @@ def two_requests_one_connection(ctx: Context) -> Failure | None:
     conn = ctx.connect()
     conn.send(request(ctx, ctx.files.html.path, close=False))
     first = conn.read_response()
-    if (first.header("Connection") or "").strip().lower() == "close":
+    options = [o.strip().lower() for o in ",".join(first.head.all("Connection")).split(",")]
+    if "close" in options:
         return at_header(first, "Connection", Message(SAYS_CLOSE),
                          "(no \"Connection: close\")")
     if first.framing == "close":
@@ -168,12 +132,11 @@ def two_requests_one_connection(ctx: Context) -> Failure | None:
     except CheckFailed as failed:
         template = failed.failure.message.template
         if template in (CLOSED_EMPTY, RESET) or failed.failure.side == "request":
-            raise CheckFailed(replace(failed.failure, message=Message(CLOSED_AFTER_FIRST),
-                                      side="response", offset=None, hint="")) from None
+            raise CheckFailed(replace(reworded(failed, Message(CLOSED_AFTER_FIRST)).failure,
+                                      side="response", offset=None)) from None
         if template == SILENT:
             seconds = failed.failure.message.params.get("seconds", "")
-            raise CheckFailed(replace(failed.failure, message=Message(
-                NO_ANSWER_SECOND, seconds=seconds))) from None
+            raise reworded(failed, Message(NO_ANSWER_SECOND, seconds=seconds)) from None
         raise
     if second.body != second_file.content:
         return Failure(Message(NOT_SECOND, path=second_file.path),
@@ -221,7 +184,7 @@ def _quick_while_slow(ctx: Context, slow_part: bytes, what: str) -> Failure | No
         else:
             message = Message(NOT_ANSWERED, what=Message(what),
                               reason=failed.failure.message)
-        raise CheckFailed(replace(failed.failure, message=message)) from None
+        raise reworded(failed, message) from None
     finally:
         ctx.deadline = check_deadline
         slow.close()
@@ -233,9 +196,10 @@ def silent_client(ctx: Context) -> Failure | None:
 
 
 def half_request(ctx: Context) -> Failure | None:
-    # The request line and the Host line, without the empty line that ends the head.
+    # The request line and the Host line, and no more: the head never ends.
     whole = request(ctx, ctx.files.html.path)
-    return _quick_while_slow(ctx, whole[:whole.index(b"\r\n", 20) + 2], HALF_SENT)
+    host_end = whole.index(b"\r\n", whole.index(b"\r\n") + 2) + 2
+    return _quick_while_slow(ctx, whole[:host_end], HALF_SENT)
 
 
 STAGE_7 = (

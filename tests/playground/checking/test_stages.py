@@ -35,6 +35,13 @@ def test_each_stage_is_described_and_checked():
         assert all(c.title and 0 < c.timeout <= 15 for c in s.checks)
 
 
+def test_a_stage_never_takes_more_than_15_seconds():
+    from playground.checking import engine
+
+    assert engine.STAGE_TIMEOUT == 15.0  # the bound; test_engine checks its use
+    assert engine.run.__kwdefaults__["stage_timeout"] == engine.STAGE_TIMEOUT
+
+
 def test_stages_1_to_6_are_the_early_checks():
     assert [s.checks for s in STAGES[:6]] == [
         checks_early.STAGE_1, checks_early.STAGE_2, checks_early.STAGE_3,

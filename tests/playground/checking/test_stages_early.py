@@ -91,6 +91,14 @@ def test_one_recv_after_the_whole_request_arrived_is_a_reset(servers, check):
     assert failure.hint == "one-recv" and "reset" in str(failure.message)
 
 
+def test_a_server_that_reads_and_then_waits(servers, check):
+    def waits(conn, number):
+        read_head(conn)
+        conn.recv(1)  # until the checker gives up
+    failure = check(servers.scripted(waits), 1, timeout=1.0)["1.1"].failure
+    assert "neither answered nor closed" in str(failure.message) and failure.hint == ""
+
+
 def test_the_once_starter_reads_in_pieces_since_its_fix(servers, check):
     # Before the fix (one recv(4096)), this was the one-recv failure above.
     outcomes = check(servers.starter("once"), 1, 2, 3, 4)
