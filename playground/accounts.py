@@ -34,7 +34,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 
 from .errors import error_response
-from .models import Sandbox
+from .models import CheckRun, Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ def _carry_sandboxes(sender: Any, request: Any, user: Any, **kwargs: Any) -> Non
         return
     with transaction.atomic():
         moved = Sandbox.objects.filter(user=None, owner_token=token) \
+            .update(user=user, owner_token="")
+        # Their check runs' owner too (progress is per owner and sandbox).
+        CheckRun.objects.filter(user=None, owner_token=token) \
             .update(user=user, owner_token="")
     if moved:
         log.info("%d sandbox(es) of a browser session carried into account %s", moved,

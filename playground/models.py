@@ -216,6 +216,10 @@ class Exchange(models.Model):
     # server did wrong, a name of traffic/mistakes.py; "" from henaserver. db_default:
     # rows inserted by the release before (a rolling upgrade) get "".
     mistake = models.CharField(max_length=40, blank=True, default="", db_default="")
+    # Sent by "Check my server" (playground/checking): the check's label ("4.2"), set by
+    # ingest from the run's CheckPort rows (the checker's port on that connection).
+    # Not named ``check``: that is Model.check(), Django's system checks.
+    check_label = models.CharField(max_length=12, blank=True, default="", db_default="")
     content_type = models.CharField(max_length=200, blank=True)  # of the response
     request_length = models.BigIntegerField()
     response_length = models.BigIntegerField()
@@ -260,3 +264,67 @@ class StreamRecord(models.Model):
 
     def __str__(self) -> str:
         return f"stream {self.direction} conn {self.conn} ({self.length} B)"
+
+
+class CheckRun(models.Model):
+    """One run of "Check my server" on a sandbox (playground/checking, docs/checks.md):
+    stages 1..``through``, each check's outcome kept as data in ``results`` (worded
+    where shown, checking/present.py). At most one runs per sandbox at a time (the
+    partial unique constraint: a double click is refused by the database, from any
+    process); the newest checking.runs.KEEP_RUNS per sandbox are kept."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        PASSED = "passed"  # every check of stages 1..through passed
+        FAILED = "failed"  # at least one failed (or the run could not begin)
+        STOPPED = "stopped"  # Stop: the remaining checks were not run
+        INTERRUPTED = "interrupted"  # the playground process running it ended
+
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="check_runs")
+    # The sandbox's owner when the run began (moved with it at login, accounts.py):
+    # progress is per owner and sandbox.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="check_runs")
+    owner_token = models.CharField(max_length=64, blank=True, db_index=True)
+    number = models.PositiveIntegerField()  # 1, 2, 3... per sandbox, never reused
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
+    through = models.PositiveSmallIntegerField()  # the last stage asked for
+    reached = models.PositiveSmallIntegerField(default=0)  # stages 1..reached all passed
+    # One Outcome each, in the order they finished, as data (checking/present.py).
+    results = models.JSONField(default=list, blank=True)
+    # Why it ended without checking everything, as data (refusals.Message), or "".
+    message = models.CharField(max_length=500, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    run_by = models.CharField(max_length=100, blank=True)  # heartbeat.me() of its process
+    stop_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["sandbox", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sandbox", "number"],
+                                    name="check_run_number_unique"),
+            models.UniqueConstraint(fields=["sandbox"], condition=models.Q(state="running"),
+                                    name="one_running_check_per_sandbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"check run {self.number} of sandbox {self.sandbox_id} ({self.state})"
+
+
+class CheckPort(models.Model):
+    """A connection a check run opened: the checker's local port and the check's label.
+    Ingest tags the exchanges from that port with the label (Exchange.check); the rows
+    go when the run ends."""
+
+    run = models.ForeignKey(CheckRun, on_delete=models.CASCADE, related_name="ports")
+    sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
+    port = models.PositiveIntegerField()
+    label = models.CharField(max_length=12)
+
+    class Meta:
+        indexes = [models.Index(fields=["sandbox", "port"], name="check_port_lookup")]
+
+    def __str__(self) -> str:
+        return f"port {self.port}: check {self.label}"

@@ -5,9 +5,10 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
 from . import accounts, views
+from .checking import api as checking_api
 from .compose import api as compose_api
 from .files import api as files_api
-from .learn import tour
+from .learn import glossary, tour
 from .sandboxes import api as sandboxes_api
 from .sandboxes import pages as sandbox_pages
 from .traffic import api as traffic_api
@@ -27,6 +28,10 @@ sandbox_api = [
     path("files/", files_api.file_list, name="api-files"),
     path("files/<path:path>", files_api.file_detail, name="api-file"),
     path("compose/", compose_api.compose, name="api-compose"),
+    # "Check my server" (checking/): runs of the stage checks.
+    path("checks/", checking_api.check_list, name="api-checks"),
+    path("checks/<int:number>/", checking_api.check_detail, name="api-check"),
+    path("checks/<int:number>/stop/", checking_api.check_stop, name="api-check-stop"),
     path("exchanges/", traffic_api.exchange_list, name="api-exchanges"),
     path("runs/", traffic_api.run_list, name="api-runs"),
     path("streams/", traffic_api.stream_list, name="api-streams"),
@@ -50,6 +55,8 @@ playground_urls = [
     # The guided tour (learn/tour.py): its page and the one-click setup of each step.
     path("tour/", tour.tour_page, name="tour"),
     path("api/tour/steps/<slug:slug>/setup/", tour.tour_setup, name="api-tour-setup"),
+    # The glossary's entries as a page, each with an anchor (learn/glossary.py).
+    path("glossary/", glossary.glossary_page, name="glossary"),
     path("api/sandboxes/<int:sandbox_id>/", include(sandbox_api)),
 ]
 

@@ -52,6 +52,12 @@ class Step:
     open_path: str | None = "/"
     compose_template: str | None = None  # a presets.request_templates id
     chapter: Promise | None = None  # where the tutorial does this
+    # "Check my server" (playground/checking): the step offers the checks of stages
+    # 1..checks_through on the tour sandbox, and says what they show. The stage the
+    # step's mode reaches is the docs/checks.md table's (tests/playground/learn/test_tour.py).
+    checks_through: int | None = None
+    checks_reach: int | None = None
+    checks_note: Promise | None = None
 
 
 STEPS: tuple[Step, ...] = (
@@ -70,6 +76,9 @@ STEPS: tuple[Step, ...] = (
             _("Hover a header name to read what it means."),
         ),
         mode=modes.RECORD_ONLY,
+        checks_through=2, checks_reach=1,
+        checks_note=_("Stage 1 passes: the server reads the whole request. Stage 2 fails: it "
+                      "answers nothing at all."),
     ),
     Step(
         slug="replay-with-the-composer",
@@ -99,6 +108,9 @@ STEPS: tuple[Step, ...] = (
               "although henaserver sent it."),
         ),
         mode=modes.FIXED,
+        checks_through=5, checks_reach=4,
+        checks_note=_("Stages 1 to 4 pass: Apache's reply is a valid answer, every time. Stage "
+                      "5 fails: every path gets the same page, a missing file too."),
     ),
     Step(
         slug="one-request-then-exit",
@@ -113,6 +125,10 @@ STEPS: tuple[Step, ...] = (
         ),
         mode=modes.ONCE,
         open_path="/index.html",
+        checks_through=4, checks_reach=3,
+        checks_note=_("Stages 1 to 3 pass on the first request. Stage 4 fails: nothing "
+                      "answers the next one. The checks use up its one answer: set the "
+                      "step up again before you open it in the browser."),
     ),
     Step(
         slug="loop",
@@ -129,6 +145,9 @@ STEPS: tuple[Step, ...] = (
         ),
         mode=modes.NO_CONTENT_TYPE,
         open_path="/index.html",
+        checks_through=6, checks_reach=5,
+        checks_note=_("Stages 1 to 5 pass. Stage 6 fails: the stylesheet, the image and the "
+                      "script all arrive as text/html."),
     ),
     Step(
         slug="content-type",
@@ -143,6 +162,8 @@ STEPS: tuple[Step, ...] = (
         ),
         mode=modes.FULL,
         open_path="/index.html",
+        checks_through=6, checks_reach=6,
+        checks_note=_("Stages 1 to 6 pass: the tutorial's server is complete."),
     ),
     Step(
         slug="keep-alive",
@@ -158,6 +179,9 @@ STEPS: tuple[Step, ...] = (
         ),
         mode=modes.FULL,
         open_path="/index.html",
+        checks_through=12, checks_reach=12,
+        checks_note=_("All 12 stages pass: keep-alive, HEAD, a slow client, a malformed "
+                      "request, a path outside the folder and conditional requests too."),
     ),
 )
 BY_SLUG = {step.slug: step for step in STEPS}
@@ -172,6 +196,8 @@ def steps_json() -> list[dict]:
         "look_for": [str(item) for item in s.look_for], "mode": s.mode,
         "mode_label": gettext(modes.MODE_INFO[s.mode][0]),
         "setup_url": reverse("playground:api-tour-setup", args=[s.slug]),
+        "checks_through": s.checks_through, "checks_reach": s.checks_reach,
+        "checks_note": str(s.checks_note) if s.checks_note else "",
     } for number, s in enumerate(STEPS, 1)]
 
 
@@ -201,7 +227,8 @@ def set_up(request: HttpRequest, step: Step) -> tuple[Sandbox, dict]:
     lifecycle.stop(sandbox)
     sandbox = start_or_explain(request, sandbox)
     data = to_json(request, sandbox)
-    links = {"traffic": data["links"]["traffic"], "open": None}
+    links = {"traffic": data["links"]["traffic"], "open": None, "page": data["links"]["page"],
+             "checks": data["links"].get("checks")}
     if step.open_path is not None:
         links["open"] = data["url"].rstrip("/") + step.open_path
     if step.compose_template:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Max
 from django.http import HttpRequest
 from django.http.request import split_domain_port
 from django.urls import reverse
 from django.utils.translation import gettext, gettext_noop
 
-from ..models import Sandbox
+from ..models import CheckRun, Sandbox
 from ..refusals import Message
 from . import program_kind
 from .exits import START_REFUSALS, states_exit_code
@@ -28,7 +29,7 @@ LINKS = {
     "restart": "api-restart", "files": "api-files", "starter": "api-starter",
     "page": "sandbox-page", "traffic": "traffic-page", "exchanges": "api-exchanges",
     "mode": "api-mode", "rules": "api-rules", "compose": "api-compose",
-    "program": "api-program",
+    "program": "api-program", "checks": "api-checks",
 }
 # Links a sandbox of each kind does not have: a program has no henaserver mode or rules;
 # henaserver has no program to edit.
@@ -107,6 +108,19 @@ def status_json(facts: dict[str, Any]) -> dict[str, Any]:
                 or message.template in program_kind.START_REFUSALS)}
 
 
+def checks_json(sandbox: Sandbox) -> dict[str, Any]:
+    """"Check my server" in brief (playground/checking): the stage the newest run
+    reached, the best over the kept runs, and whether one is running (one left by a
+    playground process that ended is marked interrupted by the checks API, which the
+    page reads: checking/runs.interrupt_ended)."""
+    runs = CheckRun.objects.filter(sandbox=sandbox)
+    latest = runs.order_by("-number").values("reached", "state").first()
+    best = runs.aggregate(best=Max("reached"))["best"] or 0 if latest else 0
+    return {"reached": latest["reached"] if latest else 0, "best": best,
+            "running": bool(latest and latest["state"] == CheckRun.State.RUNNING),
+            "url": reverse("playground:api-checks", args=[sandbox.pk])}
+
+
 def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
     """The sandbox as the API and the pages show it (docs/api.md)."""
     pk = sandbox.pk
@@ -132,6 +146,7 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         "starter": sandbox.starter if sandbox.is_program else None,
         # Why a program runs unisolated here (null: isolated, or not a program).
         "isolation": program_kind.isolation_note(sandbox),
+        "checks": checks_json(sandbox),
         "links": {key: reverse(f"playground:{name}", args=[pk]) for key, name in LINKS.items()
                   if key not in NOT_LINKED[sandbox.kind]},
     }

@@ -29,9 +29,10 @@ from django.conf import settings
 from django.utils import translation
 
 from .. import accounts, origins
+from ..checking import present as checks
 from ..errors import BadJson, parse_json
 from ..language import request_language
-from ..models import Run, Sandbox
+from ..models import CheckRun, Run, Sandbox
 from ..sandboxes import presence, presenters, runtime
 from ..sandboxes.ownership import owned_by
 from . import exchanges, ingest, live, runs
@@ -210,6 +211,13 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             status = presenters.status_json(event["status"])
         await self.send_json({"type": "status", **status})
 
+    async def checks_progress(self, event: dict[str, Any]) -> None:
+        """A check of "Check my server" finished, or its run ended (checking/runs.py):
+        the run as it was then, read from its row, in this viewer's language."""
+        run = await database_sync_to_async(self._checks_json)(event)
+        if run is not None:
+            await self.send_json({"type": "checks", "run": run})
+
     async def _fill_gap(self, upto: int) -> None:
         """A viewer that missed whole batches (the channel layer drops messages for a
         channel that holds 100) catches up from the database: every stored row up to
@@ -241,15 +249,26 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         with translation.override(self.language):
             return runs.to_json(run)
 
+    def _checks_json(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        run = CheckRun.objects.filter(pk=event["run"], sandbox_id=self.sandbox_id).first()
+        if run is None:  # deleted with its sandbox meanwhile
+            return None
+        with translation.override(self.language):
+            return checks.run_json(checks.as_sent(run, event["state"], event.get("count")))
+
     def _opening(self) -> list[dict[str, Any]]:
-        """Totals, status, the latest run, the relay's waiting requests and the console
-        tail for a viewer that just arrived."""
+        """Totals, status, the latest run (and check run), the relay's waiting requests
+        and the console tail for a viewer that just arrived."""
         sandbox = Sandbox.objects.get(pk=self.sandbox_id)
         lines = runtime.console_tail(sandbox)
         latest = sandbox.runs.order_by("-number").first()
+        checked = CheckRun.objects.filter(sandbox=sandbox).order_by("-number").first()
         with translation.override(self.language):
             status = presenters.status_json(presenters.status_facts(sandbox))
             run = [{"type": "run", "run": runs.to_json(latest)}] if latest else []
+            # The latest run of "Check my server", so the page shows it at once.
+            run += [{"type": "checks", "run": checks.run_json(checks.run_facts(checked))}
+                    ] if checked else []
         return [
             {"type": "stats", **exchanges.stats(sandbox)},
             {"type": "status", **status},

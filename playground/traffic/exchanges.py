@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from ..models import Exchange, Run, Sandbox
+from ..models import CheckPort, Exchange, Run, Sandbox
 from . import heads, mistakes, runs
 from .outcomes import OUTCOMES
 
@@ -24,7 +24,7 @@ SUMMARY_FIELDS = (
     "seq", "conn", "conn_index", "client", "method", "target", "version", "status",
     "outcome", "reason", "content_type", "request_length", "response_length",
     "request_truncated", "response_truncated", "times", "started_us", "duration_us",
-    "run__number", "mistake",
+    "run__number", "mistake", "check_label",
 )
 # One page of history (API and websocket backfill): small enough to keep each websocket
 # frame and each query short, large enough that a full retention window is 10 pages.
@@ -149,7 +149,29 @@ def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
         "duration_us": get("duration_us"),
         # From the capture relay: what the learner's server did wrong (mistakes.py).
         "mistake": get("mistake") or None,
+        # Sent by "Check my server": the check's label ("4.2"), else null.
+        "check": get("check_label") or None,
     }
+
+
+def client_port(client: str) -> int | None:
+    """The port of an exchange's ``client`` ("127.0.0.1:54321", "[::1]:54321")."""
+    port = client.rpartition(":")[2]
+    return int(port) if port.isdigit() and len(port) <= 5 else None
+
+
+def tag_checks(sandbox_id: int, rows: list[Exchange]) -> list[Exchange]:
+    """Label the rows a check sent (``check_label``), from the check runs' ports
+    (CheckPort, registered before the check's first byte, so before its exchange can
+    arrive): one indexed query per batch. Returns ``rows``."""
+    ports = {client_port(row.client) for row in rows} - {None}
+    if not ports:
+        return rows
+    labels = dict(CheckPort.objects.filter(sandbox_id=sandbox_id, port__in=ports)
+                  .values_list("port", "label"))
+    for row in rows:
+        row.check_label = labels.get(client_port(row.client), "")
+    return rows
 
 
 def page_after(sandbox_id: int, after: int, limit: int = PAGE_SIZE,

@@ -8,6 +8,8 @@ Grammar, tokens separated by spaces, all must match:
 * ``status:404``, ``status:4xx``, ``status:rejected`` (an outcome), comma lists allowed;
 * ``larger-than:10k``: response length above a size (``k``/``m``/``g`` are 1024-based);
 * ``run:3`` (or ``run:2,3``): exchanges of those runs (models.Run numbers);
+* ``check:4.2`` (or ``check:4``, any check of stage 4; comma lists): the exchanges
+  "Check my server" sent for those checks (the summary's ``check``);
 * anything else: text the request target must contain (case-insensitive).
 """
 
@@ -23,6 +25,8 @@ _SIZE = re.compile(r"^(\d+(?:\.\d+)?)([kmg]?)b?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 # run:3 or run:2,3, ASCII digits only (as JS's \d); anything else is a word.
 _RUNS = re.compile(r"^[0-9]+(,[0-9]+)*$")
+# check:4.2, check:4 or check:2,4.2; anything else is a word.
+_CHECKS = re.compile(r"^[0-9]+(\.[0-9]+)?(,[0-9]+(\.[0-9]+)?)*$")
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Filter:
     larger: float | None = None
     runs: list[int] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
 
 
 def parse_size(text: str) -> float | None:
@@ -54,9 +59,11 @@ def parse(text: str) -> Filter | None:
             f.larger = parse_size(value)
         elif key == "run" and _RUNS.match(value):
             f.runs += [int(n) for n in value.split(",")]
+        elif key == "check" and _CHECKS.match(value):
+            f.checks += value.split(",")
         else:
             f.words.append(token.lower())
-    if f.methods or f.statuses or f.larger is not None or f.runs or f.words:
+    if f.methods or f.statuses or f.larger is not None or f.runs or f.words or f.checks:
         return f
     return None
 
@@ -81,6 +88,9 @@ def matches(item: dict[str, Any], f: Filter | None) -> bool:
     if f.larger is not None and not (item.get("response_length") or 0) > f.larger:
         return False
     if f.runs and item.get("run") not in f.runs:
+        return False
+    label = item.get("check") or ""
+    if f.checks and not any(label == c or label.startswith(c + ".") for c in f.checks):
         return False
     path = (item.get("target") or "").lower()
     return all(word in path for word in f.words)

@@ -310,7 +310,7 @@ class Ingestor:
             # The playground's own cookies never reach the database (redaction.py).
             new = [redaction.redact_exchange(exchanges.from_event(sid, seqs[i], events[i], run))
                    for i in range(start, len(events))]
-            exchanges.insert(new)
+            exchanges.insert(exchanges.tag_checks(sid, new))  # "Check my server"
             streams.store(sid, run, p.streams)
             run.stored += len(new)
             run.removed += start  # older than the window already: removed at once

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from testkit import ports, threads
+from testkit.services import unavailable
 from testkit.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -224,6 +225,29 @@ def sandbox_in_new_session(browser, shared_playground, start_in_page):
     yield open_
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def isolation() -> None:
+    """Programs run under bubblewrap as their own uid: that needs both (the playground
+    runs them unisolated otherwise, which these tests are not about)."""
+    if not shutil.which("bwrap"):
+        unavailable("bubblewrap", "apt-get install bubblewrap")
+    if os.geteuid() != 0:
+        unavailable("root", "a program runs as its own uid, which only root can give it")
+    if not os.access("/usr/bin/python3", os.X_OK):
+        unavailable("Debian's python3", "programs run with /usr/bin/python3")
+
+
+@pytest.fixture
+def program_playground(playground_factory, isolation, monkeypatch, free_port):
+    """A playground (in the module's ``tmp_path``: a module running programs takes
+    testkit.program_pages.reachable_tmp_path) whose one port is a free one the OS chose:
+    the default range's first port, which the form suggests, is what every other
+    playground on this machine suggests too, and another test's browser opening it
+    would reach this test's program."""
+    monkeypatch.setenv("PLAYGROUND_PORT_RANGE", f"{free_port}-{free_port}")
+    return playground_factory()
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,10 @@ the mistake. And the editor's other half: a syntax error's line marked in the gu
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
-from testkit.program_api import reachable_folder
-from testkit.services import unavailable
-from testkit.waiting import wait_until
+from testkit.program_pages import log_of, new_page, reachable_tmp_path, running  # noqa: F401 (tmp_path)
 
 pytestmark = pytest.mark.browser
 
@@ -30,48 +26,9 @@ WORDS = {
 HEAD_LINE_END = re.compile(r'\\r\\n"\n')
 
 
-@pytest.fixture
-def isolation():
-    """Programs run under bubblewrap as their own uid: that needs both (the playground
-    runs them unisolated otherwise, which this test is not about)."""
-    if not shutil.which("bwrap"):
-        unavailable("bubblewrap", "apt-get install bubblewrap")
-    if os.geteuid() != 0:
-        unavailable("root", "a program runs as its own uid, which only root can give it")
-    if not os.access("/usr/bin/python3", os.X_OK):
-        unavailable("Debian's python3", "programs run with /usr/bin/python3")
-
-
-@pytest.fixture
-def tmp_path():
-    """This module's playgrounds live in a folder a program's own uid can reach: bwrap,
-    run as that uid, cannot bind a folder under pytest's /tmp/pytest-of-root, which
-    every pytest run on the machine sets back to 0700."""
-    with reachable_folder() as folder:
-        yield folder
-
-
-@pytest.fixture
-def program_playground(playground_factory, isolation, monkeypatch, free_port):
-    """A playground (in ``tmp_path`` above) whose one port is a free one the OS chose:
-    the default range's first port, which the form suggests, is what every other
-    playground on this machine suggests too, and another test's browser opening it
-    would reach this test's program."""
-    monkeypatch.setenv("PLAYGROUND_PORT_RANGE", f"{free_port}-{free_port}")
-    site = playground_factory()
-    LOG[0] = lambda: "\n".join(line for line in site.output().splitlines()
-                                if "HTTP GET" not in line)[-5000:]
-    return site
-
-
 def _new_page(browser, site, language):
-    context = browser.new_context(locale=WORDS[language]["locale"],
-                                  viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/")
-    return context, page, errors
+    LOG[0] = lambda: log_of(site)
+    return new_page(browser, site, WORDS[language]["locale"])
 
 
 def _run_starter(page, starter):
@@ -87,21 +44,7 @@ LOG = [lambda: ""]
 
 
 def _running(page, other_than=None) -> dict:
-    """Wait until the sandbox of this page runs (a process other than ``other_than``),
-    asked as the page's own script asks (its api()); then the card says so too."""
-    url = page.get_attribute("#sandbox-card", "data-sandbox-url")
-
-    last = {}
-
-    def running():
-        last.update(page.evaluate("(url) => PG.api('GET', url)", url))
-        return dict(last) if last["status"] == "running" and last["pid"] != other_than \
-            else None
-    sandbox = wait_until(running, 30, "the program to run", explain=lambda: str(
-        {k: last.get(k) for k in ("status", "problem", "stderr_tail", "port")})
-        + page.inner_text("#messages") + LOG[0]())
-    page.wait_for_selector("#sandbox-card .card[data-status=running]")
-    return sandbox
+    return running(page, other_than, LOG[0])
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])

@@ -38,3 +38,16 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 def free_port(host: str = "127.0.0.1") -> int:
     """One port, as ``free_ports``."""
     return free_ports(1, host)[0]
+
+
+def listens(port: int) -> bool:
+    """The port is in LISTEN state (/proc/net/tcp): a probe connection would be one
+    request too many for a server that answers only once."""
+    hex_port = f":{port:04X}"
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                if fields[1].endswith(hex_port) and fields[3] == "0A":
+                    return True
+    return False

@@ -80,3 +80,18 @@ def reachable_folder() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def isolated_playground(settings: Any) -> Iterator[Any]:
+    """The playground's settings for program sandboxes under the real bubblewrap, as
+    root (skipped here without it, failed on CI): a data folder the programs' uids can
+    reach; every sandbox stopped before it goes."""
+    from playground.sandboxes import runtime
+
+    isolation_or_skip()
+    settings.PLAYGROUND_START_TIMEOUT = 10
+    with reachable_folder() as folder:
+        settings.PLAYGROUND_DATA_DIR = folder / "data"
+        yield settings
+        runtime.stop_all()  # before its folder goes

@@ -52,43 +52,60 @@ export function utf8Length(bytes, i) {
 // Render `bytes` (Uint8Array) into `container` as text with every byte accounted for:
 // CR as ␍ and LF as ␊ followed by a real line break, other control bytes as pictures or
 // \xNN, valid UTF-8 as its characters (Japanese stays readable), invalid bytes as \xNN.
-export function renderText(container, bytes) {
+// `mark`, an offset into `bytes`, puts the byte there (or the character it is part of)
+// in a span of its own, `.marked-byte`: the caret of a failed check (checks.js links
+// here). The line break after a marked LF stays outside it, so explain.js still finds
+// the lines.
+export function renderText(container, bytes, mark = -1) {
   container.textContent = "";
   const frag = document.createDocumentFragment();
+  let out = frag; // where pieces go: the fragment, or the marked byte's span
   let text = "";
-  const flush = () => { if (text) { frag.append(document.createTextNode(text)); text = ""; } };
-  const mark = (label, title, after) => {
+  const flush = () => { if (text) { out.append(document.createTextNode(text)); text = ""; } };
+  const ctl = (label, title) => {
     flush();
     const span = el("span", "ctl", label);
     span.title = title;
-    frag.append(span);
-    if (after) text += after;
+    out.append(span);
   };
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
-    if (b === LF) mark("␊", "LF (0x0a)", "\n");
-    else if (b === CR) mark("␍", "CR (0x0d)");
-    else if (b === 0x09) mark("␉", "TAB (0x09)", "\t");
+    const n = b >= 0x80 ? utf8Length(bytes, i) : 0;
+    const marked = mark >= i && mark < i + Math.max(n, 1);
+    if (marked) { flush(); out = markedByte(mark); }
+    let after = "";
+    if (b === LF) { ctl("␊", "LF (0x0a)"); after = "\n"; }
+    else if (b === CR) ctl("␍", "CR (0x0d)");
+    else if (b === 0x09) { ctl("␉", "TAB (0x09)"); after = "\t"; }
     else if (b < 0x20 || b === 0x7f) {
-      mark(PICTURES[b] || "\\x" + hex2(b), interpolate(gettext("byte 0x%s"), [hex2(b)]));
+      ctl(PICTURES[b] || "\\x" + hex2(b), interpolate(gettext("byte 0x%s"), [hex2(b)]));
     } else if (b < 0x80) text += String.fromCharCode(b);
-    else {
-      const n = utf8Length(bytes, i);
-      if (n) {
-        text += new TextDecoder().decode(bytes.subarray(i, i + n));
-        i += n - 1;
-      } else mark("\\x" + hex2(b), interpolate(gettext("byte 0x%s (not UTF-8)"), [hex2(b)]));
-    }
+    else if (n) {
+      text += new TextDecoder().decode(bytes.subarray(i, i + n));
+      i += n - 1;
+    } else ctl("\\x" + hex2(b), interpolate(gettext("byte 0x%s (not UTF-8)"), [hex2(b)]));
+    if (marked) { flush(); frag.append(out); out = frag; }
+    text += after;
   }
   flush();
   container.append(frag);
 }
 
+function markedByte(offset) {
+  const span = el("span", "marked-byte");
+  span.dataset.offset = String(offset);
+  span.title = interpolate(gettext("byte %s: the check points here"), [offset]);
+  return span;
+}
+
 // Classic hex dump: offset, 16 bytes in two groups of 8, then printable ASCII.
-export function hexDump(bytes) {
+export const hexDump = (bytes) => hexLines(bytes, 0, bytes.length);
+
+// The dump's lines for the rows of bytes[from..to), numbered by their offset in `bytes`.
+function hexLines(bytes, from, to) {
   const lines = [];
-  for (let off = 0; off < bytes.length; off += 16) {
-    const row = bytes.subarray(off, off + 16);
+  for (let off = from; off < to; off += 16) {
+    const row = bytes.subarray(off, Math.min(off + 16, to));
     let hex = "";
     let ascii = "";
     for (let k = 0; k < 16; k++) {
@@ -101,6 +118,30 @@ export function hexDump(bytes) {
     lines.push(off.toString(16).padStart(8, "0") + "  " + hex + " |" + ascii + "|");
   }
   return lines.join("\n");
+}
+
+// The hex dump into `container`, the byte at `mark` (if any) in a `.marked-byte` span
+// both in the hex columns and in the ASCII column.
+export function renderHex(container, bytes, mark = -1) {
+  container.textContent = "";
+  if (!(mark >= 0 && mark < bytes.length)) {
+    container.textContent = hexDump(bytes);
+    return;
+  }
+  const start = mark - (mark % 16);
+  const k = mark % 16;
+  const line = hexLines(bytes, start, Math.min(start + 16, bytes.length));
+  const hexAt = 10 + 3 * k + (k >= 8 ? 1 : 0); // "00000010  ", then "xx " per byte
+  const asciiAt = line.indexOf(" |") + 2 + k; // the hex columns hold no "|"
+  const before = hexLines(bytes, 0, start);
+  const after = hexLines(bytes, start + 16, bytes.length);
+  const hexByte = markedByte(mark);
+  hexByte.textContent = line.slice(hexAt, hexAt + 2);
+  const asciiByte = markedByte(mark);
+  asciiByte.textContent = line[asciiAt];
+  container.append((before ? before + "\n" : "") + line.slice(0, hexAt), hexByte,
+                   line.slice(hexAt + 2, asciiAt), asciiByte,
+                   line.slice(asciiAt + 1) + (after ? "\n" + after : ""));
 }
 
 // Split a message into its final head and body, the head's end found by headEnd().

@@ -108,6 +108,10 @@ export class Card {
       // When it stopped; why is the message below (e.g. the idle culler's sentence).
       facts.push(interpolate(gettext("stopped at %s"), [STOPPED_AT.format(new Date(sb.stopped_at))]));
     }
+    // "Check my server" (checks.js): the highest stage its checks have reached.
+    if (sb.checks && sb.checks.best) {
+      facts.push(L10N.f(gettext("checks: stage %(best)s reached"), { best: sb.checks.best }));
+    }
     this.facts.textContent = facts.join(" · ");
 
     const running = sb.status === "running";

@@ -1,7 +1,8 @@
 // The exchange detail: exact request and response bytes (fetched on demand, never
 // pushed), as raw text with CR/LF visible, as a hex dump, or decoded; the timing
 // breakdown from the server's timestamps; copy buttons. The panel's buttons share one
-// click listener.
+// click listener. A failed check links here with a byte to mark (deeplink.js): the raw
+// and hex views put a caret on it and scroll to it.
 import { gettext, interpolate, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
 import { el, message, copyText } from "./dom.js";
 import { fetchRaw } from "./api.js";
@@ -40,17 +41,22 @@ export class ExchangeView {
       else if (part && target.classList.contains("copy")) this.copy(part);
     });
     this.urls = [];
+    this.mark = null; // {side, offset, check}: the byte a failed check points at
   }
 
-  async show(item) {
+  // mark: null, or {side: "request"|"response", offset, check} from a check's failure.
+  async show(item, mark = null) {
     this.item = item;
+    this.mark = mark;
     this.panel.hidden = false;
     const title = (item.method || gettext("(unparsed request)")) + " " + (item.target || "");
     this.panel.querySelector("#detail-title").textContent = "#" + item.seq + "  " + title;
     this.panel.querySelector("#detail-summary").textContent = describeOutcome(item) + " · " +
       L10N.f(item.index > 0 ? gettext("connection %(conn)s, request %(n)s on it (keep-alive reuse)")
         : gettext("connection %(conn)s, request %(n)s on it"), { conn: item.conn, n: item.index + 1 }) +
-      " · " + interpolate(gettext("from %s"), [item.client]);
+      " · " + interpolate(gettext("from %s"), [item.client]) +
+      (item.check ? " · " + L10N.f(gettext("sent by check %(label)s"), { label: item.check }) : "");
+    this.renderMarkNote();
     this.renderMistake(item);
     this.renderTiming(item.times);
     // Both parts are fetched once, here. export.js and composer.js add their buttons
@@ -65,7 +71,8 @@ export class ExchangeView {
       part.target.textContent = gettext("loading…");
       part.size.textContent = "";
     }
-    this.panel.scrollIntoView({ behavior: "smooth", block: "start" });
+    // With a mark, the caret is scrolled to once the bytes are drawn (render).
+    if (!mark) this.panel.scrollIntoView({ behavior: "smooth", block: "start" });
     await Promise.all(Object.values(this.parts).map((part) => this.load(part, item, raw[part.name])));
   }
 
@@ -101,22 +108,54 @@ export class ExchangeView {
     for (const part of Object.values(this.parts)) if (part.bytes) this.render(part);
   }
 
+  // The offset to mark in this part, or -1.
+  markIn(part) {
+    return this.mark && this.mark.side === part.name ? this.mark.offset : -1;
+  }
+
   render(part) {
     const bytes = part.bytes;
+    const at = this.markIn(part);
+    if (at >= DETAIL_PREVIEW && at < bytes.length) part.full = true; // the caret is shown
     const shown = part.full ? bytes : bytes.subarray(0, DETAIL_PREVIEW);
     let size = formatSize(part.fullLength);
     if (part.truncated) size += " " + interpolate(gettext("(the server recorded the first %s)"), [formatSize(bytes.length)]);
     if (shown.length < bytes.length) size += " · " + interpolate(gettext("showing the first %s"), [formatSize(shown.length)]);
+    if (at >= 0 && at < bytes.length) {
+      size += " · " + L10N.f(gettext("▲ byte %(offset)s, marked by check %(check)s"),
+                             { offset: at, check: this.mark.check || "?" });
+    }
     part.size.textContent = size;
     part.loadFull.hidden = shown.length >= bytes.length;
     part.target.textContent = "";
     part.target.className = "bytes view-" + this.view;
     if (this.view === "raw") {
-      bytesView.renderText(part.target, shown);
+      bytesView.renderText(part.target, shown, at);
       if (this.explain) this.explain.decorateRaw(part.target, part.name);
     }
-    else if (this.view === "hex") part.target.textContent = bytesView.hexDump(shown);
+    else if (this.view === "hex") bytesView.renderHex(part.target, shown, at);
     else this.renderDecoded(part, bytes);
+    const caret = part.target.querySelector(".marked-byte");
+    if (caret) caret.scrollIntoView({ block: "center" });
+    if (at >= 0) this.renderMarkNote(part);
+  }
+
+  // What the caret is: the check, the byte, and where to see it. `part`, once its bytes
+  // are here, says whether the byte is past what was recorded.
+  renderMarkNote(part) {
+    const box = this.panel.querySelector("#detail-mark");
+    if (!box) return;
+    box.hidden = !this.mark;
+    if (!this.mark) return;
+    const what = { check: this.mark.check || "?", offset: this.mark.offset };
+    let text = this.mark.side === "request"
+      ? L10N.f(gettext("Check %(check)s points at byte %(offset)s of the request (counted from 0): the caret in the Raw and Hex views."), what)
+      : L10N.f(gettext("Check %(check)s points at byte %(offset)s of the response (counted from 0): the caret in the Raw and Hex views."), what);
+    if (part && part.bytes && this.mark.offset >= part.bytes.length) {
+      text += " " + L10N.f(gettext("That byte is past the %(size)s recorded: the caret is not shown."),
+                           { size: formatSize(part.bytes.length) });
+    }
+    box.textContent = text;
   }
 
   renderDecoded(part, bytes) {
@@ -236,6 +275,7 @@ export class ExchangeView {
   close() {
     this.panel.hidden = true;
     this.item = null;
+    this.mark = null;
     for (const url of this.urls) URL.revokeObjectURL(url);
     this.urls = [];
   }

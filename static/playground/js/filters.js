@@ -1,5 +1,5 @@
-// The traffic filter grammar: method:GET status:404 status:4xx larger-than:10k run:3, and
-// free text matched against the path. playground/traffic/filters.py is the same grammar on
+// The traffic filter grammar: method:GET status:404 status:4xx larger-than:10k run:3
+// check:4.2 (or check:4, any check of stage 4), and free text matched against the path. playground/traffic/filters.py is the same grammar on
 // the server (HAR and raw exports): change both, and tests/data/filters.json, the one
 // table of cases that both are tested against.
 
@@ -13,7 +13,7 @@ function parseSize(text) {
 
 // The filter box's text as a filter, or null when it filters nothing.
 export function parseFilter(text) {
-  const f = { methods: [], statuses: [], larger: null, words: [], runs: [] };
+  const f = { methods: [], statuses: [], larger: null, words: [], runs: [], checks: [] };
   for (const token of text.trim().split(/\s+/).filter(Boolean)) {
     const [key, ...rest] = token.split(":");
     const value = rest.join(":");
@@ -21,10 +21,11 @@ export function parseFilter(text) {
     else if (key === "status" && value) f.statuses.push(...value.toLowerCase().split(","));
     else if (key === "larger-than" && parseSize(value) !== null) f.larger = parseSize(value);
     else if (key === "run" && /^\d+(,\d+)*$/.test(value)) f.runs.push(...value.split(",").map(Number));
+    else if (key === "check" && /^\d+(\.\d+)?(,\d+(\.\d+)?)*$/.test(value)) f.checks.push(...value.split(","));
     else f.words.push(token.toLowerCase());
   }
   return f.methods.length || f.statuses.length || f.larger !== null || f.words.length || f.runs.length
-    ? f : null;
+    || f.checks.length ? f : null;
 }
 
 function statusMatches(item, pattern) {
@@ -43,6 +44,9 @@ export function matches(item, f) {
   if (f.statuses.length && !f.statuses.some((p) => statusMatches(item, p))) return false;
   if (f.larger !== null && !(item.response_length > f.larger)) return false;
   if (f.runs.length && !f.runs.includes(item.run)) return false;
+  // A check's label ("4.2"), or its stage ("4"): the exchanges "Check my server" sent.
+  const label = item.check || "";
+  if (f.checks.length && !f.checks.some((c) => label === c || label.startsWith(c + "."))) return false;
   const path = (item.target || "").toLowerCase();
   return f.words.every((w) => path.includes(w));
 }

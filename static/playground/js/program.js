@@ -1,7 +1,7 @@
 // The program panel of a program sandbox (templates/playground/parts/program.html): the
 // learner's main file in the code editor, Save and Save and restart, the line of a
 // syntax error marked from the sandbox's `program_error`, and the console (what the
-// program prints) from the traffic websocket's "console" messages.
+// program prints) from the page websocket's "console" messages (live.js).
 //
 // The source is read and written through GET|PUT /api/sandboxes/<id>/program/
 // (docs/api.md). A save takes effect at the next start: the page says so while the
@@ -12,7 +12,8 @@ import { api } from "./api.js";
 import { CodeEditor } from "./code-editor.js";
 import { addConsole } from "./server-console.js";
 
-export function initProgram(panel, card) {
+// live: the page's websocket (live.js), which brings the console's lines.
+export function initProgram(panel, card, live) {
   const url = panel.dataset.programUrl;
   const state = $("program-state");
   const problem = $("program-error");
@@ -123,28 +124,7 @@ export function initProgram(panel, card) {
   });
 
   load();
-  connectConsole(panel.dataset.socketPath);
+  // The traffic websocket brings the console's tail on connect, then each new line.
+  live.on("console", (msg) => addConsole(msg.lines, msg.skipped, msg.tail));
   return { update };
-}
-
-// The console: the traffic websocket brings the tail on connect, then each new line.
-// `after` is past any seq, so the websocket sends no traffic history this page does
-// not show.
-function connectConsole(path) {
-  let delay = 500;
-  const open = () => {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + location.host + path + "?after=" + Number.MAX_SAFE_INTEGER);
-    socket.addEventListener("open", () => { delay = 500; });
-    socket.addEventListener("message", (event) => {
-      let msg;
-      try { msg = JSON.parse(event.data); } catch (err) { return; }
-      if (msg.type === "console") addConsole(msg.lines, msg.skipped, msg.tail);
-    });
-    socket.addEventListener("close", () => {
-      setTimeout(open, delay);
-      delay = Math.min(delay * 2, 10000);
-    });
-  };
-  open();
 }

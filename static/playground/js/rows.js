@@ -35,6 +35,14 @@ export function row(item) {
     tag.title = gettext("what your server did wrong (open the row for why)");
     status.append(tag);
   }
+  const path = el("td", "path", item.target == null ? gettext("(unparsed)") : item.target);
+  if (item.check) {
+    // Sent by "Check my server" (checks.js): which check, so its bytes are easy to find.
+    tr.dataset.check = item.check;
+    const tag = el("span", "check-tag", L10N.f(gettext("check %(label)s"), { label: item.check }));
+    tag.title = gettext("sent by Check my server (the sandbox page), not by a browser");
+    path.prepend(tag, " ");
+  }
   const size = el("td", "num", formatSize(item.response_length));
   size.title = L10N.f(gettext("request %(req)s B, response %(resp)s B"),
                       { req: item.request_length, resp: item.response_length });
@@ -43,7 +51,7 @@ export function row(item) {
     el("td", "time", timeOf(item.started_us)),
     conn,
     el("td", "method", item.method || "?"),
-    el("td", "path", item.target == null ? gettext("(unparsed)") : item.target),
+    path,
     status,
     size,
     el("td", "num", item.duration_us == null ? "—" : formatMicros(item.duration_us)),

@@ -1,5 +1,6 @@
-// Sandbox screen: its card (status, buttons) kept fresh by polling, the files panel, and
-// the mode and response rules editors, or a program sandbox's editor and console.
+// Sandbox screen: its card (status, buttons) kept fresh by polling, "Check my server",
+// the files panel, and the mode and response rules editors, or a program sandbox's
+// editor and console.
 import { gettext } from "./i18n-helpers.js";
 import { $, message, screenReady } from "./dom.js";
 import { api, poll } from "./api.js";
@@ -8,6 +9,8 @@ import { filesPanel } from "./files.js";
 import { initModes } from "./modes.js";
 import { initRules } from "./rules.js";
 import { initProgram } from "./program.js";
+import { initChecks } from "./checks.js";
+import { liveSocket } from "./live.js";
 
 const holder = $("sandbox-card");
 const url = holder.dataset.sandboxUrl;
@@ -18,14 +21,20 @@ const card = new Card(JSON.parse($("initial-data").textContent), {
 holder.append(card.root);
 listenToCards(holder);
 
+// The page's websocket: the program's console and the checks' progress.
+const live = liveSocket(holder.dataset.socketPath);
 // A program sandbox's editor, help and console (parts/program.html); it updates the card.
-const program = $("program-panel") ? initProgram($("program-panel"), card) : null;
+const program = $("program-panel") ? initProgram($("program-panel"), card, live) : null;
+// "Check my server" (parts/checks.html), for both kinds of sandbox.
+const checksPanel = $("checks-panel");
+const checks = initChecks(checksPanel, card, live, checksPanel.dataset.glossaryPage);
 
 poll(async () => {
   try {
     const sb = await api("GET", url);
     if (program) program.update(sb);
     else card.update(sb);
+    checks.update(sb);
   } catch (err) {
     if (err.status === 404) {
       message(gettext("This sandbox no longer exists."), "error");

@@ -19,6 +19,7 @@ import { Runs } from "./runs.js";
 import { showSentences, showOlder } from "./counts.js";
 import { addConsole } from "./server-console.js";
 import { Waiting, Streams } from "./traffic-relay.js";
+import { openLinked } from "./deeplink.js";
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
@@ -95,7 +96,6 @@ function draw() {
   if (state.following) wrap.scrollTop = wrap.scrollHeight;
   showCounts();
 }
-
 function redraw() {
   tbody.textContent = "";
   state.lastRun = null;
@@ -391,7 +391,7 @@ deleted = showStatus(initial);
 showCounts();
 connect();
 loadRuns();
-
+openLinked(detail, root.dataset.exchangesUrl, tbody); // ?exchange=SEQ&mark=…: a check's byte
 // parts/composer.html and the export links, when the page has them.
 if ($("composer")) initComposer($("composer"), detailPanel);
 if ($("export-links")) initExports($("export-links"), $("filter"), $("export-run"), detailPanel, root.dataset.exchangesUrl);

@@ -125,7 +125,8 @@ def all_entries(glossary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             + [(f"statuses[{key}]", entry) for key, entry in glossary["statuses"].items()]
             + [(f"request_line[{key}]", entry)
                for key, entry in glossary["request_line"].items()]
-            + [(f"mistakes[{key}]", entry) for key, entry in glossary["mistakes"].items()])
+            + [(f"mistakes[{key}]", entry) for key, entry in glossary["mistakes"].items()]
+            + [(f"hints[{key}]", entry) for key, entry in glossary["hints"].items()])
 
 
 def header_names(head: str) -> set[str]:
@@ -356,3 +357,23 @@ def test_every_status_seen_from_henaserver_is_explained(
     assert {200, 204, 206, 301, 304, 404, 405, 416} <= seen, sorted(seen)
     missing = sorted(status for status in seen if str(status) not in glossary["statuses"])
     assert not missing, f"explain these statuses: {missing}"
+
+
+# --- the checks' hints (playground/checking/hints.py) ---------------------------------
+
+def test_every_hint_the_checks_give_is_explained(glossary: dict[str, Any]) -> None:
+    """A failed check's hint links to its glossary entry (checks.js, ``#hint-<key>`` on
+    the glossary page): every hint key has one, under the same key, and no entry is
+    left for a hint that no longer exists."""
+    from playground.checking import hints
+    keys = set(hints.HINTS)
+    assert keys >= {"bare-lf", "no-empty-line", "length-in-characters", "one-recv",
+                    "no-loop", "never-closes"}
+    assert set(glossary["hints"]) == keys
+    for key, entry in glossary["hints"].items():
+        assert entry.get("name"), key
+        # The glossary page names it in Japanese for a Japanese reader.
+        assert JAPANESE.search(entry.get("name_ja", "")) and entry["name_ja"] != entry["name"], key
+        # The glossary links the RFC section the check's hint names (one source).
+        link = glossary["rfc_base"] + entry["rfc"] + "#section-" + entry["section"]
+        assert link == hints.HINTS[key].rfc[1], key

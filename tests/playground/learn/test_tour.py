@@ -1,9 +1,11 @@
 """The guided tour (playground/tour.py): its page, and one-click setup of each step on
 a real sandbox process."""
 
+import re
 import socket
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from testkit.waiting import wait_until
@@ -44,6 +46,41 @@ def test_steps_follow_the_tutorial_and_every_text_is_filled():
     for step in tour.STEPS:
         assert str(step.title) and str(step.goal) and step.look_for
         assert all(str(item) for item in step.look_for)
+
+
+def _reached_by_mode() -> dict[str, int]:
+    """The "reached" column of docs/checks.md's table for henaserver's modes."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "checks.md").read_text("utf-8")
+    rows = re.findall(r"^\| henaserver ([\w-]+) \|.*\| (\d+) \|$", text, re.M)
+    return {mode: int(reached) for mode, reached in rows}
+
+
+def test_the_steps_offer_the_checks_that_show_their_lesson():
+    """A step with checks offers stages 1..checks_through, and says the tour sandbox
+    reaches checks_reach: the stage its mode reaches in docs/checks.md's table (which
+    tests/playground/checking/test_table.py asserts on real runs), or, when the step
+    checks fewer stages than its mode passes, all of them."""
+    reached = _reached_by_mode()
+    assert reached["full"] == 12
+    offered = [s for s in tour.STEPS if s.checks_through]
+    assert [s.slug for s in tour.STEPS if not s.checks_through] == ["replay-with-the-composer"]
+    for step in offered:
+        assert 1 <= step.checks_through <= 12 and step.checks_note, step.slug
+        assert step.checks_reach == min(reached[step.mode], step.checks_through), step.slug
+    # The tutorial's modes each show their first failing stage (the lesson), the last two
+    # steps show every stage they check pass.
+    assert [s.checks_through - s.checks_reach for s in offered] == [1, 1, 1, 1, 0, 0]
+
+
+def test_the_page_offers_the_checks_on_those_steps(client):
+    html = client.get("/tour/").content.decode()
+    for step in tour.STEPS:
+        block = html.split(f'id="step-{step.slug}"', 1)[1].split('id="step-', 1)[0]
+        if step.checks_through:
+            assert f"Check stages 1 to {step.checks_through}<" in block
+            assert f'data-reach="{step.checks_reach}"' in block
+        else:
+            assert "tour-checks" not in block
 
 
 def test_the_page_lists_every_step_with_its_setup_button(client):

@@ -17,7 +17,7 @@ from testkit.program_api import (
     api_post,
     api_put,
     get_json,
-    isolation_or_skip,
+    isolated_playground,
     reachable_folder,
     wait_status,
 )
@@ -67,13 +67,8 @@ ONCE_THEN = textwrap.dedent('''\
 @pytest.fixture(autouse=True)
 def isolated(playground_settings):
     """The real bubblewrap, as root (skipped here without it, failed on CI)."""
-    isolation_or_skip()
-    settings = playground_settings
-    settings.PLAYGROUND_START_TIMEOUT = 10
-    with reachable_folder() as folder:
-        settings.PLAYGROUND_DATA_DIR = folder / "data"
+    with isolated_playground(playground_settings) as settings:
         yield settings
-        runtime.stop_all()  # before its folder goes
 
 
 REQUEST = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import translation
+from testkit.ports import listens
 from testkit.services import unavailable
 from testkit.waiting import wait_until
 
@@ -144,14 +145,7 @@ def run_starter(tmp_path, free_port):
 def _listens(port: int, process: subprocess.Popen) -> bool:
     if process.poll() is not None:
         raise AssertionError(process.stdout.read().decode())
-    hex_port = f":{port:04X}"
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(name) as f:
-            for line in f.read().splitlines()[1:]:
-                fields = line.split()
-                if fields[1].endswith(hex_port) and fields[3] == "0A":
-                    return True
-    return False
+    return listens(port)
 
 
 def exchange(port: int, request: bytes = REQUEST) -> bytes:
