@@ -73,6 +73,9 @@ class Active:
 
 
 _active: dict[int, Active] = {}
+# Sandboxes with a start under way in this process: its row may exist before its thread
+# is in ``_active`` (interrupt_ended must not take that run for one whose thread died).
+_starting: dict[int, int] = {}
 _lock = threading.Lock()
 
 
@@ -94,22 +97,32 @@ def start(sandbox: Sandbox, through: int) -> CheckRun:
     if not runtime.is_running(sandbox):
         raise Refusal(NOT_RUNNING).answer(409)
     interrupt_ended(sandbox.pk)
-    try:
-        with transaction.atomic():
-            last = CheckRun.objects.filter(sandbox=sandbox).aggregate(n=Max("number"))["n"]
-            run = CheckRun.objects.create(
-                sandbox=sandbox, user_id=sandbox.user_id, owner_token=sandbox.owner_token,
-                number=(last or 0) + 1, through=through, run_by=heartbeat.me())
-    except IntegrityError:  # the partial unique constraint: one is running
-        raise Refusal(ALREADY_RUNNING).answer(409) from None
-    _prune(sandbox.pk)
-    active = Active(run.pk, sandbox.pk, floor=sandbox.last_seq)
-    thread = threading.Thread(target=_run, args=(active,), name=f"check-run-{run.pk}",
-                              daemon=True)
-    active.thread = thread
     with _lock:
-        _active[run.pk] = active
+        _starting[sandbox.pk] = _starting.get(sandbox.pk, 0) + 1
+    try:
+        try:
+            with transaction.atomic():
+                last = CheckRun.objects.filter(sandbox=sandbox).aggregate(
+                    n=Max("number"))["n"]
+                run = CheckRun.objects.create(
+                    sandbox=sandbox, user_id=sandbox.user_id,
+                    owner_token=sandbox.owner_token, number=(last or 0) + 1,
+                    through=through, run_by=heartbeat.me())
+        except IntegrityError:  # the partial unique constraint: one is running
+            raise Refusal(ALREADY_RUNNING).answer(409) from None
+        active = Active(run.pk, sandbox.pk, floor=sandbox.last_seq)
+        thread = threading.Thread(target=_run, args=(active,), name=f"check-run-{run.pk}",
+                                  daemon=True)
+        active.thread = thread
+        with _lock:
+            _active[run.pk] = active
+    finally:
+        with _lock:
+            _starting[sandbox.pk] -= 1
+            if not _starting[sandbox.pk]:
+                del _starting[sandbox.pk]
     thread.start()
+    _prune(sandbox.pk)
     return run
 
 
@@ -117,7 +130,7 @@ def stop(run: CheckRun) -> CheckRun:
     """Ask a run to stop (idempotent): the current check ends, the rest are not run."""
     if run.state != State.RUNNING:
         return run
-    if not heartbeat.is_alive(run.run_by):
+    if not heartbeat.is_alive(run.run_by) or _thread_gone(run):
         interrupt_ended(run.sandbox_id)
     else:
         CheckRun.objects.filter(pk=run.pk).update(stop_requested=True)
@@ -131,15 +144,24 @@ def stop(run: CheckRun) -> CheckRun:
 
 def interrupt_ended(sandbox_id: int) -> int:
     """Runs left "running" by a playground process that has ended become interrupted
-    (their thread died with it). Returns how many."""
+    (their thread died with it), and so do this process's runs whose thread is gone (it
+    died before writing the end, e.g. on a database error). Returns how many."""
     count = 0
     for run in CheckRun.objects.filter(sandbox_id=sandbox_id, state=State.RUNNING):
-        if not heartbeat.is_alive(run.run_by):
+        if not heartbeat.is_alive(run.run_by) or _thread_gone(run):
             count += CheckRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
                 state=State.INTERRUPTED, ended_at=timezone.now(),
                 **_message_fields(Message(INTERRUPTED)))
             CheckPort.objects.filter(run_id=run.pk).delete()
     return count
+
+
+def _thread_gone(run: CheckRun) -> bool:
+    """A run of this process with no thread for it here (and none being started)."""
+    if run.run_by != heartbeat.me():
+        return False
+    with _lock:
+        return run.pk not in _active and run.sandbox_id not in _starting
 
 
 def wait(run_id: int, timeout: float) -> bool:
