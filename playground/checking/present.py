@@ -56,7 +56,20 @@ def outcome_data(outcome: Outcome, seqs: dict[tuple[int, int], int]) -> dict[str
             "side": failure.side, "offset": failure.offset, "hint": failure.hint,
             "console": failure.console[-CONSOLE_CAP:],
         }
-    return data
+    return _storable(data)
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with every NUL character in its text shown as "␀": PostgreSQL's jsonb
+    refuses "\\u0000" (the whole row's update fails), and a learner's server may put
+    one anywhere: a console line, a status line quoted in a message."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\N{SYMBOL FOR NULL}")
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 def outcome_json(data: dict[str, Any]) -> dict[str, Any]:
