@@ -180,7 +180,11 @@ def wait(run_id: int, timeout: float) -> bool:
 EXIT_GRACE = 5.0
 
 
+_exiting = threading.Event()
+
+
 def _cancel_all() -> None:
+    _exiting.set()  # the runs cut short now were interrupted, not stopped by anyone
     with _lock:
         active = list(_active.values())
     for run in active:
@@ -192,6 +196,12 @@ def _cancel_all() -> None:
 
 
 atexit.register(_cancel_all)
+
+
+def checks_asked(through: int) -> int:
+    """How many checks a run of stages 1..``through`` has: all of them ran unless it
+    was cut short (a Stop that came as the last one ended changed nothing)."""
+    return sum(len(stage.checks) for stage in STAGES if stage.number <= through)
 
 
 def _prune(sandbox_id: int) -> None:
@@ -266,8 +276,10 @@ def _run(active: Active) -> None:
         outcomes = engine.run(target_of(sandbox), through=run.through,
                               on_outcome=on_outcome, on_connect=on_connect,
                               cancelled=active.cancelled)
-        if active.cancelled.is_set():
-            state, message = State.STOPPED, Message(STOPPED)
+        if active.cancelled.is_set() and len(outcomes) < checks_asked(run.through):
+            # Cut short: by a Stop, or by this process ending (atexit: _cancel_all).
+            state, message = ((State.INTERRUPTED, Message(INTERRUPTED)) if _exiting.is_set()
+                              else (State.STOPPED, Message(STOPPED)))
         elif outcomes and all(o.passed for o in outcomes):
             state = State.PASSED
         elif not runtime.is_running(Sandbox.objects.get(pk=active.sandbox_id)):

@@ -133,3 +133,24 @@ def test_runs_belong_to_the_sandboxes_owner_and_move_with_it_at_login(client, fr
     assert (row.user.username, row.owner_token) == ("alice", "")
     # The account sees the progress kept before it logged in.
     assert client.get(sandbox["links"]["checks"]).json()["best"] == 1
+
+
+def test_a_run_cut_short_by_the_process_ending_is_interrupted(client, free_port,
+                                                              monkeypatch):
+    """At exit (Ctrl+C, SIGTERM, the autoreloader) the runs are cancelled so that they
+    remove their files (runs._cancel_all, atexit): nobody pressed Stop, so the run says
+    its process ended, as a run found later without its process does."""
+    import threading
+
+    from playground.checking import runs
+
+    monkeypatch.setattr(runs, "_exiting", threading.Event())  # this "exit" only
+    sandbox = running_sandbox(client, free_port)
+    folder = root_of(Sandbox.objects.get(pk=sandbox["id"]))
+    before = files_in(folder)
+    started = start_run(client, sandbox)
+    runs._cancel_all()
+    run = finished(client, started)
+    assert run["state"] == "interrupted"
+    assert run["message"] == "interrupted: the playground process running the checks ended"
+    assert files_in(folder) == before
