@@ -149,10 +149,13 @@ def interrupt_ended(sandbox_id: int) -> int:
     count = 0
     for run in CheckRun.objects.filter(sandbox_id=sandbox_id, state=State.RUNNING):
         if not heartbeat.is_alive(run.run_by) or _thread_gone(run):
-            count += CheckRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
+            marked = CheckRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
                 state=State.INTERRUPTED, ended_at=timezone.now(),
                 **_message_fields(Message(INTERRUPTED)))
             CheckPort.objects.filter(run_id=run.pk).delete()
+            if marked:  # its viewers wait for its end (a page's Stop button does)
+                _publish(run.pk, sandbox_id, State.INTERRUPTED)
+            count += marked
     return count
 
 
@@ -319,7 +322,7 @@ def _record(active: Active, results: list[dict[str, Any]], outcome: engine.Outco
         return
     if CheckRun.objects.filter(pk=active.run_id, stop_requested=True).exists():
         active.cancelled.set()  # a Stop from another process
-    _publish(active, State.RUNNING, len(results))
+    _publish(active.run_id, active.sandbox_id, State.RUNNING, len(results))
 
 
 def _resolve(active: Active, outcome: engine.Outcome) -> dict[tuple[int, int], int]:
@@ -352,11 +355,11 @@ def _finish(active: Active, state: str, message: Message | None) -> None:
     CheckRun.objects.filter(pk=active.run_id, state=State.RUNNING).update(
         state=state, ended_at=timezone.now(), **_message_fields(message))
     CheckPort.objects.filter(run_id=active.run_id).delete()
-    _publish(active, state)
+    _publish(active.run_id, active.sandbox_id, state)
 
 
-def _publish(active: Active, state: str, count: int | None = None) -> None:
+def _publish(run_id: int, sandbox_id: int, state: str, count: int | None = None) -> None:
     """Tell the sandbox's viewers: a small message (the run's row holds the outcomes,
     bytes and all), which each viewer's consumer reads and words (present.as_sent)."""
-    live.publish(active.sandbox_id, {"type": "checks.progress", "run": active.run_id,
-                                     "state": state, "count": count})
+    live.publish(sandbox_id, {"type": "checks.progress", "run": run_id, "state": state,
+                              "count": count})
