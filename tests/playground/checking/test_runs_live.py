@@ -81,3 +81,17 @@ async def test_a_run_found_interrupted_is_told_to_its_viewers(client, free_port)
     assert (told["id"], told["state"]) == (row.pk, "interrupted")
     assert told["message"] == "interrupted: the playground process running the checks ended"
     await comm.disconnect()
+
+
+async def test_a_viewer_arriving_is_not_told_a_dead_run_is_running(client, free_port):
+    from playground.models import CheckRun, Sandbox
+
+    sandbox = await sync_to_async(running_sandbox)(client, free_port)
+    row = await sync_to_async(CheckRun.objects.create)(
+        sandbox=await Sandbox.objects.aget(pk=sandbox["id"]), number=1, through=12,
+        run_by="gone:1:1:dead")
+    comm = viewer(client, sandbox["id"])
+    assert (await comm.connect())[0]
+    opening = await next_checks(comm, 10)
+    assert (opening["id"], opening["state"]) == (row.pk, "interrupted")
+    await comm.disconnect()
