@@ -67,14 +67,15 @@ async def test_a_run_found_interrupted_is_told_to_its_viewers(client, free_port)
     from playground.models import CheckRun, Sandbox
 
     sandbox = await sync_to_async(running_sandbox)(client, free_port)
+    comm = viewer(client, sandbox["id"])  # watching before the run (and its process) ends
+    assert (await comm.connect())[0]
+    # The opening messages are read from the database at once: the first one says it
+    # was (before the run's row exists).
+    assert (await comm.receive_json_from(10))["type"] == "stats"
     row = await sync_to_async(CheckRun.objects.create)(
         sandbox=await Sandbox.objects.aget(pk=sandbox["id"]), number=1, through=12,
         run_by="gone:1:1:dead")
-    comm = viewer(client, sandbox["id"])
-    assert (await comm.connect())[0]
-    opening = await next_checks(comm, 10)
-    assert (opening["id"], opening["state"]) == (row.pk, "running")
-    stop = opening["links"]["stop"]
+    stop = f"{sandbox['links']['checks']}1/stop/"
     answer = await sync_to_async(client.post)(stop, {}, content_type="application/json")
     assert answer.status_code == 202 and answer.json()["state"] == "interrupted"
     told = await next_checks(comm, 10)
