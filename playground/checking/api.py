@@ -11,7 +11,9 @@ from ..models import CheckRun, Sandbox
 from ..sandboxes.ownership import get_owned
 from . import present, runs
 
-# Runs listed by GET .../checks/: all the kept ones (runs.KEEP_RUNS), newest first.
+# Runs listed by GET .../checks/: all the kept ones (runs.KEEP_RUNS), newest first; the
+# newest in full, the others without their outcomes ("stages": at up to ~10 KB per failed
+# check, fifty full runs made a 15 MB answer, read by every load of the sandbox page).
 
 
 def _run(sandbox: Sandbox, number: int) -> CheckRun:
@@ -32,7 +34,8 @@ def check_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     kept = list(CheckRun.objects.filter(sandbox=sandbox).order_by("-number"))
     best = max((run.reached for run in kept), default=0)
     return JsonResponse({
-        "runs": [present.run_json(present.run_facts(run, best)) for run in kept],
+        "runs": [present.run_json(present.run_facts(run, best), outcomes=not older)
+                 for older, run in enumerate(kept)],
         "reached": kept[0].reached if kept else 0,
         "best": best,
         "stages": present.stage_list(),

@@ -56,7 +56,20 @@ def outcome_data(outcome: Outcome, seqs: dict[tuple[int, int], int]) -> dict[str
             "side": failure.side, "offset": failure.offset, "hint": failure.hint,
             "console": failure.console[-CONSOLE_CAP:],
         }
-    return data
+    return _storable(data)
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with every NUL character in its text shown as "␀": PostgreSQL's jsonb
+    refuses "\\u0000" (the whole row's update fails), and a learner's server may put
+    one anywhere: a console line, a status line quoted in a message."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\N{SYMBOL FOR NULL}")
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 def outcome_json(data: dict[str, Any]) -> dict[str, Any]:
@@ -197,16 +210,19 @@ def as_sent(run: CheckRun, state: str, count: int | None) -> dict[str, Any]:
             "results": results, "reached": reached(results)}
 
 
-def run_json(facts: dict[str, Any]) -> dict[str, Any]:
-    """RUN_JSON (docs/api.md) of ``run_facts`` in the active language."""
+def run_json(facts: dict[str, Any], outcomes: bool = True) -> dict[str, Any]:
+    """RUN_JSON (docs/api.md) of ``run_facts`` in the active language; without its
+    ``stages`` (the outcomes) when not ``outcomes``: a run in brief, as lists show it."""
     args = [facts["sandbox"], facts["number"]]
-    return {
+    shown = {
         "id": facts["id"], "number": facts["number"], "state": facts["state"],
         "through": facts["through"], "reached": facts["reached"], "best": facts["best"],
         "started_at": facts["started_at"], "ended_at": facts["ended_at"],
         # Why it ended early (not running, stopped, its process ended), or null.
         "message": _words(facts["message"]) or None,
-        "stages": _stages_json(facts),
         "links": {"self": reverse("playground:api-check", args=args),
                   "stop": reverse("playground:api-check-stop", args=args)},
     }
+    if outcomes:
+        shown["stages"] = _stages_json(facts)
+    return shown

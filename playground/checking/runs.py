@@ -73,6 +73,9 @@ class Active:
 
 
 _active: dict[int, Active] = {}
+# Sandboxes with a start under way in this process: its row may exist before its thread
+# is in ``_active`` (interrupt_ended must not take that run for one whose thread died).
+_starting: dict[int, int] = {}
 _lock = threading.Lock()
 
 
@@ -94,22 +97,32 @@ def start(sandbox: Sandbox, through: int) -> CheckRun:
     if not runtime.is_running(sandbox):
         raise Refusal(NOT_RUNNING).answer(409)
     interrupt_ended(sandbox.pk)
-    try:
-        with transaction.atomic():
-            last = CheckRun.objects.filter(sandbox=sandbox).aggregate(n=Max("number"))["n"]
-            run = CheckRun.objects.create(
-                sandbox=sandbox, user_id=sandbox.user_id, owner_token=sandbox.owner_token,
-                number=(last or 0) + 1, through=through, run_by=heartbeat.me())
-    except IntegrityError:  # the partial unique constraint: one is running
-        raise Refusal(ALREADY_RUNNING).answer(409) from None
-    _prune(sandbox.pk)
-    active = Active(run.pk, sandbox.pk, floor=sandbox.last_seq)
-    thread = threading.Thread(target=_run, args=(active,), name=f"check-run-{run.pk}",
-                              daemon=True)
-    active.thread = thread
     with _lock:
-        _active[run.pk] = active
+        _starting[sandbox.pk] = _starting.get(sandbox.pk, 0) + 1
+    try:
+        try:
+            with transaction.atomic():
+                last = CheckRun.objects.filter(sandbox=sandbox).aggregate(
+                    n=Max("number"))["n"]
+                run = CheckRun.objects.create(
+                    sandbox=sandbox, user_id=sandbox.user_id,
+                    owner_token=sandbox.owner_token, number=(last or 0) + 1,
+                    through=through, run_by=heartbeat.me())
+        except IntegrityError:  # the partial unique constraint: one is running
+            raise Refusal(ALREADY_RUNNING).answer(409) from None
+        active = Active(run.pk, sandbox.pk, floor=sandbox.last_seq)
+        thread = threading.Thread(target=_run, args=(active,), name=f"check-run-{run.pk}",
+                                  daemon=True)
+        active.thread = thread
+        with _lock:
+            _active[run.pk] = active
+    finally:
+        with _lock:
+            _starting[sandbox.pk] -= 1
+            if not _starting[sandbox.pk]:
+                del _starting[sandbox.pk]
     thread.start()
+    _prune(sandbox.pk)
     return run
 
 
@@ -117,7 +130,7 @@ def stop(run: CheckRun) -> CheckRun:
     """Ask a run to stop (idempotent): the current check ends, the rest are not run."""
     if run.state != State.RUNNING:
         return run
-    if not heartbeat.is_alive(run.run_by):
+    if not heartbeat.is_alive(run.run_by) or _thread_gone(run):
         interrupt_ended(run.sandbox_id)
     else:
         CheckRun.objects.filter(pk=run.pk).update(stop_requested=True)
@@ -131,15 +144,27 @@ def stop(run: CheckRun) -> CheckRun:
 
 def interrupt_ended(sandbox_id: int) -> int:
     """Runs left "running" by a playground process that has ended become interrupted
-    (their thread died with it). Returns how many."""
+    (their thread died with it), and so do this process's runs whose thread is gone (it
+    died before writing the end, e.g. on a database error). Returns how many."""
     count = 0
     for run in CheckRun.objects.filter(sandbox_id=sandbox_id, state=State.RUNNING):
-        if not heartbeat.is_alive(run.run_by):
-            count += CheckRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
+        if not heartbeat.is_alive(run.run_by) or _thread_gone(run):
+            marked = CheckRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
                 state=State.INTERRUPTED, ended_at=timezone.now(),
                 **_message_fields(Message(INTERRUPTED)))
             CheckPort.objects.filter(run_id=run.pk).delete()
+            if marked:  # its viewers wait for its end (a page's Stop button does)
+                _publish(run.pk, sandbox_id, State.INTERRUPTED)
+            count += marked
     return count
+
+
+def _thread_gone(run: CheckRun) -> bool:
+    """A run of this process with no thread for it here (and none being started)."""
+    if run.run_by != heartbeat.me():
+        return False
+    with _lock:
+        return run.pk not in _active and run.sandbox_id not in _starting
 
 
 def wait(run_id: int, timeout: float) -> bool:
@@ -158,7 +183,11 @@ def wait(run_id: int, timeout: float) -> bool:
 EXIT_GRACE = 5.0
 
 
+_exiting = threading.Event()
+
+
 def _cancel_all() -> None:
+    _exiting.set()  # the runs cut short now were interrupted, not stopped by anyone
     with _lock:
         active = list(_active.values())
     for run in active:
@@ -170,6 +199,12 @@ def _cancel_all() -> None:
 
 
 atexit.register(_cancel_all)
+
+
+def checks_asked(through: int) -> int:
+    """How many checks a run of stages 1..``through`` has: all of them ran unless it
+    was cut short (a Stop that came as the last one ended changed nothing)."""
+    return sum(len(stage.checks) for stage in STAGES if stage.number <= through)
 
 
 def _prune(sandbox_id: int) -> None:
@@ -244,8 +279,10 @@ def _run(active: Active) -> None:
         outcomes = engine.run(target_of(sandbox), through=run.through,
                               on_outcome=on_outcome, on_connect=on_connect,
                               cancelled=active.cancelled)
-        if active.cancelled.is_set():
-            state, message = State.STOPPED, Message(STOPPED)
+        if active.cancelled.is_set() and len(outcomes) < checks_asked(run.through):
+            # Cut short: by a Stop, or by this process ending (atexit: _cancel_all).
+            state, message = ((State.INTERRUPTED, Message(INTERRUPTED)) if _exiting.is_set()
+                              else (State.STOPPED, Message(STOPPED)))
         elif outcomes and all(o.passed for o in outcomes):
             state = State.PASSED
         elif not runtime.is_running(Sandbox.objects.get(pk=active.sandbox_id)):
@@ -285,7 +322,7 @@ def _record(active: Active, results: list[dict[str, Any]], outcome: engine.Outco
         return
     if CheckRun.objects.filter(pk=active.run_id, stop_requested=True).exists():
         active.cancelled.set()  # a Stop from another process
-    _publish(active, State.RUNNING, len(results))
+    _publish(active.run_id, active.sandbox_id, State.RUNNING, len(results))
 
 
 def _resolve(active: Active, outcome: engine.Outcome) -> dict[tuple[int, int], int]:
@@ -318,11 +355,11 @@ def _finish(active: Active, state: str, message: Message | None) -> None:
     CheckRun.objects.filter(pk=active.run_id, state=State.RUNNING).update(
         state=state, ended_at=timezone.now(), **_message_fields(message))
     CheckPort.objects.filter(run_id=active.run_id).delete()
-    _publish(active, state)
+    _publish(active.run_id, active.sandbox_id, state)
 
 
-def _publish(active: Active, state: str, count: int | None = None) -> None:
+def _publish(run_id: int, sandbox_id: int, state: str, count: int | None = None) -> None:
     """Tell the sandbox's viewers: a small message (the run's row holds the outcomes,
     bytes and all), which each viewer's consumer reads and words (present.as_sent)."""
-    live.publish(active.sandbox_id, {"type": "checks.progress", "run": active.run_id,
-                                     "state": state, "count": count})
+    live.publish(sandbox_id, {"type": "checks.progress", "run": run_id, "state": state,
+                              "count": count})

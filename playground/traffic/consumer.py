@@ -30,6 +30,7 @@ from django.utils import translation
 
 from .. import accounts, origins
 from ..checking import present as checks
+from ..checking import runs as check_runs
 from ..errors import BadJson, parse_json
 from ..language import request_language
 from ..models import CheckRun, Run, Sandbox
@@ -260,6 +261,7 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         """Totals, status, the latest run (and check run), the relay's waiting requests
         and the console tail for a viewer that just arrived."""
         sandbox = Sandbox.objects.get(pk=self.sandbox_id)
+        check_runs.interrupt_ended(sandbox.pk)  # not "running" if its process is gone
         lines = runtime.console_tail(sandbox)
         latest = sandbox.runs.order_by("-number").first()
         checked = CheckRun.objects.filter(sandbox=sandbox).order_by("-number").first()

@@ -110,3 +110,19 @@ def test_unknown_runs_and_wrong_methods(client, free_port):
     assert client.delete(checks).status_code == 405
     assert client.get(f"{checks}7/stop/").status_code == 405
     assert client.get("/api/sandboxes/999999/checks/").status_code == 404
+
+
+def test_a_run_whose_thread_died_in_this_process_is_interrupted(client, free_port):
+    """A run of this (living) process with no thread left for it (its thread died, e.g.
+    on a database error while writing its end) must not stay "running" forever, nor
+    refuse every new run with 409: it is interrupted when next looked at."""
+    from playground.models import CheckRun, Sandbox
+    from playground.sandboxes import heartbeat
+
+    sandbox = running_sandbox(client, free_port)
+    CheckRun.objects.create(sandbox=Sandbox.objects.get(pk=sandbox["id"]), number=1,
+                            through=1, run_by=heartbeat.me())
+    listed = client.get(sandbox["links"]["checks"]).json()
+    assert listed["runs"][0]["state"] == "interrupted"
+    run = finished(client, start_run(client, sandbox, through=1))
+    assert (run["number"], run["state"]) == (2, "passed")

@@ -70,7 +70,14 @@ def test_progress_is_kept_per_run_with_the_best(client, free_port):
     listed = client.get(sandbox["links"]["checks"]).json()
     assert [r["number"] for r in listed["runs"]] == [2, 1]
     assert (listed["reached"], listed["best"]) == (2, 5)
-    failed = [c for c in listed["runs"][1]["stages"][5]["checks"] if not c["passed"]]
+    # The newest in full, the older in brief (fifty full runs made megabytes, read by
+    # every load of the page): an older run's outcomes are one GET away.
+    assert "stages" in listed["runs"][0] and "stages" not in listed["runs"][1]
+    assert listed["runs"][1] == {key: value for key, value in first.items()
+                                 if key != "stages"}
+    older = client.get(listed["runs"][1]["links"]["self"]).json()
+    assert older == first
+    failed = [c for c in older["stages"][5]["checks"] if not c["passed"]]
     assert failed[0]["failure"]["message"] and failed[0]["failure"]["expected"]
     shown = client.get(sandbox["links"]["self"]).json()["checks"]
     assert (shown["reached"], shown["best"], shown["running"]) == (2, 5, False)
@@ -133,3 +140,24 @@ def test_runs_belong_to_the_sandboxes_owner_and_move_with_it_at_login(client, fr
     assert (row.user.username, row.owner_token) == ("alice", "")
     # The account sees the progress kept before it logged in.
     assert client.get(sandbox["links"]["checks"]).json()["best"] == 1
+
+
+def test_a_run_cut_short_by_the_process_ending_is_interrupted(client, free_port,
+                                                              monkeypatch):
+    """At exit (Ctrl+C, SIGTERM, the autoreloader) the runs are cancelled so that they
+    remove their files (runs._cancel_all, atexit): nobody pressed Stop, so the run says
+    its process ended, as a run found later without its process does."""
+    import threading
+
+    from playground.checking import runs
+
+    monkeypatch.setattr(runs, "_exiting", threading.Event())  # this "exit" only
+    sandbox = running_sandbox(client, free_port)
+    folder = root_of(Sandbox.objects.get(pk=sandbox["id"]))
+    before = files_in(folder)
+    started = start_run(client, sandbox)
+    runs._cancel_all()
+    run = finished(client, started)
+    assert run["state"] == "interrupted"
+    assert run["message"] == "interrupted: the playground process running the checks ended"
+    assert files_in(folder) == before

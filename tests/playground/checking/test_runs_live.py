@@ -58,3 +58,41 @@ async def test_one_message_per_finished_check_then_the_end(client, free_port,
     opening = await next_checks(late, 10)
     assert opening == await sync_to_async(finished)(client, run)
     await late.disconnect()
+
+
+async def test_a_run_found_interrupted_is_told_to_its_viewers(client, free_port):
+    """A run whose process ended is marked interrupted when next looked at (here: its
+    Stop button, which waits for the news on the websocket, as the page does): its
+    viewers are told, or the page would show it stopping forever."""
+    from playground.models import CheckRun, Sandbox
+
+    sandbox = await sync_to_async(running_sandbox)(client, free_port)
+    comm = viewer(client, sandbox["id"])  # watching before the run (and its process) ends
+    assert (await comm.connect())[0]
+    # The opening messages are read from the database at once: the first one says it
+    # was (before the run's row exists).
+    assert (await comm.receive_json_from(10))["type"] == "stats"
+    row = await sync_to_async(CheckRun.objects.create)(
+        sandbox=await Sandbox.objects.aget(pk=sandbox["id"]), number=1, through=12,
+        run_by="gone:1:1:dead")
+    stop = f"{sandbox['links']['checks']}1/stop/"
+    answer = await sync_to_async(client.post)(stop, {}, content_type="application/json")
+    assert answer.status_code == 202 and answer.json()["state"] == "interrupted"
+    told = await next_checks(comm, 10)
+    assert (told["id"], told["state"]) == (row.pk, "interrupted")
+    assert told["message"] == "interrupted: the playground process running the checks ended"
+    await comm.disconnect()
+
+
+async def test_a_viewer_arriving_is_not_told_a_dead_run_is_running(client, free_port):
+    from playground.models import CheckRun, Sandbox
+
+    sandbox = await sync_to_async(running_sandbox)(client, free_port)
+    row = await sync_to_async(CheckRun.objects.create)(
+        sandbox=await Sandbox.objects.aget(pk=sandbox["id"]), number=1, through=12,
+        run_by="gone:1:1:dead")
+    comm = viewer(client, sandbox["id"])
+    assert (await comm.connect())[0]
+    opening = await next_checks(comm, 10)
+    assert (opening["id"], opening["state"]) == (row.pk, "interrupted")
+    await comm.disconnect()
