@@ -283,14 +283,25 @@ def _typed(pick: Pick) -> CheckFunction:
                            sent=response.sent, offset=response.head.end - 2)
         if value.split(";")[0].strip().lower() in allowed:
             return None
-        names = [name.lower() for name, _ in response.headers]
-        offset = response.head.header_offsets[names.index("content-type")]
+        offset = _value_offset(response, "content-type")
         return Failure(Message(WRONG_TYPE, got=value, extension=extension,
                                expected=file.media_type),
                        expected=f"Content-Type: {file.media_type}\\r\\n",
                        received=window(response.raw, offset), sent=response.sent,
-                       offset=offset + len("Content-Type: "))
+                       offset=offset)
     return check
+
+
+def _value_offset(response: Response, name: str) -> int:
+    """Where the value of the header line ``name`` starts: after its colon and the
+    optional spaces or tabs (OWS, RFC 9110 §5.6.3), so "Content-Type:text/plain"
+    points at its "t" as well as "Content-Type: text/plain" does."""
+    names = [key.lower() for key, _ in response.headers]
+    line = response.head.header_offsets[names.index(name)]
+    at = response.raw.index(b":", line) + 1
+    while response.raw[at:at + 1] in (b" ", b"\t"):
+        at += 1
+    return at
 
 
 STAGE_1 = (

@@ -243,3 +243,14 @@ def test_a_missing_content_type(servers, check):
 
 def test_the_static_starter_passes_stage_6_since_it_knows_js(servers, check):
     assert failures(check(servers.starter("static"), 1, 2, 3, 4, 5, 6)) == {}
+
+
+def test_a_wrong_content_type_without_a_space_after_the_colon_points_at_its_value(
+        servers, check):
+    # "Content-Type:text/plain" is valid (OWS may be empty, RFC 9110 §5.6.3): the
+    # offset is the value's first byte wherever it starts, not a fixed column.
+    target = file_server(servers, lambda body, head: (
+        f"HTTP/1.1 200 OK\r\nContent-Type:text/plain\r\nContent-Length: {len(body)}"
+        "\r\n\r\n").encode() + body)
+    failure = check(target, 6)["6.1"].failure
+    assert failure.received[failure.offset:].startswith(b"text/plain\r\n")
