@@ -19,6 +19,7 @@ from .context import Check, Context
 from .heads import scan_head
 from .inputs import GeneratedFile
 from .results import CheckFailed, Failure, Sent
+from .verdicts import value_offset
 
 # Stage 1's request: longer than one recv(4096), sent in pieces this far apart. A
 # server that reads once answers during a gap; one slower than all the gaps together
@@ -283,7 +284,7 @@ def _typed(pick: Pick) -> CheckFunction:
                            sent=response.sent, offset=response.head.end - 2)
         if value.split(";")[0].strip().lower() in allowed:
             return None
-        offset = _value_offset(response, "content-type")
+        offset = value_offset(response, "Content-Type")
         return Failure(Message(WRONG_TYPE, got=value, extension=extension,
                                expected=file.media_type),
                        expected=f"Content-Type: {file.media_type}\\r\\n",
@@ -291,17 +292,6 @@ def _typed(pick: Pick) -> CheckFunction:
                        offset=offset)
     return check
 
-
-def _value_offset(response: Response, name: str) -> int:
-    """Where the value of the header line ``name`` starts: after its colon and the
-    optional spaces or tabs (OWS, RFC 9110 §5.6.3), so "Content-Type:text/plain"
-    points at its "t" as well as "Content-Type: text/plain" does."""
-    names = [key.lower() for key, _ in response.headers]
-    line = response.head.header_offsets[names.index(name)]
-    at = response.raw.index(b":", line) + 1
-    while response.raw[at:at + 1] in (b" ", b"\t"):
-        at += 1
-    return at
 
 
 STAGE_1 = (

@@ -27,7 +27,8 @@ from .checks_early import fetch, request
 from .client import CLOSED_EMPTY, RESET, SILENT, Conn, Response, window
 from .context import Check, Context
 from .results import CheckFailed, Failure
-from .verdicts import at_header, at_status, extra_bytes, reworded, status_line
+from .verdicts import (at_header, at_status, extra_bytes, reworded, status_line,
+                       value_offset)
 
 # How long a server may take to close after answering a "Connection: close" request.
 CLOSE_WAIT = 3.0
@@ -103,7 +104,7 @@ def head_like_get(ctx: Context) -> Failure | None:
     if value.strip() != str(length):
         failure = at_header(head, "Content-Length",
                             Message(LENGTH_DIFFERS, got=value, length=length), expected)
-        return replace(failure, offset=(failure.offset or 0) + len("Content-Length: "))
+        return replace(failure, offset=value_offset(head, "Content-Length"))
     return None
 
 

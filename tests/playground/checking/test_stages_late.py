@@ -147,7 +147,10 @@ def _head_server(servers: Servers, head_answer: Callable[[bytes], bytes]) -> Tar
     (lambda body: response(b"", length=len(body)).replace(b"Content-Length: ", b"X-L: "),
      late.NO_LENGTH, b"\r\n"),  # the empty line, where it would go
     (lambda body: response(b"", length=0), late.LENGTH_DIFFERS, b"0\r\n"),
-], ids=["status", "type", "no-length", "wrong-length"])
+    # No space after the colon is valid (OWS, RFC 9110 §5.6.3): still the value's byte.
+    (lambda body: response(b"", length=0).replace(b"Length: ", b"Length:"),
+     late.LENGTH_DIFFERS, b"0\r\n"),
+], ids=["status", "type", "no-length", "wrong-length", "wrong-length-no-space"])
 def test_head_differs_from_get(servers, head_answer, template, at, check):
     outcomes = check(_head_server(servers, head_answer), 7)
     wrong = failure(outcomes, "7.1")
