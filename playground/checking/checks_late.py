@@ -27,8 +27,7 @@ from .checks_early import fetch, request
 from .client import CLOSED_EMPTY, RESET, SILENT, Conn, Response, window
 from .context import Check, Context
 from .results import CheckFailed, Failure
-from .verdicts import (at_header, at_status, extra_bytes, reworded, status_line,
-                       value_offset)
+from .verdicts import at_header, at_status, extra_bytes, reworded, status_line, value_offset
 
 # How long a server may take to close after answering a "Connection: close" request.
 CLOSE_WAIT = 3.0
