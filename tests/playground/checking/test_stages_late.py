@@ -160,6 +160,22 @@ def test_head_differs_from_get(servers, head_answer, template, at, check):
     assert outcomes["7.2"].passed
 
 
+def test_head_without_length_when_get_is_chunked(servers, check):
+    # GET's length is known only from its chunks, so HEAD has none to repeat: a server
+    # MAY leave Content-Length out of a HEAD response (RFC 9110 §8.6, §9.3.2).
+    holder: list[Target] = []
+
+    def answer(head: bytes, number: int) -> bytes:
+        body = docroot_file(holder[0], head) or b"no"
+        fields = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+        if head.startswith(b"HEAD "):
+            return fields + b"Transfer-Encoding: chunked\r\n\r\n"
+        return (fields + b"Transfer-Encoding: chunked\r\n\r\n"
+                + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+    holder.append(http_server(servers, answer))
+    assert passed(check(holder[0], 7)) == {"7.1", "7.2"}
+
+
 def test_a_body_after_heads_head_is_pointed_at(servers, check):
     outcomes = check(_head_server(servers, lambda body: response(body)), 7)
     body = failure(outcomes, "7.2")
