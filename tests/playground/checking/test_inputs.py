@@ -8,8 +8,6 @@ import struct
 import zlib
 from pathlib import Path
 
-import pytest
-
 from playground.checking.inputs import GeneratedFiles
 
 
@@ -66,13 +64,3 @@ def test_written_readable_and_removed(tmp_path):
     files.remove()  # twice is harmless
     assert list(tmp_path.rglob("chk-*")) == []
 
-
-def test_an_existing_name_is_never_overwritten_nor_removed(tmp_path):
-    files = GeneratedFiles.make()
-    mine = tmp_path / files.css.name
-    mine.write_bytes(b"the learner's own")
-    with pytest.raises(FileExistsError):
-        files.write(str(tmp_path))
-    files.remove()
-    assert mine.read_bytes() == b"the learner's own"
-    assert [p.name for p in tmp_path.rglob("chk-*")] == [mine.name]
