@@ -19,7 +19,7 @@ from .context import Check, Context
 from .heads import scan_head
 from .inputs import GeneratedFile
 from .results import CheckFailed, Failure, Sent
-from .verdicts import value_offset
+from .verdicts import first_difference, value_offset
 
 # Stage 1's request: longer than one recv(4096), sent in pieces this far apart. A
 # server that reads once answers during a gap; one slower than all the gaps together
@@ -252,9 +252,7 @@ def _expect_body(response: Response, file: GeneratedFile) -> Failure | None:
     body = response.body
     if body == file.content:
         return None
-    differs = next((i for i, (a, b) in enumerate(zip(body, file.content, strict=False)) if a != b),
-                   min(len(body), len(file.content)))
-    offset = response.body_offset + differs
+    offset = response.body_offset + first_difference(body, file.content)
     return Failure(Message(WRONG_BODY, offset=offset),
                    expected=file.content[:200].decode("utf-8", "replace"),
                    received=window(response.raw, offset), sent=response.sent,

@@ -48,6 +48,13 @@ def value_offset(response: Response, name: str) -> int:
     return at
 
 
+def first_difference(body: bytes, expected: bytes) -> int:
+    """The index of the first byte where ``body`` and ``expected`` differ (the shorter
+    one's length when one is the other's start)."""
+    return next((i for i, (a, b) in enumerate(zip(body, expected, strict=False)) if a != b),
+                min(len(body), len(expected)))
+
+
 def before_empty_line(response: Response) -> int:
     """The offset of the empty line that ends the head: where a missing header goes."""
     return max(0, response.head.end - 2)

@@ -432,3 +432,14 @@ def test_last_modified_only(servers, any_date, check):
     assert older.message.params == {"field": "If-Modified-Since",
                                     "value": "Sun, 29 Nov 2026 12:00:00 GMT",
                                     "got": "HTTP/1.1 304 Not Modified"}
+
+
+def test_a_wrong_file_for_a_stale_validator_points_at_the_first_differing_byte(
+        servers, check):
+    def conditional(head: bytes) -> bytes:
+        file = docroot_file(holder[0], head) or b""
+        return response(file[:20] + b"#stale copy#", "200 OK", f"ETag: {ETAG}")
+    holder = [_etag_server(servers, conditional, any_tag=True)]
+    wrong = failure(check(holder[0], 12), "12.4")
+    assert wrong.message.template == guard.WRONG_FILE
+    assert wrong.received[wrong.offset:].startswith(b"#stale copy#")
