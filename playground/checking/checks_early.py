@@ -221,9 +221,15 @@ def body_matches_length(ctx: Context) -> Failure | None:
 
 def answers_again(ctx: Context) -> Failure | None:
     for file in (ctx.files.css, ctx.files.js, ctx.files.png):
+        conn: Conn | None = None
         try:
-            fetch(ctx, file.path)
+            conn = ctx.connect()
+            conn.send(request(ctx, file.path))
+            conn.read_response()
         except CheckFailed as failed:
+            if conn is not None and conn.received:
+                raise  # it answered, so it loops: the failure is in the answer's bytes
+            # Refused, reset, closed or silent: nothing answers after the first time.
             raise CheckFailed(replace(failed.failure, hint="no-loop")) from None
     return None
 

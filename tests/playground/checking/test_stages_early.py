@@ -199,6 +199,17 @@ def test_a_server_that_stops_answering_fails_stage_4(servers, check):
     assert outcomes["1.1"].passed and outcomes["4.1"].failure.hint == "no-loop"
 
 
+
+def test_an_answer_that_breaks_a_rule_in_stage_4_is_no_no_loop(servers, check):
+    # It loops (it answered): the short body is the mistake, not a missing loop.
+    def short_later(conn, number):
+        read_head(conn)
+        length = 2 if number == 0 else 10
+        conn.sendall(OK_HEAD.encode() + f"Content-Length: {length}\r\n\r\nhi".encode())
+    failure = check(servers.scripted(short_later), 1, 4)["4.1"].failure
+    assert "Content-Length says 10" in str(failure.message) and failure.hint == ""
+
+
 # --- stage 5 -------------------------------------------------------------------------
 
 def test_fixed_fails_stage_5_at_the_first_wrong_byte(servers, check):
