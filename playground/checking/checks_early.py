@@ -19,6 +19,7 @@ from .context import Check, Context
 from .heads import scan_head
 from .inputs import GeneratedFile
 from .results import CheckFailed, Failure, Sent
+from .verdicts import first_difference, value_offset
 
 # Stage 1's request: longer than one recv(4096), sent in pieces this far apart. A
 # server that reads once answers during a gap; one slower than all the gaps together
@@ -220,9 +221,15 @@ def body_matches_length(ctx: Context) -> Failure | None:
 
 def answers_again(ctx: Context) -> Failure | None:
     for file in (ctx.files.css, ctx.files.js, ctx.files.png):
+        conn: Conn | None = None
         try:
-            fetch(ctx, file.path)
+            conn = ctx.connect()
+            conn.send(request(ctx, file.path))
+            conn.read_response()
         except CheckFailed as failed:
+            if conn is not None and conn.received:
+                raise  # it answered, so it loops: the failure is in the answer's bytes
+            # Refused, reset, closed or silent: nothing answers after the first time.
             raise CheckFailed(replace(failed.failure, hint="no-loop")) from None
     return None
 
@@ -251,9 +258,7 @@ def _expect_body(response: Response, file: GeneratedFile) -> Failure | None:
     body = response.body
     if body == file.content:
         return None
-    differs = next((i for i, (a, b) in enumerate(zip(body, file.content, strict=False)) if a != b),
-                   min(len(body), len(file.content)))
-    offset = response.body_offset + differs
+    offset = response.body_offset + first_difference(body, file.content)
     return Failure(Message(WRONG_BODY, offset=offset),
                    expected=file.content[:200].decode("utf-8", "replace"),
                    received=window(response.raw, offset), sent=response.sent,
@@ -283,14 +288,14 @@ def _typed(pick: Pick) -> CheckFunction:
                            sent=response.sent, offset=response.head.end - 2)
         if value.split(";")[0].strip().lower() in allowed:
             return None
-        names = [name.lower() for name, _ in response.headers]
-        offset = response.head.header_offsets[names.index("content-type")]
+        offset = value_offset(response, "Content-Type")
         return Failure(Message(WRONG_TYPE, got=value, extension=extension,
                                expected=file.media_type),
                        expected=f"Content-Type: {file.media_type}\\r\\n",
                        received=window(response.raw, offset), sent=response.sent,
-                       offset=offset + len("Content-Type: "))
+                       offset=offset)
     return check
+
 
 
 STAGE_1 = (

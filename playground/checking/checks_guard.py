@@ -25,7 +25,14 @@ from .checks_early import fetch, request
 from .client import Conn, Response, window
 from .context import Check, Context
 from .results import CheckFailed, Failure
-from .verdicts import at_status, before_empty_line, extra_bytes, reworded, status_line
+from .verdicts import (
+    at_status,
+    before_empty_line,
+    extra_bytes,
+    first_difference,
+    reworded,
+    status_line,
+)
 
 PASSWD = "/etc/passwd"
 # A line of any passwd file: the superuser's (when the server's /etc is not ours).
@@ -308,7 +315,8 @@ def changed_gets_file(ctx: Context) -> Failure | None:
         return at_status(response, Message(NOT_200, field=field, value=value,
                                            got=status_line(response)), "HTTP/1.1 200 OK\\r\\n")
     if response.body != ctx.files.html.content:
-        offset = response.body_offset
+        offset = response.body_offset + first_difference(response.body,
+                                                         ctx.files.html.content)
         return Failure(Message(WRONG_FILE, field=field, value=value),
                        expected=ctx.files.html.content[:200].decode("utf-8", "replace"),
                        received=window(response.raw, offset), sent=response.sent,

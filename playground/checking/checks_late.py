@@ -27,7 +27,7 @@ from .checks_early import fetch, request
 from .client import CLOSED_EMPTY, RESET, SILENT, Conn, Response, window
 from .context import Check, Context
 from .results import CheckFailed, Failure
-from .verdicts import at_header, at_status, extra_bytes, reworded, status_line
+from .verdicts import at_header, at_status, extra_bytes, reworded, status_line, value_offset
 
 # How long a server may take to close after answering a "Connection: close" request.
 CLOSE_WAIT = 3.0
@@ -99,11 +99,15 @@ def head_like_get(ctx: Context) -> Failure | None:
     expected = f"Content-Length: {length}\\r\\n"
     value = head.header("Content-Length")
     if value is None:
+        # A GET framed by chunks (or by closing) has no Content-Length for HEAD to
+        # repeat: then HEAD may omit it (RFC 9110 §8.6, §9.3.2).
+        if got.framing != "length":
+            return None
         return at_header(head, "Content-Length", Message(NO_LENGTH, length=length), expected)
     if value.strip() != str(length):
         failure = at_header(head, "Content-Length",
                             Message(LENGTH_DIFFERS, got=value, length=length), expected)
-        return replace(failure, offset=(failure.offset or 0) + len("Content-Length: "))
+        return replace(failure, offset=value_offset(head, "Content-Length"))
     return None
 
 

@@ -25,6 +25,8 @@ from .heads import MAX_HEAD, Head, Problem, head_length, scan_head
 from .results import Cancelled, CheckFailed, Failure, Sent
 
 SLICE = 0.2
+ASCII_DIGITS = "0123456789"
+HEXDIGITS = "0123456789abcdefABCDEF"
 WINDOW = 2048
 
 SILENT = gettext_noop("No response within %(seconds)s seconds.")
@@ -275,7 +277,7 @@ class Conn:
         values = {v.strip() for value in head.all("Content-Length") for v in value.split(",")}
         if not values:
             return "close", 0
-        if len(values) != 1 or not next(iter(values)).isdigit():
+        if len(values) != 1 or not _digits(next(iter(values)), ASCII_DIGITS):
             at = head.header_offsets[[k.lower() for k, _ in head.headers].index(
                 "content-length")]
             raise CheckFailed(Failure(Message(BAD_LENGTH, value=", ".join(sorted(values))),
@@ -300,11 +302,10 @@ class Conn:
         at = start
         while True:
             line_end = self._wait_for(b"\r\n", at, sent)
-            size_text = self.buffer[at:line_end].split(b";")[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise self._chunk_error(at, sent) from None
+            size_text = self.buffer[at:line_end].split(b";")[0].strip(b" \t")
+            if not _digits(size_text.decode("latin-1"), HEXDIGITS):
+                raise self._chunk_error(at, sent)
+            size = int(size_text, 16)
             at = line_end + 2
             if size == 0:  # trailers, then the empty line
                 while True:
@@ -361,6 +362,13 @@ class Conn:
             self.sock.close()
         except OSError:
             pass
+
+
+def _digits(text: str, allowed: str) -> bool:
+    """``text`` is one or more of ``allowed``. Not str.isdigit() nor int(): they take
+    "²", a sign, "0x" and "_", which no HTTP number may hold (RFC 9110 §8.6,
+    RFC 9112 §7.1)."""
+    return bool(text) and all(c in allowed for c in text)
 
 
 def _dechunk(data: bytes) -> bytes:

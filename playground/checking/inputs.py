@@ -1,8 +1,9 @@
 """The files a run asks for, made fresh for each run so that no answer can be
 memorised: random names (``chk-7f3a9c.html``) and random contents, written into the
 server's folder before the first check and removed after the last, even when the run
-fails or is stopped. Nothing existing is ever overwritten: a name that exists is
-skipped for another.
+fails or is stopped. Nothing existing is ever overwritten: the names are random, and
+a name that exists anyway makes ``write`` raise (FileExistsError, O_EXCL) rather than
+replace the learner's file.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ RFC9112 = "https://www.rfc-editor.org/rfc/rfc9112#section-"
 
 
 def _rfc(*sections: str) -> tuple[tuple[str, str], ...]:
-    """("9112", "2.1") pairs as (label, URL)."""
+    """Each "9112:2.1" as a (label, URL) pair: ("RFC 9112 §2.1", ".../rfc9112#section-2.1")."""
     out = []
     for section in sections:
         rfc, number = section.split(":")

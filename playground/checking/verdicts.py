@@ -1,6 +1,6 @@
-"""Where a failure points, for the checks of stages 7-12 (checks_late.py,
-checks_guard.py): at the status code, at a header line (or where a missing one would
-go), or at bytes that should never have come. Each returns a Failure whose offset
+"""Where a failure points, for the checks (checks_early.py, checks_late.py,
+checks_guard.py): at the status code, at a header line or its value (or where a
+missing one would go), or at bytes that should never have come. Each returns a Failure whose offset
 counts from the first byte of the response, as the traffic view's raw view does."""
 
 from __future__ import annotations
@@ -36,6 +36,23 @@ def header_offset(response: Response, name: str) -> int | None:
     if name.lower() not in names:
         return None
     return response.head.header_offsets[names.index(name.lower())]
+
+
+def value_offset(response: Response, name: str) -> int:
+    """Where the value of the header line ``name`` (present) starts: after its colon
+    and the optional spaces or tabs (OWS, RFC 9110 §5.6.3), so "Content-Length:0"
+    points at its "0" as "Content-Length: 0" does."""
+    at = response.raw.index(b":", header_offset(response, name) or 0) + 1
+    while response.raw[at:at + 1] in (b" ", b"\t"):
+        at += 1
+    return at
+
+
+def first_difference(body: bytes, expected: bytes) -> int:
+    """The index of the first byte where ``body`` and ``expected`` differ (the shorter
+    one's length when one is the other's start)."""
+    return next((i for i, (a, b) in enumerate(zip(body, expected, strict=False)) if a != b),
+                min(len(body), len(expected)))
 
 
 def before_empty_line(response: Response) -> int:

@@ -1,6 +1,7 @@
 """The Japanese and English interface (docs/i18n.md): the pure-Python .po compiler, a
 catalog with no untranslated or missing strings, and the pages in each language."""
 
+import ast
 import gettext as pygettext
 import json
 import os
@@ -179,9 +180,24 @@ def _marked_strings(domain: str) -> set[str]:
                           for m in re.findall(regex, text)}
     if domain == "django":
         for path in (REPO / "playground").rglob("*.py"):
-            text = path.read_text(encoding="utf-8")
-            found |= {eval(f'"{m}"') for m in re.findall(  # noqa: S307
-                r"\b(?:_|gettext|gettext_lazy|gettext_noop)\(\s*" + STRING + r"\s*[,)]", text)}
+            found |= _python_marked(path)
+    return found
+
+
+def _python_marked(path: Path) -> set[str]:
+    """The strings marked in a Python module, read by its syntax tree, so that a
+    message written over several lines ("...." "....") is found whole (a regex on
+    one-line literals missed such a hint, left untranslated)."""
+    names = {"_", "gettext", "gettext_lazy", "gettext_noop"}
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        first = node.args[0]
+        if name in names and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            found.add(first.value)
     return found
 
 

@@ -101,6 +101,31 @@ def test_a_bad_content_length_points_at_its_line(servers):
     assert failed.value.failure.offset == 17
 
 
+@pytest.mark.parametrize("value", [b"\xb2", b"+3", b"0x3"])
+def test_a_content_length_of_other_than_ascii_digits_is_refused_at_its_line(servers, value):
+    # "\xb2" is "²" in latin-1: str.isdigit() says yes, int() says no (RFC 9110 §8.6:
+    # Content-Length = 1*DIGIT, ASCII digits only).
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\n\r\nabc"
+    conn = context(servers.scripted(answering(raw))).connect()
+    conn.send(REQUEST)
+    with pytest.raises(CheckFailed) as failed:
+        conn.read_response()
+    assert failed.value.failure.offset == 17
+
+
+@pytest.mark.parametrize("size", [b"-1", b"0x3", b"+3", b"1_0"])
+def test_a_chunk_size_of_other_than_hex_digits_is_malformed(servers, size):
+    # chunk-size = 1*HEXDIG (RFC 9112 §7.1): Python's int(text, 16) also takes a sign,
+    # "0x" and "_", which no client may.
+    raw = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size
+           + b"\r\nabc\r\n0\r\n\r\n")
+    conn = context(servers.scripted(answering(raw))).connect()
+    conn.send(REQUEST)
+    with pytest.raises(CheckFailed) as failed:
+        conn.read_response()
+    assert failed.value.failure.offset == raw.index(b"\r\n\r\n") + 4
+
+
 def test_a_head_rule_broken_raises_with_its_byte(servers):
     raw = b"HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n"
     conn = context(servers.scripted(answering(raw))).connect()

@@ -63,3 +63,4 @@ def test_written_readable_and_removed(tmp_path):
     files.remove()
     files.remove()  # twice is harmless
     assert list(tmp_path.rglob("chk-*")) == []
+

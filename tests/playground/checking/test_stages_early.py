@@ -199,6 +199,17 @@ def test_a_server_that_stops_answering_fails_stage_4(servers, check):
     assert outcomes["1.1"].passed and outcomes["4.1"].failure.hint == "no-loop"
 
 
+
+def test_an_answer_that_breaks_a_rule_in_stage_4_is_no_no_loop(servers, check):
+    # It loops (it answered): the short body is the mistake, not a missing loop.
+    def short_later(conn, number):
+        read_head(conn)
+        length = 2 if number == 0 else 10
+        conn.sendall(OK_HEAD.encode() + f"Content-Length: {length}\r\n\r\nhi".encode())
+    failure = check(servers.scripted(short_later), 1, 4)["4.1"].failure
+    assert "Content-Length says 10" in str(failure.message) and failure.hint == ""
+
+
 # --- stage 5 -------------------------------------------------------------------------
 
 def test_fixed_fails_stage_5_at_the_first_wrong_byte(servers, check):
@@ -243,3 +254,14 @@ def test_a_missing_content_type(servers, check):
 
 def test_the_static_starter_passes_stage_6_since_it_knows_js(servers, check):
     assert failures(check(servers.starter("static"), 1, 2, 3, 4, 5, 6)) == {}
+
+
+def test_a_wrong_content_type_without_a_space_after_the_colon_points_at_its_value(
+        servers, check):
+    # "Content-Type:text/plain" is valid (OWS may be empty, RFC 9110 §5.6.3): the
+    # offset is the value's first byte wherever it starts, not a fixed column.
+    target = file_server(servers, lambda body, head: (
+        f"HTTP/1.1 200 OK\r\nContent-Type:text/plain\r\nContent-Length: {len(body)}"
+        "\r\n\r\n").encode() + body)
+    failure = check(target, 6)["6.1"].failure
+    assert failure.received[failure.offset:].startswith(b"text/plain\r\n")

@@ -147,7 +147,10 @@ def _head_server(servers: Servers, head_answer: Callable[[bytes], bytes]) -> Tar
     (lambda body: response(b"", length=len(body)).replace(b"Content-Length: ", b"X-L: "),
      late.NO_LENGTH, b"\r\n"),  # the empty line, where it would go
     (lambda body: response(b"", length=0), late.LENGTH_DIFFERS, b"0\r\n"),
-], ids=["status", "type", "no-length", "wrong-length"])
+    # No space after the colon is valid (OWS, RFC 9110 §5.6.3): still the value's byte.
+    (lambda body: response(b"", length=0).replace(b"Length: ", b"Length:"),
+     late.LENGTH_DIFFERS, b"0\r\n"),
+], ids=["status", "type", "no-length", "wrong-length", "wrong-length-no-space"])
 def test_head_differs_from_get(servers, head_answer, template, at, check):
     outcomes = check(_head_server(servers, head_answer), 7)
     wrong = failure(outcomes, "7.1")
@@ -155,6 +158,22 @@ def test_head_differs_from_get(servers, head_answer, template, at, check):
     assert wrong.received[wrong.offset:].startswith(at)
     assert wrong.sent is not None and outcomes["7.1"].sent[-1] == wrong.sent
     assert outcomes["7.2"].passed
+
+
+def test_head_without_length_when_get_is_chunked(servers, check):
+    # GET's length is known only from its chunks, so HEAD has none to repeat: a server
+    # MAY leave Content-Length out of a HEAD response (RFC 9110 §8.6, §9.3.2).
+    holder: list[Target] = []
+
+    def answer(head: bytes, number: int) -> bytes:
+        body = docroot_file(holder[0], head) or b"no"
+        fields = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+        if head.startswith(b"HEAD "):
+            return fields + b"Transfer-Encoding: chunked\r\n\r\n"
+        return (fields + b"Transfer-Encoding: chunked\r\n\r\n"
+                + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+    holder.append(http_server(servers, answer))
+    assert passed(check(holder[0], 7)) == {"7.1", "7.2"}
 
 
 def test_a_body_after_heads_head_is_pointed_at(servers, check):
@@ -413,3 +432,14 @@ def test_last_modified_only(servers, any_date, check):
     assert older.message.params == {"field": "If-Modified-Since",
                                     "value": "Sun, 29 Nov 2026 12:00:00 GMT",
                                     "got": "HTTP/1.1 304 Not Modified"}
+
+
+def test_a_wrong_file_for_a_stale_validator_points_at_the_first_differing_byte(
+        servers, check):
+    def conditional(head: bytes) -> bytes:
+        file = docroot_file(holder[0], head) or b""
+        return response(file[:20] + b"#stale copy#", "200 OK", f"ETag: {ETAG}")
+    holder = [_etag_server(servers, conditional, any_tag=True)]
+    wrong = failure(check(holder[0], 12), "12.4")
+    assert wrong.message.template == guard.WRONG_FILE
+    assert wrong.received[wrong.offset:].startswith(b"#stale copy#")
