@@ -223,7 +223,11 @@ def answers_again(ctx: Context) -> Failure | None:
         try:
             fetch(ctx, file.path)
         except CheckFailed as failed:
-            raise CheckFailed(replace(failed.failure, hint="no-loop")) from None
+            # "No loop" only when nothing came back; a reply with a mistake of its own
+            # keeps that mistake's hint.
+            failure = failed.failure
+            hint = failure.hint or ("" if failure.received else "no-loop")
+            raise CheckFailed(replace(failure, hint=hint)) from None
     return None
 
 
