@@ -241,10 +241,13 @@ class Conn:
         return scan_head(self.buffer), sent
 
     def read_response(self, head_request: bool = False) -> Response:
-        """The next response, whole; CheckFailed at the first rule it breaks."""
+        """The next response, whole, read as a browser reads it: CheckFailed at the
+        first rule it breaks that a browser could not read past (a bare LF it reads
+        past: stage 2 judges the head's every byte, the other stages their own point)."""
         head, sent = self.read_head()
-        if head.problems:
-            raise CheckFailed(problem_failure(head.problems[0], self.buffer, sent))
+        blocking = [problem for problem in head.problems if not problem.readable]
+        if blocking:
+            raise CheckFailed(problem_failure(blocking[0], self.buffer, sent))
         framing, length = self._framing(head, head_request, sent)
         if framing == "length":
             body_end = self._read_length(head.end, length, sent)

@@ -42,13 +42,17 @@ NO_END = gettext_noop("The head never ended: no empty line (\\r\\n\\r\\n) after 
 
 @dataclass(frozen=True)
 class Problem:
-    """One broken rule. ``part``: "status-line", "header" or "end" (the empty line)."""
+    """One broken rule. ``part``: "status-line", "header" or "end" (the empty line).
+    ``readable``: a recipient may still read past it, as browsers do (a bare LF: RFC 9112
+    §2.2 lets a recipient take a single LF for a line's end). Only stage 2 judges such a
+    problem; the other stages read the head as a browser would, and judge their own point."""
 
     part: str
     offset: int
     message: Message
     expected: str
     hint: str = ""
+    readable: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ def _ending_problem(part: str, offset: int, content: bytes, ending: bytes) -> Pr
         return Problem(part, offset + cr, Message(LONE_CR), "\\r\\n")
     if ending == b"\n":
         return Problem(part, offset + len(content), Message(BARE_LF), "\\r\\n",
-                       hint="bare-lf")
+                       hint="bare-lf", readable=True)
     return None
 
 

@@ -121,6 +121,32 @@ def test_a_bare_lf_is_pointed_at_in_the_loop_starter(servers, check):
     assert failure.sent == outcomes["1.1"].sent[0]
 
 
+def test_a_head_all_in_bare_lfs_fails_stage_2_alone(servers, check):
+    # The "Done when" edit: every \r\n of the loop starter's head made \n. Stage 2
+    # points at each bare LF; stages 3 and 4 read the head as a browser does (RFC 9112
+    # §2.2) and judge their own point, so the learner is not told five times about one
+    # mistake, nor "no loop" about a server that loops.
+    target = servers.starter("loop", edit=lambda source: source.replace('\\r\\n"\n', '\\n"\n'))
+    outcomes = check(target, 1, 2, 3, 4)
+    assert sorted(failures(outcomes)) == ["2.1", "2.2", "2.3"]
+    assert {o.failure.hint for o in failures(outcomes).values()} == {"bare-lf"}
+
+
+def test_an_unreadable_second_answer_keeps_its_own_hint(servers, check):
+    # A server that loops, but whose later answers break a rule no browser reads past
+    # (here a lone CR), is not told "no loop".
+    answers = iter([b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\rX: y\r\n"])
+
+    def answer(body, head):
+        line = next(answers, b"HTTP/1.1 200 OK\rX: y\r\n")
+        return (line + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    target = file_server(servers, answer)
+    outcomes = check(target, 1, 4)
+    failure = outcomes["4.1"].failure
+    assert failure is not None and failure.hint != "no-loop"
+    assert failure.received.startswith(b"HTTP/1.1 200 OK\r")
+
+
 def test_a_bare_lf_in_a_header_line(servers, check):
     target = file_server(servers, lambda body, head: (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html\nContent-Length: "
