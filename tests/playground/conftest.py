@@ -2,7 +2,6 @@
 that covers the OS's free ports, and no sandbox process left behind between tests."""
 
 import io
-import json
 import socket
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from testkit.eventfile import read_events
 from testkit.waiting import wait_until
 
 from playground.sandboxes import runtime
@@ -114,7 +114,7 @@ def real_events(tmp_path_factory):
         read: list[dict] = []
 
         def recorded() -> list[dict] | None:
-            read[:] = [json.loads(x) for x in events.read_text().splitlines() if x.strip()]
+            read[:] = read_events(events)
             kinds = [e["type"] for e in read]
             if kinds.count("exchange") >= 4 and kinds[-1] == "server.stats" \
                     and read[-1]["exchanges"] >= 4:

@@ -5,10 +5,11 @@ Each test also proves the program was running and able (it writes in its own fol
 it prints what it saw), so a denial is the sandbox's, not a program that did nothing.
 """
 
+import dataclasses
 import os
 from pathlib import Path
 
-from testkit.programs import Programs
+from testkit.programs import SMALL_LIMITS, Programs
 
 from playground.sandboxes.programs import environment
 
@@ -95,7 +96,10 @@ def test_cannot_read_our_secrets_or_see_our_processes(free_port, monkeypatch):
         database.write_text("rows of every learner")
         database.chmod(0o644)
         source = LOOKS.format(secret=str(key), database=str(database))
-        spec = programs.spec("hostile", source, free_port)
+        # Its walk of the whole tree takes CPU: the 1 s of the small limits killed it
+        # (SIGXCPU) once in a loaded CI run. CPU is not what this test is about.
+        spec = programs.spec("hostile", source, free_port,
+                             limits=dataclasses.replace(SMALL_LIMITS, cpu_seconds=20))
 
         programs.supervisor.start_program("hostile", spec)
 

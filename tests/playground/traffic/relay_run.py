@@ -3,13 +3,13 @@ hand-written learner's server that makes mistakes, for the traffic tests."""
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+from testkit.eventfile import read_events
 from testkit.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[3]
@@ -84,8 +84,7 @@ class RelayRun:
         self.port = int(line.split("http://")[1].split("/")[0].rsplit(":", 1)[1])
 
     def events(self) -> list[dict]:
-        text = self.events_path.read_text() if self.events_path.exists() else ""
-        return [json.loads(x) for x in text.splitlines() if x.strip()]
+        return read_events(self.events_path)
 
     def wait(self, kind: str, count: int) -> list[dict]:
         def found():
