@@ -28,7 +28,7 @@ from .stages import STAGES
 # The names the site uses, from one place (checks import the modules below instead:
 # this one imports the stage list, so a check importing it would make a cycle).
 __all__ = ["STAGE_TIMEOUT", "STAGES", "Check", "CheckFailed", "Context", "Failure",
-           "Outcome", "Sent", "Stage", "Target", "reached", "run"]
+           "Outcome", "Sent", "Stage", "Target", "reached", "reached_by", "run"]
 
 log = logging.getLogger("playground.checking")
 
@@ -50,14 +50,24 @@ def _ignore(*args: Any) -> None:
     return None
 
 
-def reached(outcomes: Iterable[Outcome]) -> int:
-    """The highest N such that stages 1..N all ran and passed (0: stage 1 failed)."""
-    by_stage: dict[int, bool] = {}
-    for outcome in outcomes:
-        by_stage[outcome.stage] = by_stage.get(outcome.stage, True) and outcome.passed
+def reached(outcomes: Iterable[Outcome], stages: Sequence[Stage] = STAGES) -> int:
+    """The highest N such that every check of stages 1..N ran and passed (0: none)."""
+    return reached_by(((o.stage, o.passed) for o in outcomes), stages)
+
+
+def reached_by(results: Iterable[tuple[int, bool]], stages: Sequence[Stage] = STAGES) -> int:
+    """``reached`` from (stage, passed) pairs: the one rule, for outcomes as they finish
+    and for a run's stored results alike. A stage whose checks did not all run (a run
+    stopped midway) is not reached."""
+    passed: dict[int, int] = {}
+    for stage_number, ok in results:
+        if ok:
+            passed[stage_number] = passed.get(stage_number, 0) + 1
     n = 0
-    while by_stage.get(n + 1):
-        n += 1
+    for stage in stages:
+        if passed.get(stage.number, 0) < len(stage.checks):
+            break
+        n = stage.number
     return n
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 from ..models import CheckRun
 from ..refusals import Message
 from . import hints
-from .engine import Outcome, Stage
+from .engine import Outcome, Stage, reached_by
 from .stages import STAGES
 
 # A failure's console tail, in each stored result that has one (the server's last
@@ -185,17 +185,8 @@ def run_facts(run: CheckRun, best: int | None = None) -> dict[str, Any]:
 
 
 def reached(results: list[dict[str, Any]]) -> int:
-    """The highest N such that every check of stages 1..N ran and passed."""
-    passed: dict[int, int] = {}
-    for outcome in results:
-        if outcome["passed"]:
-            passed[outcome["stage"]] = passed.get(outcome["stage"], 0) + 1
-    n = 0
-    for stage in STAGES:
-        if passed.get(stage.number, 0) < len(stage.checks):
-            break
-        n = stage.number
-    return n
+    """The stage a run's stored results reached (engine.reached_by: the one rule)."""
+    return reached_by((outcome["stage"], outcome["passed"]) for outcome in results)
 
 
 def as_sent(run: CheckRun, state: str, count: int | None) -> dict[str, Any]:
