@@ -44,7 +44,7 @@ SMALL_LIMITS = ProgramLimits(cpu_seconds=1, data_bytes=256 * 2**20, stack_bytes=
 # after bwrap's death, 2 s after stdin EOF with a stubborn program); a bound, not a wait.
 GONE_WITHIN = 15.0
 
-# The start of every hostile program: `say` prints at once (the console is a pipe), and
+# The start of every hostile program: `say` prints a whole line at once, and
 # `serve` listens on PORT the way the tutorial does, so the start succeeds and the test
 # decides when the program stops.
 PRELUDE = textwrap.dedent("""\
@@ -54,7 +54,11 @@ PRELUDE = textwrap.dedent("""\
 
 
     def say(*args):
-        print(*args, flush=True)
+        # One write per line: the console is unbuffered (PYTHONUNBUFFERED), where
+        # print() writes each argument apart, and a forked process's line could land
+        # inside this one.
+        sys.stdout.write(" ".join(map(str, args)) + "\\n")
+        sys.stdout.flush()
 
 
     def serve():
