@@ -220,6 +220,9 @@ class Exchange(models.Model):
     # ingest from the run's CheckPort rows (the checker's port on that connection).
     # Not named ``check``: that is Model.check(), Django's system checks.
     check_label = models.CharField(max_length=12, blank=True, default="", db_default="")
+    # Sent by a teacher's broadcast (classes/), "teacher"; "" otherwise. Set by ingest
+    # like check_label, from the CheckPort row the broadcast registered.
+    sent_by = models.CharField(max_length=20, blank=True, default="", db_default="")
     content_type = models.CharField(max_length=200, blank=True)  # of the response
     request_length = models.BigIntegerField()
     response_length = models.BigIntegerField()
@@ -314,17 +317,26 @@ class CheckRun(models.Model):
 
 
 class CheckPort(models.Model):
-    """A connection a check run opened: the checker's local port and the check's label.
-    Ingest tags the exchanges from that port with the label (Exchange.check); the rows
-    go when the run ends."""
+    """A connection the playground itself opened to a sandbox: a check's (the checker's
+    local port and the check's label) or a teacher's broadcast (``sent_by``, no run).
+    Ingest tags the exchanges from that port (Exchange.check_label, Exchange.sent_by);
+    the rows go when the run or the broadcast ends."""
 
-    run = models.ForeignKey(CheckRun, on_delete=models.CASCADE, related_name="ports")
+    run = models.ForeignKey(CheckRun, null=True, blank=True, on_delete=models.CASCADE,
+                            related_name="ports")
     sandbox = models.ForeignKey(Sandbox, on_delete=models.CASCADE, related_name="+")
     port = models.PositiveIntegerField()
-    label = models.CharField(max_length=12)
+    label = models.CharField(max_length=12, blank=True)
+    sent_by = models.CharField(max_length=20, blank=True, default="", db_default="")
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["sandbox", "port"], name="check_port_lookup")]
 
     def __str__(self) -> str:
-        return f"port {self.port}: check {self.label}"
+        return f"port {self.port}: check {self.label or self.sent_by}"
+
+
+# The classes' models live beside these (class_models.py); imported here so Django
+# registers them with the app.
+from .class_models import Classroom, Membership, TeacherNotice  # noqa: E402, F401

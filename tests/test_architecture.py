@@ -15,7 +15,8 @@ PACKAGES = ("henaserver", "playground")
 MAX_LINES = 400
 
 # Modules of the site shell that every package may use, so they import no package.
-SHELL_CORE = {"playground.models", "playground.refusals", "playground.errors",
+SHELL_CORE = {"playground.models", "playground.class_models", "playground.refusals",
+              "playground.errors",
               "playground.accounts", "playground.origins", "playground.language",
               "playground.middleware", "playground.deployment", "playground.settings"}
 # Modules that stay Django-free (tested on their own, with real processes and bytes).
@@ -154,7 +155,8 @@ def test_henaserver_imports_only_the_standard_library():
 
 def test_the_shell_core_imports_no_package():
     packages = ("playground.sandboxes", "playground.traffic", "playground.files",
-                "playground.compose", "playground.learn")
+                "playground.compose", "playground.learn", "playground.checking",
+                "playground.classes")
     for name in SHELL_CORE:
         bad = sorted(t for t in GRAPH[name] if t.startswith(packages))
         assert not bad, f"{name} (the site shell) imports {bad}"

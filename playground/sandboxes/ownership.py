@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_noop
 
 from .. import accounts
+from ..class_models import TEACH_PERMISSION
 from ..models import Sandbox
 from ..refusals import Refusal
 
@@ -44,6 +45,20 @@ def of_owner(user_id: int | None, token: str | None) -> QuerySet[Sandbox]:
     if not token:
         return Sandbox.objects.none()
     return Sandbox.objects.filter(user=None, owner_token=token)
+
+
+def is_teacher(user: Any) -> bool:
+    """A teacher holds the permission playground.teach (class_models.py)."""
+    return bool(user is not None and user.is_authenticated
+                and user.has_perm(TEACH_PERMISSION))
+
+
+def watched_by(user: Any) -> QuerySet[Sandbox]:
+    """The sandboxes a teacher may look at, read-only: those of the students of the
+    classes ``user`` teaches. Nothing for anyone else (students never see each other)."""
+    if not is_teacher(user):
+        return Sandbox.objects.none()
+    return Sandbox.objects.filter(user__memberships__classroom__teacher=user).distinct()
 
 
 def owner_fields(request: HttpRequest) -> dict[str, Any]:
