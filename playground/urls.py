@@ -6,6 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 
 from . import accounts, views
 from .checking import api as checking_api
+from .classes import urls as classes_urls
 from .compose import api as compose_api
 from .files import api as files_api
 from .learn import glossary, tour
@@ -58,6 +59,8 @@ playground_urls = [
     # The glossary's entries as a page, each with an anchor (learn/glossary.py).
     path("glossary/", glossary.glossary_page, name="glossary"),
     path("api/sandboxes/<int:sandbox_id>/", include(sandbox_api)),
+    # Classes (classes/): the class list, joining, the board, the broadcast.
+    path("", include(classes_urls)),
 ]
 
 urlpatterns = [
