@@ -97,7 +97,7 @@ def test_the_page_carries_the_board_and_its_empty_state():
     room = boards.classroom(sato, "Empty class", "WXYZ6789")
     html = _as(sato).get(f"/classes/{room.pk}/").content.decode()
     assert 'id="board-data"' in html and '"students": []' in html
-    assert 'data-socket-path="/ws/classes/%d/"' % room.pk in html
+    assert f'data-socket-path="/ws/classes/{room.pk}/"' in html
     assert "share the join code <strong>WXYZ6789</strong>" in html
     japanese = _as(sato).get(f"/classes/{room.pk}/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "参加コード" in japanese and "クラスボード" in japanese
