@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from . import broadcast_api
+from . import board_views, broadcast_api
 
 # Pages: /classes/..., API: /api/classes/... (each part adds its own lines).
 urlpatterns: list = [
+    path("classes/<int:class_id>/", board_views.board_page, name="class-board"),
+    path("api/classes/<int:class_id>/board/", board_views.board_api, name="api-class-board"),
     path("api/classes/<int:class_id>/broadcast/", broadcast_api.broadcast,
          name="api-class-broadcast"),
 ]
