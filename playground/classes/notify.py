@@ -76,8 +76,10 @@ def _note(sandbox_id: int | None = None, user_id: int | None = None) -> None:
     global _scheduled
     loop = live.current_loop()
     if loop is None:  # no ASGI server in this process (a management command)
-        _send([(group_name(c), {"type": "board.student", "user": u})
-               for c, u in _targets({sandbox_id} - {None}, {user_id} - {None})])
+        if _direct_layer() is not None:
+            _send([(group_name(c), {"type": "board.student", "user": u}) for c, u in
+                   _targets({sandbox_id} if sandbox_id is not None else set(),
+                            {user_id} if user_id is not None else set())])
         return
     with _lock:
         if sandbox_id is not None:
@@ -134,20 +136,26 @@ def _targets(sandboxes: set[int], users: set[int]) -> list[tuple[int, int]]:
 
 def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Send from any thread: on the ASGI server's loop when this process has one, else
-    directly when the layer reaches other processes (Redis); an in-memory layer without
-    a server in this process has nobody to tell."""
+    directly when the layer reaches other processes (_direct_layer)."""
     if live.current_loop() is not None:
         for group, message in messages:
             live.publish_group(group, message)
         return
-    layer = get_channel_layer()
-    if layer is None or isinstance(layer, InMemoryChannelLayer):
+    layer = _direct_layer()
+    if layer is None:
         return
     for group, message in messages:
         try:
             async_to_sync(layer.group_send)(group, message)
         except Exception:  # noqa: BLE001 - the change is stored; boards read it later
             log.warning("could not tell the board of %s", group, exc_info=True)
+
+
+def _direct_layer() -> Any:
+    """The channel layer when it reaches other processes (Redis), else None: an
+    in-memory layer without a server in this process has nobody to tell."""
+    layer = get_channel_layer()
+    return None if layer is None or isinstance(layer, InMemoryChannelLayer) else layer
 
 
 # ----- the models' signals (registered on import: apps.py imports this module) ---------
