@@ -1,8 +1,9 @@
 """A student's answer against the reference, byte for byte: the ranges that differ.
 
-The ranges come from ``difflib.SequenceMatcher`` (the standard library's), line by
-line and then byte by byte within the lines that changed, like ``git diff
---word-diff``: an inserted header shifts nothing after it, and is one range. A range inside a header line whose value differs from server to server and from
+The lines are matched with ``difflib.SequenceMatcher`` (the standard library's, as
+``diff`` does), so an inserted header shifts nothing after it and is one range; in a
+line that changed, the range is what lies between the part both lines start with and
+the part both end with (``text/[html]`` against ``text/[css; charset=utf-8]``). A range inside a header line whose value differs from server to server and from
 second to second by design (Date, ETag, Last-Modified, Server...) is marked
 ``expected``: shown, but not a mistake. ``same_apart_from_expected`` then says whether
 the student's server answered like henaserver in every byte that matters.
@@ -50,23 +51,43 @@ def _lines(data: bytes) -> list[bytes]:
     return data.splitlines(keepends=True)
 
 
+def _changed(mine: bytes, theirs: bytes, a0: int, b0: int) -> tuple[str, int, int, int, int]:
+    """The one range that differs between two pieces: what is left once their common
+    start and end are set aside ("text/[html]" against "text/[css; charset=utf-8]",
+    rather than scattered letters that happen to match)."""
+    limit = min(len(mine), len(theirs))
+    head = 0
+    while head < limit and mine[head] == theirs[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and mine[-1 - tail] == theirs[-1 - tail]:
+        tail += 1
+    a1, b1 = a0 + len(mine) - tail, b0 + len(theirs) - tail
+    op = "replace" if a0 + head < a1 and b0 + head < b1 else "delete" if a0 + head < a1 \
+        else "insert"
+    return op, a0 + head, a1, b0 + head, b1
+
+
 def _opcodes(mine: bytes, theirs: bytes) -> list[tuple[str, int, int, int, int]]:
     """Byte ranges that differ, found line by line first (a header missing is a whole
-    line missing, not the tail of one line and the head of the next), then byte by
-    byte inside the lines that changed."""
+    line missing, not the tail of one line and the head of the next), then, in lines
+    that changed, the part of each line that differs."""
     a_lines, b_lines = _lines(mine), _lines(theirs)
     a_at = [0, *accumulate(len(x) for x in a_lines)]
     b_at = [0, *accumulate(len(x) for x in b_lines)]
     out = []
     by_line = SequenceMatcher(None, a_lines, b_lines, autojunk=False)
     for op, i0, i1, j0, j1 in by_line.get_opcodes():
-        a0, a1, b0, b1 = a_at[i0], a_at[i1], b_at[j0], b_at[j1]
         if op in ("delete", "insert"):
-            out.append((op, a0, a1, b0, b1))
+            out.append((op, a_at[i0], a_at[i1], b_at[j0], b_at[j1]))
         elif op == "replace":
-            inner = SequenceMatcher(None, mine[a0:a1], theirs[b0:b1], autojunk=False)
-            out += [(o, a0 + x0, a0 + x1, b0 + y0, b0 + y1)
-                    for o, x0, x1, y0, y1 in inner.get_opcodes() if o != "equal"]
+            # Line against line when the counts match, else the block as one piece.
+            pairs = (list(zip(range(i0, i1), range(j0, j1))) if i1 - i0 == j1 - j0
+                     else [(None, None)])
+            for i, j in pairs:
+                a0, a1 = (a_at[i0], a_at[i1]) if i is None else (a_at[i], a_at[i + 1])
+                b0, b1 = (b_at[j0], b_at[j1]) if j is None else (b_at[j], b_at[j + 1])
+                out.append(_changed(mine[a0:a1], theirs[b0:b1], a0, b0))
     return out
 
 

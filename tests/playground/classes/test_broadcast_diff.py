@@ -48,3 +48,11 @@ def test_an_empty_answer_misses_everything():
 def test_long_answers_are_compared_up_to_the_bound():
     long = REFERENCE + b"x" * (2 * MAX_DIFF_BYTES)
     assert diff(long, long)["truncated"]
+
+
+def test_a_changed_value_is_one_range_not_scattered_letters():
+    mine = REFERENCE.replace(b"text/plain", b"text/html")
+    [changed] = diff(mine, REFERENCE)["ranges"]
+    assert changed["op"] == "differs"
+    assert mine[slice(*changed["response"])] == b"html"
+    assert REFERENCE[slice(*changed["reference"])] == b"plain"
