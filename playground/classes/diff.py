@@ -3,7 +3,9 @@
 The lines are matched with ``difflib.SequenceMatcher`` (the standard library's, as
 ``diff`` does), so an inserted header shifts nothing after it and is one range; in a
 line that changed, the range is what lies between the part both lines start with and
-the part both end with (``text/[html]`` against ``text/[css; charset=utf-8]``). A range inside a header line whose value differs from server to server and from
+the part both end with (``text/[html]`` against ``text/[css; charset=utf-8]``).
+
+A range inside a header line whose value differs from server to server and from
 second to second by design (Date, ETag, Last-Modified, Server...) is marked
 ``expected``: shown, but not a mistake. ``same_apart_from_expected`` then says whether
 the student's server answered like henaserver in every byte that matters.
@@ -82,7 +84,7 @@ def _opcodes(mine: bytes, theirs: bytes) -> list[tuple[str, int, int, int, int]]
             out.append((op, a_at[i0], a_at[i1], b_at[j0], b_at[j1]))
         elif op == "replace":
             # Line against line when the counts match, else the block as one piece.
-            pairs = (list(zip(range(i0, i1), range(j0, j1))) if i1 - i0 == j1 - j0
+            pairs = (list(zip(range(i0, i1), range(j0, j1), strict=True)) if i1 - i0 == j1 - j0
                      else [(None, None)])
             for i, j in pairs:
                 a0, a1 = (a_at[i0], a_at[i1]) if i is None else (a_at[i], a_at[i + 1])

@@ -95,7 +95,7 @@ def test_one_request_to_the_class_compared_and_marked(browser, playground_factor
         tag = student.locator("#traffic-table tbody tr[data-sent-by=teacher] .teacher-tag")
         tag.first.wait_for(timeout=15_000)
         assert tag.first.inner_text() == "sent by your teacher"
-        for _, page, errors in sessions.values():
+        for _, _page, errors in sessions.values():
             assert errors == [], errors
     finally:
         for context, _, _ in sessions.values():

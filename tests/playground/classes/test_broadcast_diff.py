@@ -30,7 +30,8 @@ def test_a_missing_header_is_marked_where_it_would_be():
 
 def test_extra_and_different_bytes():
     mine = REFERENCE.replace(b"Hello", b"Hello!").replace(b"200 OK", b"201 OK")
-    ops = [(r["op"], mine[r["response"][0]:r["response"][1]]) for r in diff(mine, REFERENCE)["ranges"]]
+    ranges = diff(mine, REFERENCE)["ranges"]
+    ops = [(r["op"], mine[r["response"][0]:r["response"][1]]) for r in ranges]
     assert ops == [("differs", b"1"), ("extra", b"!")]
 
 
