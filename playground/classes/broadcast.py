@@ -52,6 +52,10 @@ RESOLVE_POLL = 0.05
 # A broadcast's CheckPort rows whose exchange never arrived are removed by a later
 # broadcast once this old (a late exchange would arrive well within it).
 STALE_PORTS = timedelta(hours=1)
+# Bytes of each answer (and of its reference) sent back to the teacher's page: a class
+# of 30 answering a large file must not make a page of 30 × 3 MiB. The diff looks at
+# less still (diff.MAX_DIFF_BYTES); the whole answer is in the student's traffic.
+SHOWN_BYTES = 64 * 1024
 
 # How an answer ended, for the teacher (composer.Result.ended).
 ENDED = {
@@ -186,14 +190,14 @@ class Broadcast:
 
     def _result(self, sandbox: Sandbox, answer: composer.Result,
                 reference: composer.Result | str, seq: int | None) -> dict[str, Any]:
-        response = bytes(answer.response)
+        response = bytes(answer.response[:SHOWN_BYTES])
         with override(self.language):
             outcome = _outcome_text(answer, sandbox.port)
             if isinstance(reference, str):
                 ref_json: dict[str, Any] = {"response_b64": None, "error": reference}
                 compared = None
             else:
-                ref_bytes = bytes(reference.response)
+                ref_bytes = bytes(reference.response[:SHOWN_BYTES])
                 ref_json = {"response_b64": _b64(ref_bytes),
                             "ended": reference.ended, "error": reference.error}
                 compared = bytes_diff.diff(response, ref_bytes)
@@ -205,6 +209,7 @@ class Broadcast:
             "seq": seq,
             "response_b64": _b64(response),
             "response": response.decode("utf-8", errors="replace"),
+            "response_length": len(answer.response),  # before the cut to SHOWN_BYTES
             "ended": answer.ended,
             "outcome": outcome,
             "error": None if answer.ended != "refused" else outcome,

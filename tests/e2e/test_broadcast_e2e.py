@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from testkit.class_browsers import login
 
 pytestmark = pytest.mark.browser
 
@@ -37,19 +38,6 @@ START = """async ([port, mode]) => {
 REQUEST = "GET /index.css HTTP/1.1\nHost: localhost\nConnection: close\n\n"
 
 
-def _login(browser, site, username):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click(".login-page button[type=submit]")
-    page.wait_for_selector("form.account")  # logged in: the header's "Log out"
-    return context, page, errors
-
-
 def test_one_request_to_the_class_compared_and_marked(browser, playground_factory,
                                                      screenshot_dir):
     site = playground_factory()
@@ -57,7 +45,7 @@ def test_one_request_to_the_class_compared_and_marked(browser, playground_factor
                           capture_output=True, text=True, timeout=120, cwd=str(site.tmp))
     assert made.returncode == 0, made.stderr
     class_id = json.loads(made.stdout)["class"]
-    sessions = {name: _login(browser, site, name) for name in ("sato", "aiko", "ben")}
+    sessions = {name: login(browser, site, name) for name in ("sato", "aiko", "ben")}
     try:
         sandboxes = {}
         for name, mode in (("aiko", "full"), ("ben", "no-content-type")):
