@@ -34,6 +34,10 @@ def class_list(request: HttpRequest) -> HttpResponse:
     try:
         classroom = memberships.create_class(request.user, request.POST.get("name"))
     except Refusal as refusal:
+        if refusal.status == 403:  # not a teacher: there is no form to show it beside
+            return render(request, "playground/error.html", {
+                "status": 403, "title": _("Forbidden"),
+                "message": refusal.translate(_)}, status=403)
         return _list(request, status=refusal.status, new_class_error=refusal.translate(_),
                      name=request.POST.get("name", ""))
     messages.success(request, _("Class %(name)s created: its join code is %(code)s.")
