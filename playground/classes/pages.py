@@ -35,9 +35,7 @@ def class_list(request: HttpRequest) -> HttpResponse:
         classroom = memberships.create_class(request.user, request.POST.get("name"))
     except Refusal as refusal:
         if refusal.status == 403:  # not a teacher: there is no form to show it beside
-            return render(request, "playground/error.html", {
-                "status": 403, "title": _("Forbidden"),
-                "message": refusal.translate(_)}, status=403)
+            return _problem(request, _("Forbidden"), refusal)
         return _list(request, status=refusal.status, new_class_error=refusal.translate(_),
                      name=request.POST.get("name", ""))
     messages.success(request, _("Class %(name)s created: its join code is %(code)s.")
@@ -66,9 +64,7 @@ def join_link(request: HttpRequest, code: str) -> HttpResponse:
     try:
         classroom = memberships.find_class(code)
     except Refusal as refusal:
-        return render(request, "playground/error.html", {
-            "status": 404, "title": _("No such class"),
-            "message": refusal.translate(_)}, status=404)
+        return _problem(request, _("No such class"), refusal)
     if request.method == "POST":
         try:
             return _joined(request, memberships.join(request.user, classroom))
@@ -107,6 +103,13 @@ def _joined(request: HttpRequest, joined: memberships.Joined) -> HttpResponse:
         text = _("You are already in the class %(name)s (teacher: %(teacher)s).") % values
     messages.success(request, text)
     return redirect("playground:home")
+
+
+def _problem(request: HttpRequest, title: str, refusal: Refusal) -> HttpResponse:
+    """The site's friendly error page, with the refusal's status and words."""
+    return render(request, "playground/error.html", {
+        "status": refusal.status, "title": title, "message": refusal.translate(_)},
+        status=refusal.status)
 
 
 def _code(classroom: Any) -> str:

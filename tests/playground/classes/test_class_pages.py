@@ -97,6 +97,21 @@ def test_an_anonymous_visitor_logs_in_and_comes_back(lesson):
     assert Membership.objects.filter(user__username="ken").exists()
 
 
+def test_the_same_under_require_login(lesson, settings):
+    settings.PLAYGROUND_REQUIRE_LOGIN = True
+    User.objects.create_user("ken", password="pw-ken")
+    browser = Client()
+    first = browser.get(_link(lesson))
+    assert first["Location"] == f"/accounts/login/?next={_link(lesson)}"
+    assert browser.post("/api/classes/join/", {"code": lesson.join_code},
+                        content_type="application/json").status_code == 401
+    back = browser.post("/accounts/login/", {"username": "ken", "password": "pw-ken",
+                                             "next": _link(lesson)})
+    assert back["Location"] == _link(lesson)
+    assert browser.post(_link(lesson))["Location"] == "/"
+    assert Membership.objects.filter(user__username="ken").exists()
+
+
 @pytest.mark.parametrize("code", ["ACEF-GHJK", "not-a-code", "x" * 200])
 def test_a_bad_join_link_is_a_clear_404_page(lesson, code):
     ken = _as(User.objects.create_user("ken"))
