@@ -7,7 +7,8 @@ listens there (``live.also_tell``) and, for those messages, sends the board a sm
 each class the sandbox's owner is in. Through the channel layer, so a board open in
 another daphne process hears it too (with Redis). Sandboxes created or deleted, and
 students joining or leaving (``{"type": "board.members"}``), come from the models'
-signals, after their transaction commits.
+signals, after their transaction commits (and a login, which may carry a session's
+sandboxes into the account).
 
 Coalesced: a check run sends a message per check, a restart a status and a run. Changes
 are gathered for ``COALESCE_SECONDS`` on the ASGI server's loop, then the owners and
@@ -25,6 +26,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.contrib.auth import user_logged_in
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -181,6 +183,14 @@ def _members(sender: Any, instance: Membership, **kwargs: Any) -> None:
     if kwargs.get("created", True):  # a save that only updates changes no list
         class_id = instance.classroom_id
         transaction.on_commit(lambda: members_changed(class_id))
+
+
+@receiver(user_logged_in, dispatch_uid="board-student-logged-in")
+def _logged_in(sender: Any, user: Any, **kwargs: Any) -> None:
+    """Logging in carries the session's sandboxes into the account (accounts.py, by a
+    bulk update: no signal of its own), so a student's row may have gained some."""
+    user_id = user.pk
+    transaction.on_commit(lambda: student_changed(user_id))
 
 
 live.also_tell(on_publish)
