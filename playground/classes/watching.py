@@ -32,3 +32,11 @@ def _told_since_start(row: Sandbox) -> bool:
     """Whether a stop of this server's run is already recorded."""
     told = TeacherNotice.objects.filter(sandbox=row, action=TeacherNotice.Action.STOPPED)
     return told.filter(at__gte=row.started_at).exists() if row.started_at else False
+
+
+def look(request: HttpRequest, sandbox: Sandbox) -> dict[str, str] | None:
+    """What a sandbox's pages need for a teacher's read-only look (the banner's
+    student), or None when its owner looks."""
+    if viewer(request, sandbox) != TEACHER or sandbox.user is None:
+        return None
+    return {"student": sandbox.user.get_full_name() or sandbox.user.get_username()}
