@@ -38,6 +38,7 @@ from ..sandboxes.exits import StartError
 from ..sandboxes.runtime import is_running, runs_here
 from ..traffic import ingest
 from . import diff as bytes_diff
+from . import notices
 from .reference import References, references
 
 SENT_BY = "teacher"
@@ -167,10 +168,8 @@ class Broadcast:
                 self._reference(refs, sandbox))
         seq = None
         if ports:
-            await sync_to_async(TeacherNotice.objects.create)(
-                sandbox_id=sandbox.pk, teacher=self.teacher,
-                teacher_name=self.teacher.get_full_name() or self.teacher.get_username(),
-                action=TeacherNotice.Action.BROADCAST)
+            await sync_to_async(notices.record)(sandbox, self.teacher,
+                                                TeacherNotice.Action.BROADCAST)
             seq = await asyncio.to_thread(_find_seq, sandbox, ports[0], floor)
             if seq is not None:  # tagged: its row has done its job
                 await sync_to_async(CheckPort.objects.filter(

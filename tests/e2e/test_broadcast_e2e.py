@@ -77,6 +77,12 @@ def test_one_request_to_the_class_compared_and_marked(browser, playground_factor
         assert "␍␊" in ben.locator(".side").nth(0).inner_text()
         board.locator("#broadcast").screenshot(path=str(screenshot_dir / "broadcast-en.png"))
 
+        # The teacher follows the link to Aiko's traffic (read-only), at that exchange.
+        with board.expect_navigation():
+            aiko.get_by_role("link", name="in their traffic").click()
+        board.locator("#traffic-table tbody tr[data-sent-by=teacher]").first.wait_for(
+            timeout=15_000)
+
         # Aiko finds it in her traffic, marked as sent by her teacher.
         student = sessions["aiko"][1]
         student.goto(site.base + sandboxes["aiko"]["links"]["traffic"])

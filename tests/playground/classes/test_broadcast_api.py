@@ -126,6 +126,8 @@ def test_each_exchange_is_marked_sent_by_the_teacher(klass, sato, free_ports, ra
         assert [s for s, by in marked.items() if by] == [seq]
         notice = TeacherNotice.objects.get(sandbox_id=sandbox["id"])
         assert (notice.action, notice.teacher_name) == ("broadcast", "Kenji Sato")
+        shown = client.get(sandbox["links"]["self"]).json()["notices"]
+        assert shown[0]["text"].startswith("Your teacher Kenji Sato sent it a request at")
     # The ports did their job: none left behind.
     assert not CheckPort.objects.filter(sent_by="teacher").exists()
 
