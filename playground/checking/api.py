@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 
 from ..errors import api, json_body
 from ..models import CheckRun, Sandbox
-from ..sandboxes.ownership import get_owned
+from ..sandboxes.ownership import get_for_method, get_owned, get_readable
 from . import present, runs
 
 # Runs listed by GET .../checks/: all the kept ones (runs.KEEP_RUNS), newest first; the
@@ -25,7 +25,7 @@ def _run(sandbox: Sandbox, number: int) -> CheckRun:
 
 @api("GET", "POST")
 def check_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_for_method(request, sandbox_id)
     if request.method == "POST":
         through = runs.parse_through(json_body(request))
         run = runs.start(sandbox, through)
@@ -44,7 +44,7 @@ def check_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
 
 @api("GET")
 def check_detail(request: HttpRequest, sandbox_id: int, number: int) -> JsonResponse:
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_readable(request, sandbox_id)
     runs.interrupt_ended(sandbox.pk)
     return JsonResponse(present.run_json(present.run_facts(_run(sandbox, number))))
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext, ngettext
 
 from ..errors import ApiError, api, json_body
 from ..refusals import human_bytes
-from ..sandboxes.ownership import get_owned
+from ..sandboxes.ownership import get_for_method, get_owned
 from . import starter
 from .safepaths import BROKEN_UTF8, UnsafePath
 from .sitefiles import CHUNK, guess_type
@@ -55,7 +55,7 @@ def _check_length(request: HttpRequest, limit: int, too_large: str) -> None:
 
 @api("GET", "POST")
 def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
-    files = files_of(get_owned(request, sandbox_id),
+    files = files_of(get_for_method(request, sandbox_id),
                                for_writing=request.method == "POST")
     if request.method == "GET":
         return JsonResponse(_tree(files))
@@ -105,7 +105,7 @@ def _check_url_is_utf8(request: HttpRequest) -> None:
 
 @api("GET", "PUT", "DELETE")
 def file_detail(request: HttpRequest, sandbox_id: int, path: str):
-    files = files_of(get_owned(request, sandbox_id),
+    files = files_of(get_for_method(request, sandbox_id),
                                for_writing=request.method == "PUT")
     _check_url_is_utf8(request)
     if request.method == "PUT":

@@ -21,6 +21,13 @@ from ..models import Sandbox
 from ..refusals import Refusal
 
 NO_SUCH_SANDBOX = gettext_noop("no such sandbox (it may belong to another browser session)")
+READ_ONLY = gettext_noop("read-only: you are looking at a student's sandbox; only its "
+                         "owner may change it (a teacher may only stop it)")
+
+# What a request may do with a sandbox it can see (the sandbox JSON's "viewer").
+OWNER, TEACHER = "owner", "teacher"
+# Methods that change nothing: a teacher may use them on a watched sandbox.
+READS = ("GET", "HEAD", "OPTIONS")
 
 
 def owned(request: HttpRequest) -> QuerySet[Sandbox]:
@@ -72,18 +79,54 @@ def owner_fields(request: HttpRequest) -> dict[str, Any]:
     return {"owner_token": token}
 
 
-def get_owned(request: HttpRequest, sandbox_id: int) -> Sandbox:
-    """The sandbox if this session owns it; otherwise a 404 refusal, exactly as if it
-    did not exist."""
+def readable_by(user: Any, session: Any) -> QuerySet[Sandbox]:
+    """What a visitor may look at: their own sandboxes and those they watch as a
+    teacher (the websocket consumer asks this, having no HttpRequest)."""
+    mine = owned_by(user, session)
+    if not is_teacher(user):
+        return mine
+    return mine | Sandbox.objects.filter(pk__in=watched_by(user).values("pk"))
+
+
+def viewer(request: HttpRequest, sandbox: Sandbox) -> str:
+    """OWNER or TEACHER: who this request is to ``sandbox`` (one it may read). Decided
+    from the row's owner columns, without a query."""
+    user = request.user
+    if user.is_authenticated:
+        return OWNER if sandbox.user_id == user.pk else TEACHER
+    return OWNER  # an anonymous session reads only what it owns
+
+
+def get_readable(request: HttpRequest, sandbox_id: int) -> Sandbox:
+    """The sandbox if this session owns it or its teacher watches it; otherwise a 404
+    refusal, exactly as if it did not exist. For reads only."""
     try:
-        return owned(request).get(pk=sandbox_id)
+        return readable_by(request.user, request.session).get(pk=sandbox_id)
     except Sandbox.DoesNotExist:
         raise Refusal(NO_SUCH_SANDBOX).answer(404) from None
 
 
+def get_owned(request: HttpRequest, sandbox_id: int) -> Sandbox:
+    """The sandbox if this session owns it: the rule for every change. A teacher who
+    watches it gets a 403 saying the look is read-only (they can see it, so a 404
+    would be a lie); anyone else the same 404 as a sandbox that does not exist."""
+    sandbox = get_readable(request, sandbox_id)
+    if viewer(request, sandbox) != OWNER:
+        raise Refusal(READ_ONLY).answer(403)
+    return sandbox
+
+
+def get_for_method(request: HttpRequest, sandbox_id: int) -> Sandbox:
+    """For a view that both shows and changes (GET and PUT on one URL): a read takes
+    ``get_readable``, anything else ``get_owned``."""
+    if request.method in READS:
+        return get_readable(request, sandbox_id)
+    return get_owned(request, sandbox_id)
+
+
 def page_sandbox(request: HttpRequest, sandbox_id: int) -> Sandbox:
-    """``get_owned`` for HTML pages: another session gets the site's friendly 404 page."""
+    """``get_readable`` for HTML pages: anyone else gets the site's friendly 404 page."""
     try:
-        return owned(request).get(pk=sandbox_id)
+        return readable_by(request.user, request.session).get(pk=sandbox_id)
     except Sandbox.DoesNotExist:
         raise Http404("no such sandbox") from None

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from ..classes import watching
 from . import lifecycle, modes, starters
 from .api import list_payload
 from .ownership import owner_fields, page_sandbox
@@ -50,6 +51,7 @@ def sandbox_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
         "max_file_bytes": settings.PLAYGROUND_MAX_FILE_BYTES,
         "modes_data": {**modes.page_data(), "current": modes.to_json(sandbox)},
         "program": program_data(initial) if initial.get("kind") == "program" else None,
+        "read_only": watching.look(request, sandbox),  # a teacher's look: the banner
     })
 
 

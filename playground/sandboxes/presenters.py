@@ -15,9 +15,10 @@ from django.http.request import split_domain_port
 from django.urls import reverse
 from django.utils.translation import gettext, gettext_noop
 
+from ..classes import notices
 from ..models import CheckRun, Sandbox
 from ..refusals import Message
-from . import program_kind
+from . import ownership, program_kind
 from .exits import START_REFUSALS, states_exit_code
 
 DELETED_MESSAGE = gettext_noop("this sandbox was deleted")
@@ -147,6 +148,11 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         # Why a program runs unisolated here (null: isolated, or not a program).
         "isolation": program_kind.isolation_note(sandbox),
         "checks": checks_json(sandbox),
+        # Who looks: its owner, or a teacher of the owner's class (read-only: every
+        # change but Stop answers 403; docs/classes.md).
+        "viewer": ownership.viewer(request, sandbox),
+        # What a teacher did to it, newest first, so the student always knows.
+        "notices": notices.newest(pk),
         "links": {key: reverse(f"playground:{name}", args=[pk]) for key, name in LINKS.items()
                   if key not in NOT_LINKED[sandbox.kind]},
     }

@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 
 from ..errors import ApiError, api
 from ..models import Exchange, Sandbox
-from ..sandboxes.ownership import get_owned
+from ..sandboxes.ownership import get_readable
 from ..sandboxes.presenters import sandbox_host, sandbox_url
 from . import exchanges, exports, filters, pages, runs, streams
 from .ingest import ingestor
@@ -80,7 +80,7 @@ def _run_param(request: HttpRequest, sandbox: Sandbox, default: str) -> int | No
 @api("GET")
 def run_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     """The sandbox's runs, oldest first, with their counts and the totals (docs/api.md)."""
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_readable(request, sandbox_id)
     current = runs.current(sandbox.pk)
     if current is not None and not sandbox.is_live:
         # A run whose end never reached the ingest queue: the playground process that
@@ -105,7 +105,7 @@ def run_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
 def exchange_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     """Summaries with seq > ``after`` (default 0), oldest first, ``limit`` per page,
     of ``run`` (default: all runs)."""
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_readable(request, sandbox_id)
     after = _int_param(request, "after", 0, 0, 2**62)
     limit = _int_param(request, "limit", exchanges.PAGE_SIZE, 1, exchanges.PAGE_SIZE)
     run = _run_param(request, sandbox, "all")
@@ -122,14 +122,14 @@ def exchange_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
 def stream_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     """The capture relay's stored ``stream`` records (bytes outside any exchange), oldest
     first, each with the first streams.PREVIEW bytes (docs/api.md)."""
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_readable(request, sandbox_id)
     return JsonResponse({"streams": streams.newest(sandbox.pk), "keep": streams.KEEP})
 
 
 @api("GET")
 def exchange_raw(request: HttpRequest, sandbox_id: int, seq: int, part: str) -> HttpResponse:
     """The exact recorded bytes of the request or the response."""
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_readable(request, sandbox_id)
     seq = int(seq)  # the URL pattern allows digits only
     field = "request" if part == "request" else "response"
     row = stored_exchange(sandbox, seq, f"{field}_raw", f"{field}_length",
@@ -161,7 +161,7 @@ def _base_url(request: HttpRequest, sandbox: Sandbox, request_raw: bytes = b"") 
 def tutorial_file(request: HttpRequest, sandbox_id: int, seq: int, name: str) -> HttpResponse:
     """``server_recv.txt`` (the request) or ``server_send.txt`` (the response), the
     names the tutorial's server wrote them under."""
-    row = stored_exchange(get_owned(request, sandbox_id), seq)
+    row = stored_exchange(get_readable(request, sandbox_id), seq)
     data = bytes(row.request_raw if name == "server_recv.txt" else row.response_raw)
     return download(data, name)
 
@@ -169,14 +169,14 @@ def tutorial_file(request: HttpRequest, sandbox_id: int, seq: int, name: str) ->
 @api("GET")
 def request_body(request: HttpRequest, sandbox_id: int, seq: int) -> HttpResponse:
     """The request's body alone: the ``body.bin`` of "copy as curl"."""
-    row = stored_exchange(get_owned(request, sandbox_id), seq)
+    row = stored_exchange(get_readable(request, sandbox_id), seq)
     message = exports.parse(bytes(row.request_raw))
     return download(message.body, "body.bin")
 
 
 @api("GET")
 def curl(request: HttpRequest, sandbox_id: int, seq: int) -> HttpResponse:
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_readable(request, sandbox_id)
     row = stored_exchange(sandbox, seq)
     body_url = request.build_absolute_uri(
         reverse("playground:api-exchange-body", args=[sandbox.pk, row.seq]))
@@ -208,7 +208,7 @@ def _filtered(sandbox: Sandbox, text: str, run: int | None):
 
 @api("GET")
 def har(request: HttpRequest, sandbox_id: int) -> HttpResponse:
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_readable(request, sandbox_id)
     text = request.GET.get("filter", "")
     base = _base_url(request, sandbox)
     run = _run_param(request, sandbox, "current")
@@ -222,7 +222,7 @@ def har(request: HttpRequest, sandbox_id: int) -> HttpResponse:
 
 @api("GET")
 def raw_dump(request: HttpRequest, sandbox_id: int) -> HttpResponse:
-    sandbox = get_owned(request, sandbox_id)
+    sandbox = get_readable(request, sandbox_id)
     run, text = _run_param(request, sandbox, "current"), request.GET.get("filter", "")
     rows = list(_filtered(sandbox, text, run))
     # The relay's stream records follow, unfiltered: bytes outside exchanges have no

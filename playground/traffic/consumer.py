@@ -35,7 +35,7 @@ from ..errors import BadJson, parse_json
 from ..language import request_language
 from ..models import CheckRun, Run, Sandbox
 from ..sandboxes import presence, presenters, runtime
-from ..sandboxes.ownership import owned_by
+from ..sandboxes.ownership import readable_by
 from . import exchanges, ingest, live, runs
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,8 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
 
     def _owned(self, sandbox_id: int) -> Sandbox | None:
         runtime.supervisor()  # first use reconciles the rows, before any status is read
-        return owned_by(self.scope.get("user"), self.scope.get("session")) \
+        # Its owner, or a teacher watching it (read-only: the socket takes only pings).
+        return readable_by(self.scope.get("user"), self.scope.get("session")) \
             .filter(pk=sandbox_id).first()
 
     def _run_json(self, run_id: int) -> dict[str, Any] | None:

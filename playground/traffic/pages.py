@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from ..classes import watching
 from ..compose import composer, presets
 from ..sandboxes.modes import MODE_INFO
 from ..sandboxes.ownership import page_sandbox
@@ -33,6 +34,7 @@ def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
         "outcomes": outcomes.labels(),
         "mistakes": mistakes.labels(),
         "runs": runs_data(),
+        "read_only": watching.look(request, sandbox),  # a teacher's look: the banner
     })
 
 

@@ -63,9 +63,11 @@ export class Card {
 
     const actions = el("div", "actions");
     this.buttons = {
-      start: this.button(gettext("Start"), "primary", "start"),
+      // "writes": hidden in a teacher's read-only look (playground.css), where Stop
+      // is the one button left.
+      start: this.button(gettext("Start"), "primary writes", "start"),
       stop: this.button(gettext("Stop"), "", "stop"),
-      restart: this.button(gettext("Restart"), "", "restart"),
+      restart: this.button(gettext("Restart"), "writes", "restart"),
     };
     this.open = el("a", "btn accent open", gettext("Open ↗"));
     this.open.target = "_blank";
@@ -80,10 +82,12 @@ export class Card {
       this.files = el("a", "btn files", gettext("Files"));
       actions.append(this.files);
     }
-    this.buttons.delete = this.button(gettext("Delete"), "danger", "delete");
+    this.buttons.delete = this.button(gettext("Delete"), "danger writes", "delete");
     actions.append(this.buttons.delete);
 
-    root.append(head, this.facts, this.linkLine, this.problem, actions);
+    // What a teacher did to this sandbox (stopped it, sent it a request): never hidden.
+    this.notices = el("ul", "teacher-notices");
+    root.append(head, this.facts, this.linkLine, this.problem, this.notices, actions);
     this.update(sandbox);
   }
 
@@ -137,6 +141,13 @@ export class Card {
     this.problem.classList.toggle("bad", sb.status === "crashed" || sb.exit_code !== null || sb.refused);
     this.stderr.hidden = !sb.stderr_tail.length;
     this.stderrText.textContent = sb.stderr_tail.join("\n");
+    const notices = sb.notices || [];
+    this.notices.replaceChildren(...notices.map((n) => {
+      const item = el("li", "teacher-notice", n.text);
+      item.dataset.action = n.action;
+      return item;
+    }));
+    this.notices.hidden = !notices.length;
     // A program's tail is its console: stdout and stderr both.
     this.stderrSummary.textContent = sb.kind === "program"
       ? gettext("Last lines your program printed (stdout and stderr)")

@@ -134,9 +134,9 @@ export function initComposer(box, detail) {
   detail.addEventListener("exchange-shown", (event) => {
     shown = event.detail;
     for (const old of actions.querySelectorAll(".replay")) old.remove();
-    const resend = button(gettext("Re-send"), "btn small replay", { replay: "resend" });
+    const resend = button(gettext("Re-send"), "btn small replay writes", { replay: "resend" });
     resend.title = gettext("Send the recorded request bytes again, exactly");
-    const open = button(gettext("Open in composer"), "btn small replay", { replay: "open" });
+    const open = button(gettext("Open in composer"), "btn small replay writes", { replay: "open" });
     actions.prepend(resend, open);
   });
   actions.addEventListener("click", async (event) => {

@@ -48,7 +48,7 @@ export function filesPanel(panel) {
         download.setAttribute("download", name);
         actions.append(download);
       }
-      actions.append(button(gettext("Delete"), "btn small danger", { action: "delete" }));
+      actions.append(button(gettext("Delete"), "btn small danger writes", { action: "delete" }));
       row.append(cell, size, type, actions);
       tbody.append(row);
     }

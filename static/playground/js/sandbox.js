@@ -11,6 +11,7 @@ import { initRules } from "./rules.js";
 import { initProgram } from "./program.js";
 import { initChecks } from "./checks.js";
 import { liveSocket } from "./live.js";
+import "./read-only.js"; // a teacher's read-only look: the banner's Stop
 
 const holder = $("sandbox-card");
 const url = holder.dataset.sandboxUrl;

@@ -3,6 +3,8 @@
 import { gettext } from "./i18n-helpers.js";
 import { $, el } from "./dom.js";
 import { STATUS_TEXT } from "./cards.js";
+// A teacher's read-only look has a banner with Stop beside this status (read-only.js).
+import "./read-only.js";
 
 const open = $("open-sandbox");
 
