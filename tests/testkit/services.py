@@ -187,11 +187,12 @@ def fill(folder: Path, leave: int = 0) -> Path:
     """Fill the file system of ``folder`` with one file, leaving about ``leave`` bytes
     free (delete the file to give the space back)."""
     filler = folder / "filler"
-    with open(filler, "wb") as f:
+    # Unbuffered: a buffered file keeps what the last write could not place and
+    # raises ENOSPC again when it is closed (a CI run failed so).
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
     if leave:

@@ -70,3 +70,24 @@ async def test_a_burst_is_one_message_per_class_and_traffic_is_not_one(free_port
     live.publish(sandbox.pk, {"type": "traffic.run", "run": 2})
     message = await asyncio.wait_for(layer.receive(channels[other.pk]), 30)
     assert message == {"type": "board.student", "user": aiko.pk}
+
+
+async def test_joining_and_leaving_reload_the_list(free_port):
+    room, _other, _aiko, _ben, _sandbox, _lonely = await sync_to_async(_class_of_two)(free_port)
+    live.remember_loop(asyncio.get_running_loop())
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(notify.group_name(room.pk), channel)
+
+    def join_then_leave():
+        from django.contrib.auth.models import User
+
+        from playground.class_models import Membership
+        carl = User.objects.create_user("carl")
+        joined = Membership.objects.create(classroom=room, user=carl)
+        joined.delete()
+
+    await sync_to_async(join_then_leave)()
+    for _ in ("joined", "left"):
+        message = await asyncio.wait_for(layer.receive(channel), 30)
+        assert message == {"type": "board.members"}
