@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, board_views, pages
+from . import api, board_views, broadcast_api, pages
 
 # Pages: /classes/..., API: /api/classes/... (each part adds its own lines).
 urlpatterns: list = [
@@ -17,4 +17,7 @@ urlpatterns: list = [
     # The class board (board.py, consumer.py).
     path("classes/<int:class_id>/", board_views.board_page, name="class-board"),
     path("api/classes/<int:class_id>/board/", board_views.board_api, name="api-class-board"),
+    # One request to everyone (broadcast.py).
+    path("api/classes/<int:class_id>/broadcast/", broadcast_api.broadcast,
+         name="api-class-broadcast"),
 ]

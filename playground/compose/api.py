@@ -56,8 +56,9 @@ def _running_sandbox(request: HttpRequest, sandbox_id: int) -> Sandbox:
     return sandbox
 
 
-def _plan(request: HttpRequest) -> tuple[bytes, int, int]:
-    """The request bytes (line endings applied), pieces and delay, or ApiError 400."""
+def request_plan(request: HttpRequest) -> tuple[bytes, int, int]:
+    """The request bytes (line endings applied), pieces and delay, or ApiError 400
+    (the composer's body; a class broadcast takes the same one)."""
     try:
         body = json_body(request)
     except RequestDataTooBig:
@@ -82,7 +83,7 @@ def _plan(request: HttpRequest) -> tuple[bytes, int, int]:
 async def compose(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     global _active
     sandbox = await sync_to_async(_running_sandbox)(request, sandbox_id)
-    data, pieces, delay_ms = _plan(request)
+    data, pieces, delay_ms = request_plan(request)
     host = connect_host(settings.PLAYGROUND_BIND_HOST)
     with _active_lock:
         if _active >= MAX_CONCURRENT:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,10 +138,13 @@ class Result:
 
 
 async def send(host: str, port: int, data: bytes, pieces: int = 1,
-               delay_ms: int = 0) -> Result:
+               delay_ms: int = 0,
+               on_connect: Callable[[int], Awaitable[None]] | None = None) -> Result:
     """Connect to ``host:port``, send ``data`` (in ``pieces`` with ``delay_ms`` pauses)
     and read the answer within the bounds above. Never raises for network trouble: the
-    result says how it ended."""
+    result says how it ended. ``on_connect(local_port)`` is awaited once connected and
+    before the first byte (a teacher's broadcast registers the port there, so ingest
+    can mark the exchange)."""
     check_plan(data, pieces, delay_ms)
     parts = split_pieces(data, pieces)
     result = Result(request_length=len(data), pieces=[len(p) for p in parts])
@@ -160,6 +164,8 @@ async def send(host: str, port: int, data: bytes, pieces: int = 1,
         return result
     result.connect_ms = now_ms()
     try:
+        if on_connect is not None:
+            await on_connect(writer.get_extra_info("sockname")[1])
         await _write(writer, parts, delay_ms, result)
         result.sent_ms = now_ms() if result.error is None else None
         await _read(reader, result, deadline, now_ms)

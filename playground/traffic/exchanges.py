@@ -24,7 +24,7 @@ SUMMARY_FIELDS = (
     "seq", "conn", "conn_index", "client", "method", "target", "version", "status",
     "outcome", "reason", "content_type", "request_length", "response_length",
     "request_truncated", "response_truncated", "times", "started_us", "duration_us",
-    "run__number", "mistake", "check_label",
+    "run__number", "mistake", "check_label", "sent_by",
 )
 # One page of history (API and websocket backfill): small enough to keep each websocket
 # frame and each query short, large enough that a full retention window is 10 pages.
@@ -151,6 +151,8 @@ def summary(row: Exchange | dict[str, Any]) -> dict[str, Any]:
         "mistake": get("mistake") or None,
         # Sent by "Check my server": the check's label ("4.2"), else null.
         "check": get("check_label") or None,
+        # Sent by the learner's teacher (a class broadcast): "teacher", else null.
+        "sent_by": get("sent_by") or None,
     }
 
 
@@ -161,16 +163,18 @@ def client_port(client: str) -> int | None:
 
 
 def tag_checks(sandbox_id: int, rows: list[Exchange]) -> list[Exchange]:
-    """Label the rows a check sent (``check_label``), from the check runs' ports
-    (CheckPort, registered before the check's first byte, so before its exchange can
-    arrive): one indexed query per batch. Returns ``rows``."""
+    """Label the rows a check sent (``check_label``) or a teacher's broadcast sent
+    (``sent_by``), from the ports the playground registered (CheckPort, before the
+    connection's first byte, so before its exchange can arrive): one indexed query per
+    batch. Returns ``rows``."""
     ports = {client_port(row.client) for row in rows} - {None}
     if not ports:
         return rows
-    labels = dict(CheckPort.objects.filter(sandbox_id=sandbox_id, port__in=ports)
-                  .values_list("port", "label"))
+    tags = {port: (label, sent_by) for port, label, sent_by in
+            CheckPort.objects.filter(sandbox_id=sandbox_id, port__in=ports)
+            .values_list("port", "label", "sent_by")}
     for row in rows:
-        row.check_label = labels.get(client_port(row.client), "")
+        row.check_label, row.sent_by = tags.get(client_port(row.client), ("", ""))
     return rows
 
 

@@ -5,6 +5,7 @@
 // the projector view are this page's own: nothing is asked of the server for them.
 import { gettext, L10N } from "./i18n-helpers.js";
 import { $, el, screenReady } from "./dom.js";
+import "./broadcast.js"; // the "One request to everyone" panel (parts/broadcast.html)
 
 const root = $("board");
 const tbody = $("board-rows");

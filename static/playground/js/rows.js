@@ -43,6 +43,13 @@ export function row(item) {
     tag.title = gettext("sent by Check my server (the sandbox page), not by a browser");
     path.prepend(tag, " ");
   }
+  if (item.sent_by === "teacher") {
+    // Sent by the learner's teacher to the whole class (the class board's broadcast).
+    tr.dataset.sentBy = item.sent_by;
+    const tag = el("span", "teacher-tag", gettext("sent by your teacher"));
+    tag.title = gettext("your teacher sent this request to every running sandbox of the class");
+    path.prepend(tag, " ");
+  }
   const size = el("td", "num", formatSize(item.response_length));
   size.title = L10N.f(gettext("request %(req)s B, response %(resp)s B"),
                       { req: item.request_length, resp: item.response_length });
