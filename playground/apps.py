@@ -19,3 +19,5 @@ class PlaygroundConfig(AppConfig):
         # the account, logging out closes its websockets (accounts.py).
         from . import accounts, checks  # noqa: F401  (checks: registered on import)
         from .sandboxes import lifecycle  # noqa: F401
+        # The class board hears of its students' changes (live.publish, model signals).
+        from .classes import notify  # noqa: F401

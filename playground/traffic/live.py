@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -30,6 +31,16 @@ log = logging.getLogger(__name__)
 
 _loop: asyncio.AbstractEventLoop | None = None
 _monitor: asyncio.Task | None = None
+# Told of every publish(), from the publishing thread: the class board hears of its
+# students' changes here (classes/notify.py) without traffic/ knowing about classes.
+_listeners: list[Callable[[int | str, dict[str, Any]], None]] = []
+
+
+def also_tell(listener: Callable[[int | str, dict[str, Any]], None]) -> None:
+    """Call ``listener(sandbox_id, message)`` at every publish() (once per listener).
+    It must return quickly and never raise into the publisher."""
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def group_name(sandbox_id: int | str) -> str:
@@ -71,13 +82,23 @@ def publish(sandbox_id: int | str, message: dict[str, Any]) -> bool:
     drops silently when a viewer's channel holds 100 messages, so callers send one small
     message per sandbox per batch, and viewers resume from the database.
     """
+    for listener in _listeners:
+        try:
+            listener(sandbox_id, message)
+        except Exception:  # a listener's bug must not keep the message from viewers
+            log.exception("a publish listener failed")
+    return publish_group(group_name(sandbox_id), message)
+
+
+def publish_group(group: str, message: dict[str, Any]) -> bool:
+    """``publish()`` to any group (the class board's too): scheduled on the ASGI
+    server's loop from any thread; False when there is no loop yet."""
     loop = _loop
     if loop is None or loop.is_closed():
         return False
     layer = get_channel_layer()
     if layer is None:
         return False
-    group = group_name(sandbox_id)
 
     def send() -> None:  # on the loop: the coroutine exists only if the loop runs it
         task = loop.create_task(layer.group_send(group, message))

@@ -1,0 +1,116 @@
+"""The class board in two browsers (issue 15 point 2): a teacher's board open while a
+student, in another browser, starts a sandbox and runs the checks; the student's row
+changes on the teacher's screen without a reload. Then the teacher sorts, filters and
+turns on the projector view (kept after a reload).
+
+A playground of its own (its database gets a class made with the ORM), a real Chromium.
+"""
+
+import json
+import subprocess
+import sys
+
+MAKE_CLASS = """
+import django, json; django.setup()
+from django.contrib.auth.models import Group, User
+from playground.class_models import Classroom, Membership, TEACHERS_GROUP
+sato = User.objects.create_user("sato", password="pw", first_name="Sato")
+sato.groups.add(Group.objects.get(name=TEACHERS_GROUP))
+room = Classroom.objects.create(name="HTTP 1", teacher=sato, join_code="ABCD2345")
+ids = {"class": room.pk}
+for username, first in (("aiko", "Aiko"), ("ben", "Ben")):
+    user = User.objects.create_user(username, password="pw", first_name=first)
+    Membership.objects.create(classroom=room, user=user)
+    ids[username] = user.pk
+print(json.dumps(ids))
+"""
+
+
+def _login(browser, site, username):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(site.base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw")
+    page.click(".login-page button[type=submit]")
+    page.wait_for_selector("form.account")  # logged in: the header's "Log out"
+    return context, page, errors
+
+
+def _order(page) -> list[str]:
+    return page.eval_on_selector_all("#board-rows tr", "rows => rows.map(r => r.dataset.student)")
+
+
+def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground_factory,
+                                                            screenshot_dir):
+    site = playground_factory()
+    made = subprocess.run([sys.executable, "-c", MAKE_CLASS], env=site.env, capture_output=True,
+                          text=True, timeout=120, cwd=str(site.tmp))
+    assert made.returncode == 0, made.stderr
+    ids = json.loads(made.stdout)
+    aiko, ben = str(ids["aiko"]), str(ids["ben"])
+    teacher_context, board, teacher_errors = _login(browser, site, "sato")
+    student_context, student, student_errors = _login(browser, site, "aiko")
+    try:
+        board.goto(f"{site.base}/classes/{ids['class']}/")
+        board.wait_for_selector("#board-conn[data-state=live]")
+        assert sorted(_order(board)) == sorted([aiko, ben])
+        assert board.get_attribute(f"tr[data-student='{aiko}']", "data-status") == "none"
+
+        # The student starts a sandbox: the row shows it running, no reload.
+        sandbox = student.evaluate("""async (port) => {
+          const sb = await PG.api("POST", "/api/sandboxes/", {name: "site-1", port});
+          await PG.api("POST", sb.links.starter, {});
+          return await PG.api("POST", sb.links.start);
+        }""", int(student.input_value("#create-port")))
+        assert sandbox["status"] == "running"
+        board.wait_for_selector(f"tr[data-student='{aiko}'][data-status=running]")
+        # ... and runs the checks of stage 1 from the sandbox's page.
+        student.goto(site.base + sandbox["links"]["page"])
+        student.wait_for_selector("#checks-run:not([disabled])")
+        student.select_option("#checks-through", "1")
+        student.click("#checks-run")
+        board.wait_for_selector(f"tr[data-student='{aiko}'][data-reached='1'] "
+                                ".board-check[data-state=passed]", timeout=120_000)
+        board.locator("#board").screenshot(path=str(screenshot_dir / "class-board-en.png"))
+
+        # Sort by stage reached: ben (0) before aiko (1), then the other way round.
+        board.click("button.sort[data-sort=reached]")
+        assert _order(board) == [ben, aiko]
+        board.click("button.sort[data-sort=reached]")
+        assert _order(board) == [aiko, ben]
+        board.click("button.sort[data-sort=name]")
+        assert _order(board) == [aiko, ben]
+        # Filters: by name, by status, by the stage a student is stuck on.
+        board.fill("#board-filter", "be")
+        assert _order(board) == [ben]
+        board.fill("#board-filter", "")
+        board.select_option("#board-status", "running")
+        assert _order(board) == [aiko]
+        board.select_option("#board-status", "none")
+        assert _order(board) == [ben]
+        board.select_option("#board-status", "")
+        board.select_option("#board-stuck", "4")
+        assert _order(board) == []
+        assert board.is_visible("#board-nomatch")
+        board.select_option("#board-stuck", "")
+        assert len(_order(board)) == 2
+
+        # The projector view, kept over a reload.
+        board.click("#board-projector")
+        assert board.evaluate("document.body.classList.contains('projector')")
+        board.reload()
+        board.wait_for_selector("#board-conn[data-state=live]")
+        assert board.evaluate("document.body.classList.contains('projector')")
+        assert board.get_attribute("#board-projector", "aria-pressed") == "true"
+        board.locator("#board").screenshot(path=str(screenshot_dir / "class-board-projector.png"))
+
+        # The student stops the sandbox: the teacher's row follows.
+        student.evaluate("(url) => PG.api('POST', url)", sandbox["links"]["stop"])
+        board.wait_for_selector(f"tr[data-student='{aiko}'][data-status=stopped]")
+        assert not teacher_errors and not student_errors, (teacher_errors, student_errors)
+    finally:
+        teacher_context.close()
+        student_context.close()
