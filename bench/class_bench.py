@@ -335,16 +335,34 @@ def report(r: dict) -> str:
     return "\n".join(lines)
 
 
+def summary(r: dict) -> dict:
+    """What was lost or refused, and what was counted (``--json``; the test reads it)."""
+    s = r["viewing"]
+    return {"errors": r["errors"], "missing_rows": r["missing"],
+            "failed_answers": r["failures"], "board_error": r["board_error"],
+            "board_unseen": r["board_unseen"],
+            "board_changes": len(r["board_starts"]) + len(r["board_checks"]),
+            "live_rows": {kind: len(v) for kind, v in r["live"].items()},
+            "processes": {part: row[0] for part, row in s.parts.items()},
+            "run_states": sorted(x["state"] for x in r["runs"])}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--interval", type=float, default=3.0,
                         help="seconds between a student's reloads (on average)")
+    parser.add_argument("--json", type=Path, help="also write what was lost, as JSON")
     args = parser.parse_args()
     result = run(args.students, args.seconds, args.interval)
     print(report(result))
-    return 0
+    counted = summary(result)
+    if args.json:
+        args.json.write_text(json.dumps(counted))
+    lost = (counted["errors"] or counted["missing_rows"] or counted["failed_answers"]
+            or counted["board_error"] or counted["board_unseen"])
+    return 1 if lost else 0
 
 
 if __name__ == "__main__":
