@@ -31,33 +31,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import class_procs  # noqa: E402
 from class_load import Account, Board, reload_page  # noqa: E402
+from class_report import ended_at, report, summary  # noqa: E402
 from playground_proc import REPO, Playground, Viewer  # noqa: E402
 
-LIVE_P99_MS, BOARD_S = 200.0, 1.0
 # The class's budgets: one machine's, with every student behind the same address.
 ENV = {"PLAYGROUND_MAX_RUNNING_SANDBOXES": "200", "PLAYGROUND_MAX_RUNNING_PER_ADDRESS": "200",
        "PLAYGROUND_MAX_RUNNING_PER_NETWORK": "200", "PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS": "200",
        "PLAYGROUND_MAX_SANDBOXES_PER_NETWORK": "200", "PLAYGROUND_START_TIMEOUT": "60"}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 class Student:
@@ -104,11 +96,11 @@ class Student:
         except OSError as exc:
             self.error = f"checks: {exc}"
 
-    def latencies(self, since: float = 0.0) -> tuple[list[tuple[str, float, float]], int]:
-        """For each target sent after ``since`` whose row arrived: (target, ms from its
-        send, ms from its answer read); and how many rows never arrived."""
+    def latencies(self, since: float = 0.0) -> tuple[list[tuple], int]:
+        """For each target sent after ``since`` whose row arrived: (target, its send time,
+        ms from its send, ms from its answer read); and how many rows never arrived."""
         assert self.viewer is not None
-        got = [(t, (self.viewer.arrived[t] - s) * 1000,
+        got = [(t, s, (self.viewer.arrived[t] - s) * 1000,
                 (self.viewer.arrived[t] - self.answered[t]) * 1000)
                for t, s in self.sent.items()
                if s >= since and t in self.viewer.arrived and t in self.answered]
@@ -126,10 +118,6 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(1.0):
             self.samples.append((self.phase, class_procs.sample(self.pid)))
-
-
-def _ended_at(run: dict) -> float:
-    return datetime.fromisoformat(run["ended_at"]).timestamp()
 
 
 def _wait_runs(students: list[Student], timeout: float) -> None:
@@ -176,10 +164,11 @@ def run(n: int, seconds: float, interval: float) -> dict:
                                               alone.answered)
                 time.sleep(0.3)
             alone.viewer.wait_for(alone.sent, timeout=30)
-            out["alone"] = [sent for _, sent, _ in alone.latencies()[0]]
+            out["alone"] = [sent for _, _, sent, _ in alone.latencies()[0]]
             class_began = time.perf_counter()
+            out["class_began"] = class_began
 
-            sampler.phase = "class"
+            sampler.phase = "reloads"
             end = time.monotonic() + seconds
             rng = random.Random(15)
             threads = [threading.Thread(target=s.reload_until, daemon=True,
@@ -187,6 +176,11 @@ def run(n: int, seconds: float, interval: float) -> dict:
                        for s in ready]
             for t in threads:
                 t.start()
+            # The first half: reloads only; the second: the checks too, one student
+            # after another, staggered over it.
+            time.sleep(seconds / 2)
+            sampler.phase = "checks"
+            out["checks_began"] = time.perf_counter()
             stagger = seconds / 2 / max(1, len(ready))
             for s in ready:
                 s.check_once()
@@ -208,12 +202,11 @@ def run(n: int, seconds: float, interval: float) -> dict:
 
 def _collect(out: dict, students: list[Student], ready: list[Student], board: Board,
              class_began: float) -> None:
-    out["live"], out["missing"] = {"henaserver": [], "program": []}, 0
-    out["worst"] = []
+    out["rows"], out["missing"] = [], 0  # (kind, phase, ms from send, from answer, target)
     for s in ready:
         got, lost = s.latencies(since=class_began)
-        out["live"][s.kind] += [(sent, answered) for _, sent, answered in got]
-        out["worst"] += [(sent, answered, s.kind, t) for t, sent, answered in got]
+        out["rows"] += [(s.kind, "reloads" if at < out["checks_began"] else "checks",
+                         sent, answered, t) for t, at, sent, answered in got]
         out["missing"] += lost
     out["failures"] = sum(s.failures for s in ready)
     out["errors"] = [s.error for s in students if s.error]
@@ -232,7 +225,7 @@ def _collect(out: dict, students: list[Student], ready: list[Student], board: Bo
             else:
                 starts.append(max(0.0, at - s.start_answered))
             if s.run and s.run.get("ended_at"):
-                ended, number = _ended_at(s.run), s.run["number"]
+                ended, number = ended_at(s.run), s.run["number"]
                 at = board.first(s.id, ended - 1, lambda row, number=number: bool(
                     row.get("last_check") and row["last_check"]["number"] == number
                     and row["last_check"]["state"] != "running"))
@@ -244,107 +237,6 @@ def _collect(out: dict, students: list[Student], ready: list[Student], board: Bo
     out["board_starts"], out["board_checks"], out["board_unseen"] = starts, checks, unseen
     for s in ready:
         s.viewer.close()
-
-
-def _mib(kib: float) -> str:
-    return f"{kib / 1024:,.1f} MiB"
-
-
-def report(r: dict) -> str:
-    lines = [f"class of {r['students']}: {r['seconds']:g} s of reloads (3 files every "
-             f"{r['interval']:g} s +- 50 %) and one check run each, on {os.cpu_count()} CPUs, "
-             f"load average {os.getloadavg()[0]:.1f} at the end"]
-    if r["errors"]:
-        lines.append(f"ERRORS ({len(r['errors'])}): " + "; ".join(r["errors"][:5]))
-    lines.append("| moment | daphne RSS | daphne PSS | threads | fds | all processes PSS | "
-                 "processes | all fds |")
-    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    peak = max((s for phase, s in r["samples"] if phase == "class"),
-               key=lambda s: s.total_pss_kib, default=None)
-    for name, s in (("idle, no class", r["idle"]), ("60 sandboxes running", r["started"]),
-                    ("+ viewers and the board", r["viewing"]), ("class: peak PSS", peak),
-                    ("after the class", r["end"])):
-        if s is None:
-            continue
-        count = 1 + sum(p[0] for p in s.parts.values())
-        lines.append(f"| {name.replace('60', str(r['students']))} | {_mib(s.daphne_rss_kib)} | "
-                     f"{_mib(s.daphne_pss_kib)} | {s.daphne_threads} | {s.daphne_fds} | "
-                     f"{_mib(s.total_pss_kib)} | {count} | {s.all_fds} |")
-    s, half = r["viewing"], r["students"] / 2
-    parts = s.parts
-    program = sum(parts[p][2] for p in ("relay", "bwrap", "launcher", "program"))
-    lines.append(f"per sandbox (PSS): henaserver {_mib(parts['henaserver'][2] / half)} "
-                 f"(RSS {_mib(parts['henaserver'][1] / half)}); program "
-                 f"{_mib(program / half)} = " + " + ".join(
-                     f"{p} {_mib(parts[p][2] / half)}" for p in
-                     ("bwrap", "launcher", "program", "relay"))
-                 + f"; daphne's own growth per student (sandbox, viewer): "
-                 f"{_mib((s.daphne_pss_kib - r['idle'].daphne_pss_kib) / r['students'])}; "
-                 f"other processes: {parts['other'][0]}")
-    for kind, values in r["start_ms"].items():
-        if values:
-            lines.append(f"start to running ({kind}): median {statistics.median(values):.0f} ms,"
-                         f" max {max(values):.0f} ms")
-    alone = r["alone"]
-    live = [sent for values in r["live"].values() for sent, _ in values]
-    p99 = percentile(live, 0.99) if live else float("inf")
-    if live and alone:
-        a99 = percentile(alone, 0.99)
-        lines.append(
-            f"live (request sent -> its row on the student's traffic websocket): "
-            f"{len(live)} rows, {r['missing']} missing, {r['failures']} failed answers; "
-            f"p50 {statistics.median(live):.1f} ms, p90 {percentile(live, 0.9):.1f} ms, "
-            f"p99 {p99:.1f} ms, max {max(live):.1f} ms; one student alone (reference, same run)"
-            f": p50 {statistics.median(alone):.1f} ms, p99 {a99:.1f} ms; class/alone at p99 "
-            f"{p99 / a99:.1f}x; goal p99 <= {LIVE_P99_MS:g} ms: "
-            f"{'met' if p99 <= LIVE_P99_MS else 'NOT met'}")
-        for kind, values in r["live"].items():
-            if values:
-                sent = [x for x, _ in values]
-                answered = [y for _, y in values]
-                lines.append(
-                    f"  {kind}: from the send p50 {statistics.median(sent):.1f} ms, p99 "
-                    f"{percentile(sent, 0.99):.1f} ms; from the answer read (the "
-                    f"playground's part) p50 {statistics.median(answered):.1f} ms, p99 "
-                    f"{percentile(answered, 0.99):.1f} ms, max {max(answered):.1f} ms")
-        lines.append("  slowest: " + ", ".join(
-            f"{t} ({kind}) {sent:.0f} ms, {answered:.0f} ms after its answer"
-            for sent, answered, kind, t in sorted(r["worst"], reverse=True)[:5]))
-    runs = r["runs"]
-    if runs:
-        took = [_ended_at(x) - datetime.fromisoformat(x["started_at"]).timestamp()
-                for x in runs if x.get("ended_at")]
-        states = {st: sum(x["state"] == st for x in runs) for st in {x["state"] for x in runs}}
-        lines.append(f"check runs: {len(runs)}, states {states}, each took median "
-                     f"{statistics.median(took):.1f} s, max {max(took):.1f} s" if took else
-                     f"check runs: {len(runs)}, states {states}")
-    if r["board_error"]:
-        lines.append(f"board: not measured ({r['board_error']})")
-    else:
-        worst = max(r["board_starts"] + r["board_checks"], default=float("inf"))
-        for name, values in (("a sandbox started", r["board_starts"]),
-                             ("a check run ended", r["board_checks"])):
-            if values:
-                lines.append(f"board ({name} -> its row): {len(values)} changes, median "
-                             f"{statistics.median(values) * 1000:.0f} ms, p99 "
-                             f"{percentile(values, 0.99) * 1000:.0f} ms, max "
-                             f"{max(values) * 1000:.0f} ms")
-        ok = worst <= BOARD_S and not r["board_unseen"]
-        lines.append(f"board: {r['board_unseen']} changes never shown; goal every change "
-                     f"<= {BOARD_S:g} s: {'met' if ok else 'NOT met'}")
-    return "\n".join(lines)
-
-
-def summary(r: dict) -> dict:
-    """What was lost or refused, and what was counted (``--json``; the test reads it)."""
-    s = r["viewing"]
-    return {"errors": r["errors"], "missing_rows": r["missing"],
-            "failed_answers": r["failures"], "board_error": r["board_error"],
-            "board_unseen": r["board_unseen"],
-            "board_changes": len(r["board_starts"]) + len(r["board_checks"]),
-            "live_rows": {kind: len(v) for kind, v in r["live"].items()},
-            "processes": {part: row[0] for part, row in s.parts.items()},
-            "run_states": sorted(x["state"] for x in r["runs"])}
 
 
 def main() -> int:

@@ -16,6 +16,7 @@ of PSS is what the processes together take from the machine.
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,14 @@ def pss_kib(pid: int) -> int:
         if line.startswith("Pss:"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process used so far (its threads included)."""
+    fields = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()
+    if len(fields) < 13:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fds(pid: int) -> int:
@@ -98,6 +107,8 @@ class Sample:
     daphne_pss_kib: int
     daphne_threads: int
     daphne_fds: int
+    daphne_cpu: float = 0.0  # CPU seconds so far
+    at: float = 0.0  # time.monotonic() of the sample
     # part -> [processes, RSS KiB, PSS KiB, threads, fds] over all descendants of that part
     parts: dict[str, list[int]] = field(default_factory=dict)
 
@@ -121,8 +132,8 @@ class Sample:
 def sample(daphne: int) -> Sample:
     status = _status(daphne)
     result = Sample(_kib(status.get("VmRSS", "")), pss_kib(daphne),
-                    int(status.get("Threads", "0") or 0), fds(daphne),
-                    {part: [0, 0, 0, 0, 0] for part in PARTS})
+                    int(status.get("Threads", "0") or 0), fds(daphne), cpu_seconds(daphne),
+                    time.monotonic(), {part: [0, 0, 0, 0, 0] for part in PARTS})
     for pid in descendants(daphne):
         child = _status(pid)
         row = result.parts[part_of(cmdline(pid))]

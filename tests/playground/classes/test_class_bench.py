@@ -35,6 +35,6 @@ def test_a_small_class_is_measured_with_nothing_lost(tmp_path):
     assert counted["processes"]["other"] == 0, counted
     assert len(counted["run_states"]) == 2 and "running" not in counted["run_states"]
     # The report names every figure docs/benchmarks.md quotes.
-    for words in ("daphne RSS", "per sandbox (PSS): henaserver", "live (request sent",
-                  "from the answer read", "board (a check run ended", "check runs: 2"):
+    for words in ("daphne RSS", "per sandbox (PSS): henaserver", "live, request sent",
+                  "the playground's part", "board (a check run ended", "check runs: 2"):
         assert words in done.stdout, done.stdout
