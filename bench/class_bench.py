@@ -46,6 +46,9 @@ from class_load import Account, Board, reload_page  # noqa: E402
 from class_report import ended_at, report, summary  # noqa: E402
 from playground_proc import REPO, Playground, Viewer  # noqa: E402
 
+# How long a change may take to reach the board before it counts as never shown: far
+# past the goal (1 s), so a slow one is measured, not lost.
+BOARD_WAIT = 10.0
 # The class's budgets: one machine's, with every student behind the same address.
 ENV = {"PLAYGROUND_MAX_RUNNING_SANDBOXES": "200", "PLAYGROUND_MAX_RUNNING_PER_ADDRESS": "200",
        "PLAYGROUND_MAX_RUNNING_PER_NETWORK": "200", "PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS": "200",
@@ -189,7 +192,7 @@ def run(n: int, seconds: float, interval: float) -> dict:
                 t.join()
             sampler.phase = "after"
             for s in ready:
-                s.viewer.wait_for(s.sent, timeout=5)
+                s.viewer.wait_for(s.sent, timeout=30)
             _wait_runs(ready, timeout=300)
             out["end"] = class_procs.sample(site.proc.pid)
             _collect(out, students, ready, board, class_began)
@@ -218,17 +221,18 @@ def _collect(out: dict, students: list[Student], ready: list[Student], board: Bo
     if board.error is None:
         for s in ready:
             sid = s.sandbox["id"]
-            at = board.first(s.id, s.start_answered - 5, lambda row, sid=sid: any(
-                b["id"] == sid and b["status"] == "running" for b in row["sandboxes"]))
+            at = board.wait_first(s.id, s.start_answered - 5, lambda row, sid=sid: any(
+                b["id"] == sid and b["status"] == "running" for b in row["sandboxes"]),
+                BOARD_WAIT)
             if at is None:
                 unseen += 1
             else:
                 starts.append(max(0.0, at - s.start_answered))
             if s.run and s.run.get("ended_at"):
                 ended, number = ended_at(s.run), s.run["number"]
-                at = board.first(s.id, ended - 1, lambda row, number=number: bool(
+                at = board.wait_first(s.id, ended - 1, lambda row, number=number: bool(
                     row.get("last_check") and row["last_check"]["number"] == number
-                    and row["last_check"]["state"] != "running"))
+                    and row["last_check"]["state"] != "running"), BOARD_WAIT)
                 if at is None:
                     unseen += 1
                 else:

@@ -131,6 +131,13 @@ class Board:
             return next((at for at, row in self.rows
                          if row.get("id") == user and at >= after and test(row)), None)
 
+    def wait_first(self, user: int, after: float, test, timeout: float) -> float | None:
+        """``first``, waiting up to ``timeout`` seconds for such a row to arrive."""
+        deadline = time.monotonic() + timeout
+        while (at := self.first(user, after, test)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return at
+
     def close(self) -> None:
         if self.error is None:
             self.ws.close()
