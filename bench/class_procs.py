@@ -109,6 +109,7 @@ class Sample:
     daphne_fds: int
     daphne_cpu: float = 0.0  # CPU seconds so far
     at: float = 0.0  # time.monotonic() of the sample
+    children_cpu: float = 0.0  # CPU seconds so far of the descendants alive now
     # part -> [processes, RSS KiB, PSS KiB, threads, fds] over all descendants of that part
     parts: dict[str, list[int]] = field(default_factory=dict)
 
@@ -133,7 +134,7 @@ def sample(daphne: int) -> Sample:
     status = _status(daphne)
     result = Sample(_kib(status.get("VmRSS", "")), pss_kib(daphne),
                     int(status.get("Threads", "0") or 0), fds(daphne), cpu_seconds(daphne),
-                    time.monotonic(), {part: [0, 0, 0, 0, 0] for part in PARTS})
+                    time.monotonic(), parts={part: [0, 0, 0, 0, 0] for part in PARTS})
     for pid in descendants(daphne):
         child = _status(pid)
         row = result.parts[part_of(cmdline(pid))]
@@ -142,4 +143,5 @@ def sample(daphne: int) -> Sample:
         row[2] += pss_kib(pid)
         row[3] += int(child.get("Threads", "0") or 0)
         row[4] += fds(pid)
+        result.children_cpu += cpu_seconds(pid)
     return result

@@ -32,12 +32,15 @@ def _spread(values: list[float]) -> str:
 
 
 def _cpu(samples: list[tuple[str, Sample]], phase: str) -> str:
-    """daphne's CPU over a phase, in % of one core (from its first to last sample)."""
+    """CPU over a phase in % of one core (first to last sample): daphne's, and its
+    descendants' (the sandboxes, relays...; those alive through the phase)."""
     inside = [s for p, s in samples if p == phase]
     if len(inside) < 2 or inside[-1].at <= inside[0].at:
         return "n/a"
-    busy = (inside[-1].daphne_cpu - inside[0].daphne_cpu) / (inside[-1].at - inside[0].at)
-    return f"{busy * 100:.0f} %"
+    first, last = inside[0], inside[-1]
+    seconds = last.at - first.at
+    return (f"daphne {(last.daphne_cpu - first.daphne_cpu) / seconds * 100:.0f} %, "
+            f"sandboxes {(last.children_cpu - first.children_cpu) / seconds * 100:.0f} %")
 
 
 def _memory(r: dict) -> list[str]:
@@ -66,8 +69,8 @@ def _memory(r: dict) -> list[str]:
         + f"; daphne's own growth per student (sandbox, viewer): "
         f"{_mib((s.daphne_pss_kib - r['idle'].daphne_pss_kib) / r['students'])}; "
         f"daphne threads at most {most}; other processes: {parts['other'][0]}")
-    lines.append(f"daphne CPU (of one core): reloads only {_cpu(r['samples'], 'reloads')}, "
-                 f"with the checks {_cpu(r['samples'], 'checks')}")
+    lines.append(f"CPU (% of one core): reloads only: {_cpu(r['samples'], 'reloads')}; "
+                 f"with the checks: {_cpu(r['samples'], 'checks')}")
     for kind, values in r["start_ms"].items():
         if values:
             lines.append(f"start to running ({kind}): median {statistics.median(values):.0f} "
