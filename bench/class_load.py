@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 
+from playground_proc import call_api
 from wsclient import WebSocket
 
 # The page a student reloads: the starter site's three files (henaserver's starter, and
@@ -33,12 +34,7 @@ class Account:
         self.opener.open(base + "/", timeout=60).read()  # the csrftoken cookie
 
     def call(self, method: str, path: str, data=None):
-        token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
-        body = json.dumps(data).encode() if data is not None else None
-        req = urllib.request.Request(self.base + path, data=body, method=method, headers={
-            "X-CSRFToken": token, "Content-Type": "application/json"})
-        with self.opener.open(req, timeout=120) as response:
-            return json.loads(response.read() or b"null")
+        return call_api(self.opener, self.jar, self.base + path, method, data, timeout=120)
 
     def websocket(self, path: str) -> WebSocket:
         host, port = self.base.split("//")[1].split(":")
