@@ -8,6 +8,7 @@ heartbeats are listed read-only (sandboxes/heartbeat.py)."""
 from django.contrib import admin, messages
 from django.utils.translation import gettext_noop
 
+from .class_models import Classroom, Membership, TeacherNotice
 from .models import PlaygroundProcess, Sandbox
 from .refusals import Message
 from .sandboxes import lifecycle
@@ -42,4 +43,42 @@ class PlaygroundProcessAdmin(admin.ModelAdmin):
     readonly_fields = ("name", "pid", "started_at", "beat_at")
 
     def has_add_permission(self, request):  # rows are written by the processes only
+        return False
+
+
+# Classes (docs/classes.md): a teacher's class, its students, and what teachers did to
+# students' sandboxes (read-only: notices are written by the playground only).
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ("user",)
+
+
+@admin.register(Classroom)
+class ClassroomAdmin(admin.ModelAdmin):
+    list_display = ("name", "teacher", "join_code", "created_at")
+    search_fields = ("name", "join_code", "teacher__username")
+    raw_id_fields = ("teacher",)
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "classroom", "joined_at")
+    list_filter = ("classroom",)
+    search_fields = ("user__username", "classroom__name", "classroom__join_code")
+    raw_id_fields = ("user", "classroom")
+
+
+@admin.register(TeacherNotice)
+class TeacherNoticeAdmin(admin.ModelAdmin):
+    list_display = ("sandbox", "teacher_name", "action", "at")
+    list_filter = ("action",)
+    search_fields = ("teacher_name", "sandbox__name", "sandbox__user__username")
+    readonly_fields = ("sandbox", "teacher", "teacher_name", "action", "at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

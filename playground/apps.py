@@ -17,7 +17,7 @@ class PlaygroundConfig(AppConfig):
         # Signal receivers (nothing starts): deleting a sandbox's row anywhere ends its
         # server (sandboxes/lifecycle.py); logging in carries the session's sandboxes into
         # the account, logging out closes its websockets (accounts.py).
+        # The class board hears of its students' changes (classes/notify.py).
         from . import accounts, checks  # noqa: F401  (checks: registered on import)
+        from .classes import notify  # noqa: F401  (live.publish's listener, signals)
         from .sandboxes import lifecycle  # noqa: F401
-        # The class board hears of its students' changes (live.publish, model signals).
-        from .classes import notify  # noqa: F401

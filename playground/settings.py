@@ -282,6 +282,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The header's "Classes" link (docs/classes.md).
+                "playground.classes.context.classes",
             ],
         },
     },

@@ -25,6 +25,7 @@ from django.utils.translation import gettext, gettext_noop
 from ..class_models import Classroom, Membership
 from ..models import CheckRun, Sandbox
 from ..refusals import Message
+from . import codes
 
 # The words for a sandbox's status (the same msgids the sandbox cards use).
 STATUS_WORDS = {
@@ -38,7 +39,9 @@ FINISHED = (CheckRun.State.PASSED, CheckRun.State.FAILED, CheckRun.State.STOPPED
 
 
 def class_json(classroom: Classroom) -> dict[str, Any]:
-    return {"id": classroom.pk, "name": classroom.name, "join_code": classroom.join_code}
+    """The class, its join code as students read it (XXXX-XXXX, codes.py)."""
+    return {"id": classroom.pk, "name": classroom.name,
+            "join_code": codes.display(classroom.join_code)}
 
 
 def board_json(classroom: Classroom) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from ..class_models import Classroom
 from ..errors import api
 from ..refusals import Refusal
 from ..sandboxes.ownership import is_teacher
-from . import board
+from . import board, codes, present
 
 NOT_A_TEACHER = gettext_noop("only the teacher of a class sees its board")
 NO_SUCH_CLASS = gettext_noop("no such class (or it is another teacher's)")
@@ -51,4 +51,6 @@ def board_page(request: HttpRequest, class_id: int) -> HttpResponse:
         raise Http404(NO_SUCH_CLASS)
     return render(request, "playground/classes/board.html", {
         "classroom": classroom, "initial": board.board_json(classroom),
+        "join_code": codes.display(classroom.join_code),
+        "join_link": request.build_absolute_uri(present.join_path(classroom)),
         "stages": range(1, stage_count() + 1)})

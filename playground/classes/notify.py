@@ -7,7 +7,8 @@ listens there (``live.also_tell``) and, for those messages, sends the board a sm
 each class the sandbox's owner is in. Through the channel layer, so a board open in
 another daphne process hears it too (with Redis). Sandboxes created or deleted, and
 students joining or leaving (``{"type": "board.members"}``), come from the models'
-signals, after their transaction commits.
+signals, after their transaction commits (and a login, which may carry a session's
+sandboxes into the account).
 
 Coalesced: a check run sends a message per check, a restart a status and a run. Changes
 are gathered for ``COALESCE_SECONDS`` on the ASGI server's loop, then the owners and
@@ -25,6 +26,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.contrib.auth import user_logged_in
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -76,8 +78,10 @@ def _note(sandbox_id: int | None = None, user_id: int | None = None) -> None:
     global _scheduled
     loop = live.current_loop()
     if loop is None:  # no ASGI server in this process (a management command)
-        _send([(group_name(c), {"type": "board.student", "user": u})
-               for c, u in _targets({sandbox_id} - {None}, {user_id} - {None})])
+        if _direct_layer() is not None:
+            _send([(group_name(c), {"type": "board.student", "user": u}) for c, u in
+                   _targets({sandbox_id} if sandbox_id is not None else set(),
+                            {user_id} if user_id is not None else set())])
         return
     with _lock:
         if sandbox_id is not None:
@@ -134,20 +138,26 @@ def _targets(sandboxes: set[int], users: set[int]) -> list[tuple[int, int]]:
 
 def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Send from any thread: on the ASGI server's loop when this process has one, else
-    directly when the layer reaches other processes (Redis); an in-memory layer without
-    a server in this process has nobody to tell."""
+    directly when the layer reaches other processes (_direct_layer)."""
     if live.current_loop() is not None:
         for group, message in messages:
             live.publish_group(group, message)
         return
-    layer = get_channel_layer()
-    if layer is None or isinstance(layer, InMemoryChannelLayer):
+    layer = _direct_layer()
+    if layer is None:
         return
     for group, message in messages:
         try:
             async_to_sync(layer.group_send)(group, message)
         except Exception:  # noqa: BLE001 - the change is stored; boards read it later
             log.warning("could not tell the board of %s", group, exc_info=True)
+
+
+def _direct_layer() -> Any:
+    """The channel layer when it reaches other processes (Redis), else None: an
+    in-memory layer without a server in this process has nobody to tell."""
+    layer = get_channel_layer()
+    return None if layer is None or isinstance(layer, InMemoryChannelLayer) else layer
 
 
 # ----- the models' signals (registered on import: apps.py imports this module) ---------
@@ -173,6 +183,14 @@ def _members(sender: Any, instance: Membership, **kwargs: Any) -> None:
     if kwargs.get("created", True):  # a save that only updates changes no list
         class_id = instance.classroom_id
         transaction.on_commit(lambda: members_changed(class_id))
+
+
+@receiver(user_logged_in, dispatch_uid="board-student-logged-in")
+def _logged_in(sender: Any, user: Any, **kwargs: Any) -> None:
+    """Logging in carries the session's sandboxes into the account (accounts.py, by a
+    bulk update: no signal of its own), so a student's row may have gained some."""
+    user_id = user.pk
+    transaction.on_commit(lambda: student_changed(user_id))
 
 
 live.also_tell(on_publish)

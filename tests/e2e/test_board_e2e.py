@@ -26,8 +26,8 @@ print(json.dumps(ids))
 """
 
 
-def _login(browser, site, username):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
+def _login(browser, site, username, locale="en-US"):
+    context = browser.new_context(viewport={"width": 1300, "height": 900}, locale=locale)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -39,6 +39,13 @@ def _login(browser, site, username):
     return context, page, errors
 
 
+def _make_class(site) -> dict:
+    made = subprocess.run([sys.executable, "-c", MAKE_CLASS], env=site.env, capture_output=True,
+                          text=True, timeout=120, cwd=str(site.tmp))
+    assert made.returncode == 0, made.stderr
+    return json.loads(made.stdout)
+
+
 def _order(page) -> list[str]:
     return page.eval_on_selector_all("#board-rows tr", "rows => rows.map(r => r.dataset.student)")
 
@@ -46,10 +53,7 @@ def _order(page) -> list[str]:
 def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground_factory,
                                                             screenshot_dir):
     site = playground_factory()
-    made = subprocess.run([sys.executable, "-c", MAKE_CLASS], env=site.env, capture_output=True,
-                          text=True, timeout=120, cwd=str(site.tmp))
-    assert made.returncode == 0, made.stderr
-    ids = json.loads(made.stdout)
+    ids = _make_class(site)
     aiko, ben = str(ids["aiko"]), str(ids["ben"])
     teacher_context, board, teacher_errors = _login(browser, site, "sato")
     student_context, student, student_errors = _login(browser, site, "aiko")
@@ -114,3 +118,22 @@ def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground
     finally:
         teacher_context.close()
         student_context.close()
+
+
+def test_the_board_in_japanese_on_a_projector(browser, playground_factory, screenshot_dir):
+    site = playground_factory()
+    ids = _make_class(site)
+    context, board, errors = _login(browser, site, "sato", "ja-JP")
+    try:
+        board.goto(f"{site.base}/classes/{ids['class']}/")
+        board.wait_for_selector("#board-conn[data-state=live]")
+        assert "クラスボード" in board.inner_text("h1")
+        assert "参加コード" in board.inner_text(".board-code")
+        rows = board.inner_text("#board-rows")
+        assert "サンドボックスなし" in rows and "まだチェックしていません" in rows
+        assert board.inner_text("#board-conn") == "ライブ"
+        board.click("#board-projector")
+        board.locator("#board").screenshot(path=str(screenshot_dir / "class-board-ja.png"))
+        assert not errors, errors
+    finally:
+        context.close()

@@ -230,4 +230,4 @@ def test_each_js_file_is_a_small_es_module():
             if "playground/js/" in tag:
                 assert 'type="module"' in tag, (template.name, tag)
                 loaded.add(re.search(r"playground/js/([\w.-]+\.js)", tag).group(1))
-    assert loaded == {"home.js", "sandbox.js", "traffic.js", "tour.js"}
+    assert loaded == {"home.js", "sandbox.js", "traffic.js", "tour.js", "board.js"}

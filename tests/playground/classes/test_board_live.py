@@ -109,7 +109,7 @@ def test_the_board_follows_a_student_across_processes(sites):
     teacher, aiko = _login(b, "sato"), _login(a, "aiko")
     ws = _board(b, teacher, ids["class"])
     opening = json.loads(ws.recv())
-    assert opening["type"] == "board" and opening["class"]["join_code"] == "ABCD2345"
+    assert opening["type"] == "board" and opening["class"]["join_code"] == "ABCD-2345"
     assert [(s["username"], s["sandboxes"]) for s in opening["students"]] == [("aiko", [])]
 
     sandbox = aiko.new_sandbox(a, "site-1", sandbox_port)

@@ -29,7 +29,7 @@ def test_a_row_per_student_from_their_sandboxes_and_check_runs(free_ports):
     boards.student(room, "ben")
     teacher = _as(sato)
     first = _board(teacher, room)
-    assert first["class"] == {"id": room.pk, "name": "HTTP 1", "join_code": "ABCD2345"}
+    assert first["class"] == {"id": room.pk, "name": "HTTP 1", "join_code": "ABCD-2345"}
     rows = {row["username"]: row for row in first["students"]}
     assert rows["ben"] == {**rows["ben"], "sandboxes": [], "reached": 0, "stuck_on": None,
                            "last_check": None, "last_failure": None}
@@ -98,6 +98,6 @@ def test_the_page_carries_the_board_and_its_empty_state():
     html = _as(sato).get(f"/classes/{room.pk}/").content.decode()
     assert 'id="board-data"' in html and '"students": []' in html
     assert f'data-socket-path="/ws/classes/{room.pk}/"' in html
-    assert "share the join code <strong>WXYZ6789</strong>" in html
+    assert "share the join code <strong>WXYZ-6789</strong>" in html
     japanese = _as(sato).get(f"/classes/{room.pk}/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "参加コード" in japanese and "クラスボード" in japanese
