@@ -86,6 +86,10 @@ class Student:
             self.error = f"{self.kind} sandbox: {exc}"
 
     def reload_until(self, end: float, interval: float, rng: random.Random) -> None:
+        # Students do not all press reload in the same millisecond: each starts at a
+        # random point of its first interval (a run of 60 started in lockstep measured
+        # that herd, 180 requests at once, rather than the class: docs/benchmarks.md).
+        time.sleep(interval * rng.random())
         count = 0
         while time.monotonic() < end:
             self.failures += reload_page(self.sandbox["port"], f"s{self.index}-{count}",
@@ -205,11 +209,12 @@ def run(n: int, seconds: float, interval: float) -> dict:
 
 def _collect(out: dict, students: list[Student], ready: list[Student], board: Board,
              class_began: float) -> None:
-    out["rows"], out["missing"] = [], 0  # (kind, phase, ms from send, from answer, target)
+    # rows: (kind, phase, ms from the send, ms from the answer, target, s into the class)
+    out["rows"], out["missing"] = [], 0
     for s in ready:
         got, lost = s.latencies(since=class_began)
         out["rows"] += [(s.kind, "reloads" if at < out["checks_began"] else "checks",
-                         sent, answered, t) for t, at, sent, answered in got]
+                         sent, answered, t, at - class_began) for t, at, sent, answered in got]
         out["missing"] += lost
     out["failures"] = sum(s.failures for s in ready)
     out["errors"] = [s.error for s in students if s.error]
