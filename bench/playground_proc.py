@@ -29,6 +29,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def call_api(opener: urllib.request.OpenerDirector, jar: http.cookiejar.CookieJar, url: str,
+             method: str, data=None, timeout: float = 30):
+    """A JSON API call as the site's own pages make it (the CSRF token from the cookie)."""
+    token = next((c.value for c in jar if c.name == "csrftoken"), "")
+    body = json.dumps(data).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body, method=method, headers={
+        "X-CSRFToken": token, "Content-Type": "application/json"})
+    with opener.open(req, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
 class Playground:
     def __init__(self, tmp: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
@@ -58,12 +69,7 @@ class Playground:
                 time.sleep(0.2)
 
     def call(self, method: str, path: str, data=None):
-        token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
-        body = json.dumps(data).encode() if data is not None else None
-        req = urllib.request.Request(self.base + path, data=body, method=method, headers={
-            "X-CSRFToken": token, "Content-Type": "application/json"})
-        with self.opener.open(req, timeout=30) as response:
-            return json.loads(response.read() or b"null")
+        return call_api(self.opener, self.jar, self.base + path, method, data)
 
     def sandbox(self) -> dict:
         """A running sandbox with the starter site."""
