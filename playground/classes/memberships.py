@@ -37,6 +37,8 @@ NO_SUCH_CLASS = gettext_noop("no class has the join code %(code)s: check it with
                              "your teacher")
 NOT_A_CODE = gettext_noop("%(code)s is not a join code: a join code is 8 letters and "
                           "digits, like ACEF-3467")
+NO_CODE = gettext_noop("type the join code your teacher gave you: 8 letters and digits, "
+                       "like ACEF-3467")
 LOG_IN_TO_JOIN = gettext_noop("log in first: joining a class needs an account")
 OWN_CLASS = gettext_noop("you teach this class: your students join it, you need not")
 NOT_A_MEMBER = gettext_noop("you are not in this class")
@@ -84,6 +86,8 @@ def find_class(text: object) -> Classroom:
     """The class a typed or linked code names; a 404 refusal otherwise."""
     code = codes.normalize(text)
     shown = str(text)[:codes.MAX_INPUT] if isinstance(text, str) else ""
+    if code is None and not shown.strip():  # an empty form, or no text at all
+        raise Refusal(NO_CODE).answer(404, field="code")  # as for any bad code
     if code is None:
         raise Refusal(NOT_A_CODE, code=shown).answer(404, field="code")
     try:
