@@ -13,7 +13,8 @@ session's random token, as before. Users are created by the teacher
 Either way, logging in carries the browser session's sandboxes into the account, as a
 shop carries a cart (``_carry_sandboxes``), and logging out closes the session's open
 websockets (``_close_websockets``: every traffic websocket joins its session's group,
-``session_group``).
+``session_group``). Every websocket of an account also joins the account's group
+(``user_group``), which classes/access.py tells when what the account may see shrinks.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.contrib.auth import user_logged_in, user_logged_out
+from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
@@ -73,6 +74,35 @@ def session_group(session_key: str | None) -> str | None:
     return "session-" + hashlib.sha256(session_key.encode()).hexdigest()[:32]
 
 
+def user_group(user_id: int | None) -> str | None:
+    """The channel-layer group of one account's websockets, in all its browsers: told
+    to ask again what they may show when the account's access changes
+    (classes/access.py). None for an anonymous visitor (no id)."""
+    return f"user-{user_id}" if user_id else None
+
+
+def as_now(user: Any) -> Any:
+    """The account as it is in the database now, or None when it is gone. A
+    websocket's ``scope["user"]`` is the one of its handshake, permissions cached
+    (Django's ModelBackend keeps them on the object): a later check reads it again."""
+    if user is None or not user.is_authenticated:
+        return None
+    return get_user_model().objects.filter(pk=user.pk).first()
+
+
+def tell(group: str | None, message: dict[str, Any]) -> None:
+    """Send ``message`` to a group of websockets from synchronous code (a view, a
+    signal). Never raises: what changed is stored, and a logout or a leave must work
+    even when the channel layer does not."""
+    layer = get_channel_layer()
+    if group is None or layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # noqa: BLE001 - logged; the sockets ask again when they reconnect
+        log.exception("could not tell the websockets of %s", group)
+
+
 @receiver(user_logged_in, dispatch_uid="playground-carry-sandboxes")
 def _carry_sandboxes(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """The anonymous session's sandboxes become the account's. All of them, even past
@@ -95,14 +125,8 @@ def _carry_sandboxes(sender: Any, request: Any, user: Any, **kwargs: Any) -> Non
 @receiver(user_logged_out, dispatch_uid="playground-close-websockets")
 def _close_websockets(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """Sent before the session is flushed: its websockets are told to close."""
-    group = session_group(getattr(getattr(request, "session", None), "session_key", None))
-    layer = get_channel_layer()
-    if group is None or layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, {"type": "session.ended"})
-    except Exception:  # a logout must work even when the channel layer does not
-        log.exception("could not close the websockets of a session that logged out")
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    tell(session_group(session_key), {"type": "session.ended"})
 
 
 urlpatterns = [

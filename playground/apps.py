@@ -17,7 +17,8 @@ class PlaygroundConfig(AppConfig):
         # Signal receivers (nothing starts): deleting a sandbox's row anywhere ends its
         # server (sandboxes/lifecycle.py); logging in carries the session's sandboxes into
         # the account, logging out closes its websockets (accounts.py).
-        # The class board hears of its students' changes (classes/notify.py).
+        # The class board hears of its students' changes (classes/notify.py); an open
+        # look or board closes when its teacher's access ends (classes/access.py).
         from . import accounts, checks  # noqa: F401  (checks: registered on import)
-        from .classes import notify  # noqa: F401  (live.publish's listener, signals)
+        from .classes import access, notify  # noqa: F401  (signals, live's listener)
         from .sandboxes import lifecycle  # noqa: F401

@@ -8,7 +8,8 @@ database, and ``board.members`` (someone joined or left) the whole board again.
 
 Refusals after the handshake carry a close code a page can act on: 4403 for someone who
 is not a teacher (or not logged in), 4404 for a class that does not exist or is another
-teacher's (the same answer for both, like the API's 404).
+teacher's (the same answer for both, like the API's 404). The same codes close an open
+board when its teacher loses the permission (``access_changed``, classes/access.py).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept(): the handshake is refused with 403
             return
         self.class_id = int(self.scope["url_route"]["kwargs"]["class_id"])
-        refusal = await database_sync_to_async(self._refusal)()
+        refusal = await database_sync_to_async(self._refusal)(self.scope.get("user"))
         if refusal:
             await self.accept()  # so the page gets a code it can explain
             await self.close(code=refusal)
@@ -64,7 +65,8 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
                                          headers.get(b"accept-language", b"").decode("latin-1"))
         session = self.scope.get("session")
         for group in (notify.group_name(self.class_id),
-                      accounts.session_group(getattr(session, "session_key", None))):
+                      accounts.session_group(getattr(session, "session_key", None)),
+                      accounts.user_group(getattr(self.scope.get("user"), "pk", None))):
             if group:
                 await self.channel_layer.group_add(group, self.channel_name)
                 self.groups_joined.append(group)
@@ -95,6 +97,13 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         """The teacher logged out in this browser: the board is no longer theirs."""
         await self.close()
 
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """What this teacher may see shrank (classes/access.py: the permission lost,
+        the account deactivated): the handshake's question is asked again."""
+        refusal = await database_sync_to_async(self._refusal_now)()
+        if refusal:
+            await self.close(code=refusal)
+
     # ----- from classes/notify.py (group_send "type" -> method) ------------------------
 
     async def board_student(self, event: dict[str, Any]) -> None:
@@ -116,13 +125,15 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
 
     # ----- database (run in a thread) ------------------------------------------------
 
-    def _refusal(self) -> int | None:
-        user = self.scope.get("user")
+    def _refusal(self, user: Any) -> int | None:
         if not is_teacher(user):
             return NOT_A_TEACHER
         if not Classroom.objects.filter(pk=self.class_id, teacher=user).exists():
             return NO_SUCH_CLASS
         return None
+
+    def _refusal_now(self) -> int | None:
+        return self._refusal(accounts.as_now(self.scope.get("user")))
 
     def _classroom(self) -> Classroom | None:
         return Classroom.objects.filter(pk=self.class_id).first()

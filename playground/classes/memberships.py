@@ -10,6 +10,7 @@ join their own class. Refusals are messages as data (refusals.py), worded where 
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +31,14 @@ CODE_TRIES = 10
 
 NOT_A_TEACHER = gettext_noop("only a teacher can create a class")
 NAME_NEEDED = gettext_noop("a class needs a name (1 to %(max)s characters)")
+NAME_CONTROL = gettext_noop("a class name cannot hold control characters (a tab, a line "
+                            "break, a NUL)")
 NO_SUCH_CLASS = gettext_noop("no class has the join code %(code)s: check it with "
                              "your teacher")
 NOT_A_CODE = gettext_noop("%(code)s is not a join code: a join code is 8 letters and "
                           "digits, like ACEF-3467")
+NO_CODE = gettext_noop("type the join code your teacher gave you: 8 letters and digits, "
+                       "like ACEF-3467")
 LOG_IN_TO_JOIN = gettext_noop("log in first: joining a class needs an account")
 OWN_CLASS = gettext_noop("you teach this class: your students join it, you need not")
 NOT_A_MEMBER = gettext_noop("you are not in this class")
@@ -64,6 +69,9 @@ def create_class(teacher: Any, name: object) -> Classroom:
     clean = name.strip() if isinstance(name, str) else ""
     if not clean or len(clean) > MAX_NAME:
         raise Refusal(NAME_NEEDED, max=MAX_NAME).answer(400, field="name")
+    # Shown on a projector and in a title; and PostgreSQL refuses a NUL (a 500).
+    if any(unicodedata.category(char) == "Cc" for char in clean):
+        raise Refusal(NAME_CONTROL).answer(400, field="name")
     for _ in range(CODE_TRIES):
         try:
             with transaction.atomic():  # a taken code rolls back this insert only
@@ -78,6 +86,8 @@ def find_class(text: object) -> Classroom:
     """The class a typed or linked code names; a 404 refusal otherwise."""
     code = codes.normalize(text)
     shown = str(text)[:codes.MAX_INPUT] if isinstance(text, str) else ""
+    if code is None and not shown.strip():  # an empty form, or no text at all
+        raise Refusal(NO_CODE).answer(404, field="code")  # as for any bad code
     if code is None:
         raise Refusal(NOT_A_CODE, code=shown).answer(404, field="code")
     try:

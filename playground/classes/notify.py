@@ -53,7 +53,10 @@ def group_name(class_id: int | str) -> str:
 _lock = threading.Lock()
 _sandboxes: set[int] = set()  # changed, owners not looked up yet
 _users: set[int] = set()  # changed students
-_scheduled = False
+# The loop a flush is scheduled on, else None. A loop, not a flag: a flush scheduled on
+# a loop that stopped before it ran (a server restarted in the same process, a test's
+# loop) must not keep every later change waiting for it.
+_scheduled: asyncio.AbstractEventLoop | None = None
 _flushing: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
 
@@ -88,14 +91,14 @@ def _note(sandbox_id: int | None = None, user_id: int | None = None) -> None:
             _sandboxes.add(sandbox_id)
         if user_id is not None:
             _users.add(user_id)
-        if _scheduled:
+        if _scheduled is loop:
             return
-        _scheduled = True
+        _scheduled = loop
     try:
         loop.call_soon_threadsafe(_start_flush, loop)
     except RuntimeError:  # the loop closed just now: nobody left to tell
         with _lock:
-            _scheduled = False
+            _scheduled = None
 
 
 def _start_flush(loop: asyncio.AbstractEventLoop) -> None:
@@ -111,7 +114,7 @@ async def _flush() -> None:
         sandboxes, users = set(_sandboxes), set(_users)
         _sandboxes.clear()
         _users.clear()
-        _scheduled = False
+        _scheduled = None
     try:
         # Not thread-sensitive: the lookup must not queue behind the site's sync views.
         targets = await database_sync_to_async(_targets, thread_sensitive=False)(

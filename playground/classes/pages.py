@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from ..refusals import Refusal
 from . import codes, memberships
@@ -44,9 +44,12 @@ def class_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def join_form(request: HttpRequest) -> HttpResponse:
-    """The "Join a class" form: the code as typed."""
+    """The "Join a class" form: the code as typed. Its URL opened in the address bar
+    (a join link without its code): the list, where the form is, not a blank 405."""
+    if request.method == "GET":
+        return redirect("playground:class-list")
     typed = request.POST.get("code", "")
     try:
         classroom = memberships.find_class(typed)
@@ -80,8 +83,12 @@ def join_link(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def leave(request: HttpRequest, class_id: int) -> HttpResponse:
+    """POST leaves; a GET (the URL opened, a link followed) leaves nothing and shows
+    the list, where the Leave button is."""
+    if request.method == "GET":
+        return redirect("playground:class-list")
     try:
         classroom = memberships.leave(request.user, class_id)
     except Refusal as refusal:

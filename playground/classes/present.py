@@ -29,7 +29,7 @@ def taught_json(request: HttpRequest, classroom: Classroom) -> dict[str, Any]:
         "students": _student_count(classroom),
         "created_at": classroom.created_at.isoformat(),
         # The class board's page (classes/board.py; docs/classes.md, "The class board").
-        "links": {"board": f"/classes/{classroom.pk}/"},
+        "links": {"board": reverse("playground:class-board", args=[classroom.pk])},
     }
 
 

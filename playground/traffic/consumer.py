@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 # left to applications (autobahn lets an application send only 1000 or 3000-4999).
 UNSUPPORTED_DATA = 4003  # a binary frame: the protocol is JSON text
 INVALID_PAYLOAD = 4007  # text that errors.parse_json refuses
+# Closed by the server: this viewer may no longer read the sandbox (a teacher's look
+# that ended, access_changed), HTTP's 403.
+ACCESS_ENDED = 4403
+
 
 class TrafficConsumer(AsyncJsonWebsocketConsumer):
     """One viewer of one sandbox's traffic."""
@@ -53,6 +57,7 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
     language: str = settings.LANGUAGE_CODE  # this viewer's, for status messages
     group: str = ""
     session_group: str | None = None  # closed at logout (accounts._close_websockets)
+    user_group: str | None = None  # asked again when access changes (classes/access.py)
     watching: bool = False  # counted by sandboxes/presence.py
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -82,8 +87,11 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         session = self.scope.get("session")
         self.session_group = accounts.session_group(getattr(session, "session_key", None))
-        if self.session_group:
-            await self.channel_layer.group_add(self.session_group, self.channel_name)
+        # The account's group: told when what it may see shrinks (access_changed).
+        self.user_group = accounts.user_group(getattr(self.scope.get("user"), "pk", None))
+        for group in (self.session_group, self.user_group):
+            if group:
+                await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         # Watched: not idle (sandboxes/culling.py) while this viewer is open. Counted on
         # the event loop, nothing between it and the flag __call__'s finally reads.
@@ -105,8 +113,8 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             self.watching = False
             presence.closed(self.sandbox_id)  # first, and on the loop: it cannot fail
             await database_sync_to_async(presence.mark_viewed)(self.sandbox_id)
-        groups = [g for g in (self.group, self.session_group) if g]
-        self.group, self.session_group = "", None
+        groups = [g for g in (self.group, self.session_group, self.user_group) if g]
+        self.group, self.session_group, self.user_group = "", None, None
         for group in groups:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -116,6 +124,13 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
     async def session_ended(self, event: dict[str, Any]) -> None:
         """The browser session logged out: its sandboxes are no longer this viewer's."""
         await self.close()
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """What this account may see shrank (classes/access.py: a student left the
+        class, its teacher lost the permission): the handshake's answer is asked again,
+        and a viewer who may no longer read the sandbox is closed."""
+        if not await database_sync_to_async(self._still_readable)():
+            await self.close(code=ACCESS_ENDED)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
                       **kwargs: Any) -> None:
@@ -243,6 +258,11 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         # Its owner, or a teacher watching it (read-only: the socket takes only pings).
         return readable_by(self.scope.get("user"), self.scope.get("session")) \
             .filter(pk=sandbox_id).first()
+
+    def _still_readable(self) -> bool:
+        user = accounts.as_now(self.scope.get("user"))
+        return readable_by(user, self.scope.get("session")).filter(
+            pk=self.sandbox_id).exists()
 
     def _run_json(self, run_id: int) -> dict[str, Any] | None:
         run = Run.objects.filter(pk=run_id, sandbox_id=self.sandbox_id).first()

@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+from testkit.class_browsers import login
+
 MAKE_CLASS = """
 import django, json; django.setup()
 from django.contrib.auth.models import Group, User
@@ -24,19 +26,6 @@ for username, first in (("aiko", "Aiko"), ("ben", "Ben")):
     ids[username] = user.pk
 print(json.dumps(ids))
 """
-
-
-def _login(browser, site, username, locale="en-US"):
-    context = browser.new_context(viewport={"width": 1300, "height": 900}, locale=locale)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click(".login-page button[type=submit]")
-    page.wait_for_selector("form.account")  # logged in: the header's "Log out"
-    return context, page, errors
 
 
 def _make_class(site) -> dict:
@@ -55,8 +44,8 @@ def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground
     site = playground_factory()
     ids = _make_class(site)
     aiko, ben = str(ids["aiko"]), str(ids["ben"])
-    teacher_context, board, teacher_errors = _login(browser, site, "sato")
-    student_context, student, student_errors = _login(browser, site, "aiko")
+    teacher_context, board, teacher_errors = login(browser, site, "sato")
+    student_context, student, student_errors = login(browser, site, "aiko")
     try:
         board.goto(f"{site.base}/classes/{ids['class']}/")
         board.wait_for_selector("#board-conn[data-state=live]")
@@ -123,7 +112,7 @@ def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground
 def test_the_board_in_japanese_on_a_projector(browser, playground_factory, screenshot_dir):
     site = playground_factory()
     ids = _make_class(site)
-    context, board, errors = _login(browser, site, "sato", "ja-JP")
+    context, board, errors = login(browser, site, "sato", "ja-JP")
     try:
         board.goto(f"{site.base}/classes/{ids['class']}/")
         board.wait_for_selector("#board-conn[data-state=live]")

@@ -15,6 +15,7 @@ import sys
 import urllib.request
 
 from playwright.sync_api import expect
+from testkit.class_browsers import login
 from testkit.playgrounds import REPO
 
 # The shared playground outlives this test: its accounts and class get names of their
@@ -43,25 +44,12 @@ def people(site) -> tuple[str, str]:
     return teacher, student
 
 
-def logged_in(browser, site, username: str):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click(".login-page button[type=submit]")
-    page.wait_for_url(site.base + "/")
-    return context, page, errors
-
-
 def test_a_teacher_watches_a_students_traffic_and_stops_it(browser, shared_playground,
                                                           start_in_page):
     site = shared_playground
     teacher, student = people(site)
-    s_context, s_page, s_errors = logged_in(browser, site, student)
-    t_context, t_page, t_errors = logged_in(browser, site, teacher)
+    s_context, s_page, s_errors = login(browser, site, student)
+    t_context, t_page, t_errors = login(browser, site, teacher)
     try:
         sandbox = start_in_page(s_page, "lesson", s_page.input_value("#create-port"))
         s_page.reload()

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def login(browser: Any, site: Any, username: str) -> tuple[Any, Any, list[str]]:
-    """(context, page, errors): a new browser context logged in as ``username``;
-    ``errors`` collects the page's uncaught exceptions."""
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
+def login(browser: Any, site: Any, username: str, locale: str = "en-US"
+          ) -> tuple[Any, Any, list[str]]:
+    """(context, page, errors): a new browser context logged in as ``username``, its
+    language ``locale``; ``errors`` collects the page's uncaught exceptions."""
+    context = browser.new_context(viewport={"width": 1300, "height": 900}, locale=locale)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
