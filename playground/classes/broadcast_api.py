@@ -104,7 +104,8 @@ async def _lines(classroom: Classroom, sending: Broadcast,
             answered += result["error"] is None
             await sync_to_async(held.renew)()
             yield result
-        yield {"type": "done", "total": total, "answered": answered}
+        yield {"type": "done", "total": total, "answered": answered,
+               "references": sending.references_started}
     finally:
         await sync_to_async(held.release)()
 

@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+from testkit.class_browsers import login as _login
+
 MAKE_CLASS = """
 import django, json; django.setup()
 from django.contrib.auth.models import Group, User
@@ -26,19 +28,6 @@ print(json.dumps(ids))
 """
 
 
-def _login(browser, site, username, locale="en-US"):
-    context = browser.new_context(viewport={"width": 1300, "height": 900}, locale=locale)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click(".login-page button[type=submit]")
-    page.wait_for_selector("form.account")  # logged in: the header's "Log out"
-    return context, page, errors
-
-
 def _make_class(site) -> dict:
     made = subprocess.run([sys.executable, "-c", MAKE_CLASS], env=site.env, capture_output=True,
                           text=True, timeout=120, cwd=str(site.tmp))
@@ -51,7 +40,9 @@ def _order(page) -> list[str]:
 
 
 def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground_factory,
-                                                            screenshot_dir):
+                                                            screenshot_dir, free_port, monkeypatch):
+    # A port the OS chose (the form's suggestion is every playground's on this machine).
+    monkeypatch.setenv("PLAYGROUND_PORT_RANGE", f"{free_port}-{free_port}")
     site = playground_factory()
     ids = _make_class(site)
     aiko, ben = str(ids["aiko"]), str(ids["ben"])
@@ -68,7 +59,7 @@ def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground
           const sb = await PG.api("POST", "/api/sandboxes/", {name: "site-1", port});
           await PG.api("POST", sb.links.starter, {});
           return await PG.api("POST", sb.links.start);
-        }""", int(student.input_value("#create-port")))
+        }""", free_port)
         assert sandbox["status"] == "running"
         board.wait_for_selector(f"tr[data-student='{aiko}'][data-status=running]")
         # ... and runs the checks of stage 1 from the sandbox's page.

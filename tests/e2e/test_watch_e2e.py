@@ -15,6 +15,7 @@ import sys
 import urllib.request
 
 from playwright.sync_api import expect
+from testkit.class_browsers import login as logged_in
 from testkit.playgrounds import REPO
 
 # The shared playground outlives this test: its accounts and class get names of their
@@ -41,19 +42,6 @@ def people(site) -> tuple[str, str]:
     subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO,
                    env=site.env, check=True, capture_output=True)
     return teacher, student
-
-
-def logged_in(browser, site, username: str):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click(".login-page button[type=submit]")
-    page.wait_for_url(site.base + "/")
-    return context, page, errors
 
 
 def test_a_teacher_watches_a_students_traffic_and_stops_it(browser, shared_playground,

@@ -14,9 +14,9 @@ import base64
 import json
 import subprocess
 import sys
-import urllib.parse
 import urllib.request
 
+from testkit.class_browsers import session as _login
 from testkit.playgrounds import REPO, Browser, Daphne, one_port_env
 
 MAKE_CLASS = """
@@ -35,16 +35,6 @@ GET = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 # second click to land while it is under way (the test awaits its start, not a time).
 SLOW = {"request_b64": base64.b64encode(GET).decode(), "line_endings": "exact",
         "pieces": 20, "delay_ms": 250}
-
-
-def _login(site: Daphne, username: str) -> Browser:
-    browser = Browser()
-    browser.opener.open(site.base + "/accounts/login/", timeout=30).read()
-    form = urllib.parse.urlencode({"username": username, "password": "pw", "next": "/",
-                                   "csrfmiddlewaretoken": browser.cookie("csrftoken")})
-    browser.opener.open(site.base + "/accounts/login/", form.encode(), timeout=30).read()
-    assert browser.cookie("sessionid")
-    return browser
 
 
 def _stream(browser: Browser, site: Daphne, path: str):
