@@ -18,7 +18,8 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,21 @@ class Daphne:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+
+@contextmanager
+def two_daphnes(env: dict[str, str], tmp: Path, port_a: int,
+                port_b: int) -> Iterator[tuple[Daphne, Daphne]]:
+    """Playground processes A and B on ``env``'s database, both ended at the end (A
+    too when B fails to start)."""
+    sites: list[Daphne] = []
+    try:
+        sites.append(Daphne("A", env, tmp, port_a))
+        sites.append(Daphne("B", env, tmp, port_b))
+        yield sites[0], sites[1]
+    finally:
+        for site in sites:
+            site.close()
 
 
 class Browser:

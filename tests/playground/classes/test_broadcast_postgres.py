@@ -17,7 +17,7 @@ import sys
 import urllib.request
 
 from testkit.class_browsers import session as _login
-from testkit.playgrounds import REPO, Browser, Daphne, one_port_env
+from testkit.playgrounds import REPO, Browser, Daphne, one_port_env, two_daphnes
 
 MAKE_CLASS = """
 import django, json; django.setup()
@@ -54,12 +54,7 @@ def test_a_double_click_over_two_processes_sends_once(tmp_path, free_ports, redi
                           capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
     path = f"/api/classes/{json.loads(made.stdout)['class']}/broadcast/"
-    sites: list[Daphne] = []
-    try:
-        a = Daphne("A", env, tmp_path, port_a)
-        sites.append(a)
-        b = Daphne("B", env, tmp_path, port_b)
-        sites.append(b)
+    with two_daphnes(env, tmp_path, port_a, port_b) as (a, b):
         aiko = _login(a, "aiko")
         links = aiko.new_sandbox(a, "pg", sandbox_port)["links"]
         status, started = aiko.call(a, "POST", links["start"])
@@ -82,6 +77,3 @@ def test_a_double_click_over_two_processes_sends_once(tmp_path, free_ports, redi
         assert again["answered"] == 1
         status, listed = aiko.call(a, "GET", links["exchanges"])
         assert [e["sent_by"] for e in listed["exchanges"]] == ["teacher", "teacher"]
-    finally:
-        for site in sites:
-            site.close()
