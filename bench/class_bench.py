@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -53,7 +54,11 @@ BOARD_WAIT = 10.0
 # The class's budgets: one machine's, with every student behind the same address.
 ENV = {"PLAYGROUND_MAX_RUNNING_SANDBOXES": "200", "PLAYGROUND_MAX_RUNNING_PER_ADDRESS": "200",
        "PLAYGROUND_MAX_RUNNING_PER_NETWORK": "200", "PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS": "200",
-       "PLAYGROUND_MAX_SANDBOXES_PER_NETWORK": "200", "PLAYGROUND_START_TIMEOUT": "60"}
+       "PLAYGROUND_MAX_SANDBOXES_PER_NETWORK": "200", "PLAYGROUND_START_TIMEOUT": "60",
+       # Program sandboxes run as uid base + pk: a base of this run's own, so a
+       # playground (or another run) on the same machine never shares a uid with ours
+       # (a start ends whatever still runs as its uid).
+       "PLAYGROUND_PROGRAM_UID_BASE": str(1_000_000 + os.getpid() % 10_000 * 1_000)}
 
 
 class Student:

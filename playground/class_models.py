@@ -26,6 +26,10 @@ class Classroom(models.Model):
     # classroom or typed from a projector. Unique across the site.
     join_code = models.CharField(max_length=16, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the broadcast now under way (classes/broadcast_claim.py) claimed the class,
+    # renewed as its answers come; null when none is. In the database, not in a
+    # process: a double click may land on two daphne processes.
+    broadcast_started_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -135,6 +135,7 @@ class Broadcast:
         self.sandboxes = sandboxes
         self.language = language
         self.host = connect_host(settings.PLAYGROUND_BIND_HOST)
+        self.references_started = 0  # reference servers (one per distinct content)
 
     async def results(self) -> AsyncIterator[dict[str, Any]]:
         """Each sandbox's result as soon as it is complete, in the order they end."""
@@ -149,6 +150,7 @@ class Broadcast:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                self.references_started = refs.started
 
     async def _one(self, sandbox: Sandbox, refs: References,
                    gate: asyncio.Semaphore) -> dict[str, Any]:

@@ -9,14 +9,14 @@ is how the panel shows "12 of 30 answered".
 
 Only the class's teacher: anyone else who is not a teacher gets 403, another teacher
 (or a class that does not exist) 404, as the board does. One broadcast per class at a
-time in a process: a double click gets 409, not a second round of requests.
+time, across processes (classes/broadcast_claim.py): a double click gets 409, not a
+second round of requests.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +31,7 @@ from ..errors import ApiError, api
 from ..refusals import Refusal
 from ..sandboxes.ownership import is_teacher
 from .broadcast import Broadcast, Plan, running_sandboxes
+from .broadcast_claim import Claim, claim
 
 NOT_A_TEACHER = gettext_noop("only the teacher of a class can send a request to it")
 NO_SUCH_CLASS = gettext_noop("no such class (or it is another teacher's)")
@@ -42,10 +43,6 @@ ALREADY_SENDING = gettext_noop("a request is already being sent to this class; w
 # needs a Host, not a particular one.
 PRESET_HOST = "localhost"
 NDJSON = "application/x-ndjson"
-
-_sending: set[int] = set()
-_sending_lock = threading.Lock()
-
 
 def _taught(request: HttpRequest, class_id: int) -> Classroom:
     if not is_teacher(request.user):
@@ -73,12 +70,11 @@ async def broadcast(request: HttpRequest, class_id: int) -> Any:
     data, pieces, delay_ms = request_plan(request)
     if not sandboxes:
         raise ApiError(409, gettext(NOTHING_RUNNING), running=0)
-    with _sending_lock:
-        if classroom.pk in _sending:
-            raise ApiError(409, gettext(ALREADY_SENDING))
-        _sending.add(classroom.pk)
+    held = await sync_to_async(claim)(classroom.pk)
+    if held is None:
+        raise ApiError(409, gettext(ALREADY_SENDING))
     sending = Broadcast(teacher, Plan(data, pieces, delay_ms), sandboxes, get_language())
-    lines = _lines(classroom, sending)
+    lines = _lines(classroom, sending, held)
     if NDJSON in request.headers.get("Accept", ""):
         return StreamingHttpResponse(_ndjson(lines), content_type=NDJSON)
     results: list[dict[str, Any]] = []
@@ -93,8 +89,11 @@ async def broadcast(request: HttpRequest, class_id: int) -> Any:
     return JsonResponse({**head, "results": results})
 
 
-async def _lines(classroom: Classroom, sending: Broadcast) -> AsyncIterator[dict[str, Any]]:
-    """start, each answer, done; the class is free for another broadcast after."""
+async def _lines(classroom: Classroom, sending: Broadcast,
+                 held: Claim) -> AsyncIterator[dict[str, Any]]:
+    """start, each answer, done; the class is free for another broadcast after.
+    (A stream never read, its client gone at once, never enters ``try``: its claim
+    goes stale instead, broadcast_claim.STALE.)"""
     try:
         total = len(sending.sandboxes)
         yield {"type": "start", "class": {"id": classroom.pk, "name": classroom.name},
@@ -103,11 +102,12 @@ async def _lines(classroom: Classroom, sending: Broadcast) -> AsyncIterator[dict
         answered = 0
         async for result in sending.results():
             answered += result["error"] is None
+            await sync_to_async(held.renew)()
             yield result
-        yield {"type": "done", "total": total, "answered": answered}
+        yield {"type": "done", "total": total, "answered": answered,
+               "references": sending.references_started}
     finally:
-        with _sending_lock:
-            _sending.discard(classroom.pk)
+        await sync_to_async(held.release)()
 
 
 async def _ndjson(lines: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

@@ -79,6 +79,10 @@ class Migration(migrations.Migration):
                 ("join_code", models.CharField(max_length=16, unique=True)),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
                 (
+                    "broadcast_started_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                (
                     "teacher",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from testkit import ports, threads
+from testkit.playgrounds import own_uid_base
 from testkit.services import unavailable
 from testkit.waiting import wait_until
 
@@ -82,6 +83,7 @@ class Playground:
             PYTHONPATH=os.pathsep.join([str(tmp), str(REPO)]),
             PLAYGROUND_DB=str(tmp / "db.sqlite3"),
             PLAYGROUND_DATA_DIR=str(tmp / "data"),
+            PLAYGROUND_PROGRAM_UID_BASE=own_uid_base(),
             PYTHONUNBUFFERED="1",
             # One playground stands in for a whole class here, every browser coming from
             # 127.0.0.1: the budgets per address and network (test_budgets.py tests them)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import http.cookiejar
+import itertools
 import json
 import os
 import secrets
@@ -18,13 +19,24 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+_uid_bases = itertools.count()
+
+
+def own_uid_base() -> str:
+    """A PLAYGROUND_PROGRAM_UID_BASE no other playground of this machine uses: program
+    sandboxes run as the base + their pk, and a start ends whatever runs as its uid, so
+    two test playgrounds (each counting pks from 1) must never share a base."""
+    return str(100_000_000 + os.getpid() % 2000 * 1_000_000 + next(_uid_bases) * 10_000)
 
 
 def playground_env(tmp: Path, **settings: str) -> dict[str, str]:
@@ -36,7 +48,8 @@ def playground_env(tmp: Path, **settings: str) -> dict[str, str]:
                                                                         "DATABASE_URL")}
     env.update(DJANGO_SETTINGS_MODULE="playground.settings", PYTHONPATH=str(REPO),
                PYTHONUNBUFFERED="1", DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-               PLAYGROUND_DB=str(tmp / "db.sqlite3"), PLAYGROUND_DATA_DIR=str(tmp / "data"))
+               PLAYGROUND_DB=str(tmp / "db.sqlite3"), PLAYGROUND_DATA_DIR=str(tmp / "data"),
+               PLAYGROUND_PROGRAM_UID_BASE=own_uid_base())
     env.update(settings)
     return env
 
@@ -142,6 +155,21 @@ class Daphne:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+
+@contextmanager
+def two_daphnes(env: dict[str, str], tmp: Path, port_a: int,
+                port_b: int) -> Iterator[tuple[Daphne, Daphne]]:
+    """Playground processes A and B on ``env``'s database, both ended at the end (A
+    too when B fails to start)."""
+    sites: list[Daphne] = []
+    try:
+        sites.append(Daphne("A", env, tmp, port_a))
+        sites.append(Daphne("B", env, tmp, port_b))
+        yield sites[0], sites[1]
+    finally:
+        for site in sites:
+            site.close()
 
 
 class Browser:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from testkit.playgrounds import Browser, Daphne, one_port_env
+from testkit.playgrounds import Browser, one_port_env, two_daphnes
 from testkit.waiting import wait_until
 
 
@@ -17,12 +17,7 @@ def test_a_double_click_over_two_processes_starts_one_run(tmp_path, free_ports, 
     sandbox_port, port_a, port_b = free_ports(3)
     env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url,
                        DATABASE_URL=postgres_url)
-    sites: list[Daphne] = []
-    try:
-        a = Daphne("A", env, tmp_path, port_a)
-        sites.append(a)
-        b = Daphne("B", env, tmp_path, port_b)
-        sites.append(b)
+    with two_daphnes(env, tmp_path, port_a, port_b) as (a, b):
         browser = Browser()
         links = browser.new_sandbox(a, "pg", sandbox_port)["links"]
         status, started = browser.call(a, "POST", links["start"])
@@ -52,6 +47,3 @@ def test_a_double_click_over_two_processes_starts_one_run(tmp_path, free_ports, 
         assert {seq for o in outcomes for seq in o["exchanges"]} == set(label_of)
         status, listed = browser.call(b, "GET", links["checks"])
         assert (listed["reached"], listed["best"], len(listed["runs"])) == (5, 5, 1)
-    finally:
-        for site in sites:
-            site.close()

@@ -11,9 +11,9 @@ websockets (bench/wsclient.py). No timing is asserted; each message is awaited.
 import json
 import subprocess
 import sys
-import urllib.parse
 
 import pytest
+from testkit.class_browsers import session as _login
 from testkit.playgrounds import REPO, Browser, Daphne, migrate, playground_env
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -51,16 +51,6 @@ def _orm(env: dict, code: str) -> str:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def _login(site: Daphne, username: str) -> Browser:
-    browser = Browser()
-    browser.opener.open(site.base + "/accounts/login/", timeout=30).read()
-    form = urllib.parse.urlencode({"username": username, "password": "pw", "next": "/",
-                                   "csrfmiddlewaretoken": browser.cookie("csrftoken")})
-    browser.opener.open(site.base + "/accounts/login/", form.encode(), timeout=30).read()
-    assert browser.cookie("sessionid")
-    return browser
 
 
 def _board(site: Daphne, browser: Browser | None, class_id: int) -> WebSocket:

@@ -19,8 +19,7 @@ from testkit.boards import classroom, student, teacher
 from testkit.checkruns import running_sandbox
 from testkit.waiting import wait_until
 
-from playground.class_models import TeacherNotice
-from playground.classes import broadcast_api
+from playground.class_models import Classroom, TeacherNotice
 from playground.files.storage import root_of
 from playground.models import CheckPort, Exchange, Sandbox
 
@@ -212,7 +211,8 @@ def test_a_double_click_sends_once(klass, sato, free_port):
         response=send(sato, klass, **slow)))
     thread.start()
     try:
-        wait_until(lambda: klass.pk in broadcast_api._sending, 30, "the first broadcast")
+        wait_until(lambda: Classroom.objects.get(pk=klass.pk).broadcast_started_at, 30,
+                   "the first broadcast")
         second = send(logged_in(klass.teacher), klass, **slow)
     finally:
         thread.join(60)
@@ -220,3 +220,4 @@ def test_a_double_click_sends_once(klass, sato, free_port):
     assert "already being sent" in second.json()["error"]
     assert first["response"].status_code == 200
     assert TeacherNotice.objects.count() == 1
+    assert Classroom.objects.get(pk=klass.pk).broadcast_started_at is None  # released

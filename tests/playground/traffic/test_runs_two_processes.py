@@ -8,7 +8,7 @@ API lists, not recorded against the gaps in the listed seqs.
 """
 
 from testkit.load import keep_alive_burst
-from testkit.playgrounds import Browser, Daphne, one_port_env
+from testkit.playgrounds import Browser, Daphne, one_port_env, two_daphnes
 from testkit.waiting import wait_until
 
 # Large enough, and with bodies large enough (each exchange stores 48 KB), that A's
@@ -38,12 +38,7 @@ def test_a_restart_from_another_process_right_after_a_burst_keeps_each_run_true(
                        PLAYGROUND_RETENTION_EXCHANGES="10000",
                        PLAYGROUND_RETENTION_BYTES=str(2**30),
                        PLAYGROUND_OWNER_RETENTION_BYTES=str(2**30))
-    sites: list[Daphne] = []
-    try:
-        a = Daphne("A", env, tmp_path, port_a)
-        sites.append(a)
-        b = Daphne("B", env, tmp_path, port_b)
-        sites.append(b)
+    with two_daphnes(env, tmp_path, port_a, port_b) as (a, b):
         browser = Browser()
         sandbox = browser.new_sandbox(a, "two", sandbox_port)
         links, sid = sandbox["links"], sandbox["id"]
@@ -84,6 +79,3 @@ def test_a_restart_from_another_process_right_after_a_burst_keeps_each_run_true(
             == (second, second, 0, 0), two
         assert seqs_two == list(range(seqs_two[0], seqs_two[0] + second))
         assert seqs_two[0] > max(seqs_one)
-    finally:
-        for site in sites:
-            site.close()
