@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,13 +91,14 @@ class Student:
         except OSError as exc:  # urllib's HTTPError too: the playground refused
             self.error = f"{self.kind} sandbox: {exc}"
 
-    def reload_until(self, end: float, interval: float, rng: random.Random) -> None:
+    def reload_until(self, end: float, over: threading.Event, interval: float,
+                     rng: random.Random) -> None:
         # Students do not all press reload in the same millisecond: each starts at a
         # random point of its first interval (a run of 60 started in lockstep measured
         # that herd, 180 requests at once, rather than the class: docs/benchmarks.md).
         time.sleep(interval * rng.random())
         count = 0
-        while time.monotonic() < end:
+        while time.monotonic() < end or not over.is_set():
             self.failures += reload_page(self.sandbox["port"], f"s{self.index}-{count}",
                                          self.sent, self.answered)
             count += 1
@@ -105,8 +107,9 @@ class Student:
     def check_once(self) -> None:
         try:
             self.run = self.account.call("POST", self.sandbox["links"]["checks"], {})
-        except OSError as exc:
-            self.error = f"checks: {exc}"
+        except OSError as exc:  # an HTTPError (an OSError) says why in its body
+            why = exc.read()[:200].decode(errors="replace") if hasattr(exc, "read") else ""
+            self.error = f"checks ({self.kind} s{self.index}): {exc} {why}".rstrip()
 
     def latencies(self, since: float = 0.0) -> tuple[list[tuple], int]:
         """For each target sent after ``since`` whose row arrived: (target, its send time,
@@ -142,7 +145,7 @@ def _wait_runs(students: list[Student], timeout: float) -> None:
             s.run = s.account.call("GET", s.run["links"]["self"])
 
 
-def run(n: int, seconds: float, interval: float) -> dict:
+def run(n: int, seconds: float, interval: float, log: Path | None = None) -> dict:
     out: dict = {"students": n, "seconds": seconds, "interval": interval}
     with tempfile.TemporaryDirectory(prefix="henaclass-") as tmp:
         Path(tmp).chmod(0o755)  # each program's uid must pass through to its folder
@@ -182,9 +185,12 @@ def run(n: int, seconds: float, interval: float) -> dict:
 
             sampler.phase = "reloads"
             end = time.monotonic() + seconds
+            # The reloads go on until the class's time is up and every check run has
+            # ended (runs wait their turn, docs/checks.md: some end after the time).
+            over = threading.Event()
             rng = random.Random(15)
             threads = [threading.Thread(target=s.reload_until, daemon=True,
-                                        args=(end, interval, random.Random(rng.random())))
+                                        args=(end, over, interval, random.Random(rng.random())))
                        for s in ready]
             for t in threads:
                 t.start()
@@ -197,17 +203,21 @@ def run(n: int, seconds: float, interval: float) -> dict:
             for s in ready:
                 s.check_once()
                 time.sleep(stagger)
+            _wait_runs(ready, timeout=300)
+            over.set()
+            out["class_ended"] = time.perf_counter()
             for t in threads:
                 t.join()
             sampler.phase = "after"
             for s in ready:
                 s.viewer.wait_for(s.sent, timeout=30)
-            _wait_runs(ready, timeout=300)
             out["end"] = class_procs.sample(site.proc.pid)
             _collect(out, students, ready, board, class_began)
         finally:
             sampler.stopped.set()
             site.close()
+            if log is not None:  # the playground's own log (it goes with the folder)
+                shutil.copy(site.log_path, log)
     out["samples"] = sampler.samples
     return out
 
@@ -260,8 +270,9 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=3.0,
                         help="seconds between a student's reloads (on average)")
     parser.add_argument("--json", type=Path, help="also write what was lost, as JSON")
+    parser.add_argument("--log", type=Path, help="keep the playground's log there")
     args = parser.parse_args()
-    result = run(args.students, args.seconds, args.interval)
+    result = run(args.students, args.seconds, args.interval, args.log)
     print(report(result))
     counted = summary(result)
     if args.json:

@@ -137,6 +137,9 @@ def report(r: dict) -> str:
              f"{r['interval']:g} s +- 50 %), the second half with one check run each, "
              f"staggered; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
              "at the end"]
+    if "class_ended" in r:  # the reloads go on until every check run has ended
+        lines.append(f"the class (reloads) lasted {r['class_ended'] - r['class_began']:.0f} s: "
+                     "until the last check run ended")
     if r["errors"]:
         lines.append(f"ERRORS ({len(r['errors'])}): " + "; ".join(r["errors"][:5]))
     return "\n".join(lines + _memory(r) + _live(r) + _board(r))

@@ -147,6 +147,11 @@ PLAYGROUND_MAX_OWNER_BYTES = _env_int("PLAYGROUND_MAX_OWNER_BYTES", 100 * 1024 *
 # Sandboxes running on this host at once, whoever owns them: each is a process of
 # ~20 MB, so 60 (a class of 30, two each) stays near 1-2 GB of memory.
 PLAYGROUND_MAX_RUNNING_SANDBOXES = _env_int("PLAYGROUND_MAX_RUNNING_SANDBOXES", 60)
+# Check runs one playground process runs at once; the others wait their turn, shown as
+# waiting (docs/checks.md "Many runs at once"). Each run's checks are threads of daphne's
+# process: a class starting 60 runs at once would starve its live views of the GIL
+# (docs/benchmarks.md "A class of 60").
+PLAYGROUND_CHECK_RUNS_AT_ONCE = _env_int("PLAYGROUND_CHECK_RUNS_AT_ONCE", 3)
 # Resource limits each sandbox's server applies to itself (henaserver --limit-*).
 # Address space, not resident memory: 512 MB is ~20x what a sandbox uses.
 PLAYGROUND_CHILD_MEMORY_MB = _env_int("PLAYGROUND_CHILD_MEMORY_MB", 512)

@@ -36,7 +36,7 @@ from ..models import CheckPort, CheckRun, Exchange, Sandbox
 from ..refusals import Message, Refusal
 from ..sandboxes import heartbeat, runtime
 from ..traffic import exchanges, ingest, live
-from . import engine, present
+from . import engine, present, turns
 from .stages import STAGES
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ SERVER_ENDED = gettext_noop("the server stopped during the checks; the checks af
                             "failed")
 STOPPED = gettext_noop("stopped: the remaining checks were not run")
 INTERRUPTED = gettext_noop("interrupted: the playground process running the checks ended")
+WAITING = gettext_noop("waiting for its turn: the playground runs a few check runs at "
+                       "a time (ahead of this one: %(ahead)s)")
 CRASHED = gettext_noop("the checks could not go on: %(error)s")
 
 
@@ -69,6 +71,7 @@ class Active:
     sandbox_id: int
     floor: int  # the sandbox's last seq when the run began: its exchanges come after
     cancelled: threading.Event = field(default_factory=threading.Event)
+    waited: bool = False  # it waited for a turn (turns.py) before running
     thread: threading.Thread | None = None
 
 
@@ -138,6 +141,7 @@ def stop(run: CheckRun) -> CheckRun:
             active = _active.get(run.pk)
         if active is not None:
             active.cancelled.set()
+            turns.wake_all()  # a run waiting for its turn ends now
     run.refresh_from_db()
     return run
 
@@ -192,6 +196,7 @@ def _cancel_all() -> None:
         active = list(_active.values())
     for run in active:
         run.cancelled.set()
+    turns.wake_all()
     deadline = time.monotonic() + EXIT_GRACE
     for run in active:
         if run.thread is not None:
@@ -276,9 +281,15 @@ def _run(active: Active) -> None:
         def on_outcome(outcome: engine.Outcome) -> None:
             _on_other_thread(me, lambda: _record(active, results, outcome))
 
-        outcomes = engine.run(target_of(sandbox), through=run.through,
-                              on_outcome=on_outcome, on_connect=on_connect,
-                              cancelled=active.cancelled)
+        outcomes: list[engine.Outcome] = []
+        with turns.turn(active.run_id, active.cancelled, lambda ahead: _waiting(active, ahead),
+                        lambda: _stop_asked(active.run_id)) as mine:
+            if mine:
+                if active.waited:  # its turn came: the row no longer says it waits
+                    CheckRun.objects.filter(pk=active.run_id).update(**_message_fields(None))
+                outcomes = engine.run(target_of(sandbox), through=run.through,
+                                      on_outcome=on_outcome, on_connect=on_connect,
+                                      cancelled=active.cancelled)
         if active.cancelled.is_set() and len(outcomes) < checks_asked(run.through):
             # Cut short: by a Stop, or by this process ending (atexit: _cancel_all).
             state, message = ((State.INTERRUPTED, Message(INTERRUPTED)) if _exiting.is_set()
@@ -299,6 +310,19 @@ def _run(active: Active) -> None:
             with _lock:
                 _active.pop(active.run_id, None)
             connection.close()
+
+
+def _waiting(active: Active, ahead: int) -> None:
+    """The run waits for a turn (turns.py): its row and its viewers say so."""
+    active.waited = True
+    CheckRun.objects.filter(pk=active.run_id, state=State.RUNNING).update(
+        **_message_fields(Message(WAITING, ahead=ahead)))
+    _publish(active.run_id, active.sandbox_id, State.RUNNING)
+
+
+def _stop_asked(run_id: int) -> bool:
+    """A Stop of a waiting run, from any process (the row's flag)."""
+    return CheckRun.objects.filter(pk=run_id, stop_requested=True).exists()
 
 
 def _on_other_thread(runner: threading.Thread, work: Any) -> None:

@@ -130,6 +130,8 @@ export function initChecks(panel, card, live, glossaryPage) {
     if (!url()) return gettext("Checks are not available here.");
     if (running()) {
       const done = doneCount(run);
+      // A run waiting for its turn (the playground runs a few at a time) says so.
+      if (!done && run.message) return run.message;
       const now = (run.stages || []).find((s) => s.state === "running");
       return now
         ? L10N.f(gettext("Checking stage %(stage)s of %(through)s… %(done)s checks done."),
