@@ -20,6 +20,7 @@ import { showSentences, showOlder } from "./counts.js";
 import { addConsole } from "./server-console.js";
 import { Waiting, Streams } from "./traffic-relay.js";
 import { openLinked } from "./deeplink.js";
+import "./panes.js"; // the layout: view tabs, list and detail side by side or as a dialog
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
