@@ -97,10 +97,11 @@ def test_main_pages_pass_axe_and_tab_reaches_every_control(browser, shared_playg
         page.wait_for_function("() => document.getElementById('program-text').value.length > 0")
         _check(page, "program", found)
 
-        for name, path, ready in (("classes", "/classes/", "html.js-ready, main"),
-                                  ("board", f"/classes/{class_id}/", "#board-conn[data-state=live]"),
-                                  ("tour", "/tour/", "html.js-ready"),
-                                  ("glossary", "/glossary/", "main")):
+        for name, path, ready in (
+                ("classes", "/classes/", "html.js-ready, main"),
+                ("board", f"/classes/{class_id}/", "#board-conn[data-state=live]"),
+                ("tour", "/tour/", "html.js-ready"),
+                ("glossary", "/glossary/", "main")):
             page.goto(site.base + path)
             page.wait_for_selector(ready)
             _check(page, name, found)

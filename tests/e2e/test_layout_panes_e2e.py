@@ -11,13 +11,16 @@ import pytest
 pytestmark = pytest.mark.browser
 
 WORDS = {
-    "en": {"locale": "en-US", "exchanges": "Exchanges", "composer": "Composer", "close": "Close"},
-    "ja": {"locale": "ja-JP", "exchanges": "やりとり", "composer": "コンポーザー", "close": "閉じる"},
+    "en": {"locale": "en-US", "exchanges": "Exchanges", "composer": "Composer",
+           "close": "Close"},
+    "ja": {"locale": "ja-JP", "exchanges": "やりとり", "composer": "コンポーザー",
+           "close": "閉じる"},
 }
 SIZES = {"wide": {"width": 1366, "height": 900}, "narrow": {"width": 1000, "height": 800},
          "phone": {"width": 400, "height": 800}}
 
 ROWS = "#traffic-table tbody tr[data-seq]"
+INERT_LIST = "() => document.getElementById('list-pane').closest('[inert]') !== null"
 # Resolves once the page has not scrolled for a few frames (a smooth scroll has ended).
 SETTLED = """() => new Promise((done) => {
   let y = scrollY, still = 0;
@@ -61,7 +64,8 @@ def test_wide_screen_side_by_side_with_a_divider_that_is_kept(browser, shared_pl
     context, page, errors = _traffic_page(browser, shared_playground, start_in_page,
                                           language, "wide")
     try:
-        assert page.get_by_role("tab", name=words["exchanges"]).get_attribute("aria-selected") == "true"
+        exchanges_tab = page.get_by_role("tab", name=words["exchanges"])
+        assert exchanges_tab.get_attribute("aria-selected") == "true"
         divider = page.get_by_role("separator")
         assert not divider.is_visible()  # no detail yet: the list has the whole width
         full = _box(page, "#list-pane")["width"]
@@ -72,7 +76,8 @@ def test_wide_screen_side_by_side_with_a_divider_that_is_kept(browser, shared_pl
         # Side by side: the detail right of the list, on the same band of the screen,
         # and the list still in view (opening an exchange no longer scrolls it away).
         assert shown["x"] >= listed["x"] + listed["width"]
-        assert shown["y"] < listed["y"] + listed["height"] and listed["y"] < shown["y"] + shown["height"]
+        assert shown["y"] < listed["y"] + listed["height"]
+        assert listed["y"] < shown["y"] + shown["height"]
         assert listed["width"] < full * 0.6
         page.evaluate(SETTLED)
         row = _box(page, ROWS)
@@ -117,8 +122,9 @@ def test_wide_screen_side_by_side_with_a_divider_that_is_kept(browser, shared_pl
         assert not page.locator("#inspector").is_visible()
         composer_tab.focus()
         page.keyboard.press("ArrowLeft")
-        assert page.get_by_role("tab", name=words["exchanges"]).get_attribute("aria-selected") == "true"
-        assert page.locator("#inspector").is_visible() and not page.locator("#composer").is_visible()
+        assert exchanges_tab.get_attribute("aria-selected") == "true"
+        assert page.locator("#inspector").is_visible()
+        assert not page.locator("#composer").is_visible()
         assert errors == []
     finally:
         context.close()
@@ -140,7 +146,7 @@ def test_below_1200_px_the_detail_is_a_dialog_that_esc_closes(browser, shared_pl
         assert box["y"] >= 0 and box["y"] + box["height"] <= SIZES["narrow"]["height"]
         # Modal: focus starts in it, the list behind is inert, Tab stays inside.
         assert page.evaluate("() => document.activeElement.id") == "detail-close"
-        assert page.evaluate("() => document.getElementById('list-pane').closest('[inert]') !== null")
+        assert page.evaluate(INERT_LIST)
         for _ in range(6):
             page.keyboard.press("Tab")
             assert page.evaluate("() => document.getElementById('detail')"
@@ -148,7 +154,7 @@ def test_below_1200_px_the_detail_is_a_dialog_that_esc_closes(browser, shared_pl
         page.screenshot(path=str(screenshot_dir / f"layout-dialog-{language}.png"))
         page.keyboard.press("Escape")
         page.locator("#detail").wait_for(state="hidden")
-        assert page.evaluate("() => document.getElementById('list-pane').closest('[inert]') === null")
+        assert not page.evaluate(INERT_LIST)
         # The backdrop closes it too.
         page.locator(ROWS).first.click()
         dialog.wait_for()
@@ -181,7 +187,8 @@ def test_a_400_px_phone_reads_the_list_and_opens_an_exchange(browser, shared_pla
         dialog.locator("#part-request .bytes .ctl").first.wait_for()
         box = _box(page, "#detail")
         assert box["x"] >= 0 and box["x"] + box["width"] <= width
-        assert dialog.locator("#part-request .bytes").inner_text().startswith("GET /index.css HTTP/1.1")
+        request = dialog.locator("#part-request .bytes").inner_text()
+        assert request.startswith("GET /index.css HTTP/1.1")
         page.screenshot(path=str(screenshot_dir / f"layout-phone-detail-{language}.png"))
         dialog.get_by_role("button", name=WORDS[language]["close"], exact=True).tap()
         page.locator("#detail").wait_for(state="hidden")

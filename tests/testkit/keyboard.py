@@ -31,9 +31,10 @@ _MARK = """() => {
     el.dataset.tabStop = el.type === "radio" && el.name ? "radio:" + el.name
       : tablist ? "tablist:" + tablist.dataset.tabList : "c" + (n++);
     if (found.some((f) => f.stop === el.dataset.tabStop)) continue;
+    const name = el.getAttribute("aria-label") || (label || el).textContent || el.name || "";
     found.push({stop: el.dataset.tabStop,
-                what: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
-                  + " " + (el.getAttribute("aria-label") || (label || el).textContent || el.name || "").trim().slice(0, 40)});
+                what: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " "
+                  + name.trim().slice(0, 40)});
   }
   return found;
 }"""
@@ -46,7 +47,7 @@ def unreachable(page: Any) -> list[str]:
     """The visible controls of ``page`` that pressing Tab from the top never focuses."""
     controls = page.evaluate(_MARK)
     wanted = {c["stop"]: c["what"] for c in controls}
-    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
     reached: set[str] = set()
     first = None
     for _ in range(len(controls) + 30):
