@@ -53,8 +53,6 @@ const state = {
   lastStatsAt: 0,
 };
 
-// ----- rows -----------------------------------------------------------------------------
-
 // One listener for every row: the row's summary opens in the detail panel.
 tbody.addEventListener("click", (event) => {
   const tr = event.target.closest("tr");
