@@ -7,6 +7,7 @@ reads the list and opens an exchange."""
 from __future__ import annotations
 
 import pytest
+from testkit.axe import audit, explain
 
 pytestmark = pytest.mark.browser
 
@@ -151,6 +152,8 @@ def test_below_1200_px_the_detail_is_a_dialog_that_esc_closes(browser, shared_pl
             page.keyboard.press("Tab")
             assert page.evaluate("() => document.getElementById('detail')"
                                  ".contains(document.activeElement)")
+        violations = audit(page)  # the dialog passes the audit too
+        assert not violations, explain(violations)
         page.screenshot(path=str(screenshot_dir / f"layout-dialog-{language}.png"))
         page.keyboard.press("Escape")
         page.locator("#detail").wait_for(state="hidden")
