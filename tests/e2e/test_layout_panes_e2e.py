@@ -163,6 +163,16 @@ def test_below_1200_px_the_detail_is_a_dialog_that_esc_closes(browser, shared_pl
         dialog.wait_for()
         page.mouse.click(5, 5)
         page.locator("#detail").wait_for(state="hidden")
+        # "Open in composer" from the dialog: the composer's tab, usable (nothing inert);
+        # back on the exchanges the dialog is there again, modal, with the focus.
+        page.locator(ROWS).first.click()
+        dialog.locator("button[data-replay=open]").click()
+        page.wait_for_function("() => document.activeElement.id === 'composer-text'")
+        assert page.evaluate("() => document.querySelector('[inert]') === null")
+        page.locator("#panel-tab-exchanges").click()
+        dialog.wait_for()
+        assert page.evaluate(INERT_LIST)
+        assert page.evaluate("() => document.activeElement.id") == "detail-close"
         assert errors == []
     finally:
         context.close()

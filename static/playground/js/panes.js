@@ -26,7 +26,6 @@ const closeDetail = () => $("detail-close").click();
 initPanes();
 
 function initPanes() {
-  initTabs($("view-tabs"));
   const inspector = $("inspector");
   const detail = $("detail");
   const divider = $("pane-divider");
@@ -34,12 +33,14 @@ function initPanes() {
   let opener = null; // what had focus when the detail opened: it gets it back
   let inerted = []; // what the overlay made inert, to undo exactly that
 
+  initTabs($("view-tabs"), () => arrange());
   setShare(divider, inspector, storedShare());
   dragDivider(divider, inspector);
 
   function arrange() {
     const open = !detail.hidden;
-    const overlay = open && !wide.matches;
+    // Another view's tab hides the inspector, and the dialog with it: nothing is inert then.
+    const overlay = open && !wide.matches && !inspector.hidden;
     inspector.classList.toggle("detail-open", open); // the CSS reads `hidden` itself
     for (const el of inerted) el.inert = false;
     inerted = [];
@@ -47,6 +48,8 @@ function initPanes() {
       detail.setAttribute("role", "dialog");
       detail.setAttribute("aria-modal", "true");
       inerted = inertOutside(detail);
+      // Focus belongs in the dialog (what had it outside is inert now).
+      if (!detail.contains(document.activeElement)) $("detail-close").focus({ preventScroll: true });
     } else {
       detail.removeAttribute("role");
       detail.removeAttribute("aria-modal");
@@ -57,7 +60,6 @@ function initPanes() {
     if (!detail.hidden && !inspector.classList.contains("detail-open")) {
       opener = document.activeElement;
       arrange();
-      if (!wide.matches) $("detail-close").focus({ preventScroll: true });
     } else if (detail.hidden && inspector.classList.contains("detail-open")) {
       arrange();
       if (opener && opener.isConnected) opener.focus({ preventScroll: true });
@@ -68,7 +70,7 @@ function initPanes() {
 
   $("pane-backdrop").addEventListener("click", () => closeDetail());
   document.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape" || detail.hidden || event.defaultPrevented) return;
+    if (event.key !== "Escape" || detail.hidden || inspector.hidden || event.defaultPrevented) return;
     // In the dialog Esc always closes it; side by side only from inside the detail
     // (elsewhere Esc belongs to whatever has focus, e.g. the filter).
     if (wide.matches && !detail.contains(event.target)) return;
@@ -81,7 +83,8 @@ function initPanes() {
 // The page's view tabs: one selected, its panel shown (the ARIA tabs pattern: arrow keys
 // move between tabs, Tab goes into the panel). ?compose=… (the tour's link) or
 // #composer opens the composer's; so do the detail's "Re-send" and "Open in composer".
-function initTabs(list) {
+// changed: called after another tab was chosen.
+function initTabs(list, changed) {
   const tabs = Array.from(list.querySelectorAll("[role=tab]"));
   function select(tab, focus = false) {
     for (const t of tabs) {
@@ -95,6 +98,7 @@ function initTabs(list) {
       panel.setAttribute("aria-labelledby", t.id);
     }
     if (focus) tab.focus();
+    changed();
   }
   list.addEventListener("click", (event) => {
     const tab = event.target.closest("[role=tab]");
