@@ -1,23 +1,23 @@
-// The traffic page's layout (docs/traffic-ui.md, "Layout"): which view is shown (the
-// exchanges or the composer, as tabs), and where the exchange detail goes. From
-// WIDE_QUERY up the list and the detail sit side by side, split by a divider that the
-// mouse drags or the arrow keys move; the split is kept in localStorage. Below it the
-// detail opens over the list as a modal dialog: the rest of the page is inert, Esc or
-// the backdrop closes it, and focus goes back where it was. The panes only watch the
-// detail's `hidden` attribute (exchange.js shows and hides it), so they never need to
-// know how an exchange is drawn.
+// The traffic page's layout (docs/traffic-ui.md, "Layout and accessibility"): which
+// view is shown (the exchanges or the composer, as tabs), and where the exchange detail
+// goes. From WIDE_QUERY up the list and the detail sit side by side, split by a divider
+// that the mouse drags or the arrow keys move; the split is kept in localStorage. Below
+// it the detail opens over the list as a modal dialog: the rest of the page is inert,
+// Esc or the backdrop closes it, and focus goes back where it was. The panes only watch
+// the detail's `hidden` attribute (exchange.js shows and hides it), so they never need
+// to know how an exchange is drawn.
 import { $ } from "./dom.js";
 
 // The same width as panes.css's media query: below it two panes would each be too
 // narrow for a request line.
-export const WIDE_QUERY = "(min-width: 1200px)";
+const WIDE_QUERY = "(min-width: 1200px)";
 // The list's share of the width, in percent: kept between MIN and MAX so neither pane
 // can be dragged out of sight; KEY_STEP per arrow key press.
 const MIN_SHARE = 20;
 const MAX_SHARE = 80;
 const DEFAULT_SHARE = 50;
 const KEY_STEP = 2;
-export const SHARE_KEY = "playground.traffic.listShare";
+const SHARE_KEY = "playground.traffic.listShare";
 
 // Esc and the backdrop close the detail as its own Close button does (exchange.js).
 const closeDetail = () => $("detail-close").click();
