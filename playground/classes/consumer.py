@@ -5,7 +5,8 @@ however it ends, the account's groups, the JSON guard, the ping): ``connect()`` 
 the Origin exactly (before the handshake is accepted: refused with 403) and that this
 user teaches this class, joins the class's group, then sends the whole board. After
 that, each ``board.student`` from classes/notify.py becomes one ``{"type": "student",
-"student": ROW}`` read from the database, and ``board.members`` (someone joined or left) the whole board again.
+"student": ROW}`` read from the database, and ``board.members`` (someone joined or
+left) the whole board again.
 
 Refusals after the handshake carry a close code a page can act on: 4403 for someone who
 is not a teacher (or not logged in), 4404 for a class that does not exist or is another
