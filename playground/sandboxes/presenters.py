@@ -152,7 +152,7 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         # change but Stop answers 403; docs/classes.md).
         "viewer": ownership.viewer(request, sandbox),
         # What a teacher did to it, newest first, so the student always knows.
-        "notices": notices.newest(pk),
+        "notices": notices.newest(sandbox),
         "links": {key: reverse(f"playground:{name}", args=[pk]) for key, name in LINKS.items()
                   if key not in NOT_LINKED[sandbox.kind]},
     }
