@@ -20,20 +20,14 @@ from urllib.parse import urlencode
 from django.contrib.auth import get_user_model
 from django.db.models import Max
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 
 from ..class_models import Classroom, Membership
 from ..models import CheckRun, Sandbox
 from ..refusals import Message
+from ..sandboxes.presenters import STATUS_WORDS
 from . import codes
 
-# The words for a sandbox's status (the same msgids the sandbox cards use).
-STATUS_WORDS = {
-    Sandbox.Status.STOPPED: gettext_noop("stopped"),
-    Sandbox.Status.STARTING: gettext_noop("starting"),
-    Sandbox.Status.RUNNING: gettext_noop("running"),
-    Sandbox.Status.CRASHED: gettext_noop("crashed"),
-}
 FINISHED = (CheckRun.State.PASSED, CheckRun.State.FAILED, CheckRun.State.STOPPED,
             CheckRun.State.INTERRUPTED)
 
