@@ -22,6 +22,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils.translation import gettext
 
+from ..accounts import shown_name
 from ..class_models import Classroom, Membership
 from ..models import CheckRun, Sandbox
 from ..refusals import Message
@@ -93,7 +94,7 @@ def _row(user: Any, joined_at: datetime, sandboxes: list[Sandbox], best: int,
     return {
         "id": user.pk,
         "username": user.username,
-        "name": user.get_full_name() or user.username,
+        "name": shown_name(user),
         "sandboxes": [sandbox_json(s) for s in sandboxes],
         "reached": best,
         "stuck_on": _stuck_on(finished),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext, gettext_noop
 
+from ..accounts import shown_name
 from ..class_models import TeacherNotice
 
 # A card shows this many, newest first; older ones stay in the admin.
@@ -27,9 +28,8 @@ WORDING = {
 def record(sandbox: Any, teacher: Any, action: str) -> TeacherNotice:
     """Write down that ``teacher`` did ``action`` to ``sandbox`` (by name too: the
     notice stays true when the teacher's account goes)."""
-    name = teacher.get_full_name() or teacher.get_username()
     return TeacherNotice.objects.create(sandbox=sandbox, teacher=teacher,
-                                        teacher_name=name, action=action)
+                                        teacher_name=shown_name(teacher), action=action)
 
 
 def to_json(notice: TeacherNotice) -> dict[str, Any]:
