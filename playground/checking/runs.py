@@ -350,18 +350,24 @@ def _record(active: Active, results: list[dict[str, Any]], outcome: engine.Outco
 
 
 def _resolve(active: Active, outcome: engine.Outcome) -> dict[tuple[int, int], int]:
-    """(local port, index) -> seq of the exchanges the check's requests became, waiting
-    up to RESOLVE_WAIT for them to be stored."""
+    """(local port, index) -> seq of the exchanges the check's requests became."""
     wanted = {(s.local_port, s.index) for s in outcome.sent}
     if outcome.failure is not None and outcome.failure.sent is not None:
         wanted.add((outcome.failure.sent.local_port, outcome.failure.sent.index))
+    return seqs_of(active.sandbox_id, active.floor, wanted)
+
+
+def seqs_of(sandbox_id: int, floor: int,
+            wanted: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(local port, index) -> seq of the exchanges after ``floor`` that connections the
+    playground made became, waiting up to RESOLVE_WAIT for them to be stored (a request
+    the server never answered has none). Check runs and a class broadcast use it."""
     found: dict[tuple[int, int], int] = {}
-    sandbox = Sandbox(pk=active.sandbox_id)
+    sandbox = Sandbox(pk=sandbox_id)
     deadline = time.monotonic() + RESOLVE_WAIT
     while wanted - found.keys():
         from_ports = reduce(or_, (Q(client__endswith=f":{port}") for port, _ in wanted))
-        rows = Exchange.objects.filter(from_ports, sandbox_id=active.sandbox_id,
-                                       seq__gt=active.floor)
+        rows = Exchange.objects.filter(from_ports, sandbox_id=sandbox_id, seq__gt=floor)
         for client, index, seq in rows.values_list("client", "conn_index", "seq"):
             key = (exchanges.client_port(client), index)
             if key in wanted:
