@@ -321,7 +321,8 @@ def _waiting(active: Active, ahead: int) -> None:
 
 
 def _stop_asked(run_id: int) -> bool:
-    """A Stop of a waiting run, from any process (the row's flag)."""
+    """A Stop of this run, from any process (the row's flag): looked at by a run
+    waiting for its turn, and after each check."""
     return CheckRun.objects.filter(pk=run_id, stop_requested=True).exists()
 
 
@@ -344,7 +345,7 @@ def _record(active: Active, results: list[dict[str, Any]], outcome: engine.Outco
     if not updated:  # the sandbox (and its runs) was deleted: stop checking it
         active.cancelled.set()
         return
-    if CheckRun.objects.filter(pk=active.run_id, stop_requested=True).exists():
+    if _stop_asked(active.run_id):
         active.cancelled.set()  # a Stop from another process
     _publish(active.run_id, active.sandbox_id, State.RUNNING, len(results))
 
