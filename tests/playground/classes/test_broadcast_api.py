@@ -15,7 +15,7 @@ import threading
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
-from testkit.boards import classroom, student, teacher
+from testkit.boards import classroom, logged_in, student, teacher
 from testkit.checkruns import running_sandbox
 from testkit.waiting import wait_until
 
@@ -31,12 +31,6 @@ GET_INDEX = b"GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r
 
 def url(klass) -> str:
     return f"/api/classes/{klass.pk}/broadcast/"
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def send(client: Client, klass, data: bytes = GET_INDEX, **fields):
