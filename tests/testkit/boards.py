@@ -53,3 +53,13 @@ def logged_in(user: Any, language: str | None = None) -> Any:
     client = Client(**({"HTTP_ACCEPT_LANGUAGE": language} if language else {}))
     client.force_login(user)
     return client
+
+
+def send_to_all(client: Any, klass: Any, request: bytes, **fields: Any) -> Any:
+    """``client`` sends ``request`` to everyone in ``klass`` (POST
+    /api/classes/<id>/broadcast/, docs/api.md); the response."""
+    import base64
+
+    return client.post(f"/api/classes/{klass.pk}/broadcast/",
+                       {"request_b64": base64.b64encode(request).decode(), **fields},
+                       content_type="application/json")

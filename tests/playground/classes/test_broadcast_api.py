@@ -15,7 +15,7 @@ import threading
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
-from testkit.boards import classroom, logged_in, student, teacher
+from testkit.boards import classroom, logged_in, send_to_all, student, teacher
 from testkit.checkruns import running_sandbox
 from testkit.waiting import wait_until
 
@@ -34,9 +34,7 @@ def url(klass) -> str:
 
 
 def send(client: Client, klass, data: bytes = GET_INDEX, **fields):
-    body = {"request_b64": base64.b64encode(data).decode(), "line_endings": "exact",
-            **fields}
-    return client.post(url(klass), body, content_type="application/json")
+    return send_to_all(client, klass, data, **{"line_endings": "exact", **fields})
 
 
 @pytest.fixture
