@@ -28,6 +28,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, override
 
+from ..accounts import shown_name
 from ..checking.runs import docroot_of, seqs_of
 from ..class_models import Classroom, TeacherNotice
 from ..compose import composer
@@ -82,8 +83,7 @@ def running_sandboxes(classroom: Classroom) -> list[Sandbox]:
 
 
 def _student(user: Any) -> dict[str, Any]:
-    return {"id": user.pk, "username": user.get_username(),
-            "name": user.get_full_name() or user.get_username()}
+    return {"id": user.pk, "username": user.get_username(), "name": shown_name(user)}
 
 
 def _forget_stale_ports() -> None:
