@@ -7,42 +7,23 @@ included: they are labels around file inputs)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import uuid
 
 import pytest
 from testkit.axe import audit, explain
-from testkit.class_browsers import login
+from testkit.class_browsers import login, make_class
 from testkit.keyboard import unreachable
 
 pytestmark = pytest.mark.browser
 
 LOCALES = {"en": "en-US", "ja": "ja-JP"}
 
-MAKE_CLASS = """
-import django, json, sys; django.setup()
-from django.contrib.auth.models import Group, User
-from playground.class_models import Classroom, Membership, TEACHERS_GROUP
-teacher, student, code = sys.argv[1:]
-t = User.objects.create_user(teacher, password="pw", first_name="Sato")
-t.groups.add(Group.objects.get(name=TEACHERS_GROUP))
-room = Classroom.objects.create(name="HTTP 1", teacher=t, join_code=code)
-s = User.objects.create_user(student, password="pw", first_name="Aiko")
-Membership.objects.create(classroom=room, user=s)
-print(json.dumps({"class": room.pk}))
-"""
-
 
 def _make_class(site, tag: str) -> tuple[str, int]:
     """A class of this test's own in the shared playground: its teacher's name, its id."""
     teacher = f"teacher-{tag}"
-    made = subprocess.run([sys.executable, "-c", MAKE_CLASS, teacher, f"student-{tag}",
-                           tag[:8].upper()], env=site.env, capture_output=True, text=True,
-                          timeout=120, cwd=str(site.tmp))
-    assert made.returncode == 0, made.stderr
-    return teacher, json.loads(made.stdout)["class"]
+    ids = make_class(site.env, (f"student-{tag}",), teacher=teacher, code=tag[:8].upper())
+    return teacher, ids["class"]
 
 
 def _check(page, name: str, found: dict[str, str]) -> None:
