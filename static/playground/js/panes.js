@@ -114,7 +114,8 @@ function initTabs(list, changed) {
   const byPanel = (id) => tabs.find((t) => t.getAttribute("aria-controls") === id);
   const composer = byPanel("composer");
   const wanted = new URLSearchParams(location.search).has("compose") || location.hash === "#composer";
-  select(wanted && composer ? composer : tabs[0]);
+  // (A teacher's read-only look hides the composer's tab with the composer: `.writes`.)
+  select(wanted && composer && composer.checkVisibility() ? composer : tabs[0]);
   // The detail's replay buttons (composer.js) fill the composer: show it.
   const actions = $("detail-actions");
   if (actions && composer) {
