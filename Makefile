@@ -12,7 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The npm tools the browser tests use (axe-core, the accessibility audit), exactly as
+# package-lock.json pins them; never served to learners.
+NPM_STAMP := node_modules/.installed
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+install: $(STAMP) $(NPM_STAMP)
 	$(PY) manage.py compiletranslations  # .po -> .mo, pure Python: no gettext needed
 
 # The literal path itself: runserver migrates SQLite (and compiles any stale .mo) as it
@@ -51,4 +58,4 @@ bench: install
 	if [ -n "$$missed" ]; then echo "bench: goals missed or failed in:$$missed"; exit 1; fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache build

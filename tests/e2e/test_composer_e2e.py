@@ -14,6 +14,7 @@ def test_compose_a_malformed_request_and_see_the_400(sandbox_in_new_session, sha
     page.goto(site.base + sandbox["links"]["traffic"])
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
 
+    page.click("#panel-tab-composer")  # the composer has a tab of its own (panes.js)
     page.click("#composer-templates [data-template=malformed]")
     typed = page.input_value("#composer-text")
     assert typed.startswith("GET /index.html HTTP/1.1 extra\n")
@@ -28,6 +29,7 @@ def test_compose_a_malformed_request_and_see_the_400(sandbox_in_new_session, sha
     assert response.inner_text().startswith("00000000  48 54 54 50 2f 31 2e 31 ")
 
     # The exchange is in the traffic view like any other: rejected, with its 400.
+    page.click("#panel-tab-exchanges")
     row = page.locator("#traffic-table tbody tr.outcome-rejected").first
     row.wait_for(timeout=10_000)
     assert row.locator("td.status .code").inner_text() == "400"
@@ -39,6 +41,8 @@ def test_compose_a_malformed_request_and_see_the_400(sandbox_in_new_session, sha
     page.wait_for_function(
         "() => document.getElementById('composer-endings').value === 'exact'")
     assert page.input_value("#composer-text").startswith("GET /index.html HTTP/1.1 extra")
+    assert page.is_visible("#composer-text")  # "Open in composer" showed the composer's tab
+    page.click("#panel-tab-exchanges")
     page.get_by_role("button", name="Re-send").click()
     page.wait_for_function(
         "() => document.querySelectorAll('#traffic-table tbody tr.outcome-rejected').length === 2",
@@ -50,6 +54,7 @@ def test_compose_a_malformed_request_and_see_the_400(sandbox_in_new_session, sha
             for i in items]
     assert raws[0] == raws[1] and raws[0].startswith("GET /index.html HTTP/1.1 extra\r\n")
     # Exports from the detail: the tutorial's file names.
+    page.click("#panel-tab-exchanges")
     assert page.get_by_role("link", name="server_recv.txt").get_attribute("download") \
         == "server_recv.txt"
     page.fill("#filter", "status:4xx")

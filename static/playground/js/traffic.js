@@ -20,6 +20,7 @@ import { showSentences, showOlder } from "./counts.js";
 import { addConsole } from "./server-console.js";
 import { Waiting, Streams } from "./traffic-relay.js";
 import { openLinked } from "./deeplink.js";
+import "./panes.js"; // the layout: view tabs, list and detail side by side or as a dialog
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
@@ -51,8 +52,6 @@ const state = {
   stats: null,
   lastStatsAt: 0,
 };
-
-// ----- rows -----------------------------------------------------------------------------
 
 // One listener for every row: the row's summary opens in the detail panel.
 tbody.addEventListener("click", (event) => {
