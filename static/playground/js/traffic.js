@@ -20,6 +20,8 @@ import { showSentences, showOlder } from "./counts.js";
 import { addConsole } from "./server-console.js";
 import { Waiting, Streams } from "./traffic-relay.js";
 import { openLinked } from "./deeplink.js";
+import { initWaterfall } from "./waterfall.js";
+import { initDiffPick } from "./diff-pick.js";
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
@@ -396,4 +398,6 @@ openLinked(detail, root.dataset.exchangesUrl, tbody); // ?exchange=SEQ&mark=…:
 if ($("composer")) initComposer($("composer"), detailPanel);
 if ($("export-links")) initExports($("export-links"), $("filter"), $("export-run"), detailPanel, root.dataset.exchangesUrl);
 
+initDiffPick(detailPanel, initial, $("waterfall").dataset.compareUrl);
+initWaterfall($("waterfall"), detail, { exchanges: root.dataset.exchangesUrl, runs: root.dataset.runsUrl });
 screenReady();
