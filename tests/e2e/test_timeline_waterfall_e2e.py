@@ -20,7 +20,8 @@ FACTS = {
 ONCE_END = {
     "en": "run 1 ended: stopped: the “one request, then exit” mode answered one request "
           "and exited, like the tutorial's first server; start it again for another",
-    "ja": "実行 1 が終了: ",
+    "ja": "1 回目の起動が終了: 停止: 「1 回だけ応答して終了」モードが 1 回応答して終了しました"
+          "（チュートリアルの最初のサーバーと同じです）。もう一度試すには再起動してください",
 }
 
 
