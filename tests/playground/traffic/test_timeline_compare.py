@@ -107,3 +107,26 @@ def test_the_page_lists_only_the_visitors_sandboxes(client, other_client, free_p
     assert page.status_code == 200 and b"exchange-diff.js" in page.content
     assert b">mine</option>" in page.content
     assert b">mine</option>" not in other_client.get("/compare/").content
+
+
+@pytestmark_db
+def test_two_runs_of_one_sandbox(client, free_port, raw_send):
+    """Any runs: the exchange before a restart against the one after it."""
+    sandbox = _running(client, "runs", free_port)
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    raw_send(free_port, request)
+    before = _one_exchange(client, sandbox)
+    assert client.post(sandbox["links"]["restart"]).status_code == 200
+    raw_send(free_port, request)
+
+    def after_restart():
+        item = _one_exchange(client, sandbox)
+        return item if item["seq"] != before["seq"] else None
+    after = wait_until(after_restart, 10, "the exchange of run 2")
+    data = client.get(f"/api/compare/?a={sandbox['id']}:{before['seq']}"
+                      f"&b={sandbox['id']}:{after['seq']}").json()
+    assert (data["a"]["summary"]["run"], data["b"]["summary"]["run"]) == (1, 2)
+    assert data["request"]["head"]["same"] is True  # the same bytes sent twice
+    response = data["response"]
+    assert response["body"]["same"] is True
+    assert response["head"]["same_apart_from_expected"] is True  # the Date at most
