@@ -7,6 +7,7 @@ bodies side by side with the differing bytes marked."""
 import socket
 
 import pytest
+from testkit.language import in_language
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -19,14 +20,6 @@ CREATE = """async ([name, port, mode]) => {
   await PG.api("POST", sb.links.starter, {});
   return await PG.api("POST", sb.links.start);
 }"""
-
-
-def _in_language(page, base: str, lang: str) -> None:
-    page.goto(base + "/")
-    if page.get_attribute("html", "lang") != lang:
-        page.locator(f"#lang-switch button[value={lang}]").click()
-        page.wait_for_load_state("load")
-    assert page.get_attribute("html", "lang") == lang
 
 
 def _get_css(port: int) -> bytes:
@@ -54,7 +47,7 @@ def test_step_five_against_step_six(browser, shared_playground, lang):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _in_language(page, base, lang)
+    in_language(page, base, lang)
     five = page.evaluate(CREATE, ["step 5", int(page.input_value("#create-port")),
                                   "no-content-type"])
     page.reload()

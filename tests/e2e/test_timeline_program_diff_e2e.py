@@ -7,6 +7,7 @@ and marks where the heads differ."""
 import socket
 
 import pytest
+from testkit.language import in_language
 from testkit.program_pages import reachable_tmp_path  # noqa: F401 (the tmp_path fixture)
 from testkit.waiting import wait_until
 
@@ -46,11 +47,7 @@ def test_my_server_against_henaserver(browser, two_port_playground, lang):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(site.base + "/")
-    if lang != "en":
-        page.locator(f"#lang-switch button[value={lang}]").click()
-        page.wait_for_load_state("load")
-    assert page.get_attribute("html", "lang") == lang
+    in_language(page, site.base, lang)
     mine = page.evaluate(CREATE, [{"name": "mine", "port": mine_port, "kind": "program",
                                    "starter": "static"}])
     hena = page.evaluate(CREATE, [{"name": "hena", "port": hena_port}])

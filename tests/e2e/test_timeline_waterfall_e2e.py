@@ -7,6 +7,7 @@ exchange."""
 import socket
 
 import pytest
+from testkit.language import in_language
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -23,14 +24,6 @@ ONCE_END = {
     "ja": "1 回目の起動が終了: 停止: 「1 回だけ応答して終了」モードが 1 回応答して終了しました"
           "（チュートリアルの最初のサーバーと同じです）。もう一度試すには再起動してください",
 }
-
-
-def _in_language(page, base: str, lang: str) -> None:
-    page.goto(base + "/")
-    if page.get_attribute("html", "lang") != lang:
-        page.locator(f"#lang-switch button[value={lang}]").click()
-        page.wait_for_load_state("load")
-    assert page.get_attribute("html", "lang") == lang
 
 
 def _read_answers(sock: socket.socket, count: int) -> bytes:
@@ -89,7 +82,7 @@ def _open_waterfall(page, sandbox, count: int) -> None:
 def test_lanes_show_reuse_pipelining_and_parallel_connections(sandbox_in_new_session,
                                                               shared_playground, lang):
     page, sandbox, errors = sandbox_in_new_session(f"waterfall {lang}")
-    _in_language(page, shared_playground.base, lang)
+    in_language(page, shared_playground.base, lang)
     _traffic_on_three_connections(sandbox["port"])
     page.goto(shared_playground.base + "/")  # relative links below
     sandbox["links"]["traffic"] = shared_playground.base + sandbox["links"]["traffic"]
@@ -149,7 +142,7 @@ def test_a_once_run_ends_and_what_followed_was_refused(browser, shared_playgroun
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _in_language(page, shared_playground.base, lang)
+    in_language(page, shared_playground.base, lang)
     sandbox = page.evaluate("""async ([port]) => {
       const sb = await PG.api("POST", "/api/sandboxes/", {name: "once", port, mode: "once"});
       await PG.api("POST", sb.links.starter, {});
