@@ -6,9 +6,9 @@
 import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
 import { $, el, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
+import { fromBase64 } from "./bytes.js";
 import { renderMarked } from "./diff-bytes.js";
 
-const unb64 = (s) => Uint8Array.from(atob(s || ""), (c) => c.charCodeAt(0));
 const SIDES = ["a", "b"];
 
 // "3:12" -> {sandbox: "3", seq: "12"}, or null.
@@ -58,12 +58,12 @@ function partView(title, key, part) {
   box.append(head);
   if (part.truncated) {
     box.append(el("p", "muted", L10N.f(gettext("Only the first %(size)s of each side were compared."),
-                                       { size: formatSize(part.a_b64 ? unb64(part.a_b64).length : 0) })));
+                                       { size: formatSize(part.a_b64 ? fromBase64(part.a_b64).length : 0) })));
   }
   const spans = (side) => part.ranges.map((r) => ({ start: r[side][0], end: r[side][1], expected: r.expected }));
   const cols = el("div", "compare-cols");
-  cols.append(column("A", unb64(part.a_b64), part.a_length, spans("a")),
-              column("B", unb64(part.b_b64), part.b_length, spans("b")));
+  cols.append(column("A", fromBase64(part.a_b64), part.a_length, spans("a")),
+              column("B", fromBase64(part.b_b64), part.b_length, spans("b")));
   box.append(cols);
   return box;
 }
