@@ -148,6 +148,10 @@ def test_a_once_run_ends_and_what_followed_was_refused(browser, shared_playgroun
       await PG.api("POST", sb.links.starter, {});
       return await PG.api("POST", sb.links.start);
     }""", [int(page.input_value("#create-port"))])
+    # The waterfall is open before anything happens: the bar, then the end, arrive live.
+    sandbox["links"]["traffic"] = shared_playground.base + sandbox["links"]["traffic"]
+    _open_waterfall(page, sandbox, 0)
+    page.locator("#wf-chart p.empty").wait_for()
     with socket.create_connection(("127.0.0.1", sandbox["port"])) as sock:
         sock.sendall(_get("/"))
         _read_answers(sock, 1)
@@ -160,8 +164,8 @@ def test_a_once_run_ends_and_what_followed_was_refused(browser, shared_playgroun
         return False
     wait_until(refused, 10, "the once server to exit")
 
-    sandbox["links"]["traffic"] = shared_playground.base + sandbox["links"]["traffic"]
-    _open_waterfall(page, sandbox, 1)
+    page.wait_for_function("() => document.querySelectorAll('#wf-chart .wf-bar').length === 1",
+                           timeout=15_000)
     marker = page.locator("#wf-chart .wf-marker-text")
     marker.wait_for(timeout=15_000)  # the run's end reaches the runs API
     assert marker.inner_text().startswith(ONCE_END[lang])
@@ -173,3 +177,54 @@ def test_a_once_run_ends_and_what_followed_was_refused(browser, shared_playgroun
     assert zone["width"] > 20 and zone["x"] >= bar["x"] + bar["width"] - 1
     assert errors == []
     context.close()
+
+
+LANES_IN_PAGE = """async (items) => {
+  const screen = document.querySelector("script[type=module][src]").src;
+  const lanes = await import(new URL("waterfall-lanes.js", screen).href);
+  const laid = lanes.layout(items);
+  return {
+    lanes: laid.map((l) => ({
+      key: l.key, tracks: l.tracks,
+      bars: l.bars.map((b) => [b.item.seq, b.track, b.pipelined, b.reused]) })),
+    facts: lanes.facts(laid),
+    near: lanes.domain(laid, [1_000_900]),
+    far: lanes.domain(laid, [1_000_000 + 60_000_000]),
+  };
+}"""
+
+
+def _item(seq, run, conn, index, first, done, end):
+    return {"seq": seq, "run": run, "conn": conn, "index": index, "outcome": "complete",
+            "times": {"accepted": first if index == 0 else None, "first_byte": first,
+                      "head_complete": done, "request_complete": done,
+                      "response_start": done + 5, "response_end": end}}
+
+
+def test_lanes_tracks_and_range_from_the_servers_times(browser, shared_playground):
+    """waterfall-lanes.js on its own: pipelining is a request that began before the
+    previous answer ended (a second track), keep-alive reuse an index above 0, the same
+    conn number in two runs two connections, and a run's end joins the picture only
+    when it came soon after the last bar."""
+    base = 1_000_000
+    items = [
+        _item(1, 1, 1, 0, base, base + 10, base + 50),
+        _item(2, 1, 1, 1, base + 20, base + 30, base + 90),   # before #1's end: pipelined
+        _item(3, 1, 1, 2, base + 200, base + 210, base + 250),  # after: reuse only
+        _item(4, 1, 2, 0, base + 40, base + 45, base + 60),   # a second connection meanwhile
+        _item(5, 2, 1, 0, base + 500, base + 510, base + 520),  # conn 1 of run 2: another one
+    ]
+    page = browser.new_context().new_page()
+    page.goto(shared_playground.base + "/")
+    got = page.evaluate(LANES_IN_PAGE, items)
+    assert got["lanes"] == [
+        {"key": "1:1", "tracks": 2,
+         "bars": [[1, 0, False, False], [2, 1, True, True], [3, 0, False, True]]},
+        {"key": "1:2", "tracks": 1, "bars": [[4, 0, False, False]]},
+        {"key": "2:1", "tracks": 1, "bars": [[5, 0, False, False]]},
+    ]
+    assert got["facts"] == {"connections": 3, "parallel": 2, "reused": 2, "pipelined": 1,
+                            "unanswered": 0}
+    assert got["near"]["from"] == base and got["near"]["to"] > base + 900
+    assert got["far"] == {"from": base, "to": base + 520}
+    page.context.close()

@@ -90,15 +90,23 @@ export function facts(lanes) {
   };
 }
 
-// The time range that holds every bar and the runs' ends, with room after an end to
-// show that nothing listened any more.
+// An end this long after the last bar (or, for a longer run, after as long as the run
+// had lasted) still shares its picture: a once run's exit, a crash under load. A stop
+// an hour later would squeeze every bar to a line, so it is left out (said in words).
+export const NEAR_END_US = 1_000_000;
+
+// The time range that holds every bar and the runs' ends that came soon after them
+// (`near`), with room after an end to show that nothing listened any more.
 export function domain(lanes, ends) {
   const starts = lanes.map((l) => l.opened);
-  const stops = lanes.map((l) => l.closed).concat(ends);
   if (!starts.length) return null;
   const from = Math.min(...starts);
-  let to = Math.max(...stops, from + 1);
-  if (ends.length) to += Math.max((to - from) * 0.25, 1000);
+  let to = Math.max(...lanes.map((l) => l.closed), from + 1);
+  const near = ends.filter((end) => end - to <= Math.max(to - from, NEAR_END_US));
+  if (near.length) {
+    to = Math.max(to, ...near);
+    to += Math.max((to - from) * 0.25, 1000);
+  }
   return { from, to };
 }
 

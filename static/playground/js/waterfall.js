@@ -26,7 +26,7 @@ export function initWaterfall(section, detail, urls) {
   const chart = $("wf-chart");
   const choice = $("wf-run");
   const state = { items: [], lastSeq: 0, run: null, runs: [], lanes: [], whole: null, view: null,
-                  shown: false, selected: null, capped: false };
+                  shown: false, selected: null, capped: false, ends: null };
 
   async function loadRuns() {
     const data = await api("GET", urls.runs);
@@ -67,8 +67,10 @@ export function initWaterfall(section, detail, urls) {
     }
     const before = state.items.length;
     await loadExchanges();
-    if (reset || state.items.length !== before || !state.lanes.length) draw();
-    else drawMarkers(); // a run may have ended meanwhile
+    // A run that ended meanwhile changes the range (its end, the refused time after it).
+    const ends = shownRuns().map((r) => r.ended_at).join();
+    if (reset || state.items.length !== before || ends !== state.ends) draw();
+    state.ends = ends;
   }
 
   function shownRuns() {
@@ -207,6 +209,13 @@ export function initWaterfall(section, detail, urls) {
     parts.push(L10N.f(ngettext("%(count)s pipelined", "%(count)s pipelined", f.pipelined), { count: f.pipelined }));
     if (f.unanswered) parts.push(L10N.f(ngettext("%(count)s unanswered", "%(count)s unanswered", f.unanswered), { count: f.unanswered }));
     if (state.capped) parts.push(L10N.f(gettext("showing the first %(count)s"), { count: MAX_BARS }));
+    // A run that ended long after its last exchange: its end is said, not drawn.
+    for (const run of shownRuns()) {
+      const ended = isoMicros(run.ended_at);
+      if (ended != null && state.whole && ended > state.whole.to) {
+        parts.push(L10N.f(gettext("run %(number)s ended: %(why)s"), { number: run.number, why: run.ended }));
+      }
+    }
     const line = $("wf-facts");
     line.textContent = parts.join(" · ");
     Object.assign(line.dataset, { connections: f.connections, parallel: f.parallel, reused: f.reused,
