@@ -40,8 +40,9 @@ def _stored_seq(page, sandbox) -> int:
     return wait_until(seq, 10, f"the exchange of {sandbox['name']}")
 
 
+@pytest.mark.screenshots
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_step_five_against_step_six(browser, shared_playground, lang):
+def test_step_five_against_step_six(browser, shared_playground, lang, screenshot_dir):
     base = shared_playground.base
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
@@ -90,6 +91,7 @@ def test_step_five_against_step_six(browser, shared_playground, lang):
     assert body.get_attribute("data-same") == "true"
     assert body.locator(".compare-part-verdict").inner_text() == SAME_BYTES[lang]
     assert body.locator(".diff-byte").count() == 0
+    page.screenshot(path=str(screenshot_dir / f"compare-{lang}.png"), full_page=True)
     # The requests differ in Host's port at most: their paths are the same.
     request_head = page.locator("#compare-request .compare-part[data-part=head] pre").nth(0)
     assert request_head.inner_text().startswith("GET /index.css HTTP/1.1␍␊")

@@ -78,9 +78,11 @@ def _open_waterfall(page, sandbox, count: int) -> None:
         timeout=15_000)
 
 
+@pytest.mark.screenshots
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_lanes_show_reuse_pipelining_and_parallel_connections(sandbox_in_new_session,
-                                                              shared_playground, lang):
+                                                              shared_playground, lang,
+                                                              screenshot_dir):
     page, sandbox, errors = sandbox_in_new_session(f"waterfall {lang}")
     in_language(page, shared_playground.base, lang)
     _traffic_on_three_connections(sandbox["port"])
@@ -90,6 +92,7 @@ def test_lanes_show_reuse_pipelining_and_parallel_connections(sandbox_in_new_ses
 
     facts = page.locator("#wf-facts")
     assert facts.inner_text() == FACTS[lang]
+    page.locator("#waterfall").screenshot(path=str(screenshot_dir / f"waterfall-{lang}.png"))
     lanes = page.locator("#wf-chart .wf-lane")
     assert lanes.count() == 3
     assert [lanes.nth(i).get_attribute("data-bars") for i in range(3)] == ["2", "1", "2"]

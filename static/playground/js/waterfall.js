@@ -73,6 +73,17 @@ export function initWaterfall(section, detail, urls) {
     state.ends = ends;
   }
 
+  // One refresh at a time (a poll and a click must not both append the same page); a
+  // reset asked for meanwhile runs once the current one ends.
+  let busy = false;
+  let resetAfter = false;
+  async function update(reset) {
+    if (busy) { resetAfter = resetAfter || reset; return; }
+    busy = true;
+    try { await refresh(reset); } finally { busy = false; }
+    if (resetAfter) { resetAfter = false; await update(true); }
+  }
+
   function shownRuns() {
     return state.run === "all" ? state.runs : state.runs.filter((r) => String(r.number) === state.run);
   }
@@ -245,8 +256,8 @@ export function initWaterfall(section, detail, urls) {
   $("wf-earlier").addEventListener("click", () => pan(-0.5));
   $("wf-later").addEventListener("click", () => pan(0.5));
   $("wf-whole").addEventListener("click", () => { if (state.whole) { state.view = { ...state.whole }; position(); } });
-  $("wf-refresh").addEventListener("click", () => refresh(true).catch(failed));
-  choice.addEventListener("change", () => refresh(true).catch(failed));
+  $("wf-refresh").addEventListener("click", () => update(true).catch(failed));
+  choice.addEventListener("change", () => update(true).catch(failed));
 
   // Drag across the lanes: zoom to that range. A press that hardly moves is a click.
   let drag = null;
@@ -302,10 +313,10 @@ export function initWaterfall(section, detail, urls) {
     $("wf-body").hidden = !state.shown;
     $("wf-toggle").setAttribute("aria-expanded", String(state.shown));
     $("wf-toggle").textContent = state.shown ? gettext("Hide the waterfall") : gettext("Show the waterfall");
-    if (state.shown) refresh(state.run == null).catch(failed);
+    if (state.shown) update(state.run == null).catch(failed);
   });
   setInterval(() => {
-    if (state.shown && !document.hidden && !drag) refresh(false).catch(() => {}); // the next tick retries
+    if (state.shown && !document.hidden && !drag) update(false).catch(() => {}); // the next tick retries
   }, POLL_MS);
 }
 
