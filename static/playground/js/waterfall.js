@@ -104,7 +104,10 @@ export function initWaterfall(section, detail, urls) {
       return;
     }
     const axis = el("div", "wf-axis");
-    axis.append(el("span", "wf-lane-label"), el("div", "wf-ticks"));
+    // The server's clock at the range's start; the ticks count from there.
+    const start = el("span", "wf-lane-label wf-start", L10N.time(new Date(whole.from / 1000)));
+    start.title = gettext("the server's clock when the first connection was accepted");
+    axis.append(start, el("div", "wf-ticks"));
     const rows = el("div", "wf-rows");
     for (const lane of state.lanes) rows.append(laneRow(lane));
     rows.append(el("div", "wf-overlay"));
