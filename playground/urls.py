@@ -13,6 +13,7 @@ from .learn import glossary, tour
 from .sandboxes import api as sandboxes_api
 from .sandboxes import pages as sandbox_pages
 from .traffic import api as traffic_api
+from .traffic import compare_api
 from .traffic import pages as traffic_pages
 
 SEQ = r"(?P<seq>[0-9]{1,18})"
@@ -53,6 +54,9 @@ playground_urls = [
     path("sandboxes/<int:sandbox_id>/traffic/", traffic_pages.traffic_page,
          name="traffic-page"),
     path("api/sandboxes/", sandboxes_api.sandbox_list, name="api-sandboxes"),
+    # Two exchanges side by side, from any runs of any of the visitor's sandboxes.
+    path("compare/", compare_api.compare_page, name="compare-page"),
+    path("api/compare/", compare_api.exchange_diff, name="api-compare"),
     # The guided tour (learn/tour.py): its page and the one-click setup of each step.
     path("tour/", tour.tour_page, name="tour"),
     path("api/tour/steps/<slug:slug>/setup/", tour.tour_setup, name="api-tour-setup"),

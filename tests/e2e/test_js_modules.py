@@ -189,6 +189,7 @@ def test_every_screen_loads_its_module_without_console_errors(browser, shared_pl
         "sandbox.js": (sandbox["links"]["page"], "#file-tree tbody tr[data-path='index.html']"),
         "traffic.js": (sandbox["links"]["traffic"], "#conn-state[data-state=live]"),
         "tour.js": ("/tour/", "#tour-steps .tour-step"),
+        "exchange-diff.js": ("/compare/", "#compare-form"),
     }
     for lang in ("en", "ja"):
         if lang == "ja":
@@ -230,4 +231,5 @@ def test_each_js_file_is_a_small_es_module():
             if "playground/js/" in tag:
                 assert 'type="module"' in tag, (template.name, tag)
                 loaded.add(re.search(r"playground/js/([\w.-]+\.js)", tag).group(1))
-    assert loaded == {"home.js", "sandbox.js", "traffic.js", "tour.js", "board.js"}
+    assert loaded == {"home.js", "sandbox.js", "traffic.js", "tour.js", "board.js",
+                      "exchange-diff.js"}

@@ -2,9 +2,8 @@
 // streams exchange summaries, counters, status and the server console. Rows are drawn
 // once per animation frame and capped (data-dom-rows); raw bytes are fetched only when
 // a row is opened (exchange.js), through one click listener on the table. Everything
-// captured is shown with textContent. Each start of the sandbox begins a run (runs.js):
-// the list keeps every run's exchanges under a divider row per run, and the counts say
-// in one sentence how the requests served add up (counts.js).
+// captured is shown with textContent. Each start begins a run (runs.js): the list keeps
+// every run's rows under its divider; counts.js says how the requests served add up.
 import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
 import { $, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
@@ -21,6 +20,7 @@ import { addConsole } from "./server-console.js";
 import { Waiting, Streams } from "./traffic-relay.js";
 import { openLinked } from "./deeplink.js";
 import "./panes.js"; // the layout: view tabs, list and detail side by side or as a dialog
+import { initTimeline } from "./timeline.js";
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
@@ -394,5 +394,5 @@ openLinked(detail, root.dataset.exchangesUrl, tbody); // ?exchange=SEQ&mark=…:
 // parts/composer.html and the export links, when the page has them.
 if ($("composer")) initComposer($("composer"), detailPanel);
 if ($("export-links")) initExports($("export-links"), $("filter"), $("export-run"), detailPanel, root.dataset.exchangesUrl);
-
+initTimeline(detail, root, initial); // the waterfall, and "Pick for comparison" in the detail
 screenReady();
