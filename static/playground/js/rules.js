@@ -110,7 +110,7 @@ function paceControls(rule) {
     return input;
   };
   const labelled = (text, control) => { const l = el("label", null, text + " "); l.append(control); return l; };
-  box.append(labelled(gettext("Send"), send),
+  box.append(labelled(gettext("How to send"), send),
              labelled(gettext("after (ms)"), number("rule-delay", rule.delay_ms, 20000)),
              labelled(gettext("then every (ms)"), number("rule-every", rule.every_ms, 5000)));
   return box;
