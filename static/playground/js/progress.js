@@ -37,6 +37,7 @@ export function grow(row, item) {
   row.sent = item.sent;
   row.tr.dataset.sent = item.sent;
   bytesView.renderText(row.view, row.bytes);
+  row.label.textContent = progressText(row, Math.max(0, Math.floor((Date.now() * 1000 - row.since) / 1e6)));
 }
 
 // The row's line, each second: how much has left, and for how long.
