@@ -169,7 +169,7 @@ class OutputQueue:
                 if item.due > now:
                     self.paused_until = item.due
                     return
-            self.paused_until = 0.0
+                self.paused_until = 0.0
             try:
                 self._send_some(item)
             except BlockingIOError:
@@ -218,3 +218,4 @@ class OutputQueue:
             if item.ends_exchange:
                 yield item.record
         self.size = 0
+        self.paused_until = 0.0

@@ -155,6 +155,9 @@ class Alarms:
         self._heap: list[tuple[float, int, Any]] = []
         self._armed: dict[int, float] = {}  # connection id -> its soonest alarm
 
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
     def set(self, connection: Any, when: float) -> None:
         """Wake ``connection`` (``on_writable``) at ``when`` (``time.time()``)."""
         if self._armed.get(connection.id, when + 1) <= when:

@@ -159,7 +159,8 @@ class Server(Listening):
         last_tick = last_stats = time.monotonic()
         published = Stats()
         while self._stop_reason is None:
-            timeout = self.alarms.timeout(TICK_SECONDS, time.time())
+            alarms = self.alarms  # empty unless a paced response waits: then no later
+            timeout = alarms.timeout(TICK_SECONDS, time.time()) if alarms else TICK_SECONDS
             for key, mask in self.selector.select(timeout):
                 if key.data == "accept":
                     self._accept()
@@ -167,7 +168,7 @@ class Server(Listening):
                     self._drain_wakeups()
                 else:
                     self._dispatch(key.data, mask)
-            for connection in self.alarms.due(time.time()):
+            for connection in alarms.due(time.time()) if alarms else ():
                 self._guarded(connection, connection.on_writable)
             now = time.monotonic()
             admission.resume_if_due(now)
