@@ -106,7 +106,7 @@ function paceControls(rule) {
   send.value = rule.send || "whole";
   const number = (cls, value, max) => {
     const input = el("input", cls);
-    Object.assign(input, { type: "number", min: 0, max, step: 100, value: value || 0 });
+    Object.assign(input, { type: "number", min: 0, max, value: value || 0 });
     return input;
   };
   const labelled = (text, control) => { const l = el("label", null, text + " "); l.append(control); return l; };
