@@ -18,11 +18,11 @@ from typing import Final, Protocol, TextIO
 
 from .capture import EventSink, ServerStartFailed, open_stream
 from .http import HTTPError
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, Limits, limit_resources
 from .modes import FULL, MODES, build_handler, policy_for
 from .relay import Relay, split_address, upstream_address
 from .relay_events import RelayLimits
-from .server import Server, StopReason, limit_resources
+from .server import Server, StopReason
 
 # The signals that stop the server cleanly, and the stop reason each gives.
 STOP_SIGNALS: dict[signal.Signals, StopReason] = {signal.SIGINT: "SIGINT",

@@ -28,6 +28,7 @@ from json.encoder import encode_basestring_ascii as json_string
 from operator import call
 from typing import IO, Any, Final, NamedTuple, get_args, get_type_hints
 
+from .paced import ExchangeProgress
 from .relay_events import ExchangeWaiting, Stream
 
 SCHEMA_VERSION: Final = 1
@@ -155,7 +156,8 @@ class Exchange(NamedTuple):
 
 
 Event = (ServerStartFailed | ServerListening | ServerStopping | ConnectionOpen
-         | ConnectionClose | ServerStats | EventsDropped | Exchange | Stream | ExchangeWaiting)
+         | ConnectionClose | ServerStats | EventsDropped | Exchange | Stream | ExchangeWaiting
+         | ExchangeProgress)
 # The events an events.dropped report goes before (EventSink._drain): a set, looked up
 # once per event, where an isinstance on a union built each time cost the writer more.
 REPORT_DROPS_BEFORE: Final = frozenset({ServerStats, ServerStopping})
@@ -259,7 +261,9 @@ def queued_size(event: Event) -> int:
     """The bytes an event is counted for in the queue (see EVENT_OVERHEAD)."""
     if isinstance(event, Exchange):
         return EVENT_OVERHEAD + (len(event.request) + len(event.response)) * 4 // 3
-    return EVENT_OVERHEAD + (len(event.data) * 4 // 3 if isinstance(event, Stream) else 0)
+    if isinstance(event, (Stream, ExchangeProgress)):
+        return EVENT_OVERHEAD + len(event.data) * 4 // 3
+    return EVENT_OVERHEAD
 
 
 class EventSink:

@@ -26,6 +26,7 @@ from .limits import Limits
 from .modes import ModePolicy
 from .output import FileChanged, OutputQueue
 from .pace import RecentRate, room_rank, too_slow
+from .paced import ExchangeProgress, progress_event
 from .pages import error_response, respond
 from .parser import NEED_DATA, RequestParser
 from .persistence import close_reason
@@ -54,10 +55,13 @@ class Host(Protocol):
 
     def http_date(self) -> str:
         """The Date field value for a response sent now."""
-    def watch(self, connection: Connection, *, read: bool, write: bool) -> None:
-        """Wait for exactly this readiness of the connection's socket."""
+    def watch(self, connection: Connection, *, read: bool, write: bool,
+              paused_until: float = 0.0) -> None:
+        """Wait for exactly this readiness (or, paused, till then: ``on_writable``)."""
     def exchange_done(self, exchange: Exchange) -> None:
         """An exchange has ended: record it."""
+    def exchange_progress(self, event: ExchangeProgress) -> None:
+        """A paced response's piece has been written: record it."""
     def connection_closed(self, connection: Connection, event: ConnectionClose) -> None:
         """The connection is closing: stop watching its socket and record why."""
     def turn(self, connection: Connection, *, waiting: bool) -> None:
@@ -69,8 +73,7 @@ class Connection:
     states, and why each happens, are the table in ``State`` (``states.py``).
 
     Backpressure is not a state but a fact about the output queue: while
-    ``output_high_water`` bytes wait, requests stay in the parser, and they are taken
-    again once the queue is empty.
+    ``output_high_water`` bytes wait, requests stay in the parser until it empties.
     """
 
     def __init__(self, host: Host, sock: socket.socket, conn_id: int, client: str,
@@ -84,7 +87,8 @@ class Connection:
         self.close_reason = "server closed"  # given by the move to CLOSING
         self.parser = RequestParser(host.limits)
         self.output = OutputQueue(
-            sock, on_sent=self._sent,
+            sock, on_sent=self._sent, on_progress=lambda record, offset, data: host.
+            exchange_progress(progress_event(record, conn_id, offset, data)),
             capture_cap=host.limits.capture_body_cap if host.capturing else None)
         self.current: ExchangeRecord | None = None  # the request being received
         self.exchanges = 0
@@ -146,8 +150,8 @@ class Connection:
         if self.state is State.LINGERING:
             if now - self._lingering_since > LINGER_SECONDS:
                 self.close(self.close_reason)
-        elif self.output:
-            if now - self.last_activity > limits.send_timeout:
+        elif self.output:  # a paced piece's wait is not the client's slowness
+            if now - max(self.last_activity, self.output.waited) > limits.send_timeout:
                 self._abandon("timed_out", "client did not read the response", now)
                 self.close("send timeout")
         elif current is not None and current.first_byte is not None \
@@ -245,8 +249,7 @@ class Connection:
         self._rate = RecentRate(now, mark)
 
     def _reject(self, error: HTTPError, now: float) -> None:
-        """Answer a request the parser refused (or that timed out); the connection then
-        closes."""
+        """Answer a request the parser refused or that timed out; then close."""
         record = self.current or ExchangeRecord(self.exchanges, now)
         self.current = None
         record.head = self.parser.head
@@ -280,11 +283,10 @@ class Connection:
         self.exchanges += 1
         if response is None:
             self._finish(record, "no_response", now, "record-only mode: nothing is sent")
-        elif response.raw is not None:
-            self.output.add_raw(response, record)
+        elif response.raw is not None or response.pieces is not None:
+            self.output.add_raw(response, record)  # as written, at once or paced
         else:
-            # The method decides whether there is a body (none for HEAD), so take it from
-            # the request line even when the rest of the head did not parse.
+            # No body for HEAD: the method even from a head that did not parse.
             line = record.request_line
             method = record.head.method if record.head else line[0] if line else "GET"
             self.output.add_built(
@@ -318,7 +320,7 @@ class Connection:
         if self.state is State.CLOSED:
             return
         if self.output:
-            self.host.watch(self, read=False, write=True)
+            self.host.watch(self, read=False, write=True, paused_until=self.output.paused_until)
         elif self.state is State.CLOSING:
             self._linger()
         else:
@@ -351,9 +353,8 @@ class Connection:
     # --- endings ----------------------------------------------------------------------
 
     def _end_of_input(self, now: float) -> None:
-        """The client closed its sending side. It may still be reading (a half-close,
-        as netcat does), so complete requests still buffered are answered and queued
-        answers written; then the connection closes."""
+        """The client closed its sending side. It may still read (a half-close, as netcat
+        does): buffered requests are answered, answers written; then it closes."""
         if self.state is State.LINGERING:
             self.close(self.close_reason)
             return

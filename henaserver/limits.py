@@ -7,6 +7,7 @@ bound. The command line can override them (see ``__main__.py``).
 
 from __future__ import annotations
 
+import resource
 from dataclasses import dataclass
 
 KiB = 1024
@@ -79,3 +80,20 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def limit_resources(*, memory_mb: int | None = None, files: int | None = None,
+                    cpu_seconds: int | None = None) -> None:
+    """Cap this process's own resources (for a supervisor running untrusted sandboxes).
+
+    The server applies them to itself at start-up: a parent that set them between fork
+    and exec would need ``preexec_fn``, which is unsafe in a threaded parent (a web site).
+    Past a limit the kernel refuses: memory allocations fail (MemoryError, answered 500),
+    new sockets fail (EMFILE: connections wait in the backlog), and at the CPU limit
+    the process is sent SIGXCPU and ends.
+    """
+    wanted = ((resource.RLIMIT_AS, None if memory_mb is None else memory_mb * 1024 * 1024),
+              (resource.RLIMIT_NOFILE, files), (resource.RLIMIT_CPU, cpu_seconds))
+    for kind, value in wanted:
+        if value is not None:
+            resource.setrlimit(kind, (value, value))

@@ -15,7 +15,9 @@ A learner switches modes to see, on the wire, why a real server does what it doe
 Response rules (``--rules FILE``) come before the mode's handler: a JSON file of
 ``{"rules": [{"method": "GET", "path": "/test", "response": "HTTP/1.1 200 OK\\r\\n..."}]}``
 where ``method`` and ``path`` may be ``"*"``, and the first matching rule's raw response
-is sent instead. The file is re-read whenever it changes, so edits apply at once.
+is sent instead. The file is re-read whenever it changes, so edits apply at once. A rule
+may also send its response over time: ``"send"`` (``whole``, ``drip``, ``chunked`` or
+``events``), ``"delay_ms"`` and ``"every_ms"`` (see ``paced.py``).
 
 What a mode changes is data, a ``ModePolicy``, built once from ``--mode`` (``policy_for``).
 No other module compares mode names: each field is consulted where its decision is made
@@ -33,7 +35,8 @@ from typing import Final
 
 from .http import HTTPError, Request
 from .limits import Limits
-from .response import Handler, Response, raw_response
+from .paced import Paced, pace_of, paced
+from .response import Handler, Response, paced_response, raw_response
 from .static import StaticFiles, split_target
 
 log = logging.getLogger("henaserver")
@@ -105,6 +108,7 @@ class Rule:
     method: str
     path: str
     response: bytes
+    plan: Paced | None = None  # sent over time (paced.py); None: at once, as written
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method) and self.path in ("*", path)
@@ -131,7 +135,10 @@ def parse_rules(data: bytes) -> list[Rule]:
             raise ValueError(f"rule {number} has no response")
         if not isinstance(method, str) or not isinstance(path, str):
             raise ValueError(f"rule {number}: method and path must be strings")
-        rules.append(Rule(method.upper() if method != "*" else "*", path, response))
+        send, delay, every = pace_of(entry, number)
+        plan = None if (send, delay) == ("whole", 0) else paced(response, send, delay,
+                                                                every, number)
+        rules.append(Rule(method.upper() if method != "*" else "*", path, response, plan))
     return rules
 
 
@@ -156,6 +163,8 @@ class RulesFirst:
         path, _ = split_target(request.head.target)
         for rule in self._rules:
             if rule.matches(request.head.method, path):
+                if rule.plan is not None:
+                    return paced_response(rule.plan)
                 return raw_response(rule.response)
         return self.fallback(request)
 

@@ -8,6 +8,10 @@ socket is writable. ``size`` is the backlog, for backpressure (``Limits.output_h
 
 What is sent is also what is recorded: each entry's bytes are kept in its exchange's
 record for the capture, bodies cut at the capture cap.
+
+A paced response (``paced.py``) is one entry per piece, each with the time it is due:
+``write`` stops at an entry not yet due (``paused_until`` says till when), and tells
+``on_progress`` of each piece written but the last, for its ``exchange.progress`` event.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import BinaryIO, Final
 
 from .exchange import ExchangeRecord
 from .http import find_head_end
+from .paced import Piece
 from .response import Response, response_head, status_has_body
 
 SERVER_NAME: Final = "henaserver/0.1"
@@ -42,6 +47,9 @@ class Outgoing:
     file: BinaryIO | None = None
     offset: int = 0
     remaining: int = 0
+    wait: float = 0.0  # a paced piece: seconds after the previous entry is written
+    due: float = 0.0  # when it may be sent (time.time()); 0: at once, or wait from now
+    kept: bytes | None = None  # a paced piece: its recorded bytes (None: not paced)
 
     def discard(self) -> None:
         """Give back the file of a response that will not be (fully) sent."""
@@ -53,10 +61,15 @@ class OutputQueue:
     """The answers of one connection waiting to be written, oldest first."""
 
     def __init__(self, sock: socket.socket, *, capture_cap: int | None,
-                 on_sent: Callable[[int, float], None]) -> None:
+                 on_sent: Callable[[int, float], None],
+                 on_progress: Callable[[ExchangeRecord, int, bytes], None]) -> None:
         self.sock = sock
         self.capture_cap = capture_cap  # None: capture is off, nothing is recorded
         self.on_sent = on_sent  # told each byte count written, and when
+        # Told each paced piece written but the last: where it began, its recorded bytes.
+        self.on_progress = on_progress
+        self.paused_until = 0.0  # the first entry waits till then (a paced piece)
+        self.waited = 0.0  # when the last paced wait ends or ended
         self.size = 0  # bytes waiting
         self._items: deque[Outgoing] = deque()
 
@@ -71,7 +84,10 @@ class OutputQueue:
         self._add(Outgoing(memoryview(CONTINUE), record, False), CONTINUE)
 
     def add_raw(self, response: Response, record: ExchangeRecord) -> None:
-        """The user's bytes exactly as written; nothing is added or changed."""
+        """The user's bytes exactly as written, at once or paced; nothing is added."""
+        if response.pieces is not None:
+            self.add_paced(response.pieces, response.status, record, time.time())
+            return
         assert response.raw is not None
         data = response.raw
         record.status = response.status or None
@@ -80,6 +96,24 @@ class OutputQueue:
         cap = head_length + (self.capture_cap or 0)
         record.response_truncated = len(data) > cap
         self._add(Outgoing(memoryview(data), record, True), data[:cap])
+
+    def add_paced(self, pieces: tuple[Piece, ...], status: int, record: ExchangeRecord,
+                  now: float) -> None:
+        """A paced response: each piece waits its time, then goes out as it is."""
+        record.status = status or None
+        _, body_start = find_head_end(pieces[0].data)
+        head_length = len(pieces[0].data) if body_start == -1 else body_start
+        cap = head_length + (self.capture_cap or 0)  # the head, then the body cap
+        recorded = 0
+        for number, piece in enumerate(pieces):
+            kept = piece.data[:max(0, cap - recorded)]
+            recorded += len(piece.data)
+            last = number == len(pieces) - 1
+            self._add(Outgoing(memoryview(piece.data), record, last, wait=piece.wait,
+                               due=now + piece.wait if number == 0 else 0.0, kept=kept),
+                      kept)
+        record.response_truncated = recorded > cap
+        self.on_progress(record, 0, b"")  # announced at once: the page shows it waiting
 
     def add_built(self, response: Response, record: ExchangeRecord, *, method: str,
                   version: str, closing: bool, date: str) -> None:
@@ -128,6 +162,14 @@ class OutputQueue:
         does ``FileChanged``."""
         while self._items:
             item = self._items[0]
+            if item.wait:
+                now = time.time()
+                item.due = item.due or now + item.wait  # its wait starts now
+                self.waited = item.due  # the client is not slow while it waits
+                if item.due > now:
+                    self.paused_until = item.due
+                    return
+                self.paused_until = 0.0
             try:
                 self._send_some(item)
             except BlockingIOError:
@@ -139,6 +181,9 @@ class OutputQueue:
                 item.file.close()
             if item.ends_exchange:
                 yield item.record
+            elif item.kept is not None:
+                size = len(item.data.obj)  # type: ignore[arg-type]  # the whole piece
+                self.on_progress(item.record, item.record.response_length - size, item.kept)
 
     def _send_some(self, item: Outgoing) -> None:
         if item.data:
@@ -173,3 +218,4 @@ class OutputQueue:
             if item.ends_exchange:
                 yield item.record
         self.size = 0
+        self.paused_until = 0.0

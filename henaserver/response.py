@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Final
 
 from .http import Request, find_head_end, reason_phrase
+from .paced import Paced, Piece
 
 # The start of a status line (RFC 9112 section 4), to read a raw response's status.
 STATUS_LINE: Final = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})")
@@ -37,6 +38,8 @@ class Response:
     close: bool = False  # close the connection after this response
     # Bytes to send exactly as given, with nothing added (the tutorial's canned replies).
     raw: bytes | None = None
+    # Or bytes sent over time, piece by piece, as a rule asked (paced.py).
+    pieces: tuple[Piece, ...] | None = None
 
 
 Handler = Callable[[Request], Response]
@@ -60,6 +63,14 @@ def raw_response(data: bytes) -> Response:
                    if name.strip().lower() == b"content-length"]
         framed = lengths == [str(len(data) - body_start).encode()]
     return Response(status, [], close=not framed, raw=data)
+
+
+def paced_response(plan: Paced) -> Response:
+    """A rule's response sent over time (``paced.py``), its status read as for a raw
+    one; the connection closes afterwards unless the pieces frame themselves."""
+    match = STATUS_LINE.match(plan.pieces[0].data)
+    return Response(int(match[1]) if match else 0, [], close=not plan.framed,
+                    pieces=plan.pieces)
 
 
 def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:

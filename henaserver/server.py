@@ -21,7 +21,9 @@ A ``Server`` meets its connections through a small interface (see ``connection.p
 calls their ``on_readable``, ``on_writable``, ``check_timeout``, ``room_rank``,
 ``make_room``, ``refuse_busy`` and ``close``, and is their ``Host``: ``handler``,
 ``limits``, ``policy``, ``capturing``, ``stats``, ``http_date``, ``watch``,
-``exchange_done``, ``connection_closed`` and ``turn``.
+``exchange_done``, ``exchange_progress``, ``connection_closed`` and ``turn``. A connection
+whose paced response waits (``paced.py``) is woken by its alarm (``Alarms``), and the
+loop sleeps no longer than the soonest one.
 
 It stops for one of the reasons in ``StopReason`` (a closed set, documented with the
 ``server.stopping`` event in docs/events.md, so a supervisor can compare them).
@@ -53,6 +55,7 @@ from .capture import (
 from .connection import Connection
 from .limits import Limits
 from .modes import FULL, ModePolicy
+from .paced import Alarms, ExchangeProgress
 from .response import Handler
 
 log = logging.getLogger("henaserver")
@@ -139,6 +142,7 @@ class Server(Listening):
         self._date_second = -1
         self._date = ""
         self.admission: Admission | None = None
+        self.alarms = Alarms()  # connections whose paced response waits (paced.py)
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -155,13 +159,17 @@ class Server(Listening):
         last_tick = last_stats = time.monotonic()
         published = Stats()
         while self._stop_reason is None:
-            for key, mask in self.selector.select(TICK_SECONDS):
+            alarms = self.alarms  # empty unless a paced response waits: then no later
+            timeout = alarms.timeout(TICK_SECONDS, time.time()) if alarms else TICK_SECONDS
+            for key, mask in self.selector.select(timeout):
                 if key.data == "accept":
                     self._accept()
                 elif key.data == "wake":
                     self._drain_wakeups()
                 else:
                     self._dispatch(key.data, mask)
+            for connection in alarms.due(time.time()) if alarms else ():
+                self._guarded(connection, connection.on_writable)
             now = time.monotonic()
             admission.resume_if_due(now)
             if now - last_tick >= TICK_SECONDS:
@@ -258,8 +266,13 @@ class Server(Listening):
 
     # --- the Host of every connection (see connection.Host) ---------------------------
 
-    def watch(self, connection: Connection, *, read: bool, write: bool) -> None:
-        """Set which readiness the loop waits for on a connection."""
+    def watch(self, connection: Connection, *, read: bool, write: bool,
+              paused_until: float = 0.0) -> None:
+        """Set which readiness the loop waits for on a connection; paused: none, and
+        its alarm instead (a paced response's next piece is not due yet)."""
+        if paused_until:
+            read = write = False
+            self.alarms.set(connection, paused_until)
         events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
         fd = connection.sock.fileno()
         if self._interest.get(fd) != events:
@@ -278,6 +291,9 @@ class Server(Listening):
             self._log_access(exchange)
         if self.policy.serves_one_request:
             self.stop("one request served")
+
+    def exchange_progress(self, event: ExchangeProgress) -> None:
+        self._emit(event)
 
     def turn(self, connection: Connection, *, waiting: bool) -> None:
         """It waits on its client from now (to the back of its line), or on the server
@@ -308,7 +324,8 @@ class Server(Listening):
     # --- output -----------------------------------------------------------------------
 
     def _emit(self, event: ConnectionOpen | ConnectionClose | Exchange | ServerListening
-              | ServerStopping | ServerStats, *, force: bool = False) -> None:
+              | ServerStopping | ServerStats | ExchangeProgress, *, force: bool = False
+              ) -> None:
         if self.sink is not None:
             self.sink.emit(event, force=force)
 
@@ -333,23 +350,6 @@ class Server(Listening):
                 f'{exchange.status or "-"} {exchange.response_length} {took:.1f}ms{note}\n')
         except (OSError, ValueError):
             self.access_log = None  # stdout is gone; keep serving
-
-
-def limit_resources(*, memory_mb: int | None = None, files: int | None = None,
-                    cpu_seconds: int | None = None) -> None:
-    """Cap this process's own resources (for a supervisor running untrusted sandboxes).
-
-    The server applies them to itself at start-up: a parent that set them between fork
-    and exec would need ``preexec_fn``, which is unsafe in a threaded parent (a web site).
-    Past a limit the kernel refuses: memory allocations fail (MemoryError, answered 500),
-    new sockets fail (EMFILE: connections wait in the backlog), and at the CPU limit
-    the process is sent SIGXCPU and ends.
-    """
-    wanted = ((resource.RLIMIT_AS, None if memory_mb is None else memory_mb * 1024 * 1024),
-              (resource.RLIMIT_NOFILE, files), (resource.RLIMIT_CPU, cpu_seconds))
-    for kind, value in wanted:
-        if value is not None:
-            resource.setrlimit(kind, (value, value))
 
 
 def open_listener(host: str, port: int) -> socket.socket:

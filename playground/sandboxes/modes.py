@@ -29,6 +29,7 @@ from ..files.atomic import write_atomic
 from ..models import Sandbox
 from ..refusals import Message, Phrase, Refusal
 from .exits import ONE_REQUEST_SERVED, ExitInfo
+from .pacing import STREAM_PRESETS, parse_pace
 
 FULL, NO_CONTENT_TYPE, ONCE, FIXED, RECORD_ONLY = (
     "full", "no-content-type", "once", "fixed", "record-only")
@@ -89,7 +90,9 @@ def rules_path(sandbox: Sandbox) -> Path:
 def write_files(sandbox: Sandbox) -> None:
     """Write the fixed response and the rules as henaserver reads them."""
     write_atomic(fixed_path(sandbox), bytes(sandbox.fixed_response or b""))
-    rules = [{"method": r["method"], "path": r["path"], "response_b64": r["response_b64"]}
+    # A rule's pace (pacing.py) goes along when it has one: how to send it over time.
+    rules = [{"method": r["method"], "path": r["path"], "response_b64": r["response_b64"],
+              **{k: r[k] for k in ("send", "delay_ms", "every_ms") if k in r}}
              for r in sandbox.rules or []]
     write_atomic(rules_path(sandbox), json.dumps({"rules": rules}, indent=1).encode())
 
@@ -175,8 +178,9 @@ def to_bytes(text: str) -> bytes:
 
 
 def parse_rules(body: dict[str, Any]) -> list[dict[str, str]]:
-    """``{"rules": [{"method", "path", "response" | "response_b64"}], "line_endings"}``
-    into the stored form ``[{"method", "path", "response_b64"}]``."""
+    """``{"rules": [{"method", "path", "response" | "response_b64", "send", "delay_ms",
+    "every_ms"}], "line_endings"}`` into the stored form ``[{"method", "path",
+    "response_b64"}]``, with the pace when it is not "at once" (pacing.parse_pace)."""
     rows = body.get("rules")
     if not isinstance(rows, list):
         raise Refusal(gettext_noop("send %(example)s"),
@@ -203,7 +207,8 @@ def parse_rules(body: dict[str, Any]) -> list[dict[str, str]]:
         if not data:
             raise Refusal(gettext_noop("rule %(number)s has no response"), number=number)
         rules.append({"method": method, "path": path,
-                      "response_b64": base64.b64encode(data).decode("ascii")})
+                      "response_b64": base64.b64encode(data).decode("ascii"),
+                      **parse_pace(row, number, data)})
     return rules
 
 
@@ -240,7 +245,7 @@ def page_data() -> dict[str, Any]:
         "modes": [{"id": key, "label": gettext(label), "notice": gettext(notice)}
                   for key, (label, notice) in MODE_INFO.items()],
         "response_presets": presets.RESPONSE_PRESETS,
-        "rule_presets": presets.RULE_PRESETS,
+        "rule_presets": {**presets.RULE_PRESETS, **STREAM_PRESETS},
     }
 
 

@@ -205,7 +205,7 @@ class Ingestor:
             p.stats = event
         elif kind == "stream":  # the capture relay's bytes outside exchanges
             p.streams.append(event)
-        elif kind == "exchange.waiting":  # the relay: a request still unanswered
+        elif kind in ("exchange.waiting", "exchange.progress"):  # unanswered, or growing
             p.waiting.append(waiting_item(event))
 
     def _flush_all(self, pending: dict[tuple[str, str], Pending]) -> None:

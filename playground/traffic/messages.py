@@ -15,6 +15,8 @@ the list API) and how many console lines it skipped.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections
 import json
 from dataclasses import dataclass, field
@@ -28,6 +30,9 @@ from . import exchanges
 LIVE_ITEMS = 50
 LIVE_ITEM_BYTES = 64 * 1024  # their JSON, together (the newest one always goes)
 CONSOLE_LINES = 100  # console lines per message; older ones in the same batch are counted
+# Bytes of a growing response kept live (waiting.py) and pushed: a response being
+# streamed is shown from its start up to here; its exchange, once whole, has the rest.
+PROGRESS_PREVIEW = 16 * 1024
 CONSOLE_BYTES = 32 * 1024  # their text, together (the newest one always goes)
 
 
@@ -68,9 +73,26 @@ def waiting_item(event: dict[str, Any]) -> dict[str, Any]:
         value = event.get(name)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    return {"conn": number("conn"), "index": number("index"),
-            "method": short("method", 40), "target": short("target", 1024),
-            "since_us": number("since"), "timeout_ms": number("timeout_ms")}
+    item = {"conn": number("conn"), "index": number("index"),
+             "method": short("method", 40), "target": short("target", 1024),
+             "since_us": number("since"), "timeout_ms": number("timeout_ms")}
+    if event.get("type") == "exchange.progress":
+        item.update(progress_fields(event.get("data_b64"), number("offset"), number("sent")))
+    return item
+
+
+def progress_fields(data_b64: Any, offset: int | None, sent: int | None) -> dict[str, Any]:
+    """henaserver's ``exchange.progress`` (a paced response growing, docs/events.md): how
+    much is sent, and the bytes it adds at ``offset``, cut at PROGRESS_PREVIEW bytes of
+    the response: the page shows the response's beginning growing, the history the rest."""
+    try:
+        data = base64.b64decode(data_b64 or "", validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        data = b""
+    offset = offset or 0
+    data = data[:max(0, PROGRESS_PREVIEW - offset)]
+    return {"sent": sent or 0, "offset": offset,
+            "data_b64": base64.b64encode(data).decode("ascii")}
 
 
 def newest_summaries(rows: list[Exchange]) -> list[dict[str, Any]]:

@@ -9,10 +9,15 @@ settle the ones they answer (their keys go to viewers as ``answered``), and a vi
 that connects gets the rest (``TrafficConsumer.connect``). Bounded: the newest
 ``KEEP`` per sandbox, each dropped ``LATE_US`` past the relay's own timeout (the relay
 stopped: its 504 will never come), and a sandbox's all at its next run or its stop.
+
+henaserver's ``exchange.progress`` (a rule's response sent over time) opens a row too,
+and each next one adds its bytes to it (``grow``: at most messages.PROGRESS_PREVIEW),
+so a viewer that arrives mid-stream sees the response so far.
 """
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections import OrderedDict
@@ -44,7 +49,8 @@ class WaitingBoard:
             for item in announced:
                 if item["conn"] is None or item["index"] is None:
                     continue  # not a row the page could end either
-                rows[(item["conn"], item["index"])] = item
+                key = (item["conn"], item["index"])
+                rows[key] = grow(rows.get(key), item)
                 while len(rows) > KEEP:
                     rows.popitem(last=False)
             ended = []
@@ -78,3 +84,15 @@ class WaitingBoard:
                 del rows[key]
         if not rows:
             del self._open[sid]
+
+
+def grow(row: dict[str, Any] | None, item: dict[str, Any]) -> dict[str, Any]:
+    """A row as it stands after ``item``: a progress item's bytes join those of the row
+    (the whole so far, from offset 0) when they start where those end."""
+    if row is None or "sent" not in item or "data_b64" not in row:
+        return item
+    have = base64.b64decode(row["data_b64"])
+    add = base64.b64decode(item["data_b64"])
+    if item["offset"] == len(have):
+        have += add
+    return {**item, "offset": 0, "data_b64": base64.b64encode(have).decode("ascii")}

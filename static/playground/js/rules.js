@@ -1,6 +1,8 @@
-// Response rules: rows of (method, path, raw response), presets, saved to the server,
-// which writes rules.json; the running sandbox uses them for its next request. The rows'
-// buttons share one click listener on the rows' container.
+// Response rules: rows of (method, path, raw response, how to send it), presets, saved
+// to the server, which writes rules.json; the running sandbox uses them for its next
+// request. The rows' buttons share one click listener on the rows' container. How to
+// send: at once, or over time (henaserver/paced.py): after a delay, dripped a line at a
+// time, chunked (a line per chunk, trailers from the Trailer field), or server-sent events.
 import { gettext, ngettext, interpolate, L10N } from "./i18n-helpers.js";
 import { $, el, button, message } from "./dom.js";
 import { api } from "./api.js";
@@ -25,7 +27,8 @@ export function initRules(panel, data) {
     response.setAttribute("aria-label", gettext("raw response"));
     response.value = rule.response || "HTTP/1.1 200 OK\nContent-Length: 0\n\n";
     row.append(method, path, button(gettext("Fix Content-Length"), "btn small", { action: "fix" }),
-               button(gettext("Remove"), "btn small danger", { action: "remove" }), response);
+               button(gettext("Remove"), "btn small danger", { action: "remove" }), response,
+               paceControls(rule));
     rows.append(row);
   }
 
@@ -61,6 +64,9 @@ export function initRules(panel, data) {
       method: row.querySelector(".rule-method").value.trim() || "*",
       path: row.querySelector(".rule-path").value.trim() || "*",
       response: row.querySelector(".rule-response").value,
+      send: row.querySelector(".rule-send").value,
+      delay_ms: Number(row.querySelector(".rule-delay").value) || 0,
+      every_ms: Number(row.querySelector(".rule-every").value) || 0,
     }));
     try {
       const r = await api("PUT", panel.dataset.rulesUrl, { rules, line_endings: $("rule-endings").value });
@@ -79,4 +85,33 @@ export function initRules(panel, data) {
   load(data.current.rules.map((r) => ({ ...r, response: r.response == null ? "" : r.response })));
   // A textarea turns CRLF into LF: "send LF as CRLF" gives stored CRLF heads back.
   $("rule-endings").value = "crlf";
+}
+
+const SENDS = () => [
+  ["whole", gettext("at once")],
+  ["drip", gettext("dripped, a body line at a time")],
+  ["chunked", gettext("chunked, a body line per chunk (trailers: the fields named in Trailer)")],
+  ["events", gettext("server-sent events, one event at a time")],
+];
+
+// A rule's pace: how its response leaves, a delay before it, a pause between pieces.
+function paceControls(rule) {
+  const box = el("div", "rule-pace");
+  const send = el("select", "rule-send");
+  for (const [value, label] of SENDS()) {
+    const option = el("option", null, label);
+    option.value = value;
+    send.append(option);
+  }
+  send.value = rule.send || "whole";
+  const number = (cls, value, max) => {
+    const input = el("input", cls);
+    Object.assign(input, { type: "number", min: 0, max, value: value || 0 });
+    return input;
+  };
+  const labelled = (text, control) => { const l = el("label", null, text + " "); l.append(control); return l; };
+  box.append(labelled(gettext("How to send"), send),
+             labelled(gettext("after (ms)"), number("rule-delay", rule.delay_ms, 20000)),
+             labelled(gettext("then every (ms)"), number("rule-every", rule.every_ms, 5000)));
+  return box;
 }

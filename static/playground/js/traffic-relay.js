@@ -1,4 +1,5 @@
-// What only the capture relay sends (a learner's own server behind it, docs/relay.md):
+// What only the capture relay sends (a learner's own server behind it, docs/relay.md),
+// and henaserver's responses that stream (progress.js, in the same rows):
 // - requests still waiting for their answer (`exchange.waiting` events, pushed live and
 //   never stored): a row each under the list, ticking "no response yet (N s)" until the
 //   exchange that ends it arrives (answered, or the relay's own 504 `never_answered`)
@@ -11,6 +12,7 @@ import { gettext, L10N, formatSize } from "./i18n-helpers.js";
 import { el } from "./dom.js";
 import { api } from "./api.js";
 import * as bytesView from "./bytes.js";
+import { grow, progressText } from "./progress.js";
 
 const key = (conn, index) => conn + "." + index;
 
@@ -34,7 +36,7 @@ export class Waiting {
     for (const item of items) {
       if (item.conn == null || item.index == null) continue;
       const k = key(item.conn, item.index);
-      if (this.rows.has(k)) continue;
+      if (this.rows.has(k)) { if (item.sent != null) grow(this.rows.get(k), item); continue; }
       const tr = el("tr", "waiting-row");
       tr.dataset.waiting = k;
       const cell = el("td", "status waiting-for");
@@ -48,6 +50,7 @@ export class Waiting {
       for (let i = 6; i < this.columns; i++) tr.append(el("td", "num", "—"));
       this.tbody.append(tr);
       this.rows.set(k, { tr, item, cell, since });
+      if (item.sent != null) grow(this.rows.get(k), item); // henaserver: a rule's stream
     }
     this.tick();
   }
@@ -75,6 +78,7 @@ export class Waiting {
       // (the relay stopped): it goes rather than tick for ever.
       const limit = row.item.timeout_ms == null ? null : row.item.timeout_ms / 1000;
       if (limit != null && seconds > limit + 30) { row.tr.remove(); this.rows.delete(k); continue; }
+      if (row.view) { row.label.textContent = progressText(row, seconds); continue; }
       row.cell.textContent = L10N.f(gettext("no response yet (%(s)s s)"), { s: seconds });
       if (limit != null) {
         row.cell.title = L10N.f(gettext("the relay answers 504 for your server after %(s)s s"), { s: limit });
