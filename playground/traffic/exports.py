@@ -50,21 +50,51 @@ def parse(raw: bytes, response: bool = False) -> Message:
                    [line.decode("latin-1") for line in cut.interim])
 
 
-def dechunk(body: bytes) -> bytes | None:
-    """A chunked body's data (RFC 9112 §7.1), or None if it is not well formed."""
-    out, pos = bytearray(), 0
+@dataclass(frozen=True)
+class Chunks:
+    """A chunked body read (RFC 9112 section 7.1): its data, how many chunks, and the
+    outcome: done (the last chunk came), incomplete (the bytes ended first: a cut
+    recording), failed (a chunk-size line or a chunk's end is not valid)."""
+
+    data: bytes
+    count: int
+    outcome: str
+
+
+def read_chunks(body: bytes) -> Chunks:
+    """The chunks' data with the sizes, extensions and trailers taken off. A size line
+    may end in a bare LF, as parsers that accept one for a line also do."""
+    out, pos, count = bytearray(), 0, 0
     while True:
-        line_end = body.find(b"\r\n", pos)
+        line_end = body.find(b"\n", pos)
         if line_end < 0:
-            return None
-        try:
-            size = int(body[pos:line_end].split(b";")[0], 16)
-        except ValueError:
-            return None
+            return Chunks(bytes(out), count, "incomplete")
+        size_text = body[pos:line_end].rstrip(b"\r").split(b";")[0].strip()
+        if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+            return Chunks(bytes(out), count, "failed")
+        size = int(size_text, 16)
         if size == 0:
-            return bytes(out)
-        out += body[line_end + 2:line_end + 2 + size]
-        pos = line_end + 2 + size + 2
+            return Chunks(bytes(out), count, "done")
+        data_end = line_end + 1 + size
+        out += body[line_end + 1:data_end]
+        count += 1
+        if data_end >= len(body):
+            return Chunks(bytes(out), count, "incomplete")
+        after = body[data_end:data_end + 2]
+        if after == b"\r\n":
+            pos = data_end + 2
+        elif after[:1] == b"\n":
+            pos = data_end + 1
+        elif after == b"\r":
+            return Chunks(bytes(out), count, "incomplete")
+        else:
+            return Chunks(bytes(out), count, "failed")
+
+
+def dechunk(body: bytes) -> bytes | None:
+    """A chunked body's data (RFC 9112 §7.1), or None if it is not whole and well formed."""
+    chunks = read_chunks(body)
+    return chunks.data if chunks.outcome == "done" else None
 
 
 def is_text(data: bytes) -> bool:
