@@ -204,8 +204,9 @@ _CLOSING = {"{": "}", "[": "]"}
 
 
 def _position(text: str, offset: int) -> dict[str, int]:
-    line = text.count("\n", 0, offset) + 1
-    return {"offset": offset, "line": line, "column": offset - (text.rfind("\n", 0, offset) + 1) + 1}
+    line_start = text.rfind("\n", 0, offset) + 1
+    return {"offset": offset, "line": text.count("\n", 0, offset) + 1,
+            "column": offset - line_start + 1}
 
 
 def pretty_json(text: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@
 // rendered in a sandboxed frame (no scripts, no same origin, nothing fetched), JSON
 // re-indented or its syntax error marked, text, or the body as sent. Captured bytes are
 // hostile: text goes in through textContent, HTML only into the sandboxed frame.
-import { gettext, interpolate, L10N, formatSize } from "./i18n-helpers.js";
+import { gettext, ngettext, interpolate, L10N, formatSize } from "./i18n-helpers.js";
 import { el, button } from "./dom.js";
 import { renderText } from "./bytes.js";
 
@@ -23,7 +23,8 @@ const STEP_TEXT = {
 };
 
 const CHUNK_TEXT = {
-  done: () => gettext("chunked: %(chunks)s chunks, %(in)s as sent, %(out)s de-chunked"),
+  done: (step) => ngettext("chunked: %(chunks)s chunk, %(in)s as sent, %(out)s de-chunked",
+                           "chunked: %(chunks)s chunks, %(in)s as sent, %(out)s de-chunked", step.chunks),
   incomplete: () => gettext("chunked: the last chunk never came (the recording was cut): de-chunked as far as it goes"),
   failed: () => gettext("chunked: a chunk size line is not valid: shown as sent"),
 };
@@ -101,7 +102,7 @@ function choices(data, sent, type) {
   if (data.kind === "html") return [source, ["rendered", gettext("Rendered"), (box) => drawHtml(box, data.text)], ...extra];
   if (data.kind === "json") {
     const json = data.json;
-    if (json.error) return [["json", gettext("JSON"), (box) => drawJsonError(box, data.text, json.error)], ...extra];
+    if (json.error) return [["json", gettext("JSON"), (box) => drawJsonError(box, data.text, json.error, data.charset.charset)], ...extra];
     return [["json", gettext("Pretty JSON"), (box) => box.append(el("pre", "decoded-text json-pretty", json.pretty))],
             source, ...extra];
   }
@@ -110,7 +111,7 @@ function choices(data, sent, type) {
 
 function stepText(step) {
   const words = step.name === "chunked" ? CHUNK_TEXT : STEP_TEXT;
-  const text = (words[step.outcome] || STEP_TEXT.unknown)();
+  const text = (words[step.outcome] || STEP_TEXT.unknown)(step);
   return L10N.f(text, { name: step.name, in: formatSize(step.size_in), out: formatSize(step.size_out),
                         chunks: step.chunks, max: formatSize(1024 * 1024) });
 }
@@ -164,11 +165,12 @@ function drawHtml(box, pieces) {
   box.append(el("p", "muted", gettext("Rendered in a sandbox: no scripts run, and the files it links to (CSS, images) are not loaded.")), frame);
 }
 
-function drawJsonError(box, pieces, error) {
-  const text = pieces.map((p) => p.text || "").join("");
+function drawJsonError(box, pieces, error, charset) {
   const what = (JSON_ERRORS[error.code] || (() => error.detail || error.code))();
   box.append(el("p", "json-error-note", L10N.f(gettext("Not valid JSON: line %(line)s, column %(column)s: %(what)s."),
                                                  { line: error.line, column: error.column, what })));
+  if (error.code === "not_text") { box.append(textBlock(pieces, charset)); return; }
+  const text = pieces.map((p) => p.text).join("");
   const pre = el("pre", "decoded-text");
   const at = Math.min(error.offset, text.length);
   const mark = el("span", "json-error", text.slice(at, at + 1) || "␃");
