@@ -125,7 +125,11 @@ def undo_steps(message: exports.Message) -> tuple[bytes, list[Step]]:
         data = chunks.data
         if chunks.outcome == "failed":
             return data, steps
-    for name in reversed(_codings(message.header("content-encoding"))):
+        transfer = transfer[:-1]
+    # Transfer codings under chunked (``gzip, chunked``: rare, RFC 9112 section 7), then
+    # the content codings, each list last applied first.
+    codings = _codings(message.header("content-encoding")) + transfer
+    for name in reversed(codings):
         if name == "identity":
             continue
         out, outcome = undo_coding(name, data)

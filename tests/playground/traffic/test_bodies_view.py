@@ -56,6 +56,14 @@ def test_chunked_then_gzip_is_undone_in_order():
     assert text_of(view) == PAGE.decode()
 
 
+def test_a_transfer_coding_under_chunked_is_undone_too():
+    sent = chunked(gzip.compress(PAGE))
+    view = bodies.view(response(sent, "Content-Type: text/html",
+                                "Transfer-Encoding: gzip, chunked"), True)
+    assert [s["name"] for s in view["steps"]] == ["chunked", "gzip"]
+    assert text_of(view) == PAGE.decode()
+
+
 def test_a_decompression_bomb_is_refused():
     bomb = gzip.compress(b"\0" * (bodies.MAX_DECODED + 1))
     assert len(bomb) < 64 * 1024  # it fits the recording
