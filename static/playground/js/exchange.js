@@ -41,7 +41,6 @@ export class ExchangeView {
       else if (part && target.classList.contains("load-full")) { part.full = true; this.render(part); }
       else if (part && target.classList.contains("copy")) this.copy(part);
     });
-    this.urls = [];
     this.mark = null; // {side, offset, check}: the byte a failed check points at
   }
 
@@ -265,8 +264,6 @@ export class ExchangeView {
     this.panel.hidden = true;
     this.item = null;
     this.mark = null;
-    for (const url of this.urls) URL.revokeObjectURL(url);
-    this.urls = [];
   }
 }
 
