@@ -8,7 +8,7 @@
 // hostile: text goes in through textContent, HTML only into the sandboxed frame.
 import { gettext, ngettext, interpolate, L10N, formatSize } from "./i18n-helpers.js";
 import { el, button } from "./dom.js";
-import { renderText } from "./bytes.js";
+import { renderText, fromBase64 } from "./bytes.js";
 
 // A rendered page may not run scripts or fetch anything (its CSS, images, beacons to
 // the sandbox would show up in the traffic list); inline styles still apply.
@@ -141,8 +141,7 @@ function textBlock(pieces, charset) {
 }
 
 function drawImage(box, data, type) {
-  const bytes = Uint8Array.from(atob(data.body_b64), (c) => c.charCodeAt(0));
-  const url = URL.createObjectURL(new Blob([bytes], { type: type.split(";")[0] }));
+  const url = URL.createObjectURL(new Blob([fromBase64(data.body_b64)], { type: type.split(";")[0] }));
   const img = el("img", "preview");
   img.alt = interpolate(gettext("image body (%s)"), [type]);
   img.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
