@@ -14,6 +14,7 @@ from .sandboxes import api as sandboxes_api
 from .sandboxes import pages as sandbox_pages
 from .traffic import api as traffic_api
 from .traffic import compare_api
+from .traffic import bodies_api as traffic_bodies_api
 from .traffic import pages as traffic_pages
 
 SEQ = r"(?P<seq>[0-9]{1,18})"
@@ -39,6 +40,8 @@ sandbox_api = [
     path("streams/", traffic_api.stream_list, name="api-streams"),
     re_path(rf"^exchanges/{SEQ}/(?P<part>request|response)\.raw$",
             traffic_api.exchange_raw, name="api-exchange-raw"),
+    re_path(rf"^exchanges/{SEQ}/(?P<part>request|response)\.body$",
+            traffic_bodies_api.body_view, name="api-exchange-body-view"),
     path("exchanges/export.har", traffic_api.har, name="api-export-har"),
     path("exchanges/export.raw", traffic_api.raw_dump, name="api-export-raw"),
     re_path(rf"^exchanges/{SEQ}/(?P<name>server_recv\.txt|server_send\.txt)$",

@@ -50,21 +50,51 @@ def parse(raw: bytes, response: bool = False) -> Message:
                    [line.decode("latin-1") for line in cut.interim])
 
 
-def dechunk(body: bytes) -> bytes | None:
-    """A chunked body's data (RFC 9112 §7.1), or None if it is not well formed."""
-    out, pos = bytearray(), 0
+@dataclass(frozen=True)
+class Chunks:
+    """A chunked body read (RFC 9112 section 7.1): its data, how many chunks, and the
+    outcome: done (the last chunk came), incomplete (the bytes ended first: a cut
+    recording), failed (a chunk-size line or a chunk's end is not valid)."""
+
+    data: bytes
+    count: int
+    outcome: str
+
+
+def read_chunks(body: bytes) -> Chunks:
+    """The chunks' data with the sizes, extensions and trailers taken off. A size line
+    may end in a bare LF, as parsers that accept one for a line also do."""
+    out, pos, count = bytearray(), 0, 0
     while True:
-        line_end = body.find(b"\r\n", pos)
+        line_end = body.find(b"\n", pos)
         if line_end < 0:
-            return None
-        try:
-            size = int(body[pos:line_end].split(b";")[0], 16)
-        except ValueError:
-            return None
+            return Chunks(bytes(out), count, "incomplete")
+        size_text = body[pos:line_end].rstrip(b"\r").split(b";")[0].strip()
+        if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+            return Chunks(bytes(out), count, "failed")
+        size = int(size_text, 16)
         if size == 0:
-            return bytes(out)
-        out += body[line_end + 2:line_end + 2 + size]
-        pos = line_end + 2 + size + 2
+            return Chunks(bytes(out), count, "done")
+        data_end = line_end + 1 + size
+        out += body[line_end + 1:data_end]
+        count += 1
+        if data_end >= len(body):
+            return Chunks(bytes(out), count, "incomplete")
+        after = body[data_end:data_end + 2]
+        if after == b"\r\n":
+            pos = data_end + 2
+        elif after[:1] == b"\n":
+            pos = data_end + 1
+        elif after == b"\r":
+            return Chunks(bytes(out), count, "incomplete")
+        else:
+            return Chunks(bytes(out), count, "failed")
+
+
+def dechunk(body: bytes) -> bytes | None:
+    """A chunked body's data (RFC 9112 §7.1), or None if it is not whole and well formed."""
+    chunks = read_chunks(body)
+    return chunks.data if chunks.outcome == "done" else None
 
 
 def is_text(data: bytes) -> bool:
@@ -81,14 +111,27 @@ def is_text(data: bytes) -> bool:
 
 
 def _quote(value: str) -> str:
-    """Shell-quote a header value read as Latin-1: text goes through shlex.quote; other
-    bytes become bash's $'\\xNN' so nothing is changed on the way."""
+    """Shell-quote recorded bytes read as Latin-1 (a header, the method, the target):
+    UTF-8 text goes through shlex.quote; any other bytes become bash's $'\\xNN', so
+    nothing is changed on the way (never re-encoded as UTF-8: the byte 0xff stays 0xff)."""
     raw = value.encode("latin-1")
     if is_text(raw):
         return shlex.quote(raw.decode("utf-8"))
     escaped = "".join(chr(b) if 0x20 <= b < 0x7f and chr(b) not in "\\'" else f"\\x{b:02x}"
                       for b in raw)
     return f"$'{escaped}'"
+
+
+# A target curl sends as written when it is part of the URL: a path of visible ASCII
+# without "#" (curl drops a fragment) or "[]{}" (curl's URL globbing). curl
+# percent-encodes other bytes in a URL (0xff becomes %ff, é becomes %c3%a9) and refuses
+# spaces, so any other target goes in --request-target, which curl sends unchanged.
+_URL_SAFE_TARGET = re.compile(r"^/[!-~]*$")
+_CURL_URL_SPECIAL = set("#[]{}")
+
+
+def _url_safe(target: str) -> bool:
+    return bool(_URL_SAFE_TARGET.match(target)) and not _CURL_URL_SPECIAL & set(target)
 
 
 def curl(request_raw: bytes, base_url: str, truncated: bool = False,
@@ -101,24 +144,29 @@ def curl(request_raw: bytes, base_url: str, truncated: bool = False,
     ``--data-binary @body.bin``, to be downloaded from ``body_url``.
     """
     message = parse(request_raw)
-    parts = message.start.split(" ")
-    method = parts[0] if parts and parts[0] else "GET"
-    target = parts[1] if len(parts) > 1 else "/"
+    # The method is the first word and the version the last; a target may hold spaces.
+    method, _, rest = message.start.partition(" ")
+    method = method or "GET"
+    target = (rest.rpartition(" ")[0] if rest.endswith(("HTTP/1.1", "HTTP/1.0")) else rest) \
+        or "/"
     base = base_url.rstrip("/")
     netloc = urlsplit(base).netloc
-    url = base + target if target.startswith("/") else target if "://" in target \
-        else base + "/"
     notes = []
-    if not target.startswith("/") and "://" not in target:
-        notes.append(f"# the target {target!r} is not a path; curl sends / instead")
+    args = ["curl --http1.1"]
+    if _url_safe(target):
+        url = base + target
+    elif target.startswith(("http://", "https://")) and _url_safe("/" + target):
+        url = target  # the absolute form, as a proxy gets it
+    else:  # "*", a non-ASCII path, bytes that are not UTF-8: sent exactly as recorded
+        url = base + "/"
+        args.append("--request-target " + _quote(target))
     body = message.body
     if (message.header("transfer-encoding") or "").lower().endswith("chunked"):
         body = dechunk(body) or body
-    args = ["curl --http1.1"]
     if method == "HEAD":
         args.append("--head")  # -X HEAD would make curl wait for a body that never comes
     elif method != ("POST" if body else "GET"):
-        args.append(f"-X {shlex.quote(method)}")
+        args.append(f"-X {_quote(method)}")
     for name, value in message.headers:
         lower = name.lower()
         if lower in ("content-length", "transfer-encoding"):

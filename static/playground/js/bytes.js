@@ -71,10 +71,15 @@ export function renderText(container, bytes, mark = -1) {
   let out = frag; // where pieces go: the fragment, or the marked byte's span
   let text = "";
   const flush = () => { if (text) { out.append(document.createTextNode(text)); text = ""; } };
-  const ctl = (label, title) => {
+  // A mark for a control byte: `label`, the picture (the text, what innerText reads);
+  // `badge`, the name drawn by the CSS at a legible size; `stands`, the text it stands
+  // for when copied (see the copy listener).
+  const ctl = (label, title, badge, stands) => {
     flush();
     const span = el("span", "ctl", label);
     span.title = title;
+    if (badge) span.dataset.badge = badge;
+    if (stands !== undefined) span.dataset.bytes = stands;
     out.append(span);
   };
   for (let i = 0; i < bytes.length; i++) {
@@ -83,11 +88,12 @@ export function renderText(container, bytes, mark = -1) {
     const marked = mark >= i && mark < i + Math.max(n, 1);
     if (marked) { flush(); out = markedByte(mark); }
     let after = "";
-    if (b === LF) { ctl("␊", "LF (0x0a)"); after = "\n"; }
-    else if (b === CR) ctl("␍", "CR (0x0d)");
-    else if (b === 0x09) { ctl("␉", "TAB (0x09)"); after = "\t"; }
+    if (b === LF) { ctl("␊", "LF (0x0a)", "LF", ""); after = "\n"; }
+    else if (b === CR) ctl("␍", "CR (0x0d)", "CR", "\r");
+    else if (b === 0x09) { ctl("␉", "TAB (0x09)", "TAB", ""); after = "\t"; }
     else if (b < 0x20 || b === 0x7f) {
-      ctl(PICTURES[b] || "\\x" + hex2(b), interpolate(gettext("byte 0x%s"), [hex2(b)]));
+      ctl(PICTURES[b] || "\\x" + hex2(b), interpolate(gettext("byte 0x%s"), [hex2(b)]), "",
+          String.fromCharCode(b));
     } else if (b < 0x80) text += String.fromCharCode(b);
     else if (n) {
       text += new TextDecoder().decode(bytes.subarray(i, i + n));
@@ -190,16 +196,33 @@ export function header(headerList, name) {
   return found ? found[1] : "";
 }
 
-// Text of a body with the charset from Content-Type, else UTF-8 (bad bytes become �).
-export function decode(body, contentType) {
-  const match = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType || "");
-  try {
-    return new TextDecoder(match ? match[1] : "utf-8").decode(body);
-  } catch (err) {
-    return new TextDecoder("utf-8").decode(body);
+// The bytes of a string read as Latin-1 (split() and headers() give heads that way):
+// each character's code is its byte, so renderText can read them as UTF-8 again.
+export const latin1Bytes = (text) => Uint8Array.from(text, (ch) => ch.charCodeAt(0));
+
+// `bytes` as text for the clipboard: UTF-8 where it is valid, any other byte as the
+// escape \xNN (never U+FFFD). Returns [text, how many bytes were escaped].
+export function escapedText(bytes) {
+  let text = "";
+  let escaped = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const n = bytes[i] >= 0x80 ? utf8Length(bytes, i) : 1;
+    if (n) { text += new TextDecoder().decode(bytes.subarray(i, i + n)); i += n - 1; }
+    else { text += "\\x" + hex2(bytes[i]); escaped++; }
   }
+  return [text, escaped];
 }
 
-export function isText(type) {
-  return /^text\/|json|javascript|xml|x-www-form-urlencoded/i.test(type || "");
-}
+// Copying a selection of rendered bytes gives the bytes, not their pictures: each mark
+// holds what it stands for in data-bytes (CR a real CR; LF and TAB nothing, their real
+// character follows the mark). Bytes that are not UTF-8 stay as \xNN: text cannot hold them.
+document.addEventListener("copy", (event) => {
+  const selection = document.getSelection();
+  if (!selection || selection.isCollapsed || !selection.rangeCount) return;
+  const copied = selection.getRangeAt(0).cloneContents();
+  const marks = copied.querySelectorAll(".ctl[data-bytes]");
+  if (!marks.length) return;
+  for (const mark of marks) mark.textContent = mark.dataset.bytes;
+  event.clipboardData.setData("text/plain", copied.textContent);
+  event.preventDefault();
+});

@@ -5,7 +5,8 @@
 // and hex views put a caret on it and scroll to it.
 import { gettext, interpolate, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
 import { el, message, copyText } from "./dom.js";
-import { fetchRaw } from "./api.js";
+import { api, fetchRaw } from "./api.js";
+import { showBody } from "./bodies.js";
 import * as bytesView from "./bytes.js";
 import { COMPLETE, MISTAKE_TEXT, outcomeText } from "./outcomes.js";
 
@@ -40,7 +41,6 @@ export class ExchangeView {
       else if (part && target.classList.contains("load-full")) { part.full = true; this.render(part); }
       else if (part && target.classList.contains("copy")) this.copy(part);
     });
-    this.urls = [];
     this.mark = null; // {side, offset, check}: the byte a failed check points at
   }
 
@@ -67,6 +67,7 @@ export class ExchangeView {
     this.panel.dispatchEvent(new CustomEvent("exchange-shown", { detail: { item, raw } }));
     for (const part of Object.values(this.parts)) {
       part.bytes = null;
+      part.bodyView = null;
       part.full = false;
       part.target.textContent = gettext("loading…");
       part.size.textContent = "";
@@ -166,13 +167,16 @@ export class ExchangeView {
       return;
     }
     for (const line of interim) box.append(el("p", "muted", interpolate(gettext("interim response: %s"), [line])));
-    const startLine = el("p", "start-line", bytesView.headLines(head)[0]);
+    const startLine = el("p", "start-line");
+    bytesView.renderText(startLine, bytesView.latin1Bytes(bytesView.headLines(head)[0]));
     box.append(startLine);
     const table = el("table", "headers");
     const headers = bytesView.headers(head);
     for (const [name, value] of headers) {
       const tr = el("tr");
-      tr.append(el("th", "", name), el("td", "", value));
+      const td = el("td");
+      bytesView.renderText(td, bytesView.latin1Bytes(value)); // UTF-8, as the raw view: é, not Ã©
+      tr.append(el("th", "", name), td);
       table.append(tr);
     }
     box.append(table);
@@ -181,32 +185,13 @@ export class ExchangeView {
       box.append(el("p", "muted", gettext("The head never ended (no empty line): the exchange was cut short.")));
       return;
     }
-    const type = bytesView.header(headers, "content-type");
-    const chunked = /chunked/i.test(bytesView.header(headers, "transfer-encoding"));
-    const encoded = bytesView.header(headers, "content-encoding");
     if (!body.length) {
       box.append(el("p", "muted", gettext("No body.")));
       return;
     }
-    const note = [];
-    if (part.truncated) note.push(interpolate(gettext("cut at %s by the recording"), [formatSize(body.length)]));
-    if (chunked) note.push(gettext("chunked: shown as sent, with its chunk sizes"));
-    if (note.length) box.append(el("p", "muted", note.join("; ")));
-    if (/^image\//i.test(type) && !chunked && !encoded) {
-      const url = URL.createObjectURL(new Blob([body], { type: type.split(";")[0] }));
-      this.urls.push(url);
-      const img = el("img", "preview");
-      img.alt = interpolate(gettext("image body (%s)"), [type]);
-      img.src = url;
-      box.append(img);
-    } else if (!encoded && (bytesView.isText(type) || (!type && part.name === "request"))) {
-      box.append(el("pre", "decoded-text", bytesView.decode(body, type)));
-    } else {
-      const what = { type: type || gettext("binary"), size: formatSize(body.length), encoding: encoded };
-      box.append(el("p", "muted", L10N.f(encoded
-        ? gettext("A %(type)s body of %(size)s (%(encoding)s-encoded): see the Hex view.")
-        : gettext("A %(type)s body of %(size)s: see the Hex view."), what)));
-    }
+    // The body's views come from the server (bodies.js), fetched once per part.
+    part.bodyView = part.bodyView || api("GET", this.rawBase + this.item.seq + "/" + part.name + ".body");
+    showBody(box, part.bodyView, body, bytesView.header(headers, "content-type"));
   }
 
   // The capture relay's `mistake`: its label, the glossary's explanation in the page's
@@ -256,17 +241,20 @@ export class ExchangeView {
     box.append(el("p", "muted", foot.join(" · ") || gettext("no timings recorded")));
   }
 
+  // The exact bytes as text: CR and LF as themselves, not their marks. A byte that is
+  // not UTF-8 cannot be put in the clipboard's text: it is copied as \xNN and said so.
   async copy(part) {
     if (!part.bytes) return;
-    const text = this.view === "hex" ? bytesView.hexDump(part.bytes)
-      : new TextDecoder("utf-8").decode(part.bytes);
+    const [text, escaped] = this.view === "hex" ? [bytesView.hexDump(part.bytes), 0]
+      : bytesView.escapedText(part.bytes);
     try {
       await copyText(text);
       const copied = {
         request: this.view === "hex" ? gettext("Copied the request hex dump.") : gettext("Copied the request."),
         response: this.view === "hex" ? gettext("Copied the response hex dump.") : gettext("Copied the response."),
       };
-      message(copied[part.name], "ok");
+      message(copied[part.name] + (escaped ? " " + L10N.f(gettext("%(count)s bytes are not UTF-8: copied as \\xNN (server_recv.txt and server_send.txt hold them exactly)."),
+                                                          { count: escaped }) : ""), "ok");
     } catch (err) {
       message(interpolate(gettext("Could not copy: %s"), [err.message]), "error");
     }
@@ -276,8 +264,6 @@ export class ExchangeView {
     this.panel.hidden = true;
     this.item = null;
     this.mark = null;
-    for (const url of this.urls) URL.revokeObjectURL(url);
-    this.urls = [];
   }
 }
 
