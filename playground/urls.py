@@ -8,6 +8,7 @@ from . import accounts, views
 from .checking import api as checking_api
 from .classes import urls as classes_urls
 from .compose import api as compose_api
+from .compose import several as compose_several
 from .files import api as files_api
 from .learn import glossary, tour
 from .sandboxes import api as sandboxes_api
@@ -53,6 +54,10 @@ playground_urls = [
     path("sandboxes/<int:sandbox_id>/traffic/", traffic_pages.traffic_page,
          name="traffic-page"),
     path("api/sandboxes/", sandboxes_api.sandbox_list, name="api-sandboxes"),
+    # The composer's tools that need no one sandbox: a curl command as bytes, and one
+    # request to several of your sandboxes, diffed (compose/).
+    path("api/compose/curl/", compose_api.from_curl, name="api-compose-curl"),
+    path("api/compose/several/", compose_several.compose_several, name="api-compose-several"),
     # The guided tour (learn/tour.py): its page and the one-click setup of each step.
     path("tour/", tour.tour_page, name="tour"),
     path("api/tour/steps/<slug:slug>/setup/", tour.tour_setup, name="api-tour-setup"),

@@ -6,41 +6,14 @@
 import { gettext, L10N } from "./i18n-helpers.js";
 import { $, button, el, message } from "./dom.js";
 import { api, apiResponse } from "./api.js";
-import { fromBase64, renderText, toBase64 } from "./bytes.js";
-
-// `bytes` with CR/LF visible (bytes.renderText), the byte ranges `ranges` ([start, end),
-// each {expected}) in .diff-byte spans. A range that is empty in these bytes (what the
-// other side has and this one lacks) is a thin marker where it would be.
-export function renderMarked(container, bytes, ranges) {
-  container.textContent = "";
-  let at = 0;
-  const plain = (end) => {
-    if (end > at) {
-      const span = el("span");
-      renderText(span, bytes.subarray(at, end));
-      container.append(span);
-      at = end;
-    }
-  };
-  for (const { start, end, expected } of ranges) {
-    plain(start);
-    const span = el("span", "diff-byte" + (expected ? " expected" : ""));
-    span.dataset.start = String(start);
-    span.title = expected ? gettext("differs, as expected (it depends on the server or the time)")
-      : gettext("differs from henaserver");
-    renderText(span, bytes.subarray(start, Math.max(start, end)));
-    if (end <= start) span.textContent = "▌";
-    container.append(span);
-    at = Math.max(at, end);
-  }
-  plain(bytes.length);
-}
+import { fromBase64, toBase64 } from "./bytes.js";
+import { renderMarked } from "./diff-bytes.js";
 
 function side(title, bytes, ranges) {
   const box = el("div", "side");
   box.append(el("h4", null, title));
   const pre = el("pre", "raw");
-  renderMarked(pre, bytes, ranges);
+  renderMarked(pre, bytes, ranges, gettext("differs from henaserver"));
   box.append(pre);
   return box;
 }
