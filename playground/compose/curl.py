@@ -31,7 +31,7 @@ import base64
 import re
 import shlex
 from dataclasses import dataclass, field
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus, unquote, urlsplit
 
 from ..refusals import Refusal, gettext_noop
 
@@ -244,6 +244,8 @@ def _target(curl: Curl) -> tuple[str, str]:
         raise CurlError(gettext_noop("the URL %(url)s has a bad port"), url=curl.url) from None
     if not parts.hostname:
         raise CurlError(gettext_noop("the URL %(url)s has no host"), url=curl.url)
+    if parts.username is not None and curl.user is None:  # http://user:password@host/
+        curl.user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
     host = parts.netloc.rpartition("@")[2]
     if port == 80:
         host = host.rsplit(":", 1)[0]

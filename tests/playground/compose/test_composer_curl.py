@@ -15,7 +15,8 @@ from testkit.services import unavailable
 
 from playground.compose import curl
 
-# Each command as a learner pastes it; URL stands for http://127.0.0.1:<port>.
+# Each command as a learner pastes it; URL stands for http://127.0.0.1:<port>, PORT for
+# the port alone.
 COMMANDS = [
     "curl URL/",
     "curl URL/a/b?x=1#fragment",
@@ -34,6 +35,7 @@ COMMANDS = [
     "curl -XPOST -v URL/ -o /dev/null",
     "curl 'URL/q?a=1' \\\n  -H $'X-Esc: tab\\there' \\\n  --data-raw $'line1\\nline2'",
     "curl -d 'x' -H 'Content-Length: 1' URL/",
+    "curl http://al%40ice:pw@127.0.0.1:PORT/in-url",
 ]
 
 
@@ -57,7 +59,8 @@ def _sent_by_real_curl(command: str) -> tuple[bytes, str]:
     socket's), and the command as run. Read until the head and its Content-Length of
     body are in (a 204 answers it): nothing is timed."""
     with socket.create_server(("127.0.0.1", 0)) as server:  # the OS reserves the port
-        command = command.replace("URL", f"http://127.0.0.1:{server.getsockname()[1]}")
+        port = server.getsockname()[1]
+        command = command.replace("URL", f"http://127.0.0.1:{port}").replace("PORT", str(port))
         child = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-m", "20",
                                   *_bash_words(command)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
