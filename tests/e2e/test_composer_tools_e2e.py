@@ -101,6 +101,14 @@ def test_curl_paste_escaped_copy_and_ctrl_enter(sandbox_in_new_session, shared_p
     page.locator("#detail-actions button[data-replay=string]").click()
     page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want",
                            arg=copied)
+    # Ctrl+Enter outside the composer re-sends the exchange open in the detail.
+    page.locator("#detail-summary").click()
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#traffic-table tbody tr').length === 3",
+        timeout=10_000)
+    assert [base64.b64decode(r) for r in page.evaluate(RAWS, sandbox["links"]["exchanges"])] \
+        == [expected] * 3
     assert errors == []
 
 

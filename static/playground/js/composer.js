@@ -136,7 +136,8 @@ export function initComposer(box, detail) {
     shown = event.detail;
     for (const old of actions.querySelectorAll(".replay")) old.remove();
     const resend = button(gettext("Re-send"), "btn small replay writes", { replay: "resend" });
-    resend.title = gettext("Send the recorded request bytes again, exactly");
+    resend.title = gettext("Send the recorded request bytes again, exactly (Ctrl+Enter)");
+    resend.setAttribute("aria-keyshortcuts", "Control+Enter");
     const open = button(gettext("Open in composer"), "btn small replay writes", { replay: "open" });
     const string = button(gettext("Copy as escaped string"), "btn small replay", { replay: "string" });
     actions.prepend(resend, open, string);
@@ -160,5 +161,15 @@ export function initComposer(box, detail) {
         text.focus();
       }
     } catch (err) { message(err.message, "error"); }
+  });
+
+  // Ctrl+Enter outside the composer re-sends the exchange open in the detail (inside
+  // it, composer-tools.js sends the composer's request).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || box.contains(event.target)) return;
+    const resend = actions.querySelector("button[data-replay=resend]");
+    if (!shown || !resend || !resend.getClientRects().length) return;
+    event.preventDefault();
+    resend.click();
   });
 }
