@@ -87,8 +87,9 @@ def test_curl_paste_escaped_copy_and_ctrl_enter(sandbox_in_new_session, shared_p
 
     # Ctrl+Enter sends the exact bytes, and again: two exchanges with those bytes.
     page.press("#composer-text", "Control+Enter")
-    page.locator("#composer-response .ctl").first.wait_for(timeout=10_000)
-    page.wait_for_function("() => !document.getElementById('composer-send').disabled")
+    page.wait_for_function("() => !document.getElementById('composer-result').hidden"
+                           " && !document.getElementById('composer-send').disabled",
+                           timeout=10_000)
     page.press("#composer-text", "Control+Enter")
     page.wait_for_function(
         "() => document.querySelectorAll('#traffic-table tbody tr').length === 2",
