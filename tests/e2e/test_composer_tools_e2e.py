@@ -134,10 +134,10 @@ def test_one_request_to_two_sandboxes_compared(sandbox_in_new_session, shared_pl
     assert second.get_attribute("data-sandbox") == str(bare["id"])
     assert second.locator(".verdict.differs").inner_text() == words["differs"]
     assert "HTTP/1.1 200 OK" in second.locator(".status-line").inner_text()
-    # The missing header is marked on the first answer's side, and where it would be on
-    # the second's (an empty range: a thin marker).
-    marked = second.locator(".side").nth(1).locator(".diff-byte:not(.expected)")
-    assert marked.first.inner_text().startswith("Content-Type: text/css")
-    assert second.locator(".side").nth(0).locator(".diff-byte:not(.expected)") \
-        .first.inner_text() == "▌"
+    # The wrong Content-Type is marked on both sides (no-content-type mode labels every
+    # file text/html).
+    sides = second.locator(".side")
+    assert sides.nth(0).locator(".diff-byte:not(.expected)").first.inner_text() == "html"
+    assert sides.nth(1).locator(".diff-byte:not(.expected)").first.inner_text() \
+        == "css; charset=utf-8"
     assert errors == []
