@@ -21,11 +21,21 @@ WORDS = {
            "differs": "最初の応答と異なります"},
 }
 
+# The suggested port is free when suggested; another playground on this machine may take
+# it a moment later (its tests run too): then the sandbox goes and the next suggestion.
 SECOND = """async ([name, mode]) => {
-  const port = (await PG.api("GET", "/api/sandboxes/?suggest=1")).suggested_port;
-  const sb = await PG.api("POST", "/api/sandboxes/", {name, port, mode});
-  await PG.api("POST", sb.links.starter, {});
-  return await PG.api("POST", sb.links.start);
+  for (let attempt = 1; ; attempt++) {
+    const port = (await PG.api("GET", "/api/sandboxes/?suggest=1")).suggested_port;
+    let sb = null;
+    try {
+      sb = await PG.api("POST", "/api/sandboxes/", {name: name + attempt, port, mode});
+      await PG.api("POST", sb.links.starter, {});
+      return await PG.api("POST", sb.links.start);
+    } catch (err) {
+      if (sb) await PG.api("DELETE", sb.links.self);
+      if (attempt >= 5) throw err;
+    }
+  }
 }"""
 
 RAWS = """async (url) => {
@@ -92,13 +102,13 @@ def test_curl_paste_escaped_copy_and_ctrl_enter(sandbox_in_new_session, shared_p
                            timeout=10_000)
     page.press("#composer-text", "Control+Enter")
     page.wait_for_function(
-        "() => document.querySelectorAll('#traffic-table tbody tr').length === 2",
+        "() => document.querySelectorAll('#traffic-table tbody tr[data-seq]').length === 2",
         timeout=10_000)
     raws = page.evaluate(RAWS, sandbox["links"]["exchanges"])
     assert [base64.b64decode(r) for r in raws] == [expected, expected]
 
     # The detail's copy gives the recorded request the same way.
-    page.locator("#traffic-table tbody tr").first.click()
+    page.locator("#traffic-table tbody tr[data-seq]").first.click()
     page.locator("#detail-actions button[data-replay=string]").click()
     page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want",
                            arg=copied)
@@ -106,7 +116,7 @@ def test_curl_paste_escaped_copy_and_ctrl_enter(sandbox_in_new_session, shared_p
     page.locator("#detail-summary").click()
     page.keyboard.press("Control+Enter")
     page.wait_for_function(
-        "() => document.querySelectorAll('#traffic-table tbody tr').length === 3",
+        "() => document.querySelectorAll('#traffic-table tbody tr[data-seq]').length === 3",
         timeout=10_000)
     assert [base64.b64decode(r) for r in page.evaluate(RAWS, sandbox["links"]["exchanges"])] \
         == [expected] * 3
