@@ -8,6 +8,7 @@ from . import accounts, views
 from .checking import api as checking_api
 from .classes import urls as classes_urls
 from .compose import api as compose_api
+from .compose import several as compose_several
 from .files import api as files_api
 from .learn import glossary, tour
 from .sandboxes import api as sandboxes_api
@@ -60,6 +61,10 @@ playground_urls = [
     # Two exchanges side by side, from any runs of any of the visitor's sandboxes.
     path("compare/", compare_api.compare_page, name="compare-page"),
     path("api/compare/", compare_api.exchange_diff, name="api-compare"),
+    # The composer's tools that need no one sandbox: a curl command as bytes, and one
+    # request to several of your sandboxes, diffed (compose/).
+    path("api/compose/curl/", compose_api.from_curl, name="api-compose-curl"),
+    path("api/compose/several/", compose_several.compose_several, name="api-compose-several"),
     # The guided tour (learn/tour.py): its page and the one-click setup of each step.
     path("tour/", tour.tour_page, name="tour"),
     path("api/tour/steps/<slug:slug>/setup/", tour.tour_setup, name="api-tour-setup"),

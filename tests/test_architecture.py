@@ -29,6 +29,7 @@ DJANGO_FREE = {"playground.refusals", "playground.sandboxes.supervisor",
                "playground.files.safepaths", "playground.files.sitefiles",
                "playground.files.atomic", "playground.files.beneath",
                "playground.files.batch", "playground.compose.composer",
+               "playground.compose.curl",
                "playground.traffic.heads", "playground.traffic.exports"}
 
 

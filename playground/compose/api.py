@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -25,7 +27,7 @@ from ..models import Sandbox
 from ..sandboxes.ownership import get_owned
 from ..sandboxes.presenters import STATUS_WORDS
 from ..sandboxes.runtime import is_running
-from . import composer
+from . import composer, curl
 
 # Composes in flight in this process, all sandboxes together: each holds a socket and a
 # task for up to TOTAL_TIMEOUT seconds, so a script cannot pile up thousands.
@@ -33,6 +35,21 @@ MAX_CONCURRENT = 8
 _active = 0
 _active_lock = threading.Lock()
 
+
+@contextmanager
+def sending_slots(count: int) -> Iterator[None]:
+    """Hold ``count`` of the MAX_CONCURRENT composes while sending, or ApiError 429."""
+    global _active
+    with _active_lock:
+        if _active + count > MAX_CONCURRENT:
+            raise ApiError(429, gettext("too many requests are being composed right now; "
+                                        "try again in a few seconds"))
+        _active += count
+    try:
+        yield
+    finally:
+        with _active_lock:
+            _active -= count
 
 
 def connect_host(bind_host: str) -> str:
@@ -75,21 +92,26 @@ def request_plan(request: HttpRequest) -> tuple[bytes, int, int]:
 
 @api("POST")
 async def compose(request: HttpRequest, sandbox_id: int) -> JsonResponse:
-    global _active
     sandbox = await sync_to_async(_running_sandbox)(request, sandbox_id)
     data, pieces, delay_ms = request_plan(request)
     host = connect_host(settings.PLAYGROUND_BIND_HOST)
-    with _active_lock:
-        if _active >= MAX_CONCURRENT:
-            raise ApiError(429, gettext("too many requests are being composed right now; "
-                                        "try again in a few seconds"))
-        _active += 1
-    try:
+    with sending_slots(1):
         result = await composer.send(host, sandbox.port, data, pieces, delay_ms)
-    finally:
-        with _active_lock:
-            _active -= 1
     payload = result.as_json(base64.b64encode)
     payload["request_b64"] = base64.b64encode(data).decode("ascii")
     payload["target"] = f"{host}:{sandbox.port}"
     return JsonResponse(payload)
+
+
+@api("POST")
+def from_curl(request: HttpRequest) -> JsonResponse:
+    """``POST /api/compose/curl/``: a pasted curl command as the bytes curl would send
+    (compose/curl.py); nothing is sent. A command it cannot read is a 400 naming why."""
+    command = json_body(request).get("command")
+    if not isinstance(command, str):
+        raise ApiError(400, gettext("%(field)s must be a string") % {"field": "command"},
+                       field="command")
+    data, ignored = curl.request_bytes(command)
+    return JsonResponse({"request_b64": base64.b64encode(data).decode("ascii"),
+                         "length": len(data), "ignored": ignored,
+                         "user_agent": f"curl/{curl.CURL_VERSION}"})

@@ -13,6 +13,8 @@ from typing import Any
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from . import curl
+
 # The oversized-header template must be larger than henaserver's head limit (32 KiB,
 # henaserver/limits.py) to earn its 431; 40,000 bytes clears it with room to spare.
 OVERSIZED_HEADER_BYTES = 40_000
@@ -94,7 +96,7 @@ def request_templates(host: str) -> list[dict[str, Any]]:
              "What Chrome sends for a page: the tutorial's server_recv.txt. Every header is a "
              "wish the server may ignore; the response still starts with a status line.")),
         ("curl", gettext_noop("curl-like GET"),
-         f"GET / HTTP/1.1\nHost: {host}\nUser-Agent: curl/8.5.0\nAccept: */*\n\n",
+         f"GET / HTTP/1.1\nHost: {host}\nUser-Agent: curl/{curl.CURL_VERSION}\nAccept: */*\n\n",
          gettext_noop(
              "The smallest polite request: a request line, Host, and an empty line that ends "
              "the head.")),

@@ -1,10 +1,14 @@
 // The raw request composer (docs/api.md, "Composer"): templates, line endings, slow
-// pieces; the answer shown with CR/LF visible or as hex. Also "Re-send" and "Open in
-// composer" in the exchange detail. Captured and typed bytes go through textContent only.
+// pieces; the answer shown with CR/LF visible or as hex. Also "Re-send", "Open in
+// composer" and "Copy as escaped string" in the exchange detail. The curl paste, the
+// escaped string and Ctrl+Enter are composer-tools.js; one request to several sandboxes
+// is compose-several.js. Captured and typed bytes go through textContent only.
 import { gettext, ngettext, interpolate, L10N } from "./i18n-helpers.js";
-import { $, button, message } from "./dom.js";
+import { $, button, copyText, message } from "./dom.js";
 import { api } from "./api.js";
 import { renderText, hexDump, toBase64, fromBase64 } from "./bytes.js";
+import { escapedString, initComposerTools } from "./composer-tools.js";
+import { initSeveral } from "./compose-several.js";
 
 // The composer panel (parts/composer.html) of the traffic screen; `detail` is the
 // exchange detail panel, whose "exchange-shown" events bring the replay buttons.
@@ -104,11 +108,17 @@ export function initComposer(box, detail) {
     }
   }
 
+  // What Send would send now: the pinned bytes, or the text with its line-ending choice.
+  function plan() {
+    return { bytes: pinned || new TextEncoder().encode(text.value), endings: $("composer-endings").value,
+             pieces: Number($("composer-pieces").value) || 1, delayMs: Number($("composer-delay").value) || 0 };
+  }
   $("composer-send").addEventListener("click", () => {
-    const bytes = pinned || new TextEncoder().encode(text.value);
-    send(bytes, $("composer-endings").value, Number($("composer-pieces").value) || 1,
-         Number($("composer-delay").value) || 0);
+    const p = plan();
+    send(p.bytes, p.endings, p.pieces, p.delayMs);
   });
+  initComposerTools(box, { fill, plan });
+  initSeveral(box, plan);
 
   // ----- replay from the exchange detail ---------------------------------------------
   // The recorded request bytes: exchange.js fetched them already for the detail panel.
@@ -126,9 +136,11 @@ export function initComposer(box, detail) {
     shown = event.detail;
     for (const old of actions.querySelectorAll(".replay")) old.remove();
     const resend = button(gettext("Re-send"), "btn small replay writes", { replay: "resend" });
-    resend.title = gettext("Send the recorded request bytes again, exactly");
+    resend.title = gettext("Send the recorded request bytes again, exactly (Ctrl+Enter)");
+    resend.setAttribute("aria-keyshortcuts", "Control+Enter");
     const open = button(gettext("Open in composer"), "btn small replay writes", { replay: "open" });
-    actions.prepend(resend, open);
+    const string = button(gettext("Copy as escaped string"), "btn small replay", { replay: "string" });
+    actions.prepend(resend, open, string);
   });
   actions.addEventListener("click", async (event) => {
     const target = event.target.closest("button[data-replay]");
@@ -136,7 +148,10 @@ export function initComposer(box, detail) {
     const { seq } = shown.item;
     try {
       const bytes = await recorded();
-      if (target.dataset.replay === "resend") {
+      if (target.dataset.replay === "string") {
+        await copyText(escapedString(bytes));
+        message(gettext("Copied the request as an escaped string."));
+      } else if (target.dataset.replay === "resend") {
         fill(bytes, "exact", interpolate(gettext("Re-sent exchange #%s as recorded."), [seq]));
         box.scrollIntoView({ behavior: "smooth", block: "start" });
         await send(bytes, "exact", 1, 0);
@@ -146,5 +161,15 @@ export function initComposer(box, detail) {
         text.focus();
       }
     } catch (err) { message(err.message, "error"); }
+  });
+
+  // Ctrl+Enter outside the composer re-sends the exchange open in the detail (inside
+  // it, composer-tools.js sends the composer's request).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || box.contains(event.target)) return;
+    const resend = actions.querySelector("button[data-replay=resend]");
+    if (!shown || !resend || !resend.getClientRects().length) return;
+    event.preventDefault();
+    resend.click();
   });
 }
