@@ -330,6 +330,9 @@ CHANNEL_LAYERS = deployment.channel_layers(os.environ.get("REDIS_URL", "").strip
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ja", "日本語")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's choice (the django_language cookie) is kept for a year: without an age
+# it is a session cookie, and a learner who closes the browser meets English again.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

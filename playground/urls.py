@@ -83,6 +83,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     re_path(r"^static/(?P<path>.+)$", views.static),
+    path("favicon.ico", views.favicon),
 ]
 
 handler400 = "playground.errors.bad_request"

@@ -20,7 +20,7 @@ from ..refusals import human_bytes
 from ..sandboxes.ownership import get_for_method, get_owned
 from . import starter
 from .safepaths import BROKEN_UTF8, UnsafePath
-from .sitefiles import CHUNK, guess_type
+from .sitefiles import CHUNK, WouldReplace, guess_type
 from .storage import files_of, limits
 
 
@@ -77,7 +77,13 @@ def file_list(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     # More files than PLAYGROUND_MAX_FILES never get here: settings ties
     # DATA_UPLOAD_MAX_NUMBER_FILES to it, and uploads.py has answered 413 already.
     if archives:
-        written = files.extract_zip(archives[0])
+        # Like the starter site: files the zip would replace are named (409) and only
+        # replaced when the upload says so (the form field overwrite=true).
+        try:
+            written = files.extract_zip(archives[0],
+                                        replace=request.POST.get("overwrite") == "true")
+        except WouldReplace as refused:
+            raise _would_replace(refused.existing) from None
     else:
         written = files.write_many(
             (getattr(f, "relative_path", f.name), f.chunks()) for f in uploads)
@@ -111,7 +117,7 @@ def file_detail(request: HttpRequest, sandbox_id: int, path: str):
     if request.method == "PUT":
         too_large = gettext("this file is too large: the limit is %(limit)s")
         _check_length(request, settings.PLAYGROUND_MAX_FILE_BYTES, too_large)
-        existed = _exists(files, path)
+        existed = bool(files.existing([path]))
         # Streamed, never ``request.body``: the bytes go from Django's temporary file to
         # ours in CHUNK pieces, and the per-file limit is checked as they are counted.
         body = _Counted(iter(lambda: request.read(CHUNK), b""))
@@ -151,25 +157,32 @@ class _Counted:
             yield chunk
 
 
-def _exists(files, path: str) -> bool:
-    try:
-        files.file_path(path)
-    except FileNotFoundError:
-        return False
-    return True
-
-
 @api("POST")
 def starter_site(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     """Write the starter index.html, index.css and logo.png. Existing files with those
     names are only replaced with ``{"overwrite": true}`` (nothing is lost by accident)."""
     files = files_of(get_owned(request, sandbox_id))
     body = json_body(request)
-    existing = [name for name in starter.FILES if _exists(files, name)]
+    existing = files.existing(starter.FILES)
     if existing and not body.get("overwrite"):
-        message = ngettext("%(names)s already exists in this sandbox; replace it?",
-                           "%(names)s already exist in this sandbox; replace them?",
-                           len(existing)) % {"names": ", ".join(existing)}
-        raise ApiError(409, message, existing=existing)
+        raise _would_replace(existing)
     written = files.write_many(starter.items())
     return JsonResponse({"written": written, **_tree(files)}, status=201)
+
+
+# At most this many names in the question; the rest are counted ("and 12 more").
+NAMES_SHOWN = 5
+
+
+def _would_replace(existing: list[str]) -> ApiError:
+    """The 409 that asks before files are replaced (its ``existing``: every name)."""
+    names = ", ".join(existing[:NAMES_SHOWN])
+    if len(existing) > NAMES_SHOWN:
+        more = len(existing) - NAMES_SHOWN
+        names = ngettext("%(names)s and %(count)s more file",
+                         "%(names)s and %(count)s more files", more) % {
+                             "names": names, "count": more}
+    message = ngettext("%(names)s already exists in this sandbox; replace it?",
+                       "%(names)s already exist in this sandbox; replace them?",
+                       len(existing)) % {"names": names}
+    return ApiError(409, message, existing=existing)

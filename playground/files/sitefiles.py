@@ -56,6 +56,15 @@ class DiskFull(Refusal):
     status = 507
 
 
+class WouldReplace(Exception):
+    """A write asked not to replace files would: ``existing`` names them, so the
+    learner can be asked first (files/api.py answers 409)."""
+
+    def __init__(self, existing: list[str]) -> None:
+        super().__init__(", ".join(existing))
+        self.existing = existing
+
+
 # The errors that mean "no room", as opposed to a bug.
 NO_ROOM = {errno.ENOSPC, errno.EDQUOT}
 DISK_FULL = gettext_noop("the playground's disk is full, so the upload could not be "
@@ -170,14 +179,32 @@ class SiteFiles:
     def write(self, name: str, data: bytes) -> None:
         self.write_many([(name, [data])])
 
-    def extract_zip(self, fileobj: IO[bytes]) -> list[str]:
-        """Extract a zip archive safely, all or nothing. Returns the names written."""
+    def existing(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` that are files here now: what a write of them would
+        replace (the starter site and a zip ask before they do)."""
+        found = []
+        for name in names:
+            try:
+                self.file_path(name)
+            except FileNotFoundError:
+                continue
+            found.append(name)
+        return found
+
+    def extract_zip(self, fileobj: IO[bytes], replace: bool = True) -> list[str]:
+        """Extract a zip archive safely, all or nothing. Returns the names written.
+        ``replace=False``: if any member would replace a file, ``WouldReplace`` (naming
+        them) and nothing is written."""
         try:
             archive = zipfile.ZipFile(fileobj)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise BadArchive(gettext_noop("this file is not a zip archive we can read")) from exc
         with archive:
             members = self._check_members(archive)
+            if not replace:
+                existing = self.existing(name for name, info in members if not info.is_dir())
+                if existing:
+                    raise WouldReplace(existing)
             batch = Batch(self)
             try:
                 for name, info in members:

@@ -269,7 +269,7 @@ def har_entry(item: dict[str, Any], request_raw: bytes, response_raw: bytes,
     timings = {"send": _ms(times, "first_byte", "request_complete"),
                "wait": _ms(times, "request_complete", "response_start"),
                "receive": _ms(times, "response_start", "response_end")}
-    comment = f"seq {item['seq']}, connection {item['conn']}.{item['index']}, " \
+    comment = f"seq {item['seq']}, connection {item['conn']}.{item['index'] + 1}, " \
               f"outcome {item['outcome']}" + (f": {item['reason']}" if item.get("reason") else "")
     return {
         "startedDateTime": _iso(item["started_us"]),

@@ -13,13 +13,18 @@ import uuid
 from .playgrounds import Browser, Daphne
 
 
-def multipart(*parts: tuple[str, str, bytes]) -> tuple[bytes, str]:
+def multipart(*parts: tuple[str, str | None, bytes]) -> tuple[bytes, str]:
     """Encode (field, filename, bytes) parts by hand: Django's test client would strip
-    the folders from file names, and keeping them is the point. Returns the body and
-    its Content-Type."""
+    the folders from file names, and keeping them is the point. A filename of None
+    makes a plain form field (``overwrite=true``). Returns the body and its
+    Content-Type."""
     boundary = uuid.uuid4().hex
     body = b""
     for field, filename, data in parts:
+        if filename is None:
+            body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\""
+                     "\r\n\r\n").encode() + data + b"\r\n"
+            continue
         body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; "
                  f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
                  ).encode() + data + b"\r\n"

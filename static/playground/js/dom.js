@@ -22,7 +22,11 @@ export function button(label, className, data) {
   return b;
 }
 
-// Show a message at the top of the page. Errors stay until closed; others fade.
+// How long a notice that is not an error stays on screen: time to read two lines twice.
+export const NOTICE_MS = 6000;
+
+// Show a message at the top of the page. Errors stay until closed: they say what went
+// wrong and may be needed to put it right. Others dismiss themselves (dismissLater).
 // Returns the notice, for a caller that must take it back when it stops being true.
 export function message(text, kind) {
   const box = $("messages");
@@ -33,17 +37,61 @@ export function message(text, kind) {
   item.append(el("span", "", text), close);
   box.append(item);
   while (box.children.length > 4) box.firstElementChild.remove();
-  if (kind !== "error") setTimeout(() => item.remove(), 6000);
+  if (kind !== "error") dismissLater(item);
   return item;
 }
 
-// One listener for every message's close button (base.html's #messages).
+// The notices counting down now (paused ones too): the page being hidden pauses them all.
+const countdowns = new Set();
+
+// Remove `item` after NOTICE_MS, counted only while someone could be reading it
+// elsewhere: never while the pointer rests on it or the keyboard focus is in it (a
+// notice being read does not vanish under its reader, WCAG 2.2.1), nor while the tab
+// is hidden (a notice that arrived in a background tab is still there to be seen).
+function dismissLater(item) {
+  const countdown = { left: NOTICE_MS, since: 0, timer: null, hovered: false, focused: false };
+  const held = () => countdown.hovered || countdown.focused || document.hidden;
+  countdown.resume = () => {
+    if (countdown.timer !== null || held()) return;
+    countdown.since = Date.now();
+    countdown.timer = setTimeout(() => { item.remove(); countdowns.delete(countdown); },
+                                 countdown.left);
+  };
+  countdown.pause = () => {
+    if (countdown.timer === null) return;
+    clearTimeout(countdown.timer);
+    countdown.timer = null;
+    countdown.left -= Date.now() - countdown.since;
+  };
+  const hold = (flag, value) => () => {
+    countdown[flag] = value;
+    if (value) countdown.pause(); else countdown.resume();
+  };
+  item.addEventListener("pointerenter", hold("hovered", true));
+  item.addEventListener("pointerleave", hold("hovered", false));
+  item.addEventListener("focusin", hold("focused", true));
+  item.addEventListener("focusout", (event) => {
+    if (!item.contains(event.relatedTarget)) hold("focused", false)();
+  });
+  countdowns.add(countdown);
+  countdown.resume();
+}
+
+document.addEventListener("visibilitychange", () => {
+  for (const countdown of countdowns) {
+    if (document.hidden) countdown.pause(); else countdown.resume();
+  }
+});
+
+// One listener for every message's close button (base.html's #messages), and the
+// server's own notices (after a redirect: "Class created...") dismiss themselves too.
 const messages = $("messages");
 if (messages) {
   messages.addEventListener("click", (event) => {
     const close = event.target.closest("button.close");
     if (close) close.closest(".notice").remove();
   });
+  for (const notice of messages.querySelectorAll(".notice:not(.error)")) dismissLater(notice);
 }
 
 // Called last by each screen's module, once its listeners are attached. Module scripts

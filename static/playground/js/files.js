@@ -4,6 +4,7 @@
 import { gettext, ngettext, interpolate, L10N, formatSize } from "./i18n-helpers.js";
 import { $, el, button, message } from "./dom.js";
 import { api, fetchRaw } from "./api.js";
+import { whereTheyWent } from "./uploaded.js";
 
 export function filesPanel(panel) {
   const filesUrl = panel.dataset.filesUrl;
@@ -106,23 +107,37 @@ export function filesPanel(panel) {
       : L10N.f(ngettext("%(count)s file", "%(count)s files", items.length), { count: items.length }));
   }
 
-  async function uploadZip(file) {
+  // A zip that would replace files asks first, like the starter site: the server
+  // names them (409), and only a confirmed second upload replaces them.
+  async function uploadZip(file, replace = false) {
     const form = new FormData();
     form.append("archive", file, file.name);
-    await send(form, L10N.f(gettext("%(name)s (unpacked)"), { name: file.name }));
+    if (replace) form.append("overwrite", "true");
+    await send(form, L10N.f(gettext("%(name)s (unpacked)"), { name: file.name }), (question) => {
+      if (confirm(question)) return uploadZip(file, true);
+      message(L10N.f(gettext("Nothing was unpacked from %(name)s: your files are as they were."),
+                     { name: file.name }), "info");
+      return null;
+    });
   }
 
-  async function send(form, what) {
+  // `ask(question)`: what to do when the server asks before replacing files (409).
+  async function send(form, what, ask) {
     drop.classList.add("busy");
+    let asked = null;
     try {
       const data = await api("POST", filesUrl, form);
       renderTree(data);
-      message(L10N.f(gettext("Added %(what)s."), { what }), "ok");
+      // Files in folders (a folder upload, most zips): say which folder, and its URL.
+      message(data.written.some((path) => path.includes("/")) ? whereTheyWent(data.written)
+        : L10N.f(gettext("Added %(what)s."), { what }), "ok");
     } catch (err) {
-      message(interpolate(gettext("Upload refused: %s"), [err.message]), "error");
+      if (err.status === 409 && ask) asked = err.message;
+      else message(interpolate(gettext("Upload refused: %s"), [err.message]), "error");
     } finally {
       drop.classList.remove("busy");
     }
+    if (asked !== null) await ask(asked); // after `busy` is off: confirm() blocks the page
   }
 
   const isZip = (file) => /\.zip$/i.test(file.name);

@@ -3,6 +3,7 @@
 import { gettext, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
 import { el } from "./dom.js";
 import { COMPLETE, MISTAKE_TEXT, outcomeText } from "./outcomes.js";
+import { connLabel } from "./connections.js";
 
 // Local time of day with milliseconds, in the page's language. L10N keeps one
 // Intl formatter: toLocaleTimeString builds one per call, which under a flood cost
@@ -16,7 +17,7 @@ export function row(item) {
   tr.dataset.seq = item.seq;
   if (item.status >= 400) tr.classList.add("bad-status");
   if (item.index > 0) tr.classList.add("reused");
-  const conn = el("td", "conn", (item.index > 0 ? "↺ " : "") + item.conn + "." + item.index);
+  const conn = el("td", "conn", (item.index > 0 ? "↺ " : "") + connLabel(item.conn, item.index));
   conn.title = item.index > 0
     ? L10N.f(gettext("request %(n)s on connection %(conn)s (keep-alive reuse)"), { n: item.index + 1, conn: item.conn })
     : L10N.f(gettext("first request on connection %(conn)s"), { conn: item.conn });

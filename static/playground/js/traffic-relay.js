@@ -13,6 +13,7 @@ import { el } from "./dom.js";
 import { api } from "./api.js";
 import * as bytesView from "./bytes.js";
 import { grow, progressText } from "./progress.js";
+import { connLabel } from "./connections.js";
 
 const key = (conn, index) => conn + "." + index;
 
@@ -43,7 +44,7 @@ export class Waiting {
       const since = item.since_us != null ? item.since_us : Date.now() * 1000;
       tr.append(el("td", "seq", "…"),
                 el("td", "time", L10N.time(new Date(since / 1000))),
-                el("td", "conn", k),
+                el("td", "conn", connLabel(item.conn, item.index)),
                 el("td", "method", item.method || "?"),
                 el("td", "path", item.target == null ? gettext("(unparsed)") : item.target),
                 cell);
