@@ -100,3 +100,34 @@ def test_each_message_gets_advice_in_the_list_and_the_detail(
         assert not errors
     finally:
         context.close()
+
+
+_SAFE = """async (html) => {
+  const screen = document.querySelector("script[type=module][src]").src;
+  const { safeFragment, specName } = await import(new URL("advice.js", screen).href);
+  const box = safeFragment(html);
+  return {html: box.innerHTML, text: box.textContent,
+          names: [specName("https://www.rfc-editor.org/rfc/rfc9112.html#section-6.3"),
+                  specName("https://fetch.spec.whatwg.org/#cors-protocol")]};
+}"""
+
+
+def test_an_explanation_keeps_only_text_and_safe_links(browser, shared_playground):
+    """What httplint's HTML becomes in the page, whatever it holds: no script, no
+    handler, no javascript: link, text kept as text."""
+    context, page, errors = new_page(browser, shared_playground, "en-US")
+    try:
+        hostile = ('<p>See <a href="javascript:alert(1)" onclick="x()">this</a> and '
+                   '<a href="https://www.rfc-editor.org/rfc/rfc9110.html">that</a>'
+                   '<img src=x onerror="alert(2)"><script>alert(3)</script>'
+                   '<code>&lt;b&gt;</code></p>')
+        got = page.evaluate(_SAFE, hostile)
+        assert "<script" not in got["html"] and "<img" not in got["html"]
+        assert "onclick" not in got["html"] and "javascript:" not in got["html"]
+        assert ('<a href="https://www.rfc-editor.org/rfc/rfc9110.html" target="_blank" '
+                'rel="noopener noreferrer">that</a>') in got["html"]
+        assert "<code>&lt;b&gt;</code>" in got["html"] and "See this and that" in got["text"]
+        assert got["names"] == ["RFC 9112 §6.3", "fetch.spec.whatwg.org/"]
+        assert not errors
+    finally:
+        context.close()
