@@ -75,26 +75,27 @@ def event_of(response: bytes) -> dict[str, object]:
             "times": {"first_byte": 1, "response_end": 2}}
 
 
+def measure_one(name: str, response: bytes, run: Run) -> tuple[str, float, float, float, float]:
+    event = event_of(response)
+    cache = advice.Cache()
+    found = advice.lint(BROWSER_GET, response)
+    cache.put(1, found)
+
+    def word() -> None:
+        for language in ("en", "ja"):
+            with translation.override(language):
+                for note in found.request + found.response:
+                    advice_api.note_json(note, language)
+
+    store = best(lambda: exchanges.from_event(1, 1, event, run))
+    lint = best(lambda: advice.lint(BROWSER_GET, response))
+    hit = best(lambda: cache.get(1))
+    return name, store, lint, hit, best(word) / 2
+
+
 def measure() -> list[tuple[str, float, float, float, float]]:
     run = Run(number=1)
-    rows = []
-    for name, response in CASES.items():
-        event = event_of(response)
-        cache = advice.Cache()
-        found = advice.lint(BROWSER_GET, response)
-        cache.put(1, found)
-
-        def word() -> None:
-            for language in ("en", "ja"):
-                with translation.override(language):
-                    for note in found.request + found.response:
-                        advice_api.note_json(note, language)
-
-        store = best(lambda: exchanges.from_event(1, 1, event, run))
-        lint = best(lambda: advice.lint(BROWSER_GET, response))
-        hit = best(lambda: cache.get(1))
-        rows.append((name, store, lint, hit, best(word) / 2))
-    return rows
+    return [measure_one(name, response, run) for name, response in CASES.items()]
 
 
 def report(rows: list[tuple[str, float, float, float, float]]) -> str:
