@@ -93,6 +93,10 @@ def _feed(linter, raw: bytes, truncated: bool, response: bool) -> None:
     """Cut ``raw`` into its parts and give them to ``linter``; the own notes go into
     the same list."""
     notes = linter.notes
+    if not response:
+        # A server ignores empty lines before a request line (RFC 9112 §2.4): henaserver
+        # does, and so do the notes.
+        raw = raw.lstrip(b"\r\n")
     cut = heads.split(raw, response)
     if response and not raw.startswith(b"HTTP/"):
         notes.add("message", own.START_LINE, line=_shown(cut.lines[0]))

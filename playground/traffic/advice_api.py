@@ -11,6 +11,7 @@ from typing import Any
 import httplint
 import nh3
 from django.http import HttpRequest, JsonResponse
+from django.utils import translation
 from django.utils.translation import get_language, gettext
 from httplint import Note
 from httplint.field.finder import HttpFieldFinder
@@ -43,37 +44,49 @@ SAFE_TAGS = {"p", "code", "a", "ul", "ol", "li", "em", "strong", "pre", "br", "b
 # httplint names the RFCs by their HTTP WG copies over plain http; the page links the
 # RFC Editor's (https, the same section anchors), as the glossary does.
 HTTPWG = re.compile(r"https?://httpwg\.org/specs/(rfc\d+)(?:\.html)?")
+RFC_EDITOR = r"https://www.rfc-editor.org/rfc/\1.html"
 
 
 def _link(note: Note) -> str:
     """The RFC (or spec) section a note rests on."""
     if isinstance(note, own.OwnNote):
         return note.link
+    if note.vars.get("ref_uri"):  # a field's syntax notes name the field's section
+        return HTTPWG.sub(RFC_EDITOR, str(note.vars["ref_uri"]))
     for word in note.subject.split():
         if word.startswith("field-"):
             handler = HttpFieldFinder.find_handler_class(word[len("field-"):])
             reference = getattr(handler, "reference", "") if handler else ""
             if reference:
-                return HTTPWG.sub(r"https://www.rfc-editor.org/rfc/\1.html", str(reference))
+                return HTTPWG.sub(RFC_EDITOR, str(reference))
     name = type(note).__name__
     return FALLBACK_LINKS.get(name) or FALLBACK_LINKS.get(note.subject, own.RFC9110)
 
 
+def _both_catalogs(message: str) -> str:
+    """httplint's translation of one of its texts, else ours (advice_ja.py), else the
+    English."""
+    text = translate(message)
+    return text if text != message else gettext(message)
+
+
 def note_json(note: Note, language: str) -> dict[str, Any]:
-    """One note in ``language`` ("en" or "ja"): httplint's catalog for its notes,
-    ours (django.po) for the playground's."""
-    with set_locale(language):
+    """One note in ``language`` ("en" or "ja"): httplint's catalog for its notes (ours
+    where it has none yet), ours (django.po) for the playground's."""
+    if not isinstance(note, own.OwnNote):
+        note._translate = _both_catalogs  # type: ignore[method-assign]
+    with set_locale(language), translation.override(language):
         summary, detail = note.summary, str(note.detail)
         category = translate(note.category.value)
-        # English shown on a Japanese page says so (httplint's catalog is not complete).
-        translated = (language == "en" or isinstance(note, own.OwnNote)
-                      or translate(note._summary) != note._summary)
+        # English shown on a Japanese page says so.
+        translated = language == "en" or all(note._translate(text) != text
+                                             for text in (note._summary, note._text) if text)
     return {
         "id": type(note).__name__,
         "level": note.level.value,
         "category": category,
         "summary": summary,
-        "detail": nh3.clean(detail, tags=SAFE_TAGS, attributes={"a": {"href"}},
+        "detail": nh3.clean(HTTPWG.sub(RFC_EDITOR, detail), tags=SAFE_TAGS, attributes={"a": {"href"}},
                             url_schemes={"http", "https"}, link_rel="noopener noreferrer",
                             set_tag_attribute_values={"a": {"target": "_blank"}}),
         "link": _link(note),

@@ -60,6 +60,9 @@ def test_a_browser_request_gets_no_complaint_and_a_bare_one_does():
     typed = advice.lint(b"GET / HTTP/1.1\nHost: x\n\n", b"")
     assert {"BARE_LF", "MISSING_USER_AGENT"} <= names(typed.request)
     assert names(advice.lint(b"GET /\r\n\r\n", b"").request) == {"START_LINE"}
+    # An empty line before the request line is ignored, as henaserver ignores it.
+    leading = advice.lint(b"\r\nGET / HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n", b"")
+    assert not {"START_LINE", "HEAD_UNFINISHED"} & names(leading.request)
     assert typed.response == ()
 
 
