@@ -63,6 +63,13 @@ def _link(note: Note) -> str:
     return FALLBACK_LINKS.get(name) or FALLBACK_LINKS.get(note.subject, own.RFC9110)
 
 
+def _clean(html: str) -> str:
+    """httplint's explanation with the safe tags only, its RFC links on the RFC Editor."""
+    return nh3.clean(HTTPWG.sub(RFC_EDITOR, html), tags=SAFE_TAGS, attributes={"a": {"href"}},
+                     url_schemes={"http", "https"}, link_rel="noopener noreferrer",
+                     set_tag_attribute_values={"a": {"target": "_blank"}})
+
+
 def _both_catalogs(message: str) -> str:
     """httplint's translation of one of its texts, else ours (advice_ja.py), else the
     English."""
@@ -86,9 +93,7 @@ def note_json(note: Note, language: str) -> dict[str, Any]:
         "level": note.level.value,
         "category": category,
         "summary": summary,
-        "detail": nh3.clean(HTTPWG.sub(RFC_EDITOR, detail), tags=SAFE_TAGS, attributes={"a": {"href"}},
-                            url_schemes={"http", "https"}, link_rel="noopener noreferrer",
-                            set_tag_attribute_values={"a": {"target": "_blank"}}),
+        "detail": _clean(detail),
         "link": _link(note),
         "source": "playground" if isinstance(note, own.OwnNote) else "httplint",
         "translated": translated,

@@ -25,7 +25,7 @@ const waiting = new Map(); // seq -> badges (spans) waiting for their counts
 let asking = false;
 let timer = null;
 
-const exchangesUrl = () => document.getElementById("traffic").dataset.exchangesUrl;
+const exchangesUrl = () => document.getElementById("traffic").dataset.exchangesUrl; // traffic.html
 
 // The list: a badge in `cell` for `item`, filled when its counts are known. Shown only
 // when there is something to look at (a bad note or a warning).
