@@ -5,9 +5,11 @@ requests, and the traffic page shows a badge on their rows and, in the detail, e
 of httplint and of the playground with its explanation and RFC link."""
 
 import base64
+import random
 import socket
 
 import pytest
+from testkit.ports import listens
 from testkit.program_pages import new_page
 
 pytestmark = pytest.mark.browser
@@ -33,6 +35,21 @@ WORDS = {
 _RULES = """async ([url, rules]) => (await PG.api("PUT", url, {rules})).rules.length"""
 
 
+def _port_in_range() -> int:
+    """A port of the shared playground's range (8000-8999) that is free now, drawn at
+    random: the page's suggestion is the lowest free one, which other test runs on
+    this machine reach for at the same moment."""
+    for port in random.sample(range(8000, 9000), 1000):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if not listens(port):
+                return port
+    raise AssertionError("no free port in 8000-8999")
+
+
 def _send(port: int, path: str) -> None:
     """One request over a real socket, read until the server closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
@@ -48,7 +65,7 @@ def test_each_message_gets_advice_in_the_list_and_the_detail(
     words = WORDS[language]
     context, page, errors = new_page(browser, shared_playground, words["locale"])
     try:
-        sandbox = start_in_page(page, "advice " + language, page.input_value("#create-port"))
+        sandbox = start_in_page(page, "advice " + language, _port_in_range())
         rules = [{"method": "GET", "path": path, "response_b64": base64.b64encode(raw).decode()}
                  for path, raw in (("/wrong", WRONG_LENGTH), ("/typed", TYPED_WITH_LF))]
         assert page.evaluate(_RULES, [sandbox["links"]["rules"], rules]) == 2
@@ -67,6 +84,8 @@ def test_each_message_gets_advice_in_the_list_and_the_detail(
         assert badge.get_attribute("title").startswith(words["badge"])
         typed = rows.filter(has=page.locator("td.path", has_text="/typed")).first
         typed.locator(".advice-tag[data-level=bad]").wait_for(timeout=10_000)
+        page.locator("#traffic-table").screenshot(
+            path=str(screenshot_dir / f"advice-badges-{language}.png"))
 
         # The detail: httplint's note, in the page's language, with why and the RFC.
         wrong.click()
