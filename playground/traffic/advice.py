@@ -32,8 +32,13 @@ log = logging.getLogger(__name__)
 # The levels httplint gives a note, worst first.
 LEVELS = ("bad", "warning", "info", "good")
 # Exchanges whose notes each process keeps: a few screens of rows and the open ones.
-# A note holds only its class and a few short values, so this is well under a megabyte.
 CACHE_SIZE = 2000
+# ... and the bytes their notes may hold. A note keeps its class and its values, which are
+# usually a few words but may be a whole field value (a syntax note quotes it): a
+# hostile head could make one exchange's notes tens of KiB.
+CACHE_BYTES = 16 * 2**20
+# What a note costs beyond its values (the object, its dicts), for that count.
+NOTE_OVERHEAD = 400
 # A field line shown in a note is cut here: notes are sentences, not dumps.
 SHOWN_LINE = 60
 
@@ -44,6 +49,12 @@ class Advice:
 
     request: tuple[Note, ...]
     response: tuple[Note, ...]
+
+    @property
+    def size(self) -> int:
+        """About how many bytes the notes hold (for the cache's bound)."""
+        return sum(NOTE_OVERHEAD + sum(len(str(v)) for v in note.vars.values())
+                   for note in self.request + self.response)
 
     def counts(self) -> dict[str, int]:
         """How many notes of each level, for the list's badge."""
@@ -168,26 +179,35 @@ def lint(request_raw: bytes, response_raw: bytes, request_truncated: bool = Fals
 
 
 class Cache:
-    """The advice of the latest CACHE_SIZE exchanges asked about, by row id."""
+    """The advice of the exchanges asked about last, by row id: at most ``size`` of
+    them, holding at most ``max_bytes`` (Advice.size), the oldest asked dropped first."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, size: int = CACHE_SIZE, max_bytes: int = CACHE_BYTES) -> None:
         self.size = size
-        self._items: OrderedDict[int, Advice] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[int, tuple[Advice, int]] = OrderedDict()
         self._lock = threading.Lock()  # sync views run on several threads
 
     def get(self, key: int) -> Advice | None:
         with self._lock:
-            advice = self._items.get(key)
-            if advice is not None:
-                self._items.move_to_end(key)
-            return advice
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            return found[0]
 
     def put(self, key: int, advice: Advice) -> None:
+        size = advice.size
         with self._lock:
-            self._items[key] = advice
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._items[key] = (advice, size)
+            self.bytes += size
+            while len(self._items) > self.size or (self.bytes > self.max_bytes
+                                                   and len(self._items) > 1):
+                self.bytes -= self._items.popitem(last=False)[1][1]
 
 
 cache = Cache()

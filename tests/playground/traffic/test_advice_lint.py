@@ -110,3 +110,16 @@ def test_the_cache_keeps_the_latest_it_was_asked_about():
     assert cache.get(1) is one  # now the newest
     cache.put(3, three)
     assert cache.get(2) is None and cache.get(1) is one and cache.get(3) is three
+
+
+def test_the_cache_is_bounded_by_bytes_too():
+    """A syntax note quotes the whole field value: hostile heads must not fill memory."""
+    huge = advice.lint(b"GET / HTTP/1.1\r\nHost: a/" + b"b" * 8000 + b"\r\n\r\n", b"")
+    assert huge.size > 8000
+    cache = advice.Cache(size=100, max_bytes=3 * huge.size)
+    for key in range(10):
+        cache.put(key, huge)
+    assert cache.bytes <= 3 * huge.size
+    assert cache.get(9) is huge and cache.get(0) is None
+    cache.put(9, huge)  # again: counted once
+    assert cache.bytes == sum(huge.size for key in range(10) if cache.get(key))
