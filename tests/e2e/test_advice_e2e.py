@@ -23,13 +23,13 @@ WORDS = {
            "incorrect": "The Content-Length header is incorrect.",
            "bare_lf": "line(s) of the head end with LF alone, without CR.",
            "no_length": "The body has no length",
-           "level": "problem", "rule": "The rule:"},
+           "level": "problem", "rule": "The rule:", "category": "General"},
     "ja": {"locale": "ja-JP", "heading": "アドバイス",
            "badge": "アドバイス: 問題 1 件、警告 2 件",
            "incorrect": "Content-Length ヘッダーが正しくありません。",
            "bare_lf": "行が CR なしの LF だけで終わっています。",
            "no_length": "ボディに長さがありません",
-           "level": "問題", "rule": "根拠:"},
+           "level": "問題", "rule": "根拠:", "category": "一般"},
 }
 
 _RULES = """async ([url, rules]) => (await PG.api("PUT", url, {rules})).rules.length"""
@@ -102,6 +102,7 @@ def test_each_message_gets_advice_in_the_list_and_the_detail(
             "https://www.rfc-editor.org/rfc/rfc9110.html#field.content-length"
         assert link.inner_text() == "RFC 9110 field.content-length"
         assert words["rule"] in note.locator(".advice-link").inner_text()
+        assert words["category"] in note.locator(".advice-link").inner_text()
         assert advice.locator("li[data-note=DATE_CLOCKLESS]").count() == 1
         advice.screenshot(path=str(screenshot_dir / f"advice-{language}.png"))
 

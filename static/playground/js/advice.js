@@ -144,8 +144,8 @@ function noteItem(note) {
   link.href = note.link;
   link.target = "_blank";
   link.rel = "noopener noreferrer";
-  more.append(gettext("The rule: "), link,
-              " · ", note.source === "httplint" ? gettext("note by httplint") : gettext("note by the playground"));
+  more.append(gettext("The rule: "), link, " · ", note.category, " · ",
+              note.source === "httplint" ? gettext("note by httplint") : gettext("note by the playground"));
   details.append(more);
   li.append(details);
   return li;
