@@ -13,6 +13,7 @@ from .files import api as files_api
 from .learn import glossary, tour
 from .sandboxes import api as sandboxes_api
 from .sandboxes import pages as sandbox_pages
+from .traffic import advice_api
 from .traffic import api as traffic_api
 from .traffic import compare_api
 from .traffic import bodies_api as traffic_bodies_api
@@ -50,6 +51,9 @@ sandbox_api = [
     re_path(rf"^exchanges/{SEQ}/body\.bin$", traffic_api.request_body,
             name="api-exchange-body"),
     re_path(rf"^exchanges/{SEQ}/export/curl$", traffic_api.curl, name="api-exchange-curl"),
+    # httplint's notes and ours on each message (traffic/advice*.py).
+    path("exchanges/advice/", advice_api.advice_counts, name="api-advice-counts"),
+    re_path(rf"^exchanges/{SEQ}/advice/$", advice_api.exchange_advice, name="api-exchange-advice"),
 ]
 
 playground_urls = [

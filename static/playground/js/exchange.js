@@ -9,6 +9,7 @@ import { api, fetchRaw } from "./api.js";
 import { showBody } from "./bodies.js";
 import * as bytesView from "./bytes.js";
 import { COMPLETE, MISTAKE_TEXT, outcomeText } from "./outcomes.js";
+import { showAdvice } from "./advice.js";
 
 // Bytes rendered at first: enough for any head and a page of body. "Load full" renders
 // everything the server recorded (bodies are recorded up to its body_cap, 64 KiB).
@@ -59,6 +60,7 @@ export class ExchangeView {
     this.renderMarkNote();
     this.renderMistake(item);
     this.renderTiming(item.times);
+    showAdvice(this.panel, item); // httplint's notes, fetched on their own (advice.js)
     // Both parts are fetched once, here. export.js and composer.js add their buttons
     // (curl, files, re-send) for this item; composer.js re-sends the request bytes from
     // `raw` (a promise per part) instead of downloading them again.

@@ -4,6 +4,7 @@ import { gettext, L10N, formatSize, formatMicros } from "./i18n-helpers.js";
 import { el } from "./dom.js";
 import { COMPLETE, MISTAKE_TEXT, outcomeText } from "./outcomes.js";
 import { connLabel } from "./connections.js";
+import { adviceBadge } from "./advice.js";
 
 // Local time of day with milliseconds, in the page's language. L10N keeps one
 // Intl formatter: toLocaleTimeString builds one per call, which under a flood cost
@@ -36,6 +37,7 @@ export function row(item) {
     tag.title = gettext("what your server did wrong (open the row for why)");
     status.append(tag);
   }
+  adviceBadge(status, item); // httplint's notes on the exchange (advice.js)
   const path = el("td", "path", item.target == null ? gettext("(unparsed)") : item.target);
   if (item.check) {
     // Sent by "Check my server" (checks.js): which check, so its bytes are easy to find.
