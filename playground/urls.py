@@ -14,6 +14,7 @@ from .sandboxes import api as sandboxes_api
 from .sandboxes import pages as sandbox_pages
 from .traffic import api as traffic_api
 from .traffic import pages as traffic_pages
+from .traffic import search as traffic_search
 
 SEQ = r"(?P<seq>[0-9]{1,18})"
 
@@ -34,6 +35,7 @@ sandbox_api = [
     path("checks/<int:number>/", checking_api.check_detail, name="api-check"),
     path("checks/<int:number>/stop/", checking_api.check_stop, name="api-check-stop"),
     path("exchanges/", traffic_api.exchange_list, name="api-exchanges"),
+    path("exchanges/matching/", traffic_search.matching, name="api-exchanges-matching"),
     path("runs/", traffic_api.run_list, name="api-runs"),
     path("streams/", traffic_api.stream_list, name="api-streams"),
     re_path(rf"^exchanges/{SEQ}/(?P<part>request|response)\.raw$",

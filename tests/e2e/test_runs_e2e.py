@@ -19,23 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from testkit import filter_table
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
 TOO_FAST = re.compile(r"too fast|速すぎ")
 REPO = Path(__file__).resolve().parents[2]
-FILTERS = json.loads((REPO / "tests" / "data" / "filters.json").read_text("utf-8"))
-
-# filters.js imported into a page (any page with a module script: it sits next to it).
-FILTERS_IN_PAGE = """async ([items, cases]) => {
-  const screen = document.querySelector("script[type=module][src]").src;
-  const { parseFilter, matches } = await import(new URL("filters.js", screen).href);
-  return cases.map((c) => Object.fromEntries(Object.entries(items).map(
-    ([name, item]) => [name, matches(item, parseFilter(c.text))])));
-}"""
-
-
 def _get(port: int, path: str = "/") -> int:
     """One GET to the sandbox on a connection of its own; the status."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
@@ -189,9 +179,7 @@ def test_filters_js_follows_every_case_of_the_shared_table(sandbox_in_new_sessio
     # On the traffic page: outcome names (status:rejected) come from its data block.
     page, sandbox, errors = sandbox_in_new_session("filter table")
     _traffic(page, sandbox)
-    got = page.evaluate(FILTERS_IN_PAGE, [FILTERS["items"], FILTERS["cases"]])
-    for case, result in zip(FILTERS["cases"], got, strict=True):
-        assert result == case["passes"], case["text"]
+    filter_table.check_in_page(page)
     assert errors == []
 
 
