@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from . import heads
 from .outcomes import OUTCOMES
 
@@ -85,14 +87,18 @@ def parse_size(text: str) -> float | None:
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
+    # The same sentences as filters.js's compile(), in the request's language.
     if len(pattern) > MAX_PATTERN:
-        raise FilterError(f"re: a pattern is at most {MAX_PATTERN} characters")
+        raise FilterError(gettext("re: a pattern is at most %(count)s characters")
+                          % {"count": MAX_PATTERN})
     if _FOREIGN_GROUP.search(pattern):
-        raise FilterError(f"re:{pattern}: only (?:…), (?=…) and (?!…) groups are understood")
+        raise FilterError(gettext("re:%(pattern)s: only (?:…), (?=…) and (?!…) groups are "
+                                  "understood") % {"pattern": pattern})
     try:
         return re.compile(pattern, re.IGNORECASE)
     except re.error as err:
-        raise FilterError(f"re:{pattern}: not a regular expression ({err})") from None
+        raise FilterError(gettext("re:%(pattern)s: not a regular expression (%(error)s)")
+                          % {"pattern": pattern, "error": err}) from None
 
 
 def term(token: str) -> Term:

@@ -38,7 +38,10 @@ def server_answers() -> dict[str, dict[int, bool]]:
     said: dict[str, dict[int, bool]] = {}
     for case in TABLE["cases"]:
         for token in case["text"].split():
-            t = filters.term(token[1:] if token.startswith("-") and len(token) > 1 else token)
+            try:
+                t = filters.term(token[1:] if token.startswith("-") and len(token) > 1 else token)
+            except filters.FilterError:  # a bad re: of an "error" case
+                continue
             if t.key in filters.BYTE_KEYS:
                 said[t.text] = {item["seq"]: filters.bytes_match(t, *raw_of(item))
                                 for item in TABLE["items"].values()}

@@ -7,6 +7,7 @@
 // which stored exchanges pass them (byte-terms.js) and passes its answers in as `said`.
 
 import { isOutcome } from "./outcomes.js";
+import { gettext, L10N } from "./i18n-helpers.js";
 
 const RUNS = /^\d+(,\d+)*$/;
 const CHECKS = /^\d+(\.\d+)?(,\d+(\.\d+)?)*$/;
@@ -20,12 +21,15 @@ function parseSize(text) {
   return Number(m[1]) * { "": 1, k: 1024, m: 1048576, g: 1073741824 }[m[2].toLowerCase()];
 }
 
-// A regular expression, or an Error whose message says why not (shown under the box).
+// A regular expression, or an Error whose message says why not (shown by the box).
 function compile(pattern) {
-  if (pattern.length > MAX_PATTERN) return new Error(`re: a pattern is at most ${MAX_PATTERN} characters`);
-  if (FOREIGN_GROUP.test(pattern)) return new Error(`re:${pattern}: only (?:…), (?=…) and (?!…) groups are understood`);
+  const why = (text, extra) => new Error(L10N.f(text, { pattern, count: MAX_PATTERN, ...extra }));
+  if (pattern.length > MAX_PATTERN) return why(gettext("re: a pattern is at most %(count)s characters"));
+  if (FOREIGN_GROUP.test(pattern)) {
+    return why(gettext("re:%(pattern)s: only (?:…), (?=…) and (?!…) groups are understood"));
+  }
   try { return new RegExp(pattern, "i"); } catch (err) {
-    return new Error(`re:${pattern}: not a regular expression (${err.message})`);
+    return why(gettext("re:%(pattern)s: not a regular expression (%(error)s)"), { error: err.message });
   }
 }
 
