@@ -35,12 +35,14 @@ export class TrafficList {
     this.rowHeight = 0;
     this.headHeight = 0;
     this.frame = 0;
-    this.drawnTop = -1;
+    this.version = 0; // one more per rebuild
+    this.drawn = ""; // which view and rows are in the DOM
+    this.viewHeight = 0;
     table.setAttribute("role", "grid");
     table.setAttribute("aria-readonly", "true");
     sortable(table.tHead, this.order, () => { this.following = this.isDefaultOrder(); this.rebuild(); });
     wrap.addEventListener("scroll", () => this.scrolled(), { passive: true });
-    window.addEventListener("resize", () => { this.rowHeight = 0; this.later(); });
+    new ResizeObserver(() => { this.rowHeight = 0; this.drawn = ""; this.later(); }).observe(wrap);
     this.tbody.addEventListener("click", (event) => {
       const tr = event.target.closest("tr");
       const item = tr && itemOf.get(tr);
@@ -77,7 +79,7 @@ export class TrafficList {
   setFilter(filter, said) {
     this.filter = filter;
     this.said = said;
-    this.rebuild();
+    this.rebuild(true);
   }
 
   newestSeq() {
@@ -91,15 +93,18 @@ export class TrafficList {
     return (only == null || item.run === only) && matches(item, this.filter, this.said);
   }
 
-  // The view again from the held summaries, then drawn.
-  rebuild() {
+  // The view again from the held summaries; drawn in the next animation frame (many
+  // rebuilds in one frame draw once), or at once when `now`.
+  rebuild(now = false) {
     const passing = this.items.filter((item) => this.visible(item));
     this.shown = passing.length;
     if (this.isDefaultOrder()) this.entries = this.withDividers(passing);
     else this.entries = passing.sort(compare(this.order)); // dividers mean nothing out of order
     this.table.setAttribute("aria-rowcount", String(this.entries.length + 1));
     this.table.dataset.held = String(this.items.length);
-    this.draw();
+    this.version++;
+    if (now) this.draw();
+    else this.later();
   }
 
   // Arrival order with a divider above each run's first row; in an unfiltered list
@@ -133,7 +138,6 @@ export class TrafficList {
   }
 
   scrolled() {
-    if (this.wrap.scrollTop === this.drawnTop) return; // our own scroll, already drawn
     const atEnd = this.wrap.scrollTop + this.wrap.clientHeight >= this.wrap.scrollHeight - 8;
     if (atEnd !== this.following) {
       this.following = atEnd && this.isDefaultOrder();
@@ -145,26 +149,34 @@ export class TrafficList {
   follow() {
     this.following = true;
     this.onFollow(true);
+    this.drawn = ""; // scroll to the end even when the same rows are drawn
     this.draw();
   }
 
+  // Sizes read once (and again after a resize): reading them on every draw would lay
+  // the whole page out again each time, the most expensive part of a draw.
   measure() {
     if (this.rowHeight) return;
     const style = getComputedStyle(this.table).getPropertyValue("--list-row");
     this.rowHeight = parseFloat(style) || 28;
     this.headHeight = this.table.tHead ? this.table.tHead.offsetHeight : 0;
+    this.viewHeight = this.wrap.clientHeight;
   }
 
   // The rows from `first` to `end` of the view into the tbody, the others as margins.
+  // Nothing is done when the same rows of the same view are drawn already.
   draw() {
     this.measure();
     const height = this.rowHeight;
     const count = this.entries.length;
     const top = this.following
-      ? Math.max(0, this.headHeight + count * height - this.wrap.clientHeight)
+      ? Math.max(0, this.headHeight + count * height - this.viewHeight)
       : this.wrap.scrollTop;
     const first = Math.max(0, Math.floor((top - this.headHeight) / height) - OVERSCAN);
-    const end = Math.min(count, Math.ceil((top + this.wrap.clientHeight) / height) + OVERSCAN);
+    const end = Math.min(count, Math.ceil((top + this.viewHeight) / height) + OVERSCAN);
+    const drawn = `${this.version} ${first} ${end} ${this.selected}`;
+    if (drawn === this.drawn) return;
+    this.drawn = drawn;
     const frag = document.createDocumentFragment();
     let focusable = null;
     for (let i = first; i < end; i++) {
@@ -180,8 +192,7 @@ export class TrafficList {
     if (this.waiting) this.waiting.hidden = end < count;
     if (focusable) focusable.tabIndex = 0;
     if (hadFocus) this.focusSelected();
-    if (this.following) this.wrap.scrollTop = this.wrap.scrollHeight;
-    this.drawnTop = this.wrap.scrollTop;
+    if (this.following) this.wrap.scrollTop = 1e9; // the end (clamped): no size read back
   }
 
   // Entry i as a row: a divider's is kept; an exchange's is made again (cheap, and the
