@@ -68,8 +68,8 @@ def matching(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     text = request.GET.get("filter", "")
     after_text = request.GET.get("after") or "0"
     if not after_text.isdigit() or len(after_text) > 18:
-        raise ApiError(400, gettext("after must be a whole number, not %(value)s")
-                       % {"value": repr(after_text)})
+        raise ApiError(400, gettext("%(name)s must be a whole number, not %(value)s")
+                       % {"name": "after", "value": repr(after_text)})
     after = int(after_text)
     wanted = parse(text)
     last = (Exchange.objects.filter(sandbox=sandbox).order_by("-seq")

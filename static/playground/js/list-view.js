@@ -246,26 +246,30 @@ export class TrafficList {
     if (tr && document.activeElement !== tr) tr.focus({ preventScroll: true });
   }
 
-  // The exchange `steps` rows away from the selected one (dividers skipped), at the ends
+  // The exchange `steps` rows away from exchange `from` (dividers skipped); at the ends,
   // the first or last.
-  move(steps) {
+  move(from, steps) {
     const seqs = this.entries.filter((e) => !e.tr).map((e) => e.seq);
     if (!seqs.length) return;
-    const at = seqs.indexOf(this.selected);
-    const from = at < 0 ? (steps > 0 ? -1 : seqs.length) : at;
-    this.choose(seqs[Math.max(0, Math.min(seqs.length - 1, from + steps))]);
+    const at = seqs.indexOf(from);
+    const start = at < 0 ? (steps > 0 ? -1 : seqs.length) : at;
+    this.choose(seqs[Math.max(0, Math.min(seqs.length - 1, start + steps))]);
   }
 
+  // Keys on a row: from the row that has the focus (Tab may have brought it there
+  // without selecting it).
   key(event) {
-    const page = Math.max(1, Math.floor(this.wrap.clientHeight / (this.rowHeight || 28)) - 1);
+    const tr = event.target.closest("tr");
+    const here = tr && itemOf.get(tr) ? itemOf.get(tr).seq : this.selected;
+    const page = Math.max(1, Math.floor(this.viewHeight / this.rowHeight) - 1);
     const steps = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page,
-                    Home: -Infinity, End: Infinity }[event.key];
+                    Home: -1e9, End: 1e9 }[event.key];
     if (steps !== undefined) {
       event.preventDefault();
-      this.move(steps === Infinity ? 1e9 : steps === -Infinity ? -1e9 : steps);
+      this.move(here, steps);
     } else if (event.key === "Enter") {
-      const item = this.items.find((i) => i.seq === this.selected);
-      if (item) { event.preventDefault(); this.onOpen(item); }
+      const item = this.items.find((i) => i.seq === here);
+      if (item) { event.preventDefault(); this.open(item); }
     }
   }
 }
