@@ -18,30 +18,18 @@ import argparse
 import base64
 import os
 import resource
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from servers import cpu_seconds, free_port  # bench/ is this script's sys.path[0]
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 FILES = {"index.html": b"<!DOCTYPE html>\n<title>Hi</title>\n<link rel=stylesheet "
          b"href=style.css>\n<h1>Hi</h1>\n", "style.css": b"h1 { color: teal }\n",
          "notes.txt": b"hello\n"}
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def proc_cpu(pid: int) -> float:
-    """A live process's user+system seconds, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def main() -> None:
@@ -88,7 +76,7 @@ def main() -> None:
     raw = (args.request + "\r\nHost: localhost\r\nConnection: close\r\n\r\n").encode()
     body = {"request_b64": base64.b64encode(raw).decode(), "line_endings": "exact"}
 
-    sandboxes_before = sum(proc_cpu(pid) for pid in pids)
+    sandboxes_before = sum(cpu_seconds(pid) for pid in pids)
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
         resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
@@ -97,7 +85,7 @@ def main() -> None:
     wall = time.perf_counter() - began
     me2, kids2 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
         resource.RUSAGE_CHILDREN)
-    sandboxes = sum(proc_cpu(pid) for pid in pids) - sandboxes_before
+    sandboxes = sum(cpu_seconds(pid) for pid in pids) - sandboxes_before
     runtime.supervisor().stop_all()
     print(f"students {args.students}, answered {answer['answered']} of {answer['total']}, "
           f"references started {answer.get('references', '?')}")

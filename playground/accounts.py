@@ -81,6 +81,12 @@ def user_group(user_id: int | None) -> str | None:
     return f"user-{user_id}" if user_id else None
 
 
+def shown_name(user: Any) -> str:
+    """How a person is named to the others of a class (a teacher to students, a
+    student on the board): their full name, else their username."""
+    return user.get_full_name() or user.get_username()
+
+
 def as_now(user: Any) -> Any:
     """The account as it is in the database now, or None when it is gone. A
     websocket's ``scope["user"]`` is the one of its handshake, permissions cached

@@ -5,6 +5,8 @@ sandboxes/ownership.py; classes/ holds the pages, the board and the broadcast.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -57,6 +59,13 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} in class {self.classroom_id}"
+
+
+def whole_class_deleted(origin: Any) -> bool:
+    """Whether a membership's ``post_delete`` comes from deleting its class (the
+    signal's ``origin``: the class, or a queryset of classes). The class's own
+    ``post_delete`` then says it once, not once per student of a class of 60."""
+    return isinstance(origin, Classroom) or getattr(origin, "model", None) is Classroom
 
 
 class TeacherNotice(models.Model):

@@ -321,7 +321,8 @@ def _waiting(active: Active, ahead: int) -> None:
 
 
 def _stop_asked(run_id: int) -> bool:
-    """A Stop of a waiting run, from any process (the row's flag)."""
+    """A Stop of this run, from any process (the row's flag): looked at by a run
+    waiting for its turn, and after each check."""
     return CheckRun.objects.filter(pk=run_id, stop_requested=True).exists()
 
 
@@ -344,24 +345,30 @@ def _record(active: Active, results: list[dict[str, Any]], outcome: engine.Outco
     if not updated:  # the sandbox (and its runs) was deleted: stop checking it
         active.cancelled.set()
         return
-    if CheckRun.objects.filter(pk=active.run_id, stop_requested=True).exists():
+    if _stop_asked(active.run_id):
         active.cancelled.set()  # a Stop from another process
     _publish(active.run_id, active.sandbox_id, State.RUNNING, len(results))
 
 
 def _resolve(active: Active, outcome: engine.Outcome) -> dict[tuple[int, int], int]:
-    """(local port, index) -> seq of the exchanges the check's requests became, waiting
-    up to RESOLVE_WAIT for them to be stored."""
+    """(local port, index) -> seq of the exchanges the check's requests became."""
     wanted = {(s.local_port, s.index) for s in outcome.sent}
     if outcome.failure is not None and outcome.failure.sent is not None:
         wanted.add((outcome.failure.sent.local_port, outcome.failure.sent.index))
+    return seqs_of(active.sandbox_id, active.floor, wanted)
+
+
+def seqs_of(sandbox_id: int, floor: int,
+            wanted: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(local port, index) -> seq of the exchanges after ``floor`` that connections the
+    playground made became, waiting up to RESOLVE_WAIT for them to be stored (a request
+    the server never answered has none). Check runs and a class broadcast use it."""
     found: dict[tuple[int, int], int] = {}
-    sandbox = Sandbox(pk=active.sandbox_id)
+    sandbox = Sandbox(pk=sandbox_id)
     deadline = time.monotonic() + RESOLVE_WAIT
     while wanted - found.keys():
         from_ports = reduce(or_, (Q(client__endswith=f":{port}") for port, _ in wanted))
-        rows = Exchange.objects.filter(from_ports, sandbox_id=active.sandbox_id,
-                                       seq__gt=active.floor)
+        rows = Exchange.objects.filter(from_ports, sandbox_id=sandbox_id, seq__gt=floor)
         for client, index, seq in rows.values_list("client", "conn_index", "seq"):
             key = (exchanges.client_port(client), index)
             if key in wanted:

@@ -26,7 +26,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from .. import accounts
-from ..class_models import Classroom, Membership
+from ..class_models import Classroom, Membership, whole_class_deleted
 
 User = get_user_model()
 CHANGED = {"type": "access.changed"}
@@ -45,7 +45,10 @@ def tell(user_ids: Iterable[int]) -> None:
 
 @receiver(post_delete, sender=Membership, dispatch_uid="access-member-left")
 def _member_left(sender: Any, instance: Membership, **kwargs: Any) -> None:
-    # Read now: when the whole class goes, its row is deleted after its memberships.
+    if whole_class_deleted(kwargs.get("origin")):
+        return  # _class_deleted tells its teacher, once
+    # Read now: the class's row may go in the same transaction (its teacher's account
+    # deleted), after its memberships.
     tell(Classroom.objects.filter(pk=instance.classroom_id)
          .values_list("teacher_id", flat=True))
 

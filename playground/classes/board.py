@@ -18,22 +18,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 
+from ..accounts import shown_name
 from ..class_models import Classroom, Membership
 from ..models import CheckRun, Sandbox
 from ..refusals import Message
+from ..sandboxes.presenters import STATUS_WORDS
 from . import codes
 
-# The words for a sandbox's status (the same msgids the sandbox cards use).
-STATUS_WORDS = {
-    Sandbox.Status.STOPPED: gettext_noop("stopped"),
-    Sandbox.Status.STARTING: gettext_noop("starting"),
-    Sandbox.Status.RUNNING: gettext_noop("running"),
-    Sandbox.Status.CRASHED: gettext_noop("crashed"),
-}
 FINISHED = (CheckRun.State.PASSED, CheckRun.State.FAILED, CheckRun.State.STOPPED,
             CheckRun.State.INTERRUPTED)
 
@@ -66,28 +60,29 @@ def rows(classroom: Classroom, only: list[int] | None = None) -> list[dict[str, 
     sandboxes: dict[int, list[Sandbox]] = defaultdict(list)
     for sandbox in Sandbox.objects.filter(user_id__in=ids).order_by("created_at", "id"):
         sandboxes[sandbox.user_id].append(sandbox)
-    best = dict(CheckRun.objects.filter(sandbox__user_id__in=ids)
-                .values("sandbox__user_id").annotate(best=Max("reached"))
-                .values_list("sandbox__user_id", "best"))
-    newest = _newest_runs(ids)
+    best, newest = _runs(ids)
     return [_row(user, joined[user.pk], sandboxes[user.pk], best.get(user.pk) or 0,
                  newest.get(user.pk, (None, None))) for user in users]
 
 
-def _newest_runs(ids: list[int]) -> dict[int, tuple[CheckRun | None, CheckRun | None]]:
-    """For each student: their newest check run (running or not) and their newest
-    finished one. The results (up to ~10 KB per failed check) are read only for those."""
+def _runs(ids: list[int]) -> tuple[dict[int, int],
+                                    dict[int, tuple[CheckRun | None, CheckRun | None]]]:
+    """For each student, from one pass over their check runs: the best stage reached,
+    and their newest run (running or not) and newest finished one. The results (up to
+    ~10 KB per failed check) are read only for those two."""
+    best: dict[int, int] = {}
     newest: dict[int, list[Any]] = {}
-    runs = (CheckRun.objects.filter(sandbox__user_id__in=ids)
-            .order_by("-started_at", "-id").values_list("pk", "sandbox__user_id", "state"))
-    for pk, user_id, state in runs:  # KEEP_RUNS per sandbox: a bounded list
+    runs = (CheckRun.objects.filter(sandbox__user_id__in=ids).order_by("-started_at", "-id")
+            .values_list("pk", "sandbox__user_id", "state", "reached"))
+    for pk, user_id, state, reached in runs:  # KEEP_RUNS per sandbox: a bounded list
+        best[user_id] = max(best.get(user_id, 0), reached)
         pair = newest.setdefault(user_id, [pk, None])
         if pair[1] is None and state in FINISHED:
             pair[1] = pk
     wanted = {pk for pair in newest.values() for pk in pair if pk is not None}
     loaded = CheckRun.objects.in_bulk(wanted)
-    return {user_id: (loaded.get(last), loaded.get(done) if done else None)
-            for user_id, (last, done) in newest.items()}
+    return best, {user_id: (loaded.get(last), loaded.get(done) if done else None)
+                  for user_id, (last, done) in newest.items()}
 
 
 def _row(user: Any, joined_at: datetime, sandboxes: list[Sandbox], best: int,
@@ -99,7 +94,7 @@ def _row(user: Any, joined_at: datetime, sandboxes: list[Sandbox], best: int,
     return {
         "id": user.pk,
         "username": user.username,
-        "name": user.get_full_name() or user.username,
+        "name": shown_name(user),
         "sandboxes": [sandbox_json(s) for s in sandboxes],
         "reached": best,
         "stuck_on": _stuck_on(finished),

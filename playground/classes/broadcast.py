@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,14 +28,14 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, override
 
-from ..checking.runs import docroot_of
+from ..accounts import shown_name
+from ..checking.runs import docroot_of, seqs_of
 from ..class_models import Classroom, TeacherNotice
 from ..compose import composer
 from ..compose.api import connect_host
-from ..models import CheckPort, Exchange, Sandbox
+from ..models import CheckPort, Sandbox
 from ..sandboxes.exits import StartError
-from ..sandboxes.runtime import is_running, runs_here
-from ..traffic import ingest
+from ..sandboxes.runtime import running
 from . import diff as bytes_diff
 from . import notices
 from .reference import References, references
@@ -46,10 +45,6 @@ SENT_BY = "teacher"
 # child) for up to composer.TOTAL_TIMEOUT; 8 keeps a class of 30 within a few rounds on
 # a 2-core machine without starting 30 reference servers together.
 MAX_PARALLEL = 8
-# How long an answer waits for its exchange to be stored (the seq in the student's
-# traffic): as "Check my server" does (checking/runs.RESOLVE_WAIT).
-RESOLVE_WAIT = 2.0
-RESOLVE_POLL = 0.05
 # A broadcast's CheckPort rows whose exchange never arrived are removed by a later
 # broadcast once this old (a late exchange would arrive well within it).
 STALE_PORTS = timedelta(hours=1)
@@ -84,12 +79,11 @@ def running_sandboxes(classroom: Classroom) -> list[Sandbox]:
     rows = (Sandbox.objects.filter(user__memberships__classroom=classroom)
             .exclude(user=classroom.teacher).select_related("user")
             .order_by("user__username", "pk").distinct())
-    return [s for s in rows if is_running(s)]
+    return running(rows)
 
 
 def _student(user: Any) -> dict[str, Any]:
-    return {"id": user.pk, "username": user.get_username(),
-            "name": user.get_full_name() or user.get_username()}
+    return {"id": user.pk, "username": user.get_username(), "name": shown_name(user)}
 
 
 def _forget_stale_ports() -> None:
@@ -98,19 +92,10 @@ def _forget_stale_ports() -> None:
 
 
 def _find_seq(sandbox: Sandbox, port: int, floor: int) -> int | None:
-    """The seq of the exchange our connection from ``port`` became, waiting up to
-    RESOLVE_WAIT for ingest to store it (None: the server answered nothing)."""
-    deadline = time.monotonic() + RESOLVE_WAIT
+    """The seq of the exchange our connection from ``port`` became (the first on it),
+    waited for as a check's are (None: the server answered nothing)."""
     try:
-        while True:
-            seq = (Exchange.objects.filter(sandbox_id=sandbox.pk, seq__gt=floor,
-                                           client__endswith=f":{port}")
-                   .order_by("seq").values_list("seq", flat=True).first())
-            if seq is not None or time.monotonic() >= deadline:
-                return seq
-            if runs_here(sandbox):  # what this process's ingest holds, written
-                ingest.ingestor().sync(max(0.0, deadline - time.monotonic()))
-            time.sleep(RESOLVE_POLL)
+        return seqs_of(sandbox.pk, floor, {(port, 0)}).get((port, 0))
     finally:
         connection.close()  # a worker thread's connection, not the request's
 

@@ -23,9 +23,10 @@ _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―－ー]+")
 MAX_INPUT = 64
 
 
-def generate() -> str:
-    """A new random code, as stored (8 characters of ALPHABET, no dash)."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+def generate(length: int = LENGTH) -> str:
+    """A new random code, as stored (8 characters of ALPHABET, no dash); longer for
+    a generated password (classes/roster.py)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 
 def normalize(text: object) -> str | None:

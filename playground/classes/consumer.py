@@ -1,10 +1,12 @@
 """The class board's websocket, ``/ws/classes/<id>/`` (protocol in docs/api.md).
 
-Thin, like the traffic consumer: ``connect()`` checks the Origin exactly (before the
-handshake is accepted: refused with 403) and that this user teaches this class, joins
-the class's group, then sends the whole board. After that, each ``board.student`` from
-classes/notify.py becomes one ``{"type": "student", "student": ROW}`` read from the
-database, and ``board.members`` (someone joined or left) the whole board again.
+Thin, like the traffic consumer, and on the same base (sockets.py: its groups left
+however it ends, the account's groups, the JSON guard, the ping): ``connect()`` checks
+the Origin exactly (before the handshake is accepted: refused with 403) and that this
+user teaches this class, joins the class's group, then sends the whole board. After
+that, each ``board.student`` from classes/notify.py becomes one ``{"type": "student",
+"student": ROW}`` read from the database, and ``board.members`` (someone joined or
+left) the whole board again.
 
 Refusals after the handshake carry a close code a page can act on: 4403 for someone who
 is not a teacher (or not logged in), 4404 for a class that does not exist or is another
@@ -14,41 +16,25 @@ board when its teacher loses the permission (``access_changed``, classes/access.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.utils import translation
 
 from .. import accounts, origins
 from ..class_models import Classroom
-from ..language import request_language
 from ..sandboxes.ownership import is_teacher
-from ..traffic.consumer import TrafficConsumer
+from ..sockets import PlaygroundConsumer
 from . import board, notify
-
-log = logging.getLogger(__name__)
 
 NOT_A_TEACHER = 4403
 NO_SUCH_CLASS = 4404
 
 
-class BoardConsumer(AsyncJsonWebsocketConsumer):
+class BoardConsumer(PlaygroundConsumer):
     """One teacher's board of one class."""
 
     class_id: int = 0
-    language: str = settings.LANGUAGE_CODE  # this teacher's, for the rows' words
-    groups_joined: list[str]
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """However the consumer ends (a handler that raised), it leaves its groups."""
-        self.groups_joined = []
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._leave()
 
     async def connect(self) -> None:
         if not origins.origin_allowed(self.scope):
@@ -60,42 +46,11 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()  # so the page gets a code it can explain
             await self.close(code=refusal)
             return
-        headers = dict(self.scope.get("headers", []))
-        self.language = request_language(headers.get(b"cookie", b"").decode("latin-1"),
-                                         headers.get(b"accept-language", b"").decode("latin-1"))
-        session = self.scope.get("session")
-        for group in (notify.group_name(self.class_id),
-                      accounts.session_group(getattr(session, "session_key", None)),
-                      accounts.user_group(getattr(self.scope.get("user"), "pk", None))):
-            if group:
-                await self.channel_layer.group_add(group, self.channel_name)
-                self.groups_joined.append(group)
+        self.read_language()  # this teacher's, for the rows' words
+        await self.join(notify.group_name(self.class_id))
+        await self.join_account()
         await self.accept()
         await self._send_board()
-
-    async def disconnect(self, code: int) -> None:
-        await self._leave()
-
-    async def _leave(self) -> None:
-        groups, self.groups_joined = self.groups_joined, []
-        for group in groups:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as exc:  # noqa: BLE001 - e.g. Redis gone; the group expires
-                log.warning("could not leave %s (%s)", group, exc)
-
-    # The same guard as the traffic websocket: a client's text through errors.parse_json,
-    # what it refuses (or a binary frame) closes with 4007 (4003), never a server error.
-    receive = TrafficConsumer.receive
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """The only client message: a ping, answered at once (a benchmark's probe)."""
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong", "id": content.get("id")})
-
-    async def session_ended(self, event: dict[str, Any]) -> None:
-        """The teacher logged out in this browser: the board is no longer theirs."""
-        await self.close()
 
     async def access_changed(self, event: dict[str, Any]) -> None:
         """What this teacher may see shrank (classes/access.py: the permission lost,

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext_noop
 
+from ..accounts import shown_name
 from ..class_models import TEACH_PERMISSION, TEACHERS_GROUP, Classroom, Membership
 from ..refusals import Refusal
 from ..sandboxes.ownership import is_teacher
@@ -140,9 +141,8 @@ def joined_by(user: Any) -> QuerySet[Classroom]:
 
 
 def teacher_name(classroom: Classroom) -> str:
-    """How a class's teacher is named to students: their full name, else username."""
-    teacher = classroom.teacher
-    return teacher.get_full_name() or teacher.get_username()
+    """How a class's teacher is named to students."""
+    return shown_name(classroom.teacher)
 
 
 def shows_classes_link(user: Any) -> bool:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext, gettext_noop
 
+from ..accounts import shown_name
 from ..class_models import TeacherNotice
 
 # A card shows this many, newest first; older ones stay in the admin.
@@ -26,9 +28,8 @@ WORDING = {
 def record(sandbox: Any, teacher: Any, action: str) -> TeacherNotice:
     """Write down that ``teacher`` did ``action`` to ``sandbox`` (by name too: the
     notice stays true when the teacher's account goes)."""
-    name = teacher.get_full_name() or teacher.get_username()
     return TeacherNotice.objects.create(sandbox=sandbox, teacher=teacher,
-                                        teacher_name=name, action=action)
+                                        teacher_name=shown_name(teacher), action=action)
 
 
 def to_json(notice: TeacherNotice) -> dict[str, Any]:
@@ -42,7 +43,17 @@ def to_json(notice: TeacherNotice) -> dict[str, Any]:
             "at": notice.at.isoformat(), "text": text}
 
 
-def newest(sandbox_id: int) -> list[dict[str, Any]]:
-    """The newest notices of a sandbox, newest first."""
-    rows = TeacherNotice.objects.filter(sandbox_id=sandbox_id).order_by("-at", "-id")
-    return [to_json(notice) for notice in rows[:SHOWN]]
+def newest(sandbox: Any) -> list[dict[str, Any]]:
+    """The newest notices of a sandbox, newest first: from the list's one query when it
+    was fetched with ``PREFETCH``, else a query of its own."""
+    rows = getattr(sandbox, PREFETCH.to_attr, None)
+    if rows is None:
+        rows = sandbox.teacher_notices.order_by("-at", "-id")[:SHOWN]
+    return [to_json(notice) for notice in rows]
+
+
+# For a list of sandboxes (the home page polls it every second): the newest notices of
+# all of them in one query, not one per sandbox. A sliced prefetch needs its own
+# attribute (Django filters a related manager's queryset, which a slice forbids).
+PREFETCH = Prefetch("teacher_notices", to_attr="newest_notices",
+                    queryset=TeacherNotice.objects.order_by("-at", "-id")[:SHOWN])

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from ..class_models import Membership
+from ..class_models import Membership, whole_class_deleted
 from ..models import Sandbox
 from ..traffic import live
 
@@ -183,7 +183,9 @@ def _sandbox_deleted(sender: Any, instance: Sandbox, **kwargs: Any) -> None:
 @receiver(post_save, sender=Membership, dispatch_uid="board-member-joined")
 @receiver(post_delete, sender=Membership, dispatch_uid="board-member-left")
 def _members(sender: Any, instance: Membership, **kwargs: Any) -> None:
-    if kwargs.get("created", True):  # a save that only updates changes no list
+    # A save that only updates changes no list; a class deleted has no list left (its
+    # boards close: classes/access.py tells its teacher).
+    if kwargs.get("created", True) and not whole_class_deleted(kwargs.get("origin")):
         class_id = instance.classroom_id
         transaction.on_commit(lambda: members_changed(class_id))
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
@@ -64,8 +63,8 @@ class RosterError(ValueError):
 
 
 def generate_password() -> str:
-    return "-".join("".join(secrets.choice(codes.ALPHABET) for _ in range(codes.GROUP))
-                    for _ in range(PASSWORD_GROUPS))
+    """Shown like a join code, in groups of four: "ACEF-3467-KMNP"."""
+    return codes.display(codes.generate(codes.GROUP * PASSWORD_GROUPS))
 
 
 def read(text: str, classroom: Classroom) -> list[Row]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpRequest
 
+from ..accounts import shown_name
 from ..class_models import TeacherNotice
 from ..models import Sandbox
 from ..sandboxes import lifecycle
@@ -39,4 +40,4 @@ def look(request: HttpRequest, sandbox: Sandbox) -> dict[str, str] | None:
     student), or None when its owner looks."""
     if viewer(request, sandbox) != TEACHER or sandbox.user is None:
         return None
-    return {"student": sandbox.user.get_full_name() or sandbox.user.get_username()}
+    return {"student": shown_name(sandbox.user)}

@@ -18,11 +18,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 
 from ..errors import ApiError, api, json_body
 from ..models import Sandbox
 from ..sandboxes.ownership import get_owned
+from ..sandboxes.presenters import STATUS_WORDS
 from ..sandboxes.runtime import is_running
 from . import composer
 
@@ -32,13 +33,6 @@ MAX_CONCURRENT = 8
 _active = 0
 _active_lock = threading.Lock()
 
-# A sandbox's status as the 409 message says it (the API's `status` values stay English).
-STATUS_WORDS = {
-    Sandbox.Status.STOPPED: gettext_noop("stopped"),
-    Sandbox.Status.STARTING: gettext_noop("starting"),
-    Sandbox.Status.RUNNING: gettext_noop("running"),
-    Sandbox.Status.CRASHED: gettext_noop("crashed"),
-}
 
 
 def connect_host(bind_host: str) -> str:

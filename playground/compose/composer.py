@@ -202,10 +202,13 @@ async def _read(reader: asyncio.StreamReader, result: Result, deadline: float,
         if left <= 0:
             result.ended = "time_limit"
             return
+        # Which bound the wait had decides the name, not a second reading of the clock:
+        # a timer may fire a hair before the deadline it was set for.
+        bounded_by_deadline = left <= IDLE_TIMEOUT
         try:
             chunk = await asyncio.wait_for(reader.read(READ_CHUNK), min(IDLE_TIMEOUT, left))
         except TimeoutError:
-            result.ended = "idle" if time.perf_counter() < deadline else "time_limit"
+            result.ended = "time_limit" if bounded_by_deadline else "idle"
             return
         except OSError as error:  # a reset: the server closed with our bytes unread
             result.ended = "closed"

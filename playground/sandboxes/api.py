@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from ..classes import watching
+from ..classes import notices, watching
 from ..errors import api, json_body
 from ..models import Sandbox
 from . import lifecycle, modes, program_kind
@@ -22,7 +22,8 @@ from .runtime import is_running
 def list_payload(request: HttpRequest) -> dict:
     """What `GET /api/sandboxes/` answers (the home page embeds the same)."""
     data = {
-        "sandboxes": [to_json(request, s) for s in owned(request)],
+        "sandboxes": [to_json(request, s) for s in
+                      owned(request).prefetch_related(notices.PREFETCH)],
         "limits": {
             "max_sandboxes": settings.PLAYGROUND_MAX_SANDBOXES_PER_OWNER,
             "port_range": list(settings.PLAYGROUND_PORT_RANGE),

@@ -22,6 +22,14 @@ from . import ownership, program_kind
 from .exits import START_REFUSALS, states_exit_code
 
 DELETED_MESSAGE = gettext_noop("this sandbox was deleted")
+# A sandbox's status in words, for a sentence or a class board's row (the JSON's
+# ``status`` values stay English).
+STATUS_WORDS = {
+    Sandbox.Status.STOPPED: gettext_noop("stopped"),
+    Sandbox.Status.STARTING: gettext_noop("starting"),
+    Sandbox.Status.RUNNING: gettext_noop("running"),
+    Sandbox.Status.CRASHED: gettext_noop("crashed"),
+}
 WITH_EXIT_CODE = gettext_noop("(exit code %(code)s)")
 
 # The links of a sandbox: its JSON key -> URL name (playground/urls.py).
@@ -152,7 +160,7 @@ def to_json(request: HttpRequest, sandbox: Sandbox) -> dict[str, Any]:
         # change but Stop answers 403; docs/classes.md).
         "viewer": ownership.viewer(request, sandbox),
         # What a teacher did to it, newest first, so the student always knows.
-        "notices": notices.newest(pk),
+        "notices": notices.newest(sandbox),
         "links": {key: reverse(f"playground:{name}", args=[pk]) for key, name in LINKS.items()
                   if key not in NOT_LINKED[sandbox.kind]},
     }

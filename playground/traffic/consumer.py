@@ -10,63 +10,40 @@ committed during the replay is either in the replay or in a live batch queued be
 (or both). Everything with ``seq <= self.sent`` is skipped, so "both" is sent once.
 A reconnecting page passes the last seq it received as ``?after=``.
 
-Leaving is in a ``finally`` around the whole consumer (``__call__``), not only in
-``disconnect()``: channels calls no ``disconnect()`` when a handler raised, and a
-viewer counted for ever would keep its sandbox from ever being culled. A client's
-message is parsed by the playground's one JSON guard (errors.parse_json): what it
-refuses closes the socket with 4007 (a binary frame: 4003), never a server error.
+Leaving its groups however it ends, the account's groups, the JSON guard for a
+client's message and the ping are the base's (sockets.py); the viewer also stops
+counting when it leaves: a viewer counted for ever would keep its sandbox from ever
+being culled.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.utils import translation
 
 from .. import accounts, origins
 from ..checking import present as checks
 from ..checking import runs as check_runs
-from ..errors import BadJson, parse_json
-from ..language import request_language
 from ..models import CheckRun, Run, Sandbox
 from ..sandboxes import presence, presenters, runtime
 from ..sandboxes.ownership import readable_by
+from ..sockets import PlaygroundConsumer
 from . import exchanges, ingest, live, runs
 
-log = logging.getLogger(__name__)
-
-# Close codes for what a client may not send: RFC 6455's 1003 and 1007 in the range
-# left to applications (autobahn lets an application send only 1000 or 3000-4999).
-UNSUPPORTED_DATA = 4003  # a binary frame: the protocol is JSON text
-INVALID_PAYLOAD = 4007  # text that errors.parse_json refuses
 # Closed by the server: this viewer may no longer read the sandbox (a teacher's look
 # that ended, access_changed), HTTP's 403.
 ACCESS_ENDED = 4403
 
 
-class TrafficConsumer(AsyncJsonWebsocketConsumer):
+class TrafficConsumer(PlaygroundConsumer):
     """One viewer of one sandbox's traffic."""
 
     sandbox_id: int = 0
     sent: int = 0  # the highest seq this client has (or was told it may skip)
-    language: str = settings.LANGUAGE_CODE  # this viewer's, for status messages
-    group: str = ""
-    session_group: str | None = None  # closed at logout (accounts._close_websockets)
-    user_group: str | None = None  # asked again when access changes (classes/access.py)
     watching: bool = False  # counted by sandboxes/presence.py
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """The consumer's whole life: however it ends (a handler that raised, a
-        cancelled task), the viewer stops counting and leaves its groups."""
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._leave()
 
     async def connect(self) -> None:
         """Origin, then ownership, then join, replay and the opening messages."""
@@ -79,19 +56,10 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # not yours or gone: the same answer, like the API's 404
             return
         self.sandbox_id = sandbox_id
-        headers = dict(self.scope.get("headers", []))
-        self.language = request_language(headers.get(b"cookie", b"").decode("latin-1"),
-                                  headers.get(b"accept-language", b"").decode("latin-1"))
+        self.read_language()
         self.sent = _after(self.scope.get("query_string", b""))
-        self.group = live.group_name(sandbox_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        session = self.scope.get("session")
-        self.session_group = accounts.session_group(getattr(session, "session_key", None))
-        # The account's group: told when what it may see shrinks (access_changed).
-        self.user_group = accounts.user_group(getattr(self.scope.get("user"), "pk", None))
-        for group in (self.session_group, self.user_group):
-            if group:
-                await self.channel_layer.group_add(group, self.channel_name)
+        await self.join(live.group_name(sandbox_id))
+        await self.join_account()  # closed at logout, asked again (access_changed)
         await self.accept()
         # Watched: not idle (sandboxes/culling.py) while this viewer is open. Counted on
         # the event loop, nothing between it and the flag __call__'s finally reads.
@@ -103,27 +71,13 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         for message in opening:
             await self.send_json(message)
 
-    async def disconnect(self, code: int) -> None:
-        await self._leave()
-
     async def _leave(self) -> None:
-        """Stop counting as a viewer and leave the groups, once (from ``disconnect()``,
-        and again, as a no-op or the only call, from ``__call__``'s finally)."""
+        """Stop counting as a viewer, once, then leave the groups (sockets.py)."""
         if self.watching:
             self.watching = False
             presence.closed(self.sandbox_id)  # first, and on the loop: it cannot fail
             await database_sync_to_async(presence.mark_viewed)(self.sandbox_id)
-        groups = [g for g in (self.group, self.session_group, self.user_group) if g]
-        self.group, self.session_group, self.user_group = "", None, None
-        for group in groups:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as exc:  # noqa: BLE001 - e.g. Redis gone; the group expires
-                log.warning("could not leave %s (%s)", group, exc)
-
-    async def session_ended(self, event: dict[str, Any]) -> None:
-        """The browser session logged out: its sandboxes are no longer this viewer's."""
-        await self.close()
+        await super()._leave()
 
     async def access_changed(self, event: dict[str, Any]) -> None:
         """What this account may see shrank (classes/access.py: a student left the
@@ -131,28 +85,6 @@ class TrafficConsumer(AsyncJsonWebsocketConsumer):
         and a viewer who may no longer read the sandbox is closed."""
         if not await database_sync_to_async(self._still_readable)():
             await self.close(code=ACCESS_ENDED)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
-                      **kwargs: Any) -> None:
-        """A client message, parsed by the JSON guard; what it refuses (not JSON, deeper
-        than errors.MAX_JSON_DEPTH, a lone surrogate) or a binary frame closes the
-        socket with the code for it. channels' own version raised (1011 and a
-        traceback in the log) and ``json.loads`` hits RecursionError on ``"[" * 10**5``."""
-        if text_data is None:
-            await self.close(code=UNSUPPORTED_DATA)
-            return
-        try:
-            content = parse_json(text_data)
-        except BadJson:
-            await self.close(code=INVALID_PAYLOAD)
-            return
-        await self.receive_json(content, **kwargs)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # The only client message: a ping, answered from the event loop (the flood
-        # benchmark uses its round trip as a responsiveness probe).
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong", "id": content.get("id")})
 
     # ----- history ----------------------------------------------------------------
 

@@ -6,33 +6,9 @@ turns on the projector view (kept after a reload).
 A playground of its own (its database gets a class made with the ORM), a real Chromium.
 """
 
-import json
-import subprocess
-import sys
+from testkit.class_browsers import login, make_class
 
-from testkit.class_browsers import login
-
-MAKE_CLASS = """
-import django, json; django.setup()
-from django.contrib.auth.models import Group, User
-from playground.class_models import Classroom, Membership, TEACHERS_GROUP
-sato = User.objects.create_user("sato", password="pw", first_name="Sato")
-sato.groups.add(Group.objects.get(name=TEACHERS_GROUP))
-room = Classroom.objects.create(name="HTTP 1", teacher=sato, join_code="ABCD2345")
-ids = {"class": room.pk}
-for username, first in (("aiko", "Aiko"), ("ben", "Ben")):
-    user = User.objects.create_user(username, password="pw", first_name=first)
-    Membership.objects.create(classroom=room, user=user)
-    ids[username] = user.pk
-print(json.dumps(ids))
-"""
-
-
-def _make_class(site) -> dict:
-    made = subprocess.run([sys.executable, "-c", MAKE_CLASS], env=site.env, capture_output=True,
-                          text=True, timeout=120, cwd=str(site.tmp))
-    assert made.returncode == 0, made.stderr
-    return json.loads(made.stdout)
+NAMES = {"sato": "Sato", "aiko": "Aiko", "ben": "Ben"}
 
 
 def _order(page) -> list[str]:
@@ -44,7 +20,7 @@ def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground
     # A port the OS chose (the form's suggestion is every playground's on this machine).
     monkeypatch.setenv("PLAYGROUND_PORT_RANGE", f"{free_port}-{free_port}")
     site = playground_factory()
-    ids = _make_class(site)
+    ids = make_class(site.env, ("aiko", "ben"), first_names=NAMES)
     aiko, ben = str(ids["aiko"]), str(ids["ben"])
     teacher_context, board, teacher_errors = login(browser, site, "sato")
     student_context, student, student_errors = login(browser, site, "aiko")
@@ -113,7 +89,7 @@ def test_the_board_follows_the_student_and_sorts_and_filters(browser, playground
 
 def test_the_board_in_japanese_on_a_projector(browser, playground_factory, screenshot_dir):
     site = playground_factory()
-    ids = _make_class(site)
+    ids = make_class(site.env, ("aiko", "ben"), first_names=NAMES)
     context, board, errors = login(browser, site, "sato", "ja-JP")
     try:
         board.goto(f"{site.base}/classes/{ids['class']}/")

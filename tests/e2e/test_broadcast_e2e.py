@@ -7,27 +7,10 @@ differs), and the student finds it in her traffic marked "sent by your teacher".
 A playground of its own (its database gets a class made with the ORM), a real Chromium.
 """
 
-import json
-import subprocess
-import sys
-
 import pytest
-from testkit.class_browsers import login
+from testkit.class_browsers import login, make_class
 
 pytestmark = pytest.mark.browser
-
-MAKE_CLASS = """
-import django, json; django.setup()
-from django.contrib.auth.models import Group, User
-from playground.class_models import Classroom, Membership, TEACHERS_GROUP
-sato = User.objects.create_user("sato", password="pw", first_name="Sato")
-sato.groups.add(Group.objects.get(name=TEACHERS_GROUP))
-room = Classroom.objects.create(name="HTTP 1", teacher=sato, join_code="BRDC2345")
-for username in ("aiko", "ben"):
-    user = User.objects.create_user(username, password="pw", first_name=username.title())
-    Membership.objects.create(classroom=room, user=user)
-print(json.dumps({"class": room.pk}))
-"""
 
 START = """async ([port, mode]) => {
   const sb = await PG.api("POST", "/api/sandboxes/", {name: "site", port, mode});
@@ -45,10 +28,8 @@ def test_one_request_to_the_class_compared_and_marked(browser, playground_factor
     ports = sorted(free_ports(2))
     monkeypatch.setenv("PLAYGROUND_PORT_RANGE", f"{ports[0]}-{ports[1]}")
     site = playground_factory()
-    made = subprocess.run([sys.executable, "-c", MAKE_CLASS], env=site.env,
-                          capture_output=True, text=True, timeout=120, cwd=str(site.tmp))
-    assert made.returncode == 0, made.stderr
-    class_id = json.loads(made.stdout)["class"]
+    class_id = make_class(site.env, ("aiko", "ben"), code="BRDC2345", first_names={
+        "sato": "Sato", "aiko": "Aiko", "ben": "Ben"})["class"]
     sessions = {name: login(browser, site, name) for name in ("sato", "aiko", "ben")}
     try:
         sandboxes = {}

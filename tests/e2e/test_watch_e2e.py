@@ -10,37 +10,22 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import subprocess
-import sys
 import urllib.request
 
 from playwright.sync_api import expect
-from testkit.class_browsers import login
-from testkit.playgrounds import REPO
+from testkit.class_browsers import login, make_class
 
 # The shared playground outlives this test: its accounts and class get names of their
 # own, in any test order.
 _names = (f"{os.getpid()}-{n}" for n in itertools.count())
 
-PEOPLE = """
-from django.contrib.auth.models import Group, User
-from playground.class_models import TEACHERS_GROUP, Classroom, Membership
-teacher = User.objects.create_user({teacher!r}, password="pw", first_name="Sato")
-teacher.groups.add(Group.objects.get(name=TEACHERS_GROUP))
-classroom = Classroom.objects.create(name="HTTP", teacher=teacher, join_code={code!r})
-student = User.objects.create_user({student!r}, password="pw", first_name="Hana")
-Membership.objects.create(classroom=classroom, user=student)
-"""
-
 
 def people(site) -> tuple[str, str]:
-    """A teacher and their student, in the playground's own database (the ORM, in a
-    manage.py of its own)."""
+    """A teacher and their student, in the playground's own database."""
     tag = next(_names)
     teacher, student = f"sato-{tag}", f"hana-{tag}"
-    code = PEOPLE.format(teacher=teacher, student=student, code=f"W{tag}"[:16])
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO,
-                   env=site.env, check=True, capture_output=True)
+    make_class(site.env, (student,), teacher=teacher, code=f"W{tag}"[:16],
+               first_names={teacher: "Sato", student: "Hana"})
     return teacher, student
 
 

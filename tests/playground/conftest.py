@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from channels.layers import channel_layers
 from django.test import Client
 from testkit.eventfile import read_events
 from testkit.waiting import wait_until
@@ -31,6 +32,15 @@ def playground_settings(settings, tmp_path):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000 + 1024
     yield settings
     runtime.stop_all()
+
+
+@pytest.fixture
+def fresh_layer():
+    """A new in-memory channel layer for the test: its queues belong to the event loop
+    that first used them, and each async test runs its own loop."""
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import zipfile
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
@@ -95,13 +94,6 @@ def test_the_composer_only_reaches_the_owners_sandbox(client, other_client, free
 
 
 # ----- websockets ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def fresh_layer():
-    channel_layers.backends = {}
-    yield
-    channel_layers.backends = {}
 
 
 def _socket(client, sandbox_id: int, origin: bytes, host: bytes = b"testserver"):

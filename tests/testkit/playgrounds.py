@@ -158,14 +158,14 @@ class Daphne:
 
 
 @contextmanager
-def two_daphnes(env: dict[str, str], tmp: Path, port_a: int,
-                port_b: int) -> Iterator[tuple[Daphne, Daphne]]:
+def two_daphnes(env: dict[str, str], tmp: Path, port_a: int, port_b: int,
+                prefix: Sequence[str] = ()) -> Iterator[tuple[Daphne, Daphne]]:
     """Playground processes A and B on ``env``'s database, both ended at the end (A
-    too when B fails to start)."""
+    too when B fails to start); ``prefix`` as for ``Daphne``."""
     sites: list[Daphne] = []
     try:
-        sites.append(Daphne("A", env, tmp, port_a))
-        sites.append(Daphne("B", env, tmp, port_b))
+        sites.append(Daphne("A", env, tmp, port_a, prefix))
+        sites.append(Daphne("B", env, tmp, port_b, prefix))
         yield sites[0], sites[1]
     finally:
         for site in sites:

@@ -32,7 +32,13 @@ async function failure(response) {
 // Call the API. `body` may be a plain object (sent as JSON), FormData, a string or
 // null. Resolves to the parsed JSON; rejects as described above.
 export async function api(method, url, body, contentType) {
-  const headers = { "X-CSRFToken": cookie("csrftoken"), Accept: "application/json" };
+  return json(await apiResponse(method, url, body, { contentType }));
+}
+
+// api(), resolving to the Response itself, unread: for an answer read as it streams in
+// (the class broadcast's JSON lines, `accept` "application/x-ndjson").
+export async function apiResponse(method, url, body, { contentType, accept = "application/json" } = {}) {
+  const headers = { "X-CSRFToken": cookie("csrftoken"), Accept: accept };
   let payload = body;
   if (body && !(body instanceof FormData) && typeof body === "object") {
     payload = JSON.stringify(body);
@@ -42,7 +48,7 @@ export async function api(method, url, body, contentType) {
   }
   const response = await send(url, { method, headers, body: payload });
   if (!response.ok) throw await failure(response);
-  return json(response);
+  return response;
 }
 
 // GET something that is not JSON (a file, recorded bytes, a curl command) with the same

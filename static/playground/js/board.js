@@ -5,13 +5,14 @@
 // the projector view are this page's own: nothing is asked of the server for them.
 import { gettext, L10N } from "./i18n-helpers.js";
 import { $, el, screenReady } from "./dom.js";
+import { liveSocket } from "./live.js";
 import "./broadcast.js"; // the "One request to everyone" panel (parts/broadcast.html)
 
 const root = $("board");
 const tbody = $("board-rows");
 const PROJECTOR_KEY = "playground.board.projector";
 // Close codes the consumer refuses with: retrying cannot help (docs/api.md).
-const FINAL_CLOSE = new Set([4403, 4404]);
+const FINAL_CLOSE = [4403, 4404];
 // A student's status for sorting and filtering: their "liveliest" sandbox.
 const STATUS_ORDER = ["running", "starting", "crashed", "stopped", "none"];
 
@@ -151,35 +152,23 @@ function setBoard(board) {
   draw();
 }
 
-let retryDelay = 500; // doubled at each failed try, up to 10 s; reset once connected
-
+// The socket reconnects by itself (live.js), except after a refusal.
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  const socket = new WebSocket(scheme + location.host + root.dataset.socketPath);
   const state = $("board-conn");
-  socket.addEventListener("open", () => {
-    retryDelay = 500;
+  const live = liveSocket(root.dataset.socketPath, { query: "", final: FINAL_CLOSE });
+  live.on("open", () => {
     state.dataset.state = "live";
     state.textContent = gettext("live");
   });
-  socket.addEventListener("message", (event) => {
-    let msg;
-    try { msg = JSON.parse(event.data); } catch (err) { return; }
-    if (msg.type === "board") setBoard(msg);
-    if (msg.type === "student") {
-      students.set(msg.student.id, msg.student);
-      draw(msg.student.id);
-    }
+  live.on("board", setBoard);
+  live.on("student", (msg) => {
+    students.set(msg.student.id, msg.student);
+    draw(msg.student.id);
   });
-  socket.addEventListener("close", (event) => {
+  live.on("close", (event) => {
     state.dataset.state = "gone";
-    if (FINAL_CLOSE.has(event.code)) {
-      state.textContent = gettext("not your class");
-      return;
-    }
-    state.textContent = gettext("reconnecting…");
-    setTimeout(connect, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 10000);
+    state.textContent = FINAL_CLOSE.includes(event.code) ? gettext("not your class")
+                                                          : gettext("reconnecting…");
   });
 }
 

@@ -3,17 +3,10 @@
 // answered" as the answers stream in, and each answer beside henaserver's with the bytes
 // that differ marked. Captured bytes are hostile input: they go in through bytes.js
 // (textContent only).
-import { gettext, interpolate, L10N } from "./i18n-helpers.js";
+import { gettext, L10N } from "./i18n-helpers.js";
 import { $, button, el, message } from "./dom.js";
-import { api, cookie } from "./api.js";
-import { renderText } from "./bytes.js";
-
-const unb64 = (s) => Uint8Array.from(atob(s || ""), (c) => c.charCodeAt(0));
-const b64 = (bytes) => {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-};
+import { api, apiResponse } from "./api.js";
+import { fromBase64, renderText, toBase64 } from "./bytes.js";
 
 // `bytes` with CR/LF visible (bytes.renderText), the byte ranges `ranges` ([start, end),
 // each {expected}) in .diff-byte spans. A range that is empty in these bytes (what the
@@ -81,8 +74,8 @@ function answerCard(result) {
   const mine = ranges.map((r) => ({ start: r.response[0], end: r.response[1], expected: r.expected }));
   const theirs = ranges.map((r) => ({ start: r.reference[0], end: r.reference[1], expected: r.expected }));
   const sides = el("div", "sides");
-  sides.append(side(gettext("Their server"), unb64(result.response_b64), mine));
-  sides.append(side(gettext("henaserver (full mode)"), unb64(result.reference.response_b64), theirs));
+  sides.append(side(gettext("Their server"), fromBase64(result.response_b64), mine));
+  sides.append(side(gettext("henaserver (full mode)"), fromBase64(result.reference.response_b64 || ""), theirs));
   card.append(sides);
   return card;
 }
@@ -139,21 +132,12 @@ function init(box) {
     let total = 0;
     let done = 0;
     try {
-      const response = await fetch(url, {
-        method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": cookie("csrftoken"), "Content-Type": "application/json",
-                   Accept: "application/x-ndjson" },
-        body: JSON.stringify({
-          request_b64: b64(new TextEncoder().encode(text.value)),
-          line_endings: $("broadcast-endings").value,
-          pieces: Number($("broadcast-pieces").value) || 1,
-          delay_ms: Number($("broadcast-delay").value) || 0,
-        }),
-      });
-      if (!response.ok) {
-        const data = await response.json().catch(() => null);
-        throw new Error((data && data.error) || interpolate(gettext("The playground answered %s."), [response.status]));
-      }
+      const response = await apiResponse("POST", url, {
+        request_b64: toBase64(new TextEncoder().encode(text.value)),
+        line_endings: $("broadcast-endings").value,
+        pieces: Number($("broadcast-pieces").value) || 1,
+        delay_ms: Number($("broadcast-delay").value) || 0,
+      }, { accept: "application/x-ndjson" });
       for await (const line of lines(response)) {
         if (line.type === "start") total = line.total;
         if (line.type === "answer") {

@@ -15,6 +15,15 @@ export const hex2 = (b) => (b < 16 ? "0" : "") + b.toString(16);
 
 export const latin1 = (bytes) => new TextDecoder("latin1").decode(bytes);
 
+// The API's *_b64 fields. Encoding goes in chunks: spreading a large array into one
+// String.fromCharCode call would overflow the call stack.
+export function toBase64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+export const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
 // Where the head that starts at `start` ends: [headEnd, bodyStart], or [-1, -1] if it
 // never ended. RFC 9112 section 2.2 lets a recipient take a bare LF as a line
 // terminator (what people type into netcat), so the head ends at the first LF that is

@@ -9,7 +9,7 @@
 import { gettext, L10N, formatMicros } from "./i18n-helpers.js";
 import { el, message } from "./dom.js";
 import { api } from "./api.js";
-import { renderText } from "./bytes.js";
+import { renderText, fromBase64 } from "./bytes.js";
 
 const STAGE_STATE = {
   pending: gettext("waiting"), running: gettext("running…"), passed: gettext("passed"),
@@ -231,7 +231,7 @@ export function initChecks(panel, card, live, glossaryPage) {
   function failureBox(outcome, failure) {
     const box = el("div", "check-failure");
     box.append(el("p", "failure-message", failure.message));
-    const received = failure.received_b64 != null ? fromBase64(failure.received_b64)
+    const received = failure.received_b64 != null ? decodeReceived(failure.received_b64)
       : latin1Bytes(failure.received || "");
     if (failure.expected || received.length) {
       const pair = el("div", "expected-received");
@@ -338,9 +338,10 @@ function rfcLabel(href) {
   return m ? "RFC " + m[1] + (m[2] ? " §" + m[2] : "") : href;
 }
 
-function fromBase64(text) {
+// A stored failure's bytes; a damaged field shows none rather than breaking the panel.
+function decodeReceived(text) {
   try {
-    return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+    return fromBase64(text);
   } catch (err) {
     return new Uint8Array(0);
   }

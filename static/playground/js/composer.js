@@ -4,16 +4,7 @@
 import { gettext, ngettext, interpolate, L10N } from "./i18n-helpers.js";
 import { $, button, message } from "./dom.js";
 import { api } from "./api.js";
-import { renderText, hexDump } from "./bytes.js";
-
-function b64(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-function unb64(s) {
-  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-}
+import { renderText, hexDump, toBase64, fromBase64 } from "./bytes.js";
 
 // The composer panel (parts/composer.html) of the traffic screen; `detail` is the
 // exchange detail panel, whose "exchange-shown" events bring the replay buttons.
@@ -88,9 +79,9 @@ export function initComposer(box, detail) {
     $("composer-state").textContent = gettext("sending…");
     try {
       const r = await api("POST", box.dataset.composeUrl, {
-        request_b64: b64(bytes), line_endings: endings, pieces, delay_ms: delayMs,
+        request_b64: toBase64(bytes), line_endings: endings, pieces, delay_ms: delayMs,
       });
-      last = unb64(r.response_b64);
+      last = fromBase64(r.response_b64);
       const t = r.timings;
       $("composer-summary").textContent = L10N.f(ngettext(
         "sent %(sent)s B in %(count)s piece to %(target)s", "sent %(sent)s B in %(count)s pieces to %(target)s",

@@ -8,20 +8,12 @@ the run on its thread of this process. transaction=True: other threads write too
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
 from testkit.checkruns import finished, next_checks, running_sandbox, start_run, viewer
 
 from playground.checking.stages import STAGES
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    # InMemoryChannelLayer's queues belong to one event loop; each test has its own.
-    channel_layers.backends = {}
-    yield
-    channel_layers.backends = {}
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio,
+              pytest.mark.usefixtures("fresh_layer")]
 
 
 async def test_one_message_per_finished_check_then_the_end(client, free_port,

@@ -12,21 +12,15 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from testkit import boards
 
 from playground.classes import notify
 from playground.models import Sandbox
 from playground.traffic import live
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    channel_layers.backends = {}  # the in-memory layer's queues belong to one loop
-    yield
-    channel_layers.backends = {}
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio,
+              pytest.mark.usefixtures("fresh_layer")]
 
 
 def _class_of_two(port: int):

@@ -13,8 +13,9 @@ import subprocess
 import sys
 
 import pytest
+from testkit.class_browsers import make_class
 from testkit.class_browsers import session as _login
-from testkit.playgrounds import REPO, Browser, Daphne, migrate, playground_env
+from testkit.playgrounds import REPO, Browser, Daphne, migrate, playground_env, two_daphnes
 
 sys.path.insert(0, str(REPO / "bench"))
 from wsclient import WebSocket  # noqa: E402  (bench's websocket client, stdlib)
@@ -23,20 +24,6 @@ from wsclient import WebSocket  # noqa: E402  (bench's websocket client, stdlib)
 # is seconds; generous for a loaded machine).
 READ_TIMEOUT = 120
 
-MAKE_CLASS = """
-import django, json, sys; django.setup()
-from django.contrib.auth.models import Group, User
-from playground.class_models import Classroom, Membership, TEACHERS_GROUP
-sato = User.objects.create_user("sato", password="pw")
-sato.groups.add(Group.objects.get(name=TEACHERS_GROUP))
-suzuki = User.objects.create_user("suzuki", password="pw")
-suzuki.groups.add(Group.objects.get(name=TEACHERS_GROUP))
-room = Classroom.objects.create(name="HTTP 1", teacher=sato, join_code="ABCD2345")
-aiko = User.objects.create_user("aiko", password="pw")
-Membership.objects.create(classroom=room, user=aiko)
-User.objects.create_user("ben", password="pw")
-print(json.dumps({"class": room.pk, "aiko": aiko.pk}))
-"""
 JOIN = """
 import django; django.setup()
 from django.contrib.auth.models import User
@@ -83,19 +70,13 @@ def sites(tmp_path, redis_url, free_ports):
     env = playground_env(tmp_path, REDIS_URL=redis_url,
                          PLAYGROUND_PORT_RANGE=f"{sandbox_port}-{sandbox_port}")
     migrate(env)
-    made: list[Daphne] = []
-    try:
-        for name, port in (("A", port_a), ("B", port_b)):
-            made.append(Daphne(name, env, tmp_path, port))
+    with two_daphnes(env, tmp_path, port_a, port_b) as made:
         yield env, sandbox_port, made
-    finally:
-        for site in made:
-            site.close()
 
 
 def test_the_board_follows_a_student_across_processes(sites):
     env, sandbox_port, (a, b) = sites
-    ids = json.loads(_orm(env, MAKE_CLASS))
+    ids = make_class(env, ("aiko",), other_teachers=("suzuki",), outsiders=("ben",))
     teacher, aiko = _login(b, "sato"), _login(a, "aiko")
     ws = _board(b, teacher, ids["class"])
     opening = json.loads(ws.recv())
@@ -131,7 +112,7 @@ def test_the_board_follows_a_student_across_processes(sites):
 
 def test_only_the_class_teacher_gets_the_board(sites):
     env, _, (a, _b) = sites
-    ids = json.loads(_orm(env, MAKE_CLASS))
+    ids = make_class(env, ("aiko",), other_teachers=("suzuki",), outsiders=("ben",))
     for who, browser, code in (("another teacher", _login(a, "suzuki"), 4404),
                                ("a student", _login(a, "aiko"), 4403),
                                ("anonymous", None, 4403)):

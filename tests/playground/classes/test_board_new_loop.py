@@ -11,20 +11,13 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from testkit import boards
 
 from playground.classes import notify
 from playground.traffic import live
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    channel_layers.backends = {}  # the in-memory layer's queues belong to one loop
-    yield
-    channel_layers.backends = {}
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layer")]
 
 
 def test_a_change_on_a_stopped_loop_does_not_stall_the_next_one():

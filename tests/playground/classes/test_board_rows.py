@@ -16,18 +16,12 @@ def _board(client: Client, classroom) -> dict:
     return response.json()
 
 
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_a_row_per_student_from_their_sandboxes_and_check_runs(free_ports):
     sato = boards.teacher("sato")
     room = boards.classroom(sato)
     aiko = boards.student(room, "aiko", first_name="Aiko", last_name="Tanaka")
     boards.student(room, "ben")
-    teacher = _as(sato)
+    teacher = boards.logged_in(sato)
     first = _board(teacher, room)
     assert first["class"] == {"id": room.pk, "name": "HTTP 1", "join_code": "ABCD-2345"}
     rows = {row["username"]: row for row in first["students"]}
@@ -37,7 +31,7 @@ def test_a_row_per_student_from_their_sandboxes_and_check_runs(free_ports):
 
     # Aiko's server labels every file text/html: stage 6 fails, 1-5 pass.
     port, _ = free_ports(2)
-    student = _as(aiko)
+    student = boards.logged_in(aiko)
     sandbox = running_sandbox(student, port, "no-content-type")
     run = finished(student, start_run(student, sandbox, 6))
     assert run["state"] == "failed" and run["reached"] == 5
@@ -74,20 +68,20 @@ def test_only_the_class_teacher_sees_the_board():
     aiko = boards.student(room, "aiko")
     url, page = f"/api/classes/{room.pk}/board/", f"/classes/{room.pk}/"
     answers = {
-        "another teacher": (_as(suzuki), 404),
-        "a student of the class": (_as(aiko), 403),
+        "another teacher": (boards.logged_in(suzuki), 404),
+        "a student of the class": (boards.logged_in(aiko), 403),
         "anonymous": (Client(), 403),
     }
     for who, (client, status) in answers.items():
         response = client.get(url)
         assert response.status_code == status, who
         assert set(response.json()) == {"error"}, who
-    assert _as(sato).get(f"/api/classes/{room.pk + 1}/board/").status_code == 404
-    assert _as(sato).post(url).status_code == 405
+    assert boards.logged_in(sato).get(f"/api/classes/{room.pk + 1}/board/").status_code == 404
+    assert boards.logged_in(sato).post(url).status_code == 405
     # The page: the teacher's, a friendly 404/403 page for others, login for anonymous.
-    assert _as(sato).get(page).status_code == 200
-    assert _as(suzuki).get(page).status_code == 404
-    assert _as(aiko).get(page).status_code == 403
+    assert boards.logged_in(sato).get(page).status_code == 200
+    assert boards.logged_in(suzuki).get(page).status_code == 404
+    assert boards.logged_in(aiko).get(page).status_code == 403
     anonymous = Client().get(page)
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
 
@@ -95,9 +89,9 @@ def test_only_the_class_teacher_sees_the_board():
 def test_the_page_carries_the_board_and_its_empty_state():
     sato = boards.teacher("sato")
     room = boards.classroom(sato, "Empty class", "WXYZ6789")
-    html = _as(sato).get(f"/classes/{room.pk}/").content.decode()
+    html = boards.logged_in(sato).get(f"/classes/{room.pk}/").content.decode()
     assert 'id="board-data"' in html and '"students": []' in html
     assert f'data-socket-path="/ws/classes/{room.pk}/"' in html
     assert "share the join code <strong>WXYZ-6789</strong>" in html
-    japanese = _as(sato).get(f"/classes/{room.pk}/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    japanese = boards.logged_in(sato, "ja").get(f"/classes/{room.pk}/").content.decode()
     assert "参加コード" in japanese and "クラスボード" in japanese

@@ -11,12 +11,11 @@ transaction=True: the supervisor's threads and the async view write to the datab
 from __future__ import annotations
 
 import base64
-import textwrap
 
 import pytest
-from django.test import Client
-from testkit.boards import classroom, student, teacher
-from testkit.program_api import api_create, api_post, isolated_playground
+from broadcast_programs import GET, running_program, server
+from testkit.boards import classroom, logged_in, send_to_all, teacher
+from testkit.program_api import isolated_playground
 
 from playground.class_models import Classroom
 from playground.classes import broadcast, reference
@@ -24,25 +23,11 @@ from playground.compose import composer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SERVE = textwrap.dedent('''\
-    import socket, sys, time
-    s = socket.socket()
-    s.bind(("", int(sys.argv[1])))
-    s.listen()
-    while True:
-        c, _ = s.accept()
-        try:
-            ANSWER
-        except OSError:
-            pass
-        c.close()
-    ''')
 ANSWERS = {
-    "flood": "c.recv(65536); [c.sendall(b'x' * 65536) for _ in range(1600)]",  # 100 MB
-    "drip": "c.recv(65536)\n        while True: c.sendall(b'x'); time.sleep(0.2)",
+    "flood": "c.recv(65536)\n[c.sendall(b'x' * 65536) for _ in range(1600)]",  # 100 MB
+    "drip": "c.recv(65536)\nwhile True:\n    c.sendall(b'x')\n    time.sleep(0.2)",
     "slam": "pass",  # closes at once, the request unread
 }
-REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
 
 @pytest.fixture(autouse=True)
@@ -54,17 +39,9 @@ def isolated(playground_settings):
 def test_hostile_servers_are_cut_at_the_bounds(free_ports):
     klass = classroom(teacher("sato"))
     for (name, answer), port in zip(ANSWERS.items(), free_ports(len(ANSWERS)), strict=True):
-        learner = Client()
-        learner.force_login(student(klass, name))
-        made = api_create(learner, port, source=SERVE.replace("ANSWER", answer))
-        started = api_post(learner, made["links"]["start"]).json()
-        assert started.get("status") == "running", started
-    sato = Client()
-    sato.force_login(klass.teacher)
+        running_program(klass, name, port, server(answer))
 
-    response = sato.post(f"/api/classes/{klass.pk}/broadcast/",
-                         {"request_b64": base64.b64encode(REQUEST).decode()},
-                         content_type="application/json")
+    response = send_to_all(logged_in(klass.teacher), klass, GET)
 
     assert response.status_code == 200, response.content
     results = {r["student"]["username"]: r for r in response.json()["results"]}

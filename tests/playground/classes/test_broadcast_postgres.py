@@ -12,24 +12,12 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import urllib.request
 
+from testkit.class_browsers import make_class
 from testkit.class_browsers import session as _login
-from testkit.playgrounds import REPO, Browser, Daphne, one_port_env, two_daphnes
+from testkit.playgrounds import Browser, Daphne, one_port_env, two_daphnes
 
-MAKE_CLASS = """
-import django, json; django.setup()
-from django.contrib.auth.models import Group, User
-from playground.class_models import Classroom, Membership, TEACHERS_GROUP
-sato = User.objects.create_user("sato", password="pw")
-sato.groups.add(Group.objects.get(name=TEACHERS_GROUP))
-room = Classroom.objects.create(name="HTTP 1", teacher=sato, join_code="ABCD2345")
-aiko = User.objects.create_user("aiko", password="pw")
-Membership.objects.create(classroom=room, user=aiko)
-print(json.dumps({"class": room.pk}))
-"""
 GET = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 # 20 pieces, 250 ms apart: the first broadcast lasts seconds, long enough for the
 # second click to land while it is under way (the test awaits its start, not a time).
@@ -50,10 +38,7 @@ def test_a_double_click_over_two_processes_sends_once(tmp_path, free_ports, redi
     sandbox_port, port_a, port_b = free_ports(3)
     env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url,
                        DATABASE_URL=postgres_url)
-    made = subprocess.run([sys.executable, "-c", MAKE_CLASS], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert made.returncode == 0, made.stderr
-    path = f"/api/classes/{json.loads(made.stdout)['class']}/broadcast/"
+    path = f"/api/classes/{make_class(env, ('aiko',))['class']}/broadcast/"
     with two_daphnes(env, tmp_path, port_a, port_b) as (a, b):
         aiko = _login(a, "aiko")
         links = aiko.new_sandbox(a, "pg", sandbox_port)["links"]

@@ -8,29 +8,19 @@ transaction=True: the supervisor's threads and the async view write to the datab
 from __future__ import annotations
 
 import base64
-import textwrap
 
 import pytest
-from django.test import Client
-from testkit.boards import classroom, student, teacher
-from testkit.program_api import api_create, api_post, get_json, isolated_playground
+from broadcast_programs import GET, running_program, server
+from testkit.boards import classroom, logged_in, send_to_all, teacher
+from testkit.program_api import get_json, isolated_playground
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # The tutorial's first server, with a mistake a teacher wants everyone to see: no
 # Content-Type, and a body that is not the file asked for.
-PROGRAM = textwrap.dedent('''\
-    import socket, sys
-    s = socket.socket()
-    s.bind(("", int(sys.argv[1])))
-    s.listen()
-    while True:
-        c, _ = s.accept()
-        c.recv(65536)
-        c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\nConnection: close\\r\\n\\r\\nHello")
-        c.close()
-    ''')
-REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+PROGRAM = server('c.recv(65536)\n'
+                 'c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\n'
+                 'Connection: close\\r\\n\\r\\nHello")')
 
 
 @pytest.fixture(autouse=True)
@@ -41,16 +31,9 @@ def isolated(playground_settings):
 
 def test_a_program_sandbox_answers_and_is_marked(free_port):
     klass = classroom(teacher("sato"))
-    learner = Client()
-    learner.force_login(student(klass, "aoi"))
-    sandbox = api_create(learner, free_port, source=PROGRAM)
-    assert api_post(learner, sandbox["links"]["start"]).json()["status"] == "running"
-    sato = Client()
-    sato.force_login(klass.teacher)
+    learner, sandbox = running_program(klass, "aoi", free_port, PROGRAM)
 
-    response = sato.post(f"/api/classes/{klass.pk}/broadcast/",
-                         {"request_b64": base64.b64encode(REQUEST).decode()},
-                         content_type="application/json")
+    response = send_to_all(logged_in(klass.teacher), klass, GET)
 
     assert response.status_code == 200, response.content
     [result] = response.json()["results"]

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
+from testkit.boards import logged_in
 
 from playground.class_models import Classroom, Membership, TeacherNotice
 from playground.classes import codes, memberships
@@ -30,19 +31,13 @@ def lesson(sato) -> Classroom:
     return memberships.create_class(sato, "HTTP Monday")
 
 
-def _as(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def _link(classroom: Classroom) -> str:
     return f"/classes/join/{codes.display(classroom.join_code)}/"
 
 
 def test_the_teachers_page_lists_code_link_and_count(sato, lesson):
     Membership.objects.create(classroom=lesson, user=User.objects.create_user("ken"))
-    page = _as(sato).get("/classes/").content.decode()
+    page = logged_in(sato).get("/classes/").content.decode()
     assert "HTTP Monday" in page and codes.display(lesson.join_code) in page
     assert f"http://testserver{_link(lesson)}" in page
     assert '<td class="student-count">1</td>' in page
@@ -50,14 +45,14 @@ def test_the_teachers_page_lists_code_link_and_count(sato, lesson):
 
 
 def test_the_new_class_form(sato):
-    browser = _as(sato)
+    browser = logged_in(sato)
     done = browser.post("/classes/", {"name": "Tuesday"})
     assert done.status_code == 302 and done["Location"] == "/classes/"
     made = Classroom.objects.get(name="Tuesday")
     assert codes.display(made.join_code) in browser.get("/classes/").content.decode()
     empty = browser.post("/classes/", {"name": "  "})
     assert empty.status_code == 400 and "needs a name" in empty.content.decode()
-    student = _as(User.objects.create_user("ken"))
+    student = logged_in(User.objects.create_user("ken"))
     refused = student.post("/classes/", {"name": "Mine"})
     assert refused.status_code == 403 and "only a teacher" in refused.content.decode()
     assert "new-class-form" not in student.get("/classes/").content.decode()
@@ -65,7 +60,7 @@ def test_the_new_class_form(sato):
 
 
 def test_the_join_link_shows_the_class_then_joins_and_tells_on_the_home_page(lesson):
-    ken = _as(User.objects.create_user("ken"))
+    ken = logged_in(User.objects.create_user("ken"))
     shown = ken.get(_link(lesson)).content.decode()
     assert "HTTP Monday" in shown and "Hanako Sato" in shown and 'id="join-button"' in shown
     joined = ken.post(_link(lesson))
@@ -114,7 +109,7 @@ def test_the_same_under_require_login(lesson, settings):
 
 @pytest.mark.parametrize("code", ["ACEF-GHJK", "not-a-code", "x" * 200])
 def test_a_bad_join_link_is_a_clear_404_page(lesson, code):
-    ken = _as(User.objects.create_user("ken"))
+    ken = logged_in(User.objects.create_user("ken"))
     for response in (ken.get(f"/classes/join/{code}/"), ken.post(f"/classes/join/{code}/")):
         assert response.status_code == 404
         text = response.content.decode()
@@ -123,7 +118,7 @@ def test_a_bad_join_link_is_a_clear_404_page(lesson, code):
 
 
 def test_the_join_form(lesson):
-    ken = _as(User.objects.create_user("ken"))
+    ken = logged_in(User.objects.create_user("ken"))
     typed = codes.display(lesson.join_code).lower().replace("-", " ")
     done = ken.post("/classes/join/", {"code": typed})
     assert done.status_code == 302 and done["Location"] == "/"
@@ -136,7 +131,7 @@ def test_the_join_form(lesson):
 def test_leaving_from_the_page(lesson):
     ken = User.objects.create_user("ken")
     Membership.objects.create(classroom=lesson, user=ken)
-    browser = _as(ken)
+    browser = logged_in(ken)
     done = browser.post(f"/classes/{lesson.pk}/leave/")
     assert done["Location"] == "/classes/" and not Membership.objects.exists()
     assert "You left the class HTTP Monday" in browser.get("/classes/").content.decode()
@@ -145,17 +140,17 @@ def test_leaving_from_the_page(lesson):
 def test_the_header_link_is_for_teachers_and_members(sato, lesson):
     link = 'class="topnav-link classes-link" href="/classes/"'
     ken = User.objects.create_user("ken")
-    assert link in _as(sato).get("/").content.decode()
-    assert link not in _as(ken).get("/").content.decode()
+    assert link in logged_in(sato).get("/").content.decode()
+    assert link not in logged_in(ken).get("/").content.decode()
     assert link not in Client().get("/").content.decode()
     Membership.objects.create(classroom=lesson, user=ken)
-    assert link in _as(ken).get("/").content.decode()
+    assert link in logged_in(ken).get("/").content.decode()
 
 
 def test_the_pages_in_japanese(sato, lesson):
-    page = _as(sato).get("/classes/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    page = logged_in(sato).get("/classes/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "担当しているクラス" in page and "参加コード" in page and "新しいクラス" in page
-    ken = _as(User.objects.create_user("ken"))
+    ken = logged_in(User.objects.create_user("ken"))
     join = ken.get(_link(lesson), HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "クラスに参加" in join
     refused = ken.post("/api/classes/join/", {"code": "ACEF-GHJK"},
@@ -170,7 +165,7 @@ def test_the_admin_pages(sato, lesson, free_port):
     box = Sandbox.objects.create(name="k", port=free_port, user=ken)
     TeacherNotice.objects.create(sandbox=box, teacher=sato, teacher_name="Sato",
                                  action="stopped")
-    browser = _as(admin)
+    browser = logged_in(admin)
     for url in ("/admin/playground/classroom/", f"/admin/playground/classroom/{lesson.pk}/change/",
                 "/admin/playground/membership/", "/admin/playground/teachernotice/"):
         response = browser.get(url)

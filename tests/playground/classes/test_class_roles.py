@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
+from testkit.boards import logged_in
 
 from playground.class_models import TEACHERS_GROUP, Classroom, Membership
 from playground.classes import codes
@@ -23,12 +24,6 @@ def _teacher(name: str, **extra) -> User:
     user = User.objects.create_user(name, password="pw-" + name, **extra)
     call_command("make_teacher", name, stdout=io.StringIO())
     return User.objects.get(pk=user.pk)  # a fresh object: no cached permissions
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _create_class(client: Client, name: str = "HTTP Monday") -> dict:
@@ -48,27 +43,27 @@ def test_a_teacher_is_the_group_not_staff_or_superuser_status():
     assert is_teacher(sato) and not sato.is_staff and not sato.is_superuser
     assert list(sato.groups.all()) == [Group.objects.get(name=TEACHERS_GROUP)]
     assert not is_teacher(staff)
-    made = _create_class(_client(sato))
+    made = _create_class(logged_in(sato))
     assert made["name"] == "HTTP Monday" and made["students"] == 0
     code = made["join_code"]
     assert len(code) == 9 and code[4] == "-" and codes.normalize(code)
     assert made["join_link"] == f"http://testserver/classes/join/{code}/"
-    refused = _client(staff).post("/api/classes/", {"name": "x"},
-                                  content_type="application/json")
+    refused = logged_in(staff).post("/api/classes/", {"name": "x"},
+                                    content_type="application/json")
     assert refused.status_code == 403 and "teacher" in refused.json()["error"]
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 81, None, 42])
 def test_a_class_needs_a_name(name):
-    response = _client(_teacher("sato")).post("/api/classes/", {"name": name},
-                                              content_type="application/json")
+    response = logged_in(_teacher("sato")).post("/api/classes/", {"name": name},
+                                                content_type="application/json")
     assert response.status_code == 400 and response.json()["field"] == "name"
     assert not Classroom.objects.exists()
 
 
 def test_students_join_with_the_code_typed_any_way_and_twice_is_fine():
-    made = _create_class(_client(_teacher("sato")))
-    student = _client(User.objects.create_user("ken"))
+    made = _create_class(logged_in(_teacher("sato")))
+    student = logged_in(User.objects.create_user("ken"))
     first = _join(student, made["join_code"].lower().replace("-", " "))
     assert first.status_code == 201 and first.json()["added"] is True
     assert first.json()["class"]["name"] == "HTTP Monday"
@@ -76,27 +71,27 @@ def test_students_join_with_the_code_typed_any_way_and_twice_is_fine():
     again = _join(student, made["join_code"])
     assert again.status_code == 200 and again.json()["added"] is False
     assert Membership.objects.count() == 1
-    listed = _client(User.objects.get(username="sato")).get("/api/classes/").json()
+    listed = logged_in(User.objects.get(username="sato")).get("/api/classes/").json()
     assert listed["teaching"][0]["students"] == 1
 
 
 @pytest.mark.parametrize("code", ["ACEF-GHJK", "nope", "", "0000-0000", None])
 def test_a_bad_code_is_a_clear_404(code):
-    _create_class(_client(_teacher("sato")))
-    response = _join(_client(User.objects.create_user("ken")), code)
+    _create_class(logged_in(_teacher("sato")))
+    response = _join(logged_in(User.objects.create_user("ken")), code)
     assert response.status_code == 404
     assert "join code" in response.json()["error"] and response.json()["field"] == "code"
     assert not Membership.objects.exists()
 
 
 def test_concurrent_joins_make_one_membership():
-    made = _create_class(_client(_teacher("sato")))
+    made = _create_class(logged_in(_teacher("sato")))
     ken = User.objects.create_user("ken")
     statuses: list[int] = []
     barrier = threading.Barrier(6)
 
     def click() -> None:
-        browser = _client(ken)
+        browser = logged_in(ken)
         barrier.wait()
         statuses.append(_join(browser, made["join_code"]).status_code)
 
@@ -111,38 +106,38 @@ def test_concurrent_joins_make_one_membership():
 
 def test_teachers_see_only_their_classes_and_students_never_each_other(free_ports):
     sato, tanaka = _teacher("sato"), _teacher("tanaka")
-    a = _create_class(_client(sato), "A")
-    b = _create_class(_client(tanaka), "B")
+    a = _create_class(logged_in(sato), "A")
+    b = _create_class(logged_in(tanaka), "B")
     ken, mio = User.objects.create_user("ken"), User.objects.create_user("mio")
-    assert _join(_client(ken), a["join_code"]).status_code == 201
-    assert _join(_client(mio), b["join_code"]).status_code == 201
+    assert _join(logged_in(ken), a["join_code"]).status_code == 201
+    assert _join(logged_in(mio), b["join_code"]).status_code == 201
     port_ken, port_mio = free_ports(2)
     ken_box = Sandbox.objects.create(name="k", port=port_ken, user=ken)
     mio_box = Sandbox.objects.create(name="m", port=port_mio, user=mio)
     assert list(watched_by(sato)) == [ken_box] and list(watched_by(tanaka)) == [mio_box]
     assert not watched_by(ken).exists()  # a student watches nobody
-    assert [c["name"] for c in _client(sato).get("/api/classes/").json()["teaching"]] \
+    assert [c["name"] for c in logged_in(sato).get("/api/classes/").json()["teaching"]] \
         == ["A"]
     # A student sees the class and its teacher, never the other students.
-    seen = _client(ken).get("/api/classes/").json()
+    seen = logged_in(ken).get("/api/classes/").json()
     assert seen["is_teacher"] is False and seen["teaching"] == []
     assert [c["name"] for c in seen["joined"]] == ["A"]
-    assert _join(_client(mio), a["join_code"]).status_code == 201
-    page = _client(ken).get("/classes/").content.decode()
-    assert "mio" not in _client(ken).get("/api/classes/").content.decode()
+    assert _join(logged_in(mio), a["join_code"]).status_code == 201
+    page = logged_in(ken).get("/classes/").content.decode()
+    assert "mio" not in logged_in(ken).get("/api/classes/").content.decode()
     assert "mio" not in page and "A" in page
 
 
 def test_a_teacher_does_not_join_their_own_class():
     sato = _teacher("sato")
-    made = _create_class(_client(sato))
-    response = _join(_client(sato), made["join_code"])
+    made = _create_class(logged_in(sato))
+    response = _join(logged_in(sato), made["join_code"])
     assert response.status_code == 400 and not Membership.objects.exists()
 
 
 def test_leaving_a_class():
-    made = _create_class(_client(_teacher("sato")))
-    ken = _client(User.objects.create_user("ken"))
+    made = _create_class(logged_in(_teacher("sato")))
+    ken = logged_in(User.objects.create_user("ken"))
     _join(ken, made["join_code"])
     assert ken.post(f"/api/classes/{made['id']}/leave/").json() == {"left": made["id"]}
     assert not Membership.objects.exists()

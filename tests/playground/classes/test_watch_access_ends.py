@@ -21,8 +21,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission
+from testkit.boards import teachers_group
 from testkit.checkruns import viewer
-from watch_people import People, make_people, teachers_group
+from watch_people import People, make_people
 
 from playground.asgi import application
 from playground.class_models import Classroom

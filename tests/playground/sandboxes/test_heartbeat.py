@@ -10,7 +10,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from testkit.playgrounds import Browser, Daphne, one_port_env
+from testkit.playgrounds import Browser, Daphne, one_port_env, two_daphnes
 from testkit.waiting import wait_until
 
 ENDED = "stopped: the playground process that ran it ended"
@@ -21,11 +21,7 @@ def test_a_killed_process_is_noticed_and_its_sandbox_can_start_again(
         tmp_path, redis_url, free_ports, pid_gone, compiled_translations):
     sandbox_port, port_a, port_b = free_ports(3)
     env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
-    sites: list[Daphne] = []
-    try:
-        a = Daphne("A", env, tmp_path, port_a)
-        b = Daphne("B", env, tmp_path, port_b)
-        sites += [a, b]
+    with two_daphnes(env, tmp_path, port_a, port_b) as (a, b):
         browser = Browser()
         sandbox = browser.new_sandbox(a, "beat", sandbox_port)
         status, started = browser.call(a, "POST", sandbox["links"]["start"])
@@ -50,9 +46,6 @@ def test_a_killed_process_is_noticed_and_its_sandbox_can_start_again(
         status, stopped = browser.call(b, "POST", sandbox["links"]["stop"])
         assert status == 200 and stopped["status"] == "stopped"
         assert pid_gone(again["pid"], timeout=10)
-    finally:
-        for site in sites:
-            site.close()
 
 
 def test_a_frozen_process_is_late_but_not_taken_for_dead(tmp_path, redis_url, postgres_url,

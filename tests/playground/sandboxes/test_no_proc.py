@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from testkit.playgrounds import Browser, Daphne, one_port_env
+from testkit.playgrounds import Browser, one_port_env, two_daphnes
 from testkit.waiting import wait_until
 
 # Runs the rest of the command with /proc empty. `sh -c '...' "$0" "$@"` execs it, so
@@ -36,11 +36,7 @@ def test_without_proc_a_start_works_and_peers_are_not_taken_for_dead(tmp_path, r
         pytest.skip("cannot hide /proc here (needs root and unshare)")
     sandbox_port, port_a, port_b = free_ports(3)
     env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
-    sites: list[Daphne] = []
-    try:
-        a = Daphne("A", env, tmp_path, port_a, prefix=HIDE_PROC)
-        b = Daphne("B", env, tmp_path, port_b, prefix=HIDE_PROC)
-        sites += [a, b]
+    with two_daphnes(env, tmp_path, port_a, port_b, prefix=HIDE_PROC) as (a, b):
         browser = Browser()
         sandbox = browser.new_sandbox(a, "no proc", sandbox_port)
         status, started = browser.call(a, "POST", sandbox["links"]["start"])
@@ -62,6 +58,3 @@ def test_without_proc_a_start_works_and_peers_are_not_taken_for_dead(tmp_path, r
         assert status == 200 and again["status"] == "running", (again, b.output())
         status, stopped = browser.call(b, "POST", sandbox["links"]["stop"])
         assert status == 200 and stopped["status"] == "stopped", stopped
-    finally:
-        for site in sites:
-            site.close()

@@ -17,7 +17,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from testkit.playgrounds import REPO, Browser, Daphne, one_port_env
+from testkit.playgrounds import REPO, Browser, Daphne, one_port_env, two_daphnes
 from testkit.waiting import wait_until
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -129,11 +129,7 @@ def test_a_stop_for_a_vanished_owner_ends_the_child_and_says_why(tmp_path, redis
     control.STOP_WAIT seconds, then ends the child itself and records the reason."""
     sandbox_port, port_a, port_b = free_ports(3)
     env = one_port_env(tmp_path, sandbox_port, REDIS_URL=redis_url)
-    sites: list[Daphne] = []
-    try:
-        a = Daphne("A", env, tmp_path, port_a)
-        b = Daphne("B", env, tmp_path, port_b)
-        sites += [a, b]
+    with two_daphnes(env, tmp_path, port_a, port_b) as (a, b):
         browser = Browser()
         status, sandbox = browser.call(a, "POST", "/api/sandboxes/",
                                        {"name": "orphan", "port": sandbox_port})
@@ -147,6 +143,3 @@ def test_a_stop_for_a_vanished_owner_ends_the_child_and_says_why(tmp_path, redis
         assert status == 200 and stopped["status"] == "stopped"
         assert "did not answer" in stopped["message"]
         assert pid_gone(started["pid"], timeout=10), "the child did not exit"
-    finally:
-        for site in sites:
-            site.close()

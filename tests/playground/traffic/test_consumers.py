@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from testkit.waiting import wait_until
@@ -25,17 +25,10 @@ from playground.sandboxes import presence
 from playground.traffic.ingest import ingestor
 from playground.traffic.live import group_name
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio,
+              pytest.mark.usefixtures("fresh_layer")]
 
 ORIGIN = b"http://testserver"
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer():
-    # InMemoryChannelLayer's queues belong to one event loop; each test has its own.
-    channel_layers.backends = {}
-    yield
-    channel_layers.backends = {}
 
 
 class Browser:

@@ -9,7 +9,6 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from relay_run import RelayRun, send
@@ -64,14 +63,6 @@ def test_a_waiting_row_ends_even_when_its_exchange_is_not_pushed(silent_events,
     if "/silent" not in pushed:  # the flood's case (one batch): counted, not pushed
         assert sum(m.get("not_pushed", 0) for m in batches) >= 1
     assert ing.waiting.now(sandbox.pk) == []
-
-
-@pytest.fixture
-def fresh_layer():
-    # InMemoryChannelLayer's queues belong to one event loop; each test has its own.
-    channel_layers.backends = {}
-    yield
-    channel_layers.backends = {}
 
 
 async def next_of(comm, kind: str, timeout: float = 10.0) -> dict:
