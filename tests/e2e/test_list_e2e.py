@@ -14,19 +14,12 @@ import http.client
 
 import pytest
 from testkit import traffic_list
+from testkit.languages import in_language
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
 LANGS = ["en", "ja"]
-
-
-def _in_language(page, base: str, lang: str) -> None:
-    page.goto(base + "/")
-    if page.get_attribute("html", "lang") != lang:
-        page.locator(f"#lang-switch button[value={lang}]").click()
-        page.wait_for_load_state("load")
-    assert page.get_attribute("html", "lang") == lang
 
 
 def _traffic(page, base: str, sandbox: dict) -> None:
@@ -52,7 +45,7 @@ def _drawn(page) -> list[int]:
 
 def _open(sandbox_in_new_session, shared_playground, lang, name, targets):
     page, sandbox, errors = sandbox_in_new_session(name)
-    _in_language(page, shared_playground.base, lang)
+    in_language(page, shared_playground.base, lang)
     _traffic(page, shared_playground.base, sandbox)
     _get_all(sandbox["port"], targets)
     wait_until(lambda: traffic_list.held(page) == len(targets), 15,

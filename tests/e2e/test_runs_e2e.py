@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from testkit import filter_table, traffic_list
+from testkit.languages import in_language
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -268,14 +269,6 @@ def _wait_text(page, selector: str, wanted: str, timeout: float = 15) -> None:
                explain=lambda: f"it says {page.locator(selector).text_content()!r}")
 
 
-def _in_language(page, base: str, lang: str) -> None:
-    page.goto(base + "/")
-    if page.get_attribute("html", "lang") != lang:
-        page.locator(f"#lang-switch button[value={lang}]").click()
-        page.wait_for_load_state("load")
-    assert page.get_attribute("html", "lang") == lang
-
-
 @pytest.mark.screenshots
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_the_sentence_adds_up_after_a_burst_and_a_restart(sandbox_in_new_session,
@@ -285,7 +278,7 @@ def test_the_sentence_adds_up_after_a_burst_and_a_restart(sandbox_in_new_session
     place of the four figures that did not ("showing the latest 1,000 of 2,000", "583
     went by too fast", "keeps the latest 1,449", "2,000 requests")."""
     page, sandbox, errors = sandbox_in_new_session(f"burst {lang}")
-    _in_language(page, shared_playground.base, lang)
+    in_language(page, shared_playground.base, lang)
     _traffic(page, sandbox)
     limit = json.loads(page.text_content("#runs-data"))["retention"]["exchanges"]
     _burst(sandbox["port"], 300)
@@ -399,7 +392,7 @@ def test_not_recorded_says_why_per_reason(sandbox_in_new_session, shared_playgro
     languages, from one source (runs.REASONS, sent by the server): each a clause that
     fits "N because <reason>" (Japanese "<reason>ため N 件"), database_error included."""
     page, sandbox, errors = sandbox_in_new_session(f"reasons {lang}")
-    _in_language(page, shared_playground.base, lang)
+    in_language(page, shared_playground.base, lang)
     _traffic(page, sandbox)
     limit = json.loads(page.text_content("#runs-data"))["retention"]["exchanges"]
     counts = {"served": 1, "stored": 0, "removed": 0, "not_recorded": 1,

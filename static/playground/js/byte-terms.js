@@ -9,9 +9,11 @@ import { api } from "./api.js";
 const ASK_EVERY_MS = 500;
 
 export class ByteTerms {
-  // url: the exchanges API; changed(): the answers changed (redraw); failed(error).
-  constructor(url, changed, failed) {
-    Object.assign(this, { url, changed, failed });
+  // url: the exchanges API; changed(): the answers changed, or a question failed (then
+  // `error` says why until the next answer).
+  constructor(url, changed) {
+    Object.assign(this, { url, changed });
+    this.error = null;
     this.answers = new Map(); // token -> {seqs: Set, last: seq answered up to, asking}
     this.timer = 0;
     this.said = (text, seq) => {
@@ -24,6 +26,7 @@ export class ByteTerms {
   // The tokens the filter has now: forget the others, ask about the new ones.
   want(tokens) {
     for (const text of [...this.answers.keys()]) if (!tokens.includes(text)) this.answers.delete(text);
+    if (!tokens.length) this.error = null;
     for (const text of tokens) {
       if (!this.answers.has(text)) {
         this.answers.set(text, { seqs: new Set(), last: null, asking: false });
@@ -55,9 +58,12 @@ export class ByteTerms {
       if (this.answers.get(text) !== answer) return; // the filter changed meanwhile
       for (const seq of got.seqs) answer.seqs.add(seq);
       answer.last = got.last_seq;
+      this.error = null;
       this.changed();
     } catch (err) {
-      if (this.answers.get(text) === answer) this.failed(err);
+      if (this.answers.get(text) !== answer) return;
+      this.error = err.message;
+      this.changed();
     } finally {
       answer.asking = false;
     }

@@ -177,21 +177,25 @@ export class TrafficList {
     const drawn = `${this.version} ${first} ${end} ${this.selected}`;
     if (drawn === this.drawn) return;
     this.drawn = drawn;
+    // The row with the focus is made again: the focus follows it (Tab may have put it on
+    // a row that is not the selected one). The grid's one tab stop: that row, else the
+    // selected one, else the first drawn.
+    const focused = this.tbody.contains(document.activeElement) ? itemOf.get(document.activeElement) : undefined;
+    const stop = focused ? focused.seq : this.selected;
     const frag = document.createDocumentFragment();
-    let focusable = null;
+    let tabStop = null;
     for (let i = first; i < end; i++) {
       const tr = this.rowAt(i);
       tr.setAttribute("aria-rowindex", String(i + 2)); // the header row is 1
       frag.append(tr);
-      if (itemOf.get(tr) && (!focusable || itemOf.get(tr).seq === this.selected)) focusable = tr;
+      if (itemOf.get(tr) && (!tabStop || itemOf.get(tr).seq === stop)) tabStop = tr;
     }
-    const hadFocus = this.tbody.contains(document.activeElement);
     this.tbody.replaceChildren(frag);
     this.table.style.marginTop = first * height + "px";
     this.table.style.marginBottom = (count - end) * height + "px";
     if (this.waiting) this.waiting.hidden = end < count;
-    if (focusable) focusable.tabIndex = 0;
-    if (hadFocus) this.focusSelected();
+    if (tabStop) tabStop.tabIndex = 0;
+    if (focused) this.focusRow(focused.seq);
     if (this.following) this.wrap.scrollTop = 1e9; // the end (clamped): no size read back
   }
 
@@ -242,8 +246,15 @@ export class TrafficList {
   }
 
   focusSelected() {
-    const tr = this.tbody.querySelector(`tr[data-seq="${this.selected}"]`);
-    if (tr && document.activeElement !== tr) tr.focus({ preventScroll: true });
+    this.focusRow(this.selected);
+  }
+
+  focusRow(seq) {
+    const tr = this.tbody.querySelector(`tr[data-seq="${seq}"]`);
+    if (!tr || document.activeElement === tr) return;
+    for (const other of this.tbody.querySelectorAll("tr[tabindex='0']")) other.tabIndex = -1;
+    tr.tabIndex = 0; // the grid's one tab stop is where the focus is
+    tr.focus({ preventScroll: true });
   }
 
   // The exchange `steps` rows away from exchange `from` (dividers skipped); at the ends,

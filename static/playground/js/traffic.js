@@ -60,7 +60,7 @@ const list = new TrafficList({
   onOpen: (item) => detail.show(item),
   onFollow: (following) => { $("follow").hidden = following; },
 });
-const byteTerms = new ByteTerms(root.dataset.exchangesUrl, () => redraw(), (err) => showCounts(err.message));
+const byteTerms = new ByteTerms(root.dataset.exchangesUrl, () => redraw());
 listKeys({ filter: $("filter"), detail, panel: detailPanel, list });
 
 // At most one redraw per MIN_DRAW_MS: a single request still shows at once, while a
@@ -93,12 +93,12 @@ function redraw() {
   showCounts();
 }
 
-function showCounts(problem) {
+function showCounts() {
   $("no-traffic").hidden = list.items.length > 0 || state.incoming.length > 0;
   const parts = [];
   const f = list.filter;
   if (f && f.error) parts.push(L10N.f(gettext("This filter cannot be used: %(why)s"), { why: f.error }));
-  else if (typeof problem === "string") parts.push(problem);
+  else if (byteTerms.error) parts.push(byteTerms.error);
   else if (f || state.scope !== "all") {
     parts.push(L10N.f(ngettext("%(count)s matches the filter", "%(count)s match the filter", list.shown), { count: list.shown }));
     if (byteTerms.waiting()) parts.push(gettext("asking the server about headers and bodies…"));

@@ -8,9 +8,6 @@ from urllib.parse import quote
 import pytest
 from testkit.waiting import wait_until
 
-from playground.files import starter
-from playground.files.storage import root_of
-from playground.models import Sandbox
 from playground.traffic.ingest import ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,9 +18,7 @@ def stored(client, free_port, raw_send):
     """A sandbox with three exchanges: GET /, GET /logo.png, a POST with a text body."""
     sandbox = client.post("/api/sandboxes/", {"name": "s", "port": free_port},
                           content_type="application/json").json()
-    root = root_of(Sandbox.objects.get(pk=sandbox["id"]))
-    for name in starter.FILES:
-        (root / name).write_bytes((starter.STARTER_DIR / name).read_bytes())
+    assert client.post(sandbox["links"]["starter"]).status_code == 200  # the starter site
     assert client.post(sandbox["links"]["start"]).status_code == 200
     host = f"127.0.0.1:{free_port}"
     for data in (f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Lesson: three\r\n\r\n".encode(),
