@@ -34,9 +34,15 @@ LAYOUT = """(r) => r.dataset.first ? "runs " + r.dataset.first + "-" + r.dataset
     : r.dataset.seq"""
 
 
+def read(page, describe: str) -> list:
+    """The whole list top to bottom, each row as the JavaScript function ``describe``
+    (a row's <tr> -> a JSON value) says."""
+    return page.evaluate(_READ, describe)
+
+
 def layout(page) -> list[str]:
     """The whole list top to bottom, each row as LAYOUT says."""
-    return page.evaluate(_READ, LAYOUT)
+    return read(page, LAYOUT)
 
 
 def seqs(page) -> list[int]:

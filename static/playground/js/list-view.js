@@ -13,7 +13,7 @@ import { row, itemOf } from "./rows.js";
 import { matches } from "./filters.js";
 import { sortable, compare } from "./list-sort.js";
 
-const OVERSCAN = 8; // rows drawn above and below the visible ones: no blank edge while scrolling
+const OVERSCAN = 20; // rows drawn above and below the visible ones: no blank edge while scrolling
 
 export class TrafficList {
   // wrap: the scrolling box; table: #traffic-table; waiting: the relay's waiting rows
