@@ -18,6 +18,7 @@ from .traffic import api as traffic_api
 from .traffic import compare_api
 from .traffic import bodies_api as traffic_bodies_api
 from .traffic import pages as traffic_pages
+from .traffic import search as traffic_search
 
 SEQ = r"(?P<seq>[0-9]{1,18})"
 
@@ -38,6 +39,7 @@ sandbox_api = [
     path("checks/<int:number>/", checking_api.check_detail, name="api-check"),
     path("checks/<int:number>/stop/", checking_api.check_stop, name="api-check-stop"),
     path("exchanges/", traffic_api.exchange_list, name="api-exchanges"),
+    path("exchanges/matching/", traffic_search.matching, name="api-exchanges-matching"),
     path("runs/", traffic_api.run_list, name="api-runs"),
     path("streams/", traffic_api.stream_list, name="api-streams"),
     re_path(rf"^exchanges/{SEQ}/(?P<part>request|response)\.raw$",

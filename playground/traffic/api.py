@@ -19,11 +19,8 @@ from ..errors import ApiError, api
 from ..models import Exchange, Sandbox
 from ..sandboxes.ownership import get_readable
 from ..sandboxes.presenters import sandbox_host, sandbox_url
-from . import exchanges, exports, filters, pages, runs, streams
+from . import exchanges, exports, pages, runs, search, streams
 from .ingest import ingestor
-
-# Rows whose bytes are loaded per query while exporting: bounds memory per step.
-EXPORT_BATCH = 100
 
 
 def download(data: bytes, filename: str, content_type: str = "application/octet-stream",
@@ -189,21 +186,8 @@ def curl(request: HttpRequest, sandbox_id: int, seq: int) -> HttpResponse:
 def _filtered(sandbox: Sandbox, text: str, run: int | None):
     """(summary, request bytes, response bytes) of every stored exchange of run number
     ``run`` (None: all runs) that passes the traffic page's filter ``text``, oldest
-    first."""
-    wanted = filters.parse(text)
-    where = {} if run is None else {"run__number": run}
-    items = [exchanges.summary(r) for r in Exchange.objects.filter(sandbox=sandbox, **where)
-             .order_by("seq").values(*exchanges.SUMMARY_FIELDS)]
-    items = [i for i in items if filters.matches(i, wanted)]
-    for start in range(0, len(items), EXPORT_BATCH):
-        batch = items[start:start + EXPORT_BATCH]
-        raw = dict((seq, (req, res)) for seq, req, res in Exchange.objects.filter(
-            sandbox=sandbox, seq__in=[i["seq"] for i in batch])
-            .values_list("seq", "request_raw", "response_raw"))
-        for item in batch:
-            if item["seq"] in raw:  # evicted meanwhile: skip
-                req, res = raw[item["seq"]]
-                yield item, bytes(req), bytes(res)
+    first; ApiError 400 for a filter that cannot be used (a bad regular expression)."""
+    return search.passing(sandbox, search.parse(text), run=run)
 
 
 @api("GET")

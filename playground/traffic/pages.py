@@ -18,8 +18,15 @@ from ..sandboxes.ownership import page_sandbox
 from ..sandboxes.presenters import sandbox_url, to_json
 from . import mistakes, outcomes, runs
 
-# The page renders this many rows at most; older ones stay reachable through the API.
-DOM_ROWS = 1000
+# The list holds a sandbox's whole retained history (only the rows on screen are in the
+# DOM: list-view.js scrolls virtually), up to this many summaries (~0.5 KB each in the
+# browser) when a larger retention is configured; older ones stay in the API.
+LIST_ROWS_MAX = 20_000
+
+
+def list_rows() -> int:
+    """How many exchange summaries the traffic page's list keeps (data-dom-rows)."""
+    return max(1, min(settings.PLAYGROUND_RETENTION_EXCHANGES, LIST_ROWS_MAX))
 
 
 @ensure_csrf_cookie
@@ -29,7 +36,7 @@ def traffic_page(request: HttpRequest, sandbox_id: int) -> HttpResponse:
     return render(request, "playground/traffic.html", {
         "sandbox": sandbox,
         "initial": to_json(request, sandbox),
-        "dom_rows": DOM_ROWS,
+        "dom_rows": list_rows(),
         "composer": composer_data(request, sandbox),
         "outcomes": outcomes.labels(),
         "mistakes": mistakes.labels(),

@@ -15,7 +15,9 @@ import base64
 import re
 
 import pytest
+from testkit import traffic_list
 from testkit.program_pages import new_page, reachable_tmp_path, running  # noqa: F401 (tmp_path)
+from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +49,11 @@ while True:
     c, _ = s.accept()
     held.append(c)
 """
+
+# A row of the traffic list as [seq, its check's label, its badge's text] (nulls for a
+# divider or an exchange no check sent).
+BADGES = """(r) => [r.dataset.seq ? +r.dataset.seq : null, r.dataset.check || null,
+  r.querySelector(".check-tag") ? r.querySelector(".check-tag").textContent : null]"""
 
 
 def _new_page(browser, site, language):
@@ -217,22 +224,22 @@ def test_progress_shows_as_checks_finish_and_the_rows_carry_their_check(
     traffic.goto(shared_playground.base + sandbox["links"]["traffic"])
     last = max(sent)
     traffic.wait_for_selector(f"#traffic-table tr[data-seq='{last}']", timeout=15_000)
+    # The list draws only the rows on screen: it is read by scrolling it (traffic_list).
+    listed = {seq: (label, badge) for seq, label, badge in traffic_list.read(traffic, BADGES)
+              if seq is not None}
     for seq, labels in sent.items():
-        row = traffic.locator(f"#traffic-table tr[data-seq='{seq}']")
-        label = row.get_attribute("data-check")
+        label, badge = listed[seq]
         assert label in labels, (seq, labels)
-        assert row.locator(".check-tag").inner_text() == words["badge"].format(label=label)
-    assert traffic.locator("#traffic-table tr[data-check]").count() == len(sent)
+        assert badge == words["badge"].format(label=label)
+    assert sum(label is not None for label, _ in listed.values()) == len(sent)
     traffic.screenshot(path=str(screenshot_dir / f"checks-badges-{language}.png"))
     # The filter box finds a stage's exchanges: check:12 (filters.js, filters.json).
     traffic.fill("#filter", "check:12")
     stage12 = sorted(seq for seq, labels in sent.items()
                      if any(label.startswith("12.") for label in labels))
-    traffic.wait_for_function("(n) => document.querySelectorAll('#traffic-table tr[data-seq]')"
-                              ".length === n", arg=len(stage12))
-    shown = traffic.eval_on_selector_all(
-        "#traffic-table tr[data-seq]",
-        "(rows) => rows.map((r) => [+r.dataset.seq, r.dataset.check])")
+    wait_until(lambda: len([r for r in traffic_list.read(traffic, BADGES) if r[0]])
+               == len(stage12), 10, "the rows of stage 12")
+    shown = [(seq, label) for seq, label, _ in traffic_list.read(traffic, BADGES) if seq]
     assert [seq for seq, _ in shown] == stage12 and all(c.startswith("12.") for _, c in shown)
     # A link to an exchange no longer stored says so; one that makes no sense is ignored.
     traffic.goto(shared_playground.base + sandbox["links"]["traffic"]

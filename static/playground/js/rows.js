@@ -39,6 +39,7 @@ export function row(item) {
   }
   adviceBadge(status, item); // httplint's notes on the exchange (advice.js)
   const path = el("td", "path", item.target == null ? gettext("(unparsed)") : item.target);
+  if (item.target != null) path.title = item.target; // one line in the list: the whole path on hover
   if (item.check) {
     // Sent by "Check my server" (checks.js): which check, so its bytes are easy to find.
     tr.dataset.check = item.check;

@@ -1,17 +1,20 @@
 // The traffic screen: a websocket to /ws/sandboxes/<id>/ (protocol in docs/api.md) that
-// streams exchange summaries, counters, status and the server console. Rows are drawn
-// once per animation frame and capped (data-dom-rows); raw bytes are fetched only when
-// a row is opened (exchange.js), through one click listener on the table. Everything
-// captured is shown with textContent. Each start begins a run (runs.js): the list keeps
-// every run's rows under its divider; counts.js says how the requests served add up.
+// streams exchange summaries, counters, status and the server console. The list holds
+// the whole retained history (data-dom-rows summaries) and draws only the rows on screen
+// (list-view.js); raw bytes are fetched only when a row is opened (exchange.js). Everything
+// captured is shown with textContent. Each start of the sandbox begins a run (runs.js):
+// the list keeps every run's exchanges under a divider row per run, and the counts say
+// in one sentence how the requests served add up (counts.js).
 import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
 import { $, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
 import { showStatus, setConnState } from "./traffic-status.js";
 import { ExchangeView } from "./exchange.js";
-import { row, itemOf } from "./rows.js";
+import { TrafficList } from "./list-view.js";
+import { listKeys } from "./list-keys.js";
+import { ByteTerms } from "./byte-terms.js";
 import { explainer } from "./explain.js";
-import { parseFilter, matches } from "./filters.js";
+import { parseFilter } from "./filters.js";
 import { initComposer } from "./composer.js";
 import { initExports } from "./export.js";
 import { Runs } from "./runs.js";
@@ -24,9 +27,8 @@ import { initTimeline } from "./timeline.js";
 
 const root = $("traffic");
 const initial = JSON.parse($("initial-data").textContent);
-const DOM_ROWS = Number(root.dataset.domRows) || 1000;
+const LIST_ROWS = Number(root.dataset.domRows) || 2000; // the retained history, held whole
 const tbody = $("traffic-table").querySelector("tbody");
-const wrap = $("table-wrap");
 const detailPanel = $("detail");
 const runsData = JSON.parse($("runs-data").textContent);
 const runs = new Runs(root.dataset.runsUrl, $("traffic-table").querySelectorAll("thead th").length);
@@ -40,33 +42,31 @@ explain.load();
 
 const state = {
   lastSeq: 0, // the highest seq received: sent as ?after= on reconnect
-  items: [], // the newest DOM_ROWS summaries in the view (not only the filtered ones)
   incoming: [], // received, not yet drawn
   paused: false,
   missedWhilePaused: 0,
-  following: true,
-  filter: null,
   scope: "all", // the quick choice: "all" runs or only the "current" one
-  lastRun: null, // the run of the list's last row: a new run's first row gets a divider
   notPushed: 0, // stored exchanges a flood's batches did not push here: in the history
   stats: null,
   lastStatsAt: 0,
 };
 
-// One listener for every row: the row's summary opens in the detail panel.
-tbody.addEventListener("click", (event) => {
-  const tr = event.target.closest("tr");
-  const item = tr && itemOf.get(tr);
-  if (!item) return;
-  for (const old of tbody.querySelectorAll("tr.selected")) old.classList.remove("selected");
-  tr.classList.add("selected");
-  detail.show(item);
+// ----- rows: the virtual list (list-view.js), its filter and keys -------------------------
+
+const list = new TrafficList({
+  wrap: $("table-wrap"), table: $("traffic-table"), waiting: $("waiting-rows"), runs, limit: LIST_ROWS,
+  onlyRun: () => (state.scope === "all" ? null : runs.thisRun()),
+  // Not before the history replay is in the list (the first stats follow it): the
+  // current run's divider would land above the earlier runs' rows.
+  currentRun: () => (state.stats && !state.incoming.length ? runs.thisRun() : null),
+  onOpen: (item) => detail.show(item),
+  onFollow: (following) => { $("follow").hidden = following; },
 });
+const byteTerms = new ByteTerms(root.dataset.exchangesUrl, () => redraw());
+listKeys({ filter: $("filter"), detail, panel: detailPanel, list });
 
 // At most one redraw per MIN_DRAW_MS: a single request still shows at once, while a
-// flood's 20 batches a second are drawn ~7 times a second. Each draw lays out the
-// 1,000-row table again; drawing every batch dropped the page to ~17 frames a second
-// under a 10,000 req/s flood (bench/flood.py --browser).
+// flood's 20 batches a second are drawn ~7 times a second.
 const MIN_DRAW_MS = 150;
 let frame = 0;
 let timer = 0;
@@ -85,104 +85,55 @@ function draw() {
   if (state.paused) return;
   const batch = state.incoming;
   state.incoming = [];
-  state.items.push(...batch);
-  if (state.items.length > DOM_ROWS) state.items.splice(0, state.items.length - DOM_ROWS);
-  const frag = document.createDocumentFragment();
-  for (const item of batch.slice(-DOM_ROWS)) if (visible(item)) addRow(frag, item);
-  tbody.append(frag);
-  if (tbody.rows.length > DOM_ROWS) trim();
-  currentDivider();
-  if (state.following) wrap.scrollTop = wrap.scrollHeight;
+  list.add(batch.slice(-LIST_ROWS));
+  if (!batch.length) list.rebuild(); // the current run's divider, once the history is in
+  byteTerms.arrived(list.newestSeq());
   showCounts();
 }
 function redraw() {
-  tbody.textContent = "";
-  state.lastRun = null;
-  const frag = document.createDocumentFragment();
-  for (const item of state.items) if (visible(item)) addRow(frag, item);
-  tbody.append(frag);
-  currentDivider();
-  if (state.following) wrap.scrollTop = wrap.scrollHeight;
+  list.rebuild();
   showCounts();
 }
 
-function visible(item) {
-  return (state.scope === "all" || item.run === runs.thisRun()) && matches(item, state.filter);
-}
-
-// A row, under its run's divider when it is the first row of that run in the list.
-function addRow(parent, item) {
-  if (item.run !== state.lastRun) {
-    emptyRuns(parent, item.run);
-    parent.append(runs.divider(item.run));
-    state.lastRun = item.run;
-  }
-  parent.append(row(item));
-}
-
-// Runs before `number` with no exchange left in the list (all removed by retention, or
-// none served) still get their divider, which says so: nothing vanishes unsaid.
-function emptyRuns(parent, number) {
-  if (state.scope !== "all" || state.filter) return;
-  const empty = runs.numbers().filter((n) => (state.lastRun == null || n > state.lastRun) && n < number);
-  parent.append(...runs.emptyDividers(empty));
-}
-
-// The current run's divider at the end of an unfiltered list even before its first
-// exchange, so a restart shows at once where the new run begins.
-function currentDivider() {
-  const current = runs.thisRun();
-  // Not before the history replay is in the list (the first stats follow it): the
-  // divider would land above the earlier runs' rows.
-  if (!state.stats || state.incoming.length) return;
-  if (current == null || state.lastRun === current || state.filter) return;
-  emptyRuns(tbody, current);
-  tbody.append(runs.divider(current));
-  state.lastRun = current;
-}
-
-// Keeps the newest DOM_ROWS rows; the first one left still gets its run's divider.
-function trim() {
-  while (tbody.rows.length > DOM_ROWS) tbody.deleteRow(0);
-  while (tbody.rows.length > 1 && tbody.rows[0].classList.contains("run-divider")
-         && tbody.rows[1].classList.contains("run-divider")) tbody.deleteRow(0);
-  const first = itemOf.get(tbody.rows[0]);
-  if (first) tbody.prepend(runs.divider(first.run));
-}
-
-const dividers = tbody.getElementsByClassName("run-divider"); // live: cheap to count
-
 function showCounts() {
-  const shown = tbody.rows.length - dividers.length;
-  $("no-traffic").hidden = state.items.length > 0 || state.incoming.length > 0;
+  $("no-traffic").hidden = list.items.length > 0 || state.incoming.length > 0;
   const parts = [];
-  if (state.filter || state.scope !== "all") {
-    parts.push(L10N.f(ngettext("%(count)s matches the filter", "%(count)s match the filter", shown), { count: shown }));
+  const f = list.filter;
+  if (f && f.error) parts.push(L10N.f(gettext("This filter cannot be used: %(why)s"), { why: f.error }));
+  else if (byteTerms.error) parts.push(byteTerms.error);
+  else if (f || state.scope !== "all") {
+    parts.push(L10N.f(ngettext("%(count)s matches the filter", "%(count)s match the filter", list.shown), { count: list.shown }));
+    if (byteTerms.waiting()) parts.push(gettext("asking the server about headers and bodies…"));
   }
   if (state.paused) {
     parts.push(L10N.f(gettext("paused: %(count)s new arrived"), { count: state.missedWhilePaused }));
   }
   $("showing").textContent = parts.join(" · ");
+  $("filter").setAttribute("aria-invalid", String(Boolean(f && f.error)));
   showSentences(state.stats && state.stats.counts, runs.retention, runs.reasons);
   const all = state.stats && state.stats.counts && state.stats.counts.all;
-  const capped = Boolean(all && all.stored > state.items.length && state.items.length >= DOM_ROWS);
-  showOlder($("older"), state.notPushed, capped, state.items.length,
-            root.dataset.exchangesUrl + "?run=all&after=0");
+  const held = list.items.length;
+  const capped = Boolean(all && all.stored > held && held >= LIST_ROWS);
+  showOlder($("older"), state.notPushed, capped, held, root.dataset.exchangesUrl + "?run=all&after=0");
 }
 
-wrap.addEventListener("scroll", () => {
-  state.following = wrap.scrollTop + wrap.clientHeight >= wrap.scrollHeight - 8;
-  $("follow").hidden = state.following;
-});
-$("follow").addEventListener("click", () => {
-  state.following = true;
-  wrap.scrollTop = wrap.scrollHeight;
-  $("follow").hidden = true;
-});
+$("follow").addEventListener("click", () => list.follow());
 
+// The filter is applied FILTER_WAIT_MS after the last keystroke (typing "status:404"
+// filters once, not ten times); the work is measured as "list:filter" (Performance API,
+// bench/traffic_ui_bench.py).
+const FILTER_WAIT_MS = 120;
+let filterTimer = 0;
 $("filter").addEventListener("input", (e) => {
-  state.filter = parseFilter(e.target.value);
-  redraw();
+  clearTimeout(filterTimer);
+  filterTimer = setTimeout(() => {
+    const start = performance.now();
+    const f = parseFilter(e.target.value);
+    byteTerms.want(f && !f.error ? f.byteTerms : []);
+    list.setFilter(f, byteTerms.said);
+    showCounts();
+    performance.measure("list:filter", { start });
+  }, FILTER_WAIT_MS);
 });
 
 // The quick choice next to the filter: this run only, or every run.
@@ -205,12 +156,10 @@ $("pause").addEventListener("click", () => {
 
 function clearView() {
   // Only this view: the server, its totals and the stored history are untouched.
-  state.items = [];
   state.incoming = [];
   state.missedWhilePaused = 0;
   state.notPushed = 0;
-  state.lastRun = null;
-  tbody.textContent = "";
+  list.clear();
   detail.close();
   showCounts();
 }
@@ -245,10 +194,8 @@ function fillWhenQuiet() {
 // The stats follow the batch they count, so the newest `stored` rows received are the
 // stored ones.
 function forgetRemoved(stored) {
-  const extra = Math.min(state.items.length + state.incoming.length - stored, state.items.length);
-  if (extra <= 0) return;
-  state.items.splice(0, extra);
-  redraw();
+  const extra = Math.min(list.items.length + state.incoming.length - stored, list.items.length);
+  if (extra > 0) list.dropOldest(extra);
 }
 
 function showStats(s) {
@@ -266,8 +213,7 @@ function showStats(s) {
     if (runs.earlierChanged(s.counts)) loadRuns();
     forgetRemoved(s.counts.all.stored);
   }
-  currentDivider();
-  showCounts();
+  redraw(); // the current run's divider, and the counts
 }
 // The server sends stats only while they change: a quiet second means 0 req/s.
 setInterval(() => {
@@ -289,7 +235,7 @@ const handlers = {
       state.incoming.push(item);
       if (state.paused) state.missedWhilePaused++;
     }
-    if (state.incoming.length > DOM_ROWS) state.incoming.splice(0, state.incoming.length - DOM_ROWS);
+    if (state.incoming.length > LIST_ROWS) state.incoming.splice(0, state.incoming.length - LIST_ROWS);
     if (state.paused) showCounts();
     else schedule();
     fillWhenQuiet();
@@ -314,18 +260,11 @@ const handlers = {
   },
 };
 
-let knownRuns = "";
+// A run started, ended or was read again: every divider says the new facts (a run the
+// list has not seen may need its divider above rows already drawn).
 function runsChanged() {
   runs.fillChoice($("export-run"));
-  // A run the list has not seen may need its divider above rows already drawn.
-  const numbers = runs.numbers().join();
-  if (numbers !== knownRuns || state.scope !== "all") {
-    knownRuns = numbers;
-    if (state.stats && !state.incoming.length) redraw();
-  }
-  runs.refresh(tbody);
-  currentDivider();
-  showCounts();
+  redraw();
 }
 
 // One request at a time: asked again meanwhile, it runs once more when the first ends.
