@@ -13,9 +13,8 @@ from .files import api as files_api
 from .learn import glossary, tour
 from .sandboxes import api as sandboxes_api
 from .sandboxes import pages as sandbox_pages
-from .traffic import advice_api
+from .traffic import advice_api, compare_api
 from .traffic import api as traffic_api
-from .traffic import compare_api
 from .traffic import bodies_api as traffic_bodies_api
 from .traffic import pages as traffic_pages
 from .traffic import search as traffic_search
