@@ -80,8 +80,11 @@ def learner(browser, shared_playground):
         context.close()
 
 
-def sandbox_page(page, site, port: int) -> dict:
-    """A running sandbox with the starter site; its page opened."""
+def sandbox_page(page, site) -> dict:
+    """A running sandbox with the starter site on the port the home page suggests (the
+    playground's range, 8000-8999); its page opened."""
+    page.goto(site.base + "/")
+    port = int(page.input_value("#create-port"))
     sandbox = page.evaluate(START, [f"polish-{uuid.uuid4().hex[:6]}", port])
     assert sandbox["status"] == "running", sandbox
     page.goto(f"{site.base}/sandboxes/{sandbox['id']}/")
@@ -110,9 +113,9 @@ def test_every_page_has_a_favicon(learner, shared_playground, language):
 
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_notices_dismiss_themselves_unless_read_or_an_error(learner, shared_playground,
-                                                            free_port, language):
+                                                            language):
     page = learner(language, clock=True)
-    sandbox_page(page, shared_playground, free_port)
+    sandbox_page(page, shared_playground)
     stay = page.evaluate(NOTICE_MS)
     notices = page.locator("#messages .notice")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -165,9 +168,9 @@ def test_the_servers_notices_dismiss_themselves_too(learner, shared_playground, 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_connections_count_from_one_in_the_list_as_in_the_detail(
-        learner, shared_playground, free_port, language):
+        learner, shared_playground, language):
     page = learner(language)
-    sandbox = sandbox_page(page, shared_playground, free_port)
+    sandbox = sandbox_page(page, shared_playground)
     page.goto(f"{shared_playground.base}/sandboxes/{sandbox['id']}/traffic/")
     page.locator("#conn-state[data-state=live]").wait_for()
     client = http.client.HTTPConnection("127.0.0.1", sandbox["port"], timeout=10)
@@ -188,9 +191,9 @@ def test_connections_count_from_one_in_the_list_as_in_the_detail(
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
-def test_a_long_file_name_wraps(learner, shared_playground, free_port, language):
+def test_a_long_file_name_wraps(learner, shared_playground, language):
     page = learner(language)
-    sandbox_page(page, shared_playground, free_port)
+    sandbox_page(page, shared_playground)
     name = "a-very-long-name-" + "x" * 180 + ".txt"
     page.set_input_files("#pick-files", files=[
         {"name": name, "mimeType": "text/plain", "buffer": b"long"}])
@@ -209,10 +212,10 @@ def test_a_long_file_name_wraps(learner, shared_playground, free_port, language)
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
-def test_a_folder_upload_says_where_its_files_went(learner, shared_playground, free_port,
+def test_a_folder_upload_says_where_its_files_went(learner, shared_playground,
                                                   tmp_path, language):
     page = learner(language)
-    sandbox = sandbox_page(page, shared_playground, free_port)
+    sandbox = sandbox_page(page, shared_playground)
     folder = tmp_path / "mysite"
     (folder / "css").mkdir(parents=True)
     (folder / "index.html").write_text("<h1>my site</h1>")
@@ -235,10 +238,10 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
-def test_a_zip_that_would_replace_files_asks_first(learner, shared_playground, free_port,
+def test_a_zip_that_would_replace_files_asks_first(learner, shared_playground,
                                                    language):
     page = learner(language)
-    sandbox = sandbox_page(page, shared_playground, free_port)  # the starter's index.html
+    sandbox = sandbox_page(page, shared_playground)  # the starter's index.html
     original = file_text(page, sandbox, "index.html")
     archive = {"name": "site.zip", "mimeType": "application/zip",
                "buffer": _zip({"index.html": b"<h1>from the zip</h1>", "extra.txt": b"x"})}
