@@ -51,6 +51,7 @@ def _traffic_page(sandbox_in_new_session, site, language: str, name: str):
     in_language(page, site.base, language)
     page.goto(site.base + sandbox["links"]["traffic"])
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
+    page.click("#panel-tab-composer")  # the composer has a tab of its own (panes.js)
     return page, sandbox, errors
 
 
@@ -108,6 +109,7 @@ def test_curl_paste_escaped_copy_and_ctrl_enter(sandbox_in_new_session, shared_p
     assert [base64.b64decode(r) for r in raws] == [expected, expected]
 
     # The detail's copy gives the recorded request the same way.
+    page.click("#panel-tab-exchanges")
     page.locator("#traffic-table tbody tr[data-seq]").first.click()
     page.locator("#detail-actions button[data-replay=string]").click()
     page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want",
