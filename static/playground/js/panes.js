@@ -116,11 +116,12 @@ function initTabs(list, changed) {
   const wanted = new URLSearchParams(location.search).has("compose") || location.hash === "#composer";
   // (A teacher's read-only look hides the composer's tab with the composer: `.writes`.)
   select(wanted && composer && composer.checkVisibility() ? composer : tabs[0]);
-  // The detail's replay buttons (composer.js) fill the composer: show it.
+  // The detail's replay buttons (composer.js) fill the composer: show it. "Copy as
+  // escaped string" only copies, so the detail stays.
   const actions = $("detail-actions");
   if (actions && composer) {
     actions.addEventListener("click", (event) => {
-      if (event.target.closest("button[data-replay]")) select(composer);
+      if (event.target.closest("button[data-replay]:not([data-replay=string])")) select(composer);
     }, true);
   }
 }
