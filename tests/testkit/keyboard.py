@@ -5,7 +5,9 @@ enough presses for all of them); what was never focused is returned, described s
 assertion message says which. A file input hidden inside its label (the upload buttons'
 pattern) counts as a control when its label shows: that is the button a learner sees.
 Radio buttons of one name are one stop (the arrow keys move between them), as browsers do,
-and so are the tabs of one tablist (the ARIA tabs pattern: one tab in the Tab order). In a
+and so are the tabs of one tablist (the ARIA tabs pattern: one tab in the Tab order) and
+the rows of one grid (the traffic list: its rows are drawn again as exchanges arrive, so a
+row is known by its grid, not by a mark that a redraw would lose). In a
 textarea Escape is pressed before Tab: the code editor keeps Tab for indenting and lets
 Escape then Tab leave (code-editor.js), as its help says.
 """
@@ -14,11 +16,27 @@ from __future__ import annotations
 
 from typing import Any
 
-_MARK = """() => {
+# The stop an element is, from facts a redraw keeps: a radio group, a tablist or a grid
+# is one stop; any other control gets a mark of its own (n: a fresh number).
+_STOP_OF = """(el, n) => {
+  const group = el.getAttribute("role") === "tab" ? el.closest("[role=tablist]")
+    : el.tagName === "TR" ? el.closest("[role=grid]") : null;
+  if (group && !group.dataset.tabGroup) group.dataset.tabGroup = "g" + n;
+  if (el.type === "radio" && el.name) return "radio:" + el.name;
+  if (group) return "group:" + group.dataset.tabGroup;
+  if (!el.dataset.tabStop && n !== null) el.dataset.tabStop = "c" + n;
+  return el.dataset.tabStop || null;
+}"""
+
+_MARK = "() => {\n  const stopOf = " + _STOP_OF + ";\n" + """
   // checkVisibility also says no inside a closed <details> (content-visibility: hidden).
   const shown = (el) => el.checkVisibility({visibilityProperty: true});
   const selector = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), '
     + 'select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+  for (const old of document.querySelectorAll("[data-tab-stop], [data-tab-group]")) {
+    delete old.dataset.tabStop;  // an earlier walk's marks: numbered afresh below
+    delete old.dataset.tabGroup;
+  }
   const found = [];
   let n = 0;
   for (const el of document.querySelectorAll(selector)) {
@@ -26,20 +44,16 @@ _MARK = """() => {
     if (!shown(el) && !(label && shown(label))) continue;
     // Disabled ones are out of the Tab order on purpose (a link disabled with aria-disabled too).
     if (el.closest("[inert]") || el.getAttribute("aria-disabled") === "true") continue;
-    const tablist = el.getAttribute("role") === "tab" && el.closest("[role=tablist]");
-    if (tablist && !tablist.dataset.tabList) tablist.dataset.tabList = "t" + (n++);
-    el.dataset.tabStop = el.type === "radio" && el.name ? "radio:" + el.name
-      : tablist ? "tablist:" + tablist.dataset.tabList : "c" + (n++);
-    if (found.some((f) => f.stop === el.dataset.tabStop)) continue;
+    const stop = stopOf(el, n++);
+    if (found.some((f) => f.stop === stop)) continue;
     const name = el.getAttribute("aria-label") || (label || el).textContent || el.name || "";
-    found.push({stop: el.dataset.tabStop,
-                what: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " "
-                  + name.trim().slice(0, 40)});
+    found.push({stop, what: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " "
+                              + name.trim().slice(0, 40)});
   }
   return found;
 }"""
 
-_ACTIVE = "() => (document.activeElement && document.activeElement.dataset.tabStop) || null"
+_ACTIVE = "() => document.activeElement ? (" + _STOP_OF + ")(document.activeElement, null) : null"
 _IN_TEXTAREA = "() => document.activeElement && document.activeElement.tagName === 'TEXTAREA'"
 
 
