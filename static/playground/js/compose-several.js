@@ -6,12 +6,12 @@
 import { gettext, L10N } from "./i18n-helpers.js";
 import { $, el, message } from "./dom.js";
 import { api } from "./api.js";
-import { fromBase64, toBase64 } from "./bytes.js";
+import { fromBase64, toBase64, latin1 } from "./bytes.js";
 import { renderMarked } from "./diff-bytes.js";
 
 function statusLine(bytes) {
   const end = bytes.indexOf(0x0a);
-  return new TextDecoder("latin1").decode(bytes.subarray(0, end < 0 ? Math.min(bytes.length, 80) : end)).trim();
+  return latin1(bytes.subarray(0, end < 0 ? Math.min(bytes.length, 80) : end)).trim();
 }
 
 function verdict(answer) {
@@ -65,10 +65,11 @@ export function initSeveral(box, plan) {
   const state = $("composer-several-state");
   const results = $("composer-several-results");
   const here = Number(box.dataset.sandboxId);
+  const legend = list.querySelector("legend");
 
   async function loadChoices() {
     const { sandboxes } = await api("GET", box.dataset.sandboxesUrl);
-    for (const old of list.querySelectorAll("label")) old.remove();
+    list.replaceChildren(legend); // each opening lists them again (and says "no other" once)
     for (const sb of sandboxes) {
       if (sb.id === here) continue;
       const label = el("label", "several-choice");

@@ -11,6 +11,7 @@
 import { gettext, ngettext, L10N, formatMicros } from "./i18n-helpers.js";
 import { $, el, message } from "./dom.js";
 import { api } from "./api.js";
+import { exchangeLine } from "./outcomes.js";
 import { layout, facts, domain, phases, isoMicros } from "./waterfall-lanes.js";
 
 const POLL_MS = 2000;
@@ -153,11 +154,9 @@ export function initWaterfall(section, detail, urls) {
       b.append(piece);
       parts.push(PHASE_WORDS()[phase.name] + " " + formatMicros(phase.to - phase.from));
     }
-    const what = "#" + item.seq + " " + (item.method || gettext("(unparsed request)")) + " " + (item.target || "")
-      + " → " + (item.status == null ? gettext("no response") : item.status);
     const how = [L10N.f(gettext("connection %(conn)s, request %(n)s on it"), { conn: item.conn, n: item.index + 1 })];
     if (bar.pipelined) how.push(gettext("pipelined: it arrived before the previous answer was sent"));
-    b.title = [what, how.join(", "), parts.join(" · ")].filter(Boolean).join("\n");
+    b.title = [exchangeLine(item), how.join(", "), parts.join(" · ")].filter(Boolean).join("\n");
     b.setAttribute("aria-label", b.title.replace(/\n/g, " · "));
     if (state.selected === item.seq) b.classList.add("selected");
     return b;
