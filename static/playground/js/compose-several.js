@@ -7,7 +7,7 @@ import { gettext, L10N } from "./i18n-helpers.js";
 import { $, el, message } from "./dom.js";
 import { api } from "./api.js";
 import { fromBase64, toBase64, latin1 } from "./bytes.js";
-import { renderMarked } from "./diff-bytes.js";
+import { sideBySide } from "./diff-bytes.js";
 
 function statusLine(bytes) {
   const end = bytes.indexOf(0x0a);
@@ -22,14 +22,6 @@ function verdict(answer) {
     return ["same", gettext("the same as the first answer, apart from the date and similar")];
   }
   return ["differs", gettext("differs from the first answer")];
-}
-
-function side(title, bytes, ranges) {
-  const box = el("div", "side");
-  const pre = el("pre", "raw");
-  renderMarked(pre, bytes, ranges, gettext("differs from the first answer"));
-  box.append(el("h4", null, title), pre);
-  return box;
 }
 
 // One answer's card; from the second on, beside the first answer with the diff marked.
@@ -48,13 +40,9 @@ function answerCard(answer, first) {
   }
   card.append(head);
   if (first === answer || answer.error) return card;
-  const ranges = (answer.diff && answer.diff.ranges) || [];
-  const mine = ranges.map((r) => ({ start: r.response[0], end: r.response[1], expected: r.expected }));
-  const theirs = ranges.map((r) => ({ start: r.reference[0], end: r.reference[1], expected: r.expected }));
-  const sides = el("div", "sides");
-  sides.append(side(answer.sandbox.name, bytes, mine),
-               side(first.sandbox.name, fromBase64(first.response_b64 || ""), theirs));
-  card.append(sides);
+  card.append(sideBySide({ title: answer.sandbox.name, bytes },
+                         { title: first.sandbox.name, bytes: fromBase64(first.response_b64 || "") },
+                         answer.diff, gettext("differs from the first answer")));
   return card;
 }
 

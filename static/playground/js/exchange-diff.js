@@ -7,7 +7,7 @@ import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
 import { $, el, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
 import { fromBase64 } from "./bytes.js";
-import { renderMarked } from "./diff-bytes.js";
+import { renderMarked, spansOf } from "./diff-bytes.js";
 import { exchangeLine } from "./outcomes.js";
 
 const SIDES = ["a", "b"];
@@ -64,9 +64,9 @@ function partView(title, key, part) {
     box.append(el("p", "muted", L10N.f(gettext("Only the first %(size)s of each side were compared."),
                                        { size: formatSize(Math.max(a.length, b.length)) })));
   }
-  const spans = (side) => part.ranges.map((r) => ({ start: r[side][0], end: r[side][1], expected: r.expected }));
   const cols = el("div", "compare-cols");
-  cols.append(column("A", a, part.a_length, spans("a")), column("B", b, part.b_length, spans("b")));
+  cols.append(column("A", a, part.a_length, spansOf(part.ranges, "a")),
+              column("B", b, part.b_length, spansOf(part.ranges, "b")));
   box.append(cols);
   return box;
 }
