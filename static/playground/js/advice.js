@@ -163,8 +163,10 @@ export function specName(url) {
   }
 }
 
-// httplint's explanation (HTML the server already cleaned to a few tags) rebuilt node by
-// node from an inert parse: only these tags, only http(s) links, text as text.
+// httplint's explanation (HTML the server already cleaned to these tags with nh3,
+// traffic/advice_api.py SAFE_TAGS) rebuilt node by node from an inert parse (a
+// DOMParser document runs no script and loads nothing): only these tags, only http(s)
+// links, no other attribute, text as text. The page never trusts HTML it did not build.
 const KEEP = new Set(["P", "CODE", "A", "UL", "OL", "LI", "EM", "STRONG", "PRE", "BR", "BLOCKQUOTE"]);
 
 export function safeFragment(html) {

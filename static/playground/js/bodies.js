@@ -13,6 +13,9 @@ import { renderText, fromBase64 } from "./bytes.js";
 // A rendered page may not run scripts or fetch anything (its CSS, images, beacons to
 // the sandbox would show up in the traffic list); inline styles still apply.
 const RENDER_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+// The server's bound on a decoded body (playground/traffic/bodies.py MAX_DECODED): a
+// coding that would expand past it is "refused", and the note names it.
+const MAX_DECODED = 1024 * 1024;
 
 const STEP_TEXT = {
   done: () => gettext("%(name)s: %(in)s as sent, %(out)s decoded"),
@@ -113,7 +116,7 @@ function stepText(step) {
   const words = step.name === "chunked" ? CHUNK_TEXT : STEP_TEXT;
   const text = (words[step.outcome] || STEP_TEXT.unknown)(step);
   return L10N.f(text, { name: step.name, in: formatSize(step.size_in), out: formatSize(step.size_out),
-                        chunks: step.chunks, max: formatSize(1024 * 1024) });
+                        chunks: step.chunks, max: formatSize(MAX_DECODED) });
 }
 
 // The rule, stated with what it chose for this body.

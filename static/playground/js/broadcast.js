@@ -7,16 +7,7 @@ import { gettext, L10N } from "./i18n-helpers.js";
 import { $, button, el, message } from "./dom.js";
 import { api, apiResponse } from "./api.js";
 import { fromBase64, toBase64 } from "./bytes.js";
-import { renderMarked } from "./diff-bytes.js";
-
-function side(title, bytes, ranges) {
-  const box = el("div", "side");
-  box.append(el("h4", null, title));
-  const pre = el("pre", "raw");
-  renderMarked(pre, bytes, ranges, gettext("differs from henaserver"));
-  box.append(pre);
-  return box;
-}
+import { sideBySide } from "./diff-bytes.js";
 
 function verdict(result) {
   if (result.error) return ["failed", result.error];
@@ -43,13 +34,10 @@ function answerCard(result) {
   }
   card.append(head);
   if (result.outcome) card.append(el("p", "muted", result.outcome));
-  const ranges = (result.diff && result.diff.ranges) || [];
-  const mine = ranges.map((r) => ({ start: r.response[0], end: r.response[1], expected: r.expected }));
-  const theirs = ranges.map((r) => ({ start: r.reference[0], end: r.reference[1], expected: r.expected }));
-  const sides = el("div", "sides");
-  sides.append(side(gettext("Their server"), fromBase64(result.response_b64), mine));
-  sides.append(side(gettext("henaserver (full mode)"), fromBase64(result.reference.response_b64 || ""), theirs));
-  card.append(sides);
+  card.append(sideBySide({ title: gettext("Their server"), bytes: fromBase64(result.response_b64) },
+                         { title: gettext("henaserver (full mode)"),
+                           bytes: fromBase64(result.reference.response_b64 || "") },
+                         result.diff, gettext("differs from henaserver")));
   return card;
 }
 

@@ -9,7 +9,7 @@
 import { gettext, L10N, formatMicros } from "./i18n-helpers.js";
 import { el, message } from "./dom.js";
 import { api } from "./api.js";
-import { renderText, fromBase64 } from "./bytes.js";
+import { renderText, fromBase64, latin1Bytes } from "./bytes.js";
 
 const STAGE_STATE = {
   pending: gettext("waiting"), running: gettext("running…"), passed: gettext("passed"),
@@ -362,5 +362,3 @@ function receivedMark(failure, received) {
 // text reads like the starter's Python); shown like the received bytes, as ␍ and ␊.
 const expectedBytes = (text) => new TextEncoder().encode(
   text.replace(/\\r/g, "\r").replace(/\\n/g, "\n"));
-
-const latin1Bytes = (text) => Uint8Array.from(text, (ch) => ch.charCodeAt(0) & 0xff);

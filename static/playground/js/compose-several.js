@@ -6,12 +6,12 @@
 import { gettext, L10N } from "./i18n-helpers.js";
 import { $, el, message } from "./dom.js";
 import { api } from "./api.js";
-import { fromBase64, toBase64 } from "./bytes.js";
-import { renderMarked } from "./diff-bytes.js";
+import { fromBase64, toBase64, latin1 } from "./bytes.js";
+import { sideBySide } from "./diff-bytes.js";
 
 function statusLine(bytes) {
   const end = bytes.indexOf(0x0a);
-  return new TextDecoder("latin1").decode(bytes.subarray(0, end < 0 ? Math.min(bytes.length, 80) : end)).trim();
+  return latin1(bytes.subarray(0, end < 0 ? Math.min(bytes.length, 80) : end)).trim();
 }
 
 function verdict(answer) {
@@ -22,14 +22,6 @@ function verdict(answer) {
     return ["same", gettext("the same as the first answer, apart from the date and similar")];
   }
   return ["differs", gettext("differs from the first answer")];
-}
-
-function side(title, bytes, ranges) {
-  const box = el("div", "side");
-  const pre = el("pre", "raw");
-  renderMarked(pre, bytes, ranges, gettext("differs from the first answer"));
-  box.append(el("h4", null, title), pre);
-  return box;
 }
 
 // One answer's card; from the second on, beside the first answer with the diff marked.
@@ -48,13 +40,9 @@ function answerCard(answer, first) {
   }
   card.append(head);
   if (first === answer || answer.error) return card;
-  const ranges = (answer.diff && answer.diff.ranges) || [];
-  const mine = ranges.map((r) => ({ start: r.response[0], end: r.response[1], expected: r.expected }));
-  const theirs = ranges.map((r) => ({ start: r.reference[0], end: r.reference[1], expected: r.expected }));
-  const sides = el("div", "sides");
-  sides.append(side(answer.sandbox.name, bytes, mine),
-               side(first.sandbox.name, fromBase64(first.response_b64 || ""), theirs));
-  card.append(sides);
+  card.append(sideBySide({ title: answer.sandbox.name, bytes },
+                         { title: first.sandbox.name, bytes: fromBase64(first.response_b64 || "") },
+                         answer.diff, gettext("differs from the first answer")));
   return card;
 }
 
@@ -65,10 +53,11 @@ export function initSeveral(box, plan) {
   const state = $("composer-several-state");
   const results = $("composer-several-results");
   const here = Number(box.dataset.sandboxId);
+  const legend = list.querySelector("legend");
 
   async function loadChoices() {
     const { sandboxes } = await api("GET", box.dataset.sandboxesUrl);
-    for (const old of list.querySelectorAll("label")) old.remove();
+    list.replaceChildren(legend); // each opening lists them again (and says "no other" once)
     for (const sb of sandboxes) {
       if (sb.id === here) continue;
       const label = el("label", "several-choice");

@@ -5,7 +5,7 @@
 import { gettext, interpolate, L10N } from "./i18n-helpers.js";
 import { $, copyText, message } from "./dom.js";
 import { api } from "./api.js";
-import { fromBase64 } from "./bytes.js";
+import { fromBase64, hex2 } from "./bytes.js";
 
 const ESCAPES = { 0x0d: "\\r", 0x0a: "\\n", 0x09: "\\t", 0x5c: "\\\\", 0x22: "\\\"" };
 
@@ -18,7 +18,7 @@ export function escapedString(bytes) {
   for (const byte of bytes) {
     if (ESCAPES[byte]) out += ESCAPES[byte];
     else if (byte >= 0x20 && byte < 0x7f) out += String.fromCharCode(byte);
-    else out += "\\x" + byte.toString(16).padStart(2, "0");
+    else out += "\\x" + hex2(byte);
   }
   return out + "\"";
 }

@@ -1,6 +1,7 @@
 // Bytes with the ranges that differ marked: the class board's broadcast (each answer
-// against henaserver's) and the comparison of two exchanges (exchange-diff.js) show
-// their diffs the same way. Captured bytes are hostile input: they go in through
+// against henaserver's), the composer's "several sandboxes" (each answer against the
+// first) and the comparison of two exchanges (exchange-diff.js) show their diffs the
+// same way. Captured bytes are hostile input: they go in through
 // bytes.js's renderText (textContent only).
 import { gettext } from "./i18n-helpers.js";
 import { el } from "./dom.js";
@@ -33,4 +34,26 @@ export function renderMarked(container, bytes, ranges, title) {
     at = Math.max(at, end);
   }
   plain(bytes.length);
+}
+
+// The diff's ranges ({<key>: [start, end], expected}, as classes/diff.py and
+// traffic/compare.py give them) as renderMarked's spans in the side named `key`.
+export const spansOf = (ranges, key) =>
+  (ranges || []).map((r) => ({ start: r[key][0], end: r[key][1], expected: r.expected }));
+
+// An answer beside the one it was compared with (diff.py: `response` is the answer's
+// side, `reference` the other's), each a titled <pre> with the differing bytes marked
+// and titled `differs`. Each side is {title, bytes}.
+export function sideBySide(answer, reference, diff, differs) {
+  const ranges = diff && diff.ranges;
+  const side = ({ title, bytes }, key) => {
+    const box = el("div", "side");
+    const pre = el("pre", "raw");
+    renderMarked(pre, bytes, spansOf(ranges, key), differs);
+    box.append(el("h4", null, title), pre);
+    return box;
+  };
+  const sides = el("div", "sides");
+  sides.append(side(answer, "response"), side(reference, "reference"));
+  return sides;
 }

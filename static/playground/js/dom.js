@@ -41,8 +41,9 @@ export function message(text, kind) {
   return item;
 }
 
-// The notices counting down now (paused ones too): the page being hidden pauses them all.
-const countdowns = new Set();
+// Each self-dismissing notice's countdown (paused ones too), found through the notice
+// itself: one closed by hand or pushed out by newer ones goes with its countdown.
+const countdownOf = new WeakMap();
 
 // Remove `item` after NOTICE_MS, counted only while someone could be reading it
 // elsewhere: never while the pointer rests on it or the keyboard focus is in it (a
@@ -54,8 +55,7 @@ function dismissLater(item) {
   countdown.resume = () => {
     if (countdown.timer !== null || held()) return;
     countdown.since = Date.now();
-    countdown.timer = setTimeout(() => { item.remove(); countdowns.delete(countdown); },
-                                 countdown.left);
+    countdown.timer = setTimeout(() => item.remove(), countdown.left);
   };
   countdown.pause = () => {
     if (countdown.timer === null) return;
@@ -73,12 +73,15 @@ function dismissLater(item) {
   item.addEventListener("focusout", (event) => {
     if (!item.contains(event.relatedTarget)) hold("focused", false)();
   });
-  countdowns.add(countdown);
+  countdownOf.set(item, countdown);
   countdown.resume();
 }
 
+// The page being hidden pauses every notice on it.
 document.addEventListener("visibilitychange", () => {
-  for (const countdown of countdowns) {
+  for (const notice of document.querySelectorAll("#messages > .notice")) {
+    const countdown = countdownOf.get(notice);
+    if (!countdown) continue; // an error: it stays until closed
     if (document.hidden) countdown.pause(); else countdown.resume();
   }
 });

@@ -7,7 +7,8 @@ import { gettext, ngettext, L10N, formatSize } from "./i18n-helpers.js";
 import { $, el, message, screenReady } from "./dom.js";
 import { api } from "./api.js";
 import { fromBase64 } from "./bytes.js";
-import { renderMarked } from "./diff-bytes.js";
+import { renderMarked, spansOf } from "./diff-bytes.js";
+import { exchangeLine } from "./outcomes.js";
 
 const SIDES = ["a", "b"];
 
@@ -56,14 +57,16 @@ function partView(title, key, part) {
   const head = el("h3", null, title + ": ");
   head.append(el("span", "compare-part-verdict", verdict(part)));
   box.append(head);
+  const [a, b] = [fromBase64(part.a_b64), fromBase64(part.b_b64)];
+  // The server sends each side up to the bytes it compared: the longer one shows where
+  // that ended (the shorter side may be whole).
   if (part.truncated) {
     box.append(el("p", "muted", L10N.f(gettext("Only the first %(size)s of each side were compared."),
-                                       { size: formatSize(part.a_b64 ? fromBase64(part.a_b64).length : 0) })));
+                                       { size: formatSize(Math.max(a.length, b.length)) })));
   }
-  const spans = (side) => part.ranges.map((r) => ({ start: r[side][0], end: r[side][1], expected: r.expected }));
   const cols = el("div", "compare-cols");
-  cols.append(column("A", fromBase64(part.a_b64), part.a_length, spans("a")),
-              column("B", fromBase64(part.b_b64), part.b_length, spans("b")));
+  cols.append(column("A", a, part.a_length, spansOf(part.ranges, "a")),
+              column("B", b, part.b_length, spansOf(part.ranges, "b")));
   box.append(cols);
   return box;
 }
@@ -73,9 +76,7 @@ function whichOne(side, about) {
   const item = about.summary;
   const p = el("p", "compare-which");
   p.dataset.side = side;
-  const what = "#" + about.seq + " " + (item.method || gettext("(unparsed request)")) + " "
-    + (item.target || "") + " → " + (item.status == null ? gettext("no response") : item.status);
-  p.append(el("strong", null, side.toUpperCase() + ": "), el("span", "compare-what", what), " · ",
+  p.append(el("strong", null, side.toUpperCase() + ": "), el("span", "compare-what", exchangeLine(item)), " · ",
            L10N.f(gettext("sandbox “%(name)s”, run %(run)s"), { name: about.name, run: item.run }), " ");
   const link = el("a", null, gettext("open in its traffic"));
   link.href = about.traffic;

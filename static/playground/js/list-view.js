@@ -90,15 +90,13 @@ export class TrafficList {
 
   // ----- the view ------------------------------------------------------------------
 
-  visible(item) {
-    const only = this.onlyRun();
-    return (only == null || item.run === only) && matches(item, this.filter, this.said);
-  }
-
   // The view again from the held summaries; drawn in the next animation frame (many
-  // rebuilds in one frame draw once), or at once when `now`.
+  // rebuilds in one frame draw once), or at once when `now`. The run kept is asked once
+  // per rebuild, not per summary (runs.js sorts its runs to answer).
   rebuild(now = false) {
-    const passing = this.items.filter((item) => this.visible(item));
+    const only = this.onlyRun();
+    const passing = this.items.filter((item) => (only == null || item.run === only)
+                                                && matches(item, this.filter, this.said));
     this.shown = passing.length;
     if (this.isDefaultOrder()) this.entries = this.withDividers(passing);
     else this.entries = passing.sort(compare(this.order)); // dividers mean nothing out of order

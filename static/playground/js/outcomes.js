@@ -28,3 +28,10 @@ export function outcomeText(item) {
 export function isOutcome(name) {
   return Object.hasOwn(OUTCOME_TEXT, name);
 }
+
+// One exchange in one line, as a waterfall bar's title and the comparison page name it:
+// "#12 GET /style.css → 200".
+export function exchangeLine(item) {
+  return "#" + item.seq + " " + (item.method || gettext("(unparsed request)")) + " " + (item.target || "")
+    + " → " + (item.status == null ? gettext("no response") : item.status);
+}

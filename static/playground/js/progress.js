@@ -10,8 +10,6 @@ import { gettext, L10N, formatSize } from "./i18n-helpers.js";
 import { el } from "./dom.js";
 import * as bytesView from "./bytes.js";
 
-const decode = (b64) => Uint8Array.from(atob(b64 || ""), (c) => c.charCodeAt(0));
-
 // `row`: Waiting's {tr, item, cell}. The status cell and the empty cells after it
 // become one cell: a line saying how much has been sent, and the bytes so far.
 export function grow(row, item) {
@@ -26,7 +24,7 @@ export function grow(row, item) {
     row.tr.classList.add("growing");
     row.bytes = new Uint8Array(0);
   }
-  const add = decode(item.data_b64);
+  const add = bytesView.fromBase64(item.data_b64 || "");
   if (item.offset === 0) row.bytes = add; // all so far (or the first piece)
   else if (item.offset === row.bytes.length) {
     const joined = new Uint8Array(row.bytes.length + add.length);

@@ -5,10 +5,11 @@ import { initWaterfall } from "./waterfall.js";
 import { initDiffPick } from "./diff-pick.js";
 
 // detail: the page's ExchangeView (exchange.js); root: #traffic, whose data-* hold the
-// traffic API's URLs; sandbox: the page's sandbox JSON ({id, name, ...}).
-export function initTimeline(detail, root, sandbox) {
+// traffic API's URLs; sandbox: the page's sandbox JSON ({id, name, ...}); runs: the
+// page's Runs (runs.js).
+export function initTimeline(detail, root, sandbox, runs) {
   const section = document.getElementById("waterfall");
   if (!section) return;
   initDiffPick(detail.panel, sandbox, section.dataset.compareUrl);
-  initWaterfall(section, detail, { exchanges: root.dataset.exchangesUrl, runs: root.dataset.runsUrl });
+  initWaterfall(section, detail, root.dataset.exchangesUrl, runs);
 }

@@ -121,7 +121,7 @@ export class Streams {
       item.append(el("p", "stream-head", L10N.f(gettext("connection %(conn)s, %(arrow)s, %(size)s, at %(time)s"),
         { conn: r.conn, arrow, size, time: L10N.time(new Date(r.time_us / 1000)) })));
       if (r.reason) item.append(el("p", "muted stream-reason", r.reason));
-      const bytes = Uint8Array.from(atob(r.preview_b64), (c) => c.charCodeAt(0));
+      const bytes = bytesView.fromBase64(r.preview_b64);
       const box = el("div", "bytes view-raw");
       bytesView.renderText(box, bytes);
       item.append(box);

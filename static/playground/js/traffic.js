@@ -333,5 +333,5 @@ openLinked(detail, root.dataset.exchangesUrl, tbody); // ?exchange=SEQ&mark=…:
 // parts/composer.html and the export links, when the page has them.
 if ($("composer")) initComposer($("composer"), detailPanel);
 if ($("export-links")) initExports($("export-links"), $("filter"), $("export-run"), detailPanel, root.dataset.exchangesUrl);
-initTimeline(detail, root, initial); // the waterfall, and "Pick for comparison" in the detail
+initTimeline(detail, root, initial, runs); // the waterfall, and "Pick for comparison" in the detail
 screenReady();

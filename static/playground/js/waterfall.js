@@ -6,11 +6,13 @@
 // before any server could record them. Drag across the lanes (or use the buttons) to
 // zoom; a bar is a button that opens its exchange in the detail panel.
 //
-// It reads the traffic API itself (exchanges and runs, docs/api.md) when shown, then
-// every POLL_MS while it stays shown, so it costs nothing while hidden.
+// It reads the exchanges API itself (docs/api.md) when shown, then every POLL_MS while
+// it stays shown, so it costs nothing while hidden. The runs are the page's own
+// (runs.js: the runs API, then the websocket's `run` messages): never asked again here.
 import { gettext, ngettext, L10N, formatMicros } from "./i18n-helpers.js";
 import { $, el, message } from "./dom.js";
 import { api } from "./api.js";
+import { exchangeLine } from "./outcomes.js";
 import { layout, facts, domain, phases, isoMicros } from "./waterfall-lanes.js";
 
 const POLL_MS = 2000;
@@ -21,20 +23,25 @@ const MIN_VIEW_US = 20; // zoomed in no further than 20 µs across
 const TICKS = 6;
 
 // section: #waterfall; detail: the ExchangeView (exchange.js) a bar opens in;
-// urls: {exchanges, runs} of the traffic API.
-export function initWaterfall(section, detail, urls) {
+// exchangesUrl: the traffic API's exchanges; runs: the page's Runs (runs.js).
+export function initWaterfall(section, detail, exchangesUrl, runs) {
   const chart = $("wf-chart");
   const choice = $("wf-run");
   const state = { items: [], lastSeq: 0, run: null, runs: [], lanes: [], whole: null, view: null,
-                  shown: false, selected: null, capped: false, ends: null };
+                  shown: false, selected: null, capped: false, ends: null, listed: null };
 
+  // The page's runs, oldest first; the choice is made again only when a run was added
+  // (made again under an open list, it would close it).
   async function loadRuns() {
-    const data = await api("GET", urls.runs);
-    state.runs = data.runs;
+    if (!runs.loaded) await runs.load(); // shown before the page's first answer
+    state.runs = runs.numbers().map((number) => runs.byNumber.get(number));
+    const listed = runs.numbers().join();
+    if (listed === state.listed) return;
+    state.listed = listed;
     const keep = choice.value || "latest";
     choice.textContent = "";
     choice.append(new Option(gettext("the latest run"), "latest"));
-    for (const run of [...data.runs].reverse()) {
+    for (const run of [...state.runs].reverse()) {
       choice.append(new Option(L10N.f(gettext("run %(number)s"), { number: run.number }), String(run.number)));
     }
     choice.append(new Option(gettext("all runs"), "all"));
@@ -52,7 +59,7 @@ export function initWaterfall(section, detail, urls) {
   async function loadExchanges() {
     for (;;) {
       if (state.items.length >= MAX_BARS) { state.capped = true; return; }
-      const page = await api("GET", `${urls.exchanges}?run=${state.run}&after=${state.lastSeq}&limit=${PAGE}`);
+      const page = await api("GET", `${exchangesUrl}?run=${state.run}&after=${state.lastSeq}&limit=${PAGE}`);
       state.items.push(...page.exchanges.slice(0, MAX_BARS - state.items.length));
       state.lastSeq = page.next_after;
       if (!page.more) return;
@@ -153,11 +160,9 @@ export function initWaterfall(section, detail, urls) {
       b.append(piece);
       parts.push(PHASE_WORDS()[phase.name] + " " + formatMicros(phase.to - phase.from));
     }
-    const what = "#" + item.seq + " " + (item.method || gettext("(unparsed request)")) + " " + (item.target || "")
-      + " → " + (item.status == null ? gettext("no response") : item.status);
     const how = [L10N.f(gettext("connection %(conn)s, request %(n)s on it"), { conn: item.conn, n: item.index + 1 })];
     if (bar.pipelined) how.push(gettext("pipelined: it arrived before the previous answer was sent"));
-    b.title = [what, how.join(", "), parts.join(" · ")].filter(Boolean).join("\n");
+    b.title = [exchangeLine(item), how.join(", "), parts.join(" · ")].filter(Boolean).join("\n");
     b.setAttribute("aria-label", b.title.replace(/\n/g, " · "));
     if (state.selected === item.seq) b.classList.add("selected");
     return b;
@@ -195,11 +200,10 @@ export function initWaterfall(section, detail, urls) {
     const { from, to } = state.view;
     const pct = (t) => Math.min(Math.max(((t - from) / (to - from)) * 100, 0), 100);
     overlay.querySelectorAll(".wf-marker, .wf-down").forEach((n) => n.remove());
-    const runs = state.runs;
     for (const run of shownRuns()) {
       const ended = isoMicros(run.ended_at);
       if (ended == null || ended > to) continue;
-      const next = runs.find((r) => r.number > run.number);
+      const next = state.runs.find((r) => r.number > run.number);
       const back = next ? isoMicros(next.started_at) : null;
       const down = el("div", "wf-down");
       down.dataset.run = String(run.number);
