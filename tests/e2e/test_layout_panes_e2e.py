@@ -42,7 +42,7 @@ def _traffic_page(browser, shared_playground, start_in_page, language, size, **o
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(shared_playground.base + "/")
-    sandbox = start_in_page(page, f"layout {size} {language}", page.input_value("#create-port"))
+    sandbox = start_in_page(page, f"layout {size} {language}")
     page.goto(shared_playground.base + sandbox["links"]["traffic"])
     page.locator("#conn-state[data-state=live]").wait_for()
     for path in ("/", "/index.css"):
