@@ -22,6 +22,7 @@ import json
 
 import brotli
 import pytest
+from testkit.program_pages import new_page
 from testkit.sandbox_pages import exchange, start_in_page
 from testkit.waiting import wait_until
 
@@ -87,13 +88,10 @@ class Site:
     def __init__(self, browser, playground, lang: str) -> None:
         self.words = WORDS[lang]
         self.lang = lang
-        self.context = browser.new_context(
-            locale=self.words["locale"], viewport={"width": 1300, "height": 900},
+        self.context, self.page, self.errors = new_page(
+            browser, playground, self.words["locale"], viewport={"width": 1300, "height": 900},
             permissions=["clipboard-read", "clipboard-write"])
-        self.page = page = self.context.new_page()
-        self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.goto(playground.base + "/")
+        page = self.page
         sandbox = start_in_page(page, f"bodies {lang}")
         port = sandbox["port"]
         page.evaluate("async ([url, rules]) => PG.api('PUT', url, {rules})",
