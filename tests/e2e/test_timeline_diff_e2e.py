@@ -6,7 +6,7 @@ bodies side by side with the differing bytes marked."""
 
 import pytest
 from testkit.language import in_language
-from testkit.sandbox_pages import exchange, start_in_page
+from testkit.sandbox_pages import exchange, last_stored_seq, start_in_page
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -15,14 +15,6 @@ SAME_BYTES = {"en": "the same bytes", "ja": "同じバイト列"}
 PICK = {"en": "Pick for comparison", "ja": "比較用に選ぶ"}
 
 CSS = b"GET /index.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-
-
-def _stored_seq(page, sandbox) -> int:
-    def seq():
-        items = page.evaluate("async (u) => (await (await fetch(u)).json()).exchanges",
-                              sandbox["links"]["exchanges"])
-        return items[-1]["seq"] if items else None
-    return wait_until(seq, 10, f"the exchange of {sandbox['name']}")
 
 
 @pytest.mark.screenshots
@@ -38,7 +30,7 @@ def test_step_five_against_step_six(browser, shared_playground, lang, screenshot
     six = start_in_page(page, "step 6", mode="full")
     assert b"text/html" in exchange(five["port"], CSS).split(b"\r\n\r\n")[0]
     assert b"text/css" in exchange(six["port"], CSS).split(b"\r\n\r\n")[0]
-    seq_five, seq_six = _stored_seq(page, five), _stored_seq(page, six)
+    seq_five, seq_six = last_stored_seq(page, five), last_stored_seq(page, six)
 
     # Step 5's CSS answer, opened from its traffic page, is picked...
     page.goto(base + five["links"]["traffic"] + f"?exchange={seq_five}")

@@ -7,7 +7,7 @@ and marks where the heads differ."""
 import pytest
 from testkit.language import in_language
 from testkit.program_pages import reachable_tmp_path  # noqa: F401 (the tmp_path fixture)
-from testkit.sandbox_pages import exchange
+from testkit.sandbox_pages import exchange, last_stored_seq
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -52,12 +52,7 @@ def test_my_server_against_henaserver(browser, two_port_playground, lang):
     mine_answer, hena_answer = exchange(mine_port, CSS), exchange(hena_port, CSS)
     assert mine_answer.startswith(b"HTTP/1.1 200") and hena_answer.startswith(b"HTTP/1.1 200")
 
-    def last_seq(sandbox) -> int | None:
-        items = page.evaluate("async (u) => (await (await fetch(u)).json()).exchanges",
-                              sandbox["links"]["exchanges"])
-        return items[-1]["seq"] if items else None
-    a = wait_until(lambda: last_seq(mine), 10, "my server's exchange")
-    b = wait_until(lambda: last_seq(hena), 10, "henaserver's exchange")
+    a, b = last_stored_seq(page, mine), last_stored_seq(page, hena)
 
     page.goto(site.base + f"/compare/?a={mine['id']}:{a}&b={hena['id']}:{b}")
     page.locator("#compare-result:not([hidden])").wait_for(timeout=10_000)

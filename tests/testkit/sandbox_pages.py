@@ -8,6 +8,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from .waiting import wait_until
+
 # Without a port: the playground's suggestion (the lowest free one), and on 409 (taken
 # between the suggestion and the start, by another test run on this machine reaching for
 # the same lowest port) that sandbox is deleted and the next suggestion tried.
@@ -35,6 +37,16 @@ def start_in_page(page: Any, name: str, port: int | str | None = None,
     meanwhile), give it the starter site and start it, with the page's own PG.api.
     Returns the started sandbox's JSON."""
     return page.evaluate(_START, [name, None if port is None else int(port), mode])
+
+
+def last_stored_seq(page: Any, sandbox: dict, timeout: float = 10) -> int:
+    """The seq of the sandbox's newest stored exchange (of its current run), once there
+    is one, asked from ``page`` as its own script asks."""
+    def seq() -> int | None:
+        items = page.evaluate("async (u) => (await (await fetch(u)).json()).exchanges",
+                              sandbox["links"]["exchanges"])
+        return items[-1]["seq"] if items else None
+    return wait_until(seq, timeout, f"an exchange of {sandbox['name']} to be stored")
 
 
 def exchange(port: int, request: bytes, timeout: float = 10) -> bytes:
