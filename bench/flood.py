@@ -41,15 +41,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from playground_proc import Playground  # noqa: E402
+from playground_proc import Playground, launch_chromium  # noqa: E402
 
 TARGET_RSS_MB, TARGET_LAG_MS = 300.0, 100.0
 
 
 PAUSED = False
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 WATCH = """() => {
   window.__bench = {maxGap: 0, maxRate: 0, frames: 0, over50: 0, over100: 0};
   let last = performance.now();
@@ -77,8 +74,7 @@ def run(seconds: int, connections: int, browser: bool) -> dict:
             from playwright.sync_api import sync_playwright
 
             with sync_playwright() as pw:
-                chromium = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=CHROMIUM_ARGS)
+                chromium = launch_chromium(pw)
                 try:
                     return _flood(site, seconds, connections, chromium)
                 finally:
@@ -88,12 +84,7 @@ def run(seconds: int, connections: int, browser: bool) -> dict:
 
 
 def _open_page(site: Playground, sb: dict, chromium):
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    context.add_cookies([{"name": c.name, "value": c.value, "domain": "127.0.0.1",
-                          "path": "/"} for c in site.jar])
-    page = context.new_page()
-    page.goto(site.base + sb["links"]["traffic"])
-    page.locator("#conn-state[data-state=live]").wait_for(timeout=15_000)
+    page = site.traffic_page(chromium, sb)
     page.evaluate(WATCH)
     if PAUSED:  # control run: the page receives everything but draws no rows
         page.click("#pause")

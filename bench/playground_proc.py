@@ -17,10 +17,21 @@ import time
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from wsclient import WebSocket
 
 REPO = Path(__file__).resolve().parents[1]
+# Debian's Chromium as the browser tests launch it (../shared/NOTES.md: the background
+# flags keep it from flooding this closed network with refused connections).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Chromium from Playwright's sync API, launched as above."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
 
 
 def free_port() -> int:
@@ -77,6 +88,17 @@ class Playground:
         sb = self.call("POST", "/api/sandboxes/", {"name": "bench", "port": port})
         self.call("POST", sb["links"]["starter"], {})
         return self.call("POST", sb["links"]["start"])
+
+    def traffic_page(self, chromium: Any, sb: dict, width: int = 1200) -> Any:
+        """The sandbox's traffic page in a new browser context holding this session's
+        cookies (the sandbox's owner), once its live feed is connected."""
+        context = chromium.new_context(viewport={"width": width, "height": 900})
+        context.add_cookies([{"name": c.name, "value": c.value, "domain": "127.0.0.1",
+                              "path": "/"} for c in self.jar])
+        page = context.new_page()
+        page.goto(self.base + sb["links"]["traffic"])
+        page.locator("#conn-state[data-state=live]").wait_for(timeout=15_000)
+        return page
 
     def websocket(self, sandbox_id: int, after: int = 0) -> WebSocket:
         session = next(c.value for c in self.jar if c.name == "sessionid")

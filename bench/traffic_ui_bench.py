@@ -49,9 +49,6 @@ sys.path.insert(0, str(BENCH))
 
 import playground_proc  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 GAP_GOAL_MS, KEY_GOAL_MS = 100.0, 16.0
 FILTER_TEXT = "method:GET -status:404 index.html?n=1"
 
@@ -145,15 +142,10 @@ def measure(repo: Path, args: argparse.Namespace) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         site = playground_proc.Playground(Path(tmp))
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = playground_proc.launch_chromium(pw)
         try:
             sb = site.sandbox()
-            context = chromium.new_context(viewport={"width": 1366, "height": 900})
-            context.add_cookies([{"name": c.name, "value": c.value, "domain": "127.0.0.1",
-                                  "path": "/"} for c in site.jar])
-            page = context.new_page()
-            page.goto(site.base + sb["links"]["traffic"])
-            page.locator("#conn-state[data-state=live]").wait_for(timeout=15_000)
+            page = site.traffic_page(chromium, sb, width=1366)
             page.evaluate(FRAMES)
             chromium.start_tracing(page=page, categories=TRACE_CATEGORIES)
             began = page.evaluate("() => performance.now()")

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from testkit import ports, threads
+from testkit import ports, sandbox_pages, threads
 from testkit.playgrounds import own_uid_base
 from testkit.services import unavailable
 from testkit.waiting import wait_until
@@ -124,6 +124,14 @@ class Playground:
     def api(self) -> Api:
         return Api(self.base)
 
+    def manage(self, *args: str) -> str:
+        """``manage.py ARGS`` on this playground's database (as a teacher prepares a
+        lesson); its output, or a failure showing why not."""
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
     def serving_pid(self) -> int:
         """The process that serves requests: runserver itself, or its autoreload child."""
         children = _children_of(self.proc.pid)
@@ -189,21 +197,11 @@ def playground_factory(tmp_path):
         site.close()
 
 
-_START_IN_PAGE = """async ([name, port]) => {
-  const sb = await PG.api("POST", "/api/sandboxes/", {name, port});
-  await PG.api("POST", sb.links.starter, {});
-  return await PG.api("POST", sb.links.start);
-}"""
-
-
 @pytest.fixture
 def start_in_page():
-    """start_in_page(page, name, port): from an open playground page, create a sandbox,
-    give it the starter site and start it (with the page's own PG.api, as its buttons
-    do). Returns the started sandbox's JSON."""
-    def start(page, name: str, port) -> dict:
-        return page.evaluate(_START_IN_PAGE, [name, int(port)])
-    return start
+    """start_in_page(page, name, port=None, mode=None): a started sandbox with the
+    starter site, made from an open playground page (testkit.sandbox_pages)."""
+    return sandbox_pages.start_in_page
 
 
 @pytest.fixture
@@ -221,7 +219,7 @@ def sandbox_in_new_session(browser, shared_playground, start_in_page):
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(shared_playground.base + "/")
-        sandbox = start_in_page(page, name, page.input_value("#create-port"))
+        sandbox = start_in_page(page, name)
         return page, sandbox, errors
 
     yield open_

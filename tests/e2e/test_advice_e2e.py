@@ -5,12 +5,10 @@ requests, and the traffic page shows a badge on their rows and, in the detail, e
 of httplint and of the playground with its explanation and RFC link."""
 
 import base64
-import random
-import socket
 
 import pytest
-from testkit.ports import listens
 from testkit.program_pages import new_page
+from testkit.sandbox_pages import exchange
 
 pytestmark = pytest.mark.browser
 
@@ -35,28 +33,10 @@ WORDS = {
 _RULES = """async ([url, rules]) => (await PG.api("PUT", url, {rules})).rules.length"""
 
 
-def _port_in_range() -> int:
-    """A port of the shared playground's range (8000-8999) that is free now, drawn at
-    random: the page's suggestion is the lowest free one, which other test runs on
-    this machine reach for at the same moment."""
-    for port in random.sample(range(8000, 9000), 1000):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            if not listens(port):
-                return port
-    raise AssertionError("no free port in 8000-8999")
-
-
 def _send(port: int, path: str) -> None:
     """One request over a real socket, read until the server closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n"
-                     "Connection: close\r\n\r\n".encode())
-        while conn.recv(65536):
-            pass
+    exchange(port, f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n"
+             "Connection: close\r\n\r\n".encode())
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
@@ -65,7 +45,7 @@ def test_each_message_gets_advice_in_the_list_and_the_detail(
     words = WORDS[language]
     context, page, errors = new_page(browser, shared_playground, words["locale"])
     try:
-        sandbox = start_in_page(page, "advice " + language, _port_in_range())
+        sandbox = start_in_page(page, "advice " + language)
         rules = [{"method": "GET", "path": path, "response_b64": base64.b64encode(raw).decode()}
                  for path, raw in (("/wrong", WRONG_LENGTH), ("/typed", TYPED_WITH_LF))]
         assert page.evaluate(_RULES, [sandbox["links"]["rules"], rules]) == 2

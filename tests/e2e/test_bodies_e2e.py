@@ -19,10 +19,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import socket
 
 import brotli
 import pytest
+from testkit.program_pages import new_page
+from testkit.sandbox_pages import exchange, start_in_page
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -75,18 +76,8 @@ def _rules(sandbox_url: str) -> list[dict]:
             for path, data in responses.items()]
 
 
-def _send(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    return received
-
-
 def _get(port: int, target: bytes) -> bytes:
-    return _send(port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+    return exchange(port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                  b"Connection: close\r\n\r\n" % port)
 
 
@@ -97,20 +88,11 @@ class Site:
     def __init__(self, browser, playground, lang: str) -> None:
         self.words = WORDS[lang]
         self.lang = lang
-        self.context = browser.new_context(
-            locale=self.words["locale"], viewport={"width": 1300, "height": 900},
+        self.context, self.page, self.errors = new_page(
+            browser, playground, self.words["locale"], viewport={"width": 1300, "height": 900},
             permissions=["clipboard-read", "clipboard-write"])
-        self.page = page = self.context.new_page()
-        self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        sandbox = None
-        for attempt in range(5):  # the suggested port may be taken before we start on it
-            page.goto(playground.base + "/")
-            port = int(page.input_value("#create-port"))
-            sandbox = page.evaluate(START_IN_PAGE, [f"bodies {lang} {attempt}", port])
-            if sandbox is not None:
-                break
-        assert sandbox is not None, "no suggested port stayed free"
+        page = self.page
+        sandbox = start_in_page(page, f"bodies {lang}")
         port = sandbox["port"]
         page.evaluate("async ([url, rules]) => PG.api('PUT', url, {rules})",
                       [sandbox["links"]["rules"], _rules(f"http://127.0.0.1:{port}/")])
@@ -145,17 +127,6 @@ class Site:
 
 TARGETS = [b"/page", b"/data", b"/bad", b"/chunked", b"/bomb", b"/sjis", b"/cafe",
            b"/logo.png", b"/a\xff\xfe"]
-# conftest's start_in_page, but a port taken meanwhile (409) gives null: another try.
-START_IN_PAGE = """async ([name, port]) => {
-  try {
-    const sb = await PG.api("POST", "/api/sandboxes/", {name, port});
-    await PG.api("POST", sb.links.starter, {});
-    return await PG.api("POST", sb.links.start);
-  } catch (err) {
-    if (err.status === 409) return null;
-    throw err;
-  }
-}"""
 
 
 @pytest.fixture(scope="module", params=["en", "ja"])

@@ -5,23 +5,11 @@ comes back to the link, presses Join and is told so on the home page; the header
 "Classes" link leads to the class. The teacher, in a second browser, sees the student
 counted and the join code and link."""
 
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _manage(playground, *args: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO,
-                          env=playground.env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def _log_in(page, username: str, password: str) -> None:
@@ -35,13 +23,13 @@ def test_a_student_joins_by_link(browser, shared_playground, tmp_path, screensho
     teacher, student = f"sato{suffix}", f"ken{suffix}"
     # The teacher's account comes from the admin or a shell (no public sign-up); the
     # commands then make it a teacher and give it a class.
-    _manage(shared_playground, "shell", "-c",
-            "from django.contrib.auth.models import User; "
-            f"User.objects.create_user({teacher!r}, password='teacher-pw-1', "
-            "first_name='Hanako', last_name='Sato')")
-    _manage(shared_playground, "make_teacher", teacher)
-    out = _manage(shared_playground, "create_class", "--teacher", teacher,
-                  "--site", shared_playground.base, f"HTTP {suffix}")
+    site = shared_playground
+    site.manage("shell", "-c", "from django.contrib.auth.models import User; "
+                f"User.objects.create_user({teacher!r}, password='teacher-pw-1', "
+                "first_name='Hanako', last_name='Sato')")
+    site.manage("make_teacher", teacher)
+    out = site.manage("create_class", "--teacher", teacher, "--site", site.base,
+                      f"HTTP {suffix}")
     link = next(line.split(": ", 1)[1] for line in out.splitlines()
                 if line.startswith("join link: "))
     code = next(line.split(": ", 1)[1] for line in out.splitlines()
@@ -50,10 +38,10 @@ def test_a_student_joins_by_link(browser, shared_playground, tmp_path, screensho
     students.write_text(f"username,password\n{student},student-pw-1\n")
     # add_students puts the file's students in the class: this student is made in
     # another class of the same teacher, so joining this one by link is still to do.
-    other = _manage(shared_playground, "create_class", "--teacher", teacher, "Other")
+    other = site.manage("create_class", "--teacher", teacher, "Other")
     other_code = next(line.split(": ", 1)[1] for line in other.splitlines()
                       if line.startswith("join code: "))
-    _manage(shared_playground, "add_students", other_code, str(students))
+    site.manage("add_students", other_code, str(students))
 
     pupil = browser.new_context(viewport={"width": 1100, "height": 800})
     desk = browser.new_context(viewport={"width": 1100, "height": 800})

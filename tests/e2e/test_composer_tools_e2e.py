@@ -7,6 +7,7 @@ import base64
 
 import pytest
 from testkit.language import in_language
+from testkit.sandbox_pages import start_in_page
 
 from playground.compose.curl import CURL_VERSION
 
@@ -20,23 +21,6 @@ WORDS = {
            "copied": "リクエストをエスケープした文字列としてコピーしました。",
            "differs": "最初の応答と異なります"},
 }
-
-# The suggested port is free when suggested; another playground on this machine may take
-# it a moment later (its tests run too): then the sandbox goes and the next suggestion.
-SECOND = """async ([name, mode]) => {
-  for (let attempt = 1; ; attempt++) {
-    const port = (await PG.api("GET", "/api/sandboxes/?suggest=1")).suggested_port;
-    let sb = null;
-    try {
-      sb = await PG.api("POST", "/api/sandboxes/", {name: name + attempt, port, mode});
-      await PG.api("POST", sb.links.starter, {});
-      return await PG.api("POST", sb.links.start);
-    } catch (err) {
-      if (sb) await PG.api("DELETE", sb.links.self);
-      if (attempt >= 5) throw err;
-    }
-  }
-}"""
 
 RAWS = """async (url) => {
   const items = (await (await fetch(url)).json()).exchanges;
@@ -131,7 +115,7 @@ def test_one_request_to_two_sandboxes_compared(sandbox_in_new_session, shared_pl
     words = WORDS[language]
     page, sandbox, errors = _traffic_page(sandbox_in_new_session, shared_playground,
                                           language, "full")
-    bare = page.evaluate(SECOND, ["bare", "no-content-type"])
+    bare = start_in_page(page, "bare", mode="no-content-type")
     assert bare["status"] == "running"
 
     page.fill("#composer-text", "GET /index.css HTTP/1.1\nHost: localhost\nConnection: close\n\n")

@@ -45,7 +45,7 @@ def test_main_pages_pass_axe_and_tab_reaches_every_control(browser, shared_playg
     try:
         page.goto(site.base + "/")
         page.wait_for_selector("html.js-ready")
-        sandbox = start_in_page(page, f"axe {language}", page.input_value("#create-port"))
+        sandbox = start_in_page(page, f"axe {language}")
         page.reload()
         page.wait_for_selector(".card")
         _check(page, "home", found)

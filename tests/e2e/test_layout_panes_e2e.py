@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from testkit.axe import audit, explain
+from testkit.program_pages import new_page
 
 pytestmark = pytest.mark.browser
 
@@ -36,13 +37,9 @@ SETTLED = """() => new Promise((done) => {
 def _traffic_page(browser, shared_playground, start_in_page, language, size, **options):
     """A new session at ``size`` in ``language``: a running sandbox, its traffic page
     open, and two exchanges in the list (the page and its stylesheet)."""
-    context = browser.new_context(viewport=SIZES[size], locale=WORDS[language]["locale"],
-                                  **options)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(shared_playground.base + "/")
-    sandbox = start_in_page(page, f"layout {size} {language}", page.input_value("#create-port"))
+    context, page, errors = new_page(browser, shared_playground, WORDS[language]["locale"],
+                                     viewport=SIZES[size], **options)
+    sandbox = start_in_page(page, f"layout {size} {language}")
     page.goto(shared_playground.base + sandbox["links"]["traffic"])
     page.locator("#conn-state[data-state=live]").wait_for()
     for path in ("/", "/index.css"):

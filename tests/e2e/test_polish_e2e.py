@@ -14,20 +14,17 @@ and real sandboxes, in English and in Japanese:
 
 import http.client
 import io
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
 import zipfile
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from testkit.sandbox_pages import start_in_page
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
 LOCALES = {"en": "en-US", "ja": "ja-JP"}
 YEAR = 365 * 24 * 3600
 WORDS = {
@@ -47,11 +44,6 @@ WORDS = {
            "kept": "site.zip からは何も展開していません。ファイルは元のままです。",
            "switch_to": "en"},
 }
-START = """async ([name, port]) => {
-  const sb = await PG.api("POST", "/api/sandboxes/", {name, port});
-  await PG.api("POST", sb.links.starter, {});
-  return await PG.api("POST", sb.links.start);
-}"""
 # How long a notice stays, read from dom.js itself (the page preloads it).
 NOTICE_MS = """async () => (await import(
   document.querySelector('link[href$="dom.js"]').href)).NOTICE_MS"""
@@ -81,11 +73,10 @@ def learner(browser, shared_playground):
 
 
 def sandbox_page(page, site) -> dict:
-    """A running sandbox with the starter site on the port the home page suggests (the
-    playground's range, 8000-8999); its page opened."""
+    """A running sandbox with the starter site on the port the playground suggests (its
+    range, 8000-8999); its page opened."""
     page.goto(site.base + "/")
-    port = int(page.input_value("#create-port"))
-    sandbox = page.evaluate(START, [f"polish-{uuid.uuid4().hex[:6]}", port])
+    sandbox = start_in_page(page, f"polish-{uuid.uuid4().hex[:6]}")
     assert sandbox["status"] == "running", sandbox
     page.goto(f"{site.base}/sandboxes/{sandbox['id']}/")
     page.locator("#file-tree tbody tr").first.wait_for()
@@ -139,19 +130,13 @@ def test_notices_dismiss_themselves_unless_read_or_an_error(learner, shared_play
     expect(error).to_have_count(0)
 
 
-def _manage(site, *args: str) -> None:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=site.env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_the_servers_notices_dismiss_themselves_too(learner, shared_playground, language):
     site = shared_playground
     teacher = f"polish{uuid.uuid4().hex[:8]}"
-    _manage(site, "shell", "-c", "from django.contrib.auth.models import User; "
-            f"User.objects.create_user({teacher!r}, password='teacher-pw-1')")
-    _manage(site, "make_teacher", teacher)
+    site.manage("shell", "-c", "from django.contrib.auth.models import User; "
+                f"User.objects.create_user({teacher!r}, password='teacher-pw-1')")
+    site.manage("make_teacher", teacher)
     page = learner(language, clock=True)
     page.goto(site.base + "/accounts/login/?next=/classes/")
     page.fill("#id_username", teacher)

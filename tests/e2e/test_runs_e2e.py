@@ -85,15 +85,9 @@ def _burst(port: int, total: int, connections: int = 10) -> None:
         list(pool.map(one_connection, shares))
 
 
-def _layout(page) -> list[str]:
-    """The list top to bottom: "run N" for a divider (with "*" for the current run),
-    "runs N-M" for one divider of several runs, the seq for an exchange row."""
-    return traffic_list.layout(page)
-
-
 def _wait_layout(page, wanted: list[str]) -> None:
-    wait_until(lambda: _layout(page) == wanted, 10, f"the list to be {wanted}",
-               explain=lambda: f"the list is {_layout(page)}")
+    wait_until(lambda: traffic_list.layout(page) == wanted, 10, f"the list to be {wanted}",
+               explain=lambda: f"the list is {traffic_list.layout(page)}")
 
 
 def _export(page, kind: str) -> str:
@@ -121,11 +115,6 @@ def _show_all(page, count: int) -> None:
     assert "not drawn" not in page.text_content("#older")
 
 
-def _rows(page) -> list[int]:
-    """The seqs of the exchange rows in the list, top to bottom (dividers left out)."""
-    return traffic_list.seqs(page)
-
-
 def test_no_false_went_by_too_fast_after_a_restart(sandbox_in_new_session):
     """Sandbox with 11 exchanges -> Restart -> open Live traffic -> one request: the page
     used to say "11 exchanges went by too fast to show"."""
@@ -141,7 +130,7 @@ def test_no_false_went_by_too_fast_after_a_restart(sandbox_in_new_session):
     page.locator("#traffic-table tbody tr[data-seq='12']").wait_for(timeout=10_000)
     assert not TOO_FAST.search(page.inner_text("main"))
     # The earlier run's exchanges are still there, under their own run's divider.
-    assert _rows(page) == list(range(1, 13))
+    assert traffic_list.seqs(page) == list(range(1, 13))
     assert errors == []
 
 
@@ -163,9 +152,9 @@ def test_tour_step_4_shows_no_went_by_too_fast(browser, shared_playground):
 
     _traffic(page, sandbox)
     before = len(_stored(page, sandbox))
-    wait_until(lambda: len(_rows(page)) == before, 10, "the history in the list")
+    wait_until(lambda: len(traffic_list.seqs(page)) == before, 10, "the history in the list")
     assert _get(sandbox["port"]) == 200  # the once mode's one request
-    wait_until(lambda: len(_rows(page)) == before + 1, 10, "the single request's row")
+    wait_until(lambda: len(traffic_list.seqs(page)) == before + 1, 10, "the single request's row")
     assert not TOO_FAST.search(page.inner_text("main"))
     assert errors == []
     context.close()
@@ -337,7 +326,7 @@ def test_older_exchanges_removed_by_retention_are_counted(browser, playground_fa
     # A fresh page holds exactly what is stored: run 1's newest 35 and run 2's 5.
     page.reload()
     page.locator("#conn-state[data-state=live]").wait_for(timeout=10_000)
-    wait_until(lambda: _rows(page) == list(range(66, 106)), 10, "the 40 stored rows")
+    wait_until(lambda: traffic_list.seqs(page) == list(range(66, 106)), 10, "the 40 stored rows")
 
     # A third run of 40 removes every exchange of the first two: their dividers stay and
     # say so (nothing vanishes without the page saying it).
@@ -367,7 +356,6 @@ def test_older_exchanges_removed_by_retention_are_counted(browser, playground_fa
     traffic_list.to_top(page)
     assert page.locator("#traffic-table tr.runs-range").inner_text() == (
         "Runs 1–4 · 185 requests · 185 removed to stay within the limit")
-    page.locator("#table-wrap").evaluate("el => { el.scrollTop = 0; }")
     page.locator("#traffic").screenshot(path=str(screenshot_dir / "traffic-runs-removed-head.png"))
     page.locator("#table-wrap").screenshot(path=str(screenshot_dir / "traffic-runs-removed.png"))
     assert errors == []

@@ -12,6 +12,7 @@ import socket
 import threading
 
 import pytest
+from testkit.language import in_language
 
 pytestmark = pytest.mark.browser
 
@@ -48,8 +49,7 @@ def test_a_streamed_response_grows_on_the_traffic_page(
         sandbox_in_new_session, shared_playground, lang):
     page, sandbox, errors = sandbox_in_new_session(f"streaming {lang}")
     site, words = shared_playground, WORDS[lang]
-    page.locator(f"#lang-switch button[value={lang}]").click()
-    page.wait_for_load_state("load")
+    in_language(page, site.base, lang)
 
     page.goto(site.base + sandbox["links"]["page"])
     page.click("#rule-presets [data-preset=streams]")

@@ -4,10 +4,9 @@ against step 6 (the full server), two sandboxes of one learner. Pick one exchang
 the first sandbox's traffic page, "Compare with" on the second's, and see heads and
 bodies side by side with the differing bytes marked."""
 
-import socket
-
 import pytest
 from testkit.language import in_language
+from testkit.sandbox_pages import exchange, last_stored_seq, start_in_page
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -15,29 +14,7 @@ pytestmark = pytest.mark.browser
 SAME_BYTES = {"en": "the same bytes", "ja": "同じバイト列"}
 PICK = {"en": "Pick for comparison", "ja": "比較用に選ぶ"}
 
-CREATE = """async ([name, port, mode]) => {
-  const sb = await PG.api("POST", "/api/sandboxes/", {name, port, mode});
-  await PG.api("POST", sb.links.starter, {});
-  return await PG.api("POST", sb.links.start);
-}"""
-
-
-def _get_css(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(b"GET /index.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        sock.settimeout(10)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    return data
-
-
-def _stored_seq(page, sandbox) -> int:
-    def seq():
-        items = page.evaluate("async (u) => (await (await fetch(u)).json()).exchanges",
-                              sandbox["links"]["exchanges"])
-        return items[-1]["seq"] if items else None
-    return wait_until(seq, 10, f"the exchange of {sandbox['name']}")
+CSS = b"GET /index.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 
 @pytest.mark.screenshots
@@ -49,13 +26,11 @@ def test_step_five_against_step_six(browser, shared_playground, lang, screenshot
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     in_language(page, base, lang)
-    five = page.evaluate(CREATE, ["step 5", int(page.input_value("#create-port")),
-                                  "no-content-type"])
-    page.reload()
-    six = page.evaluate(CREATE, ["step 6", int(page.input_value("#create-port")), "full"])
-    assert b"text/html" in _get_css(five["port"]).split(b"\r\n\r\n")[0]
-    assert b"text/css" in _get_css(six["port"]).split(b"\r\n\r\n")[0]
-    seq_five, seq_six = _stored_seq(page, five), _stored_seq(page, six)
+    five = start_in_page(page, "step 5", mode="no-content-type")
+    six = start_in_page(page, "step 6", mode="full")
+    assert b"text/html" in exchange(five["port"], CSS).split(b"\r\n\r\n")[0]
+    assert b"text/css" in exchange(six["port"], CSS).split(b"\r\n\r\n")[0]
+    seq_five, seq_six = last_stored_seq(page, five), last_stored_seq(page, six)
 
     # Step 5's CSS answer, opened from its traffic page, is picked...
     page.goto(base + five["links"]["traffic"] + f"?exchange={seq_five}")

@@ -4,11 +4,10 @@ starter under bubblewrap behind the capture relay, and a henaserver sandbox with
 same starter site, each asked for /index.css; the comparison page shows the same body
 and marks where the heads differ."""
 
-import socket
-
 import pytest
 from testkit.language import in_language
 from testkit.program_pages import reachable_tmp_path  # noqa: F401 (the tmp_path fixture)
+from testkit.sandbox_pages import exchange, last_stored_seq
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -31,13 +30,7 @@ def two_port_playground(playground_factory, isolation, monkeypatch, free_ports):
     return playground_factory(), low, high
 
 
-def _get_css(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"GET /index.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    return data
+CSS = b"GET /index.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -56,15 +49,10 @@ def test_my_server_against_henaserver(browser, two_port_playground, lang):
         return page.evaluate("(u) => PG.api('GET', u)", mine["links"]["self"])["status"] \
             == "running"
     wait_until(running, 30, "the program to run", explain=site.output)
-    mine_answer, hena_answer = _get_css(mine_port), _get_css(hena_port)
+    mine_answer, hena_answer = exchange(mine_port, CSS), exchange(hena_port, CSS)
     assert mine_answer.startswith(b"HTTP/1.1 200") and hena_answer.startswith(b"HTTP/1.1 200")
 
-    def last_seq(sandbox) -> int | None:
-        items = page.evaluate("async (u) => (await (await fetch(u)).json()).exchanges",
-                              sandbox["links"]["exchanges"])
-        return items[-1]["seq"] if items else None
-    a = wait_until(lambda: last_seq(mine), 10, "my server's exchange")
-    b = wait_until(lambda: last_seq(hena), 10, "henaserver's exchange")
+    a, b = last_stored_seq(page, mine), last_stored_seq(page, hena)
 
     page.goto(site.base + f"/compare/?a={mine['id']}:{a}&b={hena['id']}:{b}")
     page.locator("#compare-result:not([hidden])").wait_for(timeout=10_000)

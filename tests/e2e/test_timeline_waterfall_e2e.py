@@ -8,6 +8,7 @@ import socket
 
 import pytest
 from testkit.language import in_language
+from testkit.sandbox_pages import start_in_page
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -146,11 +147,7 @@ def test_a_once_run_ends_and_what_followed_was_refused(browser, shared_playgroun
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     in_language(page, shared_playground.base, lang)
-    sandbox = page.evaluate("""async ([port]) => {
-      const sb = await PG.api("POST", "/api/sandboxes/", {name: "once", port, mode: "once"});
-      await PG.api("POST", sb.links.starter, {});
-      return await PG.api("POST", sb.links.start);
-    }""", [int(page.input_value("#create-port"))])
+    sandbox = start_in_page(page, "once", mode="once")
     # The waterfall is open before anything happens: the bar, then the end, arrive live.
     sandbox["links"]["traffic"] = shared_playground.base + sandbox["links"]["traffic"]
     _open_waterfall(page, sandbox, 0)

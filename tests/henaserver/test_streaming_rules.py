@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
+from rawhttp import RawConnection
 from support import INDEX_CSS
 
 REQUEST = b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -36,20 +36,12 @@ def serve(docroot: Path, start_server: Any, tmp_path: Path) -> Any:
     return start_server(docroot, "--rules", str(rules))
 
 
-def read_until(sock: socket.socket, end: bytes) -> bytes:
-    data = b""
-    while not data.endswith(end):
-        piece = sock.recv(65536)
-        assert piece, f"closed after {data!r}"
-        data += piece
-    return data
-
-
-def ask(server: Any, path: str) -> tuple[socket.socket, str]:
-    sock = socket.create_connection((server.host, server.port), timeout=10)
-    sock.sendall(REQUEST % path.encode())
-    host, port = sock.getsockname()[:2]
-    return sock, f"{host}:{port}"
+def ask(server: Any, path: str) -> RawConnection:
+    """A connection of its own that asked for ``path`` (its ``address`` names it in the
+    server's events)."""
+    conn = server.raw(timeout=10)
+    conn.send(REQUEST % path.encode())
+    return conn
 
 
 def progress(server: Any, conn: int, count: int) -> list[dict[str, Any]]:
@@ -59,27 +51,27 @@ def progress(server: Any, conn: int, count: int) -> list[dict[str, Any]]:
 
 def test_a_delayed_answer_waits_then_comes_whole(docroot, start_server, tmp_path) -> None:
     server = serve(docroot, start_server, tmp_path)
-    sock, client = ask(server, "late")
-    conn = server.connection_event("open", client)["conn"]
+    client = ask(server, "late")
+    conn = server.connection_event("open", client.address)["conn"]
     first = progress(server, conn, 1)[0]  # announced before its first byte
     assert (first["sent"], first["data_b64"], first["target"]) == (0, "", "/late")
-    assert read_until(sock, b"later").endswith(b"\r\n\r\nlater")
-    exchange = server.exchanges(client)[0]
+    assert client.read_until(b"later").endswith(b"\r\n\r\nlater")
+    exchange = server.exchanges(client.address)[0]
     times = exchange["times"]
     # The server's own clock: the answer began no sooner than the delay asked.
     assert times["response_start"] - times["request_complete"] >= 300_000
     assert exchange["status"] == 200 and exchange["outcome"] == "complete"
-    sock.sendall(REQUEST % b"index.css")  # it framed itself: the connection is kept
-    assert read_until(sock, INDEX_CSS).endswith(INDEX_CSS)
+    client.send(REQUEST % b"index.css")  # it framed itself: the connection is kept
+    client.read_until(INDEX_CSS)  # (an EOFError if the server closed instead)
 
 
 def test_a_drip_goes_out_a_line_at_a_time_each_piece_announced(
         docroot, start_server, tmp_path) -> None:
     server = serve(docroot, start_server, tmp_path)
-    sock, client = ask(server, "drip")
-    data = read_until(sock, b"three\n")
-    conn = server.connection_event("open", client)["conn"]
-    exchange = server.exchanges(client)[0]
+    client = ask(server, "drip")
+    data = client.read_until(b"three\n")
+    conn = server.connection_event("open", client.address)["conn"]
+    exchange = server.exchanges(client.address)[0]
     events = progress(server, conn, 4)  # queued, then the head, "one", "two"
     assert [e["sent"] for e in events] == [0, len(data) - 14, len(data) - 10, len(data) - 6]
     # Each piece's bytes, at its offset: together they are the response as it grew.
@@ -94,33 +86,33 @@ def test_a_drip_goes_out_a_line_at_a_time_each_piece_announced(
 
 def test_chunked_with_a_trailer(docroot, start_server, tmp_path) -> None:
     server = serve(docroot, start_server, tmp_path)
-    sock, client = ask(server, "chunks")
-    data = read_until(sock, b"0\r\nServer-Timing: total;dur=100\r\n\r\n")
+    client = ask(server, "chunks")
+    data = client.read_until(b"0\r\nServer-Timing: total;dur=100\r\n\r\n")
     assert data == (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: Server-Timing"
                     b"\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nHello, \n\r\n7\r\nworld!\n"
                     b"\r\n0\r\nServer-Timing: total;dur=100\r\n\r\n")
-    assert server.exchanges(client)[0]["outcome"] == "complete"
-    sock.sendall(REQUEST % b"index.css")  # chunked frames itself: kept alive
-    assert read_until(sock, INDEX_CSS).endswith(INDEX_CSS)
+    assert server.exchanges(client.address)[0]["outcome"] == "complete"
+    client.send(REQUEST % b"index.css")  # chunked frames itself: kept alive
+    client.read_until(INDEX_CSS)
 
 
 def test_server_sent_events_one_at_a_time_then_close(docroot, start_server, tmp_path) -> None:
     server = serve(docroot, start_server, tmp_path)
-    sock, client = ask(server, "events")
-    data = read_until(sock, b"data: two\n\n")
+    client = ask(server, "events")
+    data = client.read_until(b"data: two\n\n")
     assert data == SSE_HEAD.encode() + b"data: one\n\ndata: two\n\n"
-    assert sock.recv(100) == b""  # no length: the end of the stream is the close
-    conn = server.connection_event("open", client)["conn"]
+    assert client.closed_by_server() == b""  # no length: the end of the stream is the close
+    conn = server.connection_event("open", client.address)["conn"]
     pieces = [base64.b64decode(e["data_b64"]) for e in progress(server, conn, 3)]
     assert pieces == [b"", SSE_HEAD.encode(), b"data: one\n\n"]
 
 
 def test_others_are_served_while_a_stream_waits(docroot, start_server, tmp_path) -> None:
     server = serve(docroot, start_server, tmp_path)
-    sock, client = ask(server, "forever")
-    assert read_until(sock, b"data: 1\n\n").endswith(b"data: 1\n\n")
+    client = ask(server, "forever")
+    client.read_until(b"data: 1\n\n")
     for _ in range(3):  # nothing sleeps: the one thread serves everyone meanwhile
         assert server.fetch("/index.css")[1] == INDEX_CSS
     assert not [e for e in server.events() if e["type"] == "exchange"
-                and e["client"] == client]  # the stream is 20 s long: not over yet
-    sock.close()
+                and e["client"] == client.address]  # the stream is 20 s long: not over yet
+    client.close()

@@ -27,10 +27,13 @@ def reachable_tmp_path() -> Iterator[Path]:
         yield folder
 
 
-def new_page(browser: Any, site: Any, locale: str) -> tuple[Any, Any, list[str]]:
+def new_page(browser: Any, site: Any, locale: str, **options: Any
+             ) -> tuple[Any, Any, list[str]]:
     """A new browser session in ``locale`` on the site's home page: (context, page, the
-    page's uncaught exceptions)."""
-    context = browser.new_context(locale=locale, viewport={"width": 1200, "height": 900})
+    page's uncaught exceptions). ``options``: more of the context's (another viewport,
+    permissions)."""
+    context = browser.new_context(**{"locale": locale, "viewport": {"width": 1200, "height": 900},
+                                     **options})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

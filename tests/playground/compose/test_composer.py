@@ -4,14 +4,13 @@ exact bytes on the wire, slow pieces, pipelining, and the exchange in the histor
 import base64
 
 import pytest
-from testkit.waiting import wait_until
+from testkit import recorded
 
 from playground.compose import composer
 from playground.compose.presets import request_templates
 from playground.files import starter
 from playground.files.storage import root_of
 from playground.models import Sandbox
-from playground.traffic.ingest import ingestor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,15 +34,6 @@ def _write_starter(sandbox_id: int) -> None:
 def _compose(client, sandbox, data: bytes, **extra):
     body = {"request_b64": base64.b64encode(data).decode(), **extra}
     return client.post(sandbox["links"]["compose"], body, content_type="application/json")
-
-
-def _stored(client, sandbox, count: int) -> list[dict]:
-    def stored():
-        assert ingestor().sync()
-        items = client.get(sandbox["links"]["exchanges"]).json()["exchanges"]
-        return items if len(items) >= count else None
-
-    return wait_until(stored, 10, f"{count} stored exchanges")
 
 
 def _raw(client, sandbox, seq: int, part: str = "request") -> bytes:
@@ -80,7 +70,7 @@ def test_compose_sends_to_the_own_sandbox_and_the_exchange_is_stored(client, fre
     # A keep-alive server leaves the connection open: the composer stops when idle.
     assert result["ended"] == "idle" and result["closed_by_server"] is False
     # henaserver recorded it like any browser request: it is in the traffic history.
-    (item,) = _stored(client, sandbox, 1)
+    (item,) = recorded.stored(client, sandbox, 1)
     assert (item["method"], item["target"], item["status"]) == ("GET", "/index.html", 200)
     assert _raw(client, sandbox, item["seq"]) == sent
 
@@ -90,7 +80,7 @@ def test_exact_line_endings_send_bare_lf(client, free_port):
     typed = b"GET / HTTP/1.0\n\n"
     result = _compose(client, sandbox, typed, line_endings="exact").json()
     assert base64.b64decode(result["request_b64"]) == typed
-    (item,) = _stored(client, sandbox, 1)
+    (item,) = recorded.stored(client, sandbox, 1)
     assert _raw(client, sandbox, item["seq"]) == typed
     assert result["closed_by_server"] is True  # HTTP/1.0: the server closes
 
@@ -103,7 +93,7 @@ def test_malformed_and_missing_host_get_400_and_oversized_431(client, free_port,
         response = _compose(client, sandbox, templates[key]["text"].encode())
         answer = base64.b64decode(response.json()["response_b64"])
         assert answer.startswith(b"HTTP/1.1 " + status), (key, answer[:80])
-    items = _stored(client, sandbox, 3)
+    items = recorded.stored(client, sandbox, 3)
     assert [i["status"] for i in items] == [400, 400, 431]
     assert items[0]["outcome"] == "rejected"
 
@@ -117,7 +107,7 @@ def test_pipelined_requests_get_two_responses_on_one_connection(client, free_por
     assert answer.count(b"HTTP/1.1 200 OK\r\n") == 2
     assert answer.index(b"text/html") < answer.index(b"text/css")  # in order
     assert result["closed_by_server"] is True  # the second said Connection: close
-    first, second = _stored(client, sandbox, 2)
+    first, second = recorded.stored(client, sandbox, 2)
     assert first["conn"] == second["conn"] and (first["index"], second["index"]) == (0, 1)
 
 
@@ -126,7 +116,7 @@ def test_slow_pieces_arrive_as_pieces(client, free_port):
     data = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{free_port}\r\nConnection: close\r\n\r\n"
     result = _compose(client, sandbox, data.encode(), pieces=4, delay_ms=250).json()
     assert result["pieces"] == [len(p) for p in composer.split_pieces(data.encode(), 4)]
-    (item,) = _stored(client, sandbox, 1)
+    (item,) = recorded.stored(client, sandbox, 1)
     times = item["times"]
     # The server's own clock: its first byte came at least three pauses before the end
     # of the head (a send in one piece takes microseconds here).

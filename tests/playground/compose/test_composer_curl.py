@@ -54,6 +54,14 @@ def _bash_words(command: str) -> list[str]:
     return [word.decode() for word in out.split(b"\0")[:-1]]
 
 
+def _more(conn: socket.socket, so_far: bytes) -> bytes:
+    """The next bytes curl sent; a failure if it closed instead (recv would give b""
+    at once, for ever, and the read loop would never end)."""
+    data = conn.recv(65536)
+    assert data, f"curl closed the connection after {so_far!r}"
+    return data
+
+
 def _sent_by_real_curl(command: str) -> tuple[bytes, str]:
     """The bytes the real curl sends for ``command`` (URL replaced by a listening
     socket's), and the command as run. Read until the head and its Content-Length of
@@ -71,14 +79,14 @@ def _sent_by_real_curl(command: str) -> tuple[bytes, str]:
                 conn.settimeout(20)
                 data = b""
                 while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
+                    data += _more(conn, data)
                 head, _, body = data.partition(b"\r\n\r\n")
                 match = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
                 # A Content-Length given by hand may not match the body: read what the
                 # body is, never more than the command holds.
                 want = min(int(match.group(1)), len(command)) if match else 0
                 while len(body) < want and b"Content-Length: 1\r" not in head:
-                    body += conn.recv(65536)
+                    body += _more(conn, body)
                 conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
         finally:
             child.wait(30)

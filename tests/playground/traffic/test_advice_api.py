@@ -3,6 +3,7 @@ exchange in English and Japanese with their RFC links, the list's counts, the ca
 and clear refusals."""
 
 import pytest
+from testkit import recorded
 from testkit.waiting import wait_until
 
 from playground.models import Exchange
@@ -25,12 +26,7 @@ def _sandbox_with_traffic(client, port: int, raw_send, count: int = 1) -> dict:
                       content_type="application/json").status_code == 200
     for _ in range(count):
         raw_send(port, REQUEST)
-
-    def stored():
-        assert ingestor().sync()
-        return Exchange.objects.filter(sandbox_id=sandbox["id"]).count() >= count
-
-    wait_until(stored, 10, f"{count} exchanges stored")
+    recorded.stored(client, sandbox, count)
     return sandbox
 
 

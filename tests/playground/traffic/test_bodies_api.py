@@ -5,9 +5,7 @@ import base64
 import gzip
 
 import pytest
-from testkit.waiting import wait_until
-
-from playground.traffic.ingest import ingestor
+from testkit.recorded import stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,12 +25,7 @@ def recorded(client, free_port, raw_send):
     assert client.post(sandbox["links"]["start"]).status_code == 200
     raw_send(free_port, b"POST /page HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
                         b"Content-Type: text/plain; charset=utf-8\r\n\r\na\xffb!")
-
-    def stored():
-        assert ingestor().sync()
-        return client.get(sandbox["links"]["exchanges"]).json()["exchanges"] or None
-
-    items = wait_until(stored, 10, "the exchange to be stored")
+    items = stored(client, sandbox)
     return sandbox, sandbox["links"]["exchanges"] + f"{items[0]['seq']}/"
 
 

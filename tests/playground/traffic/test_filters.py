@@ -1,7 +1,7 @@
 """The server's traffic filter (traffic/filters.py) against the one table of cases that
 the page's filters.js follows too (tests/data/filters.json; the browser side is checked
-in tests/e2e/test_list_filters_e2e.py), so an export of "the filtered list" holds
-exactly the rows the page shows."""
+in tests/e2e/test_runs_e2e.py through testkit/filter_table.py), so an export of "the
+filtered list" holds exactly the rows the page shows."""
 
 import pytest
 from testkit.filter_table import TABLE, raw_of

@@ -6,9 +6,7 @@ import json
 from urllib.parse import quote
 
 import pytest
-from testkit.waiting import wait_until
-
-from playground.traffic.ingest import ingestor
+from testkit import recorded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +16,8 @@ def stored(client, free_port, raw_send):
     """A sandbox with three exchanges: GET /, GET /logo.png, a POST with a text body."""
     sandbox = client.post("/api/sandboxes/", {"name": "s", "port": free_port},
                           content_type="application/json").json()
-    assert client.post(sandbox["links"]["starter"]).status_code == 200  # the starter site
+    starter = client.post(sandbox["links"]["starter"], {}, content_type="application/json")
+    assert starter.status_code == 201  # the starter site
     assert client.post(sandbox["links"]["start"]).status_code == 200
     host = f"127.0.0.1:{free_port}"
     for data in (f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Lesson: three\r\n\r\n".encode(),
@@ -26,14 +25,7 @@ def stored(client, free_port, raw_send):
                  f"POST /form HTTP/1.1\r\nHost: {host}\r\nContent-Length: 11\r\n\r\n"
                  "name=Hanako".encode()):
         raw_send(free_port, data)
-
-    def listed():
-        assert ingestor().sync()
-        items = client.get(sandbox["links"]["exchanges"]).json()["exchanges"]
-        return items if len(items) >= 3 else None
-
-    items = wait_until(listed, 10, "the three exchanges to be stored")
-    return sandbox, {i["target"]: i["seq"] for i in items}
+    return sandbox, {i["target"]: i["seq"] for i in recorded.stored(client, sandbox, 3)}
 
 
 def _matching(client, sandbox, text, after=None):

@@ -4,10 +4,11 @@ the API over real sandboxes answering real bytes (compare_api.py)."""
 import base64
 
 import pytest
+from testkit import recorded
+from testkit.checkruns import running_sandbox
 from testkit.waiting import wait_until
 
 from playground.traffic import compare
-from playground.traffic.ingest import ingestor
 
 RESPONSE_A = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello"
 RESPONSE_B = (b"HTTP/1.1 200 OK\r\nContent-Type: text/css; charset=utf-8\r\n"
@@ -56,28 +57,14 @@ def test_large_parts_are_cut_where_the_diff_stops():
 pytestmark_db = pytest.mark.django_db(transaction=True)
 
 
-def _running(client, name: str, port: int) -> dict:
-    sandbox = client.post("/api/sandboxes/", {"name": name, "port": port},
-                          content_type="application/json").json()
-    assert client.post(sandbox["links"]["start"]).status_code == 200
-    return sandbox
-
-
-def _one_exchange(client, sandbox: dict) -> dict:
-    def listed():
-        assert ingestor().sync()
-        items = client.get(sandbox["links"]["exchanges"]).json()["exchanges"]
-        return items[-1] if items else None
-    return wait_until(listed, 10, f"an exchange of {sandbox['name']}")
-
-
 @pytestmark_db
 def test_two_sandboxes_compared_byte_for_byte(client, other_client, free_ports, raw_send):
     port_a, port_b = free_ports(2)
-    one, two = _running(client, "one", port_a), _running(client, "two", port_b)
+    one = running_sandbox(client, port_a, name="one")
+    two = running_sandbox(client, port_b, name="two")
     raw_send(port_a, b"GET /a.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     raw_send(port_b, b"GET /b.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    a, b = _one_exchange(client, one), _one_exchange(client, two)
+    a, b = recorded.stored(client, one)[-1], recorded.stored(client, two)[-1]
     url = f"/api/compare/?a={one['id']}:{a['seq']}&b={two['id']}:{b['seq']}"
     data = client.get(url).json()
     assert (data["a"]["name"], data["b"]["name"]) == ("one", "two")
@@ -102,7 +89,7 @@ def test_two_sandboxes_compared_byte_for_byte(client, other_client, free_ports, 
 
 @pytestmark_db
 def test_the_page_lists_only_the_visitors_sandboxes(client, other_client, free_port):
-    _running(client, "mine", free_port)
+    running_sandbox(client, free_port, name="mine")
     page = client.get("/compare/")
     assert page.status_code == 200 and b"exchange-diff.js" in page.content
     assert b">mine</option>" in page.content
@@ -112,15 +99,15 @@ def test_the_page_lists_only_the_visitors_sandboxes(client, other_client, free_p
 @pytestmark_db
 def test_two_runs_of_one_sandbox(client, free_port, raw_send):
     """Any runs: the exchange before a restart against the one after it."""
-    sandbox = _running(client, "runs", free_port)
+    sandbox = running_sandbox(client, free_port, name="runs")
     request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     raw_send(free_port, request)
-    before = _one_exchange(client, sandbox)
+    before = recorded.stored(client, sandbox)[-1]
     assert client.post(sandbox["links"]["restart"]).status_code == 200
     raw_send(free_port, request)
 
     def after_restart():
-        item = _one_exchange(client, sandbox)
+        item = recorded.stored(client, sandbox)[-1]
         return item if item["seq"] != before["seq"] else None
     after = wait_until(after_restart, 10, "the exchange of run 2")
     data = client.get(f"/api/compare/?a={sandbox['id']}:{before['seq']}"
