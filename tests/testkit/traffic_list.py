@@ -56,5 +56,16 @@ def held(page) -> int:
 
 
 def to_top(page) -> None:
-    """Scroll the list to its top (its first dividers are drawn there)."""
-    page.locator("#table-wrap").evaluate("el => { el.scrollTop = 0; }")
+    """Scroll the list to its top (its first dividers are drawn there), and wait until it
+    stays there: a draw in the same frame as the scroll, before the page has seen its
+    scroll event, still follows the end and puts the list back there."""
+    page.locator("#table-wrap").evaluate("""async (el) => {
+      const frame = () => new Promise((r) => requestAnimationFrame(r));
+      for (let i = 0; i < 50; i++) {
+        el.scrollTop = 0;
+        await frame();
+        await frame();
+        if (el.scrollTop === 0) return;
+      }
+      throw new Error("the list went back to its end 50 times");
+    }""")

@@ -177,20 +177,20 @@ export class TrafficList {
     const drawn = `${this.version} ${first} ${end} ${this.selected}`;
     if (drawn === this.drawn) return;
     this.drawn = drawn;
-    // The row with the focus is made again: the focus follows it (Tab may have put it on
-    // a row that is not the selected one). The grid's one tab stop: that row, else the
-    // selected one, else the first drawn.
+    // The grid's one tab stop: the row with the focus (Tab may have put it on a row that
+    // is not the selected one), else the selected one, else the first drawn.
     const focused = this.tbody.contains(document.activeElement) ? itemOf.get(document.activeElement) : undefined;
     const stop = focused ? focused.seq : this.selected;
-    const frag = document.createDocumentFragment();
+    const before = new Map([...this.tbody.children].map((tr) => [itemOf.get(tr), tr]));
+    const rows = [];
     let tabStop = null;
     for (let i = first; i < end; i++) {
-      const tr = this.rowAt(i);
+      const tr = this.rowAt(i, before);
       tr.setAttribute("aria-rowindex", String(i + 2)); // the header row is 1
-      frag.append(tr);
+      rows.push(tr);
       if (itemOf.get(tr) && (!tabStop || itemOf.get(tr).seq === stop)) tabStop = tr;
     }
-    this.tbody.replaceChildren(frag);
+    this.place(rows);
     this.table.style.marginTop = first * height + "px";
     this.table.style.marginBottom = (count - end) * height + "px";
     if (this.waiting) this.waiting.hidden = end < count;
@@ -199,15 +199,30 @@ export class TrafficList {
     if (this.following) this.wrap.scrollTop = 1e9; // the end (clamped): no size read back
   }
 
-  // Entry i as a row: a divider's is kept; an exchange's is made again (cheap, and the
-  // selection and tab stop always start from the facts).
-  rowAt(i) {
+  // The rows into the tbody, moving only what changed. A row already there stays: the
+  // browser lays out only the new ones (a keystroke, a flood's batch), and a redraw that
+  // changes nothing on screen (new counts) changes nothing in the page, so the focus and
+  // whatever holds a row (the detail's opener) keep it.
+  place(rows) {
+    const keep = new Set(rows);
+    for (const tr of [...this.tbody.children]) if (!keep.has(tr)) tr.remove();
+    let at = this.tbody.firstElementChild;
+    for (const tr of rows) {
+      if (tr === at) at = at.nextElementSibling;
+      else this.tbody.insertBefore(tr, at);
+    }
+  }
+
+  // Entry i as a row: a divider's is kept; an exchange's is the one drawn last time
+  // (`before`: summary -> row), else made (a summary never changes; its advice badge
+  // fills itself in). The selection and the tab stop are set from the facts on every draw.
+  rowAt(i, before) {
     const entry = this.entries[i];
     if (entry.tr) {
       if (entry.tr.classList.contains("run-divider")) this.runs.fill(entry.tr);
       return entry.tr;
     }
-    const tr = row(entry);
+    const tr = before.get(entry) || row(entry);
     const chosen = entry.seq === this.selected;
     tr.classList.toggle("selected", chosen);
     tr.setAttribute("aria-selected", String(chosen));
