@@ -114,6 +114,8 @@ def test_ignored_options_are_named():
     ("curl -H", "-H needs a value"),
     ("curl -H 'no colon' http://h/", "is not a header"),
     ("curl http://h:99999/", "bad port"),
+    ("curl 'http://[::1/'", "bad host"),  # before: a 500 (ValueError), as the next
+    ("curl -H $'X: \\ud800' http://h/", "not a character"),  # (UnicodeEncodeError)
     ("curl http://a/ http://b/", "one URL at a time"),
     ("curl -X GET", "has no URL"),
     ("curl " + "x" * curl.MAX_COMMAND_CHARS, "longer than"),
