@@ -44,8 +44,9 @@ def passing(sandbox: Sandbox, wanted: filters.Filter | None, after: int = 0,
         where["run__number"] = run
     items = [exchanges.summary(r) for r in Exchange.objects.filter(**where).order_by("seq")
              .values(*exchanges.SUMMARY_FIELDS)]
-    if wanted is not None and not wanted.needs_bytes:
-        items = [i for i in items if filters.matches(i, wanted)]  # no bytes read to decide
+    if wanted is not None:  # first the terms a summary answers: no bytes read for those
+        on_summary = [t for t in wanted.terms if t.key not in filters.BYTE_KEYS]
+        items = [i for i in items if filters.matches(i, filters.Filter(tuple(on_summary)))]
     for start in range(0, len(items), BATCH):
         batch = items[start:start + BATCH]
         raw = {seq: (bytes(req), bytes(res)) for seq, req, res in Exchange.objects.filter(
