@@ -18,7 +18,8 @@ def stored(client, free_port, raw_send):
     """A sandbox with three exchanges: GET /, GET /logo.png, a POST with a text body."""
     sandbox = client.post("/api/sandboxes/", {"name": "s", "port": free_port},
                           content_type="application/json").json()
-    assert client.post(sandbox["links"]["starter"]).status_code == 200  # the starter site
+    starter = client.post(sandbox["links"]["starter"], {}, content_type="application/json")
+    assert starter.status_code == 201  # the starter site
     assert client.post(sandbox["links"]["start"]).status_code == 200
     host = f"127.0.0.1:{free_port}"
     for data in (f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Lesson: three\r\n\r\n".encode(),
