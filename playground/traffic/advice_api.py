@@ -138,13 +138,14 @@ def exchange_advice(request: HttpRequest, sandbox_id: int, seq: int) -> JsonResp
 
 def _seqs(text: str) -> list[int]:
     """``?seqs=1,2,3`` as numbers, or ApiError 400 saying what is wrong."""
-    parts = [p for p in text.split(",") if p.strip()]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise ApiError(400, gettext("seqs must list exchange numbers, such as seqs=1,2,3"))
     if len(parts) > ADVICE_BATCH:
         raise ApiError(400, gettext("at most %(count)s exchanges at a time, not %(asked)s")
                        % {"count": ADVICE_BATCH, "asked": len(parts)})
-    if not all(p.strip().isdigit() and len(p.strip()) <= 18 for p in parts):
+    # ASCII digits: str.isdigit() also takes "²", which int() refuses (it was a 500).
+    if not all(re.fullmatch(r"[0-9]{1,18}", p) for p in parts):
         raise ApiError(400, gettext("seqs must list exchange numbers, such as seqs=1,2,3"))
     return sorted({int(p) for p in parts})
 

@@ -68,7 +68,7 @@ def matching(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     sandbox = get_readable(request, sandbox_id)
     text = request.GET.get("filter", "")
     after_text = request.GET.get("after") or "0"
-    if not after_text.isdigit() or len(after_text) > 18:
+    if not (after_text.isascii() and after_text.isdigit()) or len(after_text) > 18:
         raise ApiError(400, gettext("%(name)s must be a whole number, not %(value)s")
                        % {"name": "after", "value": repr(after_text)})
     after = int(after_text)
