@@ -284,7 +284,7 @@ def view(raw: bytes, response: bool) -> dict[str, Any]:
             escaped = any("bytes" in piece for piece in result["text"])
             result["json"] = {"error": {"code": "not_text", "offset": 0, "line": 1,
                                         "column": 1}} if escaped \
-                else pretty_json(data.decode(rule["charset"]))
+                else pretty_json("".join(piece["text"] for piece in result["text"]))
             if result["json"] is None:  # too deep or too large to re-indent: text
                 del result["json"]
                 result["kind"] = "text"
