@@ -97,7 +97,7 @@ def _ansi_c(match: re.Match[str]) -> str:
     """bash's $'...' (what Chrome's "Copy as cURL" writes) as a plain quoted word."""
     def one(escape: re.Match[str]) -> str:
         text = escape.group(0)
-        if text[1] in "xu":
+        if text[1] in "xu" and len(text) > 2:  # a lone \x stays as written, as in bash
             code = int(text[2:], 16)
             if 0xD800 <= code <= 0xDFFF:  # no character: the bytes could not be written
                 raise CurlError(gettext_noop("%(escape)s is half of a UTF-16 pair, not a "

@@ -129,3 +129,4 @@ def test_what_cannot_be_turned_into_bytes_is_named(command, words):
 def test_split_as_bash_would():
     assert curl.words("curl -H $'A: \\x41\\'' 'b c' \\\n d") == ["-H", "A: A'", "b c", "d"]
     assert shlex.join(curl.words("curl.exe x")) == "x"
+    assert curl.words("curl $'\\x\\u'") == ["\\x\\u"]  # no digits: as written (was a 500)
