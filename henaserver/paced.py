@@ -112,16 +112,12 @@ def paced_response(plan: Paced) -> Response:
                     pieces=plan.pieces)
 
 
-def _fields(head: bytes) -> list[tuple[bytes, bytes, bytes]]:
-    return [line.rstrip(b"\r").partition(b":") for line in head.split(b"\n")[1:] if line]
-
-
 def _chunked_head(head: bytes) -> tuple[bytes, bytes]:
     """The head of a chunked response, and its trailer section (without the final
     empty line): the fields named in ``Trailer`` move to the trailer; Content-Length
     and Transfer-Encoding are replaced by ``Transfer-Encoding: chunked``."""
     status_line = head.split(b"\n", 1)[0].rstrip(b"\r")
-    fields = _fields(head)
+    fields = [line.rstrip(b"\r").partition(b":") for line in head.split(b"\n")[1:] if line]
     named = {n.strip().lower() for name, _, value in fields
              if name.strip().lower() == b"trailer" for n in value.split(b",")}
     kept, trailer = [status_line], list[bytes]()
