@@ -35,8 +35,8 @@ from typing import Final
 
 from .http import HTTPError, Request
 from .limits import Limits
-from .paced import Paced, pace_of, paced
-from .response import Handler, Response, paced_response, raw_response
+from .paced import Paced, pace_of, paced, paced_response
+from .response import Handler, Response, raw_response
 from .static import StaticFiles, split_target
 
 log = logging.getLogger("henaserver")

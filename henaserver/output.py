@@ -26,8 +26,7 @@ from typing import BinaryIO, Final
 
 from .exchange import ExchangeRecord
 from .http import find_head_end
-from .paced import Piece
-from .response import Response, response_head, status_has_body
+from .response import Piece, Response, response_head, status_has_body
 
 SERVER_NAME: Final = "henaserver/0.1"
 CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"

@@ -30,6 +30,7 @@ import re
 from typing import Any, Final, NamedTuple
 
 from .http import find_head_end
+from .response import Piece, Response, frames_itself, status_of
 
 SENDS: Final = ("whole", "drip", "chunked", "events")
 # Bounds, so a rule cannot hold a connection for ever nor wake the loop too often.
@@ -40,12 +41,6 @@ MAX_EVERY_MS: Final = 5_000
 MAX_TOTAL_MS: Final = 120_000
 # Each piece is one write and one event: 1,000 lines are plenty to watch one arrive.
 MAX_PIECES: Final = 1000
-# One event per sent piece; its bytes are recorded up to the capture cap (docs/events.md).
-
-
-class Piece(NamedTuple):
-    wait: float  # seconds after the request (the first piece) or the previous piece
-    data: bytes
 
 
 class Paced(NamedTuple):
@@ -56,7 +51,10 @@ class Paced(NamedTuple):
     framed: bool
 
 
-class ExchangeProgress(NamedTuple):  # a paced response's piece has been written
+class ExchangeProgress(NamedTuple):
+    """A paced response's piece has been written: one event per piece, its bytes
+    recorded up to the capture cap (docs/events.md)."""
+
     conn: int
     index: int  # type: ignore[assignment]  # as in docs/events.md; shadows tuple.index
     method: str | None
@@ -86,7 +84,7 @@ def paced(raw: bytes, send: str, delay_ms: int, every_ms: int, number: int = 1) 
     result is longer than the bounds allow."""
     head_end, body_start = find_head_end(raw)
     if send == "whole" or head_end == -1:
-        parts, framed = [raw], _frames_itself(raw)
+        parts, framed = [raw], frames_itself(raw)
     else:
         head, body = raw[:body_start], raw[body_start:]
         if send == "chunked":
@@ -97,7 +95,7 @@ def paced(raw: bytes, send: str, delay_ms: int, every_ms: int, number: int = 1) 
             framed = True
         else:
             cut = _events(body) if send == "events" else body.splitlines(keepends=True)
-            parts, framed = [head, *cut], _frames_itself(raw)
+            parts, framed = [head, *cut], frames_itself(raw)
     total = delay_ms + every_ms * (len(parts) - 1)
     if len(parts) > MAX_PIECES or total > MAX_TOTAL_MS:
         raise ValueError(f"rule {number}: {len(parts)} pieces over {total} ms; at most "
@@ -106,18 +104,12 @@ def paced(raw: bytes, send: str, delay_ms: int, every_ms: int, number: int = 1) 
     return Paced(tuple(Piece(w, p) for w, p in zip(waits, parts, strict=True)), framed)
 
 
-def _frames_itself(raw: bytes) -> bool:
-    """Whether the bytes end where their Content-Length says (RFC 9112 section 6.3)."""
-    head_end, body_start = find_head_end(raw)
-    if head_end == -1:
-        return False
-    lengths = [value.strip() for name, _, value in _fields(raw[:head_end])
-               if name.strip().lower() == b"content-length"]
-    return lengths == [str(len(raw) - body_start).encode()]
-
-
-def _fields(head: bytes) -> list[tuple[bytes, bytes, bytes]]:
-    return [line.rstrip(b"\r").partition(b":") for line in head.split(b"\n")[1:] if line]
+def paced_response(plan: Paced) -> Response:
+    """A rule's response sent over time, its status read as for a raw one
+    (``response.raw_response``); the connection closes afterwards unless the pieces
+    frame themselves."""
+    return Response(status_of(plan.pieces[0].data), [], close=not plan.framed,
+                    pieces=plan.pieces)
 
 
 def _chunked_head(head: bytes) -> tuple[bytes, bytes]:
@@ -125,7 +117,7 @@ def _chunked_head(head: bytes) -> tuple[bytes, bytes]:
     empty line): the fields named in ``Trailer`` move to the trailer; Content-Length
     and Transfer-Encoding are replaced by ``Transfer-Encoding: chunked``."""
     status_line = head.split(b"\n", 1)[0].rstrip(b"\r")
-    fields = _fields(head)
+    fields = [line.rstrip(b"\r").partition(b":") for line in head.split(b"\n")[1:] if line]
     named = {n.strip().lower() for name, _, value in fields
              if name.strip().lower() == b"trailer" for n in value.split(b",")}
     kept, trailer = [status_line], list[bytes]()
@@ -160,7 +152,8 @@ class Alarms:
 
     def set(self, connection: Any, when: float) -> None:
         """Wake ``connection`` (``on_writable``) at ``when`` (``time.time()``)."""
-        if self._armed.get(connection.id, when + 1) <= when:
+        armed = self._armed.get(connection.id)
+        if armed is not None and armed <= when:
             return  # an earlier alarm wakes it first; it sets the next one then
         self._armed[connection.id] = when
         heapq.heappush(self._heap, (when, connection.id, connection))

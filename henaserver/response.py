@@ -3,7 +3,8 @@
 A handler (``static.py``, the modes in ``modes.py``) is a function from a ``Request`` to
 a ``Response``. The connection adds the fields a server always sends (Date, Server,
 Connection), serialises the head with ``response_head`` and sends head and body in one
-write. ``raw_response`` is the exception: bytes the user wrote, sent exactly as written.
+write. ``raw_response`` is the exception: bytes the user wrote, sent exactly as written
+(at once, or over time in ``Piece``s: ``paced.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, NamedTuple
 
 from .http import Request, find_head_end, reason_phrase
-from .paced import Paced, Piece
 
 # The start of a status line (RFC 9112 section 4), to read a raw response's status.
 STATUS_LINE: Final = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})")
+
+
+class Piece(NamedTuple):
+    """Part of a response sent over time (``paced.py``)."""
+
+    wait: float  # seconds after the request (the first piece) or the previous piece
+    data: bytes
 
 
 @dataclass
@@ -53,24 +60,25 @@ def raw_response(data: bytes) -> Response:
     with a Content-Length equal to the body's length: otherwise the client could not
     tell where this response ends and the next one starts (RFC 9112 section 6.3).
     """
+    return Response(status_of(data), [], close=not frames_itself(data), raw=data)
+
+
+def status_of(data: bytes) -> int:
+    """The status code of raw response bytes, 0 when they have no status line."""
     match = STATUS_LINE.match(data)
-    status = int(match[1]) if match else 0
+    return int(match[1]) if match else 0
+
+
+def frames_itself(data: bytes) -> bool:
+    """Whether raw response bytes end where their Content-Length says (RFC 9112
+    section 6.3)."""
     head_end, body_start = find_head_end(data)
-    framed = False
-    if head_end != -1:
-        fields = (line.partition(b":") for line in data[:head_end].split(b"\n")[1:])
-        lengths = [value.strip() for name, _, value in fields
-                   if name.strip().lower() == b"content-length"]
-        framed = lengths == [str(len(data) - body_start).encode()]
-    return Response(status, [], close=not framed, raw=data)
-
-
-def paced_response(plan: Paced) -> Response:
-    """A rule's response sent over time (``paced.py``), its status read as for a raw
-    one; the connection closes afterwards unless the pieces frame themselves."""
-    match = STATUS_LINE.match(plan.pieces[0].data)
-    return Response(int(match[1]) if match else 0, [], close=not plan.framed,
-                    pieces=plan.pieces)
+    if head_end == -1:
+        return False
+    fields = (line.partition(b":") for line in data[:head_end].split(b"\n")[1:])
+    lengths = [value.strip() for name, _, value in fields
+               if name.strip().lower() == b"content-length"]
+    return lengths == [str(len(data) - body_start).encode()]
 
 
 def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:

@@ -16,7 +16,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse, RawPostDataException
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -128,7 +128,14 @@ def json_body(request: HttpRequest) -> dict:
     """The request body as a JSON object, or ApiError 400. Every API view that takes
     JSON reads it here (``parse_json``), so its checks hold for all of them."""
     try:
-        data = parse_json(request.body or b"{}")
+        raw = request.body
+    except RawPostDataException:
+        # A multipart POST was parsed as a form, from the stream, before the view
+        # (uploads.py's middleware, else Django's CSRF check): its bytes are gone.
+        raise ApiError(400, _("the request body must be JSON (Content-Type: "
+                              "application/json), not a form")) from None
+    try:
+        data = parse_json(raw or b"{}")
     except BadJson as exc:
         raise ApiError(400, str(exc)) from None
     if not isinstance(data, dict):

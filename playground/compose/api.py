@@ -57,13 +57,18 @@ def connect_host(bind_host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind_host, bind_host)
 
 
+def not_running(sandbox: Sandbox) -> str:
+    """What a sandbox that does not run answers the composer (here a 409; compose
+    several puts it in that sandbox's answer)."""
+    status = gettext(STATUS_WORDS.get(sandbox.status, sandbox.status))
+    return gettext("“%(name)s” is %(status)s: start it first, then send your request") % {
+        "name": sandbox.name, "status": status}
+
+
 def _running_sandbox(request: HttpRequest, sandbox_id: int) -> Sandbox:
     sandbox = get_owned(request, sandbox_id)
     if not is_running(sandbox):
-        status = gettext(STATUS_WORDS.get(sandbox.status, sandbox.status))
-        raise ApiError(409, gettext("“%(name)s” is %(status)s: start it first, then send "
-                                    "your request") % {"name": sandbox.name, "status": status},
-                       sandbox_status=sandbox.status)
+        raise ApiError(409, not_running(sandbox), sandbox_status=sandbox.status)
     return sandbox
 
 

@@ -97,8 +97,12 @@ def _ansi_c(match: re.Match[str]) -> str:
     """bash's $'...' (what Chrome's "Copy as cURL" writes) as a plain quoted word."""
     def one(escape: re.Match[str]) -> str:
         text = escape.group(0)
-        if text[1] in "xu":
-            return chr(int(text[2:], 16))
+        if text[1] in "xu" and len(text) > 2:  # a lone \x stays as written, as in bash
+            code = int(text[2:], 16)
+            if 0xD800 <= code <= 0xDFFF:  # no character: the bytes could not be written
+                raise CurlError(gettext_noop("%(escape)s is half of a UTF-16 pair, not a "
+                                             "character"), escape=text)
+            return chr(code)
         return _ANSI_ESCAPES.get(text[1], text)
     inner = re.sub(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{4}|.)", one, match.group(1),
                    flags=re.DOTALL)
@@ -234,7 +238,10 @@ def _target(curl: Curl) -> tuple[str, str]:
     if re.search(r"\s", url):
         raise CurlError(gettext_noop("the URL %(url)s contains a space: write it as %%20"),
                         url=curl.url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL": a [ without its ]
+        raise CurlError(gettext_noop("the URL %(url)s has a bad host"), url=curl.url) from None
     if parts.scheme.lower() != "http":
         raise CurlError(gettext_noop("the composer speaks plain HTTP: %(url)s is not an "
                                      "http:// URL"), url=curl.url)

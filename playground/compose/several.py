@@ -23,10 +23,9 @@ from ..classes import diff as bytes_diff
 from ..errors import ApiError, api, json_body
 from ..models import Sandbox
 from ..sandboxes.ownership import get_owned
-from ..sandboxes.presenters import STATUS_WORDS
 from ..sandboxes.runtime import is_running
 from . import composer
-from .api import MAX_CONCURRENT, connect_host, request_plan, sending_slots
+from .api import MAX_CONCURRENT, connect_host, not_running, request_plan, sending_slots
 
 # At least two to compare; at most as many as may be composed at once in this process.
 MIN_TARGETS = 2
@@ -57,9 +56,7 @@ def _answer(sandbox: Sandbox, running: bool, result: composer.Result | None) -> 
         "sandbox": {"id": sandbox.pk, "name": sandbox.name, "port": sandbox.port},
     }
     if result is None:
-        status = gettext(STATUS_WORDS.get(sandbox.status, sandbox.status))
-        answer["error"] = gettext("“%(name)s” is %(status)s: start it first, then send "
-                                  "your request") % {"name": sandbox.name, "status": status}
+        answer["error"] = not_running(sandbox)
         return answer
     answer.update(result.as_json(base64.b64encode))
     return answer

@@ -36,7 +36,7 @@ def parse_pace(row: dict[str, Any], number: int, data: bytes) -> dict[str, Any]:
     pace = {"send": send}
     for name, top in (("delay_ms", MAX_DELAY_MS), ("every_ms", MAX_EVERY_MS)):
         value = row.get(name) or 0
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
             raise Refusal(gettext_noop("rule %(number)s: %(name)s must be a whole number of "

@@ -10,7 +10,7 @@ from typing import Any
 
 import httplint
 import nh3
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.utils import translation
 from django.utils.translation import get_language, gettext
 from httplint import Note
@@ -100,24 +100,30 @@ def note_json(note: Note, language: str) -> dict[str, Any]:
     }
 
 
-def advice_of(row: dict[str, Any]) -> advice.Advice:
-    """The cached advice of a row (``pk`` and the raw fields), linted when missing."""
-    found = advice.cache.get(row["pk"])
-    if found is None:
-        found = advice.lint(bytes(row["request_raw"]), bytes(row["response_raw"]),
-                            row["request_truncated"], row["response_truncated"])
-        advice.cache.put(row["pk"], found)
-    return found
-
-
 RAW_FIELDS = ("pk", "request_raw", "response_raw", "request_truncated", "response_truncated")
+
+
+def advice_of(pks: list[int]) -> dict[int, advice.Advice]:
+    """The advice of these rows, by id: the cached, and the others linted (their bytes
+    read in one query; never the bytes of a cached one). A row evicted meanwhile is
+    left out."""
+    found = {pk: advice.cache.get(pk) for pk in pks}
+    missing = [pk for pk, notes in found.items() if notes is None]
+    for row in Exchange.objects.filter(pk__in=missing).values(*RAW_FIELDS):
+        found[row["pk"]] = linted = advice.lint(
+            bytes(row["request_raw"]), bytes(row["response_raw"]),
+            row["request_truncated"], row["response_truncated"])
+        advice.cache.put(row["pk"], linted)
+    return {pk: notes for pk, notes in found.items() if notes is not None}
 
 
 @api("GET")
 def exchange_advice(request: HttpRequest, sandbox_id: int, seq: int) -> JsonResponse:
     """Every note on exchange ``seq``, request's then response's, worst first."""
-    row = stored_exchange(get_readable(request, sandbox_id), seq, *RAW_FIELDS)
-    found = advice_of(row)
+    pk = stored_exchange(get_readable(request, sandbox_id), seq, "pk")["pk"]
+    found = advice_of([pk]).get(pk)
+    if found is None:  # evicted since the line above
+        raise Http404
     language = "ja" if (get_language() or "en").startswith("ja") else "en"
     rank = {level: i for i, level in enumerate(advice.LEVELS)}
 
@@ -132,13 +138,14 @@ def exchange_advice(request: HttpRequest, sandbox_id: int, seq: int) -> JsonResp
 
 def _seqs(text: str) -> list[int]:
     """``?seqs=1,2,3`` as numbers, or ApiError 400 saying what is wrong."""
-    parts = [p for p in text.split(",") if p.strip()]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise ApiError(400, gettext("seqs must list exchange numbers, such as seqs=1,2,3"))
     if len(parts) > ADVICE_BATCH:
         raise ApiError(400, gettext("at most %(count)s exchanges at a time, not %(asked)s")
                        % {"count": ADVICE_BATCH, "asked": len(parts)})
-    if not all(p.strip().isdigit() and len(p.strip()) <= 18 for p in parts):
+    # ASCII digits: str.isdigit() also takes "²", which int() refuses (it was a 500).
+    if not all(re.fullmatch(r"[0-9]{1,18}", p) for p in parts):
         raise ApiError(400, gettext("seqs must list exchange numbers, such as seqs=1,2,3"))
     return sorted({int(p) for p in parts})
 
@@ -146,11 +153,8 @@ def _seqs(text: str) -> list[int]:
 def _counts(sandbox: Sandbox, seqs: list[int]) -> dict[str, dict[str, int]]:
     ids = dict(Exchange.objects.filter(sandbox=sandbox, seq__in=seqs)
                .values_list("seq", "pk"))
-    cached = {seq: advice.cache.get(pk) for seq, pk in ids.items()}
-    missing = [ids[seq] for seq, found in cached.items() if found is None]
-    for row in Exchange.objects.filter(pk__in=missing).values("seq", *RAW_FIELDS):
-        cached[row["seq"]] = advice_of(row)
-    return {str(seq): found.counts() for seq, found in cached.items() if found is not None}
+    found = advice_of(list(ids.values()))
+    return {str(seq): found[pk].counts() for seq, pk in ids.items() if pk in found}
 
 
 @api("GET")

@@ -68,7 +68,7 @@ def _run_param(request: HttpRequest, sandbox: Sandbox, default: str) -> int | No
     if text == "current":
         run = runs.current(sandbox.pk) or sandbox.runs.order_by("-number").first()
         return run.number if run is not None else 0
-    if text.isdigit() and len(text) < 10:
+    if text.isascii() and text.isdigit() and len(text) < 10:  # isdigit alone takes "²"
         return int(text)
     raise ApiError(400, gettext("run must be current, all or a run number, not %(value)s")
                    % {"value": repr(text)})

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import io
 import json
 import re
 import zlib
@@ -202,9 +203,15 @@ _JSON_ERRORS = {
     "Invalid \\escape": "bad_escape",
     "Invalid \\uXXXX escape": "bad_escape",
 }
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
+# A string, an empty object or array (one token: it stays on its line), a punctuation
+# mark, or a literal.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\{\s*\}|\[\s*\]|[{}\[\],:]|[^\s{}\[\],:"]+')
 _JSON_LITERAL = re.compile(r"^(true|false|null|-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)$")
 _CLOSING = {"{": "}", "[": "]"}
+# Re-indenting adds two spaces a level to every line: a body nested deeply on purpose
+# (900 "[" then 900 "]", over and over) would grow a thousandfold, to gigabytes. A
+# re-indented text longer than this is not made: the body is shown as text.
+MAX_PRETTY = 4 * MAX_DECODED
 
 
 def _position(text: str, offset: int) -> dict[str, int]:
@@ -213,42 +220,41 @@ def _position(text: str, offset: int) -> dict[str, int]:
             "column": offset - line_start + 1}
 
 
-def pretty_json(text: str) -> dict[str, Any]:
+def pretty_json(text: str) -> dict[str, Any] | None:
     """``{"pretty": text}``, the JSON re-indented by its own tokens (numbers, escapes and
     repeated names kept exactly as sent), or ``{"error": {"code", "offset", "line",
-    "column"}}`` at the first syntax error (offset in characters of ``text``)."""
+    "column"}}`` at the first syntax error (offset in characters of ``text``). None when
+    it is nested too deeply for Python's parser or would re-indent past MAX_PRETTY."""
     try:
         json.loads(text)
     except json.JSONDecodeError as error:
         return {"error": {"code": _JSON_ERRORS.get(error.msg, "other"), "detail": error.msg,
                           **_position(text, error.pos)}}
-    out, depth = [], 0
-    tokens = list(_JSON_TOKEN.finditer(text))
-    for i, token in enumerate(tokens):
-        word = token[0]
+    except RecursionError:  # "[" * 50_000: deeper than the parser goes
+        return None
+    out, depth = io.StringIO(), 0
+    for token in _JSON_TOKEN.finditer(text):
+        word = piece = token[0]
         if word in _CLOSING:
-            if i + 1 < len(tokens) and tokens[i + 1][0] == _CLOSING[word]:
-                out.append(word)  # {} or []: the closing token follows on this line
-                continue
             depth += 1
-            out.append(word + "\n" + "  " * depth)
+            piece = word + "\n" + "  " * depth
         elif word in "}]":
-            if out and out[-1] in _CLOSING:
-                out.append(word)
-                continue
             depth -= 1
-            out.append("\n" + "  " * depth + word)
+            piece = "\n" + "  " * depth + word
         elif word == ",":
-            out.append(",\n" + "  " * depth)
+            piece = ",\n" + "  " * depth
         elif word == ":":
-            out.append(": ")
+            piece = ": "
+        elif word[0] in _CLOSING:  # {} or [], whatever space was inside
+            piece = word[0] + word[-1]
         elif word[0] != '"' and not _JSON_LITERAL.match(word):
             # Python's json takes NaN and Infinity; JSON (RFC 8259 section 6) does not.
             return {"error": {"code": "bad_literal", "detail": word,
                               **_position(text, token.start())}}
-        else:
-            out.append(word)
-    return {"pretty": "".join(out)}
+        out.write(piece)
+        if out.tell() > MAX_PRETTY:
+            return None
+    return {"pretty": out.getvalue()}
 
 
 def view(raw: bytes, response: bool) -> dict[str, Any]:
@@ -278,5 +284,8 @@ def view(raw: bytes, response: bool) -> dict[str, Any]:
             escaped = any("bytes" in piece for piece in result["text"])
             result["json"] = {"error": {"code": "not_text", "offset": 0, "line": 1,
                                         "column": 1}} if escaped \
-                else pretty_json(data.decode(rule["charset"]))
+                else pretty_json("".join(piece["text"] for piece in result["text"]))
+            if result["json"] is None:  # too deep or too large to re-indent: text
+                del result["json"]
+                result["kind"] = "text"
     return result

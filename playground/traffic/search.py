@@ -44,8 +44,9 @@ def passing(sandbox: Sandbox, wanted: filters.Filter | None, after: int = 0,
         where["run__number"] = run
     items = [exchanges.summary(r) for r in Exchange.objects.filter(**where).order_by("seq")
              .values(*exchanges.SUMMARY_FIELDS)]
-    if wanted is not None and not wanted.needs_bytes:
-        items = [i for i in items if filters.matches(i, wanted)]  # no bytes read to decide
+    if wanted is not None:  # first the terms a summary answers: no bytes read for those
+        on_summary = [t for t in wanted.terms if t.key not in filters.BYTE_KEYS]
+        items = [i for i in items if filters.matches(i, filters.Filter(tuple(on_summary)))]
     for start in range(0, len(items), BATCH):
         batch = items[start:start + BATCH]
         raw = {seq: (bytes(req), bytes(res)) for seq, req, res in Exchange.objects.filter(
@@ -67,7 +68,7 @@ def matching(request: HttpRequest, sandbox_id: int) -> JsonResponse:
     sandbox = get_readable(request, sandbox_id)
     text = request.GET.get("filter", "")
     after_text = request.GET.get("after") or "0"
-    if not after_text.isdigit() or len(after_text) > 18:
+    if not (after_text.isascii() and after_text.isdigit()) or len(after_text) > 18:
         raise ApiError(400, gettext("%(name)s must be a whole number, not %(value)s")
                        % {"name": "after", "value": repr(after_text)})
     after = int(after_text)

@@ -122,6 +122,8 @@ def test_ignored_options_are_named():
     ("curl -H", "-H needs a value"),
     ("curl -H 'no colon' http://h/", "is not a header"),
     ("curl http://h:99999/", "bad port"),
+    ("curl 'http://[::1/'", "bad host"),  # before: a 500 (ValueError), as the next
+    ("curl -H $'X: \\ud800' http://h/", "not a character"),  # (UnicodeEncodeError)
     ("curl http://a/ http://b/", "one URL at a time"),
     ("curl -X GET", "has no URL"),
     ("curl " + "x" * curl.MAX_COMMAND_CHARS, "longer than"),
@@ -135,3 +137,4 @@ def test_what_cannot_be_turned_into_bytes_is_named(command, words):
 def test_split_as_bash_would():
     assert curl.words("curl -H $'A: \\x41\\'' 'b c' \\\n d") == ["-H", "A: A'", "b c", "d"]
     assert shlex.join(curl.words("curl.exe x")) == "x"
+    assert curl.words("curl $'\\x\\u'") == ["\\x\\u"]  # no digits: as written (was a 500)

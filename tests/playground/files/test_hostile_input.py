@@ -164,3 +164,15 @@ def test_a_lone_surrogate_in_json_is_a_400(refused, running, method, tail):
     body = (b'{"name": "a\\ud800b", "port": 8000, "overwrite": true, "mode": "\\udfff", '
             b'"rules": [{"path": "/\\udc00"}], "request_b64": "R0VUIC8="}')
     refused(method, json_url(running, tail), body, "application/json", 400, "surrogate")
+
+
+# Before: a multipart body was a 500 (RawPostDataException): it is parsed as a form from
+# the stream before the view, and the view's request.body could not be read after it.
+# Every POST that takes JSON: the sandbox's, the composer's tools, "Check my server".
+@pytest.mark.parametrize("tail", ["", "starter/", "compose/", "checks/", "/api/compose/curl/",
+                                  "/api/compose/several/"])
+def test_a_form_body_to_a_json_endpoint_is_a_400(refused, running, tail):
+    url = tail if tail.startswith("/") else json_url(running, tail)
+    body, content_type = multipart([("overwrite", b"x.txt", b"true")])
+    refused("POST", url, body, content_type, 400, "JSON")
+    refused("POST", url, b"overwrite=true", "application/x-www-form-urlencoded", 400, "JSON")

@@ -53,6 +53,7 @@ def test_a_rule_keeps_its_pace_and_the_rules_file_carries_it(settings, tmp_path)
     ({"send": "slowly"}, "send must be one of"),
     ({"send": "drip", "delay_ms": 20_001}, "delay_ms must be a whole number"),
     ({"send": "drip", "every_ms": "soon"}, "every_ms must be a whole number"),
+    ({"send": "drip", "every_ms": "\u00b2"}, "every_ms must be a whole number"),  # was a 500
     ({"send": "drip", "every_ms": 5000, "response": HEAD + "x\n" * 30}, "the limit is"),
 ])
 def test_a_wrong_pace_is_refused_with_its_reason(row: dict[str, object], words: str) -> None:

@@ -84,6 +84,7 @@ def test_counts_for_the_rows_of_the_list_are_linted_once(client, free_port, raw_
 
 @pytest.mark.parametrize("query, words", [
     ("", "seqs must list"), ("?seqs=", "seqs must list"), ("?seqs=1,x", "seqs must list"),
+    ("?seqs=%C2%B2", "seqs must list"),  # "²" is a digit to str.isdigit(): was a 500
     ("?seqs=" + ",".join(str(n) for n in range(1, 62)), "at most 60"),
 ])
 def test_bad_questions_get_400_with_a_reason(client, free_port, raw_send, query, words):

@@ -113,6 +113,20 @@ def test_json_is_reindented_exactly():
         '      "x\\"y",\n      null\n    ]\n  },\n  "d": {}\n}')
 
 
+# Before: nesting deeper than Python's parser goes was a RecursionError (a 500), and
+# nesting it takes re-indented to gigabytes (two spaces a level, on every line).
+DEEP = b"[" * 30_000 + b"]" * 30_000
+WIDE = b"[" + (b"[" * 900 + b"0" + b"]" * 900 + b",") * 500 + b"0]"
+
+
+@pytest.mark.parametrize("body, coding", [(DEEP, []), (gzip.compress(WIDE), ["gzip"])])
+def test_json_too_deep_to_reindent_is_shown_as_text(body, coding):
+    headers = ["Content-Type: application/json"] + [f"Content-Encoding: {c}" for c in coding]
+    view = bodies.view(response(body, *headers), True)
+    assert view["decoded"] and view["kind"] == "text" and "json" not in view
+    assert len(text_of(view)) == view["size"]
+
+
 @pytest.mark.parametrize("sent, code, line, column", [
     (b'{"a": 1,\n "b": 2\n "c": 3}', "expecting_comma", 3, 2),
     (b'{"a": }', "expecting_value", 1, 7),

@@ -57,6 +57,7 @@ def test_a_filter_that_cannot_be_used_is_a_400_that_says_why(client, stored):
     assert answer.status_code == 400
     assert "not a regular expression" in answer.json()["error"]
     assert _matching(client, sandbox, "body:x", after="-1").status_code == 400
+    assert _matching(client, sandbox, "body:x", after="%C2%B2").status_code == 400  # "²"
     har = client.get(sandbox["links"]["exchanges"] + "export.har?filter=" + quote("re:(?P<n>x)"))
     assert har.status_code == 400 and "groups" in har.json()["error"]
 

@@ -115,6 +115,7 @@ def test_a_restart_begins_run_2_and_keeps_run_1(client, free_port, compiled_tran
     assert {i["run"] for i in client.get(api + "?run=current").json()["exchanges"]} == {2}
     assert len(client.get(api + "?run=1").json()["exchanges"]) == 30
     assert client.get(api + "?run=x").status_code == 400
+    assert client.get(api + "?run=%C2%B2").status_code == 400  # "²": was a 500
     # How a run ended is worded in the viewer's language.
     client.cookies["django_language"] = "ja"
     assert runs_of(client, sandbox)["runs"][0]["ended"] == "サーバーを停止しました"
