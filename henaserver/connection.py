@@ -87,13 +87,11 @@ class Connection:
         self.close_reason = "server closed"  # given by the move to CLOSING
         self.parser = RequestParser(host.limits)
         self.output = OutputQueue(
-            sock, on_sent=self._sent, on_progress=lambda record, offset, data: host.
-            exchange_progress(progress_event(record, conn_id, offset, data)),
+            sock, on_sent=self._sent, on_progress=self._progress,
             capture_cap=host.limits.capture_body_cap if host.capturing else None)
         self.current: ExchangeRecord | None = None  # the request being received
         self.exchanges = 0
-        self.bytes_in = 0
-        self.bytes_out = 0
+        self.bytes_in = self.bytes_out = 0
         self.last_activity = accepted
         # The arriving request's pace (pace.py); the turn as _take_turn last told it.
         self._rate = RecentRate(accepted, 0)
@@ -186,7 +184,6 @@ class Connection:
             return
         self._move(State.CLOSED)
         self.output.clear()
-        self.output.on_sent = lambda count, now: None  # no cycle: no slow GC pass frees it
         self.host.connection_closed(self, ConnectionClose(
             self.id, self.exchanges, reason, self.bytes_in, self.bytes_out))
         with contextlib.suppress(OSError):
@@ -252,8 +249,7 @@ class Connection:
         """Answer a request the parser refused or that timed out; then close."""
         record = self.current or ExchangeRecord(self.exchanges, now)
         self.current = None
-        record.head = self.parser.head
-        record.request = self.parser.received
+        record.head, record.request = self.parser.head, self.parser.received
         if record.head is None:
             record.request_line = peek_request_line(record.request)
         record.reject(error)
@@ -316,6 +312,9 @@ class Connection:
         self.host.stats.bytes_out += count
         self.last_activity = now
 
+    def _progress(self, record: ExchangeRecord, offset: int, data: bytes) -> None:
+        self.host.exchange_progress(progress_event(record, self.id, offset, data))
+
     def _after_flush(self) -> None:
         if self.state is State.CLOSED:
             return
@@ -373,8 +372,7 @@ class Connection:
         """The connection was reset or broke: nothing more can be sent."""
         if self.state is not State.LINGERING:
             self._drop_partial("client_closed", "connection reset mid-request", now)
-            self._abandon("client_closed", "connection reset before the response was sent",
-                          now)
+            self._abandon("client_closed", "connection reset before the response was sent", now)
             self.close_reason = "connection reset"
         self.close(self.close_reason)
 
