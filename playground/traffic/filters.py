@@ -15,7 +15,10 @@ does not (``-status:200``; a lone ``-`` is a word). A token is:
   "Check my server" sent for those checks (the summary's ``check``);
 * ``re:PATTERN``: the request target matches a regular expression, any case (the
   syntax Python's ``re`` and JavaScript's ``RegExp`` share; ``(?…)`` groups other than
-  ``(?:``, ``(?=``, ``(?!`` are refused, so both sides always agree);
+  ``(?:``, ``(?=``, ``(?!`` are refused, so both sides always agree). Here it runs on
+  the ``regex`` package (``re``'s syntax, with a timeout): a pattern that backtracks
+  without end (``(a|aa)+$``) is refused once its searches of one request spend
+  PATTERN_SECONDS, instead of holding the thread every sync view shares;
 * ``h:NAME=TEXT``: a header NAME (any case) of the request or the response whose value
   contains TEXT (any case); ``h:NAME`` alone: the header is there;
 * ``body:TEXT``: the request or the response body contains TEXT (ASCII letters in any
@@ -30,10 +33,12 @@ asks the server which stored exchanges pass such a token (traffic/search.py).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import regex
 from django.utils.translation import gettext
 
 from . import heads
@@ -47,9 +52,11 @@ _RUNS = re.compile(r"^[0-9]+(,[0-9]+)*$")
 _CHECKS = re.compile(r"^[0-9]+(\.[0-9]+)?(,[0-9]+(\.[0-9]+)?)*$")
 # Extensions the two regex dialects spell differently ((?P<n>…), (?<n>…), (?i)…).
 _FOREIGN_GROUP = re.compile(r"\(\?(?![:=!])")
-# A pattern is the learner's own, run over their own targets; the bound keeps one
-# pathological pattern from holding a worker for long.
+# A pattern is the learner's own, run over their own targets; the bounds keep one
+# pathological pattern from holding a worker for long: its length, and the time all its
+# searches for one request may take (a list of 2,000 targets takes a few milliseconds).
 MAX_PATTERN = 200
+PATTERN_SECONDS = 0.5
 # Tokens answered from the recorded bytes (the server), not from the summary.
 BYTE_KEYS = ("h", "body")
 
@@ -86,7 +93,28 @@ def parse_size(text: str) -> float | None:
     return float(match[1]) * _UNITS[match[2].lower()]
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+class Pattern:
+    """A learner's ``re:`` pattern, compiled, with the time its searches may still take
+    (one filter is parsed per request, so the budget is the request's)."""
+
+    def __init__(self, text: str, compiled: Any) -> None:
+        self.text, self.compiled, self.seconds_left = text, compiled, PATTERN_SECONDS
+
+    def search(self, target: str) -> bool:
+        """Whether the pattern is found in ``target``; FilterError once the budget is spent."""
+        began = time.monotonic()
+        try:
+            return self.compiled.search(target, timeout=self.seconds_left) is not None
+        except TimeoutError:
+            raise FilterError(gettext(
+                "re:%(pattern)s: this pattern takes too long on your requests' targets (it "
+                "tries too many ways to match): write it more simply") % {"pattern": self.text}
+            ) from None
+        finally:
+            self.seconds_left = max(0.0, self.seconds_left - (time.monotonic() - began))
+
+
+def _compile(pattern: str) -> Pattern:
     # The same sentences as filters.js's compile(), in the request's language.
     if len(pattern) > MAX_PATTERN:
         raise FilterError(gettext("re: a pattern is at most %(count)s characters")
@@ -95,8 +123,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
         raise FilterError(gettext("re:%(pattern)s: only (?:…), (?=…) and (?!…) groups are "
                                   "understood") % {"pattern": pattern})
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as err:
+        return Pattern(pattern, regex.compile(pattern, regex.IGNORECASE))
+    except regex.error as err:
         raise FilterError(gettext("re:%(pattern)s: not a regular expression (%(error)s)")
                           % {"pattern": pattern, "error": err}) from None
 
@@ -180,7 +208,7 @@ def _holds(item: dict[str, Any], t: Term, raw: Raw | None) -> bool:
         label = item.get("check") or ""
         return any(label == c or label.startswith(c + ".") for c in t.value)
     if t.key == "re":
-        return t.value.search(item.get("target") or "") is not None
+        return bool(t.value.search(item.get("target") or ""))
     if t.key in BYTE_KEYS:
         if raw is None:
             raise ValueError(f"{t.text} needs the exchange's bytes")

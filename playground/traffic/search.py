@@ -27,18 +27,31 @@ from . import exchanges, filters
 BATCH = 100
 
 
+def _cannot_use(err: filters.FilterError) -> ApiError:
+    return ApiError(400, gettext("This filter cannot be used: %(why)s") % {"why": err})
+
+
 def parse(text: str) -> filters.Filter | None:
     """The filter for ``text``, or ApiError 400 saying why it cannot be used."""
     try:
         return filters.parse(text)
     except filters.FilterError as err:
-        raise ApiError(400, gettext("This filter cannot be used: %(why)s") % {"why": err}) from None
+        raise _cannot_use(err) from None
 
 
 def passing(sandbox: Sandbox, wanted: filters.Filter | None, after: int = 0,
             run: int | None = None) -> Iterator[tuple[dict[str, Any], bytes, bytes]]:
     """(summary, request bytes, response bytes) of each stored exchange after seq
-    ``after`` of run number ``run`` (None: all runs) that passes ``wanted``, oldest first."""
+    ``after`` of run number ``run`` (None: all runs) that passes ``wanted``, oldest
+    first; ApiError 400 when a pattern spends its time budget (filters.Pattern)."""
+    try:
+        yield from _passing(sandbox, wanted, after, run)
+    except filters.FilterError as err:
+        raise _cannot_use(err) from None
+
+
+def _passing(sandbox: Sandbox, wanted: filters.Filter | None, after: int,
+             run: int | None) -> Iterator[tuple[dict[str, Any], bytes, bytes]]:
     where: dict[str, Any] = {"sandbox": sandbox, "seq__gt": after}
     if run is not None:
         where["run__number"] = run

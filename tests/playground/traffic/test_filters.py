@@ -3,6 +3,8 @@ the page's filters.js follows too (tests/data/filters.json; the browser side is 
 in tests/e2e/test_runs_e2e.py through testkit/filter_table.py), so an export of "the
 filtered list" holds exactly the rows the page shows."""
 
+import threading
+
 import pytest
 from testkit.filter_table import TABLE, raw_of
 
@@ -45,6 +47,30 @@ def test_a_bad_pattern_says_why():
         filters.parse("status:200 re:(")
     with pytest.raises(filters.FilterError, match="at most 200"):
         filters.parse("re:" + "a" * 201)
+
+
+def test_a_pattern_that_backtracks_without_end_is_refused_within_its_budget():
+    """(a|aa)+$ on forty a's then "!" has about 2**40 ways to try (the standard library's
+    re would hold the thread for hours): the searches of one parsed filter share
+    PATTERN_SECONDS, then a FilterError says why. The thread's join is only a guard
+    against the old hang, 100 times the budget."""
+    wanted = filters.parse("re:(a|aa)+$")
+    said: list[str] = []
+
+    def search() -> None:
+        try:
+            filters.matches({"target": "/" + "a" * 40 + "!"}, wanted)
+        except filters.FilterError as err:
+            said.append(str(err))
+
+    thread = threading.Thread(target=search, daemon=True)
+    thread.start()
+    thread.join(100 * filters.PATTERN_SECONDS)
+    assert said and "takes too long" in said[0] and "re:(a|aa)+$" in said[0]
+    # An ordinary pattern over a full history stays far inside its budget.
+    ordinary = filters.parse("re:^/index\\.html\\?n=1[0-9]*$")
+    assert sum(filters.matches({"target": f"/index.html?n={n}"}, ordinary)
+               for n in range(2000)) == 1 + 10 + 100 + 1000
 
 
 def test_byte_tokens_need_the_bytes():

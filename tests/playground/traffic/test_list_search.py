@@ -62,6 +62,16 @@ def test_a_filter_that_cannot_be_used_is_a_400_that_says_why(client, stored):
     assert har.status_code == 400 and "groups" in har.json()["error"]
 
 
+def test_a_pattern_that_takes_too_long_is_a_400_that_says_why(client, stored, raw_send):
+    sandbox, _ = stored
+    raw_send(sandbox["port"], b"GET /" + b"a" * 40 + b"! HTTP/1.1\r\nHost: x\r\n\r\n")
+    recorded.stored(client, sandbox, 4)
+    answer = client.get(sandbox["links"]["exchanges"] + "export.har?run=all&filter="
+                        + quote("re:(a|aa)+$"))
+    assert answer.status_code == 400
+    assert "takes too long" in answer.json()["error"]
+
+
 def test_other_sessions_get_404(other_client, stored):
     sandbox, _ = stored
     assert _matching(other_client, sandbox, "body:x").status_code == 404
