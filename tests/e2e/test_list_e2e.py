@@ -132,6 +132,42 @@ def test_the_list_is_used_from_the_keyboard(sandbox_in_new_session, shared_playg
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_a_drawn_row_stays_in_the_page_while_traffic_arrives(
+        sandbox_in_new_session, shared_playground, lang):
+    """Points 6 and 7: new rows and new counts redraw the list, and a row still drawn stays
+    the same element (the browser lays out only the new rows; the focus on a row, and the
+    row an open detail returns the focus to, are never replaced under the learner)."""
+    page, sandbox, errors = _open(sandbox_in_new_session=sandbox_in_new_session,
+                                  shared_playground=shared_playground, lang=lang,
+                                  name=f"stays {lang}", targets=["/", "/index.css"])
+    wait_until(lambda: _drawn(page) == [1, 2], 10, "two rows drawn",
+               explain=lambda: str(_drawn(page)))
+    page.evaluate("() => { window.firstRow = document.querySelector('tr[data-seq=\"1\"]'); }")
+    page.focus("#traffic-table thead button[data-sort=duration]")
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("() => document.activeElement.dataset.seq") == "2"
+    _get_all(sandbox["port"], ["/a", "/b", "/c"])
+    wait_until(lambda: _drawn(page) == [1, 2, 3, 4, 5], 10, "five rows drawn",
+               explain=lambda: str(_drawn(page)))
+    wait_until(lambda: page.text_content("#c-requests").strip() == "5", 10, "the counts at 5",
+               explain=lambda: page.text_content("#c-requests"))
+    assert page.evaluate(
+        "() => window.firstRow === document.querySelector('tr[data-seq=\"1\"]')")
+    assert page.evaluate("() => document.activeElement.dataset.seq") == "2"
+    # Opened with Enter; traffic meanwhile; Esc gives the focus back to the same row.
+    page.evaluate("() => { window.secondRow = document.activeElement; }")
+    page.keyboard.press("Enter")
+    page.locator("#detail").wait_for()
+    _get_all(sandbox["port"], ["/d"])
+    wait_until(lambda: traffic_list.held(page) == 6, 10, "six rows held",
+               explain=lambda: str(traffic_list.held(page)))
+    page.keyboard.press("Escape")
+    assert page.evaluate("() => document.activeElement === window.secondRow")
+    assert errors == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_filters_on_headers_bodies_patterns_and_negation_and_sorting(
         sandbox_in_new_session, shared_playground, lang):
     targets = ["/", "/index.css", "/missing", "/index.html", "/logo.png", "/index.css?again"]

@@ -30,6 +30,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 READS = {"GET"}
 # A value for each URL parameter; the exchange and the check run are made to exist.
 SAMPLES = {"path": "index.html", "part": "request", "name": "server_recv.txt"}
+# A query for each read that needs one (the advice badges' counts are asked by seqs).
+QUERY = {"api-advice-counts": "?seqs={seq}"}
 # A body for each write, so that a refusal is about who asks, never about the body.
 BODY = {"api-sandbox": {}, "api-mode": {"mode": "fixed"}, "api-rules": {"rules": []},
         "api-program": {"text": "print(1)\n"}, "api-file": "new text",
@@ -60,7 +62,8 @@ ROUTES = sandbox_routes()
 def url_of(name: str, params: set[str], sandbox_id: int, seq: int, number: int) -> str:
     values: dict[str, Any] = {**SAMPLES, "sandbox_id": sandbox_id, "seq": seq,
                               "number": number}
-    return reverse(f"playground:{name}", kwargs={p: values[p] for p in params})
+    return (reverse(f"playground:{name}", kwargs={p: values[p] for p in params})
+            + QUERY.get(name, "").format(seq=seq))
 
 
 def methods_of(client: Any, url: str) -> set[str]:
