@@ -92,6 +92,10 @@ class Playground:
             PLAYGROUND_MAX_SANDBOXES_PER_ADDRESS="10000",
             PLAYGROUND_MAX_RUNNING_PER_NETWORK="1000",
             PLAYGROUND_MAX_SANDBOXES_PER_NETWORK="10000",
+            # And the host's own cap (60 at once): the tests' sandboxes keep running until
+            # the session ends, and the e2e folder starts more than 60 (idle henaserver
+            # processes of ~20 MB each; a 503 here failed every test after the 60th).
+            PLAYGROUND_MAX_RUNNING_SANDBOXES="1000",
         )
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO,
